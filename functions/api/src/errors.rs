@@ -1,0 +1,80 @@
+//! Every error of every operation, mapped to a problem response here and nowhere else.
+
+use lambda_http::{Body, Response};
+use shared::domain::ports::{ConnectWhatsAppError, CreateTenantError, SealError, TenantStoreError};
+use shared::lambda::http::Problem;
+
+use crate::auth::AuthError;
+
+/// The error of a route: the problem it answers. Operation errors convert into it with `?`.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl ApiError {
+    /// The HTTP response.
+    #[must_use]
+    pub fn into_response(self) -> Response<Body> {
+        self.0.into_response()
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self(problem)
+    }
+}
+
+/// Logs an unexpected failure (with its cause chain, which holds no request content) and
+/// answers 500.
+fn internal(error: &anyhow::Error) -> ApiError {
+    tracing::error!(error = format!("{error:#}"), "Request failed");
+    ApiError(Problem::internal())
+}
+
+impl From<AuthError> for ApiError {
+    /// 401 for any credential problem; 500 when the lookup itself failed.
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Missing => Problem::unauthorized("send Authorization: Bearer <api key>").into(),
+            AuthError::Invalid => Problem::unauthorized("the credential is not valid").into(),
+            AuthError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<CreateTenantError> for ApiError {
+    fn from(error: CreateTenantError) -> Self {
+        match error {
+            CreateTenantError::AlreadyExists => Problem::conflict("a tenant with this id exists").into(),
+            CreateTenantError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<ConnectWhatsAppError> for ApiError {
+    fn from(error: ConnectWhatsAppError) -> Self {
+        match error {
+            ConnectWhatsAppError::NumberTaken => {
+                Problem::conflict("this phone_number_id is connected to another tenant").into()
+            }
+            ConnectWhatsAppError::TenantNotFound => Problem::not_found("tenant not found or closed").into(),
+            ConnectWhatsAppError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<TenantStoreError> for ApiError {
+    fn from(error: TenantStoreError) -> Self {
+        match error {
+            TenantStoreError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<SealError> for ApiError {
+    fn from(error: SealError) -> Self {
+        match error {
+            SealError::Unknown(e) => internal(&e),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The `api` function: the tenant API under `/v1`, JSON in and out, errors as
+//! `application/problem+json`.
+//!
+//! The tenant of a request comes only from its verified credential ([`auth`]); no path, header
+//! or body can name another tenant (P15). Routes of later issues that are not built yet answer
+//! 501 with a problem saying so, after authentication.
+
+pub mod auth;
+pub mod errors;
+pub mod routes;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::config::{ConfigError, Env};
+use shared::domain::ports::{TenantStore, Vault};
+use shared::domain::Clock;
+use shared::lambda::http::Problem;
+use tracing::Instrument as _;
+
+use crate::auth::Principal;
+
+/// Request bodies above this size are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The function's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single table (`TABLE_NAME`).
+    pub table_name: String,
+    /// The KMS key for envelopes (`KMS_KEY_ID`: id, ARN or alias).
+    pub kms_key_id: String,
+    /// SHA-256 (hex) of the operator key that may create tenants (`OPERATOR_KEY_SHA256`).
+    /// Only the hash is configured, so the key itself is in no environment.
+    pub operator_key_sha256: [u8; 32],
+}
+
+impl Config {
+    /// Reads the configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the missing or invalid variable.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let hex = env.required("OPERATOR_KEY_SHA256")?;
+        let operator_key_sha256 = auth::decode_sha256_hex(&hex).ok_or(ConfigError::Invalid {
+            name: "OPERATOR_KEY_SHA256",
+            reason: "must be 64 hex digits (the SHA-256 of the operator key)".to_owned(),
+        })?;
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            kms_key_id: env.required("KMS_KEY_ID")?,
+            operator_key_sha256,
+        })
+    }
+}
+
+/// What the handler needs, built once per process.
+#[derive(Debug)]
+pub struct Deps<S, V, C> {
+    /// Configuration.
+    pub config: Config,
+    /// Tenants, keys and connections.
+    pub tenants: S,
+    /// Envelope encryption of secrets.
+    pub vault: V,
+    /// The time source.
+    pub clock: C,
+}
+
+/// Handles one request: authenticates, routes, and maps every error to a problem.
+pub async fn handle<S: TenantStore, V: Vault, C: Clock>(
+    request: Request,
+    deps: &Deps<S, V, C>,
+) -> Response<Body> {
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("request bodies are at most {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let Some(route) = routes::Route::of(request.method(), &segments) else {
+        return if routes::known_path(&segments) {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this path does not take this method",
+            )
+            .into_response()
+        } else {
+            Problem::not_found("no such route").into_response()
+        };
+    };
+    let principal = match auth::authenticate(&request, deps).await {
+        Ok(principal) => principal,
+        Err(error) => return errors::ApiError::from(error).into_response(),
+    };
+    let span = tracing::info_span!("request", route = route.name(), tenant_id = principal.tenant_label());
+    match routes::dispatch(route, &principal, body, deps).instrument(span).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Refuses anything but an admin of a tenant.
+///
+/// # Errors
+/// 403 for another role or the operator.
+pub fn require_admin(principal: &Principal) -> Result<&auth::TenantPrincipal, errors::ApiError> {
+    match principal {
+        Principal::Tenant(tenant) if tenant.role == shared::domain::tenant::Role::Admin => Ok(tenant),
+        Principal::Tenant(_) => Err(Problem::forbidden("this route is for tenant admins").into()),
+        Principal::Operator => Err(Problem::forbidden("the operator key may only create tenants").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::digest::{digest, SHA256};
+    use lambda_http::http::Request as HttpRequest;
+    use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+    use shared::domain::{TenantId, Timestamp};
+    use shared::testing::{LocalVault, ManualClock, MemoryTenantStore};
+
+    use super::*;
+
+    const OPERATOR_KEY: &str = "operator-test-key";
+
+    fn deps() -> Deps<MemoryTenantStore, LocalVault, ManualClock> {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(digest(&SHA256, OPERATOR_KEY.as_bytes()).as_ref());
+        Deps {
+            config: Config { table_name: "t".into(), kms_key_id: "k".into(), operator_key_sha256: hash },
+            tenants: MemoryTenantStore::default(),
+            vault: LocalVault,
+            clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
+        }
+    }
+
+    fn request(method: &str, path: &str, key: Option<&str>, body: &str) -> Request {
+        let mut builder = HttpRequest::builder().method(method).uri(path);
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        builder.body(Body::from(body.to_owned())).expect("valid request")
+    }
+
+    fn json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+    }
+
+    async fn new_tenant(deps: &Deps<MemoryTenantStore, LocalVault, ManualClock>) -> (String, String) {
+        let response =
+            handle(request("POST", "/v1/tenants", Some(OPERATOR_KEY), r#"{"name":"Acme"}"#), deps).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body = json(&response);
+        (
+            body["tenant_id"].as_str().expect("id").to_owned(),
+            body["api_key"].as_str().expect("key").to_owned(),
+        )
+    }
+
+    const CONNECT: &str = r#"{"phone_number_id":"106540352242922","display_phone_number":"+1 555 010 0001",
+        "waba_id":"102290129340398","access_token":"EAAG-secret-token"}"#;
+
+    #[tokio::test]
+    async fn operator_creates_tenant_and_its_key_authenticates() {
+        // Arrange
+        let deps = deps();
+
+        // Act
+        let (tenant_id, api_key) = new_tenant(&deps).await;
+        let with_key = handle(request("GET", "/v1/whatsapp", Some(&api_key), ""), &deps).await;
+
+        // Assert
+        assert!(api_key.starts_with(&format!("llk.{tenant_id}.")));
+        assert_eq!(with_key.status(), StatusCode::NOT_FOUND, "authenticated; nothing connected yet");
+    }
+
+    #[tokio::test]
+    async fn tenant_creation_needs_the_operator_key() {
+        let deps = deps();
+        let (_, api_key) = new_tenant(&deps).await;
+        let none = handle(request("POST", "/v1/tenants", None, "{}"), &deps).await;
+        let wrong = handle(request("POST", "/v1/tenants", Some("guess"), "{}"), &deps).await;
+        let tenant_key = handle(request("POST", "/v1/tenants", Some(&api_key), "{}"), &deps).await;
+        assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(none.headers()["content-type"], "application/problem+json");
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(tenant_key.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn connect_seals_the_token_under_the_tenant_context_only() {
+        // Arrange
+        let deps = deps();
+        let (tenant_id, api_key) = new_tenant(&deps).await;
+
+        // Act
+        let response = handle(request("PUT", "/v1/whatsapp", Some(&api_key), CONNECT), &deps).await;
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("EAAG"), "token never returned");
+        let tenant_id = TenantId::parse(tenant_id).expect("valid");
+        let stored = deps.tenants.whatsapp_connection(&tenant_id).await.expect("store").expect("connected");
+        assert_eq!(stored.display_phone_number, "15550100001");
+        let mine = EncryptionContext { tenant_id, purpose: Purpose::WhatsAppAccessToken };
+        let opened = deps.vault.open(&mine, &stored.access_token).await.expect("opens for its tenant");
+        assert_eq!(opened.expose(), b"EAAG-secret-token");
+        let other = EncryptionContext { tenant_id: TenantId::parse("tn_other").expect("valid"), ..mine };
+        assert!(deps.vault.open(&other, &stored.access_token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_number_belongs_to_one_tenant_and_disconnect_frees_it() {
+        let deps = deps();
+        let (_, first) = new_tenant(&deps).await;
+        let (_, second) = new_tenant(&deps).await;
+        assert_eq!(
+            handle(request("PUT", "/v1/whatsapp", Some(&first), CONNECT), &deps).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            handle(request("PUT", "/v1/whatsapp", Some(&second), CONNECT), &deps).await.status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            handle(request("DELETE", "/v1/whatsapp", Some(&first), ""), &deps).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            handle(request("DELETE", "/v1/whatsapp", Some(&first), ""), &deps).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            handle(request("PUT", "/v1/whatsapp", Some(&second), CONNECT), &deps).await.status(),
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_400_with_a_reason() {
+        let deps = deps();
+        let (_, key) = new_tenant(&deps).await;
+        for body in [
+            "not json",
+            r#"{"phone_number_id":"abc","display_phone_number":"15550100001","waba_id":"1","access_token":"t"}"#,
+            r#"{"phone_number_id":"1","display_phone_number":"12","waba_id":"1","access_token":"t"}"#,
+            r#"{"phone_number_id":"1","display_phone_number":"15550100001","waba_id":"1","access_token":"a b"}"#,
+            r#"{"phone_number_id":"1","display_phone_number":"15550100001","waba_id":"1"}"#,
+        ] {
+            let response = handle(request("PUT", "/v1/whatsapp", Some(&key), body), &deps).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+            assert!(!json(&response)["detail"].as_str().unwrap_or_default().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn routes_not_built_yet_say_so_after_authentication() {
+        let deps = deps();
+        let (_, key) = new_tenant(&deps).await;
+        let unauthenticated = handle(request("GET", "/v1/contacts", None, ""), &deps).await;
+        let not_built = handle(request("GET", "/v1/conversations/abc/messages", Some(&key), ""), &deps).await;
+        let unknown = handle(request("GET", "/v1/nope", Some(&key), ""), &deps).await;
+        let wrong_method = handle(request("PATCH", "/v1/whatsapp", Some(&key), ""), &deps).await;
+        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(not_built.status(), StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_413() {
+        let deps = deps();
+        let body = "x".repeat(MAX_BODY_BYTES + 1);
+        assert_eq!(
+            handle(request("PUT", "/v1/whatsapp", None, &body), &deps).await.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+}

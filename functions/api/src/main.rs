@@ -1,0 +1,21 @@
+//! The `api` Lambda: the tenant API behind API Gateway. Wiring only.
+
+use api::{handle, Config, Deps};
+use lambda_http::{service_fn, Error, Request};
+use shared::adapters::dynamo::{DynamoTenantStore, Table};
+use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::config::{aws_sdk_config, Env};
+use shared::domain::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env(&Env::process())?;
+    let aws = aws_sdk_config().await;
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
+    let vault =
+        KmsVault::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone(), CachePolicy::default());
+    let deps = Deps { config, tenants: DynamoTenantStore::new(table), vault, clock: SystemClock };
+    lambda_http::run(service_fn(|request: Request| async { Ok::<_, Error>(handle(request, &deps).await) }))
+        .await
+}

@@ -1,0 +1,136 @@
+//! `GET`, `PUT` and `DELETE /v1/whatsapp`: the tenant's WhatsApp Business number. The access
+//! token is sealed under `{tenant_id, whatsapp_access_token}` before it is stored, and never
+//! returned or logged (P11).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::{Deserialize, Serialize};
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::tenant::WhatsAppConnection;
+use shared::domain::{Clock, PhoneNumber, Secret};
+use shared::lambda::http::{json_response, Problem};
+
+use super::json_body;
+use crate::auth::Principal;
+use crate::errors::ApiError;
+use crate::{require_admin, Deps};
+
+/// The request body of `PUT /v1/whatsapp`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectWhatsApp {
+    /// Meta's phone number id (digits).
+    pub phone_number_id: String,
+    /// The number customers see.
+    pub display_phone_number: String,
+    /// The WhatsApp Business Account id (digits).
+    pub waba_id: String,
+    /// The Cloud API access token.
+    pub access_token: Secret,
+}
+
+/// The connection as the API shows it: everything but the token.
+#[derive(Debug, Serialize)]
+pub struct ConnectionView {
+    /// Meta's phone number id.
+    pub phone_number_id: String,
+    /// The number customers see (E.164 digits).
+    pub display_phone_number: String,
+    /// The WhatsApp Business Account id.
+    pub waba_id: String,
+    /// When it was connected (epoch milliseconds).
+    pub connected_at: i64,
+    /// Always true: a token is stored (encrypted); it is never returned.
+    pub access_token_stored: bool,
+}
+
+impl From<&WhatsAppConnection> for ConnectionView {
+    fn from(c: &WhatsAppConnection) -> Self {
+        Self {
+            phone_number_id: c.phone_number_id.clone(),
+            display_phone_number: c.display_phone_number.clone(),
+            waba_id: c.waba_id.clone(),
+            connected_at: c.connected_at.as_millis(),
+            access_token_stored: true,
+        }
+    }
+}
+
+fn meta_id(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if (1..=32).contains(&value.len()) && value.chars().all(|c| c.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err(Problem::bad_request(format!("{field} must be 1 to 32 digits (a Meta id)")).into())
+    }
+}
+
+/// Connects (or replaces) the tenant's number.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the number.
+pub async fn connect<S: TenantStore, V: Vault, C: Clock>(
+    principal: &Principal,
+    body: &[u8],
+    deps: &Deps<S, V, C>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    let request: ConnectWhatsApp = json_body(body)?;
+    let phone_number_id = meta_id("phone_number_id", &request.phone_number_id)?;
+    let waba_id = meta_id("waba_id", &request.waba_id)?;
+    let display = PhoneNumber::parse(&request.display_phone_number)
+        .map_err(|e| ApiError(Problem::bad_request(format!("display_phone_number: {e}"))))?;
+    let token = request.access_token.expose().trim();
+    if token.is_empty() || token.len() > 4096 || token.chars().any(char::is_whitespace) {
+        return Err(Problem::bad_request("access_token must be 1 to 4096 characters without spaces").into());
+    }
+    let context =
+        EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::WhatsAppAccessToken };
+    let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
+    let connection = WhatsAppConnection {
+        phone_number_id,
+        display_phone_number: display.as_digits().to_owned(),
+        waba_id,
+        access_token: sealed,
+        connected_at: deps.clock.now(),
+    };
+    deps.tenants.connect_whatsapp(&admin.tenant_id, &connection).await?;
+    tracing::info!("WhatsApp number connected");
+    Ok(json_response(StatusCode::OK, &ConnectionView::from(&connection)))
+}
+
+/// The tenant's connection.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 404 when not connected.
+pub async fn get<S: TenantStore, V, C>(
+    principal: &Principal,
+    deps: &Deps<S, V, C>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    let connection = deps
+        .tenants
+        .whatsapp_connection(&admin.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError(Problem::not_found("no WhatsApp number is connected")))?;
+    Ok(json_response(StatusCode::OK, &ConnectionView::from(&connection)))
+}
+
+/// Disconnects the number: routing stops at once, so no further events are collected for it.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 404 when not connected.
+pub async fn disconnect<S: TenantStore, V, C>(
+    principal: &Principal,
+    deps: &Deps<S, V, C>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    if deps.tenants.disconnect_whatsapp(&admin.tenant_id).await? {
+        tracing::info!("WhatsApp number disconnected");
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        Ok(response)
+    } else {
+        Err(Problem::not_found("no WhatsApp number is connected").into())
+    }
+}

@@ -1,0 +1,14 @@
+//! The `inbound` Lambda: consumer of `inbound.fifo`. Wiring only.
+
+use inbound::{handle, Config, Deps};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use shared::config::{aws_sdk_config, Env};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env(&Env::process())?;
+    let aws = aws_sdk_config().await;
+    let deps = Deps::new(config, &aws);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
+}

@@ -1,0 +1,14 @@
+//! The `retention` Lambda: run by EventBridge Scheduler. Wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use retention::{handle, Config, Deps};
+use shared::config::{aws_sdk_config, Env};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env(&Env::process())?;
+    let aws = aws_sdk_config().await;
+    let deps = Deps::new(config, &aws);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
+}

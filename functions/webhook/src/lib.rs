@@ -1,0 +1,217 @@
+//! The `webhook` function: the fast path for Meta's webhooks.
+//!
+//! `GET /webhooks/meta` answers Meta's verification handshake. `POST /webhooks/meta` checks
+//! `X-Hub-Signature-256` over the raw body bytes before anything else (P10). Splitting the
+//! payload into events and enqueueing them is the ingestion issue's work: until it lands, a
+//! verified POST is refused with 503 so that Meta keeps the event and retries (up to 7 days)
+//! rather than it being acknowledged and lost.
+
+pub mod signature;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use shared::config::{ConfigError, Env};
+use shared::domain::ports::Queue;
+use shared::domain::Secret;
+use shared::lambda::http::Problem;
+
+/// Meta sends at most 3 MB per webhook POST.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The function's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The Meta app secret that signs webhook payloads (`META_APP_SECRET`).
+    pub app_secret: Secret,
+    /// The verify token of the handshake (`META_VERIFY_TOKEN`).
+    pub verify_token: Secret,
+    /// Where events go (`INBOUND_QUEUE_URL`).
+    pub inbound_queue_url: String,
+}
+
+impl Config {
+    /// Reads the configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the missing or invalid variable.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            app_secret: env.secret("META_APP_SECRET")?,
+            verify_token: env.secret("META_VERIFY_TOKEN")?,
+            inbound_queue_url: env.required("INBOUND_QUEUE_URL")?,
+        })
+    }
+}
+
+/// What the handler needs, built once per process.
+#[derive(Debug)]
+pub struct Deps<Q> {
+    /// Configuration.
+    pub config: Config,
+    /// The `inbound.fifo` queue.
+    pub queue: Q,
+}
+
+/// Handles one request.
+pub async fn handle<Q: Queue>(request: Request, deps: &Deps<Q>) -> Response<Body> {
+    match *request.method() {
+        Method::GET => handshake(&request, &deps.config),
+        Method::POST => receive(&request, &deps.config),
+        _ => Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "use GET or POST",
+        )
+        .into_response(),
+    }
+}
+
+/// Meta's verification handshake: echo `hub.challenge` only for the right verify token.
+fn handshake(request: &Request, config: &Config) -> Response<Body> {
+    let query = request.query_string_parameters();
+    let mode = query.first("hub.mode");
+    let token = query.first("hub.verify_token").unwrap_or_default();
+    let challenge = query.first("hub.challenge");
+    let token_ok = aws_lc_rs::constant_time::verify_slices_are_equal(
+        token.as_bytes(),
+        config.verify_token.expose().as_bytes(),
+    )
+    .is_ok();
+    match (mode, challenge) {
+        (Some("subscribe"), Some(challenge)) if token_ok => {
+            let mut response = Response::new(Body::Text(challenge.to_owned()));
+            response.headers_mut().insert(
+                lambda_http::http::header::CONTENT_TYPE,
+                lambda_http::http::HeaderValue::from_static("text/plain"),
+            );
+            response
+        }
+        _ => {
+            tracing::warn!("Webhook verification refused");
+            Problem::forbidden("hub.mode must be subscribe and hub.verify_token must match").into_response()
+        }
+    }
+}
+
+fn receive(request: &Request, config: &Config) -> Response<Body> {
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("webhook bodies are at most {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    let header = request.headers().get(signature::HEADER).and_then(|v| v.to_str().ok());
+    if let Err(error) = signature::verify(config.app_secret.expose().as_bytes(), body, header) {
+        tracing::warn!(%error, "Webhook signature refused");
+        return Problem::unauthorized(error.to_string()).into_response();
+    }
+    tracing::warn!(bytes = body.len(), "Signed webhook refused: ingestion is not enabled in this build");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ingestion-unavailable",
+        "Ingestion unavailable",
+        "webhook ingestion is not enabled in this build; Meta keeps the event and retries",
+    )
+    .with_retry_after(60)
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use lambda_http::http::Request as HttpRequest;
+    use shared::testing::MemoryQueue;
+
+    use super::*;
+
+    fn deps() -> Deps<MemoryQueue> {
+        Deps {
+            config: Config {
+                app_secret: Secret::new("app-secret"),
+                verify_token: Secret::new("verify-me"),
+                inbound_queue_url: "http://queue".into(),
+            },
+            queue: MemoryQueue::default(),
+        }
+    }
+
+    fn get(params: &[(&str, &str)]) -> Request {
+        let query: HashMap<String, String> = params.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        HttpRequest::builder()
+            .method("GET")
+            .uri("/webhooks/meta")
+            .body(Body::Empty)
+            .expect("valid request")
+            .with_query_string_parameters(query)
+    }
+
+    #[tokio::test]
+    async fn handshake_echoes_challenge_for_the_right_token_only() {
+        let deps = deps();
+        let ok = handle(
+            get(&[
+                ("hub.mode", "subscribe"),
+                ("hub.verify_token", "verify-me"),
+                ("hub.challenge", "1158201444"),
+            ]),
+            &deps,
+        )
+        .await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(ok.body().as_ref(), b"1158201444");
+
+        let wrong = handle(
+            get(&[("hub.mode", "subscribe"), ("hub.verify_token", "nope"), ("hub.challenge", "1")]),
+            &deps,
+        )
+        .await;
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+        let no_mode = handle(get(&[("hub.verify_token", "verify-me"), ("hub.challenge", "1")]), &deps).await;
+        assert_eq!(no_mode.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn unsigned_post_is_401_and_enqueues_nothing() {
+        let deps = deps();
+        let request = HttpRequest::builder()
+            .method("POST")
+            .uri("/webhooks/meta")
+            .body(Body::from("{}"))
+            .expect("valid");
+        let response = handle(request, &deps).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(deps.queue.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn signed_post_is_refused_with_retry_until_ingestion_exists() {
+        let deps = deps();
+        let body = r#"{"object":"whatsapp_business_account","entry":[]}"#;
+        let request = HttpRequest::builder()
+            .method("POST")
+            .uri("/webhooks/meta")
+            .header(signature::HEADER, signature::sign(b"app-secret", body.as_bytes()))
+            .body(Body::from(body))
+            .expect("valid");
+        let response = handle(request, &deps).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn oversized_post_is_413() {
+        let deps = deps();
+        let body = vec![b' '; MAX_BODY_BYTES + 1];
+        let request = HttpRequest::builder()
+            .method("POST")
+            .uri("/webhooks/meta")
+            .body(Body::from(body))
+            .expect("valid");
+        assert_eq!(handle(request, &deps).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

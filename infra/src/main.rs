@@ -1,0 +1,390 @@
+//! `leadline-local`: the whole stack in the foreground. Started by `infra/local-stack.sh`, which
+//! installs moto and builds the functions first. Ctrl-C stops everything it started.
+//!
+//! Environment (all optional): `LEADLINE_PORT` (8080), `LEADLINE_RUNTIME_PORT` (port + 1),
+//! `LEADLINE_MOTO_PORT` (port + 2), `LEADLINE_AWS_ENDPOINT` (use a running moto instead of
+//! starting one), `LEADLINE_BIN_DIR` (target/debug), `LEADLINE_STATE_DIR` (.local),
+//! `LEADLINE_VENV` (.venv), `LEADLINE_RETENTION_INTERVAL_SECONDS` (3600),
+//! `LEADLINE_VISIBILITY_TIMEOUT_SECONDS` (30).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use infra::bootstrap::{bootstrap, Resources};
+use infra::gateway::Gateway;
+use infra::poller::{Invoke, Poller};
+use infra::processes::{spawn, supervise, ProcessSpec};
+use infra::random_hex;
+use infra::runtime::{Outcome, Runtime};
+use infra::sandbox::Sandbox;
+use serde_json::{json, Value};
+use shared::config::Env;
+use tokio::sync::watch;
+
+/// The functions, with the invocation timeout of each (as in `template.yaml`).
+const FUNCTIONS: &[(&str, Duration)] = &[
+    ("webhook", Duration::from_secs(10)),
+    ("api", Duration::from_secs(30)),
+    ("inbound", Duration::from_secs(60)),
+    ("send", Duration::from_secs(60)),
+    ("suggest", Duration::from_secs(60)),
+    ("retention", Duration::from_secs(300)),
+];
+
+/// Demo values written to `.local/demo.json` (Meta-shaped ids of the sandbox).
+const DEMO_PHONE_NUMBER_ID: &str = "106540352242922";
+const DEMO_DISPLAY_PHONE_NUMBER: &str = "15550100001";
+const DEMO_WABA_ID: &str = "102290129340398";
+const DEMO_PAGE_ID: &str = "109876543210987";
+
+#[derive(Debug)]
+struct LocalConfig {
+    port: u16,
+    runtime_port: u16,
+    moto_port: u16,
+    aws_endpoint: Option<String>,
+    bin_dir: PathBuf,
+    state_dir: PathBuf,
+    venv: PathBuf,
+    retention_interval: Duration,
+    visibility_timeout: u32,
+}
+
+impl LocalConfig {
+    fn from_env() -> anyhow::Result<Self> {
+        let env = Env::process();
+        let port: u16 = env.parsed_or("LEADLINE_PORT", 8080)?;
+        Ok(Self {
+            port,
+            runtime_port: env.parsed_or("LEADLINE_RUNTIME_PORT", port.saturating_add(1))?,
+            moto_port: env.parsed_or("LEADLINE_MOTO_PORT", port.saturating_add(2))?,
+            aws_endpoint: env.optional("LEADLINE_AWS_ENDPOINT"),
+            bin_dir: env.optional("LEADLINE_BIN_DIR").unwrap_or_else(|| "target/debug".into()).into(),
+            state_dir: env.optional("LEADLINE_STATE_DIR").unwrap_or_else(|| ".local".into()).into(),
+            venv: env.optional("LEADLINE_VENV").unwrap_or_else(|| ".venv".into()).into(),
+            retention_interval: Duration::from_secs(
+                env.parsed_or("LEADLINE_RETENTION_INTERVAL_SECONDS", 3600)?,
+            ),
+            visibility_timeout: env.parsed_or("LEADLINE_VISIBILITY_TIMEOUT_SECONDS", 30)?,
+        })
+    }
+}
+
+/// Invokes a consumer function through the runtime emulator.
+struct FunctionConsumer {
+    runtime: Arc<Runtime>,
+    name: &'static str,
+}
+
+impl Invoke for FunctionConsumer {
+    async fn invoke(&self, event: Value) -> anyhow::Result<Value> {
+        match self.runtime.invoke(self.name, Bytes::from(event.to_string())).await? {
+            Outcome::Response(answer) => Ok(serde_json::from_slice(&answer)?),
+            Outcome::Error(error) => {
+                anyhow::bail!("{} failed: {}", self.name, String::from_utf8_lossy(&error))
+            }
+        }
+    }
+}
+
+struct Secrets {
+    operator_key: String,
+    app_secret: String,
+    verify_token: String,
+}
+
+fn function_env(
+    name: &str,
+    config: &LocalConfig,
+    endpoint: &str,
+    resources: &Resources,
+    secrets: &Secrets,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(&str, String)> = vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{}/fn/{name}", config.runtime_port)),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "local".into()),
+        ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
+        ("TABLE_NAME", resources.table_name.clone()),
+    ];
+    let graph = format!("http://127.0.0.1:{}/_sandbox/graph", config.port);
+    // Each function gets what template.yaml gives it, nothing more.
+    match name {
+        "webhook" => env.extend([
+            ("META_APP_SECRET", secrets.app_secret.clone()),
+            ("META_VERIFY_TOKEN", secrets.verify_token.clone()),
+            ("INBOUND_QUEUE_URL", resources.inbound.url.clone()),
+        ]),
+        "api" => env.extend([
+            ("KMS_KEY_ID", resources.kms_key_id.clone()),
+            ("OPERATOR_KEY_SHA256", sha256_hex(&secrets.operator_key)),
+            ("OUTBOUND_QUEUE_URL", resources.outbound.url.clone()),
+            ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
+        ]),
+        "inbound" => env.extend([
+            ("KMS_KEY_ID", resources.kms_key_id.clone()),
+            ("GRAPH_API_BASE_URL", graph),
+            ("OUTBOUND_QUEUE_URL", resources.outbound.url.clone()),
+            ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
+        ]),
+        "send" => env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("GRAPH_API_BASE_URL", graph)]),
+        "suggest" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
+        _ => {}
+    }
+    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn sha256_hex(value: &str) -> String {
+    shared::adapters::dynamo::keys::hex_sha256(value)
+}
+
+async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region("us-east-1")
+        .endpoint_url(endpoint)
+        .test_credentials()
+        .load()
+        .await
+}
+
+async fn wait_for_aws(aws: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let started = Instant::now();
+    loop {
+        match sqs.list_queues().send().await {
+            Ok(_) => return Ok(()),
+            Err(_) if started.elapsed() < Duration::from_secs(60) => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(error) => return Err(anyhow::Error::new(error).context("moto did not answer within 60 s")),
+        }
+    }
+}
+
+async fn call_api(
+    gateway: &Gateway,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {key}"))?);
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let response =
+        gateway.invoke_http("api", &method, &path.parse()?, &headers, &Bytes::from(body.to_string())).await;
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1024 * 1024).await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "{method} {path} answered {status}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    Ok(if status == StatusCode::NO_CONTENT { Value::Null } else { serde_json::from_slice(&bytes)? })
+}
+
+async fn create_demo_tenant(
+    gateway: &Gateway,
+    config: &LocalConfig,
+    secrets: &Secrets,
+) -> anyhow::Result<Value> {
+    let created =
+        call_api(gateway, Method::POST, "/v1/tenants", &secrets.operator_key, json!({"name": "Demo Tenant"}))
+            .await?;
+    let api_key = created["api_key"].as_str().context("no api_key")?.to_owned();
+    call_api(
+        gateway,
+        Method::PUT,
+        "/v1/whatsapp",
+        &api_key,
+        json!({
+            "phone_number_id": DEMO_PHONE_NUMBER_ID,
+            "display_phone_number": DEMO_DISPLAY_PHONE_NUMBER,
+            "waba_id": DEMO_WABA_ID,
+            "access_token": format!("EAALOCAL{}", random_hex(24)),
+        }),
+    )
+    .await?;
+    Ok(json!({
+        "base_url": format!("http://127.0.0.1:{}", config.port),
+        "operator_key": secrets.operator_key,
+        "tenant_id": created["tenant_id"],
+        "api_key": api_key,
+        "app_secret": secrets.app_secret,
+        "verify_token": secrets.verify_token,
+        "phone_number_id": DEMO_PHONE_NUMBER_ID,
+        "display_phone_number": DEMO_DISPLAY_PHONE_NUMBER,
+        "waba_id": DEMO_WABA_ID,
+        "page_id": DEMO_PAGE_ID,
+    }))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_target(false).init();
+    let config = LocalConfig::from_env()?;
+    let logs = config.state_dir.join("logs");
+    tokio::fs::create_dir_all(&logs).await.context("creating .local/logs")?;
+    let mut entries = tokio::fs::read_dir(&logs).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.path().extension().is_some_and(|e| e == "log") {
+            tokio::fs::remove_file(entry.path()).await?;
+        }
+    }
+    let _ = tokio::fs::remove_file(config.state_dir.join("demo.json")).await;
+
+    // moto (unless an endpoint was given), then the resources.
+    let mut moto = None;
+    let endpoint = match &config.aws_endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => {
+            let spec = ProcessSpec {
+                name: "moto".into(),
+                program: config.venv.join("bin").join("moto_server"),
+                args: vec!["-H".into(), "127.0.0.1".into(), "-p".into(), config.moto_port.to_string()],
+                env: Vec::new(),
+                echo: false,
+            };
+            moto = Some(
+                spawn(&spec, &logs)
+                    .await
+                    .context("starting moto (run infra/local-stack.sh, which installs it)")?,
+            );
+            format!("http://127.0.0.1:{}", config.moto_port)
+        }
+    };
+    let aws = aws_config(&endpoint).await;
+    wait_for_aws(&aws).await?;
+    let resources = bootstrap(&aws, "leadline", config.visibility_timeout)
+        .await
+        .context("creating table, queues and key")?;
+    tracing::info!(endpoint = %endpoint, table = %resources.table_name, "AWS stand-ins ready");
+
+    let secrets = Secrets {
+        operator_key: format!("llo_{}", random_hex(24)),
+        app_secret: random_hex(16),
+        verify_token: random_hex(12),
+    };
+
+    // The runtime API and the functions.
+    let runtime = Runtime::new(FUNCTIONS);
+    let runtime_listener = tokio::net::TcpListener::bind(("127.0.0.1", config.runtime_port))
+        .await
+        .with_context(|| format!("binding the runtime API on 127.0.0.1:{}", config.runtime_port))?;
+    let runtime_router = runtime.router();
+    tokio::spawn(async move { axum::serve(runtime_listener, runtime_router).await });
+    let (stop, stopped) = watch::channel(false);
+    let mut supervisors = Vec::new();
+    for (name, _) in FUNCTIONS {
+        let spec = ProcessSpec {
+            name: (*name).to_owned(),
+            program: config.bin_dir.join(name),
+            args: Vec::new(),
+            env: function_env(name, &config, &endpoint, &resources, &secrets),
+            echo: true,
+        };
+        supervisors.push(tokio::spawn(supervise(spec, logs.clone(), Arc::clone(&runtime), stopped.clone())));
+    }
+
+    // The public side.
+    let gateway = Gateway {
+        runtime: Arc::clone(&runtime),
+        sandbox: Sandbox::default(),
+        demo_ready: Arc::new(AtomicBool::new(false)),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
+    let router = gateway.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    tracing::info!("Listening on http://127.0.0.1:{}", config.port);
+
+    // The queues, as event source mappings.
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    for (queue, consumer, batch_size) in [
+        (&resources.inbound, "inbound", 10),
+        (&resources.outbound, "send", 10),
+        (&resources.suggest, "suggest", 5),
+    ] {
+        let poller = Poller {
+            sqs: sqs.clone(),
+            queue_url: queue.url.clone(),
+            queue_arn: queue.arn.clone(),
+            consumer: FunctionConsumer { runtime: Arc::clone(&runtime), name: consumer },
+            batch_size,
+            wait: Duration::from_secs(1),
+        };
+        tokio::spawn(poller.run());
+    }
+
+    // Ready: every function polling, then the demo tenant.
+    let started = Instant::now();
+    while !runtime.readiness().values().all(|ready| *ready) {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(180),
+            "functions not ready: {:?}",
+            runtime.readiness()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let demo = create_demo_tenant(&gateway, &config, &secrets).await.context("creating the demo tenant")?;
+    let demo_path = config.state_dir.join("demo.json");
+    tokio::fs::write(&demo_path, serde_json::to_vec_pretty(&demo)?).await.context("writing demo.json")?;
+    gateway.demo_ready.store(true, Ordering::SeqCst);
+    tracing::info!(demo = %demo_path.display(), "Leadline local stack ready on http://127.0.0.1:{}", config.port);
+
+    // The retention schedule.
+    let scheduled = gateway.clone();
+    let interval = config.retention_interval;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            ticks.tick().await;
+            match scheduled.run_retention().await {
+                Ok(report) => tracing::info!(%report, "Scheduled retention run finished"),
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "Scheduled retention run failed"),
+            }
+        }
+    });
+
+    shutdown_signal().await;
+    tracing::info!("Stopping");
+    let _ = stop.send(true);
+    for supervisor in supervisors {
+        let _ = tokio::time::timeout(Duration::from_secs(5), supervisor).await;
+    }
+    if let Some(mut moto) = moto {
+        let _ = moto.kill().await;
+    }
+    Ok(())
+}

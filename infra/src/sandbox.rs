@@ -1,0 +1,232 @@
+//! The sandbox Graph API: what the functions use as the Graph base URL locally. It records every
+//! request (the outbox), answers sends the way the Cloud API does, can be told to fail the next
+//! sends with a Meta error (faults), and serves Lead Ads leads registered by tests.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// One request the sandbox received.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxEntry {
+    /// HTTP method.
+    pub method: String,
+    /// Path below `/_sandbox/graph`, with the query.
+    pub path: String,
+    /// The body as JSON (or as a string when it is not JSON).
+    pub body: Value,
+    /// When it arrived (epoch milliseconds).
+    pub received_at: u64,
+    /// The status the sandbox answered.
+    pub response_status: u16,
+    /// The body the sandbox answered.
+    pub response_body: Value,
+}
+
+/// A fault to inject into the next send requests.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// The Meta error code (e.g. 130429, 131026).
+    pub code: i64,
+    /// The HTTP status to answer with.
+    pub http_status: u16,
+    /// How many send requests fail.
+    pub times: u32,
+    /// Optional message; a generic one otherwise.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A lead as `POST /_sandbox/leads` takes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Lead {
+    /// The leadgen id.
+    pub id: String,
+    /// The form answers, `[{name, values}]`.
+    pub field_data: Value,
+    /// The form.
+    #[serde(default)]
+    pub form_id: Option<String>,
+    /// When it was created (ISO 8601, as Graph returns it).
+    #[serde(default)]
+    pub created_time: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct State_ {
+    outbox: Vec<OutboxEntry>,
+    faults: VecDeque<Fault>,
+    leads: HashMap<String, Value>,
+}
+
+/// The sandbox; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox {
+    state: Arc<Mutex<State_>>,
+}
+
+fn graph_error(code: i64, message: &str) -> Value {
+    json!({"error": {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": message},
+        "fbtrace_id": format!("sandbox-{}", crate::random_hex(6)),
+    }})
+}
+
+impl Sandbox {
+    /// The routes, to be mounted at `/_sandbox`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/graph/{*path}", any(graph))
+            .route("/outbox", get(outbox).delete(clear_outbox))
+            .route("/faults", post(add_fault))
+            .route("/leads", post(add_lead))
+            .with_state(self.clone())
+    }
+
+    fn answer(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value) {
+        let Ok(mut state) = self.state.lock() else {
+            return (StatusCode::INTERNAL_SERVER_ERROR, graph_error(1, "sandbox state poisoned"));
+        };
+        let segments: Vec<&str> =
+            path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
+        match (method, segments.as_slice()) {
+            (&Method::POST, [_version, _phone_number_id, "messages"]) => {
+                if let Some(fault) = state.faults.front_mut() {
+                    fault.times = fault.times.saturating_sub(1);
+                    let status = StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+                    let message =
+                        fault.message.clone().unwrap_or_else(|| format!("Sandbox fault {}", fault.code));
+                    let error = graph_error(fault.code, &message);
+                    if fault.times == 0 {
+                        state.faults.pop_front();
+                    }
+                    return (status, error);
+                }
+                if body.get("status").and_then(Value::as_str) == Some("read") {
+                    return (StatusCode::OK, json!({"success": true}));
+                }
+                let to = body.get("to").cloned().unwrap_or(Value::Null);
+                let wamid = format!("wamid.SANDBOX{}", crate::random_hex(16).to_uppercase());
+                (
+                    StatusCode::OK,
+                    json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}),
+                )
+            }
+            (&Method::GET, [_version, id]) => match state.leads.get(*id) {
+                Some(lead) => (StatusCode::OK, lead.clone()),
+                None => (
+                    StatusCode::BAD_REQUEST,
+                    graph_error(
+                        100,
+                        &format!("Unsupported get request. Object with ID '{id}' does not exist"),
+                    ),
+                ),
+            },
+            (&Method::GET, [_version, _waba_id, "message_templates"]) => {
+                (StatusCode::OK, json!({"data": [], "paging": {}}))
+            }
+            _ => (StatusCode::BAD_REQUEST, graph_error(100, "Unsupported request in the sandbox")),
+        }
+    }
+}
+
+async fn graph(
+    State(sandbox): State<Sandbox>,
+    method: Method,
+    Path(path): Path<String>,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    };
+    let full_path = match uri.query() {
+        Some(query) => format!("/{path}?{query}"),
+        None => format!("/{path}"),
+    };
+    let (status, response_body) = sandbox.answer(&method, &full_path, &body);
+    let received_at =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.outbox.push(OutboxEntry {
+            method: method.to_string(),
+            path: full_path,
+            body,
+            received_at,
+            response_status: status.as_u16(),
+            response_body: response_body.clone(),
+        });
+    }
+    (status, Json(response_body)).into_response()
+}
+
+async fn outbox(State(sandbox): State<Sandbox>) -> Response {
+    let entries = sandbox.state.lock().map(|s| s.outbox.clone()).unwrap_or_default();
+    Json(entries).into_response()
+}
+
+async fn clear_outbox(State(sandbox): State<Sandbox>) -> StatusCode {
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.outbox.clear();
+    }
+    StatusCode::NO_CONTENT
+}
+
+fn bad_request(detail: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/problem+json")],
+        Json(json!({"type": "https://leadline.dev/problems/bad-request", "title": "Bad request", "status": 400, "detail": detail})),
+    )
+        .into_response()
+}
+
+async fn add_fault(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(fault) => fault,
+        Err(e) => return bad_request(format!("expected {{code, http_status, times}}: {e}")),
+    };
+    if fault.times == 0 || StatusCode::from_u16(fault.http_status).is_err() || fault.http_status < 400 {
+        return bad_request("times must be at least 1 and http_status a 4xx or 5xx status".to_owned());
+    }
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.faults.push_back(fault.clone());
+    }
+    (StatusCode::CREATED, Json(fault)).into_response()
+}
+
+async fn add_lead(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let lead: Lead = match serde_json::from_slice(&body) {
+        Ok(lead) => lead,
+        Err(e) => return bad_request(format!("expected {{id, field_data, form_id, created_time}}: {e}")),
+    };
+    if lead.id.is_empty() || lead.id.contains('/') {
+        return bad_request("id must be non-empty and contain no '/'".to_owned());
+    }
+    let stored = json!({
+        "id": lead.id,
+        "created_time": lead.created_time,
+        "form_id": lead.form_id,
+        "field_data": lead.field_data,
+    });
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.leads.insert(lead.id.clone(), stored.clone());
+    }
+    (StatusCode::CREATED, Json(stored)).into_response()
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The README's second command: every test. Lints (fmt, clippy), unit tests, integration tests
+# against moto, end-to-end tests against a local stack it starts on free ports, and the SAM
+# template lint (cfn-lint, then SAM-translate and cfn-lint again on the CloudFormation output).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash infra/setup-venv.sh
+export PATH="$root/.venv/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+step "build the function binaries"
+cargo build --quiet --workspace --bins --tests
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "start moto for the integration tests"
+moto_port=$(free_port)
+moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &
+pids+=($!)
+
+step "start a local stack for the end-to-end tests"
+stack_port=$(free_port)
+LEADLINE_PORT=$stack_port LEADLINE_RUNTIME_PORT=$(free_port) LEADLINE_MOTO_PORT=$(free_port) \
+  LEADLINE_STATE_DIR="$work/stack" LEADLINE_VISIBILITY_TIMEOUT_SECONDS=2 \
+  target/debug/leadline-local > "$work/stack.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 240); do
+  curl -sf "http://127.0.0.1:$stack_port/health" > /dev/null && break
+  sleep 0.5
+done
+if ! curl -sf "http://127.0.0.1:$stack_port/health" > /dev/null; then
+  echo "the local stack did not become healthy; its output:"; cat "$work/stack.log"; exit 1
+fi
+for _ in $(seq 1 40); do
+  curl -sf "http://127.0.0.1:$moto_port/moto-api/" > /dev/null && break
+  sleep 0.25
+done
+
+step "cargo test (unit, integration against moto, end to end against the stack)"
+LEADLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port" \
+LEADLINE_E2E_BASE_URL="http://127.0.0.1:$stack_port" \
+LEADLINE_E2E_STATE_DIR="$work/stack" \
+  cargo test --workspace --no-fail-fast
+
+step "lint template.yaml (cfn-lint, SAM translate, cfn-lint on the result)"
+cfn-lint template.yaml
+python3 infra/sam_translate.py template.yaml "$work/template.cfn.json"
+cfn-lint --ignore-checks W3037 -- "$work/template.cfn.json"
+echo "template.yaml: clean"

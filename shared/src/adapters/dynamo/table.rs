@@ -1,0 +1,218 @@
+//! The generic table layer: every read filters expired items; writes are conditional.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::item::{key_attributes, n, s, Item, ItemExt};
+use super::keys::{Key, EXPIRES_AT, PK, SK, VERSION};
+use crate::domain::{ExpiresAt, Timestamp};
+
+/// Errors of [`Table::put_new`].
+#[derive(Debug, thiserror::Error)]
+pub enum PutNewError {
+    /// An item with this key exists (and has not expired).
+    #[error("an item with this key already exists")]
+    AlreadyExists,
+    /// The table failed; nothing was written.
+    #[error("table write failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Errors of [`Table::put_versioned`].
+#[derive(Debug, thiserror::Error)]
+pub enum PutVersionedError {
+    /// The stored version is not the one the caller read: someone else wrote in between.
+    #[error("the item changed since it was read")]
+    Conflict,
+    /// The table failed; nothing was written.
+    #[error("table write failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Errors of reads and unconditional writes.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// The table failed or returned an item the adapter cannot read.
+    #[error("table access failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// A page of a query.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The live items of this page, in sort-key order.
+    pub items: Vec<Item>,
+    /// The sort key to continue after, when there may be more.
+    pub next: Option<String>,
+}
+
+/// One DynamoDB table, shared by every repository. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Table {
+    client: Client,
+    name: Arc<str>,
+}
+
+/// True when the item carries an `expires_at` that `now` has reached.
+#[must_use]
+pub fn is_expired(item: &Item, now: Timestamp) -> bool {
+    matches!(item.opt_number::<i64>(EXPIRES_AT), Ok(Some(secs)) if ExpiresAt::from_epoch_secs(secs).is_expired(now))
+}
+
+impl Table {
+    /// The table `name` through `client`.
+    #[must_use]
+    pub fn new(client: Client, name: impl Into<Arc<str>>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    /// The SDK client, for repositories that build their own requests (transactions).
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes `item` only if no live item has its key. An expired item that storage has not
+    /// deleted yet counts as absent and is replaced.
+    ///
+    /// # Errors
+    /// [`PutNewError::AlreadyExists`]; [`PutNewError::Unknown`].
+    pub async fn put_new(&self, item: Item, now: Timestamp) -> Result<(), PutNewError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":now", n(now.as_secs()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => Err(PutNewError::AlreadyExists),
+                other => Err(PutNewError::Unknown(anyhow::Error::new(other).context("PutItem (new) failed"))),
+            },
+        }
+    }
+
+    /// Optimistic locking: writes `item` with `version = expected + 1` only if the stored version
+    /// is `expected` (`None`: only if no item exists). Returns the new version.
+    ///
+    /// # Errors
+    /// [`PutVersionedError::Conflict`] when the stored version differs;
+    /// [`PutVersionedError::Unknown`].
+    pub async fn put_versioned(
+        &self,
+        mut item: Item,
+        expected: Option<u64>,
+    ) -> Result<u64, PutVersionedError> {
+        let next = expected.map_or(1, |v| v + 1);
+        item.insert(VERSION.to_owned(), n(next));
+        let request = self.client.put_item().table_name(&*self.name).set_item(Some(item));
+        let request = match expected {
+            None => request
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+            Some(version) => request
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":v", n(version)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(next),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => Err(PutVersionedError::Conflict),
+                other => Err(PutVersionedError::Unknown(
+                    anyhow::Error::new(other).context("PutItem (versioned) failed"),
+                )),
+            },
+        }
+    }
+
+    /// The live item with `key`, read strongly consistent; `None` when absent or expired.
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn get(&self, key: &Key, now: Timestamp) -> Result<Option<Item>, TableError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&*self.name)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("GetItem failed")?;
+        Ok(output.item.filter(|item| !is_expired(item, now)))
+    }
+
+    /// Live items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order,
+    /// `limit` per page, continuing after the sort key `after`. The expiry filter runs in
+    /// DynamoDB, so a page may hold fewer than `limit` items and still have a `next`.
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn query_prefix(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        now: Timestamp,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<Page, TableError> {
+        let start =
+            after.map(|sk| std::collections::HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+        let output = self
+            .client
+            .query()
+            .table_name(&*self.name)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .filter_expression("attribute_not_exists(#exp) OR #exp > :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(sk_prefix))
+            .expression_attribute_values(":now", n(now.as_secs()))
+            .limit(limit.max(1))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .context("Query failed")?;
+        let next = output.last_evaluated_key.as_ref().and_then(|key| match key.get(SK) {
+            Some(AttributeValue::S(sk)) => Some(sk.clone()),
+            _ => None,
+        });
+        let items = output.items.unwrap_or_default().into_iter().filter(|i| !is_expired(i, now)).collect();
+        Ok(Page { items, next })
+    }
+
+    /// Deletes the item with `key` (no error when absent).
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn delete(&self, key: &Key) -> Result<(), TableError> {
+        self.client
+            .delete_item()
+            .table_name(&*self.name)
+            .set_key(Some(key_attributes(key)))
+            .send()
+            .await
+            .context("DeleteItem failed")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! [`TenantStore`] on the single table: the tenant record, its API keys, its WhatsApp connection
+//! and the routing entry from phone number id to tenant.
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+
+use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, MappingError};
+use super::keys::{self, attr, ENTITY, PK};
+use super::table::Table;
+use crate::domain::ports::{ConnectWhatsAppError, CreateTenantError, Sealed, TenantStore, TenantStoreError};
+use crate::domain::tenant::{ApiKeyRecord, Role, Tenant, TenantStatus, WhatsAppConnection};
+use crate::domain::{ApiKeyId, Clock, SystemClock, TenantId, Timestamp};
+
+/// [`TenantStore`] on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoTenantStore {
+    table: Table,
+}
+
+impl DynamoTenantStore {
+    /// The store on `table`.
+    #[must_use]
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    fn now() -> Timestamp {
+        SystemClock.now()
+    }
+}
+
+fn status_name(status: TenantStatus) -> &'static str {
+    match status {
+        TenantStatus::Active => "active",
+        TenantStatus::Closed => "closed",
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "agent",
+        Role::Manager => "manager",
+        Role::Admin => "admin",
+    }
+}
+
+fn tenant_item(tenant: &Tenant) -> Item {
+    let mut item = item_with_key(&keys::tenant(&tenant.id));
+    item.insert(ENTITY.to_owned(), s("tenant"));
+    item.insert(attr::NAME.to_owned(), s(&tenant.name));
+    item.insert(attr::STATUS.to_owned(), s(status_name(tenant.status)));
+    item.insert(attr::CREATED_AT.to_owned(), n(tenant.created_at.as_millis()));
+    item
+}
+
+fn tenant_from(id: &TenantId, item: &Item) -> Result<Tenant, MappingError> {
+    let status = match item.string(attr::STATUS)? {
+        "active" => TenantStatus::Active,
+        "closed" => TenantStatus::Closed,
+        _ => return Err(MappingError { attribute: attr::STATUS.to_owned(), expected: "tenant status" }),
+    };
+    Ok(Tenant {
+        id: id.clone(),
+        name: item.string(attr::NAME)?.to_owned(),
+        status,
+        created_at: Timestamp::from_millis(item.number(attr::CREATED_AT)?),
+    })
+}
+
+fn api_key_item(record: &ApiKeyRecord) -> Item {
+    let mut item = item_with_key(&keys::api_key(&record.tenant_id, &record.id));
+    item.insert(ENTITY.to_owned(), s("api_key"));
+    item.insert(attr::NAME.to_owned(), s(&record.name));
+    item.insert(attr::ROLE.to_owned(), s(role_name(record.role)));
+    item.insert(attr::SECRET_SHA256.to_owned(), b(record.secret_sha256.clone()));
+    item.insert(attr::CREATED_AT.to_owned(), n(record.created_at.as_millis()));
+    if let Some(revoked) = record.revoked_at {
+        item.insert(attr::REVOKED_AT.to_owned(), n(revoked.as_millis()));
+    }
+    item
+}
+
+fn api_key_from(tenant_id: &TenantId, key_id: &ApiKeyId, item: &Item) -> Result<ApiKeyRecord, MappingError> {
+    let role = match item.string(attr::ROLE)? {
+        "agent" => Role::Agent,
+        "manager" => Role::Manager,
+        "admin" => Role::Admin,
+        _ => return Err(MappingError { attribute: attr::ROLE.to_owned(), expected: "role" }),
+    };
+    Ok(ApiKeyRecord {
+        id: key_id.clone(),
+        tenant_id: tenant_id.clone(),
+        name: item.string(attr::NAME)?.to_owned(),
+        role,
+        secret_sha256: item.bytes(attr::SECRET_SHA256)?.to_vec(),
+        created_at: Timestamp::from_millis(item.number(attr::CREATED_AT)?),
+        revoked_at: item.opt_number(attr::REVOKED_AT)?.map(Timestamp::from_millis),
+    })
+}
+
+fn connection_item(tenant_id: &TenantId, connection: &WhatsAppConnection) -> Item {
+    let mut item = item_with_key(&keys::whatsapp_connection(tenant_id));
+    item.insert(ENTITY.to_owned(), s("whatsapp_connection"));
+    item.insert(attr::PHONE_NUMBER_ID.to_owned(), s(&connection.phone_number_id));
+    item.insert(attr::DISPLAY_PHONE_NUMBER.to_owned(), s(&connection.display_phone_number));
+    item.insert(attr::WABA_ID.to_owned(), s(&connection.waba_id));
+    item.insert(attr::ACCESS_TOKEN.to_owned(), s(connection.access_token.encode()));
+    item.insert(attr::CONNECTED_AT.to_owned(), n(connection.connected_at.as_millis()));
+    item
+}
+
+fn connection_from(item: &Item) -> anyhow::Result<WhatsAppConnection> {
+    Ok(WhatsAppConnection {
+        phone_number_id: item.string(attr::PHONE_NUMBER_ID)?.to_owned(),
+        display_phone_number: item.string(attr::DISPLAY_PHONE_NUMBER)?.to_owned(),
+        waba_id: item.string(attr::WABA_ID)?.to_owned(),
+        access_token: Sealed::decode(item.string(attr::ACCESS_TOKEN)?)?,
+        connected_at: Timestamp::from_millis(item.number(attr::CONNECTED_AT)?),
+    })
+}
+
+fn route_item(tenant_id: &TenantId, phone_number_id: &str) -> Item {
+    let mut item = item_with_key(&keys::whatsapp_route(phone_number_id));
+    item.insert(ENTITY.to_owned(), s("whatsapp_route"));
+    item.insert(attr::TENANT_ID.to_owned(), s(tenant_id.as_str()));
+    item
+}
+
+/// Which items of a cancelled transaction failed their condition.
+fn failed_conditions(error: &TransactWriteItemsError) -> Vec<bool> {
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(e) => {
+            e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl TenantStore for DynamoTenantStore {
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        admin_key: &ApiKeyRecord,
+    ) -> Result<(), CreateTenantError> {
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(self.table.name())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .context("building a transaction put")
+        };
+        let result = self
+            .table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put(tenant_item(tenant))?).build())
+            .transact_items(TransactWriteItem::builder().put(put(api_key_item(admin_key))?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                if failed_conditions(&e).iter().any(|failed| *failed) {
+                    Err(CreateTenantError::AlreadyExists)
+                } else {
+                    Err(anyhow::Error::new(e).context("creating a tenant").into())
+                }
+            }
+        }
+    }
+
+    async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
+        let item = self.table.get(&keys::tenant(tenant_id), Self::now()).await.context("reading a tenant")?;
+        Ok(item.map(|i| tenant_from(tenant_id, &i)).transpose().context("mapping a tenant")?)
+    }
+
+    async fn api_key(
+        &self,
+        tenant_id: &TenantId,
+        key_id: &ApiKeyId,
+    ) -> Result<Option<ApiKeyRecord>, TenantStoreError> {
+        let item = self
+            .table
+            .get(&keys::api_key(tenant_id, key_id), Self::now())
+            .await
+            .context("reading an API key")?;
+        Ok(item.map(|i| api_key_from(tenant_id, key_id, &i)).transpose().context("mapping an API key")?)
+    }
+
+    async fn connect_whatsapp(
+        &self,
+        tenant_id: &TenantId,
+        connection: &WhatsAppConnection,
+    ) -> Result<(), ConnectWhatsAppError> {
+        let previous = self.whatsapp_connection(tenant_id).await.map_err(|TenantStoreError::Unknown(e)| e)?;
+        let name = self.table.name();
+        let tenant_check = ConditionCheck::builder()
+            .table_name(name)
+            .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
+            .condition_expression("attribute_exists(#pk) AND #status = :active")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":active", s("active"))
+            .build()
+            .context("building the tenant check")?;
+        let put_connection = Put::builder()
+            .table_name(name)
+            .set_item(Some(connection_item(tenant_id, connection)))
+            .build()
+            .context("building the connection put")?;
+        let put_route = Put::builder()
+            .table_name(name)
+            .set_item(Some(route_item(tenant_id, &connection.phone_number_id)))
+            .condition_expression("attribute_not_exists(#pk) OR #tenant = :tenant")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#tenant", attr::TENANT_ID)
+            .expression_attribute_values(":tenant", s(tenant_id.as_str()))
+            .build()
+            .context("building the route put")?;
+        let mut request = self
+            .table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(tenant_check).build())
+            .transact_items(TransactWriteItem::builder().put(put_connection).build())
+            .transact_items(TransactWriteItem::builder().put(put_route).build());
+        if let Some(old) = previous.filter(|old| old.phone_number_id != connection.phone_number_id) {
+            let delete_old_route = Delete::builder()
+                .table_name(name)
+                .set_key(Some(key_attributes(&keys::whatsapp_route(&old.phone_number_id))))
+                .build()
+                .context("building the old route delete")?;
+            request = request.transact_items(TransactWriteItem::builder().delete(delete_old_route).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                match failed_conditions(&e).as_slice() {
+                    [true, ..] => Err(ConnectWhatsAppError::TenantNotFound),
+                    [_, _, true, ..] => Err(ConnectWhatsAppError::NumberTaken),
+                    _ => Err(anyhow::Error::new(e).context("connecting WhatsApp").into()),
+                }
+            }
+        }
+    }
+
+    async fn whatsapp_connection(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Option<WhatsAppConnection>, TenantStoreError> {
+        let item = self
+            .table
+            .get(&keys::whatsapp_connection(tenant_id), Self::now())
+            .await
+            .context("reading the WhatsApp connection")?;
+        Ok(item.map(|i| connection_from(&i)).transpose().context("mapping the WhatsApp connection")?)
+    }
+
+    async fn disconnect_whatsapp(&self, tenant_id: &TenantId) -> Result<bool, TenantStoreError> {
+        let Some(connection) = self.whatsapp_connection(tenant_id).await? else {
+            return Ok(false);
+        };
+        let name = self.table.name();
+        let delete = |key: &keys::Key| {
+            Delete::builder()
+                .table_name(name)
+                .set_key(Some(key_attributes(key)))
+                .build()
+                .context("building a delete")
+        };
+        let delete_route = Delete::builder()
+            .table_name(name)
+            .set_key(Some(key_attributes(&keys::whatsapp_route(&connection.phone_number_id))))
+            .condition_expression("attribute_not_exists(#pk) OR #tenant = :tenant")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#tenant", attr::TENANT_ID)
+            .expression_attribute_values(":tenant", s(tenant_id.as_str()))
+            .build()
+            .context("building the route delete")?;
+        self.table
+            .client()
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder().delete(delete(&keys::whatsapp_connection(tenant_id))?).build(),
+            )
+            .transact_items(TransactWriteItem::builder().delete(delete_route).build())
+            .send()
+            .await
+            .context("disconnecting WhatsApp")?;
+        Ok(true)
+    }
+
+    async fn tenant_for_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<TenantId>, TenantStoreError> {
+        let item = self
+            .table
+            .get(&keys::whatsapp_route(phone_number_id), Self::now())
+            .await
+            .context("reading a WhatsApp route")?;
+        let tenant = item
+            .map(|i| i.string(attr::TENANT_ID).map(str::to_owned))
+            .transpose()
+            .context("mapping a WhatsApp route")?
+            .map(TenantId::parse)
+            .transpose()
+            .context("a WhatsApp route holds an invalid tenant id")?;
+        Ok(tenant)
+    }
+}

@@ -1,0 +1,175 @@
+//! Envelope encryption with KMS: a 256-bit data key from `GenerateDataKey`, AES-256-GCM over the
+//! secret, and the wrapped data key stored beside the ciphertext. The encryption context
+//! `{tenant_id, purpose}` binds the wrapped key in KMS (KMS refuses to unwrap it under another
+//! context, and CloudTrail records who asked) and is the AEAD's associated data as well.
+//!
+//! Plaintext data keys are cached in memory with bounded age and use ([`cache`]), so that a hot
+//! path (the `send` function decrypting the same tenant token for every message) makes about one
+//! KMS call per tenant per cache period.
+
+pub mod cache;
+
+use anyhow::Context as _;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_sdk_kms::operation::decrypt::DecryptError;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use aws_sdk_kms::Client;
+use zeroize::Zeroizing;
+
+pub use cache::{CachePolicy, DataKeyCache};
+
+use crate::domain::ports::{EncryptionContext, OpenError, SealError, Sealed, Vault};
+use crate::domain::SecretBytes;
+
+/// The encryption context keys, as KMS and CloudTrail see them.
+const CONTEXT_TENANT: &str = "tenant_id";
+const CONTEXT_PURPOSE: &str = "purpose";
+
+/// The AEAD associated data for `context`: the same binding as the KMS context.
+fn associated_data(context: &EncryptionContext) -> Vec<u8> {
+    format!("leadline/v1;tenant_id={};purpose={}", context.tenant_id, context.purpose.as_str()).into_bytes()
+}
+
+/// Encrypts with a plaintext data key.
+///
+/// # Errors
+/// When the key is not 32 bytes or the system has no randomness.
+pub fn seal_with(
+    key: &[u8],
+    wrapped_key: Vec<u8>,
+    context: &EncryptionContext,
+    plaintext: &[u8],
+) -> anyhow::Result<Sealed> {
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("bad data key length"))?,
+    );
+    let mut nonce = [0u8; 12];
+    SystemRandom::new().fill(&mut nonce).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let mut ciphertext = plaintext.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(associated_data(context)),
+        &mut ciphertext,
+    )
+    .map_err(|_| anyhow::anyhow!("AES-GCM seal failed"))?;
+    Ok(Sealed { wrapped_key, nonce, ciphertext })
+}
+
+/// Decrypts with a plaintext data key; `None` when the tag does not verify (wrong key, wrong
+/// context, or tampering).
+#[must_use]
+pub fn open_with(key: &[u8], context: &EncryptionContext, sealed: &Sealed) -> Option<SecretBytes> {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let mut buffer = Zeroizing::new(sealed.ciphertext.clone());
+    let plaintext = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(sealed.nonce),
+            Aad::from(associated_data(context)),
+            &mut buffer,
+        )
+        .ok()?;
+    Some(SecretBytes::new(plaintext.to_vec()))
+}
+
+/// [`Vault`] on KMS, with a data-key cache.
+#[derive(Debug)]
+pub struct KmsVault {
+    client: Client,
+    key_id: String,
+    cache: DataKeyCache,
+}
+
+impl KmsVault {
+    /// A vault using the KMS key `key_id` (id, ARN or `alias/…`).
+    #[must_use]
+    pub fn new(client: Client, key_id: impl Into<String>, policy: CachePolicy) -> Self {
+        Self { client, key_id: key_id.into(), cache: DataKeyCache::new(policy) }
+    }
+
+    async fn new_data_key(
+        &self,
+        context: &EncryptionContext,
+    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SealError> {
+        let output = self
+            .client
+            .generate_data_key()
+            .key_id(&self.key_id)
+            .key_spec(DataKeySpec::Aes256)
+            .encryption_context(CONTEXT_TENANT, context.tenant_id.as_str())
+            .encryption_context(CONTEXT_PURPOSE, context.purpose.as_str())
+            .send()
+            .await
+            .context("KMS GenerateDataKey failed")?;
+        let plaintext = output.plaintext.context("KMS returned no plaintext data key")?;
+        let wrapped = output.ciphertext_blob.context("KMS returned no wrapped data key")?;
+        let key: [u8; 32] = plaintext
+            .as_ref()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("KMS returned a data key that is not 256 bits"))?;
+        Ok((Zeroizing::new(key), wrapped.into_inner()))
+    }
+
+    async fn unwrap_data_key(
+        &self,
+        context: &EncryptionContext,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, OpenError> {
+        let result = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(wrapped))
+            .encryption_context(CONTEXT_TENANT, context.tenant_id.as_str())
+            .encryption_context(CONTEXT_PURPOSE, context.purpose.as_str())
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => {
+                return Err(match e.into_service_error() {
+                    // AWS answers InvalidCiphertext for a context mismatch; moto answers
+                    // AccessDenied for a blob it cannot parse. Neither can succeed on retry.
+                    DecryptError::InvalidCiphertextException(_)
+                    | DecryptError::IncorrectKeyException(_)
+                    | DecryptError::InvalidKeyUsageException(_) => OpenError::Refused,
+                    other if other.meta().code() == Some("AccessDeniedException") => OpenError::Refused,
+                    other => OpenError::Unknown(anyhow::Error::new(other).context("KMS Decrypt failed")),
+                });
+            }
+        };
+        let plaintext = output.plaintext.ok_or_else(|| anyhow::anyhow!("KMS returned no plaintext"))?;
+        let key: [u8; 32] = plaintext
+            .as_ref()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("KMS returned a data key that is not 256 bits"))?;
+        Ok(Zeroizing::new(key))
+    }
+}
+
+impl Vault for KmsVault {
+    async fn seal(&self, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed, SealError> {
+        let (key, wrapped) = match self.cache.encryption_key(context) {
+            Some(cached) => cached,
+            None => {
+                let (key, wrapped) = self.new_data_key(context).await?;
+                self.cache.remember_for_encryption(context, &key, &wrapped);
+                (key, wrapped)
+            }
+        };
+        Ok(seal_with(key.as_ref(), wrapped, context, plaintext)?)
+    }
+
+    async fn open(&self, context: &EncryptionContext, sealed: &Sealed) -> Result<SecretBytes, OpenError> {
+        let key = match self.cache.decryption_key(context, &sealed.wrapped_key) {
+            Some(key) => key,
+            None => {
+                let key = self.unwrap_data_key(context, &sealed.wrapped_key).await?;
+                self.cache.remember_for_decryption(context, &sealed.wrapped_key, &key);
+                key
+            }
+        };
+        open_with(key.as_ref(), context, sealed).ok_or(OpenError::Refused)
+    }
+}

@@ -1,0 +1,6 @@
+//! Adapters: the ports of [`crate::domain::ports`] implemented on AWS. Each adapter owns the
+//! mapping between its service's records and the domain types.
+
+pub mod dynamo;
+pub mod kms;
+pub mod sqs;

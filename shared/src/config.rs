@@ -1,0 +1,112 @@
+//! Typed configuration from the environment, failing fast with the name of what is missing.
+//!
+//! Functions read their settings through a lookup closure (`std::env::var` in `main`, a map in
+//! tests), so configuration parsing is tested without touching the process environment.
+
+use std::str::FromStr;
+
+use crate::domain::Secret;
+
+/// Why the configuration could not be read. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    /// A variable is set but unusable.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Reads variables through a lookup function.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<F>(pub F);
+
+impl Env<fn(&str) -> Option<String>> {
+    /// The process environment.
+    #[must_use]
+    pub fn process() -> Self {
+        Self(|name| std::env::var(name).ok())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// A variable that must be set and non-empty.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming it.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        (self.0)(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A variable that may be unset.
+    #[must_use]
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A required secret (kept out of `Debug`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming it.
+    pub fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
+        self.required(name).map(Secret::new)
+    }
+
+    /// A parsed variable with a default when unset.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when set but not parseable.
+    pub fn parsed_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => {
+                raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() })
+            }
+        }
+    }
+}
+
+/// The shared AWS SDK configuration: region and credentials from the environment, and
+/// `AWS_ENDPOINT_URL` when set (the local stack points it at moto), so production code has no
+/// local-mode branch.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Env(move |name: &str| map.get(name).cloned())
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let env = env(&[("EMPTY", " ")]);
+        assert_eq!(env.required("TABLE_NAME"), Err(ConfigError::Missing("TABLE_NAME")));
+        assert_eq!(env.required("EMPTY"), Err(ConfigError::Missing("EMPTY")));
+    }
+
+    #[test]
+    fn parsed_values_default_and_reject_garbage() {
+        let env = env(&[("N", "12"), ("BAD", "twelve")]);
+        assert_eq!(env.parsed_or("N", 1_u32), Ok(12));
+        assert_eq!(env.parsed_or("UNSET", 7_u32), Ok(7));
+        assert!(matches!(env.parsed_or("BAD", 1_u32), Err(ConfigError::Invalid { name: "BAD", .. })));
+    }
+}

@@ -1,0 +1,402 @@
+//! The ports: what the domain needs from the outside world, as small traits.
+//!
+//! One style across the codebase: native `async` trait methods returning
+//! `impl Future<Output = Result<_, OpError>> + Send`, with services and handlers generic over the
+//! port. Each binary wires concrete adapters exactly once, so no trait objects are needed.
+//! Each method documents its error contract; every error enum has an `Unknown` case for failures
+//! the caller can only report.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::TenantId;
+use super::secret::SecretBytes;
+use super::tenant::{ApiKeyRecord, Tenant, WhatsAppConnection};
+use super::time::Timestamp;
+use super::ApiKeyId;
+
+// ---------------------------------------------------------------------------------------------
+// Envelope encryption
+// ---------------------------------------------------------------------------------------------
+
+/// What a sealed secret is for. Part of the encryption context, so a token sealed for one purpose
+/// cannot be opened as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// A tenant's WhatsApp Cloud API access token.
+    WhatsAppAccessToken,
+    /// A tenant's Facebook Page access token (Lead Ads retrieval).
+    PageAccessToken,
+    /// A tenant-provided secret of an integration (e.g. an AI provider key).
+    IntegrationSecret,
+}
+
+impl Purpose {
+    /// The stable name used in the KMS encryption context and the AEAD associated data.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::WhatsAppAccessToken => "whatsapp_access_token",
+            Self::PageAccessToken => "page_access_token",
+            Self::IntegrationSecret => "integration_secret",
+        }
+    }
+}
+
+/// The encryption context `{tenant_id, purpose}` every envelope is bound to: KMS refuses to
+/// unwrap the data key under any other context, and the AEAD tag covers it too.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EncryptionContext {
+    /// The tenant that owns the secret.
+    pub tenant_id: TenantId,
+    /// What the secret is for.
+    pub purpose: Purpose,
+}
+
+/// A sealed secret: the KMS-wrapped data key, the nonce and the AES-256-GCM ciphertext. Opaque
+/// to the domain; stored as the compact string of [`Sealed::encode`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The data key as wrapped by KMS.
+    pub wrapped_key: Vec<u8>,
+    /// The 96-bit GCM nonce.
+    pub nonce: [u8; 12],
+    /// Ciphertext followed by the 16-byte tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({} bytes)", self.ciphertext.len())
+    }
+}
+
+/// Why an encoded envelope could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a Leadline envelope (expected v1.<key>.<nonce>.<ciphertext> in base64url)")]
+pub struct MalformedEnvelope;
+
+impl Sealed {
+    const VERSION: &'static str = "v1";
+
+    /// `v1.<wrapped key>.<nonce>.<ciphertext>`, each part base64url without padding.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use base64::Engine as _;
+        format!(
+            "{}.{}.{}.{}",
+            Self::VERSION,
+            B64.encode(&self.wrapped_key),
+            B64.encode(self.nonce),
+            B64.encode(&self.ciphertext)
+        )
+    }
+
+    /// Reads the form written by [`Sealed::encode`].
+    ///
+    /// # Errors
+    /// [`MalformedEnvelope`] for anything else.
+    pub fn decode(text: &str) -> Result<Self, MalformedEnvelope> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use base64::Engine as _;
+        let mut parts = text.split('.');
+        let (Some(version), Some(key), Some(nonce), Some(ct), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(MalformedEnvelope);
+        };
+        if version != Self::VERSION {
+            return Err(MalformedEnvelope);
+        }
+        let wrapped_key = B64.decode(key).map_err(|_| MalformedEnvelope)?;
+        let nonce: [u8; 12] =
+            B64.decode(nonce).map_err(|_| MalformedEnvelope)?.try_into().map_err(|_| MalformedEnvelope)?;
+        let ciphertext = B64.decode(ct).map_err(|_| MalformedEnvelope)?;
+        if wrapped_key.is_empty() || ciphertext.len() < 16 {
+            return Err(MalformedEnvelope);
+        }
+        Ok(Self { wrapped_key, nonce, ciphertext })
+    }
+}
+
+/// Errors of [`Vault::seal`].
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The key service could not be reached or refused to make a data key.
+    #[error("could not obtain a data key")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Errors of [`Vault::open`].
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The envelope was not sealed under this context (another tenant or purpose), or was
+    /// tampered with. Retrying cannot help.
+    #[error("the envelope does not open under this tenant and purpose")]
+    Refused,
+    /// The key service failed for another reason (network, throttling). Retrying may help.
+    #[error("could not unwrap the data key")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Envelope encryption of secrets, bound to an [`EncryptionContext`].
+pub trait Vault: Send + Sync {
+    /// Seals `plaintext` under a data key bound to `context`.
+    ///
+    /// # Errors
+    /// [`SealError::Unknown`] when no data key could be obtained.
+    fn seal(
+        &self,
+        context: &EncryptionContext,
+        plaintext: &[u8],
+    ) -> impl Future<Output = Result<Sealed, SealError>> + Send;
+
+    /// Opens an envelope sealed under the same `context`.
+    ///
+    /// # Errors
+    /// [`OpenError::Refused`] when the context differs or the envelope was altered;
+    /// [`OpenError::Unknown`] when the key service failed.
+    fn open(
+        &self,
+        context: &EncryptionContext,
+        sealed: &Sealed,
+    ) -> impl Future<Output = Result<SecretBytes, OpenError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+// ---------------------------------------------------------------------------------------------
+
+/// One message to enqueue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// The body (JSON text).
+    pub body: String,
+    /// FIFO message group: messages of one group are delivered in order, one at a time.
+    pub group_id: Option<String>,
+    /// FIFO deduplication id: a second message with the same id within 5 minutes is dropped.
+    pub dedup_id: Option<String>,
+}
+
+/// Errors of [`Queue::send_batch`].
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    /// One message is larger than the queue accepts; nothing of the batch was sent.
+    #[error("message {index} is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Its position in the batch.
+        index: usize,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Some messages were not accepted after retries. Messages before them may have been sent:
+    /// callers resend the whole batch, which FIFO deduplication ids make safe.
+    #[error("the queue did not accept every message")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// A queue to send to.
+pub trait Queue: Send + Sync {
+    /// Sends every message, in order, in as few requests as the queue allows.
+    ///
+    /// # Errors
+    /// [`EnqueueError::TooLarge`] before anything is sent when a message is too large;
+    /// [`EnqueueError::Unknown`] when the queue did not accept every message.
+    fn send_batch(&self, messages: &[QueueMessage]) -> impl Future<Output = Result<(), EnqueueError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency
+// ---------------------------------------------------------------------------------------------
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller now owns the key and must `complete` or `release` it.
+    Acquired,
+    /// Someone else holds the key and their claim has not expired: try again later.
+    InProgress,
+    /// The work was done before; here is what it produced.
+    Completed {
+        /// The stored result.
+        response: String,
+    },
+    /// The key was used before for a different request (another payload hash).
+    Mismatch,
+}
+
+/// Errors of the [`IdempotencyStore`] operations.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    /// `complete` or `release` of a key the caller does not hold (it expired and was taken over).
+    #[error("the idempotency claim was lost")]
+    ClaimLost,
+    /// The store failed.
+    #[error("idempotency store failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// One use of an idempotency key: which tenant, which operation, which key, which payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRequest<'a> {
+    /// The tenant the key belongs to (keys of different tenants never collide).
+    pub tenant_id: &'a TenantId,
+    /// The operation, e.g. `send` or `api:messages` (keys of different operations never collide).
+    pub scope: &'a str,
+    /// The key itself (client `Idempotency-Key`, wamid, SQS message id…).
+    pub key: &'a str,
+    /// A hash of the request payload, to detect reuse of a key for another request.
+    pub payload_hash: &'a str,
+}
+
+/// Exactly-once effects over at-least-once delivery: the design of AWS Powertools' idempotency
+/// utility. A claim is held while work is in progress and expires at `in_progress_until`
+/// (the Lambda deadline), so that a crashed invocation does not block the key forever; a
+/// completed record keeps its result for at least seven days (Meta retries for seven days).
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `request.key` until `in_progress_until`.
+    ///
+    /// # Errors
+    /// [`IdempotencyError::Unknown`] when the store failed; the caller must not do the work.
+    fn claim(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        now: Timestamp,
+        in_progress_until: Timestamp,
+    ) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send;
+
+    /// Records the result of the work and ends the claim.
+    ///
+    /// # Errors
+    /// [`IdempotencyError::ClaimLost`] when the caller no longer holds the claim;
+    /// [`IdempotencyError::Unknown`] when the store failed.
+    fn complete(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        response: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
+
+    /// Gives the claim up without a result (the work failed and may be retried).
+    ///
+    /// # Errors
+    /// [`IdempotencyError::ClaimLost`] when the caller no longer holds the claim;
+    /// [`IdempotencyError::Unknown`] when the store failed.
+    fn release(
+        &self,
+        request: &IdempotencyRequest<'_>,
+    ) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants
+// ---------------------------------------------------------------------------------------------
+
+/// Errors of [`TenantStore::create_tenant`].
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTenantError {
+    /// A tenant with this id exists.
+    #[error("tenant already exists")]
+    AlreadyExists,
+    /// The store failed; nothing was written.
+    #[error("could not create the tenant")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Errors of [`TenantStore::connect_whatsapp`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectWhatsAppError {
+    /// This phone number id is connected to another tenant.
+    #[error("this phone number is connected to another tenant")]
+    NumberTaken,
+    /// The tenant does not exist or is closed.
+    #[error("tenant not found")]
+    TenantNotFound,
+    /// The store failed; nothing was written.
+    #[error("could not store the connection")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Errors of the read and delete operations of [`TenantStore`].
+#[derive(Debug, thiserror::Error)]
+pub enum TenantStoreError {
+    /// The store failed.
+    #[error("tenant store failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Tenants, their API keys and their WhatsApp connection.
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant together with its first (admin) API key, atomically.
+    ///
+    /// # Errors
+    /// [`CreateTenantError::AlreadyExists`]; [`CreateTenantError::Unknown`].
+    fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        admin_key: &ApiKeyRecord,
+    ) -> impl Future<Output = Result<(), CreateTenantError>> + Send;
+
+    /// The tenant, if it exists.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn tenant(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<Option<Tenant>, TenantStoreError>> + Send;
+
+    /// One API key of one tenant, if it exists (revoked keys included; the caller checks).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn api_key(
+        &self,
+        tenant_id: &TenantId,
+        key_id: &ApiKeyId,
+    ) -> impl Future<Output = Result<Option<ApiKeyRecord>, TenantStoreError>> + Send;
+
+    /// Stores (or replaces) the tenant's WhatsApp connection and the routing entry that maps
+    /// its phone number id to the tenant, atomically.
+    ///
+    /// # Errors
+    /// [`ConnectWhatsAppError::NumberTaken`]; [`ConnectWhatsAppError::TenantNotFound`];
+    /// [`ConnectWhatsAppError::Unknown`].
+    fn connect_whatsapp(
+        &self,
+        tenant_id: &TenantId,
+        connection: &WhatsAppConnection,
+    ) -> impl Future<Output = Result<(), ConnectWhatsAppError>> + Send;
+
+    /// The tenant's WhatsApp connection, if any.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn whatsapp_connection(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<Option<WhatsAppConnection>, TenantStoreError>> + Send;
+
+    /// Removes the connection and its routing entry; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn disconnect_whatsapp(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+
+    /// The tenant a WhatsApp phone number id is connected to (the inbound path's routing).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn tenant_for_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
+}

@@ -1,0 +1,15 @@
+//! Leadline's shared library: the domain (types, rules and the ports it needs) and the adapters
+//! that implement those ports on AWS (DynamoDB, SQS, KMS), plus the Lambda plumbing every
+//! function uses (telemetry, typed configuration, HTTP problem responses, SQS batch handling).
+//!
+//! The domain knows nothing of AWS: it speaks through the traits in [`domain::ports`]. Each
+//! function's `main.rs` picks the adapters once and hands them to its handler.
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod lambda;
+pub mod telemetry;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;

@@ -1,0 +1,20 @@
+//! The workspace's integration tests, in one binary (one link instead of one per file).
+//!
+//! - `dynamo`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
+//!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
+//! - `e2e`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//!
+//! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
+//! skip), so a green run always means they ran.
+
+// Everything in this binary is test code: helpers outside `#[test]` functions may fail loudly too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod batch;
+mod dynamo;
+mod e2e;
+mod idempotency;
+mod kms;
+mod sqs;
+mod support;
+mod tenants;

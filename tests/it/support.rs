@@ -1,0 +1,71 @@
+//! Shared set-up: the moto endpoint, unique resources, a counter of wire requests.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_kms::error::BoxError;
+use shared::adapters::dynamo::Table;
+use shared::domain::{Clock, SystemClock, TenantId};
+
+/// The moto endpoint `infra/test.sh` started.
+pub fn endpoint() -> String {
+    std::env::var("LEADLINE_TEST_AWS_ENDPOINT")
+        .expect("LEADLINE_TEST_AWS_ENDPOINT is not set: run the tests with infra/test.sh, which starts moto")
+}
+
+/// SDK configuration for moto.
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region("us-east-1")
+        .endpoint_url(endpoint())
+        .test_credentials()
+        .load()
+        .await
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", infra::random_hex(6))
+}
+
+/// A fresh tenant id.
+pub fn tenant() -> TenantId {
+    TenantId::generate(SystemClock.now())
+}
+
+/// A new table of the production layout, for one test.
+pub async fn table() -> Table {
+    let aws = aws().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let name = unique("it-table");
+    infra::bootstrap::create_table(&client, &name).await.expect("create table");
+    Table::new(client, name)
+}
+
+/// Counts the requests a client puts on the wire.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicUsize>);
+
+impl RequestCounter {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
