@@ -58,6 +58,26 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.required(name).map(Secret::new)
     }
 
+    /// A URL that must be `https://` (P19: TLS to every outside service); plain `http://` is
+    /// accepted only on the loopback interface, where the local stack's sandbox runs.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`]; [`ConfigError::Invalid`] for any other scheme or host.
+    pub fn https_url(&self, name: &'static str) -> Result<String, ConfigError> {
+        let url = self.required(name)?.trim().trim_end_matches('/').to_owned();
+        let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/"]
+            .iter()
+            .any(|prefix| url.starts_with(prefix));
+        if url.starts_with("https://") || loopback {
+            Ok(url)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                reason: "must be an https:// URL (http:// only on loopback)".to_owned(),
+            })
+        }
+    }
+
     /// A parsed variable with a default when unset.
     ///
     /// # Errors
@@ -100,6 +120,20 @@ mod tests {
         let env = env(&[("EMPTY", " ")]);
         assert_eq!(env.required("TABLE_NAME"), Err(ConfigError::Missing("TABLE_NAME")));
         assert_eq!(env.required("EMPTY"), Err(ConfigError::Missing("EMPTY")));
+    }
+
+    #[test]
+    fn outside_urls_must_be_https() {
+        let env = env(&[
+            ("GOOD", "https://graph.facebook.com/"),
+            ("LOCAL", "http://127.0.0.1:8080/_sandbox/graph"),
+            ("PLAIN", "http://graph.facebook.com"),
+            ("SNEAKY", "http://127.0.0.1.evil.example"),
+        ]);
+        assert_eq!(env.https_url("GOOD").as_deref(), Ok("https://graph.facebook.com"));
+        assert!(env.https_url("LOCAL").is_ok());
+        assert!(matches!(env.https_url("PLAIN"), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(env.https_url("SNEAKY"), Err(ConfigError::Invalid { .. })));
     }
 
     #[test]

@@ -56,6 +56,18 @@ async fn queue(fifo: bool) -> (aws_sdk_sqs::Client, QueuePair) {
     (client, pair)
 }
 
+/// Lambda's event source mapping, locally, feeding `consumer` batches of up to 10.
+fn poller(client: &aws_sdk_sqs::Client, pair: &QueuePair, consumer: &Consumer) -> Poller<Consumer> {
+    Poller {
+        sqs: client.clone(),
+        queue_url: pair.url.clone(),
+        queue_arn: pair.arn.clone(),
+        consumer: consumer.clone(),
+        batch_size: 10,
+        wait: Duration::from_secs(1),
+    }
+}
+
 async fn count(client: &aws_sdk_sqs::Client, url: &str) -> usize {
     use aws_sdk_sqs::types::QueueAttributeName::{
         ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
@@ -86,14 +98,7 @@ async fn one_poison_record_in_ten_is_reported_alone_and_ends_in_the_dlq() {
         }
     }
     let consumer = Consumer::default();
-    let poller = Poller {
-        sqs: client.clone(),
-        queue_url: pair.url.clone(),
-        queue_arn: pair.arn.clone(),
-        consumer: consumer.clone(),
-        batch_size: 10,
-        wait: Duration::from_secs(1),
-    };
+    let poller = poller(&client, &pair, &consumer);
 
     // Act: poll like Lambda until the queue is empty.
     let started = Instant::now();
@@ -150,14 +155,7 @@ async fn fifo_group_after_a_failure_waits_and_keeps_its_order() {
     send(3, "a", false).await;
     send(11, "b", false).await;
     let consumer = Consumer::default();
-    let poller = Poller {
-        sqs: client.clone(),
-        queue_url: pair.url.clone(),
-        queue_arn: pair.arn.clone(),
-        consumer: consumer.clone(),
-        batch_size: 10,
-        wait: Duration::from_secs(1),
-    };
+    let poller = poller(&client, &pair, &consumer);
 
     // Act: one poll.
     let outcome = poller.poll_once().await.expect("poll");

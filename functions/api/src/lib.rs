@@ -73,13 +73,7 @@ pub async fn handle<S: TenantStore, V: Vault, C: Clock>(
 ) -> Response<Body> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            format!("request bodies are at most {MAX_BODY_BYTES} bytes"),
-        )
-        .into_response();
+        return Problem::payload_too_large(MAX_BODY_BYTES).into_response();
     }
     let path = request.uri().path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();

@@ -7,6 +7,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::dynamo::Table;
+use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::lambda::batch::{run_batch, BatchError, RecordError};
 
@@ -15,6 +16,10 @@ use shared::lambda::batch::{run_batch, BatchError, RecordError};
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
+    /// The KMS key of envelopes (`KMS_KEY_ID`).
+    pub kms_key_id: String,
+    /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
+    pub graph_api_base_url: String,
     /// How many records (or FIFO groups) run at once (`BATCH_CONCURRENCY`, default 4).
     pub concurrency: usize,
 }
@@ -27,6 +32,8 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
+            kms_key_id: env.required("KMS_KEY_ID")?,
+            graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 4)?,
         })
     }
@@ -39,14 +46,23 @@ pub struct Deps {
     pub config: Config,
     /// The single table.
     pub table: Table,
+    /// Envelope encryption (tenant tokens, opened through the data-key cache).
+    pub vault: KmsVault,
 }
 
 impl Deps {
     /// Builds the clients from the shared AWS configuration.
     #[must_use]
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        Self { config, table }
+        Self {
+            table: Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone()),
+            vault: KmsVault::new(
+                aws_sdk_kms::Client::new(aws),
+                config.kms_key_id.clone(),
+                CachePolicy::default(),
+            ),
+            config,
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::dynamo::Table;
+use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::lambda::batch::{run_batch, BatchError, RecordError};
 
@@ -15,7 +16,9 @@ use shared::lambda::batch::{run_batch, BatchError, RecordError};
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
-    /// How many records (or FIFO groups) run at once (`BATCH_CONCURRENCY`, default 4).
+    /// The KMS key of envelopes (`KMS_KEY_ID`: tenants' AI provider keys).
+    pub kms_key_id: String,
+    /// How many records run at once (`BATCH_CONCURRENCY`, default 2: provider calls are slow).
     pub concurrency: usize,
 }
 
@@ -27,7 +30,8 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
-            concurrency: env.parsed_or("BATCH_CONCURRENCY", 4)?,
+            kms_key_id: env.required("KMS_KEY_ID")?,
+            concurrency: env.parsed_or("BATCH_CONCURRENCY", 2)?,
         })
     }
 }
@@ -39,14 +43,23 @@ pub struct Deps {
     pub config: Config,
     /// The single table.
     pub table: Table,
+    /// Envelope encryption (tenants' provider keys).
+    pub vault: KmsVault,
 }
 
 impl Deps {
     /// Builds the clients from the shared AWS configuration.
     #[must_use]
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        Self { config, table }
+        Self {
+            table: Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone()),
+            vault: KmsVault::new(
+                aws_sdk_kms::Client::new(aws),
+                config.kms_key_id.clone(),
+                CachePolicy::default(),
+            ),
+            config,
+        }
     }
 }
 

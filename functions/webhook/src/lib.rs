@@ -97,13 +97,7 @@ fn handshake(request: &Request, config: &Config) -> Response<Body> {
 fn receive(request: &Request, config: &Config) -> Response<Body> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            format!("webhook bodies are at most {MAX_BODY_BYTES} bytes"),
-        )
-        .into_response();
+        return Problem::payload_too_large(MAX_BODY_BYTES).into_response();
     }
     let header = request.headers().get(signature::HEADER).and_then(|v| v.to_str().ok());
     if let Err(error) = signature::verify(config.app_secret.expose().as_bytes(), body, header) {

@@ -69,6 +69,17 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 413: the body is over `limit` bytes.
+    #[must_use]
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("request bodies are at most {limit} bytes"),
+        )
+    }
+
     /// 500: a failure the client cannot fix. The detail never carries internals.
     #[must_use]
     pub fn internal() -> Self {
