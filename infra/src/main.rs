@@ -218,6 +218,14 @@ async fn create_demo_tenant(
         }),
     )
     .await?;
+    call_api(
+        gateway,
+        Method::PUT,
+        "/v1/leadads",
+        &api_key,
+        json!({"page_id": DEMO_PAGE_ID, "page_access_token": format!("EAAPAGE{}", random_hex(24))}),
+    )
+    .await?;
     Ok(json!({
         "base_url": format!("http://127.0.0.1:{}", config.port),
         "operator_key": secrets.operator_key,

@@ -6,16 +6,16 @@ use aws_lc_rs::hmac;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn base() -> String {
+pub fn base() -> String {
     std::env::var("LEADLINE_E2E_BASE_URL")
         .expect("LEADLINE_E2E_BASE_URL is not set: run the tests with infra/test.sh, which starts the stack")
 }
 
-fn state_dir() -> PathBuf {
+pub fn state_dir() -> PathBuf {
     std::env::var("LEADLINE_E2E_STATE_DIR").map(PathBuf::from).expect("LEADLINE_E2E_STATE_DIR is not set")
 }
 
-fn demo() -> Value {
+pub fn demo() -> Value {
     let text = std::fs::read_to_string(state_dir().join("demo.json")).expect("demo.json written");
     serde_json::from_str(&text).expect("demo.json is JSON")
 }
@@ -40,7 +40,7 @@ async fn new_tenant(client: &reqwest::Client) -> String {
 
 #[tokio::test]
 async fn health_is_ok_and_demo_json_has_every_field() {
-    let response = reqwest::get(format!("{}/health", base())).await.expect("request");
+    let response = crate::support::http().get(format!("{}/health", base())).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let health: Value = response.json().await.expect("json");
     for function in ["webhook", "inbound", "send", "suggest", "retention", "api"] {
@@ -68,7 +68,7 @@ async fn health_is_ok_and_demo_json_has_every_field() {
 #[tokio::test]
 async fn demo_tenant_is_connected_with_its_number() {
     let demo = demo();
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
     let response = client
         .get(format!("{}/v1/whatsapp", base()))
         .bearer_auth(demo["api_key"].as_str().expect("key"))
@@ -87,7 +87,7 @@ async fn webhook_handshake_answers_the_challenge_for_the_verify_token_only() {
     let demo = demo();
     let token = demo["verify_token"].as_str().expect("token");
     let url = format!("{}/webhooks/meta", base());
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
 
     let ok = client
         .get(&url)
@@ -113,7 +113,7 @@ async fn webhook_post_checks_the_signature_over_the_raw_bytes() {
     let demo = demo();
     let secret = demo["app_secret"].as_str().expect("secret");
     let url = format!("{}/webhooks/meta", base());
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
     // Unicode and an escaped slash: the signature covers the bytes as sent.
     let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"t":"J'ai mang\u00e9 des p\u00e2tes \/ ok"}}]}]}"#;
 
@@ -137,14 +137,13 @@ async fn webhook_post_checks_the_signature_over_the_raw_bytes() {
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unsigned.headers()["content-type"], "application/problem+json");
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
-    // Verified; ingestion is not built yet, so Meta is told to retry rather than the event being lost.
-    assert_eq!(signed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(signed.status(), StatusCode::OK);
     assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 #[tokio::test]
 async fn tenants_connect_numbers_and_one_number_has_one_tenant() {
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
     let (first, second) = (new_tenant(&client).await, new_tenant(&client).await);
     let phone_number_id = format!("9{}", std::process::id());
     let connect = |key: String| {
@@ -173,7 +172,7 @@ async fn tenants_connect_numbers_and_one_number_has_one_tenant() {
 
 #[tokio::test]
 async fn api_errors_are_problem_json() {
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
     let key = new_tenant(&client).await;
     let cases = [
         (client.get(format!("{}/v1/whatsapp", base())), StatusCode::UNAUTHORIZED),
@@ -187,8 +186,9 @@ async fn api_errors_are_problem_json() {
         ),
         (client.post(format!("{}/v1/tenants", base())).bearer_auth(&key), StatusCode::FORBIDDEN),
         (client.get(format!("{}/v1/nowhere", base())).bearer_auth(&key), StatusCode::NOT_FOUND),
+        (client.get(format!("{}/v1/contacts?phone=12", base())).bearer_auth(&key), StatusCode::BAD_REQUEST),
         (
-            client.get(format!("{}/v1/contacts?phone=15551234567", base())).bearer_auth(&key),
+            client.get(format!("{}/v1/privacy/export?phone=15551234567", base())).bearer_auth(&key),
             StatusCode::NOT_IMPLEMENTED,
         ),
     ];
@@ -205,7 +205,7 @@ async fn api_errors_are_problem_json() {
 
 #[tokio::test]
 async fn retention_runs_on_demand() {
-    let response = reqwest::Client::new()
+    let response = crate::support::http()
         .post(format!("{}/_local/schedule/retention", base()))
         .send()
         .await
@@ -218,7 +218,7 @@ async fn retention_runs_on_demand() {
 
 #[tokio::test]
 async fn sandbox_records_sends_injects_faults_and_serves_leads() {
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
     let marker = format!("1555{}", std::process::id());
     let send = || async {
         client
@@ -287,7 +287,7 @@ async fn sandbox_records_sends_injects_faults_and_serves_leads() {
 #[tokio::test]
 async fn every_function_writes_its_log_file_without_secrets() {
     // Arrange: a request whose token must never reach a log.
-    let client = reqwest::Client::new();
+    let client = crate::support::http();
     let key = new_tenant(&client).await;
     let token = format!("EAASECRET{}", std::process::id());
     let response = client

@@ -25,6 +25,11 @@ pub async fn aws() -> aws_config::SdkConfig {
         .await
 }
 
+/// An HTTP client (TLS provider installed, as the functions do).
+pub fn http() -> reqwest::Client {
+    shared::adapters::graph::http_client_builder().build().expect("HTTP client")
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", infra::random_hex(6))

@@ -1,7 +1,7 @@
 //! The tenant store against moto: atomic creation, connection routing, one number per tenant.
 
 use shared::adapters::dynamo::DynamoTenantStore;
-use shared::domain::ports::{ConnectWhatsAppError, CreateTenantError, Sealed, TenantStore};
+use shared::domain::ports::{ConnectError, CreateTenantError, Sealed, TenantStore};
 use shared::domain::tenant::{ApiKey, Role, Tenant, TenantStatus, WhatsAppConnection};
 use shared::domain::{Clock, SystemClock, TenantId};
 
@@ -63,7 +63,7 @@ async fn a_number_routes_to_one_tenant_until_disconnected() {
     assert_eq!(store.tenant_for_phone_number_id("111").await.expect("route"), Some(a.clone()));
     assert!(matches!(
         store.connect_whatsapp(&b, &connection("111")).await,
-        Err(ConnectWhatsAppError::NumberTaken)
+        Err(ConnectError::TakenByAnotherTenant)
     ));
 
     store.connect_whatsapp(&a, &connection("222")).await.expect("a switches numbers");
@@ -80,6 +80,6 @@ async fn a_number_routes_to_one_tenant_until_disconnected() {
 async fn an_unknown_tenant_cannot_connect() {
     let store = DynamoTenantStore::new(table().await);
     let result = store.connect_whatsapp(&tenant(), &connection("333")).await;
-    assert!(matches!(result, Err(ConnectWhatsAppError::TenantNotFound)));
+    assert!(matches!(result, Err(ConnectError::TenantNotFound)));
     assert_eq!(store.tenant_for_phone_number_id("333").await.expect("route"), None, "nothing half-written");
 }

@@ -1,7 +1,8 @@
 //! Every error of every operation, mapped to a problem response here and nowhere else.
 
 use lambda_http::{Body, Response};
-use shared::domain::ports::{ConnectWhatsAppError, CreateTenantError, SealError, TenantStoreError};
+use shared::domain::inbox::InboxError;
+use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
 use shared::lambda::http::Problem;
 
 use crate::auth::AuthError;
@@ -51,14 +52,14 @@ impl From<CreateTenantError> for ApiError {
     }
 }
 
-impl From<ConnectWhatsAppError> for ApiError {
-    fn from(error: ConnectWhatsAppError) -> Self {
+impl From<ConnectError> for ApiError {
+    fn from(error: ConnectError) -> Self {
         match error {
-            ConnectWhatsAppError::NumberTaken => {
-                Problem::conflict("this phone_number_id is connected to another tenant").into()
+            ConnectError::TakenByAnotherTenant => {
+                Problem::conflict("this number or Page is connected to another tenant").into()
             }
-            ConnectWhatsAppError::TenantNotFound => Problem::not_found("tenant not found or closed").into(),
-            ConnectWhatsAppError::Unknown(e) => internal(&e),
+            ConnectError::TenantNotFound => Problem::not_found("tenant not found or closed").into(),
+            ConnectError::Unknown(e) => internal(&e),
         }
     }
 }
@@ -75,6 +76,19 @@ impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
         match error {
             SealError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<InboxError> for ApiError {
+    fn from(error: InboxError) -> Self {
+        match error {
+            InboxError::InvalidCursor => {
+                Problem::bad_request("cursor is not one this listing returned").into()
+            }
+            // Reads never name a contact; a write path that does is not an API route.
+            InboxError::NoContact => Problem::bad_request("no contact identified").into(),
+            InboxError::Unknown(e) => internal(&e),
         }
     }
 }

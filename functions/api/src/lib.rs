@@ -10,8 +10,10 @@ pub mod errors;
 pub mod routes;
 
 use lambda_http::http::StatusCode;
+use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
+use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{TenantStore, Vault};
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
@@ -55,7 +57,7 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<S, V, C> {
+pub struct Deps<S, V, C, I> {
     /// Configuration.
     pub config: Config,
     /// Tenants, keys and connections.
@@ -64,12 +66,14 @@ pub struct Deps<S, V, C> {
     pub vault: V,
     /// The time source.
     pub clock: C,
+    /// Contacts, conversations, messages, consent, leads.
+    pub inbox: I,
 }
 
 /// Handles one request: authenticates, routes, and maps every error to a problem.
-pub async fn handle<S: TenantStore, V: Vault, C: Clock>(
+pub async fn handle<S: TenantStore, V: Vault, C: Clock, I: InboxStore>(
     request: Request,
-    deps: &Deps<S, V, C>,
+    deps: &Deps<S, V, C, I>,
 ) -> Response<Body> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
@@ -95,9 +99,24 @@ pub async fn handle<S: TenantStore, V: Vault, C: Clock>(
         Err(error) => return errors::ApiError::from(error).into_response(),
     };
     let span = tracing::info_span!("request", route = route.name(), tenant_id = principal.tenant_label());
-    match routes::dispatch(route, &principal, body, deps).instrument(span).await {
+    let query: routes::inbox::Query =
+        request.query_string_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let route_request =
+        routes::RouteRequest { principal: &principal, segments: &segments, query: &query, body };
+    match routes::dispatch(route, &route_request, deps).instrument(span).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    }
+}
+
+/// Refuses the operator: the route is for a tenant's credentials.
+///
+/// # Errors
+/// 403 for the operator.
+pub fn require_tenant(principal: &Principal) -> Result<&auth::TenantPrincipal, errors::ApiError> {
+    match principal {
+        Principal::Tenant(tenant) => Ok(tenant),
+        Principal::Operator => Err(Problem::forbidden("the operator key may only create tenants").into()),
     }
 }
 
@@ -117,15 +136,18 @@ pub fn require_admin(principal: &Principal) -> Result<&auth::TenantPrincipal, er
 mod tests {
     use aws_lc_rs::digest::{digest, SHA256};
     use lambda_http::http::Request as HttpRequest;
+    use lambda_http::RequestExt as _;
     use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
-    use shared::domain::{TenantId, Timestamp};
-    use shared::testing::{LocalVault, ManualClock, MemoryTenantStore};
+    use shared::domain::{PhoneNumber, TenantId, Timestamp};
+    use shared::testing::{LocalVault, ManualClock, MemoryInbox, MemoryTenantStore};
 
     use super::*;
 
     const OPERATOR_KEY: &str = "operator-test-key";
 
-    fn deps() -> Deps<MemoryTenantStore, LocalVault, ManualClock> {
+    type TestDeps = Deps<MemoryTenantStore, LocalVault, ManualClock, MemoryInbox>;
+
+    fn deps() -> TestDeps {
         let mut hash = [0u8; 32];
         hash.copy_from_slice(digest(&SHA256, OPERATOR_KEY.as_bytes()).as_ref());
         Deps {
@@ -133,6 +155,7 @@ mod tests {
             tenants: MemoryTenantStore::default(),
             vault: LocalVault,
             clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
+            inbox: MemoryInbox::default(),
         }
     }
 
@@ -148,7 +171,7 @@ mod tests {
         serde_json::from_slice(response.body().as_ref()).expect("JSON body")
     }
 
-    async fn new_tenant(deps: &Deps<MemoryTenantStore, LocalVault, ManualClock>) -> (String, String) {
+    async fn new_tenant(deps: &TestDeps) -> (String, String) {
         let response =
             handle(request("POST", "/v1/tenants", Some(OPERATOR_KEY), r#"{"name":"Acme"}"#), deps).await;
         assert_eq!(response.status(), StatusCode::CREATED);
@@ -259,8 +282,8 @@ mod tests {
     async fn routes_not_built_yet_say_so_after_authentication() {
         let deps = deps();
         let (_, key) = new_tenant(&deps).await;
-        let unauthenticated = handle(request("GET", "/v1/contacts", None, ""), &deps).await;
-        let not_built = handle(request("GET", "/v1/conversations/abc/messages", Some(&key), ""), &deps).await;
+        let unauthenticated = handle(request("GET", "/v1/privacy/export", None, ""), &deps).await;
+        let not_built = handle(request("GET", "/v1/messages/abc", Some(&key), ""), &deps).await;
         let unknown = handle(request("GET", "/v1/nope", Some(&key), ""), &deps).await;
         let wrong_method = handle(request("PATCH", "/v1/whatsapp", Some(&key), ""), &deps).await;
         assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
@@ -276,6 +299,120 @@ mod tests {
         assert_eq!(
             handle(request("PUT", "/v1/whatsapp", None, &body), &deps).await.status(),
             StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    fn get(path: &str, query: &[(&str, &str)], key: &str) -> Request {
+        let query: std::collections::HashMap<String, String> =
+            query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        request("GET", path, Some(key), "").with_query_string_parameters(query)
+    }
+
+    async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
+        use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
+        let profile = ContactProfile { phone: PhoneNumber::parse(phone).ok(), ..ContactProfile::default() };
+        let wamid = shared::domain::Wamid::parse(wamid).expect("valid");
+        let message = NewInboundMessage {
+            wamid: &wamid,
+            from: &profile,
+            sent_at: Timestamp::from_secs(1_800_000_000),
+            kind: "text",
+            raw: r#"{"text":{"body":"hi"}}"#,
+        };
+        deps.inbox
+            .store_inbound_message(
+                &TenantId::parse(tenant).expect("valid"),
+                &message,
+                Timestamp::from_secs(1),
+            )
+            .await
+            .expect("stored");
+    }
+
+    #[tokio::test]
+    async fn inbox_reads_are_the_callers_tenants_only() {
+        // Arrange: the same person wrote to two tenants.
+        let deps = deps();
+        let (tenant_a, key_a) = new_tenant(&deps).await;
+        let (tenant_b, key_b) = new_tenant(&deps).await;
+        seed_message(&deps, &tenant_a, "5511988887777", "wamid.A1").await;
+
+        // Act
+        let contacts_a =
+            json(&handle(get("/v1/contacts", &[("phone", "+55 11 98888-7777")], &key_a), &deps).await);
+        let contacts_b =
+            json(&handle(get("/v1/contacts", &[("phone", "5511988887777")], &key_b), &deps).await);
+        let conversations_a =
+            json(&handle(get("/v1/conversations", &[("phone", "5511988887777")], &key_a), &deps).await);
+        let conversation = conversations_a["items"][0]["id"].as_str().expect("a conversation").to_owned();
+        let path = format!("/v1/conversations/{conversation}/messages");
+        let messages_a = handle(get(&path, &[], &key_a), &deps).await;
+        let messages_b = handle(get(&path, &[], &key_b), &deps).await;
+
+        // Assert
+        assert_eq!(contacts_a["items"][0]["phone"], "5511988887777");
+        assert!(contacts_a["items"][0]["consent_ledger"].is_array());
+        assert_eq!(contacts_b["items"].as_array().map(Vec::len), Some(0));
+        assert_eq!(messages_a.status(), StatusCode::OK);
+        assert_eq!(json(&messages_a)["items"][0]["wamid"], "wamid.A1");
+        assert_eq!(messages_b.status(), StatusCode::NOT_FOUND, "another tenant's conversation is 404");
+        assert_ne!(tenant_a, tenant_b);
+    }
+
+    #[tokio::test]
+    async fn listings_page_with_opaque_cursors_and_refuse_bad_ones() {
+        let deps = deps();
+        let (tenant, key) = new_tenant(&deps).await;
+        for (i, phone) in ["5511900000001", "5511900000002", "5511900000003"].iter().enumerate() {
+            seed_message(&deps, &tenant, phone, &format!("wamid.P{i}")).await;
+        }
+        let first = json(&handle(get("/v1/contacts", &[("limit", "2")], &key), &deps).await);
+        let cursor = first["next"].as_str().expect("a next page").to_owned();
+        let second =
+            json(&handle(get("/v1/contacts", &[("limit", "2"), ("cursor", &cursor)], &key), &deps).await);
+        assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+        assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+        assert!(second.get("next").is_none());
+
+        for query in [[("limit", "0")], [("limit", "101")], [("cursor", "%%%")], [("phone", "12")]] {
+            let response = handle(get("/v1/contacts", &query, &key), &deps).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query:?}");
+        }
+        assert_eq!(
+            handle(get("/v1/conversations/nope#/messages", &[], &key), &deps).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn lead_ads_page_token_is_sealed_and_never_returned() {
+        let deps = deps();
+        let (tenant, key) = new_tenant(&deps).await;
+        let body = r#"{"page_id":"109876543210987","page_access_token":"EAAPAGE-secret"}"#;
+
+        let connected = handle(request("PUT", "/v1/leadads", Some(&key), body), &deps).await;
+        let shown = handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await;
+
+        assert_eq!(connected.status(), StatusCode::OK);
+        assert!(!String::from_utf8_lossy(shown.body().as_ref()).contains("EAAPAGE"));
+        let tenant_id = TenantId::parse(tenant).expect("valid");
+        assert_eq!(
+            deps.tenants.tenant_for_page_id("109876543210987").await.expect("route"),
+            Some(tenant_id.clone())
+        );
+        let stored = deps.tenants.page_connection(&tenant_id).await.expect("read").expect("connected");
+        let context = EncryptionContext { tenant_id, purpose: Purpose::PageAccessToken };
+        assert_eq!(
+            deps.vault.open(&context, &stored.page_access_token).await.expect("opens").expose(),
+            b"EAAPAGE-secret"
+        );
+        assert_eq!(
+            handle(request("DELETE", "/v1/leadads", Some(&key), ""), &deps).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await.status(),
+            StatusCode::NOT_FOUND
         );
     }
 }

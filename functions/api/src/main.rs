@@ -2,7 +2,7 @@
 
 use api::{handle, Config, Deps};
 use lambda_http::{service_fn, Error, Request};
-use shared::adapters::dynamo::{DynamoTenantStore, Table};
+use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{aws_sdk_config, Env};
 use shared::domain::SystemClock;
@@ -15,7 +15,13 @@ async fn main() -> Result<(), Error> {
     let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
     let vault =
         KmsVault::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone(), CachePolicy::default());
-    let deps = Deps { config, tenants: DynamoTenantStore::new(table), vault, clock: SystemClock };
+    let deps = Deps {
+        config,
+        tenants: DynamoTenantStore::new(table.clone()),
+        vault,
+        clock: SystemClock,
+        inbox: DynamoInbox::new(table),
+    };
     lambda_http::run(service_fn(|request: Request| async { Ok::<_, Error>(handle(request, &deps).await) }))
         .await
 }

@@ -1,16 +1,46 @@
-//! The `inbound` function: the ingest pipeline (store messages, statuses, contacts, leads), fed by `inbound.fifo`.
+//! The `inbound` function: the ingest pipeline, fed by `inbound.fifo` (one event per record, in
+//! order per business number and person).
 //!
-//! This build wires its configuration and clients but does not do its work yet (that is the
-//! ingestion issue's): every record is reported as failed with that reason, so SQS keeps it and,
-//! after the redrive count, moves it to the dead-letter queue where nothing is lost.
+//! For each event: find the tenant from the business number (or the Page, for leads); an event
+//! for no connected tenant is dropped with a log line (retrying cannot help). Then:
+//! - message: stored once (by wamid), contact upserted with its 24 h window, conversation opened
+//!   or continued; an exact opt-out or opt-in keyword is recorded in the consent ledger;
+//! - status: applied once per (message, status), only forward; failures keep their error;
+//! - user preference (marketing stop/resume): recorded in the consent ledger;
+//! - lead: fetched from the Graph API with the tenant's Page token (decrypted via KMS), stored
+//!   once, linked to its contact; a form's consent is recorded. A Graph failure is retried
+//!   through SQS;
+//! - messaging errors and account updates: logged (templates and quality are later issues').
+//!
+//! Malformed events fail alone and reach the dead-letter queue after the redrive count.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
-use shared::adapters::dynamo::Table;
+use serde_json::value::RawValue;
+use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
+use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, KmsVault};
-use shared::adapters::sqs::SqsQueue;
 use shared::config::{ConfigError, Env};
-use shared::lambda::batch::{run_batch, BatchError, RecordError};
+use shared::domain::events::{Envelope, Event};
+use shared::domain::inbox::{
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxError, InboxStore, MessageStatus,
+    NewInboundMessage, NewLead, StatusChange,
+};
+use shared::domain::ports::{
+    EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose, TenantStore, Vault,
+};
+use shared::domain::whatsapp::{
+    ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
+};
+use shared::domain::{Clock, PhoneNumber, Secret, SystemClock, TenantId, Timestamp, Wamid};
+use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
+use tracing::Instrument as _;
+
+/// Keywords that opt a person out when a message is exactly one of them (case-insensitive).
+/// Per-tenant keywords come with tenant settings.
+pub const OPT_OUT_KEYWORDS: &[&str] = &["STOP", "UNSUBSCRIBE"];
+/// Keywords that opt a person back in.
+pub const OPT_IN_KEYWORDS: &[&str] = &["START"];
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
@@ -21,9 +51,11 @@ pub struct Config {
     pub kms_key_id: String,
     /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
     pub graph_api_base_url: String,
-    /// Replies go here (`OUTBOUND_QUEUE_URL`).
+    /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
+    pub graph_api_version: String,
+    /// Replies go here (`OUTBOUND_QUEUE_URL`; used by chatbot flows).
     pub outbound_queue_url: String,
-    /// AI work goes here (`SUGGEST_QUEUE_URL`).
+    /// AI work goes here (`SUGGEST_QUEUE_URL`; used by AI suggestions).
     pub suggest_queue_url: String,
     /// How many records (or FIFO groups) run at once (`BATCH_CONCURRENCY`, default 4).
     pub concurrency: usize,
@@ -39,6 +71,7 @@ impl Config {
             table_name: env.required("TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
+            graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
             suggest_queue_url: env.required("SUGGEST_QUEUE_URL")?,
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 4)?,
@@ -48,35 +81,43 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps {
+pub struct Deps<I, T, V, L, C> {
     /// Configuration.
     pub config: Config,
-    /// The single table.
-    pub table: Table,
-    /// Envelope encryption (tenant tokens).
-    pub vault: KmsVault,
-    /// `outbound.fifo`.
-    pub outbound: SqsQueue,
-    /// `suggest`.
-    pub suggest: SqsQueue,
+    /// Contacts, conversations, messages, consent, leads.
+    pub inbox: I,
+    /// Tenants and their connections (routing).
+    pub tenants: T,
+    /// Envelope encryption (Page tokens).
+    pub vault: V,
+    /// The Graph API (Lead Ads).
+    pub graph: L,
+    /// The time source.
+    pub clock: C,
 }
 
-impl Deps {
+/// The production wiring.
+pub type AwsDeps = Deps<DynamoInbox, DynamoTenantStore, KmsVault, GraphClient, SystemClock>;
+
+impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
-    #[must_use]
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
-        let sqs = aws_sdk_sqs::Client::new(aws);
-        Self {
-            table: Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone()),
+    ///
+    /// # Errors
+    /// When the Graph HTTP client cannot be built.
+    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        Ok(Self {
+            inbox: DynamoInbox::new(table.clone()),
+            tenants: DynamoTenantStore::new(table),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),
                 config.kms_key_id.clone(),
                 CachePolicy::default(),
             ),
-            outbound: SqsQueue::new(sqs.clone(), config.outbound_queue_url.clone()),
-            suggest: SqsQueue::new(sqs, config.suggest_queue_url.clone()),
+            graph: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
+            clock: SystemClock,
             config,
-        }
+        })
     }
 }
 
@@ -84,9 +125,347 @@ impl Deps {
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle(event: LambdaEvent<SqsEvent>, deps: &Deps) -> Result<SqsBatchResponse, BatchError> {
-    run_batch(event.payload, deps.config.concurrency, |_meta, _record: serde_json::Value| async {
-        Err(RecordError::Retryable("inbound processing is not enabled in this build".to_owned()))
+pub async fn handle<I, T, V, L, C>(
+    event: LambdaEvent<SqsEvent>,
+    deps: &Deps<I, T, V, L, C>,
+) -> Result<SqsBatchResponse, BatchError>
+where
+    I: InboxStore,
+    T: TenantStore,
+    V: Vault,
+    L: LeadSource,
+    C: Clock,
+{
+    run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, envelope: Envelope| {
+        process(meta, envelope, deps)
     })
     .await
+}
+
+fn poison(what: &str, error: impl std::fmt::Display) -> RecordError {
+    RecordError::Poison(format!("{what}: {error}"))
+}
+
+fn retry(what: &str, error: impl std::fmt::Debug) -> RecordError {
+    RecordError::Retryable(format!("{what}: {error:?}"))
+}
+
+fn inbox_failure(error: InboxError) -> RecordError {
+    match error {
+        InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
+        InboxError::InvalidCursor => {
+            RecordError::Poison("a listing cursor reached the ingest path".to_owned())
+        }
+        InboxError::Unknown(e) => RecordError::Retryable(format!("inbox store: {e:#}")),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T, RecordError> {
+    serde_json::from_str(raw.get()).map_err(|e| poison(what, e))
+}
+
+async fn process<I, T, V, L, C>(
+    _meta: RecordMeta,
+    envelope: Envelope,
+    deps: &Deps<I, T, V, L, C>,
+) -> Result<(), RecordError>
+where
+    I: InboxStore,
+    T: TenantStore,
+    V: Vault,
+    L: LeadSource,
+    C: Clock,
+{
+    match envelope.event {
+        Event::Message { phone_number_id, contact, message, .. } => {
+            let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
+            let contact = contact
+                .and_then(|raw| serde_json::from_str::<ContactEntry>(raw.get()).ok())
+                .unwrap_or_default();
+            on_message(deps, &tenant, &contact, &message)
+                .instrument(tracing::info_span!("message", tenant_id = %tenant))
+                .await
+        }
+        Event::Status { phone_number_id, status, .. } => {
+            let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
+            on_status(deps, &tenant, &status)
+                .instrument(tracing::info_span!("status", tenant_id = %tenant))
+                .await
+        }
+        Event::UserPreference { phone_number_id, preference, .. } => {
+            let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
+            on_preference(deps, &tenant, &preference)
+                .instrument(tracing::info_span!("preference", tenant_id = %tenant))
+                .await
+        }
+        Event::MessagingError { error, .. } => {
+            let error: Option<MetaError> = serde_json::from_str(error.get()).ok();
+            tracing::warn!(
+                code = error.as_ref().map(|e| e.code),
+                title = error.as_ref().and_then(|e| e.title.as_deref()),
+                "Meta reported a messaging error"
+            );
+            Ok(())
+        }
+        Event::AccountUpdate { field, .. } => {
+            tracing::info!(%field, "Account update received");
+            Ok(())
+        }
+        Event::Lead { page_id, leadgen } => {
+            let tenant =
+                deps.tenants.tenant_for_page_id(&page_id).await.map_err(|e| retry("page routing", e))?;
+            let Some(tenant) = tenant else {
+                tracing::warn!("Lead for a Page no tenant has connected; dropped");
+                return Ok(());
+            };
+            on_lead(deps, &tenant, &leadgen)
+                .instrument(tracing::info_span!("lead", tenant_id = %tenant))
+                .await
+        }
+    }
+}
+
+async fn tenant_of_number<I, T: TenantStore, V, L, C>(
+    deps: &Deps<I, T, V, L, C>,
+    phone_number_id: &str,
+) -> Result<Option<TenantId>, RecordError> {
+    let tenant = deps
+        .tenants
+        .tenant_for_phone_number_id(phone_number_id)
+        .await
+        .map_err(|e| retry("number routing", e))?;
+    if tenant.is_none() {
+        // Disconnected (P54: collection stops at once) or never connected: nothing to attribute it to.
+        tracing::warn!("Event for a business number no tenant has connected; dropped");
+    }
+    Ok(tenant)
+}
+
+fn phone(value: Option<&str>) -> Option<PhoneNumber> {
+    value.and_then(|v| PhoneNumber::parse(v).ok())
+}
+
+async fn on_message<I: InboxStore, T, V, L, C: Clock>(
+    deps: &Deps<I, T, V, L, C>,
+    tenant: &TenantId,
+    contact: &ContactEntry,
+    raw: &RawValue,
+) -> Result<(), RecordError> {
+    let message: InboundMessage = parse(raw, "message does not parse")?;
+    let wamid = Wamid::parse(message.id.clone()).map_err(|e| poison("message id", e))?;
+    let profile = ContactProfile {
+        phone: phone(message.from.as_deref().or(contact.wa_id.as_deref())),
+        user_id: message.from_user_id.clone().or_else(|| contact.user_id.clone()),
+        email: None,
+        name: contact.profile.as_ref().and_then(|p| p.name.clone()),
+    };
+    let sent_at = Timestamp::from_secs(message.timestamp);
+    let new =
+        NewInboundMessage { wamid: &wamid, from: &profile, sent_at, kind: &message.kind, raw: raw.get() };
+    let stored =
+        deps.inbox.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
+    tracing::info!(kind = %message.kind, ?stored, "Inbound message");
+
+    let keyword = matches!(message.kind.as_str(), "text" | "button" | "interactive")
+        .then(|| message.text_body())
+        .flatten()
+        .map(|body| body.trim().to_uppercase());
+    let kind = match keyword.as_deref() {
+        Some(word) if OPT_OUT_KEYWORDS.contains(&word) => Some(ConsentKind::OptOut),
+        Some(word) if OPT_IN_KEYWORDS.contains(&word) => Some(ConsentKind::OptIn),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let change = ConsentChange {
+            contact: &profile,
+            kind,
+            source: ConsentSource::Keyword,
+            at: sent_at,
+            cause: wamid.as_str(),
+        };
+        let recorded =
+            deps.inbox.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+        tracing::info!(?kind, ?recorded, "Consent keyword");
+    }
+    Ok(())
+}
+
+async fn on_status<I: InboxStore, T, V, L, C: Clock>(
+    deps: &Deps<I, T, V, L, C>,
+    tenant: &TenantId,
+    raw: &RawValue,
+) -> Result<(), RecordError> {
+    let update: StatusUpdate = parse(raw, "status does not parse")?;
+    let wamid = Wamid::parse(update.id.clone()).map_err(|e| poison("status id", e))?;
+    let Some(status) = MessageStatus::from_meta(&update.status) else {
+        tracing::info!(status = %update.status, "Status of a kind this version does not track");
+        return Ok(());
+    };
+    let recipient = ContactProfile {
+        phone: phone(update.recipient_id.as_deref()),
+        user_id: update.recipient_user_id.clone(),
+        email: None,
+        name: None,
+    };
+    let change = StatusChange {
+        wamid: &wamid,
+        status,
+        meta_status: &update.status,
+        at: Timestamp::from_secs(update.timestamp),
+        recipient: &recipient,
+        error: update.errors.first(),
+    };
+    let outcome = deps.inbox.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+    tracing::info!(status = %update.status, ?outcome, error_code = update.errors.first().map(|e| e.code), "Status");
+    Ok(())
+}
+
+async fn on_preference<I: InboxStore, T, V, L, C: Clock>(
+    deps: &Deps<I, T, V, L, C>,
+    tenant: &TenantId,
+    raw: &RawValue,
+) -> Result<(), RecordError> {
+    let preference: UserPreference = parse(raw, "user preference does not parse")?;
+    let kind = match preference.value.as_str() {
+        "stop" => ConsentKind::OptOut,
+        "resume" => ConsentKind::OptIn,
+        other => {
+            tracing::info!(value = %other, "User preference of a kind this version does not track");
+            return Ok(());
+        }
+    };
+    let profile = ContactProfile {
+        phone: phone(preference.wa_id.as_deref()),
+        user_id: preference.user_id.clone(),
+        email: None,
+        name: None,
+    };
+    let cause = format!(
+        "preference:{}:{}:{}",
+        preference.category.as_deref().unwrap_or_default(),
+        preference.value,
+        preference.timestamp
+    );
+    let at = Timestamp::from_secs(preference.timestamp);
+    let change = ConsentChange {
+        contact: &profile,
+        kind,
+        source: ConsentSource::MetaUserPreferences,
+        at,
+        cause: &cause,
+    };
+    let recorded =
+        deps.inbox.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+    tracing::info!(?kind, ?recorded, "Marketing preference");
+    Ok(())
+}
+
+/// The person a lead's answers name.
+fn lead_profile(lead: &GraphLead) -> ContactProfile {
+    let name = lead.field("full_name").map(str::to_owned).or_else(|| {
+        let parts: Vec<&str> = ["first_name", "last_name"].iter().filter_map(|f| lead.field(f)).collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    });
+    ContactProfile {
+        phone: phone(lead.field("phone_number").or_else(|| lead.field("phone"))),
+        user_id: None,
+        email: lead.field("email").map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@')),
+        name,
+    }
+}
+
+async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock>(
+    deps: &Deps<I, T, V, L, C>,
+    tenant: &TenantId,
+    raw: &RawValue,
+) -> Result<(), RecordError> {
+    let change: LeadgenChange = parse(raw, "leadgen change does not parse")?;
+    if deps.inbox.lead_exists(tenant, &change.leadgen_id).await.map_err(inbox_failure)? {
+        tracing::info!("Lead already stored");
+        return Ok(());
+    }
+    let connection = deps.tenants.page_connection(tenant).await.map_err(|e| retry("page connection", e))?;
+    let Some(connection) = connection else {
+        tracing::warn!("Lead for a Page whose connection is gone; dropped");
+        return Ok(());
+    };
+    let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::PageAccessToken };
+    let token = match deps.vault.open(&context, &connection.page_access_token).await {
+        Ok(token) => Secret::new(String::from_utf8_lossy(token.expose()).into_owned()),
+        Err(OpenError::Refused) => {
+            return Err(RecordError::Poison("the Page token does not open for this tenant".to_owned()))
+        }
+        Err(OpenError::Unknown(e)) => return Err(retry("opening the Page token", e)),
+    };
+    let fetched = deps.graph.fetch_lead(&change.leadgen_id, &token).await.map_err(|e| match e {
+        // Graph's answer may change (a token renewed, a lead propagated): retry through SQS.
+        FetchLeadError::Refused { status, code } => {
+            RecordError::Retryable(format!("Graph refused the lead: HTTP {status}, code {code}"))
+        }
+        other => retry("fetching the lead", other),
+    })?;
+    let profile = lead_profile(&fetched.lead);
+    let change_json = raw.get();
+    let page_id = change.page_id.as_deref().unwrap_or(&connection.page_id);
+    let new = NewLead {
+        leadgen_id: &change.leadgen_id,
+        page_id,
+        contact: &profile,
+        lead_json: &fetched.raw,
+        change_json,
+    };
+    let now = deps.clock.now();
+    let stored = deps.inbox.store_lead(tenant, &new, now).await.map_err(inbox_failure)?;
+    tracing::info!(?stored, fields = fetched.lead.field_data.len(), "Lead");
+    if fetched.lead.carries_consent() {
+        let change = ConsentChange {
+            contact: &profile,
+            kind: ConsentKind::OptIn,
+            source: ConsentSource::LeadForm,
+            at: now,
+            cause: &change.leadgen_id,
+        };
+        deps.inbox.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_answers_name_the_person() {
+        let lead: GraphLead = serde_json::from_str(
+            r#"{"id":"1","field_data":[{"name":"first_name","values":["Ana"]},{"name":"last_name","values":["Souza"]},
+            {"name":"email","values":[" Ana@Example.COM "]},{"name":"phone_number","values":["+55 11 98888-7777"]}]}"#,
+        )
+        .expect("parses");
+        let profile = lead_profile(&lead);
+        assert_eq!(profile.name.as_deref(), Some("Ana Souza"));
+        assert_eq!(profile.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(profile.phone.as_ref().map(PhoneNumber::as_digits), Some("5511988887777"));
+    }
+
+    #[test]
+    fn config_requires_https_graph_and_names_missing_variables() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            Env(move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+        };
+        let base: &[(&str, &str)] = &[
+            ("TABLE_NAME", "t"),
+            ("KMS_KEY_ID", "k"),
+            ("GRAPH_API_BASE_URL", "http://graph.facebook.com"),
+            ("OUTBOUND_QUEUE_URL", "o"),
+            ("SUGGEST_QUEUE_URL", "s"),
+        ];
+        assert!(matches!(
+            Config::from_env(&env(base)),
+            Err(ConfigError::Invalid { name: "GRAPH_API_BASE_URL", .. })
+        ));
+        assert_eq!(
+            Config::from_env(&env(&[("TABLE_NAME", "t")])).err(),
+            Some(ConfigError::Missing("KMS_KEY_ID"))
+        );
+    }
 }

@@ -9,6 +9,6 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env(&Env::process())?;
     let aws = aws_sdk_config().await;
-    let deps = Deps::new(config, &aws);
+    let deps = Deps::new(config, &aws)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
 }

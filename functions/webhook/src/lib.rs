@@ -1,12 +1,14 @@
 //! The `webhook` function: the fast path for Meta's webhooks.
 //!
 //! `GET /webhooks/meta` answers Meta's verification handshake. `POST /webhooks/meta` checks
-//! `X-Hub-Signature-256` over the raw body bytes before anything else (P10). Splitting the
-//! payload into events and enqueueing them is the ingestion issue's work: until it lands, a
-//! verified POST is refused with 503 so that Meta keeps the event and retries (up to 7 days)
-//! rather than it being acknowledged and lost.
+//! `X-Hub-Signature-256` over the raw body bytes before anything else (P10), splits the payload
+//! into one event per message, status, preference, error, account update or lead
+//! ([`split`]), and enqueues them to `inbound.fifo`. It answers 200 only once SQS has accepted
+//! every event; otherwise 503, so that Meta retries (for up to 7 days) and nothing is lost.
+//! No table or key is touched on this path.
 
 pub mod signature;
+pub mod split;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -56,7 +58,7 @@ pub struct Deps<Q> {
 pub async fn handle<Q: Queue>(request: Request, deps: &Deps<Q>) -> Response<Body> {
     match *request.method() {
         Method::GET => handshake(&request, &deps.config),
-        Method::POST => receive(&request, &deps.config),
+        Method::POST => receive(&request, &deps.config, &deps.queue).await,
         _ => Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -94,7 +96,7 @@ fn handshake(request: &Request, config: &Config) -> Response<Body> {
     }
 }
 
-fn receive(request: &Request, config: &Config) -> Response<Body> {
+async fn receive<Q: Queue>(request: &Request, config: &Config, queue: &Q) -> Response<Body> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
         return Problem::payload_too_large(MAX_BODY_BYTES).into_response();
@@ -104,15 +106,30 @@ fn receive(request: &Request, config: &Config) -> Response<Body> {
         tracing::warn!(%error, "Webhook signature refused");
         return Problem::unauthorized(error.to_string()).into_response();
     }
-    tracing::warn!(bytes = body.len(), "Signed webhook refused: ingestion is not enabled in this build");
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "ingestion-unavailable",
-        "Ingestion unavailable",
-        "webhook ingestion is not enabled in this build; Meta keeps the event and retries",
-    )
-    .with_retry_after(60)
-    .into_response()
+    let split = match split::split(body) {
+        Ok(split) => split,
+        Err(error) => return Problem::bad_request(error.to_string()).into_response(),
+    };
+    for ignored in &split.ignored {
+        tracing::info!(what = %ignored, "Webhook part not handled; acknowledged");
+    }
+    if let Err(error) = queue.send_batch(&split.messages).await {
+        tracing::error!(
+            error = format!("{error:#}"),
+            events = split.messages.len(),
+            "Enqueueing failed; Meta will retry"
+        );
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "enqueue-failed",
+            "Try again",
+            "the events could not be queued; the delivery will be retried",
+        )
+        .with_retry_after(5)
+        .into_response();
+    }
+    tracing::info!(events = split.messages.len(), "Webhook accepted");
+    Response::new(Body::Empty)
 }
 
 #[cfg(test)]
@@ -183,18 +200,45 @@ mod tests {
         assert!(deps.queue.sent().is_empty());
     }
 
-    #[tokio::test]
-    async fn signed_post_is_refused_with_retry_until_ingestion_exists() {
-        let deps = deps();
-        let body = r#"{"object":"whatsapp_business_account","entry":[]}"#;
-        let request = HttpRequest::builder()
+    fn signed(body: &str) -> Request {
+        HttpRequest::builder()
             .method("POST")
             .uri("/webhooks/meta")
             .header(signature::HEADER, signature::sign(b"app-secret", body.as_bytes()))
-            .body(Body::from(body))
-            .expect("valid");
-        let response = handle(request, &deps).await;
+            .body(Body::from(body.to_owned()))
+            .expect("valid")
+    }
+
+    const ONE_TEXT: &str = r#"{"object":"whatsapp_business_account","entry":[{"id":"310","changes":[{"field":"messages","value":{
+        "metadata":{"phone_number_id":"420"},"contacts":[{"profile":{"name":"A"},"wa_id":"5511"}],
+        "messages":[{"from":"5511","id":"wamid.A","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]}"#;
+
+    #[tokio::test]
+    async fn signed_post_enqueues_its_events_and_answers_200() {
+        let deps = deps();
+        let response = handle(signed(ONE_TEXT), &deps).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(deps.queue.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn queue_failure_is_503_so_meta_retries() {
+        let deps = deps();
+        deps.queue.set_failing(true);
+        let response = handle(signed(ONE_TEXT), &deps).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key("retry-after"));
+    }
+
+    #[tokio::test]
+    async fn signed_garbage_is_400_and_unknown_objects_200() {
+        let deps = deps();
+        assert_eq!(handle(signed("{not json"), &deps).await.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            handle(signed(r#"{"object":"instagram","entry":[]}"#), &deps).await.status(),
+            StatusCode::OK
+        );
+        assert!(deps.queue.sent().is_empty());
     }
 
     #[tokio::test]

@@ -2,5 +2,6 @@
 //! mapping between its service's records and the domain types.
 
 pub mod dynamo;
+pub mod graph;
 pub mod kms;
 pub mod sqs;

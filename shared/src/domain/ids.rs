@@ -142,6 +142,15 @@ id_type!(
     /// The id of one request, carried in logs and spans.
     RequestId, "request id", 128, "req_"
 );
+id_type!(
+    /// A person a tenant talks to. Derived from how WhatsApp or a form identifies them
+    /// (see `inbox::ContactKey`), so the same person always gets the same id within a tenant.
+    ContactId, "contact id", 64, "ct_"
+);
+id_type!(
+    /// A conversation with one contact.
+    ConversationId, "conversation id", 64, "cv_"
+);
 
 /// A WhatsApp message id as Meta assigns it (`wamid.…`). Opaque; only length and character set
 /// are checked, because Meta documents no format.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::TenantId;
 use super::secret::SecretBytes;
-use super::tenant::{ApiKeyRecord, Tenant, WhatsAppConnection};
+use super::tenant::{ApiKeyRecord, PageConnection, Tenant, WhatsAppConnection};
 use super::time::Timestamp;
 use super::ApiKeyId;
 
@@ -308,12 +308,12 @@ pub enum CreateTenantError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Errors of [`TenantStore::connect_whatsapp`].
+/// Errors of [`TenantStore::connect_whatsapp`] and [`TenantStore::connect_page`].
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectWhatsAppError {
-    /// This phone number id is connected to another tenant.
-    #[error("this phone number is connected to another tenant")]
-    NumberTaken,
+pub enum ConnectError {
+    /// This phone number id (or Page) is connected to another tenant.
+    #[error("connected to another tenant")]
+    TakenByAnotherTenant,
     /// The tenant does not exist or is closed.
     #[error("tenant not found")]
     TenantNotFound,
@@ -365,13 +365,13 @@ pub trait TenantStore: Send + Sync {
     /// its phone number id to the tenant, atomically.
     ///
     /// # Errors
-    /// [`ConnectWhatsAppError::NumberTaken`]; [`ConnectWhatsAppError::TenantNotFound`];
-    /// [`ConnectWhatsAppError::Unknown`].
+    /// [`ConnectError::TakenByAnotherTenant`]; [`ConnectError::TenantNotFound`];
+    /// [`ConnectError::Unknown`].
     fn connect_whatsapp(
         &self,
         tenant_id: &TenantId,
         connection: &WhatsAppConnection,
-    ) -> impl Future<Output = Result<(), ConnectWhatsAppError>> + Send;
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send;
 
     /// The tenant's WhatsApp connection, if any.
     ///
@@ -399,4 +399,86 @@ pub trait TenantStore: Send + Sync {
         &self,
         phone_number_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
+
+    /// Stores (or replaces) the tenant's Lead Ads Page connection and its routing entry.
+    ///
+    /// # Errors
+    /// [`ConnectError::TakenByAnotherTenant`]; [`ConnectError::TenantNotFound`]; [`ConnectError::Unknown`].
+    fn connect_page(
+        &self,
+        tenant_id: &TenantId,
+        connection: &PageConnection,
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send;
+
+    /// The tenant's Page connection, if any.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn page_connection(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<Option<PageConnection>, TenantStoreError>> + Send;
+
+    /// Removes the Page connection and its routing entry; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn disconnect_page(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+
+    /// The tenant a Facebook Page is connected to (Lead Ads routing).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn tenant_for_page_id(
+        &self,
+        page_id: &str,
+    ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph API: Lead Ads
+// ---------------------------------------------------------------------------------------------
+
+/// A lead as fetched: typed, and the JSON exactly as Graph returned it.
+#[derive(Debug, Clone)]
+pub struct FetchedLead {
+    /// The typed lead.
+    pub lead: super::whatsapp::GraphLead,
+    /// The response body.
+    pub raw: String,
+}
+
+/// Errors of [`LeadSource::fetch_lead`].
+#[derive(Debug, thiserror::Error)]
+pub enum FetchLeadError {
+    /// Graph answered with an error (unknown lead, token without `leads_retrieval`, …).
+    #[error("Graph refused: HTTP {status}, code {code}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Meta error code.
+        code: i64,
+    },
+    /// Graph could not be reached or failed (5xx, timeout).
+    #[error("Graph unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else (an unreadable response).
+    #[error("Graph lead fetch failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Where leads are fetched from (the Graph API).
+pub trait LeadSource: Send + Sync {
+    /// `GET /<version>/<leadgen_id>` with the Page token.
+    ///
+    /// # Errors
+    /// [`FetchLeadError`].
+    fn fetch_lead(
+        &self,
+        leadgen_id: &str,
+        page_token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<FetchedLead, FetchLeadError>> + Send;
 }

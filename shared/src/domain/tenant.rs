@@ -211,3 +211,14 @@ mod tests {
         }
     }
 }
+
+/// A tenant's Facebook Page connected for Lead Ads through `PUT /v1/leadads`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageConnection {
+    /// The Page id (`entry.id` of `page` webhooks).
+    pub page_id: String,
+    /// The long-lived Page access token, sealed under `{tenant_id, page_access_token}` (P11).
+    pub page_access_token: Sealed,
+    /// When it was connected.
+    pub connected_at: Timestamp,
+}

@@ -6,12 +6,19 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::adapters::kms::{open_with, seal_with};
+use crate::domain::inbox::{
+    ConsentChange, ConsentEventView, ConsentState, ContactKey, ContactProfile, ContactView, ConversationView,
+    InboxError, InboxStore, LeadView, MessageStatus, MessageView, NewInboundMessage, NewLead, Page,
+    StatusChange, StatusOutcome, Stored,
+};
 use crate::domain::ports::{
-    ConnectWhatsAppError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
+    ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
     SealError, Sealed, TenantStore, TenantStoreError, Vault,
 };
-use crate::domain::tenant::{ApiKeyRecord, Tenant, TenantStatus, WhatsAppConnection};
-use crate::domain::{ApiKeyId, Clock, SecretBytes, TenantId, Timestamp};
+use crate::domain::tenant::{ApiKeyRecord, PageConnection, Tenant, TenantStatus, WhatsAppConnection};
+use crate::domain::{
+    ApiKeyId, Clock, ContactId, ConversationId, MessageId, PhoneNumber, SecretBytes, TenantId, Timestamp,
+};
 
 /// A clock the test sets and moves.
 #[derive(Debug, Clone)]
@@ -107,6 +114,8 @@ struct TenantState {
     keys: HashMap<(TenantId, ApiKeyId), ApiKeyRecord>,
     connections: HashMap<TenantId, WhatsAppConnection>,
     routes: HashMap<String, TenantId>,
+    pages: HashMap<TenantId, PageConnection>,
+    page_routes: HashMap<String, TenantId>,
 }
 
 impl MemoryTenantStore {
@@ -146,13 +155,13 @@ impl TenantStore for MemoryTenantStore {
         &self,
         tenant_id: &TenantId,
         connection: &WhatsAppConnection,
-    ) -> Result<(), ConnectWhatsAppError> {
+    ) -> Result<(), ConnectError> {
         let mut state = self.state()?;
         if state.tenants.get(tenant_id).map(|t| t.status) != Some(TenantStatus::Active) {
-            return Err(ConnectWhatsAppError::TenantNotFound);
+            return Err(ConnectError::TenantNotFound);
         }
         if state.routes.get(&connection.phone_number_id).is_some_and(|owner| owner != tenant_id) {
-            return Err(ConnectWhatsAppError::NumberTaken);
+            return Err(ConnectError::TakenByAnotherTenant);
         }
         if let Some(old) = state.connections.insert(tenant_id.clone(), connection.clone()) {
             state.routes.remove(&old.phone_number_id);
@@ -182,5 +191,345 @@ impl TenantStore for MemoryTenantStore {
         phone_number_id: &str,
     ) -> Result<Option<TenantId>, TenantStoreError> {
         Ok(self.state()?.routes.get(phone_number_id).cloned())
+    }
+
+    async fn connect_page(
+        &self,
+        tenant_id: &TenantId,
+        connection: &PageConnection,
+    ) -> Result<(), ConnectError> {
+        let mut state = self.state()?;
+        if state.tenants.get(tenant_id).map(|t| t.status) != Some(TenantStatus::Active) {
+            return Err(ConnectError::TenantNotFound);
+        }
+        if state.page_routes.get(&connection.page_id).is_some_and(|owner| owner != tenant_id) {
+            return Err(ConnectError::TakenByAnotherTenant);
+        }
+        if let Some(old) = state.pages.insert(tenant_id.clone(), connection.clone()) {
+            state.page_routes.remove(&old.page_id);
+        }
+        state.page_routes.insert(connection.page_id.clone(), tenant_id.clone());
+        Ok(())
+    }
+
+    async fn page_connection(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Option<PageConnection>, TenantStoreError> {
+        Ok(self.state()?.pages.get(tenant_id).cloned())
+    }
+
+    async fn disconnect_page(&self, tenant_id: &TenantId) -> Result<bool, TenantStoreError> {
+        let mut state = self.state()?;
+        let Some(old) = state.pages.remove(tenant_id) else {
+            return Ok(false);
+        };
+        state.page_routes.remove(&old.page_id);
+        Ok(true)
+    }
+
+    async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {
+        Ok(self.state()?.page_routes.get(page_id).cloned())
+    }
+}
+
+/// The inbox in memory, with the port's contract: messages once per wamid, statuses forward
+/// only, consent once per cause, leads once per leadgen id. Pages use the item's position as
+/// the cursor.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryInbox {
+    state: Arc<Mutex<InboxState>>,
+}
+
+#[derive(Debug, Default)]
+struct InboxState {
+    contacts: Vec<(TenantId, ContactView)>,
+    conversations: Vec<(TenantId, ConversationView)>,
+    messages: Vec<(TenantId, MessageView)>,
+    consent: Vec<(TenantId, ContactId, String, ConsentEventView)>,
+    leads: Vec<(TenantId, LeadView)>,
+}
+
+fn paginate<T: Clone>(all: Vec<T>, after: Option<&str>, limit: u16) -> Result<Page<T>, InboxError> {
+    let start = match after {
+        None => 0,
+        Some(cursor) => cursor.parse::<usize>().map_err(|_| InboxError::InvalidCursor)?,
+    };
+    let end = (start + usize::from(limit.max(1))).min(all.len());
+    let items = all.get(start..end).map(<[T]>::to_vec).unwrap_or_default();
+    Ok(Page { items, next: (end < all.len()).then(|| end.to_string()) })
+}
+
+impl MemoryInbox {
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, InboxState>, InboxError> {
+        self.state.lock().map_err(|_| InboxError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+
+    fn contact(
+        state: &mut InboxState,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+        at: Timestamp,
+    ) -> Result<ContactId, InboxError> {
+        let id = profile.keys().first().ok_or(InboxError::NoContact)?.contact_id();
+        if !state.contacts.iter().any(|(t, c)| t == tenant && c.id == id) {
+            state.contacts.push((
+                tenant.clone(),
+                ContactView {
+                    id: id.clone(),
+                    phone: profile.phone.as_ref().map(|p| p.as_digits().to_owned()),
+                    user_id: profile.user_id.clone(),
+                    email: profile.email.clone(),
+                    name: profile.name.clone(),
+                    first_seen_at: at.as_millis(),
+                    last_seen_at: at.as_millis(),
+                    last_inbound_at: None,
+                    service_window_until: None,
+                    consent: None,
+                    conversation_id: None,
+                },
+            ));
+        }
+        Ok(id)
+    }
+
+    fn conversation(
+        state: &mut InboxState,
+        tenant: &TenantId,
+        contact: &ContactId,
+        at: Timestamp,
+    ) -> ConversationId {
+        if let Some((_, c)) =
+            state.conversations.iter().find(|(t, c)| t == tenant && &c.contact_id == contact)
+        {
+            return c.id.clone();
+        }
+        let id = ConversationId::generate(at);
+        state.conversations.push((
+            tenant.clone(),
+            ConversationView {
+                id: id.clone(),
+                contact_id: contact.clone(),
+                state: "open".into(),
+                started_at: at.as_millis(),
+                last_message_at: at.as_millis(),
+            },
+        ));
+        id
+    }
+}
+
+impl InboxStore for MemoryInbox {
+    async fn store_inbound_message(
+        &self,
+        tenant: &TenantId,
+        message: &NewInboundMessage<'_>,
+        _now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let mut state = self.state()?;
+        if state
+            .messages
+            .iter()
+            .any(|(t, m)| t == tenant && m.wamid.as_deref() == Some(message.wamid.as_str()))
+        {
+            return Ok(Stored::Duplicate);
+        }
+        let contact = Self::contact(&mut state, tenant, message.from, message.sent_at)?;
+        let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at);
+        state.messages.push((
+            tenant.clone(),
+            MessageView {
+                id: MessageId::generate(message.sent_at),
+                conversation_id: conversation,
+                wamid: Some(message.wamid.as_str().to_owned()),
+                direction: "inbound".into(),
+                kind: message.kind.to_owned(),
+                timestamp: message.sent_at.as_millis(),
+                status: MessageStatus::Received,
+                statuses: std::collections::BTreeMap::new(),
+                error: None,
+                payload: serde_json::from_str(message.raw).ok(),
+            },
+        ));
+        Ok(Stored::Created)
+    }
+
+    async fn apply_status(
+        &self,
+        tenant: &TenantId,
+        change: &StatusChange<'_>,
+        _now: Timestamp,
+    ) -> Result<StatusOutcome, InboxError> {
+        let mut state = self.state()?;
+        let Some((_, message)) = state
+            .messages
+            .iter_mut()
+            .find(|(t, m)| t == tenant && m.wamid.as_deref() == Some(change.wamid.as_str()))
+        else {
+            return Ok(StatusOutcome::Stale);
+        };
+        message.statuses.entry(change.meta_status.to_owned()).or_insert(change.at.as_millis());
+        if change.status.rank() <= message.status.rank() {
+            return Ok(StatusOutcome::Stale);
+        }
+        message.status = change.status;
+        message.error = change.error.cloned();
+        Ok(StatusOutcome::Applied)
+    }
+
+    async fn record_consent(
+        &self,
+        tenant: &TenantId,
+        change: &ConsentChange<'_>,
+        _now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let mut state = self.state()?;
+        let contact = Self::contact(&mut state, tenant, change.contact, change.at)?;
+        if state.consent.iter().any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause)
+        {
+            return Ok(Stored::Duplicate);
+        }
+        let event = ConsentEventView { kind: change.kind, source: change.source, at: change.at.as_millis() };
+        state.consent.push((tenant.clone(), contact.clone(), change.cause.to_owned(), event));
+        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
+            if view.consent.as_ref().is_none_or(|c| c.at <= change.at.as_millis()) {
+                view.consent = Some(ConsentState {
+                    state: change.kind,
+                    source: change.source,
+                    at: change.at.as_millis(),
+                });
+            }
+        }
+        Ok(Stored::Created)
+    }
+
+    async fn lead_exists(&self, tenant: &TenantId, leadgen_id: &str) -> Result<bool, InboxError> {
+        Ok(self.state()?.leads.iter().any(|(t, l)| t == tenant && l.id == leadgen_id))
+    }
+
+    async fn store_lead(
+        &self,
+        tenant: &TenantId,
+        lead: &NewLead<'_>,
+        now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let mut state = self.state()?;
+        if state.leads.iter().any(|(t, l)| t == tenant && l.id == lead.leadgen_id) {
+            return Ok(Stored::Duplicate);
+        }
+        let contact_id = Self::contact(&mut state, tenant, lead.contact, now)?;
+        state.leads.push((
+            tenant.clone(),
+            LeadView {
+                id: lead.leadgen_id.to_owned(),
+                page_id: lead.page_id.to_owned(),
+                contact_id,
+                lead: serde_json::from_str(lead.lead_json).unwrap_or_default(),
+                source: serde_json::from_str(lead.change_json).unwrap_or_default(),
+                received_at: now.as_millis(),
+            },
+        ));
+        Ok(Stored::Created)
+    }
+
+    async fn contact_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let id = ContactKey::Phone(phone.clone()).contact_id();
+        Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
+    }
+
+    async fn contacts(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<ContactView>, InboxError> {
+        let all =
+            self.state()?.contacts.iter().filter(|(t, _)| t == tenant).map(|(_, c)| c.clone()).collect();
+        paginate(all, after, limit)
+    }
+
+    async fn conversations(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<ConversationView>, InboxError> {
+        let all = self
+            .state()?
+            .conversations
+            .iter()
+            .filter(|(t, c)| t == tenant && contact.is_none_or(|id| &c.contact_id == id))
+            .map(|(_, c)| c.clone())
+            .collect();
+        paginate(all, after, limit)
+    }
+
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        Ok(self
+            .state()?
+            .conversations
+            .iter()
+            .find(|(t, c)| t == tenant && &c.id == id)
+            .map(|(_, c)| c.clone()))
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<MessageView>, InboxError> {
+        let mut all: Vec<MessageView> = self
+            .state()?
+            .messages
+            .iter()
+            .filter(|(t, m)| t == tenant && &m.conversation_id == conversation)
+            .map(|(_, m)| m.clone())
+            .collect();
+        all.sort_by_key(|m| m.timestamp);
+        paginate(all, after, limit)
+    }
+
+    async fn consent_ledger(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Vec<ConsentEventView>, InboxError> {
+        let mut events: Vec<ConsentEventView> = self
+            .state()?
+            .consent
+            .iter()
+            .filter(|(t, c, _, _)| t == tenant && c == contact)
+            .map(|(_, _, _, e)| e.clone())
+            .collect();
+        events.sort_by_key(|e| e.at);
+        Ok(events)
+    }
+
+    async fn leads(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<LeadView>, InboxError> {
+        let all = self
+            .state()?
+            .leads
+            .iter()
+            .filter(|(t, l)| t == tenant && contact.is_none_or(|id| &l.contact_id == id))
+            .map(|(_, l)| l.clone())
+            .collect();
+        paginate(all, after, limit)
     }
 }

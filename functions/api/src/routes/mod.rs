@@ -1,11 +1,14 @@
 //! The route table and dispatch.
 
+pub mod inbox;
+pub mod leadads;
 pub mod tenants;
 pub mod whatsapp;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::de::DeserializeOwned;
+use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{TenantStore, Vault};
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
@@ -25,6 +28,20 @@ pub enum Route {
     ConnectWhatsApp,
     /// `DELETE /v1/whatsapp`
     DisconnectWhatsApp,
+    /// `GET /v1/leadads`
+    GetLeadAds,
+    /// `PUT /v1/leadads`
+    ConnectLeadAds,
+    /// `DELETE /v1/leadads`
+    DisconnectLeadAds,
+    /// `GET /v1/contacts`
+    ListContacts,
+    /// `GET /v1/conversations`
+    ListConversations,
+    /// `GET /v1/conversations/{id}/messages`
+    ConversationMessages,
+    /// `GET /v1/leads`
+    ListLeads,
     /// A route of the contract whose issue has not landed yet.
     NotBuilt(&'static str),
 }
@@ -35,9 +52,6 @@ const NOT_BUILT: &[(&str, &[&str], &str)] = &[
     ("GET", &["v1", "openapi.json"], "GET /v1/openapi.json"),
     ("POST", &["v1", "messages"], "POST /v1/messages"),
     ("GET", &["v1", "messages", "*"], "GET /v1/messages/{id}"),
-    ("GET", &["v1", "contacts"], "GET /v1/contacts"),
-    ("GET", &["v1", "conversations"], "GET /v1/conversations"),
-    ("GET", &["v1", "conversations", "*", "messages"], "GET /v1/conversations/{id}/messages"),
     ("GET", &["v1", "privacy", "export"], "GET /v1/privacy/export"),
     ("POST", &["v1", "privacy", "erasure"], "POST /v1/privacy/erasure"),
     ("GET", &["v1", "privacy", "erasure", "*"], "GET /v1/privacy/erasure/{id}"),
@@ -56,6 +70,13 @@ impl Route {
             ("GET", ["v1", "whatsapp"]) => Self::GetWhatsApp,
             ("PUT", ["v1", "whatsapp"]) => Self::ConnectWhatsApp,
             ("DELETE", ["v1", "whatsapp"]) => Self::DisconnectWhatsApp,
+            ("GET", ["v1", "leadads"]) => Self::GetLeadAds,
+            ("PUT", ["v1", "leadads"]) => Self::ConnectLeadAds,
+            ("DELETE", ["v1", "leadads"]) => Self::DisconnectLeadAds,
+            ("GET", ["v1", "contacts"]) => Self::ListContacts,
+            ("GET", ["v1", "conversations"]) => Self::ListConversations,
+            ("GET", ["v1", "conversations", _, "messages"]) => Self::ConversationMessages,
+            ("GET", ["v1", "leads"]) => Self::ListLeads,
             (method, segments) => {
                 let (_, _, name) =
                     NOT_BUILT.iter().find(|(m, pattern, _)| *m == method && matches(pattern, segments))?;
@@ -73,6 +94,13 @@ impl Route {
             Self::GetWhatsApp => "GET /v1/whatsapp",
             Self::ConnectWhatsApp => "PUT /v1/whatsapp",
             Self::DisconnectWhatsApp => "DELETE /v1/whatsapp",
+            Self::GetLeadAds => "GET /v1/leadads",
+            Self::ConnectLeadAds => "PUT /v1/leadads",
+            Self::DisconnectLeadAds => "DELETE /v1/leadads",
+            Self::ListContacts => "GET /v1/contacts",
+            Self::ListConversations => "GET /v1/conversations",
+            Self::ConversationMessages => "GET /v1/conversations/{id}/messages",
+            Self::ListLeads => "GET /v1/leads",
             Self::NotBuilt(name) => name,
         }
     }
@@ -81,25 +109,37 @@ impl Route {
 /// True when some method serves this path (for 405 rather than 404).
 #[must_use]
 pub fn known_path(segments: &[&str]) -> bool {
-    matches!(segments, ["v1", "tenants"] | ["v1", "whatsapp"])
-        || NOT_BUILT.iter().any(|(_, pattern, _)| matches(pattern, segments))
+    matches!(
+        segments,
+        ["v1", "tenants" | "whatsapp" | "leadads" | "contacts" | "conversations" | "leads"]
+            | ["v1", "conversations", _, "messages"]
+    ) || NOT_BUILT.iter().any(|(_, pattern, _)| matches(pattern, segments))
 }
 
 /// Runs the route.
 ///
 /// # Errors
 /// The problem to answer.
-pub async fn dispatch<S: TenantStore, V: Vault, C: Clock>(
+pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore>(
     route: Route,
-    principal: &Principal,
-    body: &[u8],
-    deps: &Deps<S, V, C>,
+    request: &RouteRequest<'_>,
+    deps: &Deps<S, V, C, I>,
 ) -> Result<Response<Body>, ApiError> {
+    let RouteRequest { principal, segments, query, body } = *request;
     match route {
         Route::CreateTenant => tenants::create(principal, body, deps).await,
         Route::GetWhatsApp => whatsapp::get(principal, deps).await,
         Route::ConnectWhatsApp => whatsapp::connect(principal, body, deps).await,
         Route::DisconnectWhatsApp => whatsapp::disconnect(principal, deps).await,
+        Route::GetLeadAds => leadads::get(principal, deps).await,
+        Route::ConnectLeadAds => leadads::connect(principal, body, deps).await,
+        Route::DisconnectLeadAds => leadads::disconnect(principal, deps).await,
+        Route::ListContacts => inbox::contacts(principal, query, deps).await,
+        Route::ListConversations => inbox::conversations(principal, query, deps).await,
+        Route::ConversationMessages => {
+            inbox::messages(principal, segments.get(2).copied().unwrap_or_default(), query, deps).await
+        }
+        Route::ListLeads => inbox::leads(principal, query, deps).await,
         Route::NotBuilt(name) => Err(ApiError(Problem::new(
             StatusCode::NOT_IMPLEMENTED,
             "not-implemented",
@@ -107,6 +147,54 @@ pub async fn dispatch<S: TenantStore, V: Vault, C: Clock>(
             format!("{name} is part of the API contract but not built in this version"),
         ))),
     }
+}
+
+/// What a route gets of its request.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRequest<'a> {
+    /// The verified caller.
+    pub principal: &'a Principal,
+    /// The path, split on `/` (`["v1", "conversations", "<id>", "messages"]`).
+    pub segments: &'a [&'a str],
+    /// Query parameters (first value of each).
+    pub query: &'a inbox::Query,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// A Meta id (phone number id, WABA id, Page id): digits only.
+///
+/// # Errors
+/// 400 naming the field.
+pub fn meta_id(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if (1..=32).contains(&value.len()) && value.chars().all(|c| c.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err(Problem::bad_request(format!("{field} must be 1 to 32 digits (a Meta id)")).into())
+    }
+}
+
+/// An access token as Meta issues them: 1 to 4096 characters without spaces.
+///
+/// # Errors
+/// 400 naming the field.
+pub fn validated_token<'a>(field: &str, token: &'a shared::domain::Secret) -> Result<&'a str, ApiError> {
+    let token = token.expose().trim();
+    if token.is_empty() || token.len() > 4096 || token.chars().any(char::is_whitespace) {
+        return Err(
+            Problem::bad_request(format!("{field} must be 1 to 4096 characters without spaces")).into()
+        );
+    }
+    Ok(token)
+}
+
+/// 204.
+#[must_use]
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }
 
 /// Parses a JSON body; an empty body parses as `{}`.

@@ -39,10 +39,10 @@ pub struct TenantCreated {
 ///
 /// # Errors
 /// 403 unless the operator calls; 400 for a bad body; 409/500 from the store.
-pub async fn create<S: TenantStore, V, C: Clock>(
+pub async fn create<S: TenantStore, V, C: Clock, I>(
     principal: &Principal,
     body: &[u8],
-    deps: &Deps<S, V, C>,
+    deps: &Deps<S, V, C, I>,
 ) -> Result<Response<Body>, ApiError> {
     if *principal != Principal::Operator {
         return Err(Problem::forbidden("only the operator key may create tenants").into());

@@ -10,7 +10,7 @@ use shared::domain::tenant::WhatsAppConnection;
 use shared::domain::{Clock, PhoneNumber, Secret};
 use shared::lambda::http::{json_response, Problem};
 
-use super::json_body;
+use super::{json_body, meta_id, no_content, validated_token};
 use crate::auth::Principal;
 use crate::errors::ApiError;
 use crate::{require_admin, Deps};
@@ -56,23 +56,14 @@ impl From<&WhatsAppConnection> for ConnectionView {
     }
 }
 
-fn meta_id(field: &str, value: &str) -> Result<String, ApiError> {
-    let value = value.trim();
-    if (1..=32).contains(&value.len()) && value.chars().all(|c| c.is_ascii_digit()) {
-        Ok(value.to_owned())
-    } else {
-        Err(Problem::bad_request(format!("{field} must be 1 to 32 digits (a Meta id)")).into())
-    }
-}
-
 /// Connects (or replaces) the tenant's number.
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the number.
-pub async fn connect<S: TenantStore, V: Vault, C: Clock>(
+pub async fn connect<S: TenantStore, V: Vault, C: Clock, I>(
     principal: &Principal,
     body: &[u8],
-    deps: &Deps<S, V, C>,
+    deps: &Deps<S, V, C, I>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = require_admin(principal)?;
     let request: ConnectWhatsApp = json_body(body)?;
@@ -80,10 +71,7 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock>(
     let waba_id = meta_id("waba_id", &request.waba_id)?;
     let display = PhoneNumber::parse(&request.display_phone_number)
         .map_err(|e| ApiError(Problem::bad_request(format!("display_phone_number: {e}"))))?;
-    let token = request.access_token.expose().trim();
-    if token.is_empty() || token.len() > 4096 || token.chars().any(char::is_whitespace) {
-        return Err(Problem::bad_request("access_token must be 1 to 4096 characters without spaces").into());
-    }
+    let token = validated_token("access_token", &request.access_token)?;
     let context =
         EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::WhatsAppAccessToken };
     let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
@@ -103,9 +91,9 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn get<S: TenantStore, V, C>(
+pub async fn get<S: TenantStore, V, C, I>(
     principal: &Principal,
-    deps: &Deps<S, V, C>,
+    deps: &Deps<S, V, C, I>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = require_admin(principal)?;
     let connection = deps
@@ -120,16 +108,14 @@ pub async fn get<S: TenantStore, V, C>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<S: TenantStore, V, C>(
+pub async fn disconnect<S: TenantStore, V, C, I>(
     principal: &Principal,
-    deps: &Deps<S, V, C>,
+    deps: &Deps<S, V, C, I>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = require_admin(principal)?;
     if deps.tenants.disconnect_whatsapp(&admin.tenant_id).await? {
         tracing::info!("WhatsApp number disconnected");
-        let mut response = Response::new(Body::Empty);
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        Ok(response)
+        Ok(no_content())
     } else {
         Err(Problem::not_found("no WhatsApp number is connected").into())
     }

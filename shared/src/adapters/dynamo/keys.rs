@@ -8,7 +8,7 @@
 
 use aws_lc_rs::digest::{digest, SHA256};
 
-use crate::domain::{ApiKeyId, TenantId};
+use crate::domain::{ApiKeyId, ContactId, ConversationId, MessageId, TenantId, Timestamp, Wamid};
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -61,6 +61,78 @@ pub mod attr {
     pub const IN_PROGRESS_UNTIL: &str = "in_progress_until";
     /// Stored result of completed idempotent work.
     pub const RESPONSE: &str = "response";
+    /// Meta Page id.
+    pub const PAGE_ID: &str = "page_id";
+    /// Sealed Page access token.
+    pub const PAGE_TOKEN: &str = "page_access_token";
+    /// A contact's id.
+    pub const CONTACT_ID: &str = "contact_id";
+    /// A conversation's id.
+    pub const CONVERSATION_ID: &str = "conversation_id";
+    /// A message's id.
+    pub const MESSAGE_ID: &str = "message_id";
+    /// Phone number (E.164 digits).
+    pub const PHONE: &str = "phone";
+    /// Business-scoped user id.
+    pub const USER_ID: &str = "user_id";
+    /// Email.
+    pub const EMAIL: &str = "email";
+    /// First contact, epoch ms.
+    pub const FIRST_SEEN_AT: &str = "first_seen_at";
+    /// Latest contact, epoch ms.
+    pub const LAST_SEEN_AT: &str = "last_seen_at";
+    /// Latest inbound message, epoch ms.
+    pub const LAST_INBOUND_AT: &str = "last_inbound_at";
+    /// End of the 24 h service window, epoch ms.
+    pub const WINDOW_UNTIL: &str = "service_window_until";
+    /// Current consent state.
+    pub const CONSENT_STATE: &str = "consent_state";
+    /// Source of the current consent state.
+    pub const CONSENT_SOURCE: &str = "consent_source";
+    /// Time of the current consent state, epoch ms.
+    pub const CONSENT_AT: &str = "consent_at";
+    /// Consent event kind.
+    pub const KIND: &str = "kind";
+    /// Consent event source.
+    pub const SOURCE: &str = "source";
+    /// Event time, epoch ms.
+    pub const AT: &str = "at";
+    /// Conversation state.
+    pub const STATE: &str = "state";
+    /// Conversation start, epoch ms.
+    pub const STARTED_AT: &str = "started_at";
+    /// Latest message of a conversation, epoch ms.
+    pub const LAST_MESSAGE_AT: &str = "last_message_at";
+    /// Meta message id.
+    pub const WAMID: &str = "wamid";
+    /// Sort key of the message a wamid belongs to.
+    pub const MESSAGE_SK: &str = "message_sk";
+    /// `inbound` or `outbound`.
+    pub const DIRECTION: &str = "direction";
+    /// Message type.
+    pub const MESSAGE_TYPE: &str = "message_type";
+    /// When a message was sent, epoch ms.
+    pub const SENT_AT: &str = "sent_at";
+    /// Message status.
+    pub const MESSAGE_STATUS: &str = "message_status";
+    /// Rank of the message status (statuses only move up).
+    pub const STATUS_RANK: &str = "status_rank";
+    /// When the current status was reached, epoch ms.
+    pub const STATUS_AT: &str = "status_at";
+    /// Map of every status reached to its time.
+    pub const STATUSES: &str = "statuses";
+    /// A failure's error, JSON.
+    pub const ERROR: &str = "error";
+    /// A message as received, JSON.
+    pub const RAW: &str = "raw";
+    /// A lead's leadgen id.
+    pub const LEADGEN_ID: &str = "leadgen_id";
+    /// A lead as Graph returned it, JSON.
+    pub const LEAD: &str = "lead";
+    /// A lead's webhook change, JSON.
+    pub const LEAD_SOURCE: &str = "lead_source";
+    /// When a lead was stored, epoch ms.
+    pub const RECEIVED_AT: &str = "received_at";
 }
 
 /// A primary key of the table.
@@ -100,6 +172,106 @@ pub fn whatsapp_connection(tenant: &TenantId) -> Key {
 #[must_use]
 pub fn whatsapp_route(phone_number_id: &str) -> Key {
     Key { pk: format!("ROUTE#WA#{}", hex_sha256(phone_number_id)), sk: "ROUTE".to_owned() }
+}
+
+/// A contact.
+#[must_use]
+pub fn contact(tenant: &TenantId, contact: &ContactId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{CONTACT_PREFIX}{contact}") }
+}
+
+/// Sort-key prefix of contacts.
+pub const CONTACT_PREFIX: &str = "CONTACT#";
+
+/// A second way to find a contact (a BSUID or an email), hashed.
+#[must_use]
+pub fn contact_alias(tenant: &TenantId, kind: &str, value: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("ALIAS#{kind}#{}", hex_sha256(value)) }
+}
+
+/// One event of a contact's consent ledger; `cause` makes recording twice a no-op.
+#[must_use]
+pub fn consent_event(tenant: &TenantId, contact: &ContactId, at: Timestamp, cause: &str) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("{}{:013}#{}", consent_prefix(contact), at.as_millis(), &hex_sha256(cause)[..32]),
+    }
+}
+
+/// Sort-key prefix of a contact's consent ledger (time-ordered).
+#[must_use]
+pub fn consent_prefix(contact: &ContactId) -> String {
+    format!("CONSENT#{contact}#")
+}
+
+/// A conversation.
+#[must_use]
+pub fn conversation(tenant: &TenantId, conversation: &ConversationId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{CONVERSATION_PREFIX}{conversation}") }
+}
+
+/// Sort-key prefix of conversations.
+pub const CONVERSATION_PREFIX: &str = "CONV#";
+
+/// A message in a conversation, ordered by the time it was sent.
+#[must_use]
+pub fn message(tenant: &TenantId, conversation: &ConversationId, sent_at: Timestamp, id: &MessageId) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("{}{:013}#{id}", messages_prefix(conversation), sent_at.as_millis().max(0)),
+    }
+}
+
+/// Sort-key prefix of a conversation's messages.
+#[must_use]
+pub fn messages_prefix(conversation: &ConversationId) -> String {
+    format!("MSG#{conversation}#")
+}
+
+/// Where a wamid's message is, and its status when no message record exists (deduplication
+/// and status routing).
+#[must_use]
+pub fn wamid(tenant: &TenantId, wamid: &Wamid) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("WAMID#{}", hex_sha256(wamid.as_str())) }
+}
+
+/// A lead, by leadgen id.
+#[must_use]
+pub fn lead(tenant: &TenantId, leadgen_id: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{LEAD_PREFIX}{}", hex_sha256(leadgen_id)) }
+}
+
+/// Sort-key prefix of leads.
+pub const LEAD_PREFIX: &str = "LEAD#";
+
+/// GSI1 partition of one contact: its conversations and leads.
+#[must_use]
+pub fn contact_index_partition(tenant: &TenantId, contact: &ContactId) -> String {
+    format!("T#{tenant}#CONTACT#{contact}")
+}
+
+/// GSI1 sort key of a conversation in its contact's partition (newest last).
+#[must_use]
+pub fn contact_index_conversation(started_at: Timestamp, conversation: &ConversationId) -> String {
+    format!("{CONVERSATION_PREFIX}{:013}#{conversation}", started_at.as_millis().max(0))
+}
+
+/// GSI1 sort key of a lead in its contact's partition.
+#[must_use]
+pub fn contact_index_lead(received_at: Timestamp, leadgen_id: &str) -> String {
+    format!("{LEAD_PREFIX}{:013}#{}", received_at.as_millis().max(0), hex_sha256(leadgen_id))
+}
+
+/// The tenant's Lead Ads Page connection.
+#[must_use]
+pub fn page_connection(tenant: &TenantId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: "CONN#LEADADS".to_owned() }
+}
+
+/// Routing: which tenant connected a Facebook Page (see the module docs).
+#[must_use]
+pub fn page_route(page_id: &str) -> Key {
+    Key { pk: format!("ROUTE#PAGE#{}", hex_sha256(page_id)), sk: "ROUTE".to_owned() }
 }
 
 /// An idempotency record. The key is hashed: clients choose it freely (any characters, any

@@ -6,11 +6,13 @@
 //! - The repositories ([`tenants`], [`idempotency`]) map domain types to items.
 
 pub mod idempotency;
+pub mod inbox;
 pub mod item;
 pub mod keys;
 pub mod table;
 pub mod tenants;
 
 pub use idempotency::DynamoIdempotency;
+pub use inbox::DynamoInbox;
 pub use table::Table;
 pub use tenants::DynamoTenantStore;

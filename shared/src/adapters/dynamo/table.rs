@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::item::{key_attributes, n, s, Item, ItemExt};
-use super::keys::{Key, EXPIRES_AT, PK, SK, VERSION};
+use std::collections::HashMap;
+
+use super::keys::{Key, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK, VERSION};
 use crate::domain::{ExpiresAt, Timestamp};
 
 /// Errors of [`Table::put_new`].
@@ -48,6 +50,21 @@ pub struct Page {
     pub items: Vec<Item>,
     /// The sort key to continue after, when there may be more.
     pub next: Option<String>,
+}
+
+/// Separates the index and table sort keys in a GSI cursor (a character keys never hold).
+const GSI_CURSOR_SEPARATOR: char = '\n';
+
+struct RawPage {
+    items: Vec<Item>,
+    last_key: Option<Item>,
+}
+
+fn string_of(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
 }
 
 /// One DynamoDB table, shared by every repository. Cheap to clone.
@@ -173,32 +190,74 @@ impl Table {
         limit: i32,
         after: Option<&str>,
     ) -> Result<Page, TableError> {
-        let start =
-            after.map(|sk| std::collections::HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+        let start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+        let page = self.query(None, (PK, SK), pk, sk_prefix, now, limit, start).await?;
+        let next = page.last_key.and_then(|key| string_of(&key, SK));
+        Ok(Page { items: page.items, next })
+    }
+
+    /// As [`Table::query_prefix`], on `GSI1`. The cursor holds the index and table sort keys
+    /// (the partition keys are the caller's).
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn query_gsi1_prefix(
+        &self,
+        table_pk: &str,
+        gsi_pk: &str,
+        sk_prefix: &str,
+        now: Timestamp,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<Page, TableError> {
+        let start = after.and_then(|cursor| cursor.split_once(GSI_CURSOR_SEPARATOR)).map(|(gsi_sk, sk)| {
+            HashMap::from([
+                (GSI1PK.to_owned(), s(gsi_pk)),
+                (GSI1SK.to_owned(), s(gsi_sk)),
+                (PK.to_owned(), s(table_pk)),
+                (SK.to_owned(), s(sk)),
+            ])
+        });
+        let page = self.query(Some(GSI1), (GSI1PK, GSI1SK), gsi_pk, sk_prefix, now, limit, start).await?;
+        let next = page.last_key.and_then(|key| {
+            Some(format!("{}{GSI_CURSOR_SEPARATOR}{}", string_of(&key, GSI1SK)?, string_of(&key, SK)?))
+        });
+        Ok(Page { items: page.items, next })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn query(
+        &self,
+        index: Option<&str>,
+        (pk_name, sk_name): (&str, &str),
+        pk: &str,
+        sk_prefix: &str,
+        now: Timestamp,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<RawPage, TableError> {
         let output = self
             .client
             .query()
             .table_name(&*self.name)
+            .set_index_name(index.map(str::to_owned))
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .filter_expression("attribute_not_exists(#exp) OR #exp > :now")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_names("#sk", sk_name)
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(sk_prefix))
             .expression_attribute_values(":now", n(now.as_secs()))
             .limit(limit.max(1))
             .set_exclusive_start_key(start)
-            .consistent_read(true)
+            // GSIs are eventually consistent only.
+            .set_consistent_read(index.is_none().then_some(true))
             .send()
             .await
             .context("Query failed")?;
-        let next = output.last_evaluated_key.as_ref().and_then(|key| match key.get(SK) {
-            Some(AttributeValue::S(sk)) => Some(sk.clone()),
-            _ => None,
-        });
         let items = output.items.unwrap_or_default().into_iter().filter(|i| !is_expired(i, now)).collect();
-        Ok(Page { items, next })
+        Ok(RawPage { items, last_key: output.last_evaluated_key })
     }
 
     /// Deletes the item with `key` (no error when absent).

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
 use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, MappingError};
 use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
-use crate::domain::ports::{ConnectWhatsAppError, CreateTenantError, Sealed, TenantStore, TenantStoreError};
-use crate::domain::tenant::{ApiKeyRecord, Role, Tenant, TenantStatus, WhatsAppConnection};
+use crate::domain::ports::{ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError};
+use crate::domain::tenant::{ApiKeyRecord, PageConnection, Role, Tenant, TenantStatus, WhatsAppConnection};
 use crate::domain::{ApiKeyId, Clock, SystemClock, TenantId, Timestamp};
 
 /// [`TenantStore`] on DynamoDB.
@@ -120,13 +120,6 @@ fn connection_from(item: &Item) -> anyhow::Result<WhatsAppConnection> {
     })
 }
 
-fn route_item(tenant_id: &TenantId, phone_number_id: &str) -> Item {
-    let mut item = item_with_key(&keys::whatsapp_route(phone_number_id));
-    item.insert(ENTITY.to_owned(), s("whatsapp_route"));
-    item.insert(attr::TENANT_ID.to_owned(), s(tenant_id.as_str()));
-    item
-}
-
 /// Which items of a cancelled transaction failed their condition.
 fn failed_conditions(error: &TransactWriteItemsError) -> Vec<bool> {
     match error {
@@ -195,58 +188,18 @@ impl TenantStore for DynamoTenantStore {
         &self,
         tenant_id: &TenantId,
         connection: &WhatsAppConnection,
-    ) -> Result<(), ConnectWhatsAppError> {
+    ) -> Result<(), ConnectError> {
         let previous = self.whatsapp_connection(tenant_id).await.map_err(|TenantStoreError::Unknown(e)| e)?;
-        let name = self.table.name();
-        let tenant_check = ConditionCheck::builder()
-            .table_name(name)
-            .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
-            .condition_expression("attribute_exists(#pk) AND #status = :active")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":active", s("active"))
-            .build()
-            .context("building the tenant check")?;
-        let put_connection = Put::builder()
-            .table_name(name)
-            .set_item(Some(connection_item(tenant_id, connection)))
-            .build()
-            .context("building the connection put")?;
-        let put_route = Put::builder()
-            .table_name(name)
-            .set_item(Some(route_item(tenant_id, &connection.phone_number_id)))
-            .condition_expression("attribute_not_exists(#pk) OR #tenant = :tenant")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#tenant", attr::TENANT_ID)
-            .expression_attribute_values(":tenant", s(tenant_id.as_str()))
-            .build()
-            .context("building the route put")?;
-        let mut request = self
-            .table
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(tenant_check).build())
-            .transact_items(TransactWriteItem::builder().put(put_connection).build())
-            .transact_items(TransactWriteItem::builder().put(put_route).build());
-        if let Some(old) = previous.filter(|old| old.phone_number_id != connection.phone_number_id) {
-            let delete_old_route = Delete::builder()
-                .table_name(name)
-                .set_key(Some(key_attributes(&keys::whatsapp_route(&old.phone_number_id))))
-                .build()
-                .context("building the old route delete")?;
-            request = request.transact_items(TransactWriteItem::builder().delete(delete_old_route).build());
-        }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = e.into_service_error();
-                match failed_conditions(&e).as_slice() {
-                    [true, ..] => Err(ConnectWhatsAppError::TenantNotFound),
-                    [_, _, true, ..] => Err(ConnectWhatsAppError::NumberTaken),
-                    _ => Err(anyhow::Error::new(e).context("connecting WhatsApp").into()),
-                }
-            }
-        }
+        let old_route = previous
+            .filter(|old| old.phone_number_id != connection.phone_number_id)
+            .map(|old| keys::whatsapp_route(&old.phone_number_id));
+        self.connect(
+            tenant_id,
+            connection_item(tenant_id, connection),
+            keys::whatsapp_route(&connection.phone_number_id),
+            old_route,
+        )
+        .await
     }
 
     async fn whatsapp_connection(
@@ -265,17 +218,156 @@ impl TenantStore for DynamoTenantStore {
         let Some(connection) = self.whatsapp_connection(tenant_id).await? else {
             return Ok(false);
         };
-        let name = self.table.name();
-        let delete = |key: &keys::Key| {
-            Delete::builder()
-                .table_name(name)
-                .set_key(Some(key_attributes(key)))
-                .build()
-                .context("building a delete")
+        self.disconnect(
+            tenant_id,
+            keys::whatsapp_connection(tenant_id),
+            keys::whatsapp_route(&connection.phone_number_id),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn tenant_for_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<TenantId>, TenantStoreError> {
+        self.route(&keys::whatsapp_route(phone_number_id)).await
+    }
+
+    async fn connect_page(
+        &self,
+        tenant_id: &TenantId,
+        connection: &PageConnection,
+    ) -> Result<(), ConnectError> {
+        let previous = self.page_connection(tenant_id).await.map_err(|TenantStoreError::Unknown(e)| e)?;
+        let old_route = previous
+            .filter(|old| old.page_id != connection.page_id)
+            .map(|old| keys::page_route(&old.page_id));
+        let mut item = item_with_key(&keys::page_connection(tenant_id));
+        item.insert(ENTITY.to_owned(), s("page_connection"));
+        item.insert(attr::PAGE_ID.to_owned(), s(&connection.page_id));
+        item.insert(attr::PAGE_TOKEN.to_owned(), s(connection.page_access_token.encode()));
+        item.insert(attr::CONNECTED_AT.to_owned(), n(connection.connected_at.as_millis()));
+        self.connect(tenant_id, item, keys::page_route(&connection.page_id), old_route).await
+    }
+
+    async fn page_connection(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Option<PageConnection>, TenantStoreError> {
+        let item = self
+            .table
+            .get(&keys::page_connection(tenant_id), Self::now())
+            .await
+            .context("reading the Page connection")?;
+        let connection = item
+            .map(|i| -> anyhow::Result<PageConnection> {
+                Ok(PageConnection {
+                    page_id: i.string(attr::PAGE_ID)?.to_owned(),
+                    page_access_token: Sealed::decode(i.string(attr::PAGE_TOKEN)?)?,
+                    connected_at: Timestamp::from_millis(i.number(attr::CONNECTED_AT)?),
+                })
+            })
+            .transpose()
+            .context("mapping the Page connection")?;
+        Ok(connection)
+    }
+
+    async fn disconnect_page(&self, tenant_id: &TenantId) -> Result<bool, TenantStoreError> {
+        let Some(connection) = self.page_connection(tenant_id).await? else {
+            return Ok(false);
         };
+        self.disconnect(tenant_id, keys::page_connection(tenant_id), keys::page_route(&connection.page_id))
+            .await?;
+        Ok(true)
+    }
+
+    async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {
+        self.route(&keys::page_route(page_id)).await
+    }
+}
+
+impl DynamoTenantStore {
+    /// Writes a connection and its routing entry atomically: only for an active tenant, and only
+    /// if the route is free or already this tenant's; an old route (a changed number) is removed.
+    async fn connect(
+        &self,
+        tenant_id: &TenantId,
+        connection: Item,
+        route: keys::Key,
+        old_route: Option<keys::Key>,
+    ) -> Result<(), ConnectError> {
+        let name = self.table.name();
+        let tenant_check = ConditionCheck::builder()
+            .table_name(name)
+            .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
+            .condition_expression("attribute_exists(#pk) AND #status = :active")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":active", s("active"))
+            .build()
+            .context("building the tenant check")?;
+        let put_connection = Put::builder()
+            .table_name(name)
+            .set_item(Some(connection))
+            .build()
+            .context("building the connection put")?;
+        let mut route_item = item_with_key(&route);
+        route_item.insert(ENTITY.to_owned(), s("route"));
+        route_item.insert(attr::TENANT_ID.to_owned(), s(tenant_id.as_str()));
+        let put_route = Put::builder()
+            .table_name(name)
+            .set_item(Some(route_item))
+            .condition_expression("attribute_not_exists(#pk) OR #tenant = :tenant")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#tenant", attr::TENANT_ID)
+            .expression_attribute_values(":tenant", s(tenant_id.as_str()))
+            .build()
+            .context("building the route put")?;
+        let mut request = self
+            .table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(tenant_check).build())
+            .transact_items(TransactWriteItem::builder().put(put_connection).build())
+            .transact_items(TransactWriteItem::builder().put(put_route).build());
+        if let Some(old) = old_route {
+            let delete_old_route = Delete::builder()
+                .table_name(name)
+                .set_key(Some(key_attributes(&old)))
+                .build()
+                .context("building the old route delete")?;
+            request = request.transact_items(TransactWriteItem::builder().delete(delete_old_route).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                match failed_conditions(&e).as_slice() {
+                    [true, ..] => Err(ConnectError::TenantNotFound),
+                    [_, _, true, ..] => Err(ConnectError::TakenByAnotherTenant),
+                    _ => Err(anyhow::Error::new(e).context("connecting").into()),
+                }
+            }
+        }
+    }
+
+    /// Removes a connection and its route (the route only if it is this tenant's), atomically.
+    async fn disconnect(
+        &self,
+        tenant_id: &TenantId,
+        connection: keys::Key,
+        route: keys::Key,
+    ) -> Result<(), TenantStoreError> {
+        let name = self.table.name();
+        let delete_connection = Delete::builder()
+            .table_name(name)
+            .set_key(Some(key_attributes(&connection)))
+            .build()
+            .context("building a delete")?;
         let delete_route = Delete::builder()
             .table_name(name)
-            .set_key(Some(key_attributes(&keys::whatsapp_route(&connection.phone_number_id))))
+            .set_key(Some(key_attributes(&route)))
             .condition_expression("attribute_not_exists(#pk) OR #tenant = :tenant")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#tenant", attr::TENANT_ID)
@@ -285,32 +377,24 @@ impl TenantStore for DynamoTenantStore {
         self.table
             .client()
             .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder().delete(delete(&keys::whatsapp_connection(tenant_id))?).build(),
-            )
+            .transact_items(TransactWriteItem::builder().delete(delete_connection).build())
             .transact_items(TransactWriteItem::builder().delete(delete_route).build())
             .send()
             .await
-            .context("disconnecting WhatsApp")?;
-        Ok(true)
+            .context("disconnecting")?;
+        Ok(())
     }
 
-    async fn tenant_for_phone_number_id(
-        &self,
-        phone_number_id: &str,
-    ) -> Result<Option<TenantId>, TenantStoreError> {
-        let item = self
-            .table
-            .get(&keys::whatsapp_route(phone_number_id), Self::now())
-            .await
-            .context("reading a WhatsApp route")?;
+    /// The tenant a routing entry names.
+    async fn route(&self, key: &keys::Key) -> Result<Option<TenantId>, TenantStoreError> {
+        let item = self.table.get(key, Self::now()).await.context("reading a route")?;
         let tenant = item
             .map(|i| i.string(attr::TENANT_ID).map(str::to_owned))
             .transpose()
-            .context("mapping a WhatsApp route")?
+            .context("mapping a route")?
             .map(TenantId::parse)
             .transpose()
-            .context("a WhatsApp route holds an invalid tenant id")?;
+            .context("a route holds an invalid tenant id")?;
         Ok(tenant)
     }
 }

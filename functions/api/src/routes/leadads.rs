@@ -1,0 +1,101 @@
+//! `GET`, `PUT` and `DELETE /v1/leadads`: the tenant's Facebook Page for Lead Ads. The Page
+//! token is sealed under `{tenant_id, page_access_token}` and never returned or logged (P11).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::{Deserialize, Serialize};
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::tenant::PageConnection;
+use shared::domain::{Clock, Secret};
+use shared::lambda::http::{json_response, Problem};
+
+use super::{json_body, meta_id, no_content, validated_token};
+use crate::auth::Principal;
+use crate::errors::ApiError;
+use crate::{require_admin, Deps};
+
+/// The request body of `PUT /v1/leadads`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectPage {
+    /// The Page id (digits).
+    pub page_id: String,
+    /// A long-lived Page access token with `leads_retrieval`.
+    pub page_access_token: Secret,
+}
+
+/// The connection as the API shows it: everything but the token.
+#[derive(Debug, Serialize)]
+pub struct PageView {
+    /// The Page id.
+    pub page_id: String,
+    /// When it was connected (epoch milliseconds).
+    pub connected_at: i64,
+    /// Always true: a token is stored (encrypted); it is never returned.
+    pub page_access_token_stored: bool,
+}
+
+impl From<&PageConnection> for PageView {
+    fn from(c: &PageConnection) -> Self {
+        Self {
+            page_id: c.page_id.clone(),
+            connected_at: c.connected_at.as_millis(),
+            page_access_token_stored: true,
+        }
+    }
+}
+
+/// Connects (or replaces) the tenant's Page.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the Page.
+pub async fn connect<S: TenantStore, V: Vault, C: Clock, I>(
+    principal: &Principal,
+    body: &[u8],
+    deps: &Deps<S, V, C, I>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    let request: ConnectPage = json_body(body)?;
+    let page_id = meta_id("page_id", &request.page_id)?;
+    let token = validated_token("page_access_token", &request.page_access_token)?;
+    let context = EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::PageAccessToken };
+    let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
+    let connection = PageConnection { page_id, page_access_token: sealed, connected_at: deps.clock.now() };
+    deps.tenants.connect_page(&admin.tenant_id, &connection).await?;
+    tracing::info!("Lead Ads Page connected");
+    Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
+}
+
+/// The tenant's Page.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 404 when not connected.
+pub async fn get<S: TenantStore, V, C, I>(
+    principal: &Principal,
+    deps: &Deps<S, V, C, I>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    let connection = deps
+        .tenants
+        .page_connection(&admin.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError(Problem::not_found("no Page is connected")))?;
+    Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
+}
+
+/// Disconnects the Page: its leads are no longer collected from this moment.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 404 when not connected.
+pub async fn disconnect<S: TenantStore, V, C, I>(
+    principal: &Principal,
+    deps: &Deps<S, V, C, I>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    if deps.tenants.disconnect_page(&admin.tenant_id).await? {
+        tracing::info!("Lead Ads Page disconnected");
+        Ok(no_content())
+    } else {
+        Err(Problem::not_found("no Page is connected").into())
+    }
+}

@@ -1,0 +1,400 @@
+//! Splitting a verified webhook body into one queue message per event, without building a JSON
+//! tree: the envelope is parsed with borrowed slices, each event's part stays raw bytes
+//! (`RawValue`) and is copied once, into its queue message.
+//!
+//! Ordering and deduplication on `inbound.fifo`:
+//! - group = business number + person (hashed), so one person's messages, statuses and
+//!   preference changes stay in order, and different people proceed in parallel;
+//! - deduplication id = a hash of the event's own identity (wamid; wamid + status; …), so a
+//!   webhook Meta delivers twice within SQS's five-minute window is enqueued once. Later
+//!   redeliveries are caught by the inbound function's own deduplication.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use shared::adapters::dynamo::keys::hex_sha256;
+use shared::domain::events::{EnvelopeRef, EventRef, EVENT_VERSION};
+use shared::domain::ports::QueueMessage;
+
+/// Why a body could not be split.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    /// The body is not JSON at all.
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+}
+
+/// What a body held.
+#[derive(Debug, Default)]
+pub struct Split {
+    /// One queue message per event.
+    pub messages: Vec<QueueMessage>,
+    /// Objects, fields or parts this version does not handle (logged and acknowledged: Meta
+    /// would otherwise retry them for 7 days).
+    pub ignored: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(borrow)]
+    object: Cow<'a, str>,
+    #[serde(default, borrow)]
+    entry: Vec<Entry<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Id<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Number(u64),
+}
+
+impl Id<'_> {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::Text(text) => Cow::Borrowed(text),
+            Self::Number(number) => Cow::Owned(number.to_string()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow)]
+    id: Id<'a>,
+    #[serde(default)]
+    time: Option<i64>,
+    #[serde(default, borrow)]
+    changes: Vec<Change<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a> {
+    #[serde(borrow)]
+    field: Cow<'a, str>,
+    #[serde(borrow)]
+    value: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct MessagesValue<'a> {
+    #[serde(default, borrow)]
+    metadata: Option<Metadata<'a>>,
+    #[serde(default, borrow)]
+    contacts: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    messages: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    statuses: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    errors: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    user_preferences: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    phone_number_id: Cow<'a, str>,
+}
+
+/// The identifying fields of a message, status, contact or preference (whichever apply).
+#[derive(Deserialize, Default)]
+struct Head<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    from: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    from_user_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    recipient_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    recipient_user_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    wa_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    value: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    leadgen_id: Option<Id<'a>>,
+    #[serde(default, borrow)]
+    timestamp: Option<Id<'a>>,
+}
+
+fn head(raw: &RawValue) -> Head<'_> {
+    serde_json::from_str(raw.get()).unwrap_or_default()
+}
+
+fn message(event: EventRef<'_>, group: &str, dedup: &str) -> Result<QueueMessage, serde_json::Error> {
+    Ok(QueueMessage {
+        body: serde_json::to_string(&EnvelopeRef { v: EVENT_VERSION, event })?,
+        group_id: Some(hex_sha256(group)),
+        dedup_id: Some(hex_sha256(dedup)),
+    })
+}
+
+/// Splits a verified body.
+///
+/// # Errors
+/// [`SplitError::NotJson`] when the body is not JSON. JSON of a shape this version does not
+/// handle is not an error: it is reported in [`Split::ignored`].
+pub fn split(body: &[u8]) -> Result<Split, SplitError> {
+    let parsed: Body<'_> = match serde_json::from_slice(body) {
+        Ok(parsed) => parsed,
+        Err(e) if e.is_data() => {
+            return Ok(Split { messages: Vec::new(), ignored: vec![format!("unexpected shape: {e}")] });
+        }
+        Err(e) => return Err(SplitError::NotJson(e.to_string())),
+    };
+    let mut out = Split::default();
+    match parsed.object.as_ref() {
+        "whatsapp_business_account" => {
+            for entry in &parsed.entry {
+                for change in &entry.changes {
+                    whatsapp_change(entry, change, &mut out);
+                }
+            }
+        }
+        "page" => {
+            for entry in &parsed.entry {
+                for change in &entry.changes {
+                    page_change(entry, change, &mut out);
+                }
+            }
+        }
+        other => out.ignored.push(format!("object {other}")),
+    }
+    Ok(out)
+}
+
+fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
+    match result {
+        Ok(message) => out.messages.push(message),
+        Err(e) => out.ignored.push(format!("unserializable event: {e}")),
+    }
+}
+
+fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
+    let waba_id = entry.id.text();
+    if !matches!(change.field.as_ref(), "messages" | "user_preferences") {
+        let event = EventRef::AccountUpdate {
+            waba_id: waba_id.clone(),
+            field: change.field.clone(),
+            time: entry.time,
+            value: change.value,
+        };
+        let group = format!("waba:{waba_id}");
+        let dedup = format!("account:{}:{}", change.field, change.value.get());
+        push(out, message(event, &group, &dedup));
+        return;
+    }
+    let value: MessagesValue<'_> = match serde_json::from_str(change.value.get()) {
+        Ok(value) => value,
+        Err(e) => {
+            out.ignored.push(format!("{} value of unexpected shape: {e}", change.field));
+            return;
+        }
+    };
+    let Some(metadata) = &value.metadata else {
+        out.ignored.push(format!("{} value without metadata.phone_number_id", change.field));
+        return;
+    };
+    let number = &metadata.phone_number_id;
+    let person_group = |person: &str| format!("wa:{number}:{person}");
+    let contacts: Vec<(Head<'_>, &RawValue)> = value.contacts.iter().map(|raw| (head(raw), *raw)).collect();
+
+    for raw in &value.messages {
+        let h = head(raw);
+        let person = h.from.as_deref().or(h.from_user_id.as_deref()).unwrap_or_default();
+        let contact = contacts
+            .iter()
+            .find(|(c, _)| {
+                (h.from.is_some() && c.wa_id == h.from)
+                    || (h.from_user_id.is_some() && c.user_id == h.from_user_id)
+            })
+            .or(if contacts.len() == 1 { contacts.first() } else { None })
+            .map(|(_, raw)| *raw);
+        let event = EventRef::Message {
+            waba_id: waba_id.clone(),
+            phone_number_id: number.clone(),
+            contact,
+            message: raw,
+        };
+        let dedup = format!("message:{}", h.id.as_deref().unwrap_or(raw.get()));
+        push(out, message(event, &person_group(person), &dedup));
+    }
+    for raw in &value.statuses {
+        let h = head(raw);
+        let person = h.recipient_id.as_deref().or(h.recipient_user_id.as_deref()).unwrap_or_default();
+        let event =
+            EventRef::Status { waba_id: waba_id.clone(), phone_number_id: number.clone(), status: raw };
+        let dedup = format!(
+            "status:{}:{}",
+            h.id.as_deref().unwrap_or(raw.get()),
+            h.status.as_deref().unwrap_or_default()
+        );
+        push(out, message(event, &person_group(person), &dedup));
+    }
+    for raw in &value.user_preferences {
+        let h = head(raw);
+        let person = h.wa_id.as_deref().or(h.user_id.as_deref()).unwrap_or_default();
+        let event = EventRef::UserPreference {
+            waba_id: waba_id.clone(),
+            phone_number_id: number.clone(),
+            preference: raw,
+        };
+        let when = h.timestamp.as_ref().map(Id::text).unwrap_or_default();
+        let dedup = format!("preference:{person}:{}:{when}", h.value.as_deref().unwrap_or_default());
+        push(out, message(event, &person_group(person), &dedup));
+    }
+    for raw in &value.errors {
+        let event = EventRef::MessagingError {
+            waba_id: waba_id.clone(),
+            phone_number_id: Some(number.clone()),
+            error: raw,
+        };
+        push(out, message(event, &format!("errors:{number}"), &format!("error:{number}:{}", raw.get())));
+    }
+}
+
+fn page_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
+    if change.field != "leadgen" {
+        out.ignored.push(format!("page field {}", change.field));
+        return;
+    }
+    let page_id = entry.id.text();
+    let h = head(change.value);
+    let Some(leadgen_id) = h.leadgen_id.as_ref().map(Id::text) else {
+        out.ignored.push("leadgen change without leadgen_id".to_owned());
+        return;
+    };
+    let event = EventRef::Lead { page_id: page_id.clone(), leadgen: change.value };
+    push(out, message(event, &format!("lead:{page_id}:{leadgen_id}"), &format!("lead:{leadgen_id}")));
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::domain::events::{Envelope, Event};
+
+    use super::*;
+
+    fn events(body: &str) -> Vec<Event> {
+        split(body.as_bytes())
+            .expect("JSON")
+            .messages
+            .iter()
+            .map(|m| serde_json::from_str::<Envelope>(&m.body).expect("contract").event)
+            .collect()
+    }
+
+    #[test]
+    fn one_event_per_message_status_and_preference() {
+        let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"310","changes":[
+          {"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"420"},
+            "contacts":[{"profile":{"name":"A"},"wa_id":"5511"},{"profile":{"name":"B"},"wa_id":"5522"}],
+            "messages":[{"from":"5522","id":"wamid.B","timestamp":"1","type":"text","text":{"body":"b"}},
+                        {"from":"5511","id":"wamid.A","timestamp":"2","type":"text","text":{"body":"a"}}],
+            "statuses":[{"id":"wamid.X","status":"sent","timestamp":"3","recipient_id":"5511"}]}},
+          {"field":"user_preferences","value":{"metadata":{"phone_number_id":"420"},
+            "user_preferences":[{"wa_id":"5511","category":"marketing_messages","value":"stop","timestamp":4}]}}]}]}"#;
+
+        let events = events(body);
+
+        assert_eq!(events.len(), 4);
+        let Event::Message { contact: Some(contact), phone_number_id, .. } = &events[0] else {
+            panic!("message with contact")
+        };
+        assert_eq!(phone_number_id, "420");
+        assert!(contact.get().contains("\"B\""), "each message gets its own sender's contact entry");
+        assert!(matches!(events[2], Event::Status { .. }));
+        assert!(matches!(events[3], Event::UserPreference { .. }));
+    }
+
+    #[test]
+    fn a_person_keeps_one_group_and_each_event_its_own_dedup_id() {
+        let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"310","changes":[{"field":"messages","value":{
+            "metadata":{"phone_number_id":"420"},
+            "messages":[{"from":"5511","id":"wamid.1","timestamp":"1","type":"text","text":{"body":"x"}}],
+            "statuses":[{"id":"wamid.9","status":"sent","timestamp":"3","recipient_id":"5511"},
+                        {"id":"wamid.9","status":"read","timestamp":"4","recipient_id":"5511"}]}}]}]}"#;
+
+        let split = split(body.as_bytes()).expect("JSON");
+
+        let groups: Vec<_> = split.messages.iter().map(|m| m.group_id.clone()).collect();
+        assert!(groups.windows(2).all(|w| w[0] == w[1]));
+        let dedups: std::collections::HashSet<_> =
+            split.messages.iter().map(|m| m.dedup_id.clone()).collect();
+        assert_eq!(dedups.len(), 3);
+        let again = super::split(body.as_bytes()).expect("JSON");
+        assert_eq!(again.messages, split.messages, "a redelivery produces the same ids");
+        assert!(
+            split.messages.iter().all(|m| m.group_id.as_ref().is_some_and(|g| !g.contains("5511"))),
+            "no phone number in SQS metadata"
+        );
+    }
+
+    #[test]
+    fn leads_template_updates_and_unknown_objects() {
+        let lead = r#"{"object":"page","entry":[{"id":"153125381133","time":1438292065,"changes":[{"field":"leadgen",
+            "value":{"leadgen_id":123123123123,"page_id":123123123,"form_id":12312312312,"created_time":1440120384}}]}]}"#;
+        let template = r#"{"object":"whatsapp_business_account","entry":[{"id":"310","time":1,"changes":[{"field":"message_template_status_update",
+            "value":{"event":"APPROVED","message_template_id":1,"message_template_name":"hello","message_template_language":"en_US"}}]}]}"#;
+
+        assert!(matches!(&events(lead)[..], [Event::Lead { page_id, .. }] if page_id == "153125381133"));
+        assert!(
+            matches!(&events(template)[..], [Event::AccountUpdate { field, time: Some(1), .. }] if field == "message_template_status_update")
+        );
+        let other = split(br#"{"object":"instagram","entry":[]}"#).expect("JSON");
+        assert!(other.messages.is_empty() && other.ignored.len() == 1);
+        let odd = split(br#"{"object":"whatsapp_business_account","entry":"nope"}"#).expect("JSON");
+        assert!(odd.messages.is_empty() && odd.ignored.len() == 1);
+        assert!(matches!(split(b"{not json"), Err(SplitError::NotJson(_))));
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use shared::domain::events::{Envelope, Event};
+    use shared::domain::whatsapp::{InboundMessage, LeadgenChange, StatusUpdate, UserPreference};
+
+    use super::split;
+
+    /// Every fixture splits into events that the inbound function's typed model reads.
+    #[test]
+    fn every_fixture_splits_into_events_the_typed_model_reads() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/webhooks");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            let body = std::fs::read(&path).expect("readable");
+            let split = split(&body).expect("JSON");
+            assert!(!split.messages.is_empty(), "{} produced no event", path.display());
+            for message in &split.messages {
+                let envelope: Envelope = serde_json::from_str(&message.body).expect("contract");
+                let parsed = match &envelope.event {
+                    Event::Message { message, .. } => {
+                        serde_json::from_str::<InboundMessage>(message.get()).map(drop)
+                    }
+                    Event::Status { status, .. } => {
+                        serde_json::from_str::<StatusUpdate>(status.get()).map(drop)
+                    }
+                    Event::UserPreference { preference, .. } => {
+                        serde_json::from_str::<UserPreference>(preference.get()).map(drop)
+                    }
+                    Event::Lead { leadgen, .. } => {
+                        serde_json::from_str::<LeadgenChange>(leadgen.get()).map(drop)
+                    }
+                    Event::MessagingError { .. } | Event::AccountUpdate { .. } => Ok(()),
+                };
+                assert!(parsed.is_ok(), "{}: {parsed:?}", path.display());
+            }
+            seen += 1;
+        }
+        assert!(seen >= 29, "only {seen} fixtures");
+    }
+}

@@ -1,0 +1,960 @@
+//! [`InboxStore`] on the single table.
+//!
+//! Exactly-once by construction:
+//! - an inbound message is written in one transaction with its `WAMID#` record, conditional on
+//!   that record not existing, so a redelivery writes nothing;
+//! - contact and conversation "latest" fields move only forward (conditional updates), first-seen
+//!   only backward, so replays and out-of-order arrivals end in the same state;
+//! - a status moves the message's `status_rank` only upward; its history map records each status
+//!   once (`if_not_exists`);
+//! - consent events and leads are conditional puts keyed by their cause.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
+use super::keys::{self, attr, Key, ENTITY, GSI1PK, GSI1SK, PK};
+use super::table::{PutNewError, Table};
+use crate::domain::inbox::{
+    ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactKey, ContactProfile,
+    ContactView, ConversationView, InboxError, InboxStore, LeadView, MessageStatus, MessageView,
+    NewInboundMessage, NewLead, Page, StatusChange, StatusOutcome, Stored, SERVICE_WINDOW,
+};
+use crate::domain::whatsapp::MetaError;
+use crate::domain::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Timestamp};
+
+/// [`InboxStore`] on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoInbox {
+    table: Table,
+}
+
+impl DynamoInbox {
+    /// The inbox on `table`.
+    #[must_use]
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+}
+
+const INBOUND: &str = "inbound";
+const OUTBOUND: &str = "outbound";
+
+fn consent_kind_name(kind: ConsentKind) -> &'static str {
+    match kind {
+        ConsentKind::OptIn => "opt_in",
+        ConsentKind::OptOut => "opt_out",
+    }
+}
+
+fn consent_kind(name: &str) -> Option<ConsentKind> {
+    match name {
+        "opt_in" => Some(ConsentKind::OptIn),
+        "opt_out" => Some(ConsentKind::OptOut),
+        _ => None,
+    }
+}
+
+fn consent_source_name(source: ConsentSource) -> &'static str {
+    match source {
+        ConsentSource::Keyword => "keyword",
+        ConsentSource::MetaUserPreferences => "meta_user_preferences",
+        ConsentSource::LeadForm => "lead_form",
+    }
+}
+
+fn consent_source(name: &str) -> Option<ConsentSource> {
+    match name {
+        "keyword" => Some(ConsentSource::Keyword),
+        "meta_user_preferences" => Some(ConsentSource::MetaUserPreferences),
+        "lead_form" => Some(ConsentSource::LeadForm),
+        _ => None,
+    }
+}
+
+/// True when a transaction was cancelled because its first item's condition failed.
+fn first_condition_failed(error: &TransactWriteItemsError) -> bool {
+    matches!(error, TransactWriteItemsError::TransactionCanceledException(e)
+        if e.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed"))
+}
+
+fn unknown(error: impl Into<anyhow::Error>, what: &'static str) -> InboxError {
+    InboxError::Unknown(error.into().context(what))
+}
+
+fn optional_string(item: &Item, name: &str) -> Option<String> {
+    item.opt_string(name).map(str::to_owned)
+}
+
+impl DynamoInbox {
+    fn now_filter() -> Timestamp {
+        use crate::domain::Clock as _;
+        crate::domain::SystemClock.now()
+    }
+
+    /// An update that is allowed to find its condition false (a "move only forward" write).
+    async fn conditional_update(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, InboxError> {
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                other => Err(unknown(other, "conditional update failed")),
+            },
+        }
+    }
+
+    /// Finds (or creates) the contact an event names, and completes its identity fields.
+    async fn resolve_contact(
+        &self,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+        at: Timestamp,
+    ) -> Result<(ContactId, Item), InboxError> {
+        let keys = profile.keys();
+        let first = keys.first().ok_or(InboxError::NoContact)?;
+        let mut contact_id = first.contact_id();
+        if !matches!(first, ContactKey::Phone(_)) {
+            // Without a phone number, an alias may lead to a contact first seen another way.
+            for key in &keys {
+                let (kind, value) = match key {
+                    ContactKey::Phone(_) => continue,
+                    ContactKey::UserId(id) => ("bsuid", id.as_str()),
+                    ContactKey::Email(email) => ("email", email.as_str()),
+                };
+                let alias = self
+                    .table
+                    .get(&keys::contact_alias(tenant, kind, value), Self::now_filter())
+                    .await
+                    .map_err(|e| unknown(e, "reading a contact alias"))?;
+                if let Some(found) = alias
+                    .as_ref()
+                    .and_then(|a| a.opt_string(attr::CONTACT_ID))
+                    .and_then(|id| ContactId::parse(id).ok())
+                {
+                    contact_id = found;
+                    break;
+                }
+            }
+        }
+        let key = keys::contact(tenant, &contact_id);
+        let mut item = match self
+            .table
+            .get(&key, Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a contact"))?
+        {
+            Some(item) => item,
+            None => {
+                let mut fresh = item_with_key(&key);
+                fresh.insert(ENTITY.to_owned(), s("contact"));
+                fresh.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+                fresh.insert(attr::FIRST_SEEN_AT.to_owned(), n(at.as_millis()));
+                fresh.insert(attr::LAST_SEEN_AT.to_owned(), n(at.as_millis()));
+                match self.table.put_new(fresh.clone(), Self::now_filter()).await {
+                    Ok(()) => fresh,
+                    Err(PutNewError::AlreadyExists) => self
+                        .table
+                        .get(&key, Self::now_filter())
+                        .await
+                        .map_err(|e| unknown(e, "re-reading a contact"))?
+                        .ok_or_else(|| {
+                            InboxError::Unknown(anyhow::anyhow!("contact vanished while being created"))
+                        })?,
+                    Err(PutNewError::Unknown(e)) => return Err(unknown(e, "creating a contact")),
+                }
+            }
+        };
+        self.complete_identity(tenant, &contact_id, &mut item, profile).await?;
+        Ok((contact_id, item))
+    }
+
+    /// Adds identity fields the contact lacks (phone, BSUID, email, name) and their aliases.
+    async fn complete_identity(
+        &self,
+        tenant: &TenantId,
+        contact_id: &ContactId,
+        item: &mut Item,
+        profile: &ContactProfile,
+    ) -> Result<(), InboxError> {
+        let mut missing: Vec<(&str, String)> = Vec::new();
+        if let Some(phone) = &profile.phone {
+            if item.opt_string(attr::PHONE).is_none() {
+                missing.push((attr::PHONE, phone.as_digits().to_owned()));
+            }
+        }
+        for (name, value, kind) in
+            [(attr::USER_ID, &profile.user_id, "bsuid"), (attr::EMAIL, &profile.email, "email")]
+        {
+            let Some(value) = value.as_ref().filter(|v| !v.is_empty()) else { continue };
+            if item.opt_string(name).is_some() {
+                continue;
+            }
+            missing.push((name, value.clone()));
+            let mut alias = item_with_key(&keys::contact_alias(tenant, kind, value));
+            alias.insert(ENTITY.to_owned(), s("contact_alias"));
+            alias.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+            match self.table.put_new(alias, Self::now_filter()).await {
+                // An alias already pointing elsewhere stays: the first contact keeps it.
+                Ok(()) | Err(PutNewError::AlreadyExists) => {}
+                Err(PutNewError::Unknown(e)) => return Err(unknown(e, "writing a contact alias")),
+            }
+        }
+        if let Some(name) = profile.name.as_ref().filter(|n| !n.is_empty()) {
+            if item.opt_string(attr::NAME).is_none() {
+                missing.push((attr::NAME, name.clone()));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let key = keys::contact(tenant, contact_id);
+        let mut update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)));
+        let mut sets = Vec::new();
+        for (i, (name, value)) in missing.iter().enumerate() {
+            sets.push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":v{i}"), s(value));
+            item.insert((*name).to_owned(), s(value));
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| unknown(e, "completing a contact"))?;
+        Ok(())
+    }
+
+    /// The contact's open conversation, created on first need.
+    async fn ensure_conversation(
+        &self,
+        tenant: &TenantId,
+        contact_id: &ContactId,
+        contact: &Item,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> Result<ConversationId, InboxError> {
+        if let Some(id) =
+            contact.opt_string(attr::CONVERSATION_ID).and_then(|id| ConversationId::parse(id).ok())
+        {
+            return Ok(id);
+        }
+        let conversation_id = ConversationId::generate(now);
+        let contact_key = keys::contact(tenant, contact_id);
+        let link = Update::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&contact_key)))
+            .update_expression("SET #cv = :cv")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#cv)")
+            .expression_attribute_names("#cv", attr::CONVERSATION_ID)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":cv", s(conversation_id.as_str()))
+            .build()
+            .context("building the conversation link")?;
+        let mut conversation = item_with_key(&keys::conversation(tenant, &conversation_id));
+        conversation.insert(ENTITY.to_owned(), s("conversation"));
+        conversation.insert(attr::CONVERSATION_ID.to_owned(), s(conversation_id.as_str()));
+        conversation.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+        conversation.insert(attr::STATE.to_owned(), s("open"));
+        conversation.insert(attr::STARTED_AT.to_owned(), n(at.as_millis()));
+        conversation.insert(attr::LAST_MESSAGE_AT.to_owned(), n(at.as_millis()));
+        conversation.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, contact_id)));
+        conversation.insert(GSI1SK.to_owned(), s(keys::contact_index_conversation(at, &conversation_id)));
+        let put = Put::builder()
+            .table_name(self.table.name())
+            .set_item(Some(conversation))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .context("building the conversation put")?;
+        let result = self
+            .table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(link).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(conversation_id),
+            Err(e) => {
+                let e = e.into_service_error();
+                if !first_condition_failed(&e) {
+                    return Err(unknown(e, "opening a conversation"));
+                }
+                // Another event opened it first: use theirs.
+                let contact = self
+                    .table
+                    .get(&contact_key, Self::now_filter())
+                    .await
+                    .map_err(|e| unknown(e, "re-reading a contact"))?
+                    .unwrap_or_default();
+                contact
+                    .opt_string(attr::CONVERSATION_ID)
+                    .and_then(|id| ConversationId::parse(id).ok())
+                    .ok_or_else(|| {
+                        InboxError::Unknown(anyhow::anyhow!("conversation link missing after a conflict"))
+                    })
+            }
+        }
+    }
+
+    /// Moves the contact's and the conversation's "latest" fields forward to `at`.
+    async fn touch(
+        &self,
+        tenant: &TenantId,
+        contact_id: &ContactId,
+        contact: &Item,
+        conversation: &ConversationId,
+        at: Timestamp,
+        inbound: Option<&ContactProfile>,
+    ) -> Result<(), InboxError> {
+        let contact_key = keys::contact(tenant, contact_id);
+        let client = self.table.client();
+        let first_seen: Option<i64> = contact.opt_number(attr::FIRST_SEEN_AT).ok().flatten();
+        if first_seen.is_some_and(|first| at.as_millis() < first) {
+            self.conditional_update(
+                client
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&contact_key)))
+                    .update_expression("SET #f = :at")
+                    .condition_expression("#f > :at")
+                    .expression_attribute_names("#f", attr::FIRST_SEEN_AT)
+                    .expression_attribute_values(":at", n(at.as_millis())),
+            )
+            .await?;
+        }
+        let mut update = client
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&contact_key)))
+            .expression_attribute_names("#seen", attr::LAST_SEEN_AT)
+            .expression_attribute_values(":at", n(at.as_millis()));
+        update = match inbound {
+            Some(profile) => {
+                let window = at.plus(SERVICE_WINDOW);
+                let mut expression = "SET #seen = :at, #inb = :at, #win = :win".to_owned();
+                update = update
+                    .expression_attribute_names("#inb", attr::LAST_INBOUND_AT)
+                    .expression_attribute_names("#win", attr::WINDOW_UNTIL)
+                    .expression_attribute_values(":win", n(window.as_millis()));
+                if let Some(name) = profile.name.as_ref().filter(|n| !n.is_empty()) {
+                    // The latest profile name wins.
+                    expression.push_str(", #name = :name");
+                    update = update
+                        .expression_attribute_names("#name", attr::NAME)
+                        .expression_attribute_values(":name", s(name));
+                }
+                update
+                    .update_expression(expression)
+                    .condition_expression("attribute_not_exists(#inb) OR #inb < :at")
+            }
+            None => update.update_expression("SET #seen = :at").condition_expression("#seen < :at"),
+        };
+        self.conditional_update(update).await?;
+        self.conditional_update(
+            client
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&keys::conversation(tenant, conversation))))
+                .update_expression("SET #last = :at")
+                .condition_expression("attribute_exists(#pk) AND #last < :at")
+                .expression_attribute_names("#last", attr::LAST_MESSAGE_AT)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":at", n(at.as_millis())),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a message and its `WAMID#` record together, once. `Duplicate` when the record exists.
+    async fn put_message_once(&self, wamid_record: Item, message: Item) -> Result<Stored, InboxError> {
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(self.table.name())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .context("building a message put")
+        };
+        let result = self
+            .table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put(wamid_record)?).build())
+            .transact_items(TransactWriteItem::builder().put(put(message)?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Stored::Created),
+            Err(e) => {
+                let e = e.into_service_error();
+                if first_condition_failed(&e) {
+                    Ok(Stored::Duplicate)
+                } else {
+                    Err(unknown(e, "storing a message"))
+                }
+            }
+        }
+    }
+}
+
+/// The fields of a new message record.
+struct MessageRecord<'a> {
+    key: &'a Key,
+    id: &'a MessageId,
+    conversation: &'a ConversationId,
+    contact: &'a ContactId,
+    direction: &'static str,
+    kind: &'a str,
+    sent_at: Timestamp,
+    status: MessageStatus,
+}
+
+impl MessageRecord<'_> {
+    fn into_item(self) -> Item {
+        let mut item = item_with_key(self.key);
+        item.insert(ENTITY.to_owned(), s("message"));
+        item.insert(attr::MESSAGE_ID.to_owned(), s(self.id.as_str()));
+        item.insert(attr::CONVERSATION_ID.to_owned(), s(self.conversation.as_str()));
+        item.insert(attr::CONTACT_ID.to_owned(), s(self.contact.as_str()));
+        item.insert(attr::DIRECTION.to_owned(), s(self.direction));
+        item.insert(attr::MESSAGE_TYPE.to_owned(), s(self.kind));
+        item.insert(attr::SENT_AT.to_owned(), n(self.sent_at.as_millis()));
+        item.insert(attr::MESSAGE_STATUS.to_owned(), s(self.status.as_str()));
+        item.insert(attr::STATUS_RANK.to_owned(), n(self.status.rank()));
+        item.insert(attr::STATUS_AT.to_owned(), n(self.sent_at.as_millis()));
+        item.insert(attr::STATUSES.to_owned(), AttributeValue::M(HashMap::new()));
+        item
+    }
+}
+
+fn wamid_item(key: &Key, wamid: &str) -> Item {
+    let mut item = item_with_key(key);
+    item.insert(ENTITY.to_owned(), s("wamid"));
+    item.insert(attr::WAMID.to_owned(), s(wamid));
+    item
+}
+
+fn contact_view(item: &Item) -> anyhow::Result<ContactView> {
+    let consent = match (item.opt_string(attr::CONSENT_STATE), item.opt_string(attr::CONSENT_SOURCE)) {
+        (Some(state), Some(source)) => Some(ConsentState {
+            state: consent_kind(state).context("unknown consent state")?,
+            source: consent_source(source).context("unknown consent source")?,
+            at: item.number(attr::CONSENT_AT)?,
+        }),
+        _ => None,
+    };
+    Ok(ContactView {
+        id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
+        phone: optional_string(item, attr::PHONE),
+        user_id: optional_string(item, attr::USER_ID),
+        email: optional_string(item, attr::EMAIL),
+        name: optional_string(item, attr::NAME),
+        first_seen_at: item.number(attr::FIRST_SEEN_AT)?,
+        last_seen_at: item.number(attr::LAST_SEEN_AT)?,
+        last_inbound_at: item.opt_number(attr::LAST_INBOUND_AT)?,
+        service_window_until: item.opt_number(attr::WINDOW_UNTIL)?,
+        consent,
+        conversation_id: item.opt_string(attr::CONVERSATION_ID).map(ConversationId::parse).transpose()?,
+    })
+}
+
+fn conversation_view(item: &Item) -> anyhow::Result<ConversationView> {
+    Ok(ConversationView {
+        id: ConversationId::parse(item.string(attr::CONVERSATION_ID)?)?,
+        contact_id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
+        state: item.string(attr::STATE)?.to_owned(),
+        started_at: item.number(attr::STARTED_AT)?,
+        last_message_at: item.number(attr::LAST_MESSAGE_AT)?,
+    })
+}
+
+fn message_view(item: &Item) -> anyhow::Result<MessageView> {
+    let statuses: BTreeMap<String, i64> = match item.get(attr::STATUSES) {
+        Some(AttributeValue::M(map)) => map
+            .iter()
+            .filter_map(|(k, v)| match v {
+                AttributeValue::N(at) => at.parse().ok().map(|at| (k.clone(), at)),
+                _ => None,
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    Ok(MessageView {
+        id: MessageId::parse(item.string(attr::MESSAGE_ID)?)?,
+        conversation_id: ConversationId::parse(item.string(attr::CONVERSATION_ID)?)?,
+        wamid: optional_string(item, attr::WAMID),
+        direction: item.string(attr::DIRECTION)?.to_owned(),
+        kind: item.string(attr::MESSAGE_TYPE)?.to_owned(),
+        timestamp: item.number(attr::SENT_AT)?,
+        status: MessageStatus::parse(item.string(attr::MESSAGE_STATUS)?).context("unknown message status")?,
+        statuses,
+        error: item.opt_string(attr::ERROR).map(serde_json::from_str::<MetaError>).transpose()?,
+        payload: item.opt_string(attr::RAW).map(serde_json::from_str).transpose()?,
+    })
+}
+
+fn lead_view(item: &Item) -> anyhow::Result<LeadView> {
+    Ok(LeadView {
+        id: item.string(attr::LEADGEN_ID)?.to_owned(),
+        page_id: item.string(attr::PAGE_ID)?.to_owned(),
+        contact_id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
+        lead: serde_json::from_str(item.string(attr::LEAD)?)?,
+        source: serde_json::from_str(item.string(attr::LEAD_SOURCE)?)?,
+        received_at: item.number(attr::RECEIVED_AT)?,
+    })
+}
+
+/// Refuses a cursor that this listing did not produce (the partition is always the caller's;
+/// this keeps a cursor from jumping into another kind of item).
+fn checked<'a>(after: Option<&'a str>, prefixes: &[&str]) -> Result<Option<&'a str>, InboxError> {
+    match after {
+        None => Ok(None),
+        Some(cursor) => {
+            let mut parts = cursor.split('\n');
+            let ok = prefixes.iter().all(|prefix| parts.next().is_some_and(|part| part.starts_with(prefix)))
+                && parts.next().is_none();
+            if ok {
+                Ok(Some(cursor))
+            } else {
+                Err(InboxError::InvalidCursor)
+            }
+        }
+    }
+}
+
+fn page_of<T>(page: super::table::Page, map: fn(&Item) -> anyhow::Result<T>) -> Result<Page<T>, InboxError> {
+    let items = page
+        .items
+        .iter()
+        .map(map)
+        .collect::<anyhow::Result<Vec<T>>>()
+        .map_err(|e| unknown(e, "mapping items"))?;
+    Ok(Page { items, next: page.next })
+}
+
+impl InboxStore for DynamoInbox {
+    async fn store_inbound_message(
+        &self,
+        tenant: &TenantId,
+        message: &NewInboundMessage<'_>,
+        now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let at = message.sent_at;
+        let (contact_id, contact) = self.resolve_contact(tenant, message.from, at).await?;
+        let conversation = self.ensure_conversation(tenant, &contact_id, &contact, at, now).await?;
+        let message_id = MessageId::generate(at);
+        let key = keys::message(tenant, &conversation, at, &message_id);
+        let mut record = wamid_item(&keys::wamid(tenant, message.wamid), message.wamid.as_str());
+        record.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
+        record.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
+        let mut item = MessageRecord {
+            key: &key,
+            id: &message_id,
+            conversation: &conversation,
+            contact: &contact_id,
+            direction: INBOUND,
+            kind: message.kind,
+            sent_at: at,
+            status: MessageStatus::Received,
+        }
+        .into_item();
+        item.insert(attr::WAMID.to_owned(), s(message.wamid.as_str()));
+        item.insert(attr::RAW.to_owned(), s(message.raw));
+        let stored = self.put_message_once(record, item).await?;
+        // Also on a duplicate: a previous attempt may have died before this step. It is idempotent.
+        self.touch(tenant, &contact_id, &contact, &conversation, at, Some(message.from)).await?;
+        Ok(stored)
+    }
+
+    async fn apply_status(
+        &self,
+        tenant: &TenantId,
+        change: &StatusChange<'_>,
+        now: Timestamp,
+    ) -> Result<StatusOutcome, InboxError> {
+        let record_key = keys::wamid(tenant, change.wamid);
+        let mut record = self
+            .table
+            .get(&record_key, Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a wamid"))?;
+        if record.is_none() {
+            // A status for a message Leadline has no record of (sent before, or by another app of
+            // the same WABA): keep it, in the recipient's conversation when Meta names them.
+            let mut fresh = wamid_item(&record_key, change.wamid.as_str());
+            let stored = if change.recipient.keys().is_empty() {
+                fresh.insert(attr::MESSAGE_STATUS.to_owned(), s(MessageStatus::Queued.as_str()));
+                fresh.insert(attr::STATUS_RANK.to_owned(), n(0));
+                fresh.insert(attr::STATUSES.to_owned(), AttributeValue::M(HashMap::new()));
+                match self.table.put_new(fresh, Self::now_filter()).await {
+                    Ok(()) => Stored::Created,
+                    Err(PutNewError::AlreadyExists) => Stored::Duplicate,
+                    Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
+                }
+            } else {
+                let (contact_id, contact) = self.resolve_contact(tenant, change.recipient, change.at).await?;
+                let conversation =
+                    self.ensure_conversation(tenant, &contact_id, &contact, change.at, now).await?;
+                let message_id = MessageId::generate(change.at);
+                let key = keys::message(tenant, &conversation, change.at, &message_id);
+                fresh.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
+                fresh.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
+                let mut item = MessageRecord {
+                    key: &key,
+                    id: &message_id,
+                    conversation: &conversation,
+                    contact: &contact_id,
+                    direction: OUTBOUND,
+                    kind: "unknown",
+                    sent_at: change.at,
+                    status: MessageStatus::Queued,
+                }
+                .into_item();
+                item.insert(attr::WAMID.to_owned(), s(change.wamid.as_str()));
+                let stored = self.put_message_once(fresh, item).await?;
+                self.touch(tenant, &contact_id, &contact, &conversation, change.at, None).await?;
+                stored
+            };
+            tracing::debug!(?stored, "Status for a wamid without a record");
+            record = self
+                .table
+                .get(&record_key, Self::now_filter())
+                .await
+                .map_err(|e| unknown(e, "re-reading a wamid"))?;
+        }
+        let record = record
+            .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("wamid record missing after creation")))?;
+        let target = match record.opt_string(attr::MESSAGE_SK) {
+            Some(sk) => Key { pk: record_key.pk.clone(), sk: sk.to_owned() },
+            None => record_key,
+        };
+        let client = self.table.client();
+        // History: each status once, with its own time.
+        client
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&target)))
+            .update_expression("SET #h.#name = if_not_exists(#h.#name, :at)")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#h", attr::STATUSES)
+            .expression_attribute_names("#name", change.meta_status)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", n(change.at.as_millis()))
+            .send()
+            .await
+            .map_err(|e| unknown(e, "recording status history"))?;
+        // Current status: only forward.
+        let mut update = client
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&target)))
+            .condition_expression("#rank < :rank")
+            .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+            .expression_attribute_names("#rank", attr::STATUS_RANK)
+            .expression_attribute_names("#at", attr::STATUS_AT)
+            .expression_attribute_values(":status", s(change.status.as_str()))
+            .expression_attribute_values(":rank", n(change.status.rank()))
+            .expression_attribute_values(":at", n(change.at.as_millis()));
+        let mut expression = "SET #status = :status, #rank = :rank, #at = :at".to_owned();
+        if let Some(error) = change.error {
+            expression.push_str(", #error = :error");
+            update = update.expression_attribute_names("#error", attr::ERROR).expression_attribute_values(
+                ":error",
+                s(serde_json::to_string(error).context("serializing an error")?),
+            );
+        }
+        let applied = self.conditional_update(update.update_expression(expression)).await?;
+        Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
+    }
+
+    async fn record_consent(
+        &self,
+        tenant: &TenantId,
+        change: &ConsentChange<'_>,
+        _now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let (contact_id, _) = self.resolve_contact(tenant, change.contact, change.at).await?;
+        let kind = consent_kind_name(change.kind);
+        let source = consent_source_name(change.source);
+        let cause = format!("{kind}:{}", change.cause);
+        let mut event = item_with_key(&keys::consent_event(tenant, &contact_id, change.at, &cause));
+        event.insert(ENTITY.to_owned(), s("consent_event"));
+        event.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+        event.insert(attr::KIND.to_owned(), s(kind));
+        event.insert(attr::SOURCE.to_owned(), s(source));
+        event.insert(attr::AT.to_owned(), n(change.at.as_millis()));
+        match self.table.put_new(event, Self::now_filter()).await {
+            Ok(()) => {}
+            Err(PutNewError::AlreadyExists) => return Ok(Stored::Duplicate),
+            Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording consent")),
+        }
+        self.conditional_update(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&keys::contact(tenant, &contact_id))))
+                .update_expression("SET #state = :state, #source = :source, #at = :at")
+                .condition_expression("attribute_not_exists(#at) OR #at <= :at")
+                .expression_attribute_names("#state", attr::CONSENT_STATE)
+                .expression_attribute_names("#source", attr::CONSENT_SOURCE)
+                .expression_attribute_names("#at", attr::CONSENT_AT)
+                .expression_attribute_values(":state", s(kind))
+                .expression_attribute_values(":source", s(source))
+                .expression_attribute_values(":at", n(change.at.as_millis())),
+        )
+        .await?;
+        Ok(Stored::Created)
+    }
+
+    async fn lead_exists(&self, tenant: &TenantId, leadgen_id: &str) -> Result<bool, InboxError> {
+        let item = self
+            .table
+            .get(&keys::lead(tenant, leadgen_id), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a lead"))?;
+        Ok(item.is_some())
+    }
+
+    async fn store_lead(
+        &self,
+        tenant: &TenantId,
+        lead: &NewLead<'_>,
+        now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let (contact_id, contact) = self.resolve_contact(tenant, lead.contact, now).await?;
+        let mut item = item_with_key(&keys::lead(tenant, lead.leadgen_id));
+        item.insert(ENTITY.to_owned(), s("lead"));
+        item.insert(attr::LEADGEN_ID.to_owned(), s(lead.leadgen_id));
+        item.insert(attr::PAGE_ID.to_owned(), s(lead.page_id));
+        item.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+        item.insert(attr::LEAD.to_owned(), s(lead.lead_json));
+        item.insert(attr::LEAD_SOURCE.to_owned(), s(lead.change_json));
+        item.insert(attr::RECEIVED_AT.to_owned(), n(now.as_millis()));
+        item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, &contact_id)));
+        item.insert(GSI1SK.to_owned(), s(keys::contact_index_lead(now, lead.leadgen_id)));
+        let stored = match self.table.put_new(item, Self::now_filter()).await {
+            Ok(()) => Stored::Created,
+            Err(PutNewError::AlreadyExists) => Stored::Duplicate,
+            Err(PutNewError::Unknown(e)) => return Err(unknown(e, "storing a lead")),
+        };
+        if stored == Stored::Created {
+            let seen = contact.opt_number::<i64>(attr::LAST_SEEN_AT).ok().flatten().unwrap_or_default();
+            if now.as_millis() > seen {
+                self.conditional_update(
+                    self.table
+                        .client()
+                        .update_item()
+                        .table_name(self.table.name())
+                        .set_key(Some(key_attributes(&keys::contact(tenant, &contact_id))))
+                        .update_expression("SET #seen = :at")
+                        .condition_expression("#seen < :at")
+                        .expression_attribute_names("#seen", attr::LAST_SEEN_AT)
+                        .expression_attribute_values(":at", n(now.as_millis())),
+                )
+                .await?;
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn contact_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let key = keys::contact(tenant, &ContactKey::Phone(phone.clone()).contact_id());
+        let item =
+            self.table.get(&key, Self::now_filter()).await.map_err(|e| unknown(e, "reading a contact"))?;
+        item.map(|i| contact_view(&i)).transpose().map_err(|e| unknown(e, "mapping a contact"))
+    }
+
+    async fn contacts(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<ContactView>, InboxError> {
+        let after = checked(after, &[keys::CONTACT_PREFIX])?;
+        let page = self
+            .table
+            .query_prefix(
+                &keys::tenant_partition(tenant),
+                keys::CONTACT_PREFIX,
+                Self::now_filter(),
+                i32::from(limit),
+                after,
+            )
+            .await
+            .map_err(|e| unknown(e, "listing contacts"))?;
+        page_of(page, contact_view)
+    }
+
+    async fn conversations(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<ConversationView>, InboxError> {
+        let partition = keys::tenant_partition(tenant);
+        let after = match contact {
+            None => checked(after, &[keys::CONVERSATION_PREFIX])?,
+            Some(_) => checked(after, &[keys::CONVERSATION_PREFIX, keys::CONVERSATION_PREFIX])?,
+        };
+        let page = match contact {
+            None => {
+                self.table
+                    .query_prefix(
+                        &partition,
+                        keys::CONVERSATION_PREFIX,
+                        Self::now_filter(),
+                        i32::from(limit),
+                        after,
+                    )
+                    .await
+            }
+            Some(contact) => {
+                let index = keys::contact_index_partition(tenant, contact);
+                self.table
+                    .query_gsi1_prefix(
+                        &partition,
+                        &index,
+                        keys::CONVERSATION_PREFIX,
+                        Self::now_filter(),
+                        i32::from(limit),
+                        after,
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| unknown(e, "listing conversations"))?;
+        page_of(page, conversation_view)
+    }
+
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        let item = self
+            .table
+            .get(&keys::conversation(tenant, id), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a conversation"))?;
+        item.map(|i| conversation_view(&i)).transpose().map_err(|e| unknown(e, "mapping a conversation"))
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<MessageView>, InboxError> {
+        let prefix = keys::messages_prefix(conversation);
+        let after = checked(after, &[&prefix])?;
+        let page = self
+            .table
+            .query_prefix(
+                &keys::tenant_partition(tenant),
+                &prefix,
+                Self::now_filter(),
+                i32::from(limit),
+                after,
+            )
+            .await
+            .map_err(|e| unknown(e, "listing messages"))?;
+        page_of(page, message_view)
+    }
+
+    async fn consent_ledger(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Vec<ConsentEventView>, InboxError> {
+        let mut events = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .table
+                .query_prefix(
+                    &keys::tenant_partition(tenant),
+                    &keys::consent_prefix(contact),
+                    Self::now_filter(),
+                    100,
+                    after.as_deref(),
+                )
+                .await
+                .map_err(|e| unknown(e, "reading the consent ledger"))?;
+            for item in &page.items {
+                let event = (|| -> anyhow::Result<ConsentEventView> {
+                    Ok(ConsentEventView {
+                        kind: consent_kind(item.string(attr::KIND)?).context("unknown consent kind")?,
+                        source: consent_source(item.string(attr::SOURCE)?)
+                            .context("unknown consent source")?,
+                        at: item.number(attr::AT)?,
+                    })
+                })()
+                .map_err(|e| unknown(e, "mapping a consent event"))?;
+                events.push(event);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(events),
+            }
+        }
+    }
+
+    async fn leads(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<LeadView>, InboxError> {
+        let partition = keys::tenant_partition(tenant);
+        let after = match contact {
+            None => checked(after, &[keys::LEAD_PREFIX])?,
+            Some(_) => checked(after, &[keys::LEAD_PREFIX, keys::LEAD_PREFIX])?,
+        };
+        let page = match contact {
+            None => {
+                self.table
+                    .query_prefix(&partition, keys::LEAD_PREFIX, Self::now_filter(), i32::from(limit), after)
+                    .await
+            }
+            Some(contact) => {
+                let index = keys::contact_index_partition(tenant, contact);
+                self.table
+                    .query_gsi1_prefix(
+                        &partition,
+                        &index,
+                        keys::LEAD_PREFIX,
+                        Self::now_filter(),
+                        i32::from(limit),
+                        after,
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| unknown(e, "listing leads"))?;
+        page_of(page, lead_view)
+    }
+}

@@ -1,0 +1,553 @@
+//! The inbox: contacts, their conversations, messages in both directions with their delivery
+//! status, the consent ledger, and leads — and the [`InboxStore`] port that keeps them.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
+use super::time::Timestamp;
+use super::whatsapp::MetaError;
+
+/// The WhatsApp customer-service window: free-form messages only within 24 h of the
+/// customer's last inbound message (P22).
+pub const SERVICE_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How a person is identified, in order of preference: phone number (`wa_id`), business-scoped
+/// user id (BSUID), email (leads only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ContactKey {
+    /// E.164 digits.
+    Phone(PhoneNumber),
+    /// A BSUID (`US.1349…`).
+    UserId(String),
+    /// A lowercased email address.
+    Email(String),
+}
+
+impl ContactKey {
+    /// The contact id this key gives when it is the first thing known about a person.
+    #[must_use]
+    pub fn contact_id(&self) -> ContactId {
+        let basis = match self {
+            Self::Phone(phone) => format!("phone:{}", phone.as_digits()),
+            Self::UserId(id) => format!("bsuid:{id}"),
+            Self::Email(email) => format!("email:{email}"),
+        };
+        let hash = crate::adapters::dynamo::keys::hex_sha256(&basis);
+        // 32 hex digits (128 bits): unique per tenant, and no identifier in the id itself.
+        ContactId::parse(format!("ct_{}", &hash[..32]))
+            .unwrap_or_else(|_| ContactId::generate(Timestamp::from_millis(0)))
+    }
+}
+
+/// What an event says about a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactProfile {
+    /// Phone number (`wa_id`, or a form's phone answer).
+    pub phone: Option<PhoneNumber>,
+    /// BSUID.
+    pub user_id: Option<String>,
+    /// Email (lowercased).
+    pub email: Option<String>,
+    /// Display or full name.
+    pub name: Option<String>,
+}
+
+impl ContactProfile {
+    /// The keys that identify this person, best first. Empty when nothing identifies them.
+    #[must_use]
+    pub fn keys(&self) -> Vec<ContactKey> {
+        let mut keys = Vec::new();
+        if let Some(phone) = &self.phone {
+            keys.push(ContactKey::Phone(phone.clone()));
+        }
+        if let Some(id) = self.user_id.as_ref().filter(|id| !id.is_empty()) {
+            keys.push(ContactKey::UserId(id.clone()));
+        }
+        if let Some(email) = self.email.as_ref().filter(|e| !e.is_empty()) {
+            keys.push(ContactKey::Email(email.clone()));
+        }
+        keys
+    }
+}
+
+/// Outbound and inbound message states, ordered: a status never goes back to a lower rank
+/// (`read` never returns to `delivered`), and `failed` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Inbound: received from the customer.
+    Received,
+    /// Outbound: accepted by Leadline, not yet sent.
+    Queued,
+    /// Refused by policy before sending.
+    Blocked,
+    /// Accepted by WhatsApp.
+    Sent,
+    /// On the customer's phone.
+    Delivered,
+    /// Read (or a voice note played).
+    Read,
+    /// Could not be delivered.
+    Failed,
+}
+
+impl MessageStatus {
+    /// The order statuses move in.
+    #[must_use]
+    pub const fn rank(self) -> u8 {
+        match self {
+            Self::Received | Self::Queued => 0,
+            Self::Sent => 1,
+            Self::Delivered => 2,
+            Self::Read => 3,
+            Self::Blocked | Self::Failed => 4,
+        }
+    }
+
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Queued => "queued",
+            Self::Blocked => "blocked",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// From Meta's status name (`played` counts as `read`); `None` for names Meta may add later.
+    #[must_use]
+    pub fn from_meta(status: &str) -> Option<Self> {
+        match status {
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "read" | "played" => Some(Self::Read),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    /// From the stored name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Received, Self::Queued, Self::Blocked, Self::Sent, Self::Delivered, Self::Read, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// An inbound message to store.
+#[derive(Debug, Clone)]
+pub struct NewInboundMessage<'a> {
+    /// Meta's id: the deduplication key.
+    pub wamid: &'a Wamid,
+    /// Who sent it.
+    pub from: &'a ContactProfile,
+    /// When the customer sent it.
+    pub sent_at: Timestamp,
+    /// The message type.
+    pub kind: &'a str,
+    /// The message JSON as received (every field, known or not).
+    pub raw: &'a str,
+}
+
+/// Whether a write created something or found it already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Written now.
+    Created,
+    /// Written before (a redelivery): nothing changed.
+    Duplicate,
+}
+
+/// A status of an outbound message to apply.
+#[derive(Debug, Clone)]
+pub struct StatusChange<'a> {
+    /// The outbound message.
+    pub wamid: &'a Wamid,
+    /// The status it reached.
+    pub status: MessageStatus,
+    /// Meta's own name for it (`played` is recorded as such in the history).
+    pub meta_status: &'a str,
+    /// When.
+    pub at: Timestamp,
+    /// Who it went to, when Meta says.
+    pub recipient: &'a ContactProfile,
+    /// Why it failed.
+    pub error: Option<&'a MetaError>,
+}
+
+/// What applying a status did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// The message moved to this status.
+    Applied,
+    /// The message already had this or a later status; only the history was completed.
+    Stale,
+}
+
+/// Kinds of consent events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentKind {
+    /// The person agreed to be contacted.
+    OptIn,
+    /// The person asked to get no more (marketing or automated) messages.
+    OptOut,
+}
+
+/// Where a consent event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    /// The person wrote an opt-out or opt-in keyword.
+    Keyword,
+    /// Meta's `user_preferences` webhook (marketing stop / resume).
+    MetaUserPreferences,
+    /// A Lead Ads form carried consent.
+    LeadForm,
+}
+
+/// A consent event to record.
+#[derive(Debug, Clone)]
+pub struct ConsentChange<'a> {
+    /// Who.
+    pub contact: &'a ContactProfile,
+    /// Opt-in or opt-out.
+    pub kind: ConsentKind,
+    /// From where.
+    pub source: ConsentSource,
+    /// When.
+    pub at: Timestamp,
+    /// What caused it (wamid, leadgen id, preference) — recording the same cause twice is a no-op.
+    pub cause: &'a str,
+}
+
+/// A lead to store.
+#[derive(Debug, Clone)]
+pub struct NewLead<'a> {
+    /// The leadgen id: the deduplication key.
+    pub leadgen_id: &'a str,
+    /// The Page it came through.
+    pub page_id: &'a str,
+    /// The person, from the form's answers.
+    pub contact: &'a ContactProfile,
+    /// The lead as Graph returned it (every answer), JSON.
+    pub lead_json: &'a str,
+    /// The webhook's change (form, ad, ad set ids), JSON.
+    pub change_json: &'a str,
+}
+
+/// A contact as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactView {
+    /// Its id.
+    pub id: ContactId,
+    /// Phone number (E.164 digits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// BSUID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Name (WhatsApp profile or form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// First contact, epoch ms.
+    pub first_seen_at: i64,
+    /// Latest contact, epoch ms.
+    pub last_seen_at: i64,
+    /// The customer's latest inbound message, epoch ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_inbound_at: Option<i64>,
+    /// Until when free-form messages may be sent (P22), epoch ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_window_until: Option<i64>,
+    /// The current consent state, from the ledger's latest event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentState>,
+    /// The open conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
+}
+
+/// The current consent state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentState {
+    /// The latest kind.
+    pub state: ConsentKind,
+    /// Its source.
+    pub source: ConsentSource,
+    /// When, epoch ms.
+    pub at: i64,
+}
+
+/// One entry of the consent ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEventView {
+    /// Opt-in or opt-out.
+    pub kind: ConsentKind,
+    /// Source.
+    pub source: ConsentSource,
+    /// When, epoch ms.
+    pub at: i64,
+}
+
+/// A conversation as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationView {
+    /// Its id.
+    pub id: ConversationId,
+    /// With whom.
+    pub contact_id: ContactId,
+    /// `open`, `pending` or `resolved`.
+    pub state: String,
+    /// Started, epoch ms.
+    pub started_at: i64,
+    /// Latest message, epoch ms.
+    pub last_message_at: i64,
+}
+
+/// A message as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// Leadline's id.
+    pub id: MessageId,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Meta's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wamid: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The message type (`text`, `image`, …; `unknown` for an outbound message seen only by its statuses).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it was sent, epoch ms.
+    pub timestamp: i64,
+    /// Its current status.
+    pub status: MessageStatus,
+    /// Every status reached, with when (epoch ms).
+    pub statuses: BTreeMap<String, i64>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<MetaError>,
+    /// The message as received (inbound), every field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+}
+
+/// A lead as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadView {
+    /// The leadgen id.
+    pub id: String,
+    /// The Page.
+    pub page_id: String,
+    /// The person.
+    pub contact_id: ContactId,
+    /// The lead as Graph returned it.
+    pub lead: Value,
+    /// Form, ad and ad set ids from the webhook.
+    pub source: Value,
+    /// When Leadline stored it, epoch ms.
+    pub received_at: i64,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items, in order.
+    pub items: Vec<T>,
+    /// The cursor for the next page, when there may be one.
+    pub next: Option<String>,
+}
+
+/// Errors of the [`InboxStore`] operations.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The event names nobody: no phone number, BSUID or email.
+    #[error("the event identifies no contact")]
+    NoContact,
+    /// A page cursor that this listing did not produce.
+    #[error("the cursor does not belong to this listing")]
+    InvalidCursor,
+    /// The store failed; a retry may succeed. Writes are idempotent, so retrying is safe.
+    #[error("inbox store failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Contacts, conversations, messages, consent and leads of each tenant.
+///
+/// Every write is idempotent: the same event applied twice changes nothing the second time.
+pub trait InboxStore: Send + Sync {
+    /// Stores an inbound message once (keyed by wamid), upserting its contact (names, first and
+    /// last seen, the 24 h window) and opening or continuing the contact's conversation.
+    ///
+    /// # Errors
+    /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
+    fn store_inbound_message(
+        &self,
+        tenant: &TenantId,
+        message: &NewInboundMessage<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Stored, InboxError>> + Send;
+
+    /// Applies a status to an outbound message: the status only moves forward, each status is
+    /// recorded once in its history with its time, and a failure keeps its error. An unknown
+    /// wamid gets a record of its own, so statuses that arrive first are not lost.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn apply_status(
+        &self,
+        tenant: &TenantId,
+        change: &StatusChange<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<StatusOutcome, InboxError>> + Send;
+
+    /// Appends a consent event to the contact's ledger (once per cause) and updates the current
+    /// state if the event is the latest.
+    ///
+    /// # Errors
+    /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
+    fn record_consent(
+        &self,
+        tenant: &TenantId,
+        change: &ConsentChange<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Stored, InboxError>> + Send;
+
+    /// True when the lead was stored before.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn lead_exists(
+        &self,
+        tenant: &TenantId,
+        leadgen_id: &str,
+    ) -> impl Future<Output = Result<bool, InboxError>> + Send;
+
+    /// Stores a lead once (keyed by leadgen id), linked to the contact its answers identify
+    /// (an existing one by phone or email, or a new one).
+    ///
+    /// # Errors
+    /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
+    fn store_lead(
+        &self,
+        tenant: &TenantId,
+        lead: &NewLead<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Stored, InboxError>> + Send;
+
+    /// The contact with this phone number.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn contact_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> impl Future<Output = Result<Option<ContactView>, InboxError>> + Send;
+
+    /// A page of contacts.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn contacts(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Page<ContactView>, InboxError>> + Send;
+
+    /// A page of conversations: all of the tenant's, or one contact's.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn conversations(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        after: Option<&str>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Page<ConversationView>, InboxError>> + Send;
+
+    /// One conversation.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> impl Future<Output = Result<Option<ConversationView>, InboxError>> + Send;
+
+    /// A page of a conversation's messages, oldest first.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Page<MessageView>, InboxError>> + Send;
+
+    /// The contact's consent ledger, oldest first.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn consent_ledger(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> impl Future<Output = Result<Vec<ConsentEventView>, InboxError>> + Send;
+
+    /// A page of leads: all of the tenant's, or one contact's.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn leads(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        after: Option<&str>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Page<LeadView>, InboxError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_only_move_forward_and_failed_is_final() {
+        let order =
+            [MessageStatus::Queued, MessageStatus::Sent, MessageStatus::Delivered, MessageStatus::Read];
+        assert!(order.windows(2).all(|w| w[0].rank() < w[1].rank()));
+        assert!(MessageStatus::Failed.rank() > MessageStatus::Read.rank());
+        assert_eq!(MessageStatus::from_meta("played"), Some(MessageStatus::Read));
+        assert_eq!(MessageStatus::from_meta("deleted"), None);
+    }
+
+    #[test]
+    fn the_same_person_gets_the_same_contact_id_and_it_reveals_nothing() {
+        let phone = PhoneNumber::parse("5511988887777").expect("valid");
+        let a = ContactKey::Phone(phone.clone()).contact_id();
+        let b = ContactKey::Phone(phone).contact_id();
+        assert_eq!(a, b);
+        assert!(!a.as_str().contains("5511988887777"));
+        assert_ne!(a, ContactKey::UserId("BR.1".into()).contact_id());
+    }
+}
