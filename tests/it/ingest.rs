@@ -491,3 +491,61 @@ async fn after_disconnecting_nothing_more_is_collected() {
     let messages = tenant.messages(&client, &tenant.wa_id).await;
     assert_eq!(messages.len(), 1, "the message after the disconnect was dropped");
 }
+
+#[tokio::test]
+async fn a_graph_failure_is_retried_through_sqs_until_the_lead_can_be_fetched() {
+    // Arrange: the webhook arrives before Graph can serve the lead.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let leadgen_id = format!("8{}", digits(14));
+    let webhook = tenant.fixture("leadgen").replace("__LEADGEN_ID__", &leadgen_id);
+    assert_eq!(post(&client, &webhook).await, StatusCode::OK);
+    let outbox_has_attempt = || async {
+        let outbox: Vec<Value> =
+            client.get(format!("{}/_sandbox/outbox", base())).send().await.ok()?.json().await.ok()?;
+        outbox
+            .iter()
+            .any(|e| {
+                e["path"].as_str().is_some_and(|p| p.contains(&leadgen_id)) && e["response_status"] == 400
+            })
+            .then_some(())
+    };
+    eventually("a refused Graph fetch", outbox_has_attempt).await;
+
+    // Act: Graph can serve it now; SQS redelivers after the visibility timeout.
+    let lead = json!({"id": leadgen_id, "field_data": [{"name": "email", "values": ["late@example.com"]}]});
+    let registered =
+        client.post(format!("{}/_sandbox/leads", base())).json(&lead).send().await.expect("request");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    // Assert
+    let leads = eventually("the lead after a retry", || async {
+        let leads = tenant.get(&client, "/v1/leads").await;
+        (leads["items"].as_array().map(Vec::len) == Some(1)).then_some(leads)
+    })
+    .await;
+    assert_eq!(leads["items"][0]["lead"]["field_data"], lead["field_data"]);
+}
+
+#[tokio::test]
+async fn account_updates_and_messaging_errors_pass_through_to_the_pipeline() {
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let marker = digits(9);
+    let template = tenant.fixture("template_status_update").replace("123456789", &marker);
+    let errors =
+        tenant.fixture("value_errors").replace("Rate limit hit", &format!("Rate limit hit {marker}"));
+
+    assert_eq!(post(&client, &template).await, StatusCode::OK);
+    assert_eq!(post(&client, &errors).await, StatusCode::OK);
+
+    // Nothing to store in this version: the inbound function logs them (field name and error code).
+    let log = crate::e2e::state_dir().join("logs").join("inbound.log");
+    eventually("both events processed", || async {
+        let text = std::fs::read_to_string(&log).ok()?;
+        let template_seen = text.lines().any(|l| l.contains("message_template_status_update"));
+        let error_seen = text.lines().any(|l| l.contains("130429") && l.contains(&marker));
+        (template_seen && error_seen).then_some(())
+    })
+    .await;
+}

@@ -14,6 +14,7 @@ mod batch;
 mod dynamo;
 mod e2e;
 mod idempotency;
+mod inbox;
 mod ingest;
 mod kms;
 mod sqs;

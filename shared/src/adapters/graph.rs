@@ -26,7 +26,6 @@ pub struct GraphClient {
 /// An HTTP client builder with TLS ready: installs aws-lc-rs as the process's rustls provider
 /// (idempotent; a second install is refused and harmless), which reqwest needs before it
 /// builds a client.
-#[must_use]
 pub fn http_client_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()

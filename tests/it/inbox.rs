@@ -1,0 +1,161 @@
+//! The inbox adapter against moto: exactly-once writes and order-independent final states.
+
+use shared::adapters::dynamo::DynamoInbox;
+use shared::domain::inbox::{
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
+    StatusChange, StatusOutcome, Stored,
+};
+use shared::domain::{PhoneNumber, Timestamp, Wamid};
+
+use crate::support::{table, tenant};
+
+fn person(phone: &str, name: &str) -> ContactProfile {
+    ContactProfile {
+        phone: PhoneNumber::parse(phone).ok(),
+        name: Some(name.into()),
+        ..ContactProfile::default()
+    }
+}
+
+async fn store(
+    inbox: &DynamoInbox,
+    tenant: &shared::domain::TenantId,
+    from: &ContactProfile,
+    wamid: &str,
+    secs: i64,
+) -> Stored {
+    let wamid = Wamid::parse(wamid).expect("valid");
+    let message = NewInboundMessage {
+        wamid: &wamid,
+        from,
+        sent_at: Timestamp::from_secs(secs),
+        kind: "text",
+        raw: "{}",
+    };
+    inbox.store_inbound_message(tenant, &message, Timestamp::from_secs(secs)).await.expect("stored")
+}
+
+#[tokio::test]
+async fn out_of_order_messages_end_with_the_latest_window_and_earliest_first_seen() {
+    // Arrange
+    let inbox = DynamoInbox::new(table().await);
+    let tenant = tenant();
+    let phone = "5511988880001";
+
+    // Act: 200, then 100 (late), then 300; the late one with an older profile name.
+    store(&inbox, &tenant, &person(phone, "Ana"), "wamid.B", 200).await;
+    store(&inbox, &tenant, &person(phone, "Old name"), "wamid.A", 100).await;
+    store(&inbox, &tenant, &person(phone, "Ana Souza"), "wamid.C", 300).await;
+
+    // Assert
+    let contact = inbox
+        .contact_by_phone(&tenant, &PhoneNumber::parse(phone).expect("valid"))
+        .await
+        .expect("read")
+        .expect("contact");
+    assert_eq!(contact.first_seen_at, 100_000);
+    assert_eq!(contact.last_inbound_at, Some(300_000));
+    assert_eq!(contact.service_window_until, Some(300_000 + 24 * 3600 * 1000));
+    assert_eq!(contact.name.as_deref(), Some("Ana Souza"), "the latest message's name wins");
+    let conversation = contact.conversation_id.expect("conversation");
+    let page = inbox.messages(&tenant, &conversation, None, 10).await.expect("messages");
+    let order: Vec<_> = page.items.iter().map(|m| m.wamid.clone().unwrap_or_default()).collect();
+    assert_eq!(order, ["wamid.A", "wamid.B", "wamid.C"], "listed by when they were sent");
+    let conversation = inbox.conversation(&tenant, &conversation).await.expect("read").expect("exists");
+    assert_eq!(conversation.last_message_at, 300_000);
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_message_store_it_once() {
+    let inbox = DynamoInbox::new(table().await);
+    let tenant = tenant();
+    let from = person("5511988880002", "Bia");
+
+    let results =
+        futures::future::join_all((0..5).map(|_| store(&inbox, &tenant, &from, "wamid.SAME", 100))).await;
+
+    assert_eq!(results.iter().filter(|r| **r == Stored::Created).count(), 1, "{results:?}");
+    let contact = inbox
+        .contact_by_phone(&tenant, from.phone.as_ref().expect("phone"))
+        .await
+        .expect("read")
+        .expect("contact");
+    let page = inbox
+        .messages(&tenant, &contact.conversation_id.expect("conversation"), None, 10)
+        .await
+        .expect("messages");
+    assert_eq!(page.items.len(), 1);
+}
+
+#[tokio::test]
+async fn the_latest_consent_event_decides_whatever_the_arrival_order() {
+    let inbox = DynamoInbox::new(table().await);
+    let tenant = tenant();
+    let who = person("5511988880003", "Caio");
+    let change = |kind, secs, cause| ConsentChange {
+        contact: &who,
+        kind,
+        source: ConsentSource::Keyword,
+        at: Timestamp::from_secs(secs),
+        cause,
+    };
+
+    let later = inbox
+        .record_consent(&tenant, &change(ConsentKind::OptIn, 200, "wamid.2"), Timestamp::from_secs(1))
+        .await
+        .expect("ok");
+    let earlier = inbox
+        .record_consent(&tenant, &change(ConsentKind::OptOut, 100, "wamid.1"), Timestamp::from_secs(1))
+        .await
+        .expect("ok");
+    let again = inbox
+        .record_consent(&tenant, &change(ConsentKind::OptOut, 100, "wamid.1"), Timestamp::from_secs(1))
+        .await
+        .expect("ok");
+
+    assert_eq!((later, earlier, again), (Stored::Created, Stored::Created, Stored::Duplicate));
+    let contact = inbox
+        .contact_by_phone(&tenant, who.phone.as_ref().expect("phone"))
+        .await
+        .expect("read")
+        .expect("contact");
+    let state = contact.consent.expect("state");
+    assert_eq!((state.state, state.at), (ConsentKind::OptIn, 200_000));
+    let ledger = inbox.consent_ledger(&tenant, &contact.id).await.expect("ledger");
+    let kinds: Vec<_> = ledger.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ConsentKind::OptOut, ConsentKind::OptIn], "the ledger is in time order");
+}
+
+#[tokio::test]
+async fn a_status_for_a_wamid_without_recipient_is_kept_and_moves_only_forward() {
+    let inbox = DynamoInbox::new(table().await);
+    let tenant = tenant();
+    let wamid = Wamid::parse("wamid.NORECIPIENT").expect("valid");
+    let nobody = ContactProfile::default();
+    let change = |status, meta_status, secs| StatusChange {
+        wamid: &wamid,
+        status,
+        meta_status,
+        at: Timestamp::from_secs(secs),
+        recipient: &nobody,
+        error: None,
+    };
+
+    let read = inbox
+        .apply_status(&tenant, &change(MessageStatus::Read, "read", 300), Timestamp::from_secs(1))
+        .await
+        .expect("ok");
+    let sent = inbox
+        .apply_status(&tenant, &change(MessageStatus::Sent, "sent", 100), Timestamp::from_secs(1))
+        .await
+        .expect("ok");
+    let read_again = inbox
+        .apply_status(&tenant, &change(MessageStatus::Read, "read", 300), Timestamp::from_secs(1))
+        .await
+        .expect("ok");
+
+    assert_eq!(
+        (read, sent, read_again),
+        (StatusOutcome::Applied, StatusOutcome::Stale, StatusOutcome::Stale)
+    );
+}
