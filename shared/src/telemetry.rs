@@ -32,6 +32,19 @@ pub fn init() {
         .try_init();
 }
 
+/// A JSON error, described for a log line: its kind and position only. serde's own message may
+/// quote the offending value (`invalid type: string "…"`), which can be personal data.
+#[must_use]
+pub fn json_error(error: &serde_json::Error) -> String {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    format!("{kind} at line {} column {}", error.line(), error.column())
+}
+
 /// Mentions a value in a log without showing it: prints its length only.
 #[derive(Clone, Copy)]
 pub struct Redacted<'a>(pub &'a str);
@@ -45,5 +58,19 @@ impl fmt::Display for Redacted<'_> {
 impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_are_described_without_the_offending_value() {
+        let error = serde_json::from_str::<Vec<u8>>(r#""+5511988887777""#).expect_err("not a list");
+        assert!(error.to_string().contains("5511988887777"), "serde itself quotes the value");
+        let described = json_error(&error);
+        assert!(!described.contains("5511988887777"));
+        assert!(described.starts_with("unexpected shape at line 1"));
     }
 }

@@ -25,7 +25,8 @@ fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-async fn new_tenant(client: &reqwest::Client) -> String {
+/// A new tenant (created with the operator key); its admin API key.
+pub async fn new_tenant(client: &reqwest::Client) -> String {
     let response = client
         .post(format!("{}/v1/tenants", base()))
         .bearer_auth(demo()["operator_key"].as_str().expect("operator key"))

@@ -28,17 +28,7 @@ fn digits(n: usize) -> String {
 
 impl TestTenant {
     pub async fn new(client: &reqwest::Client) -> Self {
-        let created: Value = client
-            .post(format!("{}/v1/tenants", base()))
-            .bearer_auth(demo()["operator_key"].as_str().expect("operator key"))
-            .json(&json!({"name": "Ingest"}))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        let api_key = created["api_key"].as_str().expect("key").to_owned();
+        let api_key = crate::e2e::new_tenant(client).await;
         let tenant = Self {
             api_key,
             phone_number_id: format!("1{}", digits(14)),

@@ -161,7 +161,7 @@ fn inbox_failure(error: InboxError) -> RecordError {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T, RecordError> {
-    serde_json::from_str(raw.get()).map_err(|e| poison(what, e))
+    serde_json::from_str(raw.get()).map_err(|e| poison(what, shared::telemetry::json_error(&e)))
 }
 
 async fn process<I, T, V, L, C>(

@@ -147,7 +147,7 @@ pub fn split(body: &[u8]) -> Result<Split, SplitError> {
     let parsed: Body<'_> = match serde_json::from_slice(body) {
         Ok(parsed) => parsed,
         Err(e) if e.is_data() => {
-            return Ok(Split { messages: Vec::new(), ignored: vec![format!("unexpected shape: {e}")] });
+            return Ok(Split { messages: Vec::new(), ignored: vec![shared::telemetry::json_error(&e)] });
         }
         Err(e) => return Err(SplitError::NotJson(e.to_string())),
     };
@@ -175,7 +175,7 @@ pub fn split(body: &[u8]) -> Result<Split, SplitError> {
 fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
     match result {
         Ok(message) => out.messages.push(message),
-        Err(e) => out.ignored.push(format!("unserializable event: {e}")),
+        Err(e) => out.ignored.push(format!("unserializable event: {}", shared::telemetry::json_error(&e))),
     }
 }
 
@@ -196,7 +196,7 @@ fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
     let value: MessagesValue<'_> = match serde_json::from_str(change.value.get()) {
         Ok(value) => value,
         Err(e) => {
-            out.ignored.push(format!("{} value of unexpected shape: {e}", change.field));
+            out.ignored.push(format!("{} value: {}", change.field, shared::telemetry::json_error(&e)));
             return;
         }
     };

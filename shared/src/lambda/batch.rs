@@ -145,8 +145,7 @@ where
         let outcome = async {
             let body = record.body.as_deref().unwrap_or_default();
             let parsed: T = serde_json::from_str(body).map_err(|e| {
-                // serde's message names the field and position, never the content.
-                RecordError::Poison(format!("body does not parse: {e}"))
+                RecordError::Poison(format!("body does not parse: {}", crate::telemetry::json_error(&e)))
             })?;
             handle(meta, parsed).await
         }

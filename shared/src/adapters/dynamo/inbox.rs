@@ -813,38 +813,7 @@ impl InboxStore for DynamoInbox {
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<ConversationView>, InboxError> {
-        let partition = keys::tenant_partition(tenant);
-        let after = match contact {
-            None => checked(after, &[keys::CONVERSATION_PREFIX])?,
-            Some(_) => checked(after, &[keys::CONVERSATION_PREFIX, keys::CONVERSATION_PREFIX])?,
-        };
-        let page = match contact {
-            None => {
-                self.table
-                    .query_prefix(
-                        &partition,
-                        keys::CONVERSATION_PREFIX,
-                        Self::now_filter(),
-                        i32::from(limit),
-                        after,
-                    )
-                    .await
-            }
-            Some(contact) => {
-                let index = keys::contact_index_partition(tenant, contact);
-                self.table
-                    .query_gsi1_prefix(
-                        &partition,
-                        &index,
-                        keys::CONVERSATION_PREFIX,
-                        Self::now_filter(),
-                        i32::from(limit),
-                        after,
-                    )
-                    .await
-            }
-        }
-        .map_err(|e| unknown(e, "listing conversations"))?;
+        let page = self.list(tenant, contact, keys::CONVERSATION_PREFIX, after, limit).await?;
         page_of(page, conversation_view)
     }
 
@@ -929,32 +898,36 @@ impl InboxStore for DynamoInbox {
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<LeadView>, InboxError> {
+        let page = self.list(tenant, contact, keys::LEAD_PREFIX, after, limit).await?;
+        page_of(page, lead_view)
+    }
+}
+
+impl DynamoInbox {
+    /// A page of one item family (`prefix`): the whole tenant's from the table, or one
+    /// contact's from its GSI1 partition.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<super::table::Page, InboxError> {
         let partition = keys::tenant_partition(tenant);
-        let after = match contact {
-            None => checked(after, &[keys::LEAD_PREFIX])?,
-            Some(_) => checked(after, &[keys::LEAD_PREFIX, keys::LEAD_PREFIX])?,
-        };
-        let page = match contact {
+        let now = Self::now_filter();
+        let limit = i32::from(limit);
+        match contact {
             None => {
-                self.table
-                    .query_prefix(&partition, keys::LEAD_PREFIX, Self::now_filter(), i32::from(limit), after)
-                    .await
+                let after = checked(after, &[prefix])?;
+                self.table.query_prefix(&partition, prefix, now, limit, after).await
             }
             Some(contact) => {
+                let after = checked(after, &[prefix, prefix])?;
                 let index = keys::contact_index_partition(tenant, contact);
-                self.table
-                    .query_gsi1_prefix(
-                        &partition,
-                        &index,
-                        keys::LEAD_PREFIX,
-                        Self::now_filter(),
-                        i32::from(limit),
-                        after,
-                    )
-                    .await
+                self.table.query_gsi1_prefix(&partition, &index, prefix, now, limit, after).await
             }
         }
-        .map_err(|e| unknown(e, "listing leads"))?;
-        page_of(page, lead_view)
+        .map_err(|e| unknown(e, "listing"))
     }
 }
