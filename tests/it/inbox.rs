@@ -159,3 +159,56 @@ async fn a_status_for_a_wamid_without_recipient_is_kept_and_moves_only_forward()
         (StatusOutcome::Applied, StatusOutcome::Stale, StatusOutcome::Stale)
     );
 }
+
+#[tokio::test]
+async fn erasure_in_small_budgets_resumes_until_nothing_is_left() {
+    // Arrange: a contact with 7 messages, a status record, consent and an email alias.
+    let inbox = DynamoInbox::new(table().await);
+    let tenant = tenant();
+    let mut who = person("5511988880004", "Dora");
+    who.email = Some("dora@example.com".into());
+    for i in 0..7 {
+        store(&inbox, &tenant, &who, &format!("wamid.D{i}"), 100 + i).await;
+    }
+    let change = ConsentChange {
+        contact: &who,
+        kind: ConsentKind::OptIn,
+        source: ConsentSource::LeadForm,
+        at: Timestamp::from_secs(50),
+        cause: "lead.1",
+    };
+    inbox.record_consent(&tenant, &change, Timestamp::from_secs(1)).await.expect("consent");
+    let contact = inbox
+        .contact_by_phone(&tenant, who.phone.as_ref().expect("phone"))
+        .await
+        .expect("read")
+        .expect("contact");
+
+    // Act: three items per call, as a run cut short by its deadline would go.
+    let mut total = shared::domain::privacy::ErasureCounts::default();
+    let mut calls = 0;
+    loop {
+        let pass = inbox.erase_contact(&tenant, &contact.id, 3).await.expect("erase");
+        calls += 1;
+        if pass.total() == 0 {
+            break;
+        }
+        total.add(&pass);
+        assert!(calls < 20, "erasure does not converge");
+    }
+
+    // Assert
+    assert!(calls > 3, "it really went in small steps");
+    assert_eq!((total.messages, total.message_id_records, total.conversations), (7, 7, 1));
+    assert_eq!((total.consent_events, total.contact_aliases, total.contacts), (1, 1, 1));
+    let key = shared::domain::inbox::ContactKey::Email("dora@example.com".into());
+    assert!(
+        inbox.find_contacts(&tenant, &key).await.expect("find").is_empty(),
+        "the email no longer leads anywhere"
+    );
+    assert!(inbox
+        .contact_by_phone(&tenant, who.phone.as_ref().expect("phone"))
+        .await
+        .expect("read")
+        .is_none());
+}

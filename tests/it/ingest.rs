@@ -540,3 +540,67 @@ async fn account_updates_and_messaging_errors_pass_through_to_the_pipeline() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn export_then_erasure_by_the_next_retention_run_leaves_nothing_and_a_receipt() {
+    // Arrange: a customer with messages, a status, consent and a lead.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let leadgen_id = format!("7{}", digits(14));
+    let lead = json!({"id": leadgen_id, "field_data": [{"name": "phone_number", "values": [format!("+{}", tenant.wa_id)]}]});
+    client.post(format!("{}/_sandbox/leads", base())).json(&lead).send().await.expect("request");
+    for fixture in ["text", "image_reply_from_ad", "text_stop", "statuses_sent_delivered_read"] {
+        assert_eq!(post(&client, &tenant.fixture(fixture)).await, StatusCode::OK);
+    }
+    assert_eq!(
+        post(&client, &tenant.fixture("leadgen").replace("__LEADGEN_ID__", &leadgen_id)).await,
+        StatusCode::OK
+    );
+    let export_path = format!("/v1/privacy/export?phone={}", tenant.wa_id);
+    let export = eventually("everything stored", || async {
+        let export = tenant.get(&client, &export_path).await;
+        let contact = &export["contacts"][0];
+        let messages = contact["conversations"][0]["messages"].as_array().map(Vec::len).unwrap_or(0);
+        (messages == 4
+            && contact["leads"].as_array().map(Vec::len) == Some(1)
+            && contact["consent_ledger"].as_array().map(Vec::len) == Some(1))
+        .then_some(export)
+    })
+    .await;
+    assert_eq!(export["subject"]["phone"], tenant.wa_id.as_str());
+
+    // Act
+    let accepted = client
+        .post(format!("{}/v1/privacy/erasure", base()))
+        .bearer_auth(&tenant.api_key)
+        .json(&json!({"phone": tenant.wa_id}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let id = accepted.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let pending = tenant.get(&client, &format!("/v1/privacy/erasure/{id}")).await;
+    let run = client.post(format!("{}/_local/schedule/retention", base())).send().await.expect("request");
+    assert_eq!(run.status(), StatusCode::OK);
+
+    // Assert
+    assert_eq!(pending["status"], "pending");
+    let done = eventually("the erasure done", || async {
+        let request = tenant.get(&client, &format!("/v1/privacy/erasure/{id}")).await;
+        (request["status"] == "done").then_some(request)
+    })
+    .await;
+    let deleted = &done["receipt"]["deleted"];
+    assert_eq!(deleted["contacts"], 1);
+    assert_eq!(deleted["messages"], 4);
+    assert_eq!(deleted["message_id_records"], 4);
+    assert_eq!(deleted["conversations"], 1);
+    assert_eq!(deleted["leads"], 1);
+    assert_eq!(deleted["consent_events"], 1);
+    assert_eq!(done["receipt"]["request_id"], id.as_str());
+    assert!(done["receipt"]["completed_at"].as_i64() >= done["requested_at"].as_i64());
+    let after = tenant.get(&client, &export_path).await;
+    assert_eq!(after["contacts"].as_array().map(Vec::len), Some(0), "the export afterwards is empty");
+    assert_eq!(tenant.get(&client, "/v1/leads").await["items"].as_array().map(Vec::len), Some(0));
+    assert_eq!(tenant.get(&client, "/v1/conversations").await["items"].as_array().map(Vec::len), Some(0));
+}

@@ -80,9 +80,9 @@ pub fn decode_sha256_hex(hex: &str) -> Option<[u8; 32]> {
 ///
 /// # Errors
 /// [`AuthError::Missing`], [`AuthError::Invalid`], [`AuthError::Unknown`].
-pub async fn authenticate<S: TenantStore, V, C: Clock, I>(
+pub async fn authenticate<S: TenantStore, V, C: Clock, I, P>(
     request: &Request,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Principal, AuthError> {
     let header =
         request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(AuthError::Missing)?;

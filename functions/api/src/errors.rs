@@ -3,6 +3,7 @@
 use lambda_http::{Body, Response};
 use shared::domain::inbox::InboxError;
 use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
+use shared::domain::privacy::PrivacyError;
 use shared::lambda::http::Problem;
 
 use crate::auth::AuthError;
@@ -89,6 +90,14 @@ impl From<InboxError> for ApiError {
             // Reads never name a contact; a write path that does is not an API route.
             InboxError::NoContact => Problem::bad_request("no contact identified").into(),
             InboxError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<PrivacyError> for ApiError {
+    fn from(error: PrivacyError) -> Self {
+        match error {
+            PrivacyError::Unknown(e) => internal(&e),
         }
     }
 }

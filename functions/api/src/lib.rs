@@ -15,6 +15,7 @@ use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{TenantStore, Vault};
+use shared::domain::privacy::PrivacyStore;
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
 use tracing::Instrument as _;
@@ -57,7 +58,7 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<S, V, C, I> {
+pub struct Deps<S, V, C, I, P> {
     /// Configuration.
     pub config: Config,
     /// Tenants, keys and connections.
@@ -68,12 +69,14 @@ pub struct Deps<S, V, C, I> {
     pub clock: C,
     /// Contacts, conversations, messages, consent, leads.
     pub inbox: I,
+    /// Erasure requests.
+    pub privacy: P,
 }
 
 /// Handles one request: authenticates, routes, and maps every error to a problem.
-pub async fn handle<S: TenantStore, V: Vault, C: Clock, I: InboxStore>(
+pub async fn handle<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: PrivacyStore>(
     request: Request,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Response<Body> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
@@ -138,14 +141,15 @@ mod tests {
     use lambda_http::http::Request as HttpRequest;
     use lambda_http::RequestExt as _;
     use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+    use shared::domain::privacy::PrivacyStore;
     use shared::domain::{PhoneNumber, TenantId, Timestamp};
-    use shared::testing::{LocalVault, ManualClock, MemoryInbox, MemoryTenantStore};
+    use shared::testing::{LocalVault, ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
 
     use super::*;
 
     const OPERATOR_KEY: &str = "operator-test-key";
 
-    type TestDeps = Deps<MemoryTenantStore, LocalVault, ManualClock, MemoryInbox>;
+    type TestDeps = Deps<MemoryTenantStore, LocalVault, ManualClock, MemoryInbox, MemoryPrivacy>;
 
     fn deps() -> TestDeps {
         let mut hash = [0u8; 32];
@@ -156,6 +160,7 @@ mod tests {
             vault: LocalVault,
             clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
             inbox: MemoryInbox::default(),
+            privacy: MemoryPrivacy::default(),
         }
     }
 
@@ -282,7 +287,7 @@ mod tests {
     async fn routes_not_built_yet_say_so_after_authentication() {
         let deps = deps();
         let (_, key) = new_tenant(&deps).await;
-        let unauthenticated = handle(request("GET", "/v1/privacy/export", None, ""), &deps).await;
+        let unauthenticated = handle(request("GET", "/v1/messages/msg_x", None, ""), &deps).await;
         let not_built = handle(request("GET", "/v1/messages/abc", Some(&key), ""), &deps).await;
         let unknown = handle(request("GET", "/v1/nope", Some(&key), ""), &deps).await;
         let wrong_method = handle(request("PATCH", "/v1/whatsapp", Some(&key), ""), &deps).await;
@@ -414,5 +419,61 @@ mod tests {
             handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await.status(),
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[tokio::test]
+    async fn export_holds_the_persons_data_and_erasure_is_accepted_for_the_next_run() {
+        // Arrange
+        let deps = deps();
+        let (tenant, key) = new_tenant(&deps).await;
+        seed_message(&deps, &tenant, "5511988887777", "wamid.E1").await;
+
+        // Act
+        let export = handle(get("/v1/privacy/export", &[("phone", "+55 11 98888-7777")], &key), &deps).await;
+        let accepted =
+            handle(request("POST", "/v1/privacy/erasure", Some(&key), r#"{"phone":"5511988887777"}"#), &deps)
+                .await;
+        let id = json(&accepted)["id"].as_str().expect("id").to_owned();
+        let status = handle(get(&format!("/v1/privacy/erasure/{id}"), &[], &key), &deps).await;
+
+        // Assert
+        assert_eq!(export.status(), StatusCode::OK);
+        let export = json(&export);
+        assert_eq!(export["subject"]["phone"], "5511988887777");
+        assert_eq!(export["contacts"][0]["conversations"][0]["messages"][0]["wamid"], "wamid.E1");
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        assert_eq!(json(&accepted)["status"], "pending");
+        assert_eq!(json(&status)["status"], "pending");
+        let pending = deps.privacy.due_erasures(10).await.expect("queue");
+        assert_eq!(pending.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn privacy_routes_refuse_bad_subjects_and_foreign_requests() {
+        let deps = deps();
+        let (_, key) = new_tenant(&deps).await;
+        let (_, other) = new_tenant(&deps).await;
+        for body in [
+            "{}",
+            r#"{"phone":"1","email":"a@b.c"}"#,
+            r#"{"phone":"12"}"#,
+            r#"{"email":"nope"}"#,
+            r#"{"name":"x"}"#,
+        ] {
+            let response = handle(request("POST", "/v1/privacy/erasure", Some(&key), body), &deps).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        }
+        assert_eq!(
+            handle(get("/v1/privacy/export", &[], &key), &deps).await.status(),
+            StatusCode::BAD_REQUEST
+        );
+        let accepted =
+            handle(request("POST", "/v1/privacy/erasure", Some(&key), r#"{"email":"A@B.com"}"#), &deps).await;
+        let id = json(&accepted)["id"].as_str().expect("id").to_owned();
+        let foreign = handle(get(&format!("/v1/privacy/erasure/{id}"), &[], &other), &deps).await;
+        assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+        let empty =
+            json(&handle(get("/v1/privacy/export", &[("email", "nobody@example.com")], &key), &deps).await);
+        assert_eq!(empty["contacts"].as_array().map(Vec::len), Some(0));
     }
 }

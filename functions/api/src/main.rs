@@ -2,7 +2,7 @@
 
 use api::{handle, Config, Deps};
 use lambda_http::{service_fn, Error, Request};
-use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
+use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{aws_sdk_config, Env};
 use shared::domain::SystemClock;
@@ -20,7 +20,8 @@ async fn main() -> Result<(), Error> {
         tenants: DynamoTenantStore::new(table.clone()),
         vault,
         clock: SystemClock,
-        inbox: DynamoInbox::new(table),
+        inbox: DynamoInbox::new(table.clone()),
+        privacy: DynamoPrivacy::new(table),
     };
     lambda_http::run(service_fn(|request: Request| async { Ok::<_, Error>(handle(request, &deps).await) }))
         .await

@@ -1,17 +1,31 @@
-//! The `retention` function: everything TTL cannot do on its own (retention changes, content
-//! sanitizing, erasure requests, closed tenants, Meta disconnects, deleted agents, analytics
-//! anonymization).
+//! The `retention` function: everything TTL cannot do on its own.
 //!
-//! A run goes through its tasks in order and stops before the Lambda deadline, reporting which
-//! tasks finished; the next run resumes. This build has no tasks yet (they are the privacy
-//! issue's): a run reports an empty task list, and says so, rather than claiming work it did not do.
+//! A run goes through its tasks and stops before the Lambda deadline (keeping a margin), saying
+//! whether it finished; the next run resumes. Every task is idempotent: running twice changes
+//! nothing more, and its work is proportional to what is due (it reads a due-work queue, never
+//! scans the table).
+//!
+//! Tasks in this build:
+//! - `erasure_requests` (P62): carries out pending erasure requests — everything stored about
+//!   the person (contact, aliases, consent ledger, conversations, messages and their records,
+//!   leads) — and writes the deletion receipt.
+//!
+//! The day-based rules (retention periods, content sanitizing, closed tenants, Meta
+//! disconnects, deleted agents, analytics anonymization) are the privacy issue's remaining work.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
-use shared::adapters::dynamo::Table;
+use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, Table};
 use shared::config::{ConfigError, Env};
+use shared::domain::inbox::InboxStore;
+use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureStatus, PrivacyStore};
+use shared::domain::{Clock, SystemClock};
+
+/// Items one erase call may delete (a few BatchWriteItem requests): small enough to check the
+/// deadline often.
+const ERASE_BUDGET: u32 = 200;
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
@@ -37,19 +51,31 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps {
+pub struct Deps<I, P, C> {
     /// Configuration.
     pub config: Config,
-    /// The single table.
-    pub table: Table,
+    /// Everything stored about people.
+    pub inbox: I,
+    /// Erasure requests and their queue.
+    pub privacy: P,
+    /// The time source (receipt times).
+    pub clock: C,
 }
 
-impl Deps {
+/// The production wiring.
+pub type AwsDeps = Deps<DynamoInbox, DynamoPrivacy, SystemClock>;
+
+impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
     #[must_use]
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
         let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        Self { config, table }
+        Self {
+            inbox: DynamoInbox::new(table.clone()),
+            privacy: DynamoPrivacy::new(table),
+            clock: SystemClock,
+            config,
+        }
     }
 }
 
@@ -68,8 +94,6 @@ pub struct RunReport {
     pub tasks: Vec<TaskReport>,
     /// False when the run stopped before its deadline with work left for the next run.
     pub complete: bool,
-    /// A human-readable note on the run.
-    pub note: String,
 }
 
 /// What one task did.
@@ -77,6 +101,8 @@ pub struct RunReport {
 pub struct TaskReport {
     /// The task.
     pub name: String,
+    /// Requests (or other units of work) finished.
+    pub finished: u64,
     /// Items it changed or deleted.
     pub items: u64,
 }
@@ -87,6 +113,9 @@ pub enum RunError {
     /// The input names a job this function does not run.
     #[error("unknown job {0:?}")]
     UnknownJob(String),
+    /// A store failed; the next run resumes (every task is idempotent).
+    #[error("retention run failed: {0}")]
+    Unknown(String),
 }
 
 impl From<RunError> for lambda_runtime::Diagnostic {
@@ -95,26 +124,200 @@ impl From<RunError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// When the run must stop: the Lambda deadline less the margin.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(SystemTime);
+
+impl Deadline {
+    fn passed(self) -> bool {
+        SystemTime::now() >= self.0
+    }
+}
+
 /// Runs the retention tasks due now.
 ///
 /// # Errors
-/// [`RunError::UnknownJob`] for an input naming another job.
-pub async fn handle(event: LambdaEvent<ScheduleInput>, deps: &Deps) -> Result<RunReport, RunError> {
+/// [`RunError::UnknownJob`] for an input naming another job; [`RunError::Unknown`] when a
+/// store failed.
+pub async fn handle<I: InboxStore, P: PrivacyStore, C: Clock>(
+    event: LambdaEvent<ScheduleInput>,
+    deps: &Deps<I, P, C>,
+) -> Result<RunReport, RunError> {
     if let Some(job) = event.payload.job.filter(|job| job != "retention") {
         return Err(RunError::UnknownJob(job));
     }
-    let deadline = event.context.deadline();
-    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
-    tracing::info!(
-        remaining_ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
-        margin_ms = u64::try_from(deps.config.deadline_margin.as_millis()).unwrap_or(u64::MAX),
-        now_ms = u64::try_from(now_ms).unwrap_or(u64::MAX),
-        "Retention run started"
+    let deadline = Deadline(
+        event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
-    Ok(RunReport {
-        tasks: Vec::new(),
-        complete: true,
-        note: "no retention tasks exist in this build yet; TTL on expires_at is the only deletion".to_owned(),
-    })
+    let (erasures, complete) = erasure_requests(deps, deadline).await?;
+    let report = RunReport { tasks: vec![erasures], complete };
+    tracing::info!(
+        complete,
+        erasures = report.tasks[0].finished,
+        items = report.tasks[0].items,
+        "Retention run finished"
+    );
+    Ok(report)
+}
+
+/// Carries out pending erasure requests until none is left or the deadline comes.
+async fn erasure_requests<I: InboxStore, P: PrivacyStore, C: Clock>(
+    deps: &Deps<I, P, C>,
+    deadline: Deadline,
+) -> Result<(TaskReport, bool), RunError> {
+    let failed = |what: &str, e: &dyn std::fmt::Debug| RunError::Unknown(format!("{what}: {e:?}"));
+    let mut report = TaskReport { name: "erasure_requests".to_owned(), finished: 0, items: 0 };
+    loop {
+        let due = deps.privacy.due_erasures(25).await.map_err(|e| failed("reading the erasure queue", &e))?;
+        if due.is_empty() {
+            return Ok((report, true));
+        }
+        for (tenant, id) in due {
+            let Some(request) =
+                deps.privacy.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?
+            else {
+                continue;
+            };
+            if request.status == ErasureStatus::Done {
+                continue;
+            }
+            let mut deleted = request.progress.clone();
+            for contact in &request.contacts {
+                loop {
+                    if deadline.passed() {
+                        deps.privacy
+                            .record_progress(&tenant, &id, &deleted)
+                            .await
+                            .map_err(|e| failed("recording progress", &e))?;
+                        return Ok((report, false));
+                    }
+                    let pass: ErasureCounts = deps
+                        .inbox
+                        .erase_contact(&tenant, contact, ERASE_BUDGET)
+                        .await
+                        .map_err(|e| failed("erasing", &e))?;
+                    report.items += pass.total();
+                    deleted.add(&pass);
+                    if pass.total() == 0 {
+                        break;
+                    }
+                }
+            }
+            let receipt = ErasureReceipt {
+                request_id: id.clone(),
+                requested_at: request.requested_at.as_millis(),
+                completed_at: deps.clock.now().as_millis(),
+                deleted,
+            };
+            deps.privacy
+                .complete_erasure(&tenant, &receipt)
+                .await
+                .map_err(|e| failed("completing a request", &e))?;
+            tracing::info!(tenant_id = %tenant, erasure_id = %id, items = receipt.deleted.total(), "Erasure done");
+            report.finished += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::domain::inbox::{ContactKey, ContactProfile, InboxStore, NewInboundMessage};
+    use shared::domain::privacy::ErasureRequest;
+    use shared::domain::{ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
+    use shared::testing::{ManualClock, MemoryInbox, MemoryPrivacy};
+
+    use super::*;
+
+    fn deps() -> Deps<MemoryInbox, MemoryPrivacy, ManualClock> {
+        Deps {
+            config: Config { table_name: "t".into(), deadline_margin: Duration::from_secs(1) },
+            inbox: MemoryInbox::default(),
+            privacy: MemoryPrivacy::default(),
+            clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
+        }
+    }
+
+    fn event(deadline_in: Duration) -> LambdaEvent<ScheduleInput> {
+        let mut context = lambda_runtime::Context::default();
+        let deadline = SystemTime::now() + deadline_in;
+        context.deadline =
+            u64::try_from(deadline.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis())
+                .unwrap_or(0);
+        LambdaEvent::new(ScheduleInput { job: Some("retention".into()) }, context)
+    }
+
+    #[tokio::test]
+    async fn a_pending_erasure_is_carried_out_once_with_a_receipt() {
+        // Arrange
+        let deps = deps();
+        let tenant = TenantId::parse("tn_a").expect("valid");
+        let phone = PhoneNumber::parse("5511988887777").expect("valid");
+        let profile = ContactProfile { phone: Some(phone.clone()), ..ContactProfile::default() };
+        let wamid = Wamid::parse("wamid.1").expect("valid");
+        let message = NewInboundMessage {
+            wamid: &wamid,
+            from: &profile,
+            sent_at: Timestamp::from_secs(1),
+            kind: "text",
+            raw: "{}",
+        };
+        deps.inbox.store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
+        let id = ErasureId::generate(Timestamp::from_secs(5));
+        let request = ErasureRequest {
+            id: id.clone(),
+            contacts: vec![ContactKey::Phone(phone.clone()).contact_id()],
+            status: ErasureStatus::Pending,
+            requested_at: Timestamp::from_secs(5),
+            progress: ErasureCounts::default(),
+            receipt: None,
+        };
+        deps.privacy.request_erasure(&tenant, &request).await.expect("requested");
+
+        // Act
+        let first = handle(event(Duration::from_secs(60)), &deps).await.expect("run");
+        let second = handle(event(Duration::from_secs(60)), &deps).await.expect("run");
+
+        // Assert
+        assert!(first.complete);
+        assert_eq!(first.tasks[0].finished, 1);
+        assert_eq!(
+            second.tasks[0],
+            TaskReport { name: "erasure_requests".into(), finished: 0, items: 0 },
+            "idempotent"
+        );
+        let done = deps.privacy.erasure(&tenant, &id).await.expect("read").expect("exists");
+        assert_eq!(done.status, ErasureStatus::Done);
+        assert!(done.contacts.is_empty(), "the request keeps no reference to the person");
+        let receipt = done.receipt.expect("receipt");
+        assert_eq!((receipt.deleted.contacts, receipt.deleted.messages), (1, 1));
+        assert_eq!(receipt.completed_at, 2_000_000_000_000);
+        assert!(deps.inbox.contact_by_phone(&tenant, &phone).await.expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_run_past_its_deadline_stops_and_leaves_the_work_for_the_next() {
+        let deps = deps();
+        let tenant = TenantId::parse("tn_a").expect("valid");
+        let request = ErasureRequest {
+            id: ErasureId::generate(Timestamp::from_secs(5)),
+            contacts: vec![ContactKey::Email("a@b.c".into()).contact_id()],
+            status: ErasureStatus::Pending,
+            requested_at: Timestamp::from_secs(5),
+            progress: ErasureCounts::default(),
+            receipt: None,
+        };
+        deps.privacy.request_erasure(&tenant, &request).await.expect("requested");
+
+        let cut_short = handle(event(Duration::ZERO), &deps).await.expect("run");
+
+        assert!(!cut_short.complete);
+        assert_eq!(deps.privacy.due_erasures(10).await.expect("queue").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn another_job_is_refused() {
+        let mut event = event(Duration::from_secs(60));
+        event.payload.job = Some("backup".into());
+        assert!(matches!(handle(event, &deps()).await, Err(RunError::UnknownJob(_))));
+    }
 }

@@ -151,6 +151,10 @@ id_type!(
     /// A conversation with one contact.
     ConversationId, "conversation id", 64, "cv_"
 );
+id_type!(
+    /// An erasure request (right to erasure, P62).
+    ErasureId, "erasure id", 64, "er_"
+);
 
 /// A WhatsApp message id as Meta assigns it (`wamid.…`). Opaque; only length and character set
 /// are checked, because Meta documents no format.

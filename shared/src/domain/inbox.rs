@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
+use super::privacy::ErasureCounts;
 use super::time::Timestamp;
 use super::whatsapp::MetaError;
 
@@ -513,6 +514,31 @@ pub trait InboxStore: Send + Sync {
         tenant: &TenantId,
         contact: &ContactId,
     ) -> impl Future<Output = Result<Vec<ConsentEventView>, InboxError>> + Send;
+
+    /// The contacts a phone number, BSUID or email leads to: the one derived from it, and the one
+    /// an alias points at when that differs.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn find_contacts(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> impl Future<Output = Result<Vec<ContactView>, InboxError>> + Send;
+
+    /// Deletes up to `budget` items of everything stored about a contact (contact, aliases,
+    /// consent ledger, conversations, messages and their records, leads), children before the
+    /// contact itself, and returns what it deleted. Call again until it deletes nothing: each
+    /// call is idempotent, so a run cut short by its deadline resumes where it stopped.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        budget: u32,
+    ) -> impl Future<Output = Result<ErasureCounts, InboxError>> + Send;
 
     /// A page of leads: all of the tenant's, or one contact's.
     ///

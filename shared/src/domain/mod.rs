@@ -4,11 +4,14 @@ pub mod events;
 pub mod ids;
 pub mod inbox;
 pub mod ports;
+pub mod privacy;
 pub mod secret;
 pub mod tenant;
 pub mod time;
 pub mod whatsapp;
 
-pub use ids::{ApiKeyId, ContactId, ConversationId, MessageId, PhoneNumber, RequestId, TenantId, Wamid};
+pub use ids::{
+    ApiKeyId, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, RequestId, TenantId, Wamid,
+};
 pub use secret::{Secret, SecretBytes};
 pub use time::{Clock, ExpiresAt, SystemClock, Timestamp};

@@ -15,9 +15,13 @@ use crate::domain::ports::{
     ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
     SealError, Sealed, TenantStore, TenantStoreError, Vault,
 };
+use crate::domain::privacy::{
+    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
+};
 use crate::domain::tenant::{ApiKeyRecord, PageConnection, Tenant, TenantStatus, WhatsAppConnection};
 use crate::domain::{
-    ApiKeyId, Clock, ContactId, ConversationId, MessageId, PhoneNumber, SecretBytes, TenantId, Timestamp,
+    ApiKeyId, Clock, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, SecretBytes, TenantId,
+    Timestamp,
 };
 
 /// A clock the test sets and moves.
@@ -516,6 +520,54 @@ impl InboxStore for MemoryInbox {
         Ok(events)
     }
 
+    async fn find_contacts(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<ContactView>, InboxError> {
+        let id = key.contact_id();
+        Ok(self
+            .state()?
+            .contacts
+            .iter()
+            .filter(|(t, c)| t == tenant && c.id == id)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        _budget: u32,
+    ) -> Result<ErasureCounts, InboxError> {
+        let mut state = self.state()?;
+        let mut counts = ErasureCounts::default();
+        let conversations: Vec<ConversationId> = state
+            .conversations
+            .iter()
+            .filter(|(t, c)| t == tenant && &c.contact_id == contact)
+            .map(|(_, c)| c.id.clone())
+            .collect();
+        let before = state.messages.len();
+        state.messages.retain(|(t, m)| !(t == tenant && conversations.contains(&m.conversation_id)));
+        counts.messages = (before - state.messages.len()) as u64;
+        counts.message_id_records = counts.messages;
+        let before = state.conversations.len();
+        state.conversations.retain(|(t, c)| !(t == tenant && &c.contact_id == contact));
+        counts.conversations = (before - state.conversations.len()) as u64;
+        let before = state.leads.len();
+        state.leads.retain(|(t, l)| !(t == tenant && &l.contact_id == contact));
+        counts.leads = (before - state.leads.len()) as u64;
+        let before = state.consent.len();
+        state.consent.retain(|(t, c, _, _)| !(t == tenant && c == contact));
+        counts.consent_events = (before - state.consent.len()) as u64;
+        let before = state.contacts.len();
+        state.contacts.retain(|(t, c)| !(t == tenant && &c.id == contact));
+        counts.contacts = (before - state.contacts.len()) as u64;
+        Ok(counts)
+    }
+
     async fn leads(
         &self,
         tenant: &TenantId,
@@ -531,5 +583,69 @@ impl InboxStore for MemoryInbox {
             .map(|(_, l)| l.clone())
             .collect();
         paginate(all, after, limit)
+    }
+}
+
+/// Erasure requests in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryPrivacy {
+    requests: Arc<Mutex<Vec<(TenantId, ErasureRequest)>>>,
+}
+
+impl MemoryPrivacy {
+    fn requests(&self) -> Result<std::sync::MutexGuard<'_, Vec<(TenantId, ErasureRequest)>>, PrivacyError> {
+        self.requests.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+}
+
+impl PrivacyStore for MemoryPrivacy {
+    async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
+        self.requests()?.push((tenant.clone(), request.clone()));
+        Ok(())
+    }
+
+    async fn erasure(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+    ) -> Result<Option<ErasureRequest>, PrivacyError> {
+        Ok(self.requests()?.iter().find(|(t, r)| t == tenant && &r.id == id).map(|(_, r)| r.clone()))
+    }
+
+    async fn due_erasures(&self, limit: u16) -> Result<Vec<(TenantId, ErasureId)>, PrivacyError> {
+        Ok(self
+            .requests()?
+            .iter()
+            .filter(|(_, r)| r.status == ErasureStatus::Pending)
+            .take(usize::from(limit))
+            .map(|(t, r)| (t.clone(), r.id.clone()))
+            .collect())
+    }
+
+    async fn record_progress(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+        progress: &ErasureCounts,
+    ) -> Result<(), PrivacyError> {
+        if let Some((_, request)) = self.requests()?.iter_mut().find(|(t, r)| t == tenant && &r.id == id) {
+            request.progress = progress.clone();
+        }
+        Ok(())
+    }
+
+    async fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> Result<(), PrivacyError> {
+        if let Some((_, request)) =
+            self.requests()?.iter_mut().find(|(t, r)| t == tenant && r.id == receipt.request_id)
+        {
+            request.status = ErasureStatus::Done;
+            request.contacts.clear();
+            request.receipt = Some(receipt.clone());
+        }
+        Ok(())
     }
 }

@@ -92,10 +92,10 @@ pub struct ContactDetail {
 ///
 /// # Errors
 /// 400 for a bad phone, limit or cursor; 403 for the operator.
-pub async fn contacts<S, V, C, I: InboxStore>(
+pub async fn contacts<S, V, C, I: InboxStore, P>(
     principal: &Principal,
     query: &Query,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &require_tenant(principal)?.tenant_id;
     let paging = paging(query)?;
@@ -119,10 +119,10 @@ pub async fn contacts<S, V, C, I: InboxStore>(
 ///
 /// # Errors
 /// 400 for a bad phone, limit or cursor; 403 for the operator.
-pub async fn conversations<S, V, C, I: InboxStore>(
+pub async fn conversations<S, V, C, I: InboxStore, P>(
     principal: &Principal,
     query: &Query,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &require_tenant(principal)?.tenant_id;
     let paging = paging(query)?;
@@ -144,11 +144,11 @@ pub async fn conversations<S, V, C, I: InboxStore>(
 ///
 /// # Errors
 /// 404 for an unknown (or another tenant's) conversation; 400 for a bad limit or cursor.
-pub async fn messages<S, V, C, I: InboxStore>(
+pub async fn messages<S, V, C, I: InboxStore, P>(
     principal: &Principal,
     conversation: &str,
     query: &Query,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &require_tenant(principal)?.tenant_id;
     let not_found = || ApiError::from(Problem::not_found("no such conversation"));
@@ -165,10 +165,10 @@ pub async fn messages<S, V, C, I: InboxStore>(
 ///
 /// # Errors
 /// 400 for a bad limit or cursor; 403 for the operator.
-pub async fn leads<S, V, C, I: InboxStore>(
+pub async fn leads<S, V, C, I: InboxStore, P>(
     principal: &Principal,
     query: &Query,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &require_tenant(principal)?.tenant_id;
     let paging = paging(query)?;

@@ -49,10 +49,10 @@ impl From<&PageConnection> for PageView {
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the Page.
-pub async fn connect<S: TenantStore, V: Vault, C: Clock, I>(
+pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
     principal: &Principal,
     body: &[u8],
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = require_admin(principal)?;
     let request: ConnectPage = json_body(body)?;
@@ -70,9 +70,9 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock, I>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn get<S: TenantStore, V, C, I>(
+pub async fn get<S: TenantStore, V, C, I, P>(
     principal: &Principal,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = require_admin(principal)?;
     let connection = deps
@@ -87,9 +87,9 @@ pub async fn get<S: TenantStore, V, C, I>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<S: TenantStore, V, C, I>(
+pub async fn disconnect<S: TenantStore, V, C, I, P>(
     principal: &Principal,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let admin = require_admin(principal)?;
     if deps.tenants.disconnect_page(&admin.tenant_id).await? {

@@ -2,6 +2,7 @@
 
 pub mod inbox;
 pub mod leadads;
+pub mod privacy;
 pub mod tenants;
 pub mod whatsapp;
 
@@ -10,6 +11,7 @@ use lambda_http::{Body, Response};
 use serde::de::DeserializeOwned;
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{TenantStore, Vault};
+use shared::domain::privacy::PrivacyStore;
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
 
@@ -42,6 +44,12 @@ pub enum Route {
     ConversationMessages,
     /// `GET /v1/leads`
     ListLeads,
+    /// `GET /v1/privacy/export`
+    Export,
+    /// `POST /v1/privacy/erasure`
+    RequestErasure,
+    /// `GET /v1/privacy/erasure/{id}`
+    GetErasure,
     /// A route of the contract whose issue has not landed yet.
     NotBuilt(&'static str),
 }
@@ -52,9 +60,6 @@ const NOT_BUILT: &[(&str, &[&str], &str)] = &[
     ("GET", &["v1", "openapi.json"], "GET /v1/openapi.json"),
     ("POST", &["v1", "messages"], "POST /v1/messages"),
     ("GET", &["v1", "messages", "*"], "GET /v1/messages/{id}"),
-    ("GET", &["v1", "privacy", "export"], "GET /v1/privacy/export"),
-    ("POST", &["v1", "privacy", "erasure"], "POST /v1/privacy/erasure"),
-    ("GET", &["v1", "privacy", "erasure", "*"], "GET /v1/privacy/erasure/{id}"),
 ];
 
 fn matches(pattern: &[&str], segments: &[&str]) -> bool {
@@ -77,6 +82,9 @@ impl Route {
             ("GET", ["v1", "conversations"]) => Self::ListConversations,
             ("GET", ["v1", "conversations", _, "messages"]) => Self::ConversationMessages,
             ("GET", ["v1", "leads"]) => Self::ListLeads,
+            ("GET", ["v1", "privacy", "export"]) => Self::Export,
+            ("POST", ["v1", "privacy", "erasure"]) => Self::RequestErasure,
+            ("GET", ["v1", "privacy", "erasure", _]) => Self::GetErasure,
             (method, segments) => {
                 let (_, _, name) =
                     NOT_BUILT.iter().find(|(m, pattern, _)| *m == method && matches(pattern, segments))?;
@@ -101,6 +109,9 @@ impl Route {
             Self::ListConversations => "GET /v1/conversations",
             Self::ConversationMessages => "GET /v1/conversations/{id}/messages",
             Self::ListLeads => "GET /v1/leads",
+            Self::Export => "GET /v1/privacy/export",
+            Self::RequestErasure => "POST /v1/privacy/erasure",
+            Self::GetErasure => "GET /v1/privacy/erasure/{id}",
             Self::NotBuilt(name) => name,
         }
     }
@@ -113,6 +124,8 @@ pub fn known_path(segments: &[&str]) -> bool {
         segments,
         ["v1", "tenants" | "whatsapp" | "leadads" | "contacts" | "conversations" | "leads"]
             | ["v1", "conversations", _, "messages"]
+            | ["v1", "privacy", "export" | "erasure"]
+            | ["v1", "privacy", "erasure", _]
     ) || NOT_BUILT.iter().any(|(_, pattern, _)| matches(pattern, segments))
 }
 
@@ -120,10 +133,10 @@ pub fn known_path(segments: &[&str]) -> bool {
 ///
 /// # Errors
 /// The problem to answer.
-pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore>(
+pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: PrivacyStore>(
     route: Route,
     request: &RouteRequest<'_>,
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let RouteRequest { principal, segments, query, body } = *request;
     match route {
@@ -140,6 +153,11 @@ pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore>(
             inbox::messages(principal, segments.get(2).copied().unwrap_or_default(), query, deps).await
         }
         Route::ListLeads => inbox::leads(principal, query, deps).await,
+        Route::Export => privacy::export(principal, query, deps).await,
+        Route::RequestErasure => privacy::request_erasure(principal, body, deps).await,
+        Route::GetErasure => {
+            privacy::erasure(principal, segments.get(3).copied().unwrap_or_default(), deps).await
+        }
         Route::NotBuilt(name) => Err(ApiError(Problem::new(
             StatusCode::NOT_IMPLEMENTED,
             "not-implemented",

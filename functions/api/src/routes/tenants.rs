@@ -39,10 +39,10 @@ pub struct TenantCreated {
 ///
 /// # Errors
 /// 403 unless the operator calls; 400 for a bad body; 409/500 from the store.
-pub async fn create<S: TenantStore, V, C: Clock, I>(
+pub async fn create<S: TenantStore, V, C: Clock, I, P>(
     principal: &Principal,
     body: &[u8],
-    deps: &Deps<S, V, C, I>,
+    deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     if *principal != Principal::Operator {
         return Err(Problem::forbidden("only the operator key may create tenants").into());

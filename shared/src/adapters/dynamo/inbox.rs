@@ -17,13 +17,14 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
-use super::keys::{self, attr, Key, ENTITY, GSI1PK, GSI1SK, PK};
+use super::keys::{self, attr, Key, ENTITY, GSI1PK, GSI1SK, PK, SK};
 use super::table::{PutNewError, Table};
 use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactKey, ContactProfile,
     ContactView, ConversationView, InboxError, InboxStore, LeadView, MessageStatus, MessageView,
     NewInboundMessage, NewLead, Page, StatusChange, StatusOutcome, Stored, SERVICE_WINDOW,
 };
+use crate::domain::privacy::ErasureCounts;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Timestamp};
 
@@ -891,6 +892,57 @@ impl InboxStore for DynamoInbox {
         }
     }
 
+    async fn find_contacts(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<ContactView>, InboxError> {
+        let now = Self::now_filter();
+        let mut ids = vec![key.contact_id()];
+        let alias = match key {
+            ContactKey::Phone(_) => None,
+            ContactKey::UserId(id) => Some(keys::contact_alias(tenant, "bsuid", id)),
+            ContactKey::Email(email) => Some(keys::contact_alias(tenant, "email", email)),
+        };
+        if let Some(alias) = alias {
+            let item =
+                self.table.get(&alias, now).await.map_err(|e| unknown(e, "reading a contact alias"))?;
+            if let Some(id) = item
+                .as_ref()
+                .and_then(|a| a.opt_string(attr::CONTACT_ID))
+                .and_then(|id| ContactId::parse(id).ok())
+            {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let mut contacts = Vec::new();
+        for id in ids {
+            let item = self
+                .table
+                .get(&keys::contact(tenant, &id), now)
+                .await
+                .map_err(|e| unknown(e, "reading a contact"))?;
+            if let Some(item) = item {
+                contacts.push(contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?);
+            }
+        }
+        Ok(contacts)
+    }
+
+    async fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        budget: u32,
+    ) -> Result<ErasureCounts, InboxError> {
+        let budget = usize::try_from(budget).unwrap_or(usize::MAX).max(1);
+        let (plan, counts) = self.erasure_plan(tenant, contact, budget).await?;
+        self.table.delete_many(&plan).await.map_err(|e| unknown(e, "erasing"))?;
+        Ok(counts)
+    }
+
     async fn leads(
         &self,
         tenant: &TenantId,
@@ -903,7 +955,114 @@ impl InboxStore for DynamoInbox {
     }
 }
 
+/// The table key an index item belongs to (GSI1 projects every attribute, keys included).
+fn table_key(item: &Item) -> Option<Key> {
+    Some(Key { pk: item.opt_string(PK)?.to_owned(), sk: item.opt_string(SK)?.to_owned() })
+}
+
 impl DynamoInbox {
+    /// Everything of a contact to delete, children first, at most `budget` keys, by kind.
+    async fn erasure_plan(
+        &self,
+        tenant: &TenantId,
+        contact_id: &ContactId,
+        budget: usize,
+    ) -> Result<(Vec<Key>, ErasureCounts), InboxError> {
+        let now = Self::now_filter();
+        let partition = keys::tenant_partition(tenant);
+        let index = keys::contact_index_partition(tenant, contact_id);
+        let mut plan: Vec<Key> = Vec::new();
+        let mut counts = ErasureCounts::default();
+        let full = |plan: &Vec<Key>| plan.len() >= budget;
+        let fail = |e| unknown(e, "planning an erasure");
+
+        let conversations = self
+            .table
+            .query_gsi1_prefix(&partition, &index, keys::CONVERSATION_PREFIX, now, 100, None)
+            .await
+            .map_err(fail)?;
+        for conversation in &conversations.items {
+            let Some(id) =
+                conversation.opt_string(attr::CONVERSATION_ID).and_then(|id| ConversationId::parse(id).ok())
+            else {
+                continue;
+            };
+            let prefix = keys::messages_prefix(&id);
+            let messages =
+                self.table.query_prefix(&partition, &prefix, now, 100, None).await.map_err(fail)?;
+            for message in &messages.items {
+                if full(&plan) {
+                    return Ok((plan, counts));
+                }
+                if let Some(wamid) =
+                    message.opt_string(attr::WAMID).and_then(|w| crate::domain::Wamid::parse(w).ok())
+                {
+                    plan.push(keys::wamid(tenant, &wamid));
+                    counts.message_id_records += 1;
+                }
+                if let Some(key) = table_key(message) {
+                    plan.push(key);
+                    counts.messages += 1;
+                }
+            }
+            if messages.next.is_some() || full(&plan) {
+                return Ok((plan, counts));
+            }
+            if let Some(key) = table_key(conversation) {
+                plan.push(key);
+                counts.conversations += 1;
+            }
+        }
+        let leads = self
+            .table
+            .query_gsi1_prefix(&partition, &index, keys::LEAD_PREFIX, now, 100, None)
+            .await
+            .map_err(fail)?;
+        for lead in leads.items.iter().filter_map(table_key) {
+            if full(&plan) {
+                return Ok((plan, counts));
+            }
+            plan.push(lead);
+            counts.leads += 1;
+        }
+        let consent = self
+            .table
+            .query_prefix(&partition, &keys::consent_prefix(contact_id), now, 100, None)
+            .await
+            .map_err(fail)?;
+        for event in consent.items.iter().filter_map(table_key) {
+            if full(&plan) {
+                return Ok((plan, counts));
+            }
+            plan.push(event);
+            counts.consent_events += 1;
+        }
+        if conversations.next.is_some() || leads.next.is_some() || consent.next.is_some() || full(&plan) {
+            return Ok((plan, counts));
+        }
+        // Last, the contact and its aliases: only once nothing else of it is left to find.
+        let contact_key = keys::contact(tenant, contact_id);
+        if let Some(contact) = self.table.get(&contact_key, now).await.map_err(fail)? {
+            for (kind, name) in [("bsuid", attr::USER_ID), ("email", attr::EMAIL)] {
+                let Some(value) = contact.opt_string(name) else { continue };
+                let alias = keys::contact_alias(tenant, kind, value);
+                let points_here = self
+                    .table
+                    .get(&alias, now)
+                    .await
+                    .map_err(fail)?
+                    .is_some_and(|a| a.opt_string(attr::CONTACT_ID) == Some(contact_id.as_str()));
+                if points_here {
+                    plan.push(alias);
+                    counts.contact_aliases += 1;
+                }
+            }
+            plan.push(contact_key);
+            counts.contacts += 1;
+        }
+        Ok((plan, counts))
+    }
+
     /// A page of one item family (`prefix`): the whole tenant's from the table, or one
     /// contact's from its GSI1 partition.
     async fn list(

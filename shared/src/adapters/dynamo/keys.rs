@@ -5,10 +5,12 @@
 //! role to its own items. The one exception is the routing family `ROUTE#…`: it maps an id Meta
 //! sends (a phone number id, a page id) to the tenant that connected it, holds nothing but the
 //! tenant id, and is read only by the system functions that must find the tenant first.
+//! Likewise the due-work family `DUE#…`: the retention run's queue across tenants (tenant id
+//! and request id only), so that its work is proportional to what is due, not to the table.
 
 use aws_lc_rs::digest::{digest, SHA256};
 
-use crate::domain::{ApiKeyId, ContactId, ConversationId, MessageId, TenantId, Timestamp, Wamid};
+use crate::domain::{ApiKeyId, ContactId, ConversationId, ErasureId, MessageId, TenantId, Timestamp, Wamid};
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -133,6 +135,16 @@ pub mod attr {
     pub const LEAD_SOURCE: &str = "lead_source";
     /// When a lead was stored, epoch ms.
     pub const RECEIVED_AT: &str = "received_at";
+    /// An erasure request's id.
+    pub const ERASURE_ID: &str = "erasure_id";
+    /// The contact ids an erasure request covers.
+    pub const CONTACT_IDS: &str = "contact_ids";
+    /// When a request was made, epoch ms.
+    pub const REQUESTED_AT: &str = "requested_at";
+    /// A deletion receipt, JSON.
+    pub const RECEIPT: &str = "receipt";
+    /// What an unfinished erasure deleted so far, JSON.
+    pub const PROGRESS: &str = "progress";
 }
 
 /// A primary key of the table.
@@ -272,6 +284,21 @@ pub fn page_connection(tenant: &TenantId) -> Key {
 #[must_use]
 pub fn page_route(page_id: &str) -> Key {
     Key { pk: format!("ROUTE#PAGE#{}", hex_sha256(page_id)), sk: "ROUTE".to_owned() }
+}
+
+/// An erasure request.
+#[must_use]
+pub fn erasure(tenant: &TenantId, id: &ErasureId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("ERASURE#{id}") }
+}
+
+/// The retention run's queue of pending erasures (see the module docs), oldest first.
+pub const DUE_ERASURES: &str = "DUE#erasure";
+
+/// An entry of the erasure queue.
+#[must_use]
+pub fn due_erasure(tenant: &TenantId, id: &ErasureId, requested_at: Timestamp) -> Key {
+    Key { pk: DUE_ERASURES.to_owned(), sk: format!("{:013}#{tenant}#{id}", requested_at.as_millis().max(0)) }
 }
 
 /// An idempotency record. The key is hashed: clients choose it freely (any characters, any

@@ -9,10 +9,12 @@ pub mod idempotency;
 pub mod inbox;
 pub mod item;
 pub mod keys;
+pub mod privacy;
 pub mod table;
 pub mod tenants;
 
 pub use idempotency::DynamoIdempotency;
 pub use inbox::DynamoInbox;
+pub use privacy::DynamoPrivacy;
 pub use table::Table;
 pub use tenants::DynamoTenantStore;

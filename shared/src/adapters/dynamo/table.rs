@@ -176,8 +176,8 @@ impl Table {
         Ok(output.item.filter(|item| !is_expired(item, now)))
     }
 
-    /// Live items of partition `pk` whose sort key starts with `sk_prefix`, in sort-key order,
-    /// `limit` per page, continuing after the sort key `after`. The expiry filter runs in
+    /// Live items of partition `pk` whose sort key starts with `sk_prefix` (all of them for an
+    /// empty prefix), in sort-key order, `limit` per page, continuing after the sort key `after`. The expiry filter runs in
     /// DynamoDB, so a page may hold fewer than `limit` items and still have a `next`.
     ///
     /// # Errors
@@ -236,19 +236,26 @@ impl Table {
         limit: i32,
         start: Option<Item>,
     ) -> Result<RawPage, TableError> {
-        let output = self
+        let query = self
             .client
             .query()
             .table_name(&*self.name)
             .set_index_name(index.map(str::to_owned))
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .filter_expression("attribute_not_exists(#exp) OR #exp > :now")
             .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_names("#sk", sk_name)
             .expression_attribute_names("#exp", EXPIRES_AT)
             .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(sk_prefix))
-            .expression_attribute_values(":now", n(now.as_secs()))
+            .expression_attribute_values(":now", n(now.as_secs()));
+        // An empty prefix means the whole partition (DynamoDB refuses an empty key value).
+        let query = if sk_prefix.is_empty() {
+            query.key_condition_expression("#pk = :pk")
+        } else {
+            query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":prefix", s(sk_prefix))
+        };
+        let output = query
             .limit(limit.max(1))
             .set_exclusive_start_key(start)
             // GSIs are eventually consistent only.
@@ -258,6 +265,48 @@ impl Table {
             .context("Query failed")?;
         let items = output.items.unwrap_or_default().into_iter().filter(|i| !is_expired(i, now)).collect();
         Ok(RawPage { items, last_key: output.last_evaluated_key })
+    }
+
+    /// Deletes every item of `keys` (absent ones are no-ops), 25 per request (BatchWriteItem's
+    /// limit), resending what DynamoDB leaves unprocessed.
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn delete_many(&self, keys: &[Key]) -> Result<(), TableError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|key| {
+                    DeleteRequest::builder()
+                        .set_key(Some(key_attributes(key)))
+                        .build()
+                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .context("building delete requests")?;
+            for attempt in 0..5u64 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.name.to_string(), requests)
+                    .send()
+                    .await
+                    .context("BatchWriteItem failed")?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&*self.name))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
+            }
+            if !requests.is_empty() {
+                return Err(anyhow::anyhow!("{} deletes left unprocessed", requests.len()).into());
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the item with `key` (no error when absent).

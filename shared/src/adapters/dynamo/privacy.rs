@@ -1,0 +1,179 @@
+//! [`PrivacyStore`] on the single table: erasure requests under the tenant, and the due-work
+//! queue (`DUE#erasure`) the retention run reads.
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
+use super::keys::{self, attr, ENTITY, PK};
+use super::table::Table;
+use crate::domain::privacy::{
+    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
+};
+use crate::domain::{Clock, ContactId, ErasureId, SystemClock, TenantId, Timestamp};
+
+/// [`PrivacyStore`] on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoPrivacy {
+    table: Table,
+}
+
+impl DynamoPrivacy {
+    /// The store on `table`.
+    #[must_use]
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+}
+
+fn request_from(item: &Item) -> anyhow::Result<ErasureRequest> {
+    let contacts = match item.get(attr::CONTACT_IDS) {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .filter_map(|v| v.as_s().ok())
+            .map(|id| ContactId::parse(id.as_str()))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    let status = match item.string(attr::STATUS)? {
+        "done" => ErasureStatus::Done,
+        _ => ErasureStatus::Pending,
+    };
+    Ok(ErasureRequest {
+        id: ErasureId::parse(item.string(attr::ERASURE_ID)?)?,
+        contacts,
+        status,
+        requested_at: Timestamp::from_millis(item.number(attr::REQUESTED_AT)?),
+        progress: item.opt_string(attr::PROGRESS).map(serde_json::from_str).transpose()?.unwrap_or_default(),
+        receipt: item.opt_string(attr::RECEIPT).map(serde_json::from_str).transpose()?,
+    })
+}
+
+impl PrivacyStore for DynamoPrivacy {
+    async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
+        let mut item = item_with_key(&keys::erasure(tenant, &request.id));
+        item.insert(ENTITY.to_owned(), s("erasure_request"));
+        item.insert(attr::ERASURE_ID.to_owned(), s(request.id.as_str()));
+        item.insert(attr::STATUS.to_owned(), s("pending"));
+        item.insert(attr::REQUESTED_AT.to_owned(), n(request.requested_at.as_millis()));
+        item.insert(
+            attr::CONTACT_IDS.to_owned(),
+            AttributeValue::L(request.contacts.iter().map(|c| s(c.as_str())).collect()),
+        );
+        let mut due = item_with_key(&keys::due_erasure(tenant, &request.id, request.requested_at));
+        due.insert(ENTITY.to_owned(), s("due_erasure"));
+        due.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
+        due.insert(attr::ERASURE_ID.to_owned(), s(request.id.as_str()));
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(self.table.name())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .context("building a put")
+        };
+        self.table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put(item)?).build())
+            .transact_items(TransactWriteItem::builder().put(put(due)?).build())
+            .send()
+            .await
+            .context("recording an erasure request")?;
+        Ok(())
+    }
+
+    async fn erasure(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+    ) -> Result<Option<ErasureRequest>, PrivacyError> {
+        let item = self
+            .table
+            .get(&keys::erasure(tenant, id), SystemClock.now())
+            .await
+            .context("reading an erasure request")?;
+        Ok(item.map(|i| request_from(&i)).transpose().context("mapping an erasure request")?)
+    }
+
+    async fn due_erasures(&self, limit: u16) -> Result<Vec<(TenantId, ErasureId)>, PrivacyError> {
+        let page = self
+            .table
+            .query_prefix(keys::DUE_ERASURES, "", SystemClock.now(), i32::from(limit), None)
+            .await
+            .context("reading the erasure queue")?;
+        page.items
+            .iter()
+            .map(|item| -> anyhow::Result<(TenantId, ErasureId)> {
+                Ok((
+                    TenantId::parse(item.string(attr::TENANT_ID)?)?,
+                    ErasureId::parse(item.string(attr::ERASURE_ID)?)?,
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(|e| PrivacyError::Unknown(e.context("mapping the erasure queue")))
+    }
+
+    async fn record_progress(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+        progress: &ErasureCounts,
+    ) -> Result<(), PrivacyError> {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::erasure(tenant, id))))
+            .update_expression("SET #progress = :progress")
+            .expression_attribute_names("#progress", attr::PROGRESS)
+            .expression_attribute_values(
+                ":progress",
+                s(serde_json::to_string(progress).context("serializing progress")?),
+            )
+            .send()
+            .await
+            .context("recording erasure progress")?;
+        Ok(())
+    }
+
+    async fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> Result<(), PrivacyError> {
+        let requested_at = Timestamp::from_millis(receipt.requested_at);
+        let update = Update::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::erasure(tenant, &receipt.request_id))))
+            // The contact ids go: the receipt says what was deleted, not whose it was.
+            .update_expression("SET #status = :done, #receipt = :receipt REMOVE #contacts")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#receipt", attr::RECEIPT)
+            .expression_attribute_names("#contacts", attr::CONTACT_IDS)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(
+                ":receipt",
+                s(serde_json::to_string(receipt).context("serializing a receipt")?),
+            )
+            .build()
+            .context("building the request update")?;
+        let dequeue = Delete::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::due_erasure(tenant, &receipt.request_id, requested_at))))
+            .build()
+            .context("building the dequeue")?;
+        self.table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(dequeue).build())
+            .send()
+            .await
+            .context("completing an erasure request")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! Rights of data subjects: erasure requests and their receipts (P62), and the port that keeps
+//! them. Export (P60) reads through the inbox port.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ContactId, ErasureId, TenantId};
+use super::time::Timestamp;
+
+/// Whether an erasure has been carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureStatus {
+    /// Accepted; the next retention run carries it out.
+    Pending,
+    /// Carried out; the receipt says what was deleted.
+    Done,
+}
+
+/// What an erasure deleted, by kind of item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureCounts {
+    /// Contact records.
+    pub contacts: u64,
+    /// Lookup entries (BSUID, email) pointing at the contact.
+    pub contact_aliases: u64,
+    /// Consent ledger events.
+    pub consent_events: u64,
+    /// Conversations.
+    pub conversations: u64,
+    /// Messages, inbound and outbound, with their statuses.
+    pub messages: u64,
+    /// Message-id records (deduplication and status routing).
+    pub message_id_records: u64,
+    /// Leads.
+    pub leads: u64,
+}
+
+impl ErasureCounts {
+    /// Adds another pass's counts.
+    pub fn add(&mut self, other: &Self) {
+        self.contacts += other.contacts;
+        self.contact_aliases += other.contact_aliases;
+        self.consent_events += other.consent_events;
+        self.conversations += other.conversations;
+        self.messages += other.messages;
+        self.message_id_records += other.message_id_records;
+        self.leads += other.leads;
+    }
+
+    /// Items deleted in all.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.contacts
+            + self.contact_aliases
+            + self.consent_events
+            + self.conversations
+            + self.messages
+            + self.message_id_records
+            + self.leads
+    }
+}
+
+/// The deletion receipt that can be confirmed to the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureReceipt {
+    /// The request it answers.
+    pub request_id: ErasureId,
+    /// When the request was made, epoch ms.
+    pub requested_at: i64,
+    /// When the erasure finished, epoch ms.
+    pub completed_at: i64,
+    /// What was deleted.
+    pub deleted: ErasureCounts,
+}
+
+/// An erasure request. It holds the derived contact ids to erase, never the phone number or
+/// email it was made with: the request itself must not keep the data it erases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureRequest {
+    /// Its id.
+    pub id: ErasureId,
+    /// The contacts the identifier leads to.
+    pub contacts: Vec<ContactId>,
+    /// Pending or done.
+    pub status: ErasureStatus,
+    /// When it was made.
+    pub requested_at: Timestamp,
+    /// What earlier runs deleted before their deadline (a request may span several runs).
+    pub progress: ErasureCounts,
+    /// The receipt, once done.
+    pub receipt: Option<ErasureReceipt>,
+}
+
+/// Errors of [`PrivacyStore`] operations.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// The store failed; retrying is safe.
+    #[error("privacy store failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Erasure requests, and the queue of those due.
+pub trait PrivacyStore: Send + Sync {
+    /// Records a pending request and queues it for the next retention run.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn request_erasure(
+        &self,
+        tenant: &TenantId,
+        request: &ErasureRequest,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// One request of the tenant.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn erasure(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+    ) -> impl Future<Output = Result<Option<ErasureRequest>, PrivacyError>> + Send;
+
+    /// Up to `limit` pending requests of any tenant, oldest first.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn due_erasures(
+        &self,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<(TenantId, ErasureId)>, PrivacyError>> + Send;
+
+    /// Records what a run deleted before it had to stop, so that the receipt counts everything.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn record_progress(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+        progress: &ErasureCounts,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Marks a request done with its receipt and takes it off the queue.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+}
