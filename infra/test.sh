@@ -58,6 +58,10 @@ LEADLINE_E2E_BASE_URL="http://127.0.0.1:$stack_port" \
 LEADLINE_E2E_STATE_DIR="$work/stack" \
   cargo test --workspace --no-fail-fast
 
+step "scan every function log of that run for personal data and secrets (P17)"
+LEADLINE_E2E_STATE_DIR="$work/stack" \
+  cargo test -p tests --test it -- --ignored --exact log_scan::no_function_log_line_holds_personal_data_or_secrets
+
 step "lint template.yaml (cfn-lint, SAM translate, cfn-lint on the result)"
 cfn-lint template.yaml
 python3 infra/sam_translate.py template.yaml "$work/template.cfn.json"

@@ -17,6 +17,7 @@ mod idempotency;
 mod inbox;
 mod ingest;
 mod kms;
+mod log_scan;
 mod sqs;
 mod support;
 mod tenants;
