@@ -568,6 +568,13 @@ async fn export_then_erasure_by_the_next_retention_run_leaves_nothing_and_a_rece
     })
     .await;
     assert_eq!(export["subject"]["phone"], tenant.wa_id.as_str());
+    let csv = tenant.get(&client, &format!("{export_path}&format=csv")).await;
+    assert!(csv["files"]["contacts.csv"].as_str().is_some_and(|t| t.contains(&tenant.wa_id)));
+    assert_eq!(
+        csv["files"]["messages.csv"].as_str().map(|t| t.lines().count()),
+        Some(5),
+        "header and 4 messages"
+    );
 
     // Act
     let accepted = client
@@ -603,4 +610,30 @@ async fn export_then_erasure_by_the_next_retention_run_leaves_nothing_and_a_rece
     assert_eq!(after["contacts"].as_array().map(Vec::len), Some(0), "the export afterwards is empty");
     assert_eq!(tenant.get(&client, "/v1/leads").await["items"].as_array().map(Vec::len), Some(0));
     assert_eq!(tenant.get(&client, "/v1/conversations").await["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn the_tenant_export_holds_its_records_and_contacts_but_no_token() {
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    assert_eq!(post(&client, &tenant.fixture("text")).await, StatusCode::OK);
+    eventually("the message", || async {
+        (!tenant.messages(&client, &tenant.wa_id).await.is_empty()).then_some(())
+    })
+    .await;
+
+    let response = client
+        .get(format!("{}/v1/privacy/export/tenant", base()))
+        .bearer_auth(&tenant.api_key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("body");
+    let export: Value = serde_json::from_str(&text).expect("json");
+
+    assert_eq!(export["tenant"]["whatsapp"]["phone_number_id"], tenant.phone_number_id.as_str());
+    assert_eq!(export["tenant"]["lead_ads"]["page_id"], tenant.page_id.as_str());
+    assert_eq!(export["contacts"][0]["contact"]["phone"], tenant.wa_id.as_str());
+    assert!(!text.contains("EAAINGEST") && !text.contains("EAAPAGEINGEST"), "tokens are never exported");
 }

@@ -476,4 +476,50 @@ mod tests {
             json(&handle(get("/v1/privacy/export", &[("email", "nobody@example.com")], &key), &deps).await);
         assert_eq!(empty["contacts"].as_array().map(Vec::len), Some(0));
     }
+
+    #[tokio::test]
+    async fn person_export_as_csv_tables() {
+        let deps = deps();
+        let (tenant, key) = new_tenant(&deps).await;
+        seed_message(&deps, &tenant, "5511988887777", "wamid.CSV1").await;
+
+        let response =
+            handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "csv")], &key), &deps)
+                .await;
+        let bad_format =
+            handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "xml")], &key), &deps)
+                .await;
+
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = json(&response);
+        let contacts = body["files"]["contacts.csv"].as_str().expect("contacts.csv");
+        assert!(contacts.starts_with("id,phone,user_id,email,name,"));
+        assert!(contacts.contains(",5511988887777,"));
+        assert!(body["files"]["messages.csv"].as_str().expect("messages.csv").contains("wamid.CSV1"));
+        assert_eq!(bad_format.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn tenant_export_pages_through_every_contact() {
+        // Arrange: 27 contacts, more than one page.
+        let deps = deps();
+        let (tenant, key) = new_tenant(&deps).await;
+        for i in 0..27 {
+            seed_message(&deps, &tenant, &format!("55119000000{i:02}"), &format!("wamid.T{i}")).await;
+        }
+
+        // Act
+        let first = json(&handle(get("/v1/privacy/export/tenant", &[], &key), &deps).await);
+        let cursor = first["next"].as_str().expect("a second page").to_owned();
+        let second =
+            json(&handle(get("/v1/privacy/export/tenant", &[("cursor", &cursor)], &key), &deps).await);
+
+        // Assert
+        assert_eq!(first["tenant"]["name"], "Acme");
+        assert!(first["tenant"].get("whatsapp").is_none(), "nothing connected, and never a token");
+        assert_eq!(first["contacts"].as_array().map(Vec::len), Some(25));
+        assert_eq!(second["contacts"].as_array().map(Vec::len), Some(2));
+        assert!(second.get("tenant").is_none() && second.get("next").is_none());
+        assert_eq!(second["contacts"][0]["conversations"][0]["messages"].as_array().map(Vec::len), Some(1));
+    }
 }

@@ -1,5 +1,6 @@
 //! The route table and dispatch.
 
+pub mod csv;
 pub mod inbox;
 pub mod leadads;
 pub mod privacy;
@@ -46,6 +47,8 @@ pub enum Route {
     ListLeads,
     /// `GET /v1/privacy/export`
     Export,
+    /// `GET /v1/privacy/export/tenant`
+    TenantExport,
     /// `POST /v1/privacy/erasure`
     RequestErasure,
     /// `GET /v1/privacy/erasure/{id}`
@@ -83,6 +86,7 @@ impl Route {
             ("GET", ["v1", "conversations", _, "messages"]) => Self::ConversationMessages,
             ("GET", ["v1", "leads"]) => Self::ListLeads,
             ("GET", ["v1", "privacy", "export"]) => Self::Export,
+            ("GET", ["v1", "privacy", "export", "tenant"]) => Self::TenantExport,
             ("POST", ["v1", "privacy", "erasure"]) => Self::RequestErasure,
             ("GET", ["v1", "privacy", "erasure", _]) => Self::GetErasure,
             (method, segments) => {
@@ -110,6 +114,7 @@ impl Route {
             Self::ConversationMessages => "GET /v1/conversations/{id}/messages",
             Self::ListLeads => "GET /v1/leads",
             Self::Export => "GET /v1/privacy/export",
+            Self::TenantExport => "GET /v1/privacy/export/tenant",
             Self::RequestErasure => "POST /v1/privacy/erasure",
             Self::GetErasure => "GET /v1/privacy/erasure/{id}",
             Self::NotBuilt(name) => name,
@@ -126,6 +131,7 @@ pub fn known_path(segments: &[&str]) -> bool {
             | ["v1", "conversations", _, "messages"]
             | ["v1", "privacy", "export" | "erasure"]
             | ["v1", "privacy", "erasure", _]
+            | ["v1", "privacy", "export", "tenant"]
     ) || NOT_BUILT.iter().any(|(_, pattern, _)| matches(pattern, segments))
 }
 
@@ -154,6 +160,7 @@ pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: Priv
         }
         Route::ListLeads => inbox::leads(principal, query, deps).await,
         Route::Export => privacy::export(principal, query, deps).await,
+        Route::TenantExport => privacy::tenant_export(principal, query, deps).await,
         Route::RequestErasure => privacy::request_erasure(principal, body, deps).await,
         Route::GetErasure => {
             privacy::erasure(principal, segments.get(3).copied().unwrap_or_default(), deps).await

@@ -3,16 +3,22 @@
 //! A person is named by `phone` (E.164) or `email`. Erasure requests keep the derived contact
 //! ids, never the identifier itself; the next retention run carries them out.
 
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::inbox::{
     ConsentEventView, ContactKey, ContactView, ConversationView, InboxStore, LeadView, MessageView,
 };
+use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyStore};
 use shared::domain::{Clock, ContactId, ErasureId, PhoneNumber, TenantId};
 use shared::lambda::http::{json_response, Problem};
 
+use super::csv::{opt, Csv};
 use super::inbox::{Query, MAX_LIMIT};
 use super::json_body;
 use crate::auth::Principal;
@@ -128,7 +134,135 @@ async fn export_contact<I: InboxStore>(
     Ok(ContactExport { contact, consent_ledger, leads, conversations: exported })
 }
 
-/// `GET /v1/privacy/export?phone=…|email=…`: every stored datum about that person, JSON.
+/// `format=json` (default) or `format=csv`.
+fn wants_csv(query: &Query) -> Result<bool, ApiError> {
+    match query.get("format").map(String::as_str) {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(Problem::bad_request("format must be json or csv").into()),
+    }
+}
+
+/// An enum's bare JSON string (or any value's JSON), for a CSV cell.
+fn json_cell<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The export as CSV tables, one per kind of record, keyed by file name.
+fn csv_bundle(contacts: &[ContactExport]) -> BTreeMap<&'static str, String> {
+    let mut people = Csv::new(&[
+        "id",
+        "phone",
+        "user_id",
+        "email",
+        "name",
+        "first_seen_at",
+        "last_seen_at",
+        "last_inbound_at",
+        "service_window_until",
+        "consent_state",
+        "consent_source",
+        "consent_at",
+    ]);
+    let mut consent = Csv::new(&["contact_id", "kind", "source", "at"]);
+    let mut leads = Csv::new(&["contact_id", "id", "page_id", "received_at", "lead_json", "source_json"]);
+    let mut conversations = Csv::new(&["contact_id", "id", "state", "started_at", "last_message_at"]);
+    let mut messages = Csv::new(&[
+        "conversation_id",
+        "id",
+        "wamid",
+        "direction",
+        "type",
+        "timestamp",
+        "status",
+        "statuses_json",
+        "error_json",
+        "payload_json",
+    ]);
+    for export in contacts {
+        let c = &export.contact;
+        people.row([
+            c.id.to_string(),
+            opt(c.phone.as_ref()),
+            opt(c.user_id.as_ref()),
+            opt(c.email.as_ref()),
+            opt(c.name.as_ref()),
+            c.first_seen_at.to_string(),
+            c.last_seen_at.to_string(),
+            opt(c.last_inbound_at),
+            opt(c.service_window_until),
+            opt(c.consent.as_ref().map(|s| json_cell(&s.state))),
+            opt(c.consent.as_ref().map(|s| json_cell(&s.source))),
+            opt(c.consent.as_ref().map(|s| s.at)),
+        ]);
+        for event in &export.consent_ledger {
+            consent.row([
+                c.id.to_string(),
+                json_cell(&event.kind),
+                json_cell(&event.source),
+                event.at.to_string(),
+            ]);
+        }
+        for lead in &export.leads {
+            leads.row([
+                c.id.to_string(),
+                lead.id.clone(),
+                lead.page_id.clone(),
+                lead.received_at.to_string(),
+                lead.lead.to_string(),
+                lead.source.to_string(),
+            ]);
+        }
+        for conversation in &export.conversations {
+            let v = &conversation.conversation;
+            conversations.row([
+                c.id.to_string(),
+                v.id.to_string(),
+                v.state.clone(),
+                v.started_at.to_string(),
+                v.last_message_at.to_string(),
+            ]);
+            for m in &conversation.messages {
+                messages.row([
+                    m.conversation_id.to_string(),
+                    m.id.to_string(),
+                    opt(m.wamid.as_ref()),
+                    m.direction.clone(),
+                    m.kind.clone(),
+                    m.timestamp.to_string(),
+                    json_cell(&m.status),
+                    json_cell(&m.statuses),
+                    opt(m.error.as_ref().map(json_cell)),
+                    opt(m.payload.as_ref()),
+                ]);
+            }
+        }
+    }
+    BTreeMap::from([
+        ("contacts.csv", people.into_string()),
+        ("consent.csv", consent.into_string()),
+        ("leads.csv", leads.into_string()),
+        ("conversations.csv", conversations.into_string()),
+        ("messages.csv", messages.into_string()),
+    ])
+}
+
+/// A CSV export: the same records, one table per kind, as `{file name: CSV text}`.
+#[derive(Debug, Serialize)]
+pub struct CsvExport {
+    /// Who.
+    pub subject: Subject,
+    /// When, epoch ms.
+    pub exported_at: i64,
+    /// `contacts.csv`, `consent.csv`, `leads.csv`, `conversations.csv`, `messages.csv`.
+    pub files: BTreeMap<&'static str, String>,
+}
+
+/// `GET /v1/privacy/export?phone=…|email=…[&format=csv]`: every stored datum about that person.
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 unless exactly one valid identifier is given.
@@ -138,6 +272,7 @@ pub async fn export<S, V, C: Clock, I: InboxStore, P>(
     deps: &Deps<S, V, C, I, P>,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &require_admin(principal)?.tenant_id;
+    let csv = wants_csv(query)?;
     let (key, subject) =
         subject(query.get("phone").map(String::as_str), query.get("email").map(String::as_str))?;
     let mut contacts = Vec::new();
@@ -145,11 +280,109 @@ pub async fn export<S, V, C: Clock, I: InboxStore, P>(
         contacts.push(export_contact(&deps.inbox, tenant, contact).await?);
     }
     let messages: usize = contacts.iter().flat_map(|c| &c.conversations).map(|c| c.messages.len()).sum();
-    tracing::info!(contacts = contacts.len(), messages, "Personal data export served");
-    Ok(json_response(
-        StatusCode::OK,
-        &Export { subject, exported_at: deps.clock.now().as_millis(), contacts },
-    ))
+    tracing::info!(contacts = contacts.len(), messages, csv, "Personal data export served");
+    let exported_at = deps.clock.now().as_millis();
+    if csv {
+        return Ok(json_response(
+            StatusCode::OK,
+            &CsvExport { subject, exported_at, files: csv_bundle(&contacts) },
+        ));
+    }
+    Ok(json_response(StatusCode::OK, &Export { subject, exported_at, contacts }))
+}
+
+/// Contacts per page of the tenant-wide export (each with everything linked to it).
+const TENANT_EXPORT_PAGE: u16 = 25;
+
+/// One page of the tenant-wide export.
+#[derive(Debug, Serialize)]
+pub struct TenantExportPage {
+    /// The tenant's own records (first page only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantRecords>,
+    /// When, epoch ms.
+    pub exported_at: i64,
+    /// Contacts with everything linked to them (JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<ContactExport>>,
+    /// The same as CSV tables (`format=csv`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<BTreeMap<&'static str, String>>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The tenant's own records: organisation and connections (never the tokens).
+#[derive(Debug, Serialize)]
+pub struct TenantRecords {
+    /// The tenant.
+    pub id: TenantId,
+    /// Its name.
+    pub name: String,
+    /// When it was created, epoch ms.
+    pub created_at: i64,
+    /// The WhatsApp connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<super::whatsapp::ConnectionView>,
+    /// The Lead Ads Page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_ads: Option<super::leadads::PageView>,
+}
+
+/// `GET /v1/privacy/export/tenant[?cursor=…&format=csv]`: all of the tenant's data, a page of
+/// contacts at a time (the tenant's own records on the first page).
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 400 for a bad cursor or format.
+pub async fn tenant_export<S: TenantStore, V, C: Clock, I: InboxStore, P>(
+    principal: &Principal,
+    query: &Query,
+    deps: &Deps<S, V, C, I, P>,
+) -> Result<Response<Body>, ApiError> {
+    let tenant_id = &require_admin(principal)?.tenant_id;
+    let csv = wants_csv(query)?;
+    let after = query
+        .get("cursor")
+        .map(|c| {
+            B64.decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| ApiError::from(Problem::bad_request("cursor is not one this API returned")))
+        })
+        .transpose()?;
+    let tenant = match after {
+        Some(_) => None,
+        None => {
+            let record = deps
+                .tenants
+                .tenant(tenant_id)
+                .await?
+                .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
+            Some(TenantRecords {
+                id: record.id,
+                name: record.name,
+                created_at: record.created_at.as_millis(),
+                whatsapp: deps.tenants.whatsapp_connection(tenant_id).await?.as_ref().map(Into::into),
+                lead_ads: deps.tenants.page_connection(tenant_id).await?.as_ref().map(Into::into),
+            })
+        }
+    };
+    let page = deps.inbox.contacts(tenant_id, after.as_deref(), TENANT_EXPORT_PAGE).await?;
+    let mut contacts = Vec::with_capacity(page.items.len());
+    for contact in page.items {
+        contacts.push(export_contact(&deps.inbox, tenant_id, contact).await?);
+    }
+    tracing::info!(contacts = contacts.len(), csv, "Tenant export page served");
+    let (contacts, files) = if csv { (None, Some(csv_bundle(&contacts))) } else { (Some(contacts), None) };
+    let body = TenantExportPage {
+        tenant,
+        exported_at: deps.clock.now().as_millis(),
+        contacts,
+        files,
+        next: page.next.map(|cursor| B64.encode(cursor)),
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// The body of `POST /v1/privacy/erasure`.
