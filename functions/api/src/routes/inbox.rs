@@ -30,6 +30,28 @@ struct Paging {
     after: Option<String>,
 }
 
+/// The `cursor` parameter, decoded (cursors are base64url of what the store returned).
+///
+/// # Errors
+/// 400 for a cursor this API did not return.
+pub fn cursor(query: &Query) -> Result<Option<String>, ApiError> {
+    query
+        .get("cursor")
+        .map(|cursor| {
+            B64.decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| ApiError::from(Problem::bad_request("cursor is not one this API returned")))
+        })
+        .transpose()
+}
+
+/// A store cursor as the API hands it out.
+#[must_use]
+pub fn encode_cursor(cursor: &str) -> String {
+    B64.encode(cursor)
+}
+
 fn paging(query: &Query) -> Result<Paging, ApiError> {
     let limit = match query.get("limit") {
         None => DEFAULT_LIMIT,
@@ -39,15 +61,7 @@ fn paging(query: &Query) -> Result<Paging, ApiError> {
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| Problem::bad_request(format!("limit must be 1 to {MAX_LIMIT}")))?,
     };
-    let after = query
-        .get("cursor")
-        .map(|cursor| {
-            B64.decode(cursor)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| ApiError::from(Problem::bad_request("cursor is not one this API returned")))
-        })
-        .transpose()?;
+    let after = cursor(query)?;
     Ok(Paging { limit, after })
 }
 
@@ -63,7 +77,7 @@ pub struct PageView<T> {
 
 impl<T> From<Page<T>> for PageView<T> {
     fn from(page: Page<T>) -> Self {
-        Self { items: page.items, next: page.next.map(|cursor| B64.encode(cursor)) }
+        Self { items: page.items, next: page.next.as_deref().map(encode_cursor) }
     }
 }
 

@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine as _;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
@@ -342,15 +340,7 @@ pub async fn tenant_export<S: TenantStore, V, C: Clock, I: InboxStore, P>(
 ) -> Result<Response<Body>, ApiError> {
     let tenant_id = &require_admin(principal)?.tenant_id;
     let csv = wants_csv(query)?;
-    let after = query
-        .get("cursor")
-        .map(|c| {
-            B64.decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| ApiError::from(Problem::bad_request("cursor is not one this API returned")))
-        })
-        .transpose()?;
+    let after = super::inbox::cursor(query)?;
     let tenant = match after {
         Some(_) => None,
         None => {
@@ -380,7 +370,7 @@ pub async fn tenant_export<S: TenantStore, V, C: Clock, I: InboxStore, P>(
         exported_at: deps.clock.now().as_millis(),
         contacts,
         files,
-        next: page.next.map(|cursor| B64.encode(cursor)),
+        next: page.next.as_deref().map(super::inbox::encode_cursor),
     };
     Ok(json_response(StatusCode::OK, &body))
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context as _;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, Key, ENTITY, GSI1PK, GSI1SK, PK, SK};
@@ -273,13 +273,7 @@ impl DynamoInbox {
         conversation.insert(attr::LAST_MESSAGE_AT.to_owned(), n(at.as_millis()));
         conversation.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, contact_id)));
         conversation.insert(GSI1SK.to_owned(), s(keys::contact_index_conversation(at, &conversation_id)));
-        let put = Put::builder()
-            .table_name(self.table.name())
-            .set_item(Some(conversation))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .build()
-            .context("building the conversation put")?;
+        let put = self.table.put_if_absent(conversation)?;
         let result = self
             .table
             .client()
@@ -383,21 +377,12 @@ impl DynamoInbox {
 
     /// Writes a message and its `WAMID#` record together, once. `Duplicate` when the record exists.
     async fn put_message_once(&self, wamid_record: Item, message: Item) -> Result<Stored, InboxError> {
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(self.table.name())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build()
-                .context("building a message put")
-        };
         let result = self
             .table
             .client()
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put(wamid_record)?).build())
-            .transact_items(TransactWriteItem::builder().put(put(message)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.table.put_if_absent(wamid_record)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.table.put_if_absent(message)?).build())
             .send()
             .await;
         match result {

@@ -2,7 +2,7 @@
 //! queue (`DUE#erasure`) the retention run reads.
 
 use anyhow::Context as _;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, ENTITY, PK};
@@ -64,20 +64,11 @@ impl PrivacyStore for DynamoPrivacy {
         due.insert(ENTITY.to_owned(), s("due_erasure"));
         due.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
         due.insert(attr::ERASURE_ID.to_owned(), s(request.id.as_str()));
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(self.table.name())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build()
-                .context("building a put")
-        };
         self.table
             .client()
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put(item)?).build())
-            .transact_items(TransactWriteItem::builder().put(put(due)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.table.put_if_absent(item)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.table.put_if_absent(due)?).build())
             .send()
             .await
             .context("recording an erasure request")?;

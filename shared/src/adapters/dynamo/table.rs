@@ -99,6 +99,21 @@ impl Table {
         &self.name
     }
 
+    /// A transaction item that puts `item` only if nothing has its key (expired items included:
+    /// inside a transaction, a stale item is a conflict to report, not to overwrite).
+    ///
+    /// # Errors
+    /// When the request cannot be built.
+    pub fn put_if_absent(&self, item: Item) -> anyhow::Result<aws_sdk_dynamodb::types::Put> {
+        aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&*self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .context("building a conditional put")
+    }
+
     /// Writes `item` only if no live item has its key. An expired item that storage has not
     /// deleted yet counts as absent and is replaced.
     ///

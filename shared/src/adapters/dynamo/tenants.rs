@@ -136,21 +136,16 @@ impl TenantStore for DynamoTenantStore {
         tenant: &Tenant,
         admin_key: &ApiKeyRecord,
     ) -> Result<(), CreateTenantError> {
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(self.table.name())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build()
-                .context("building a transaction put")
-        };
         let result = self
             .table
             .client()
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put(tenant_item(tenant))?).build())
-            .transact_items(TransactWriteItem::builder().put(put(api_key_item(admin_key))?).build())
+            .transact_items(
+                TransactWriteItem::builder().put(self.table.put_if_absent(tenant_item(tenant))?).build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder().put(self.table.put_if_absent(api_key_item(admin_key))?).build(),
+            )
             .send()
             .await;
         match result {
