@@ -5,7 +5,7 @@ use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
     StatusChange, StatusOutcome, Stored,
 };
-use shared::domain::{PhoneNumber, Timestamp, Wamid};
+use shared::domain::{Clock, PhoneNumber, SystemClock, Timestamp, Wamid};
 
 use crate::support::{table, tenant};
 
@@ -31,8 +31,10 @@ async fn store(
         sent_at: Timestamp::from_secs(secs),
         kind: "text",
         raw: "{}",
+        retention: shared::domain::tenant::RetentionSettings::default(),
     };
-    inbox.store_inbound_message(tenant, &message, Timestamp::from_secs(secs)).await.expect("stored")
+    // Sent long ago, received now: the retention clock runs from receipt.
+    inbox.store_inbound_message(tenant, &message, SystemClock.now()).await.expect("stored")
 }
 
 #[tokio::test]
@@ -139,6 +141,7 @@ async fn a_status_for_a_wamid_without_recipient_is_kept_and_moves_only_forward()
         at: Timestamp::from_secs(secs),
         recipient: &nobody,
         error: None,
+        retention: shared::domain::tenant::RetentionSettings::default(),
     };
 
     let read = inbox

@@ -18,6 +18,7 @@ mod inbox;
 mod ingest;
 mod kms;
 mod log_scan;
+mod retention;
 mod sqs;
 mod support;
 mod tenants;

@@ -2,7 +2,7 @@
 
 use shared::adapters::dynamo::DynamoTenantStore;
 use shared::domain::ports::{ConnectError, CreateTenantError, Sealed, TenantStore};
-use shared::domain::tenant::{ApiKey, Role, Tenant, TenantStatus, WhatsAppConnection};
+use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection};
 use shared::domain::{Clock, SystemClock, TenantId};
 
 use crate::support::{table, tenant};
@@ -10,7 +10,13 @@ use crate::support::{table, tenant};
 fn new_tenant(id: &TenantId) -> (Tenant, ApiKey) {
     let now = SystemClock.now();
     (
-        Tenant { id: id.clone(), name: "Acme".into(), status: TenantStatus::Active, created_at: now },
+        Tenant {
+            id: id.clone(),
+            name: "Acme".into(),
+            status: TenantStatus::Active,
+            created_at: now,
+            retention: RetentionSettings::default(),
+        },
         ApiKey::generate(id.clone(), now),
     )
 }

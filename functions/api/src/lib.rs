@@ -323,6 +323,7 @@ mod tests {
             sent_at: Timestamp::from_secs(1_800_000_000),
             kind: "text",
             raw: r#"{"text":{"body":"hi"}}"#,
+            retention: shared::domain::tenant::RetentionSettings::default(),
         };
         deps.inbox
             .store_inbound_message(
@@ -521,5 +522,37 @@ mod tests {
         assert_eq!(second["contacts"].as_array().map(Vec::len), Some(2));
         assert!(second.get("tenant").is_none() && second.get("next").is_none());
         assert_eq!(second["contacts"][0]["conversations"][0]["messages"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[tokio::test]
+    async fn retention_settings_default_to_the_promises_and_keep_their_bounds() {
+        let deps = deps();
+        let (_, key) = new_tenant(&deps).await;
+
+        let defaults = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
+        let changed = handle(
+            request(
+                "PUT",
+                "/v1/settings/retention",
+                Some(&key),
+                r#"{"conversation_days":60,"content_days":7}"#,
+            ),
+            &deps,
+        )
+        .await;
+        let read_back = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
+
+        assert_eq!(defaults, serde_json::json!({"conversation_days": 90, "content_days": 30}));
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert_eq!(read_back, serde_json::json!({"conversation_days": 60, "content_days": 7}));
+        for body in [
+            r#"{"conversation_days":366,"content_days":30}"#,
+            r#"{"conversation_days":10,"content_days":11}"#,
+            r#"{"conversation_days":0,"content_days":0}"#,
+            "{}",
+        ] {
+            let response = handle(request("PUT", "/v1/settings/retention", Some(&key), body), &deps).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        }
     }
 }

@@ -29,6 +29,7 @@ use shared::domain::inbox::{
 use shared::domain::ports::{
     EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose, TenantStore, Vault,
 };
+use shared::domain::tenant::RetentionSettings;
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
@@ -241,11 +242,20 @@ async fn tenant_of_number<I, T: TenantStore, V, L, C>(
     Ok(tenant)
 }
 
+/// The tenant's retention settings (defaults when it has none).
+async fn retention_of<I, T: TenantStore, V, L, C>(
+    deps: &Deps<I, T, V, L, C>,
+    tenant: &TenantId,
+) -> Result<RetentionSettings, RecordError> {
+    let tenant = deps.tenants.tenant(tenant).await.map_err(|e| retry("reading the tenant", e))?;
+    Ok(tenant.map(|t| t.retention).unwrap_or_default())
+}
+
 fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
 
-async fn on_message<I: InboxStore, T, V, L, C: Clock>(
+async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     contact: &ContactEntry,
@@ -260,8 +270,14 @@ async fn on_message<I: InboxStore, T, V, L, C: Clock>(
         name: contact.profile.as_ref().and_then(|p| p.name.clone()),
     };
     let sent_at = Timestamp::from_secs(message.timestamp);
-    let new =
-        NewInboundMessage { wamid: &wamid, from: &profile, sent_at, kind: &message.kind, raw: raw.get() };
+    let new = NewInboundMessage {
+        wamid: &wamid,
+        from: &profile,
+        sent_at,
+        kind: &message.kind,
+        raw: raw.get(),
+        retention: retention_of(deps, tenant).await?,
+    };
     let stored =
         deps.inbox.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(kind = %message.kind, ?stored, "Inbound message");
@@ -290,7 +306,7 @@ async fn on_message<I: InboxStore, T, V, L, C: Clock>(
     Ok(())
 }
 
-async fn on_status<I: InboxStore, T, V, L, C: Clock>(
+async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     raw: &RawValue,
@@ -314,6 +330,7 @@ async fn on_status<I: InboxStore, T, V, L, C: Clock>(
         at: Timestamp::from_secs(update.timestamp),
         recipient: &recipient,
         error: update.errors.first(),
+        retention: retention_of(deps, tenant).await?,
     };
     let outcome = deps.inbox.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(status = %update.status, ?outcome, error_code = update.errors.first().map(|e| e.code), "Status");

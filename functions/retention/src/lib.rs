@@ -9,17 +9,23 @@
 //! - `erasure_requests` (P62): carries out pending erasure requests — everything stored about
 //!   the person (contact, aliases, consent ledger, conversations, messages and their records,
 //!   leads) — and writes the deletion receipt.
+//! - `restamp` (P50): after a tenant changed its retention settings, re-computes the expiry of
+//!   each of its conversations and queues them for their (new) expiry day.
+//! - `expired_conversations` (P50): for every expiry day before today not yet done, deletes the
+//!   conversations queued for it that really expired (with their messages); a conversation whose
+//!   expiry moved since is only taken off that day's queue (it is queued on its new day).
 //!
-//! The day-based rules (retention periods, content sanitizing, closed tenants, Meta
-//! disconnects, deleted agents, analytics anonymization) are the privacy issue's remaining work.
+//! Still to come: content sanitizing (P51), closed tenants (P53), Meta disconnects (P54),
+//! deleted agents (P55), analytics anonymization (P52).
 
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
-use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, Table};
+use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::config::{ConfigError, Env};
-use shared::domain::inbox::InboxStore;
+use shared::domain::inbox::{epoch_day, Expiry, InboxStore};
+use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureStatus, PrivacyStore};
 use shared::domain::{Clock, SystemClock};
 
@@ -51,19 +57,21 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<I, P, C> {
+pub struct Deps<I, P, T, C> {
     /// Configuration.
     pub config: Config,
     /// Everything stored about people.
     pub inbox: I,
-    /// Erasure requests and their queue.
+    /// Erasure requests and the due-work queues.
     pub privacy: P,
-    /// The time source (receipt times).
+    /// Tenants (their retention settings).
+    pub tenants: T,
+    /// The time source (what is expired, receipt times).
     pub clock: C,
 }
 
 /// The production wiring.
-pub type AwsDeps = Deps<DynamoInbox, DynamoPrivacy, SystemClock>;
+pub type AwsDeps = Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock>;
 
 impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
@@ -72,7 +80,8 @@ impl AwsDeps {
         let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
         Self {
             inbox: DynamoInbox::new(table.clone()),
-            privacy: DynamoPrivacy::new(table),
+            privacy: DynamoPrivacy::new(table.clone()),
+            tenants: DynamoTenantStore::new(table),
             clock: SystemClock,
             config,
         }
@@ -139,9 +148,9 @@ impl Deadline {
 /// # Errors
 /// [`RunError::UnknownJob`] for an input naming another job; [`RunError::Unknown`] when a
 /// store failed.
-pub async fn handle<I: InboxStore, P: PrivacyStore, C: Clock>(
+pub async fn handle<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     event: LambdaEvent<ScheduleInput>,
-    deps: &Deps<I, P, C>,
+    deps: &Deps<I, P, T, C>,
 ) -> Result<RunReport, RunError> {
     if let Some(job) = event.payload.job.filter(|job| job != "retention") {
         return Err(RunError::UnknownJob(job));
@@ -149,23 +158,140 @@ pub async fn handle<I: InboxStore, P: PrivacyStore, C: Clock>(
     let deadline = Deadline(
         event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
-    let (erasures, complete) = erasure_requests(deps, deadline).await?;
-    let report = RunReport { tasks: vec![erasures], complete };
-    tracing::info!(
-        complete,
-        erasures = report.tasks[0].finished,
-        items = report.tasks[0].items,
-        "Retention run finished"
-    );
+    let (erasures, mut complete) = erasure_requests(deps, deadline).await?;
+    let mut tasks = vec![erasures];
+    if complete {
+        let (restamped, done) = restamp(deps, deadline).await?;
+        tasks.push(restamped);
+        complete = done;
+    }
+    if complete {
+        let (expired, done) = expired_conversations(deps, deadline).await?;
+        tasks.push(expired);
+        complete = done;
+    }
+    let report = RunReport { tasks, complete };
+    tracing::info!(complete, tasks = ?report.tasks, "Retention run finished");
     Ok(report)
 }
 
-/// Carries out pending erasure requests until none is left or the deadline comes.
-async fn erasure_requests<I: InboxStore, P: PrivacyStore, C: Clock>(
-    deps: &Deps<I, P, C>,
+/// The first expiry day the walk looks at: where the last run stopped, or (first run) as far
+/// back as the longest retention period.
+fn walk_start(cursor: Option<i64>, today: i64) -> i64 {
+    cursor.unwrap_or(today - 366).min(today)
+}
+
+fn failed(what: &str, error: &dyn std::fmt::Debug) -> RunError {
+    RunError::Unknown(format!("{what}: {error:?}"))
+}
+
+/// Re-stamps the conversations of tenants whose retention settings changed.
+async fn restamp<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+    deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
-    let failed = |what: &str, e: &dyn std::fmt::Debug| RunError::Unknown(format!("{what}: {e:?}"));
+    let mut report = TaskReport { name: "restamp".to_owned(), finished: 0, items: 0 };
+    // Past expiries are queued where this run's expiry walk starts, so they go at once.
+    let cursor = deps.privacy.expiry_cursor().await.map_err(|e| failed("reading the expiry cursor", &e))?;
+    let earliest = walk_start(cursor, epoch_day(deps.clock.now()));
+    for (tenant, mut after) in
+        deps.privacy.due_restamps(25).await.map_err(|e| failed("reading the re-stamp queue", &e))?
+    {
+        let settings = deps
+            .tenants
+            .tenant(&tenant)
+            .await
+            .map_err(|e| failed("reading a tenant", &e))?
+            .map(|t| t.retention)
+            .unwrap_or_default();
+        loop {
+            if deadline.passed() {
+                return Ok((report, false));
+            }
+            let next = deps
+                .inbox
+                .restamp_conversations(&tenant, settings, after.as_deref(), 100, earliest)
+                .await
+                .map_err(|e| failed("re-stamping", &e))?;
+            report.items += 1;
+            deps.privacy
+                .restamp_progress(&tenant, next.as_deref())
+                .await
+                .map_err(|e| failed("recording re-stamp progress", &e))?;
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        report.finished += 1;
+    }
+    Ok((report, true))
+}
+
+/// Deletes the conversations whose expiry day has passed.
+async fn expired_conversations<I: InboxStore, P: PrivacyStore, T, C: Clock>(
+    deps: &Deps<I, P, T, C>,
+    deadline: Deadline,
+) -> Result<(TaskReport, bool), RunError> {
+    let mut report = TaskReport { name: "expired_conversations".to_owned(), finished: 0, items: 0 };
+    let now = deps.clock.now();
+    let today = epoch_day(now);
+    let cursor = deps.privacy.expiry_cursor().await.map_err(|e| failed("reading the expiry cursor", &e))?;
+    let mut day = walk_start(cursor, today);
+    // Today's queue is walked tomorrow: an entry's expiry may still be later today.
+    while day < today {
+        loop {
+            if deadline.passed() {
+                return Ok((report, false));
+            }
+            let due = deps
+                .privacy
+                .due_expiries(day, 100)
+                .await
+                .map_err(|e| failed("reading the expiry queue", &e))?;
+            if due.is_empty() {
+                break;
+            }
+            for (tenant, conversation) in due {
+                if deadline.passed() {
+                    return Ok((report, false));
+                }
+                let outcome = deps
+                    .inbox
+                    .expire_conversation(&tenant, &conversation, now, ERASE_BUDGET)
+                    .await
+                    .map_err(|e| failed("expiring a conversation", &e))?;
+                match outcome {
+                    Expiry::Partial(counts) => report.items += counts.total(),
+                    Expiry::Deleted(counts) => {
+                        report.items += counts.total();
+                        // Nothing left to delete: an erasure got there first.
+                        report.finished += u64::from(counts.total() > 0);
+                        deps.privacy
+                            .drop_due_expiry(day, &tenant, &conversation)
+                            .await
+                            .map_err(|e| failed("dequeuing", &e))?;
+                    }
+                    Expiry::NotDue => {
+                        deps.privacy
+                            .drop_due_expiry(day, &tenant, &conversation)
+                            .await
+                            .map_err(|e| failed("dequeuing", &e))?;
+                    }
+                }
+            }
+        }
+        day += 1;
+        deps.privacy.set_expiry_cursor(day).await.map_err(|e| failed("moving the expiry cursor", &e))?;
+    }
+    Ok((report, true))
+}
+
+/// Carries out pending erasure requests until none is left or the deadline comes.
+async fn erasure_requests<I: InboxStore, P: PrivacyStore, T, C: Clock>(
+    deps: &Deps<I, P, T, C>,
+    deadline: Deadline,
+) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "erasure_requests".to_owned(), finished: 0, items: 0 };
     loop {
         let due = deps.privacy.due_erasures(25).await.map_err(|e| failed("reading the erasure queue", &e))?;
@@ -224,15 +350,16 @@ mod tests {
     use shared::domain::inbox::{ContactKey, ContactProfile, InboxStore, NewInboundMessage};
     use shared::domain::privacy::ErasureRequest;
     use shared::domain::{ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
-    use shared::testing::{ManualClock, MemoryInbox, MemoryPrivacy};
+    use shared::testing::{ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
 
     use super::*;
 
-    fn deps() -> Deps<MemoryInbox, MemoryPrivacy, ManualClock> {
+    fn deps() -> Deps<MemoryInbox, MemoryPrivacy, MemoryTenantStore, ManualClock> {
         Deps {
             config: Config { table_name: "t".into(), deadline_margin: Duration::from_secs(1) },
             inbox: MemoryInbox::default(),
             privacy: MemoryPrivacy::default(),
+            tenants: MemoryTenantStore::default(),
             clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
         }
     }
@@ -260,6 +387,7 @@ mod tests {
             sent_at: Timestamp::from_secs(1),
             kind: "text",
             raw: "{}",
+            retention: shared::domain::tenant::RetentionSettings::default(),
         };
         deps.inbox.store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
         let id = ErasureId::generate(Timestamp::from_secs(5));

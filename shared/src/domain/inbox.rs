@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
 use super::privacy::ErasureCounts;
+use super::tenant::RetentionSettings;
 use super::time::Timestamp;
 use super::whatsapp::MetaError;
 
@@ -157,6 +158,8 @@ pub struct NewInboundMessage<'a> {
     pub kind: &'a str,
     /// The message JSON as received (every field, known or not).
     pub raw: &'a str,
+    /// The tenant's retention settings (the conversation's expiry is stamped from them).
+    pub retention: RetentionSettings,
 }
 
 /// Whether a write created something or found it already there.
@@ -183,6 +186,8 @@ pub struct StatusChange<'a> {
     pub recipient: &'a ContactProfile,
     /// Why it failed.
     pub error: Option<&'a MetaError>,
+    /// The tenant's retention settings.
+    pub retention: RetentionSettings,
 }
 
 /// What applying a status did.
@@ -244,6 +249,23 @@ pub struct NewLead<'a> {
     pub lead_json: &'a str,
     /// The webhook's change (form, ad, ad set ids), JSON.
     pub change_json: &'a str,
+}
+
+/// What [`InboxStore::expire_conversation`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// Not expired (yet): a later message moved its expiry.
+    NotDue,
+    /// Deleted (or already gone), with what was deleted by this call.
+    Deleted(ErasureCounts),
+    /// Partly deleted: call again.
+    Partial(ErasureCounts),
+}
+
+/// The epoch day (days since 1970-01-01) of an instant.
+#[must_use]
+pub fn epoch_day(at: Timestamp) -> i64 {
+    at.as_secs().div_euclid(86_400)
 }
 
 /// A contact as the API shows it.
@@ -539,6 +561,34 @@ pub trait InboxStore: Send + Sync {
         contact: &ContactId,
         budget: u32,
     ) -> impl Future<Output = Result<ErasureCounts, InboxError>> + Send;
+
+    /// Deletes an expired conversation with its messages (up to `budget` items per call).
+    /// `NotDue` when its expiry moved past `now` since it was queued.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn expire_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: Timestamp,
+        budget: u32,
+    ) -> impl Future<Output = Result<Expiry, InboxError>> + Send;
+
+    /// Re-computes the expiry of up to `limit` conversations from `settings`, after the
+    /// conversation `after`; returns where to continue (`None`: done). An expiry already past is
+    /// queued for `earliest_day` (epoch days), so the next run deletes it.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn restamp_conversations(
+        &self,
+        tenant: &TenantId,
+        settings: RetentionSettings,
+        after: Option<&str>,
+        limit: u16,
+        earliest_day: i64,
+    ) -> impl Future<Output = Result<Option<String>, InboxError>> + Send;
 
     /// A page of leads: all of the tenant's, or one contact's.
     ///

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::TenantId;
 use super::secret::SecretBytes;
-use super::tenant::{ApiKeyRecord, PageConnection, Tenant, WhatsAppConnection};
+use super::tenant::{ApiKeyRecord, PageConnection, RetentionSettings, Tenant, WhatsAppConnection};
 use super::time::Timestamp;
 use super::ApiKeyId;
 
@@ -350,6 +350,17 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant_id: &TenantId,
     ) -> impl Future<Output = Result<Option<Tenant>, TenantStoreError>> + Send;
+
+    /// Changes the tenant's retention settings and queues the re-stamping of what they affect
+    /// (the next retention run re-computes every conversation's expiry).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn set_retention(
+        &self,
+        tenant_id: &TenantId,
+        settings: RetentionSettings,
+    ) -> impl Future<Output = Result<(), TenantStoreError>> + Send;
 
     /// One API key of one tenant, if it exists (revoked keys included; the caller checks).
     ///

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{ContactId, ErasureId, TenantId};
+use super::ids::{ContactId, ConversationId, ErasureId, TenantId};
 use super::time::Timestamp;
 
 /// Whether an erasure has been carried out.
@@ -141,6 +141,58 @@ pub trait PrivacyStore: Send + Sync {
         tenant: &TenantId,
         id: &ErasureId,
         progress: &ErasureCounts,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// The first expiry day (epoch days) the retention run has not finished, if it ever ran.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn expiry_cursor(&self) -> impl Future<Output = Result<Option<i64>, PrivacyError>> + Send;
+
+    /// Records that every day before `day` is done.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn set_expiry_cursor(&self, day: i64) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Up to `limit` conversations queued for expiry on `day`.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn due_expiries(
+        &self,
+        day: i64,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<(TenantId, ConversationId)>, PrivacyError>> + Send;
+
+    /// Takes a conversation off `day`'s queue.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn drop_due_expiry(
+        &self,
+        day: i64,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Tenants whose retention settings changed, with where their re-stamping stopped.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn due_restamps(
+        &self,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<(TenantId, Option<String>)>, PrivacyError>> + Send;
+
+    /// Records where a tenant's re-stamping stopped (`None`: finished, off the queue).
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn restamp_progress(
+        &self,
+        tenant: &TenantId,
+        next: Option<&str>,
     ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
 
     /// Marks a request done with its receipt and takes it off the queue.

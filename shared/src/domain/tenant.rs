@@ -35,6 +35,58 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// When it was created.
     pub created_at: Timestamp,
+    /// How long its data is kept.
+    pub retention: RetentionSettings,
+}
+
+/// How long a tenant keeps conversation data (P50, P51). Defaults and bounds are the promises'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionSettings {
+    /// Conversations are deleted this many days after their last message (default 90, at most
+    /// 365: twelve months).
+    pub conversation_days: u16,
+    /// Message content is sanitized this many days after it was sent (default 30, at most
+    /// `conversation_days`).
+    pub content_days: u16,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self { conversation_days: 90, content_days: 30 }
+    }
+}
+
+/// Why retention settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRetention {
+    /// Outside 1 to 365 days.
+    #[error("conversation_days must be 1 to 365")]
+    ConversationDays,
+    /// Outside 1 to `conversation_days`.
+    #[error("content_days must be 1 to conversation_days")]
+    ContentDays,
+}
+
+impl RetentionSettings {
+    /// Validated settings.
+    ///
+    /// # Errors
+    /// [`InvalidRetention`] naming the setting out of bounds.
+    pub fn new(conversation_days: u16, content_days: u16) -> Result<Self, InvalidRetention> {
+        if !(1..=365).contains(&conversation_days) {
+            return Err(InvalidRetention::ConversationDays);
+        }
+        if !(1..=conversation_days).contains(&content_days) {
+            return Err(InvalidRetention::ContentDays);
+        }
+        Ok(Self { conversation_days, content_days })
+    }
+
+    /// How long after its last message a conversation is kept.
+    #[must_use]
+    pub fn conversation_ttl(self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.conversation_days) * 86_400)
+    }
 }
 
 /// What a credential may do. Least privilege: agents < managers < admins (P14).
@@ -202,6 +254,16 @@ mod tests {
         let mut record = key.record("ci", Role::Agent, Timestamp::from_secs(1));
         record.revoked_at = Some(Timestamp::from_secs(2));
         assert!(!record.accepts(&key.secret));
+    }
+
+    #[test]
+    fn retention_settings_keep_their_bounds() {
+        assert_eq!(RetentionSettings::default(), RetentionSettings::new(90, 30).expect("defaults are valid"));
+        assert_eq!(RetentionSettings::new(366, 30), Err(InvalidRetention::ConversationDays));
+        assert_eq!(RetentionSettings::new(0, 0), Err(InvalidRetention::ConversationDays));
+        assert_eq!(RetentionSettings::new(20, 30), Err(InvalidRetention::ContentDays));
+        assert_eq!(RetentionSettings::new(20, 0), Err(InvalidRetention::ContentDays));
+        assert!(RetentionSettings::new(365, 365).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::adapters::kms::{open_with, seal_with};
 use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactKey, ContactProfile, ContactView, ConversationView,
-    InboxError, InboxStore, LeadView, MessageStatus, MessageView, NewInboundMessage, NewLead, Page,
+    Expiry, InboxError, InboxStore, LeadView, MessageStatus, MessageView, NewInboundMessage, NewLead, Page,
     StatusChange, StatusOutcome, Stored,
 };
 use crate::domain::ports::{
@@ -18,7 +18,9 @@ use crate::domain::ports::{
 use crate::domain::privacy::{
     ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
 };
-use crate::domain::tenant::{ApiKeyRecord, PageConnection, Tenant, TenantStatus, WhatsAppConnection};
+use crate::domain::tenant::{
+    ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,
+};
 use crate::domain::{
     ApiKeyId, Clock, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, SecretBytes, TenantId,
     Timestamp,
@@ -145,6 +147,17 @@ impl TenantStore for MemoryTenantStore {
 
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
         Ok(self.state()?.tenants.get(tenant_id).cloned())
+    }
+
+    async fn set_retention(
+        &self,
+        tenant_id: &TenantId,
+        settings: RetentionSettings,
+    ) -> Result<(), TenantStoreError> {
+        if let Some(tenant) = self.state()?.tenants.get_mut(tenant_id) {
+            tenant.retention = settings;
+        }
+        Ok(())
     }
 
     async fn api_key(
@@ -535,6 +548,28 @@ impl InboxStore for MemoryInbox {
             .collect())
     }
 
+    /// Conversations in memory do not expire: the fake keeps no retention clock.
+    async fn expire_conversation(
+        &self,
+        _tenant: &TenantId,
+        _conversation: &ConversationId,
+        _now: Timestamp,
+        _budget: u32,
+    ) -> Result<Expiry, InboxError> {
+        Ok(Expiry::NotDue)
+    }
+
+    async fn restamp_conversations(
+        &self,
+        _tenant: &TenantId,
+        _settings: RetentionSettings,
+        _after: Option<&str>,
+        _limit: u16,
+        _earliest_day: i64,
+    ) -> Result<Option<String>, InboxError> {
+        Ok(None)
+    }
+
     async fn erase_contact(
         &self,
         tenant: &TenantId,
@@ -631,6 +666,40 @@ impl PrivacyStore for MemoryPrivacy {
         if let Some((_, request)) = self.requests()?.iter_mut().find(|(t, r)| t == tenant && &r.id == id) {
             request.progress = progress.clone();
         }
+        Ok(())
+    }
+
+    async fn expiry_cursor(&self) -> Result<Option<i64>, PrivacyError> {
+        Ok(None)
+    }
+
+    async fn set_expiry_cursor(&self, _day: i64) -> Result<(), PrivacyError> {
+        Ok(())
+    }
+
+    /// The in-memory inbox never expires conversations, so nothing is ever queued.
+    async fn due_expiries(
+        &self,
+        _day: i64,
+        _limit: u16,
+    ) -> Result<Vec<(TenantId, ConversationId)>, PrivacyError> {
+        Ok(Vec::new())
+    }
+
+    async fn drop_due_expiry(
+        &self,
+        _day: i64,
+        _tenant: &TenantId,
+        _conversation: &ConversationId,
+    ) -> Result<(), PrivacyError> {
+        Ok(())
+    }
+
+    async fn due_restamps(&self, _limit: u16) -> Result<Vec<(TenantId, Option<String>)>, PrivacyError> {
+        Ok(Vec::new())
+    }
+
+    async fn restamp_progress(&self, _tenant: &TenantId, _next: Option<&str>) -> Result<(), PrivacyError> {
         Ok(())
     }
 

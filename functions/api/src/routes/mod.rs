@@ -4,6 +4,7 @@ pub mod csv;
 pub mod inbox;
 pub mod leadads;
 pub mod privacy;
+pub mod settings;
 pub mod tenants;
 pub mod whatsapp;
 
@@ -45,6 +46,10 @@ pub enum Route {
     ConversationMessages,
     /// `GET /v1/leads`
     ListLeads,
+    /// `GET /v1/settings/retention`
+    GetRetention,
+    /// `PUT /v1/settings/retention`
+    PutRetention,
     /// `GET /v1/privacy/export`
     Export,
     /// `GET /v1/privacy/export/tenant`
@@ -85,6 +90,8 @@ impl Route {
             ("GET", ["v1", "conversations"]) => Self::ListConversations,
             ("GET", ["v1", "conversations", _, "messages"]) => Self::ConversationMessages,
             ("GET", ["v1", "leads"]) => Self::ListLeads,
+            ("GET", ["v1", "settings", "retention"]) => Self::GetRetention,
+            ("PUT", ["v1", "settings", "retention"]) => Self::PutRetention,
             ("GET", ["v1", "privacy", "export"]) => Self::Export,
             ("GET", ["v1", "privacy", "export", "tenant"]) => Self::TenantExport,
             ("POST", ["v1", "privacy", "erasure"]) => Self::RequestErasure,
@@ -113,6 +120,8 @@ impl Route {
             Self::ListConversations => "GET /v1/conversations",
             Self::ConversationMessages => "GET /v1/conversations/{id}/messages",
             Self::ListLeads => "GET /v1/leads",
+            Self::GetRetention => "GET /v1/settings/retention",
+            Self::PutRetention => "PUT /v1/settings/retention",
             Self::Export => "GET /v1/privacy/export",
             Self::TenantExport => "GET /v1/privacy/export/tenant",
             Self::RequestErasure => "POST /v1/privacy/erasure",
@@ -132,6 +141,7 @@ pub fn known_path(segments: &[&str]) -> bool {
             | ["v1", "privacy", "export" | "erasure"]
             | ["v1", "privacy", "erasure", _]
             | ["v1", "privacy", "export", "tenant"]
+            | ["v1", "settings", "retention"]
     ) || NOT_BUILT.iter().any(|(_, pattern, _)| matches(pattern, segments))
 }
 
@@ -159,6 +169,8 @@ pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: Priv
             inbox::messages(principal, segments.get(2).copied().unwrap_or_default(), query, deps).await
         }
         Route::ListLeads => inbox::leads(principal, query, deps).await,
+        Route::GetRetention => settings::get(principal, deps).await,
+        Route::PutRetention => settings::put(principal, body, deps).await,
         Route::Export => privacy::export(principal, query, deps).await,
         Route::TenantExport => privacy::tenant_export(principal, query, deps).await,
         Route::RequestErasure => privacy::request_erasure(principal, body, deps).await,

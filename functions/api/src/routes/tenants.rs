@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::ports::TenantStore;
-use shared::domain::tenant::{ApiKey, Role, Tenant, TenantStatus};
+use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantStatus};
 use shared::domain::{Clock, TenantId};
 use shared::lambda::http::{json_response, Problem};
 
@@ -55,8 +55,13 @@ pub async fn create<S: TenantStore, V, C: Clock, I, P>(
         Some(name) if (1..=200).contains(&name.chars().count()) => name,
         Some(_) => return Err(Problem::bad_request("name must be 1 to 200 characters").into()),
     };
-    let tenant =
-        Tenant { id: tenant_id.clone(), name: name.clone(), status: TenantStatus::Active, created_at: now };
+    let tenant = Tenant {
+        id: tenant_id.clone(),
+        name: name.clone(),
+        status: TenantStatus::Active,
+        created_at: now,
+        retention: RetentionSettings::default(),
+    };
     let key = ApiKey::generate(tenant_id.clone(), now);
     deps.tenants.create_tenant(&tenant, &key.record("admin", Role::Admin, now)).await?;
     tracing::info!(tenant_id = %tenant_id, api_key_id = %key.key_id, "Tenant created");

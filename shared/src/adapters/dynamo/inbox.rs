@@ -17,16 +17,17 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
-use super::keys::{self, attr, Key, ENTITY, GSI1PK, GSI1SK, PK, SK};
+use super::keys::{self, attr, Key, ENTITY, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
 use super::table::{PutNewError, Table};
 use crate::domain::inbox::{
-    ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactKey, ContactProfile,
-    ContactView, ConversationView, InboxError, InboxStore, LeadView, MessageStatus, MessageView,
-    NewInboundMessage, NewLead, Page, StatusChange, StatusOutcome, Stored, SERVICE_WINDOW,
+    epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactKey,
+    ContactProfile, ContactView, ConversationView, Expiry, InboxError, InboxStore, LeadView, MessageStatus,
+    MessageView, NewInboundMessage, NewLead, Page, StatusChange, StatusOutcome, Stored, SERVICE_WINDOW,
 };
 use crate::domain::privacy::ErasureCounts;
+use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
-use crate::domain::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Timestamp};
+use crate::domain::{ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp};
 
 /// [`InboxStore`] on DynamoDB.
 #[derive(Debug, Clone)]
@@ -247,10 +248,17 @@ impl DynamoInbox {
         at: Timestamp,
         now: Timestamp,
     ) -> Result<ConversationId, InboxError> {
-        if let Some(id) =
-            contact.opt_string(attr::CONVERSATION_ID).and_then(|id| ConversationId::parse(id).ok())
-        {
-            return Ok(id);
+        let linked = contact.opt_string(attr::CONVERSATION_ID).and_then(|id| ConversationId::parse(id).ok());
+        if let Some(id) = &linked {
+            // Only a live conversation continues: one past its retention starts anew (P50).
+            let live = self
+                .table
+                .get(&keys::conversation(tenant, id), Self::now_filter())
+                .await
+                .map_err(|e| unknown(e, "reading a conversation"))?;
+            if live.is_some() {
+                return Ok(id.clone());
+            }
         }
         let conversation_id = ConversationId::generate(now);
         let contact_key = keys::contact(tenant, contact_id);
@@ -258,12 +266,17 @@ impl DynamoInbox {
             .table_name(self.table.name())
             .set_key(Some(key_attributes(&contact_key)))
             .update_expression("SET #cv = :cv")
-            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#cv)")
             .expression_attribute_names("#cv", attr::CONVERSATION_ID)
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":cv", s(conversation_id.as_str()))
-            .build()
-            .context("building the conversation link")?;
+            .expression_attribute_values(":cv", s(conversation_id.as_str()));
+        let link = match &linked {
+            None => link.condition_expression("attribute_exists(#pk) AND attribute_not_exists(#cv)"),
+            Some(old) => link
+                .condition_expression("attribute_exists(#pk) AND #cv = :old")
+                .expression_attribute_values(":old", s(old.as_str())),
+        }
+        .build()
+        .context("building the conversation link")?;
         let mut conversation = item_with_key(&keys::conversation(tenant, &conversation_id));
         conversation.insert(ENTITY.to_owned(), s("conversation"));
         conversation.insert(attr::CONVERSATION_ID.to_owned(), s(conversation_id.as_str()));
@@ -372,6 +385,65 @@ impl DynamoInbox {
                 .expression_attribute_values(":at", n(at.as_millis())),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Moves the conversation's retention clock to `received` (when Leadline got the data) and
+    /// its expiry to `received + conversation_days`, queueing the expiry day for the run.
+    async fn stamp_expiry(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        received: Timestamp,
+        settings: RetentionSettings,
+    ) -> Result<(), InboxError> {
+        let expires = ExpiresAt::after(received, settings.conversation_ttl());
+        let moved = self
+            .conditional_update(
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&keys::conversation(tenant, conversation))))
+                    .update_expression("SET #recv = :recv, #exp = :exp")
+                    .condition_expression(
+                        "attribute_exists(#pk) AND (attribute_not_exists(#recv) OR #recv < :recv)",
+                    )
+                    .expression_attribute_names("#recv", attr::LAST_RECEIVED_AT)
+                    .expression_attribute_names("#exp", EXPIRES_AT)
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":recv", n(received.as_millis()))
+                    .expression_attribute_values(":exp", n(expires.epoch_secs())),
+            )
+            .await?;
+        if moved {
+            self.queue_expiry(tenant, conversation, expires, i64::MIN).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues a conversation for the retention run on its expiry day (or `earliest_day`).
+    async fn queue_expiry(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        expires: ExpiresAt,
+        earliest_day: i64,
+    ) -> Result<(), InboxError> {
+        let day = epoch_day(Timestamp::from_secs(expires.epoch_secs())).max(earliest_day);
+        let mut entry = item_with_key(&keys::due_expiry(day, tenant, conversation));
+        entry.insert(ENTITY.to_owned(), s("due_expiry"));
+        entry.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
+        entry.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
+        entry.insert(attr::DAY.to_owned(), n(day));
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(entry))
+            .send()
+            .await
+            .map_err(|e| unknown(e, "queueing an expiry"))?;
         Ok(())
     }
 
@@ -565,6 +637,7 @@ impl InboxStore for DynamoInbox {
         let stored = self.put_message_once(record, item).await?;
         // Also on a duplicate: a previous attempt may have died before this step. It is idempotent.
         self.touch(tenant, &contact_id, &contact, &conversation, at, Some(message.from)).await?;
+        self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
         Ok(stored)
     }
 
@@ -615,6 +688,7 @@ impl InboxStore for DynamoInbox {
                 item.insert(attr::WAMID.to_owned(), s(change.wamid.as_str()));
                 let stored = self.put_message_once(fresh, item).await?;
                 self.touch(tenant, &contact_id, &contact, &conversation, change.at, None).await?;
+                self.stamp_expiry(tenant, &conversation, now, change.retention).await?;
                 stored
             };
             tracing::debug!(?stored, "Status for a wamid without a record");
@@ -914,6 +988,121 @@ impl InboxStore for DynamoInbox {
             }
         }
         Ok(contacts)
+    }
+
+    async fn expire_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: Timestamp,
+        budget: u32,
+    ) -> Result<Expiry, InboxError> {
+        let key = keys::conversation(tenant, conversation);
+        let item =
+            self.table.get_including_expired(&key).await.map_err(|e| unknown(e, "reading a conversation"))?;
+        let contact = item
+            .as_ref()
+            .and_then(|i| i.opt_string(attr::CONTACT_ID))
+            .and_then(|id| ContactId::parse(id).ok());
+        if item.as_ref().is_some_and(|i| !super::table::is_expired(i, now)) {
+            return Ok(Expiry::NotDue);
+        }
+        // Gone or expired: its messages go too (TTL may have deleted the conversation already).
+        let partition = keys::tenant_partition(tenant);
+        let budget = i32::try_from(budget).unwrap_or(i32::MAX).max(1);
+        let page = self
+            .table
+            .query_prefix(&partition, &keys::messages_prefix(conversation), now, budget, None)
+            .await
+            .map_err(|e| unknown(e, "listing messages to expire"))?;
+        let mut plan = Vec::with_capacity(page.items.len() * 2 + 1);
+        let mut counts = ErasureCounts::default();
+        for message in &page.items {
+            if let Some(wamid) =
+                message.opt_string(attr::WAMID).and_then(|w| crate::domain::Wamid::parse(w).ok())
+            {
+                plan.push(keys::wamid(tenant, &wamid));
+                counts.message_id_records += 1;
+            }
+            if let Some(key) = table_key(message) {
+                plan.push(key);
+                counts.messages += 1;
+            }
+        }
+        let finished = page.next.is_none();
+        if finished && item.is_some() {
+            plan.push(key);
+            counts.conversations += 1;
+        }
+        self.table.delete_many(&plan).await.map_err(|e| unknown(e, "expiring a conversation"))?;
+        if !finished {
+            return Ok(Expiry::Partial(counts));
+        }
+        if let Some(contact) = contact {
+            // The contact stays (P02); its next message opens a new conversation.
+            self.conditional_update(
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&keys::contact(tenant, &contact))))
+                    .update_expression("REMOVE #cv")
+                    .condition_expression("#cv = :cv")
+                    .expression_attribute_names("#cv", attr::CONVERSATION_ID)
+                    .expression_attribute_values(":cv", s(conversation.as_str())),
+            )
+            .await?;
+        }
+        Ok(Expiry::Deleted(counts))
+    }
+
+    async fn restamp_conversations(
+        &self,
+        tenant: &TenantId,
+        settings: RetentionSettings,
+        after: Option<&str>,
+        limit: u16,
+        earliest_day: i64,
+    ) -> Result<Option<String>, InboxError> {
+        let after = checked(after, &[keys::CONVERSATION_PREFIX])?;
+        let page = self
+            .table
+            .query_prefix(
+                &keys::tenant_partition(tenant),
+                keys::CONVERSATION_PREFIX,
+                Self::now_filter(),
+                i32::from(limit),
+                after,
+            )
+            .await
+            .map_err(|e| unknown(e, "listing conversations to re-stamp"))?;
+        for item in &page.items {
+            let Some(conversation) =
+                item.opt_string(attr::CONVERSATION_ID).and_then(|id| ConversationId::parse(id).ok())
+            else {
+                continue;
+            };
+            let received = item
+                .opt_number::<i64>(attr::LAST_RECEIVED_AT)
+                .ok()
+                .flatten()
+                .or_else(|| item.opt_number::<i64>(attr::LAST_MESSAGE_AT).ok().flatten())
+                .unwrap_or_default();
+            let expires = ExpiresAt::after(Timestamp::from_millis(received), settings.conversation_ttl());
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&keys::conversation(tenant, &conversation))))
+                .update_expression("SET #exp = :exp")
+                .expression_attribute_names("#exp", EXPIRES_AT)
+                .expression_attribute_values(":exp", n(expires.epoch_secs()))
+                .send()
+                .await
+                .map_err(|e| unknown(e, "re-stamping a conversation"))?;
+            self.queue_expiry(tenant, &conversation, expires, earliest_day).await?;
+        }
+        Ok(page.next)
     }
 
     async fn erase_contact(

@@ -5,8 +5,9 @@
 //! role to its own items. The one exception is the routing family `ROUTE#…`: it maps an id Meta
 //! sends (a phone number id, a page id) to the tenant that connected it, holds nothing but the
 //! tenant id, and is read only by the system functions that must find the tenant first.
-//! Likewise the due-work family `DUE#…`: the retention run's queue across tenants (tenant id
-//! and request id only), so that its work is proportional to what is due, not to the table.
+//! Likewise the due-work families `DUE#…` and `SYSTEM#retention`: the retention run's queues
+//! across tenants (tenant, request and conversation ids only) and its resume point, so that its
+//! work is proportional to what is due, not to the table.
 
 use aws_lc_rs::digest::{digest, SHA256};
 
@@ -145,6 +146,16 @@ pub mod attr {
     pub const RECEIPT: &str = "receipt";
     /// What an unfinished erasure deleted so far, JSON.
     pub const PROGRESS: &str = "progress";
+    /// Retention: days after the last message a conversation is kept.
+    pub const CONVERSATION_DAYS: &str = "retention_conversation_days";
+    /// Retention: days after which message content is sanitized.
+    pub const CONTENT_DAYS: &str = "retention_content_days";
+    /// A work queue's resume point.
+    pub const CURSOR: &str = "cursor";
+    /// When Leadline last received data of a conversation, epoch ms (its retention clock).
+    pub const LAST_RECEIVED_AT: &str = "last_received_at";
+    /// A due-work entry's day (epoch days).
+    pub const DAY: &str = "day";
 }
 
 /// A primary key of the table.
@@ -299,6 +310,34 @@ pub const DUE_ERASURES: &str = "DUE#erasure";
 #[must_use]
 pub fn due_erasure(tenant: &TenantId, id: &ErasureId, requested_at: Timestamp) -> Key {
     Key { pk: DUE_ERASURES.to_owned(), sk: format!("{:013}#{tenant}#{id}", requested_at.as_millis().max(0)) }
+}
+
+/// The retention run's queue of tenants whose settings changed (see the module docs).
+pub const DUE_RESTAMP: &str = "DUE#restamp";
+
+/// An entry of the re-stamping queue.
+#[must_use]
+pub fn due_restamp(tenant: &TenantId) -> Key {
+    Key { pk: DUE_RESTAMP.to_owned(), sk: tenant.to_string() }
+}
+
+/// Conversations whose expiry falls on `epoch_day` (days since 1970-01-01), one entry per
+/// conversation (see the module docs).
+#[must_use]
+pub fn due_expiry_partition(epoch_day: i64) -> String {
+    format!("DUE#expire#{epoch_day}")
+}
+
+/// An entry of the expiry queue.
+#[must_use]
+pub fn due_expiry(epoch_day: i64, tenant: &TenantId, conversation: &ConversationId) -> Key {
+    Key { pk: due_expiry_partition(epoch_day), sk: format!("{tenant}#{conversation}") }
+}
+
+/// Where the retention run resumes its walk over expiry days.
+#[must_use]
+pub fn expiry_cursor() -> Key {
+    Key { pk: "SYSTEM#retention".to_owned(), sk: "EXPIRY_CURSOR".to_owned() }
 }
 
 /// An idempotency record. The key is hashed: clients choose it freely (any characters, any

@@ -10,7 +10,7 @@ use super::table::Table;
 use crate::domain::privacy::{
     ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
 };
-use crate::domain::{Clock, ContactId, ErasureId, SystemClock, TenantId, Timestamp};
+use crate::domain::{Clock, ContactId, ConversationId, ErasureId, SystemClock, TenantId, Timestamp};
 
 /// [`PrivacyStore`] on DynamoDB.
 #[derive(Debug, Clone)]
@@ -126,6 +126,104 @@ impl PrivacyStore for DynamoPrivacy {
             .send()
             .await
             .context("recording erasure progress")?;
+        Ok(())
+    }
+
+    async fn expiry_cursor(&self) -> Result<Option<i64>, PrivacyError> {
+        let item = self
+            .table
+            .get(&keys::expiry_cursor(), SystemClock.now())
+            .await
+            .context("reading the expiry cursor")?;
+        Ok(item.map(|i| i.number::<i64>(attr::DAY)).transpose().context("mapping the expiry cursor")?)
+    }
+
+    async fn set_expiry_cursor(&self, day: i64) -> Result<(), PrivacyError> {
+        let mut item = item_with_key(&keys::expiry_cursor());
+        item.insert(ENTITY.to_owned(), s("cursor"));
+        item.insert(attr::DAY.to_owned(), n(day));
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(item))
+            .send()
+            .await
+            .context("moving the expiry cursor")?;
+        Ok(())
+    }
+
+    async fn due_expiries(
+        &self,
+        day: i64,
+        limit: u16,
+    ) -> Result<Vec<(TenantId, ConversationId)>, PrivacyError> {
+        let page = self
+            .table
+            .query_prefix(&keys::due_expiry_partition(day), "", SystemClock.now(), i32::from(limit), None)
+            .await
+            .context("reading the expiry queue")?;
+        page.items
+            .iter()
+            .map(|item| -> anyhow::Result<(TenantId, ConversationId)> {
+                Ok((
+                    TenantId::parse(item.string(attr::TENANT_ID)?)?,
+                    ConversationId::parse(item.string(attr::CONVERSATION_ID)?)?,
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(|e| PrivacyError::Unknown(e.context("mapping the expiry queue")))
+    }
+
+    async fn drop_due_expiry(
+        &self,
+        day: i64,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<(), PrivacyError> {
+        self.table
+            .delete(&keys::due_expiry(day, tenant, conversation))
+            .await
+            .context("dequeuing an expiry")?;
+        Ok(())
+    }
+
+    async fn due_restamps(&self, limit: u16) -> Result<Vec<(TenantId, Option<String>)>, PrivacyError> {
+        let page = self
+            .table
+            .query_prefix(keys::DUE_RESTAMP, "", SystemClock.now(), i32::from(limit), None)
+            .await
+            .context("reading the re-stamp queue")?;
+        page.items
+            .iter()
+            .map(|item| -> anyhow::Result<(TenantId, Option<String>)> {
+                Ok((
+                    TenantId::parse(item.string(attr::TENANT_ID)?)?,
+                    item.opt_string(attr::CURSOR).map(str::to_owned),
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(|e| PrivacyError::Unknown(e.context("mapping the re-stamp queue")))
+    }
+
+    async fn restamp_progress(&self, tenant: &TenantId, next: Option<&str>) -> Result<(), PrivacyError> {
+        let key = keys::due_restamp(tenant);
+        match next {
+            None => self.table.delete(&key).await.context("finishing a re-stamp")?,
+            Some(cursor) => {
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&key)))
+                    .update_expression("SET #cursor = :cursor")
+                    .expression_attribute_names("#cursor", attr::CURSOR)
+                    .expression_attribute_values(":cursor", s(cursor))
+                    .send()
+                    .await
+                    .context("recording re-stamp progress")?;
+            }
+        }
         Ok(())
     }
 

@@ -174,6 +174,23 @@ impl Table {
         }
     }
 
+    /// The item with `key`, expired or not: for the jobs that delete expired items.
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn get_including_expired(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&*self.name)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("GetItem failed")?;
+        Ok(output.item)
+    }
+
     /// The live item with `key`, read strongly consistent; `None` when absent or expired.
     ///
     /// # Errors

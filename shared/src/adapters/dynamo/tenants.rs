@@ -9,7 +9,9 @@ use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, Mapping
 use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
 use crate::domain::ports::{ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError};
-use crate::domain::tenant::{ApiKeyRecord, PageConnection, Role, Tenant, TenantStatus, WhatsAppConnection};
+use crate::domain::tenant::{
+    ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
+};
 use crate::domain::{ApiKeyId, Clock, SystemClock, TenantId, Timestamp};
 
 /// [`TenantStore`] on DynamoDB.
@@ -51,6 +53,8 @@ fn tenant_item(tenant: &Tenant) -> Item {
     item.insert(attr::NAME.to_owned(), s(&tenant.name));
     item.insert(attr::STATUS.to_owned(), s(status_name(tenant.status)));
     item.insert(attr::CREATED_AT.to_owned(), n(tenant.created_at.as_millis()));
+    item.insert(attr::CONVERSATION_DAYS.to_owned(), n(tenant.retention.conversation_days));
+    item.insert(attr::CONTENT_DAYS.to_owned(), n(tenant.retention.content_days));
     item
 }
 
@@ -65,6 +69,12 @@ fn tenant_from(id: &TenantId, item: &Item) -> Result<Tenant, MappingError> {
         name: item.string(attr::NAME)?.to_owned(),
         status,
         created_at: Timestamp::from_millis(item.number(attr::CREATED_AT)?),
+        retention: match (item.opt_number(attr::CONVERSATION_DAYS)?, item.opt_number(attr::CONTENT_DAYS)?) {
+            (Some(conversation_days), Some(content_days)) => {
+                RetentionSettings { conversation_days, content_days }
+            }
+            _ => RetentionSettings::default(),
+        },
     })
 }
 
@@ -164,6 +174,43 @@ impl TenantStore for DynamoTenantStore {
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
         let item = self.table.get(&keys::tenant(tenant_id), Self::now()).await.context("reading a tenant")?;
         Ok(item.map(|i| tenant_from(tenant_id, &i)).transpose().context("mapping a tenant")?)
+    }
+
+    async fn set_retention(
+        &self,
+        tenant_id: &TenantId,
+        settings: RetentionSettings,
+    ) -> Result<(), TenantStoreError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
+            .update_expression("SET #conv = :conv, #content = :content")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#conv", attr::CONVERSATION_DAYS)
+            .expression_attribute_names("#content", attr::CONTENT_DAYS)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":conv", n(settings.conversation_days))
+            .expression_attribute_values(":content", n(settings.content_days))
+            .build()
+            .context("building the settings update")?;
+        let mut queued = item_with_key(&keys::due_restamp(tenant_id));
+        queued.insert(ENTITY.to_owned(), s("due_restamp"));
+        queued.insert(attr::TENANT_ID.to_owned(), s(tenant_id.as_str()));
+        // A new change restarts the re-stamping from the first conversation.
+        let restamp = Put::builder()
+            .table_name(self.table.name())
+            .set_item(Some(queued))
+            .build()
+            .context("building the queue put")?;
+        self.table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(restamp).build())
+            .send()
+            .await
+            .context("changing retention settings")?;
+        Ok(())
     }
 
     async fn api_key(

@@ -1,0 +1,71 @@
+//! `GET` and `PUT /v1/settings/retention`: how long the tenant keeps conversation data (P50,
+//! P51), within the promises' bounds. A change is applied to existing data by the next
+//! retention run.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::Deserialize;
+use shared::domain::ports::TenantStore;
+use shared::domain::tenant::RetentionSettings;
+use shared::lambda::http::{json_response, Problem};
+
+use super::json_body;
+use crate::auth::Principal;
+use crate::errors::ApiError;
+use crate::{require_admin, Deps};
+
+/// The body of `PUT /v1/settings/retention`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// Days after the last message a conversation is kept (1 to 365).
+    pub conversation_days: u16,
+    /// Days after which message content is sanitized (1 to `conversation_days`).
+    pub content_days: u16,
+}
+
+async fn current<S: TenantStore, V, C, I, P>(
+    principal: &Principal,
+    deps: &Deps<S, V, C, I, P>,
+) -> Result<RetentionSettings, ApiError> {
+    let admin = require_admin(principal)?;
+    let tenant = deps
+        .tenants
+        .tenant(&admin.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
+    Ok(tenant.retention)
+}
+
+/// The tenant's retention settings.
+///
+/// # Errors
+/// 403 unless a tenant admin calls.
+pub async fn get<S: TenantStore, V, C, I, P>(
+    principal: &Principal,
+    deps: &Deps<S, V, C, I, P>,
+) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(StatusCode::OK, &current(principal, deps).await?))
+}
+
+/// Changes them.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 400 outside the bounds.
+pub async fn put<S: TenantStore, V, C, I, P>(
+    principal: &Principal,
+    body: &[u8],
+    deps: &Deps<S, V, C, I, P>,
+) -> Result<Response<Body>, ApiError> {
+    let admin = require_admin(principal)?;
+    let request: RetentionBody = json_body(body)?;
+    let settings = RetentionSettings::new(request.conversation_days, request.content_days)
+        .map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
+    deps.tenants.set_retention(&admin.tenant_id, settings).await?;
+    tracing::info!(
+        conversation_days = settings.conversation_days,
+        content_days = settings.content_days,
+        "Retention settings changed"
+    );
+    Ok(json_response(StatusCode::OK, &settings))
+}

@@ -1,0 +1,174 @@
+//! The retention run against moto: conversations past the tenant's retention period are never
+//! served and are deleted with their messages (P50, P56); a shortened period takes effect at
+//! once. Receipt times in the past stand in for the passing of days (no clock to move).
+
+use std::time::{Duration, SystemTime};
+
+use retention::{handle, Config, Deps, ScheduleInput};
+use shared::adapters::dynamo::item::ItemExt as _;
+use shared::adapters::dynamo::keys;
+use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
+use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
+use shared::domain::ports::TenantStore;
+use shared::domain::privacy::PrivacyStore;
+use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantStatus};
+use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
+
+use crate::support::{table, tenant};
+
+fn days_ago(days: u32) -> Timestamp {
+    let now = SystemClock.now();
+    Timestamp::from_millis(now.as_millis() - i64::from(days) * 86_400_000)
+}
+
+fn deps(table: &Table) -> Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock> {
+    Deps {
+        config: Config { table_name: table.name().to_owned(), deadline_margin: Duration::from_secs(1) },
+        inbox: DynamoInbox::new(table.clone()),
+        privacy: DynamoPrivacy::new(table.clone()),
+        tenants: DynamoTenantStore::new(table.clone()),
+        clock: SystemClock,
+    }
+}
+
+async fn run(
+    deps: &Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock>,
+) -> retention::RunReport {
+    let mut context = lambda_runtime::Context::default();
+    let deadline = SystemTime::now() + Duration::from_secs(120);
+    context.deadline =
+        u64::try_from(deadline.duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_millis())
+            .expect("fits");
+    handle(lambda_runtime::LambdaEvent::new(ScheduleInput { job: Some("retention".into()) }, context), deps)
+        .await
+        .expect("run")
+}
+
+/// A message received `received` (days ago), under `settings`.
+async fn receive(
+    inbox: &DynamoInbox,
+    tenant: &TenantId,
+    phone: &str,
+    wamid: &str,
+    received: Timestamp,
+    settings: RetentionSettings,
+) {
+    let from = ContactProfile { phone: PhoneNumber::parse(phone).ok(), ..ContactProfile::default() };
+    let wamid = Wamid::parse(wamid).expect("valid");
+    let message = NewInboundMessage {
+        wamid: &wamid,
+        from: &from,
+        sent_at: received,
+        kind: "text",
+        raw: r#"{"text":{"body":"x"}}"#,
+        retention: settings,
+    };
+    inbox.store_inbound_message(tenant, &message, received).await.expect("stored");
+}
+
+async fn conversation_of(
+    inbox: &DynamoInbox,
+    tenant: &TenantId,
+    phone: &str,
+) -> Option<shared::domain::ConversationId> {
+    inbox
+        .contact_by_phone(tenant, &PhoneNumber::parse(phone).expect("valid"))
+        .await
+        .expect("read")?
+        .conversation_id
+}
+
+#[tokio::test]
+async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_it() {
+    // Arrange: one conversation last received 100 days ago (default 90), one 10 days ago.
+    let table = table().await;
+    let deps = deps(&table);
+    let tenant = tenant();
+    let (old, recent) = ("5511977770001", "5511977770002");
+    receive(&deps.inbox, &tenant, old, "wamid.OLD", days_ago(100), RetentionSettings::default()).await;
+    receive(&deps.inbox, &tenant, recent, "wamid.NEW", days_ago(10), RetentionSettings::default()).await;
+    let expired = conversation_of(&deps.inbox, &tenant, old).await.expect("linked");
+    let live = conversation_of(&deps.inbox, &tenant, recent).await.expect("linked");
+
+    // Act + Assert: expired data is not served even before the run deletes it (P56).
+    assert!(deps.inbox.conversation(&tenant, &expired).await.expect("read").is_none());
+    assert!(deps.inbox.conversation(&tenant, &live).await.expect("read").is_some());
+    let report = run(&deps).await;
+    let again = run(&deps).await;
+
+    // Assert: deleted everywhere, the live one kept, the contact kept; a second run does nothing.
+    let expiring = report.tasks.iter().find(|t| t.name == "expired_conversations").expect("task ran");
+    assert_eq!((expiring.finished, expiring.items), (1, 3), "conversation, message and its record");
+    assert!(table
+        .get_including_expired(&keys::conversation(&tenant, &expired))
+        .await
+        .expect("read")
+        .is_none());
+    let leftovers = table
+        .query_prefix(
+            &keys::tenant_partition(&tenant),
+            &keys::messages_prefix(&expired),
+            SystemClock.now(),
+            10,
+            None,
+        )
+        .await
+        .expect("query");
+    assert!(leftovers.items.is_empty());
+    assert!(deps.inbox.conversation(&tenant, &live).await.expect("read").is_some());
+    let contact = deps
+        .inbox
+        .contact_by_phone(&tenant, &PhoneNumber::parse(old).expect("valid"))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(contact.conversation_id.is_none());
+    let second = again.tasks.iter().find(|t| t.name == "expired_conversations").expect("task ran");
+    assert_eq!((second.finished, second.items), (0, 0));
+
+    // A new message starts a new conversation.
+    receive(&deps.inbox, &tenant, old, "wamid.AGAIN", SystemClock.now(), RetentionSettings::default()).await;
+    let fresh = conversation_of(&deps.inbox, &tenant, old).await.expect("linked");
+    assert_ne!(fresh, expired);
+}
+
+#[tokio::test]
+async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
+    // Arrange: a tenant keeping 90 days, a conversation received 20 days ago.
+    let table = table().await;
+    let deps = deps(&table);
+    let tenant = tenant();
+    let now = SystemClock.now();
+    let record = Tenant {
+        id: tenant.clone(),
+        name: "Shorter".into(),
+        status: TenantStatus::Active,
+        created_at: now,
+        retention: RetentionSettings::default(),
+    };
+    let key = ApiKey::generate(tenant.clone(), now);
+    deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
+    receive(&deps.inbox, &tenant, "5511977770003", "wamid.KEPT", days_ago(20), RetentionSettings::default())
+        .await;
+    let conversation = conversation_of(&deps.inbox, &tenant, "5511977770003").await.expect("linked");
+    let before =
+        table.get(&keys::conversation(&tenant, &conversation), now).await.expect("read").expect("live");
+    let expires_before: i64 = before.number(keys::EXPIRES_AT).expect("stamped");
+
+    // Act: keep 10 days from now on.
+    deps.tenants.set_retention(&tenant, RetentionSettings::new(10, 5).expect("valid")).await.expect("set");
+    let report = run(&deps).await;
+
+    // Assert
+    assert!(expires_before > (now.as_millis() / 1000) + 60 * 86_400, "90 days from receipt");
+    let restamp = report.tasks.iter().find(|t| t.name == "restamp").expect("task ran");
+    assert_eq!(restamp.finished, 1);
+    let expiring = report.tasks.iter().find(|t| t.name == "expired_conversations").expect("task ran");
+    assert_eq!(expiring.finished, 1, "20 days old under a 10-day period: deleted in the same run");
+    assert!(table
+        .get_including_expired(&keys::conversation(&tenant, &conversation))
+        .await
+        .expect("read")
+        .is_none());
+    assert!(deps.privacy.due_restamps(10).await.expect("queue").is_empty(), "re-stamping finished");
+}
