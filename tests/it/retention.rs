@@ -172,3 +172,69 @@ async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
         .is_none());
     assert!(deps.privacy.due_restamps(10).await.expect("queue").is_empty(), "re-stamping finished");
 }
+
+#[tokio::test]
+async fn content_past_its_age_is_sanitized_and_its_metadata_kept() {
+    // Arrange: one conversation, a message received 40 days ago and one 10 days ago (30-day content age).
+    let table = table().await;
+    let deps = deps(&table);
+    let tenant = tenant();
+    let phone = "5511977770004";
+    receive(&deps.inbox, &tenant, phone, "wamid.AGED", days_ago(40), RetentionSettings::default()).await;
+    receive(&deps.inbox, &tenant, phone, "wamid.FRESH", days_ago(10), RetentionSettings::default()).await;
+    let conversation = conversation_of(&deps.inbox, &tenant, phone).await.expect("linked");
+
+    // Act
+    let report = run(&deps).await;
+    let again = run(&deps).await;
+
+    // Assert
+    let sanitizing = report.tasks.iter().find(|t| t.name == "sanitize_content").expect("task ran");
+    assert_eq!((sanitizing.finished, sanitizing.items), (1, 1));
+    let messages = deps.inbox.messages(&tenant, &conversation, None, 10).await.expect("messages").items;
+    let aged = messages.iter().find(|m| m.wamid.as_deref() == Some("wamid.AGED")).expect("aged message kept");
+    let fresh = messages.iter().find(|m| m.wamid.as_deref() == Some("wamid.FRESH")).expect("fresh message");
+    assert!(aged.payload.is_none(), "content removed");
+    assert!(aged.content_sanitized_at.is_some());
+    assert_eq!((aged.kind.as_str(), aged.direction.as_str()), ("text", "inbound"), "metadata kept");
+    assert!(fresh.payload.is_some() && fresh.content_sanitized_at.is_none());
+    assert!(
+        deps.inbox.conversation(&tenant, &conversation).await.expect("read").is_some(),
+        "the conversation lives on"
+    );
+    let second = again.tasks.iter().find(|t| t.name == "sanitize_content").expect("task ran");
+    assert_eq!((second.finished, second.items), (0, 0));
+}
+
+#[tokio::test]
+async fn a_longer_content_age_keeps_content_until_its_new_day() {
+    // Arrange: received 40 days ago under the default 30-day age (due 10 days ago)...
+    let table = table().await;
+    let deps = deps(&table);
+    let tenant = tenant();
+    let now = SystemClock.now();
+    let record = Tenant {
+        id: tenant.clone(),
+        name: "Longer".into(),
+        status: TenantStatus::Active,
+        created_at: now,
+        retention: RetentionSettings::default(),
+    };
+    let key = ApiKey::generate(tenant.clone(), now);
+    deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
+    let phone = "5511977770005";
+    receive(&deps.inbox, &tenant, phone, "wamid.KEEP", days_ago(40), RetentionSettings::default()).await;
+    let conversation = conversation_of(&deps.inbox, &tenant, phone).await.expect("linked");
+
+    // ...then the tenant keeps content 60 days before the run.
+    deps.tenants.set_retention(&tenant, RetentionSettings::new(90, 60).expect("valid")).await.expect("set");
+    let _ = run(&deps).await;
+
+    // Assert: kept, and queued again for the day it turns 60 days old.
+    let messages = deps.inbox.messages(&tenant, &conversation, None, 10).await.expect("messages").items;
+    assert!(messages[0].payload.is_some(), "not sanitized under the longer age");
+    let due_day = shared::domain::inbox::epoch_day(days_ago(40)) + 60;
+    let queued =
+        deps.privacy.due_on(shared::domain::privacy::DayQueue::Sanitize, due_day, 10).await.expect("queue");
+    assert!(queued.iter().any(|(t, c)| *t == tenant && *c == conversation), "re-queued for day {due_day}");
+}

@@ -11,13 +11,17 @@
 //!   leads) — and writes the deletion receipt.
 //! - `restamp` (P50): after a tenant changed its retention settings, re-computes the expiry of
 //!   each of its conversations and queues them for their (new) expiry day.
+//! - `sanitize_content` (P51): for every day before today not yet done, removes the content of
+//!   the queued conversations' messages received more than the tenant's content age ago,
+//!   keeping their metadata.
 //! - `expired_conversations` (P50): for every expiry day before today not yet done, deletes the
 //!   conversations queued for it that really expired (with their messages); a conversation whose
 //!   expiry moved since is only taken off that day's queue (it is queued on its new day).
 //!
-//! Still to come: content sanitizing (P51), closed tenants (P53), Meta disconnects (P54),
-//! deleted agents (P55), analytics anonymization (P52).
+//! Still to come: closed tenants (P53), Meta disconnects (P54), deleted agents (P55),
+//! analytics anonymization (P52).
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
@@ -26,8 +30,9 @@ use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Ta
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{epoch_day, Expiry, InboxStore};
 use shared::domain::ports::TenantStore;
-use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureStatus, PrivacyStore};
-use shared::domain::{Clock, SystemClock};
+use shared::domain::privacy::{DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, PrivacyStore};
+use shared::domain::tenant::RetentionSettings;
+use shared::domain::{Clock, ConversationId, SystemClock, TenantId, Timestamp};
 
 /// Items one erase call may delete (a few BatchWriteItem requests): small enough to check the
 /// deadline often.
@@ -165,10 +170,12 @@ pub async fn handle<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
         tasks.push(restamped);
         complete = done;
     }
-    if complete {
-        let (expired, done) = expired_conversations(deps, deadline).await?;
-        tasks.push(expired);
-        complete = done;
+    for queue in [DayQueue::Sanitize, DayQueue::Expiry] {
+        if complete {
+            let (walked, done) = walk_day_queue(deps, queue, deadline).await?;
+            tasks.push(walked);
+            complete = done;
+        }
     }
     let report = RunReport { tasks, complete };
     tracing::info!(complete, tasks = ?report.tasks, "Retention run finished");
@@ -192,7 +199,11 @@ async fn restamp<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "restamp".to_owned(), finished: 0, items: 0 };
     // Past expiries are queued where this run's expiry walk starts, so they go at once.
-    let cursor = deps.privacy.expiry_cursor().await.map_err(|e| failed("reading the expiry cursor", &e))?;
+    let cursor = deps
+        .privacy
+        .day_cursor(DayQueue::Expiry)
+        .await
+        .map_err(|e| failed("reading the expiry cursor", &e))?;
     let earliest = walk_start(cursor, epoch_day(deps.clock.now()));
     for (tenant, mut after) in
         deps.privacy.due_restamps(25).await.map_err(|e| failed("reading the re-stamp queue", &e))?
@@ -228,27 +239,38 @@ async fn restamp<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     Ok((report, true))
 }
 
-/// Deletes the conversations whose expiry day has passed.
-async fn expired_conversations<I: InboxStore, P: PrivacyStore, T, C: Clock>(
+/// What one queued conversation still needs.
+enum Step {
+    /// Finished (or nothing to do): take it off the queue. `true` when it did something.
+    Done(u64, bool),
+    /// Did `n` items; call again.
+    Again(u64),
+}
+
+/// Walks the days of `queue` before today (an entry's time may still be later today), doing
+/// each queued conversation's work, and records where it stopped.
+async fn walk_day_queue<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     deps: &Deps<I, P, T, C>,
+    queue: DayQueue,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
-    let mut report = TaskReport { name: "expired_conversations".to_owned(), finished: 0, items: 0 };
+    let name = match queue {
+        DayQueue::Expiry => "expired_conversations",
+        DayQueue::Sanitize => "sanitize_content",
+    };
+    let mut report = TaskReport { name: name.to_owned(), finished: 0, items: 0 };
     let now = deps.clock.now();
     let today = epoch_day(now);
-    let cursor = deps.privacy.expiry_cursor().await.map_err(|e| failed("reading the expiry cursor", &e))?;
+    let cursor = deps.privacy.day_cursor(queue).await.map_err(|e| failed("reading a day cursor", &e))?;
+    let mut settings: HashMap<TenantId, RetentionSettings> = HashMap::new();
     let mut day = walk_start(cursor, today);
-    // Today's queue is walked tomorrow: an entry's expiry may still be later today.
     while day < today {
         loop {
             if deadline.passed() {
                 return Ok((report, false));
             }
-            let due = deps
-                .privacy
-                .due_expiries(day, 100)
-                .await
-                .map_err(|e| failed("reading the expiry queue", &e))?;
+            let due =
+                deps.privacy.due_on(queue, day, 100).await.map_err(|e| failed("reading a day queue", &e))?;
             if due.is_empty() {
                 break;
             }
@@ -256,25 +278,33 @@ async fn expired_conversations<I: InboxStore, P: PrivacyStore, T, C: Clock>(
                 if deadline.passed() {
                     return Ok((report, false));
                 }
-                let outcome = deps
-                    .inbox
-                    .expire_conversation(&tenant, &conversation, now, ERASE_BUDGET)
-                    .await
-                    .map_err(|e| failed("expiring a conversation", &e))?;
-                match outcome {
-                    Expiry::Partial(counts) => report.items += counts.total(),
-                    Expiry::Deleted(counts) => {
-                        report.items += counts.total();
-                        // Nothing left to delete: an erasure got there first.
-                        report.finished += u64::from(counts.total() > 0);
-                        deps.privacy
-                            .drop_due_expiry(day, &tenant, &conversation)
-                            .await
-                            .map_err(|e| failed("dequeuing", &e))?;
+                let step = match queue {
+                    DayQueue::Expiry => expire(deps, &tenant, &conversation, now).await?,
+                    DayQueue::Sanitize => {
+                        let retention = match settings.get(&tenant) {
+                            Some(known) => *known,
+                            None => {
+                                let found = deps
+                                    .tenants
+                                    .tenant(&tenant)
+                                    .await
+                                    .map_err(|e| failed("reading a tenant", &e))?
+                                    .map(|t| t.retention)
+                                    .unwrap_or_default();
+                                settings.insert(tenant.clone(), found);
+                                found
+                            }
+                        };
+                        sanitize(deps, &tenant, &conversation, retention, now).await?
                     }
-                    Expiry::NotDue => {
+                };
+                match step {
+                    Step::Again(items) => report.items += items,
+                    Step::Done(items, did) => {
+                        report.items += items;
+                        report.finished += u64::from(did);
                         deps.privacy
-                            .drop_due_expiry(day, &tenant, &conversation)
+                            .drop_due(queue, day, &tenant, &conversation)
                             .await
                             .map_err(|e| failed("dequeuing", &e))?;
                     }
@@ -282,9 +312,47 @@ async fn expired_conversations<I: InboxStore, P: PrivacyStore, T, C: Clock>(
             }
         }
         day += 1;
-        deps.privacy.set_expiry_cursor(day).await.map_err(|e| failed("moving the expiry cursor", &e))?;
+        deps.privacy.set_day_cursor(queue, day).await.map_err(|e| failed("moving a day cursor", &e))?;
     }
     Ok((report, true))
+}
+
+/// P50: deletes a conversation past its retention period, with its messages.
+async fn expire<I: InboxStore, P, T, C>(
+    deps: &Deps<I, P, T, C>,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    now: Timestamp,
+) -> Result<Step, RunError> {
+    let outcome = deps
+        .inbox
+        .expire_conversation(tenant, conversation, now, ERASE_BUDGET)
+        .await
+        .map_err(|e| failed("expiring a conversation", &e))?;
+    Ok(match outcome {
+        Expiry::Partial(counts) => Step::Again(counts.total()),
+        // Nothing deleted: an erasure got there first.
+        Expiry::Deleted(counts) => Step::Done(counts.total(), counts.total() > 0),
+        // A later message moved its expiry; it is queued on its new day.
+        Expiry::NotDue => Step::Done(0, false),
+    })
+}
+
+/// P51: removes the content of a conversation's messages older than the tenant's content age.
+async fn sanitize<I: InboxStore, P, T, C>(
+    deps: &Deps<I, P, T, C>,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    retention: RetentionSettings,
+    now: Timestamp,
+) -> Result<Step, RunError> {
+    let age = Duration::from_secs(u64::from(retention.content_days) * 86_400);
+    let (done, more) = deps
+        .inbox
+        .sanitize_conversation(tenant, conversation, age, now, ERASE_BUDGET)
+        .await
+        .map_err(|e| failed("sanitizing", &e))?;
+    Ok(if more { Step::Again(done) } else { Step::Done(done, done > 0) })
 }
 
 /// Carries out pending erasure requests until none is left or the deadline comes.
@@ -387,7 +455,7 @@ mod tests {
             sent_at: Timestamp::from_secs(1),
             kind: "text",
             raw: "{}",
-            retention: shared::domain::tenant::RetentionSettings::default(),
+            retention: RetentionSettings::default(),
         };
         deps.inbox.store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
         let id = ErasureId::generate(Timestamp::from_secs(5));

@@ -364,9 +364,12 @@ pub struct MessageView {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<MetaError>,
-    /// The message as received (inbound), every field.
+    /// The message as received (inbound), every field; gone once sanitized.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    /// When the content was removed for age (P51), epoch ms; the metadata stays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_sanitized_at: Option<i64>,
 }
 
 /// A lead as the API shows it.
@@ -574,6 +577,22 @@ pub trait InboxStore: Send + Sync {
         now: Timestamp,
         budget: u32,
     ) -> impl Future<Output = Result<Expiry, InboxError>> + Send;
+
+    /// Removes the content of a conversation's messages received more than `content_age` before
+    /// `now` (the body and every other field of the payload), keeping their metadata; up to
+    /// `budget` messages per call. Content not yet that old is queued again for the day it will
+    /// be. Returns how many it sanitized and whether to call again.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn sanitize_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        content_age: std::time::Duration,
+        now: Timestamp,
+        budget: u32,
+    ) -> impl Future<Output = Result<(u64, bool), InboxError>> + Send;
 
     /// Re-computes the expiry of up to `limit` conversations from `settings`, after the
     /// conversation `after`; returns where to continue (`None`: done). An expiry already past is

@@ -93,6 +93,26 @@ pub struct ErasureRequest {
     pub receipt: Option<ErasureReceipt>,
 }
 
+/// The retention run's day queues: conversations queued for the day their work falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DayQueue {
+    /// The conversation's retention period ends (P50).
+    Expiry,
+    /// Message content of the conversation reaches the sanitizing age (P51).
+    Sanitize,
+}
+
+impl DayQueue {
+    /// The stable name used in keys.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Expiry => "expire",
+            Self::Sanitize => "sanitize",
+        }
+    }
+}
+
 /// Errors of [`PrivacyStore`] operations.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
@@ -143,34 +163,40 @@ pub trait PrivacyStore: Send + Sync {
         progress: &ErasureCounts,
     ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
 
-    /// The first expiry day (epoch days) the retention run has not finished, if it ever ran.
+    /// The first day (epoch days) of `queue` the retention run has not finished, if it ever ran.
     ///
     /// # Errors
     /// [`PrivacyError::Unknown`].
-    fn expiry_cursor(&self) -> impl Future<Output = Result<Option<i64>, PrivacyError>> + Send;
+    fn day_cursor(&self, queue: DayQueue) -> impl Future<Output = Result<Option<i64>, PrivacyError>> + Send;
 
-    /// Records that every day before `day` is done.
+    /// Records that every day of `queue` before `day` is done.
     ///
     /// # Errors
     /// [`PrivacyError::Unknown`].
-    fn set_expiry_cursor(&self, day: i64) -> impl Future<Output = Result<(), PrivacyError>> + Send;
-
-    /// Up to `limit` conversations queued for expiry on `day`.
-    ///
-    /// # Errors
-    /// [`PrivacyError::Unknown`].
-    fn due_expiries(
+    fn set_day_cursor(
         &self,
+        queue: DayQueue,
+        day: i64,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Up to `limit` conversations queued in `queue` for `day`.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn due_on(
+        &self,
+        queue: DayQueue,
         day: i64,
         limit: u16,
     ) -> impl Future<Output = Result<Vec<(TenantId, ConversationId)>, PrivacyError>> + Send;
 
-    /// Takes a conversation off `day`'s queue.
+    /// Takes a conversation off `queue` for `day`.
     ///
     /// # Errors
     /// [`PrivacyError::Unknown`].
-    fn drop_due_expiry(
+    fn drop_due(
         &self,
+        queue: DayQueue,
         day: i64,
         tenant: &TenantId,
         conversation: &ConversationId,

@@ -77,6 +77,12 @@ impl ExpiresAt {
     }
 }
 
+impl From<ExpiresAt> for Timestamp {
+    fn from(expires: ExpiresAt) -> Self {
+        Self::from_secs(expires.0)
+    }
+}
+
 /// The source of the current time. Production uses [`SystemClock`]; tests use a clock they
 /// control (`testing::ManualClock`), so that "90 days later" takes no time.
 pub trait Clock: Send + Sync {

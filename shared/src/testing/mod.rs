@@ -16,7 +16,7 @@ use crate::domain::ports::{
     SealError, Sealed, TenantStore, TenantStoreError, Vault,
 };
 use crate::domain::privacy::{
-    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
 };
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,
@@ -366,6 +366,7 @@ impl InboxStore for MemoryInbox {
                 statuses: std::collections::BTreeMap::new(),
                 error: None,
                 payload: serde_json::from_str(message.raw).ok(),
+                content_sanitized_at: None,
             },
         ));
         Ok(Stored::Created)
@@ -559,6 +560,17 @@ impl InboxStore for MemoryInbox {
         Ok(Expiry::NotDue)
     }
 
+    async fn sanitize_conversation(
+        &self,
+        _tenant: &TenantId,
+        _conversation: &ConversationId,
+        _content_age: std::time::Duration,
+        _now: Timestamp,
+        _budget: u32,
+    ) -> Result<(u64, bool), InboxError> {
+        Ok((0, false))
+    }
+
     async fn restamp_conversations(
         &self,
         _tenant: &TenantId,
@@ -669,25 +681,27 @@ impl PrivacyStore for MemoryPrivacy {
         Ok(())
     }
 
-    async fn expiry_cursor(&self) -> Result<Option<i64>, PrivacyError> {
+    async fn day_cursor(&self, _queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
         Ok(None)
     }
 
-    async fn set_expiry_cursor(&self, _day: i64) -> Result<(), PrivacyError> {
+    async fn set_day_cursor(&self, _queue: DayQueue, _day: i64) -> Result<(), PrivacyError> {
         Ok(())
     }
 
-    /// The in-memory inbox never expires conversations, so nothing is ever queued.
-    async fn due_expiries(
+    /// The in-memory inbox keeps no retention clock, so nothing is ever queued.
+    async fn due_on(
         &self,
+        _queue: DayQueue,
         _day: i64,
         _limit: u16,
     ) -> Result<Vec<(TenantId, ConversationId)>, PrivacyError> {
         Ok(Vec::new())
     }
 
-    async fn drop_due_expiry(
+    async fn drop_due(
         &self,
+        _queue: DayQueue,
         _day: i64,
         _tenant: &TenantId,
         _conversation: &ConversationId,

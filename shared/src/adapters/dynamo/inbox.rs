@@ -24,7 +24,7 @@ use crate::domain::inbox::{
     ContactProfile, ContactView, ConversationView, Expiry, InboxError, InboxStore, LeadView, MessageStatus,
     MessageView, NewInboundMessage, NewLead, Page, StatusChange, StatusOutcome, Stored, SERVICE_WINDOW,
 };
-use crate::domain::privacy::ErasureCounts;
+use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp};
@@ -417,21 +417,22 @@ impl DynamoInbox {
             )
             .await?;
         if moved {
-            self.queue_expiry(tenant, conversation, expires, i64::MIN).await?;
+            self.queue_due(DayQueue::Expiry, tenant, conversation, expires.into(), i64::MIN).await?;
         }
         Ok(())
     }
 
-    /// Queues a conversation for the retention run on its expiry day (or `earliest_day`).
-    async fn queue_expiry(
+    /// Queues a conversation in a retention day queue for the day of `due` (or `earliest_day`).
+    async fn queue_due(
         &self,
+        queue: DayQueue,
         tenant: &TenantId,
         conversation: &ConversationId,
-        expires: ExpiresAt,
+        due: Timestamp,
         earliest_day: i64,
     ) -> Result<(), InboxError> {
-        let day = epoch_day(Timestamp::from_secs(expires.epoch_secs())).max(earliest_day);
-        let mut entry = item_with_key(&keys::due_expiry(day, tenant, conversation));
+        let day = epoch_day(due).max(earliest_day);
+        let mut entry = item_with_key(&keys::due_day(queue, day, tenant, conversation));
         entry.insert(ENTITY.to_owned(), s("due_expiry"));
         entry.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
         entry.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
@@ -443,7 +444,7 @@ impl DynamoInbox {
             .set_item(Some(entry))
             .send()
             .await
-            .map_err(|e| unknown(e, "queueing an expiry"))?;
+            .map_err(|e| unknown(e, "queueing retention work"))?;
         Ok(())
     }
 
@@ -564,6 +565,7 @@ fn message_view(item: &Item) -> anyhow::Result<MessageView> {
         statuses,
         error: item.opt_string(attr::ERROR).map(serde_json::from_str::<MetaError>).transpose()?,
         payload: item.opt_string(attr::RAW).map(serde_json::from_str).transpose()?,
+        content_sanitized_at: item.opt_number(attr::SANITIZED_AT)?,
     })
 }
 
@@ -634,10 +636,14 @@ impl InboxStore for DynamoInbox {
         .into_item();
         item.insert(attr::WAMID.to_owned(), s(message.wamid.as_str()));
         item.insert(attr::RAW.to_owned(), s(message.raw));
+        item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
         let stored = self.put_message_once(record, item).await?;
         // Also on a duplicate: a previous attempt may have died before this step. It is idempotent.
         self.touch(tenant, &contact_id, &contact, &conversation, at, Some(message.from)).await?;
         self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
+        let sanitize_at =
+            now.plus(std::time::Duration::from_secs(u64::from(message.retention.content_days) * 86_400));
+        self.queue_due(DayQueue::Sanitize, tenant, &conversation, sanitize_at, i64::MIN).await?;
         Ok(stored)
     }
 
@@ -1056,6 +1062,72 @@ impl InboxStore for DynamoInbox {
         Ok(Expiry::Deleted(counts))
     }
 
+    async fn sanitize_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        content_age: std::time::Duration,
+        now: Timestamp,
+        budget: u32,
+    ) -> Result<(u64, bool), InboxError> {
+        let age_ms = i64::try_from(content_age.as_millis()).unwrap_or(i64::MAX);
+        let received_before = Timestamp::from_millis(now.as_millis().saturating_sub(age_ms));
+        let mut oldest_remaining: Option<i64> = None;
+        // Messages are ordered by when they were sent, not received: walk the conversation.
+        let partition = keys::tenant_partition(tenant);
+        let prefix = keys::messages_prefix(conversation);
+        let mut after: Option<String> = None;
+        let mut sanitized = 0u64;
+        loop {
+            let page = self
+                .table
+                .query_prefix(&partition, &prefix, now, 100, after.as_deref())
+                .await
+                .map_err(|e| unknown(e, "listing messages to sanitize"))?;
+            for message in &page.items {
+                let Some(received) = message.opt_number::<i64>(attr::RECEIVED_AT_MS).ok().flatten() else {
+                    continue;
+                };
+                if message.opt_string(attr::RAW).is_none() {
+                    continue;
+                }
+                if received > received_before.as_millis() {
+                    oldest_remaining = Some(oldest_remaining.map_or(received, |o| o.min(received)));
+                    continue;
+                }
+                if sanitized >= u64::from(budget) {
+                    return Ok((sanitized, true));
+                }
+                let Some(key) = table_key(message) else { continue };
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&key)))
+                    .update_expression("REMOVE #raw SET #at = :now")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#raw", attr::RAW)
+                    .expression_attribute_names("#at", attr::SANITIZED_AT)
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":now", n(now.as_millis()))
+                    .send()
+                    .await
+                    .map_err(|e| unknown(e, "sanitizing a message"))?;
+                sanitized += 1;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if let Some(received) = oldest_remaining {
+            // Not old enough yet (or the age was lengthened): come back when it is.
+            let due = Timestamp::from_millis(received.saturating_add(age_ms));
+            self.queue_due(DayQueue::Sanitize, tenant, conversation, due, i64::MIN).await?;
+        }
+        Ok((sanitized, false))
+    }
+
     async fn restamp_conversations(
         &self,
         tenant: &TenantId,
@@ -1100,7 +1172,16 @@ impl InboxStore for DynamoInbox {
                 .send()
                 .await
                 .map_err(|e| unknown(e, "re-stamping a conversation"))?;
-            self.queue_expiry(tenant, &conversation, expires, earliest_day).await?;
+            self.queue_due(DayQueue::Expiry, tenant, &conversation, expires.into(), earliest_day).await?;
+            // A shorter content age takes effect at the next walk; a longer one is re-queued there.
+            self.queue_due(
+                DayQueue::Sanitize,
+                tenant,
+                &conversation,
+                Timestamp::from_millis(0),
+                earliest_day,
+            )
+            .await?;
         }
         Ok(page.next)
     }

@@ -11,6 +11,7 @@
 
 use aws_lc_rs::digest::{digest, SHA256};
 
+use crate::domain::privacy::DayQueue;
 use crate::domain::{ApiKeyId, ContactId, ConversationId, ErasureId, MessageId, TenantId, Timestamp, Wamid};
 
 /// Partition key attribute.
@@ -156,6 +157,10 @@ pub mod attr {
     pub const LAST_RECEIVED_AT: &str = "last_received_at";
     /// A due-work entry's day (epoch days).
     pub const DAY: &str = "day";
+    /// When Leadline received a message, epoch ms (the sanitizing clock).
+    pub const RECEIVED_AT_MS: &str = "received_at";
+    /// When a message's content was sanitized, epoch ms.
+    pub const SANITIZED_AT: &str = "content_sanitized_at";
 }
 
 /// A primary key of the table.
@@ -321,23 +326,23 @@ pub fn due_restamp(tenant: &TenantId) -> Key {
     Key { pk: DUE_RESTAMP.to_owned(), sk: tenant.to_string() }
 }
 
-/// Conversations whose expiry falls on `epoch_day` (days since 1970-01-01), one entry per
+/// Conversations queued in `queue` for `epoch_day` (days since 1970-01-01), one entry per
 /// conversation (see the module docs).
 #[must_use]
-pub fn due_expiry_partition(epoch_day: i64) -> String {
-    format!("DUE#expire#{epoch_day}")
+pub fn due_day_partition(queue: DayQueue, epoch_day: i64) -> String {
+    format!("DUE#{}#{epoch_day}", queue.as_str())
 }
 
-/// An entry of the expiry queue.
+/// An entry of a day queue.
 #[must_use]
-pub fn due_expiry(epoch_day: i64, tenant: &TenantId, conversation: &ConversationId) -> Key {
-    Key { pk: due_expiry_partition(epoch_day), sk: format!("{tenant}#{conversation}") }
+pub fn due_day(queue: DayQueue, epoch_day: i64, tenant: &TenantId, conversation: &ConversationId) -> Key {
+    Key { pk: due_day_partition(queue, epoch_day), sk: format!("{tenant}#{conversation}") }
 }
 
-/// Where the retention run resumes its walk over expiry days.
+/// Where the retention run resumes its walk over a day queue.
 #[must_use]
-pub fn expiry_cursor() -> Key {
-    Key { pk: "SYSTEM#retention".to_owned(), sk: "EXPIRY_CURSOR".to_owned() }
+pub fn day_cursor(queue: DayQueue) -> Key {
+    Key { pk: "SYSTEM#retention".to_owned(), sk: format!("CURSOR#{}", queue.as_str()) }
 }
 
 /// An idempotency record. The key is hashed: clients choose it freely (any characters, any

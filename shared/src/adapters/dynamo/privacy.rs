@@ -8,7 +8,7 @@ use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
 use crate::domain::privacy::{
-    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
 };
 use crate::domain::{Clock, ContactId, ConversationId, ErasureId, SystemClock, TenantId, Timestamp};
 
@@ -129,17 +129,17 @@ impl PrivacyStore for DynamoPrivacy {
         Ok(())
     }
 
-    async fn expiry_cursor(&self) -> Result<Option<i64>, PrivacyError> {
+    async fn day_cursor(&self, queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
         let item = self
             .table
-            .get(&keys::expiry_cursor(), SystemClock.now())
+            .get(&keys::day_cursor(queue), SystemClock.now())
             .await
-            .context("reading the expiry cursor")?;
-        Ok(item.map(|i| i.number::<i64>(attr::DAY)).transpose().context("mapping the expiry cursor")?)
+            .context("reading a day cursor")?;
+        Ok(item.map(|i| i.number::<i64>(attr::DAY)).transpose().context("mapping a day cursor")?)
     }
 
-    async fn set_expiry_cursor(&self, day: i64) -> Result<(), PrivacyError> {
-        let mut item = item_with_key(&keys::expiry_cursor());
+    async fn set_day_cursor(&self, queue: DayQueue, day: i64) -> Result<(), PrivacyError> {
+        let mut item = item_with_key(&keys::day_cursor(queue));
         item.insert(ENTITY.to_owned(), s("cursor"));
         item.insert(attr::DAY.to_owned(), n(day));
         self.table
@@ -149,20 +149,21 @@ impl PrivacyStore for DynamoPrivacy {
             .set_item(Some(item))
             .send()
             .await
-            .context("moving the expiry cursor")?;
+            .context("moving a day cursor")?;
         Ok(())
     }
 
-    async fn due_expiries(
+    async fn due_on(
         &self,
+        queue: DayQueue,
         day: i64,
         limit: u16,
     ) -> Result<Vec<(TenantId, ConversationId)>, PrivacyError> {
         let page = self
             .table
-            .query_prefix(&keys::due_expiry_partition(day), "", SystemClock.now(), i32::from(limit), None)
+            .query_prefix(&keys::due_day_partition(queue, day), "", SystemClock.now(), i32::from(limit), None)
             .await
-            .context("reading the expiry queue")?;
+            .context("reading a day queue")?;
         page.items
             .iter()
             .map(|item| -> anyhow::Result<(TenantId, ConversationId)> {
@@ -172,19 +173,17 @@ impl PrivacyStore for DynamoPrivacy {
                 ))
             })
             .collect::<anyhow::Result<Vec<_>>>()
-            .map_err(|e| PrivacyError::Unknown(e.context("mapping the expiry queue")))
+            .map_err(|e| PrivacyError::Unknown(e.context("mapping a day queue")))
     }
 
-    async fn drop_due_expiry(
+    async fn drop_due(
         &self,
+        queue: DayQueue,
         day: i64,
         tenant: &TenantId,
         conversation: &ConversationId,
     ) -> Result<(), PrivacyError> {
-        self.table
-            .delete(&keys::due_expiry(day, tenant, conversation))
-            .await
-            .context("dequeuing an expiry")?;
+        self.table.delete(&keys::due_day(queue, day, tenant, conversation)).await.context("dequeuing")?;
         Ok(())
     }
 
