@@ -44,6 +44,24 @@ async fn run(
         .expect("run")
 }
 
+/// Creates the tenant record (the run reads its settings).
+async fn create_tenant(
+    deps: &Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock>,
+    tenant: &TenantId,
+    name: &str,
+) {
+    let now = SystemClock.now();
+    let record = Tenant {
+        id: tenant.clone(),
+        name: name.into(),
+        status: TenantStatus::Active,
+        created_at: now,
+        retention: RetentionSettings::default(),
+    };
+    let key = ApiKey::generate(tenant.clone(), now);
+    deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
+}
+
 /// A message received `received` (days ago), under `settings`.
 async fn receive(
     inbox: &DynamoInbox,
@@ -139,15 +157,7 @@ async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
     let deps = deps(&table);
     let tenant = tenant();
     let now = SystemClock.now();
-    let record = Tenant {
-        id: tenant.clone(),
-        name: "Shorter".into(),
-        status: TenantStatus::Active,
-        created_at: now,
-        retention: RetentionSettings::default(),
-    };
-    let key = ApiKey::generate(tenant.clone(), now);
-    deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
+    create_tenant(&deps, &tenant, "Shorter").await;
     receive(&deps.inbox, &tenant, "5511977770003", "wamid.KEPT", days_ago(20), RetentionSettings::default())
         .await;
     let conversation = conversation_of(&deps.inbox, &tenant, "5511977770003").await.expect("linked");
@@ -212,16 +222,7 @@ async fn a_longer_content_age_keeps_content_until_its_new_day() {
     let table = table().await;
     let deps = deps(&table);
     let tenant = tenant();
-    let now = SystemClock.now();
-    let record = Tenant {
-        id: tenant.clone(),
-        name: "Longer".into(),
-        status: TenantStatus::Active,
-        created_at: now,
-        retention: RetentionSettings::default(),
-    };
-    let key = ApiKey::generate(tenant.clone(), now);
-    deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
+    create_tenant(&deps, &tenant, "Longer").await;
     let phone = "5511977770005";
     receive(&deps.inbox, &tenant, phone, "wamid.KEEP", days_ago(40), RetentionSettings::default()).await;
     let conversation = conversation_of(&deps.inbox, &tenant, phone).await.expect("linked");

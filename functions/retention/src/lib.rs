@@ -188,6 +188,15 @@ fn walk_start(cursor: Option<i64>, today: i64) -> i64 {
     cursor.unwrap_or(today - 366).min(today)
 }
 
+/// A tenant's retention settings (the defaults for a tenant without any).
+async fn retention_of<I, P, T: TenantStore, C>(
+    deps: &Deps<I, P, T, C>,
+    tenant: &TenantId,
+) -> Result<RetentionSettings, RunError> {
+    let found = deps.tenants.tenant(tenant).await.map_err(|e| failed("reading a tenant", &e))?;
+    Ok(found.map(|t| t.retention).unwrap_or_default())
+}
+
 fn failed(what: &str, error: &dyn std::fmt::Debug) -> RunError {
     RunError::Unknown(format!("{what}: {error:?}"))
 }
@@ -208,13 +217,7 @@ async fn restamp<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     for (tenant, mut after) in
         deps.privacy.due_restamps(25).await.map_err(|e| failed("reading the re-stamp queue", &e))?
     {
-        let settings = deps
-            .tenants
-            .tenant(&tenant)
-            .await
-            .map_err(|e| failed("reading a tenant", &e))?
-            .map(|t| t.retention)
-            .unwrap_or_default();
+        let settings = retention_of(deps, &tenant).await?;
         loop {
             if deadline.passed() {
                 return Ok((report, false));
@@ -284,13 +287,7 @@ async fn walk_day_queue<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock
                         let retention = match settings.get(&tenant) {
                             Some(known) => *known,
                             None => {
-                                let found = deps
-                                    .tenants
-                                    .tenant(&tenant)
-                                    .await
-                                    .map_err(|e| failed("reading a tenant", &e))?
-                                    .map(|t| t.retention)
-                                    .unwrap_or_default();
+                                let found = retention_of(deps, &tenant).await?;
                                 settings.insert(tenant.clone(), found);
                                 found
                             }

@@ -1136,18 +1136,7 @@ impl InboxStore for DynamoInbox {
         limit: u16,
         earliest_day: i64,
     ) -> Result<Option<String>, InboxError> {
-        let after = checked(after, &[keys::CONVERSATION_PREFIX])?;
-        let page = self
-            .table
-            .query_prefix(
-                &keys::tenant_partition(tenant),
-                keys::CONVERSATION_PREFIX,
-                Self::now_filter(),
-                i32::from(limit),
-                after,
-            )
-            .await
-            .map_err(|e| unknown(e, "listing conversations to re-stamp"))?;
+        let page = self.list(tenant, None, keys::CONVERSATION_PREFIX, after, limit).await?;
         for item in &page.items {
             let Some(conversation) =
                 item.opt_string(attr::CONVERSATION_ID).and_then(|id| ConversationId::parse(id).ok())

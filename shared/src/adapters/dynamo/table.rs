@@ -196,16 +196,7 @@ impl Table {
     /// # Errors
     /// [`TableError::Unknown`].
     pub async fn get(&self, key: &Key, now: Timestamp) -> Result<Option<Item>, TableError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.name)
-            .set_key(Some(key_attributes(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("GetItem failed")?;
-        Ok(output.item.filter(|item| !is_expired(item, now)))
+        Ok(self.get_including_expired(key).await?.filter(|item| !is_expired(item, now)))
     }
 
     /// Live items of partition `pk` whose sort key starts with `sk_prefix` (all of them for an
