@@ -251,6 +251,11 @@ async fn retention_of<I, T: TenantStore, V, L, C>(
     Ok(tenant.map(|t| t.retention).unwrap_or_default())
 }
 
+/// A WhatsApp user as Meta names them: a phone number (`wa_id`) and/or a BSUID.
+fn whatsapp_user(wa_id: Option<&str>, user_id: Option<&String>) -> ContactProfile {
+    ContactProfile { phone: phone(wa_id), user_id: user_id.cloned(), email: None, name: None }
+}
+
 fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
@@ -264,10 +269,11 @@ async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     let message: InboundMessage = parse(raw, "message does not parse")?;
     let wamid = Wamid::parse(message.id.clone()).map_err(|e| poison("message id", e))?;
     let profile = ContactProfile {
-        phone: phone(message.from.as_deref().or(contact.wa_id.as_deref())),
-        user_id: message.from_user_id.clone().or_else(|| contact.user_id.clone()),
-        email: None,
         name: contact.profile.as_ref().and_then(|p| p.name.clone()),
+        ..whatsapp_user(
+            message.from.as_deref().or(contact.wa_id.as_deref()),
+            message.from_user_id.as_ref().or(contact.user_id.as_ref()),
+        )
     };
     let sent_at = Timestamp::from_secs(message.timestamp);
     let new = NewInboundMessage {
@@ -317,12 +323,7 @@ async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
         tracing::info!(status = %update.status, "Status of a kind this version does not track");
         return Ok(());
     };
-    let recipient = ContactProfile {
-        phone: phone(update.recipient_id.as_deref()),
-        user_id: update.recipient_user_id.clone(),
-        email: None,
-        name: None,
-    };
+    let recipient = whatsapp_user(update.recipient_id.as_deref(), update.recipient_user_id.as_ref());
     let change = StatusChange {
         wamid: &wamid,
         status,
@@ -351,12 +352,7 @@ async fn on_preference<I: InboxStore, T, V, L, C: Clock>(
             return Ok(());
         }
     };
-    let profile = ContactProfile {
-        phone: phone(preference.wa_id.as_deref()),
-        user_id: preference.user_id.clone(),
-        email: None,
-        name: None,
-    };
+    let profile = whatsapp_user(preference.wa_id.as_deref(), preference.user_id.as_ref());
     let cause = format!(
         "preference:{}:{}:{}",
         preference.category.as_deref().unwrap_or_default(),
