@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: every test. Lints (fmt, clippy), unit tests, integration tests
-# against moto, end-to-end tests against a local stack it starts on free ports, and the SAM
-# template lint (cfn-lint, then SAM-translate and cfn-lint again on the CloudFormation output).
+# against moto, end-to-end tests against a local stack it starts on free ports, the log scan,
+# the property-based API test (schemathesis), and the SAM template lint (cfn-lint, then
+# SAM-translate and cfn-lint again on the CloudFormation output).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -61,6 +62,9 @@ LEADLINE_E2E_STATE_DIR="$work/stack" \
 step "scan every function log of that run for personal data and secrets (P17)"
 LEADLINE_E2E_STATE_DIR="$work/stack" \
   cargo test -p tests --test it -- --ignored --exact log_scan::no_function_log_line_holds_personal_data_or_secrets
+
+step "property-based API test: schemathesis against the served OpenAPI document"
+bash infra/api-fuzz.sh "http://127.0.0.1:$stack_port" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["operator_key"])' "$work/stack/demo.json")"
 
 step "lint template.yaml (cfn-lint, SAM translate, cfn-lint on the result)"
 cfn-lint template.yaml

@@ -25,6 +25,20 @@ const SENT_CONTENT: &[&str] = &[
     "J\u{e9}r\u{f4}me",
     "Username User",
     "example.com",
+    // What the API tests send: names, notes, passwords, CSV rows.
+    "Eva Souza",
+    "Ana Lima",
+    "Prefers mornings",
+    "Called back",
+    "Send offer",
+    "S\u{e3}o Paulo",
+    "correct horse battery",
+    "another long passphrase",
+    // Credentials the API hands out: keys, refresh and invitation tokens, access tokens (JWT).
+    "llk.",
+    "llr.",
+    "lli.",
+    "eyJhbGciOi",
     // Tokens (access, Page, demo).
     "EAAINGEST",
     "EAAPAGE",

@@ -2,7 +2,7 @@
 //!
 //! - `dynamo`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `e2e`, `ingest`, `api`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
 //! skip), so a green run always means they ran.
@@ -10,6 +10,7 @@
 // Everything in this binary is test code: helpers outside `#[test]` functions may fail loudly too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod api;
 mod batch;
 mod dynamo;
 mod e2e;

@@ -11,7 +11,7 @@ use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Ta
 use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
 use shared::domain::ports::TenantStore;
 use shared::domain::privacy::PrivacyStore;
-use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantStatus};
+use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant};
 use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
 
 use crate::support::{table, tenant};
@@ -51,13 +51,7 @@ async fn create_tenant(
     name: &str,
 ) {
     let now = SystemClock.now();
-    let record = Tenant {
-        id: tenant.clone(),
-        name: name.into(),
-        status: TenantStatus::Active,
-        created_at: now,
-        retention: RetentionSettings::default(),
-    };
+    let record = Tenant::new(tenant.clone(), name.into(), now, crate::support::sealed_placeholder());
     let key = ApiKey::generate(tenant.clone(), now);
     deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
 }

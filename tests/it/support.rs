@@ -74,3 +74,9 @@ impl Intercept for RequestCounter {
         Ok(())
     }
 }
+
+/// An envelope that is well-formed but opens under no key (for records whose secret a test does
+/// not use).
+pub fn sealed_placeholder() -> shared::domain::ports::Sealed {
+    shared::domain::ports::Sealed { wrapped_key: vec![1], nonce: [0; 12], ciphertext: vec![2; 20] }
+}

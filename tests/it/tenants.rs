@@ -1,8 +1,8 @@
 //! The tenant store against moto: atomic creation, connection routing, one number per tenant.
 
 use shared::adapters::dynamo::DynamoTenantStore;
-use shared::domain::ports::{ConnectError, CreateTenantError, Sealed, TenantStore};
-use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection};
+use shared::domain::ports::{ConnectError, CreateTenantError, TenantStore};
+use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
 use shared::domain::{Clock, SystemClock, TenantId};
 
 use crate::support::{table, tenant};
@@ -10,13 +10,7 @@ use crate::support::{table, tenant};
 fn new_tenant(id: &TenantId) -> (Tenant, ApiKey) {
     let now = SystemClock.now();
     (
-        Tenant {
-            id: id.clone(),
-            name: "Acme".into(),
-            status: TenantStatus::Active,
-            created_at: now,
-            retention: RetentionSettings::default(),
-        },
+        Tenant::new(id.clone(), "Acme".into(), now, crate::support::sealed_placeholder()),
         ApiKey::generate(id.clone(), now),
     )
 }
@@ -26,7 +20,7 @@ fn connection(phone_number_id: &str) -> WhatsAppConnection {
         phone_number_id: phone_number_id.into(),
         display_phone_number: "15550100001".into(),
         waba_id: "102290129340398".into(),
-        access_token: Sealed { wrapped_key: vec![1], nonce: [0; 12], ciphertext: vec![2; 20] },
+        access_token: crate::support::sealed_placeholder(),
         connected_at: SystemClock.now(),
     }
 }

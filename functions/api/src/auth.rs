@@ -1,24 +1,34 @@
-//! Authentication: `Authorization: Bearer <credential>`.
+//! Authentication: `Authorization: Bearer <credential>`, one of
 //!
-//! - The operator key (creates tenants) is checked against its configured SHA-256.
-//! - A tenant API key (`llk.<tenant>.<key id>.<secret>`) is looked up by tenant and key id and its
-//!   secret compared by hash in constant time; revoked keys and closed tenants are refused.
+//! - an access token (JWT, HS256 pinned) issued at login: verified under the tenant's signing
+//!   key, then the user is read so that a disabled or deleted user, or a token generation bumped
+//!   by a password change or a revocation, is refused at once (P13);
+//! - a tenant API key (`llk.<tenant>.<key id>.<secret>`): looked up by tenant and key id, its
+//!   secret compared by hash in constant time; revoked keys are refused;
+//! - the operator key (creates tenants), checked against its configured SHA-256.
 //!
-//! Every failure answers the same 401, so a caller learns nothing about which part was wrong.
+//! Credentials of a closed tenant are refused. Every failure answers the same 401, so a caller
+//! learns nothing about which part was wrong. No header at all is the anonymous caller, which
+//! only the public operations (login, refresh, the OpenAPI document) accept.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::Request;
-use shared::domain::ports::TenantStore;
-use shared::domain::tenant::{ApiKey, Role, TenantStatus};
-use shared::domain::{ApiKeyId, Clock, TenantId};
+use shared::domain::audit::{Actor, ActorKind};
+use shared::domain::identity::{AccessClaims, Directory, UserStatus};
+use shared::domain::inbox::AgentScope;
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::tenant::{ApiKey, Plan, Role, Tenant, TenantStatus};
+use shared::domain::{Clock, TenantId, UserId};
 
-use crate::Deps;
+use crate::{Adapters, Deps};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
+    /// No credential.
+    Anonymous,
     /// The platform operator.
     Operator,
     /// A credential of one tenant.
@@ -30,17 +40,33 @@ pub enum Principal {
 pub struct TenantPrincipal {
     /// The tenant: the only source of the tenant of a request.
     pub tenant_id: TenantId,
-    /// The API key used.
-    pub key_id: ApiKeyId,
+    /// Who, for the audit trail: a user or an API key.
+    pub actor: Actor,
+    /// The user, when a person logged in.
+    pub user_id: Option<UserId>,
     /// What it may do.
     pub role: Role,
+    /// The user's queues (agents).
+    pub queues: Vec<String>,
+    /// The tenant's plan.
+    pub plan: Plan,
+}
+
+impl TenantPrincipal {
+    /// For agents, what they may see; `None` for managers and admins, who see everything.
+    #[must_use]
+    pub fn agent_scope(&self) -> Option<AgentScope> {
+        (self.role == Role::Agent)
+            .then(|| AgentScope { user: self.user_id.clone(), queues: self.queues.clone() })
+    }
 }
 
 impl Principal {
-    /// The tenant id for log spans (`operator` for the operator).
+    /// The tenant id for log spans (`operator` / `anonymous` otherwise).
     #[must_use]
     pub fn tenant_label(&self) -> &str {
         match self {
+            Self::Anonymous => "anonymous",
             Self::Operator => "operator",
             Self::Tenant(t) => t.tenant_id.as_str(),
         }
@@ -50,13 +76,10 @@ impl Principal {
 /// Errors of [`authenticate`].
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// No `Authorization: Bearer` header.
-    #[error("missing bearer credential")]
-    Missing,
-    /// The credential is not valid (unknown, revoked, wrong secret, closed tenant).
+    /// The credential is not valid (unknown, revoked, expired, wrong secret, closed tenant).
     #[error("invalid credential")]
     Invalid,
-    /// The credential store failed.
+    /// The credential store or key service failed.
     #[error("credential lookup failed")]
     Unknown(#[from] anyhow::Error),
 }
@@ -76,22 +99,38 @@ pub fn decode_sha256_hex(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// The tenant, if it exists and is active.
+async fn active_tenant<A: Adapters>(deps: &Deps<A>, tenant_id: &TenantId) -> Result<Tenant, AuthError> {
+    let tenant = deps.tenants.tenant(tenant_id).await.map_err(|e| AuthError::Unknown(e.into()))?;
+    tenant.filter(|t| t.status == TenantStatus::Active).ok_or(AuthError::Invalid)
+}
+
+/// The tenant's access-token signing key, opened from its envelope (the vault caches the data
+/// key, so this costs no KMS call after the first per cache period).
+///
+/// # Errors
+/// [`AuthError::Unknown`] when the key service fails.
+pub async fn signing_key<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &Tenant,
+) -> Result<shared::domain::SecretBytes, AuthError> {
+    let context = EncryptionContext { tenant_id: tenant.id.clone(), purpose: Purpose::TokenSigningKey };
+    deps.vault.open(&context, &tenant.token_key).await.map_err(|e| AuthError::Unknown(e.into()))
+}
+
 /// Verifies the request's credential.
 ///
 /// # Errors
-/// [`AuthError::Missing`], [`AuthError::Invalid`], [`AuthError::Unknown`].
-pub async fn authenticate<S: TenantStore, V, C: Clock, I, P>(
-    request: &Request,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Principal, AuthError> {
-    let header =
-        request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(AuthError::Missing)?;
+/// [`AuthError::Invalid`], [`AuthError::Unknown`].
+pub async fn authenticate<A: Adapters>(request: &Request, deps: &Deps<A>) -> Result<Principal, AuthError> {
+    let Some(header) = request.headers().get(AUTHORIZATION) else { return Ok(Principal::Anonymous) };
     let credential = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .ok_or(AuthError::Missing)?;
+        .ok_or(AuthError::Invalid)?;
 
     if let Some(key) = ApiKey::parse(credential) {
         let record = deps
@@ -103,14 +142,39 @@ pub async fn authenticate<S: TenantStore, V, C: Clock, I, P>(
         if !record.accepts(&key.secret) {
             return Err(AuthError::Invalid);
         }
-        let tenant = deps.tenants.tenant(&key.tenant_id).await.map_err(|e| AuthError::Unknown(e.into()))?;
-        if tenant.map(|t| t.status) != Some(TenantStatus::Active) {
+        let tenant = active_tenant(deps, &key.tenant_id).await?;
+        return Ok(Principal::Tenant(TenantPrincipal {
+            tenant_id: key.tenant_id,
+            actor: Actor { kind: ActorKind::ApiKey, id: key.key_id.to_string() },
+            user_id: None,
+            role: record.role,
+            queues: Vec::new(),
+            plan: tenant.plan,
+        }));
+    }
+
+    if let Some(tenant_id) = AccessClaims::claimed_tenant(credential) {
+        let tenant = active_tenant(deps, &tenant_id).await?;
+        let key = signing_key(deps, &tenant).await?;
+        let claims = AccessClaims::verify(credential, key.expose(), deps.clock.now())
+            .map_err(|_| AuthError::Invalid)?;
+        let user = deps
+            .directory
+            .user(&tenant_id, &claims.sub)
+            .await
+            .map_err(|e| AuthError::Unknown(e.into()))?
+            .ok_or(AuthError::Invalid)?
+            .value;
+        if user.status != UserStatus::Active || user.token_generation != claims.gen {
             return Err(AuthError::Invalid);
         }
         return Ok(Principal::Tenant(TenantPrincipal {
-            tenant_id: key.tenant_id,
-            key_id: key.key_id,
-            role: record.role,
+            tenant_id,
+            actor: Actor { kind: ActorKind::User, id: user.id.to_string() },
+            user_id: Some(user.id),
+            role: user.role,
+            queues: user.queues,
+            plan: tenant.plan,
         }));
     }
 

@@ -1,7 +1,12 @@
 //! Every error of every operation, mapped to a problem response here and nowhere else.
 
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use shared::domain::audit::AuditError;
+use shared::domain::crm::RecordError;
+use shared::domain::identity::{CreateUserError, DirectoryError, UpdateError};
 use shared::domain::inbox::InboxError;
+use shared::domain::ports::OpenError;
 use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
 use shared::domain::privacy::PrivacyError;
 use shared::lambda::http::Problem;
@@ -37,7 +42,6 @@ impl From<AuthError> for ApiError {
     /// 401 for any credential problem; 500 when the lookup itself failed.
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::Missing => Problem::unauthorized("send Authorization: Bearer <api key>").into(),
             AuthError::Invalid => Problem::unauthorized("the credential is not valid").into(),
             AuthError::Unknown(e) => internal(&e),
         }
@@ -87,6 +91,7 @@ impl From<InboxError> for ApiError {
             InboxError::InvalidCursor => {
                 Problem::bad_request("cursor is not one this listing returned").into()
             }
+            InboxError::EmailTaken => Problem::conflict("another contact has this email").into(),
             // Reads never name a contact; a write path that does is not an API route.
             InboxError::NoContact => Problem::bad_request("no contact identified").into(),
             InboxError::Unknown(e) => internal(&e),
@@ -100,4 +105,79 @@ impl From<PrivacyError> for ApiError {
             PrivacyError::Unknown(e) => internal(&e),
         }
     }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(error: DirectoryError) -> Self {
+        match error {
+            DirectoryError::InvalidCursor => {
+                Problem::bad_request("cursor is not one this listing returned").into()
+            }
+            DirectoryError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<CreateUserError> for ApiError {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::EmailTaken => Problem::conflict("a user of this tenant has this email").into(),
+            CreateUserError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<UpdateError> for ApiError {
+    fn from(error: UpdateError) -> Self {
+        match error {
+            UpdateError::Conflict => Problem::conflict("changed meanwhile; read it again and retry").into(),
+            UpdateError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(error: AuditError) -> Self {
+        match error {
+            AuditError::InvalidCursor => {
+                Problem::bad_request("cursor is not one this listing returned").into()
+            }
+            AuditError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<RecordError> for ApiError {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::Conflict => Problem::conflict("changed meanwhile; read it again and retry").into(),
+            RecordError::InvalidCursor => {
+                Problem::bad_request("cursor is not one this listing returned").into()
+            }
+            RecordError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<OpenError> for ApiError {
+    fn from(error: OpenError) -> Self {
+        match error {
+            OpenError::Refused => {
+                internal(&anyhow::anyhow!("a stored envelope did not open under its context"))
+            }
+            OpenError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        internal(&error)
+    }
+}
+
+/// 403 for a plan limit reached (P25): what the limit is, and that the plan decides it.
+#[must_use]
+pub fn plan_limit(detail: String) -> ApiError {
+    ApiError(Problem::new(StatusCode::FORBIDDEN, "plan-limit", "Plan limit reached", detail))
 }

@@ -1,29 +1,44 @@
 //! The `api` function: the tenant API under `/v1`, JSON in and out, errors as
 //! `application/problem+json`.
 //!
+//! One table, [`routes::OPERATIONS`], describes every operation: method, path, who may call it,
+//! its parameters, body and answers. The router dispatches from it, access is enforced from it
+//! before any handler runs (P14), and `GET /v1/openapi.json` is generated from it
+//! ([`openapi`]), so the document cannot drift from what the code serves.
+//!
 //! The tenant of a request comes only from its verified credential ([`auth`]); no path, header
-//! or body can name another tenant (P15). Routes of later issues that are not built yet answer
-//! 501 with a problem saying so, after authentication.
+//! or body can name another tenant (P15). Every tenant request counts against the tenant's
+//! per-minute limit (P16); every change and every export or bulk read is audited (P18).
 
 pub mod auth;
 pub mod errors;
+pub mod openapi;
+pub mod passwords;
 pub mod routes;
+
+use std::collections::HashMap;
 
 use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
+use shared::domain::audit::{AuditEntry, AuditLog, Target};
+use shared::domain::crm::RecordStore;
+use shared::domain::identity::Directory;
 use shared::domain::inbox::InboxStore;
-use shared::domain::ports::{TenantStore, Vault};
+use shared::domain::ports::{Admission, RateLimiter, TenantStore, Vault};
 use shared::domain::privacy::PrivacyStore;
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
 use tracing::Instrument as _;
 
-use crate::auth::Principal;
+use crate::auth::{Principal, TenantPrincipal};
+use crate::errors::ApiError;
 
-/// Request bodies above this size are refused with 413.
+/// Request bodies above this size are refused with 413 (contact imports: [`MAX_IMPORT_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest CSV import (Lambda's synchronous payload limit is 6 MB).
+pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
@@ -56,35 +71,117 @@ impl Config {
     }
 }
 
+/// The adapters one deployment wires: DynamoDB/KMS in `main.rs`, in-memory ones in tests.
+pub trait Adapters: Send + Sync + 'static {
+    /// Tenants, keys and connections.
+    type Tenants: TenantStore;
+    /// Envelope encryption.
+    type Vault: Vault;
+    /// The time source.
+    type Clock: Clock;
+    /// Contacts, conversations, messages, consent, leads.
+    type Inbox: InboxStore;
+    /// Erasure requests and retention queues.
+    type Privacy: PrivacyStore;
+    /// Users and sessions.
+    type Directory: Directory;
+    /// The audit trail.
+    type Audit: AuditLog;
+    /// Notes, tasks, appointments, activities.
+    type Records: RecordStore;
+    /// Request rate limiting.
+    type Limiter: RateLimiter;
+}
+
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<S, V, C, I, P> {
+pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
     /// Tenants, keys and connections.
-    pub tenants: S,
+    pub tenants: A::Tenants,
     /// Envelope encryption of secrets.
-    pub vault: V,
+    pub vault: A::Vault,
     /// The time source.
-    pub clock: C,
+    pub clock: A::Clock,
     /// Contacts, conversations, messages, consent, leads.
-    pub inbox: I,
+    pub inbox: A::Inbox,
     /// Erasure requests.
-    pub privacy: P,
+    pub privacy: A::Privacy,
+    /// Users and sessions.
+    pub directory: A::Directory,
+    /// The audit trail.
+    pub audit: A::Audit,
+    /// Notes, tasks, appointments, activities.
+    pub records: A::Records,
+    /// Request rate limiting.
+    pub limiter: A::Limiter,
 }
 
-/// Handles one request: authenticates, routes, and maps every error to a problem.
-pub async fn handle<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: PrivacyStore>(
-    request: Request,
-    deps: &Deps<S, V, C, I, P>,
-) -> Response<Body> {
-    let body: &[u8] = request.body().as_ref();
-    if body.len() > MAX_BODY_BYTES {
-        return Problem::payload_too_large(MAX_BODY_BYTES).into_response();
+impl<A: Adapters> Deps<A> {
+    /// Appends an audit entry for `principal`'s action. The change it records is already
+    /// stored: a failure here is logged (without content) rather than turned into an error
+    /// that would make the client retry a change that happened.
+    pub async fn audit(
+        &self,
+        principal: &TenantPrincipal,
+        action: &str,
+        target: Target,
+        configure: impl FnOnce(AuditEntry) -> AuditEntry,
+    ) {
+        let entry = configure(AuditEntry::new(principal.actor.clone(), action, target, self.clock.now()));
+        if let Err(error) = self.audit.record(&principal.tenant_id, &entry).await {
+            tracing::error!(action, error = format!("{error:#}"), "Audit entry not written");
+        }
     }
+}
+
+/// A target of an audit entry.
+#[must_use]
+pub fn target(kind: &str, id: impl Into<String>) -> Target {
+    Target { kind: kind.to_owned(), id: id.into() }
+}
+
+/// What a handler gets of its request.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The verified caller.
+    pub principal: &'a Principal,
+    /// Path parameters by name (`{id}` of the operation's path).
+    pub params: &'a HashMap<&'static str, String>,
+    /// Query parameters (first value of each).
+    pub query: &'a HashMap<String, String>,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+impl Ctx<'_> {
+    /// A path parameter (present by construction: the route matched).
+    #[must_use]
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).map_or("", String::as_str)
+    }
+
+    /// The tenant credential (the access check ran before the handler).
+    ///
+    /// # Errors
+    /// 403 for a caller that is not a tenant's.
+    pub fn tenant(&self) -> Result<&TenantPrincipal, ApiError> {
+        match self.principal {
+            Principal::Tenant(tenant) => Ok(tenant),
+            Principal::Operator | Principal::Anonymous => {
+                Err(Problem::forbidden("this route is for a tenant's credentials").into())
+            }
+        }
+    }
+}
+
+/// Handles one request: routes, authenticates, checks access and the rate limit, runs the
+/// operation, and maps every error to a problem.
+pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<Body> {
     let path = request.uri().path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let Some(route) = routes::Route::of(request.method(), &segments) else {
+    let Some((operation, params)) = routes::find(request.method().as_str(), &segments) else {
         return if routes::known_path(&segments) {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -97,462 +194,44 @@ pub async fn handle<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: Privac
             Problem::not_found("no such route").into_response()
         };
     };
+    let body: &[u8] = request.body().as_ref();
+    let cap = if operation.body.is_csv() { MAX_IMPORT_BYTES } else { MAX_BODY_BYTES };
+    if body.len() > cap {
+        return Problem::payload_too_large(cap).into_response();
+    }
     let principal = match auth::authenticate(&request, deps).await {
         Ok(principal) => principal,
-        Err(error) => return errors::ApiError::from(error).into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
     };
-    let span = tracing::info_span!("request", route = route.name(), tenant_id = principal.tenant_label());
-    let query: routes::inbox::Query =
+    if let Err(error) = routes::check_access(operation, &principal) {
+        return error.into_response();
+    }
+    if let Principal::Tenant(tenant) = &principal {
+        match deps.limiter.admit(&tenant.tenant_id, tenant.plan.requests_per_minute, deps.clock.now()).await {
+            Ok(Admission::Allowed) => {}
+            Ok(Admission::Limited { retry_after_secs }) => {
+                return Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    format!("the plan allows {} requests per minute", tenant.plan.requests_per_minute),
+                )
+                .with_retry_after(retry_after_secs)
+                .into_response();
+            }
+            // A counter outage must not take the API down with it: let the request through.
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "Rate limiter unavailable"),
+        }
+    }
+    let span = tracing::info_span!("request", route = operation.name(), tenant_id = principal.tenant_label());
+    let query: HashMap<String, String> =
         request.query_string_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-    let route_request =
-        routes::RouteRequest { principal: &principal, segments: &segments, query: &query, body };
-    match routes::dispatch(route, &route_request, deps).instrument(span).await {
+    let ctx = Ctx { principal: &principal, params: &params, query: &query, body };
+    match routes::dispatch(operation.op, ctx, deps).instrument(span).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-/// Refuses the operator: the route is for a tenant's credentials.
-///
-/// # Errors
-/// 403 for the operator.
-pub fn require_tenant(principal: &Principal) -> Result<&auth::TenantPrincipal, errors::ApiError> {
-    match principal {
-        Principal::Tenant(tenant) => Ok(tenant),
-        Principal::Operator => Err(Problem::forbidden("the operator key may only create tenants").into()),
-    }
-}
-
-/// Refuses anything but an admin of a tenant.
-///
-/// # Errors
-/// 403 for another role or the operator.
-pub fn require_admin(principal: &Principal) -> Result<&auth::TenantPrincipal, errors::ApiError> {
-    match principal {
-        Principal::Tenant(tenant) if tenant.role == shared::domain::tenant::Role::Admin => Ok(tenant),
-        Principal::Tenant(_) => Err(Problem::forbidden("this route is for tenant admins").into()),
-        Principal::Operator => Err(Problem::forbidden("the operator key may only create tenants").into()),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use aws_lc_rs::digest::{digest, SHA256};
-    use lambda_http::http::Request as HttpRequest;
-    use lambda_http::RequestExt as _;
-    use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
-    use shared::domain::privacy::PrivacyStore;
-    use shared::domain::{PhoneNumber, TenantId, Timestamp};
-    use shared::testing::{LocalVault, ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
-
-    use super::*;
-
-    const OPERATOR_KEY: &str = "operator-test-key";
-
-    type TestDeps = Deps<MemoryTenantStore, LocalVault, ManualClock, MemoryInbox, MemoryPrivacy>;
-
-    fn deps() -> TestDeps {
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(digest(&SHA256, OPERATOR_KEY.as_bytes()).as_ref());
-        Deps {
-            config: Config { table_name: "t".into(), kms_key_id: "k".into(), operator_key_sha256: hash },
-            tenants: MemoryTenantStore::default(),
-            vault: LocalVault,
-            clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
-            inbox: MemoryInbox::default(),
-            privacy: MemoryPrivacy::default(),
-        }
-    }
-
-    fn request(method: &str, path: &str, key: Option<&str>, body: &str) -> Request {
-        let mut builder = HttpRequest::builder().method(method).uri(path);
-        if let Some(key) = key {
-            builder = builder.header("authorization", format!("Bearer {key}"));
-        }
-        builder.body(Body::from(body.to_owned())).expect("valid request")
-    }
-
-    fn json(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(response.body().as_ref()).expect("JSON body")
-    }
-
-    async fn new_tenant(deps: &TestDeps) -> (String, String) {
-        let response =
-            handle(request("POST", "/v1/tenants", Some(OPERATOR_KEY), r#"{"name":"Acme"}"#), deps).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body = json(&response);
-        (
-            body["tenant_id"].as_str().expect("id").to_owned(),
-            body["api_key"].as_str().expect("key").to_owned(),
-        )
-    }
-
-    const CONNECT: &str = r#"{"phone_number_id":"106540352242922","display_phone_number":"+1 555 010 0001",
-        "waba_id":"102290129340398","access_token":"EAAG-secret-token"}"#;
-
-    #[tokio::test]
-    async fn operator_creates_tenant_and_its_key_authenticates() {
-        // Arrange
-        let deps = deps();
-
-        // Act
-        let (tenant_id, api_key) = new_tenant(&deps).await;
-        let with_key = handle(request("GET", "/v1/whatsapp", Some(&api_key), ""), &deps).await;
-
-        // Assert
-        assert!(api_key.starts_with(&format!("llk.{tenant_id}.")));
-        assert_eq!(with_key.status(), StatusCode::NOT_FOUND, "authenticated; nothing connected yet");
-    }
-
-    #[tokio::test]
-    async fn tenant_creation_needs_the_operator_key() {
-        let deps = deps();
-        let (_, api_key) = new_tenant(&deps).await;
-        let none = handle(request("POST", "/v1/tenants", None, "{}"), &deps).await;
-        let wrong = handle(request("POST", "/v1/tenants", Some("guess"), "{}"), &deps).await;
-        let tenant_key = handle(request("POST", "/v1/tenants", Some(&api_key), "{}"), &deps).await;
-        assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(none.headers()["content-type"], "application/problem+json");
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(tenant_key.status(), StatusCode::FORBIDDEN);
-    }
-
-    #[tokio::test]
-    async fn connect_seals_the_token_under_the_tenant_context_only() {
-        // Arrange
-        let deps = deps();
-        let (tenant_id, api_key) = new_tenant(&deps).await;
-
-        // Act
-        let response = handle(request("PUT", "/v1/whatsapp", Some(&api_key), CONNECT), &deps).await;
-
-        // Assert
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("EAAG"), "token never returned");
-        let tenant_id = TenantId::parse(tenant_id).expect("valid");
-        let stored = deps.tenants.whatsapp_connection(&tenant_id).await.expect("store").expect("connected");
-        assert_eq!(stored.display_phone_number, "15550100001");
-        let mine = EncryptionContext { tenant_id, purpose: Purpose::WhatsAppAccessToken };
-        let opened = deps.vault.open(&mine, &stored.access_token).await.expect("opens for its tenant");
-        assert_eq!(opened.expose(), b"EAAG-secret-token");
-        let other = EncryptionContext { tenant_id: TenantId::parse("tn_other").expect("valid"), ..mine };
-        assert!(deps.vault.open(&other, &stored.access_token).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn a_number_belongs_to_one_tenant_and_disconnect_frees_it() {
-        let deps = deps();
-        let (_, first) = new_tenant(&deps).await;
-        let (_, second) = new_tenant(&deps).await;
-        assert_eq!(
-            handle(request("PUT", "/v1/whatsapp", Some(&first), CONNECT), &deps).await.status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            handle(request("PUT", "/v1/whatsapp", Some(&second), CONNECT), &deps).await.status(),
-            StatusCode::CONFLICT
-        );
-        assert_eq!(
-            handle(request("DELETE", "/v1/whatsapp", Some(&first), ""), &deps).await.status(),
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            handle(request("DELETE", "/v1/whatsapp", Some(&first), ""), &deps).await.status(),
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            handle(request("PUT", "/v1/whatsapp", Some(&second), CONNECT), &deps).await.status(),
-            StatusCode::OK
-        );
-    }
-
-    #[tokio::test]
-    async fn bad_bodies_are_400_with_a_reason() {
-        let deps = deps();
-        let (_, key) = new_tenant(&deps).await;
-        for body in [
-            "not json",
-            r#"{"phone_number_id":"abc","display_phone_number":"15550100001","waba_id":"1","access_token":"t"}"#,
-            r#"{"phone_number_id":"1","display_phone_number":"12","waba_id":"1","access_token":"t"}"#,
-            r#"{"phone_number_id":"1","display_phone_number":"15550100001","waba_id":"1","access_token":"a b"}"#,
-            r#"{"phone_number_id":"1","display_phone_number":"15550100001","waba_id":"1"}"#,
-        ] {
-            let response = handle(request("PUT", "/v1/whatsapp", Some(&key), body), &deps).await;
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-            assert!(!json(&response)["detail"].as_str().unwrap_or_default().is_empty());
-        }
-    }
-
-    #[tokio::test]
-    async fn routes_not_built_yet_say_so_after_authentication() {
-        let deps = deps();
-        let (_, key) = new_tenant(&deps).await;
-        let unauthenticated = handle(request("GET", "/v1/messages/msg_x", None, ""), &deps).await;
-        let not_built = handle(request("GET", "/v1/messages/abc", Some(&key), ""), &deps).await;
-        let unknown = handle(request("GET", "/v1/nope", Some(&key), ""), &deps).await;
-        let wrong_method = handle(request("PATCH", "/v1/whatsapp", Some(&key), ""), &deps).await;
-        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(not_built.status(), StatusCode::NOT_IMPLEMENTED);
-        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-        assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
-    }
-
-    #[tokio::test]
-    async fn oversized_body_is_413() {
-        let deps = deps();
-        let body = "x".repeat(MAX_BODY_BYTES + 1);
-        assert_eq!(
-            handle(request("PUT", "/v1/whatsapp", None, &body), &deps).await.status(),
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
-    }
-
-    fn get(path: &str, query: &[(&str, &str)], key: &str) -> Request {
-        let query: std::collections::HashMap<String, String> =
-            query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        request("GET", path, Some(key), "").with_query_string_parameters(query)
-    }
-
-    async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
-        use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
-        let profile = ContactProfile { phone: PhoneNumber::parse(phone).ok(), ..ContactProfile::default() };
-        let wamid = shared::domain::Wamid::parse(wamid).expect("valid");
-        let message = NewInboundMessage {
-            wamid: &wamid,
-            from: &profile,
-            sent_at: Timestamp::from_secs(1_800_000_000),
-            kind: "text",
-            raw: r#"{"text":{"body":"hi"}}"#,
-            retention: shared::domain::tenant::RetentionSettings::default(),
-        };
-        deps.inbox
-            .store_inbound_message(
-                &TenantId::parse(tenant).expect("valid"),
-                &message,
-                Timestamp::from_secs(1),
-            )
-            .await
-            .expect("stored");
-    }
-
-    #[tokio::test]
-    async fn inbox_reads_are_the_callers_tenants_only() {
-        // Arrange: the same person wrote to two tenants.
-        let deps = deps();
-        let (tenant_a, key_a) = new_tenant(&deps).await;
-        let (tenant_b, key_b) = new_tenant(&deps).await;
-        seed_message(&deps, &tenant_a, "5511988887777", "wamid.A1").await;
-
-        // Act
-        let contacts_a =
-            json(&handle(get("/v1/contacts", &[("phone", "+55 11 98888-7777")], &key_a), &deps).await);
-        let contacts_b =
-            json(&handle(get("/v1/contacts", &[("phone", "5511988887777")], &key_b), &deps).await);
-        let conversations_a =
-            json(&handle(get("/v1/conversations", &[("phone", "5511988887777")], &key_a), &deps).await);
-        let conversation = conversations_a["items"][0]["id"].as_str().expect("a conversation").to_owned();
-        let path = format!("/v1/conversations/{conversation}/messages");
-        let messages_a = handle(get(&path, &[], &key_a), &deps).await;
-        let messages_b = handle(get(&path, &[], &key_b), &deps).await;
-
-        // Assert
-        assert_eq!(contacts_a["items"][0]["phone"], "5511988887777");
-        assert!(contacts_a["items"][0]["consent_ledger"].is_array());
-        assert_eq!(contacts_b["items"].as_array().map(Vec::len), Some(0));
-        assert_eq!(messages_a.status(), StatusCode::OK);
-        assert_eq!(json(&messages_a)["items"][0]["wamid"], "wamid.A1");
-        assert_eq!(messages_b.status(), StatusCode::NOT_FOUND, "another tenant's conversation is 404");
-        assert_ne!(tenant_a, tenant_b);
-    }
-
-    #[tokio::test]
-    async fn listings_page_with_opaque_cursors_and_refuse_bad_ones() {
-        let deps = deps();
-        let (tenant, key) = new_tenant(&deps).await;
-        for (i, phone) in ["5511900000001", "5511900000002", "5511900000003"].iter().enumerate() {
-            seed_message(&deps, &tenant, phone, &format!("wamid.P{i}")).await;
-        }
-        let first = json(&handle(get("/v1/contacts", &[("limit", "2")], &key), &deps).await);
-        let cursor = first["next"].as_str().expect("a next page").to_owned();
-        let second =
-            json(&handle(get("/v1/contacts", &[("limit", "2"), ("cursor", &cursor)], &key), &deps).await);
-        assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
-        assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
-        assert!(second.get("next").is_none());
-
-        for query in [[("limit", "0")], [("limit", "101")], [("cursor", "%%%")], [("phone", "12")]] {
-            let response = handle(get("/v1/contacts", &query, &key), &deps).await;
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query:?}");
-        }
-        assert_eq!(
-            handle(get("/v1/conversations/nope#/messages", &[], &key), &deps).await.status(),
-            StatusCode::NOT_FOUND
-        );
-    }
-
-    #[tokio::test]
-    async fn lead_ads_page_token_is_sealed_and_never_returned() {
-        let deps = deps();
-        let (tenant, key) = new_tenant(&deps).await;
-        let body = r#"{"page_id":"109876543210987","page_access_token":"EAAPAGE-secret"}"#;
-
-        let connected = handle(request("PUT", "/v1/leadads", Some(&key), body), &deps).await;
-        let shown = handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await;
-
-        assert_eq!(connected.status(), StatusCode::OK);
-        assert!(!String::from_utf8_lossy(shown.body().as_ref()).contains("EAAPAGE"));
-        let tenant_id = TenantId::parse(tenant).expect("valid");
-        assert_eq!(
-            deps.tenants.tenant_for_page_id("109876543210987").await.expect("route"),
-            Some(tenant_id.clone())
-        );
-        let stored = deps.tenants.page_connection(&tenant_id).await.expect("read").expect("connected");
-        let context = EncryptionContext { tenant_id, purpose: Purpose::PageAccessToken };
-        assert_eq!(
-            deps.vault.open(&context, &stored.page_access_token).await.expect("opens").expose(),
-            b"EAAPAGE-secret"
-        );
-        assert_eq!(
-            handle(request("DELETE", "/v1/leadads", Some(&key), ""), &deps).await.status(),
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await.status(),
-            StatusCode::NOT_FOUND
-        );
-    }
-
-    #[tokio::test]
-    async fn export_holds_the_persons_data_and_erasure_is_accepted_for_the_next_run() {
-        // Arrange
-        let deps = deps();
-        let (tenant, key) = new_tenant(&deps).await;
-        seed_message(&deps, &tenant, "5511988887777", "wamid.E1").await;
-
-        // Act
-        let export = handle(get("/v1/privacy/export", &[("phone", "+55 11 98888-7777")], &key), &deps).await;
-        let accepted =
-            handle(request("POST", "/v1/privacy/erasure", Some(&key), r#"{"phone":"5511988887777"}"#), &deps)
-                .await;
-        let id = json(&accepted)["id"].as_str().expect("id").to_owned();
-        let status = handle(get(&format!("/v1/privacy/erasure/{id}"), &[], &key), &deps).await;
-
-        // Assert
-        assert_eq!(export.status(), StatusCode::OK);
-        let export = json(&export);
-        assert_eq!(export["subject"]["phone"], "5511988887777");
-        assert_eq!(export["contacts"][0]["conversations"][0]["messages"][0]["wamid"], "wamid.E1");
-        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
-        assert_eq!(json(&accepted)["status"], "pending");
-        assert_eq!(json(&status)["status"], "pending");
-        let pending = deps.privacy.due_erasures(10).await.expect("queue");
-        assert_eq!(pending.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn privacy_routes_refuse_bad_subjects_and_foreign_requests() {
-        let deps = deps();
-        let (_, key) = new_tenant(&deps).await;
-        let (_, other) = new_tenant(&deps).await;
-        for body in [
-            "{}",
-            r#"{"phone":"1","email":"a@b.c"}"#,
-            r#"{"phone":"12"}"#,
-            r#"{"email":"nope"}"#,
-            r#"{"name":"x"}"#,
-        ] {
-            let response = handle(request("POST", "/v1/privacy/erasure", Some(&key), body), &deps).await;
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        }
-        assert_eq!(
-            handle(get("/v1/privacy/export", &[], &key), &deps).await.status(),
-            StatusCode::BAD_REQUEST
-        );
-        let accepted =
-            handle(request("POST", "/v1/privacy/erasure", Some(&key), r#"{"email":"A@B.com"}"#), &deps).await;
-        let id = json(&accepted)["id"].as_str().expect("id").to_owned();
-        let foreign = handle(get(&format!("/v1/privacy/erasure/{id}"), &[], &other), &deps).await;
-        assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
-        let empty =
-            json(&handle(get("/v1/privacy/export", &[("email", "nobody@example.com")], &key), &deps).await);
-        assert_eq!(empty["contacts"].as_array().map(Vec::len), Some(0));
-    }
-
-    #[tokio::test]
-    async fn person_export_as_csv_tables() {
-        let deps = deps();
-        let (tenant, key) = new_tenant(&deps).await;
-        seed_message(&deps, &tenant, "5511988887777", "wamid.CSV1").await;
-
-        let response =
-            handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "csv")], &key), &deps)
-                .await;
-        let bad_format =
-            handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "xml")], &key), &deps)
-                .await;
-
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = json(&response);
-        let contacts = body["files"]["contacts.csv"].as_str().expect("contacts.csv");
-        assert!(contacts.starts_with("id,phone,user_id,email,name,"));
-        assert!(contacts.contains(",5511988887777,"));
-        assert!(body["files"]["messages.csv"].as_str().expect("messages.csv").contains("wamid.CSV1"));
-        assert_eq!(bad_format.status(), StatusCode::BAD_REQUEST);
-    }
-
-    #[tokio::test]
-    async fn tenant_export_pages_through_every_contact() {
-        // Arrange: 27 contacts, more than one page.
-        let deps = deps();
-        let (tenant, key) = new_tenant(&deps).await;
-        for i in 0..27 {
-            seed_message(&deps, &tenant, &format!("55119000000{i:02}"), &format!("wamid.T{i}")).await;
-        }
-
-        // Act
-        let first = json(&handle(get("/v1/privacy/export/tenant", &[], &key), &deps).await);
-        let cursor = first["next"].as_str().expect("a second page").to_owned();
-        let second =
-            json(&handle(get("/v1/privacy/export/tenant", &[("cursor", &cursor)], &key), &deps).await);
-
-        // Assert
-        assert_eq!(first["tenant"]["name"], "Acme");
-        assert!(first["tenant"].get("whatsapp").is_none(), "nothing connected, and never a token");
-        assert_eq!(first["contacts"].as_array().map(Vec::len), Some(25));
-        assert_eq!(second["contacts"].as_array().map(Vec::len), Some(2));
-        assert!(second.get("tenant").is_none() && second.get("next").is_none());
-        assert_eq!(second["contacts"][0]["conversations"][0]["messages"].as_array().map(Vec::len), Some(1));
-    }
-
-    #[tokio::test]
-    async fn retention_settings_default_to_the_promises_and_keep_their_bounds() {
-        let deps = deps();
-        let (_, key) = new_tenant(&deps).await;
-
-        let defaults = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
-        let changed = handle(
-            request(
-                "PUT",
-                "/v1/settings/retention",
-                Some(&key),
-                r#"{"conversation_days":60,"content_days":7}"#,
-            ),
-            &deps,
-        )
-        .await;
-        let read_back = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
-
-        assert_eq!(defaults, serde_json::json!({"conversation_days": 90, "content_days": 30}));
-        assert_eq!(changed.status(), StatusCode::OK);
-        assert_eq!(read_back, serde_json::json!({"conversation_days": 60, "content_days": 7}));
-        for body in [
-            r#"{"conversation_days":366,"content_days":30}"#,
-            r#"{"conversation_days":10,"content_days":11}"#,
-            r#"{"conversation_days":0,"content_days":0}"#,
-            "{}",
-        ] {
-            let response = handle(request("PUT", "/v1/settings/retention", Some(&key), body), &deps).await;
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        }
-    }
-}
+mod tests;

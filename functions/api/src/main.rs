@@ -1,11 +1,27 @@
 //! The `api` Lambda: the tenant API behind API Gateway. Wiring only.
 
-use api::{handle, Config, Deps};
+use api::{handle, Adapters, Config, Deps};
 use lambda_http::{service_fn, Error, Request};
+use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
 use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{aws_sdk_config, Env};
 use shared::domain::SystemClock;
+
+/// DynamoDB, KMS and the system clock.
+struct Aws;
+
+impl Adapters for Aws {
+    type Tenants = DynamoTenantStore;
+    type Vault = KmsVault;
+    type Clock = SystemClock;
+    type Inbox = DynamoInbox;
+    type Privacy = DynamoPrivacy;
+    type Directory = DocDirectory<Table>;
+    type Audit = DocAuditLog<Table>;
+    type Records = DocRecords<Table>;
+    type Limiter = DocRateLimiter<Table>;
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,13 +31,17 @@ async fn main() -> Result<(), Error> {
     let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
     let vault =
         KmsVault::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone(), CachePolicy::default());
-    let deps = Deps {
+    let deps: Deps<Aws> = Deps {
         config,
         tenants: DynamoTenantStore::new(table.clone()),
         vault,
         clock: SystemClock,
         inbox: DynamoInbox::new(table.clone()),
-        privacy: DynamoPrivacy::new(table),
+        privacy: DynamoPrivacy::new(table.clone()),
+        directory: DocDirectory::new(table.clone()),
+        audit: DocAuditLog::new(table.clone()),
+        records: DocRecords::new(table.clone()),
+        limiter: DocRateLimiter::new(table),
     };
     lambda_http::run(service_fn(|request: Request| async { Ok::<_, Error>(handle(request, &deps).await) }))
         .await

@@ -29,7 +29,7 @@ use shared::domain::inbox::{
 use shared::domain::ports::{
     EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose, TenantStore, Vault,
 };
-use shared::domain::tenant::RetentionSettings;
+use shared::domain::tenant::{RetentionSettings, TenantSettings};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
@@ -37,11 +37,9 @@ use shared::domain::{Clock, PhoneNumber, Secret, SystemClock, TenantId, Timestam
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 use tracing::Instrument as _;
 
-/// Keywords that opt a person out when a message is exactly one of them (case-insensitive).
-/// Per-tenant keywords come with tenant settings.
+/// Keywords that opt a person out when a message is exactly one of them (case-insensitive),
+/// whatever the tenant's settings say: a tenant can add opt-out keywords, never remove these.
 pub const OPT_OUT_KEYWORDS: &[&str] = &["STOP", "UNSUBSCRIBE"];
-/// Keywords that opt a person back in.
-pub const OPT_IN_KEYWORDS: &[&str] = &["START"];
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
@@ -154,8 +152,8 @@ fn retry(what: &str, error: impl std::fmt::Debug) -> RecordError {
 fn inbox_failure(error: InboxError) -> RecordError {
     match error {
         InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
-        InboxError::InvalidCursor => {
-            RecordError::Poison("a listing cursor reached the ingest path".to_owned())
+        InboxError::InvalidCursor | InboxError::EmailTaken => {
+            RecordError::Poison("an API-only inbox error reached the ingest path".to_owned())
         }
         InboxError::Unknown(e) => RecordError::Retryable(format!("inbox store: {e:#}")),
     }
@@ -247,8 +245,16 @@ async fn retention_of<I, T: TenantStore, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RecordError> {
+    Ok(settings_of(deps, tenant).await?.0)
+}
+
+/// The tenant's retention settings and preferences (defaults when it has none).
+async fn settings_of<I, T: TenantStore, V, L, C>(
+    deps: &Deps<I, T, V, L, C>,
+    tenant: &TenantId,
+) -> Result<(RetentionSettings, TenantSettings), RecordError> {
     let tenant = deps.tenants.tenant(tenant).await.map_err(|e| retry("reading the tenant", e))?;
-    Ok(tenant.map(|t| t.retention).unwrap_or_default())
+    Ok(tenant.map(|t| (t.retention, t.settings)).unwrap_or_default())
 }
 
 /// A WhatsApp user as Meta names them: a phone number (`wa_id`) and/or a BSUID.
@@ -276,13 +282,14 @@ async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
         )
     };
     let sent_at = Timestamp::from_secs(message.timestamp);
+    let (retention, settings) = settings_of(deps, tenant).await?;
     let new = NewInboundMessage {
         wamid: &wamid,
         from: &profile,
         sent_at,
         kind: &message.kind,
         raw: raw.get(),
-        retention: retention_of(deps, tenant).await?,
+        retention,
     };
     let stored =
         deps.inbox.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
@@ -292,9 +299,13 @@ async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
         .then(|| message.text_body())
         .flatten()
         .map(|body| body.trim().to_uppercase());
-    let kind = match keyword.as_deref() {
-        Some(word) if OPT_OUT_KEYWORDS.contains(&word) => Some(ConsentKind::OptOut),
-        Some(word) if OPT_IN_KEYWORDS.contains(&word) => Some(ConsentKind::OptIn),
+    let kind = match keyword {
+        Some(word)
+            if OPT_OUT_KEYWORDS.contains(&word.as_str()) || settings.opt_out_keywords.contains(&word) =>
+        {
+            Some(ConsentKind::OptOut)
+        }
+        Some(word) if settings.opt_in_keywords.contains(&word) => Some(ConsentKind::OptIn),
         _ => None,
     };
     if let Some(kind) = kind {

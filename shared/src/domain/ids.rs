@@ -93,6 +93,22 @@ macro_rules! id_type {
             }
         }
 
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": $max,
+                    "pattern": "^[A-Za-z0-9_.:-]+$",
+                    "description": concat!("A ", $kind, " (new ones start with `", $prefix, "`).")
+                })
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = InvalidId;
             fn try_from(value: String) -> Result<Self, Self::Error> {
@@ -154,6 +170,22 @@ id_type!(
 id_type!(
     /// An erasure request (right to erasure, P62).
     ErasureId, "erasure id", 64, "er_"
+);
+id_type!(
+    /// A user (person who logs in) of a tenant.
+    UserId, "user id", 64, "usr_"
+);
+id_type!(
+    /// A login session: the family of rotating refresh tokens one login started.
+    SessionId, "session id", 64, "ses_"
+);
+id_type!(
+    /// An entry of a tenant's audit log.
+    AuditId, "audit id", 64, "au_"
+);
+id_type!(
+    /// A note, task or appointment of a contact.
+    RecordId, "record id", 64, "rec_"
 );
 
 /// A WhatsApp message id as Meta assigns it (`wamid.…`). Opaque; only length and character set

@@ -7,7 +7,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
+use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, UserId, Wamid};
 use super::privacy::ErasureCounts;
 use super::tenant::RetentionSettings;
 use super::time::Timestamp;
@@ -78,7 +78,7 @@ impl ContactProfile {
 
 /// Outbound and inbound message states, ordered: a status never goes back to a lower rank
 /// (`read` never returns to `delivered`), and `failed` is final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     /// Inbound: received from the customer.
@@ -200,7 +200,7 @@ pub enum StatusOutcome {
 }
 
 /// Kinds of consent events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentKind {
     /// The person agreed to be contacted.
@@ -210,7 +210,7 @@ pub enum ConsentKind {
 }
 
 /// Where a consent event came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentSource {
     /// The person wrote an opt-out or opt-in keyword.
@@ -219,6 +219,12 @@ pub enum ConsentSource {
     MetaUserPreferences,
     /// A Lead Ads form carried consent.
     LeadForm,
+    /// A contact list imported by the tenant (its consent column).
+    Import,
+    /// Recorded by an agent through the API.
+    Agent,
+    /// Recorded by an integration through the API.
+    Api,
 }
 
 /// A consent event to record.
@@ -269,7 +275,7 @@ pub fn epoch_day(at: Timestamp) -> i64 {
 }
 
 /// A contact as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactView {
     /// Its id.
     pub id: ContactId,
@@ -301,10 +307,19 @@ pub struct ContactView {
     /// The open conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<ConversationId>,
+    /// Tags set by the tenant's team.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Custom attributes set by the tenant's team.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// When the team last changed it, epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
 }
 
 /// The current consent state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsentState {
     /// The latest kind.
     pub state: ConsentKind,
@@ -315,7 +330,7 @@ pub struct ConsentState {
 }
 
 /// One entry of the consent ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsentEventView {
     /// Opt-in or opt-out.
     pub kind: ConsentKind,
@@ -326,7 +341,7 @@ pub struct ConsentEventView {
 }
 
 /// A conversation as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConversationView {
     /// Its id.
     pub id: ConversationId,
@@ -338,10 +353,199 @@ pub struct ConversationView {
     pub started_at: i64,
     /// Latest message, epoch ms.
     pub last_message_at: i64,
+    /// The agent it is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<UserId>,
+    /// The routing queue it waits in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Latest change (message, state, assignment), epoch ms.
+    pub updated_at: i64,
+}
+
+/// The states of a conversation.
+pub const CONVERSATION_STATES: [&str; 3] = ["open", "pending", "resolved"];
+
+/// What an agent may see: conversations assigned to them or waiting in their queues (P14).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentScope {
+    /// The agent (API keys have none).
+    pub user: Option<UserId>,
+    /// Their queues.
+    pub queues: Vec<String>,
+}
+
+impl AgentScope {
+    /// True when the agent may see `conversation`.
+    #[must_use]
+    pub fn sees(&self, conversation: &ConversationView) -> bool {
+        (self.user.is_some() && conversation.assignee == self.user)
+            || conversation.queue.as_ref().is_some_and(|q| self.queues.contains(q))
+    }
+}
+
+/// Which conversations to list; every set field narrows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConversationFilter {
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only assigned to this user.
+    pub assignee: Option<UserId>,
+    /// Only in this queue.
+    pub queue: Option<String>,
+    /// Only changed at or after, epoch ms.
+    pub updated_since: Option<i64>,
+    /// Only what this agent may see.
+    pub visible_to: Option<AgentScope>,
+}
+
+impl ConversationFilter {
+    /// True when `conversation` passes.
+    #[must_use]
+    pub fn accepts(&self, conversation: &ConversationView) -> bool {
+        self.state.as_ref().is_none_or(|s| *s == conversation.state)
+            && self.assignee.as_ref().is_none_or(|a| conversation.assignee.as_ref() == Some(a))
+            && self.queue.as_ref().is_none_or(|q| conversation.queue.as_ref() == Some(q))
+            && self.updated_since.is_none_or(|t| conversation.updated_at >= t)
+            && self.visible_to.as_ref().is_none_or(|scope| scope.sees(conversation))
+    }
+}
+
+/// A change to a conversation; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConversationPatch {
+    /// New state (one of [`CONVERSATION_STATES`]).
+    pub state: Option<String>,
+    /// New assignee.
+    pub assignee: Option<Option<UserId>>,
+    /// New queue.
+    pub queue: Option<Option<String>>,
+}
+
+/// A change to a contact by the tenant's team (rectification, P61); `None` leaves a field alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactPatch {
+    /// Corrected name (`Some(None)` removes it).
+    pub name: Option<Option<String>>,
+    /// Corrected email, lowercased (`Some(None)` removes it).
+    pub email: Option<Option<String>>,
+    /// Replaces the tags.
+    pub tags: Option<Vec<String>>,
+    /// Replaces the custom attributes.
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// Which contacts to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactFilter {
+    /// Only contacts with this tag.
+    pub tag: Option<String>,
+}
+
+/// The pipeline stages of a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStage {
+    /// Not worked yet.
+    New,
+    /// Reached out.
+    Contacted,
+    /// Fits.
+    Qualified,
+    /// Became a customer.
+    Won,
+    /// Will not.
+    Lost,
+}
+
+impl LeadStage {
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Contacted => "contacted",
+            Self::Qualified => "qualified",
+            Self::Won => "won",
+            Self::Lost => "lost",
+        }
+    }
+
+    /// From the stored name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::New, Self::Contacted, Self::Qualified, Self::Won, Self::Lost]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// Where a lead came from, as the tenant's marketing names it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadOrigin {
+    /// The form (Lead Ads form id, or any label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
+    /// The ad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad: Option<String>,
+    /// The campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+}
+
+/// A lead entered by hand (or by an integration).
+#[derive(Debug, Clone)]
+pub struct NewManualLead<'a> {
+    /// Its id (`ld_…`).
+    pub id: &'a str,
+    /// The person.
+    pub contact: &'a ContactProfile,
+    /// The stage.
+    pub stage: LeadStage,
+    /// Who works it.
+    pub owner: Option<&'a UserId>,
+    /// Where it came from.
+    pub origin: &'a LeadOrigin,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A change to a lead; `None` leaves a field alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeadPatch {
+    /// New stage.
+    pub stage: Option<LeadStage>,
+    /// New owner (`Some(None)` clears it).
+    pub owner: Option<Option<UserId>>,
+    /// Corrected origin.
+    pub origin: Option<LeadOrigin>,
+}
+
+/// Which leads to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeadFilter {
+    /// Only this contact's.
+    pub contact: Option<ContactId>,
+    /// Only in this stage.
+    pub stage: Option<LeadStage>,
+    /// Only owned by this user.
+    pub owner: Option<UserId>,
+}
+
+impl LeadFilter {
+    /// True when `lead` passes.
+    #[must_use]
+    pub fn accepts(&self, lead: &LeadView) -> bool {
+        self.contact.as_ref().is_none_or(|c| *c == lead.contact_id)
+            && self.stage.is_none_or(|s| s == lead.stage)
+            && self.owner.as_ref().is_none_or(|o| lead.owner.as_ref() == Some(o))
+    }
 }
 
 /// A message as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageView {
     /// Leadline's id.
     pub id: MessageId,
@@ -373,20 +577,30 @@ pub struct MessageView {
 }
 
 /// A lead as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LeadView {
-    /// The leadgen id.
+    /// The leadgen id (Lead Ads) or `ld_…` (entered by hand).
     pub id: String,
-    /// The Page.
-    pub page_id: String,
+    /// The Page (Lead Ads only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_id: Option<String>,
     /// The person.
     pub contact_id: ContactId,
-    /// The lead as Graph returned it.
+    /// The lead as Graph returned it (Lead Ads), or the fields entered (by hand).
     pub lead: Value,
-    /// Form, ad and ad set ids from the webhook.
+    /// Form, ad and ad set ids from the webhook (Lead Ads).
     pub source: Value,
+    /// Form, ad and campaign as the team names them.
+    pub origin: LeadOrigin,
+    /// Pipeline stage.
+    pub stage: LeadStage,
+    /// Who works it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<UserId>,
     /// When Leadline stored it, epoch ms.
     pub received_at: i64,
+    /// Latest change, epoch ms.
+    pub updated_at: i64,
 }
 
 /// A page of results.
@@ -407,6 +621,9 @@ pub enum InboxError {
     /// A page cursor that this listing did not produce.
     #[error("the cursor does not belong to this listing")]
     InvalidCursor,
+    /// Another contact of the tenant has this email.
+    #[error("another contact has this email")]
+    EmailTaken,
     /// The store failed; a retry may succeed. Writes are idempotent, so retrying is safe.
     #[error("inbox store failed")]
     Unknown(#[from] anyhow::Error),
@@ -485,18 +702,114 @@ pub trait InboxStore: Send + Sync {
         phone: &PhoneNumber,
     ) -> impl Future<Output = Result<Option<ContactView>, InboxError>> + Send;
 
-    /// A page of contacts.
+    /// The contact whose (lowercased) email this is.
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
+    fn contact_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<ContactView>, InboxError>> + Send;
+
+    /// One contact.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+    ) -> impl Future<Output = Result<Option<ContactView>, InboxError>> + Send;
+
+    /// Finds the contact `profile` identifies, creating it when there is none (a contact created
+    /// by hand or imported: the same person always maps to the same contact).
+    ///
+    /// # Errors
+    /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
+    fn create_contact(
+        &self,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(ContactView, Stored), InboxError>> + Send;
+
+    /// Corrects a contact (P61); `None` when there is no such contact.
+    ///
+    /// # Errors
+    /// [`InboxError::EmailTaken`]; [`InboxError::Unknown`].
+    fn update_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        patch: &ContactPatch,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<ContactView>, InboxError>> + Send;
+
+    /// How many contacts the tenant has (the plan limit's count).
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn contact_count(&self, tenant: &TenantId) -> impl Future<Output = Result<u64, InboxError>> + Send;
+
+    /// A page of contacts matching `filter`.
+    ///
+    /// # Errors
+    /// [`InboxError::InvalidCursor`]; [`InboxError::Unknown`].
     fn contacts(
         &self,
         tenant: &TenantId,
+        filter: &ContactFilter,
         after: Option<&str>,
         limit: u16,
     ) -> impl Future<Output = Result<Page<ContactView>, InboxError>> + Send;
 
-    /// A page of conversations: all of the tenant's, or one contact's.
+    /// Changes a conversation's state, assignee or queue; `None` when there is no such
+    /// conversation.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn update_conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<ConversationView>, InboxError>> + Send;
+
+    /// Stores a lead entered by hand, linked to the contact its fields identify.
+    ///
+    /// # Errors
+    /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
+    fn create_lead(
+        &self,
+        tenant: &TenantId,
+        lead: &NewManualLead<'_>,
+    ) -> impl Future<Output = Result<LeadView, InboxError>> + Send;
+
+    /// One lead.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn lead(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<LeadView>, InboxError>> + Send;
+
+    /// Changes a lead's stage, owner or origin; `None` when there is no such lead.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn update_lead(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &LeadPatch,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<LeadView>, InboxError>> + Send;
+
+    /// A page of conversations matching `filter`: all of the tenant's, or one contact's.
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
@@ -504,6 +817,7 @@ pub trait InboxStore: Send + Sync {
         &self,
         tenant: &TenantId,
         contact: Option<&ContactId>,
+        filter: &ConversationFilter,
         after: Option<&str>,
         limit: u16,
     ) -> impl Future<Output = Result<Page<ConversationView>, InboxError>> + Send;
@@ -609,14 +923,14 @@ pub trait InboxStore: Send + Sync {
         earliest_day: i64,
     ) -> impl Future<Output = Result<Option<String>, InboxError>> + Send;
 
-    /// A page of leads: all of the tenant's, or one contact's.
+    /// A page of leads matching `filter`.
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
     fn leads(
         &self,
         tenant: &TenantId,
-        contact: Option<&ContactId>,
+        filter: &LeadFilter,
         after: Option<&str>,
         limit: u16,
     ) -> impl Future<Output = Result<Page<LeadView>, InboxError>> + Send;

@@ -1,6 +1,9 @@
 //! Domain types, rules and ports. Nothing here knows about AWS.
 
+pub mod audit;
+pub mod crm;
 pub mod events;
+pub mod identity;
 pub mod ids;
 pub mod inbox;
 pub mod ports;
@@ -11,7 +14,8 @@ pub mod time;
 pub mod whatsapp;
 
 pub use ids::{
-    ApiKeyId, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, RequestId, TenantId, Wamid,
+    new_ulid, ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, RecordId,
+    RequestId, SessionId, TenantId, UserId, Wamid,
 };
 pub use secret::{Secret, SecretBytes};
 pub use time::{Clock, ExpiresAt, SystemClock, Timestamp};

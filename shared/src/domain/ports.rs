@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::TenantId;
 use super::secret::SecretBytes;
-use super::tenant::{ApiKeyRecord, PageConnection, RetentionSettings, Tenant, WhatsAppConnection};
+use super::tenant::{
+    ApiKeyRecord, PageConnection, Plan, RetentionSettings, Tenant, TenantSettings, WhatsAppConnection,
+};
 use super::time::Timestamp;
 use super::ApiKeyId;
 
@@ -31,6 +33,8 @@ pub enum Purpose {
     PageAccessToken,
     /// A tenant-provided secret of an integration (e.g. an AI provider key).
     IntegrationSecret,
+    /// The key a tenant's access tokens are signed with.
+    TokenSigningKey,
 }
 
 impl Purpose {
@@ -41,6 +45,7 @@ impl Purpose {
             Self::WhatsAppAccessToken => "whatsapp_access_token",
             Self::PageAccessToken => "page_access_token",
             Self::IntegrationSecret => "integration_secret",
+            Self::TokenSigningKey => "token_signing_key",
         }
     }
 }
@@ -362,6 +367,45 @@ pub trait TenantStore: Send + Sync {
         settings: RetentionSettings,
     ) -> impl Future<Output = Result<(), TenantStoreError>> + Send;
 
+    /// Applies `update` to the tenant; `false` when there is no such tenant.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn update_tenant(
+        &self,
+        tenant_id: &TenantId,
+        update: &TenantUpdate,
+    ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+
+    /// Stores a new API key.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn create_api_key(
+        &self,
+        record: &ApiKeyRecord,
+    ) -> impl Future<Output = Result<(), TenantStoreError>> + Send;
+
+    /// Every API key of the tenant (revoked ones included), oldest first.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn api_keys(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, TenantStoreError>> + Send;
+
+    /// Revokes a key at `at`; `false` when there is no such live key.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn revoke_api_key(
+        &self,
+        tenant_id: &TenantId,
+        key_id: &ApiKeyId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+
     /// One API key of one tenant, if it exists (revoked keys included; the caller checks).
     ///
     /// # Errors
@@ -447,6 +491,61 @@ pub trait TenantStore: Send + Sync {
         &self,
         page_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
+}
+
+/// A change to a tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantUpdate {
+    /// Name and settings (by its admins).
+    Profile {
+        /// The name.
+        name: String,
+        /// The settings.
+        settings: TenantSettings,
+    },
+    /// Closed (with when) or reopened (`None`).
+    Closure(Option<Timestamp>),
+    /// The plan (by the operator).
+    Plan(Plan),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiting
+// ---------------------------------------------------------------------------------------------
+
+/// The answer of [`RateLimiter::admit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead.
+    Allowed,
+    /// Over the limit; try again after this many seconds.
+    Limited {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+}
+
+/// Errors of [`RateLimiter::admit`].
+#[derive(Debug, thiserror::Error)]
+pub enum RateLimitError {
+    /// The counter store failed.
+    #[error("rate limiter failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Per-tenant request rate limiting shared by every concurrent invocation (P16): a fixed
+/// one-minute window counted in the store.
+pub trait RateLimiter: Send + Sync {
+    /// Counts one request of `tenant` and says whether it is within `per_minute`.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unknown`].
+    fn admit(
+        &self,
+        tenant: &TenantId,
+        per_minute: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ use super::ids::{ContactId, ConversationId, ErasureId, TenantId};
 use super::time::Timestamp;
 
 /// Whether an erasure has been carried out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErasureStatus {
     /// Accepted; the next retention run carries it out.
@@ -19,7 +19,7 @@ pub enum ErasureStatus {
 }
 
 /// What an erasure deleted, by kind of item.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErasureCounts {
     /// Contact records.
     pub contacts: u64,
@@ -35,6 +35,9 @@ pub struct ErasureCounts {
     pub message_id_records: u64,
     /// Leads.
     pub leads: u64,
+    /// Notes, tasks, appointments and timeline entries.
+    #[serde(default)]
+    pub records: u64,
 }
 
 impl ErasureCounts {
@@ -47,6 +50,7 @@ impl ErasureCounts {
         self.messages += other.messages;
         self.message_id_records += other.message_id_records;
         self.leads += other.leads;
+        self.records += other.records;
     }
 
     /// Items deleted in all.
@@ -59,11 +63,12 @@ impl ErasureCounts {
             + self.messages
             + self.message_id_records
             + self.leads
+            + self.records
     }
 }
 
 /// The deletion receipt that can be confirmed to the requester.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErasureReceipt {
     /// The request it answers.
     pub request_id: ErasureId,

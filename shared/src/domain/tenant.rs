@@ -25,7 +25,7 @@ pub enum TenantStatus {
 }
 
 /// A business using Leadline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenant {
     /// Its id.
     pub id: TenantId,
@@ -37,10 +37,208 @@ pub struct Tenant {
     pub created_at: Timestamp,
     /// How long its data is kept.
     pub retention: RetentionSettings,
+    /// Its preferences.
+    pub settings: TenantSettings,
+    /// What its plan allows.
+    pub plan: Plan,
+    /// When it was closed (the grace period runs from here).
+    pub closed_at: Option<Timestamp>,
+    /// The key its access tokens are signed with, sealed under `{tenant_id, token_signing_key}`.
+    pub token_key: Sealed,
+}
+
+impl Tenant {
+    /// A new, active tenant with the default settings, retention and plan.
+    #[must_use]
+    pub fn new(id: TenantId, name: String, created_at: Timestamp, token_key: Sealed) -> Self {
+        Self {
+            id,
+            name,
+            status: TenantStatus::Active,
+            created_at,
+            retention: RetentionSettings::default(),
+            settings: TenantSettings::default(),
+            plan: Plan::default(),
+            closed_at: None,
+            token_key,
+        }
+    }
+}
+
+/// Days a closed tenant can be reopened before its data is purged (P53).
+pub const CLOSURE_GRACE_DAYS: i64 = 90;
+
+/// A tenant's preferences, changed by its admins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// IANA time zone name (`Europe/Berlin`, `America/Sao_Paulo`, `UTC`).
+    pub time_zone: String,
+    /// When agents work, in the tenant's time zone.
+    pub business_hours: Vec<BusinessHours>,
+    /// Inbound messages that opt the contact out (compared case-insensitively, whole message).
+    pub opt_out_keywords: Vec<String>,
+    /// Inbound messages that opt the contact back in.
+    pub opt_in_keywords: Vec<String>,
+    /// Whether AI features (reply suggestions, summaries) may process this tenant's messages.
+    pub ai_enabled: bool,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        let weekday = |day| BusinessHours { day, open: "09:00".to_owned(), close: "17:00".to_owned() };
+        Self {
+            time_zone: "UTC".to_owned(),
+            business_hours: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+                .into_iter()
+                .map(weekday)
+                .collect(),
+            opt_out_keywords: vec!["STOP".to_owned(), "UNSUBSCRIBE".to_owned()],
+            opt_in_keywords: vec!["START".to_owned()],
+            // Off by default: no message leaves for an AI provider unless an admin says so.
+            ai_enabled: false,
+        }
+    }
+}
+
+/// A day of the week.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// Opening hours of one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// The day.
+    pub day: Weekday,
+    /// Opening time, `HH:MM` (24 h).
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub open: String,
+    /// Closing time, `HH:MM`, after `open`.
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub close: String,
+}
+
+/// Why tenant settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSettings {
+    /// Not an IANA-shaped zone name.
+    #[error("time_zone must be an IANA time zone name such as Europe/Berlin or UTC")]
+    TimeZone,
+    /// Bad `HH:MM` or close not after open.
+    #[error("business_hours: open and close are HH:MM with close after open")]
+    Hours,
+    /// Keywords must be 1 to 32 characters, at most 20 of each kind, and not in both lists.
+    #[error("keywords must be 1 to 32 characters, at most 20 per list, and no keyword in both lists")]
+    Keywords,
+}
+
+impl TenantSettings {
+    /// Checks the settings, normalising keywords to upper case.
+    ///
+    /// # Errors
+    /// [`InvalidSettings`] naming the first problem.
+    pub fn validated(mut self) -> Result<Self, InvalidSettings> {
+        let zone_ok = self.time_zone == "UTC"
+            || (self.time_zone.len() <= 64
+                && self.time_zone.contains('/')
+                && self.time_zone.split('/').all(|part| {
+                    !part.is_empty()
+                        && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+                }));
+        if !zone_ok {
+            return Err(InvalidSettings::TimeZone);
+        }
+        let minutes = |hhmm: &str| -> Option<u32> {
+            let (h, m) = hhmm.split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (hhmm.len() == 5 && h < 24 && m < 60).then_some(h * 60 + m)
+        };
+        for hours in &self.business_hours {
+            match (minutes(&hours.open), minutes(&hours.close)) {
+                (Some(open), Some(close)) if close > open => {}
+                _ => return Err(InvalidSettings::Hours),
+            }
+        }
+        if self.business_hours.len() > 21 {
+            return Err(InvalidSettings::Hours);
+        }
+        for list in [&mut self.opt_out_keywords, &mut self.opt_in_keywords] {
+            for keyword in list.iter_mut() {
+                *keyword = keyword.trim().to_uppercase();
+            }
+            list.sort();
+            list.dedup();
+            if list.len() > 20 || list.iter().any(|k| k.is_empty() || k.chars().count() > 32) {
+                return Err(InvalidSettings::Keywords);
+            }
+        }
+        if self.opt_out_keywords.iter().any(|k| self.opt_in_keywords.contains(k)) {
+            return Err(InvalidSettings::Keywords);
+        }
+        Ok(self)
+    }
+}
+
+/// What a tenant's plan allows (P25). Set by the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// API requests per minute (all credentials of the tenant together).
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub requests_per_minute: u32,
+    /// Contacts stored at most (contacts created by inbound messages are never refused; they
+    /// count, and block manual creation and imports beyond the limit).
+    #[schemars(range(min = 1, max = 100_000_000))]
+    pub contacts: u64,
+    /// Users (not deleted) at most.
+    #[schemars(range(min = 1, max = 100_000))]
+    pub users: u32,
+    /// Outbound messages per calendar month (UTC).
+    #[schemars(range(min = 0, max = 1_000_000_000))]
+    pub messages_per_month: u64,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self { requests_per_minute: 600, contacts: 10_000, users: 25, messages_per_month: 10_000 }
+    }
+}
+
+impl Plan {
+    /// Checks the bounds.
+    ///
+    /// # Errors
+    /// A message naming the field out of bounds.
+    pub fn validated(self) -> Result<Self, &'static str> {
+        if !(1..=1_000_000).contains(&self.requests_per_minute) {
+            return Err("requests_per_minute must be 1 to 1000000");
+        }
+        if !(1..=100_000_000).contains(&self.contacts) {
+            return Err("contacts must be 1 to 100000000");
+        }
+        if !(1..=100_000).contains(&self.users) {
+            return Err("users must be 1 to 100000");
+        }
+        if self.messages_per_month > 1_000_000_000 {
+            return Err("messages_per_month must be at most 1000000000");
+        }
+        Ok(self)
+    }
 }
 
 /// How long a tenant keeps conversation data (P50, P51). Defaults and bounds are the promises'.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RetentionSettings {
     /// Conversations are deleted this many days after their last message (default 90, at most
     /// 365: twelve months).
@@ -90,7 +288,9 @@ impl RetentionSettings {
 }
 
 /// What a credential may do. Least privilege: agents < managers < admins (P14).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Works conversations of their queues or assigned to them.
@@ -177,19 +377,11 @@ impl ApiKey {
     /// Parses a presented key; `None` for anything not shaped like one.
     #[must_use]
     pub fn parse(presented: &str) -> Option<Self> {
-        let mut parts = presented.split('.');
-        let (Some(API_KEY_PREFIX), Some(tenant), Some(key), Some(secret), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        if secret.is_empty() || secret.len() > 128 {
-            return None;
-        }
+        let parts = super::identity::BearerParts::parse(API_KEY_PREFIX, presented)?;
         Some(Self {
-            tenant_id: TenantId::parse(tenant).ok()?,
-            key_id: ApiKeyId::parse(key).ok()?,
-            secret: ApiKeySecret(Secret::new(secret)),
+            key_id: ApiKeyId::parse(parts.id).ok()?,
+            tenant_id: parts.tenant_id,
+            secret: ApiKeySecret(parts.secret),
         })
     }
 

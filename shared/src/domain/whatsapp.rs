@@ -360,7 +360,7 @@ pub struct Referral {
 }
 
 /// An error as Meta reports it (statuses, unsupported messages, value-level errors).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MetaError {
     /// The code (131047, 130429, …).
     pub code: i64,
@@ -379,7 +379,7 @@ pub struct MetaError {
 }
 
 /// `error_data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorData {
     /// Human-readable details.
     #[serde(default, skip_serializing_if = "Option::is_none")]

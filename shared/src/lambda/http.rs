@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// A problem response. Build one with [`Problem::new`] and turn it into a response with
 /// [`Problem::into_response`]; each function maps its error enums to problems in one place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// A URI naming the problem kind (stable; clients may switch on it).
     #[serde(rename = "type")]

@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use crate::adapters::kms::{open_with, seal_with};
 use crate::domain::inbox::{
-    ConsentChange, ConsentEventView, ConsentState, ContactKey, ContactProfile, ContactView, ConversationView,
-    Expiry, InboxError, InboxStore, LeadView, MessageStatus, MessageView, NewInboundMessage, NewLead, Page,
-    StatusChange, StatusOutcome, Stored,
+    ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
+    ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, InboxStore,
+    LeadFilter, LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
+    NewLead, NewManualLead, Page, StatusChange, StatusOutcome, Stored,
 };
 use crate::domain::ports::{
     ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
-    SealError, Sealed, TenantStore, TenantStoreError, Vault,
+    SealError, Sealed, TenantStore, TenantStoreError, TenantUpdate, Vault,
 };
 use crate::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
@@ -160,6 +161,55 @@ impl TenantStore for MemoryTenantStore {
         Ok(())
     }
 
+    async fn update_tenant(
+        &self,
+        tenant_id: &TenantId,
+        update: &TenantUpdate,
+    ) -> Result<bool, TenantStoreError> {
+        let mut state = self.state()?;
+        let Some(tenant) = state.tenants.get_mut(tenant_id) else { return Ok(false) };
+        match update {
+            TenantUpdate::Profile { name, settings } => {
+                tenant.name.clone_from(name);
+                tenant.settings = settings.clone();
+            }
+            TenantUpdate::Closure(at) => {
+                tenant.closed_at = *at;
+                tenant.status = if at.is_some() { TenantStatus::Closed } else { TenantStatus::Active };
+            }
+            TenantUpdate::Plan(plan) => tenant.plan = *plan,
+        }
+        Ok(true)
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), TenantStoreError> {
+        self.state()?.keys.insert((record.tenant_id.clone(), record.id.clone()), record.clone());
+        Ok(())
+    }
+
+    async fn api_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, TenantStoreError> {
+        let mut keys: Vec<ApiKeyRecord> =
+            self.state()?.keys.values().filter(|k| &k.tenant_id == tenant_id).cloned().collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant_id: &TenantId,
+        key_id: &ApiKeyId,
+        at: Timestamp,
+    ) -> Result<bool, TenantStoreError> {
+        let mut state = self.state()?;
+        match state.keys.get_mut(&(tenant_id.clone(), key_id.clone())) {
+            Some(key) if key.revoked_at.is_none() => {
+                key.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn api_key(
         &self,
         tenant_id: &TenantId,
@@ -304,6 +354,9 @@ impl MemoryInbox {
                     service_window_until: None,
                     consent: None,
                     conversation_id: None,
+                    tags: Vec::new(),
+                    attributes: std::collections::BTreeMap::new(),
+                    updated_at: None,
                 },
             ));
         }
@@ -330,6 +383,9 @@ impl MemoryInbox {
                 state: "open".into(),
                 started_at: at.as_millis(),
                 last_message_at: at.as_millis(),
+                assignee: None,
+                queue: None,
+                updated_at: at.as_millis(),
             },
         ));
         id
@@ -440,11 +496,15 @@ impl InboxStore for MemoryInbox {
             tenant.clone(),
             LeadView {
                 id: lead.leadgen_id.to_owned(),
-                page_id: lead.page_id.to_owned(),
+                page_id: Some(lead.page_id.to_owned()),
                 contact_id,
                 lead: serde_json::from_str(lead.lead_json).unwrap_or_default(),
                 source: serde_json::from_str(lead.change_json).unwrap_or_default(),
+                origin: LeadOrigin::default(),
+                stage: LeadStage::New,
+                owner: None,
                 received_at: now.as_millis(),
+                updated_at: now.as_millis(),
             },
         ));
         Ok(Stored::Created)
@@ -462,11 +522,17 @@ impl InboxStore for MemoryInbox {
     async fn contacts(
         &self,
         tenant: &TenantId,
+        filter: &ContactFilter,
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<ContactView>, InboxError> {
-        let all =
-            self.state()?.contacts.iter().filter(|(t, _)| t == tenant).map(|(_, c)| c.clone()).collect();
+        let all = self
+            .state()?
+            .contacts
+            .iter()
+            .filter(|(t, c)| t == tenant && filter.tag.as_ref().is_none_or(|tag| c.tags.contains(tag)))
+            .map(|(_, c)| c.clone())
+            .collect();
         paginate(all, after, limit)
     }
 
@@ -474,6 +540,7 @@ impl InboxStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         contact: Option<&ContactId>,
+        filter: &ConversationFilter,
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<ConversationView>, InboxError> {
@@ -481,10 +548,154 @@ impl InboxStore for MemoryInbox {
             .state()?
             .conversations
             .iter()
-            .filter(|(t, c)| t == tenant && contact.is_none_or(|id| &c.contact_id == id))
+            .filter(|(t, c)| t == tenant && contact.is_none_or(|id| &c.contact_id == id) && filter.accepts(c))
             .map(|(_, c)| c.clone())
             .collect();
         paginate(all, after, limit)
+    }
+
+    async fn contact_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Option<ContactView>, InboxError> {
+        Ok(self
+            .state()?
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && c.email.as_deref() == Some(email))
+            .map(|(_, c)| c.clone()))
+    }
+
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<ContactView>, InboxError> {
+        Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && &c.id == id).map(|(_, c)| c.clone()))
+    }
+
+    async fn create_contact(
+        &self,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+        at: Timestamp,
+    ) -> Result<(ContactView, Stored), InboxError> {
+        let mut state = self.state()?;
+        let before = state.contacts.len();
+        let id = Self::contact(&mut state, tenant, profile, at)?;
+        let stored = if state.contacts.len() > before { Stored::Created } else { Stored::Duplicate };
+        let view = state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone());
+        Ok((view.ok_or(InboxError::NoContact)?, stored))
+    }
+
+    async fn update_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        patch: &ContactPatch,
+        at: Timestamp,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let mut state = self.state()?;
+        if let Some(Some(email)) = &patch.email {
+            if state
+                .contacts
+                .iter()
+                .any(|(t, c)| t == tenant && &c.id != id && c.email.as_ref() == Some(email))
+            {
+                return Err(InboxError::EmailTaken);
+            }
+        }
+        let Some((_, contact)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == id) else {
+            return Ok(None);
+        };
+        if let Some(name) = &patch.name {
+            contact.name.clone_from(name);
+        }
+        if let Some(email) = &patch.email {
+            contact.email.clone_from(email);
+        }
+        if let Some(tags) = &patch.tags {
+            contact.tags.clone_from(tags);
+        }
+        if let Some(attributes) = &patch.attributes {
+            contact.attributes.clone_from(attributes);
+        }
+        contact.updated_at = Some(at.as_millis());
+        Ok(Some(contact.clone()))
+    }
+
+    async fn contact_count(&self, tenant: &TenantId) -> Result<u64, InboxError> {
+        Ok(self.state()?.contacts.iter().filter(|(t, _)| t == tenant).count() as u64)
+    }
+
+    async fn update_conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+        at: Timestamp,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        let mut state = self.state()?;
+        let Some((_, conversation)) =
+            state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == id)
+        else {
+            return Ok(None);
+        };
+        if let Some(state) = &patch.state {
+            conversation.state.clone_from(state);
+        }
+        if let Some(assignee) = &patch.assignee {
+            conversation.assignee.clone_from(assignee);
+        }
+        if let Some(queue) = &patch.queue {
+            conversation.queue.clone_from(queue);
+        }
+        conversation.updated_at = at.as_millis();
+        Ok(Some(conversation.clone()))
+    }
+
+    async fn create_lead(&self, tenant: &TenantId, lead: &NewManualLead<'_>) -> Result<LeadView, InboxError> {
+        let mut state = self.state()?;
+        let contact_id = Self::contact(&mut state, tenant, lead.contact, lead.at)?;
+        let view = LeadView {
+            id: lead.id.to_owned(),
+            page_id: None,
+            contact_id,
+            lead: serde_json::json!({"name": lead.contact.name, "email": lead.contact.email}),
+            source: serde_json::json!({}),
+            origin: lead.origin.clone(),
+            stage: lead.stage,
+            owner: lead.owner.cloned(),
+            received_at: lead.at.as_millis(),
+            updated_at: lead.at.as_millis(),
+        };
+        state.leads.push((tenant.clone(), view.clone()));
+        Ok(view)
+    }
+
+    async fn lead(&self, tenant: &TenantId, id: &str) -> Result<Option<LeadView>, InboxError> {
+        Ok(self.state()?.leads.iter().find(|(t, l)| t == tenant && l.id == id).map(|(_, l)| l.clone()))
+    }
+
+    async fn update_lead(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &LeadPatch,
+        at: Timestamp,
+    ) -> Result<Option<LeadView>, InboxError> {
+        let mut state = self.state()?;
+        let Some((_, lead)) = state.leads.iter_mut().find(|(t, l)| t == tenant && l.id == id) else {
+            return Ok(None);
+        };
+        if let Some(stage) = patch.stage {
+            lead.stage = stage;
+        }
+        if let Some(owner) = &patch.owner {
+            lead.owner.clone_from(owner);
+        }
+        if let Some(origin) = &patch.origin {
+            lead.origin = origin.clone();
+        }
+        lead.updated_at = at.as_millis();
+        Ok(Some(lead.clone()))
     }
 
     async fn conversation(
@@ -618,7 +829,7 @@ impl InboxStore for MemoryInbox {
     async fn leads(
         &self,
         tenant: &TenantId,
-        contact: Option<&ContactId>,
+        filter: &LeadFilter,
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<LeadView>, InboxError> {
@@ -626,7 +837,7 @@ impl InboxStore for MemoryInbox {
             .state()?
             .leads
             .iter()
-            .filter(|(t, l)| t == tenant && contact.is_none_or(|id| &l.contact_id == id))
+            .filter(|(t, l)| t == tenant && filter.accepts(l))
             .map(|(_, l)| l.clone())
             .collect();
         paginate(all, after, limit)
@@ -730,5 +941,131 @@ impl PrivacyStore for MemoryPrivacy {
             request.receipt = Some(receipt.clone());
         }
         Ok(())
+    }
+}
+
+/// An in-memory [`DocTable`](crate::adapters::documents::DocTable): the document repositories
+/// (`DocDirectory`, `DocAuditLog`, `DocRecords`, `DocRateLimiter`) run on it unchanged.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDocs {
+    items: Arc<Mutex<std::collections::BTreeMap<(String, String), MemoryDoc>>>,
+}
+
+#[derive(Debug, Clone)]
+struct MemoryDoc {
+    body: String,
+    version: u64,
+    count: u64,
+    expires_at: Option<crate::domain::ExpiresAt>,
+}
+
+mod docs {
+    use super::{MemoryDoc, MemoryDocs};
+    use crate::adapters::documents::{DocTable, DocWrite, DocWriteError, Precondition, StoredDoc};
+    use crate::adapters::dynamo::keys::Key;
+    use crate::domain::{ExpiresAt, Timestamp};
+
+    fn live(doc: &MemoryDoc, now: Timestamp) -> bool {
+        doc.expires_at.is_none_or(|e| !e.is_expired(now))
+    }
+
+    impl MemoryDocs {
+        fn lock(
+            &self,
+        ) -> anyhow::Result<std::sync::MutexGuard<'_, std::collections::BTreeMap<(String, String), MemoryDoc>>>
+        {
+            self.items.lock().map_err(|_| anyhow::anyhow!("poisoned"))
+        }
+    }
+
+    impl DocTable for MemoryDocs {
+        async fn get_doc(&self, key: &Key, now: Timestamp) -> anyhow::Result<Option<StoredDoc>> {
+            Ok(self
+                .lock()?
+                .get(&(key.pk.clone(), key.sk.clone()))
+                .filter(|d| live(d, now))
+                .map(|d| StoredDoc { sk: key.sk.clone(), body: d.body.clone(), version: d.version }))
+        }
+
+        async fn query_docs(
+            &self,
+            pk: &str,
+            prefix: &str,
+            after: Option<&str>,
+            (limit, forward): (u16, bool),
+            now: Timestamp,
+        ) -> anyhow::Result<(Vec<StoredDoc>, Option<String>)> {
+            let items = self.lock()?;
+            let mut matching: Vec<StoredDoc> = items
+                .iter()
+                .filter(|((p, sk), doc)| p == pk && sk.starts_with(prefix) && live(doc, now))
+                .filter(|((_, sk), _)| {
+                    after.is_none_or(|a| if forward { sk.as_str() > a } else { sk.as_str() < a })
+                })
+                .map(|((_, sk), d)| StoredDoc { sk: sk.clone(), body: d.body.clone(), version: d.version })
+                .collect();
+            if !forward {
+                matching.reverse();
+            }
+            let limit = usize::from(limit.max(1));
+            let next = (matching.len() > limit).then(|| matching[limit - 1].sk.clone());
+            matching.truncate(limit);
+            Ok((matching, next))
+        }
+
+        async fn write_docs(&self, writes: Vec<DocWrite>, now: Timestamp) -> Result<(), DocWriteError> {
+            let mut items = self.lock()?;
+            for (index, write) in writes.iter().enumerate() {
+                let (key, precondition) = match write {
+                    DocWrite::Put { key, precondition, .. } | DocWrite::Delete { key, precondition } => {
+                        (key, precondition)
+                    }
+                };
+                let current = items.get(&(key.pk.clone(), key.sk.clone())).filter(|d| live(d, now));
+                let holds = match precondition {
+                    Precondition::None => true,
+                    Precondition::Absent => current.is_none(),
+                    Precondition::Version(v) => current.is_some_and(|d| d.version == *v),
+                };
+                if !holds {
+                    return Err(DocWriteError::Conflict { index });
+                }
+            }
+            for write in writes {
+                match write {
+                    DocWrite::Put { key, body, expires_at, precondition, .. } => {
+                        let version = match precondition {
+                            Precondition::Version(v) => v + 1,
+                            _ => 1,
+                        };
+                        items.insert((key.pk, key.sk), MemoryDoc { body, version, count: 0, expires_at });
+                    }
+                    DocWrite::Delete { key, .. } => {
+                        items.remove(&(key.pk, key.sk));
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        async fn increment(&self, key: &Key, expires_at: ExpiresAt) -> anyhow::Result<u64> {
+            let mut items = self.lock()?;
+            let doc = items.entry((key.pk.clone(), key.sk.clone())).or_insert(MemoryDoc {
+                body: String::new(),
+                version: 0,
+                count: 0,
+                expires_at: Some(expires_at),
+            });
+            doc.count += 1;
+            Ok(doc.count)
+        }
+
+        async fn counter(&self, key: &Key, now: Timestamp) -> anyhow::Result<u64> {
+            Ok(self
+                .lock()?
+                .get(&(key.pk.clone(), key.sk.clone()))
+                .filter(|d| live(d, now))
+                .map_or(0, |d| d.count))
+        }
     }
 }

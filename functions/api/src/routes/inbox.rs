@@ -1,5 +1,7 @@
-//! Reading the inbox: contacts, conversations, a conversation's messages, leads. Every tenant
-//! role may read (agents' queue restrictions come with routing); the tenant is the credential's.
+//! Conversations and their messages, and the paging every listing shares.
+//!
+//! Agents see a conversation when it is assigned to them or waits in one of their queues (P14);
+//! any other conversation answers 404 to them, exactly like another tenant's.
 
 use std::collections::HashMap;
 
@@ -7,14 +9,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use serde::Serialize;
-use shared::domain::inbox::{ConsentEventView, ContactView, InboxStore, LeadView, Page};
-use shared::domain::{ConversationId, PhoneNumber};
+use serde::{Deserialize, Serialize};
+use shared::domain::audit::{Actor, ActorKind};
+use shared::domain::crm::{Activity, RecordStore as _};
+use shared::domain::inbox::{
+    ConversationFilter, ConversationPatch, ConversationView, InboxStore, Page, CONVERSATION_STATES,
+};
+use shared::domain::tenant::Role;
+use shared::domain::{Clock, ConversationId, PhoneNumber, UserId};
 use shared::lambda::http::{json_response, Problem};
 
-use crate::auth::Principal;
+use super::{json_body, nullable, path_id};
+use crate::auth::TenantPrincipal;
 use crate::errors::ApiError;
-use crate::{require_tenant, Deps};
+use crate::{target, Adapters, Ctx, Deps};
 
 /// Page size when the client sets none.
 pub const DEFAULT_LIMIT: u16 = 50;
@@ -25,9 +33,12 @@ pub const MAX_LIMIT: u16 = 100;
 pub type Query = HashMap<String, String>;
 
 /// `limit` and `cursor` of a listing.
-struct Paging {
-    limit: u16,
-    after: Option<String>,
+#[derive(Debug)]
+pub struct Paging {
+    /// Page size.
+    pub limit: u16,
+    /// The store cursor to continue after.
+    pub after: Option<String>,
 }
 
 /// The `cursor` parameter, decoded (cursors are base64url of what the store returned).
@@ -52,7 +63,11 @@ pub fn encode_cursor(cursor: &str) -> String {
     B64.encode(cursor)
 }
 
-fn paging(query: &Query) -> Result<Paging, ApiError> {
+/// `limit` and `cursor`.
+///
+/// # Errors
+/// 400 for a limit outside 1 to [`MAX_LIMIT`] or a foreign cursor.
+pub fn paging(query: &Query) -> Result<Paging, ApiError> {
     let limit = match query.get("limit") {
         None => DEFAULT_LIMIT,
         Some(raw) => raw
@@ -66,7 +81,7 @@ fn paging(query: &Query) -> Result<Paging, ApiError> {
 }
 
 /// A page as the API returns it: `{items, next}`, `next` an opaque cursor.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PageView<T> {
     /// The items.
     pub items: Vec<T>,
@@ -81,7 +96,11 @@ impl<T> From<Page<T>> for PageView<T> {
     }
 }
 
-fn phone_filter(query: &Query) -> Result<Option<PhoneNumber>, ApiError> {
+/// The `phone` parameter.
+///
+/// # Errors
+/// 400 for a number that is not E.164.
+pub fn phone_filter(query: &Query) -> Result<Option<PhoneNumber>, ApiError> {
     query
         .get("phone")
         .map(|raw| {
@@ -90,102 +109,221 @@ fn phone_filter(query: &Query) -> Result<Option<PhoneNumber>, ApiError> {
         .transpose()
 }
 
-/// A contact found by phone, with its consent ledger and leads.
-#[derive(Debug, Serialize)]
-pub struct ContactDetail {
-    /// The contact.
-    #[serde(flatten)]
-    pub contact: ContactView,
-    /// Every consent event, oldest first.
-    pub consent_ledger: Vec<ConsentEventView>,
-    /// Its leads (the first page).
-    pub leads: Vec<LeadView>,
-}
-
-/// `GET /v1/contacts[?phone=…]`.
+/// An epoch-milliseconds parameter.
 ///
 /// # Errors
-/// 400 for a bad phone, limit or cursor; 403 for the operator.
-pub async fn contacts<S, V, C, I: InboxStore, P>(
-    principal: &Principal,
-    query: &Query,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_tenant(principal)?.tenant_id;
-    let paging = paging(query)?;
-    if let Some(phone) = phone_filter(query)? {
-        let Some(contact) = deps.inbox.contact_by_phone(tenant, &phone).await? else {
-            return Ok(json_response(
-                StatusCode::OK,
-                &PageView::<ContactDetail> { items: Vec::new(), next: None },
-            ));
-        };
-        let consent_ledger = deps.inbox.consent_ledger(tenant, &contact.id).await?;
-        let leads = deps.inbox.leads(tenant, Some(&contact.id), None, MAX_LIMIT).await?.items;
-        let detail = ContactDetail { contact, consent_ledger, leads };
-        return Ok(json_response(StatusCode::OK, &PageView { items: vec![detail], next: None }));
-    }
-    let page = deps.inbox.contacts(tenant, paging.after.as_deref(), paging.limit).await?;
-    Ok(json_response(StatusCode::OK, &PageView::from(page)))
+/// 400 naming the parameter.
+pub fn millis(query: &Query, name: &str) -> Result<Option<i64>, ApiError> {
+    query
+        .get(name)
+        .map(|raw| {
+            raw.parse::<i64>().ok().filter(|v| (0..=253_402_300_799_999).contains(v)).ok_or_else(|| {
+                ApiError::from(Problem::bad_request(format!("{name} must be epoch milliseconds")))
+            })
+        })
+        .transpose()
 }
 
-/// `GET /v1/conversations[?phone=…]`.
+/// A short text parameter (1 to `max` characters).
 ///
 /// # Errors
-/// 400 for a bad phone, limit or cursor; 403 for the operator.
-pub async fn conversations<S, V, C, I: InboxStore, P>(
-    principal: &Principal,
-    query: &Query,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_tenant(principal)?.tenant_id;
-    let paging = paging(query)?;
-    let page = match phone_filter(query)? {
-        Some(phone) => match deps.inbox.contact_by_phone(tenant, &phone).await? {
-            Some(contact) => {
-                deps.inbox
-                    .conversations(tenant, Some(&contact.id), paging.after.as_deref(), paging.limit)
-                    .await?
+/// 400 naming the parameter.
+pub fn text(query: &Query, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+    query
+        .get(name)
+        .map(|raw| {
+            let value = raw.trim();
+            if (1..=max).contains(&value.chars().count()) {
+                Ok(value.to_owned())
+            } else {
+                Err(ApiError::from(Problem::bad_request(format!("{name} must be 1 to {max} characters"))))
             }
-            None => Page { items: Vec::new(), next: None },
-        },
-        None => deps.inbox.conversations(tenant, None, paging.after.as_deref(), paging.limit).await?,
-    };
-    Ok(json_response(StatusCode::OK, &PageView::from(page)))
+        })
+        .transpose()
 }
 
-/// `GET /v1/conversations/{id}/messages`, oldest first.
+/// `GET /v1/conversations`.
 ///
 /// # Errors
-/// 404 for an unknown (or another tenant's) conversation; 400 for a bad limit or cursor.
-pub async fn messages<S, V, C, I: InboxStore, P>(
-    principal: &Principal,
-    conversation: &str,
-    query: &Query,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_tenant(principal)?.tenant_id;
-    let not_found = || ApiError::from(Problem::not_found("no such conversation"));
-    let id = ConversationId::parse(conversation).map_err(|_| not_found())?;
-    if deps.inbox.conversation(tenant, &id).await?.is_none() {
-        return Err(not_found());
+/// 400 for a bad filter, limit or cursor.
+pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let tenant = &principal.tenant_id;
+    let paging = paging(ctx.query)?;
+    let state = text(ctx.query, "state", 16)?;
+    if state.as_deref().is_some_and(|s| !CONVERSATION_STATES.contains(&s)) {
+        return Err(Problem::bad_request("state must be open, pending or resolved").into());
     }
-    let paging = paging(query)?;
-    let page = deps.inbox.messages(tenant, &id, paging.after.as_deref(), paging.limit).await?;
+    let filter = ConversationFilter {
+        state,
+        assignee: text(ctx.query, "assignee", 64)?
+            .map(|a| UserId::parse(a).map_err(|e| bad(&e)))
+            .transpose()?,
+        queue: text(ctx.query, "queue", 64)?,
+        updated_since: millis(ctx.query, "updated_since")?,
+        visible_to: principal.agent_scope(),
+    };
+    let contact = match phone_filter(ctx.query)? {
+        Some(phone) => match deps.inbox.contact_by_phone(tenant, &phone).await? {
+            Some(contact) => Some(contact.id),
+            None => {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &PageView::<ConversationView> { items: vec![], next: None },
+                ))
+            }
+        },
+        None => None,
+    };
+    let page = deps
+        .inbox
+        .conversations(tenant, contact.as_ref(), &filter, paging.after.as_deref(), paging.limit)
+        .await?;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
 }
 
-/// `GET /v1/leads`.
+fn bad(error: &impl std::fmt::Display) -> ApiError {
+    Problem::bad_request(error.to_string()).into()
+}
+
+/// The conversation of the path, if the caller may see it (404 otherwise, whatever the reason).
 ///
 /// # Errors
-/// 400 for a bad limit or cursor; 403 for the operator.
-pub async fn leads<S, V, C, I: InboxStore, P>(
-    principal: &Principal,
-    query: &Query,
-    deps: &Deps<S, V, C, I, P>,
+/// 404.
+pub async fn visible_conversation<A: Adapters>(
+    ctx: &Ctx<'_>,
+    deps: &Deps<A>,
+) -> Result<ConversationView, ApiError> {
+    let principal = ctx.tenant()?;
+    let not_found = || ApiError::from(Problem::not_found("no such conversation"));
+    let id = path_id(ctx.param("conversation_id"), ConversationId::parse, "conversation")?;
+    let conversation = deps.inbox.conversation(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    match principal.agent_scope() {
+        Some(scope) if !scope.sees(&conversation) => Err(not_found()),
+        _ => Ok(conversation),
+    }
+}
+
+/// `GET /v1/conversations/{conversation_id}`.
+///
+/// # Errors
+/// 404 for an unknown, another tenant's, or (for agents) another agent's conversation.
+pub async fn conversation<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(StatusCode::OK, &visible_conversation(&ctx, deps).await?))
+}
+
+/// `PATCH /v1/conversations/{conversation_id}`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversationBody {
+    /// `open`, `pending` or `resolved`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// A user id, or null to unassign (managers and admins).
+    #[serde(default, deserialize_with = "nullable")]
+    pub assignee: Option<Option<UserId>>,
+    /// A queue name, or null (managers and admins).
+    #[serde(default, deserialize_with = "nullable")]
+    pub queue: Option<Option<String>>,
+}
+
+/// Who acted, for a timeline entry.
+#[must_use]
+pub fn actor_of(principal: &TenantPrincipal) -> Option<Actor> {
+    Some(principal.actor.clone()).filter(|a| a.kind != ActorKind::System)
+}
+
+/// `PATCH /v1/conversations/{conversation_id}`.
+///
+/// # Errors
+/// 404 as for reads; 403 when an agent assigns or moves; 400 for a bad state, assignee or queue.
+pub async fn update_conversation<A: Adapters>(
+    ctx: Ctx<'_>,
+    deps: &Deps<A>,
 ) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_tenant(principal)?.tenant_id;
-    let paging = paging(query)?;
-    let page = deps.inbox.leads(tenant, None, paging.after.as_deref(), paging.limit).await?;
+    let principal = ctx.tenant()?;
+    let body: UpdateConversationBody = json_body(ctx.body)?;
+    let current = visible_conversation(&ctx, deps).await?;
+    if let Some(state) = &body.state {
+        if !CONVERSATION_STATES.contains(&state.as_str()) {
+            return Err(Problem::bad_request("state must be open, pending or resolved").into());
+        }
+    }
+    if (body.assignee.is_some() || body.queue.is_some()) && principal.role < Role::Manager {
+        return Err(Problem::forbidden("assigning and moving conversations needs the manager role").into());
+    }
+    if let Some(Some(assignee)) = &body.assignee {
+        let user = deps.directory_user(&principal.tenant_id, assignee).await?;
+        if !user {
+            return Err(Problem::bad_request("assignee is not a user of this tenant").into());
+        }
+    }
+    if let Some(Some(queue)) = &body.queue {
+        if queue.trim().is_empty() || queue.chars().count() > 64 {
+            return Err(Problem::bad_request("queue must be 1 to 64 characters").into());
+        }
+    }
+    let patch = ConversationPatch {
+        state: body.state.clone(),
+        assignee: body.assignee.clone(),
+        queue: body.queue.clone(),
+    };
+    let now = deps.clock.now();
+    let updated = deps
+        .inbox
+        .update_conversation(&principal.tenant_id, &current.id, &patch, now)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::not_found("no such conversation")))?;
+    let mut fields = Vec::new();
+    if body.state.is_some() {
+        fields.push("state");
+    }
+    if body.assignee.is_some() {
+        fields.push("assignee");
+    }
+    if body.queue.is_some() {
+        fields.push("queue");
+    }
+    if let Some(state) = body.state.filter(|s| *s != current.state) {
+        let activity = Activity {
+            at: now.as_millis(),
+            kind: "conversation.state_changed".to_owned(),
+            ref_id: Some(current.id.to_string()),
+            detail: Some(state),
+            actor: actor_of(principal),
+        };
+        deps.records.add_activity(&principal.tenant_id, &current.contact_id, &activity).await?;
+    }
+    deps.audit(principal, "conversation.update", target("conversation", current.id.as_str()), |e| {
+        e.with_fields(fields)
+    })
+    .await;
+    Ok(json_response(StatusCode::OK, &updated))
+}
+
+/// `GET /v1/conversations/{conversation_id}/messages`, oldest first.
+///
+/// # Errors
+/// 404 as for the conversation; 400 for a bad limit or cursor.
+pub async fn messages<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let conversation = visible_conversation(&ctx, deps).await?;
+    let tenant = &ctx.tenant()?.tenant_id;
+    let paging = paging(ctx.query)?;
+    let page = deps.inbox.messages(tenant, &conversation.id, paging.after.as_deref(), paging.limit).await?;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
+}
+
+impl<A: Adapters> Deps<A> {
+    /// True when `user` is a live (not deleted) user of `tenant`.
+    ///
+    /// # Errors
+    /// 500 when the store fails.
+    pub async fn directory_user(
+        &self,
+        tenant: &shared::domain::TenantId,
+        user: &UserId,
+    ) -> Result<bool, ApiError> {
+        use shared::domain::identity::{Directory as _, UserStatus};
+        Ok(self.directory.user(tenant, user).await?.is_some_and(|u| u.value.status != UserStatus::Deleted))
+    }
 }

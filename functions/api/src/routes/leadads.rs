@@ -10,12 +10,11 @@ use shared::domain::{Clock, Secret};
 use shared::lambda::http::{json_response, Problem};
 
 use super::{json_body, meta_id, no_content, validated_token};
-use crate::auth::Principal;
 use crate::errors::ApiError;
-use crate::{require_admin, Deps};
+use crate::{target, Adapters, Ctx, Deps};
 
 /// The request body of `PUT /v1/leadads`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectPage {
     /// The Page id (digits).
@@ -25,7 +24,7 @@ pub struct ConnectPage {
 }
 
 /// The connection as the API shows it: everything but the token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PageView {
     /// The Page id.
     pub page_id: String,
@@ -49,13 +48,9 @@ impl From<&PageConnection> for PageView {
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the Page.
-pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
-    principal: &Principal,
-    body: &[u8],
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
-    let request: ConnectPage = json_body(body)?;
+pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
+    let request: ConnectPage = json_body(ctx.body)?;
     let page_id = meta_id("page_id", &request.page_id)?;
     let token = validated_token("page_access_token", &request.page_access_token)?;
     let context = EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::PageAccessToken };
@@ -63,6 +58,7 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
     let connection = PageConnection { page_id, page_access_token: sealed, connected_at: deps.clock.now() };
     deps.tenants.connect_page(&admin.tenant_id, &connection).await?;
     tracing::info!("Lead Ads Page connected");
+    deps.audit(admin, "integration.leadads_connect", target("tenant", admin.tenant_id.as_str()), |e| e).await;
     Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
 }
 
@@ -70,11 +66,8 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn get<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
+pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
     let connection = deps
         .tenants
         .page_connection(&admin.tenant_id)
@@ -87,13 +80,17 @@ pub async fn get<S: TenantStore, V, C, I, P>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
+pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
     if deps.tenants.disconnect_page(&admin.tenant_id).await? {
         tracing::info!("Lead Ads Page disconnected");
+        deps.audit(
+            admin,
+            "integration.leadads_disconnect",
+            target("tenant", admin.tenant_id.as_str()),
+            |e| e,
+        )
+        .await;
         Ok(no_content())
     } else {
         Err(Problem::not_found("no Page is connected").into())

@@ -1,202 +1,597 @@
-//! The route table and dispatch.
+//! Every operation of the API in one table ([`OPERATIONS`]): the router, the access check and
+//! the OpenAPI document all read it.
 
+pub mod audit;
+pub mod contacts;
 pub mod csv;
+pub mod identity;
 pub mod inbox;
 pub mod leadads;
+pub mod leads;
 pub mod privacy;
 pub mod settings;
 pub mod tenants;
 pub mod whatsapp;
 
-use lambda_http::http::{Method, StatusCode};
+use std::collections::HashMap;
+
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
-use shared::domain::inbox::InboxStore;
-use shared::domain::ports::{TenantStore, Vault};
-use shared::domain::privacy::PrivacyStore;
-use shared::domain::Clock;
+use shared::domain::tenant::Role;
 use shared::lambda::http::Problem;
 
 use crate::auth::Principal;
 use crate::errors::ApiError;
-use crate::Deps;
+use crate::{Adapters, Ctx, Deps};
 
-/// Every route the API knows.
+/// Makes a schema (a `$ref` into the document's components) for a type.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The schema of `T`, as a [`SchemaFn`].
+pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `POST /v1/tenants`
+pub enum Access {
+    /// Anyone (login, refresh, the document itself).
+    Public,
+    /// The platform operator.
+    Operator,
+    /// A tenant credential with at least this role.
+    Tenant(Role),
+    /// A person logged in (not an API key), any role.
+    User,
+}
+
+/// What an operation takes as its body.
+#[derive(Debug, Clone, Copy)]
+pub enum BodySpec {
+    /// Nothing.
+    None,
+    /// JSON of this schema.
+    Json(SchemaFn),
+    /// `text/csv`.
+    Csv,
+}
+
+impl BodySpec {
+    /// True for CSV bodies (their size cap is larger).
+    #[must_use]
+    pub const fn is_csv(&self) -> bool {
+        matches!(self, Self::Csv)
+    }
+}
+
+/// A success answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The JSON body's schema (`None`: no body).
+    pub schema: Option<SchemaFn>,
+    /// Also answers `text/csv` (with `format=csv`).
+    pub csv: bool,
+}
+
+const fn ok(schema: SchemaFn) -> Answer {
+    Answer { status: 200, schema: Some(schema), csv: false }
+}
+
+const fn created(schema: SchemaFn) -> Answer {
+    Answer { status: 201, schema: Some(schema), csv: false }
+}
+
+const NO_CONTENT: Answer = Answer { status: 204, schema: None, csv: false };
+
+/// How a query parameter is checked and documented.
+#[derive(Debug, Clone, Copy)]
+pub enum ParamKind {
+    /// Free text up to this many characters.
+    Text(u32),
+    /// Page size, 1 to [`inbox::MAX_LIMIT`].
+    Limit,
+    /// An opaque cursor from a previous page.
+    Cursor,
+    /// E.164 digits.
+    Phone,
+    /// An email address.
+    Email,
+    /// Epoch milliseconds.
+    Millis,
+    /// One of these values.
+    OneOf(&'static [&'static str]),
+}
+
+/// A query parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryParam {
+    /// Its name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its type.
+    pub kind: ParamKind,
+}
+
+const fn q(name: &'static str, description: &'static str, kind: ParamKind) -> QueryParam {
+    QueryParam { name, description, kind }
+}
+
+const LIMIT: QueryParam = q("limit", "Page size (1 to 100, default 50).", ParamKind::Limit);
+const CURSOR: QueryParam = q("cursor", "The `next` of the previous page.", ParamKind::Cursor);
+const PAGED: &[QueryParam] = &[LIMIT, CURSOR];
+
+/// One operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// What runs.
+    pub op: Op,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path, with `{name}` parameters.
+    pub path: &'static str,
+    /// One line for the document.
+    pub summary: &'static str,
+    /// The document's grouping.
+    pub tag: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Query parameters.
+    pub query: &'static [QueryParam],
+    /// The body.
+    pub body: BodySpec,
+    /// Success answers.
+    pub answers: &'static [Answer],
+    /// Error statuses beyond the ones every operation may answer.
+    pub extra_errors: &'static [u16],
+}
+
+impl Operation {
+    /// `METHOD /path`, for logs.
+    #[must_use]
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Every operation's handler.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    OpenApi,
+    Login,
+    Refresh,
+    Logout,
+    AcceptInvitation,
     CreateTenant,
-    /// `GET /v1/whatsapp`
+    ReopenTenant,
+    SetPlan,
+    GetTenant,
+    UpdateTenant,
+    CloseTenant,
+    Usage,
+    Me,
+    ChangePassword,
+    ListUsers,
+    CreateUser,
+    GetUser,
+    UpdateUser,
+    DeleteUser,
+    RevokeSessions,
+    ListApiKeys,
+    CreateApiKey,
+    RevokeApiKey,
     GetWhatsApp,
-    /// `PUT /v1/whatsapp`
     ConnectWhatsApp,
-    /// `DELETE /v1/whatsapp`
     DisconnectWhatsApp,
-    /// `GET /v1/leadads`
     GetLeadAds,
-    /// `PUT /v1/leadads`
     ConnectLeadAds,
-    /// `DELETE /v1/leadads`
     DisconnectLeadAds,
-    /// `GET /v1/contacts`
     ListContacts,
-    /// `GET /v1/conversations`
-    ListConversations,
-    /// `GET /v1/conversations/{id}/messages`
-    ConversationMessages,
-    /// `GET /v1/leads`
+    CreateContact,
+    ImportContacts,
+    GetContact,
+    UpdateContact,
+    DeleteContact,
+    Timeline,
+    ListRecords(shared::domain::crm::RecordKind),
+    CreateRecord(shared::domain::crm::RecordKind),
+    UpdateRecord(shared::domain::crm::RecordKind),
+    DeleteRecord(shared::domain::crm::RecordKind),
     ListLeads,
-    /// `GET /v1/settings/retention`
+    CreateLead,
+    GetLead,
+    UpdateLead,
+    ListConversations,
+    GetConversation,
+    UpdateConversation,
+    ConversationMessages,
+    ListAudit,
     GetRetention,
-    /// `PUT /v1/settings/retention`
     PutRetention,
-    /// `GET /v1/privacy/export`
     Export,
-    /// `GET /v1/privacy/export/tenant`
     TenantExport,
-    /// `POST /v1/privacy/erasure`
     RequestErasure,
-    /// `GET /v1/privacy/erasure/{id}`
     GetErasure,
-    /// A route of the contract whose issue has not landed yet.
-    NotBuilt(&'static str),
+    SendMessage,
+    GetMessage,
 }
 
-/// The routes of the contract that later issues build, by method and path pattern
-/// (`*` matches one segment).
-const NOT_BUILT: &[(&str, &[&str], &str)] = &[
-    ("GET", &["v1", "openapi.json"], "GET /v1/openapi.json"),
-    ("POST", &["v1", "messages"], "POST /v1/messages"),
-    ("GET", &["v1", "messages", "*"], "GET /v1/messages/{id}"),
-];
-
-fn matches(pattern: &[&str], segments: &[&str]) -> bool {
-    pattern.len() == segments.len() && pattern.iter().zip(segments).all(|(p, s)| *p == "*" || p == s)
-}
-
-impl Route {
-    /// The route for a method and path, if any.
-    #[must_use]
-    pub fn of(method: &Method, segments: &[&str]) -> Option<Self> {
-        let route = match (method.as_str(), segments) {
-            ("POST", ["v1", "tenants"]) => Self::CreateTenant,
-            ("GET", ["v1", "whatsapp"]) => Self::GetWhatsApp,
-            ("PUT", ["v1", "whatsapp"]) => Self::ConnectWhatsApp,
-            ("DELETE", ["v1", "whatsapp"]) => Self::DisconnectWhatsApp,
-            ("GET", ["v1", "leadads"]) => Self::GetLeadAds,
-            ("PUT", ["v1", "leadads"]) => Self::ConnectLeadAds,
-            ("DELETE", ["v1", "leadads"]) => Self::DisconnectLeadAds,
-            ("GET", ["v1", "contacts"]) => Self::ListContacts,
-            ("GET", ["v1", "conversations"]) => Self::ListConversations,
-            ("GET", ["v1", "conversations", _, "messages"]) => Self::ConversationMessages,
-            ("GET", ["v1", "leads"]) => Self::ListLeads,
-            ("GET", ["v1", "settings", "retention"]) => Self::GetRetention,
-            ("PUT", ["v1", "settings", "retention"]) => Self::PutRetention,
-            ("GET", ["v1", "privacy", "export"]) => Self::Export,
-            ("GET", ["v1", "privacy", "export", "tenant"]) => Self::TenantExport,
-            ("POST", ["v1", "privacy", "erasure"]) => Self::RequestErasure,
-            ("GET", ["v1", "privacy", "erasure", _]) => Self::GetErasure,
-            (method, segments) => {
-                let (_, _, name) =
-                    NOT_BUILT.iter().find(|(m, pattern, _)| *m == method && matches(pattern, segments))?;
-                Self::NotBuilt(name)
-            }
-        };
-        Some(route)
+const fn op(
+    op: Op,
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    access: Access,
+    summary: &'static str,
+) -> Operation {
+    Operation {
+        op,
+        method,
+        path,
+        summary,
+        tag,
+        access,
+        query: &[],
+        body: BodySpec::None,
+        answers: &[],
+        extra_errors: &[],
     }
+}
 
-    /// A stable name for logs.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CreateTenant => "POST /v1/tenants",
-            Self::GetWhatsApp => "GET /v1/whatsapp",
-            Self::ConnectWhatsApp => "PUT /v1/whatsapp",
-            Self::DisconnectWhatsApp => "DELETE /v1/whatsapp",
-            Self::GetLeadAds => "GET /v1/leadads",
-            Self::ConnectLeadAds => "PUT /v1/leadads",
-            Self::DisconnectLeadAds => "DELETE /v1/leadads",
-            Self::ListContacts => "GET /v1/contacts",
-            Self::ListConversations => "GET /v1/conversations",
-            Self::ConversationMessages => "GET /v1/conversations/{id}/messages",
-            Self::ListLeads => "GET /v1/leads",
-            Self::GetRetention => "GET /v1/settings/retention",
-            Self::PutRetention => "PUT /v1/settings/retention",
-            Self::Export => "GET /v1/privacy/export",
-            Self::TenantExport => "GET /v1/privacy/export/tenant",
-            Self::RequestErasure => "POST /v1/privacy/erasure",
-            Self::GetErasure => "GET /v1/privacy/erasure/{id}",
-            Self::NotBuilt(name) => name,
+macro_rules! operation {
+    ($op:expr, $method:literal, $path:literal, $tag:literal, $access:expr, $summary:literal
+     $(, query = $query:expr)? $(, body = $body:expr)? , answers = $answers:expr $(, extra = $extra:expr)?) => {{
+        #[allow(unused_mut)]
+        let mut operation = op($op, $method, $path, $tag, $access, $summary);
+        $(operation.query = $query;)?
+        $(operation.body = $body;)?
+        operation.answers = $answers;
+        $(operation.extra_errors = $extra;)?
+        operation
+    }};
+}
+
+use identity as id;
+
+/// Every operation of the API.
+pub static OPERATIONS: &[Operation] = {
+    use shared::domain::crm::RecordKind::{Appointment, Note, Task};
+    use Access::{Operator, Public, Tenant, User};
+    use Role::{Admin, Agent, Manager};
+    &[
+    operation!(Op::OpenApi, "GET", "/v1/openapi.json", "meta", Public, "This document (OpenAPI 3.1).",
+        answers = &[Answer { status: 200, schema: None, csv: false }]),
+    // Sessions
+    operation!(Op::Login, "POST", "/v1/auth/login", "auth", Public,
+        "Log in with email and password: a 15-minute access token and a rotating refresh token.",
+        body = BodySpec::Json(schema::<id::LoginBody>), answers = &[ok(schema::<id::Tokens>)]),
+    operation!(Op::Refresh, "POST", "/v1/auth/refresh", "auth", Public,
+        "Trade a refresh token for new tokens (the old refresh token stops working; reusing it revokes the session).",
+        body = BodySpec::Json(schema::<id::RefreshBody>), answers = &[ok(schema::<id::Tokens>)]),
+    operation!(Op::Logout, "POST", "/v1/auth/logout", "auth", Public, "Revoke the session of a refresh token.",
+        body = BodySpec::Json(schema::<id::RefreshBody>), answers = &[NO_CONTENT]),
+    operation!(Op::AcceptInvitation, "POST", "/v1/auth/invitations/accept", "auth", Public,
+        "Accept an invitation: set the password and log in.",
+        body = BodySpec::Json(schema::<id::AcceptInvitationBody>), answers = &[ok(schema::<id::Tokens>)]),
+    // Tenants
+    operation!(Op::CreateTenant, "POST", "/v1/tenants", "tenants", Operator,
+        "Create a tenant and its first admin API key (shown once).",
+        body = BodySpec::Json(schema::<tenants::CreateTenant>), answers = &[created(schema::<tenants::TenantCreated>)]),
+    operation!(Op::ReopenTenant, "POST", "/v1/tenants/{tenant_id}/reopen", "tenants", Operator,
+        "Reopen a closed tenant within its grace period.", answers = &[ok(schema::<tenants::TenantView>)], extra = &[410]),
+    operation!(Op::SetPlan, "PUT", "/v1/tenants/{tenant_id}/plan", "tenants", Operator, "Set a tenant's plan limits.",
+        body = BodySpec::Json(schema::<shared::domain::tenant::Plan>), answers = &[ok(schema::<tenants::TenantView>)]),
+    operation!(Op::GetTenant, "GET", "/v1/tenant", "tenants", Tenant(Agent), "The caller's tenant and its settings.",
+        answers = &[ok(schema::<tenants::TenantView>)]),
+    operation!(Op::UpdateTenant, "PATCH", "/v1/tenant", "tenants", Tenant(Admin), "Change the name or settings.",
+        body = BodySpec::Json(schema::<tenants::UpdateTenant>), answers = &[ok(schema::<tenants::TenantView>)]),
+    operation!(Op::CloseTenant, "POST", "/v1/tenant/close", "tenants", Tenant(Admin),
+        "Close the tenant: every credential stops working; the operator can reopen it within the grace period.",
+        body = BodySpec::Json(schema::<tenants::CloseTenant>), answers = &[ok(schema::<tenants::TenantView>)]),
+    operation!(Op::Usage, "GET", "/v1/usage", "tenants", Tenant(Manager), "Usage against the plan's limits.",
+        answers = &[ok(schema::<tenants::UsageView>)]),
+    // Users
+    operation!(Op::Me, "GET", "/v1/me", "users", User, "The logged-in user.", answers = &[ok(schema::<shared::domain::identity::UserView>)]),
+    operation!(Op::ChangePassword, "PUT", "/v1/me/password", "users", User,
+        "Change the password; every session and token of the user is revoked.",
+        body = BodySpec::Json(schema::<id::ChangePasswordBody>), answers = &[NO_CONTENT]),
+    operation!(Op::ListUsers, "GET", "/v1/users", "users", Tenant(Admin), "The tenant's users.",
+        query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::identity::UserView>>)]),
+    operation!(Op::CreateUser, "POST", "/v1/users", "users", Tenant(Admin),
+        "Create a user with a password, or invite one (the invitation token is shown once).",
+        body = BodySpec::Json(schema::<id::CreateUserBody>), answers = &[created(schema::<id::UserCreated>)]),
+    operation!(Op::GetUser, "GET", "/v1/users/{user_id}", "users", Tenant(Admin), "One user.",
+        answers = &[ok(schema::<shared::domain::identity::UserView>)]),
+    operation!(Op::UpdateUser, "PATCH", "/v1/users/{user_id}", "users", Tenant(Admin), "Change a user's name, role, queues or status.",
+        body = BodySpec::Json(schema::<id::UpdateUserBody>), answers = &[ok(schema::<shared::domain::identity::UserView>)]),
+    operation!(Op::DeleteUser, "DELETE", "/v1/users/{user_id}", "users", Tenant(Admin),
+        "Delete a user: logged out everywhere; audit entries keep its id.", answers = &[NO_CONTENT]),
+    operation!(Op::RevokeSessions, "POST", "/v1/users/{user_id}/revoke-sessions", "users", Tenant(Admin),
+        "Revoke every session and access token of a user.", answers = &[NO_CONTENT]),
+    operation!(Op::ListApiKeys, "GET", "/v1/api-keys", "users", Tenant(Admin), "The tenant's API keys (never their secrets).",
+        answers = &[ok(schema::<id::ApiKeyList>)]),
+    operation!(Op::CreateApiKey, "POST", "/v1/api-keys", "users", Tenant(Admin), "Create an API key (shown once).",
+        body = BodySpec::Json(schema::<id::CreateApiKeyBody>), answers = &[created(schema::<id::ApiKeyCreated>)]),
+    operation!(Op::RevokeApiKey, "DELETE", "/v1/api-keys/{key_id}", "users", Tenant(Admin), "Revoke an API key.",
+        answers = &[NO_CONTENT]),
+    // Integrations
+    operation!(Op::GetWhatsApp, "GET", "/v1/whatsapp", "integrations", Tenant(Admin), "The connected WhatsApp number.",
+        answers = &[ok(schema::<whatsapp::ConnectionView>)]),
+    operation!(Op::ConnectWhatsApp, "PUT", "/v1/whatsapp", "integrations", Tenant(Admin),
+        "Connect a WhatsApp number (the token is stored encrypted, never returned).",
+        body = BodySpec::Json(schema::<whatsapp::ConnectWhatsApp>), answers = &[ok(schema::<whatsapp::ConnectionView>)]),
+    operation!(Op::DisconnectWhatsApp, "DELETE", "/v1/whatsapp", "integrations", Tenant(Admin),
+        "Disconnect the number: collection stops at once.", answers = &[NO_CONTENT]),
+    operation!(Op::GetLeadAds, "GET", "/v1/leadads", "integrations", Tenant(Admin), "The connected Lead Ads Page.",
+        answers = &[ok(schema::<leadads::PageView>)]),
+    operation!(Op::ConnectLeadAds, "PUT", "/v1/leadads", "integrations", Tenant(Admin),
+        "Connect a Facebook Page for Lead Ads (the token is stored encrypted).",
+        body = BodySpec::Json(schema::<leadads::ConnectPage>), answers = &[ok(schema::<leadads::PageView>)]),
+    operation!(Op::DisconnectLeadAds, "DELETE", "/v1/leadads", "integrations", Tenant(Admin), "Disconnect the Page.",
+        answers = &[NO_CONTENT]),
+    // Contacts
+    operation!(Op::ListContacts, "GET", "/v1/contacts", "contacts", Tenant(Manager),
+        "Contacts, or the one with a phone number or email (with its consent ledger and leads).",
+        query = &[q("phone", "E.164 digits (`+`, spaces and dashes are ignored).", ParamKind::Phone),
+                  q("email", "An email address.", ParamKind::Email),
+                  q("tag", "Only contacts with this tag.", ParamKind::Text(64)), LIMIT, CURSOR],
+        answers = &[ok(schema::<inbox::PageView<contacts::ContactDetail>>)]),
+    operation!(Op::CreateContact, "POST", "/v1/contacts", "contacts", Tenant(Manager),
+        "Create a contact (201), or find the one the phone or email already identifies (200).",
+        body = BodySpec::Json(schema::<contacts::CreateContactBody>),
+        answers = &[created(schema::<contacts::ContactDetail>), ok(schema::<contacts::ContactDetail>)]),
+    operation!(Op::ImportContacts, "POST", "/v1/contacts/import", "contacts", Tenant(Manager),
+        "Import a CSV contact list (columns phone, email, name, tags, consent, attr.<name>); bad rows are reported, good rows kept; importing again changes nothing.",
+        query = &[q("source", "Where the list comes from (recorded with each consent event).", ParamKind::Text(64))],
+        body = BodySpec::Csv, answers = &[ok(schema::<contacts::ImportReport>)]),
+    operation!(Op::GetContact, "GET", "/v1/contacts/{contact_id}", "contacts", Tenant(Agent), "One contact, its consent ledger and leads.",
+        answers = &[ok(schema::<contacts::ContactDetail>)]),
+    operation!(Op::UpdateContact, "PATCH", "/v1/contacts/{contact_id}", "contacts", Tenant(Manager),
+        "Correct a contact's name, email, tags or attributes (audited).",
+        body = BodySpec::Json(schema::<contacts::UpdateContactBody>), answers = &[ok(schema::<contacts::ContactDetail>)]),
+    operation!(Op::DeleteContact, "DELETE", "/v1/contacts/{contact_id}", "contacts", Tenant(Admin),
+        "Delete a contact and everything about it.", answers = &[ok(schema::<shared::domain::privacy::ErasureCounts>)]),
+    operation!(Op::Timeline, "GET", "/v1/contacts/{contact_id}/timeline", "contacts", Tenant(Agent),
+        "The contact's activity, newest first: messages, notes, tasks, appointments, status changes.",
+        query = &[q("before", "Only activity before this time (epoch ms): the `next` of the previous page.", ParamKind::Millis), LIMIT],
+        answers = &[ok(schema::<contacts::TimelinePage>)]),
+    operation!(Op::ListRecords(Note), "GET", "/v1/contacts/{contact_id}/notes", "records", Tenant(Agent), "The contact's notes.",
+        query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::crm::ContactRecord>>)]),
+    operation!(Op::CreateRecord(Note), "POST", "/v1/contacts/{contact_id}/notes", "records", Tenant(Agent), "Add a note.",
+        body = BodySpec::Json(schema::<contacts::RecordBody>), answers = &[created(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::UpdateRecord(Note), "PATCH", "/v1/contacts/{contact_id}/notes/{record_id}", "records", Tenant(Agent), "Change a note.",
+        body = BodySpec::Json(schema::<contacts::RecordPatch>), answers = &[ok(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::DeleteRecord(Note), "DELETE", "/v1/contacts/{contact_id}/notes/{record_id}", "records", Tenant(Agent), "Delete a note.",
+        answers = &[NO_CONTENT]),
+    operation!(Op::ListRecords(Task), "GET", "/v1/contacts/{contact_id}/tasks", "records", Tenant(Agent), "The contact's tasks.",
+        query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::crm::ContactRecord>>)]),
+    operation!(Op::CreateRecord(Task), "POST", "/v1/contacts/{contact_id}/tasks", "records", Tenant(Agent), "Add a task.",
+        body = BodySpec::Json(schema::<contacts::RecordBody>), answers = &[created(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::UpdateRecord(Task), "PATCH", "/v1/contacts/{contact_id}/tasks/{record_id}", "records", Tenant(Agent),
+        "Change a task (`done: true` completes it).",
+        body = BodySpec::Json(schema::<contacts::RecordPatch>), answers = &[ok(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::DeleteRecord(Task), "DELETE", "/v1/contacts/{contact_id}/tasks/{record_id}", "records", Tenant(Agent), "Delete a task.",
+        answers = &[NO_CONTENT]),
+    operation!(Op::ListRecords(Appointment), "GET", "/v1/contacts/{contact_id}/appointments", "records", Tenant(Agent),
+        "The contact's appointments.",
+        query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::crm::ContactRecord>>)]),
+    operation!(Op::CreateRecord(Appointment), "POST", "/v1/contacts/{contact_id}/appointments", "records", Tenant(Agent),
+        "Add an appointment.",
+        body = BodySpec::Json(schema::<contacts::RecordBody>), answers = &[created(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::UpdateRecord(Appointment), "PATCH", "/v1/contacts/{contact_id}/appointments/{record_id}", "records",
+        Tenant(Agent), "Change an appointment.",
+        body = BodySpec::Json(schema::<contacts::RecordPatch>), answers = &[ok(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::DeleteRecord(Appointment), "DELETE", "/v1/contacts/{contact_id}/appointments/{record_id}", "records",
+        Tenant(Agent), "Delete an appointment.", answers = &[NO_CONTENT]),
+    // Leads
+    operation!(Op::ListLeads, "GET", "/v1/leads", "leads", Tenant(Manager), "Leads, newest stage first filtered.",
+        query = &[q("stage", "Only in this stage.", ParamKind::OneOf(&["new", "contacted", "qualified", "won", "lost"])),
+                  q("owner", "Only owned by this user id.", ParamKind::Text(64)),
+                  q("contact_id", "Only this contact's.", ParamKind::Text(64)), LIMIT, CURSOR],
+        answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::LeadView>>)]),
+    operation!(Op::CreateLead, "POST", "/v1/leads", "leads", Tenant(Manager), "Enter a lead by hand.",
+        body = BodySpec::Json(schema::<leads::CreateLeadBody>), answers = &[created(schema::<shared::domain::inbox::LeadView>)]),
+    operation!(Op::GetLead, "GET", "/v1/leads/{lead_id}", "leads", Tenant(Manager), "One lead.",
+        answers = &[ok(schema::<shared::domain::inbox::LeadView>)]),
+    operation!(Op::UpdateLead, "PATCH", "/v1/leads/{lead_id}", "leads", Tenant(Manager), "Move a lead's stage, owner or origin (audited).",
+        body = BodySpec::Json(schema::<leads::UpdateLeadBody>), answers = &[ok(schema::<shared::domain::inbox::LeadView>)]),
+    // Conversations
+    operation!(Op::ListConversations, "GET", "/v1/conversations", "conversations", Tenant(Agent),
+        "Conversations (agents: theirs and their queues').",
+        query = &[q("phone", "Only with this contact (E.164 digits).", ParamKind::Phone),
+                  q("state", "Only in this state.", ParamKind::OneOf(&["open", "pending", "resolved"])),
+                  q("assignee", "Only assigned to this user id.", ParamKind::Text(64)),
+                  q("queue", "Only in this queue.", ParamKind::Text(64)),
+                  q("updated_since", "Only changed at or after (epoch ms).", ParamKind::Millis), LIMIT, CURSOR],
+        answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::ConversationView>>)]),
+    operation!(Op::GetConversation, "GET", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent), "One conversation.",
+        answers = &[ok(schema::<shared::domain::inbox::ConversationView>)]),
+    operation!(Op::UpdateConversation, "PATCH", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent),
+        "Change the state (agents and up), assignee or queue (managers and up).",
+        body = BodySpec::Json(schema::<inbox::UpdateConversationBody>), answers = &[ok(schema::<shared::domain::inbox::ConversationView>)]),
+    operation!(Op::ConversationMessages, "GET", "/v1/conversations/{conversation_id}/messages", "conversations", Tenant(Agent),
+        "A conversation's messages, oldest first.",
+        query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::MessageView>>)]),
+    // Messages (the sending issue)
+    operation!(Op::SendMessage, "POST", "/v1/messages", "messages", Tenant(Agent), "Send a WhatsApp message (not built in this version).",
+        answers = &[], extra = &[501]),
+    operation!(Op::GetMessage, "GET", "/v1/messages/{message_id}", "messages", Tenant(Agent), "An outbound message's status (not built in this version).",
+        answers = &[], extra = &[501]),
+    // Audit and privacy
+    operation!(Op::ListAudit, "GET", "/v1/audit", "audit", Tenant(Admin), "The audit trail, newest first.",
+        query = &[q("actor", "Only this user or API key id.", ParamKind::Text(64)),
+                  q("action", "Only actions starting with this (`contact.` or `contact.update`).", ParamKind::Text(64)),
+                  q("target", "Only about this record id.", ParamKind::Text(128)),
+                  q("since", "At or after (epoch ms).", ParamKind::Millis),
+                  q("until", "Before (epoch ms).", ParamKind::Millis), LIMIT, CURSOR],
+        answers = &[ok(schema::<inbox::PageView<shared::domain::audit::AuditEntry>>)]),
+    operation!(Op::GetRetention, "GET", "/v1/settings/retention", "privacy", Tenant(Admin), "Retention settings.",
+        answers = &[ok(schema::<shared::domain::tenant::RetentionSettings>)]),
+    operation!(Op::PutRetention, "PUT", "/v1/settings/retention", "privacy", Tenant(Admin),
+        "Change retention settings (applied to existing data by the next retention run).",
+        body = BodySpec::Json(schema::<settings::RetentionBody>), answers = &[ok(schema::<shared::domain::tenant::RetentionSettings>)]),
+    operation!(Op::Export, "GET", "/v1/privacy/export", "privacy", Tenant(Admin),
+        "Everything stored about one person (JSON, or CSV tables with `format=csv`).",
+        query = &[q("phone", "E.164 digits.", ParamKind::Phone), q("email", "An email address.", ParamKind::Email),
+                  q("format", "`json` (default) or `csv`.", ParamKind::OneOf(&["json", "csv"]))],
+        answers = &[ok(schema::<privacy::PersonExport>)]),
+    operation!(Op::TenantExport, "GET", "/v1/privacy/export/tenant", "privacy", Tenant(Admin),
+        "Every item of the tenant, paged (secrets never included).",
+        query = PAGED, answers = &[ok(schema::<privacy::TenantExportPage>)]),
+    operation!(Op::RequestErasure, "POST", "/v1/privacy/erasure", "privacy", Tenant(Admin),
+        "Erase one person (done by the next retention run; a receipt follows).",
+        body = BodySpec::Json(schema::<privacy::RequestErasure>), answers = &[Answer { status: 202, schema: Some(schema::<privacy::ErasureView>), csv: false }]),
+    operation!(Op::GetErasure, "GET", "/v1/privacy/erasure/{erasure_id}", "privacy", Tenant(Admin), "An erasure request and its receipt.",
+        answers = &[ok(schema::<privacy::ErasureView>)]),
+    ]
+};
+
+/// Splits a path pattern into segments.
+fn pattern(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').skip(1)
+}
+
+/// The operation for a method and path, with its path parameters.
+#[must_use]
+pub fn find(method: &str, segments: &[&str]) -> Option<(&'static Operation, HashMap<&'static str, String>)> {
+    OPERATIONS.iter().filter(|o| o.method == method).find_map(|operation| {
+        let parts: Vec<&'static str> = pattern(operation.path).collect();
+        if parts.len() != segments.len() {
+            return None;
         }
-    }
+        let mut params = HashMap::new();
+        for (part, segment) in parts.iter().zip(segments) {
+            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !segment.is_empty() => {
+                    params.insert(name, (*segment).to_owned());
+                }
+                Some(_) => return None,
+                None if part == segment => {}
+                None => return None,
+            }
+        }
+        Some((operation, params))
+    })
 }
 
 /// True when some method serves this path (for 405 rather than 404).
 #[must_use]
 pub fn known_path(segments: &[&str]) -> bool {
-    matches!(
-        segments,
-        ["v1", "tenants" | "whatsapp" | "leadads" | "contacts" | "conversations" | "leads"]
-            | ["v1", "conversations", _, "messages"]
-            | ["v1", "privacy", "export" | "erasure"]
-            | ["v1", "privacy", "erasure", _]
-            | ["v1", "privacy", "export", "tenant"]
-            | ["v1", "settings", "retention"]
-    ) || NOT_BUILT.iter().any(|(_, pattern, _)| matches(pattern, segments))
+    ["GET", "POST", "PUT", "PATCH", "DELETE"].iter().any(|method| find(method, segments).is_some())
 }
 
-/// Runs the route.
+/// Refuses a caller the operation is not for (P14).
 ///
 /// # Errors
-/// The problem to answer.
-pub async fn dispatch<S: TenantStore, V: Vault, C: Clock, I: InboxStore, P: PrivacyStore>(
-    route: Route,
-    request: &RouteRequest<'_>,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let RouteRequest { principal, segments, query, body } = *request;
-    match route {
-        Route::CreateTenant => tenants::create(principal, body, deps).await,
-        Route::GetWhatsApp => whatsapp::get(principal, deps).await,
-        Route::ConnectWhatsApp => whatsapp::connect(principal, body, deps).await,
-        Route::DisconnectWhatsApp => whatsapp::disconnect(principal, deps).await,
-        Route::GetLeadAds => leadads::get(principal, deps).await,
-        Route::ConnectLeadAds => leadads::connect(principal, body, deps).await,
-        Route::DisconnectLeadAds => leadads::disconnect(principal, deps).await,
-        Route::ListContacts => inbox::contacts(principal, query, deps).await,
-        Route::ListConversations => inbox::conversations(principal, query, deps).await,
-        Route::ConversationMessages => {
-            inbox::messages(principal, segments.get(2).copied().unwrap_or_default(), query, deps).await
+/// 401 for an anonymous caller of a protected operation; 403 for the wrong kind of credential or
+/// too small a role.
+pub fn check_access(operation: &Operation, principal: &Principal) -> Result<(), ApiError> {
+    let allowed = match (operation.access, principal) {
+        (Access::Public, _) => return Ok(()),
+        (_, Principal::Anonymous) => {
+            return Err(Problem::unauthorized("send Authorization: Bearer <access token or API key>").into())
         }
-        Route::ListLeads => inbox::leads(principal, query, deps).await,
-        Route::GetRetention => settings::get(principal, deps).await,
-        Route::PutRetention => settings::put(principal, body, deps).await,
-        Route::Export => privacy::export(principal, query, deps).await,
-        Route::TenantExport => privacy::tenant_export(principal, query, deps).await,
-        Route::RequestErasure => privacy::request_erasure(principal, body, deps).await,
-        Route::GetErasure => {
-            privacy::erasure(principal, segments.get(3).copied().unwrap_or_default(), deps).await
-        }
-        Route::NotBuilt(name) => Err(ApiError(Problem::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not-implemented",
-            "Not implemented",
-            format!("{name} is part of the API contract but not built in this version"),
-        ))),
+        (Access::Operator, Principal::Operator) => true,
+        (Access::Tenant(min), Principal::Tenant(tenant)) => tenant.role >= min,
+        (Access::User, Principal::Tenant(tenant)) => tenant.user_id.is_some(),
+        _ => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let detail = match (operation.access, principal) {
+        (Access::Operator, _) => "only the operator key may do this".to_owned(),
+        (_, Principal::Operator) => "the operator key may only manage tenants".to_owned(),
+        (Access::User, _) => "this route is for a logged-in user, not an API key".to_owned(),
+        (Access::Tenant(role), _) => format!("this route needs the {} role or higher", role_name(role)),
+        (Access::Public, _) => String::new(),
+    };
+    Err(Problem::forbidden(detail).into())
+}
+
+/// The API name of a role.
+#[must_use]
+pub const fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "agent",
+        Role::Manager => "manager",
+        Role::Admin => "admin",
     }
 }
 
-/// What a route gets of its request.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteRequest<'a> {
-    /// The verified caller.
-    pub principal: &'a Principal,
-    /// The path, split on `/` (`["v1", "conversations", "<id>", "messages"]`).
-    pub segments: &'a [&'a str],
-    /// Query parameters (first value of each).
-    pub query: &'a inbox::Query,
-    /// The body.
-    pub body: &'a [u8],
+/// Runs the operation.
+///
+/// # Errors
+/// The problem to answer.
+pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    match op {
+        Op::OpenApi => Ok(crate::openapi::response()),
+        Op::Login => identity::login(ctx, deps).await,
+        Op::Refresh => identity::refresh(ctx, deps).await,
+        Op::Logout => identity::logout(ctx, deps).await,
+        Op::AcceptInvitation => identity::accept_invitation(ctx, deps).await,
+        Op::CreateTenant => tenants::create(ctx, deps).await,
+        Op::ReopenTenant => tenants::reopen(ctx, deps).await,
+        Op::SetPlan => tenants::set_plan(ctx, deps).await,
+        Op::GetTenant => tenants::get(ctx, deps).await,
+        Op::UpdateTenant => tenants::update(ctx, deps).await,
+        Op::CloseTenant => tenants::close(ctx, deps).await,
+        Op::Usage => tenants::usage(ctx, deps).await,
+        Op::Me => identity::me(ctx, deps).await,
+        Op::ChangePassword => identity::change_password(ctx, deps).await,
+        Op::ListUsers => identity::list_users(ctx, deps).await,
+        Op::CreateUser => identity::create_user(ctx, deps).await,
+        Op::GetUser => identity::get_user(ctx, deps).await,
+        Op::UpdateUser => identity::update_user(ctx, deps).await,
+        Op::DeleteUser => identity::delete_user(ctx, deps).await,
+        Op::RevokeSessions => identity::revoke_sessions(ctx, deps).await,
+        Op::ListApiKeys => identity::list_api_keys(ctx, deps).await,
+        Op::CreateApiKey => identity::create_api_key(ctx, deps).await,
+        Op::RevokeApiKey => identity::revoke_api_key(ctx, deps).await,
+        Op::GetWhatsApp => whatsapp::get(ctx, deps).await,
+        Op::ConnectWhatsApp => whatsapp::connect(ctx, deps).await,
+        Op::DisconnectWhatsApp => whatsapp::disconnect(ctx, deps).await,
+        Op::GetLeadAds => leadads::get(ctx, deps).await,
+        Op::ConnectLeadAds => leadads::connect(ctx, deps).await,
+        Op::DisconnectLeadAds => leadads::disconnect(ctx, deps).await,
+        Op::ListContacts => contacts::list(ctx, deps).await,
+        Op::CreateContact => contacts::create(ctx, deps).await,
+        Op::ImportContacts => contacts::import(ctx, deps).await,
+        Op::GetContact => contacts::get(ctx, deps).await,
+        Op::UpdateContact => contacts::update(ctx, deps).await,
+        Op::DeleteContact => contacts::delete(ctx, deps).await,
+        Op::Timeline => contacts::timeline(ctx, deps).await,
+        Op::ListRecords(kind) => contacts::list_records(kind, ctx, deps).await,
+        Op::CreateRecord(kind) => contacts::create_record(kind, ctx, deps).await,
+        Op::UpdateRecord(kind) => contacts::update_record(kind, ctx, deps).await,
+        Op::DeleteRecord(kind) => contacts::delete_record(kind, ctx, deps).await,
+        Op::ListLeads => leads::list(ctx, deps).await,
+        Op::CreateLead => leads::create(ctx, deps).await,
+        Op::GetLead => leads::get(ctx, deps).await,
+        Op::UpdateLead => leads::update(ctx, deps).await,
+        Op::ListConversations => inbox::conversations(ctx, deps).await,
+        Op::GetConversation => inbox::conversation(ctx, deps).await,
+        Op::UpdateConversation => inbox::update_conversation(ctx, deps).await,
+        Op::ConversationMessages => inbox::messages(ctx, deps).await,
+        Op::ListAudit => audit::list(ctx, deps).await,
+        Op::GetRetention => settings::get(ctx, deps).await,
+        Op::PutRetention => settings::put(ctx, deps).await,
+        Op::Export => privacy::export(ctx, deps).await,
+        Op::TenantExport => privacy::tenant_export(ctx, deps).await,
+        Op::RequestErasure => privacy::request_erasure(ctx, deps).await,
+        Op::GetErasure => privacy::erasure(ctx, deps).await,
+        Op::SendMessage | Op::GetMessage => Err(ApiError(Problem::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not-implemented",
+            "Not implemented",
+            "sending is part of the API contract but not built in this version",
+        ))),
+    }
 }
 
 /// A Meta id (phone number id, WABA id, Page id): digits only.
@@ -237,8 +632,33 @@ pub fn no_content() -> Response<Body> {
 /// Parses a JSON body; an empty body parses as `{}`.
 ///
 /// # Errors
-/// 400 naming what is wrong (serde's message: field and position).
+/// 400 naming what is wrong (field and position).
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    // serde's message names the field and may quote the client's own value back to it; the
+    // body is never logged.
     serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")).into())
+}
+
+/// A path parameter that must be an id of type `T`; anything else is "not found" (a malformed
+/// id names nothing, and a foreign one must look the same).
+///
+/// # Errors
+/// 404 with `what`.
+pub fn path_id<T>(
+    raw: &str,
+    parse: fn(String) -> Result<T, shared::domain::ids::InvalidId>,
+    what: &str,
+) -> Result<T, ApiError> {
+    parse(raw.to_owned()).map_err(|_| ApiError::from(Problem::not_found(format!("no such {what}"))))
+}
+
+/// Reads a field that may be absent (leave alone) or null (clear): `Option<Option<T>>`.
+///
+/// # Errors
+/// The field's own deserialization error.
+pub fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }

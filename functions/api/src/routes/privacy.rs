@@ -9,7 +9,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::inbox::{
-    ConsentEventView, ContactKey, ContactView, ConversationView, InboxStore, LeadView, MessageView,
+    ConsentEventView, ContactFilter, ContactKey, ContactView, ConversationFilter, ConversationView,
+    InboxStore, LeadFilter, LeadView, MessageView,
 };
 use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyStore};
@@ -19,9 +20,8 @@ use shared::lambda::http::{json_response, Problem};
 use super::csv::{opt, Csv};
 use super::inbox::{Query, MAX_LIMIT};
 use super::json_body;
-use crate::auth::Principal;
 use crate::errors::ApiError;
-use crate::{require_admin, Deps};
+use crate::{target, Adapters, Ctx, Deps};
 
 /// The person named by exactly one of `phone` or `email`.
 fn subject(phone: Option<&str>, email: Option<&str>) -> Result<(ContactKey, Subject), ApiError> {
@@ -44,7 +44,7 @@ fn subject(phone: Option<&str>, email: Option<&str>) -> Result<(ContactKey, Subj
 }
 
 /// Who an export or erasure is about.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Subject {
     /// Phone number (E.164 digits).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,8 +54,18 @@ pub struct Subject {
     pub email: Option<String>,
 }
 
+/// The answer of the person export: JSON, or the same as CSV tables.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum PersonExport {
+    /// `format=json`.
+    Json(Export),
+    /// `format=csv`.
+    Csv(CsvExport),
+}
+
 /// Everything stored about one person.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Export {
     /// Who.
     pub subject: Subject,
@@ -66,7 +76,7 @@ pub struct Export {
 }
 
 /// One contact and everything linked to it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ContactExport {
     /// The contact.
     pub contact: ContactView,
@@ -79,7 +89,7 @@ pub struct ContactExport {
 }
 
 /// A conversation and its messages.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ConversationExport {
     /// The conversation.
     pub conversation: ConversationView,
@@ -115,11 +125,16 @@ async fn export_contact<I: InboxStore>(
     let owned: ContactId = contact.id.clone();
     let id = &owned;
     let consent_ledger = inbox.consent_ledger(tenant, id).await?;
+    let by_contact = LeadFilter { contact: Some(owned.clone()), ..LeadFilter::default() };
+    let by_contact = &by_contact;
+    let every = &ConversationFilter::default();
     let leads =
-        all(|after| async move { inbox.leads(tenant, Some(id), after.as_deref(), MAX_LIMIT).await }).await?;
-    let conversations =
-        all(|after| async move { inbox.conversations(tenant, Some(id), after.as_deref(), MAX_LIMIT).await })
+        all(|after| async move { inbox.leads(tenant, by_contact, after.as_deref(), MAX_LIMIT).await })
             .await?;
+    let conversations = all(|after| async move {
+        inbox.conversations(tenant, Some(id), every, after.as_deref(), MAX_LIMIT).await
+    })
+    .await?;
     let mut exported = Vec::with_capacity(conversations.len());
     for conversation in conversations {
         let cid = conversation.id.clone();
@@ -209,7 +224,7 @@ fn csv_bundle(contacts: &[ContactExport]) -> BTreeMap<&'static str, String> {
             leads.row([
                 c.id.to_string(),
                 lead.id.clone(),
-                lead.page_id.clone(),
+                lead.page_id.clone().unwrap_or_default(),
                 lead.received_at.to_string(),
                 lead.lead.to_string(),
                 lead.source.to_string(),
@@ -250,7 +265,7 @@ fn csv_bundle(contacts: &[ContactExport]) -> BTreeMap<&'static str, String> {
 }
 
 /// A CSV export: the same records, one table per kind, as `{file name: CSV text}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CsvExport {
     /// Who.
     pub subject: Subject,
@@ -264,36 +279,36 @@ pub struct CsvExport {
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 unless exactly one valid identifier is given.
-pub async fn export<S, V, C: Clock, I: InboxStore, P>(
-    principal: &Principal,
-    query: &Query,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_admin(principal)?.tenant_id;
-    let csv = wants_csv(query)?;
+pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let tenant = &principal.tenant_id;
+    let csv = wants_csv(ctx.query)?;
     let (key, subject) =
-        subject(query.get("phone").map(String::as_str), query.get("email").map(String::as_str))?;
+        subject(ctx.query.get("phone").map(String::as_str), ctx.query.get("email").map(String::as_str))?;
     let mut contacts = Vec::new();
     for contact in deps.inbox.find_contacts(tenant, &key).await? {
         contacts.push(export_contact(&deps.inbox, tenant, contact).await?);
     }
     let messages: usize = contacts.iter().flat_map(|c| &c.conversations).map(|c| c.messages.len()).sum();
     tracing::info!(contacts = contacts.len(), messages, csv, "Personal data export served");
+    deps.audit(principal, "privacy.export", target("contact", key.contact_id().as_str()), |e| {
+        e.with_count(contacts.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
+    })
+    .await;
     let exported_at = deps.clock.now().as_millis();
-    if csv {
-        return Ok(json_response(
-            StatusCode::OK,
-            &CsvExport { subject, exported_at, files: csv_bundle(&contacts) },
-        ));
-    }
-    Ok(json_response(StatusCode::OK, &Export { subject, exported_at, contacts }))
+    let body = if csv {
+        PersonExport::Csv(CsvExport { subject, exported_at, files: csv_bundle(&contacts) })
+    } else {
+        PersonExport::Json(Export { subject, exported_at, contacts })
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// Contacts per page of the tenant-wide export (each with everything linked to it).
 const TENANT_EXPORT_PAGE: u16 = 25;
 
 /// One page of the tenant-wide export.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TenantExportPage {
     /// The tenant's own records (first page only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -312,7 +327,7 @@ pub struct TenantExportPage {
 }
 
 /// The tenant's own records: organisation and connections (never the tokens).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TenantRecords {
     /// The tenant.
     pub id: TenantId,
@@ -333,14 +348,11 @@ pub struct TenantRecords {
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 for a bad cursor or format.
-pub async fn tenant_export<S: TenantStore, V, C: Clock, I: InboxStore, P>(
-    principal: &Principal,
-    query: &Query,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant_id = &require_admin(principal)?.tenant_id;
-    let csv = wants_csv(query)?;
-    let after = super::inbox::cursor(query)?;
+pub async fn tenant_export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let tenant_id = &principal.tenant_id;
+    let csv = wants_csv(ctx.query)?;
+    let after = super::inbox::cursor(ctx.query)?;
     let tenant = match after {
         Some(_) => None,
         None => {
@@ -358,12 +370,19 @@ pub async fn tenant_export<S: TenantStore, V, C: Clock, I: InboxStore, P>(
             })
         }
     };
-    let page = deps.inbox.contacts(tenant_id, after.as_deref(), TENANT_EXPORT_PAGE).await?;
+    let page = deps
+        .inbox
+        .contacts(tenant_id, &ContactFilter::default(), after.as_deref(), TENANT_EXPORT_PAGE)
+        .await?;
     let mut contacts = Vec::with_capacity(page.items.len());
     for contact in page.items {
         contacts.push(export_contact(&deps.inbox, tenant_id, contact).await?);
     }
     tracing::info!(contacts = contacts.len(), csv, "Tenant export page served");
+    deps.audit(principal, "privacy.tenant_export", target("tenant", tenant_id.as_str()), |e| {
+        e.with_count(contacts.len() as u64)
+    })
+    .await;
     let (contacts, files) = if csv { (None, Some(csv_bundle(&contacts))) } else { (Some(contacts), None) };
     let body = TenantExportPage {
         tenant,
@@ -376,7 +395,7 @@ pub async fn tenant_export<S: TenantStore, V, C: Clock, I: InboxStore, P>(
 }
 
 /// The body of `POST /v1/privacy/erasure`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestErasure {
     /// Phone number of the person.
@@ -388,7 +407,7 @@ pub struct RequestErasure {
 }
 
 /// An erasure request as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ErasureView {
     /// Its id.
     pub id: ErasureId,
@@ -405,13 +424,10 @@ pub struct ErasureView {
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 unless exactly one valid identifier is given.
-pub async fn request_erasure<S, V, C: Clock, I: InboxStore, P: PrivacyStore>(
-    principal: &Principal,
-    body: &[u8],
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_admin(principal)?.tenant_id;
-    let request: RequestErasure = json_body(body)?;
+pub async fn request_erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let tenant = &principal.tenant_id;
+    let request: RequestErasure = json_body(ctx.body)?;
     let (key, _) = subject(request.phone.as_deref(), request.email.as_deref())?;
     // The derived id even with no contact yet: data that arrives before the run goes too.
     let mut contacts = vec![key.contact_id()];
@@ -431,6 +447,8 @@ pub async fn request_erasure<S, V, C: Clock, I: InboxStore, P: PrivacyStore>(
     };
     deps.privacy.request_erasure(tenant, &erasure).await?;
     tracing::info!(erasure_id = %erasure.id, "Erasure requested");
+    // The audit entry keeps the fact of the request, never who it is about.
+    deps.audit(principal, "privacy.erasure_request", target("erasure", erasure.id.as_str()), |e| e).await;
     let view =
         ErasureView { id: erasure.id, status: erasure.status, requested_at: now.as_millis(), receipt: None };
     Ok(json_response(StatusCode::ACCEPTED, &view))
@@ -440,14 +458,10 @@ pub async fn request_erasure<S, V, C: Clock, I: InboxStore, P: PrivacyStore>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 for an unknown (or another tenant's) request.
-pub async fn erasure<S, V, C, I, P: PrivacyStore>(
-    principal: &Principal,
-    id: &str,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = &require_admin(principal)?.tenant_id;
+pub async fn erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let tenant = &ctx.tenant()?.tenant_id;
     let not_found = || ApiError::from(Problem::not_found("no such erasure request"));
-    let id = ErasureId::parse(id).map_err(|_| not_found())?;
+    let id = ErasureId::parse(ctx.param("erasure_id")).map_err(|_| not_found())?;
     let request = deps.privacy.erasure(tenant, &id).await?.ok_or_else(not_found)?;
     let view = ErasureView {
         id: request.id,

@@ -10,12 +10,11 @@ use shared::domain::tenant::RetentionSettings;
 use shared::lambda::http::{json_response, Problem};
 
 use super::json_body;
-use crate::auth::Principal;
 use crate::errors::ApiError;
-use crate::{require_admin, Deps};
+use crate::{target, Adapters, Ctx, Deps};
 
 /// The body of `PUT /v1/settings/retention`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionBody {
     /// Days after the last message a conversation is kept (1 to 365).
@@ -24,11 +23,8 @@ pub struct RetentionBody {
     pub content_days: u16,
 }
 
-async fn current<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<RetentionSettings, ApiError> {
-    let admin = require_admin(principal)?;
+async fn current<A: Adapters>(ctx: &Ctx<'_>, deps: &Deps<A>) -> Result<RetentionSettings, ApiError> {
+    let admin = ctx.tenant()?;
     let tenant = deps
         .tenants
         .tenant(&admin.tenant_id)
@@ -41,24 +37,17 @@ async fn current<S: TenantStore, V, C, I, P>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls.
-pub async fn get<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    Ok(json_response(StatusCode::OK, &current(principal, deps).await?))
+pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(StatusCode::OK, &current(&ctx, deps).await?))
 }
 
 /// Changes them.
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 outside the bounds.
-pub async fn put<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    body: &[u8],
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
-    let request: RetentionBody = json_body(body)?;
+pub async fn put<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
+    let request: RetentionBody = json_body(ctx.body)?;
     let settings = RetentionSettings::new(request.conversation_days, request.content_days)
         .map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
     deps.tenants.set_retention(&admin.tenant_id, settings).await?;
@@ -67,5 +56,9 @@ pub async fn put<S: TenantStore, V, C, I, P>(
         content_days = settings.content_days,
         "Retention settings changed"
     );
+    deps.audit(admin, "settings.retention_update", target("tenant", admin.tenant_id.as_str()), |e| {
+        e.with_fields(["conversation_days", "content_days"])
+    })
+    .await;
     Ok(json_response(StatusCode::OK, &settings))
 }

@@ -11,12 +11,11 @@ use shared::domain::{Clock, PhoneNumber, Secret};
 use shared::lambda::http::{json_response, Problem};
 
 use super::{json_body, meta_id, no_content, validated_token};
-use crate::auth::Principal;
 use crate::errors::ApiError;
-use crate::{require_admin, Deps};
+use crate::{target, Adapters, Ctx, Deps};
 
 /// The request body of `PUT /v1/whatsapp`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectWhatsApp {
     /// Meta's phone number id (digits).
@@ -30,7 +29,7 @@ pub struct ConnectWhatsApp {
 }
 
 /// The connection as the API shows it: everything but the token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ConnectionView {
     /// Meta's phone number id.
     pub phone_number_id: String,
@@ -60,13 +59,9 @@ impl From<&WhatsAppConnection> for ConnectionView {
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the number.
-pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
-    principal: &Principal,
-    body: &[u8],
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
-    let request: ConnectWhatsApp = json_body(body)?;
+pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
+    let request: ConnectWhatsApp = json_body(ctx.body)?;
     let phone_number_id = meta_id("phone_number_id", &request.phone_number_id)?;
     let waba_id = meta_id("waba_id", &request.waba_id)?;
     let display = PhoneNumber::parse(&request.display_phone_number)
@@ -84,6 +79,8 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
     };
     deps.tenants.connect_whatsapp(&admin.tenant_id, &connection).await?;
     tracing::info!("WhatsApp number connected");
+    deps.audit(admin, "integration.whatsapp_connect", target("tenant", admin.tenant_id.as_str()), |e| e)
+        .await;
     Ok(json_response(StatusCode::OK, &ConnectionView::from(&connection)))
 }
 
@@ -91,11 +88,8 @@ pub async fn connect<S: TenantStore, V: Vault, C: Clock, I, P>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn get<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
+pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
     let connection = deps
         .tenants
         .whatsapp_connection(&admin.tenant_id)
@@ -108,13 +102,17 @@ pub async fn get<S: TenantStore, V, C, I, P>(
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<S: TenantStore, V, C, I, P>(
-    principal: &Principal,
-    deps: &Deps<S, V, C, I, P>,
-) -> Result<Response<Body>, ApiError> {
-    let admin = require_admin(principal)?;
+pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
     if deps.tenants.disconnect_whatsapp(&admin.tenant_id).await? {
         tracing::info!("WhatsApp number disconnected");
+        deps.audit(
+            admin,
+            "integration.whatsapp_disconnect",
+            target("tenant", admin.tenant_id.as_str()),
+            |e| e,
+        )
+        .await;
         Ok(no_content())
     } else {
         Err(Problem::not_found("no WhatsApp number is connected").into())

@@ -20,14 +20,18 @@ use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, Key, ENTITY, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
 use super::table::{PutNewError, Table};
 use crate::domain::inbox::{
-    epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactKey,
-    ContactProfile, ContactView, ConversationView, Expiry, InboxError, InboxStore, LeadView, MessageStatus,
-    MessageView, NewInboundMessage, NewLead, Page, StatusChange, StatusOutcome, Stored, SERVICE_WINDOW,
+    epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
+    ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
+    ConversationView, Expiry, InboxError, InboxStore, LeadFilter, LeadPatch, LeadStage, LeadView,
+    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, Page, StatusChange, StatusOutcome,
+    Stored, SERVICE_WINDOW,
 };
 use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
-use crate::domain::{ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp};
+use crate::domain::{
+    ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId,
+};
 
 /// [`InboxStore`] on DynamoDB.
 #[derive(Debug, Clone)]
@@ -40,6 +44,24 @@ impl DynamoInbox {
     #[must_use]
     pub fn new(table: Table) -> Self {
         Self { table }
+    }
+}
+
+/// How many items one filtered listing examines at most before answering with a short page.
+const FILTER_SCAN_BUDGET: usize = 1_000;
+
+/// The attribute assignments of one update: `Some` sets, `None` removes. Always sets at least
+/// one attribute (`updated_at`), so the expression is never empty.
+#[derive(Default)]
+struct Assignments(Vec<(&'static str, Option<AttributeValue>)>);
+
+impl Assignments {
+    fn set(&mut self, name: &'static str, value: AttributeValue) {
+        self.0.push((name, Some(value)));
+    }
+
+    fn set_or_remove(&mut self, name: &'static str, value: Option<AttributeValue>) {
+        self.0.push((name, value));
     }
 }
 
@@ -66,6 +88,9 @@ fn consent_source_name(source: ConsentSource) -> &'static str {
         ConsentSource::Keyword => "keyword",
         ConsentSource::MetaUserPreferences => "meta_user_preferences",
         ConsentSource::LeadForm => "lead_form",
+        ConsentSource::Import => "import",
+        ConsentSource::Agent => "agent",
+        ConsentSource::Api => "api",
     }
 }
 
@@ -74,6 +99,9 @@ fn consent_source(name: &str) -> Option<ConsentSource> {
         "keyword" => Some(ConsentSource::Keyword),
         "meta_user_preferences" => Some(ConsentSource::MetaUserPreferences),
         "lead_form" => Some(ConsentSource::LeadForm),
+        "import" => Some(ConsentSource::Import),
+        "agent" => Some(ConsentSource::Agent),
+        "api" => Some(ConsentSource::Api),
         _ => None,
     }
 }
@@ -118,7 +146,7 @@ impl DynamoInbox {
         tenant: &TenantId,
         profile: &ContactProfile,
         at: Timestamp,
-    ) -> Result<(ContactId, Item), InboxError> {
+    ) -> Result<(ContactId, Item, Stored), InboxError> {
         let keys = profile.keys();
         let first = keys.first().ok_or(InboxError::NoContact)?;
         let mut contact_id = first.contact_id();
@@ -146,6 +174,7 @@ impl DynamoInbox {
             }
         }
         let key = keys::contact(tenant, &contact_id);
+        let mut stored = Stored::Duplicate;
         let mut item = match self
             .table
             .get(&key, Self::now_filter())
@@ -160,7 +189,11 @@ impl DynamoInbox {
                 fresh.insert(attr::FIRST_SEEN_AT.to_owned(), n(at.as_millis()));
                 fresh.insert(attr::LAST_SEEN_AT.to_owned(), n(at.as_millis()));
                 match self.table.put_new(fresh.clone(), Self::now_filter()).await {
-                    Ok(()) => fresh,
+                    Ok(()) => {
+                        stored = Stored::Created;
+                        self.count_contacts(tenant, 1).await?;
+                        fresh
+                    }
                     Err(PutNewError::AlreadyExists) => self
                         .table
                         .get(&key, Self::now_filter())
@@ -174,7 +207,25 @@ impl DynamoInbox {
             }
         };
         self.complete_identity(tenant, &contact_id, &mut item, profile).await?;
-        Ok((contact_id, item))
+        Ok((contact_id, item, stored))
+    }
+
+    /// Moves the tenant's contact counter (the plan limit's count, P25) by `delta`.
+    async fn count_contacts(&self, tenant: &TenantId, delta: i64) -> Result<(), InboxError> {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::usage(tenant))))
+            .update_expression("ADD #c :d SET #e = :e")
+            .expression_attribute_names("#c", keys::CONTACT_COUNT)
+            .expression_attribute_names("#e", ENTITY)
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":e", s("usage"))
+            .send()
+            .await
+            .map_err(|e| unknown(e, "counting contacts"))?;
+        Ok(())
     }
 
     /// Adds identity fields the contact lacks (phone, BSUID, email, name) and their aliases.
@@ -530,6 +581,20 @@ fn contact_view(item: &Item) -> anyhow::Result<ContactView> {
         service_window_until: item.opt_number(attr::WINDOW_UNTIL)?,
         consent,
         conversation_id: item.opt_string(attr::CONVERSATION_ID).map(ConversationId::parse).transpose()?,
+        tags: match item.get(attr::TAGS) {
+            Some(AttributeValue::Ss(tags)) => {
+                let mut tags = tags.clone();
+                tags.sort();
+                tags
+            }
+            _ => Vec::new(),
+        },
+        attributes: item
+            .opt_string(attr::ATTRIBUTES)
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or_default(),
+        updated_at: item.opt_number(attr::UPDATED_AT)?,
     })
 }
 
@@ -540,6 +605,12 @@ fn conversation_view(item: &Item) -> anyhow::Result<ConversationView> {
         state: item.string(attr::STATE)?.to_owned(),
         started_at: item.number(attr::STARTED_AT)?,
         last_message_at: item.number(attr::LAST_MESSAGE_AT)?,
+        assignee: item.opt_string(attr::ASSIGNEE).map(UserId::parse).transpose()?,
+        queue: optional_string(item, attr::QUEUE),
+        updated_at: item
+            .opt_number::<i64>(attr::UPDATED_AT)?
+            .unwrap_or_default()
+            .max(item.number(attr::LAST_MESSAGE_AT)?),
     })
 }
 
@@ -570,13 +641,21 @@ fn message_view(item: &Item) -> anyhow::Result<MessageView> {
 }
 
 fn lead_view(item: &Item) -> anyhow::Result<LeadView> {
+    let received_at = item.number(attr::RECEIVED_AT)?;
     Ok(LeadView {
         id: item.string(attr::LEADGEN_ID)?.to_owned(),
-        page_id: item.string(attr::PAGE_ID)?.to_owned(),
+        page_id: optional_string(item, attr::PAGE_ID),
         contact_id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
         lead: serde_json::from_str(item.string(attr::LEAD)?)?,
         source: serde_json::from_str(item.string(attr::LEAD_SOURCE)?)?,
-        received_at: item.number(attr::RECEIVED_AT)?,
+        origin: item.opt_string(attr::ORIGIN).map(serde_json::from_str).transpose()?.unwrap_or_default(),
+        stage: match item.opt_string(attr::STAGE) {
+            Some(stage) => LeadStage::parse(stage).context("unknown lead stage")?,
+            None => LeadStage::New,
+        },
+        owner: item.opt_string(attr::OWNER).map(UserId::parse).transpose()?,
+        received_at,
+        updated_at: item.opt_number(attr::UPDATED_AT)?.unwrap_or(received_at),
     })
 }
 
@@ -616,7 +695,7 @@ impl InboxStore for DynamoInbox {
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let at = message.sent_at;
-        let (contact_id, contact) = self.resolve_contact(tenant, message.from, at).await?;
+        let (contact_id, contact, _) = self.resolve_contact(tenant, message.from, at).await?;
         let conversation = self.ensure_conversation(tenant, &contact_id, &contact, at, now).await?;
         let message_id = MessageId::generate(at);
         let key = keys::message(tenant, &conversation, at, &message_id);
@@ -673,7 +752,8 @@ impl InboxStore for DynamoInbox {
                     Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
                 }
             } else {
-                let (contact_id, contact) = self.resolve_contact(tenant, change.recipient, change.at).await?;
+                let (contact_id, contact, _) =
+                    self.resolve_contact(tenant, change.recipient, change.at).await?;
                 let conversation =
                     self.ensure_conversation(tenant, &contact_id, &contact, change.at, now).await?;
                 let message_id = MessageId::generate(change.at);
@@ -755,7 +835,7 @@ impl InboxStore for DynamoInbox {
         change: &ConsentChange<'_>,
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
-        let (contact_id, _) = self.resolve_contact(tenant, change.contact, change.at).await?;
+        let (contact_id, _, _) = self.resolve_contact(tenant, change.contact, change.at).await?;
         let kind = consent_kind_name(change.kind);
         let source = consent_source_name(change.source);
         let cause = format!("{kind}:{}", change.cause);
@@ -804,7 +884,7 @@ impl InboxStore for DynamoInbox {
         lead: &NewLead<'_>,
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
-        let (contact_id, contact) = self.resolve_contact(tenant, lead.contact, now).await?;
+        let (contact_id, contact, _) = self.resolve_contact(tenant, lead.contact, now).await?;
         let mut item = item_with_key(&keys::lead(tenant, lead.leadgen_id));
         item.insert(ENTITY.to_owned(), s("lead"));
         item.insert(attr::LEADGEN_ID.to_owned(), s(lead.leadgen_id));
@@ -854,33 +934,223 @@ impl InboxStore for DynamoInbox {
     async fn contacts(
         &self,
         tenant: &TenantId,
+        filter: &ContactFilter,
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<ContactView>, InboxError> {
-        let after = checked(after, &[keys::CONTACT_PREFIX])?;
-        let page = self
-            .table
-            .query_prefix(
-                &keys::tenant_partition(tenant),
-                keys::CONTACT_PREFIX,
-                Self::now_filter(),
-                i32::from(limit),
-                after,
-            )
-            .await
-            .map_err(|e| unknown(e, "listing contacts"))?;
-        page_of(page, contact_view)
+        self.list_filtered(tenant, None, keys::CONTACT_PREFIX, (after, limit), contact_view, |contact| {
+            filter.tag.as_ref().is_none_or(|tag| contact.tags.contains(tag))
+        })
+        .await
     }
 
     async fn conversations(
         &self,
         tenant: &TenantId,
         contact: Option<&ContactId>,
+        filter: &ConversationFilter,
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<ConversationView>, InboxError> {
-        let page = self.list(tenant, contact, keys::CONVERSATION_PREFIX, after, limit).await?;
-        page_of(page, conversation_view)
+        self.list_filtered(
+            tenant,
+            contact,
+            keys::CONVERSATION_PREFIX,
+            (after, limit),
+            conversation_view,
+            |c| filter.accepts(c),
+        )
+        .await
+    }
+
+    async fn contact_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let alias = self
+            .table
+            .get(&keys::contact_alias(tenant, "email", email), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a contact alias"))?;
+        match alias
+            .as_ref()
+            .and_then(|a| a.opt_string(attr::CONTACT_ID))
+            .and_then(|id| ContactId::parse(id).ok())
+        {
+            Some(id) => self.contact(tenant, &id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<ContactView>, InboxError> {
+        let item = self
+            .table
+            .get(&keys::contact(tenant, id), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a contact"))?;
+        item.map(|i| contact_view(&i)).transpose().map_err(|e| unknown(e, "mapping a contact"))
+    }
+
+    async fn create_contact(
+        &self,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+        at: Timestamp,
+    ) -> Result<(ContactView, Stored), InboxError> {
+        let (_, item, stored) = self.resolve_contact(tenant, profile, at).await?;
+        Ok((contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?, stored))
+    }
+
+    async fn update_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        patch: &ContactPatch,
+        at: Timestamp,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let Some(current) = self.contact(tenant, id).await? else { return Ok(None) };
+        if let Some(email) = &patch.email {
+            if *email != current.email {
+                if let Some(new) = email {
+                    let mut alias = item_with_key(&keys::contact_alias(tenant, "email", new));
+                    alias.insert(ENTITY.to_owned(), s("contact_alias"));
+                    alias.insert(attr::CONTACT_ID.to_owned(), s(id.as_str()));
+                    match self.table.put_new(alias, Self::now_filter()).await {
+                        Ok(()) => {}
+                        Err(PutNewError::AlreadyExists) => return Err(InboxError::EmailTaken),
+                        Err(PutNewError::Unknown(e)) => return Err(unknown(e, "claiming an email")),
+                    }
+                }
+                if let Some(old) = &current.email {
+                    self.table
+                        .delete(&keys::contact_alias(tenant, "email", old))
+                        .await
+                        .map_err(|e| unknown(e, "releasing an email"))?;
+                }
+            }
+        }
+        let mut update = Assignments::default();
+        update.set(attr::UPDATED_AT, n(at.as_millis()));
+        if let Some(name) = &patch.name {
+            update.set_or_remove(attr::NAME, name.as_ref().map(s));
+        }
+        if let Some(email) = &patch.email {
+            update.set_or_remove(attr::EMAIL, email.as_ref().map(s));
+        }
+        if let Some(tags) = &patch.tags {
+            update.set_or_remove(attr::TAGS, (!tags.is_empty()).then(|| AttributeValue::Ss(tags.clone())));
+        }
+        if let Some(attributes) = &patch.attributes {
+            let json = serde_json::to_string(attributes).context("serializing attributes")?;
+            update.set_or_remove(attr::ATTRIBUTES, (!attributes.is_empty()).then(|| s(json)));
+        }
+        let item = self.apply(&keys::contact(tenant, id), update).await?;
+        item.map(|i| contact_view(&i)).transpose().map_err(|e| unknown(e, "mapping a contact"))
+    }
+
+    async fn contact_count(&self, tenant: &TenantId) -> Result<u64, InboxError> {
+        let usage = self
+            .table
+            .get(&keys::usage(tenant), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading usage"))?;
+        let count: i64 = usage
+            .map(|u| u.opt_number(keys::CONTACT_COUNT))
+            .transpose()
+            .map_err(|e| unknown(e, "reading usage"))?
+            .flatten()
+            .unwrap_or(0);
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn update_conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+        at: Timestamp,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        if self.conversation(tenant, id).await?.is_none() {
+            return Ok(None);
+        }
+        let mut update = Assignments::default();
+        update.set(attr::UPDATED_AT, n(at.as_millis()));
+        if let Some(state) = &patch.state {
+            update.set(attr::STATE, s(state));
+        }
+        if let Some(assignee) = &patch.assignee {
+            update.set_or_remove(attr::ASSIGNEE, assignee.as_ref().map(|a| s(a.as_str())));
+        }
+        if let Some(queue) = &patch.queue {
+            update.set_or_remove(attr::QUEUE, queue.as_ref().map(s));
+        }
+        let item = self.apply(&keys::conversation(tenant, id), update).await?;
+        item.map(|i| conversation_view(&i)).transpose().map_err(|e| unknown(e, "mapping a conversation"))
+    }
+
+    async fn create_lead(&self, tenant: &TenantId, lead: &NewManualLead<'_>) -> Result<LeadView, InboxError> {
+        let (contact_id, _, _) = self.resolve_contact(tenant, lead.contact, lead.at).await?;
+        let fields = serde_json::json!({
+            "name": lead.contact.name,
+            "email": lead.contact.email,
+            "phone": lead.contact.phone.as_ref().map(PhoneNumber::as_digits),
+        });
+        let mut item = item_with_key(&keys::lead(tenant, lead.id));
+        item.insert(ENTITY.to_owned(), s("lead"));
+        item.insert(attr::LEADGEN_ID.to_owned(), s(lead.id));
+        item.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+        item.insert(attr::LEAD.to_owned(), s(fields.to_string()));
+        item.insert(attr::LEAD_SOURCE.to_owned(), s("{}"));
+        item.insert(
+            attr::ORIGIN.to_owned(),
+            s(serde_json::to_string(lead.origin).context("serializing an origin")?),
+        );
+        item.insert(attr::STAGE.to_owned(), s(lead.stage.as_str()));
+        if let Some(owner) = lead.owner {
+            item.insert(attr::OWNER.to_owned(), s(owner.as_str()));
+        }
+        item.insert(attr::RECEIVED_AT.to_owned(), n(lead.at.as_millis()));
+        item.insert(attr::UPDATED_AT.to_owned(), n(lead.at.as_millis()));
+        item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, &contact_id)));
+        item.insert(GSI1SK.to_owned(), s(keys::contact_index_lead(lead.at, lead.id)));
+        let view = lead_view(&item).map_err(|e| unknown(e, "mapping a lead"))?;
+        self.table.put_new(item, Self::now_filter()).await.map_err(|e| unknown(e, "storing a lead"))?;
+        Ok(view)
+    }
+
+    async fn lead(&self, tenant: &TenantId, id: &str) -> Result<Option<LeadView>, InboxError> {
+        let item = self
+            .table
+            .get(&keys::lead(tenant, id), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a lead"))?;
+        item.map(|i| lead_view(&i)).transpose().map_err(|e| unknown(e, "mapping a lead"))
+    }
+
+    async fn update_lead(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &LeadPatch,
+        at: Timestamp,
+    ) -> Result<Option<LeadView>, InboxError> {
+        if self.lead(tenant, id).await?.is_none() {
+            return Ok(None);
+        }
+        let mut update = Assignments::default();
+        update.set(attr::UPDATED_AT, n(at.as_millis()));
+        if let Some(stage) = patch.stage {
+            update.set(attr::STAGE, s(stage.as_str()));
+        }
+        if let Some(owner) = &patch.owner {
+            update.set_or_remove(attr::OWNER, owner.as_ref().map(|o| s(o.as_str())));
+        }
+        if let Some(origin) = &patch.origin {
+            update.set(attr::ORIGIN, s(serde_json::to_string(origin).context("serializing an origin")?));
+        }
+        let item = self.apply(&keys::lead(tenant, id), update).await?;
+        item.map(|i| lead_view(&i)).transpose().map_err(|e| unknown(e, "mapping a lead"))
     }
 
     async fn conversation(
@@ -1184,18 +1454,28 @@ impl InboxStore for DynamoInbox {
         let budget = usize::try_from(budget).unwrap_or(usize::MAX).max(1);
         let (plan, counts) = self.erasure_plan(tenant, contact, budget).await?;
         self.table.delete_many(&plan).await.map_err(|e| unknown(e, "erasing"))?;
+        if counts.contacts > 0 {
+            self.count_contacts(tenant, -i64::try_from(counts.contacts).unwrap_or(0)).await?;
+        }
         Ok(counts)
     }
 
     async fn leads(
         &self,
         tenant: &TenantId,
-        contact: Option<&ContactId>,
+        filter: &LeadFilter,
         after: Option<&str>,
         limit: u16,
     ) -> Result<Page<LeadView>, InboxError> {
-        let page = self.list(tenant, contact, keys::LEAD_PREFIX, after, limit).await?;
-        page_of(page, lead_view)
+        self.list_filtered(
+            tenant,
+            filter.contact.as_ref(),
+            keys::LEAD_PREFIX,
+            (after, limit),
+            lead_view,
+            |lead| filter.accepts(lead),
+        )
+        .await
     }
 }
 
@@ -1281,7 +1561,24 @@ impl DynamoInbox {
             plan.push(event);
             counts.consent_events += 1;
         }
-        if conversations.next.is_some() || leads.next.is_some() || consent.next.is_some() || full(&plan) {
+        let records = self
+            .table
+            .query_prefix(&partition, &keys::crm_prefix(contact_id), now, 100, None)
+            .await
+            .map_err(fail)?;
+        for record in records.items.iter().filter_map(table_key) {
+            if full(&plan) {
+                return Ok((plan, counts));
+            }
+            plan.push(record);
+            counts.records += 1;
+        }
+        if conversations.next.is_some()
+            || leads.next.is_some()
+            || consent.next.is_some()
+            || records.next.is_some()
+            || full(&plan)
+        {
             return Ok((plan, counts));
         }
         // Last, the contact and its aliases: only once nothing else of it is left to find.
@@ -1305,6 +1602,76 @@ impl DynamoInbox {
             counts.contacts += 1;
         }
         Ok((plan, counts))
+    }
+
+    /// As [`DynamoInbox::list`], keeping only what `keep` accepts: reads on (asking for no more
+    /// than is still missing, so a page never overshoots its cursor) until the page is full, the
+    /// family is exhausted or [`FILTER_SCAN_BUDGET`] items were examined (then the page is short
+    /// and `next` continues the scan).
+    async fn list_filtered<T>(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        prefix: &str,
+        (after, limit): (Option<&str>, u16),
+        map: fn(&Item) -> anyhow::Result<T>,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Page<T>, InboxError> {
+        let mut items = Vec::new();
+        let mut cursor = after.map(str::to_owned);
+        let mut examined = 0;
+        loop {
+            let missing = limit.saturating_sub(u16::try_from(items.len()).unwrap_or(u16::MAX)).max(1);
+            let page = self.list(tenant, contact, prefix, cursor.as_deref(), missing).await?;
+            examined += page.items.len().max(1);
+            for item in &page.items {
+                let value = map(item).map_err(|e| unknown(e, "mapping items"))?;
+                if keep(&value) {
+                    items.push(value);
+                }
+            }
+            cursor = page.next;
+            if cursor.is_none() || items.len() >= usize::from(limit) || examined >= FILTER_SCAN_BUDGET {
+                return Ok(Page { items, next: cursor });
+            }
+        }
+    }
+
+    /// Applies `update` to the live item at `key`, returning it as it is now; `None` when there
+    /// is no such item.
+    async fn apply(&self, key: &Key, update: Assignments) -> Result<Option<Item>, InboxError> {
+        let mut request = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(key)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        for (i, (name, value)) in update.0.into_iter().enumerate() {
+            request = request.expression_attribute_names(format!("#a{i}"), name);
+            match value {
+                Some(value) => {
+                    sets.push(format!("#a{i} = :v{i}"));
+                    request = request.expression_attribute_values(format!(":v{i}"), value);
+                }
+                None => removes.push(format!("#a{i}")),
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        match request.update_expression(expression).send().await {
+            Ok(output) => Ok(output.attributes),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(None),
+                other => Err(unknown(other, "updating an item")),
+            },
+        }
     }
 
     /// A page of one item family (`prefix`): the whole tenant's from the table, or one

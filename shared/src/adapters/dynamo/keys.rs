@@ -11,8 +11,12 @@
 
 use aws_lc_rs::digest::{digest, SHA256};
 
+use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
-use crate::domain::{ApiKeyId, ContactId, ConversationId, ErasureId, MessageId, TenantId, Timestamp, Wamid};
+use crate::domain::{
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, RecordId, SessionId, TenantId,
+    Timestamp, UserId, Wamid,
+};
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -45,6 +49,30 @@ pub mod attr {
     pub const ROLE: &str = "role";
     /// SHA-256 of an API key's secret.
     pub const SECRET_SHA256: &str = "secret_sha256";
+    /// A tenant's settings, JSON.
+    pub const SETTINGS: &str = "settings";
+    /// A tenant's plan, JSON.
+    pub const PLAN: &str = "plan";
+    /// A tenant's sealed access-token signing key.
+    pub const TOKEN_KEY: &str = "token_key";
+    /// When a tenant was closed, epoch milliseconds.
+    pub const CLOSED_AT: &str = "closed_at";
+    /// Contact tags (a string set).
+    pub const TAGS: &str = "tags";
+    /// Contact custom attributes, JSON object of strings.
+    pub const ATTRIBUTES: &str = "attributes";
+    /// Who a conversation or lead is assigned to (a user id).
+    pub const ASSIGNEE: &str = "assignee";
+    /// A conversation's routing queue.
+    pub const QUEUE: &str = "queue";
+    /// When a record last changed, epoch milliseconds.
+    pub const UPDATED_AT: &str = "updated_at";
+    /// A lead's pipeline stage.
+    pub const STAGE: &str = "stage";
+    /// A lead's owner (a user id).
+    pub const OWNER: &str = "owner";
+    /// A lead's form, ad and campaign as the team names them, JSON.
+    pub const ORIGIN: &str = "origin";
     /// Revocation time, epoch milliseconds.
     pub const REVOKED_AT: &str = "revoked_at";
     /// Meta phone number id.
@@ -187,8 +215,11 @@ pub fn tenant(tenant: &TenantId) -> Key {
 /// One API key of a tenant.
 #[must_use]
 pub fn api_key(tenant: &TenantId, key: &ApiKeyId) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("APIKEY#{key}") }
+    Key { pk: tenant_partition(tenant), sk: format!("{API_KEY_PREFIX}{key}") }
 }
+
+/// Sort-key prefix of API keys.
+pub const API_KEY_PREFIX: &str = "APIKEY#";
 
 /// The tenant's WhatsApp connection.
 #[must_use]
@@ -351,6 +382,112 @@ pub fn day_cursor(queue: DayQueue) -> Key {
 pub fn idempotency(tenant: &TenantId, scope: &str, key: &str) -> Key {
     Key { pk: tenant_partition(tenant), sk: format!("IDEM#{scope}#{}", hex_sha256(key)) }
 }
+
+/// The attribute holding a document item's JSON (users, sessions, audit entries, records).
+pub const DOC: &str = "doc";
+
+/// A user of a tenant.
+#[must_use]
+pub fn user(tenant: &TenantId, user: &UserId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{USER_PREFIX}{user}") }
+}
+
+/// Sort-key prefix of users.
+pub const USER_PREFIX: &str = "USER#";
+
+/// A user's email, claimed within the tenant (uniqueness), hashed.
+#[must_use]
+pub fn user_email(tenant: &TenantId, email: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("USEREMAIL#{}", hex_sha256(email)) }
+}
+
+/// A login session.
+#[must_use]
+pub fn session(tenant: &TenantId, session: &SessionId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("SESSION#{session}") }
+}
+
+/// Failed logins of one email in one window.
+#[must_use]
+pub fn login_failures(tenant: &TenantId, email: &str, window: i64) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("LOGINFAIL#{}#{window}", hex_sha256(email)) }
+}
+
+/// An audit entry, time-ordered.
+#[must_use]
+pub fn audit(tenant: &TenantId, at_millis: i64, id: &AuditId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{AUDIT_PREFIX}{:013}#{id}", at_millis.max(0)) }
+}
+
+/// Sort-key prefix of audit entries.
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// Where audit entries before `at_millis` start (a descending query's exclusive start).
+#[must_use]
+pub fn audit_before(at_millis: i64) -> String {
+    format!("{AUDIT_PREFIX}{:013}", at_millis.max(0))
+}
+
+/// Sort-key prefix of everything the team keeps about a contact (records and activities).
+#[must_use]
+pub fn crm_prefix(contact: &ContactId) -> String {
+    format!("CRM#{contact}#")
+}
+
+/// Sort-key prefix of a contact's records of one kind.
+#[must_use]
+pub fn records_prefix(contact: &ContactId, kind: RecordKind) -> String {
+    format!("{}{}#", crm_prefix(contact), kind.as_str())
+}
+
+/// A note, task or appointment.
+#[must_use]
+pub fn record(tenant: &TenantId, contact: &ContactId, kind: RecordKind, id: &RecordId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{}{id}", records_prefix(contact, kind)) }
+}
+
+/// Sort-key prefix of a contact's activities (time-ordered).
+#[must_use]
+pub fn activities_prefix(contact: &ContactId) -> String {
+    format!("{}ACT#", crm_prefix(contact))
+}
+
+/// One activity of a contact.
+#[must_use]
+pub fn activity(tenant: &TenantId, contact: &ContactId, at_millis: i64, discriminator: &str) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!(
+            "{}{:013}#{}",
+            activities_prefix(contact),
+            at_millis.max(0),
+            &hex_sha256(discriminator)[..16]
+        ),
+    }
+}
+
+/// Where a contact's activities before `at_millis` start (a descending query's exclusive start).
+#[must_use]
+pub fn activities_before(contact: &ContactId, at_millis: i64) -> String {
+    format!("{}{:013}", activities_prefix(contact), at_millis.max(0))
+}
+
+/// The request counter of one tenant for one minute (epoch minutes).
+#[must_use]
+pub fn rate_window(tenant: &TenantId, minute: i64) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("RATE#{minute}") }
+}
+
+/// The tenant's usage counters (contacts stored).
+#[must_use]
+pub fn usage(tenant: &TenantId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: "USAGE".to_owned() }
+}
+
+/// Counter attribute: contacts stored.
+pub const CONTACT_COUNT: &str = "contacts";
+/// Counter attribute of counter items.
+pub const COUNT: &str = "count";
 
 /// Lowercase hex SHA-256, for hashed key parts.
 #[must_use]

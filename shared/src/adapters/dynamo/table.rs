@@ -213,8 +213,24 @@ impl Table {
         limit: i32,
         after: Option<&str>,
     ) -> Result<Page, TableError> {
+        self.query_prefix_ordered(pk, sk_prefix, now, limit, after, true).await
+    }
+
+    /// As [`Table::query_prefix`], in ascending (`forward`) or descending sort-key order.
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn query_prefix_ordered(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        now: Timestamp,
+        limit: i32,
+        after: Option<&str>,
+        forward: bool,
+    ) -> Result<Page, TableError> {
         let start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
-        let page = self.query(None, (PK, SK), pk, sk_prefix, now, limit, start).await?;
+        let page = self.query(None, (PK, SK), pk, sk_prefix, now, (limit, forward), start).await?;
         let next = page.last_key.and_then(|key| string_of(&key, SK));
         Ok(Page { items: page.items, next })
     }
@@ -241,7 +257,8 @@ impl Table {
                 (SK.to_owned(), s(sk)),
             ])
         });
-        let page = self.query(Some(GSI1), (GSI1PK, GSI1SK), gsi_pk, sk_prefix, now, limit, start).await?;
+        let page =
+            self.query(Some(GSI1), (GSI1PK, GSI1SK), gsi_pk, sk_prefix, now, (limit, true), start).await?;
         let next = page.last_key.and_then(|key| {
             Some(format!("{}{GSI_CURSOR_SEPARATOR}{}", string_of(&key, GSI1SK)?, string_of(&key, SK)?))
         });
@@ -256,7 +273,7 @@ impl Table {
         pk: &str,
         sk_prefix: &str,
         now: Timestamp,
-        limit: i32,
+        (limit, forward): (i32, bool),
         start: Option<Item>,
     ) -> Result<RawPage, TableError> {
         let query = self
@@ -280,6 +297,7 @@ impl Table {
         };
         let output = query
             .limit(limit.max(1))
+            .scan_index_forward(forward)
             .set_exclusive_start_key(start)
             // GSIs are eventually consistent only.
             .set_consistent_read(index.is_none().then_some(true))

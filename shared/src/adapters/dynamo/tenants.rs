@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
 use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, MappingError};
 use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
-use crate::domain::ports::{ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError};
+use crate::domain::ports::{
+    ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError, TenantUpdate,
+};
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
 };
@@ -55,7 +57,26 @@ fn tenant_item(tenant: &Tenant) -> Item {
     item.insert(attr::CREATED_AT.to_owned(), n(tenant.created_at.as_millis()));
     item.insert(attr::CONVERSATION_DAYS.to_owned(), n(tenant.retention.conversation_days));
     item.insert(attr::CONTENT_DAYS.to_owned(), n(tenant.retention.content_days));
+    item.insert(attr::SETTINGS.to_owned(), s(serde_json::to_string(&tenant.settings).unwrap_or_default()));
+    item.insert(attr::PLAN.to_owned(), s(serde_json::to_string(&tenant.plan).unwrap_or_default()));
+    item.insert(attr::TOKEN_KEY.to_owned(), s(tenant.token_key.encode()));
+    if let Some(closed_at) = tenant.closed_at {
+        item.insert(attr::CLOSED_AT.to_owned(), n(closed_at.as_millis()));
+    }
     item
+}
+
+fn json_attr<T: serde::de::DeserializeOwned + Default>(
+    item: &Item,
+    name: &'static str,
+) -> Result<T, MappingError> {
+    item.opt_string(name).map_or_else(
+        || Ok(T::default()),
+        |text| {
+            serde_json::from_str(text)
+                .map_err(|_| MappingError { attribute: name.to_owned(), expected: "JSON" })
+        },
+    )
 }
 
 fn tenant_from(id: &TenantId, item: &Item) -> Result<Tenant, MappingError> {
@@ -75,6 +96,11 @@ fn tenant_from(id: &TenantId, item: &Item) -> Result<Tenant, MappingError> {
             }
             _ => RetentionSettings::default(),
         },
+        settings: json_attr(item, attr::SETTINGS)?,
+        plan: json_attr(item, attr::PLAN)?,
+        closed_at: item.opt_number(attr::CLOSED_AT)?.map(Timestamp::from_millis),
+        token_key: Sealed::decode(item.string(attr::TOKEN_KEY)?)
+            .map_err(|_| MappingError { attribute: attr::TOKEN_KEY.to_owned(), expected: "envelope" })?,
     })
 }
 
@@ -211,6 +237,125 @@ impl TenantStore for DynamoTenantStore {
             .await
             .context("changing retention settings")?;
         Ok(())
+    }
+
+    async fn update_tenant(
+        &self,
+        tenant_id: &TenantId,
+        update: &TenantUpdate,
+    ) -> Result<bool, TenantStoreError> {
+        let request = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        let request = match update {
+            TenantUpdate::Profile { name, settings } => request
+                .update_expression("SET #name = :name, #settings = :settings")
+                .expression_attribute_names("#name", attr::NAME)
+                .expression_attribute_names("#settings", attr::SETTINGS)
+                .expression_attribute_values(":name", s(name))
+                .expression_attribute_values(
+                    ":settings",
+                    s(serde_json::to_string(settings).context("serializing settings")?),
+                ),
+            TenantUpdate::Closure(Some(at)) => request
+                .update_expression("SET #status = :status, #closed = :closed")
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_names("#closed", attr::CLOSED_AT)
+                .expression_attribute_values(":status", s(status_name(TenantStatus::Closed)))
+                .expression_attribute_values(":closed", n(at.as_millis())),
+            TenantUpdate::Closure(None) => request
+                .update_expression("SET #status = :status REMOVE #closed")
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_names("#closed", attr::CLOSED_AT)
+                .expression_attribute_values(":status", s(status_name(TenantStatus::Active))),
+            TenantUpdate::Plan(plan) => request
+                .update_expression("SET #plan = :plan")
+                .expression_attribute_names("#plan", attr::PLAN)
+                .expression_attribute_values(
+                    ":plan",
+                    s(serde_json::to_string(plan).context("serializing a plan")?),
+                ),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => {
+                    Ok(false)
+                }
+                other => Err(anyhow::Error::new(other).context("updating a tenant").into()),
+            },
+        }
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), TenantStoreError> {
+        self.table.put_new(api_key_item(record), Self::now()).await.context("storing an API key")?;
+        Ok(())
+    }
+
+    async fn api_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, TenantStoreError> {
+        let mut records = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .table
+                .query_prefix(
+                    &keys::tenant_partition(tenant_id),
+                    keys::API_KEY_PREFIX,
+                    Self::now(),
+                    100,
+                    after.as_deref(),
+                )
+                .await
+                .context("listing API keys")?;
+            for item in &page.items {
+                let id = item
+                    .string(keys::SK)
+                    .ok()
+                    .and_then(|sk| sk.strip_prefix(keys::API_KEY_PREFIX))
+                    .and_then(|id| ApiKeyId::parse(id).ok())
+                    .context("an API key item without its id")?;
+                records.push(api_key_from(tenant_id, &id, item).context("mapping an API key")?);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(records),
+            }
+        }
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant_id: &TenantId,
+        key_id: &ApiKeyId,
+        at: Timestamp,
+    ) -> Result<bool, TenantStoreError> {
+        let result = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::api_key(tenant_id, key_id))))
+            .update_expression("SET #revoked = :at")
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#revoked)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#revoked", attr::REVOKED_AT)
+            .expression_attribute_values(":at", n(at.as_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => {
+                    Ok(false)
+                }
+                other => Err(anyhow::Error::new(other).context("revoking an API key").into()),
+            },
+        }
     }
 
     async fn api_key(

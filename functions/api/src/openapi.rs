@@ -1,0 +1,227 @@
+//! `GET /v1/openapi.json`: the OpenAPI 3.1 document, generated from [`routes::OPERATIONS`] and
+//! the JSON Schemas (2020-12, OpenAPI 3.1's dialect) of the very types the handlers read and
+//! write. Built once per process.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use schemars::generate::SchemaSettings;
+use schemars::SchemaGenerator;
+use serde_json::{json, Map, Value};
+use shared::lambda::http::Problem;
+
+use crate::routes::{self, Access, BodySpec, Operation, ParamKind};
+
+/// Statuses every operation may answer, beyond its own.
+const COMMON_ERRORS: &[u16] = &[400, 401, 403, 404, 409, 413, 429, 500];
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No content",
+        400 => "The request is malformed (the detail says what)",
+        401 => "No valid credential",
+        403 => "The credential may not do this, or a plan limit is reached",
+        404 => "No such resource for this tenant",
+        409 => "Conflicts with the current state",
+        410 => "Gone",
+        413 => "The body is too large",
+        429 => "Too many requests (see Retry-After)",
+        500 => "Unexpected failure",
+        501 => "Not built in this version",
+        503 => "Try again (see Retry-After)",
+        _ => "Answer",
+    }
+}
+
+fn generator(deserialize: bool) -> SchemaGenerator {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas/".into();
+        s.meta_schema = None;
+    });
+    if deserialize {
+        settings.for_deserialize().into_generator()
+    } else {
+        settings.for_serialize().into_generator()
+    }
+}
+
+fn param_schema(kind: ParamKind) -> Value {
+    match kind {
+        ParamKind::Text(max) => json!({"type": "string", "minLength": 1, "maxLength": max}),
+        ParamKind::Limit => json!({"type": "integer", "minimum": 1, "maximum": routes::inbox::MAX_LIMIT}),
+        ParamKind::Cursor => json!({"type": "string", "minLength": 1, "maxLength": 2048}),
+        ParamKind::Phone => json!({"type": "string", "pattern": "^\\+?[0-9]{8,15}$"}),
+        ParamKind::Email => json!({"type": "string", "format": "email", "maxLength": 254}),
+        ParamKind::Millis => json!({"type": "integer", "minimum": 0, "maximum": 253_402_300_799_999_i64}),
+        ParamKind::OneOf(values) => json!({"type": "string", "enum": values}),
+    }
+}
+
+fn problem_response(status: u16) -> Value {
+    let mut response = json!({
+        "description": reason(status),
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    });
+    if matches!(status, 429 | 503) {
+        response["headers"] =
+            json!({"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}});
+    }
+    response
+}
+
+fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut SchemaGenerator) -> Value {
+    let mut parameters: Vec<Value> = op
+        .path
+        .split('/')
+        .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+        })
+        .collect();
+    parameters.extend(op.query.iter().map(|q| {
+        json!({"name": q.name, "in": "query", "required": false, "description": q.description, "schema": param_schema(q.kind)})
+    }));
+    let mut responses = Map::new();
+    for answer in op.answers {
+        let mut response = json!({"description": reason(answer.status)});
+        match answer.schema {
+            Some(schema) => {
+                let schema = serde_json::to_value(schema(answers)).unwrap_or(Value::Null);
+                response["content"] = json!({"application/json": {"schema": schema}});
+            }
+            None if answer.status == 200 => response["content"] = json!({"application/json": {"schema": {}}}),
+            None => {}
+        }
+        responses.insert(answer.status.to_string(), response);
+    }
+    for status in COMMON_ERRORS.iter().chain(op.extra_errors) {
+        responses.insert(status.to_string(), problem_response(*status));
+    }
+    let mut operation = json!({
+        "operationId": operation_id(op),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    operation["security"] = match op.access {
+        Access::Public => json!([]),
+        _ => json!([{"bearer": []}]),
+    };
+    let role = match op.access {
+        Access::Public => "anyone".to_owned(),
+        Access::Operator => "the operator key".to_owned(),
+        Access::User => "a logged-in user (not an API key)".to_owned(),
+        Access::Tenant(role) => {
+            format!("a tenant credential with the {} role or higher", routes::role_name(role))
+        }
+    };
+    operation["description"] = json!(format!("{} Who may call it: {role}.", op.summary));
+    match op.body {
+        BodySpec::None => {}
+        BodySpec::Json(schema) => {
+            let schema = serde_json::to_value(schema(requests)).unwrap_or(Value::Null);
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        }
+        BodySpec::Csv => {
+            operation["requestBody"] =
+                json!({"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}});
+        }
+    }
+    operation
+}
+
+/// A stable operation id: `get_v1_contacts_contact_id`.
+#[must_use]
+pub fn operation_id(op: &Operation) -> String {
+    let path: String = op
+        .path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    format!("{}_{path}", op.method.to_lowercase())
+}
+
+/// The document.
+#[must_use]
+pub fn document() -> Value {
+    let mut requests = generator(true);
+    let mut answers = generator(false);
+    let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for op in routes::OPERATIONS {
+        paths
+            .entry(op.path)
+            .or_default()
+            .insert(op.method.to_lowercase(), operation(op, &mut requests, &mut answers));
+    }
+    let _ = answers.subschema_for::<Problem>();
+    let mut schemas = answers.take_definitions(true);
+    // A type used both ways has one schema (a unit test checks the two forms agree).
+    schemas.extend(requests.take_definitions(true));
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Leadline API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The tenant API of Leadline: WhatsApp conversations, contacts, leads, users and privacy. \
+                Every error is application/problem+json. A tenant comes only from its credential; another \
+                tenant's ids answer 404.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                    "description": "An access token from /v1/auth/login, an API key (llk.…), or the operator key."}
+            }
+        }
+    })
+}
+
+/// The document as a response (built once).
+#[must_use]
+pub fn response() -> Response<Body> {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| document().to_string());
+    let mut response = Response::new(Body::Text(text.clone()));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_and_answer_schemas_never_disagree_under_one_name() {
+        let mut requests = generator(true);
+        let mut answers = generator(false);
+        let document_paths: Vec<Value> =
+            routes::OPERATIONS.iter().map(|op| operation(op, &mut requests, &mut answers)).collect();
+        assert!(!document_paths.is_empty());
+        let answers = answers.take_definitions(true);
+        let conflicts: Vec<String> = requests
+            .take_definitions(true)
+            .into_iter()
+            .filter(|(name, schema)| answers.get(name).is_some_and(|other| other != schema))
+            .map(|(name, _)| name)
+            .collect();
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
+}

@@ -1,0 +1,493 @@
+//! Handler tests without the runtime: every route through `handle`, on in-memory adapters.
+use aws_lc_rs::digest::{digest, SHA256};
+use lambda_http::http::Request as HttpRequest;
+use lambda_http::RequestExt as _;
+use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::privacy::PrivacyStore;
+use shared::domain::{PhoneNumber, TenantId, Timestamp};
+use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
+
+use super::*;
+
+const OPERATOR_KEY: &str = "operator-test-key";
+
+/// The in-memory adapters.
+#[derive(Debug)]
+struct Fakes;
+
+impl Adapters for Fakes {
+    type Tenants = MemoryTenantStore;
+    type Vault = LocalVault;
+    type Clock = ManualClock;
+    type Inbox = MemoryInbox;
+    type Privacy = MemoryPrivacy;
+    type Directory = DocDirectory<MemoryDocs>;
+    type Audit = DocAuditLog<MemoryDocs>;
+    type Records = DocRecords<MemoryDocs>;
+    type Limiter = DocRateLimiter<MemoryDocs>;
+}
+
+type TestDeps = Deps<Fakes>;
+
+fn deps() -> TestDeps {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(digest(&SHA256, OPERATOR_KEY.as_bytes()).as_ref());
+    let docs = MemoryDocs::default();
+    Deps {
+        config: Config { table_name: "t".into(), kms_key_id: "k".into(), operator_key_sha256: hash },
+        tenants: MemoryTenantStore::default(),
+        vault: LocalVault,
+        clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
+        inbox: MemoryInbox::default(),
+        privacy: MemoryPrivacy::default(),
+        directory: DocDirectory::new(docs.clone()),
+        audit: DocAuditLog::new(docs.clone()),
+        records: DocRecords::new(docs.clone()),
+        limiter: DocRateLimiter::new(docs),
+    }
+}
+
+fn request(method: &str, path: &str, key: Option<&str>, body: &str) -> Request {
+    let mut builder = HttpRequest::builder().method(method).uri(path);
+    if let Some(key) = key {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    builder.body(Body::from(body.to_owned())).expect("valid request")
+}
+
+fn json(response: &Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+}
+
+async fn new_tenant(deps: &TestDeps) -> (String, String) {
+    let response =
+        handle(request("POST", "/v1/tenants", Some(OPERATOR_KEY), r#"{"name":"Acme"}"#), deps).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = json(&response);
+    (body["tenant_id"].as_str().expect("id").to_owned(), body["api_key"].as_str().expect("key").to_owned())
+}
+
+const CONNECT: &str = r#"{"phone_number_id":"106540352242922","display_phone_number":"+1 555 010 0001",
+    "waba_id":"102290129340398","access_token":"EAAG-secret-token"}"#;
+
+#[tokio::test]
+async fn operator_creates_tenant_and_its_key_authenticates() {
+    // Arrange
+    let deps = deps();
+
+    // Act
+    let (tenant_id, api_key) = new_tenant(&deps).await;
+    let with_key = handle(request("GET", "/v1/whatsapp", Some(&api_key), ""), &deps).await;
+
+    // Assert
+    assert!(api_key.starts_with(&format!("llk.{tenant_id}.")));
+    assert_eq!(with_key.status(), StatusCode::NOT_FOUND, "authenticated; nothing connected yet");
+}
+
+#[tokio::test]
+async fn tenant_creation_needs_the_operator_key() {
+    let deps = deps();
+    let (_, api_key) = new_tenant(&deps).await;
+    let none = handle(request("POST", "/v1/tenants", None, "{}"), &deps).await;
+    let wrong = handle(request("POST", "/v1/tenants", Some("guess"), "{}"), &deps).await;
+    let tenant_key = handle(request("POST", "/v1/tenants", Some(&api_key), "{}"), &deps).await;
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(none.headers()["content-type"], "application/problem+json");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(tenant_key.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn connect_seals_the_token_under_the_tenant_context_only() {
+    // Arrange
+    let deps = deps();
+    let (tenant_id, api_key) = new_tenant(&deps).await;
+
+    // Act
+    let response = handle(request("PUT", "/v1/whatsapp", Some(&api_key), CONNECT), &deps).await;
+
+    // Assert
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("EAAG"), "token never returned");
+    let tenant_id = TenantId::parse(tenant_id).expect("valid");
+    let stored = deps.tenants.whatsapp_connection(&tenant_id).await.expect("store").expect("connected");
+    assert_eq!(stored.display_phone_number, "15550100001");
+    let mine = EncryptionContext { tenant_id, purpose: Purpose::WhatsAppAccessToken };
+    let opened = deps.vault.open(&mine, &stored.access_token).await.expect("opens for its tenant");
+    assert_eq!(opened.expose(), b"EAAG-secret-token");
+    let other = EncryptionContext { tenant_id: TenantId::parse("tn_other").expect("valid"), ..mine };
+    assert!(deps.vault.open(&other, &stored.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn a_number_belongs_to_one_tenant_and_disconnect_frees_it() {
+    let deps = deps();
+    let (_, first) = new_tenant(&deps).await;
+    let (_, second) = new_tenant(&deps).await;
+    assert_eq!(
+        handle(request("PUT", "/v1/whatsapp", Some(&first), CONNECT), &deps).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        handle(request("PUT", "/v1/whatsapp", Some(&second), CONNECT), &deps).await.status(),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        handle(request("DELETE", "/v1/whatsapp", Some(&first), ""), &deps).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        handle(request("DELETE", "/v1/whatsapp", Some(&first), ""), &deps).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        handle(request("PUT", "/v1/whatsapp", Some(&second), CONNECT), &deps).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_with_a_reason() {
+    let deps = deps();
+    let (_, key) = new_tenant(&deps).await;
+    for body in [
+        "not json",
+        r#"{"phone_number_id":"abc","display_phone_number":"15550100001","waba_id":"1","access_token":"t"}"#,
+        r#"{"phone_number_id":"1","display_phone_number":"12","waba_id":"1","access_token":"t"}"#,
+        r#"{"phone_number_id":"1","display_phone_number":"15550100001","waba_id":"1","access_token":"a b"}"#,
+        r#"{"phone_number_id":"1","display_phone_number":"15550100001","waba_id":"1"}"#,
+    ] {
+        let response = handle(request("PUT", "/v1/whatsapp", Some(&key), body), &deps).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert!(!json(&response)["detail"].as_str().unwrap_or_default().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn routes_not_built_yet_say_so_after_authentication() {
+    let deps = deps();
+    let (_, key) = new_tenant(&deps).await;
+    let unauthenticated = handle(request("GET", "/v1/messages/msg_x", None, ""), &deps).await;
+    let not_built = handle(request("GET", "/v1/messages/abc", Some(&key), ""), &deps).await;
+    let unknown = handle(request("GET", "/v1/nope", Some(&key), ""), &deps).await;
+    let wrong_method = handle(request("PATCH", "/v1/whatsapp", Some(&key), ""), &deps).await;
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(not_built.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let deps = deps();
+    let body = "x".repeat(MAX_BODY_BYTES + 1);
+    assert_eq!(
+        handle(request("PUT", "/v1/whatsapp", None, &body), &deps).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+fn get(path: &str, query: &[(&str, &str)], key: &str) -> Request {
+    let query: HashMap<String, String> =
+        query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    request("GET", path, Some(key), "").with_query_string_parameters(query)
+}
+
+async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
+    use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
+    let profile = ContactProfile { phone: PhoneNumber::parse(phone).ok(), ..ContactProfile::default() };
+    let wamid = shared::domain::Wamid::parse(wamid).expect("valid");
+    let message = NewInboundMessage {
+        wamid: &wamid,
+        from: &profile,
+        sent_at: Timestamp::from_secs(1_800_000_000),
+        kind: "text",
+        raw: r#"{"text":{"body":"hi"}}"#,
+        retention: shared::domain::tenant::RetentionSettings::default(),
+    };
+    deps.inbox
+        .store_inbound_message(&TenantId::parse(tenant).expect("valid"), &message, Timestamp::from_secs(1))
+        .await
+        .expect("stored");
+}
+
+#[tokio::test]
+async fn inbox_reads_are_the_callers_tenants_only() {
+    // Arrange: the same person wrote to two tenants.
+    let deps = deps();
+    let (tenant_a, key_a) = new_tenant(&deps).await;
+    let (tenant_b, key_b) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant_a, "5511988887777", "wamid.A1").await;
+
+    // Act
+    let contacts_a =
+        json(&handle(get("/v1/contacts", &[("phone", "+55 11 98888-7777")], &key_a), &deps).await);
+    let contacts_b = json(&handle(get("/v1/contacts", &[("phone", "5511988887777")], &key_b), &deps).await);
+    let conversations_a =
+        json(&handle(get("/v1/conversations", &[("phone", "5511988887777")], &key_a), &deps).await);
+    let conversation = conversations_a["items"][0]["id"].as_str().expect("a conversation").to_owned();
+    let path = format!("/v1/conversations/{conversation}/messages");
+    let messages_a = handle(get(&path, &[], &key_a), &deps).await;
+    let messages_b = handle(get(&path, &[], &key_b), &deps).await;
+
+    // Assert
+    assert_eq!(contacts_a["items"][0]["phone"], "5511988887777");
+    assert!(contacts_a["items"][0]["consent_ledger"].is_array());
+    assert_eq!(contacts_b["items"].as_array().map(Vec::len), Some(0));
+    assert_eq!(messages_a.status(), StatusCode::OK);
+    assert_eq!(json(&messages_a)["items"][0]["wamid"], "wamid.A1");
+    assert_eq!(messages_b.status(), StatusCode::NOT_FOUND, "another tenant's conversation is 404");
+    assert_ne!(tenant_a, tenant_b);
+}
+
+#[tokio::test]
+async fn listings_page_with_opaque_cursors_and_refuse_bad_ones() {
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    for (i, phone) in ["5511900000001", "5511900000002", "5511900000003"].iter().enumerate() {
+        seed_message(&deps, &tenant, phone, &format!("wamid.P{i}")).await;
+    }
+    let first = json(&handle(get("/v1/contacts", &[("limit", "2")], &key), &deps).await);
+    let cursor = first["next"].as_str().expect("a next page").to_owned();
+    let second =
+        json(&handle(get("/v1/contacts", &[("limit", "2"), ("cursor", &cursor)], &key), &deps).await);
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert!(second.get("next").is_none());
+
+    for query in [[("limit", "0")], [("limit", "101")], [("cursor", "%%%")], [("phone", "12")]] {
+        let response = handle(get("/v1/contacts", &query, &key), &deps).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query:?}");
+    }
+    assert_eq!(
+        handle(get("/v1/conversations/nope#/messages", &[], &key), &deps).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn lead_ads_page_token_is_sealed_and_never_returned() {
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    let body = r#"{"page_id":"109876543210987","page_access_token":"EAAPAGE-secret"}"#;
+
+    let connected = handle(request("PUT", "/v1/leadads", Some(&key), body), &deps).await;
+    let shown = handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await;
+
+    assert_eq!(connected.status(), StatusCode::OK);
+    assert!(!String::from_utf8_lossy(shown.body().as_ref()).contains("EAAPAGE"));
+    let tenant_id = TenantId::parse(tenant).expect("valid");
+    assert_eq!(
+        deps.tenants.tenant_for_page_id("109876543210987").await.expect("route"),
+        Some(tenant_id.clone())
+    );
+    let stored = deps.tenants.page_connection(&tenant_id).await.expect("read").expect("connected");
+    let context = EncryptionContext { tenant_id, purpose: Purpose::PageAccessToken };
+    assert_eq!(
+        deps.vault.open(&context, &stored.page_access_token).await.expect("opens").expose(),
+        b"EAAPAGE-secret"
+    );
+    assert_eq!(
+        handle(request("DELETE", "/v1/leadads", Some(&key), ""), &deps).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        handle(request("GET", "/v1/leadads", Some(&key), ""), &deps).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn export_holds_the_persons_data_and_erasure_is_accepted_for_the_next_run() {
+    // Arrange
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511988887777", "wamid.E1").await;
+
+    // Act
+    let export = handle(get("/v1/privacy/export", &[("phone", "+55 11 98888-7777")], &key), &deps).await;
+    let accepted =
+        handle(request("POST", "/v1/privacy/erasure", Some(&key), r#"{"phone":"5511988887777"}"#), &deps)
+            .await;
+    let id = json(&accepted)["id"].as_str().expect("id").to_owned();
+    let status = handle(get(&format!("/v1/privacy/erasure/{id}"), &[], &key), &deps).await;
+
+    // Assert
+    assert_eq!(export.status(), StatusCode::OK);
+    let export = json(&export);
+    assert_eq!(export["subject"]["phone"], "5511988887777");
+    assert_eq!(export["contacts"][0]["conversations"][0]["messages"][0]["wamid"], "wamid.E1");
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    assert_eq!(json(&accepted)["status"], "pending");
+    assert_eq!(json(&status)["status"], "pending");
+    let pending = deps.privacy.due_erasures(10).await.expect("queue");
+    assert_eq!(pending.len(), 1);
+}
+
+#[tokio::test]
+async fn privacy_routes_refuse_bad_subjects_and_foreign_requests() {
+    let deps = deps();
+    let (_, key) = new_tenant(&deps).await;
+    let (_, other) = new_tenant(&deps).await;
+    for body in [
+        "{}",
+        r#"{"phone":"1","email":"a@b.c"}"#,
+        r#"{"phone":"12"}"#,
+        r#"{"email":"nope"}"#,
+        r#"{"name":"x"}"#,
+    ] {
+        let response = handle(request("POST", "/v1/privacy/erasure", Some(&key), body), &deps).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(handle(get("/v1/privacy/export", &[], &key), &deps).await.status(), StatusCode::BAD_REQUEST);
+    let accepted =
+        handle(request("POST", "/v1/privacy/erasure", Some(&key), r#"{"email":"A@B.com"}"#), &deps).await;
+    let id = json(&accepted)["id"].as_str().expect("id").to_owned();
+    let foreign = handle(get(&format!("/v1/privacy/erasure/{id}"), &[], &other), &deps).await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    let empty =
+        json(&handle(get("/v1/privacy/export", &[("email", "nobody@example.com")], &key), &deps).await);
+    assert_eq!(empty["contacts"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn person_export_as_csv_tables() {
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511988887777", "wamid.CSV1").await;
+
+    let response =
+        handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "csv")], &key), &deps)
+            .await;
+    let bad_format =
+        handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "xml")], &key), &deps)
+            .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json(&response);
+    let contacts = body["files"]["contacts.csv"].as_str().expect("contacts.csv");
+    assert!(contacts.starts_with("id,phone,user_id,email,name,"));
+    assert!(contacts.contains(",5511988887777,"));
+    assert!(body["files"]["messages.csv"].as_str().expect("messages.csv").contains("wamid.CSV1"));
+    assert_eq!(bad_format.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn tenant_export_pages_through_every_contact() {
+    // Arrange: 27 contacts, more than one page.
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    for i in 0..27 {
+        seed_message(&deps, &tenant, &format!("55119000000{i:02}"), &format!("wamid.T{i}")).await;
+    }
+
+    // Act
+    let first = json(&handle(get("/v1/privacy/export/tenant", &[], &key), &deps).await);
+    let cursor = first["next"].as_str().expect("a second page").to_owned();
+    let second = json(&handle(get("/v1/privacy/export/tenant", &[("cursor", &cursor)], &key), &deps).await);
+
+    // Assert
+    assert_eq!(first["tenant"]["name"], "Acme");
+    assert!(first["tenant"].get("whatsapp").is_none(), "nothing connected, and never a token");
+    assert_eq!(first["contacts"].as_array().map(Vec::len), Some(25));
+    assert_eq!(second["contacts"].as_array().map(Vec::len), Some(2));
+    assert!(second.get("tenant").is_none() && second.get("next").is_none());
+    assert_eq!(second["contacts"][0]["conversations"][0]["messages"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn retention_settings_default_to_the_promises_and_keep_their_bounds() {
+    let deps = deps();
+    let (_, key) = new_tenant(&deps).await;
+
+    let defaults = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
+    let changed = handle(
+        request("PUT", "/v1/settings/retention", Some(&key), r#"{"conversation_days":60,"content_days":7}"#),
+        &deps,
+    )
+    .await;
+    let read_back = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
+
+    assert_eq!(defaults, serde_json::json!({"conversation_days": 90, "content_days": 30}));
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(read_back, serde_json::json!({"conversation_days": 60, "content_days": 7}));
+    for body in [
+        r#"{"conversation_days":366,"content_days":30}"#,
+        r#"{"conversation_days":10,"content_days":11}"#,
+        r#"{"conversation_days":0,"content_days":0}"#,
+        "{}",
+    ] {
+        let response = handle(request("PUT", "/v1/settings/retention", Some(&key), body), &deps).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The OpenAPI document
+// ---------------------------------------------------------------------------------------------
+
+fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                out.push(target.clone());
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_served_and_covers_every_operation_with_resolvable_schemas() {
+    // Arrange
+    let deps = deps();
+
+    // Act
+    let response = handle(request("GET", "/v1/openapi.json", None, ""), &deps).await;
+
+    // Assert
+    assert_eq!(response.status(), StatusCode::OK);
+    let document = json(&response);
+    assert_eq!(document["openapi"], "3.1.0");
+    for operation in routes::OPERATIONS {
+        let entry = &document["paths"][operation.path][operation.method.to_lowercase()];
+        assert!(entry.is_object(), "{} {} documented", operation.method, operation.path);
+        assert!(entry["responses"]["400"].is_object() && entry["responses"]["500"].is_object());
+        let documented: Vec<&String> = entry["responses"].as_object().unwrap().keys().collect();
+        for answer in operation.answers {
+            assert!(
+                documented.contains(&&answer.status.to_string()),
+                "{} {}",
+                operation.method,
+                operation.path
+            );
+        }
+    }
+    let mut targets = Vec::new();
+    refs(&document, &mut targets);
+    assert!(!targets.is_empty());
+    for target in targets {
+        let name = target.strip_prefix("#/components/schemas/").expect("a component reference");
+        assert!(document["components"]["schemas"][name].is_object(), "{target} resolves");
+    }
+    let ids: std::collections::HashSet<String> =
+        routes::OPERATIONS.iter().map(openapi::operation_id).collect();
+    assert_eq!(ids.len(), routes::OPERATIONS.len(), "operation ids are unique");
+}
+
+#[test]
+fn every_route_the_router_serves_is_in_the_table_once() {
+    for operation in routes::OPERATIONS {
+        let path = operation.path.replace(['{', '}'], "");
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let (found, _) = routes::find(operation.method, &segments).expect("routable");
+        assert_eq!(
+            found.path, operation.path,
+            "{} {} is reached by its own entry",
+            operation.method, operation.path
+        );
+    }
+}
