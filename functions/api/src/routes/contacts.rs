@@ -921,23 +921,24 @@ impl Columns {
             Self { phone: None, email: None, name: None, tags: None, consent: None, attributes: Vec::new() };
         for (index, raw) in header.iter().enumerate() {
             let name = raw.trim_start_matches('\u{feff}').trim().to_lowercase();
-            let slot =
-                match name.as_str() {
-                    "phone" => &mut columns.phone,
-                    "email" => &mut columns.email,
-                    "name" => &mut columns.name,
-                    "tags" => &mut columns.tags,
-                    "consent" => &mut columns.consent,
-                    other => match other.strip_prefix("attr.") {
-                        Some(attribute) if !attribute.is_empty() => {
-                            columns.attributes.push((attribute.to_owned(), index));
-                            continue;
-                        }
-                        _ => return Err(format!(
+            let slot = match name.as_str() {
+                "phone" => &mut columns.phone,
+                "email" => &mut columns.email,
+                "name" => &mut columns.name,
+                "tags" => &mut columns.tags,
+                "consent" => &mut columns.consent,
+                other => match other.strip_prefix("attr.") {
+                    Some(attribute) if !attribute.is_empty() => {
+                        columns.attributes.push((attribute.to_owned(), index));
+                        continue;
+                    }
+                    _ => {
+                        return Err(format!(
                             "unknown column {raw:?}: use phone, email, name, tags, consent or attr.<name>"
-                        )),
-                    },
-                };
+                        ))
+                    }
+                },
+            };
             if slot.replace(index).is_some() {
                 return Err(format!("column {name} appears twice"));
             }
