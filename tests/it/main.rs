@@ -1,6 +1,6 @@
 //! The workspace's integration tests, in one binary (one link instead of one per file).
 //!
-//! - `dynamo`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
+//! - `dynamo`, `documents`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
 //!
@@ -12,6 +12,7 @@
 
 mod api;
 mod batch;
+mod documents;
 mod dynamo;
 mod e2e;
 mod idempotency;

@@ -940,6 +940,40 @@ pub trait InboxStore: Send + Sync {
 mod tests {
     use super::*;
 
+    fn conversation(assignee: Option<&str>, queue: Option<&str>) -> ConversationView {
+        ConversationView {
+            id: ConversationId::parse("cv_1").unwrap(),
+            contact_id: ContactId::parse("ct_1").unwrap(),
+            state: "open".into(),
+            started_at: 1,
+            last_message_at: 1,
+            assignee: assignee.map(|a| UserId::parse(a).unwrap()),
+            queue: queue.map(str::to_owned),
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn an_agent_sees_what_is_assigned_to_them_or_queued_for_them() {
+        let agent =
+            AgentScope { user: Some(UserId::parse("usr_a").unwrap()), queues: vec!["support".into()] };
+        let key = AgentScope { user: None, queues: vec![] };
+
+        assert!(agent.sees(&conversation(Some("usr_a"), None)));
+        assert!(agent.sees(&conversation(None, Some("support"))));
+        assert!(!agent.sees(&conversation(Some("usr_b"), Some("sales"))));
+        assert!(!agent.sees(&conversation(None, None)));
+        assert!(!key.sees(&conversation(None, None)), "an agent API key has no user to match");
+        let filter = ConversationFilter {
+            visible_to: Some(agent),
+            state: Some("open".into()),
+            ..ConversationFilter::default()
+        };
+        assert!(filter.accepts(&conversation(Some("usr_a"), None)));
+        assert!(!filter
+            .accepts(&ConversationView { state: "resolved".into(), ..conversation(Some("usr_a"), None) }));
+    }
+
     #[test]
     fn statuses_only_move_forward_and_failed_is_final() {
         let order =

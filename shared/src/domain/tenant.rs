@@ -459,6 +459,37 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_validated_and_keywords_normalised() {
+        let settings = TenantSettings {
+            opt_out_keywords: vec![" sair ".into(), "STOP".into(), "stop".into()],
+            ..TenantSettings::default()
+        };
+        assert_eq!(
+            settings.validated().map(|s| s.opt_out_keywords),
+            Ok(vec!["SAIR".to_owned(), "STOP".to_owned()])
+        );
+        let zone = TenantSettings { time_zone: "Mars/Olympus Mons".into(), ..TenantSettings::default() };
+        assert_eq!(zone.validated(), Err(InvalidSettings::TimeZone));
+        let hours = TenantSettings {
+            business_hours: vec![BusinessHours {
+                day: Weekday::Sat,
+                open: "9:00".into(),
+                close: "17:00".into(),
+            }],
+            ..TenantSettings::default()
+        };
+        assert_eq!(hours.validated(), Err(InvalidSettings::Hours));
+        let both = TenantSettings { opt_in_keywords: vec!["stop".into()], ..TenantSettings::default() };
+        assert_eq!(both.validated(), Err(InvalidSettings::Keywords));
+        assert!(TenantSettings {
+            time_zone: "America/Argentina/Buenos_Aires".into(),
+            ..TenantSettings::default()
+        }
+        .validated()
+        .is_ok());
+    }
+
+    #[test]
     fn malformed_keys_do_not_parse() {
         for bad in ["", "llk", "llk.tn_a.key_b", "xxx.tn_a.key_b.s", "llk.tn#a.key_b.s", "llk.a.b.c.d"] {
             assert!(ApiKey::parse(bad).is_none(), "{bad}");
