@@ -914,3 +914,153 @@ async fn settings_api_keys_and_users_round_trip_with_clear_errors() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test]
+async fn admins_change_roles_disable_users_and_cannot_lock_themselves_out() {
+    // Arrange
+    let (admin_key, tenant) = tenant().await;
+    let (admin_id, admin_tokens) = user(&admin_key, &tenant, "boss@example.com", "admin", &[]).await;
+    let (agent_id, agent_tokens) = user(&admin_key, &tenant, "worker@example.com", "agent", &[]).await;
+    let admin = access(&admin_tokens);
+    let path = format!("/v1/users/{agent_id}");
+
+    // Act / Assert: a promotion applies to the very next request.
+    assert_eq!(
+        call(Method::GET, "/v1/contacts", Some(&access(&agent_tokens)), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, promoted) =
+        call(Method::PATCH, &path, Some(&admin), Some(json!({"role": "manager", "queues": ["vip"]}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(promoted["role"], "manager");
+    assert_eq!(call(Method::GET, "/v1/contacts", Some(&access(&agent_tokens)), None).await.0, StatusCode::OK);
+    let (_, shown) = call(Method::GET, &path, Some(&admin), None).await;
+    assert_eq!(shown["queues"], json!(["vip"]));
+    assert!(shown.get("password_hash").is_none());
+
+    // Disabling refuses the user's tokens and logins; enabling lets them log in again.
+    assert_eq!(
+        call(Method::PATCH, &path, Some(&admin), Some(json!({"status": "disabled"}))).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(Method::GET, "/v1/me", Some(&access(&agent_tokens)), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = call(
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(json!({"tenant_id": tenant, "email": "worker@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(refused.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(Method::PATCH, &path, Some(&admin), Some(json!({"status": "active"}))).await.0,
+        StatusCode::OK
+    );
+    login(&tenant, "worker@example.com", PASSWORD).await;
+
+    // No admin demotes, disables or deletes themselves.
+    let own = format!("/v1/users/{admin_id}");
+    assert_eq!(
+        call(Method::PATCH, &own, Some(&admin), Some(json!({"role": "agent"}))).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        call(Method::PATCH, &own, Some(&admin), Some(json!({"status": "disabled"}))).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(call(Method::DELETE, &own, Some(&admin), None).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        call(Method::PATCH, &path, Some(&admin), Some(json!({"role": "owner"}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(call(Method::GET, "/v1/users/usr_unknown", Some(&admin), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(Method::GET, "/v1/leads/ld_unknown", Some(&admin), None).await.0, StatusCode::NOT_FOUND);
+    let (_, users) = call(Method::GET, "/v1/users?limit=1", Some(&admin), None).await;
+    assert_eq!(users["items"].as_array().map(Vec::len), Some(1));
+    let (_, rest) = call(
+        Method::GET,
+        &format!("/v1/users?limit=10&cursor={}", users["next"].as_str().expect("next")),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn appointments_and_notes_are_changed_and_deleted_and_conversations_filter() {
+    // Arrange
+    let client = crate::support::http();
+    let owner = TestTenant::new(&client).await;
+    let key = owner.api_key.clone();
+    assert_eq!(post(&client, &owner.fixture("text")).await, StatusCode::OK);
+    let contact = eventually("the contact", || async { owner.contact(&client).await }).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let base_path = format!("/v1/contacts/{contact}");
+
+    // Act / Assert: appointments keep start before end through changes.
+    let (_, appointment) = call(Method::POST, &format!("{base_path}/appointments"), Some(&key),
+        Some(json!({"text": "Demo", "starts_at": 1_900_000_000_000_i64, "ends_at": 1_900_000_360_000_i64, "location": "Loja"}))).await;
+    let appointment_path = format!("{base_path}/appointments/{}", appointment["id"].as_str().expect("id"));
+    assert_eq!(
+        call(Method::PATCH, &appointment_path, Some(&key), Some(json!({"ends_at": 1}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (moved, changed) =
+        call(Method::PATCH, &appointment_path, Some(&key), Some(json!({"location": null}))).await;
+    assert_eq!(moved, StatusCode::OK);
+    assert!(changed.get("location").is_none());
+    assert_eq!(
+        call(Method::PATCH, &appointment_path, Some(&key), Some(json!({"done": true}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(call(Method::DELETE, &appointment_path, Some(&key), None).await.0, StatusCode::NO_CONTENT);
+    let (_, note) =
+        call(Method::POST, &format!("{base_path}/notes"), Some(&key), Some(json!({"text": "first"}))).await;
+    let note_path = format!("{base_path}/notes/{}", note["id"].as_str().expect("id"));
+    let (_, edited) = call(Method::PATCH, &note_path, Some(&key), Some(json!({"text": "second"}))).await;
+    assert_eq!(edited["text"], "second");
+    assert_eq!(call(Method::DELETE, &note_path, Some(&key), None).await.0, StatusCode::NO_CONTENT);
+    let (_, notes) = call(Method::GET, &format!("{base_path}/notes"), Some(&key), None).await;
+    assert_eq!(notes["items"].as_array().map(Vec::len), Some(0));
+
+    // Conversations filter by state, queue and time.
+    let (_, page) = call(Method::GET, "/v1/conversations?state=open", Some(&key), None).await;
+    let conversation = page["items"][0]["id"].as_str().expect("an open conversation").to_owned();
+    call(
+        Method::PATCH,
+        &format!("/v1/conversations/{conversation}"),
+        Some(&key),
+        Some(json!({"state": "pending", "queue": "billing"})),
+    )
+    .await;
+    for (query, expected) in [
+        ("state=open", 0),
+        ("state=pending", 1),
+        ("queue=billing", 1),
+        ("queue=sales", 0),
+        ("updated_since=4102444800000", 0),
+    ] {
+        let (status, page) = call(Method::GET, &format!("/v1/conversations?{query}"), Some(&key), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(expected), "{query}");
+    }
+    for bad in ["state=closed", "updated_since=yesterday", "assignee=%23"] {
+        assert_eq!(
+            call(Method::GET, &format!("/v1/conversations?{bad}"), Some(&key), None).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    let (_, one) = call(Method::GET, &format!("/v1/conversations/{conversation}"), Some(&key), None).await;
+    assert_eq!(one["queue"], "billing");
+    let (_, timeline) = call(Method::GET, &format!("{base_path}/timeline"), Some(&key), None).await;
+    let kinds: Vec<&str> =
+        timeline["items"].as_array().expect("items").iter().filter_map(|a| a["kind"].as_str()).collect();
+    assert!(kinds.contains(&"message.inbound") && kinds.contains(&"conversation.state_changed"), "{kinds:?}");
+}

@@ -171,33 +171,47 @@ impl Table {
         if let Some(expires_at) = expires_at {
             item.insert(EXPIRES_AT.to_owned(), n(expires_at.epoch_secs()));
         }
-        let put = Put::builder().table_name(self.name()).set_item(Some(item));
-        let put = match precondition {
-            Precondition::None => put,
-            Precondition::Absent => {
-                put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK)
-            }
-            Precondition::Version(v) => put
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_values(":v", n(v)),
-        };
-        put.build().context("building a document put")
+        let (condition, names, values) = condition(precondition);
+        Put::builder()
+            .table_name(self.name())
+            .set_item(Some(item))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .build()
+            .context("building a document put")
     }
 
     fn doc_delete(&self, key: &Key, precondition: Precondition) -> anyhow::Result<Delete> {
-        let delete = Delete::builder().table_name(self.name()).set_key(Some(key_attributes(key)));
-        let delete = match precondition {
-            Precondition::None => delete,
-            Precondition::Absent => {
-                delete.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK)
-            }
-            Precondition::Version(v) => delete
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_values(":v", n(v)),
-        };
-        delete.build().context("building a document delete")
+        let (condition, names, values) = condition(precondition);
+        Delete::builder()
+            .table_name(self.name())
+            .set_key(Some(key_attributes(key)))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .build()
+            .context("building a document delete")
+    }
+}
+
+/// The condition expression of a precondition, with its attribute names and values.
+type Condition = (Option<String>, Option<std::collections::HashMap<String, String>>, Option<Item>);
+
+fn condition(precondition: Precondition) -> Condition {
+    use std::collections::HashMap;
+    match precondition {
+        Precondition::None => (None, None, None),
+        Precondition::Absent => (
+            Some("attribute_not_exists(#pk)".to_owned()),
+            Some(HashMap::from([("#pk".to_owned(), PK.to_owned())])),
+            None,
+        ),
+        Precondition::Version(v) => (
+            Some("#v = :v".to_owned()),
+            Some(HashMap::from([("#v".to_owned(), VERSION.to_owned())])),
+            Some(HashMap::from([(":v".to_owned(), n(v))])),
+        ),
     }
 }
 

@@ -225,6 +225,27 @@ fn attributes(raw: BTreeMap<String, String>) -> Result<BTreeMap<String, String>,
     Ok(raw)
 }
 
+/// The person a phone, email and name given by a client name: at least a phone or an email.
+///
+/// # Errors
+/// 400 naming the field at fault.
+pub fn person(
+    phone_raw: Option<&str>,
+    email_raw: Option<&str>,
+    name_raw: Option<&str>,
+) -> Result<ContactProfile, ApiError> {
+    let profile = ContactProfile {
+        phone: phone_raw.map(phone).transpose().map_err(|e| bad(format!("phone: {e}")))?,
+        email: email_raw.map(email).transpose().map_err(|e| bad(format!("email: {e}")))?,
+        name: name_raw.map(contact_name).transpose().map_err(|e| bad(format!("name: {e}")))?,
+        user_id: None,
+    };
+    if profile.phone.is_none() && profile.email.is_none() {
+        return Err(bad("a phone or an email is needed to know who this is"));
+    }
+    Ok(profile)
+}
+
 fn phone(raw: &str) -> Result<PhoneNumber, String> {
     PhoneNumber::parse(raw).map_err(|e| e.to_string())
 }
@@ -325,15 +346,7 @@ async fn exists<A: Adapters>(
 pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let body: CreateContactBody = json_body(ctx.body)?;
-    let profile = ContactProfile {
-        phone: body.phone.as_deref().map(phone).transpose().map_err(|e| bad(format!("phone: {e}")))?,
-        email: body.email.as_deref().map(email).transpose().map_err(|e| bad(format!("email: {e}")))?,
-        name: body.name.as_deref().map(contact_name).transpose().map_err(|e| bad(format!("name: {e}")))?,
-        user_id: None,
-    };
-    if profile.phone.is_none() && profile.email.is_none() {
-        return Err(bad("a contact needs a phone or an email"));
-    }
+    let profile = person(body.phone.as_deref(), body.email.as_deref(), body.name.as_deref())?;
     let tags = tags(body.tags).map_err(|e| bad(format!("tags: {e}")))?;
     let attributes = attributes(body.attributes).map_err(|e| bad(format!("attributes: {e}")))?;
     if !exists(deps, principal, &profile).await? {

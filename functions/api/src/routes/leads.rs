@@ -5,13 +5,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use shared::domain::crm::{Activity, RecordStore as _};
-use shared::domain::inbox::{
-    ContactProfile, InboxStore, LeadFilter, LeadOrigin, LeadPatch, LeadStage, NewManualLead,
-};
+use shared::domain::inbox::{InboxStore, LeadFilter, LeadOrigin, LeadPatch, LeadStage, NewManualLead};
 use shared::domain::{new_ulid, Clock, ContactId, UserId};
 use shared::lambda::http::{json_response, Problem};
 
-use super::contacts::email;
+use super::contacts::person;
 use super::inbox::{actor_of, paging, text, PageView};
 use super::{json_body, nullable};
 use crate::auth::TenantPrincipal;
@@ -117,23 +115,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
 pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let body: CreateLeadBody = json_body(ctx.body)?;
-    let contact = ContactProfile {
-        phone: body
-            .phone
-            .as_deref()
-            .map(shared::domain::PhoneNumber::parse)
-            .transpose()
-            .map_err(|e| bad(format!("phone: {e}")))?,
-        email: body.email.as_deref().map(email).transpose().map_err(|e| bad(format!("email: {e}")))?,
-        name: body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-        user_id: None,
-    };
-    if contact.phone.is_none() && contact.email.is_none() {
-        return Err(bad("a lead needs a phone or an email"));
-    }
-    if contact.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err(bad("name must be up to 200 characters"));
-    }
+    let contact = person(body.phone.as_deref(), body.email.as_deref(), body.name.as_deref())?;
     owner_ok(deps, principal, body.owner.as_ref()).await?;
     let origin = origin(body.origin)?;
     let now = deps.clock.now();
