@@ -38,7 +38,7 @@ pids+=($!)
 step "start a local stack for the end-to-end tests"
 stack_port=$(free_port)
 LEADLINE_PORT=$stack_port LEADLINE_RUNTIME_PORT=$(free_port) LEADLINE_MOTO_PORT=$(free_port) \
-  LEADLINE_STATE_DIR="$work/stack" LEADLINE_VISIBILITY_TIMEOUT_SECONDS=2 \
+  LEADLINE_STATE_DIR="$work/stack" LEADLINE_VISIBILITY_TIMEOUT_SECONDS=2 LEADLINE_PAIR_INTERVAL_MS=300 \
   target/debug/leadline-local > "$work/stack.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 240); do

@@ -45,6 +45,10 @@ pub struct Fault {
     /// Optional message; a generic one otherwise.
     #[serde(default)]
     pub message: Option<String>,
+    /// Only sends from this business number fail (tests running side by side stay apart);
+    /// any number when absent.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
 }
 
 /// A lead as `POST /_sandbox/leads` takes it.
@@ -67,6 +71,8 @@ struct State_ {
     outbox: Vec<OutboxEntry>,
     faults: VecDeque<Fault>,
     leads: HashMap<String, Value>,
+    /// Message templates by WABA id, as `GET /<waba_id>/message_templates` lists them.
+    templates: HashMap<String, Vec<Value>>,
 }
 
 /// The sandbox; cheap to clone.
@@ -93,6 +99,7 @@ impl Sandbox {
             .route("/outbox", get(outbox).delete(clear_outbox))
             .route("/faults", post(add_fault))
             .route("/leads", post(add_lead))
+            .route("/templates/{waba_id}", post(add_template))
             .with_state(self.clone())
     }
 
@@ -103,15 +110,18 @@ impl Sandbox {
         let segments: Vec<&str> =
             path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
         match (method, segments.as_slice()) {
-            (&Method::POST, [_version, _phone_number_id, "messages"]) => {
-                if let Some(fault) = state.faults.front_mut() {
+            (&Method::POST, [_version, phone_number_id, "messages"]) => {
+                let applies =
+                    |f: &Fault| f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id);
+                if let Some(index) = state.faults.iter().position(applies) {
+                    let fault = &mut state.faults[index];
                     fault.times = fault.times.saturating_sub(1);
                     let status = StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::BAD_REQUEST);
                     let message =
                         fault.message.clone().unwrap_or_else(|| format!("Sandbox fault {}", fault.code));
                     let error = graph_error(fault.code, &message);
                     if fault.times == 0 {
-                        state.faults.pop_front();
+                        state.faults.remove(index);
                     }
                     return (status, error);
                 }
@@ -135,8 +145,9 @@ impl Sandbox {
                     ),
                 ),
             },
-            (&Method::GET, [_version, _waba_id, "message_templates"]) => {
-                (StatusCode::OK, json!({"data": [], "paging": {}}))
+            (&Method::GET, [_version, waba_id, "message_templates"]) => {
+                let data = state.templates.get(*waba_id).cloned().unwrap_or_default();
+                (StatusCode::OK, json!({"data": data, "paging": {}}))
             }
             _ => (StatusCode::BAD_REQUEST, graph_error(100, "Unsupported request in the sandbox")),
         }
@@ -229,4 +240,25 @@ async fn add_lead(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
         state.leads.insert(lead.id.clone(), stored.clone());
     }
     (StatusCode::CREATED, Json(stored)).into_response()
+}
+
+/// `POST /_sandbox/templates/<waba_id>` with a template as Meta lists it
+/// (`{name, language, status, category, components}`): `GET …/message_templates` returns it.
+async fn add_template(State(sandbox): State<Sandbox>, Path(waba_id): Path<String>, body: Bytes) -> Response {
+    let template: Value = match serde_json::from_slice(&body) {
+        Ok(template @ Value::Object(_))
+            if template.get("name").is_some() && template.get("language").is_some() =>
+        {
+            template
+        }
+        _ => return bad_request("expected a template object with name and language".to_owned()),
+    };
+    if let Ok(mut state) = sandbox.state.lock() {
+        let list = state.templates.entry(waba_id).or_default();
+        list.retain(|t| {
+            t.get("name") != template.get("name") || t.get("language") != template.get("language")
+        });
+        list.push(template.clone());
+    }
+    (StatusCode::CREATED, Json(template)).into_response()
 }

@@ -18,7 +18,7 @@ pub struct TestTenant {
 }
 
 /// `n` random decimal digits.
-fn digits(n: usize) -> String {
+pub fn digits(n: usize) -> String {
     infra::random_hex(n)
         .chars()
         .take(n)
@@ -227,7 +227,7 @@ async fn the_same_payload_five_times_and_resigned_is_stored_once() {
     assert_eq!(messages.iter().filter(|m| m["type"] == "text").count(), 1);
 }
 
-fn status_body(tenant: &TestTenant, wamid: &str, status: &str, at: i64) -> String {
+pub fn status_body(tenant: &TestTenant, wamid: &str, status: &str, at: i64) -> String {
     let mut value =
         json!({"id": wamid, "status": status, "timestamp": at.to_string(), "recipient_id": tenant.wa_id});
     if status == "failed" {

@@ -27,6 +27,9 @@ const SENT_CONTENT: &[&str] = &[
     "example.com",
     // What the API tests send: names, notes, passwords, CSV rows.
     "Eva Souza",
+    "track me",
+    "still there?",
+    "seu pedido saiu",
     "Ana Lima",
     "Prefers mornings",
     "Called back",

@@ -2,7 +2,7 @@
 //!
 //! - `dynamo`, `documents`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`, `ingest`, `api`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `e2e`, `ingest`, `api`, `send`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
 //! skip), so a green run always means they ran.
@@ -21,6 +21,7 @@ mod ingest;
 mod kms;
 mod log_scan;
 mod retention;
+mod send;
 mod sqs;
 mod support;
 mod tenants;

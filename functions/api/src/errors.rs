@@ -181,3 +181,31 @@ impl From<anyhow::Error> for ApiError {
 pub fn plan_limit(detail: String) -> ApiError {
     ApiError(Problem::new(StatusCode::FORBIDDEN, "plan-limit", "Plan limit reached", detail))
 }
+
+impl From<shared::domain::outbound::TemplateError> for ApiError {
+    fn from(error: shared::domain::outbound::TemplateError) -> Self {
+        match error {
+            shared::domain::outbound::TemplateError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<shared::domain::ports::IdempotencyError> for ApiError {
+    fn from(error: shared::domain::ports::IdempotencyError) -> Self {
+        match error {
+            shared::domain::ports::IdempotencyError::ClaimLost => {
+                Problem::conflict("the request took too long and was taken over; retry with the same key")
+                    .into()
+            }
+            shared::domain::ports::IdempotencyError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<shared::domain::ports::RateLimitError> for ApiError {
+    fn from(error: shared::domain::ports::RateLimitError) -> Self {
+        match error {
+            shared::domain::ports::RateLimitError::Unknown(e) => internal(&e),
+        }
+    }
+}

@@ -26,7 +26,8 @@ use shared::domain::audit::{AuditEntry, AuditLog, Target};
 use shared::domain::crm::RecordStore;
 use shared::domain::identity::Directory;
 use shared::domain::inbox::InboxStore;
-use shared::domain::ports::{Admission, RateLimiter, TenantStore, Vault};
+use shared::domain::outbound::TemplateStore;
+use shared::domain::ports::{Admission, CloudApi, IdempotencyStore, Queue, RateLimiter, TenantStore, Vault};
 use shared::domain::privacy::PrivacyStore;
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
@@ -50,6 +51,12 @@ pub struct Config {
     /// SHA-256 (hex) of the operator key that may create tenants (`OPERATOR_KEY_SHA256`).
     /// Only the hash is configured, so the key itself is in no environment.
     pub operator_key_sha256: [u8; 32],
+    /// `outbound.fifo` (`OUTBOUND_QUEUE_URL`): accepted messages go here for `send`.
+    pub outbound_queue_url: String,
+    /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS): template sync.
+    pub graph_api_base_url: String,
+    /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
+    pub graph_api_version: String,
 }
 
 impl Config {
@@ -67,6 +74,9 @@ impl Config {
             table_name: env.required("TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
             operator_key_sha256,
+            outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
+            graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
+            graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
         })
     }
 }
@@ -89,8 +99,16 @@ pub trait Adapters: Send + Sync + 'static {
     type Audit: AuditLog;
     /// Notes, tasks, appointments, activities.
     type Records: RecordStore;
-    /// Request rate limiting.
+    /// Request rate limiting and monthly message counts.
     type Limiter: RateLimiter;
+    /// `outbound.fifo`.
+    type Outbound: Queue;
+    /// Idempotency keys of `POST /v1/messages`.
+    type Idempotency: IdempotencyStore;
+    /// Message templates as synced.
+    type Templates: TemplateStore;
+    /// The Cloud API (template sync).
+    type Cloud: CloudApi;
 }
 
 /// What the handler needs, built once per process.
@@ -114,8 +132,16 @@ pub struct Deps<A: Adapters> {
     pub audit: A::Audit,
     /// Notes, tasks, appointments, activities.
     pub records: A::Records,
-    /// Request rate limiting.
+    /// Request rate limiting and monthly message counts.
     pub limiter: A::Limiter,
+    /// `outbound.fifo`.
+    pub outbound: A::Outbound,
+    /// Idempotency keys of `POST /v1/messages`.
+    pub idempotency: A::Idempotency,
+    /// Message templates as synced.
+    pub templates: A::Templates,
+    /// The Cloud API (template sync).
+    pub cloud: A::Cloud,
 }
 
 impl<A: Adapters> Deps<A> {
@@ -153,6 +179,8 @@ pub struct Ctx<'a> {
     pub query: &'a HashMap<String, String>,
     /// The body.
     pub body: &'a [u8],
+    /// The request headers.
+    pub headers: &'a lambda_http::http::HeaderMap,
 }
 
 impl Ctx<'_> {
@@ -226,7 +254,7 @@ pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<B
     let span = tracing::info_span!("request", route = operation.name(), tenant_id = principal.tenant_label());
     let query: HashMap<String, String> =
         request.query_string_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-    let ctx = Ctx { principal: &principal, params: &params, query: &query, body };
+    let ctx = Ctx { principal: &principal, params: &params, query: &query, body, headers: request.headers() };
     match routes::dispatch(operation.op, ctx, deps).instrument(span).await {
         Ok(response) => response,
         Err(error) => error.into_response(),

@@ -2,9 +2,12 @@
 
 use api::{handle, Adapters, Config, Deps};
 use lambda_http::{service_fn, Error, Request};
-use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
-use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
+use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords, DocTemplates};
+use shared::adapters::dynamo::idempotency::MIN_RETENTION;
+use shared::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
+use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::adapters::sqs::SqsQueue;
 use shared::config::{aws_sdk_config, Env};
 use shared::domain::SystemClock;
 
@@ -21,6 +24,10 @@ impl Adapters for Aws {
     type Audit = DocAuditLog<Table>;
     type Records = DocRecords<Table>;
     type Limiter = DocRateLimiter<Table>;
+    type Outbound = SqsQueue;
+    type Idempotency = DynamoIdempotency;
+    type Templates = DocTemplates<Table>;
+    type Cloud = GraphClient;
 }
 
 #[tokio::main]
@@ -32,7 +39,6 @@ async fn main() -> Result<(), Error> {
     let vault =
         KmsVault::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone(), CachePolicy::default());
     let deps: Deps<Aws> = Deps {
-        config,
         tenants: DynamoTenantStore::new(table.clone()),
         vault,
         clock: SystemClock,
@@ -41,7 +47,12 @@ async fn main() -> Result<(), Error> {
         directory: DocDirectory::new(table.clone()),
         audit: DocAuditLog::new(table.clone()),
         records: DocRecords::new(table.clone()),
-        limiter: DocRateLimiter::new(table),
+        limiter: DocRateLimiter::new(table.clone()),
+        outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.outbound_queue_url.clone()),
+        idempotency: DynamoIdempotency::new(table.clone(), MIN_RETENTION),
+        templates: DocTemplates::new(table),
+        cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
+        config,
     };
     lambda_http::run(service_fn(|request: Request| async { Ok::<_, Error>(handle(request, &deps).await) }))
         .await

@@ -30,6 +30,8 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflicts with the current state",
         410 => "Gone",
         413 => "The body is too large",
+        422 => "Refused by policy (consent, opt-out, 24 h window, template) or a reused Idempotency-Key",
+        502 => "Meta refused the request",
         429 => "Too many requests (see Retry-After)",
         500 => "Unexpected failure",
         501 => "Not built in this version",
@@ -129,6 +131,13 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
             let schema = serde_json::to_value(schema(requests)).unwrap_or(Value::Null);
             operation["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            if op.op == routes::Op::SendMessage {
+                if let Some(parameters) = operation["parameters"].as_array_mut() {
+                    parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": true,
+                        "description": "The same key and body answer the first answer; another body is 422.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
+                }
+            }
         }
         BodySpec::Csv => {
             operation["requestBody"] =

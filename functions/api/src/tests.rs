@@ -2,11 +2,14 @@
 use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::RequestExt as _;
-use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
+use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords, DocTemplates};
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::privacy::PrivacyStore;
 use shared::domain::{PhoneNumber, TenantId, Timestamp};
-use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
+use shared::testing::{
+    LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryPrivacy,
+    MemoryQueue, MemoryTenantStore,
+};
 
 use super::*;
 
@@ -26,6 +29,10 @@ impl Adapters for Fakes {
     type Audit = DocAuditLog<MemoryDocs>;
     type Records = DocRecords<MemoryDocs>;
     type Limiter = DocRateLimiter<MemoryDocs>;
+    type Outbound = MemoryQueue;
+    type Idempotency = MemoryIdempotency;
+    type Templates = DocTemplates<MemoryDocs>;
+    type Cloud = MemoryCloud;
 }
 
 type TestDeps = Deps<Fakes>;
@@ -35,7 +42,14 @@ fn deps() -> TestDeps {
     hash.copy_from_slice(digest(&SHA256, OPERATOR_KEY.as_bytes()).as_ref());
     let docs = MemoryDocs::default();
     Deps {
-        config: Config { table_name: "t".into(), kms_key_id: "k".into(), operator_key_sha256: hash },
+        config: Config {
+            table_name: "t".into(),
+            kms_key_id: "k".into(),
+            operator_key_sha256: hash,
+            outbound_queue_url: "q".into(),
+            graph_api_base_url: "https://graph.example".into(),
+            graph_api_version: "v23.0".into(),
+        },
         tenants: MemoryTenantStore::default(),
         vault: LocalVault,
         clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
@@ -44,7 +58,11 @@ fn deps() -> TestDeps {
         directory: DocDirectory::new(docs.clone()),
         audit: DocAuditLog::new(docs.clone()),
         records: DocRecords::new(docs.clone()),
-        limiter: DocRateLimiter::new(docs),
+        limiter: DocRateLimiter::new(docs.clone()),
+        outbound: MemoryQueue::default(),
+        idempotency: MemoryIdempotency::default(),
+        templates: DocTemplates::new(docs),
+        cloud: MemoryCloud::default(),
     }
 }
 
@@ -165,15 +183,15 @@ async fn bad_bodies_are_400_with_a_reason() {
 }
 
 #[tokio::test]
-async fn routes_not_built_yet_say_so_after_authentication() {
+async fn unknown_routes_methods_and_ids_answer_problems() {
     let deps = deps();
     let (_, key) = new_tenant(&deps).await;
     let unauthenticated = handle(request("GET", "/v1/messages/msg_x", None, ""), &deps).await;
-    let not_built = handle(request("GET", "/v1/messages/abc", Some(&key), ""), &deps).await;
+    let unknown_message = handle(request("GET", "/v1/messages/abc", Some(&key), ""), &deps).await;
     let unknown = handle(request("GET", "/v1/nope", Some(&key), ""), &deps).await;
     let wrong_method = handle(request("PATCH", "/v1/whatsapp", Some(&key), ""), &deps).await;
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(not_built.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(unknown_message.status(), StatusCode::NOT_FOUND);
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

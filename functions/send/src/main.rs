@@ -1,7 +1,7 @@
 //! The `send` Lambda: consumer of `outbound.fifo`. Wiring only.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use send::{handle, Config, Deps};
+use send::{handle, AwsDeps, Config};
 use shared::config::{aws_sdk_config, Env};
 
 #[tokio::main]
@@ -9,6 +9,6 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env(&Env::process())?;
     let aws = aws_sdk_config().await;
-    let deps = Deps::new(config, &aws);
+    let deps = AwsDeps::new(config, &aws)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
 }

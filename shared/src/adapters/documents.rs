@@ -27,6 +27,7 @@ use crate::domain::identity::{
     LOGIN_WINDOW_SECS,
 };
 use crate::domain::inbox::Page;
+use crate::domain::outbound::{Pace, PaceError, PaceLimits, Pacer, Template, TemplateError, TemplateStore};
 use crate::domain::ports::{Admission, RateLimitError, RateLimiter};
 use crate::domain::{ContactId, ExpiresAt, RecordId, SessionId, TenantId, Timestamp, UserId};
 
@@ -135,6 +136,18 @@ pub trait DocTable: Clone + Send + Sync {
     /// When the store fails.
     fn increment(&self, key: &Key, expires_at: ExpiresAt)
         -> impl Future<Output = anyhow::Result<u64>> + Send;
+
+    /// As [`DocTable::increment`], but only while the count is below `limit`: `None` (and no
+    /// change) at the limit.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn increment_within(
+        &self,
+        key: &Key,
+        limit: u64,
+        expires_at: ExpiresAt,
+    ) -> impl Future<Output = anyhow::Result<Option<u64>>> + Send;
 
     /// The counter at `key` (zero when absent or expired).
     ///
@@ -326,6 +339,36 @@ impl DocTable for Table {
             .await
             .context("UpdateItem (counter) failed")?;
         Ok(output.attributes.unwrap_or_default().opt_number(keys::COUNT)?.unwrap_or(0))
+    }
+
+    async fn increment_within(
+        &self,
+        key: &Key,
+        limit: u64,
+        expires_at: ExpiresAt,
+    ) -> anyhow::Result<Option<u64>> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.name())
+            .set_key(Some(key_attributes(key)))
+            .update_expression("ADD #c :one SET #exp = if_not_exists(#exp, :exp)")
+            .condition_expression("attribute_not_exists(#c) OR #c < :limit")
+            .expression_attribute_names("#c", keys::COUNT)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":exp", n(expires_at.epoch_secs()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(output.attributes.unwrap_or_default().opt_number(keys::COUNT)?.unwrap_or(0))),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => Ok(None),
+                other => Err(anyhow::Error::new(other).context("UpdateItem (bounded counter) failed")),
+            },
+        }
     }
 
     async fn counter(&self, key: &Key, now: Timestamp) -> anyhow::Result<u64> {
@@ -784,5 +827,179 @@ impl<D: DocTable> RateLimiter for DocRateLimiter<D> {
         }
         let retry_after_secs = u64::try_from(60 - now.as_secs().rem_euclid(60)).unwrap_or(60);
         Ok(Admission::Limited { retry_after_secs })
+    }
+
+    async fn admit_message(
+        &self,
+        tenant: &TenantId,
+        per_month: u64,
+        now: Timestamp,
+    ) -> Result<Admission, RateLimitError> {
+        // Kept 400 days: a year of monthly usage stays readable.
+        let expires = ExpiresAt::after(now, std::time::Duration::from_secs(400 * 86_400));
+        let key = keys::messages_month(tenant, &now.utc_month());
+        match self.table.increment_within(&key, per_month, expires).await? {
+            Some(_) => Ok(Admission::Allowed),
+            None => Ok(Admission::Limited { retry_after_secs: 3600 }),
+        }
+    }
+
+    async fn messages_this_month(&self, tenant: &TenantId, now: Timestamp) -> Result<u64, RateLimitError> {
+        Ok(self.table.counter(&keys::messages_month(tenant, &now.utc_month()), now).await?)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------
+
+/// [`TemplateStore`] on a [`DocTable`].
+#[derive(Debug, Clone)]
+pub struct DocTemplates<D> {
+    table: D,
+}
+
+impl<D> DocTemplates<D> {
+    /// The store on `table`.
+    #[must_use]
+    pub fn new(table: D) -> Self {
+        Self { table }
+    }
+}
+
+impl<D: DocTable> TemplateStore for DocTemplates<D> {
+    async fn replace_templates(
+        &self,
+        tenant: &TenantId,
+        templates: &[Template],
+    ) -> Result<(), TemplateError> {
+        let now = live();
+        let current = self.templates(tenant).await?;
+        let mut writes = Vec::new();
+        for gone in
+            current.iter().filter(|c| !templates.iter().any(|t| t.name == c.name && t.language == c.language))
+        {
+            writes.push(DocWrite::Delete {
+                key: keys::template(tenant, &gone.name, &gone.language),
+                precondition: Precondition::None,
+            });
+        }
+        for template in templates {
+            writes.push(DocWrite::Put {
+                key: keys::template(tenant, &template.name, &template.language),
+                entity: "template",
+                body: to_json(template)?,
+                expires_at: None,
+                precondition: Precondition::None,
+            });
+        }
+        // One write at a time: a sync is idempotent, so a partial one is completed by the next.
+        for write in writes {
+            self.table.write_docs(vec![write], now).await.map_err(|e| TemplateError::Unknown(e.into()))?;
+        }
+        Ok(())
+    }
+
+    async fn template(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        language: &str,
+    ) -> Result<Option<Template>, TemplateError> {
+        let doc = self.table.get_doc(&keys::template(tenant, name, language), live()).await?;
+        Ok(doc.as_ref().map(from_json).transpose()?.map(|v| v.value))
+    }
+
+    async fn templates(&self, tenant: &TenantId) -> Result<Vec<Template>, TemplateError> {
+        let mut templates: Vec<Template> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (docs, next) = self
+                .table
+                .query_docs(
+                    &keys::tenant_partition(tenant),
+                    keys::TEMPLATE_PREFIX,
+                    after.as_deref(),
+                    (100, true),
+                    live(),
+                )
+                .await?;
+            for doc in &docs {
+                templates.push(from_json(doc)?.value);
+            }
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        templates.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
+        Ok(templates)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Send pacing
+// ---------------------------------------------------------------------------------------------
+
+/// [`Pacer`] on a [`DocTable`]: a bounded counter per number and second, and a "next allowed"
+/// document per number and recipient, updated under its version.
+#[derive(Debug, Clone)]
+pub struct DocPacer<D> {
+    table: D,
+}
+
+impl<D> DocPacer<D> {
+    /// The pacer on `table`.
+    #[must_use]
+    pub fn new(table: D) -> Self {
+        Self { table }
+    }
+}
+
+impl<D: DocTable> Pacer for DocPacer<D> {
+    async fn acquire(
+        &self,
+        tenant: &TenantId,
+        phone_number_id: &str,
+        recipient: &crate::domain::PhoneNumber,
+        limits: PaceLimits,
+        now: Timestamp,
+    ) -> Result<Pace, PaceError> {
+        let pair_key = keys::pair(tenant, phone_number_id, recipient.as_digits());
+        let current = self.table.get_doc(&pair_key, now).await?;
+        let next_allowed: i64 = match &current {
+            Some(doc) => serde_json::from_str(&doc.body).unwrap_or(0),
+            None => 0,
+        };
+        if next_allowed > now.as_millis() {
+            return Ok(Pace::Wait(u64::try_from(next_allowed - now.as_millis()).unwrap_or(0)));
+        }
+        let second = now.as_secs();
+        let expires = ExpiresAt::from_epoch_secs(second + 60);
+        if self
+            .table
+            .increment_within(&keys::throughput(tenant, phone_number_id, second), limits.per_second, expires)
+            .await?
+            .is_none()
+        {
+            return Ok(Pace::Wait(u64::try_from(1000 - now.as_millis().rem_euclid(1000)).unwrap_or(1000)));
+        }
+        let write = DocWrite::Put {
+            key: pair_key,
+            entity: "pair_pace",
+            body: (now.as_millis() + limits.pair_interval_ms).to_string(),
+            expires_at: Some(ExpiresAt::from_epoch_secs(second + 3600)),
+            // None when there is no live document: an expired one TTL has not removed yet must be
+            // overwritten, not treated as a conflict.
+            precondition: current.map_or(Precondition::None, |doc| Precondition::Version(doc.version)),
+        };
+        match self.table.write_docs(vec![write], now).await {
+            Ok(()) => Ok(Pace::Go),
+            // Another send to this person took the slot first.
+            Err(DocWriteError::Conflict { .. }) => {
+                Ok(Pace::Wait(u64::try_from(limits.pair_interval_ms).unwrap_or(6000)))
+            }
+            Err(DocWriteError::Unknown(e)) => Err(e.into()),
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The Graph API over HTTPS: Lead Ads retrieval ([`LeadSource`]).
+//! The Graph API over HTTPS: Lead Ads retrieval ([`LeadSource`]), sending and templates
+//! ([`CloudApi`]).
 //!
 //! TLS is rustls on aws-lc-rs, the provider the AWS SDK already links, so the functions carry
 //! one crypto library. The token travels in the `Authorization` header, never in a URL that a
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::domain::ports::{FetchLeadError, FetchedLead, LeadSource};
+use crate::domain::ports::{CloudApi, CloudApiError, FetchLeadError, FetchedLead, LeadSource};
 use crate::domain::whatsapp::GraphLead;
 use crate::domain::Secret;
 
@@ -84,5 +85,89 @@ impl LeadSource for GraphClient {
         let lead: GraphLead =
             serde_json::from_str(&body).context("Graph returned a lead that does not parse")?;
         Ok(FetchedLead { lead, raw: body })
+    }
+}
+
+/// Reads a Graph answer: the JSON of a success, or the Meta error of a failure.
+async fn graph_answer(response: reqwest::Response) -> Result<serde_json::Value, CloudApiError> {
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| CloudApiError::Unavailable(anyhow::Error::new(e).context("reading the Graph answer")))?;
+    let body: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    if status.is_success() {
+        return body
+            .ok_or_else(|| CloudApiError::Unknown(anyhow::anyhow!("Graph answered {status} without JSON")));
+    }
+    let error = body
+        .as_ref()
+        .and_then(|b| b.get("error"))
+        .and_then(|e| serde_json::from_value::<crate::domain::whatsapp::MetaError>(e.clone()).ok());
+    match error {
+        Some(error) => Err(CloudApiError::Meta { http_status: status.as_u16(), error }),
+        None => Err(CloudApiError::Unavailable(anyhow::anyhow!(
+            "Graph answered HTTP {status} without an error body"
+        ))),
+    }
+}
+
+fn unreachable_graph(e: reqwest::Error) -> CloudApiError {
+    CloudApiError::Unavailable(anyhow::Error::new(e).context("Graph request failed"))
+}
+
+fn path_id(id: &str) -> Result<&str, CloudApiError> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(id)
+    } else {
+        Err(CloudApiError::Unknown(anyhow::anyhow!("a Meta id must be digits")))
+    }
+}
+
+impl CloudApi for GraphClient {
+    async fn send_message(
+        &self,
+        phone_number_id: &str,
+        token: &Secret,
+        body: &serde_json::Value,
+    ) -> Result<Option<String>, CloudApiError> {
+        let url = self.url(&format!("{}/messages", path_id(phone_number_id)?));
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let answer = graph_answer(response).await?;
+        Ok(answer["messages"][0]["id"].as_str().map(str::to_owned))
+    }
+
+    async fn message_templates(
+        &self,
+        waba_id: &str,
+        token: &Secret,
+    ) -> Result<Vec<serde_json::Value>, CloudApiError> {
+        let mut url = self.url(&format!("{}/message_templates", path_id(waba_id)?));
+        let mut templates = Vec::new();
+        // Meta pages with `paging.next` (a full URL); a bound keeps a broken cursor from looping.
+        for _ in 0..100 {
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("limit", "100")])
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .map_err(unreachable_graph)?;
+            let page = graph_answer(response).await?;
+            templates.extend(page["data"].as_array().cloned().unwrap_or_default());
+            match page["paging"]["next"].as_str() {
+                Some(next) if next.starts_with(&self.base_url) => url = next.to_owned(),
+                _ => return Ok(templates),
+            }
+        }
+        Ok(templates)
     }
 }

@@ -162,6 +162,32 @@ pub struct NewInboundMessage<'a> {
     pub retention: RetentionSettings,
 }
 
+/// An outbound message to store, queued, in the recipient's conversation.
+#[derive(Debug, Clone)]
+pub struct NewOutboundMessage<'a> {
+    /// Leadline's id (the API's and the queue's).
+    pub id: &'a MessageId,
+    /// The recipient (an existing contact).
+    pub contact: &'a ContactId,
+    /// The message type (`text`, `template`, …).
+    pub kind: &'a str,
+    /// The Cloud API body, JSON.
+    pub body: &'a str,
+    /// When it was accepted.
+    pub at: Timestamp,
+    /// The tenant's retention settings.
+    pub retention: RetentionSettings,
+}
+
+/// How an outbound message ended without being sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsent {
+    /// Refused by policy at send time (an opt-out arrived since it was queued).
+    Blocked,
+    /// Meta refused it for good, or it could not be queued.
+    Failed,
+}
+
 /// Whether a write created something or found it already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -808,6 +834,56 @@ pub trait InboxStore: Send + Sync {
         patch: &LeadPatch,
         at: Timestamp,
     ) -> impl Future<Output = Result<Option<LeadView>, InboxError>> + Send;
+
+    /// Stores a queued outbound message (and the lookup by its id) in the contact's conversation,
+    /// opening one if needed; a second call with the same id changes nothing.
+    ///
+    /// # Errors
+    /// [`InboxError::NoContact`] when the contact does not exist; [`InboxError::Unknown`].
+    fn store_outbound(
+        &self,
+        tenant: &TenantId,
+        message: &NewOutboundMessage<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<MessageView, InboxError>> + Send;
+
+    /// An outbound message by Leadline's id.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn outbound(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+    ) -> impl Future<Output = Result<Option<MessageView>, InboxError>> + Send;
+
+    /// Records that Meta accepted the message (status `sent` unless a later status is already
+    /// known), as `wamid` when Meta gave one (mark-as-read has none); status webhooks find it by
+    /// the wamid from then on. A status that arrived before this call (kept on a record of its
+    /// own) is merged into the message.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn mark_sent(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        wamid: Option<&Wamid>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), InboxError>> + Send;
+
+    /// Ends an outbound message as blocked or failed, with why (`error`).
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn mark_unsent(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        how: Unsent,
+        error: &MetaError,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), InboxError>> + Send;
 
     /// A page of conversations matching `filter`: all of the tenant's, or one contact's.
     ///

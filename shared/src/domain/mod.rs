@@ -6,6 +6,7 @@ pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod inbox;
+pub mod outbound;
 pub mod ports;
 pub mod privacy;
 pub mod secret;

@@ -546,6 +546,28 @@ pub trait RateLimiter: Send + Sync {
         per_minute: u32,
         now: Timestamp,
     ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
+
+    /// Counts one outbound message of `tenant` in the UTC month of `now` and says whether it is
+    /// within `per_month` (P25). A refused message is not counted.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unknown`].
+    fn admit_message(
+        &self,
+        tenant: &TenantId,
+        per_month: u64,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
+
+    /// Outbound messages counted in the UTC month of `now`.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unknown`].
+    fn messages_this_month(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u64, RateLimitError>> + Send;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -591,4 +613,53 @@ pub trait LeadSource: Send + Sync {
         leadgen_id: &str,
         page_token: &super::secret::Secret,
     ) -> impl Future<Output = Result<FetchedLead, FetchLeadError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph API: the Cloud API (sending, templates)
+// ---------------------------------------------------------------------------------------------
+
+/// Errors of [`CloudApi`].
+#[derive(Debug, thiserror::Error)]
+pub enum CloudApiError {
+    /// Meta answered with an error body: decide by its code (see `outbound::classify`).
+    #[error("Meta refused: code {}", .error.code)]
+    Meta {
+        /// The HTTP status (not to branch on).
+        http_status: u16,
+        /// The error as Meta gave it.
+        error: super::whatsapp::MetaError,
+    },
+    /// Graph could not be reached, timed out, or failed without an error body: retry.
+    #[error("Graph unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else (an unreadable success answer).
+    #[error("Graph call failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// The Cloud API, as the send path and the template sync use it.
+pub trait CloudApi: Send + Sync {
+    /// `POST /<version>/<phone_number_id>/messages`; the wamid Meta assigned (none for
+    /// mark-as-read).
+    ///
+    /// # Errors
+    /// [`CloudApiError`].
+    fn send_message(
+        &self,
+        phone_number_id: &str,
+        token: &super::secret::Secret,
+        body: &serde_json::Value,
+    ) -> impl Future<Output = Result<Option<String>, CloudApiError>> + Send;
+
+    /// Every template of a WhatsApp Business Account (`GET /<waba_id>/message_templates`, all
+    /// pages), as Meta returns them.
+    ///
+    /// # Errors
+    /// [`CloudApiError`].
+    fn message_templates(
+        &self,
+        waba_id: &str,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudApiError>> + Send;
 }

@@ -44,6 +44,23 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The UTC calendar month, as `yyyy-mm` (usage counters by month).
+    #[must_use]
+    pub fn utc_month(self) -> String {
+        // Howard Hinnant's civil-from-days.
+        let days = self.as_secs().div_euclid(86_400) + 719_468;
+        let era = days.div_euclid(146_097);
+        let day_of_era = days - era * 146_097;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let mp = (5 * day_of_year + 2) / 153;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}")
+    }
+}
+
 /// When an item stops existing, in epoch seconds: the value of the table's TTL attribute
 /// `expires_at`. DynamoDB deletes expired items lazily (often days late) and moto never does,
 /// so every read also checks [`ExpiresAt::is_expired`] (P56).
@@ -106,6 +123,15 @@ impl Clock for SystemClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_utc_month_of_an_instant() {
+        assert_eq!(Timestamp::from_secs(0).utc_month(), "1970-01");
+        assert_eq!(Timestamp::from_secs(1_795_444_943).utc_month(), "2026-11");
+        assert_eq!(Timestamp::from_secs(951_782_400).utc_month(), "2000-02", "29 Feb 2000");
+        assert_eq!(Timestamp::from_secs(951_868_799).utc_month(), "2000-02");
+        assert_eq!(Timestamp::from_secs(951_868_800).utc_month(), "2000-03");
+    }
 
     #[test]
     fn expiry_is_reached_at_its_second() {

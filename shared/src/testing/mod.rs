@@ -10,7 +10,7 @@ use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
     ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, InboxStore,
     LeadFilter, LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
-    NewLead, NewManualLead, Page, StatusChange, StatusOutcome, Stored,
+    NewLead, NewManualLead, NewOutboundMessage, Page, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::ports::{
     ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
@@ -22,9 +22,10 @@ use crate::domain::privacy::{
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,
 };
+use crate::domain::whatsapp::MetaError;
 use crate::domain::{
     ApiKeyId, Clock, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, SecretBytes, TenantId,
-    Timestamp,
+    Timestamp, Wamid,
 };
 
 /// A clock the test sets and moves.
@@ -408,6 +409,14 @@ impl InboxStore for MemoryInbox {
             return Ok(Stored::Duplicate);
         }
         let contact = Self::contact(&mut state, tenant, message.from, message.sent_at)?;
+        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
+            // The 24 h customer-service window, as the DynamoDB inbox keeps it.
+            let at = message.sent_at.as_millis();
+            if view.last_inbound_at.is_none_or(|last| last < at) {
+                view.last_inbound_at = Some(at);
+                view.service_window_until = Some(at + 24 * 3_600_000);
+            }
+        }
         let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at);
         state.messages.push((
             tenant.clone(),
@@ -426,6 +435,81 @@ impl InboxStore for MemoryInbox {
             },
         ));
         Ok(Stored::Created)
+    }
+
+    async fn store_outbound(
+        &self,
+        tenant: &TenantId,
+        message: &NewOutboundMessage<'_>,
+        _now: Timestamp,
+    ) -> Result<MessageView, InboxError> {
+        let mut state = self.state()?;
+        if let Some((_, existing)) = state.messages.iter().find(|(t, m)| t == tenant && &m.id == message.id) {
+            return Ok(existing.clone());
+        }
+        if !state.contacts.iter().any(|(t, c)| t == tenant && &c.id == message.contact) {
+            return Err(InboxError::NoContact);
+        }
+        let conversation = Self::conversation(&mut state, tenant, message.contact, message.at);
+        let view = MessageView {
+            id: message.id.clone(),
+            conversation_id: conversation,
+            wamid: None,
+            direction: "outbound".into(),
+            kind: message.kind.to_owned(),
+            timestamp: message.at.as_millis(),
+            status: MessageStatus::Queued,
+            statuses: std::collections::BTreeMap::new(),
+            error: None,
+            payload: serde_json::from_str(message.body).ok(),
+            content_sanitized_at: None,
+        };
+        state.messages.push((tenant.clone(), view.clone()));
+        Ok(view)
+    }
+
+    async fn outbound(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<MessageView>, InboxError> {
+        Ok(self.state()?.messages.iter().find(|(t, m)| t == tenant && &m.id == id).map(|(_, m)| m.clone()))
+    }
+
+    async fn mark_sent(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        wamid: Option<&Wamid>,
+        at: Timestamp,
+    ) -> Result<(), InboxError> {
+        let mut state = self.state()?;
+        if let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) {
+            message.wamid = wamid.map(|w| w.as_str().to_owned()).or(message.wamid.take());
+            if message.status.rank() < MessageStatus::Sent.rank() {
+                message.status = MessageStatus::Sent;
+                message.statuses.insert("sent".into(), at.as_millis());
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark_unsent(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        how: Unsent,
+        error: &MetaError,
+        _at: Timestamp,
+    ) -> Result<(), InboxError> {
+        let mut state = self.state()?;
+        if let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) {
+            let status = match how {
+                Unsent::Blocked => MessageStatus::Blocked,
+                Unsent::Failed => MessageStatus::Failed,
+            };
+            if message.status.rank() < status.rank() {
+                message.status = status;
+                message.error = Some(error.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn apply_status(
@@ -1060,6 +1144,26 @@ mod docs {
             Ok(doc.count)
         }
 
+        async fn increment_within(
+            &self,
+            key: &Key,
+            limit: u64,
+            expires_at: ExpiresAt,
+        ) -> anyhow::Result<Option<u64>> {
+            let mut items = self.lock()?;
+            let doc = items.entry((key.pk.clone(), key.sk.clone())).or_insert(MemoryDoc {
+                body: String::new(),
+                version: 0,
+                count: 0,
+                expires_at: Some(expires_at),
+            });
+            if doc.count >= limit {
+                return Ok(None);
+            }
+            doc.count += 1;
+            Ok(Some(doc.count))
+        }
+
         async fn counter(&self, key: &Key, now: Timestamp) -> anyhow::Result<u64> {
             Ok(self
                 .lock()?
@@ -1067,5 +1171,147 @@ mod docs {
                 .filter(|d| live(d, now))
                 .map_or(0, |d| d.count))
         }
+    }
+}
+
+/// A scripted Cloud API: records what was sent, answers wamids, and fails with the Meta errors
+/// a test queues.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryCloud {
+    state: Arc<Mutex<CloudState>>,
+}
+
+#[derive(Debug, Default)]
+struct CloudState {
+    sent: Vec<(String, serde_json::Value)>,
+    faults: std::collections::VecDeque<MetaError>,
+    templates: Vec<serde_json::Value>,
+}
+
+impl MemoryCloud {
+    /// The bodies sent, with the phone number id they went from.
+    #[must_use]
+    pub fn sent(&self) -> Vec<(String, serde_json::Value)> {
+        self.state.lock().map(|s| s.sent.clone()).unwrap_or_default()
+    }
+
+    /// The next send fails with this Meta error code.
+    pub fn fail_next(&self, code: i64) {
+        if let Ok(mut state) = self.state.lock() {
+            state.faults.push_back(MetaError {
+                code,
+                title: Some(format!("error {code}")),
+                message: None,
+                error_data: None,
+                href: None,
+            });
+        }
+    }
+
+    /// What `message_templates` answers.
+    pub fn set_templates(&self, templates: Vec<serde_json::Value>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.templates = templates;
+        }
+    }
+}
+
+impl crate::domain::ports::CloudApi for MemoryCloud {
+    async fn send_message(
+        &self,
+        phone_number_id: &str,
+        _token: &crate::domain::Secret,
+        body: &serde_json::Value,
+    ) -> Result<Option<String>, crate::domain::ports::CloudApiError> {
+        let mut state = self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        if let Some(error) = state.faults.pop_front() {
+            return Err(crate::domain::ports::CloudApiError::Meta { http_status: 400, error });
+        }
+        state.sent.push((phone_number_id.to_owned(), body.clone()));
+        Ok((body.get("status").is_none()).then(|| format!("wamid.MEMORY{}", state.sent.len())))
+    }
+
+    async fn message_templates(
+        &self,
+        _waba_id: &str,
+        _token: &crate::domain::Secret,
+    ) -> Result<Vec<serde_json::Value>, crate::domain::ports::CloudApiError> {
+        Ok(self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.templates.clone())
+    }
+}
+
+/// Idempotency records in memory (same decisions as the DynamoDB store: a claim holds until
+/// its deadline, a completed key replays its answer, another payload is a mismatch).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryIdempotency {
+    records: Arc<Mutex<HashMap<IdemKey, IdemRecord>>>,
+}
+
+/// Tenant, scope, key.
+type IdemKey = (TenantId, String, String);
+
+#[derive(Debug, Clone)]
+struct IdemRecord {
+    payload_hash: String,
+    until: Timestamp,
+    response: Option<String>,
+}
+
+impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
+    async fn claim(
+        &self,
+        request: &crate::domain::ports::IdempotencyRequest<'_>,
+        now: Timestamp,
+        in_progress_until: Timestamp,
+    ) -> Result<crate::domain::ports::Claim, crate::domain::ports::IdempotencyError> {
+        use crate::domain::ports::Claim;
+        let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
+        if let Some(existing) = records.get(&key) {
+            if existing.payload_hash != request.payload_hash {
+                return Ok(Claim::Mismatch);
+            }
+            if let Some(response) = &existing.response {
+                return Ok(Claim::Completed { response: response.clone() });
+            }
+            if existing.until > now {
+                return Ok(Claim::InProgress);
+            }
+        }
+        records.insert(
+            key,
+            IdemRecord {
+                payload_hash: request.payload_hash.to_owned(),
+                until: in_progress_until,
+                response: None,
+            },
+        );
+        Ok(Claim::Acquired)
+    }
+
+    async fn complete(
+        &self,
+        request: &crate::domain::ports::IdempotencyRequest<'_>,
+        response: &str,
+        _now: Timestamp,
+    ) -> Result<(), crate::domain::ports::IdempotencyError> {
+        let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
+        match records.get_mut(&key) {
+            Some(record) => {
+                record.response = Some(response.to_owned());
+                Ok(())
+            }
+            None => Err(crate::domain::ports::IdempotencyError::ClaimLost),
+        }
+    }
+
+    async fn release(
+        &self,
+        request: &crate::domain::ports::IdempotencyRequest<'_>,
+    ) -> Result<(), crate::domain::ports::IdempotencyError> {
+        let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        records.remove(&(request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned()));
+        Ok(())
     }
 }

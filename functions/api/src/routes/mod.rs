@@ -8,8 +8,10 @@ pub mod identity;
 pub mod inbox;
 pub mod leadads;
 pub mod leads;
+pub mod messages;
 pub mod privacy;
 pub mod settings;
+pub mod templates;
 pub mod tenants;
 pub mod whatsapp;
 
@@ -219,6 +221,8 @@ pub enum Op {
     GetErasure,
     SendMessage,
     GetMessage,
+    ListTemplates,
+    SyncTemplates,
 }
 
 const fn op(
@@ -417,11 +421,20 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::ConversationMessages, "GET", "/v1/conversations/{conversation_id}/messages", "conversations", Tenant(Agent),
         "A conversation's messages, oldest first.",
         query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::MessageView>>)]),
-    // Messages (the sending issue)
-    operation!(Op::SendMessage, "POST", "/v1/messages", "messages", Tenant(Agent), "Send a WhatsApp message (not built in this version).",
-        answers = &[], extra = &[501]),
-    operation!(Op::GetMessage, "GET", "/v1/messages/{message_id}", "messages", Tenant(Agent), "An outbound message's status (not built in this version).",
-        answers = &[], extra = &[501]),
+    // Messages
+    operation!(Op::SendMessage, "POST", "/v1/messages", "messages", Tenant(Agent),
+        "Send a WhatsApp message in the Cloud API's shape (Idempotency-Key header required): checked, queued, sent once.",
+        body = BodySpec::Json(schema::<serde_json::Value>),
+        answers = &[Answer { status: 202, schema: Some(schema::<messages::Accepted>), csv: false }], extra = &[422, 503]),
+    operation!(Op::GetMessage, "GET", "/v1/messages/{message_id}", "messages", Tenant(Agent),
+        "An outbound message's status: queued, sent, delivered, read, failed or blocked (with why).",
+        answers = &[ok(schema::<messages::MessageStatusView>)]),
+    operation!(Op::ListTemplates, "GET", "/v1/templates", "messages", Tenant(Agent),
+        "The message templates as last synced from Meta, with status and parameter counts.",
+        answers = &[ok(schema::<templates::TemplateList>)]),
+    operation!(Op::SyncTemplates, "POST", "/v1/templates/sync", "messages", Tenant(Manager),
+        "Sync the templates from Meta (GET /<waba_id>/message_templates).",
+        answers = &[ok(schema::<templates::TemplateList>)], extra = &[502, 503]),
     // Audit and privacy
     operation!(Op::ListAudit, "GET", "/v1/audit", "audit", Tenant(Admin), "The audit trail, newest first.",
         query = &[q("actor", "Only this user or API key id.", ParamKind::Text(64)),
@@ -585,12 +598,10 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::TenantExport => privacy::tenant_export(ctx, deps).await,
         Op::RequestErasure => privacy::request_erasure(ctx, deps).await,
         Op::GetErasure => privacy::erasure(ctx, deps).await,
-        Op::SendMessage | Op::GetMessage => Err(ApiError(Problem::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not-implemented",
-            "Not implemented",
-            "sending is part of the API contract but not built in this version",
-        ))),
+        Op::SendMessage => messages::send(ctx, deps).await,
+        Op::GetMessage => messages::get(ctx, deps).await,
+        Op::ListTemplates => templates::list(ctx, deps).await,
+        Op::SyncTemplates => templates::sync(ctx, deps).await,
     }
 }
 

@@ -23,14 +23,14 @@ use crate::domain::inbox::{
     epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
     ConversationView, Expiry, InboxError, InboxStore, LeadFilter, LeadPatch, LeadStage, LeadView,
-    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, Page, StatusChange, StatusOutcome,
-    Stored, SERVICE_WINDOW,
+    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, Page,
+    StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
 };
 use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{
-    ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId,
+    ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId, Wamid,
 };
 
 /// [`InboxStore`] on DynamoDB.
@@ -500,6 +500,119 @@ impl DynamoInbox {
     }
 
     /// Writes a message and its `WAMID#` record together, once. `Duplicate` when the record exists.
+    /// Moves a message's current status to `status` if that is forward (statuses only move up;
+    /// `failed` and `blocked` are final); `false` when it was not.
+    async fn move_status(
+        &self,
+        key: &Key,
+        status: MessageStatus,
+        at: Timestamp,
+        error: Option<&MetaError>,
+    ) -> Result<bool, InboxError> {
+        let mut update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(key)))
+            .condition_expression("#rank < :rank")
+            .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+            .expression_attribute_names("#rank", attr::STATUS_RANK)
+            .expression_attribute_names("#at", attr::STATUS_AT)
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":rank", n(status.rank()))
+            .expression_attribute_values(":at", n(at.as_millis()));
+        let mut expression = "SET #status = :status, #rank = :rank, #at = :at".to_owned();
+        if let Some(error) = error {
+            expression.push_str(", #error = :error");
+            update = update.expression_attribute_names("#error", attr::ERROR).expression_attribute_values(
+                ":error",
+                s(serde_json::to_string(error).context("serializing an error")?),
+            );
+        }
+        self.conditional_update(update.update_expression(expression)).await
+    }
+
+    /// Where an outbound message is, from its lookup record.
+    async fn outbound_key(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Key>, InboxError> {
+        let lookup = self
+            .table
+            .get(&keys::outbound(tenant, id), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading an outbound lookup"))?;
+        Ok(lookup
+            .as_ref()
+            .and_then(|l| l.opt_string(attr::MESSAGE_SK))
+            .map(|sk| Key { pk: keys::tenant_partition(tenant), sk: sk.to_owned() }))
+    }
+
+    /// A status webhook came before `mark_sent` and made a placeholder message for the wamid:
+    /// its statuses move to the real message, the placeholder goes, and the wamid record points
+    /// at the real message.
+    async fn adopt_early_statuses(
+        &self,
+        record_key: &Key,
+        message: &Key,
+        record: Item,
+    ) -> Result<(), InboxError> {
+        let existing = self
+            .table
+            .get_including_expired(record_key)
+            .await
+            .map_err(|e| unknown(e, "reading a wamid"))?
+            .unwrap_or_default();
+        let placeholder = existing.opt_string(attr::MESSAGE_SK).map(str::to_owned);
+        if placeholder.as_deref() == Some(message.sk.as_str()) {
+            return Ok(()); // This message's own record: a retry of mark_sent.
+        }
+        let source = match &placeholder {
+            Some(sk) => Key { pk: record_key.pk.clone(), sk: sk.clone() },
+            None => record_key.clone(),
+        };
+        let early = self
+            .table
+            .get_including_expired(&source)
+            .await
+            .map_err(|e| unknown(e, "reading early statuses"))?;
+        if let Some(early) = early {
+            if let Some(AttributeValue::M(history)) = early.get(attr::STATUSES) {
+                for (name, at) in history {
+                    self.table
+                        .client()
+                        .update_item()
+                        .table_name(self.table.name())
+                        .set_key(Some(key_attributes(message)))
+                        .update_expression("SET #h.#name = if_not_exists(#h.#name, :at)")
+                        .expression_attribute_names("#h", attr::STATUSES)
+                        .expression_attribute_names("#name", name)
+                        .expression_attribute_values(":at", at.clone())
+                        .send()
+                        .await
+                        .map_err(|e| unknown(e, "moving early statuses"))?;
+                }
+            }
+            let status = early.opt_string(attr::MESSAGE_STATUS).and_then(MessageStatus::parse);
+            let at = early.opt_number::<i64>(attr::STATUS_AT).ok().flatten().map(Timestamp::from_millis);
+            if let (Some(status), Some(at)) = (status, at) {
+                let error =
+                    early.opt_string(attr::ERROR).and_then(|e| serde_json::from_str::<MetaError>(e).ok());
+                self.move_status(message, status, at, error.as_ref()).await?;
+            }
+            if placeholder.is_some() {
+                self.table.delete(&source).await.map_err(|e| unknown(e, "removing a placeholder message"))?;
+            }
+        }
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(record))
+            .send()
+            .await
+            .map_err(|e| unknown(e, "re-pointing a wamid"))?;
+        Ok(())
+    }
+
     async fn put_message_once(&self, wamid_record: Item, message: Item) -> Result<Stored, InboxError> {
         let result = self
             .table
@@ -726,6 +839,118 @@ impl InboxStore for DynamoInbox {
         Ok(stored)
     }
 
+    async fn store_outbound(
+        &self,
+        tenant: &TenantId,
+        message: &NewOutboundMessage<'_>,
+        now: Timestamp,
+    ) -> Result<MessageView, InboxError> {
+        if let Some(stored) = self.outbound(tenant, message.id).await? {
+            return Ok(stored);
+        }
+        let contact_key = keys::contact(tenant, message.contact);
+        let contact = self
+            .table
+            .get(&contact_key, Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a contact"))?
+            .ok_or(InboxError::NoContact)?;
+        let at = message.at;
+        let conversation = self.ensure_conversation(tenant, message.contact, &contact, at, now).await?;
+        let key = keys::message(tenant, &conversation, at, message.id);
+        let mut lookup = item_with_key(&keys::outbound(tenant, message.id));
+        lookup.insert(ENTITY.to_owned(), s("outbound_lookup"));
+        lookup.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
+        lookup.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
+        let mut item = MessageRecord {
+            key: &key,
+            id: message.id,
+            conversation: &conversation,
+            contact: message.contact,
+            direction: OUTBOUND,
+            kind: message.kind,
+            sent_at: at,
+            status: MessageStatus::Queued,
+        }
+        .into_item();
+        item.insert(attr::RAW.to_owned(), s(message.body));
+        item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
+        self.put_message_once(lookup, item).await?;
+        self.touch(tenant, message.contact, &contact, &conversation, at, None).await?;
+        self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
+        let sanitize_at =
+            now.plus(std::time::Duration::from_secs(u64::from(message.retention.content_days) * 86_400));
+        self.queue_due(DayQueue::Sanitize, tenant, &conversation, sanitize_at, i64::MIN).await?;
+        self.outbound(tenant, message.id)
+            .await?
+            .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("outbound message missing after storing")))
+    }
+
+    async fn outbound(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<MessageView>, InboxError> {
+        let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(None) };
+        let item =
+            self.table.get(&key, Self::now_filter()).await.map_err(|e| unknown(e, "reading a message"))?;
+        item.map(|i| message_view(&i)).transpose().map_err(|e| unknown(e, "mapping a message"))
+    }
+
+    async fn mark_sent(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        wamid: Option<&Wamid>,
+        at: Timestamp,
+    ) -> Result<(), InboxError> {
+        let key = self
+            .outbound_key(tenant, id)
+            .await?
+            .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("marking an unknown outbound message")))?;
+        if let Some(wamid) = wamid {
+            let record_key = keys::wamid(tenant, wamid);
+            let mut record = wamid_item(&record_key, wamid.as_str());
+            record.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
+            match self.table.put_new(record.clone(), Self::now_filter()).await {
+                Ok(()) => {}
+                Err(PutNewError::AlreadyExists) => {
+                    self.adopt_early_statuses(&record_key, &key, record).await?
+                }
+                Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
+            }
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&key)))
+                .update_expression("SET #w = :w")
+                .expression_attribute_names("#w", attr::WAMID)
+                .expression_attribute_values(":w", s(wamid.as_str()))
+                .send()
+                .await
+                .map_err(|e| unknown(e, "recording the wamid on the message"))?;
+        }
+        self.move_status(&key, MessageStatus::Sent, at, None).await?;
+        Ok(())
+    }
+
+    async fn mark_unsent(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        how: Unsent,
+        error: &MetaError,
+        at: Timestamp,
+    ) -> Result<(), InboxError> {
+        let key = self
+            .outbound_key(tenant, id)
+            .await?
+            .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("marking an unknown outbound message")))?;
+        let status = match how {
+            Unsent::Blocked => MessageStatus::Blocked,
+            Unsent::Failed => MessageStatus::Failed,
+        };
+        self.move_status(&key, status, at, Some(error)).await?;
+        Ok(())
+    }
+
     async fn apply_status(
         &self,
         tenant: &TenantId,
@@ -805,27 +1030,7 @@ impl InboxStore for DynamoInbox {
             .send()
             .await
             .map_err(|e| unknown(e, "recording status history"))?;
-        // Current status: only forward.
-        let mut update = client
-            .update_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_attributes(&target)))
-            .condition_expression("#rank < :rank")
-            .expression_attribute_names("#status", attr::MESSAGE_STATUS)
-            .expression_attribute_names("#rank", attr::STATUS_RANK)
-            .expression_attribute_names("#at", attr::STATUS_AT)
-            .expression_attribute_values(":status", s(change.status.as_str()))
-            .expression_attribute_values(":rank", n(change.status.rank()))
-            .expression_attribute_values(":at", n(change.at.as_millis()));
-        let mut expression = "SET #status = :status, #rank = :rank, #at = :at".to_owned();
-        if let Some(error) = change.error {
-            expression.push_str(", #error = :error");
-            update = update.expression_attribute_names("#error", attr::ERROR).expression_attribute_values(
-                ":error",
-                s(serde_json::to_string(error).context("serializing an error")?),
-            );
-        }
-        let applied = self.conditional_update(update.update_expression(expression)).await?;
+        let applied = self.move_status(&target, change.status, change.at, change.error).await?;
         Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
     }
 
@@ -1294,16 +1499,7 @@ impl InboxStore for DynamoInbox {
         let mut plan = Vec::with_capacity(page.items.len() * 2 + 1);
         let mut counts = ErasureCounts::default();
         for message in &page.items {
-            if let Some(wamid) =
-                message.opt_string(attr::WAMID).and_then(|w| crate::domain::Wamid::parse(w).ok())
-            {
-                plan.push(keys::wamid(tenant, &wamid));
-                counts.message_id_records += 1;
-            }
-            if let Some(key) = table_key(message) {
-                plan.push(key);
-                counts.messages += 1;
-            }
+            plan_message(tenant, message, &mut plan, &mut counts);
         }
         let finished = page.next.is_none();
         if finished && item.is_some() {
@@ -1479,6 +1675,24 @@ impl InboxStore for DynamoInbox {
     }
 }
 
+/// Adds a message and its records (wamid, outbound lookup) to a deletion plan.
+fn plan_message(tenant: &TenantId, message: &Item, plan: &mut Vec<Key>, counts: &mut ErasureCounts) {
+    if let Some(wamid) = message.opt_string(attr::WAMID).and_then(|w| Wamid::parse(w).ok()) {
+        plan.push(keys::wamid(tenant, &wamid));
+        counts.message_id_records += 1;
+    }
+    if message.opt_string(attr::DIRECTION) == Some(OUTBOUND) {
+        if let Some(id) = message.opt_string(attr::MESSAGE_ID).and_then(|id| MessageId::parse(id).ok()) {
+            plan.push(keys::outbound(tenant, &id));
+            counts.message_id_records += 1;
+        }
+    }
+    if let Some(key) = table_key(message) {
+        plan.push(key);
+        counts.messages += 1;
+    }
+}
+
 /// The table key an index item belongs to (GSI1 projects every attribute, keys included).
 fn table_key(item: &Item) -> Option<Key> {
     Some(Key { pk: item.opt_string(PK)?.to_owned(), sk: item.opt_string(SK)?.to_owned() })
@@ -1518,16 +1732,7 @@ impl DynamoInbox {
                 if full(&plan) {
                     return Ok((plan, counts));
                 }
-                if let Some(wamid) =
-                    message.opt_string(attr::WAMID).and_then(|w| crate::domain::Wamid::parse(w).ok())
-                {
-                    plan.push(keys::wamid(tenant, &wamid));
-                    counts.message_id_records += 1;
-                }
-                if let Some(key) = table_key(message) {
-                    plan.push(key);
-                    counts.messages += 1;
-                }
+                plan_message(tenant, message, &mut plan, &mut counts);
             }
             if messages.next.is_some() || full(&plan) {
                 return Ok((plan, counts));

@@ -294,6 +294,13 @@ pub fn wamid(tenant: &TenantId, wamid: &Wamid) -> Key {
     Key { pk: tenant_partition(tenant), sk: format!("WAMID#{}", hex_sha256(wamid.as_str())) }
 }
 
+/// Where an outbound message is, by Leadline's id (the API's `GET /v1/messages/{id}` and the
+/// send queue's reference).
+#[must_use]
+pub fn outbound(tenant: &TenantId, message: &MessageId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("OUTMSG#{message}") }
+}
+
 /// A lead, by leadgen id.
 #[must_use]
 pub fn lead(tenant: &TenantId, leadgen_id: &str) -> Key {
@@ -476,6 +483,36 @@ pub fn activities_before(contact: &ContactId, at_millis: i64) -> String {
 #[must_use]
 pub fn rate_window(tenant: &TenantId, minute: i64) -> Key {
     Key { pk: tenant_partition(tenant), sk: format!("RATE#{minute}") }
+}
+
+/// The tenant's outbound messages of one UTC month (`yyyy-mm`).
+#[must_use]
+pub fn messages_month(tenant: &TenantId, month: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("MSGCOUNT#{month}") }
+}
+
+/// A message template, by name and language.
+#[must_use]
+pub fn template(tenant: &TenantId, name: &str, language: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{TEMPLATE_PREFIX}{}#{language}", hex_sha256(name)) }
+}
+
+/// Sort-key prefix of templates.
+pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
+
+/// Messages sent from one business number in one second (epoch seconds).
+#[must_use]
+pub fn throughput(tenant: &TenantId, phone_number_id: &str, second: i64) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("PACE#{phone_number_id}#{second}") }
+}
+
+/// When one business number may next message one recipient (the pair limit).
+#[must_use]
+pub fn pair(tenant: &TenantId, phone_number_id: &str, recipient: &str) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("PAIR#{phone_number_id}#{}", &hex_sha256(recipient)[..32]),
+    }
 }
 
 /// The tenant's usage counters (contacts stored).

@@ -1,0 +1,245 @@
+//! `POST /v1/messages` and `GET /v1/messages/{message_id}` (P20–P22, P25): a message in the
+//! Cloud API's own shape is checked against the Cloud API's rules and the tenant's policy, stored
+//! as `queued` and put on `outbound.fifo`, exactly once per `Idempotency-Key`.
+
+use aws_lc_rs::digest::{digest, SHA256};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::{Deserialize, Serialize};
+use shared::domain::inbox::{ConversationFilter, InboxStore, MessageView, NewOutboundMessage, Unsent};
+use shared::domain::outbound::{check_policy, OutboundBody, SendJob, TemplateStore as _};
+use shared::domain::ports::{
+    Admission, Claim, IdempotencyRequest, IdempotencyStore, Queue, RateLimiter, TenantStore,
+};
+use shared::domain::whatsapp::MetaError;
+use shared::domain::{Clock, MessageId};
+use shared::lambda::http::{json_response, Problem};
+
+use super::path_id;
+use crate::auth::TenantPrincipal;
+use crate::errors::ApiError;
+use crate::{target, Adapters, Ctx, Deps};
+
+/// The answer of `POST /v1/messages`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Accepted {
+    /// Leadline's id of the message.
+    pub id: MessageId,
+    /// `queued`.
+    pub status: String,
+}
+
+/// An outbound message as `GET /v1/messages/{id}` shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MessageStatusView {
+    /// Leadline's id.
+    pub id: MessageId,
+    /// `queued`, `sent`, `delivered`, `read`, `failed` or `blocked`.
+    pub status: shared::domain::inbox::MessageStatus,
+    /// Meta's id, once sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wamid: Option<String>,
+    /// Why it failed or was blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<MetaError>,
+    /// The message type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Every status reached, with when (epoch ms).
+    pub statuses: std::collections::BTreeMap<String, i64>,
+    /// The conversation it belongs to.
+    pub conversation_id: shared::domain::ConversationId,
+    /// Accepted, epoch ms.
+    pub created_at: i64,
+}
+
+impl From<MessageView> for MessageStatusView {
+    fn from(m: MessageView) -> Self {
+        Self {
+            id: m.id,
+            status: m.status,
+            wamid: m.wamid,
+            error: m.error,
+            kind: m.kind,
+            statuses: m.statuses,
+            conversation_id: m.conversation_id,
+            created_at: m.timestamp,
+        }
+    }
+}
+
+/// How long a claimed key blocks a concurrent request with the same key.
+const CLAIM_SECS: u64 = 30;
+
+fn idempotency_key(ctx: &Ctx<'_>) -> Result<String, ApiError> {
+    let key =
+        ctx.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > 255 {
+        return Err(Problem::bad_request(
+            "send an Idempotency-Key header (1 to 255 characters) with every message",
+        )
+        .into());
+    }
+    Ok(key.to_owned())
+}
+
+fn refused(slug: &str, detail: impl Into<String>) -> ApiError {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, "Message refused", detail).into()
+}
+
+/// `POST /v1/messages`.
+///
+/// # Errors
+/// 400 for a body the Cloud API would refuse or a missing key; 422 for the policy (consent,
+/// opt-out, window, template) or a key reused for another body; 409 while the same key is in
+/// flight; 403 at the plan's monthly limit; 503 when the queue is unavailable.
+pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let key = idempotency_key(&ctx)?;
+    let value: serde_json::Value = super::json_body(ctx.body)?;
+    let body =
+        OutboundBody::parse(&value).map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
+    let canonical = serde_json::to_string(&value).unwrap_or_default();
+    let hash: String =
+        digest(&SHA256, canonical.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let request = IdempotencyRequest {
+        tenant_id: &principal.tenant_id,
+        scope: "api:messages",
+        key: &key,
+        payload_hash: &hash,
+    };
+    let now = deps.clock.now();
+    match deps.idempotency.claim(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS))).await? {
+        Claim::Acquired => {}
+        Claim::Completed { response } => {
+            let accepted: Accepted = serde_json::from_str(&response).map_err(anyhow::Error::new)?;
+            return Ok(json_response(StatusCode::ACCEPTED, &accepted));
+        }
+        Claim::Mismatch => {
+            return Err(refused(
+                "idempotency-key-reused",
+                "this Idempotency-Key was used for another message",
+            ));
+        }
+        Claim::InProgress => {
+            return Err(Problem::conflict("a request with this Idempotency-Key is in progress").into());
+        }
+    }
+    match accept(principal, &body, deps).await {
+        Ok(accepted) => {
+            let response = serde_json::to_string(&accepted).map_err(anyhow::Error::new)?;
+            deps.idempotency.complete(&request, &response, deps.clock.now()).await?;
+            Ok(json_response(StatusCode::ACCEPTED, &accepted))
+        }
+        Err(error) => {
+            // Nothing was sent: the key may be used again once the cause is fixed.
+            if let Err(release) = deps.idempotency.release(&request).await {
+                tracing::warn!(error = format!("{release:#}"), "Idempotency claim not released");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Checks the policy, stores the message as queued and enqueues it.
+async fn accept<A: Adapters>(
+    principal: &TenantPrincipal,
+    body: &OutboundBody,
+    deps: &Deps<A>,
+) -> Result<Accepted, ApiError> {
+    let tenant = &principal.tenant_id;
+    let now = deps.clock.now();
+    let contact = deps.inbox.contact_by_phone(tenant, &body.to).await?;
+    check_policy(contact.as_ref(), body, now).map_err(|refusal| {
+        let slug = serde_json::to_value(refusal)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        refused(&slug.replace('_', "-"), refusal.reason())
+    })?;
+    let contact = contact.ok_or_else(|| refused("unknown-recipient", "the recipient is not a contact"))?;
+    if let Some(scope) = principal.agent_scope() {
+        let filter = ConversationFilter { visible_to: Some(scope), ..ConversationFilter::default() };
+        if deps.inbox.conversations(tenant, Some(&contact.id), &filter, None, 1).await?.items.is_empty() {
+            return Err(Problem::forbidden("agents message only contacts of their conversations").into());
+        }
+    }
+    if let Some(used) = &body.template {
+        let template =
+            deps.templates.template(tenant, &used.name, &used.language).await?.ok_or_else(|| {
+                refused(
+                    "unknown-template",
+                    format!("no template {} in {} (sync templates first)", used.name, used.language),
+                )
+            })?;
+        template.accepts(used).map_err(|reason| refused("template-mismatch", reason))?;
+    }
+    let tenant_record = deps
+        .tenants
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
+    if deps.tenants.whatsapp_connection(tenant).await?.is_none() {
+        return Err(refused("not-connected", "connect a WhatsApp number first (PUT /v1/whatsapp)"));
+    }
+    if body.kind != "read" {
+        let limit = principal.plan.messages_per_month;
+        if let Admission::Limited { .. } = deps.limiter.admit_message(tenant, limit, now).await? {
+            return Err(crate::errors::plan_limit(format!("the plan allows {limit} messages per month")));
+        }
+    }
+    let id = MessageId::generate(now);
+    let graph_body = body.graph_body.to_string();
+    let message = NewOutboundMessage {
+        id: &id,
+        contact: &contact.id,
+        kind: &body.kind,
+        body: &graph_body,
+        at: now,
+        retention: tenant_record.retention,
+    };
+    deps.inbox.store_outbound(tenant, &message, now).await?;
+    let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: id.clone() };
+    if let Err(error) = deps.outbound.send_batch(&[job.queue_message(&body.to)]).await {
+        tracing::error!(error = format!("{error:#}"), "Outbound message not queued");
+        let reason = MetaError {
+            code: 0,
+            title: Some("not queued".to_owned()),
+            message: Some("the message could not be queued; send it again".to_owned()),
+            error_data: None,
+            href: None,
+        };
+        deps.inbox.mark_unsent(tenant, &id, Unsent::Failed, &reason, deps.clock.now()).await?;
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "try-again",
+            "Not queued",
+            "the send queue is unavailable; retry with the same Idempotency-Key",
+        )
+        .with_retry_after(2)
+        .into());
+    }
+    deps.audit(principal, "message.send", target("message", id.as_str()), |e| {
+        e.with_fields([body.kind.as_str()])
+    })
+    .await;
+    Ok(Accepted { id, status: "queued".to_owned() })
+}
+
+/// `GET /v1/messages/{message_id}`.
+///
+/// # Errors
+/// 404 for an unknown, another tenant's or (agents) another agent's message.
+pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let not_found = || ApiError::from(Problem::not_found("no such message"));
+    let id = path_id(ctx.param("message_id"), MessageId::parse, "message")?;
+    let message = deps.inbox.outbound(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    if let Some(scope) = principal.agent_scope() {
+        let conversation = deps.inbox.conversation(&principal.tenant_id, &message.conversation_id).await?;
+        if !conversation.is_some_and(|c| scope.sees(&c)) {
+            return Err(not_found());
+        }
+    }
+    Ok(json_response(StatusCode::OK, &MessageStatusView::from(message)))
+}

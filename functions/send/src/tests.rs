@@ -1,0 +1,227 @@
+//! The send path on in-memory adapters: once, retries by Meta's code, failures, policy at send
+//! time. The same scenarios run end to end against the sandbox Graph API in `tests/it/send.rs`.
+
+use shared::adapters::documents::DocPacer;
+use shared::domain::inbox::{
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
+    NewOutboundMessage,
+};
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
+use shared::domain::{MessageId, PhoneNumber, TenantId, Timestamp, Wamid};
+use shared::lambda::batch::{RecordError, RecordMeta};
+use shared::testing::{
+    LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryTenantStore,
+};
+
+use super::*;
+
+type TestDeps = Deps<
+    MemoryInbox,
+    MemoryTenantStore,
+    LocalVault,
+    MemoryCloud,
+    MemoryIdempotency,
+    DocPacer<MemoryDocs>,
+    ManualClock,
+>;
+
+const NOW: i64 = 1_800_000_000_000;
+const PHONE: &str = "5511988887777";
+
+async fn deps() -> (TestDeps, TenantId) {
+    let tenant = TenantId::generate(Timestamp::from_millis(NOW));
+    let deps = Deps {
+        config: Config {
+            table_name: "t".into(),
+            kms_key_id: "k".into(),
+            graph_api_base_url: "https://graph.example".into(),
+            graph_api_version: "v23.0".into(),
+            concurrency: 1,
+            throughput_per_second: 80,
+            pair_interval_ms: 6000,
+        },
+        inbox: MemoryInbox::default(),
+        tenants: MemoryTenantStore::default(),
+        vault: LocalVault,
+        cloud: MemoryCloud::default(),
+        claims: MemoryIdempotency::default(),
+        pacer: DocPacer::new(MemoryDocs::default()),
+        clock: ManualClock::at(Timestamp::from_millis(NOW)),
+    };
+    let now = Timestamp::from_millis(NOW);
+    let signing = deps
+        .vault
+        .seal(&EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::TokenSigningKey }, b"k")
+        .await
+        .unwrap();
+    let record = Tenant::new(tenant.clone(), "T".into(), now, signing);
+    deps.tenants
+        .create_tenant(&record, &ApiKey::generate(tenant.clone(), now).record("a", Role::Admin, now))
+        .await
+        .unwrap();
+    let token = deps
+        .vault
+        .seal(
+            &EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::WhatsAppAccessToken },
+            b"EAATOKEN",
+        )
+        .await
+        .unwrap();
+    let connection = WhatsAppConnection {
+        phone_number_id: "106540352242922".into(),
+        display_phone_number: "15550100001".into(),
+        waba_id: "102290129340398".into(),
+        access_token: token,
+        connected_at: now,
+    };
+    deps.tenants.connect_whatsapp(&tenant, &connection).await.unwrap();
+    (deps, tenant)
+}
+
+/// The contact wrote to the business (an open window) and the message is queued.
+async fn queued(deps: &TestDeps, tenant: &TenantId, body: serde_json::Value) -> SendJob {
+    let now = Timestamp::from_millis(NOW);
+    let profile = ContactProfile { phone: PhoneNumber::parse(PHONE).ok(), ..ContactProfile::default() };
+    let wamid = Wamid::parse("wamid.IN1").unwrap();
+    let inbound = NewInboundMessage {
+        wamid: &wamid,
+        from: &profile,
+        sent_at: now,
+        kind: "text",
+        raw: "{}",
+        retention: RetentionSettings::default(),
+    };
+    deps.inbox.store_inbound_message(tenant, &inbound, now).await.unwrap();
+    let contact =
+        deps.inbox.contact_by_phone(tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
+    let id = MessageId::generate(now);
+    let body = OutboundBody::parse(&body).unwrap().graph_body.to_string();
+    let message = NewOutboundMessage {
+        id: &id,
+        contact: &contact.id,
+        kind: "text",
+        body: &body,
+        at: now,
+        retention: RetentionSettings::default(),
+    };
+    deps.inbox.store_outbound(tenant, &message, now).await.unwrap();
+    SendJob { v: 1, tenant_id: tenant.clone(), message_id: id }
+}
+
+fn meta() -> RecordMeta {
+    RecordMeta { message_id: "m1".into(), receive_count: 1, group_id: None }
+}
+
+fn deadline() -> Timestamp {
+    Timestamp::from_millis(NOW + 60_000)
+}
+
+fn text() -> serde_json::Value {
+    serde_json::json!({"to": PHONE, "type": "text", "text": {"body": "Olá"}})
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_message_is_sent_once_even_when_delivered_twice() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+
+    // Act
+    send_one(&meta(), &job, deadline(), &deps).await.unwrap();
+    send_one(&meta(), &job, deadline(), &deps).await.unwrap();
+
+    // Assert
+    let sent = deps.cloud.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "106540352242922");
+    assert_eq!(sent[0].1["text"]["body"], "Olá");
+    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Sent);
+    assert_eq!(stored.wamid.as_deref(), Some("wamid.MEMORY1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_is_retried_with_backoff_and_sends_once() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.fail_next(130_429);
+    deps.cloud.fail_next(130_429);
+
+    // Act
+    send_one(&meta(), &job, deadline(), &deps).await.unwrap();
+
+    // Assert
+    assert_eq!(deps.cloud.sent().len(), 1);
+    assert_eq!(
+        deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap().status,
+        MessageStatus::Sent
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_past_the_attempts_leaves_the_record_to_sqs_and_frees_the_claim() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    for _ in 0..4 {
+        deps.cloud.fail_next(131_056);
+    }
+
+    // Act
+    let first = send_one(&meta(), &job, deadline(), &deps).await;
+    let too_soon = send_one(&meta(), &job, deadline(), &deps).await;
+    // The pair limit: the next message to this person waits six seconds.
+    deps.clock.advance(Duration::from_secs(7));
+    let second = send_one(&meta(), &job, deadline(), &deps).await;
+
+    // Assert
+    assert!(matches!(first, Err(RecordError::Retryable(_))), "{first:?}");
+    assert!(matches!(too_soon, Err(RecordError::Retryable(_))), "the pair slot is taken: {too_soon:?}");
+    assert!(second.is_ok(), "the next delivery may send");
+    assert_eq!(deps.cloud.sent().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_ends_failed_with_its_code_and_no_retry() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.fail_next(131_026);
+
+    // Act
+    let result = send_one(&meta(), &job, deadline(), &deps).await;
+
+    // Assert
+    assert!(result.is_ok());
+    assert!(deps.cloud.sent().is_empty());
+    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Failed);
+    assert_eq!(stored.error.map(|e| e.code), Some(131_026));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_opt_out_between_queueing_and_sending_blocks_the_message() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    let profile = ContactProfile { phone: PhoneNumber::parse(PHONE).ok(), ..ContactProfile::default() };
+    let stop = ConsentChange {
+        contact: &profile,
+        kind: ConsentKind::OptOut,
+        source: ConsentSource::Keyword,
+        at: Timestamp::from_millis(NOW + 1),
+        cause: "wamid.STOP",
+    };
+    deps.inbox.record_consent(&tenant, &stop, Timestamp::from_millis(NOW + 1)).await.unwrap();
+
+    // Act
+    send_one(&meta(), &job, deadline(), &deps).await.unwrap();
+
+    // Assert
+    assert!(deps.cloud.sent().is_empty());
+    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Blocked);
+    assert_eq!(stored.error.and_then(|e| e.title).as_deref(), Some("opted_out"));
+}
