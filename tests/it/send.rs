@@ -209,6 +209,9 @@ async fn an_undeliverable_message_ends_failed_with_its_reason_and_no_retry() {
     assert_eq!(message["error"]["code"], 131_026);
     assert!(message["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     assert_eq!(outbox(&tenant).await.len(), 1, "never retried");
+    let quality = tenant.get(&crate::support::http(), "/v1/quality").await;
+    assert_eq!(quality["counters"]["failed.131026"], 1, "{quality}");
+    assert_eq!(quality["counters"]["accepted"], 1);
 }
 
 #[tokio::test]
@@ -338,4 +341,7 @@ async fn an_opted_out_contact_gets_nothing() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reason["type"], "https://leadline.dev/problems/opted-out");
     assert!(outbox(&tenant).await.is_empty());
+    let quality = tenant.get(&client, "/v1/quality").await;
+    assert_eq!(quality["counters"]["refused.opted_out"], 1, "{quality}");
+    assert_eq!(quality["counters"]["opt_out.keyword"], 1);
 }

@@ -209,3 +209,11 @@ impl From<shared::domain::ports::RateLimitError> for ApiError {
         }
     }
 }
+
+impl From<shared::domain::outbound::QualityError> for ApiError {
+    fn from(error: shared::domain::outbound::QualityError) -> Self {
+        match error {
+            shared::domain::outbound::QualityError::Unknown(e) => internal(&e),
+        }
+    }
+}

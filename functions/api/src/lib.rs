@@ -26,7 +26,7 @@ use shared::domain::audit::{AuditEntry, AuditLog, Target};
 use shared::domain::crm::RecordStore;
 use shared::domain::identity::Directory;
 use shared::domain::inbox::InboxStore;
-use shared::domain::outbound::TemplateStore;
+use shared::domain::outbound::{QualityMeter, TemplateStore};
 use shared::domain::ports::{Admission, CloudApi, IdempotencyStore, Queue, RateLimiter, TenantStore, Vault};
 use shared::domain::privacy::PrivacyStore;
 use shared::domain::Clock;
@@ -109,6 +109,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Templates: TemplateStore;
     /// The Cloud API (template sync).
     type Cloud: CloudApi;
+    /// Sending quality counters.
+    type Quality: QualityMeter;
 }
 
 /// What the handler needs, built once per process.
@@ -142,6 +144,8 @@ pub struct Deps<A: Adapters> {
     pub templates: A::Templates,
     /// The Cloud API (template sync).
     pub cloud: A::Cloud,
+    /// Sending quality counters.
+    pub quality: A::Quality,
 }
 
 impl<A: Adapters> Deps<A> {

@@ -2,7 +2,9 @@
 
 use api::{handle, Adapters, Config, Deps};
 use lambda_http::{service_fn, Error, Request};
-use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords, DocTemplates};
+use shared::adapters::documents::{
+    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+};
 use shared::adapters::dynamo::idempotency::MIN_RETENTION;
 use shared::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
@@ -28,6 +30,7 @@ impl Adapters for Aws {
     type Idempotency = DynamoIdempotency;
     type Templates = DocTemplates<Table>;
     type Cloud = GraphClient;
+    type Quality = DocQuality<Table>;
 }
 
 #[tokio::main]
@@ -50,7 +53,8 @@ async fn main() -> Result<(), Error> {
         limiter: DocRateLimiter::new(table.clone()),
         outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.outbound_queue_url.clone()),
         idempotency: DynamoIdempotency::new(table.clone(), MIN_RETENTION),
-        templates: DocTemplates::new(table),
+        templates: DocTemplates::new(table.clone()),
+        quality: DocQuality::new(table),
         cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
         config,
     };

@@ -2,7 +2,9 @@
 use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::RequestExt as _;
-use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords, DocTemplates};
+use shared::adapters::documents::{
+    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+};
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::privacy::PrivacyStore;
 use shared::domain::{PhoneNumber, TenantId, Timestamp};
@@ -33,6 +35,7 @@ impl Adapters for Fakes {
     type Idempotency = MemoryIdempotency;
     type Templates = DocTemplates<MemoryDocs>;
     type Cloud = MemoryCloud;
+    type Quality = DocQuality<MemoryDocs>;
 }
 
 type TestDeps = Deps<Fakes>;
@@ -61,7 +64,8 @@ fn deps() -> TestDeps {
         limiter: DocRateLimiter::new(docs.clone()),
         outbound: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
-        templates: DocTemplates::new(docs),
+        templates: DocTemplates::new(docs.clone()),
+        quality: DocQuality::new(docs),
         cloud: MemoryCloud::default(),
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
-use shared::adapters::documents::DocPacer;
+use shared::adapters::documents::{DocPacer, DocQuality};
 use shared::adapters::dynamo::idempotency::MIN_RETENTION;
 use shared::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
@@ -29,7 +29,8 @@ use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{InboxStore, MessageStatus, Unsent};
 use shared::domain::outbound::{
-    check_policy, classify, ErrorClass, OutboundBody, Pace, PaceLimits, Pacer, SendJob, PAIR_INTERVAL_MS,
+    check_policy, classify, ErrorClass, OutboundBody, Pace, PaceLimits, Pacer, QualityMeter, SendJob,
+    PAIR_INTERVAL_MS,
 };
 use shared::domain::ports::{
     Claim, CloudApi, CloudApiError, EncryptionContext, IdempotencyRequest, IdempotencyStore, Purpose,
@@ -80,7 +81,7 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<I, T, V, G, P, L, C> {
+pub struct Deps<I, T, V, G, P, L, Q, C> {
     /// Configuration.
     pub config: Config,
     /// Messages and contacts.
@@ -95,6 +96,8 @@ pub struct Deps<I, T, V, G, P, L, C> {
     pub claims: P,
     /// Throughput and pair pacing.
     pub pacer: L,
+    /// Sending quality counters (P24).
+    pub quality: Q,
     /// The time source.
     pub clock: C,
 }
@@ -107,6 +110,7 @@ pub type AwsDeps = Deps<
     GraphClient,
     DynamoIdempotency,
     DocPacer<Table>,
+    DocQuality<Table>,
     SystemClock,
 >;
 
@@ -127,7 +131,8 @@ impl AwsDeps {
             ),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             claims: DynamoIdempotency::new(table.clone(), MIN_RETENTION),
-            pacer: DocPacer::new(table),
+            pacer: DocPacer::new(table.clone()),
+            quality: DocQuality::new(table),
             clock: SystemClock,
             config,
         })
@@ -143,9 +148,9 @@ const ATTEMPTS: u32 = 4;
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle<I, T, V, G, P, L, C>(
+pub async fn handle<I, T, V, G, P, L, Q, C>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<I, T, V, G, P, L, C>,
+    deps: &Deps<I, T, V, G, P, L, Q, C>,
 ) -> Result<SqsBatchResponse, BatchError>
 where
     I: InboxStore,
@@ -154,6 +159,7 @@ where
     G: CloudApi,
     P: IdempotencyStore,
     L: Pacer,
+    Q: QualityMeter,
     C: Clock,
 {
     let deadline = Timestamp::from_millis(i64::try_from(event.context.deadline).unwrap_or(i64::MAX));
@@ -181,11 +187,11 @@ fn meta_error(code: i64, title: &str, message: impl Into<String>) -> MetaError {
 /// # Errors
 /// [`RecordError::Retryable`] to leave the record to SQS; [`RecordError::Poison`] for a record
 /// that can never be handled.
-pub async fn send_one<I, T, V, G, P, L, C>(
+pub async fn send_one<I, T, V, G, P, L, Q, C>(
     meta: &RecordMeta,
     job: &SendJob,
     deadline: Timestamp,
-    deps: &Deps<I, T, V, G, P, L, C>,
+    deps: &Deps<I, T, V, G, P, L, Q, C>,
 ) -> Result<(), RecordError>
 where
     I: InboxStore,
@@ -194,6 +200,7 @@ where
     G: CloudApi,
     P: IdempotencyStore,
     L: Pacer,
+    Q: QualityMeter,
     C: Clock,
 {
     let retry = |what: &str, e: &dyn std::fmt::Debug| RecordError::Retryable(format!("{what}: {e:?}"));
@@ -220,10 +227,13 @@ where
     match outcome {
         Ok(result) => {
             deps.claims
-                .complete(&claim, result, deps.clock.now())
+                .complete(&claim, &result, deps.clock.now())
                 .await
                 .map_err(|e| retry("completing", &e))?;
-            tracing::info!(result, receive_count = meta.receive_count, "Outbound message handled");
+            tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
+            if let Err(error) = deps.quality.count(tenant, &result, deps.clock.now()).await {
+                tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
+            }
             Ok(())
         }
         Err(error) => {
@@ -238,13 +248,14 @@ where
     }
 }
 
-/// Everything after the claim: `Ok` with how it ended, or a retryable error.
-async fn deliver<I, T, V, G, P, L, C>(
+/// Everything after the claim: `Ok` with how it ended (the quality metric: `sent`,
+/// `failed.<code>`, `blocked.<reason>`), or a retryable error.
+async fn deliver<I, T, V, G, P, L, Q, C>(
     job: &SendJob,
     message: &shared::domain::inbox::MessageView,
     deadline: Timestamp,
-    deps: &Deps<I, T, V, G, P, L, C>,
-) -> Result<&'static str, RecordError>
+    deps: &Deps<I, T, V, G, P, L, Q, C>,
+) -> Result<String, RecordError>
 where
     I: InboxStore,
     T: TenantStore,
@@ -252,6 +263,7 @@ where
     G: CloudApi,
     P: IdempotencyStore,
     L: Pacer,
+    Q: QualityMeter,
     C: Clock,
 {
     let retry = |what: &str, e: &dyn std::fmt::Debug| RecordError::Retryable(format!("{what}: {e:?}"));
@@ -276,17 +288,20 @@ where
                     .map_err(|e| retry("reading the contact", &e))?;
                 if let Err(refusal) = check_policy(contact.as_ref(), &body, deps.clock.now()) {
                     let slug = serde_json::to_value(refusal).ok().and_then(|v| v.as_str().map(str::to_owned));
-                    unsent(Unsent::Blocked, meta_error(0, &slug.unwrap_or_default(), refusal.reason()))
-                        .await?;
+                    unsent(
+                        Unsent::Blocked,
+                        meta_error(0, slug.as_deref().unwrap_or_default(), refusal.reason()),
+                    )
+                    .await?;
                     tracing::info!(reason = refusal.reason(), "Blocked at send time");
-                    return Ok("blocked");
+                    return Ok(format!("blocked.{}", slug.unwrap_or_default()));
                 }
                 Some(body.to)
             }
             Err(invalid) => {
                 unsent(Unsent::Failed, meta_error(100, "invalid stored message", invalid.to_string()))
                     .await?;
-                return Ok("failed");
+                return Ok("failed.100".to_owned());
             }
         }
     };
@@ -295,7 +310,7 @@ where
     else {
         unsent(Unsent::Failed, meta_error(0, "not connected", "the tenant disconnected its WhatsApp number"))
             .await?;
-        return Ok("failed");
+        return Ok("failed.not_connected".to_owned());
     };
     let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::WhatsAppAccessToken };
     let token = deps
@@ -316,14 +331,15 @@ where
                     .mark_sent(tenant, &job.message_id, wamid.as_ref(), deps.clock.now())
                     .await
                     .map_err(|e| retry("recording the wamid", &e))?;
-                return Ok("sent");
+                return Ok("sent".to_owned());
             }
             Err(CloudApiError::Meta { error, http_status })
                 if classify(error.code) == ErrorClass::Permanent =>
             {
                 tracing::info!(code = error.code, http_status, "Meta refused the message for good");
+                let metric = format!("failed.{}", error.code);
                 unsent(Unsent::Failed, error).await?;
-                return Ok("failed");
+                return Ok(metric);
             }
             Err(error) => {
                 last_error = match &error {
@@ -344,8 +360,8 @@ where
 }
 
 /// Waits for a throughput and pair slot, within the deadline.
-async fn pace<I, T, V, G, P, L: Pacer, C: Clock>(
-    deps: &Deps<I, T, V, G, P, L, C>,
+async fn pace<I, T, V, G, P, L: Pacer, Q, C: Clock>(
+    deps: &Deps<I, T, V, G, P, L, Q, C>,
     tenant: &shared::domain::TenantId,
     phone_number_id: &str,
     recipient: &PhoneNumber,

@@ -1,7 +1,7 @@
 //! The send path on in-memory adapters: once, retries by Meta's code, failures, policy at send
 //! time. The same scenarios run end to end against the sandbox Graph API in `tests/it/send.rs`.
 
-use shared::adapters::documents::DocPacer;
+use shared::adapters::documents::{DocPacer, DocQuality};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
     NewOutboundMessage,
@@ -23,6 +23,7 @@ type TestDeps = Deps<
     MemoryCloud,
     MemoryIdempotency,
     DocPacer<MemoryDocs>,
+    DocQuality<MemoryDocs>,
     ManualClock,
 >;
 
@@ -47,6 +48,7 @@ async fn deps() -> (TestDeps, TenantId) {
         cloud: MemoryCloud::default(),
         claims: MemoryIdempotency::default(),
         pacer: DocPacer::new(MemoryDocs::default()),
+        quality: DocQuality::new(MemoryDocs::default()),
         clock: ManualClock::at(Timestamp::from_millis(NOW)),
     };
     let now = Timestamp::from_millis(NOW);

@@ -27,7 +27,9 @@ use crate::domain::identity::{
     LOGIN_WINDOW_SECS,
 };
 use crate::domain::inbox::Page;
-use crate::domain::outbound::{Pace, PaceError, PaceLimits, Pacer, Template, TemplateError, TemplateStore};
+use crate::domain::outbound::{
+    Pace, PaceError, PaceLimits, Pacer, QualityError, QualityMeter, Template, TemplateError, TemplateStore,
+};
 use crate::domain::ports::{Admission, RateLimitError, RateLimiter};
 use crate::domain::{ContactId, ExpiresAt, RecordId, SessionId, TenantId, Timestamp, UserId};
 
@@ -148,6 +150,17 @@ pub trait DocTable: Clone + Send + Sync {
         limit: u64,
         expires_at: ExpiresAt,
     ) -> impl Future<Output = anyhow::Result<Option<u64>>> + Send;
+
+    /// The live counters of partition `pk` whose sort key starts with `prefix`, by sort key.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn counters(
+        &self,
+        pk: &str,
+        prefix: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = anyhow::Result<Vec<(String, u64)>>> + Send;
 
     /// The counter at `key` (zero when absent or expired).
     ///
@@ -368,6 +381,21 @@ impl DocTable for Table {
                 aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => Ok(None),
                 other => Err(anyhow::Error::new(other).context("UpdateItem (bounded counter) failed")),
             },
+        }
+    }
+
+    async fn counters(&self, pk: &str, prefix: &str, now: Timestamp) -> anyhow::Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.query_prefix(pk, prefix, now, 100, after.as_deref()).await?;
+            for item in &page.items {
+                out.push((item.string(keys::SK)?.to_owned(), item.opt_number(keys::COUNT)?.unwrap_or(0)));
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
         }
     }
 
@@ -1001,5 +1029,45 @@ impl<D: DocTable> Pacer for DocPacer<D> {
             }
             Err(DocWriteError::Unknown(e)) => Err(e.into()),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quality counters
+// ---------------------------------------------------------------------------------------------
+
+/// [`QualityMeter`] on a [`DocTable`]: one counter item per tenant, month and metric.
+#[derive(Debug, Clone)]
+pub struct DocQuality<D> {
+    table: D,
+}
+
+impl<D> DocQuality<D> {
+    /// The meter on `table`.
+    #[must_use]
+    pub fn new(table: D) -> Self {
+        Self { table }
+    }
+}
+
+impl<D: DocTable> QualityMeter for DocQuality<D> {
+    async fn count(&self, tenant: &TenantId, metric: &str, now: Timestamp) -> Result<(), QualityError> {
+        // Kept 400 days: a year of months stays readable.
+        let expires = ExpiresAt::after(now, std::time::Duration::from_secs(400 * 86_400));
+        self.table.increment(&keys::quality(tenant, &now.utc_month(), metric), expires).await?;
+        Ok(())
+    }
+
+    async fn month(
+        &self,
+        tenant: &TenantId,
+        month: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>, QualityError> {
+        let prefix = keys::quality_prefix(month);
+        let counters = self.table.counters(&keys::tenant_partition(tenant), &prefix, live()).await?;
+        Ok(counters
+            .into_iter()
+            .filter_map(|(sk, count)| sk.strip_prefix(&prefix).map(|metric| (metric.to_owned(), count)))
+            .collect())
     }
 }

@@ -866,3 +866,36 @@ pub trait Pacer: Send + Sync {
         now: Timestamp,
     ) -> impl std::future::Future<Output = Result<Pace, PaceError>> + Send;
 }
+
+/// Errors of [`QualityMeter`].
+#[derive(Debug, thiserror::Error)]
+pub enum QualityError {
+    /// The counter store failed.
+    #[error("quality counters failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Per-tenant sending quality by UTC month (P24): `sent`, `failed.<code>`, `blocked.<reason>`,
+/// `refused.<reason>` (at the API), `opt_out.<source>`.
+pub trait QualityMeter: Send + Sync {
+    /// Adds one to `metric` in the month of `now`.
+    ///
+    /// # Errors
+    /// [`QualityError::Unknown`].
+    fn count(
+        &self,
+        tenant: &super::TenantId,
+        metric: &str,
+        now: Timestamp,
+    ) -> impl std::future::Future<Output = Result<(), QualityError>> + Send;
+
+    /// Every counter of `month` (`yyyy-mm`).
+    ///
+    /// # Errors
+    /// [`QualityError::Unknown`].
+    fn month(
+        &self,
+        tenant: &super::TenantId,
+        month: &str,
+    ) -> impl std::future::Future<Output = Result<std::collections::BTreeMap<String, u64>, QualityError>> + Send;
+}

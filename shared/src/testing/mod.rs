@@ -1164,6 +1164,20 @@ mod docs {
             Ok(Some(doc.count))
         }
 
+        async fn counters(
+            &self,
+            pk: &str,
+            prefix: &str,
+            now: Timestamp,
+        ) -> anyhow::Result<Vec<(String, u64)>> {
+            Ok(self
+                .lock()?
+                .iter()
+                .filter(|((p, sk), doc)| p == pk && sk.starts_with(prefix) && live(doc, now))
+                .map(|((_, sk), doc)| (sk.clone(), doc.count))
+                .collect())
+        }
+
         async fn counter(&self, key: &Key, now: Timestamp) -> anyhow::Result<u64> {
             Ok(self
                 .lock()?

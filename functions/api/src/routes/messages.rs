@@ -7,7 +7,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::inbox::{ConversationFilter, InboxStore, MessageView, NewOutboundMessage, Unsent};
-use shared::domain::outbound::{check_policy, OutboundBody, SendJob, TemplateStore as _};
+use shared::domain::outbound::{check_policy, OutboundBody, QualityMeter as _, SendJob, TemplateStore as _};
 use shared::domain::ports::{
     Admission, Claim, IdempotencyRequest, IdempotencyStore, Queue, RateLimiter, TenantStore,
 };
@@ -125,7 +125,20 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             return Err(Problem::conflict("a request with this Idempotency-Key is in progress").into());
         }
     }
-    match accept(principal, &body, deps).await {
+    let outcome = accept(principal, &body, deps).await;
+    let metric = match &outcome {
+        Ok(_) => "accepted".to_owned(),
+        Err(error) if error.0.status == 422 => {
+            format!("refused.{}", error.0.kind.rsplit('/').next().unwrap_or("policy").replace('-', "_"))
+        }
+        Err(_) => String::new(),
+    };
+    if !metric.is_empty() {
+        if let Err(error) = deps.quality.count(&principal.tenant_id, &metric, deps.clock.now()).await {
+            tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
+        }
+    }
+    match outcome {
         Ok(accepted) => {
             let response = serde_json::to_string(&accepted).map_err(anyhow::Error::new)?;
             deps.idempotency.complete(&request, &response, deps.clock.now()).await?;
@@ -242,4 +255,37 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
         }
     }
     Ok(json_response(StatusCode::OK, &MessageStatusView::from(message)))
+}
+
+/// A month's sending quality.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct QualityView {
+    /// The UTC month, `yyyy-mm`.
+    pub month: String,
+    /// `accepted`, `sent`, `failed.<code>`, `blocked.<reason>`, `refused.<reason>`,
+    /// `opt_out.<source>`: how many.
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// `GET /v1/quality[?month=yyyy-mm]` (P24).
+///
+/// # Errors
+/// 400 for a month not shaped `yyyy-mm`.
+pub async fn quality<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let principal = ctx.tenant()?;
+    let month = match ctx.query.get("month") {
+        None => deps.clock.now().utc_month(),
+        Some(month) => {
+            let valid = month.len() == 7
+                && month.as_bytes()[4] == b'-'
+                && month.chars().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit())
+                && matches!(month[5..].parse::<u8>(), Ok(1..=12));
+            if !valid {
+                return Err(Problem::bad_request("month must be yyyy-mm").into());
+            }
+            month.clone()
+        }
+    };
+    let counters = deps.quality.month(&principal.tenant_id, &month).await?;
+    Ok(json_response(StatusCode::OK, &QualityView { month, counters }))
 }

@@ -223,6 +223,7 @@ pub enum Op {
     GetMessage,
     ListTemplates,
     SyncTemplates,
+    Quality,
 }
 
 const fn op(
@@ -429,6 +430,10 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::GetMessage, "GET", "/v1/messages/{message_id}", "messages", Tenant(Agent),
         "An outbound message's status: queued, sent, delivered, read, failed or blocked (with why).",
         answers = &[ok(schema::<messages::MessageStatusView>)]),
+    operation!(Op::Quality, "GET", "/v1/quality", "messages", Tenant(Manager),
+        "Sending quality of a month: accepted, sent, failed by code, blocked and refused by reason, opt-outs.",
+        query = &[q("month", "The UTC month, yyyy-mm (default: this month).", ParamKind::Text(7))],
+        answers = &[ok(schema::<messages::QualityView>)]),
     operation!(Op::ListTemplates, "GET", "/v1/templates", "messages", Tenant(Agent),
         "The message templates as last synced from Meta, with status and parameter counts.",
         answers = &[ok(schema::<templates::TemplateList>)]),
@@ -602,6 +607,7 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::GetMessage => messages::get(ctx, deps).await,
         Op::ListTemplates => templates::list(ctx, deps).await,
         Op::SyncTemplates => templates::sync(ctx, deps).await,
+        Op::Quality => messages::quality(ctx, deps).await,
     }
 }
 

@@ -1071,6 +1071,21 @@ impl InboxStore for DynamoInbox {
                 .expression_attribute_values(":at", n(change.at.as_millis())),
         )
         .await?;
+        if change.kind == ConsentKind::OptOut {
+            // Opt-outs are a sending-quality signal (P24): counted by month and source.
+            let month = Self::now_filter().utc_month();
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&keys::quality(tenant, &month, &format!("opt_out.{source}")))))
+                .update_expression("ADD #c :one")
+                .expression_attribute_names("#c", keys::COUNT)
+                .expression_attribute_values(":one", n(1))
+                .send()
+                .await
+                .map_err(|e| unknown(e, "counting an opt-out"))?;
+        }
         Ok(Stored::Created)
     }
 

@@ -515,6 +515,18 @@ pub fn pair(tenant: &TenantId, phone_number_id: &str, recipient: &str) -> Key {
     }
 }
 
+/// Sort-key prefix of one month's quality counters.
+#[must_use]
+pub fn quality_prefix(month: &str) -> String {
+    format!("QUALITY#{month}#")
+}
+
+/// One quality counter of one month.
+#[must_use]
+pub fn quality(tenant: &TenantId, month: &str, metric: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{}{metric}", quality_prefix(month)) }
+}
+
 /// The tenant's usage counters (contacts stored).
 #[must_use]
 pub fn usage(tenant: &TenantId) -> Key {
