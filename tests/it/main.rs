@@ -12,6 +12,7 @@
 
 mod api;
 mod batch;
+mod bench_send;
 mod documents;
 mod dynamo;
 mod e2e;

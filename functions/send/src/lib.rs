@@ -12,7 +12,8 @@
 //!    to SQS; permanent errors end `failed` with the code and reason, never retried;
 //! 7. record the wamid (`sent`); status webhooks move it on to `delivered` and `read`.
 //!
-//! At most once: the claim is taken before the Graph call and completed after it. The window
+//! At most once: the claim is taken before the Graph call, and the message's status is recorded
+//! right after it (a later delivery sees it is no longer `queued`). The window
 //! that remains is the process dying after Meta accepted the message and before the wamid is
 //! recorded: the claim then expires at the deadline and a redelivery sends again. Meta offers
 //! no idempotency key to close it.
@@ -218,18 +219,27 @@ where
     let claim = IdempotencyRequest { tenant_id: tenant, scope: "send", key: &claim_key, payload_hash: "-" };
     match deps.claims.claim(&claim, deps.clock.now(), deadline).await.map_err(|e| retry("claiming", &e))? {
         Claim::Acquired => {}
-        Claim::Completed { .. } | Claim::Mismatch => return Ok(()),
+        Claim::Completed { response } => {
+            // Meta accepted it before, but recording that failed: record it now, send nothing.
+            if let Some(wamid) = response.strip_prefix("sent:") {
+                let wamid = Wamid::parse(wamid).ok();
+                deps.inbox
+                    .mark_sent(tenant, &job.message_id, wamid.as_ref(), deps.clock.now())
+                    .await
+                    .map_err(|e| retry("recording the wamid", &e))?;
+            }
+            return Ok(());
+        }
+        Claim::Mismatch => return Ok(()),
         Claim::InProgress => {
             return Err(RecordError::Retryable("another invocation is sending it".to_owned()))
         }
     }
-    let outcome = deliver(job, &message, deadline, deps).await;
+    let outcome = deliver(job, &message, &claim, deadline, deps).await;
     match outcome {
         Ok(result) => {
-            deps.claims
-                .complete(&claim, &result, deps.clock.now())
-                .await
-                .map_err(|e| retry("completing", &e))?;
+            // The message's status is the durable result (a redelivery stops at step 1); the
+            // claim only guarded the Graph call and lapses at the deadline: one write saved.
             tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
             if let Err(error) = deps.quality.count(tenant, &result, deps.clock.now()).await {
                 tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
@@ -237,7 +247,11 @@ where
             Ok(())
         }
         Err(error) => {
-            if let Err(release) = deps.claims.release(&claim).await {
+            // A completed claim (Meta accepted, recording failed) is kept; anything else is freed.
+            if let Err(release) = deps.claims.release(&claim).await.or_else(|e| match e {
+                shared::domain::ports::IdempotencyError::ClaimLost => Ok(()),
+                other => Err(other),
+            }) {
                 tracing::warn!(
                     error = format!("{release:#}"),
                     "Send claim not released; it expires at the deadline"
@@ -253,6 +267,7 @@ where
 async fn deliver<I, T, V, G, P, L, Q, C>(
     job: &SendJob,
     message: &shared::domain::inbox::MessageView,
+    claim: &IdempotencyRequest<'_>,
     deadline: Timestamp,
     deps: &Deps<I, T, V, G, P, L, Q, C>,
 ) -> Result<String, RecordError>
@@ -327,10 +342,18 @@ where
         match deps.cloud.send_message(&connection.phone_number_id, &token, &payload).await {
             Ok(wamid) => {
                 let wamid = wamid.and_then(|w| Wamid::parse(w).ok());
-                deps.inbox
-                    .mark_sent(tenant, &job.message_id, wamid.as_ref(), deps.clock.now())
-                    .await
-                    .map_err(|e| retry("recording the wamid", &e))?;
+                if let Err(error) =
+                    deps.inbox.mark_sent(tenant, &job.message_id, wamid.as_ref(), deps.clock.now()).await
+                {
+                    // Meta has it: keep that in the claim, so that the redelivery records it
+                    // instead of sending again.
+                    let sent = format!("sent:{}", wamid.as_ref().map_or("", Wamid::as_str));
+                    deps.claims
+                        .complete(claim, &sent, deps.clock.now())
+                        .await
+                        .map_err(|e| retry("completing", &e))?;
+                    return Err(retry("recording the wamid", &error));
+                }
                 return Ok("sent".to_owned());
             }
             Err(CloudApiError::Meta { error, http_status })

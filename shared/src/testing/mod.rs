@@ -1325,7 +1325,14 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
         request: &crate::domain::ports::IdempotencyRequest<'_>,
     ) -> Result<(), crate::domain::ports::IdempotencyError> {
         let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-        records.remove(&(request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned()));
-        Ok(())
+        let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
+        // Only a claim in progress is released; a completed one keeps its answer.
+        match records.get(&key) {
+            Some(record) if record.response.is_none() => {
+                records.remove(&key);
+                Ok(())
+            }
+            _ => Err(crate::domain::ports::IdempotencyError::ClaimLost),
+        }
     }
 }

@@ -915,17 +915,42 @@ impl InboxStore for DynamoInbox {
                 }
                 Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
             }
-            self.table
-                .client()
-                .update_item()
-                .table_name(self.table.name())
-                .set_key(Some(key_attributes(&key)))
-                .update_expression("SET #w = :w")
-                .expression_attribute_names("#w", attr::WAMID)
-                .expression_attribute_values(":w", s(wamid.as_str()))
-                .send()
-                .await
-                .map_err(|e| unknown(e, "recording the wamid on the message"))?;
+            // One write in the usual case: the wamid and `sent` together; only when a later
+            // status is already known (early webhooks) does the wamid go on its own.
+            let sent = MessageStatus::Sent;
+            let together = self
+                .conditional_update(
+                    self.table
+                        .client()
+                        .update_item()
+                        .table_name(self.table.name())
+                        .set_key(Some(key_attributes(&key)))
+                        .update_expression("SET #w = :w, #status = :status, #rank = :rank, #at = :at")
+                        .condition_expression("#rank < :rank")
+                        .expression_attribute_names("#w", attr::WAMID)
+                        .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+                        .expression_attribute_names("#rank", attr::STATUS_RANK)
+                        .expression_attribute_names("#at", attr::STATUS_AT)
+                        .expression_attribute_values(":w", s(wamid.as_str()))
+                        .expression_attribute_values(":status", s(sent.as_str()))
+                        .expression_attribute_values(":rank", n(sent.rank()))
+                        .expression_attribute_values(":at", n(at.as_millis())),
+                )
+                .await?;
+            if !together {
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&key)))
+                    .update_expression("SET #w = :w")
+                    .expression_attribute_names("#w", attr::WAMID)
+                    .expression_attribute_values(":w", s(wamid.as_str()))
+                    .send()
+                    .await
+                    .map_err(|e| unknown(e, "recording the wamid on the message"))?;
+            }
+            return Ok(());
         }
         self.move_status(&key, MessageStatus::Sent, at, None).await?;
         Ok(())
