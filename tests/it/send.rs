@@ -345,3 +345,30 @@ async fn an_opted_out_contact_gets_nothing() {
     assert_eq!(quality["counters"]["refused.opted_out"], 1, "{quality}");
     assert_eq!(quality["counters"]["opt_out.keyword"], 1);
 }
+
+#[tokio::test]
+async fn the_monthly_message_limit_refuses_with_a_clear_error() {
+    // Arrange
+    let tenant = with_open_window().await;
+    let tenant_id = tenant.api_key.split('.').nth(1).expect("tenant").to_owned();
+    let plan = json!({"requests_per_minute": 600, "contacts": 100, "users": 5, "messages_per_month": 1});
+    let response = crate::support::http()
+        .put(format!("{}/v1/tenants/{tenant_id}/plan", base()))
+        .bearer_auth(crate::e2e::demo()["operator_key"].as_str().expect("operator"))
+        .json(&plan)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json!({"to": tenant.wa_id, "type": "text", "text": {"body": "one"}});
+
+    // Act
+    let (first, _) = send(&tenant, &key(), &body).await;
+    let (second, refused) = send(&tenant, &key(), &body).await;
+
+    // Assert
+    assert_eq!(first, StatusCode::ACCEPTED);
+    assert_eq!(second, StatusCode::FORBIDDEN);
+    assert_eq!(refused["type"], "https://leadline.dev/problems/plan-limit");
+    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("1 messages per month")));
+}
