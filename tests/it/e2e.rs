@@ -188,7 +188,7 @@ async fn api_errors_are_problem_json() {
         (client.post(format!("{}/v1/tenants", base())).bearer_auth(&key), StatusCode::FORBIDDEN),
         (client.get(format!("{}/v1/nowhere", base())).bearer_auth(&key), StatusCode::NOT_FOUND),
         (client.get(format!("{}/v1/contacts?phone=12", base())).bearer_auth(&key), StatusCode::BAD_REQUEST),
-        (client.get(format!("{}/v1/messages/msg_x", base())).bearer_auth(&key), StatusCode::NOT_IMPLEMENTED),
+        (client.get(format!("{}/v1/messages/msg_x", base())).bearer_auth(&key), StatusCode::NOT_FOUND),
     ];
     for (request, expected) in cases {
         let response = request.send().await.expect("request");

@@ -372,3 +372,32 @@ async fn the_monthly_message_limit_refuses_with_a_clear_error() {
     assert_eq!(refused["type"], "https://leadline.dev/problems/plan-limit");
     assert!(refused["detail"].as_str().is_some_and(|d| d.contains("1 messages per month")));
 }
+
+#[tokio::test]
+async fn a_stop_that_arrives_after_queueing_blocks_the_message_at_send_time() {
+    // Arrange: the first message is throttled three times (backoff of several seconds), so the
+    // second, queued behind it for the same person, waits in the queue meanwhile.
+    let client = crate::support::http();
+    let tenant = with_open_window().await;
+    fault(&tenant, 130_429, 400, 3).await;
+    let (_, first) =
+        send(&tenant, &key(), &json!({"to": tenant.wa_id, "type": "text", "text": {"body": "first"}})).await;
+    let (queued, second) =
+        send(&tenant, &key(), &json!({"to": tenant.wa_id, "type": "text", "text": {"body": "second"}})).await;
+    assert_eq!(queued, StatusCode::ACCEPTED, "accepted before the STOP");
+
+    // Act: the person writes STOP while the second message is still queued.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let stop = tenant.fixture("text_stop").replace("\"1767225620\"", &format!("\"{now}\""));
+    assert_eq!(post(&client, &stop).await, StatusCode::OK);
+    let first = settled(&tenant, first["id"].as_str().expect("id")).await;
+    let second = settled(&tenant, second["id"].as_str().expect("id")).await;
+
+    // Assert
+    assert_eq!(first["status"], "sent", "{first}");
+    assert_eq!(second["status"], "blocked", "{second}");
+    assert_eq!(second["error"]["title"], "opted_out");
+    let bodies: Vec<Value> =
+        outbox(&tenant).await.into_iter().map(|e| e["body"]["text"]["body"].clone()).collect();
+    assert!(!bodies.contains(&json!("second")), "{bodies:?}");
+}

@@ -533,6 +533,17 @@ impl DynamoInbox {
         self.conditional_update(update.update_expression(expression)).await
     }
 
+    /// The live item at `key`, mapped; `None` when absent or expired.
+    async fn read_one<T>(
+        &self,
+        key: &Key,
+        map: fn(&Item) -> anyhow::Result<T>,
+        what: &'static str,
+    ) -> Result<Option<T>, InboxError> {
+        let item = self.table.get(key, Self::now_filter()).await.map_err(|e| unknown(e, what))?;
+        item.map(|i| map(&i)).transpose().map_err(|e| unknown(e, what))
+    }
+
     /// Where an outbound message is, from its lookup record.
     async fn outbound_key(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Key>, InboxError> {
         let lookup = self
@@ -875,6 +886,7 @@ impl InboxStore for DynamoInbox {
         .into_item();
         item.insert(attr::RAW.to_owned(), s(message.body));
         item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
+        item.insert(attr::HAS_LOOKUP.to_owned(), AttributeValue::Bool(true));
         self.put_message_once(lookup, item).await?;
         self.touch(tenant, message.contact, &contact, &conversation, at, None).await?;
         self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
@@ -888,9 +900,7 @@ impl InboxStore for DynamoInbox {
 
     async fn outbound(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<MessageView>, InboxError> {
         let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(None) };
-        let item =
-            self.table.get(&key, Self::now_filter()).await.map_err(|e| unknown(e, "reading a message"))?;
-        item.map(|i| message_view(&i)).transpose().map_err(|e| unknown(e, "mapping a message"))
+        self.read_one(&key, message_view, "reading a message").await
     }
 
     async fn mark_sent(
@@ -1171,9 +1181,7 @@ impl InboxStore for DynamoInbox {
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
         let key = keys::contact(tenant, &ContactKey::Phone(phone.clone()).contact_id());
-        let item =
-            self.table.get(&key, Self::now_filter()).await.map_err(|e| unknown(e, "reading a contact"))?;
-        item.map(|i| contact_view(&i)).transpose().map_err(|e| unknown(e, "mapping a contact"))
+        self.read_one(&key, contact_view, "reading a contact").await
     }
 
     async fn contacts(
@@ -1229,12 +1237,7 @@ impl InboxStore for DynamoInbox {
     }
 
     async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<ContactView>, InboxError> {
-        let item = self
-            .table
-            .get(&keys::contact(tenant, id), Self::now_filter())
-            .await
-            .map_err(|e| unknown(e, "reading a contact"))?;
-        item.map(|i| contact_view(&i)).transpose().map_err(|e| unknown(e, "mapping a contact"))
+        self.read_one(&keys::contact(tenant, id), contact_view, "reading a contact").await
     }
 
     async fn create_contact(
@@ -1365,12 +1368,7 @@ impl InboxStore for DynamoInbox {
     }
 
     async fn lead(&self, tenant: &TenantId, id: &str) -> Result<Option<LeadView>, InboxError> {
-        let item = self
-            .table
-            .get(&keys::lead(tenant, id), Self::now_filter())
-            .await
-            .map_err(|e| unknown(e, "reading a lead"))?;
-        item.map(|i| lead_view(&i)).transpose().map_err(|e| unknown(e, "mapping a lead"))
+        self.read_one(&keys::lead(tenant, id), lead_view, "reading a lead").await
     }
 
     async fn update_lead(
@@ -1403,12 +1401,7 @@ impl InboxStore for DynamoInbox {
         tenant: &TenantId,
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, InboxError> {
-        let item = self
-            .table
-            .get(&keys::conversation(tenant, id), Self::now_filter())
-            .await
-            .map_err(|e| unknown(e, "reading a conversation"))?;
-        item.map(|i| conversation_view(&i)).transpose().map_err(|e| unknown(e, "mapping a conversation"))
+        self.read_one(&keys::conversation(tenant, id), conversation_view, "reading a conversation").await
     }
 
     async fn messages(
@@ -1721,7 +1714,7 @@ fn plan_message(tenant: &TenantId, message: &Item, plan: &mut Vec<Key>, counts: 
         plan.push(keys::wamid(tenant, &wamid));
         counts.message_id_records += 1;
     }
-    if message.opt_string(attr::DIRECTION) == Some(OUTBOUND) {
+    if matches!(message.get(attr::HAS_LOOKUP), Some(AttributeValue::Bool(true))) {
         if let Some(id) = message.opt_string(attr::MESSAGE_ID).and_then(|id| MessageId::parse(id).ok()) {
             plan.push(keys::outbound(tenant, &id));
             counts.message_id_records += 1;

@@ -187,6 +187,8 @@ pub mod attr {
     pub const DAY: &str = "day";
     /// When Leadline received a message, epoch ms (the sanitizing clock).
     pub const RECEIVED_AT_MS: &str = "received_at";
+    /// Set on outbound messages queued through the API: an `OUTMSG#` lookup points at them.
+    pub const HAS_LOOKUP: &str = "has_lookup";
     /// When a message's content was sanitized, epoch ms.
     pub const SANITIZED_AT: &str = "content_sanitized_at";
 }
