@@ -516,8 +516,11 @@ impl Template {
                 .filter(|c| {
                     c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind))
                 })
-                .filter_map(|c| c.get("text").and_then(Value::as_str))
-                .map(placeholders)
+                .map(|c| match c.get("format").and_then(Value::as_str) {
+                    // A media or location header takes exactly one parameter: the media itself.
+                    Some(format) if !format.eq_ignore_ascii_case("TEXT") => 1,
+                    _ => c.get("text").and_then(Value::as_str).map_or(0, placeholders),
+                })
                 .sum()
         };
         Some(Self {
@@ -743,6 +746,10 @@ mod tests {
         assert_eq!((template.body_parameters, template.header_parameters), (2, 1));
         assert_eq!(template.accepts(&ok), Ok(()));
         assert!(template.accepts(&TemplateUse { body_parameters: 1, ..ok.clone() }).is_err());
+        let image = Template::from_graph(&json!({"name": "promo", "language": "en", "status": "APPROVED",
+            "components": [{"type": "HEADER", "format": "IMAGE"}, {"type": "BODY", "text": "Hi"}]}))
+        .unwrap();
+        assert_eq!((image.header_parameters, image.body_parameters), (1, 0));
         let paused = Template { status: "PAUSED".into(), ..template };
         assert!(paused.accepts(&ok).unwrap_err().contains("PAUSED"));
     }
