@@ -115,3 +115,25 @@ async fn a_tampered_envelope_is_refused() {
     assert!(matches!(vault.open(&context(&tenant), &sealed).await, Err(OpenError::Refused)));
     assert!(matches!(vault.open(&context(&tenant), &garbage_key).await, Err(OpenError::Refused)));
 }
+
+#[tokio::test]
+async fn concurrent_opens_of_a_cold_key_make_one_kms_call() {
+    // Arrange: sealed by one vault; opened by a fresh one (a new Lambda instance).
+    let alias = key_alias().await;
+    let tenant = tenant();
+    let sealed = vault(&alias, &RequestCounter::default())
+        .await
+        .seal(&context(&tenant), b"EAAG-cold")
+        .await
+        .expect("seal");
+    let counter = RequestCounter::default();
+    let cold = vault(&alias, &counter).await;
+
+    // Act
+    let context = context(&tenant);
+    let opens = futures::future::join_all((0..16).map(|_| cold.open(&context, &sealed))).await;
+
+    // Assert
+    assert!(opens.iter().all(|o| o.as_ref().is_ok_and(|k| k.expose() == b"EAAG-cold")));
+    assert_eq!(counter.count(), 1, "one Decrypt for sixteen concurrent opens");
+}

@@ -79,13 +79,22 @@ pub struct KmsVault {
     client: Client,
     key_id: String,
     cache: DataKeyCache,
+    /// Held while a cache miss is filled: concurrent opens of a cold key wait for the first
+    /// one's KMS call instead of each making their own (misses are rare: one per tenant and
+    /// cache period).
+    filling: tokio::sync::Mutex<()>,
 }
 
 impl KmsVault {
     /// A vault using the KMS key `key_id` (id, ARN or `alias/…`).
     #[must_use]
     pub fn new(client: Client, key_id: impl Into<String>, policy: CachePolicy) -> Self {
-        Self { client, key_id: key_id.into(), cache: DataKeyCache::new(policy) }
+        Self {
+            client,
+            key_id: key_id.into(),
+            cache: DataKeyCache::new(policy),
+            filling: tokio::sync::Mutex::new(()),
+        }
     }
 
     async fn new_data_key(
@@ -165,9 +174,15 @@ impl Vault for KmsVault {
         let key = match self.cache.decryption_key(context, &sealed.wrapped_key) {
             Some(key) => key,
             None => {
-                let key = self.unwrap_data_key(context, &sealed.wrapped_key).await?;
-                self.cache.remember_for_decryption(context, &sealed.wrapped_key, &key);
-                key
+                let _filling = self.filling.lock().await;
+                match self.cache.decryption_key(context, &sealed.wrapped_key) {
+                    Some(key) => key,
+                    None => {
+                        let key = self.unwrap_data_key(context, &sealed.wrapped_key).await?;
+                        self.cache.remember_for_decryption(context, &sealed.wrapped_key, &key);
+                        key
+                    }
+                }
             }
         };
         open_with(key.as_ref(), context, sealed).ok_or(OpenError::Refused)
