@@ -410,6 +410,15 @@ impl DocTable for Table {
     }
 }
 
+/// Applies one write; `false` when its precondition did not hold.
+async fn write_one<D: DocTable>(table: &D, write: DocWrite, now: Timestamp) -> anyhow::Result<bool> {
+    match table.write_docs(vec![write], now).await {
+        Ok(()) => Ok(true),
+        Err(DocWriteError::Conflict { .. }) => Ok(false),
+        Err(DocWriteError::Unknown(e)) => Err(e),
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
     serde_json::to_string(value).context("serializing a document")
 }
@@ -449,6 +458,21 @@ fn email_claim(user: &User) -> anyhow::Result<DocWrite> {
         body: to_json(&user.id)?,
         expires_at: None,
         precondition: Precondition::Absent,
+    })
+}
+
+/// A session document, expiring with the session.
+fn session_write(
+    tenant: &TenantId,
+    session: &Session,
+    precondition: Precondition,
+) -> anyhow::Result<DocWrite> {
+    Ok(DocWrite::Put {
+        key: keys::session(tenant, &session.id),
+        entity: "session",
+        body: to_json(session)?,
+        expires_at: Some(ExpiresAt::from_epoch_secs(session.expires_at.as_secs())),
+        precondition,
     })
 }
 
@@ -530,13 +554,7 @@ impl<D: DocTable> Directory for DocDirectory<D> {
     }
 
     async fn create_session(&self, tenant: &TenantId, session: &Session) -> Result<(), DirectoryError> {
-        let write = DocWrite::Put {
-            key: keys::session(tenant, &session.id),
-            entity: "session",
-            body: to_json(session)?,
-            expires_at: Some(ExpiresAt::from_epoch_secs(session.expires_at.as_secs())),
-            precondition: Precondition::Absent,
-        };
+        let write = session_write(tenant, session, Precondition::Absent)?;
         self.table.write_docs(vec![write], session.created_at).await.map_err(anyhow::Error::new)?;
         Ok(())
     }
@@ -558,17 +576,11 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         session: &Session,
         version: u64,
     ) -> Result<(), UpdateError> {
-        let write = DocWrite::Put {
-            key: keys::session(tenant, &session.id),
-            entity: "session",
-            body: to_json(session)?,
-            expires_at: Some(ExpiresAt::from_epoch_secs(session.expires_at.as_secs())),
-            precondition: Precondition::Version(version),
-        };
-        match self.table.write_docs(vec![write], session.created_at).await {
-            Ok(()) => Ok(()),
-            Err(DocWriteError::Conflict { .. }) => Err(UpdateError::Conflict),
-            Err(DocWriteError::Unknown(e)) => Err(e.into()),
+        let write = session_write(tenant, session, Precondition::Version(version))?;
+        if write_one(&self.table, write, session.created_at).await? {
+            Ok(())
+        } else {
+            Err(UpdateError::Conflict)
         }
     }
 
@@ -716,10 +728,10 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
             expires_at: None,
             precondition: version.map_or(Precondition::Absent, Precondition::Version),
         };
-        match self.table.write_docs(vec![write], Timestamp::from_millis(record.updated_at)).await {
-            Ok(()) => Ok(()),
-            Err(DocWriteError::Conflict { .. }) => Err(RecordError::Conflict),
-            Err(DocWriteError::Unknown(e)) => Err(e.into()),
+        if write_one(&self.table, write, Timestamp::from_millis(record.updated_at)).await? {
+            Ok(())
+        } else {
+            Err(RecordError::Conflict)
         }
     }
 

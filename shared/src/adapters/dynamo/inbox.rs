@@ -1708,6 +1708,19 @@ impl InboxStore for DynamoInbox {
     }
 }
 
+/// Adds the items' keys to a deletion plan, counting them, while it holds fewer than `budget`;
+/// `false` when it filled up first.
+fn plan_all(items: &[Item], plan: &mut Vec<Key>, count: &mut u64, budget: usize) -> bool {
+    for key in items.iter().filter_map(table_key) {
+        if plan.len() >= budget {
+            return false;
+        }
+        plan.push(key);
+        *count += 1;
+    }
+    true
+}
+
 /// Adds a message and its records (wamid, outbound lookup) to a deletion plan.
 fn plan_message(tenant: &TenantId, message: &Item, plan: &mut Vec<Key>, counts: &mut ErasureCounts) {
     if let Some(wamid) = message.opt_string(attr::WAMID).and_then(|w| Wamid::parse(w).ok()) {
@@ -1780,36 +1793,24 @@ impl DynamoInbox {
             .query_gsi1_prefix(&partition, &index, keys::LEAD_PREFIX, now, 100, None)
             .await
             .map_err(fail)?;
-        for lead in leads.items.iter().filter_map(table_key) {
-            if full(&plan) {
-                return Ok((plan, counts));
-            }
-            plan.push(lead);
-            counts.leads += 1;
+        if !plan_all(&leads.items, &mut plan, &mut counts.leads, budget) {
+            return Ok((plan, counts));
         }
         let consent = self
             .table
             .query_prefix(&partition, &keys::consent_prefix(contact_id), now, 100, None)
             .await
             .map_err(fail)?;
-        for event in consent.items.iter().filter_map(table_key) {
-            if full(&plan) {
-                return Ok((plan, counts));
-            }
-            plan.push(event);
-            counts.consent_events += 1;
+        if !plan_all(&consent.items, &mut plan, &mut counts.consent_events, budget) {
+            return Ok((plan, counts));
         }
         let records = self
             .table
             .query_prefix(&partition, &keys::crm_prefix(contact_id), now, 100, None)
             .await
             .map_err(fail)?;
-        for record in records.items.iter().filter_map(table_key) {
-            if full(&plan) {
-                return Ok((plan, counts));
-            }
-            plan.push(record);
-            counts.records += 1;
+        if !plan_all(&records.items, &mut plan, &mut counts.records, budget) {
+            return Ok((plan, counts));
         }
         if conversations.next.is_some()
             || leads.next.is_some()
