@@ -173,6 +173,11 @@ where
     .await
 }
 
+/// A failure SQS should redeliver, with what failed.
+fn retry(what: &str, error: &dyn std::fmt::Debug) -> RecordError {
+    RecordError::Retryable(format!("{what}: {error:?}"))
+}
+
 fn meta_error(code: i64, title: &str, message: impl Into<String>) -> MetaError {
     MetaError {
         code,
@@ -204,7 +209,6 @@ where
     Q: QualityMeter,
     C: Clock,
 {
-    let retry = |what: &str, e: &dyn std::fmt::Debug| RecordError::Retryable(format!("{what}: {e:?}"));
     let tenant = &job.tenant_id;
     let Some(message) =
         deps.inbox.outbound(tenant, &job.message_id).await.map_err(|e| retry("reading", &e))?
@@ -281,7 +285,6 @@ where
     Q: QualityMeter,
     C: Clock,
 {
-    let retry = |what: &str, e: &dyn std::fmt::Debug| RecordError::Retryable(format!("{what}: {e:?}"));
     let tenant = &job.tenant_id;
     let payload = message.payload.clone().unwrap_or_default();
     let unsent = |how: Unsent, error: MetaError| async move {
