@@ -142,7 +142,12 @@ fn function_env(
             ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
         ]),
         "send" => {
-            env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("GRAPH_API_BASE_URL", graph)]);
+            // The local poller runs one invocation per queue at a time: one instance, whole limit.
+            env.extend([
+                ("KMS_KEY_ID", resources.kms_key_id.clone()),
+                ("GRAPH_API_BASE_URL", graph),
+                ("SEND_INSTANCES", "1".to_owned()),
+            ]);
             // Tests send bursts to one person: they may shorten Meta's 6 s pair interval.
             if let Ok(interval) = std::env::var("LEADLINE_PAIR_INTERVAL_MS") {
                 env.push(("PAIR_INTERVAL_MS", interval));

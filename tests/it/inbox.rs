@@ -141,6 +141,7 @@ async fn a_status_for_a_wamid_without_recipient_is_kept_and_moves_only_forward()
         at: Timestamp::from_secs(secs),
         recipient: &nobody,
         error: None,
+        callback: None,
         retention: shared::domain::tenant::RetentionSettings::default(),
     };
 

@@ -115,14 +115,16 @@ async fn every_message_type_reaches_meta_in_the_cloud_api_shape() {
     }
 
     // Assert: what Meta received is the tenant's body plus the envelope fields.
+    // Every message names itself in `biz_opaque_callback_data`, which Meta echoes in statuses.
     let received = outbox(&tenant).await;
     assert_eq!(received.len(), bodies.len());
-    for body in &bodies {
+    for (body, id) in bodies.iter().zip(&ids) {
         let expected = match body.get("type").and_then(Value::as_str) {
             Some(kind) => {
                 let mut expected = body.clone();
                 expected["messaging_product"] = json!("whatsapp");
                 expected["recipient_type"] = json!("individual");
+                expected["biz_opaque_callback_data"] = json!(format!("leadline:{id}"));
                 (kind, expected)
             }
             None => (
@@ -227,14 +229,24 @@ async fn status_webhooks_move_a_sent_message_to_delivered_and_read() {
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
 
-    // Act
+    // Act: `delivered` without the callback data (found by its wamid in the conversation),
+    // `read` with it (found by the message id it names).
     assert_eq!(post(&client, &status_body(&tenant, &wamid, "delivered", now)).await, StatusCode::OK);
     let delivered = eventually("delivered", || async {
         let m = tenant.get(&client, &format!("/v1/messages/{id}")).await;
         (m["status"] == "delivered").then_some(m)
     })
     .await;
-    assert_eq!(post(&client, &status_body(&tenant, &wamid, "read", now + 5)).await, StatusCode::OK);
+    let mut read_status: Value =
+        serde_json::from_str(&status_body(&tenant, &wamid, "read", now + 5)).expect("json");
+    read_status["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] =
+        json!(format!("leadline:{id}"));
+    // Without a recipient, only the callback data can lead to the message.
+    read_status["entry"][0]["changes"][0]["value"]["statuses"][0]
+        .as_object_mut()
+        .expect("status")
+        .remove("recipient_id");
+    assert_eq!(post(&client, &read_status.to_string()).await, StatusCode::OK);
     let read = eventually("read", || async {
         let m = tenant.get(&client, &format!("/v1/messages/{id}")).await;
         (m["status"] == "read").then_some(m)

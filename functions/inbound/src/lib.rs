@@ -342,6 +342,7 @@ async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
         at: Timestamp::from_secs(update.timestamp),
         recipient: &recipient,
         error: update.errors.first(),
+        callback: update.biz_opaque_callback_data.as_deref(),
         retention: retention_of(deps, tenant).await?,
     };
     let outcome = deps.inbox.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;

@@ -2,44 +2,49 @@
 //!
 //! For each message, in order:
 //! 1. read it; anything but `queued` was handled before (a redelivery) and is done;
-//! 2. claim it (`send:<message id>`) until the Lambda deadline, so that two deliveries never
-//!    both call Meta;
-//! 3. check the policy again (an opt-out may have arrived since it was queued) → `blocked`;
+//! 2. check the policy again (an opt-out may have arrived since it was queued) → `blocked`;
+//! 3. claim it on the message item itself until the Lambda deadline (one conditional write), so
+//!    that two deliveries never both call Meta;
 //! 4. open the tenant's token (the vault caches the data key: no KMS call per message);
-//! 5. wait for a slot of the number's throughput and the recipient's pair limit;
-//! 6. `POST /<version>/<phone_number_id>/messages`; Meta's code decides: throttling and outages
-//!    back off (jittered, exponential) and try again within this invocation, then leave the record
-//!    to SQS; permanent errors end `failed` with the code and reason, never retried;
-//! 7. record the wamid (`sent`); status webhooks move it on to `delivered` and `read`.
+//! 5. wait for the recipient's pair limit (counted from the previous send to them, read from
+//!    their conversation) and a slot of this instance's share of the number's throughput;
+//! 6. `POST /<version>/<phone_number_id>/messages` with `biz_opaque_callback_data` naming the
+//!    message; Meta's code decides: throttling and outages back off (jittered, exponential) and
+//!    try again within this invocation, then leave the record to SQS; permanent errors end
+//!    `failed` with the code and reason, never retried;
+//! 7. record the wamid, `sent` and the time of sending in one write; status webhooks find the
+//!    message by the callback data (or the wamid) and move it to `delivered` and `read`.
+//!
+//! Writes per message sent: two (the claim and the record). Pacing is in memory
+//! ([`SendPacer`]: each instance keeps its share of the limit), and quality counters are written
+//! only for what did not go out (a send is counted when the API accepts it).
 //!
 //! At most once: the claim is taken before the Graph call, and the message's status is recorded
-//! right after it (a later delivery sees it is no longer `queued`). The window
-//! that remains is the process dying after Meta accepted the message and before the wamid is
-//! recorded: the claim then expires at the deadline and a redelivery sends again. Meta offers
-//! no idempotency key to close it.
+//! right after it (a later delivery sees it is no longer `queued`). The window that remains is
+//! the process dying — or DynamoDB refusing the record for the rest of the invocation — after
+//! Meta accepted the message: the claim then lapses at the deadline (before SQS's visibility
+//! timeout, which is at least six times the function's timeout) and the redelivery sends again.
+//! Meta offers no idempotency key to close it.
 
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
-use shared::adapters::documents::{DocPacer, DocQuality};
-use shared::adapters::dynamo::idempotency::MIN_RETENTION;
-use shared::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoTenantStore, Table};
+use shared::adapters::documents::DocQuality;
+use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, KmsVault};
 use shared::config::{ConfigError, Env};
-use shared::domain::inbox::{InboxStore, MessageStatus, Unsent};
+use shared::domain::inbox::{InboxStore, MessageStatus, MessageView, OutboundClaim, Unsent};
 use shared::domain::outbound::{
-    check_policy, classify, ErrorClass, OutboundBody, Pace, PaceLimits, Pacer, QualityMeter, SendJob,
-    PAIR_INTERVAL_MS,
+    callback_data, check_policy, classify, pair_wait, ErrorClass, OutboundBody, Pace, QualityMeter, SendJob,
+    SendPacer, ThroughputShare, PAIR_INTERVAL_MS,
 };
-use shared::domain::ports::{
-    Claim, CloudApi, CloudApiError, EncryptionContext, IdempotencyRequest, IdempotencyStore, Purpose,
-    TenantStore, Vault,
-};
+use shared::domain::ports::{CloudApi, CloudApiError, EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::whatsapp::MetaError;
-use shared::domain::{Clock, PhoneNumber, Secret, SystemClock, Timestamp, Wamid};
+use shared::domain::{Clock, MessageId, Secret, SystemClock, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
+use shared::lambda::deadline_of;
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
@@ -57,6 +62,9 @@ pub struct Config {
     /// Messages per second per business number (`THROUGHPUT_PER_SECOND`, default 80: Meta's
     /// default; raise it for numbers Meta upgraded to 1,000).
     pub throughput_per_second: u64,
+    /// How many instances of this function run at most at once (`SEND_INSTANCES`, required):
+    /// the event source mapping's `MaximumConcurrency`; each keeps its share of the throughput.
+    pub instances: u64,
     /// Milliseconds between two messages to one person (`PAIR_INTERVAL_MS`, default 6000:
     /// Meta's pair limit; the local test stack shortens it to keep bursts fast).
     pub pair_interval_ms: i64,
@@ -75,45 +83,69 @@ impl Config {
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 4)?,
             throughput_per_second: env.parsed_or("THROUGHPUT_PER_SECOND", 80)?,
+            instances: env.required("SEND_INSTANCES")?.parse().ok().filter(|n| *n > 0).ok_or(
+                ConfigError::Invalid {
+                    name: "SEND_INSTANCES",
+                    reason: "a whole number of at least 1".into(),
+                },
+            )?,
             pair_interval_ms: env.parsed_or("PAIR_INTERVAL_MS", PAIR_INTERVAL_MS)?,
         })
     }
 }
 
+/// The adapters the function runs on: production ([`Aws`]) or in-memory fakes (tests).
+pub trait Adapters: Send + Sync + 'static {
+    /// Messages and contacts.
+    type Inbox: InboxStore;
+    /// Tenants and their connections.
+    type Tenants: TenantStore;
+    /// Envelope encryption (tenant tokens, through the data-key cache).
+    type Vault: Vault;
+    /// The Cloud API.
+    type Cloud: CloudApi;
+    /// Sending quality counters (P24).
+    type Quality: QualityMeter;
+    /// The time source.
+    type Clock: Clock;
+}
+
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<I, T, V, G, P, L, Q, C> {
+pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
     /// Messages and contacts.
-    pub inbox: I,
+    pub inbox: A::Inbox,
     /// Tenants and their connections.
-    pub tenants: T,
-    /// Envelope encryption (tenant tokens, through the data-key cache).
-    pub vault: V,
+    pub tenants: A::Tenants,
+    /// Envelope encryption.
+    pub vault: A::Vault,
     /// The Cloud API.
-    pub cloud: G,
-    /// The send claims.
-    pub claims: P,
-    /// Throughput and pair pacing.
-    pub pacer: L,
-    /// Sending quality counters (P24).
-    pub quality: Q,
+    pub cloud: A::Cloud,
+    /// Sending quality counters.
+    pub quality: A::Quality,
+    /// This instance's share of every number's throughput.
+    pub pacer: SendPacer,
     /// The time source.
-    pub clock: C,
+    pub clock: A::Clock,
+}
+
+/// The production adapters.
+#[derive(Debug)]
+pub struct Aws;
+
+impl Adapters for Aws {
+    type Inbox = DynamoInbox;
+    type Tenants = DynamoTenantStore;
+    type Vault = KmsVault;
+    type Cloud = GraphClient;
+    type Quality = DocQuality<Table>;
+    type Clock = SystemClock;
 }
 
 /// The production wiring.
-pub type AwsDeps = Deps<
-    DynamoInbox,
-    DynamoTenantStore,
-    KmsVault,
-    GraphClient,
-    DynamoIdempotency,
-    DocPacer<Table>,
-    DocQuality<Table>,
-    SystemClock,
->;
+pub type AwsDeps = Deps<Aws>;
 
 impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
@@ -131,12 +163,19 @@ impl AwsDeps {
                 CachePolicy::default(),
             ),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
-            claims: DynamoIdempotency::new(table.clone(), MIN_RETENTION),
-            pacer: DocPacer::new(table.clone()),
             quality: DocQuality::new(table),
+            pacer: SendPacer::new(config.share()),
             clock: SystemClock,
             config,
         })
+    }
+}
+
+impl Config {
+    /// This instance's share of the throughput limit.
+    #[must_use]
+    pub fn share(&self) -> ThroughputShare {
+        ThroughputShare { per_second: self.throughput_per_second, instances: self.instances }
     }
 }
 
@@ -149,23 +188,13 @@ const ATTEMPTS: u32 = 4;
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle<I, T, V, G, P, L, Q, C>(
+pub async fn handle<A: Adapters>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<I, T, V, G, P, L, Q, C>,
-) -> Result<SqsBatchResponse, BatchError>
-where
-    I: InboxStore,
-    T: TenantStore,
-    V: Vault,
-    G: CloudApi,
-    P: IdempotencyStore,
-    L: Pacer,
-    Q: QualityMeter,
-    C: Clock,
-{
-    let deadline = Timestamp::from_millis(i64::try_from(event.context.deadline).unwrap_or(i64::MAX));
-    let deadline =
-        Timestamp::from_millis(deadline.as_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as i64));
+    deps: &Deps<A>,
+) -> Result<SqsBatchResponse, BatchError> {
+    let deadline = Timestamp::from_millis(
+        deadline_of(&event.context).as_millis().saturating_sub(DEADLINE_MARGIN.as_millis() as i64),
+    );
     run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, job: SendJob| async move {
         let span = tracing::info_span!("send", tenant_id = %job.tenant_id, message_id = %job.message_id);
         tracing::Instrument::instrument(send_one(&meta, &job, deadline, deps), span).await
@@ -193,22 +222,12 @@ fn meta_error(code: i64, title: &str, message: impl Into<String>) -> MetaError {
 /// # Errors
 /// [`RecordError::Retryable`] to leave the record to SQS; [`RecordError::Poison`] for a record
 /// that can never be handled.
-pub async fn send_one<I, T, V, G, P, L, Q, C>(
+pub async fn send_one<A: Adapters>(
     meta: &RecordMeta,
     job: &SendJob,
     deadline: Timestamp,
-    deps: &Deps<I, T, V, G, P, L, Q, C>,
-) -> Result<(), RecordError>
-where
-    I: InboxStore,
-    T: TenantStore,
-    V: Vault,
-    G: CloudApi,
-    P: IdempotencyStore,
-    L: Pacer,
-    Q: QualityMeter,
-    C: Clock,
-{
+    deps: &Deps<A>,
+) -> Result<(), RecordError> {
     let tenant = &job.tenant_id;
     let Some(message) =
         deps.inbox.outbound(tenant, &job.message_id).await.map_err(|e| retry("reading", &e))?
@@ -219,116 +238,126 @@ where
         tracing::info!(status = message.status.as_str(), "Already handled");
         return Ok(());
     }
-    let claim_key = job.message_id.to_string();
-    let claim = IdempotencyRequest { tenant_id: tenant, scope: "send", key: &claim_key, payload_hash: "-" };
-    match deps.claims.claim(&claim, deps.clock.now(), deadline).await.map_err(|e| retry("claiming", &e))? {
-        Claim::Acquired => {}
-        Claim::Completed { response } => {
-            // Meta accepted it before, but recording that failed: record it now, send nothing.
-            if let Some(wamid) = response.strip_prefix("sent:") {
-                let wamid = Wamid::parse(wamid).ok();
-                deps.inbox
-                    .mark_sent(tenant, &job.message_id, wamid.as_ref(), deps.clock.now())
-                    .await
-                    .map_err(|e| retry("recording the wamid", &e))?;
+    let result = match prepare(job, &message, deps).await? {
+        Prepared::Ended(metric) => metric,
+        Prepared::Ready(ready) => {
+            match deps.inbox.claim_outbound(tenant, &job.message_id, deadline, deps.clock.now()).await {
+                Ok(OutboundClaim::Acquired) => {}
+                Ok(OutboundClaim::Handled) => return Ok(()),
+                Ok(OutboundClaim::Held(until)) => {
+                    return Err(RecordError::Retryable(format!(
+                        "another invocation is sending it (claim until {})",
+                        until.as_millis()
+                    )))
+                }
+                Ok(OutboundClaim::Missing) => {
+                    return Err(RecordError::Poison("the outbound message vanished".to_owned()))
+                }
+                Err(e) => return Err(retry("claiming", &e)),
             }
-            return Ok(());
+            match deliver(job, &message, ready, deadline, deps).await {
+                Ok(result) => result,
+                Err(Undelivered { error, release }) => {
+                    if release {
+                        if let Err(e) = deps.inbox.release_outbound(tenant, &job.message_id, deadline).await {
+                            tracing::warn!(
+                                error = format!("{e:#}"),
+                                "Send claim not released; it lapses at the deadline"
+                            );
+                        }
+                    }
+                    return Err(error);
+                }
+            }
         }
-        Claim::Mismatch => return Ok(()),
-        Claim::InProgress => {
-            return Err(RecordError::Retryable("another invocation is sending it".to_owned()))
+    };
+    tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
+    if result != SENT {
+        // A send is counted when accepted; only what did not go out is counted here (P24).
+        if let Err(error) = deps.quality.count(tenant, &result, deps.clock.now()).await {
+            tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
         }
     }
-    let outcome = deliver(job, &message, &claim, deadline, deps).await;
-    match outcome {
-        Ok(result) => {
-            // The message's status is the durable result (a redelivery stops at step 1); the
-            // claim only guarded the Graph call and lapses at the deadline: one write saved.
-            tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
-            if let Err(error) = deps.quality.count(tenant, &result, deps.clock.now()).await {
-                tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
-            }
-            Ok(())
-        }
-        Err(error) => {
-            // A completed claim (Meta accepted, recording failed) is kept; anything else is freed.
-            if let Err(release) = deps.claims.release(&claim).await.or_else(|e| match e {
-                shared::domain::ports::IdempotencyError::ClaimLost => Ok(()),
-                other => Err(other),
-            }) {
-                tracing::warn!(
-                    error = format!("{release:#}"),
-                    "Send claim not released; it expires at the deadline"
-                );
-            }
-            Err(error)
-        }
-    }
+    Ok(())
 }
 
-/// Everything after the claim: `Ok` with how it ended (the quality metric: `sent`,
-/// `failed.<code>`, `blocked.<reason>`), or a retryable error.
-async fn deliver<I, T, V, G, P, L, Q, C>(
+/// The metric of a message that went out.
+const SENT: &str = "sent";
+
+/// What [`prepare`] found.
+enum Prepared {
+    /// Nothing to send: ended with this metric (`blocked.<reason>`, `failed.<why>`).
+    Ended(String),
+    /// Send it.
+    Ready(Ready),
+}
+
+/// Everything the Graph call needs.
+struct Ready {
+    /// Whether it goes to someone (a mark-as-read does not: nothing to pace).
+    to_someone: bool,
+    phone_number_id: String,
+    token: Secret,
+    body: serde_json::Value,
+}
+
+/// The policy again (consent may have changed since the API queued it), the connection and the
+/// token; messages that can never go out end here, before any claim.
+async fn prepare<A: Adapters>(
     job: &SendJob,
-    message: &shared::domain::inbox::MessageView,
-    claim: &IdempotencyRequest<'_>,
-    deadline: Timestamp,
-    deps: &Deps<I, T, V, G, P, L, Q, C>,
-) -> Result<String, RecordError>
-where
-    I: InboxStore,
-    T: TenantStore,
-    V: Vault,
-    G: CloudApi,
-    P: IdempotencyStore,
-    L: Pacer,
-    Q: QualityMeter,
-    C: Clock,
-{
+    message: &MessageView,
+    deps: &Deps<A>,
+) -> Result<Prepared, RecordError> {
     let tenant = &job.tenant_id;
-    let payload = message.payload.clone().unwrap_or_default();
-    let unsent = |how: Unsent, error: MetaError| async move {
-        deps.inbox
-            .mark_unsent(tenant, &job.message_id, how, &error, deps.clock.now())
-            .await
-            .map_err(|e| retry("recording", &e))
-    };
-    // The recipient and the policy, again: consent may have changed since the API queued it.
-    let recipient = if message.kind == "read" {
-        None
+    let mut body = message.payload.clone().unwrap_or_default();
+    let to_someone = if message.kind == "read" {
+        false
     } else {
-        match OutboundBody::parse(&payload) {
-            Ok(body) => {
+        match OutboundBody::parse(&body) {
+            Ok(parsed) => {
                 let contact = deps
                     .inbox
-                    .contact_by_phone(tenant, &body.to)
+                    .contact_by_phone(tenant, &parsed.to)
                     .await
                     .map_err(|e| retry("reading the contact", &e))?;
-                if let Err(refusal) = check_policy(contact.as_ref(), &body, deps.clock.now()) {
+                if let Err(refusal) = check_policy(contact.as_ref(), &parsed, deps.clock.now()) {
                     let slug = serde_json::to_value(refusal).ok().and_then(|v| v.as_str().map(str::to_owned));
-                    unsent(
-                        Unsent::Blocked,
-                        meta_error(0, slug.as_deref().unwrap_or_default(), refusal.reason()),
-                    )
-                    .await?;
+                    let slug = slug.unwrap_or_default();
+                    end(deps, job, Unsent::Blocked, meta_error(0, &slug, refusal.reason())).await?;
                     tracing::info!(reason = refusal.reason(), "Blocked at send time");
-                    return Ok(format!("blocked.{}", slug.unwrap_or_default()));
+                    return Ok(Prepared::Ended(format!("blocked.{slug}")));
                 }
-                Some(body.to)
+                // Status webhooks find the message by this; a caller's own value is kept.
+                if let Some(fields) = body.as_object_mut() {
+                    fields
+                        .entry("biz_opaque_callback_data")
+                        .or_insert_with(|| serde_json::Value::String(callback_data(&job.message_id)));
+                }
+                true
             }
             Err(invalid) => {
-                unsent(Unsent::Failed, meta_error(100, "invalid stored message", invalid.to_string()))
-                    .await?;
-                return Ok("failed.100".to_owned());
+                end(
+                    deps,
+                    job,
+                    Unsent::Failed,
+                    meta_error(100, "invalid stored message", invalid.to_string()),
+                )
+                .await?;
+                return Ok(Prepared::Ended("failed.100".to_owned()));
             }
         }
     };
     let Some(connection) =
         deps.tenants.whatsapp_connection(tenant).await.map_err(|e| retry("reading the connection", &e))?
     else {
-        unsent(Unsent::Failed, meta_error(0, "not connected", "the tenant disconnected its WhatsApp number"))
-            .await?;
-        return Ok("failed.not_connected".to_owned());
+        end(
+            deps,
+            job,
+            Unsent::Failed,
+            meta_error(0, "not connected", "the tenant disconnected its WhatsApp number"),
+        )
+        .await?;
+        return Ok(Prepared::Ended("failed.not_connected".to_owned()));
     };
     let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::WhatsAppAccessToken };
     let token = deps
@@ -337,34 +366,64 @@ where
         .await
         .map_err(|e| retry("opening the token", &e))?;
     let token = Secret::new(String::from_utf8_lossy(token.expose()).into_owned());
-    if let Some(recipient) = &recipient {
-        pace(deps, tenant, &connection.phone_number_id, recipient, deadline).await?;
+    Ok(Prepared::Ready(Ready { to_someone, phone_number_id: connection.phone_number_id, token, body }))
+}
+
+/// Ends a message unsent (blocked or failed) with why.
+async fn end<A: Adapters>(
+    deps: &Deps<A>,
+    job: &SendJob,
+    how: Unsent,
+    error: MetaError,
+) -> Result<(), RecordError> {
+    deps.inbox
+        .mark_unsent(&job.tenant_id, &job.message_id, how, &error, deps.clock.now())
+        .await
+        .map_err(|e| retry("recording", &e))
+}
+
+/// A claimed message that did not end: the error for SQS, and whether the claim may be freed
+/// (not when Meta may have the message).
+struct Undelivered {
+    error: RecordError,
+    release: bool,
+}
+
+impl Undelivered {
+    fn freeing(error: RecordError) -> Self {
+        Self { error, release: true }
+    }
+}
+
+/// Everything after the claim: `Ok` with how it ended (the quality metric: `sent`,
+/// `failed.<code>`), or what to leave to SQS.
+async fn deliver<A: Adapters>(
+    job: &SendJob,
+    message: &MessageView,
+    ready: Ready,
+    deadline: Timestamp,
+    deps: &Deps<A>,
+) -> Result<String, Undelivered> {
+    let tenant = &job.tenant_id;
+    // The pair limit is counted in the message's conversation, which is the recipient's.
+    if ready.to_someone {
+        pace(deps, tenant, &job.message_id, &ready.phone_number_id, deadline)
+            .await
+            .map_err(Undelivered::freeing)?;
     }
     let mut last_error = String::new();
     for attempt in 0..ATTEMPTS {
-        match deps.cloud.send_message(&connection.phone_number_id, &token, &payload).await {
+        match deps.cloud.send_message(&ready.phone_number_id, &ready.token, &ready.body).await {
             Ok(wamid) => {
                 let wamid = wamid.and_then(|w| Wamid::parse(w).ok());
-                if let Err(error) =
-                    deps.inbox.mark_sent(tenant, &job.message_id, wamid.as_ref(), deps.clock.now()).await
-                {
-                    // Meta has it: keep that in the claim, so that the redelivery records it
-                    // instead of sending again.
-                    let sent = format!("sent:{}", wamid.as_ref().map_or("", Wamid::as_str));
-                    deps.claims
-                        .complete(claim, &sent, deps.clock.now())
-                        .await
-                        .map_err(|e| retry("completing", &e))?;
-                    return Err(retry("recording the wamid", &error));
-                }
-                return Ok("sent".to_owned());
+                return record_sent(deps, tenant, &job.message_id, wamid.as_ref(), deadline).await;
             }
             Err(CloudApiError::Meta { error, http_status })
                 if classify(error.code) == ErrorClass::Permanent =>
             {
-                tracing::info!(code = error.code, http_status, "Meta refused the message for good");
+                tracing::info!(code = error.code, http_status, kind = %message.kind, "Meta refused the message for good");
                 let metric = format!("failed.{}", error.code);
-                unsent(Unsent::Failed, error).await?;
+                end(deps, job, Unsent::Failed, error).await.map_err(Undelivered::freeing)?;
                 return Ok(metric);
             }
             Err(error) => {
@@ -382,36 +441,69 @@ where
             }
         }
     }
-    Err(RecordError::Retryable(format!("Graph kept failing: {last_error}")))
+    Err(Undelivered::freeing(RecordError::Retryable(format!("Graph kept failing: {last_error}"))))
 }
 
-/// Waits for a throughput and pair slot, within the deadline.
-async fn pace<I, T, V, G, P, L: Pacer, Q, C: Clock>(
-    deps: &Deps<I, T, V, G, P, L, Q, C>,
-    tenant: &shared::domain::TenantId,
+/// Records what Meta accepted, trying a few times: failing that, the claim is kept (not freed)
+/// and lapses at the deadline — the window the module documents.
+async fn record_sent<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    id: &MessageId,
+    wamid: Option<&Wamid>,
+    deadline: Timestamp,
+) -> Result<String, Undelivered> {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match deps.inbox.mark_sent(tenant, id, wamid, deps.clock.now()).await {
+            Ok(()) => return Ok(SENT.to_owned()),
+            Err(error) => {
+                let room = deadline.as_millis() - deps.clock.now().as_millis();
+                if i64::try_from(wait.as_millis()).unwrap_or(i64::MAX) >= room
+                    || wait > Duration::from_secs(3)
+                {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "Meta accepted the message but it could not be recorded"
+                    );
+                    return Err(Undelivered { error: retry("recording the wamid", &error), release: false });
+                }
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
+}
+
+/// Waits for the recipient's pair limit and a throughput slot, within the deadline.
+async fn pace<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    id: &MessageId,
     phone_number_id: &str,
-    recipient: &PhoneNumber,
     deadline: Timestamp,
 ) -> Result<(), RecordError> {
-    let limits = PaceLimits {
-        per_second: deps.config.throughput_per_second,
-        pair_interval_ms: deps.config.pair_interval_ms,
+    let too_late = |ms: u64, now: Timestamp| {
+        i64::try_from(ms).unwrap_or(i64::MAX) >= deadline.as_millis() - now.as_millis()
     };
-    // Bounded: a clock that does not move (or a store that keeps saying wait) cannot spin.
+    if deps.config.pair_interval_ms > 0 {
+        let previous =
+            deps.inbox.previous_send(tenant, id).await.map_err(|e| retry("reading the previous send", &e))?;
+        let now = deps.clock.now();
+        let wait = pair_wait(previous, deps.config.pair_interval_ms, now);
+        if too_late(wait, now) {
+            return Err(RecordError::Retryable("the pair limit's wait runs past the deadline".to_owned()));
+        }
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+    // Bounded: a clock that does not move cannot spin.
     for _ in 0..64 {
         let now = deps.clock.now();
-        match deps
-            .pacer
-            .acquire(tenant, phone_number_id, recipient, limits, now)
-            .await
-            .map_err(|e| RecordError::Retryable(format!("pacing: {e:?}")))?
-        {
+        match deps.pacer.acquire(phone_number_id, now) {
             Pace::Go => return Ok(()),
-            Pace::Wait(ms)
-                if i64::try_from(ms).unwrap_or(i64::MAX) < deadline.as_millis() - now.as_millis() =>
-            {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-            }
+            Pace::Wait(ms) if !too_late(ms, now) => tokio::time::sleep(Duration::from_millis(ms)).await,
             Pace::Wait(_) => break,
         }
     }

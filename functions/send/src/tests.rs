@@ -1,7 +1,7 @@
 //! The send path on in-memory adapters: once, retries by Meta's code, failures, policy at send
 //! time. The same scenarios run end to end against the sandbox Graph API in `tests/it/send.rs`.
 
-use shared::adapters::documents::{DocPacer, DocQuality};
+use shared::adapters::documents::DocQuality;
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
     NewOutboundMessage,
@@ -10,29 +10,40 @@ use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
 use shared::domain::{MessageId, PhoneNumber, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{RecordError, RecordMeta};
-use shared::testing::{
-    LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryTenantStore,
-};
+use shared::testing::{LocalVault, MemoryCloud, MemoryDocs, MemoryInbox, MemoryTenantStore};
 
 use super::*;
 
-type TestDeps = Deps<
-    MemoryInbox,
-    MemoryTenantStore,
-    LocalVault,
-    MemoryCloud,
-    MemoryIdempotency,
-    DocPacer<MemoryDocs>,
-    DocQuality<MemoryDocs>,
-    ManualClock,
->;
+/// The fakes, with a clock that follows tokio's (paused) time, so that waits move it.
+struct Fakes;
+
+impl Adapters for Fakes {
+    type Inbox = MemoryInbox;
+    type Tenants = MemoryTenantStore;
+    type Vault = LocalVault;
+    type Cloud = MemoryCloud;
+    type Quality = DocQuality<MemoryDocs>;
+    type Clock = TokioClock;
+}
+
+type TestDeps = Deps<Fakes>;
+
+/// `NOW` plus the time tokio says has passed since the clock was made.
+#[derive(Debug)]
+struct TokioClock(tokio::time::Instant);
+
+impl Clock for TokioClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(NOW + i64::try_from(self.0.elapsed().as_millis()).unwrap_or(i64::MAX))
+    }
+}
 
 const NOW: i64 = 1_800_000_000_000;
 const PHONE: &str = "5511988887777";
 
 async fn deps() -> (TestDeps, TenantId) {
     let tenant = TenantId::generate(Timestamp::from_millis(NOW));
-    let deps = Deps {
+    let deps: TestDeps = Deps {
         config: Config {
             table_name: "t".into(),
             kms_key_id: "k".into(),
@@ -40,16 +51,16 @@ async fn deps() -> (TestDeps, TenantId) {
             graph_api_version: "v23.0".into(),
             concurrency: 1,
             throughput_per_second: 80,
+            instances: 1,
             pair_interval_ms: 6000,
         },
         inbox: MemoryInbox::default(),
         tenants: MemoryTenantStore::default(),
         vault: LocalVault,
         cloud: MemoryCloud::default(),
-        claims: MemoryIdempotency::default(),
-        pacer: DocPacer::new(MemoryDocs::default()),
         quality: DocQuality::new(MemoryDocs::default()),
-        clock: ManualClock::at(Timestamp::from_millis(NOW)),
+        pacer: SendPacer::new(ThroughputShare { per_second: 80, instances: 1 }),
+        clock: TokioClock(tokio::time::Instant::now()),
     };
     let now = Timestamp::from_millis(NOW);
     let signing = deps
@@ -141,6 +152,8 @@ async fn a_queued_message_is_sent_once_even_when_delivered_twice() {
     let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Sent);
     assert_eq!(stored.wamid.as_deref(), Some("wamid.MEMORY1"));
+    let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
+    assert!(month.is_empty(), "a send costs no counter write (counted when accepted): {month:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -173,16 +186,71 @@ async fn throttling_past_the_attempts_leaves_the_record_to_sqs_and_frees_the_cla
 
     // Act
     let first = send_one(&meta(), &job, deadline(), &deps).await;
-    let too_soon = send_one(&meta(), &job, deadline(), &deps).await;
-    // The pair limit: the next message to this person waits six seconds.
-    deps.clock.advance(Duration::from_secs(7));
-    let second = send_one(&meta(), &job, deadline(), &deps).await;
+    let redelivered = send_one(&meta(), &job, deadline(), &deps).await;
 
     // Assert
     assert!(matches!(first, Err(RecordError::Retryable(_))), "{first:?}");
-    assert!(matches!(too_soon, Err(RecordError::Retryable(_))), "the pair slot is taken: {too_soon:?}");
-    assert!(second.is_ok(), "the next delivery may send");
+    assert!(redelivered.is_ok(), "the claim was freed, the redelivery may send: {redelivered:?}");
     assert_eq!(deps.cloud.sent().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_claim_keeps_a_second_delivery_away_from_meta() {
+    // Arrange: another invocation holds the claim until the deadline.
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    let now = deps.clock.now();
+    let taken = deps.inbox.claim_outbound(&tenant, &job.message_id, deadline(), now).await.unwrap();
+
+    // Act
+    let concurrent = send_one(&meta(), &job, deadline(), &deps).await;
+
+    // Assert
+    assert_eq!(taken, OutboundClaim::Acquired);
+    assert!(matches!(concurrent, Err(RecordError::Retryable(_))), "{concurrent:?}");
+    assert!(deps.cloud.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_message_to_one_person_waits_for_the_pair_limit() {
+    // Arrange: two messages queued for one person.
+    let (deps, tenant) = deps().await;
+    let first = queued(&deps, &tenant, text()).await;
+    let second = queued(&deps, &tenant, text()).await;
+    let started = tokio::time::Instant::now();
+
+    // Act
+    send_one(&meta(), &first, deadline(), &deps).await.unwrap();
+    let after_first = started.elapsed();
+    send_one(&meta(), &second, deadline(), &deps).await.unwrap();
+
+    // Assert
+    assert_eq!(deps.cloud.sent().len(), 2);
+    assert!(after_first < Duration::from_secs(1), "the first goes at once: {after_first:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "six seconds between the two: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_callback_data_names_the_message_unless_the_caller_set_their_own() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let ours = queued(&deps, &tenant, text()).await;
+    let mut with_own = text();
+    with_own["biz_opaque_callback_data"] = serde_json::json!("crm-42");
+    let theirs = queued(&deps, &tenant, with_own).await;
+
+    // Act
+    send_one(&meta(), &ours, deadline(), &deps).await.unwrap();
+    send_one(&meta(), &theirs, deadline(), &deps).await.unwrap();
+
+    // Assert
+    let sent = deps.cloud.sent();
+    assert_eq!(sent[0].1["biz_opaque_callback_data"], callback_data(&ours.message_id));
+    assert_eq!(sent[1].1["biz_opaque_callback_data"], "crm-42");
 }
 
 #[tokio::test(start_paused = true)]
@@ -201,6 +269,8 @@ async fn a_permanent_error_ends_failed_with_its_code_and_no_retry() {
     let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Failed);
     assert_eq!(stored.error.map(|e| e.code), Some(131_026));
+    let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
+    assert_eq!(month.get("failed.131026"), Some(&1));
 }
 
 #[tokio::test(start_paused = true)]

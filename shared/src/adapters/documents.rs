@@ -27,9 +27,7 @@ use crate::domain::identity::{
     LOGIN_WINDOW_SECS,
 };
 use crate::domain::inbox::Page;
-use crate::domain::outbound::{
-    Pace, PaceError, PaceLimits, Pacer, QualityError, QualityMeter, Template, TemplateError, TemplateStore,
-};
+use crate::domain::outbound::{QualityError, QualityMeter, Template, TemplateError, TemplateStore};
 use crate::domain::ports::{Admission, RateLimitError, RateLimiter};
 use crate::domain::{ContactId, ExpiresAt, RecordId, SessionId, TenantId, Timestamp, UserId};
 
@@ -974,73 +972,6 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
         }
         templates.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
         Ok(templates)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Send pacing
-// ---------------------------------------------------------------------------------------------
-
-/// [`Pacer`] on a [`DocTable`]: a bounded counter per number and second, and a "next allowed"
-/// document per number and recipient, updated under its version.
-#[derive(Debug, Clone)]
-pub struct DocPacer<D> {
-    table: D,
-}
-
-impl<D> DocPacer<D> {
-    /// The pacer on `table`.
-    #[must_use]
-    pub fn new(table: D) -> Self {
-        Self { table }
-    }
-}
-
-impl<D: DocTable> Pacer for DocPacer<D> {
-    async fn acquire(
-        &self,
-        tenant: &TenantId,
-        phone_number_id: &str,
-        recipient: &crate::domain::PhoneNumber,
-        limits: PaceLimits,
-        now: Timestamp,
-    ) -> Result<Pace, PaceError> {
-        let pair_key = keys::pair(tenant, phone_number_id, recipient.as_digits());
-        let current = self.table.get_doc(&pair_key, now).await?;
-        let next_allowed: i64 = match &current {
-            Some(doc) => serde_json::from_str(&doc.body).unwrap_or(0),
-            None => 0,
-        };
-        if next_allowed > now.as_millis() {
-            return Ok(Pace::Wait(u64::try_from(next_allowed - now.as_millis()).unwrap_or(0)));
-        }
-        let second = now.as_secs();
-        let expires = ExpiresAt::from_epoch_secs(second + 60);
-        if self
-            .table
-            .increment_within(&keys::throughput(tenant, phone_number_id, second), limits.per_second, expires)
-            .await?
-            .is_none()
-        {
-            return Ok(Pace::Wait(u64::try_from(1000 - now.as_millis().rem_euclid(1000)).unwrap_or(1000)));
-        }
-        let write = DocWrite::Put {
-            key: pair_key,
-            entity: "pair_pace",
-            body: (now.as_millis() + limits.pair_interval_ms).to_string(),
-            expires_at: Some(ExpiresAt::from_epoch_secs(second + 3600)),
-            // None when there is no live document: an expired one TTL has not removed yet must be
-            // overwritten, not treated as a conflict.
-            precondition: current.map_or(Precondition::None, |doc| Precondition::Version(doc.version)),
-        };
-        match self.table.write_docs(vec![write], now).await {
-            Ok(()) => Ok(Pace::Go),
-            // Another send to this person took the slot first.
-            Err(DocWriteError::Conflict { .. }) => {
-                Ok(Pace::Wait(u64::try_from(limits.pair_interval_ms).unwrap_or(6000)))
-            }
-            Err(DocWriteError::Unknown(e)) => Err(e.into()),
-        }
     }
 }
 

@@ -188,6 +188,19 @@ pub enum Unsent {
     Failed,
 }
 
+/// What [`InboxStore::claim_outbound`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundClaim {
+    /// The message is queued and now claimed by the caller until the time it gave.
+    Acquired,
+    /// The message is no longer queued: it was handled before (a redelivery).
+    Handled,
+    /// Another invocation holds the claim until this time.
+    Held(Timestamp),
+    /// No such message (erased, or never stored).
+    Missing,
+}
+
 /// Whether a write created something or found it already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -212,6 +225,9 @@ pub struct StatusChange<'a> {
     pub recipient: &'a ContactProfile,
     /// Why it failed.
     pub error: Option<&'a MetaError>,
+    /// The `biz_opaque_callback_data` Meta echoed: the send sets it to Leadline's message id
+    /// (see [`crate::domain::outbound::callback_data`]) unless the caller set their own.
+    pub callback: Option<&'a str>,
     /// The tenant's retention settings.
     pub retention: RetentionSettings,
 }
@@ -857,10 +873,48 @@ pub trait InboxStore: Send + Sync {
         id: &MessageId,
     ) -> impl Future<Output = Result<Option<MessageView>, InboxError>> + Send;
 
+    /// Claims a queued outbound message for sending until `until`, on the message itself (one
+    /// conditional write): two deliveries of one message never both reach the Graph call. An
+    /// expired claim (the holder died) can be taken again.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn claim_outbound(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<OutboundClaim, InboxError>> + Send;
+
+    /// Gives back the caller's claim (taken with `until`) on a message that was not sent, so that
+    /// the redelivery need not wait for it to expire. Someone else's claim is left alone.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn release_outbound(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<(), InboxError>> + Send;
+
+    /// When Meta accepted the latest outbound message sent before `id` in its conversation (the
+    /// pair limit counts from it); `None` when there is none. Reads only.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn previous_send(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+    ) -> impl Future<Output = Result<Option<Timestamp>, InboxError>> + Send;
+
     /// Records that Meta accepted the message (status `sent` unless a later status is already
-    /// known), as `wamid` when Meta gave one (mark-as-read has none); status webhooks find it by
-    /// the wamid from then on. A status that arrived before this call (kept on a record of its
-    /// own) is merged into the message.
+    /// known), as `wamid` when Meta gave one (mark-as-read has none), with the time of sending —
+    /// one write on the message. Status webhooks find it by the callback data the send set, or
+    /// by the wamid in the recipient's conversation. A status that arrived before this call
+    /// (kept on a placeholder record of its own) is merged into the message.
     ///
     /// # Errors
     /// [`InboxError::Unknown`].

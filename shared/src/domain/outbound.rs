@@ -583,6 +583,53 @@ mod tests {
     use crate::domain::inbox::{ConsentSource, ConsentState};
     use crate::domain::ContactId;
 
+    #[test]
+    fn the_instances_shares_add_up_to_at_most_the_limit() {
+        for (per_second, instances) in [(80, 1), (80, 3), (80, 7), (1000, 10), (1, 2)] {
+            let share = ThroughputShare { per_second, instances };
+            let per_instance = 1_000_000.0 / share.spacing_micros() as f64;
+            assert!(per_instance * instances as f64 <= per_second as f64 + 1e-9, "{share:?}");
+            assert!(per_instance * instances as f64 > per_second as f64 * 0.99, "{share:?} wastes little");
+        }
+    }
+
+    #[test]
+    fn the_pacer_spaces_sends_per_number_and_takes_nothing_while_waiting() {
+        // Arrange: 80/s over 2 instances: one send every 25 ms here.
+        let pacer = SendPacer::new(ThroughputShare { per_second: 80, instances: 2 });
+        let at = |ms: i64| Timestamp::from_millis(1_000_000 + ms);
+
+        // Act
+        let first = pacer.acquire("n1", at(0));
+        let too_soon = pacer.acquire("n1", at(10));
+        let other_number = pacer.acquire("n2", at(10));
+        let again_too_soon = pacer.acquire("n1", at(20));
+        let on_time = pacer.acquire("n1", at(25));
+
+        // Assert
+        assert_eq!(first, Pace::Go);
+        assert_eq!(too_soon, Pace::Wait(15));
+        assert_eq!(other_number, Pace::Go);
+        assert_eq!(again_too_soon, Pace::Wait(5), "a wait takes no slot");
+        assert_eq!(on_time, Pace::Go);
+    }
+
+    #[test]
+    fn the_pair_wait_counts_from_the_previous_send() {
+        let now = Timestamp::from_millis(100_000);
+        assert_eq!(pair_wait(None, 6000, now), 0);
+        assert_eq!(pair_wait(Some(Timestamp::from_millis(97_000)), 6000, now), 3000);
+        assert_eq!(pair_wait(Some(Timestamp::from_millis(90_000)), 6000, now), 0);
+    }
+
+    #[test]
+    fn callback_data_names_only_leadline_messages() {
+        let id = crate::domain::MessageId::generate(Timestamp::from_millis(1));
+        assert_eq!(message_of_callback(&callback_data(&id)), Some(id));
+        assert_eq!(message_of_callback("crm-42"), None);
+        assert_eq!(message_of_callback("leadline:not an id"), None);
+    }
+
     fn parse(body: Value) -> Result<OutboundBody, InvalidMessage> {
         OutboundBody::parse(&body)
     }
@@ -829,50 +876,105 @@ impl SendJob {
 /// Meta's pair limit: one message every 6 seconds to the same WhatsApp user.
 pub const PAIR_INTERVAL_MS: i64 = 6_000;
 
-/// The limits a [`Pacer`] keeps.
+/// The throughput limit as one send instance keeps it.
+///
+/// Meta limits messages per second per business number. Every concurrent invocation of the
+/// `send` function sends for every number, and the event source mapping caps how many run at
+/// once (`MaximumConcurrency`, the template's `SendConcurrency`): each instance keeps
+/// `per_second / instances` for itself, so that together they never exceed the limit, and no
+/// shared counter is written per message (DynamoDB writes per send stay at two: claim and
+/// record). The price: one number reaches its full rate only when its messages are spread over
+/// all instances — which is how SQS FIFO spreads a burst to many recipients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PaceLimits {
-    /// Messages per second from one business number.
+pub struct ThroughputShare {
+    /// Messages per second from one business number (Meta's limit: 80 by default).
     pub per_second: u64,
-    /// Milliseconds between two messages to one recipient ([`PAIR_INTERVAL_MS`] on Meta).
-    pub pair_interval_ms: i64,
+    /// How many send instances share it (at least 1).
+    pub instances: u64,
 }
 
-/// What [`Pacer::acquire`] says.
+impl ThroughputShare {
+    /// Microseconds between two sends of one number from this instance (rounded up: the
+    /// instances together stay at or under the limit).
+    #[must_use]
+    pub fn spacing_micros(self) -> i64 {
+        let per_second = self.per_second.max(1);
+        let micros = (1_000_000 * self.instances.max(1)).div_ceil(per_second);
+        i64::try_from(micros).unwrap_or(i64::MAX)
+    }
+}
+
+/// What [`SendPacer::acquire`] says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
-    /// Send now.
+    /// Send now (the slot is taken).
     Go,
-    /// Not before this many milliseconds from now.
+    /// Not before this many milliseconds from now (nothing taken).
     Wait(u64),
 }
 
-/// Errors of [`Pacer`].
-#[derive(Debug, thiserror::Error)]
-pub enum PaceError {
-    /// The counter store failed.
-    #[error("pacer failed")]
-    Unknown(#[from] anyhow::Error),
+/// Paces one instance's sends so that a burst queues instead of drawing 130429: evenly spaced
+/// slots per business number at this instance's [`ThroughputShare`]. In memory, no I/O.
+#[derive(Debug)]
+pub struct SendPacer {
+    share: ThroughputShare,
+    /// Next free slot per phone number id, in microseconds since the epoch.
+    next_slot: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
-/// Paces sends so that a burst queues instead of drawing 130429 / 131056: at most
-/// `per_second` messages per second from one business number, shared by every concurrent
-/// invocation, and one message per pair interval to one recipient.
-pub trait Pacer: Send + Sync {
-    /// Takes a slot for one message from `phone_number_id` to `recipient` at `now`, or says how
-    /// long to wait (taking nothing).
-    ///
-    /// # Errors
-    /// [`PaceError::Unknown`].
-    fn acquire(
-        &self,
-        tenant: &super::TenantId,
-        phone_number_id: &str,
-        recipient: &PhoneNumber,
-        limits: PaceLimits,
-        now: Timestamp,
-    ) -> impl std::future::Future<Output = Result<Pace, PaceError>> + Send;
+impl SendPacer {
+    /// A pacer keeping `share`.
+    #[must_use]
+    pub fn new(share: ThroughputShare) -> Self {
+        Self { share, next_slot: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+
+    /// The share it keeps.
+    #[must_use]
+    pub fn share(&self) -> ThroughputShare {
+        self.share
+    }
+
+    /// Takes the next slot of `phone_number_id` if it has come at `now`, or says how long to wait.
+    pub fn acquire(&self, phone_number_id: &str, now: Timestamp) -> Pace {
+        let now_micros = now.as_millis().saturating_mul(1000);
+        let spacing = self.share.spacing_micros();
+        // A poisoned lock only means another task panicked mid-update of plain integers.
+        let mut slots = self.next_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = slots.get(phone_number_id).copied().unwrap_or(i64::MIN);
+        if next > now_micros {
+            let wait_ms = (next - now_micros + 999) / 1000;
+            return Pace::Wait(u64::try_from(wait_ms).unwrap_or(u64::MAX));
+        }
+        slots.insert(phone_number_id.to_owned(), now_micros.saturating_add(spacing));
+        Pace::Go
+    }
 }
+
+/// How long to wait before the next message to one person: Meta's pair limit counted from
+/// `previous_send` (when Meta accepted the last message to them). Zero when it has passed.
+#[must_use]
+pub fn pair_wait(previous_send: Option<Timestamp>, interval_ms: i64, now: Timestamp) -> u64 {
+    previous_send
+        .map(|at| at.as_millis().saturating_add(interval_ms) - now.as_millis())
+        .and_then(|ms| u64::try_from(ms).ok())
+        .unwrap_or(0)
+}
+
+/// The `biz_opaque_callback_data` the send sets: Meta echoes it in status webhooks, so that a
+/// status finds its message without a lookup record written per send.
+#[must_use]
+pub fn callback_data(message: &super::MessageId) -> String {
+    format!("{CALLBACK_PREFIX}{message}")
+}
+
+/// The message id in a callback data string [`callback_data`] made; `None` for anyone else's.
+#[must_use]
+pub fn message_of_callback(callback: &str) -> Option<super::MessageId> {
+    callback.strip_prefix(CALLBACK_PREFIX).and_then(|id| super::MessageId::parse(id).ok())
+}
+
+const CALLBACK_PREFIX: &str = "leadline:";
 
 /// Errors of [`QualityMeter`].
 #[derive(Debug, thiserror::Error)]
@@ -882,8 +984,10 @@ pub enum QualityError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Per-tenant sending quality by UTC month (P24): `sent`, `failed.<code>`, `blocked.<reason>`,
-/// `refused.<reason>` (at the API), `opt_out.<source>`.
+/// Per-tenant sending quality by UTC month (P24): `accepted` and `refused.<reason>` (at the API),
+/// `failed.<code>` and `blocked.<reason>` (at send time), `opt_out.<source>` (ingestion). A
+/// message that goes out is counted once, when accepted; the send path writes a counter only for
+/// what did not go out, so failure rates are `failed.*` over `accepted`.
 pub trait QualityMeter: Send + Sync {
     /// Adds one to `metric` in the month of `now`.
     ///

@@ -10,7 +10,8 @@ use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
     ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, InboxStore,
     LeadFilter, LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
-    NewLead, NewManualLead, NewOutboundMessage, Page, StatusChange, StatusOutcome, Stored, Unsent,
+    NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, Page, StatusChange, StatusOutcome, Stored,
+    Unsent,
 };
 use crate::domain::ports::{
     ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
@@ -316,6 +317,9 @@ struct InboxState {
     messages: Vec<(TenantId, MessageView)>,
     consent: Vec<(TenantId, ContactId, String, ConsentEventView)>,
     leads: Vec<(TenantId, LeadView)>,
+    /// Send claims (until, epoch ms) and send times, by message.
+    send_claims: HashMap<MessageId, i64>,
+    sent_at: HashMap<MessageId, i64>,
 }
 
 fn paginate<T: Clone>(all: Vec<T>, after: Option<&str>, limit: u16) -> Result<Page<T>, InboxError> {
@@ -472,6 +476,65 @@ impl InboxStore for MemoryInbox {
         Ok(self.state()?.messages.iter().find(|(t, m)| t == tenant && &m.id == id).map(|(_, m)| m.clone()))
     }
 
+    async fn claim_outbound(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<OutboundClaim, InboxError> {
+        let mut state = self.state()?;
+        let Some((_, message)) = state.messages.iter().find(|(t, m)| t == tenant && &m.id == id) else {
+            return Ok(OutboundClaim::Missing);
+        };
+        if message.status != MessageStatus::Queued {
+            return Ok(OutboundClaim::Handled);
+        }
+        match state.send_claims.get(id) {
+            Some(&held) if held >= now.as_millis() => Ok(OutboundClaim::Held(Timestamp::from_millis(held))),
+            _ => {
+                state.send_claims.insert(id.clone(), until.as_millis());
+                Ok(OutboundClaim::Acquired)
+            }
+        }
+    }
+
+    async fn release_outbound(
+        &self,
+        _tenant: &TenantId,
+        id: &MessageId,
+        until: Timestamp,
+    ) -> Result<(), InboxError> {
+        let mut state = self.state()?;
+        if state.send_claims.get(id) == Some(&until.as_millis()) {
+            state.send_claims.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn previous_send(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+    ) -> Result<Option<Timestamp>, InboxError> {
+        let state = self.state()?;
+        let Some((_, message)) = state.messages.iter().find(|(t, m)| t == tenant && &m.id == id) else {
+            return Ok(None);
+        };
+        Ok(state
+            .messages
+            .iter()
+            .filter(|(t, m)| {
+                t == tenant
+                    && m.conversation_id == message.conversation_id
+                    && m.id != *id
+                    && m.timestamp <= message.timestamp
+            })
+            .filter_map(|(_, m)| state.sent_at.get(&m.id).copied())
+            .max()
+            .map(Timestamp::from_millis))
+    }
+
     async fn mark_sent(
         &self,
         tenant: &TenantId,
@@ -480,6 +543,7 @@ impl InboxStore for MemoryInbox {
         at: Timestamp,
     ) -> Result<(), InboxError> {
         let mut state = self.state()?;
+        state.sent_at.insert(id.clone(), at.as_millis());
         if let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) {
             message.wamid = wamid.map(|w| w.as_str().to_owned()).or(message.wamid.take());
             if message.status.rank() < MessageStatus::Sent.rank() {
@@ -519,11 +583,11 @@ impl InboxStore for MemoryInbox {
         _now: Timestamp,
     ) -> Result<StatusOutcome, InboxError> {
         let mut state = self.state()?;
-        let Some((_, message)) = state
-            .messages
-            .iter_mut()
-            .find(|(t, m)| t == tenant && m.wamid.as_deref() == Some(change.wamid.as_str()))
-        else {
+        let by_callback = change.callback.and_then(crate::domain::outbound::message_of_callback);
+        let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| {
+            t == tenant
+                && (m.wamid.as_deref() == Some(change.wamid.as_str()) || by_callback.as_ref() == Some(&m.id))
+        }) else {
             return Ok(StatusOutcome::Stale);
         };
         message.statuses.entry(change.meta_status.to_owned()).or_insert(change.at.as_millis());

@@ -23,9 +23,10 @@ use crate::domain::inbox::{
     epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
     ConversationView, Expiry, InboxError, InboxStore, LeadFilter, LeadPatch, LeadStage, LeadView,
-    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, Page,
-    StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
+    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
+    Page, StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
 };
+use crate::domain::outbound::message_of_callback;
 use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
@@ -533,6 +534,92 @@ impl DynamoInbox {
         self.conditional_update(update.update_expression(expression)).await
     }
 
+    /// Adds a status to a message's history (each status once, with its own time) and moves the
+    /// message forward to it.
+    async fn record_status(
+        &self,
+        target: &Key,
+        change: &StatusChange<'_>,
+    ) -> Result<StatusOutcome, InboxError> {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(target)))
+            .update_expression("SET #h.#name = if_not_exists(#h.#name, :at)")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#h", attr::STATUSES)
+            .expression_attribute_names("#name", change.meta_status)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", n(change.at.as_millis()))
+            .send()
+            .await
+            .map_err(|e| unknown(e, "recording status history"))?;
+        let applied = self.move_status(target, change.status, change.at, change.error).await?;
+        Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
+    }
+
+    /// The message Leadline sent that a status is about: by the callback data the send set, or
+    /// by its wamid among the recent messages of the recipient's current conversation. `None`
+    /// for a message Leadline has no record of yet (reads only).
+    async fn sent_message(
+        &self,
+        tenant: &TenantId,
+        change: &StatusChange<'_>,
+    ) -> Result<Option<Key>, InboxError> {
+        if let Some(id) = change.callback.and_then(message_of_callback) {
+            if let Some(key) = self.outbound_key(tenant, &id).await? {
+                return Ok(Some(key));
+            }
+        }
+        let Some(first) = change.recipient.keys().into_iter().next() else { return Ok(None) };
+        let contact = self
+            .table
+            .get(&keys::contact(tenant, &first.contact_id()), Self::now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a contact"))?;
+        let Some(conversation) = contact
+            .as_ref()
+            .and_then(|c| c.opt_string(attr::CONVERSATION_ID))
+            .and_then(|id| ConversationId::parse(id).ok())
+        else {
+            return Ok(None);
+        };
+        let pk = keys::tenant_partition(tenant);
+        let mut start = None;
+        // Statuses follow their message within seconds to days: the newest pages suffice.
+        for _ in 0..4 {
+            let page = self
+                .table
+                .client()
+                .query()
+                .table_name(self.table.name())
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .filter_expression("#w = :w")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_names("#w", attr::WAMID)
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(keys::messages_prefix(&conversation)))
+                .expression_attribute_values(":w", s(change.wamid.as_str()))
+                .scan_index_forward(false)
+                .limit(100)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unknown(e, "finding a message by wamid"))?;
+            if let Some(sk) = page.items().iter().find_map(|item| item.opt_string(SK)) {
+                return Ok(Some(Key { pk, sk: sk.to_owned() }));
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// The live item at `key`, mapped; `None` when absent or expired.
     async fn read_one<T>(
         &self,
@@ -903,6 +990,130 @@ impl InboxStore for DynamoInbox {
         self.read_one(&key, message_view, "reading a message").await
     }
 
+    async fn claim_outbound(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<OutboundClaim, InboxError> {
+        let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(OutboundClaim::Missing) };
+        let claimed = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .update_expression("SET #until = :until")
+            .condition_expression(
+                "attribute_exists(#pk) AND #status = :queued AND (attribute_not_exists(#until) OR #until < :now)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+            .expression_attribute_names("#until", attr::SENDING_UNTIL)
+            .expression_attribute_values(":queued", s(MessageStatus::Queued.as_str()))
+            .expression_attribute_values(":until", n(until.as_millis()))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(OutboundClaim::Acquired),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => {
+                    // Why: read it (strongly) rather than rely on the old item in the error.
+                    let current = self
+                        .table
+                        .get_including_expired(&key)
+                        .await
+                        .map_err(|e| unknown(e, "reading a claim"))?;
+                    Ok(match current {
+                        None => OutboundClaim::Missing,
+                        Some(item)
+                            if item.opt_string(attr::MESSAGE_STATUS)
+                                != Some(MessageStatus::Queued.as_str()) =>
+                        {
+                            OutboundClaim::Handled
+                        }
+                        Some(item) => OutboundClaim::Held(Timestamp::from_millis(
+                            item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0),
+                        )),
+                    })
+                }
+                other => Err(unknown(other, "claiming an outbound message")),
+            },
+        }
+    }
+
+    async fn release_outbound(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        until: Timestamp,
+    ) -> Result<(), InboxError> {
+        let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(()) };
+        self.conditional_update(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&key)))
+                .update_expression("REMOVE #until")
+                .condition_expression("#until = :until")
+                .expression_attribute_names("#until", attr::SENDING_UNTIL)
+                .expression_attribute_values(":until", n(until.as_millis())),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn previous_send(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+    ) -> Result<Option<Timestamp>, InboxError> {
+        let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(None) };
+        let Some(prefix) = keys::messages_prefix_of(&key.sk) else {
+            return Err(InboxError::Unknown(anyhow::anyhow!("malformed message key")));
+        };
+        let mut start = None;
+        // Newest first from this message back; a few pages at most (the previous send is near).
+        for _ in 0..3 {
+            let page = self
+                .table
+                .client()
+                .query()
+                .table_name(self.table.name())
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+                .filter_expression("attribute_exists(#sent)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_names("#sent", attr::SENT_MS)
+                .expression_attribute_values(":pk", s(&key.pk))
+                .expression_attribute_values(":lo", s(&prefix))
+                .expression_attribute_values(":hi", s(&key.sk))
+                .scan_index_forward(false)
+                .limit(25)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unknown(e, "reading the previous send"))?;
+            if let Some(at) = page
+                .items()
+                .iter()
+                .filter(|item| item.opt_string(SK) != Some(key.sk.as_str()))
+                .find_map(|item| item.opt_number::<i64>(attr::SENT_MS).ok().flatten())
+            {
+                return Ok(Some(Timestamp::from_millis(at)));
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     async fn mark_sent(
         &self,
         tenant: &TenantId,
@@ -915,54 +1126,65 @@ impl InboxStore for DynamoInbox {
             .await?
             .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("marking an unknown outbound message")))?;
         if let Some(wamid) = wamid {
+            // A status without callback data that beat this call left a placeholder under the
+            // wamid: fold it in (rare; a read otherwise).
             let record_key = keys::wamid(tenant, wamid);
-            let mut record = wamid_item(&record_key, wamid.as_str());
-            record.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
-            match self.table.put_new(record.clone(), Self::now_filter()).await {
-                Ok(()) => {}
-                Err(PutNewError::AlreadyExists) => {
-                    self.adopt_early_statuses(&record_key, &key, record).await?
-                }
-                Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
+            let placeholder = self
+                .table
+                .get(&record_key, Self::now_filter())
+                .await
+                .map_err(|e| unknown(e, "reading a wamid"))?;
+            if placeholder.is_some() {
+                let mut record = wamid_item(&record_key, wamid.as_str());
+                record.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
+                self.adopt_early_statuses(&record_key, &key, record).await?;
             }
-            // One write in the usual case: the wamid and `sent` together; only when a later
-            // status is already known (early webhooks) does the wamid go on its own.
-            let sent = MessageStatus::Sent;
-            let together = self
-                .conditional_update(
-                    self.table
-                        .client()
-                        .update_item()
-                        .table_name(self.table.name())
-                        .set_key(Some(key_attributes(&key)))
-                        .update_expression("SET #w = :w, #status = :status, #rank = :rank, #at = :at")
-                        .condition_expression("#rank < :rank")
-                        .expression_attribute_names("#w", attr::WAMID)
-                        .expression_attribute_names("#status", attr::MESSAGE_STATUS)
-                        .expression_attribute_names("#rank", attr::STATUS_RANK)
-                        .expression_attribute_names("#at", attr::STATUS_AT)
-                        .expression_attribute_values(":w", s(wamid.as_str()))
-                        .expression_attribute_values(":status", s(sent.as_str()))
-                        .expression_attribute_values(":rank", n(sent.rank()))
-                        .expression_attribute_values(":at", n(at.as_millis())),
-                )
-                .await?;
-            if !together {
-                self.table
-                    .client()
-                    .update_item()
-                    .table_name(self.table.name())
-                    .set_key(Some(key_attributes(&key)))
-                    .update_expression("SET #w = :w")
-                    .expression_attribute_names("#w", attr::WAMID)
-                    .expression_attribute_values(":w", s(wamid.as_str()))
-                    .send()
-                    .await
-                    .map_err(|e| unknown(e, "recording the wamid on the message"))?;
-            }
-            return Ok(());
         }
-        self.move_status(&key, MessageStatus::Sent, at, None).await?;
+        // One write in the usual case: the wamid, `sent` and the time of sending together; only
+        // when a later status is already known does the rest go on its own.
+        let sent = MessageStatus::Sent;
+        let mut together = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .condition_expression("#rank < :rank")
+            .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+            .expression_attribute_names("#rank", attr::STATUS_RANK)
+            .expression_attribute_names("#at", attr::STATUS_AT)
+            .expression_attribute_names("#sent", attr::SENT_MS)
+            .expression_attribute_values(":status", s(sent.as_str()))
+            .expression_attribute_values(":rank", n(sent.rank()))
+            .expression_attribute_values(":at", n(at.as_millis()));
+        // Never an upsert: a message erased meanwhile stays erased.
+        let mut alone = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sent", attr::SENT_MS)
+            .expression_attribute_values(":at", n(at.as_millis()));
+        let (mut both, mut rest) =
+            ("SET #status = :status, #rank = :rank, #at = :at, #sent = :at", "SET #sent = :at");
+        if let Some(wamid) = wamid {
+            together = together
+                .expression_attribute_names("#w", attr::WAMID)
+                .expression_attribute_values(":w", s(wamid.as_str()));
+            alone = alone
+                .expression_attribute_names("#w", attr::WAMID)
+                .expression_attribute_values(":w", s(wamid.as_str()));
+            (both, rest) = (
+                "SET #w = :w, #status = :status, #rank = :rank, #at = :at, #sent = :at",
+                "SET #w = :w, #sent = :at",
+            );
+        }
+        if !self.conditional_update(together.update_expression(both)).await? {
+            self.conditional_update(alone.update_expression(rest)).await?;
+        }
         Ok(())
     }
 
@@ -992,6 +1214,11 @@ impl InboxStore for DynamoInbox {
         change: &StatusChange<'_>,
         now: Timestamp,
     ) -> Result<StatusOutcome, InboxError> {
+        // Leadline's own sends: found by the callback data they carry, or by the wamid in the
+        // recipient's conversation (Meta does not echo the callback data on every status).
+        if let Some(target) = self.sent_message(tenant, change).await? {
+            return self.record_status(&target, change).await;
+        }
         let record_key = keys::wamid(tenant, change.wamid);
         let mut record = self
             .table
@@ -1050,23 +1277,7 @@ impl InboxStore for DynamoInbox {
             Some(sk) => Key { pk: record_key.pk.clone(), sk: sk.to_owned() },
             None => record_key,
         };
-        let client = self.table.client();
-        // History: each status once, with its own time.
-        client
-            .update_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_attributes(&target)))
-            .update_expression("SET #h.#name = if_not_exists(#h.#name, :at)")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#h", attr::STATUSES)
-            .expression_attribute_names("#name", change.meta_status)
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":at", n(change.at.as_millis()))
-            .send()
-            .await
-            .map_err(|e| unknown(e, "recording status history"))?;
-        let applied = self.move_status(&target, change.status, change.at, change.error).await?;
-        Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
+        self.record_status(&target, change).await
     }
 
     async fn record_consent(

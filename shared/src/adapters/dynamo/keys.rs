@@ -151,6 +151,10 @@ pub mod attr {
     pub const STATUS_RANK: &str = "status_rank";
     /// When the current status was reached, epoch ms.
     pub const STATUS_AT: &str = "status_at";
+    /// Until when (epoch ms) a send invocation holds an outbound message's claim.
+    pub const SENDING_UNTIL: &str = "sending_until";
+    /// When (epoch ms) Meta accepted an outbound message (the pair limit counts from it).
+    pub const SENT_MS: &str = "sent_ms";
     /// Map of every status reached to its time.
     pub const STATUSES: &str = "statuses";
     /// A failure's error, JSON.
@@ -287,6 +291,14 @@ pub fn message(tenant: &TenantId, conversation: &ConversationId, sent_at: Timest
 #[must_use]
 pub fn messages_prefix(conversation: &ConversationId) -> String {
     format!("MSG#{conversation}#")
+}
+
+/// The messages prefix of the conversation a message's sort key (from [`message`]) is in.
+#[must_use]
+pub fn messages_prefix_of(message_sk: &str) -> Option<String> {
+    let (head, _id) = message_sk.rsplit_once('#')?;
+    let (conversation, _at) = head.rsplit_once('#')?;
+    conversation.starts_with("MSG#").then(|| format!("{conversation}#"))
 }
 
 /// Where a wamid's message is, and its status when no message record exists (deduplication
@@ -501,21 +513,6 @@ pub fn template(tenant: &TenantId, name: &str, language: &str) -> Key {
 
 /// Sort-key prefix of templates.
 pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
-
-/// Messages sent from one business number in one second (epoch seconds).
-#[must_use]
-pub fn throughput(tenant: &TenantId, phone_number_id: &str, second: i64) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("PACE#{phone_number_id}#{second}") }
-}
-
-/// When one business number may next message one recipient (the pair limit).
-#[must_use]
-pub fn pair(tenant: &TenantId, phone_number_id: &str, recipient: &str) -> Key {
-    Key {
-        pk: tenant_partition(tenant),
-        sk: format!("PAIR#{phone_number_id}#{}", &hex_sha256(recipient)[..32]),
-    }
-}
 
 /// Sort-key prefix of one month's quality counters.
 #[must_use]
