@@ -3,9 +3,9 @@
 use shared::adapters::dynamo::DynamoInbox;
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
-    StatusChange, StatusOutcome, Stored,
+    NewOutboundMessage, OutboundClaim, StatusChange, StatusOutcome, Stored,
 };
-use shared::domain::{Clock, PhoneNumber, SystemClock, Timestamp, Wamid};
+use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, Timestamp, Wamid};
 
 use crate::support::{table, tenant};
 
@@ -215,4 +215,65 @@ async fn erasure_in_small_budgets_resumes_until_nothing_is_left() {
         .await
         .expect("read")
         .is_none());
+}
+
+#[tokio::test]
+async fn an_outbound_claim_is_held_once_freed_by_its_holder_and_ends_with_the_send() {
+    // Arrange: a contact who wrote, and two messages queued for them.
+    let inbox = DynamoInbox::new(table().await);
+    let tenant = tenant();
+    let now = SystemClock.now();
+    let ana = person("5511955554444", "Ana");
+    store(&inbox, &tenant, &ana, "wamid.CLAIMIN", now.as_secs()).await;
+    let contact = inbox
+        .contact_by_phone(&tenant, ana.phone.as_ref().expect("phone"))
+        .await
+        .expect("read")
+        .expect("contact");
+    let mut ids = Vec::new();
+    for offset in [0, 1] {
+        let id = MessageId::generate(now);
+        let message = NewOutboundMessage {
+            id: &id,
+            contact: &contact.id,
+            kind: "text",
+            body: "{}",
+            at: Timestamp::from_millis(now.as_millis() + offset),
+            retention: shared::domain::tenant::RetentionSettings::default(),
+        };
+        inbox.store_outbound(&tenant, &message, now).await.expect("queued");
+        ids.push(id);
+    }
+    let (first, second) = (&ids[0], &ids[1]);
+    let until = Timestamp::from_millis(now.as_millis() + 60_000);
+    let wamid = Wamid::parse("wamid.CLAIMOUT").expect("valid");
+
+    // Act
+    let taken = inbox.claim_outbound(&tenant, first, until, now).await.expect("claim");
+    let again = inbox.claim_outbound(&tenant, first, until, now).await.expect("claim");
+    let after_expiry =
+        inbox.claim_outbound(&tenant, first, until, Timestamp::from_millis(until.as_millis() + 1)).await;
+    inbox.release_outbound(&tenant, first, Timestamp::from_millis(0)).await.expect("not ours: no-op");
+    let still_held = inbox.claim_outbound(&tenant, first, until, now).await.expect("claim");
+    inbox.release_outbound(&tenant, first, until).await.expect("release");
+    let retaken = inbox.claim_outbound(&tenant, first, until, now).await.expect("claim");
+    let sent_at = Timestamp::from_millis(now.as_millis() + 5);
+    inbox.mark_sent(&tenant, first, Some(&wamid), sent_at).await.expect("sent");
+    let redelivered = inbox.claim_outbound(&tenant, first, until, now).await.expect("claim");
+    let unknown = inbox.claim_outbound(&tenant, &MessageId::generate(now), until, now).await.expect("claim");
+    let previous = inbox.previous_send(&tenant, second).await.expect("previous");
+    let before_any = inbox.previous_send(&tenant, first).await.expect("previous");
+
+    // Assert
+    assert_eq!(taken, OutboundClaim::Acquired);
+    assert_eq!(again, OutboundClaim::Held(until));
+    assert_eq!(after_expiry.expect("claim"), OutboundClaim::Acquired, "a lapsed claim is free");
+    assert_eq!(still_held, OutboundClaim::Held(until), "someone else's claim is not released");
+    assert_eq!(retaken, OutboundClaim::Acquired);
+    assert_eq!(redelivered, OutboundClaim::Handled);
+    assert_eq!(unknown, OutboundClaim::Missing);
+    assert_eq!(previous, Some(sent_at), "the pair limit counts from the first message's send");
+    assert_eq!(before_any, None);
+    let stored = inbox.outbound(&tenant, first).await.expect("read").expect("message");
+    assert_eq!((stored.status, stored.wamid.as_deref()), (MessageStatus::Sent, Some("wamid.CLAIMOUT")));
 }

@@ -413,3 +413,41 @@ async fn a_stop_that_arrives_after_queueing_blocks_the_message_at_send_time() {
         outbox(&tenant).await.into_iter().map(|e| e["body"]["text"]["body"].clone()).collect();
     assert!(!bodies.contains(&json!("second")), "{bodies:?}");
 }
+
+#[tokio::test]
+async fn a_restricted_contact_gets_nothing_until_the_restriction_is_lifted() {
+    // Arrange (blocking at send time, when the restriction comes after queueing, is
+    // `send::tests::a_restriction_between_queueing_and_sending_blocks_the_message`).
+    let client = crate::support::http();
+    let tenant = with_open_window().await;
+    let text = |body: &str| json!({"to": tenant.wa_id, "type": "text", "text": {"body": body}});
+    let contact = tenant.contact(&client).await.expect("contact");
+    let path = format!("{}/v1/contacts/{}", base(), contact["id"].as_str().expect("id"));
+    let restrict = |restricted: bool| {
+        client.patch(&path).bearer_auth(&tenant.api_key).json(&json!({"restricted": restricted})).send()
+    };
+
+    // Act: the person objects; later the restriction is lifted.
+    let restricted = restrict(true).await.expect("request");
+    assert_eq!(restricted.status(), StatusCode::OK);
+    let restricted: Value = restricted.json().await.expect("json");
+    let (refused, reason) = send(&tenant, &key(), &text("while restricted")).await;
+    let lifted = restrict(false).await.expect("request");
+    assert_eq!(lifted.status(), StatusCode::OK);
+    let lifted: Value = lifted.json().await.expect("json");
+    let (after_lift, accepted) = send(&tenant, &key(), &text("after the lift")).await;
+
+    // Assert
+    assert!(restricted["restricted_at"].is_i64(), "{restricted}");
+    assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reason["type"], "https://leadline.dev/problems/restricted");
+    assert!(lifted["restricted_at"].is_null(), "{lifted}");
+    assert_eq!(after_lift, StatusCode::ACCEPTED);
+    assert_eq!(settled(&tenant, accepted["id"].as_str().expect("id")).await["status"], "sent");
+    let kinds: Vec<&Value> =
+        lifted["consent_ledger"].as_array().expect("ledger").iter().map(|e| &e["kind"]).collect();
+    assert!(kinds.contains(&&json!("restrict")) && kinds.contains(&&json!("lift_restriction")), "{lifted}");
+    let bodies: Vec<Value> =
+        outbox(&tenant).await.into_iter().map(|e| e["body"]["text"]["body"].clone()).collect();
+    assert_eq!(bodies, [json!("after the lift")]);
+}

@@ -297,3 +297,30 @@ async fn an_opt_out_between_queueing_and_sending_blocks_the_message() {
     assert_eq!(stored.status, MessageStatus::Blocked);
     assert_eq!(stored.error.and_then(|e| e.title).as_deref(), Some("opted_out"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restriction_between_queueing_and_sending_blocks_the_message() {
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    let profile = ContactProfile { phone: PhoneNumber::parse(PHONE).ok(), ..ContactProfile::default() };
+    let objection = ConsentChange {
+        contact: &profile,
+        kind: ConsentKind::Restrict,
+        source: ConsentSource::Agent,
+        at: Timestamp::from_millis(NOW + 1),
+        cause: "api:objection",
+    };
+    deps.inbox.record_consent(&tenant, &objection, Timestamp::from_millis(NOW + 1)).await.unwrap();
+
+    // Act
+    send_one(&meta(), &job, deadline(), &deps).await.unwrap();
+
+    // Assert
+    assert!(deps.cloud.sent().is_empty());
+    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Blocked);
+    assert_eq!(stored.error.and_then(|e| e.title).as_deref(), Some("restricted"));
+    let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
+    assert_eq!(month.get("blocked.restricted"), Some(&1));
+}

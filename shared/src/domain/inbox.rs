@@ -249,6 +249,30 @@ pub enum ConsentKind {
     OptIn,
     /// The person asked to get no more (marketing or automated) messages.
     OptOut,
+    /// The person objected to processing (P63): stored, but no sends, automation or AI, until
+    /// lifted. Independent of opt-in/opt-out.
+    Restrict,
+    /// The restriction was lifted.
+    LiftRestriction,
+}
+
+impl ConsentKind {
+    /// Its name in the ledger and the API (`opt_in`, `opt_out`, `restrict`, `lift_restriction`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OptIn => "opt_in",
+            Self::OptOut => "opt_out",
+            Self::Restrict => "restrict",
+            Self::LiftRestriction => "lift_restriction",
+        }
+    }
+
+    /// True for the restriction events (which do not change the opt-in/opt-out state).
+    #[must_use]
+    pub const fn is_restriction(self) -> bool {
+        matches!(self, Self::Restrict | Self::LiftRestriction)
+    }
 }
 
 /// Where a consent event came from.
@@ -343,9 +367,12 @@ pub struct ContactView {
     /// Until when free-form messages may be sent (P22), epoch ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_window_until: Option<i64>,
-    /// The current consent state, from the ledger's latest event.
+    /// The current consent state, from the ledger's latest opt-in or opt-out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentState>,
+    /// Since when processing is restricted (P63), epoch ms; absent when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted_at: Option<i64>,
     /// The open conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<ConversationId>,

@@ -410,6 +410,8 @@ pub enum Refusal {
     UnknownRecipient,
     /// The person opted out (P21).
     OptedOut,
+    /// Processing of the person's data is restricted (P63).
+    Restricted,
     /// A business-initiated (template) message without the person's opt-in (P20).
     NoConsent,
     /// Free-form outside the 24 h customer-service window (P22): use a template.
@@ -425,6 +427,9 @@ impl Refusal {
                 "the recipient is not a contact of this tenant (no consent, no conversation)"
             }
             Self::OptedOut => "the recipient opted out of messages from this business",
+            Self::Restricted => {
+                "the recipient objected to processing: nothing is sent until the restriction is lifted"
+            }
             Self::NoConsent => "business-initiated messages need the recipient's opt-in",
             Self::OutsideWindow => {
                 "free-form messages need a customer message in the last 24 hours; send an approved template"
@@ -433,7 +438,7 @@ impl Refusal {
     }
 }
 
-/// The sending policy (P20, P21, P22), the same at the API and at send time.
+/// The sending policy (P20, P21, P22, P63), the same at the API and at send time.
 ///
 /// # Errors
 /// The [`Refusal`].
@@ -442,6 +447,10 @@ pub fn check_policy(
     body: &OutboundBody,
     now: Timestamp,
 ) -> Result<(), Refusal> {
+    // A restricted person gets nothing, not even a read receipt (P63).
+    if contact.is_some_and(|c| c.restricted_at.is_some()) {
+        return Err(Refusal::Restricted);
+    }
     if body.kind == "read" {
         return Ok(());
     }
@@ -732,6 +741,7 @@ mod tests {
             last_inbound_at: None,
             service_window_until: window_until,
             consent: consent.map(|state| ConsentState { state, source: ConsentSource::Api, at: 0 }),
+            restricted_at: None,
             conversation_id: None,
             tags: vec![],
             attributes: Default::default(),
@@ -765,6 +775,20 @@ mod tests {
             check_policy(Some(&contact(Some(ConsentKind::OptOut), open)), &template, now),
             Err(Refusal::OptedOut)
         );
+    }
+
+    #[test]
+    fn a_restricted_person_gets_nothing_whatever_their_consent_and_window() {
+        let now = Timestamp::from_millis(1_000_000);
+        let read = parse(json!({"to": "5511988887777", "status": "read", "message_id": "wamid.X"})).unwrap();
+        let text = parse(json!({"to": "5511988887777", "type": "text", "text": {"body": "hi"}})).unwrap();
+        let mut restricted = contact(Some(ConsentKind::OptIn), Some(2_000_000));
+        restricted.restricted_at = Some(900_000);
+
+        assert_eq!(check_policy(Some(&restricted), &text, now), Err(Refusal::Restricted));
+        assert_eq!(check_policy(Some(&restricted), &read, now), Err(Refusal::Restricted));
+        restricted.restricted_at = None;
+        assert_eq!(check_policy(Some(&restricted), &text, now), Ok(()), "lifted");
     }
 
     #[test]

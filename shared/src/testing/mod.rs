@@ -358,6 +358,7 @@ impl MemoryInbox {
                     last_inbound_at: None,
                     service_window_until: None,
                     consent: None,
+                    restricted_at: None,
                     conversation_id: None,
                     tags: Vec::new(),
                     attributes: std::collections::BTreeMap::new(),
@@ -611,10 +612,20 @@ impl InboxStore for MemoryInbox {
         {
             return Ok(Stored::Duplicate);
         }
-        let event = ConsentEventView { kind: change.kind, source: change.source, at: change.at.as_millis() };
+        let at = change.at.as_millis();
+        let later_restriction_event = state
+            .consent
+            .iter()
+            .any(|(t, c, _, e)| t == tenant && *c == contact && e.kind.is_restriction() && e.at > at);
+        let event = ConsentEventView { kind: change.kind, source: change.source, at };
         state.consent.push((tenant.clone(), contact.clone(), change.cause.to_owned(), event));
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
-            if view.consent.as_ref().is_none_or(|c| c.at <= change.at.as_millis()) {
+            if change.kind.is_restriction() {
+                if !later_restriction_event {
+                    view.restricted_at =
+                        (change.kind == crate::domain::inbox::ConsentKind::Restrict).then_some(at);
+                }
+            } else if view.consent.as_ref().is_none_or(|c| c.at <= change.at.as_millis()) {
                 view.consent = Some(ConsentState {
                     state: change.kind,
                     source: change.source,

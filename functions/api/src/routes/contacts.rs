@@ -60,7 +60,26 @@ pub struct CreateContactBody {
     pub attributes: BTreeMap<String, String>,
     /// Consent the person gave (recorded in the ledger with source `api` or `agent`).
     #[serde(default)]
-    pub consent: Option<ConsentKind>,
+    pub consent: Option<GivenConsent>,
+}
+
+/// Consent given or withdrawn through the API.
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GivenConsent {
+    /// The person agreed to be contacted.
+    OptIn,
+    /// The person asked to get no more messages.
+    OptOut,
+}
+
+impl From<GivenConsent> for ConsentKind {
+    fn from(given: GivenConsent) -> Self {
+        match given {
+            GivenConsent::OptIn => Self::OptIn,
+            GivenConsent::OptOut => Self::OptOut,
+        }
+    }
 }
 
 /// `PATCH /v1/contacts/{contact_id}`: the fields to correct; null removes name or email.
@@ -79,6 +98,10 @@ pub struct UpdateContactBody {
     /// Custom attributes (replace the current ones).
     #[serde(default)]
     pub attributes: Option<BTreeMap<String, String>>,
+    /// Restrict processing (P63: stored, but no sends, automation or AI) or lift it; recorded
+    /// in the consent ledger.
+    #[serde(default)]
+    pub restricted: Option<bool>,
 }
 
 /// `POST /v1/contacts/{contact_id}/{notes|tasks|appointments}`.
@@ -362,7 +385,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
             deps,
             principal,
             &profile,
-            kind,
+            kind.into(),
             consent_source(principal),
             &format!("api:{}", shared::domain::new_ulid(now)),
         )
@@ -473,21 +496,37 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
             .transpose()
             .map_err(|e| bad(format!("attributes: {e}")))?,
     };
+    let restriction = body
+        .restricted
+        .filter(|restricted| *restricted != contact.restricted_at.is_some())
+        .map(|restricted| if restricted { ConsentKind::Restrict } else { ConsentKind::LiftRestriction });
     let fields: Vec<&str> = [
         ("name", patch.name.is_some()),
         ("email", patch.email.is_some()),
         ("tags", patch.tags.is_some()),
         ("attributes", patch.attributes.is_some()),
+        ("restricted", restriction.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
     .collect();
     let now = deps.clock.now();
-    let updated = deps
+    let mut updated = deps
         .inbox
         .update_contact(&principal.tenant_id, &contact.id, &patch, now)
         .await?
         .ok_or_else(|| ApiError::from(Problem::not_found("no such contact")))?;
+    if let Some(kind) = restriction {
+        let profile = ContactProfile {
+            phone: contact.phone.as_deref().and_then(|p| PhoneNumber::parse(p).ok()),
+            user_id: contact.user_id.clone(),
+            email: contact.email.clone(),
+            ..ContactProfile::default()
+        };
+        let cause = format!("api:{}", shared::domain::new_ulid(now));
+        record_consent(deps, principal, &profile, kind, consent_source(principal), &cause).await?;
+        updated = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
+    }
     let activity = Activity {
         at: now.as_millis(),
         kind: "contact.updated".to_owned(),
@@ -1024,7 +1063,7 @@ async fn import_row<A: Adapters>(
         }
         if current.is_none_or(|c| c.state != kind) {
             let cause =
-                format!("import:{source}:{}:{}", kind_name(kind), shared::domain::new_ulid(deps.clock.now()));
+                format!("import:{source}:{}:{}", kind.as_str(), shared::domain::new_ulid(deps.clock.now()));
             record_consent(deps, principal, &row.profile, kind, ConsentSource::Import, &cause).await?;
             changed = true;
         }
@@ -1034,11 +1073,4 @@ async fn import_row<A: Adapters>(
         (Stored::Duplicate, true) => RowOutcome::Updated,
         (Stored::Duplicate, false) => RowOutcome::Unchanged,
     })
-}
-
-const fn kind_name(kind: ConsentKind) -> &'static str {
-    match kind {
-        ConsentKind::OptIn => "opt_in",
-        ConsentKind::OptOut => "opt_out",
-    }
 }

@@ -69,17 +69,12 @@ impl Assignments {
 const INBOUND: &str = "inbound";
 const OUTBOUND: &str = "outbound";
 
-fn consent_kind_name(kind: ConsentKind) -> &'static str {
-    match kind {
-        ConsentKind::OptIn => "opt_in",
-        ConsentKind::OptOut => "opt_out",
-    }
-}
-
 fn consent_kind(name: &str) -> Option<ConsentKind> {
     match name {
         "opt_in" => Some(ConsentKind::OptIn),
         "opt_out" => Some(ConsentKind::OptOut),
+        "restrict" => Some(ConsentKind::Restrict),
+        "lift_restriction" => Some(ConsentKind::LiftRestriction),
         _ => None,
     }
 }
@@ -791,6 +786,7 @@ fn contact_view(item: &Item) -> anyhow::Result<ContactView> {
         last_inbound_at: item.opt_number(attr::LAST_INBOUND_AT)?,
         service_window_until: item.opt_number(attr::WINDOW_UNTIL)?,
         consent,
+        restricted_at: item.opt_number(attr::RESTRICTED_AT)?,
         conversation_id: item.opt_string(attr::CONVERSATION_ID).map(ConversationId::parse).transpose()?,
         tags: match item.get(attr::TAGS) {
             Some(AttributeValue::Ss(tags)) => {
@@ -1287,7 +1283,7 @@ impl InboxStore for DynamoInbox {
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let (contact_id, _, _) = self.resolve_contact(tenant, change.contact, change.at).await?;
-        let kind = consent_kind_name(change.kind);
+        let kind = change.kind.as_str();
         let source = consent_source_name(change.source);
         let cause = format!("{kind}:{}", change.cause);
         let mut event = item_with_key(&keys::consent_event(tenant, &contact_id, change.at, &cause));
@@ -1300,6 +1296,28 @@ impl InboxStore for DynamoInbox {
             Ok(()) => {}
             Err(PutNewError::AlreadyExists) => return Ok(Stored::Duplicate),
             Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording consent")),
+        }
+        if change.kind.is_restriction() {
+            // The latest restriction event decides, whatever the arrival order.
+            let expression = if change.kind == ConsentKind::Restrict {
+                "SET #restricted = :at, #event_at = :at"
+            } else {
+                "REMOVE #restricted SET #event_at = :at"
+            };
+            self.conditional_update(
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&keys::contact(tenant, &contact_id))))
+                    .update_expression(expression)
+                    .condition_expression("attribute_not_exists(#event_at) OR #event_at <= :at")
+                    .expression_attribute_names("#restricted", attr::RESTRICTED_AT)
+                    .expression_attribute_names("#event_at", attr::RESTRICTION_EVENT_AT)
+                    .expression_attribute_values(":at", n(change.at.as_millis())),
+            )
+            .await?;
+            return Ok(Stored::Created);
         }
         self.conditional_update(
             self.table

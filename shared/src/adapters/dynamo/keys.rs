@@ -123,6 +123,10 @@ pub mod attr {
     pub const CONSENT_SOURCE: &str = "consent_source";
     /// Time of the current consent state, epoch ms.
     pub const CONSENT_AT: &str = "consent_at";
+    /// Since when processing is restricted (P63), epoch ms; absent when it is not.
+    pub const RESTRICTED_AT: &str = "restricted_at";
+    /// The time of the latest restriction event (restrict or lift), epoch ms: order-independent.
+    pub const RESTRICTION_EVENT_AT: &str = "restriction_event_at";
     /// Consent event kind.
     pub const KIND: &str = "kind";
     /// Consent event source.
