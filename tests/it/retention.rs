@@ -233,3 +233,86 @@ async fn a_longer_content_age_keeps_content_until_its_new_day() {
         deps.privacy.due_on(shared::domain::privacy::DayQueue::Sanitize, due_day, 10).await.expect("queue");
     assert!(queued.iter().any(|(t, c)| *t == tenant && *c == conversation), "re-queued for day {due_day}");
 }
+
+#[tokio::test]
+async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
+    // Arrange: one tenant closed 91 days ago (with a number and people), one
+    // closed 10 days ago, one closed long ago but reopened since.
+    let table = table().await;
+    let deps = deps(&table);
+    let (gone, waiting, reopened) = (tenant(), tenant(), tenant());
+    for (tenant, name) in [(&gone, "Gone"), (&waiting, "Waiting"), (&reopened, "Reopened")] {
+        create_tenant(&deps, tenant, name).await;
+        receive(
+            &deps.inbox,
+            tenant,
+            "5511933332222",
+            &format!("wamid.P{name}"),
+            days_ago(100),
+            RetentionSettings::default(),
+        )
+        .await;
+    }
+    let phone_number_id = crate::support::unique("pnid");
+    let connection = shared::domain::tenant::WhatsAppConnection {
+        phone_number_id: phone_number_id.clone(),
+        display_phone_number: "15550100009".into(),
+        waba_id: "102290129340398".into(),
+        access_token: crate::support::sealed_placeholder(),
+        connected_at: days_ago(200),
+    };
+    deps.tenants.connect_whatsapp(&gone, &connection).await.expect("connect");
+    let grace = |closed: Timestamp| Timestamp::from_millis(closed.as_millis() + 90 * 86_400_000);
+    for (tenant, closed) in [(&gone, days_ago(91)), (&waiting, days_ago(10)), (&reopened, days_ago(91))] {
+        deps.privacy.queue_purge(tenant, grace(closed)).await.expect("queue");
+        deps.tenants
+            .update_tenant(tenant, &shared::domain::ports::TenantUpdate::Closure(Some(closed)))
+            .await
+            .expect("close");
+    }
+    deps.tenants
+        .update_tenant(&reopened, &shared::domain::ports::TenantUpdate::Closure(None))
+        .await
+        .expect("reopen");
+
+    // Act
+    let first = run(&deps).await;
+    let second = run(&deps).await;
+
+    // Assert
+    let items_of = |tenant: &TenantId| {
+        let table = table.clone();
+        let partition = keys::tenant_partition(tenant);
+        async move {
+            table
+                .query_prefix(&partition, "", Timestamp::from_millis(0), 100, None)
+                .await
+                .expect("query")
+                .items
+                .len()
+        }
+    };
+    assert_eq!(items_of(&gone).await, 0, "everything of the purged tenant is gone");
+    assert!(deps.tenants.tenant(&gone).await.expect("read").is_none());
+    assert!(
+        deps.tenants.tenant_for_phone_number_id(&phone_number_id).await.expect("route").is_none(),
+        "its number routes nowhere"
+    );
+    assert!(items_of(&waiting).await > 0, "still in its grace period");
+    assert!(items_of(&reopened).await > 0, "reopened: kept");
+    assert!(
+        deps.privacy.due_purges(days_ago(0), 10).await.expect("queue").is_empty(),
+        "the reopened entry is dropped"
+    );
+    let purge = |report: &retention::RunReport| {
+        report
+            .tasks
+            .iter()
+            .find(|t| t.name == "purge_closed_tenants")
+            .map(|t| (t.finished, t.items))
+            .expect("task")
+    };
+    assert_eq!(purge(&first).0, 1);
+    assert!(purge(&first).1 >= 5, "{first:?}");
+    assert_eq!(purge(&second), (0, 0), "a second run changes nothing");
+}

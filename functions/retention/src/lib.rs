@@ -31,7 +31,7 @@ use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{epoch_day, Expiry, InboxStore};
 use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, PrivacyStore};
-use shared::domain::tenant::RetentionSettings;
+use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
 use shared::domain::{Clock, ConversationId, SystemClock, TenantId, Timestamp};
 
 /// Items one erase call may delete (a few BatchWriteItem requests): small enough to check the
@@ -165,6 +165,11 @@ pub async fn handle<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     );
     let (erasures, mut complete) = erasure_requests(deps, deadline).await?;
     let mut tasks = vec![erasures];
+    if complete {
+        let (purged, done) = purge_closed_tenants(deps, deadline).await?;
+        tasks.push(purged);
+        complete = done;
+    }
     if complete {
         let (restamped, done) = restamp(deps, deadline).await?;
         tasks.push(restamped);
@@ -350,6 +355,62 @@ async fn sanitize<I: InboxStore, P, T, C>(
         .await
         .map_err(|e| failed("sanitizing", &e))?;
     Ok(if more { Step::Again(done) } else { Step::Done(done, done > 0) })
+}
+
+/// Items deleted per purge step.
+const PURGE_BUDGET: u16 = 200;
+
+/// Purges closed tenants whose grace period is over (P53): everything in their partition, their
+/// routing and queue entries. A tenant reopened meanwhile is left alone, one closed again later
+/// is re-queued for its new date.
+async fn purge_closed_tenants<I, P: PrivacyStore, T: TenantStore, C: Clock>(
+    deps: &Deps<I, P, T, C>,
+    deadline: Deadline,
+) -> Result<(TaskReport, bool), RunError> {
+    let mut report = TaskReport { name: "purge_closed_tenants".to_owned(), finished: 0, items: 0 };
+    let now = deps.clock.now();
+    let due = deps.privacy.due_purges(now, 25).await.map_err(|e| failed("reading the purge queue", &e))?;
+    for tenant in due {
+        let record = deps.tenants.tenant(&tenant).await.map_err(|e| failed("reading a tenant", &e))?;
+        // No record: a purge that stopped half-way (the tenant item goes early) — finish it.
+        if let Some(record) = record {
+            match record.closed_at.filter(|_| record.status == TenantStatus::Closed) {
+                None => {
+                    deps.privacy.cancel_purge(&tenant).await.map_err(|e| failed("dequeueing a purge", &e))?;
+                    continue;
+                }
+                Some(closed_at)
+                    if closed_at.as_millis() + CLOSURE_GRACE_DAYS * 86_400_000 > now.as_millis() =>
+                {
+                    let due = Timestamp::from_millis(closed_at.as_millis() + CLOSURE_GRACE_DAYS * 86_400_000);
+                    deps.privacy
+                        .queue_purge(&tenant, due)
+                        .await
+                        .map_err(|e| failed("re-queueing a purge", &e))?;
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        loop {
+            if deadline.passed() {
+                return Ok((report, false));
+            }
+            let deleted = deps
+                .privacy
+                .purge_tenant(&tenant, PURGE_BUDGET)
+                .await
+                .map_err(|e| failed("purging a tenant", &e))?;
+            report.items += deleted;
+            if deleted == 0 {
+                break;
+            }
+        }
+        deps.privacy.cancel_purge(&tenant).await.map_err(|e| failed("dequeueing a purge", &e))?;
+        tracing::info!(tenant_id = %tenant, "Closed tenant purged after its grace period");
+        report.finished += 1;
+    }
+    Ok((report, true))
 }
 
 /// Carries out pending erasure requests until none is left or the deadline comes.

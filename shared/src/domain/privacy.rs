@@ -226,6 +226,45 @@ pub trait PrivacyStore: Send + Sync {
         next: Option<&str>,
     ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
 
+    /// Queues a closed tenant's purge for `due` (the end of its grace period, P53); queueing
+    /// again moves the date.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn queue_purge(
+        &self,
+        tenant: &TenantId,
+        due: Timestamp,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Takes a tenant off the purge queue (reopened, or purged).
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn cancel_purge(&self, tenant: &TenantId) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Up to `limit` tenants whose purge is due at `now`.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn due_purges(
+        &self,
+        now: Timestamp,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<TenantId>, PrivacyError>> + Send;
+
+    /// Deletes up to `budget` items of the tenant — first its routing entries and its entries
+    /// in the other due-work queues, then everything in its partition (indexes follow) — and
+    /// says how many went; 0 means nothing is left. Idempotent, resumable.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn purge_tenant(
+        &self,
+        tenant: &TenantId,
+        budget: u16,
+    ) -> impl Future<Output = Result<u64, PrivacyError>> + Send;
+
     /// Marks a request done with its receipt and takes it off the queue.
     ///
     /// # Errors

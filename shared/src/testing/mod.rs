@@ -1007,15 +1007,47 @@ impl InboxStore for MemoryInbox {
 #[derive(Debug, Default, Clone)]
 pub struct MemoryPrivacy {
     requests: Arc<Mutex<Vec<(TenantId, ErasureRequest)>>>,
+    /// The purge queue: tenant → due, epoch ms.
+    purges: Arc<Mutex<HashMap<TenantId, i64>>>,
 }
 
 impl MemoryPrivacy {
+    fn purges(&self) -> Result<std::sync::MutexGuard<'_, HashMap<TenantId, i64>>, PrivacyError> {
+        self.purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+
     fn requests(&self) -> Result<std::sync::MutexGuard<'_, Vec<(TenantId, ErasureRequest)>>, PrivacyError> {
         self.requests.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
     }
 }
 
 impl PrivacyStore for MemoryPrivacy {
+    async fn queue_purge(&self, tenant: &TenantId, due: Timestamp) -> Result<(), PrivacyError> {
+        self.purges()?.insert(tenant.clone(), due.as_millis());
+        Ok(())
+    }
+
+    async fn cancel_purge(&self, tenant: &TenantId) -> Result<(), PrivacyError> {
+        self.purges()?.remove(tenant);
+        Ok(())
+    }
+
+    async fn due_purges(&self, now: Timestamp, limit: u16) -> Result<Vec<TenantId>, PrivacyError> {
+        let mut due: Vec<TenantId> =
+            self.purges()?.iter().filter(|(_, at)| **at <= now.as_millis()).map(|(t, _)| t.clone()).collect();
+        due.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        due.truncate(usize::from(limit));
+        Ok(due)
+    }
+
+    /// This fake holds only erasure requests: those of the tenant go.
+    async fn purge_tenant(&self, tenant: &TenantId, _budget: u16) -> Result<u64, PrivacyError> {
+        let mut requests = self.requests()?;
+        let before = requests.len();
+        requests.retain(|(t, _)| t != tenant);
+        Ok((before - requests.len()) as u64)
+    }
+
     async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
         self.requests()?.push((tenant.clone(), request.clone()));
         Ok(())

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditLog as _};
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
+use shared::domain::privacy::PrivacyStore as _;
 use shared::domain::tenant::{
     ApiKey, Plan, RetentionSettings, Role, Tenant, TenantSettings, TenantStatus, CLOSURE_GRACE_DAYS,
 };
@@ -212,6 +213,8 @@ pub async fn reopen<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         .into());
     }
     deps.tenants.update_tenant(&id, &TenantUpdate::Closure(None)).await?;
+    // Were this to fail, the purge still finds the tenant active and leaves it alone.
+    deps.privacy.cancel_purge(&id).await?;
     tenant.status = TenantStatus::Active;
     tenant.closed_at = None;
     audit_operator(deps, &id, "tenant.reopen").await;
@@ -281,6 +284,9 @@ pub async fn close<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
     }
     let mut tenant = tenant_of(deps, &principal.tenant_id).await?;
     let now = deps.clock.now();
+    // The purge is queued first: a closure is never left without one (the retention run
+    // checks the tenant is still closed, and for long enough, before it deletes anything).
+    deps.privacy.queue_purge(&principal.tenant_id, grace_end(now)).await?;
     deps.tenants.update_tenant(&principal.tenant_id, &TenantUpdate::Closure(Some(now))).await?;
     tenant.status = TenantStatus::Closed;
     tenant.closed_at = Some(now);

@@ -189,6 +189,8 @@ pub mod attr {
     pub const CONTENT_DAYS: &str = "retention_content_days";
     /// A work queue's resume point.
     pub const CURSOR: &str = "cursor";
+    /// When a queued piece of work is due, epoch ms.
+    pub const DUE_AT: &str = "due_at";
     /// When Leadline last received data of a conversation, epoch ms (its retention clock).
     pub const LAST_RECEIVED_AT: &str = "last_received_at";
     /// A due-work entry's day (epoch days).
@@ -371,6 +373,15 @@ pub const DUE_ERASURES: &str = "DUE#erasure";
 #[must_use]
 pub fn due_erasure(tenant: &TenantId, id: &ErasureId, requested_at: Timestamp) -> Key {
     Key { pk: DUE_ERASURES.to_owned(), sk: format!("{:013}#{tenant}#{id}", requested_at.as_millis().max(0)) }
+}
+
+/// The retention run's queue of closed tenants to purge after their grace period (P53).
+pub const DUE_PURGE: &str = "DUE#purge";
+
+/// A closed tenant's entry in the purge queue.
+#[must_use]
+pub fn due_purge(tenant: &TenantId) -> Key {
+    Key { pk: DUE_PURGE.to_owned(), sk: tenant.to_string() }
 }
 
 /// The retention run's queue of tenants whose settings changed (see the module docs).

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
-use super::keys::{self, attr, ENTITY, PK};
+use super::keys::{self, attr, ENTITY, PK, SK};
 use super::table::Table;
 use crate::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
@@ -224,6 +224,137 @@ impl PrivacyStore for DynamoPrivacy {
             }
         }
         Ok(())
+    }
+
+    async fn queue_purge(&self, tenant: &TenantId, due: Timestamp) -> Result<(), PrivacyError> {
+        let mut item = item_with_key(&keys::due_purge(tenant));
+        item.insert(ENTITY.to_owned(), s("due_purge"));
+        item.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
+        item.insert(attr::DUE_AT.to_owned(), n(due.as_millis()));
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(item))
+            .send()
+            .await
+            .context("queueing a purge")?;
+        Ok(())
+    }
+
+    async fn cancel_purge(&self, tenant: &TenantId) -> Result<(), PrivacyError> {
+        self.table.delete(&keys::due_purge(tenant)).await.context("dequeueing a purge")?;
+        Ok(())
+    }
+
+    async fn due_purges(&self, now: Timestamp, limit: u16) -> Result<Vec<TenantId>, PrivacyError> {
+        let mut due = Vec::new();
+        let mut after: Option<String> = None;
+        // Closed tenants are few: the queue is one partition, read until `limit` are due.
+        loop {
+            let page = self
+                .table
+                .query_prefix(keys::DUE_PURGE, "", now, 100, after.as_deref())
+                .await
+                .context("reading the purge queue")?;
+            for item in &page.items {
+                if item.opt_number::<i64>(attr::DUE_AT).ok().flatten().is_some_and(|at| at <= now.as_millis())
+                {
+                    due.push(
+                        TenantId::parse(item.string(attr::TENANT_ID).context("purge entry")?)
+                            .context("purge entry")?,
+                    );
+                }
+            }
+            after = page.next;
+            if after.is_none() || due.len() >= usize::from(limit) {
+                due.truncate(usize::from(limit));
+                return Ok(due);
+            }
+        }
+    }
+
+    async fn purge_tenant(&self, tenant: &TenantId, budget: u16) -> Result<u64, PrivacyError> {
+        let partition = keys::tenant_partition(tenant);
+        // Routing first (while the connections that name them still exist): only a route that
+        // still leads to this tenant goes.
+        for (connection, route_of) in [
+            (
+                keys::whatsapp_connection(tenant),
+                (attr::PHONE_NUMBER_ID, keys::whatsapp_route as fn(&str) -> keys::Key),
+            ),
+            (keys::page_connection(tenant), (attr::PAGE_ID, keys::page_route as fn(&str) -> keys::Key)),
+        ] {
+            let (id_attribute, route) = route_of;
+            let item = self.table.get_including_expired(&connection).await.context("reading a connection")?;
+            if let Some(id) = item.as_ref().and_then(|i| i.opt_string(id_attribute)) {
+                let removed = self
+                    .table
+                    .client()
+                    .delete_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&route(id))))
+                    .condition_expression("#tenant = :tenant")
+                    .expression_attribute_names("#tenant", attr::TENANT_ID)
+                    .expression_attribute_values(":tenant", s(tenant.as_str()))
+                    .send()
+                    .await;
+                if let Err(e) = removed {
+                    let e = e.into_service_error();
+                    if !e.is_conditional_check_failed_exception() {
+                        return Err(anyhow::Error::new(e).context("removing a route").into());
+                    }
+                }
+            }
+        }
+        // Its entries in the other cross-tenant queues (few: read whole).
+        let mut stale = Vec::new();
+        for queue in [keys::DUE_ERASURES, keys::DUE_RESTAMP] {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .table
+                    .query_prefix(queue, "", SystemClock.now(), 100, after.as_deref())
+                    .await
+                    .context("reading a due queue")?;
+                stale.extend(
+                    page.items
+                        .iter()
+                        .filter(|i| i.opt_string(attr::TENANT_ID) == Some(tenant.as_str()))
+                        .filter_map(|i| {
+                            Some(keys::Key {
+                                pk: i.opt_string(PK)?.to_owned(),
+                                sk: i.opt_string(SK)?.to_owned(),
+                            })
+                        }),
+                );
+                after = page.next;
+                if after.is_none() {
+                    break;
+                }
+            }
+        }
+        // Then the partition itself, expired-but-not-yet-removed items included.
+        let page = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .projection_expression("#pk, #sk")
+            .expression_attribute_values(":pk", s(&partition))
+            .limit(i32::from(budget.max(1)))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("listing a tenant's items")?;
+        stale.extend(page.items().iter().filter_map(|i| {
+            Some(keys::Key { pk: i.opt_string(PK)?.to_owned(), sk: i.opt_string(SK)?.to_owned() })
+        }));
+        self.table.delete_many(&stale).await.context("purging a tenant")?;
+        Ok(stale.len() as u64)
     }
 
     async fn complete_erasure(
