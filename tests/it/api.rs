@@ -999,6 +999,12 @@ async fn admins_change_roles_disable_users_and_cannot_lock_themselves_out() {
     )
     .await;
     assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+
+    // Deleting a user frees its email at once (its personal data goes with it, P55:
+    // `api::tests::deleting_a_user_removes_its_personal_data_and_keeps_its_id`).
+    assert_eq!(call(Method::DELETE, &path, Some(&admin), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(Method::GET, &path, Some(&admin), None).await.0, StatusCode::NOT_FOUND);
+    user(&admin_key, &tenant, "worker@example.com", "agent", &[]).await;
 }
 
 #[tokio::test]

@@ -513,3 +513,30 @@ fn every_route_the_router_serves_is_in_the_table_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_a_user_removes_its_personal_data_and_keeps_its_id() {
+    // Arrange
+    let deps = deps();
+    let (tenant_id, api_key) = new_tenant(&deps).await;
+    let body = r#"{"email":"gone@example.com","name":"Gone Person","role":"agent","password":"correct horse battery"}"#;
+    let created = handle(request("POST", "/v1/users", Some(&api_key), body), &deps).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let user_id = json(&created)["user"]["id"].as_str().expect("id").to_owned();
+
+    // Act
+    let deleted = handle(request("DELETE", &format!("/v1/users/{user_id}"), Some(&api_key), ""), &deps).await;
+
+    // Assert: the stored record keeps the id and the fact of deletion, nothing personal.
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let tenant = TenantId::parse(tenant_id).expect("tenant");
+    let id = shared::domain::UserId::parse(user_id.clone()).expect("user");
+    let stored = deps.directory.user(&tenant, &id).await.expect("read").expect("kept").value;
+    assert_eq!(stored.status, shared::domain::identity::UserStatus::Deleted);
+    assert_eq!((stored.name.as_str(), stored.email.as_str()), (user_id.as_str(), ""));
+    assert!(stored.password_hash.is_none() && stored.invitation_sha256.is_none());
+    assert!(
+        deps.directory.user_by_email(&tenant, "gone@example.com").await.expect("read").is_none(),
+        "email freed"
+    );
+}

@@ -539,10 +539,19 @@ impl<D: DocTable> Directory for DocDirectory<D> {
             precondition: Precondition::Version(version),
         }];
         if user.status == UserStatus::Deleted {
-            writes.push(DocWrite::Delete {
-                key: keys::user_email(&user.tenant_id, &user.email),
+            // A deletion blanks the email (P55): the alias to release is the stored one's.
+            let stored = self.table.get_doc(&keys::user(&user.tenant_id, &user.id), user.updated_at).await?;
+            let stored_email = stored
+                .and_then(|doc| serde_json::from_str::<User>(&doc.body).ok())
+                .map(|old| old.email)
+                .unwrap_or_default();
+            let mut emails = vec![stored_email, user.email.clone()];
+            emails.retain(|email| !email.is_empty());
+            emails.dedup();
+            writes.extend(emails.iter().map(|email| DocWrite::Delete {
+                key: keys::user_email(&user.tenant_id, email),
                 precondition: Precondition::None,
-            });
+            }));
         }
         match self.table.write_docs(writes, user.updated_at).await {
             Ok(()) => Ok(()),

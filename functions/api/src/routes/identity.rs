@@ -694,8 +694,9 @@ async fn save<A: Adapters>(deps: &Deps<A>, user: &User, version: u64) -> Result<
 }
 
 /// `DELETE /v1/users/{user_id}`: the user cannot log in any more and every token is refused;
-/// the email is free for a new user; the record stays (audit entries name it) until the
-/// retention run removes its personal data (P55).
+/// the email is free for a new user; its personal data (name, email, password, invitation) is
+/// removed at once — P55 allows 30 days, nothing needs them — and the record stays under its id
+/// alone, which is what audit entries, records and activities name.
 ///
 /// # Errors
 /// 404 as for reads; 409 for deleting oneself.
@@ -708,6 +709,10 @@ pub async fn delete_user<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Re
     user.updated_at = now;
     user.token_generation += 1;
     user.password_hash = None;
+    user.invitation_sha256 = None;
+    user.invitation_expires_at = None;
+    user.name = user.id.to_string();
+    user.email = String::new();
     save(deps, &user, version).await?;
     deps.audit(&principal, "user.delete", target("user", user.id.as_str()), |e| e).await;
     Ok(no_content())
