@@ -116,6 +116,16 @@ fn optional_string(item: &Item, name: &str) -> Option<String> {
     item.opt_string(name).map(str::to_owned)
 }
 
+/// A newest-first walk over a conversation's messages: partition, sort keys from `from` (a
+/// prefix, or the lower bound when `to` is given) up to `to`, at most `pages` pages.
+struct NewestFirst<'a> {
+    pk: &'a str,
+    from: &'a str,
+    to: Option<&'a str>,
+    pages: u8,
+    page_size: i32,
+}
+
 impl DynamoInbox {
     fn now_filter() -> Timestamp {
         use crate::domain::Clock as _;
@@ -484,14 +494,7 @@ impl DynamoInbox {
         entry.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
         entry.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
         entry.insert(attr::DAY.to_owned(), n(day));
-        self.table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(entry))
-            .send()
-            .await
-            .map_err(|e| unknown(e, "queueing retention work"))?;
+        self.table.put(entry).await.map_err(|e| unknown(e, "queueing retention work"))?;
         Ok(())
     }
 
@@ -581,31 +584,57 @@ impl DynamoInbox {
             return Ok(None);
         };
         let pk = keys::tenant_partition(tenant);
-        let mut start = None;
+        let prefix = keys::messages_prefix(&conversation);
         // Statuses follow their message within seconds to days: the newest pages suffice.
-        for _ in 0..4 {
+        let scan = NewestFirst { pk: &pk, from: &prefix, to: None, pages: 4, page_size: 100 };
+        let filter = ("#a = :v", attr::WAMID, Some(s(change.wamid.as_str())));
+        self.newest_message(scan, filter, |item| {
+            item.opt_string(SK).map(|sk| Key { pk: pk.clone(), sk: sk.to_owned() })
+        })
+        .await
+    }
+
+    /// The first of a conversation's messages, walked newest first within `scan` and kept by
+    /// `filter` (expression, the attribute `#a` it names, the value `:v` if it uses one), that
+    /// `pick` maps.
+    async fn newest_message<T>(
+        &self,
+        scan: NewestFirst<'_>,
+        (expression, attribute, value): (&str, &str, Option<AttributeValue>),
+        pick: impl Fn(&Item) -> Option<T>,
+    ) -> Result<Option<T>, InboxError> {
+        let (condition, upper) = match scan.to {
+            Some(to) => ("#pk = :pk AND #sk BETWEEN :from AND :to", Some(s(to))),
+            None => ("#pk = :pk AND begins_with(#sk, :from)", None),
+        };
+        let mut start = None;
+        for _ in 0..scan.pages {
             let page = self
                 .table
                 .client()
                 .query()
                 .table_name(self.table.name())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .filter_expression("#w = :w")
+                .key_condition_expression(condition)
+                .filter_expression(expression)
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
-                .expression_attribute_names("#w", attr::WAMID)
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(keys::messages_prefix(&conversation)))
-                .expression_attribute_values(":w", s(change.wamid.as_str()))
+                .expression_attribute_names("#a", attribute)
+                .set_expression_attribute_values(Some(
+                    [(":pk".to_owned(), s(scan.pk)), (":from".to_owned(), s(scan.from))]
+                        .into_iter()
+                        .chain(value.clone().map(|v| (":v".to_owned(), v)))
+                        .chain(upper.clone().map(|to| (":to".to_owned(), to)))
+                        .collect(),
+                ))
                 .scan_index_forward(false)
-                .limit(100)
+                .limit(scan.page_size)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unknown(e, "finding a message by wamid"))?;
-            if let Some(sk) = page.items().iter().find_map(|item| item.opt_string(SK)) {
-                return Ok(Some(Key { pk, sk: sk.to_owned() }));
+                .map_err(|e| unknown(e, "walking a conversation"))?;
+            if let Some(found) = page.items().iter().find_map(&pick) {
+                return Ok(Some(found));
             }
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -695,14 +724,7 @@ impl DynamoInbox {
                 self.table.delete(&source).await.map_err(|e| unknown(e, "removing a placeholder message"))?;
             }
         }
-        self.table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(record))
-            .send()
-            .await
-            .map_err(|e| unknown(e, "re-pointing a wamid"))?;
+        self.table.put(record).await.map_err(|e| unknown(e, "re-pointing a wamid"))?;
         Ok(())
     }
 
@@ -1071,43 +1093,15 @@ impl InboxStore for DynamoInbox {
         let Some(prefix) = keys::messages_prefix_of(&key.sk) else {
             return Err(InboxError::Unknown(anyhow::anyhow!("malformed message key")));
         };
-        let mut start = None;
         // Newest first from this message back; a few pages at most (the previous send is near).
-        for _ in 0..3 {
-            let page = self
-                .table
-                .client()
-                .query()
-                .table_name(self.table.name())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
-                .filter_expression("attribute_exists(#sent)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_names("#sent", attr::SENT_MS)
-                .expression_attribute_values(":pk", s(&key.pk))
-                .expression_attribute_values(":lo", s(&prefix))
-                .expression_attribute_values(":hi", s(&key.sk))
-                .scan_index_forward(false)
-                .limit(25)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unknown(e, "reading the previous send"))?;
-            if let Some(at) = page
-                .items()
-                .iter()
-                .filter(|item| item.opt_string(SK) != Some(key.sk.as_str()))
-                .find_map(|item| item.opt_number::<i64>(attr::SENT_MS).ok().flatten())
-            {
-                return Ok(Some(Timestamp::from_millis(at)));
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(None)
+        let scan = NewestFirst { pk: &key.pk, from: &prefix, to: Some(&key.sk), pages: 3, page_size: 25 };
+        let filter = ("attribute_exists(#a)", attr::SENT_MS, None);
+        self.newest_message(scan, filter, |item| {
+            (item.opt_string(SK) != Some(key.sk.as_str()))
+                .then(|| item.opt_number::<i64>(attr::SENT_MS).ok().flatten().map(Timestamp::from_millis))
+                .flatten()
+        })
+        .await
     }
 
     async fn mark_sent(

@@ -142,14 +142,7 @@ impl PrivacyStore for DynamoPrivacy {
         let mut item = item_with_key(&keys::day_cursor(queue));
         item.insert(ENTITY.to_owned(), s("cursor"));
         item.insert(attr::DAY.to_owned(), n(day));
-        self.table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .send()
-            .await
-            .context("moving a day cursor")?;
+        self.table.put(item).await.context("moving a day cursor")?;
         Ok(())
     }
 
@@ -231,14 +224,7 @@ impl PrivacyStore for DynamoPrivacy {
         item.insert(ENTITY.to_owned(), s("due_purge"));
         item.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
         item.insert(attr::DUE_AT.to_owned(), n(due.as_millis()));
-        self.table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .send()
-            .await
-            .context("queueing a purge")?;
+        self.table.put(item).await.context("queueing a purge")?;
         Ok(())
     }
 

@@ -350,6 +350,21 @@ impl Table {
         Ok(())
     }
 
+    /// Writes `item`, replacing any item with its key.
+    ///
+    /// # Errors
+    /// [`TableError::Unknown`].
+    pub async fn put(&self, item: Item) -> Result<(), TableError> {
+        self.client
+            .put_item()
+            .table_name(&*self.name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .context("PutItem failed")?;
+        Ok(())
+    }
+
     /// Deletes the item with `key` (no error when absent).
     ///
     /// # Errors
