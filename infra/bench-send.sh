@@ -50,7 +50,8 @@ for l in lines:
     if l.startswith("BENCH kms_calls="):
         decrypts += sum(int(n) for op, n in re.findall(r'\("(\w+)", (\d+)\)', l) if op == "Decrypt")
 print(f"BENCH TOTAL sends={sends} failures={failures} instances={instances} limit={limit}/s")
-print(f"BENCH TOTAL kms_decrypts={decrypts} (one per instance per round: each round starts cold instances)")
+print(f"BENCH TOTAL kms_decrypts={decrypts} (cold instances each round: per instance, the tenant's token, and")
+print("  each recipient's data key once (P64); a recipient's messages all go to one instance, their FIFO group)")
 print(f"BENCH TOTAL dynamodb_writes_per_send={writes / max(sends, 1):.3f}")
 print(f"BENCH TOTAL achieved={sends / max(elapsed, 1e-9):.1f} msg/s over {elapsed:.1f}s of sending")
 PY

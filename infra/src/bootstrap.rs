@@ -45,6 +45,8 @@ pub struct QueueSpec<'a> {
 pub struct Resources {
     /// The single table.
     pub table_name: String,
+    /// The key table (contacts' data keys; no backups).
+    pub key_table_name: String,
     /// `inbound.fifo`: webhook → inbound.
     pub inbound: QueuePair,
     /// `outbound.fifo`: api → send.
@@ -69,6 +71,8 @@ pub async fn bootstrap(
     let kms = aws_sdk_kms::Client::new(aws);
     let table_name = format!("{prefix}-table");
     create_table(&dynamo, &table_name).await?;
+    let key_table_name = format!("{prefix}-keys");
+    create_key_table(&dynamo, &key_table_name).await?;
     let queue = |name: &'static str, fifo| QueueSpec {
         name,
         fifo,
@@ -79,7 +83,7 @@ pub async fn bootstrap(
     let outbound = create_queue(&sqs, prefix, queue("outbound", true)).await?;
     let suggest = create_queue(&sqs, prefix, queue("suggest", false)).await?;
     let kms_key_id = create_key(&kms, &format!("alias/{prefix}-secrets")).await?;
-    Ok(Resources { table_name, inbound, outbound, suggest, kms_key_id })
+    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, kms_key_id })
 }
 
 /// The single table: `PK`/`SK` strings, `GSI1` over `GSI1PK`/`GSI1SK`, on-demand, TTL on
@@ -122,6 +126,30 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> anyh
         .send()
         .await
         .context("enabling TTL")?;
+    Ok(())
+}
+
+/// The key table: `PK`/`SK` strings, on-demand, nothing else (no TTL: a key goes only when its
+/// contact or tenant is erased; no PITR in `template.yaml`: that is the point of it).
+///
+/// # Errors
+/// When DynamoDB refuses.
+pub async fn create_key_table(client: &aws_sdk_dynamodb::Client, name: &str) -> anyhow::Result<()> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+    };
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PK)?)
+        .attribute_definitions(attribute(SK)?)
+        .key_schema(key(PK, KeyType::Hash)?)
+        .key_schema(key(SK, KeyType::Range)?)
+        .send()
+        .await
+        .with_context(|| format!("creating table {name}"))?;
     Ok(())
 }
 

@@ -120,6 +120,10 @@ fn function_env(
         ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
         ("TABLE_NAME", resources.table_name.clone()),
     ];
+    // Every function that reads or erases people's data holds the key table.
+    if matches!(name, "api" | "inbound" | "send" | "retention") {
+        env.push(("KEY_TABLE_NAME", resources.key_table_name.clone()));
+    }
     let graph = format!("http://127.0.0.1:{}/_sandbox/graph", config.port);
     // Each function gets what template.yaml gives it, nothing more.
     match name {
@@ -154,6 +158,7 @@ fn function_env(
             }
         }
         "suggest" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
+        "retention" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
         _ => {}
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

@@ -19,7 +19,7 @@ use lambda_runtime::LambdaEvent;
 use shared::adapters::documents::DocQuality;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::domain::inbox::{
     ContactProfile, InboxStore, MessageStatus, NewInboundMessage, NewOutboundMessage,
 };
@@ -103,8 +103,11 @@ async fn bench_send() {
     // Sealing (setup) uses its own vault, so the sending vault starts with a cold data-key cache,
     // as a fresh Lambda instance does.
     let setup_vault = KmsVault::new(kms.clone(), alias.clone(), CachePolicy::default());
+    let key_table = unique("bench-keys");
+    infra::bootstrap::create_key_table(table.client(), &key_table).await.expect("key table");
     let config = send::Config {
         table_name: table.name().to_owned(),
+        key_table_name: key_table.clone(),
         kms_key_id: String::new(),
         graph_api_base_url: format!("http://127.0.0.1:{port}/_sandbox/graph"),
         graph_api_version: "v23.0".into(),
@@ -116,7 +119,7 @@ async fn bench_send() {
     // One process per instance: its own pacer share and data-key cache (cold, as a fresh
     // Lambda instance's); the clients and their counters are shared.
     let instance = |vault: KmsVault| send::Deps::<send::Aws> {
-        inbox: DynamoInbox::new(table.clone()),
+        inbox: DynamoInbox::new(table.clone(), Keyring::on(&table, &key_table, kms.clone(), &alias)),
         tenants: DynamoTenantStore::new(table.clone()),
         vault,
         cloud: GraphClient::new(&format!("http://127.0.0.1:{port}/_sandbox/graph"), "v23.0").expect("client"),
@@ -129,6 +132,8 @@ async fn bench_send() {
         .map(|_| instance(KmsVault::new(kms.clone(), alias.clone(), CachePolicy::default())))
         .collect();
     let deps = &fleet[0];
+    // Queueing (the API's part) through its own keyring too: the senders start cold.
+    let setup = DynamoInbox::new(table.clone(), Keyring::on(&table, &key_table, kms.clone(), &alias));
 
     // A tenant with a number, recipients who wrote (open windows), queued messages.
     let tenant = tenant();
@@ -166,8 +171,8 @@ async fn bench_send() {
             raw: "{}",
             retention: RetentionSettings::default(),
         };
-        deps.inbox.store_inbound_message(&tenant, &message, now).await.expect("inbound");
-        let contact = deps.inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact");
+        setup.store_inbound_message(&tenant, &message, now).await.expect("inbound");
+        let contact = setup.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact");
         contacts.push((phone, contact.id));
     }
     let delta = |after: &HashMap<String, usize>, before: &HashMap<String, usize>| {
@@ -196,7 +201,7 @@ async fn bench_send() {
             at: SystemClock.now(),
             retention: RetentionSettings::default(),
         };
-        deps.inbox.store_outbound(&tenant, &message, SystemClock.now()).await.expect("queued");
+        setup.store_outbound(&tenant, &message, SystemClock.now()).await.expect("queued");
         jobs.push((i % recipients, SendJob { v: 1, tenant_id: tenant.clone(), message_id: id }));
     }
     let accept_ops = delta(&dynamo_ops.snapshot(), &accept_before);

@@ -7,7 +7,7 @@ use shared::domain::inbox::{
 };
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, Timestamp, Wamid};
 
-use crate::support::{table, tenant};
+use crate::support::{inbox, table, tenant};
 
 fn person(phone: &str, name: &str) -> ContactProfile {
     ContactProfile {
@@ -40,7 +40,7 @@ async fn store(
 #[tokio::test]
 async fn out_of_order_messages_end_with_the_latest_window_and_earliest_first_seen() {
     // Arrange
-    let inbox = DynamoInbox::new(table().await);
+    let inbox = inbox(&table().await).await;
     let tenant = tenant();
     let phone = "5511988880001";
 
@@ -69,7 +69,7 @@ async fn out_of_order_messages_end_with_the_latest_window_and_earliest_first_see
 
 #[tokio::test]
 async fn concurrent_deliveries_of_one_message_store_it_once() {
-    let inbox = DynamoInbox::new(table().await);
+    let inbox = inbox(&table().await).await;
     let tenant = tenant();
     let from = person("5511988880002", "Bia");
 
@@ -91,7 +91,7 @@ async fn concurrent_deliveries_of_one_message_store_it_once() {
 
 #[tokio::test]
 async fn the_latest_consent_event_decides_whatever_the_arrival_order() {
-    let inbox = DynamoInbox::new(table().await);
+    let inbox = inbox(&table().await).await;
     let tenant = tenant();
     let who = person("5511988880003", "Caio");
     let change = |kind, secs, cause| ConsentChange {
@@ -130,7 +130,7 @@ async fn the_latest_consent_event_decides_whatever_the_arrival_order() {
 
 #[tokio::test]
 async fn a_status_for_a_wamid_without_recipient_is_kept_and_moves_only_forward() {
-    let inbox = DynamoInbox::new(table().await);
+    let inbox = inbox(&table().await).await;
     let tenant = tenant();
     let wamid = Wamid::parse("wamid.NORECIPIENT").expect("valid");
     let nobody = ContactProfile::default();
@@ -167,7 +167,7 @@ async fn a_status_for_a_wamid_without_recipient_is_kept_and_moves_only_forward()
 #[tokio::test]
 async fn erasure_in_small_budgets_resumes_until_nothing_is_left() {
     // Arrange: a contact with 7 messages, a status record, consent and an email alias.
-    let inbox = DynamoInbox::new(table().await);
+    let inbox = inbox(&table().await).await;
     let tenant = tenant();
     let mut who = person("5511988880004", "Dora");
     who.email = Some("dora@example.com".into());
@@ -220,7 +220,7 @@ async fn erasure_in_small_budgets_resumes_until_nothing_is_left() {
 #[tokio::test]
 async fn an_outbound_claim_is_held_once_freed_by_its_holder_and_ends_with_the_send() {
     // Arrange: a contact who wrote, and two messages queued for them.
-    let inbox = DynamoInbox::new(table().await);
+    let inbox = inbox(&table().await).await;
     let tenant = tenant();
     let now = SystemClock.now();
     let ana = person("5511955554444", "Ana");

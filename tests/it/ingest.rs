@@ -459,7 +459,7 @@ async fn a_lead_is_fetched_from_graph_linked_to_its_contact_and_stored_once() {
 }
 
 #[tokio::test]
-async fn after_disconnecting_nothing_more_is_collected() {
+async fn after_disconnecting_nothing_more_is_collected_and_what_was_is_deleted() {
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
     assert_eq!(post(&client, &tenant.fixture("text")).await, StatusCode::OK);
@@ -480,6 +480,15 @@ async fn after_disconnecting_nothing_more_is_collected() {
 
     let messages = tenant.messages(&client, &tenant.wa_id).await;
     assert_eq!(messages.len(), 1, "the message after the disconnect was dropped");
+
+    // The next retention run deletes what was received through the number (P54).
+    let run = client.post(format!("{}/_local/schedule/retention", base())).send().await.expect("request");
+    assert_eq!(run.status(), StatusCode::OK);
+    eventually("the conversation deleted", || async {
+        tenant.messages(&client, &tenant.wa_id).await.is_empty().then_some(())
+    })
+    .await;
+    assert!(tenant.contact(&client).await.is_some(), "the contact stays: it is the tenant's record");
 }
 
 #[tokio::test]

@@ -12,7 +12,9 @@
 
 mod api;
 mod batch;
+mod bench_inbound;
 mod bench_send;
+mod crypto;
 mod documents;
 mod dynamo;
 mod e2e;

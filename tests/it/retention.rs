@@ -8,9 +8,11 @@ use retention::{handle, Config, Deps, ScheduleInput};
 use shared::adapters::dynamo::item::ItemExt as _;
 use shared::adapters::dynamo::keys;
 use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
-use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
+use shared::domain::inbox::{
+    ContactProfile, ConversationFilter, InboxStore, LeadFilter, NewInboundMessage, NewLead,
+};
 use shared::domain::ports::TenantStore;
-use shared::domain::privacy::PrivacyStore;
+use shared::domain::privacy::{Integration, MetaPurge, PrivacyStore};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant};
 use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
 
@@ -21,11 +23,17 @@ fn days_ago(days: u32) -> Timestamp {
     Timestamp::from_millis(now.as_millis() - i64::from(days) * 86_400_000)
 }
 
-fn deps(table: &Table) -> Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock> {
+async fn deps(table: &Table) -> Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock> {
+    let keyring = crate::support::keyring(table).await;
     Deps {
-        config: Config { table_name: table.name().to_owned(), deadline_margin: Duration::from_secs(1) },
-        inbox: DynamoInbox::new(table.clone()),
-        privacy: DynamoPrivacy::new(table.clone()),
+        config: Config {
+            table_name: table.name().to_owned(),
+            key_table_name: keyring.key_table().name().to_owned(),
+            kms_key_id: crate::support::kms_key().await,
+            deadline_margin: Duration::from_secs(1),
+        },
+        inbox: DynamoInbox::new(table.clone(), keyring.clone()),
+        privacy: DynamoPrivacy::new(table.clone(), keyring.key_table().clone()),
         tenants: DynamoTenantStore::new(table.clone()),
         clock: SystemClock,
     }
@@ -94,7 +102,7 @@ async fn conversation_of(
 async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_it() {
     // Arrange: one conversation last received 100 days ago (default 90), one 10 days ago.
     let table = table().await;
-    let deps = deps(&table);
+    let deps = deps(&table).await;
     let tenant = tenant();
     let (old, recent) = ("5511977770001", "5511977770002");
     receive(&deps.inbox, &tenant, old, "wamid.OLD", days_ago(100), RetentionSettings::default()).await;
@@ -148,7 +156,7 @@ async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_i
 async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
     // Arrange: a tenant keeping 90 days, a conversation received 20 days ago.
     let table = table().await;
-    let deps = deps(&table);
+    let deps = deps(&table).await;
     let tenant = tenant();
     let now = SystemClock.now();
     create_tenant(&deps, &tenant, "Shorter").await;
@@ -181,7 +189,7 @@ async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
 async fn content_past_its_age_is_sanitized_and_its_metadata_kept() {
     // Arrange: one conversation, a message received 40 days ago and one 10 days ago (30-day content age).
     let table = table().await;
-    let deps = deps(&table);
+    let deps = deps(&table).await;
     let tenant = tenant();
     let phone = "5511977770004";
     receive(&deps.inbox, &tenant, phone, "wamid.AGED", days_ago(40), RetentionSettings::default()).await;
@@ -214,7 +222,7 @@ async fn content_past_its_age_is_sanitized_and_its_metadata_kept() {
 async fn a_longer_content_age_keeps_content_until_its_new_day() {
     // Arrange: received 40 days ago under the default 30-day age (due 10 days ago)...
     let table = table().await;
-    let deps = deps(&table);
+    let deps = deps(&table).await;
     let tenant = tenant();
     create_tenant(&deps, &tenant, "Longer").await;
     let phone = "5511977770005";
@@ -239,7 +247,7 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     // Arrange: one tenant closed 91 days ago (with a number and people), one
     // closed 10 days ago, one closed long ago but reopened since.
     let table = table().await;
-    let deps = deps(&table);
+    let deps = deps(&table).await;
     let (gone, waiting, reopened) = (tenant(), tenant(), tenant());
     for (tenant, name) in [(&gone, "Gone"), (&waiting, "Waiting"), (&reopened, "Reopened")] {
         create_tenant(&deps, tenant, name).await;
@@ -280,7 +288,8 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     let second = run(&deps).await;
 
     // Assert
-    let items_of = |tenant: &TenantId| {
+    let key_table = Table::new(table.client().clone(), deps.config.key_table_name.clone());
+    let items_in = |table: &Table, tenant: &TenantId| {
         let table = table.clone();
         let partition = keys::tenant_partition(tenant);
         async move {
@@ -292,7 +301,10 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
                 .len()
         }
     };
+    let items_of = |tenant: &TenantId| items_in(&table, tenant);
     assert_eq!(items_of(&gone).await, 0, "everything of the purged tenant is gone");
+    assert_eq!(items_in(&key_table, &gone).await, 0, "its people's data keys too (P64)");
+    assert!(items_in(&key_table, &waiting).await > 0, "a tenant in its grace period keeps its keys");
     assert!(deps.tenants.tenant(&gone).await.expect("read").is_none());
     assert!(
         deps.tenants.tenant_for_phone_number_id(&phone_number_id).await.expect("route").is_none(),
@@ -315,4 +327,119 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     assert_eq!(purge(&first).0, 1);
     assert!(purge(&first).1 >= 5, "{first:?}");
     assert_eq!(purge(&second), (0, 0), "a second run changes nothing");
+}
+
+#[tokio::test]
+async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connected() {
+    // Arrange: three tenants with a conversation and leads from two Pages; each disconnected
+    // its number and Page "P1" just now. One is under legal hold; one's disconnection failed
+    // after queueing (its number is still connected as before).
+    let table = table().await;
+    let deps = deps(&table).await;
+    let (plain, held, failed) = (tenant(), tenant(), tenant());
+    let phone_number_id = crate::support::unique("pnid");
+    for (tenant, name) in [(&plain, "Plain"), (&held, "Held"), (&failed, "Failed")] {
+        create_tenant(&deps, tenant, name).await;
+        receive(
+            &deps.inbox,
+            tenant,
+            "5511933334444",
+            &format!("wamid.D{name}"),
+            days_ago(3),
+            Default::default(),
+        )
+        .await;
+        for (page, leadgen) in [("P1", "L1"), ("P2", "L2")] {
+            let person = ContactProfile {
+                email: Some(format!("{leadgen}@example.com").to_lowercase()),
+                ..Default::default()
+            };
+            let lead = NewLead {
+                leadgen_id: leadgen,
+                page_id: page,
+                contact: &person,
+                lead_json: "{}",
+                change_json: "{}",
+            };
+            deps.inbox.store_lead(tenant, &lead, days_ago(2)).await.expect("lead");
+        }
+    }
+    deps.tenants
+        .set_retention(&held, RetentionSettings::default().with_legal_hold(true))
+        .await
+        .expect("hold");
+    let connection = shared::domain::tenant::WhatsAppConnection {
+        phone_number_id: phone_number_id.clone(),
+        display_phone_number: "15550100009".into(),
+        waba_id: "102290129340398".into(),
+        access_token: crate::support::sealed_placeholder(),
+        connected_at: days_ago(30),
+    };
+    deps.tenants.connect_whatsapp(&failed, &connection).await.expect("connect");
+    let now = SystemClock.now();
+    for tenant in [&plain, &held, &failed] {
+        for (integration, source_id) in
+            [(Integration::WhatsApp, phone_number_id.as_str()), (Integration::LeadAds, "P1")]
+        {
+            let purge = MetaPurge {
+                tenant: tenant.clone(),
+                integration,
+                source_id: source_id.to_owned(),
+                disconnected_at: now,
+            };
+            deps.privacy.queue_meta_purge(&purge).await.expect("queued");
+        }
+    }
+
+    // Act
+    let first = run(&deps).await;
+    let second = run(&deps).await;
+
+    // Assert
+    let every = &ConversationFilter::default();
+    let conversations = |tenant: &TenantId| {
+        let (inbox, tenant) = (&deps.inbox, tenant.clone());
+        async move { inbox.conversations(&tenant, None, every, None, 10).await.expect("list").items.len() }
+    };
+    let leads = |tenant: &TenantId| {
+        let (inbox, tenant) = (&deps.inbox, tenant.clone());
+        async move {
+            let mut ids: Vec<String> = inbox
+                .leads(&tenant, &LeadFilter::default(), None, 10)
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .map(|l| l.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(conversations(&plain).await, 0, "the WhatsApp conversation is deleted");
+    assert_eq!(leads(&plain).await, vec!["L2"], "only the disconnected Page's lead goes");
+    assert!(
+        deps.inbox
+            .contact_by_phone(&plain, &PhoneNumber::parse("5511933334444").expect("valid"))
+            .await
+            .expect("read")
+            .is_some(),
+        "the contact is the tenant's record and stays"
+    );
+    assert_eq!(
+        (conversations(&held).await, leads(&held).await),
+        (1, vec!["L1".to_owned(), "L2".to_owned()]),
+        "legal hold"
+    );
+    assert_eq!(
+        (conversations(&failed).await, leads(&failed).await.len()),
+        (1, 1),
+        "still connected: the number's data stays"
+    );
+    assert!(deps.privacy.due_meta_purges(10).await.expect("queue").is_empty(), "every entry is done");
+    let purged = |report: &retention::RunReport| {
+        report.tasks.iter().find(|t| t.name == "purge_disconnected").map(|t| t.items).unwrap_or_default()
+    };
+    assert!(purged(&first) > 0);
+    assert_eq!(purged(&second), 0, "a second run deletes nothing");
 }

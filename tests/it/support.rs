@@ -6,7 +6,8 @@ use std::sync::Arc;
 use aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_kms::error::BoxError;
-use shared::adapters::dynamo::Table;
+use shared::adapters::dynamo::{DynamoInbox, Table};
+use shared::adapters::kms::Keyring;
 use shared::domain::{Clock, SystemClock, TenantId};
 
 /// The moto endpoint `infra/test.sh` started.
@@ -47,6 +48,35 @@ pub async fn table() -> Table {
     let name = unique("it-table");
     infra::bootstrap::create_table(&client, &name).await.expect("create table");
     Table::new(client, name)
+}
+
+/// One KMS key for the whole test binary (only its id is shared: clients are per runtime).
+static KMS_KEY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// The test binary's KMS key id.
+pub async fn kms_key() -> String {
+    KMS_KEY
+        .get_or_init(|| async {
+            let client = aws_sdk_kms::Client::new(&aws().await);
+            infra::bootstrap::create_key(&client, &format!("alias/{}", unique("it-data-key")))
+                .await
+                .expect("key")
+        })
+        .await
+        .clone()
+}
+
+/// A keyring beside `table`: a fresh key table, the binary's KMS key.
+pub async fn keyring(table: &Table) -> Arc<Keyring> {
+    let aws = aws().await;
+    let name = unique("it-keys");
+    infra::bootstrap::create_key_table(table.client(), &name).await.expect("create key table");
+    Keyring::on(table, &name, aws_sdk_kms::Client::new(&aws), &kms_key().await)
+}
+
+/// The inbox on `table`, with its own keyring.
+pub async fn inbox(table: &Table) -> DynamoInbox {
+    DynamoInbox::new(table.clone(), keyring(table).await)
 }
 
 /// Counts the requests a client puts on the wire.

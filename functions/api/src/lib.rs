@@ -46,6 +46,8 @@ pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
+    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
+    pub key_table_name: String,
     /// The KMS key for envelopes (`KMS_KEY_ID`: id, ARN or alias).
     pub kms_key_id: String,
     /// SHA-256 (hex) of the operator key that may create tenants (`OPERATOR_KEY_SHA256`).
@@ -72,6 +74,7 @@ impl Config {
         })?;
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
+            key_table_name: env.required("KEY_TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
             operator_key_sha256,
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,

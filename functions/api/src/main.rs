@@ -8,7 +8,7 @@ use shared::adapters::documents::{
 use shared::adapters::dynamo::idempotency::MIN_RETENTION;
 use shared::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::adapters::sqs::SqsQueue;
 use shared::config::{aws_sdk_config, Env};
 use shared::domain::SystemClock;
@@ -41,12 +41,14 @@ async fn main() -> Result<(), Error> {
     let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
     let vault =
         KmsVault::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone(), CachePolicy::default());
+    let keyring =
+        Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(&aws), &config.kms_key_id);
     let deps: Deps<Aws> = Deps {
         tenants: DynamoTenantStore::new(table.clone()),
         vault,
         clock: SystemClock,
-        inbox: DynamoInbox::new(table.clone()),
-        privacy: DynamoPrivacy::new(table.clone()),
+        inbox: DynamoInbox::new(table.clone(), keyring.clone()),
+        privacy: DynamoPrivacy::new(table.clone(), keyring.key_table().clone()),
         directory: DocDirectory::new(table.clone()),
         audit: DocAuditLog::new(table.clone()),
         records: DocRecords::new(table.clone()),

@@ -47,6 +47,7 @@ fn deps() -> TestDeps {
     Deps {
         config: Config {
             table_name: "t".into(),
+            key_table_name: "k".into(),
             kms_key_id: "k".into(),
             operator_key_sha256: hash,
             outbound_queue_url: "q".into(),
@@ -170,6 +171,46 @@ async fn a_number_belongs_to_one_tenant_and_disconnect_frees_it() {
 }
 
 #[tokio::test]
+async fn disconnecting_queues_the_deletion_of_meta_data_unless_the_legal_hold_is_on() {
+    // Arrange: one tenant without a hold, one with.
+    let deps = deps();
+    let (plain, plain_key) = new_tenant(&deps).await;
+    let (held, held_key) = new_tenant(&deps).await;
+    let hold = r#"{"conversation_days":90,"content_days":30,"legal_hold":true}"#;
+    let set = handle(request("PUT", "/v1/settings/retention", Some(&held_key), hold), &deps).await;
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(json(&set)["legal_hold"], true);
+    for (key, page_id) in [(&plain_key, "109876543210987"), (&held_key, "109876543210988")] {
+        let page = format!(r#"{{"page_id":"{page_id}","page_access_token":"EAAPAGE-secret"}}"#);
+        let connected = handle(request("PUT", "/v1/leadads", Some(key), &page), &deps).await;
+        assert_eq!(connected.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        handle(request("PUT", "/v1/whatsapp", Some(&plain_key), CONNECT), &deps).await.status(),
+        StatusCode::OK
+    );
+
+    // Act
+    for (key, path) in [(&plain_key, "/v1/whatsapp"), (&plain_key, "/v1/leadads"), (&held_key, "/v1/leadads")]
+    {
+        let response = handle(request("DELETE", path, Some(key), ""), &deps).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{path}");
+    }
+
+    // Assert
+    let queued = deps.privacy.due_meta_purges(10).await.expect("queue");
+    let mut queued: Vec<(String, &str, &str)> =
+        queued.iter().map(|p| (p.tenant.to_string(), p.integration.as_str(), p.source_id.as_str())).collect();
+    queued.sort();
+    let mut expected =
+        vec![(plain.clone(), "leadads", "109876543210987"), (plain.clone(), "whatsapp", "106540352242922")];
+    expected.sort();
+    assert_eq!(queued, expected, "the held tenant's data is kept: {held}");
+    let audit = json(&handle(get("/v1/audit", &[], &held_key), &deps).await);
+    assert!(audit.to_string().contains("data=kept_under_legal_hold"));
+}
+
+#[tokio::test]
 async fn bad_bodies_are_400_with_a_reason() {
     let deps = deps();
     let (_, key) = new_tenant(&deps).await;
@@ -232,6 +273,24 @@ async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
         .store_inbound_message(&TenantId::parse(tenant).expect("valid"), &message, Timestamp::from_secs(1))
         .await
         .expect("stored");
+}
+
+/// A note on the person's contact and a change to it (audited), through the API; the contact id.
+async fn note_and_tag(deps: &TestDeps, tenant: &str, key: &str, phone: &str) -> shared::domain::ContactId {
+    use shared::domain::inbox::InboxStore;
+    let tenant = TenantId::parse(tenant).expect("valid");
+    let phone = PhoneNumber::parse(phone).expect("valid");
+    let contact = deps.inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact").id;
+    let note = request(
+        "POST",
+        &format!("/v1/contacts/{contact}/notes"),
+        Some(key),
+        r#"{"text":"asked for the blue model"}"#,
+    );
+    assert_eq!(handle(note, deps).await.status(), StatusCode::CREATED);
+    let tag = request("PATCH", &format!("/v1/contacts/{contact}"), Some(key), r#"{"tags":["vip"]}"#);
+    assert_eq!(handle(tag, deps).await.status(), StatusCode::OK);
+    contact
 }
 
 #[tokio::test]
@@ -326,6 +385,7 @@ async fn export_holds_the_persons_data_and_erasure_is_accepted_for_the_next_run(
     let deps = deps();
     let (tenant, key) = new_tenant(&deps).await;
     seed_message(&deps, &tenant, "5511988887777", "wamid.E1").await;
+    let contact = note_and_tag(&deps, &tenant, &key, "5511988887777").await;
 
     // Act
     let export = handle(get("/v1/privacy/export", &[("phone", "+55 11 98888-7777")], &key), &deps).await;
@@ -340,11 +400,31 @@ async fn export_holds_the_persons_data_and_erasure_is_accepted_for_the_next_run(
     let export = json(&export);
     assert_eq!(export["subject"]["phone"], "5511988887777");
     assert_eq!(export["contacts"][0]["conversations"][0]["messages"][0]["wamid"], "wamid.E1");
+    assert_eq!(export["contacts"][0]["records"][0]["text"], "asked for the blue model");
+    assert!(!export["contacts"][0]["timeline"].as_array().expect("timeline").is_empty());
+    assert!(
+        export["audit"]
+            .as_array()
+            .expect("audit")
+            .iter()
+            .any(|e| e["action"] == "contact.update" && e["target"]["id"] == contact.as_str()),
+        "the team's changes to the person are in their export: {}",
+        export["audit"]
+    );
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     assert_eq!(json(&accepted)["status"], "pending");
     assert_eq!(json(&status)["status"], "pending");
     let pending = deps.privacy.due_erasures(10).await.expect("queue");
     assert_eq!(pending.len(), 1);
+    // Both are audited; the trail keeps the facts, never the identifier they were about.
+    let audit = json(&handle(get("/v1/audit", &[], &key), &deps).await);
+    let actions: Vec<&str> =
+        audit["items"].as_array().expect("items").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(
+        actions.contains(&"privacy.export") && actions.contains(&"privacy.erasure_request"),
+        "{actions:?}"
+    );
+    assert!(!audit.to_string().contains("98888"), "no phone number in the audit trail");
 }
 
 #[tokio::test]
@@ -378,6 +458,7 @@ async fn person_export_as_csv_tables() {
     let deps = deps();
     let (tenant, key) = new_tenant(&deps).await;
     seed_message(&deps, &tenant, "5511988887777", "wamid.CSV1").await;
+    note_and_tag(&deps, &tenant, &key, "5511988887777").await;
 
     let response =
         handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "csv")], &key), &deps)
@@ -392,6 +473,9 @@ async fn person_export_as_csv_tables() {
     assert!(contacts.starts_with("id,phone,user_id,email,name,"));
     assert!(contacts.contains(",5511988887777,"));
     assert!(body["files"]["messages.csv"].as_str().expect("messages.csv").contains("wamid.CSV1"));
+    assert!(body["files"]["records.csv"].as_str().expect("records.csv").contains("asked for the blue model"));
+    assert!(body["files"]["audit.csv"].as_str().expect("audit.csv").contains("contact.update"));
+    assert!(body["files"]["timeline.csv"].as_str().expect("timeline.csv").contains("note.created"));
     assert_eq!(bad_format.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -431,9 +515,15 @@ async fn retention_settings_default_to_the_promises_and_keep_their_bounds() {
     .await;
     let read_back = json(&handle(request("GET", "/v1/settings/retention", Some(&key), ""), &deps).await);
 
-    assert_eq!(defaults, serde_json::json!({"conversation_days": 90, "content_days": 30}));
+    assert_eq!(
+        defaults,
+        serde_json::json!({"conversation_days": 90, "content_days": 30, "legal_hold": false})
+    );
     assert_eq!(changed.status(), StatusCode::OK);
-    assert_eq!(read_back, serde_json::json!({"conversation_days": 60, "content_days": 7}));
+    assert_eq!(
+        read_back,
+        serde_json::json!({"conversation_days": 60, "content_days": 7, "legal_hold": false})
+    );
     for body in [
         r#"{"conversation_days":366,"content_days":30}"#,
         r#"{"conversation_days":10,"content_days":11}"#,

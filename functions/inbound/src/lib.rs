@@ -19,7 +19,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
@@ -46,6 +46,8 @@ pub const OPT_OUT_KEYWORDS: &[&str] = &["STOP", "UNSUBSCRIBE"];
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
+    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
+    pub key_table_name: String,
     /// The KMS key of envelopes (`KMS_KEY_ID`).
     pub kms_key_id: String,
     /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
@@ -68,6 +70,7 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
+            key_table_name: env.required("KEY_TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
@@ -105,8 +108,10 @@ impl AwsDeps {
     /// When the Graph HTTP client cannot be built.
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        let keyring =
+            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Ok(Self {
-            inbox: DynamoInbox::new(table.clone()),
+            inbox: DynamoInbox::new(table.clone(), keyring),
             tenants: DynamoTenantStore::new(table),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),
@@ -479,6 +484,7 @@ mod tests {
         };
         let base: &[(&str, &str)] = &[
             ("TABLE_NAME", "t"),
+            ("KEY_TABLE_NAME", "kt"),
             ("KMS_KEY_ID", "k"),
             ("GRAPH_API_BASE_URL", "http://graph.facebook.com"),
             ("OUTBOUND_QUEUE_URL", "o"),
@@ -490,6 +496,10 @@ mod tests {
         ));
         assert_eq!(
             Config::from_env(&env(&[("TABLE_NAME", "t")])).err(),
+            Some(ConfigError::Missing("KEY_TABLE_NAME"))
+        );
+        assert_eq!(
+            Config::from_env(&env(&[("TABLE_NAME", "t"), ("KEY_TABLE_NAME", "kt")])).err(),
             Some(ConfigError::Missing("KMS_KEY_ID"))
         );
     }

@@ -27,10 +27,13 @@ use std::time::{Duration, SystemTime};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
+use shared::adapters::kms::Keyring;
 use shared::config::{ConfigError, Env};
-use shared::domain::inbox::{epoch_day, Expiry, InboxStore};
+use shared::domain::inbox::{epoch_day, ConversationFilter, Expiry, InboxStore, LeadFilter};
 use shared::domain::ports::TenantStore;
-use shared::domain::privacy::{DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, PrivacyStore};
+use shared::domain::privacy::{
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, Integration, MetaPurge, PrivacyStore,
+};
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
 use shared::domain::{Clock, ConversationId, SystemClock, TenantId, Timestamp};
 
@@ -43,6 +46,11 @@ const ERASE_BUDGET: u32 = 200;
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
+    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
+    pub key_table_name: String,
+    /// The KMS key of data keys (`KMS_KEY_ID`). The run never calls KMS — erasing and purging
+    /// destroy keys, they never use one — and the template grants it no KMS action.
+    pub kms_key_id: String,
     /// Time kept free before the deadline (`DEADLINE_MARGIN_MS`, default 10 s).
     pub deadline_margin: Duration,
 }
@@ -55,6 +63,8 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
+            key_table_name: env.required("KEY_TABLE_NAME")?,
+            kms_key_id: env.required("KMS_KEY_ID")?,
             deadline_margin: Duration::from_millis(env.parsed_or("DEADLINE_MARGIN_MS", 10_000)?),
         })
     }
@@ -83,9 +93,11 @@ impl AwsDeps {
     #[must_use]
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
         let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        let keyring =
+            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Self {
-            inbox: DynamoInbox::new(table.clone()),
-            privacy: DynamoPrivacy::new(table.clone()),
+            inbox: DynamoInbox::new(table.clone(), keyring.clone()),
+            privacy: DynamoPrivacy::new(table.clone(), keyring.key_table().clone()),
             tenants: DynamoTenantStore::new(table),
             clock: SystemClock,
             config,
@@ -167,6 +179,11 @@ pub async fn handle<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     let mut tasks = vec![erasures];
     if complete {
         let (purged, done) = purge_closed_tenants(deps, deadline).await?;
+        tasks.push(purged);
+        complete = done;
+    }
+    if complete {
+        let (purged, done) = purge_disconnected(deps, deadline).await?;
         tasks.push(purged);
         complete = done;
     }
@@ -360,6 +377,150 @@ async fn sanitize<I: InboxStore, P, T, C>(
 /// Items deleted per purge step.
 const PURGE_BUDGET: u16 = 200;
 
+/// Deletes what tenants received through integrations they disconnected (P54): the WhatsApp
+/// conversations begun before the disconnection, with their messages and statuses, or the
+/// leads of the Page received before it. Contacts stay (they are the tenant's records, and may
+/// come from forms, imports or agents); their next message opens a new conversation. Skipped
+/// when the tenant's legal hold is on by the time the run comes, or when the integration turns
+/// out to be still connected as before (the disconnection failed after queueing).
+async fn purge_disconnected<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+    deps: &Deps<I, P, T, C>,
+    deadline: Deadline,
+) -> Result<(TaskReport, bool), RunError> {
+    let mut report = TaskReport { name: "purge_disconnected".to_owned(), finished: 0, items: 0 };
+    let due =
+        deps.privacy.due_meta_purges(25).await.map_err(|e| failed("reading the Meta purge queue", &e))?;
+    for purge in due {
+        if purge_applies(deps, &purge).await? {
+            let done = match purge.integration {
+                Integration::WhatsApp => purge_conversations(deps, &purge, deadline, &mut report).await?,
+                Integration::LeadAds => purge_leads(deps, &purge, deadline, &mut report).await?,
+            };
+            if !done {
+                return Ok((report, false));
+            }
+            tracing::info!(tenant_id = %purge.tenant, integration = purge.integration.as_str(), "Meta data of a disconnected integration deleted");
+        }
+        deps.privacy.finish_meta_purge(&purge).await.map_err(|e| failed("dequeueing a Meta purge", &e))?;
+        report.finished += 1;
+    }
+    Ok((report, true))
+}
+
+/// Whether a queued Meta purge is still to be done (see [`purge_disconnected`]).
+async fn purge_applies<I, P, T: TenantStore, C>(
+    deps: &Deps<I, P, T, C>,
+    purge: &MetaPurge,
+) -> Result<bool, RunError> {
+    let Some(tenant) =
+        deps.tenants.tenant(&purge.tenant).await.map_err(|e| failed("reading a tenant", &e))?
+    else {
+        return Ok(false); // Purged with everything else.
+    };
+    if tenant.retention.legal_hold {
+        tracing::info!(tenant_id = %purge.tenant, "Meta data kept under the tenant's legal hold");
+        return Ok(false);
+    }
+    let connected_before = match purge.integration {
+        Integration::WhatsApp => deps
+            .tenants
+            .whatsapp_connection(&purge.tenant)
+            .await
+            .map_err(|e| failed("reading a connection", &e))?
+            .map(|c| (c.phone_number_id, c.connected_at)),
+        Integration::LeadAds => deps
+            .tenants
+            .page_connection(&purge.tenant)
+            .await
+            .map_err(|e| failed("reading a connection", &e))?
+            .map(|c| (c.page_id, c.connected_at)),
+    }
+    .is_some_and(|(id, at)| id == purge.source_id && at < purge.disconnected_at);
+    Ok(!connected_before)
+}
+
+/// Deletes the tenant's conversations begun before the disconnection; `false` when the
+/// deadline came first.
+async fn purge_conversations<I: InboxStore, P, T, C>(
+    deps: &Deps<I, P, T, C>,
+    purge: &MetaPurge,
+    deadline: Deadline,
+    report: &mut TaskReport,
+) -> Result<bool, RunError> {
+    let every = ConversationFilter::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = deps
+            .inbox
+            .conversations(&purge.tenant, None, &every, after.as_deref(), 100)
+            .await
+            .map_err(|e| failed("listing conversations", &e))?;
+        for conversation in page.items.iter().filter(|c| c.started_at <= purge.disconnected_at.as_millis()) {
+            loop {
+                if deadline.passed() {
+                    return Ok(false);
+                }
+                match deps
+                    .inbox
+                    .delete_conversation(&purge.tenant, &conversation.id, ERASE_BUDGET)
+                    .await
+                    .map_err(|e| failed("deleting a conversation", &e))?
+                {
+                    Expiry::Deleted(counts) => {
+                        report.items += counts.total();
+                        break;
+                    }
+                    Expiry::Partial(counts) => report.items += counts.total(),
+                    Expiry::NotDue => break,
+                }
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(true),
+        }
+    }
+}
+
+/// Deletes the leads of the disconnected Page received before the disconnection; `false` when
+/// the deadline came first.
+async fn purge_leads<I: InboxStore, P, T, C>(
+    deps: &Deps<I, P, T, C>,
+    purge: &MetaPurge,
+    deadline: Deadline,
+    report: &mut TaskReport,
+) -> Result<bool, RunError> {
+    let every = LeadFilter::default();
+    let mut after: Option<String> = None;
+    loop {
+        if deadline.passed() {
+            return Ok(false);
+        }
+        let page = deps
+            .inbox
+            .leads(&purge.tenant, &every, after.as_deref(), 100)
+            .await
+            .map_err(|e| failed("listing leads", &e))?;
+        for lead in page.items.iter().filter(|l| {
+            l.page_id.as_deref() == Some(purge.source_id.as_str())
+                && l.received_at <= purge.disconnected_at.as_millis()
+        }) {
+            if deps
+                .inbox
+                .delete_lead(&purge.tenant, &lead.id)
+                .await
+                .map_err(|e| failed("deleting a lead", &e))?
+            {
+                report.items += 1;
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(true),
+        }
+    }
+}
+
 /// Purges closed tenants whose grace period is over (P53): everything in their partition, their
 /// routing and queue entries. A tenant reopened meanwhile is left alone, one closed again later
 /// is re-queued for its new date.
@@ -482,7 +643,12 @@ mod tests {
 
     fn deps() -> Deps<MemoryInbox, MemoryPrivacy, MemoryTenantStore, ManualClock> {
         Deps {
-            config: Config { table_name: "t".into(), deadline_margin: Duration::from_secs(1) },
+            config: Config {
+                table_name: "t".into(),
+                key_table_name: "k".into(),
+                kms_key_id: "alias/k".into(),
+                deadline_margin: Duration::from_secs(1),
+            },
             inbox: MemoryInbox::default(),
             privacy: MemoryPrivacy::default(),
             tenants: MemoryTenantStore::default(),
@@ -519,7 +685,11 @@ mod tests {
         let id = ErasureId::generate(Timestamp::from_secs(5));
         let request = ErasureRequest {
             id: id.clone(),
-            contacts: vec![ContactKey::Phone(phone.clone()).contact_id()],
+            contacts: vec![deps
+                .inbox
+                .contact_id_of(&tenant, &ContactKey::Phone(phone.clone()))
+                .await
+                .expect("id")],
             status: ErasureStatus::Pending,
             requested_at: Timestamp::from_secs(5),
             progress: ErasureCounts::default(),
@@ -554,7 +724,11 @@ mod tests {
         let tenant = TenantId::parse("tn_a").expect("valid");
         let request = ErasureRequest {
             id: ErasureId::generate(Timestamp::from_secs(5)),
-            contacts: vec![ContactKey::Email("a@b.c".into()).contact_id()],
+            contacts: vec![deps
+                .inbox
+                .contact_id_of(&tenant, &ContactKey::Email("a@b.c".into()))
+                .await
+                .expect("id")],
             status: ErasureStatus::Pending,
             requested_at: Timestamp::from_secs(5),
             progress: ErasureCounts::default(),

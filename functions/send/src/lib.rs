@@ -33,7 +33,7 @@ use lambda_runtime::LambdaEvent;
 use shared::adapters::documents::DocQuality;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{InboxStore, MessageStatus, MessageView, OutboundClaim, Unsent};
 use shared::domain::outbound::{
@@ -51,6 +51,8 @@ use shared::lambda::deadline_of;
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
+    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
+    pub key_table_name: String,
     /// The KMS key of envelopes (`KMS_KEY_ID`).
     pub kms_key_id: String,
     /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
@@ -78,6 +80,7 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
+            key_table_name: env.required("KEY_TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
@@ -154,8 +157,10 @@ impl AwsDeps {
     /// When the HTTP client cannot be built.
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        let keyring =
+            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Ok(Self {
-            inbox: DynamoInbox::new(table.clone()),
+            inbox: DynamoInbox::new(table.clone(), keyring),
             tenants: DynamoTenantStore::new(table.clone()),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),

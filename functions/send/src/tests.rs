@@ -46,6 +46,7 @@ async fn deps() -> (TestDeps, TenantId) {
     let deps: TestDeps = Deps {
         config: Config {
             table_name: "t".into(),
+            key_table_name: "k".into(),
             kms_key_id: "k".into(),
             graph_api_base_url: "https://graph.example".into(),
             graph_api_version: "v23.0".into(),

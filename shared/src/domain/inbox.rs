@@ -30,18 +30,14 @@ pub enum ContactKey {
 }
 
 impl ContactKey {
-    /// The contact id this key gives when it is the first thing known about a person.
+    /// The key's kind (`phone`, `bsuid`, `email`) and its value as stored and hashed.
     #[must_use]
-    pub fn contact_id(&self) -> ContactId {
-        let basis = match self {
-            Self::Phone(phone) => format!("phone:{}", phone.as_digits()),
-            Self::UserId(id) => format!("bsuid:{id}"),
-            Self::Email(email) => format!("email:{email}"),
-        };
-        let hash = crate::adapters::dynamo::keys::hex_sha256(&basis);
-        // 32 hex digits (128 bits): unique per tenant, and no identifier in the id itself.
-        ContactId::parse(format!("ct_{}", &hash[..32]))
-            .unwrap_or_else(|_| ContactId::generate(Timestamp::from_millis(0)))
+    pub fn kind_and_value(&self) -> (&'static str, &str) {
+        match self {
+            Self::Phone(phone) => ("phone", phone.as_digits()),
+            Self::UserId(id) => ("bsuid", id),
+            Self::Email(email) => ("email", email),
+        }
     }
 }
 
@@ -239,6 +235,9 @@ pub enum StatusOutcome {
     Applied,
     /// The message already had this or a later status; only the history was completed.
     Stale,
+    /// The status names a message Leadline sent and no longer holds (erased, or past its
+    /// retention): dropped, so that nothing about its recipient is recorded again.
+    Gone,
 }
 
 /// Kinds of consent events.
@@ -1022,6 +1021,17 @@ pub trait InboxStore: Send + Sync {
         key: &ContactKey,
     ) -> impl Future<Output = Result<Vec<ContactView>, InboxError>> + Send;
 
+    /// The id a person with this key has, or would get, in this tenant: a keyed hash under the
+    /// tenant's blind index, never recomputable from the identifier alone.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`] (the tenant's index key could not be read).
+    fn contact_id_of(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> impl Future<Output = Result<ContactId, InboxError>> + Send;
+
     /// Deletes up to `budget` items of everything stored about a contact (contact, aliases,
     /// consent ledger, conversations, messages and their records, leads), children before the
     /// contact itself, and returns what it deleted. Call again until it deletes nothing: each
@@ -1035,6 +1045,28 @@ pub trait InboxStore: Send + Sync {
         contact: &ContactId,
         budget: u32,
     ) -> impl Future<Output = Result<ErasureCounts, InboxError>> + Send;
+
+    /// Deletes a conversation with its messages whatever its expiry (up to `budget` items per
+    /// call): what was received through a disconnected integration (P54). Never `NotDue`.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn delete_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        budget: u32,
+    ) -> impl Future<Output = Result<Expiry, InboxError>> + Send;
+
+    /// Deletes a lead; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn delete_lead(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, InboxError>> + Send;
 
     /// Deletes an expired conversation with its messages (up to `budget` items per call).
     /// `NotDue` when its expiry moved past `now` since it was queued.
@@ -1139,15 +1171,5 @@ mod tests {
         assert!(MessageStatus::Failed.rank() > MessageStatus::Read.rank());
         assert_eq!(MessageStatus::from_meta("played"), Some(MessageStatus::Read));
         assert_eq!(MessageStatus::from_meta("deleted"), None);
-    }
-
-    #[test]
-    fn the_same_person_gets_the_same_contact_id_and_it_reveals_nothing() {
-        let phone = PhoneNumber::parse("5511988887777").expect("valid");
-        let a = ContactKey::Phone(phone.clone()).contact_id();
-        let b = ContactKey::Phone(phone).contact_id();
-        assert_eq!(a, b);
-        assert!(!a.as_str().contains("5511988887777"));
-        assert_ne!(a, ContactKey::UserId("BR.1".into()).contact_id());
     }
 }

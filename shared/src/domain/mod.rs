@@ -1,6 +1,7 @@
 //! Domain types, rules and ports. Nothing here knows about AWS.
 
 pub mod audit;
+pub mod blind;
 pub mod crm;
 pub mod events;
 pub mod identity;
@@ -14,6 +15,7 @@ pub mod tenant;
 pub mod time;
 pub mod whatsapp;
 
+pub use blind::BlindIndex;
 pub use ids::{
     new_ulid, ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, RecordId,
     RequestId, SessionId, TenantId, UserId, Wamid,

@@ -118,6 +118,51 @@ impl DayQueue {
     }
 }
 
+/// A Meta integration a tenant connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Integration {
+    /// A WhatsApp Business number.
+    WhatsApp,
+    /// A Facebook Page's Lead Ads.
+    LeadAds,
+}
+
+impl Integration {
+    /// The stable name (`whatsapp`, `leadads`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::WhatsApp => "whatsapp",
+            Self::LeadAds => "leadads",
+        }
+    }
+
+    /// The integration named `name`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "whatsapp" => Some(Self::WhatsApp),
+            "leadads" => Some(Self::LeadAds),
+            _ => None,
+        }
+    }
+}
+
+/// What a tenant received from Meta through an integration it disconnected, queued for deletion
+/// by the retention run (P54): WhatsApp conversations (with their messages and statuses) begun
+/// before the disconnection, or the leads of the Page received before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaPurge {
+    /// Whose.
+    pub tenant: TenantId,
+    /// Which integration.
+    pub integration: Integration,
+    /// Its Meta id: the phone number id or the Page id.
+    pub source_id: String,
+    /// When it was disconnected: data received after (a reconnection) stays.
+    pub disconnected_at: Timestamp,
+}
+
 /// Errors of [`PrivacyStore`] operations.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
@@ -253,8 +298,32 @@ pub trait PrivacyStore: Send + Sync {
         limit: u16,
     ) -> impl Future<Output = Result<Vec<TenantId>, PrivacyError>> + Send;
 
+    /// Queues the deletion of what the tenant received through a disconnected integration.
+    /// Queued before the disconnection is written, so that no disconnection is left without
+    /// one; the run drops it if the integration is in fact still connected as before.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn queue_meta_purge(&self, purge: &MetaPurge) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
+    /// Up to `limit` queued Meta purges, of any tenant.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn due_meta_purges(
+        &self,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<MetaPurge>, PrivacyError>> + Send;
+
+    /// Takes a Meta purge off the queue (done, or not to be done).
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn finish_meta_purge(&self, purge: &MetaPurge) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+
     /// Deletes up to `budget` items of the tenant — first its routing entries and its entries
-    /// in the other due-work queues, then everything in its partition (indexes follow) — and
+    /// in the other due-work queues, then its contacts' data keys (crypto-shredding, P64), then
+    /// everything in its partition (indexes follow) — and
     /// says how many went; 0 means nothing is left. Idempotent, resumable.
     ///
     /// # Errors

@@ -246,11 +246,15 @@ pub struct RetentionSettings {
     /// Message content is sanitized this many days after it was sent (default 30, at most
     /// `conversation_days`).
     pub content_days: u16,
+    /// A legal hold: when an integration is disconnected, the data received from Meta through
+    /// it is kept instead of deleted (P54). Retention periods still apply. Default off.
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 impl Default for RetentionSettings {
     fn default() -> Self {
-        Self { conversation_days: 90, content_days: 30 }
+        Self { conversation_days: 90, content_days: 30, legal_hold: false }
     }
 }
 
@@ -277,7 +281,13 @@ impl RetentionSettings {
         if !(1..=conversation_days).contains(&content_days) {
             return Err(InvalidRetention::ContentDays);
         }
-        Ok(Self { conversation_days, content_days })
+        Ok(Self { conversation_days, content_days, legal_hold: false })
+    }
+
+    /// The same settings with the legal hold set to `hold`.
+    #[must_use]
+    pub fn with_legal_hold(self, hold: bool) -> Self {
+        Self { legal_hold: hold, ..self }
     }
 
     /// How long after its last message a conversation is kept.

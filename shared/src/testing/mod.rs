@@ -18,7 +18,8 @@ use crate::domain::ports::{
     SealError, Sealed, TenantStore, TenantStoreError, TenantUpdate, Vault,
 };
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, MetaPurge, PrivacyError,
+    PrivacyStore,
 };
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,
@@ -322,6 +323,16 @@ struct InboxState {
     sent_at: HashMap<MessageId, i64>,
 }
 
+/// The fake's blind index of a tenant: a fixed key per tenant (a real one is random, sealed by
+/// KMS), so ids stay distinct across tenants as they are in the table.
+#[must_use]
+pub fn fake_index(tenant: &TenantId) -> crate::domain::BlindIndex {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tenant.as_str().as_bytes());
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    crate::domain::BlindIndex::new(&key)
+}
+
 fn paginate<T: Clone>(all: Vec<T>, after: Option<&str>, limit: u16) -> Result<Page<T>, InboxError> {
     let start = match after {
         None => 0,
@@ -343,7 +354,7 @@ impl MemoryInbox {
         profile: &ContactProfile,
         at: Timestamp,
     ) -> Result<ContactId, InboxError> {
-        let id = profile.keys().first().ok_or(InboxError::NoContact)?.contact_id();
+        let id = fake_index(tenant).contact_id(profile.keys().first().ok_or(InboxError::NoContact)?);
         if !state.contacts.iter().any(|(t, c)| t == tenant && c.id == id) {
             state.contacts.push((
                 tenant.clone(),
@@ -589,7 +600,7 @@ impl InboxStore for MemoryInbox {
             t == tenant
                 && (m.wamid.as_deref() == Some(change.wamid.as_str()) || by_callback.as_ref() == Some(&m.id))
         }) else {
-            return Ok(StatusOutcome::Stale);
+            return Ok(if by_callback.is_some() { StatusOutcome::Gone } else { StatusOutcome::Stale });
         };
         message.statuses.entry(change.meta_status.to_owned()).or_insert(change.at.as_millis());
         if change.status.rank() <= message.status.rank() {
@@ -674,7 +685,7 @@ impl InboxStore for MemoryInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let id = ContactKey::Phone(phone.clone()).contact_id();
+        let id = fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone()));
         Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 
@@ -909,7 +920,7 @@ impl InboxStore for MemoryInbox {
         tenant: &TenantId,
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
-        let id = key.contact_id();
+        let id = fake_index(tenant).contact_id(key);
         Ok(self
             .state()?
             .contacts
@@ -917,6 +928,39 @@ impl InboxStore for MemoryInbox {
             .filter(|(t, c)| t == tenant && c.id == id)
             .map(|(_, c)| c.clone())
             .collect())
+    }
+
+    async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
+        Ok(fake_index(tenant).contact_id(key))
+    }
+
+    async fn delete_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        _budget: u32,
+    ) -> Result<Expiry, InboxError> {
+        let mut state = self.state()?;
+        let mut counts = ErasureCounts::default();
+        let before = state.messages.len();
+        state.messages.retain(|(t, m)| !(t == tenant && &m.conversation_id == conversation));
+        counts.messages = (before - state.messages.len()) as u64;
+        let before = state.conversations.len();
+        state.conversations.retain(|(t, c)| !(t == tenant && &c.id == conversation));
+        counts.conversations = (before - state.conversations.len()) as u64;
+        for (t, contact) in &mut state.contacts {
+            if t == tenant && contact.conversation_id.as_ref() == Some(conversation) {
+                contact.conversation_id = None;
+            }
+        }
+        Ok(Expiry::Deleted(counts))
+    }
+
+    async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
+        let mut state = self.state()?;
+        let before = state.leads.len();
+        state.leads.retain(|(t, l)| !(t == tenant && l.id == id));
+        Ok(state.leads.len() < before)
     }
 
     /// Conversations in memory do not expire: the fake keeps no retention clock.
@@ -1009,11 +1053,17 @@ pub struct MemoryPrivacy {
     requests: Arc<Mutex<Vec<(TenantId, ErasureRequest)>>>,
     /// The purge queue: tenant → due, epoch ms.
     purges: Arc<Mutex<HashMap<TenantId, i64>>>,
+    /// The Meta purge queue.
+    meta_purges: Arc<Mutex<Vec<MetaPurge>>>,
 }
 
 impl MemoryPrivacy {
     fn purges(&self) -> Result<std::sync::MutexGuard<'_, HashMap<TenantId, i64>>, PrivacyError> {
         self.purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+
+    fn meta_purges(&self) -> Result<std::sync::MutexGuard<'_, Vec<MetaPurge>>, PrivacyError> {
+        self.meta_purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
     }
 
     fn requests(&self) -> Result<std::sync::MutexGuard<'_, Vec<(TenantId, ErasureRequest)>>, PrivacyError> {
@@ -1029,6 +1079,20 @@ impl PrivacyStore for MemoryPrivacy {
 
     async fn cancel_purge(&self, tenant: &TenantId) -> Result<(), PrivacyError> {
         self.purges()?.remove(tenant);
+        Ok(())
+    }
+
+    async fn queue_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        self.meta_purges()?.push(purge.clone());
+        Ok(())
+    }
+
+    async fn due_meta_purges(&self, limit: u16) -> Result<Vec<MetaPurge>, PrivacyError> {
+        Ok(self.meta_purges()?.iter().take(usize::from(limit)).cloned().collect())
+    }
+
+    async fn finish_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        self.meta_purges()?.retain(|p| p != purge);
         Ok(())
     }
 

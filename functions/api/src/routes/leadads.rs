@@ -5,11 +5,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::privacy::Integration;
 use shared::domain::tenant::PageConnection;
 use shared::domain::{Clock, Secret};
 use shared::lambda::http::{json_response, Problem};
 
-use super::{json_body, meta_id, no_content, validated_token};
+use super::{json_body, meta_id, validated_token};
 use crate::errors::ApiError;
 use crate::{target, Adapters, Ctx, Deps};
 
@@ -76,23 +77,11 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
     Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
 }
 
-/// Disconnects the Page: its leads are no longer collected from this moment.
+/// Disconnects the Page: its leads are no longer collected from this moment, and those received
+/// through it are deleted by the next retention run unless the tenant's legal hold is on (P54).
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let admin = ctx.tenant()?;
-    if deps.tenants.disconnect_page(&admin.tenant_id).await? {
-        tracing::info!("Lead Ads Page disconnected");
-        deps.audit(
-            admin,
-            "integration.leadads_disconnect",
-            target("tenant", admin.tenant_id.as_str()),
-            |e| e,
-        )
-        .await;
-        Ok(no_content())
-    } else {
-        Err(Problem::not_found("no Page is connected").into())
-    }
+    super::privacy::disconnect(ctx, deps, Integration::LeadAds).await
 }

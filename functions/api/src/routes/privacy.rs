@@ -8,12 +8,16 @@ use std::collections::BTreeMap;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _};
+use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore as _};
 use shared::domain::inbox::{
     ConsentEventView, ContactFilter, ContactKey, ContactView, ConversationFilter, ConversationView,
     InboxStore, LeadFilter, LeadView, MessageView,
 };
 use shared::domain::ports::TenantStore;
-use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyStore};
+use shared::domain::privacy::{
+    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, Integration, MetaPurge, PrivacyStore,
+};
 use shared::domain::{Clock, ContactId, ErasureId, PhoneNumber, TenantId};
 use shared::lambda::http::{json_response, Problem};
 
@@ -73,6 +77,9 @@ pub struct Export {
     pub exported_at: i64,
     /// Each contact record the identifier leads to, with everything linked to it.
     pub contacts: Vec<ContactExport>,
+    /// The audit entries about those contacts (what the team did with their data), newest
+    /// first.
+    pub audit: Vec<AuditEntry>,
 }
 
 /// One contact and everything linked to it.
@@ -86,6 +93,10 @@ pub struct ContactExport {
     pub leads: Vec<LeadView>,
     /// Its conversations with their messages (and statuses).
     pub conversations: Vec<ConversationExport>,
+    /// Its notes, tasks and appointments.
+    pub records: Vec<ContactRecord>,
+    /// Its timeline, newest first.
+    pub timeline: Vec<Activity>,
 }
 
 /// A conversation and its messages.
@@ -98,12 +109,11 @@ pub struct ConversationExport {
 }
 
 /// Every page of a listing.
-async fn all<T, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
+async fn all<T, E, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<
-        Output = Result<shared::domain::inbox::Page<T>, shared::domain::inbox::InboxError>,
-    >,
+    Fut: std::future::Future<Output = Result<shared::domain::inbox::Page<T>, E>>,
+    ApiError: From<E>,
 {
     let mut items = Vec::new();
     let mut after = None;
@@ -117,11 +127,12 @@ where
     }
 }
 
-async fn export_contact<I: InboxStore>(
-    inbox: &I,
+async fn export_contact<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     contact: ContactView,
 ) -> Result<ContactExport, ApiError> {
+    let inbox = &deps.inbox;
     let owned: ContactId = contact.id.clone();
     let id = &owned;
     let consent_ledger = inbox.consent_ledger(tenant, id).await?;
@@ -144,7 +155,36 @@ async fn export_contact<I: InboxStore>(
                 .await?;
         exported.push(ConversationExport { conversation, messages });
     }
-    Ok(ContactExport { contact, consent_ledger, leads, conversations: exported })
+    let mut records = Vec::new();
+    for kind in RecordKind::ALL {
+        let store = &deps.records;
+        records.extend(
+            all(|after| async move { store.records(tenant, id, kind, after.as_deref(), MAX_LIMIT).await })
+                .await?,
+        );
+    }
+    let timeline = deps.records.activities(tenant, id, None, u16::MAX).await?;
+    Ok(ContactExport { contact, consent_ledger, leads, conversations: exported, records, timeline })
+}
+
+/// The audit entries whose target is one of `contacts`, newest first.
+async fn audit_about<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    contacts: &[ContactExport],
+) -> Result<Vec<AuditEntry>, ApiError> {
+    let mut entries = Vec::new();
+    for export in contacts {
+        let filter = AuditFilter { target: Some(export.contact.id.to_string()), ..AuditFilter::default() };
+        let filter = &filter;
+        let log = &deps.audit;
+        entries.extend(
+            all(|after| async move { log.entries(tenant, filter, after.as_deref(), MAX_LIMIT).await })
+                .await?,
+        );
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+    Ok(entries)
 }
 
 /// `format=json` (default) or `format=csv`.
@@ -166,7 +206,7 @@ fn json_cell<T: Serialize>(value: &T) -> String {
 }
 
 /// The export as CSV tables, one per kind of record, keyed by file name.
-fn csv_bundle(contacts: &[ContactExport]) -> BTreeMap<&'static str, String> {
+fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'static str, String> {
     let mut people = Csv::new(&[
         "id",
         "phone",
@@ -196,8 +236,49 @@ fn csv_bundle(contacts: &[ContactExport]) -> BTreeMap<&'static str, String> {
         "error_json",
         "payload_json",
     ]);
+    let mut records = Csv::new(&[
+        "contact_id",
+        "id",
+        "kind",
+        "text",
+        "due_at",
+        "assignee",
+        "done_at",
+        "starts_at",
+        "ends_at",
+        "location",
+        "created_at",
+        "updated_at",
+    ]);
+    let mut timeline = Csv::new(&["contact_id", "at", "kind", "ref_id", "detail", "actor_json"]);
     for export in contacts {
         let c = &export.contact;
+        for r in &export.records {
+            records.row([
+                c.id.to_string(),
+                r.id.to_string(),
+                r.kind.as_str().to_owned(),
+                r.text.clone(),
+                opt(r.due_at),
+                opt(r.assignee.as_ref()),
+                opt(r.done_at),
+                opt(r.starts_at),
+                opt(r.ends_at),
+                opt(r.location.as_ref()),
+                r.created_at.to_string(),
+                r.updated_at.to_string(),
+            ]);
+        }
+        for a in &export.timeline {
+            timeline.row([
+                c.id.to_string(),
+                a.at.to_string(),
+                a.kind.clone(),
+                opt(a.ref_id.as_ref()),
+                opt(a.detail.as_ref()),
+                opt(a.actor.as_ref().map(json_cell)),
+            ]);
+        }
         people.row([
             c.id.to_string(),
             opt(c.phone.as_ref()),
@@ -255,7 +336,22 @@ fn csv_bundle(contacts: &[ContactExport]) -> BTreeMap<&'static str, String> {
             }
         }
     }
+    let mut trail = Csv::new(&["id", "at", "action", "actor_json", "target_json", "fields", "count"]);
+    for e in audit {
+        trail.row([
+            e.id.to_string(),
+            e.at.to_string(),
+            e.action.clone(),
+            json_cell(&e.actor),
+            json_cell(&e.target),
+            e.fields.join(" "),
+            opt(e.count),
+        ]);
+    }
     BTreeMap::from([
+        ("audit.csv", trail.into_string()),
+        ("records.csv", records.into_string()),
+        ("timeline.csv", timeline.into_string()),
         ("contacts.csv", people.into_string()),
         ("consent.csv", consent.into_string()),
         ("leads.csv", leads.into_string()),
@@ -271,7 +367,8 @@ pub struct CsvExport {
     pub subject: Subject,
     /// When, epoch ms.
     pub exported_at: i64,
-    /// `contacts.csv`, `consent.csv`, `leads.csv`, `conversations.csv`, `messages.csv`.
+    /// `contacts.csv`, `consent.csv`, `leads.csv`, `conversations.csv`, `messages.csv`,
+    /// `records.csv` (notes, tasks, appointments), `timeline.csv`, `audit.csv`.
     pub files: BTreeMap<&'static str, String>,
 }
 
@@ -287,19 +384,21 @@ pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         subject(ctx.query.get("phone").map(String::as_str), ctx.query.get("email").map(String::as_str))?;
     let mut contacts = Vec::new();
     for contact in deps.inbox.find_contacts(tenant, &key).await? {
-        contacts.push(export_contact(&deps.inbox, tenant, contact).await?);
+        contacts.push(export_contact(deps, tenant, contact).await?);
     }
+    let audit = audit_about(deps, tenant, &contacts).await?;
     let messages: usize = contacts.iter().flat_map(|c| &c.conversations).map(|c| c.messages.len()).sum();
     tracing::info!(contacts = contacts.len(), messages, csv, "Personal data export served");
-    deps.audit(principal, "privacy.export", target("contact", key.contact_id().as_str()), |e| {
+    let subject_id = deps.inbox.contact_id_of(tenant, &key).await?;
+    deps.audit(principal, "privacy.export", target("contact", subject_id.as_str()), |e| {
         e.with_count(contacts.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
     })
     .await;
     let exported_at = deps.clock.now().as_millis();
     let body = if csv {
-        PersonExport::Csv(CsvExport { subject, exported_at, files: csv_bundle(&contacts) })
+        PersonExport::Csv(CsvExport { subject, exported_at, files: csv_bundle(&contacts, &audit) })
     } else {
-        PersonExport::Json(Export { subject, exported_at, contacts })
+        PersonExport::Json(Export { subject, exported_at, contacts, audit })
     };
     Ok(json_response(StatusCode::OK, &body))
 }
@@ -376,14 +475,15 @@ pub async fn tenant_export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         .await?;
     let mut contacts = Vec::with_capacity(page.items.len());
     for contact in page.items {
-        contacts.push(export_contact(&deps.inbox, tenant_id, contact).await?);
+        contacts.push(export_contact(deps, tenant_id, contact).await?);
     }
     tracing::info!(contacts = contacts.len(), csv, "Tenant export page served");
     deps.audit(principal, "privacy.tenant_export", target("tenant", tenant_id.as_str()), |e| {
         e.with_count(contacts.len() as u64)
     })
     .await;
-    let (contacts, files) = if csv { (None, Some(csv_bundle(&contacts))) } else { (Some(contacts), None) };
+    let (contacts, files) =
+        if csv { (None, Some(csv_bundle(&contacts, &[]))) } else { (Some(contacts), None) };
     let body = TenantExportPage {
         tenant,
         exported_at: deps.clock.now().as_millis(),
@@ -420,6 +520,56 @@ pub struct ErasureView {
     pub receipt: Option<ErasureReceipt>,
 }
 
+/// `DELETE /v1/whatsapp` and `DELETE /v1/leadads`: routing stops at once (nothing more is
+/// collected), and unless the tenant's legal hold is on, what was received through the
+/// integration is queued for deletion by the next retention run (P54). The purge is queued
+/// before the disconnection is written, so that no disconnection is left without one; the run
+/// drops it if the integration turns out to be still connected as before.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 404 when not connected.
+pub async fn disconnect<A: Adapters>(
+    ctx: Ctx<'_>,
+    deps: &Deps<A>,
+    integration: Integration,
+) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
+    let tenant = &admin.tenant_id;
+    let source_id = match integration {
+        Integration::WhatsApp => deps.tenants.whatsapp_connection(tenant).await?.map(|c| c.phone_number_id),
+        Integration::LeadAds => deps.tenants.page_connection(tenant).await?.map(|c| c.page_id),
+    };
+    let not_connected = || match integration {
+        Integration::WhatsApp => Problem::not_found("no WhatsApp number is connected"),
+        Integration::LeadAds => Problem::not_found("no Page is connected"),
+    };
+    let source_id = source_id.ok_or_else(|| ApiError::from(not_connected()))?;
+    let record = deps.tenants.tenant(tenant).await?.ok_or_else(|| ApiError::from(not_connected()))?;
+    let held = record.retention.legal_hold;
+    if !held {
+        let purge =
+            MetaPurge { tenant: tenant.clone(), integration, source_id, disconnected_at: deps.clock.now() };
+        deps.privacy.queue_meta_purge(&purge).await?;
+    }
+    let disconnected = match integration {
+        Integration::WhatsApp => deps.tenants.disconnect_whatsapp(tenant).await?,
+        Integration::LeadAds => deps.tenants.disconnect_page(tenant).await?,
+    };
+    if !disconnected {
+        return Err(not_connected().into());
+    }
+    tracing::info!(integration = integration.as_str(), held, "Integration disconnected");
+    let action = match integration {
+        Integration::WhatsApp => "integration.whatsapp_disconnect",
+        Integration::LeadAds => "integration.leadads_disconnect",
+    };
+    deps.audit(admin, action, target("tenant", tenant.as_str()), |e| {
+        e.with_fields([if held { "data=kept_under_legal_hold" } else { "data=deletion_queued" }])
+    })
+    .await;
+    Ok(super::no_content())
+}
+
 /// `POST /v1/privacy/erasure`: accepted at once, carried out by the next retention run.
 ///
 /// # Errors
@@ -430,7 +580,7 @@ pub async fn request_erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Resul
     let request: RequestErasure = json_body(ctx.body)?;
     let (key, _) = subject(request.phone.as_deref(), request.email.as_deref())?;
     // The derived id even with no contact yet: data that arrives before the run goes too.
-    let mut contacts = vec![key.contact_id()];
+    let mut contacts = vec![deps.inbox.contact_id_of(tenant, &key).await?];
     for found in deps.inbox.find_contacts(tenant, &key).await? {
         if !contacts.contains(&found.id) {
             contacts.push(found.id);

@@ -21,6 +21,10 @@ pub struct RetentionBody {
     pub conversation_days: u16,
     /// Days after which message content is sanitized (1 to `conversation_days`).
     pub content_days: u16,
+    /// Keep what was received from Meta when an integration is disconnected (P54; default
+    /// off: it is deleted by the next retention run).
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 async fn current<A: Adapters>(ctx: &Ctx<'_>, deps: &Deps<A>) -> Result<RetentionSettings, ApiError> {
@@ -49,15 +53,17 @@ pub async fn put<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
     let admin = ctx.tenant()?;
     let request: RetentionBody = json_body(ctx.body)?;
     let settings = RetentionSettings::new(request.conversation_days, request.content_days)
-        .map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
+        .map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?
+        .with_legal_hold(request.legal_hold);
     deps.tenants.set_retention(&admin.tenant_id, settings).await?;
     tracing::info!(
         conversation_days = settings.conversation_days,
         content_days = settings.content_days,
+        legal_hold = settings.legal_hold,
         "Retention settings changed"
     );
     deps.audit(admin, "settings.retention_update", target("tenant", admin.tenant_id.as_str()), |e| {
-        e.with_fields(["conversation_days", "content_days"])
+        e.with_fields(["conversation_days", "content_days", "legal_hold"])
     })
     .await;
     Ok(json_response(StatusCode::OK, &settings))

@@ -6,11 +6,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::privacy::Integration;
 use shared::domain::tenant::WhatsAppConnection;
 use shared::domain::{Clock, PhoneNumber, Secret};
 use shared::lambda::http::{json_response, Problem};
 
-use super::{json_body, meta_id, no_content, validated_token};
+use super::{json_body, meta_id, validated_token};
 use crate::errors::ApiError;
 use crate::{target, Adapters, Ctx, Deps};
 
@@ -98,23 +99,12 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
     Ok(json_response(StatusCode::OK, &ConnectionView::from(&connection)))
 }
 
-/// Disconnects the number: routing stops at once, so no further events are collected for it.
+/// Disconnects the number: routing stops at once, so no further events are collected for it,
+/// and what was received through it is deleted by the next retention run unless the tenant's
+/// legal hold is on (P54).
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let admin = ctx.tenant()?;
-    if deps.tenants.disconnect_whatsapp(&admin.tenant_id).await? {
-        tracing::info!("WhatsApp number disconnected");
-        deps.audit(
-            admin,
-            "integration.whatsapp_disconnect",
-            target("tenant", admin.tenant_id.as_str()),
-            |e| e,
-        )
-        .await;
-        Ok(no_content())
-    } else {
-        Err(Problem::not_found("no WhatsApp number is connected").into())
-    }
+    super::privacy::disconnect(ctx, deps, Integration::WhatsApp).await
 }

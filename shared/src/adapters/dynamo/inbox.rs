@@ -10,15 +10,18 @@
 //! - consent events and leads are conditional puts keyed by their cause.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
-use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
+use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, Key, ENTITY, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
 use super::table::{PutNewError, Table};
+use crate::adapters::kms::keyring::{DataKey, Need};
+use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
     epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
@@ -31,22 +34,34 @@ use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{
-    ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId, Wamid,
+    BlindIndex, ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId,
+    Wamid,
 };
 
 /// [`InboxStore`] on DynamoDB.
+///
+/// Personal data is sealed here, below the domain (P64): contact ids and lookup entries are
+/// keyed hashes under the tenant's blind index, and the attributes of [`SEALED_ATTRIBUTES`] are
+/// stored as binary AES-256-GCM ciphertext under the contact's data key ([`Keyring`]). Reads
+/// open them again; a field whose key was destroyed reads as absent.
 #[derive(Debug, Clone)]
 pub struct DynamoInbox {
     table: Table,
+    keyring: Arc<Keyring>,
 }
 
 impl DynamoInbox {
-    /// The inbox on `table`.
+    /// The inbox on `table`, sealing with `keyring`.
     #[must_use]
-    pub fn new(table: Table) -> Self {
-        Self { table }
+    pub fn new(table: Table, keyring: Arc<Keyring>) -> Self {
+        Self { table, keyring }
     }
 }
+
+/// The attributes stored sealed under the contact's data key: the identifiers of a contact
+/// (phone, BSUID, email, name, custom attributes), message content, and a lead's answers.
+pub const SEALED_ATTRIBUTES: [&str; 7] =
+    [attr::PHONE, attr::USER_ID, attr::EMAIL, attr::NAME, attr::ATTRIBUTES, attr::RAW, attr::LEAD];
 
 /// How many items one filtered listing examines at most before answering with a short page.
 const FILTER_SCAN_BUDGET: usize = 1_000;
@@ -112,6 +127,11 @@ fn unknown(error: impl Into<anyhow::Error>, what: &'static str) -> InboxError {
     InboxError::Unknown(error.into().context(what))
 }
 
+/// `value` sealed for `attribute` under `key`, as a binary attribute.
+fn sealed(key: &DataKey, attribute: &str, value: &str) -> Result<AttributeValue, InboxError> {
+    Ok(b(key.seal(attribute, value.as_bytes()).map_err(|e| unknown(e, "sealing a field"))?))
+}
+
 fn optional_string(item: &Item, name: &str) -> Option<String> {
     item.opt_string(name).map(str::to_owned)
 }
@@ -130,6 +150,61 @@ impl DynamoInbox {
     fn now_filter() -> Timestamp {
         use crate::domain::Clock as _;
         crate::domain::SystemClock.now()
+    }
+
+    /// The tenant's blind index (cached; made on first need).
+    async fn index(&self, tenant: &TenantId) -> Result<BlindIndex, InboxError> {
+        self.keyring.blind_index(tenant).await.map_err(|e| unknown(e, "reading the tenant's blind index"))
+    }
+
+    /// The contact's data key for sealing (cached; made on first need).
+    async fn sealer(&self, tenant: &TenantId, contact: &ContactId) -> Result<DataKey, InboxError> {
+        self.keyring
+            .data_key(tenant, contact, Need::Seal)
+            .await
+            .map_err(|e| unknown(e, "reading a contact's data key"))?
+            .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("no data key to seal with")))
+    }
+
+    /// Opens the sealed attributes of an item read from the table. A field whose key was
+    /// destroyed (the contact was erased) is dropped: it can never be read again.
+    async fn open(&self, tenant: &TenantId, mut item: Item) -> Result<Item, InboxError> {
+        if !SEALED_ATTRIBUTES.iter().any(|a| matches!(item.get(*a), Some(AttributeValue::B(_)))) {
+            return Ok(item);
+        }
+        let contact = item
+            .opt_string(attr::CONTACT_ID)
+            .and_then(|id| ContactId::parse(id).ok())
+            .ok_or_else(|| InboxError::Unknown(anyhow::anyhow!("a sealed item names no contact")))?;
+        let key = self
+            .keyring
+            .data_key(tenant, &contact, Need::Open)
+            .await
+            .map_err(|e| unknown(e, "reading a contact's data key"))?;
+        for attribute in SEALED_ATTRIBUTES {
+            let Some(AttributeValue::B(sealed)) = item.get(attribute) else { continue };
+            let opened = key.as_ref().and_then(|key| key.open(attribute, sealed.as_ref()));
+            match opened.map(|plain| String::from_utf8(plain.expose().to_vec())) {
+                Some(Ok(text)) => {
+                    item.insert(attribute.to_owned(), s(text));
+                }
+                _ => {
+                    // Sealed under a key that no longer exists (erased, then written to again).
+                    tracing::warn!(attribute, "A sealed field no longer opens; it reads as absent");
+                    item.remove(attribute);
+                }
+            }
+        }
+        Ok(item)
+    }
+
+    /// Opens a page of items.
+    async fn open_all(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<Item>, InboxError> {
+        let mut opened = Vec::with_capacity(items.len());
+        for item in items {
+            opened.push(self.open(tenant, item).await?);
+        }
+        Ok(opened)
     }
 
     /// An update that is allowed to find its condition false (a "move only forward" write).
@@ -155,18 +230,15 @@ impl DynamoInbox {
     ) -> Result<(ContactId, Item, Stored), InboxError> {
         let keys = profile.keys();
         let first = keys.first().ok_or(InboxError::NoContact)?;
-        let mut contact_id = first.contact_id();
+        let index = self.index(tenant).await?;
+        let mut contact_id = index.contact_id(first);
         if !matches!(first, ContactKey::Phone(_)) {
             // Without a phone number, an alias may lead to a contact first seen another way.
-            for key in &keys {
-                let (kind, value) = match key {
-                    ContactKey::Phone(_) => continue,
-                    ContactKey::UserId(id) => ("bsuid", id.as_str()),
-                    ContactKey::Email(email) => ("email", email.as_str()),
-                };
+            for key in keys.iter().filter(|key| !matches!(key, ContactKey::Phone(_))) {
+                let (kind, hash) = index.hash_key(key);
                 let alias = self
                     .table
-                    .get(&keys::contact_alias(tenant, kind, value), Self::now_filter())
+                    .get(&keys::contact_alias(tenant, kind, &hash), Self::now_filter())
                     .await
                     .map_err(|e| unknown(e, "reading a contact alias"))?;
                 if let Some(found) = alias
@@ -197,6 +269,9 @@ impl DynamoInbox {
                 match self.table.put_new(fresh.clone(), Self::now_filter()).await {
                     Ok(()) => {
                         stored = Stored::Created;
+                        // A new record may follow an erasure: never seal under a destroyed key
+                        // still cached here.
+                        self.keyring.forget(tenant, &contact_id);
                         self.count_contacts(tenant, 1).await?;
                         fresh
                     }
@@ -212,7 +287,7 @@ impl DynamoInbox {
                 }
             }
         };
-        self.complete_identity(tenant, &contact_id, &mut item, profile).await?;
+        self.complete_identity(tenant, &contact_id, &mut item, profile, &index).await?;
         Ok((contact_id, item, stored))
     }
 
@@ -234,45 +309,53 @@ impl DynamoInbox {
         Ok(())
     }
 
-    /// Adds identity fields the contact lacks (phone, BSUID, email, name) and their aliases.
+    /// Adds identity fields the contact lacks (phone, BSUID, email, name), sealed, and their
+    /// aliases. `item` is the stored (sealed) contact; what is added is added to it sealed too.
     async fn complete_identity(
         &self,
         tenant: &TenantId,
         contact_id: &ContactId,
         item: &mut Item,
         profile: &ContactProfile,
+        index: &BlindIndex,
     ) -> Result<(), InboxError> {
         let mut missing: Vec<(&str, String)> = Vec::new();
+        let mut aliases: Vec<String> = Vec::new();
         if let Some(phone) = &profile.phone {
-            if item.opt_string(attr::PHONE).is_none() {
+            if !item.contains_key(attr::PHONE) {
                 missing.push((attr::PHONE, phone.as_digits().to_owned()));
             }
         }
-        for (name, value, kind) in
-            [(attr::USER_ID, &profile.user_id, "bsuid"), (attr::EMAIL, &profile.email, "email")]
-        {
-            let Some(value) = value.as_ref().filter(|v| !v.is_empty()) else { continue };
-            if item.opt_string(name).is_some() {
+        for (name, value, key) in [
+            (attr::USER_ID, &profile.user_id, profile.user_id.clone().map(ContactKey::UserId)),
+            (attr::EMAIL, &profile.email, profile.email.clone().map(ContactKey::Email)),
+        ] {
+            let (Some(value), Some(key)) = (value.as_ref().filter(|v| !v.is_empty()), key) else { continue };
+            if item.contains_key(name) {
                 continue;
             }
             missing.push((name, value.clone()));
-            let mut alias = item_with_key(&keys::contact_alias(tenant, kind, value));
+            let (kind, hash) = index.hash_key(&key);
+            let alias_key = keys::contact_alias(tenant, kind, &hash);
+            let mut alias = item_with_key(&alias_key);
             alias.insert(ENTITY.to_owned(), s("contact_alias"));
             alias.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
             match self.table.put_new(alias, Self::now_filter()).await {
-                // An alias already pointing elsewhere stays: the first contact keeps it.
-                Ok(()) | Err(PutNewError::AlreadyExists) => {}
+                // An alias already pointing elsewhere stays: the first contact keeps it. Listed
+                // either way (it may be ours from an earlier attempt); erasure checks the owner.
+                Ok(()) | Err(PutNewError::AlreadyExists) => aliases.push(alias_key.sk),
                 Err(PutNewError::Unknown(e)) => return Err(unknown(e, "writing a contact alias")),
             }
         }
         if let Some(name) = profile.name.as_ref().filter(|n| !n.is_empty()) {
-            if item.opt_string(attr::NAME).is_none() {
+            if !item.contains_key(attr::NAME) {
                 missing.push((attr::NAME, name.clone()));
             }
         }
         if missing.is_empty() {
             return Ok(());
         }
+        let data_key = self.sealer(tenant, contact_id).await?;
         let key = keys::contact(tenant, contact_id);
         let mut update = self
             .table
@@ -282,17 +365,21 @@ impl DynamoInbox {
             .set_key(Some(key_attributes(&key)));
         let mut sets = Vec::new();
         for (i, (name, value)) in missing.iter().enumerate() {
+            let value = sealed(&data_key, name, value)?;
             sets.push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
             update = update
                 .expression_attribute_names(format!("#a{i}"), *name)
-                .expression_attribute_values(format!(":v{i}"), s(value));
-            item.insert((*name).to_owned(), s(value));
+                .expression_attribute_values(format!(":v{i}"), value.clone());
+            item.insert((*name).to_owned(), value);
         }
-        update
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| unknown(e, "completing a contact"))?;
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !aliases.is_empty() {
+            expression.push_str(" ADD #aliases :aliases");
+            update = update
+                .expression_attribute_names("#aliases", attr::ALIAS_KEYS)
+                .expression_attribute_values(":aliases", AttributeValue::Ss(aliases));
+        }
+        update.update_expression(expression).send().await.map_err(|e| unknown(e, "completing a contact"))?;
         Ok(())
     }
 
@@ -418,10 +505,11 @@ impl DynamoInbox {
                     .expression_attribute_values(":win", n(window.as_millis()));
                 if let Some(name) = profile.name.as_ref().filter(|n| !n.is_empty()) {
                     // The latest profile name wins.
+                    let name = sealed(&self.sealer(tenant, contact_id).await?, attr::NAME, name)?;
                     expression.push_str(", #name = :name");
                     update = update
                         .expression_attribute_names("#name", attr::NAME)
-                        .expression_attribute_values(":name", s(name));
+                        .expression_attribute_values(":name", name);
                 }
                 update
                     .update_expression(expression)
@@ -571,9 +659,10 @@ impl DynamoInbox {
             }
         }
         let Some(first) = change.recipient.keys().into_iter().next() else { return Ok(None) };
+        let contact_id = self.index(tenant).await?.contact_id(&first);
         let contact = self
             .table
-            .get(&keys::contact(tenant, &first.contact_id()), Self::now_filter())
+            .get(&keys::contact(tenant, &contact_id), Self::now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact"))?;
         let Some(conversation) = contact
@@ -647,12 +736,32 @@ impl DynamoInbox {
     /// The live item at `key`, mapped; `None` when absent or expired.
     async fn read_one<T>(
         &self,
+        tenant: &TenantId,
         key: &Key,
         map: fn(&Item) -> anyhow::Result<T>,
         what: &'static str,
     ) -> Result<Option<T>, InboxError> {
-        let item = self.table.get(key, Self::now_filter()).await.map_err(|e| unknown(e, what))?;
-        item.map(|i| map(&i)).transpose().map_err(|e| unknown(e, what))
+        match self.table.get(key, Self::now_filter()).await.map_err(|e| unknown(e, what))? {
+            Some(item) => map(&self.open(tenant, item).await?).map(Some).map_err(|e| unknown(e, what)),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens and maps a page of items.
+    async fn page_of<T>(
+        &self,
+        tenant: &TenantId,
+        page: super::table::Page,
+        map: fn(&Item) -> anyhow::Result<T>,
+    ) -> Result<Page<T>, InboxError> {
+        let items = self
+            .open_all(tenant, page.items)
+            .await?
+            .iter()
+            .map(map)
+            .collect::<anyhow::Result<Vec<T>>>()
+            .map_err(|e| unknown(e, "mapping items"))?;
+        Ok(Page { items, next: page.next })
     }
 
     /// Where an outbound message is, from its lookup record.
@@ -906,16 +1015,6 @@ fn checked<'a>(after: Option<&'a str>, prefixes: &[&str]) -> Result<Option<&'a s
     }
 }
 
-fn page_of<T>(page: super::table::Page, map: fn(&Item) -> anyhow::Result<T>) -> Result<Page<T>, InboxError> {
-    let items = page
-        .items
-        .iter()
-        .map(map)
-        .collect::<anyhow::Result<Vec<T>>>()
-        .map_err(|e| unknown(e, "mapping items"))?;
-    Ok(Page { items, next: page.next })
-}
-
 impl InboxStore for DynamoInbox {
     async fn store_inbound_message(
         &self,
@@ -943,7 +1042,10 @@ impl InboxStore for DynamoInbox {
         }
         .into_item();
         item.insert(attr::WAMID.to_owned(), s(message.wamid.as_str()));
-        item.insert(attr::RAW.to_owned(), s(message.raw));
+        item.insert(
+            attr::RAW.to_owned(),
+            sealed(&self.sealer(tenant, &contact_id).await?, attr::RAW, message.raw)?,
+        );
         item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
         let stored = self.put_message_once(record, item).await?;
         // Also on a duplicate: a previous attempt may have died before this step. It is idempotent.
@@ -989,7 +1091,10 @@ impl InboxStore for DynamoInbox {
             status: MessageStatus::Queued,
         }
         .into_item();
-        item.insert(attr::RAW.to_owned(), s(message.body));
+        item.insert(
+            attr::RAW.to_owned(),
+            sealed(&self.sealer(tenant, message.contact).await?, attr::RAW, message.body)?,
+        );
         item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
         item.insert(attr::HAS_LOOKUP.to_owned(), AttributeValue::Bool(true));
         self.put_message_once(lookup, item).await?;
@@ -1005,7 +1110,7 @@ impl InboxStore for DynamoInbox {
 
     async fn outbound(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<MessageView>, InboxError> {
         let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(None) };
-        self.read_one(&key, message_view, "reading a message").await
+        self.read_one(tenant, &key, message_view, "reading a message").await
     }
 
     async fn claim_outbound(
@@ -1209,6 +1314,10 @@ impl InboxStore for DynamoInbox {
         if let Some(target) = self.sent_message(tenant, change).await? {
             return self.record_status(&target, change).await;
         }
+        if change.callback.and_then(message_of_callback).is_some() {
+            // Its lookup record is written before the send, so it can only be gone since.
+            return Ok(StatusOutcome::Gone);
+        }
         let record_key = keys::wamid(tenant, change.wamid);
         let mut record = self
             .table
@@ -1368,7 +1477,10 @@ impl InboxStore for DynamoInbox {
         item.insert(attr::LEADGEN_ID.to_owned(), s(lead.leadgen_id));
         item.insert(attr::PAGE_ID.to_owned(), s(lead.page_id));
         item.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
-        item.insert(attr::LEAD.to_owned(), s(lead.lead_json));
+        item.insert(
+            attr::LEAD.to_owned(),
+            sealed(&self.sealer(tenant, &contact_id).await?, attr::LEAD, lead.lead_json)?,
+        );
         item.insert(attr::LEAD_SOURCE.to_owned(), s(lead.change_json));
         item.insert(attr::RECEIVED_AT.to_owned(), n(now.as_millis()));
         item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, &contact_id)));
@@ -1403,8 +1515,9 @@ impl InboxStore for DynamoInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let key = keys::contact(tenant, &ContactKey::Phone(phone.clone()).contact_id());
-        self.read_one(&key, contact_view, "reading a contact").await
+        let key =
+            keys::contact(tenant, &self.index(tenant).await?.contact_id(&ContactKey::Phone(phone.clone())));
+        self.read_one(tenant, &key, contact_view, "reading a contact").await
     }
 
     async fn contacts(
@@ -1444,9 +1557,10 @@ impl InboxStore for DynamoInbox {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<ContactView>, InboxError> {
+        let hash = self.index(tenant).await?.hash("email", email);
         let alias = self
             .table
-            .get(&keys::contact_alias(tenant, "email", email), Self::now_filter())
+            .get(&keys::contact_alias(tenant, "email", &hash), Self::now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact alias"))?;
         match alias
@@ -1460,7 +1574,7 @@ impl InboxStore for DynamoInbox {
     }
 
     async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<ContactView>, InboxError> {
-        self.read_one(&keys::contact(tenant, id), contact_view, "reading a contact").await
+        self.read_one(tenant, &keys::contact(tenant, id), contact_view, "reading a contact").await
     }
 
     async fn create_contact(
@@ -1470,6 +1584,7 @@ impl InboxStore for DynamoInbox {
         at: Timestamp,
     ) -> Result<(ContactView, Stored), InboxError> {
         let (_, item, stored) = self.resolve_contact(tenant, profile, at).await?;
+        let item = self.open(tenant, item).await?;
         Ok((contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?, stored))
     }
 
@@ -1481,43 +1596,62 @@ impl InboxStore for DynamoInbox {
         at: Timestamp,
     ) -> Result<Option<ContactView>, InboxError> {
         let Some(current) = self.contact(tenant, id).await? else { return Ok(None) };
+        let mut aliases_added = Vec::new();
+        let mut aliases_removed = Vec::new();
         if let Some(email) = &patch.email {
             if *email != current.email {
+                let index = self.index(tenant).await?;
                 if let Some(new) = email {
-                    let mut alias = item_with_key(&keys::contact_alias(tenant, "email", new));
+                    let alias_key = keys::contact_alias(tenant, "email", &index.hash("email", new));
+                    let mut alias = item_with_key(&alias_key);
                     alias.insert(ENTITY.to_owned(), s("contact_alias"));
                     alias.insert(attr::CONTACT_ID.to_owned(), s(id.as_str()));
                     match self.table.put_new(alias, Self::now_filter()).await {
-                        Ok(()) => {}
+                        Ok(()) => aliases_added.push(alias_key.sk),
                         Err(PutNewError::AlreadyExists) => return Err(InboxError::EmailTaken),
                         Err(PutNewError::Unknown(e)) => return Err(unknown(e, "claiming an email")),
                     }
                 }
                 if let Some(old) = &current.email {
-                    self.table
-                        .delete(&keys::contact_alias(tenant, "email", old))
-                        .await
-                        .map_err(|e| unknown(e, "releasing an email"))?;
+                    let alias_key = keys::contact_alias(tenant, "email", &index.hash("email", old));
+                    self.table.delete(&alias_key).await.map_err(|e| unknown(e, "releasing an email"))?;
+                    aliases_removed.push(alias_key.sk);
                 }
             }
         }
         let mut update = Assignments::default();
         update.set(attr::UPDATED_AT, n(at.as_millis()));
+        let personal = patch.name.is_some() || patch.email.is_some() || patch.attributes.is_some();
+        let data_key = if personal { Some(self.sealer(tenant, id).await?) } else { None };
+        let seal = |name: &str, value: &str| match &data_key {
+            Some(key) => sealed(key, name, value),
+            None => Err(InboxError::Unknown(anyhow::anyhow!("no data key to seal with"))),
+        };
         if let Some(name) = &patch.name {
-            update.set_or_remove(attr::NAME, name.as_ref().map(s));
+            update.set_or_remove(attr::NAME, name.as_deref().map(|v| seal(attr::NAME, v)).transpose()?);
         }
         if let Some(email) = &patch.email {
-            update.set_or_remove(attr::EMAIL, email.as_ref().map(s));
+            update.set_or_remove(attr::EMAIL, email.as_deref().map(|v| seal(attr::EMAIL, v)).transpose()?);
         }
         if let Some(tags) = &patch.tags {
             update.set_or_remove(attr::TAGS, (!tags.is_empty()).then(|| AttributeValue::Ss(tags.clone())));
         }
         if let Some(attributes) = &patch.attributes {
             let json = serde_json::to_string(attributes).context("serializing attributes")?;
-            update.set_or_remove(attr::ATTRIBUTES, (!attributes.is_empty()).then(|| s(json)));
+            update.set_or_remove(
+                attr::ATTRIBUTES,
+                (!attributes.is_empty()).then(|| seal(attr::ATTRIBUTES, &json)).transpose()?,
+            );
         }
         let item = self.apply(&keys::contact(tenant, id), update).await?;
-        item.map(|i| contact_view(&i)).transpose().map_err(|e| unknown(e, "mapping a contact"))
+        self.move_aliases(tenant, id, aliases_added, aliases_removed).await?;
+        match item {
+            Some(item) => {
+                let item = self.open(tenant, item).await?;
+                contact_view(&item).map(Some).map_err(|e| unknown(e, "mapping a contact"))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn contact_count(&self, tenant: &TenantId) -> Result<u64, InboxError> {
@@ -1586,12 +1720,16 @@ impl InboxStore for DynamoInbox {
         item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, &contact_id)));
         item.insert(GSI1SK.to_owned(), s(keys::contact_index_lead(lead.at, lead.id)));
         let view = lead_view(&item).map_err(|e| unknown(e, "mapping a lead"))?;
+        item.insert(
+            attr::LEAD.to_owned(),
+            sealed(&self.sealer(tenant, &contact_id).await?, attr::LEAD, &fields.to_string())?,
+        );
         self.table.put_new(item, Self::now_filter()).await.map_err(|e| unknown(e, "storing a lead"))?;
         Ok(view)
     }
 
     async fn lead(&self, tenant: &TenantId, id: &str) -> Result<Option<LeadView>, InboxError> {
-        self.read_one(&keys::lead(tenant, id), lead_view, "reading a lead").await
+        self.read_one(tenant, &keys::lead(tenant, id), lead_view, "reading a lead").await
     }
 
     async fn update_lead(
@@ -1615,8 +1753,12 @@ impl InboxStore for DynamoInbox {
         if let Some(origin) = &patch.origin {
             update.set(attr::ORIGIN, s(serde_json::to_string(origin).context("serializing an origin")?));
         }
-        let item = self.apply(&keys::lead(tenant, id), update).await?;
-        item.map(|i| lead_view(&i)).transpose().map_err(|e| unknown(e, "mapping a lead"))
+        match self.apply(&keys::lead(tenant, id), update).await? {
+            Some(item) => {
+                lead_view(&self.open(tenant, item).await?).map(Some).map_err(|e| unknown(e, "mapping a lead"))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn conversation(
@@ -1624,7 +1766,8 @@ impl InboxStore for DynamoInbox {
         tenant: &TenantId,
         id: &ConversationId,
     ) -> Result<Option<ConversationView>, InboxError> {
-        self.read_one(&keys::conversation(tenant, id), conversation_view, "reading a conversation").await
+        self.read_one(tenant, &keys::conversation(tenant, id), conversation_view, "reading a conversation")
+            .await
     }
 
     async fn messages(
@@ -1647,7 +1790,7 @@ impl InboxStore for DynamoInbox {
             )
             .await
             .map_err(|e| unknown(e, "listing messages"))?;
-        page_of(page, message_view)
+        self.page_of(tenant, page, message_view).await
     }
 
     async fn consent_ledger(
@@ -1694,11 +1837,14 @@ impl InboxStore for DynamoInbox {
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
         let now = Self::now_filter();
-        let mut ids = vec![key.contact_id()];
+        let index = self.index(tenant).await?;
+        let mut ids = vec![index.contact_id(key)];
         let alias = match key {
             ContactKey::Phone(_) => None,
-            ContactKey::UserId(id) => Some(keys::contact_alias(tenant, "bsuid", id)),
-            ContactKey::Email(email) => Some(keys::contact_alias(tenant, "email", email)),
+            ContactKey::UserId(_) | ContactKey::Email(_) => {
+                let (kind, hash) = index.hash_key(key);
+                Some(keys::contact_alias(tenant, kind, &hash))
+            }
         };
         if let Some(alias) = alias {
             let item =
@@ -1721,10 +1867,15 @@ impl InboxStore for DynamoInbox {
                 .await
                 .map_err(|e| unknown(e, "reading a contact"))?;
             if let Some(item) = item {
+                let item = self.open(tenant, item).await?;
                 contacts.push(contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?);
             }
         }
         Ok(contacts)
+    }
+
+    async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
+        Ok(self.index(tenant).await?.contact_id(key))
     }
 
     async fn expire_conversation(
@@ -1737,51 +1888,33 @@ impl InboxStore for DynamoInbox {
         let key = keys::conversation(tenant, conversation);
         let item =
             self.table.get_including_expired(&key).await.map_err(|e| unknown(e, "reading a conversation"))?;
-        let contact = item
-            .as_ref()
-            .and_then(|i| i.opt_string(attr::CONTACT_ID))
-            .and_then(|id| ContactId::parse(id).ok());
         if item.as_ref().is_some_and(|i| !super::table::is_expired(i, now)) {
             return Ok(Expiry::NotDue);
         }
         // Gone or expired: its messages go too (TTL may have deleted the conversation already).
-        let partition = keys::tenant_partition(tenant);
-        let budget = i32::try_from(budget).unwrap_or(i32::MAX).max(1);
-        let page = self
-            .table
-            .query_prefix(&partition, &keys::messages_prefix(conversation), now, budget, None)
-            .await
-            .map_err(|e| unknown(e, "listing messages to expire"))?;
-        let mut plan = Vec::with_capacity(page.items.len() * 2 + 1);
-        let mut counts = ErasureCounts::default();
-        for message in &page.items {
-            plan_message(tenant, message, &mut plan, &mut counts);
+        self.remove_conversation(tenant, conversation, item.as_ref(), now, budget).await
+    }
+
+    async fn delete_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        budget: u32,
+    ) -> Result<Expiry, InboxError> {
+        let key = keys::conversation(tenant, conversation);
+        let item =
+            self.table.get_including_expired(&key).await.map_err(|e| unknown(e, "reading a conversation"))?;
+        self.remove_conversation(tenant, conversation, item.as_ref(), Self::now_filter(), budget).await
+    }
+
+    async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
+        let key = keys::lead(tenant, id);
+        let found =
+            self.table.get_including_expired(&key).await.map_err(|e| unknown(e, "reading a lead"))?.is_some();
+        if found {
+            self.table.delete(&key).await.map_err(|e| unknown(e, "deleting a lead"))?;
         }
-        let finished = page.next.is_none();
-        if finished && item.is_some() {
-            plan.push(key);
-            counts.conversations += 1;
-        }
-        self.table.delete_many(&plan).await.map_err(|e| unknown(e, "expiring a conversation"))?;
-        if !finished {
-            return Ok(Expiry::Partial(counts));
-        }
-        if let Some(contact) = contact {
-            // The contact stays (P02); its next message opens a new conversation.
-            self.conditional_update(
-                self.table
-                    .client()
-                    .update_item()
-                    .table_name(self.table.name())
-                    .set_key(Some(key_attributes(&keys::contact(tenant, &contact))))
-                    .update_expression("REMOVE #cv")
-                    .condition_expression("#cv = :cv")
-                    .expression_attribute_names("#cv", attr::CONVERSATION_ID)
-                    .expression_attribute_values(":cv", s(conversation.as_str())),
-            )
-            .await?;
-        }
-        Ok(Expiry::Deleted(counts))
+        Ok(found)
     }
 
     async fn sanitize_conversation(
@@ -1810,7 +1943,7 @@ impl InboxStore for DynamoInbox {
                 let Some(received) = message.opt_number::<i64>(attr::RECEIVED_AT_MS).ok().flatten() else {
                     continue;
                 };
-                if message.opt_string(attr::RAW).is_none() {
+                if !message.contains_key(attr::RAW) {
                     continue;
                 }
                 if received > received_before.as_millis() {
@@ -1904,6 +2037,10 @@ impl InboxStore for DynamoInbox {
         budget: u32,
     ) -> Result<ErasureCounts, InboxError> {
         let budget = usize::try_from(budget).unwrap_or(usize::MAX).max(1);
+        // First of all, and on every pass: destroy the data key. Every sealed copy — in the
+        // table until this erasure finishes, in backups for their retention — is unreadable from
+        // here on, and a key made meanwhile by a late write is destroyed by the next pass.
+        self.keyring.shred(tenant, contact).await.map_err(|e| unknown(e, "destroying a data key"))?;
         let (plan, counts) = self.erasure_plan(tenant, contact, budget).await?;
         self.table.delete_many(&plan).await.map_err(|e| unknown(e, "erasing"))?;
         if counts.contacts > 0 {
@@ -1968,6 +2105,58 @@ fn table_key(item: &Item) -> Option<Key> {
 }
 
 impl DynamoInbox {
+    /// Deletes up to `budget` of a conversation's messages, then (once none is left) the
+    /// conversation itself (`item`, if it still exists) and its contact's link to it.
+    async fn remove_conversation(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        item: Option<&Item>,
+        now: Timestamp,
+        budget: u32,
+    ) -> Result<Expiry, InboxError> {
+        let key = keys::conversation(tenant, conversation);
+        let contact =
+            item.and_then(|i| i.opt_string(attr::CONTACT_ID)).and_then(|id| ContactId::parse(id).ok());
+        let partition = keys::tenant_partition(tenant);
+        let budget = i32::try_from(budget).unwrap_or(i32::MAX).max(1);
+        let page = self
+            .table
+            .query_prefix(&partition, &keys::messages_prefix(conversation), now, budget, None)
+            .await
+            .map_err(|e| unknown(e, "listing a conversation's messages"))?;
+        let mut plan = Vec::with_capacity(page.items.len() * 2 + 1);
+        let mut counts = ErasureCounts::default();
+        for message in &page.items {
+            plan_message(tenant, message, &mut plan, &mut counts);
+        }
+        let finished = page.next.is_none();
+        if finished && item.is_some() {
+            plan.push(key);
+            counts.conversations += 1;
+        }
+        self.table.delete_many(&plan).await.map_err(|e| unknown(e, "deleting a conversation"))?;
+        if !finished {
+            return Ok(Expiry::Partial(counts));
+        }
+        if let Some(contact) = contact {
+            // The contact stays (P02); its next message opens a new conversation.
+            self.conditional_update(
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&keys::contact(tenant, &contact))))
+                    .update_expression("REMOVE #cv")
+                    .condition_expression("#cv = :cv")
+                    .expression_attribute_names("#cv", attr::CONVERSATION_ID)
+                    .expression_attribute_values(":cv", s(conversation.as_str())),
+            )
+            .await?;
+        }
+        Ok(Expiry::Deleted(counts))
+    }
+
     /// Everything of a contact to delete, children first, at most `budget` keys, by kind.
     async fn erasure_plan(
         &self,
@@ -2043,12 +2232,16 @@ impl DynamoInbox {
         {
             return Ok((plan, counts));
         }
-        // Last, the contact and its aliases: only once nothing else of it is left to find.
+        // Last, the contact and its aliases: only once nothing else of it is left to find. The
+        // contact lists its aliases' keys, so nothing sealed needs opening here.
         let contact_key = keys::contact(tenant, contact_id);
         if let Some(contact) = self.table.get(&contact_key, now).await.map_err(fail)? {
-            for (kind, name) in [("bsuid", attr::USER_ID), ("email", attr::EMAIL)] {
-                let Some(value) = contact.opt_string(name) else { continue };
-                let alias = keys::contact_alias(tenant, kind, value);
+            let aliases = match contact.get(attr::ALIAS_KEYS) {
+                Some(AttributeValue::Ss(aliases)) => aliases.clone(),
+                _ => Vec::new(),
+            };
+            for sk in aliases {
+                let alias = Key { pk: partition.clone(), sk };
                 let points_here = self
                     .table
                     .get(&alias, now)
@@ -2086,7 +2279,7 @@ impl DynamoInbox {
             let missing = limit.saturating_sub(u16::try_from(items.len()).unwrap_or(u16::MAX)).max(1);
             let page = self.list(tenant, contact, prefix, cursor.as_deref(), missing).await?;
             examined += page.items.len().max(1);
-            for item in &page.items {
+            for item in &self.open_all(tenant, page.items).await? {
                 let value = map(item).map_err(|e| unknown(e, "mapping items"))?;
                 if keep(&value) {
                     items.push(value);
@@ -2097,6 +2290,38 @@ impl DynamoInbox {
                 return Ok(Page { items, next: cursor });
             }
         }
+    }
+
+    /// Keeps a contact's list of its lookup entries (what erasure deletes) in step with them.
+    async fn move_aliases(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        added: Vec<String>,
+        removed: Vec<String>,
+    ) -> Result<(), InboxError> {
+        let mut update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::contact(tenant, contact))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#aliases", attr::ALIAS_KEYS);
+        let mut clauses = Vec::new();
+        if !added.is_empty() {
+            clauses.push("ADD #aliases :added");
+            update = update.expression_attribute_values(":added", AttributeValue::Ss(added));
+        }
+        if !removed.is_empty() {
+            clauses.push("DELETE #aliases :removed");
+            update = update.expression_attribute_values(":removed", AttributeValue::Ss(removed));
+        }
+        if clauses.is_empty() {
+            return Ok(());
+        }
+        self.conditional_update(update.update_expression(clauses.join(" "))).await.map(|_| ())
     }
 
     /// Applies `update` to the live item at `key`, returning it as it is now; `None` when there

@@ -187,6 +187,14 @@ pub mod attr {
     pub const CONVERSATION_DAYS: &str = "retention_conversation_days";
     /// Retention: days after which message content is sanitized.
     pub const CONTENT_DAYS: &str = "retention_content_days";
+    /// Retention: the legal hold (keep Meta data after a disconnection), a boolean.
+    pub const LEGAL_HOLD: &str = "legal_hold";
+    /// Which integration a queued purge is about (`whatsapp`, `leadads`).
+    pub const INTEGRATION: &str = "integration";
+    /// The Meta id of a disconnected integration (phone number id or Page id).
+    pub const SOURCE_ID: &str = "source_id";
+    /// When an integration was disconnected, epoch ms.
+    pub const DISCONNECTED_AT: &str = "disconnected_at";
     /// A work queue's resume point.
     pub const CURSOR: &str = "cursor";
     /// When a queued piece of work is due, epoch ms.
@@ -201,6 +209,11 @@ pub mod attr {
     pub const HAS_LOOKUP: &str = "has_lookup";
     /// When a message's content was sanitized, epoch ms.
     pub const SANITIZED_AT: &str = "content_sanitized_at";
+    /// A data or index key as KMS wrapped it (binary).
+    pub const WRAPPED_KEY: &str = "wrapped_key";
+    /// The sort keys of a contact's lookup entries (a string set), so that erasure finds them
+    /// without reading any identifier.
+    pub const ALIAS_KEYS: &str = "alias_keys";
 }
 
 /// A primary key of the table.
@@ -254,11 +267,29 @@ pub fn contact(tenant: &TenantId, contact: &ContactId) -> Key {
 /// Sort-key prefix of contacts.
 pub const CONTACT_PREFIX: &str = "CONTACT#";
 
-/// A second way to find a contact (a BSUID or an email), hashed.
+/// A second way to find a contact (a BSUID or an email), by the identifier's keyed hash under
+/// the tenant's blind index (`BlindIndex::hash_key`).
 #[must_use]
-pub fn contact_alias(tenant: &TenantId, kind: &str, value: &str) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("ALIAS#{kind}#{}", hex_sha256(value)) }
+pub fn contact_alias(tenant: &TenantId, kind: &str, blind_hash: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("ALIAS#{kind}#{blind_hash}") }
 }
+
+/// The tenant's blind-index key, sealed by KMS (in the main table: it must survive in backups,
+/// or no restored contact could be found again).
+#[must_use]
+pub fn blind_index_key(tenant: &TenantId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: "INDEXKEY".to_owned() }
+}
+
+/// A contact's data key, wrapped by KMS. Lives in the key table, which has no backups: deleting
+/// the item makes every copy of the contact's sealed data unreadable (P64).
+#[must_use]
+pub fn contact_data_key(tenant: &TenantId, contact: &ContactId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{DATA_KEY_PREFIX}{contact}") }
+}
+
+/// Sort-key prefix of contacts' data keys in the key table.
+pub const DATA_KEY_PREFIX: &str = "DATAKEY#";
 
 /// One event of a contact's consent ledger; `cause` makes recording twice a no-op.
 #[must_use]
@@ -382,6 +413,18 @@ pub const DUE_PURGE: &str = "DUE#purge";
 #[must_use]
 pub fn due_purge(tenant: &TenantId) -> Key {
     Key { pk: DUE_PURGE.to_owned(), sk: tenant.to_string() }
+}
+
+/// The retention run's queue of data received through disconnected integrations (P54).
+pub const DUE_META_PURGE: &str = "DUE#metapurge";
+
+/// An entry of the Meta purge queue: one per tenant, integration and disconnection.
+#[must_use]
+pub fn due_meta_purge(tenant: &TenantId, integration: &str, disconnected_at: Timestamp) -> Key {
+    Key {
+        pk: DUE_META_PURGE.to_owned(),
+        sk: format!("{tenant}#{integration}#{:013}", disconnected_at.as_millis()),
+    }
 }
 
 /// The retention run's queue of tenants whose settings changed (see the module docs).

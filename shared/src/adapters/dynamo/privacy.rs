@@ -8,7 +8,8 @@ use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, ENTITY, PK, SK};
 use super::table::Table;
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, PrivacyError, PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, Integration, MetaPurge,
+    PrivacyError, PrivacyStore,
 };
 use crate::domain::{Clock, ContactId, ConversationId, ErasureId, SystemClock, TenantId, Timestamp};
 
@@ -16,14 +17,40 @@ use crate::domain::{Clock, ContactId, ConversationId, ErasureId, SystemClock, Te
 #[derive(Debug, Clone)]
 pub struct DynamoPrivacy {
     table: Table,
+    key_table: Table,
 }
 
 impl DynamoPrivacy {
-    /// The store on `table`.
+    /// The store on `table`; a purged tenant's contact data keys go from `key_table`.
     #[must_use]
-    pub fn new(table: Table) -> Self {
-        Self { table }
+    pub fn new(table: Table, key_table: Table) -> Self {
+        Self { table, key_table }
     }
+}
+
+/// The keys of up to `budget` items of partition `pk` in `table`, expired or not.
+async fn partition_keys(table: &Table, pk: &str, budget: u16) -> anyhow::Result<Vec<keys::Key>> {
+    let page = table
+        .client()
+        .query()
+        .table_name(table.name())
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", PK)
+        .expression_attribute_names("#sk", SK)
+        .projection_expression("#pk, #sk")
+        .expression_attribute_values(":pk", s(pk))
+        .limit(i32::from(budget.max(1)))
+        .consistent_read(true)
+        .send()
+        .await
+        .context("listing a partition")?;
+    Ok(page
+        .items()
+        .iter()
+        .filter_map(|i| {
+            Some(keys::Key { pk: i.opt_string(PK)?.to_owned(), sk: i.opt_string(SK)?.to_owned() })
+        })
+        .collect())
 }
 
 fn request_from(item: &Item) -> anyhow::Result<ErasureRequest> {
@@ -260,6 +287,45 @@ impl PrivacyStore for DynamoPrivacy {
         }
     }
 
+    async fn queue_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        let mut item = item_with_key(&keys::due_meta_purge(
+            &purge.tenant,
+            purge.integration.as_str(),
+            purge.disconnected_at,
+        ));
+        item.insert(ENTITY.to_owned(), s("due_meta_purge"));
+        item.insert(attr::TENANT_ID.to_owned(), s(purge.tenant.as_str()));
+        item.insert(attr::INTEGRATION.to_owned(), s(purge.integration.as_str()));
+        item.insert(attr::SOURCE_ID.to_owned(), s(&purge.source_id));
+        item.insert(attr::DISCONNECTED_AT.to_owned(), n(purge.disconnected_at.as_millis()));
+        self.table.put(item).await.context("queueing a Meta purge")?;
+        Ok(())
+    }
+
+    async fn due_meta_purges(&self, limit: u16) -> Result<Vec<MetaPurge>, PrivacyError> {
+        let page = self
+            .table
+            .query_prefix(keys::DUE_META_PURGE, "", SystemClock.now(), i32::from(limit.max(1)), None)
+            .await
+            .context("reading the Meta purge queue")?;
+        let purge = |item: &Item| -> anyhow::Result<MetaPurge> {
+            Ok(MetaPurge {
+                tenant: TenantId::parse(item.string(attr::TENANT_ID)?)?,
+                integration: Integration::parse(item.string(attr::INTEGRATION)?)
+                    .context("unknown integration")?,
+                source_id: item.string(attr::SOURCE_ID)?.to_owned(),
+                disconnected_at: Timestamp::from_millis(item.number(attr::DISCONNECTED_AT)?),
+            })
+        };
+        Ok(page.items.iter().map(purge).collect::<anyhow::Result<Vec<_>>>().context("a Meta purge entry")?)
+    }
+
+    async fn finish_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        let key = keys::due_meta_purge(&purge.tenant, purge.integration.as_str(), purge.disconnected_at);
+        self.table.delete(&key).await.context("dequeueing a Meta purge")?;
+        Ok(())
+    }
+
     async fn purge_tenant(&self, tenant: &TenantId, budget: u16) -> Result<u64, PrivacyError> {
         let partition = keys::tenant_partition(tenant);
         // Routing first (while the connections that name them still exist): only a route that
@@ -295,7 +361,7 @@ impl PrivacyStore for DynamoPrivacy {
         }
         // Its entries in the other cross-tenant queues (few: read whole).
         let mut stale = Vec::new();
-        for queue in [keys::DUE_ERASURES, keys::DUE_RESTAMP] {
+        for queue in [keys::DUE_ERASURES, keys::DUE_RESTAMP, keys::DUE_META_PURGE] {
             let mut after: Option<String> = None;
             loop {
                 let page = self
@@ -320,25 +386,15 @@ impl PrivacyStore for DynamoPrivacy {
                 }
             }
         }
+        // Then its contacts' data keys: every sealed copy of its people's data, backups
+        // included, is unreadable once they are gone (P64).
+        let data_keys = partition_keys(&self.key_table, &partition, budget).await?;
+        self.key_table.delete_many(&data_keys).await.context("destroying a tenant's data keys")?;
+        if !data_keys.is_empty() {
+            return Ok(data_keys.len() as u64);
+        }
         // Then the partition itself, expired-but-not-yet-removed items included.
-        let page = self
-            .table
-            .client()
-            .query()
-            .table_name(self.table.name())
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .projection_expression("#pk, #sk")
-            .expression_attribute_values(":pk", s(&partition))
-            .limit(i32::from(budget.max(1)))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("listing a tenant's items")?;
-        stale.extend(page.items().iter().filter_map(|i| {
-            Some(keys::Key { pk: i.opt_string(PK)?.to_owned(), sk: i.opt_string(SK)?.to_owned() })
-        }));
+        stale.extend(partition_keys(&self.table, &partition, budget).await?);
         self.table.delete_many(&stale).await.context("purging a tenant")?;
         Ok(stale.len() as u64)
     }

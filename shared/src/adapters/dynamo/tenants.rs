@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 
 use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, MappingError};
 use super::keys::{self, attr, ENTITY, PK};
@@ -57,6 +57,7 @@ fn tenant_item(tenant: &Tenant) -> Item {
     item.insert(attr::CREATED_AT.to_owned(), n(tenant.created_at.as_millis()));
     item.insert(attr::CONVERSATION_DAYS.to_owned(), n(tenant.retention.conversation_days));
     item.insert(attr::CONTENT_DAYS.to_owned(), n(tenant.retention.content_days));
+    item.insert(attr::LEGAL_HOLD.to_owned(), AttributeValue::Bool(tenant.retention.legal_hold));
     item.insert(attr::SETTINGS.to_owned(), s(serde_json::to_string(&tenant.settings).unwrap_or_default()));
     item.insert(attr::PLAN.to_owned(), s(serde_json::to_string(&tenant.plan).unwrap_or_default()));
     item.insert(attr::TOKEN_KEY.to_owned(), s(tenant.token_key.encode()));
@@ -91,9 +92,11 @@ fn tenant_from(id: &TenantId, item: &Item) -> Result<Tenant, MappingError> {
         status,
         created_at: Timestamp::from_millis(item.number(attr::CREATED_AT)?),
         retention: match (item.opt_number(attr::CONVERSATION_DAYS)?, item.opt_number(attr::CONTENT_DAYS)?) {
-            (Some(conversation_days), Some(content_days)) => {
-                RetentionSettings { conversation_days, content_days }
-            }
+            (Some(conversation_days), Some(content_days)) => RetentionSettings {
+                conversation_days,
+                content_days,
+                legal_hold: matches!(item.get(attr::LEGAL_HOLD), Some(AttributeValue::Bool(true))),
+            },
             _ => RetentionSettings::default(),
         },
         settings: json_attr(item, attr::SETTINGS)?,
@@ -210,11 +213,13 @@ impl TenantStore for DynamoTenantStore {
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(self.table.name())
             .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
-            .update_expression("SET #conv = :conv, #content = :content")
+            .update_expression("SET #conv = :conv, #content = :content, #hold = :hold")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#conv", attr::CONVERSATION_DAYS)
             .expression_attribute_names("#content", attr::CONTENT_DAYS)
+            .expression_attribute_names("#hold", attr::LEGAL_HOLD)
             .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":hold", AttributeValue::Bool(settings.legal_hold))
             .expression_attribute_values(":conv", n(settings.conversation_days))
             .expression_attribute_values(":content", n(settings.content_days))
             .build()

@@ -150,6 +150,56 @@ impl DataKeyCache {
     }
 }
 
+/// Plaintext keys by an arbitrary cache key (a tenant, a contact), under the same bounds as
+/// [`DataKeyCache`]: for keys that are stored once and read many times (the keyring's).
+pub struct KeyCache<K> {
+    policy: CachePolicy,
+    map: Mutex<HashMap<K, Entry>>,
+}
+
+impl<K> std::fmt::Debug for KeyCache<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Clone> KeyCache<K> {
+    /// An empty cache with `policy`.
+    #[must_use]
+    pub fn new(policy: CachePolicy) -> Self {
+        Self { policy, map: Mutex::new(HashMap::new()) }
+    }
+
+    /// The cached key, counting one use; `None` when absent or past its bounds.
+    #[must_use]
+    pub fn get(&self, cache_key: &K) -> Option<Zeroizing<[u8; 32]>> {
+        let mut map = self.map.lock().ok()?;
+        let entry = map.get_mut(cache_key)?;
+        if DataKeyCache::take_use(&self.policy, entry) {
+            Some(entry.key.clone())
+        } else {
+            map.remove(cache_key);
+            None
+        }
+    }
+
+    /// Caches `key` (this is its first use).
+    pub fn remember(&self, cache_key: K, key: &[u8; 32]) {
+        if let Ok(mut map) = self.map.lock() {
+            let entry =
+                Entry { key: Zeroizing::new(*key), wrapped: Vec::new(), created: Instant::now(), uses: 1 };
+            DataKeyCache::insert(&self.policy, &mut map, cache_key, entry);
+        }
+    }
+
+    /// Drops the key (it was destroyed, or must be read again).
+    pub fn forget(&self, cache_key: &K) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(cache_key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

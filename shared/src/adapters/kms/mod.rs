@@ -8,6 +8,7 @@
 //! KMS call per tenant per cache period.
 
 pub mod cache;
+pub mod keyring;
 
 use anyhow::Context as _;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
@@ -18,7 +19,8 @@ use aws_sdk_kms::types::DataKeySpec;
 use aws_sdk_kms::Client;
 use zeroize::Zeroizing;
 
-pub use cache::{CachePolicy, DataKeyCache};
+pub use cache::{CachePolicy, DataKeyCache, KeyCache};
+pub use keyring::{Keyring, KmsCalls};
 
 use crate::domain::ports::{EncryptionContext, OpenError, SealError, Sealed, Vault};
 use crate::domain::SecretBytes;
@@ -32,6 +34,32 @@ fn associated_data(context: &EncryptionContext) -> Vec<u8> {
     format!("leadline/v1;tenant_id={};purpose={}", context.tenant_id, context.purpose.as_str()).into_bytes()
 }
 
+/// AES-256-GCM under `key` with a fresh random nonce: (nonce, ciphertext followed by the tag).
+///
+/// # Errors
+/// When the key is not 32 bytes or the system has no randomness.
+pub(crate) fn aead_seal(key: &[u8], aad: &[u8], plaintext: &[u8]) -> anyhow::Result<([u8; 12], Vec<u8>)> {
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("bad data key length"))?,
+    );
+    let mut nonce = [0u8; 12];
+    SystemRandom::new().fill(&mut nonce).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let mut ciphertext = plaintext.to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut ciphertext)
+        .map_err(|_| anyhow::anyhow!("AES-GCM seal failed"))?;
+    Ok((nonce, ciphertext))
+}
+
+/// Opens what [`aead_seal`] sealed; `None` when the tag does not verify (wrong key, wrong
+/// associated data, or tampering).
+pub(crate) fn aead_open(key: &[u8], aad: &[u8], nonce: [u8; 12], ciphertext: &[u8]) -> Option<SecretBytes> {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    let plaintext =
+        key.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buffer).ok()?;
+    Some(SecretBytes::new(plaintext.to_vec()))
+}
+
 /// Encrypts with a plaintext data key.
 ///
 /// # Errors
@@ -42,18 +70,7 @@ pub fn seal_with(
     context: &EncryptionContext,
     plaintext: &[u8],
 ) -> anyhow::Result<Sealed> {
-    let key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("bad data key length"))?,
-    );
-    let mut nonce = [0u8; 12];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| anyhow::anyhow!("no randomness"))?;
-    let mut ciphertext = plaintext.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(associated_data(context)),
-        &mut ciphertext,
-    )
-    .map_err(|_| anyhow::anyhow!("AES-GCM seal failed"))?;
+    let (nonce, ciphertext) = aead_seal(key, &associated_data(context), plaintext)?;
     Ok(Sealed { wrapped_key, nonce, ciphertext })
 }
 
@@ -61,16 +78,7 @@ pub fn seal_with(
 /// context, or tampering).
 #[must_use]
 pub fn open_with(key: &[u8], context: &EncryptionContext, sealed: &Sealed) -> Option<SecretBytes> {
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
-    let mut buffer = Zeroizing::new(sealed.ciphertext.clone());
-    let plaintext = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(sealed.nonce),
-            Aad::from(associated_data(context)),
-            &mut buffer,
-        )
-        .ok()?;
-    Some(SecretBytes::new(plaintext.to_vec()))
+    aead_open(key, &associated_data(context), sealed.nonce, &sealed.ciphertext)
 }
 
 /// [`Vault`] on KMS, with a data-key cache.
@@ -97,64 +105,69 @@ impl KmsVault {
         }
     }
 
-    async fn new_data_key(
-        &self,
-        context: &EncryptionContext,
-    ) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SealError> {
-        let output = self
-            .client
-            .generate_data_key()
-            .key_id(&self.key_id)
-            .key_spec(DataKeySpec::Aes256)
-            .encryption_context(CONTEXT_TENANT, context.tenant_id.as_str())
-            .encryption_context(CONTEXT_PURPOSE, context.purpose.as_str())
-            .send()
-            .await
-            .context("KMS GenerateDataKey failed")?;
-        let plaintext = output.plaintext.context("KMS returned no plaintext data key")?;
-        let wrapped = output.ciphertext_blob.context("KMS returned no wrapped data key")?;
-        let key: [u8; 32] = plaintext
-            .as_ref()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("KMS returned a data key that is not 256 bits"))?;
-        Ok((Zeroizing::new(key), wrapped.into_inner()))
+    fn context_pairs(context: &EncryptionContext) -> [(&'static str, &str); 2] {
+        [(CONTEXT_TENANT, context.tenant_id.as_str()), (CONTEXT_PURPOSE, context.purpose.as_str())]
     }
+}
 
-    async fn unwrap_data_key(
-        &self,
-        context: &EncryptionContext,
-        wrapped: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-        let result = self
-            .client
-            .decrypt()
-            .key_id(&self.key_id)
-            .ciphertext_blob(Blob::new(wrapped))
-            .encryption_context(CONTEXT_TENANT, context.tenant_id.as_str())
-            .encryption_context(CONTEXT_PURPOSE, context.purpose.as_str())
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(e) => {
-                return Err(match e.into_service_error() {
-                    // AWS answers InvalidCiphertext for a context mismatch; moto answers
-                    // AccessDenied for a blob it cannot parse. Neither can succeed on retry.
-                    DecryptError::InvalidCiphertextException(_)
-                    | DecryptError::IncorrectKeyException(_)
-                    | DecryptError::InvalidKeyUsageException(_) => OpenError::Refused,
-                    other if other.meta().code() == Some("AccessDeniedException") => OpenError::Refused,
-                    other => OpenError::Unknown(anyhow::Error::new(other).context("KMS Decrypt failed")),
-                });
-            }
-        };
-        let plaintext = output.plaintext.ok_or_else(|| anyhow::anyhow!("KMS returned no plaintext"))?;
-        let key: [u8; 32] = plaintext
-            .as_ref()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("KMS returned a data key that is not 256 bits"))?;
-        Ok(Zeroizing::new(key))
+/// A fresh 256-bit data key from KMS under `context` (pairs of the encryption context):
+/// the plaintext and the wrapped form.
+///
+/// # Errors
+/// When KMS fails or answers with something that is not a 256-bit key.
+pub(crate) async fn generate_data_key(
+    client: &Client,
+    key_id: &str,
+    context: &[(&str, &str)],
+) -> anyhow::Result<(Zeroizing<[u8; 32]>, Vec<u8>)> {
+    let mut request = client.generate_data_key().key_id(key_id).key_spec(DataKeySpec::Aes256);
+    for (name, value) in context {
+        request = request.encryption_context(*name, *value);
     }
+    let output = request.send().await.context("KMS GenerateDataKey failed")?;
+    let plaintext = output.plaintext.context("KMS returned no plaintext data key")?;
+    let wrapped = output.ciphertext_blob.context("KMS returned no wrapped data key")?;
+    let key: [u8; 32] = plaintext
+        .as_ref()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("KMS returned a data key that is not 256 bits"))?;
+    Ok((Zeroizing::new(key), wrapped.into_inner()))
+}
+
+/// Unwraps a data key KMS wrapped under `context`.
+///
+/// # Errors
+/// [`OpenError::Refused`] when KMS will never unwrap it under this context; `Unknown` otherwise.
+pub(crate) async fn decrypt_data_key(
+    client: &Client,
+    key_id: &str,
+    wrapped: &[u8],
+    context: &[(&str, &str)],
+) -> Result<Zeroizing<[u8; 32]>, OpenError> {
+    let mut request = client.decrypt().key_id(key_id).ciphertext_blob(Blob::new(wrapped));
+    for (name, value) in context {
+        request = request.encryption_context(*name, *value);
+    }
+    let output = match request.send().await {
+        Ok(output) => output,
+        Err(e) => {
+            return Err(match e.into_service_error() {
+                // AWS answers InvalidCiphertext for a context mismatch; moto answers
+                // AccessDenied for a blob it cannot parse. Neither can succeed on retry.
+                DecryptError::InvalidCiphertextException(_)
+                | DecryptError::IncorrectKeyException(_)
+                | DecryptError::InvalidKeyUsageException(_) => OpenError::Refused,
+                other if other.meta().code() == Some("AccessDeniedException") => OpenError::Refused,
+                other => OpenError::Unknown(anyhow::Error::new(other).context("KMS Decrypt failed")),
+            });
+        }
+    };
+    let plaintext = output.plaintext.ok_or_else(|| anyhow::anyhow!("KMS returned no plaintext"))?;
+    let key: [u8; 32] = plaintext
+        .as_ref()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("KMS returned a data key that is not 256 bits"))?;
+    Ok(Zeroizing::new(key))
 }
 
 impl Vault for KmsVault {
@@ -162,7 +175,8 @@ impl Vault for KmsVault {
         let (key, wrapped) = match self.cache.encryption_key(context) {
             Some(cached) => cached,
             None => {
-                let (key, wrapped) = self.new_data_key(context).await?;
+                let (key, wrapped) =
+                    generate_data_key(&self.client, &self.key_id, &Self::context_pairs(context)).await?;
                 self.cache.remember_for_encryption(context, &key, &wrapped);
                 (key, wrapped)
             }
@@ -178,7 +192,13 @@ impl Vault for KmsVault {
                 match self.cache.decryption_key(context, &sealed.wrapped_key) {
                     Some(key) => key,
                     None => {
-                        let key = self.unwrap_data_key(context, &sealed.wrapped_key).await?;
+                        let key = decrypt_data_key(
+                            &self.client,
+                            &self.key_id,
+                            &sealed.wrapped_key,
+                            &Self::context_pairs(context),
+                        )
+                        .await?;
                         self.cache.remember_for_decryption(context, &sealed.wrapped_key, &key);
                         key
                     }

@@ -1,0 +1,97 @@
+//! Blind indexing: how a person is found by phone number, BSUID or email without the table
+//! holding anything that can be computed from the identifier alone.
+//!
+//! Phone numbers are few enough to enumerate, so a plain hash of one is as good as the number.
+//! Every contact id and lookup entry is instead an HMAC-SHA-256 of the identifier under a
+//! random per-tenant key ([`BlindIndex`]), which is itself stored only sealed by KMS. The same
+//! person gets the same id within a tenant and unrelated ids across tenants.
+
+use aws_lc_rs::hmac;
+
+use super::ids::ContactId;
+use super::inbox::ContactKey;
+use super::time::Timestamp;
+
+/// A tenant's blind-index key. Cannot be printed.
+#[derive(Clone)]
+pub struct BlindIndex(hmac::Key);
+
+impl std::fmt::Debug for BlindIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlindIndex(..)")
+    }
+}
+
+impl BlindIndex {
+    /// The index under a 256-bit key.
+    #[must_use]
+    pub fn new(key: &[u8; 32]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, key))
+    }
+
+    /// The keyed hash of one identifier, as 64 hex digits. `kind` separates the namespaces, so
+    /// an email and a BSUID that happen to be the same string hash differently.
+    #[must_use]
+    pub fn hash(&self, kind: &str, value: &str) -> String {
+        let tag = hmac::sign(&self.0, format!("{kind}:{value}").as_bytes());
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The keyed hash of a contact key, with its kind (`phone`, `bsuid`, `email`).
+    #[must_use]
+    pub fn hash_key(&self, key: &ContactKey) -> (&'static str, String) {
+        let (kind, value) = key.kind_and_value();
+        (kind, self.hash(kind, value))
+    }
+
+    /// The contact id this key gives when it is the first thing known about a person.
+    #[must_use]
+    pub fn contact_id(&self, key: &ContactKey) -> ContactId {
+        let (_, hash) = self.hash_key(key);
+        // 32 hex digits (128 bits): unique per tenant, and nothing recomputable in the id.
+        ContactId::parse(format!("ct_{}", &hash[..32]))
+            .unwrap_or_else(|_| ContactId::generate(Timestamp::from_millis(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PhoneNumber;
+
+    #[test]
+    fn the_same_person_gets_the_same_id_in_a_tenant_and_another_in_the_next() {
+        // Arrange
+        let phone = ContactKey::Phone(PhoneNumber::parse("5511988887777").expect("valid"));
+        let ours = BlindIndex::new(&[7; 32]);
+        let theirs = BlindIndex::new(&[8; 32]);
+
+        // Act
+        let id = ours.contact_id(&phone);
+
+        // Assert
+        assert_eq!(id, ours.contact_id(&phone));
+        assert_ne!(id, theirs.contact_id(&phone));
+        assert!(!id.as_str().contains("5511988887777"));
+        assert_ne!(id, ours.contact_id(&ContactKey::UserId("5511988887777".into())));
+    }
+
+    #[test]
+    fn the_id_is_not_the_unkeyed_hash_of_the_number() {
+        // Arrange: what anyone could compute from the number alone.
+        let digits = "5511988887777";
+        let unkeyed = crate::adapters::dynamo::keys::hex_sha256(&format!("phone:{digits}"));
+        let index = BlindIndex::new(&[7; 32]);
+
+        // Act
+        let id = index.contact_id(&ContactKey::Phone(PhoneNumber::parse(digits).expect("valid")));
+
+        // Assert
+        assert!(!unkeyed.starts_with(id.as_str().trim_start_matches("ct_")));
+    }
+
+    #[test]
+    fn the_key_cannot_be_printed() {
+        assert_eq!(format!("{:?}", BlindIndex::new(&[1; 32])), "BlindIndex(..)");
+    }
+}
