@@ -2,12 +2,12 @@
 //! (moto): the same code the unit tests run on the in-memory table, here on the real protocol.
 
 use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
-use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditFilter, AuditLog, Target};
+use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditFilter, AuditLog, Target, ANONYMIZED};
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore};
 use shared::domain::identity::{CreateUserError, Directory, Session, UpdateError, User, UserStatus};
 use shared::domain::ports::{Admission, RateLimiter};
 use shared::domain::tenant::Role;
-use shared::domain::{ContactId, RecordId, SessionId, Timestamp, UserId};
+use shared::domain::{Clock, ContactId, RecordId, SessionId, SystemClock, Timestamp, UserId};
 
 use crate::support::{table, tenant};
 
@@ -66,7 +66,7 @@ async fn a_session_update_needs_the_version_it_read() {
     // Arrange
     let directory = DocDirectory::new(table().await);
     let tenant = tenant();
-    let now = shared::domain::Clock::now(&shared::domain::SystemClock);
+    let now = SystemClock.now();
     let session = Session {
         id: SessionId::generate(now),
         user_id: UserId::generate(now),
@@ -138,6 +138,60 @@ async fn audit_entries_are_append_only_and_filtered_newest_first() {
     assert_eq!(
         windowed.items.iter().map(|e| e.at).collect::<Vec<_>>(),
         vec![1_800_000_000_002, 1_800_000_000_001]
+    );
+}
+
+#[tokio::test]
+async fn audit_entries_stop_naming_the_person_after_a_year() {
+    // Arrange: entries about a contact and a lead, recent and 400 days old, and one about the tenant.
+    let table = table().await;
+    let audit = DocAuditLog::new(table.clone());
+    let tenant = tenant();
+    let now = SystemClock.now().as_millis();
+    let days_ago = |days: i64| Timestamp::from_millis(now - days * 86_400_000);
+    let about = |kind: &str, id: &str, at| {
+        AuditEntry::new(actor(), "x.update", Target { kind: kind.into(), id: id.into() }, at)
+    };
+    for entry in [
+        about("contact", "ct_recent", days_ago(10)),
+        about("lead", "1234567890", days_ago(400)),
+        about("contact", "ct_old", days_ago(400)),
+        about("tenant", tenant.as_str(), days_ago(400)),
+    ] {
+        audit.record(&tenant, &entry).await.expect("recorded");
+    }
+
+    // Act
+    let all = audit.entries(&tenant, &AuditFilter::default(), None, 10).await.expect("listed");
+    let about_recent = AuditFilter { target: Some("ct_recent".into()), ..AuditFilter::default() };
+    let about_old = AuditFilter { target: Some("ct_old".into()), ..AuditFilter::default() };
+
+    // Assert
+    let targets: Vec<(String, String)> =
+        all.items.iter().map(|e| (e.target.kind.clone(), e.target.id.clone())).collect();
+    assert_eq!(targets[0], ("contact".to_owned(), "ct_recent".to_owned()), "within a year: named");
+    assert!(targets[1..].contains(&("contact".to_owned(), ANONYMIZED.to_owned())), "{targets:?}");
+    assert!(targets[1..].contains(&("lead".to_owned(), ANONYMIZED.to_owned())), "{targets:?}");
+    assert!(targets[1..].contains(&("tenant".to_owned(), tenant.to_string())), "not a person: kept");
+    assert_eq!(audit.entries(&tenant, &about_recent, None, 10).await.expect("listed").items.len(), 1);
+    assert!(audit.entries(&tenant, &about_old, None, 10).await.expect("listed").items.is_empty());
+    let stored = format!(
+        "{:?}",
+        table
+            .query_prefix(
+                &shared::adapters::dynamo::keys::tenant_partition(&tenant),
+                "AUDIT#",
+                Timestamp::from_millis(0),
+                100,
+                None
+            )
+            .await
+            .expect("raw")
+            .items
+    );
+    assert!(
+        !stored.contains("ct_recent") && !stored.contains("ct_old"),
+        "the entries themselves never name the person"
     );
 }
 

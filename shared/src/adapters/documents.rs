@@ -15,12 +15,15 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::dynamo::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::dynamo::keys::{self, Key, DOC, ENTITY, EXPIRES_AT, PK, VERSION};
 use super::dynamo::Table;
-use crate::domain::audit::{AuditEntry, AuditError, AuditFilter, AuditLog, AUDIT_RETENTION_DAYS};
+use crate::domain::audit::{
+    AuditEntry, AuditError, AuditFilter, AuditLog, ANONYMIZED, AUDIT_RETENTION_DAYS, PERSON_TARGET_DAYS,
+    PERSON_TARGET_KINDS,
+};
 use crate::domain::crm::{Activity, ContactRecord, RecordError, RecordKind, RecordStore};
 use crate::domain::identity::{
     CreateUserError, Directory, DirectoryError, Session, UpdateError, User, UserStatus, Versioned,
@@ -29,7 +32,7 @@ use crate::domain::identity::{
 use crate::domain::inbox::Page;
 use crate::domain::outbound::{QualityError, QualityMeter, Template, TemplateError, TemplateStore};
 use crate::domain::ports::{Admission, RateLimitError, RateLimiter};
-use crate::domain::{ContactId, ExpiresAt, RecordId, SessionId, TenantId, Timestamp, UserId};
+use crate::domain::{AuditId, ContactId, ExpiresAt, RecordId, SessionId, TenantId, Timestamp, UserId};
 
 /// A stored document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -635,21 +638,91 @@ impl<D> DocAuditLog<D> {
 /// filter matches little: bounds the work of one request.
 const AUDIT_SCAN_BUDGET: usize = 1_000;
 
+/// Whom an audit entry about a person is about (see [`keys::audit_person`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct PersonLink {
+    /// The entry's id.
+    audit_id: AuditId,
+    /// Its time, epoch ms.
+    at: i64,
+    /// The contact or lead id.
+    target_id: String,
+}
+
+fn names_a_person(target: &crate::domain::audit::Target) -> bool {
+    PERSON_TARGET_KINDS.contains(&target.kind.as_str()) && target.id != "*"
+}
+
+impl<D: DocTable> DocAuditLog<D> {
+    /// Puts back whom the entries are about, where the link has not expired yet: one query over
+    /// the page's time span.
+    async fn with_people(
+        &self,
+        pk: &str,
+        entries: &mut [AuditEntry],
+        now: Timestamp,
+    ) -> Result<(), AuditError> {
+        let anonymous = || entries.iter().filter(|e| e.target.id == ANONYMIZED && names_a_person(&e.target));
+        let (Some(newest), Some(oldest)) = (anonymous().map(|e| e.at).max(), anonymous().map(|e| e.at).min())
+        else {
+            return Ok(());
+        };
+        let mut links = std::collections::HashMap::new();
+        let mut cursor = Some(keys::audit_person_until(newest));
+        'pages: while let Some(after) = cursor.take() {
+            let (docs, next) =
+                self.table.query_docs(pk, keys::AUDIT_PERSON_PREFIX, Some(&after), (100, false), now).await?;
+            for doc in &docs {
+                let link: PersonLink = from_json(doc)?.value;
+                if link.at < oldest {
+                    break 'pages;
+                }
+                links.insert(link.audit_id, link.target_id);
+            }
+            cursor = next;
+        }
+        for entry in entries.iter_mut() {
+            if let Some(id) = links.remove(&entry.id) {
+                entry.target.id = id;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<D: DocTable> AuditLog for DocAuditLog<D> {
     async fn record(&self, tenant: &TenantId, entry: &AuditEntry) -> Result<(), AuditError> {
         let at = Timestamp::from_millis(entry.at);
-        let write = DocWrite::Put {
-            key: keys::audit(tenant, entry.at, &entry.id),
-            entity: "audit",
-            body: to_json(entry)?,
-            expires_at: Some(ExpiresAt::after(
-                at,
-                std::time::Duration::from_secs(AUDIT_RETENTION_DAYS.unsigned_abs() * 86_400),
-            )),
-            // Append-only: an entry is never overwritten.
-            precondition: Precondition::Absent,
+        let days = |days: i64| {
+            Some(ExpiresAt::after(at, std::time::Duration::from_secs(days.unsigned_abs() * 86_400)))
         };
-        self.table.write_docs(vec![write], at).await.map_err(|e| AuditError::Unknown(e.into()))
+        let mut stored = entry.clone();
+        let mut writes = Vec::with_capacity(2);
+        if names_a_person(&entry.target) {
+            // The entry itself never names the person; the link that does expires first.
+            stored.target.id = ANONYMIZED.to_owned();
+            let link =
+                PersonLink { audit_id: entry.id.clone(), at: entry.at, target_id: entry.target.id.clone() };
+            writes.push(DocWrite::Put {
+                key: keys::audit_person(tenant, entry.at, &entry.id),
+                entity: "audit_person",
+                body: to_json(&link)?,
+                expires_at: days(PERSON_TARGET_DAYS),
+                precondition: Precondition::Absent,
+            });
+        }
+        writes.insert(
+            0,
+            DocWrite::Put {
+                key: keys::audit(tenant, entry.at, &entry.id),
+                entity: "audit",
+                body: to_json(&stored)?,
+                expires_at: days(AUDIT_RETENTION_DAYS),
+                // Append-only: an entry is never overwritten.
+                precondition: Precondition::Absent,
+            },
+        );
+        self.table.write_docs(writes, at).await.map_err(|e| AuditError::Unknown(e.into()))
     }
 
     async fn entries(
@@ -673,9 +746,13 @@ impl<D: DocTable> AuditLog for DocAuditLog<D> {
                 .table
                 .query_docs(&pk, keys::AUDIT_PREFIX, cursor.as_deref(), (limit, false), now)
                 .await?;
-            for doc in &docs {
+            let mut page = docs
+                .iter()
+                .map(|doc| Ok(from_json::<AuditEntry>(doc)?.value))
+                .collect::<Result<Vec<_>, AuditError>>()?;
+            self.with_people(&pk, &mut page, now).await?;
+            for (doc, entry) in docs.iter().zip(page) {
                 examined += 1;
-                let entry: AuditEntry = from_json(doc)?.value;
                 if filter.since.is_some_and(|since| entry.at < since) {
                     // Newest first: everything further is older still.
                     return Ok(Page { items, next: None });

@@ -14,6 +14,16 @@ use super::time::Timestamp;
 /// that the trail is not a second, permanent copy of activity).
 pub const AUDIT_RETENTION_DAYS: i64 = 730;
 
+/// How long an entry about a person (a contact or a lead) says whom it is about: after a year
+/// the entry keeps the fact and its target reads [`ANONYMIZED`] (P52).
+pub const PERSON_TARGET_DAYS: i64 = 365;
+
+/// The kinds of target that name a person.
+pub const PERSON_TARGET_KINDS: [&str; 2] = ["contact", "lead"];
+
+/// The id an anonymized target reads as.
+pub const ANONYMIZED: &str = "anonymized";
+
 /// Who acted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Actor {

@@ -501,6 +501,22 @@ pub fn audit(tenant: &TenantId, at_millis: i64, id: &AuditId) -> Key {
 /// Sort-key prefix of audit entries.
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 
+/// Whom an audit entry about a person is about: kept beside the entry, expiring a year after it
+/// (P52), so that the anonymization is TTL's work, not a job's.
+#[must_use]
+pub fn audit_person(tenant: &TenantId, at_millis: i64, id: &AuditId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{AUDIT_PERSON_PREFIX}{:013}#{id}", at_millis.max(0)) }
+}
+
+/// Sort-key prefix of the person links of audit entries.
+pub const AUDIT_PERSON_PREFIX: &str = "AUDITPERSON#";
+
+/// Where the person links after `at_millis` end (a descending query's exclusive start).
+#[must_use]
+pub fn audit_person_until(at_millis: i64) -> String {
+    format!("{AUDIT_PERSON_PREFIX}{:013}", at_millis.saturating_add(1).max(0))
+}
+
 /// Where audit entries before `at_millis` start (a descending query's exclusive start).
 #[must_use]
 pub fn audit_before(at_millis: i64) -> String {
