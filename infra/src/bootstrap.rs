@@ -86,31 +86,43 @@ pub async fn bootstrap(
     Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, kms_key_id })
 }
 
+fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {
+    Ok(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?)
+}
+
+fn key_element(name: &str, kind: KeyType) -> anyhow::Result<KeySchemaElement> {
+    Ok(KeySchemaElement::builder().attribute_name(name).key_type(kind).build()?)
+}
+
+/// A `CreateTable` of an on-demand table keyed by `PK`/`SK` strings.
+fn keyed_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> anyhow::Result<aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder> {
+    Ok(client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute(PK)?)
+        .attribute_definitions(string_attribute(SK)?)
+        .key_schema(key_element(PK, KeyType::Hash)?)
+        .key_schema(key_element(SK, KeyType::Range)?))
+}
+
 /// The single table: `PK`/`SK` strings, `GSI1` over `GSI1PK`/`GSI1SK`, on-demand, TTL on
 /// `expires_at`.
 ///
 /// # Errors
 /// When DynamoDB refuses.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> anyhow::Result<()> {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
-    };
-    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(PK)?)
-        .attribute_definitions(attribute(SK)?)
-        .attribute_definitions(attribute(GSI1PK)?)
-        .attribute_definitions(attribute(GSI1SK)?)
-        .key_schema(key(PK, KeyType::Hash)?)
-        .key_schema(key(SK, KeyType::Range)?)
+    keyed_table(client, name)?
+        .attribute_definitions(string_attribute(GSI1PK)?)
+        .attribute_definitions(string_attribute(GSI1SK)?)
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(GSI1)
-                .key_schema(key(GSI1PK, KeyType::Hash)?)
-                .key_schema(key(GSI1SK, KeyType::Range)?)
+                .key_schema(key_element(GSI1PK, KeyType::Hash)?)
+                .key_schema(key_element(GSI1SK, KeyType::Range)?)
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()?,
         )
@@ -135,21 +147,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> anyh
 /// # Errors
 /// When DynamoDB refuses.
 pub async fn create_key_table(client: &aws_sdk_dynamodb::Client, name: &str) -> anyhow::Result<()> {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
-    };
-    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(PK)?)
-        .attribute_definitions(attribute(SK)?)
-        .key_schema(key(PK, KeyType::Hash)?)
-        .key_schema(key(SK, KeyType::Range)?)
-        .send()
-        .await
-        .with_context(|| format!("creating table {name}"))?;
+    keyed_table(client, name)?.send().await.with_context(|| format!("creating table {name}"))?;
     Ok(())
 }
 
