@@ -289,3 +289,38 @@ async fn a_status_arriving_after_the_erasure_records_nothing_about_the_person() 
         "nothing of the status is kept"
     );
 }
+
+#[tokio::test]
+async fn a_cold_instance_lists_a_page_of_contacts_with_one_key_read_each() {
+    // Arrange: 20 people, then a fresh instance.
+    let table = table().await;
+    let keyring = keyring(&table).await;
+    let inbox = DynamoInbox::new(table.clone(), keyring.clone());
+    let tenant = tenant();
+    for i in 0..20 {
+        let profile = person(&format!("55119777720{i:02}"), &format!("Listed {i:02}"));
+        receive(&inbox, &tenant, &profile, &format!("wamid.LIST{i}"), r#"{"text":{"body":"hi"}}"#).await;
+    }
+    let cold = Keyring::on(
+        &table,
+        keyring.key_table().name(),
+        aws_sdk_kms::Client::new(&aws().await),
+        &kms_key().await,
+    );
+    let fresh = DynamoInbox::new(table.clone(), cold.clone());
+
+    // Act
+    let page = fresh.contacts(&tenant, &Default::default(), None, 50).await.expect("listed");
+
+    // Assert: every identifier opened, in the listing's order, one unwrap per person.
+    let mut names: Vec<String> = page.items.iter().filter_map(|c| c.name.clone()).collect();
+    assert_eq!(names.len(), 20);
+    assert!(page.items.iter().all(|c| c.phone.as_deref().is_some_and(|p| p.starts_with("55119777720"))));
+    let ids: Vec<&str> = page.items.iter().map(|c| c.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "the table's order is kept");
+    names.sort();
+    assert_eq!(names[0], "Listed 00");
+    assert_eq!(cold.kms_calls().decrypt, 20);
+}

@@ -63,6 +63,10 @@ impl DynamoInbox {
 pub const SEALED_ATTRIBUTES: [&str; 7] =
     [attr::PHONE, attr::USER_ID, attr::EMAIL, attr::NAME, attr::ATTRIBUTES, attr::RAW, attr::LEAD];
 
+/// How many items of a page are opened at once (each may need its contact's key: a key-table
+/// read and a KMS call on a cold instance).
+const OPEN_CONCURRENCY: usize = 16;
+
 /// How many items one filtered listing examines at most before answering with a short page.
 const FILTER_SCAN_BUDGET: usize = 1_000;
 
@@ -198,13 +202,14 @@ impl DynamoInbox {
         Ok(item)
     }
 
-    /// Opens a page of items.
+    /// Opens a page of items, up to [`OPEN_CONCURRENCY`] at once (a cold page of contacts
+    /// waits for one round of key reads, not one per contact), in order.
     async fn open_all(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<Item>, InboxError> {
-        let mut opened = Vec::with_capacity(items.len());
-        for item in items {
-            opened.push(self.open(tenant, item).await?);
-        }
-        Ok(opened)
+        use futures::{StreamExt as _, TryStreamExt as _};
+        futures::stream::iter(items.into_iter().map(|item| self.open(tenant, item)))
+            .buffered(OPEN_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
     /// An update that is allowed to find its condition false (a "move only forward" write).

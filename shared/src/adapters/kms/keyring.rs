@@ -115,7 +115,10 @@ pub struct Keyring {
     key_id: String,
     index_keys: KeyCache<TenantId>,
     data_keys: KeyCache<(TenantId, ContactId)>,
-    /// Held while a cache miss is filled, so concurrent misses of one key make one KMS call.
+    /// Held while a tenant's index key is filled, so concurrent misses make one KMS call. Data
+    /// keys take no lock: a page of contacts opens their keys concurrently, and two misses of
+    /// one contact's key at once are rare (a person's messages are serialized by their FIFO
+    /// group) and harmless (the conditional put keeps one key; the other reads it back).
     filling: tokio::sync::Mutex<()>,
     generated: AtomicU64,
     decrypted: AtomicU64,
@@ -212,10 +215,6 @@ impl Keyring {
     ) -> anyhow::Result<Option<DataKey>> {
         let cache_key = (tenant.clone(), contact.clone());
         let wrap = |key| DataKey { key, tenant: tenant.clone(), contact: contact.clone() };
-        if let Some(key) = self.data_keys.get(&cache_key) {
-            return Ok(Some(wrap(key)));
-        }
-        let _filling = self.filling.lock().await;
         if let Some(key) = self.data_keys.get(&cache_key) {
             return Ok(Some(wrap(key)));
         }
