@@ -7,7 +7,9 @@
 //!   AES-256-GCM under it. Stored wrapped by KMS — encryption context `{tenant_id, contact_id,
 //!   purpose}` — in the *key table*, which has no point-in-time recovery and no backups. Erasing
 //!   a contact deletes its key item ([`Keyring::shred`]): every copy of its sealed data, in the
-//!   table's 35 days of PITR and in any export of it, is unreadable from that moment.
+//!   table's 35 days of PITR and in any export of it, is unreadable from that moment (a warm
+//!   instance that used the key may keep it in memory for the rest of its cache period, at most
+//!   five minutes; nothing is ever written to disk).
 //!
 //! Both are cached in memory with the bounds of [`CachePolicy`], so the webhook path resolves
 //! and seals without a KMS call per message: about one call per tenant and one per active
