@@ -16,7 +16,7 @@ use shared::domain::outbound::callback_data;
 use shared::domain::tenant::RetentionSettings;
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, TenantId, Wamid};
 
-use crate::support::{aws, keyring, kms_key, table, tenant, unique};
+use crate::support::{instance_keyring, keyring, table, tenant, unique};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -73,12 +73,7 @@ async fn restore(backup: &[Item], live: &Keyring) -> DynamoInbox {
             .await
             .expect("restore an item");
     }
-    let cold = Keyring::on(
-        &restored,
-        live.key_table().name(),
-        aws_sdk_kms::Client::new(&aws().await),
-        &kms_key().await,
-    );
+    let cold = instance_keyring(&restored, live.key_table().name()).await;
     DynamoInbox::new(restored, cold)
 }
 
@@ -219,12 +214,7 @@ async fn the_webhook_path_makes_no_kms_call_per_message() {
         }
     }
     // A fresh instance (cold caches) receiving 5 more from each.
-    let cold = Keyring::on(
-        &table,
-        keyring.key_table().name(),
-        aws_sdk_kms::Client::new(&aws().await),
-        &kms_key().await,
-    );
+    let cold = instance_keyring(&table, keyring.key_table().name()).await;
     let fresh = DynamoInbox::new(table.clone(), cold.clone());
     for round in 0..5 {
         for (i, profile) in people.iter().enumerate() {
@@ -301,12 +291,7 @@ async fn a_cold_instance_lists_a_page_of_contacts_with_one_key_read_each() {
         let profile = person(&format!("55119777720{i:02}"), &format!("Listed {i:02}"));
         receive(&inbox, &tenant, &profile, &format!("wamid.LIST{i}"), r#"{"text":{"body":"hi"}}"#).await;
     }
-    let cold = Keyring::on(
-        &table,
-        keyring.key_table().name(),
-        aws_sdk_kms::Client::new(&aws().await),
-        &kms_key().await,
-    );
+    let cold = instance_keyring(&table, keyring.key_table().name()).await;
     let fresh = DynamoInbox::new(table.clone(), cold.clone());
 
     // Act

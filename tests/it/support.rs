@@ -68,10 +68,15 @@ pub async fn kms_key() -> String {
 
 /// A keyring beside `table`: a fresh key table, the binary's KMS key.
 pub async fn keyring(table: &Table) -> Arc<Keyring> {
-    let aws = aws().await;
     let name = unique("it-keys");
     infra::bootstrap::create_key_table(table.client(), &name).await.expect("create key table");
-    Keyring::on(table, &name, aws_sdk_kms::Client::new(&aws), &kms_key().await)
+    instance_keyring(table, &name).await
+}
+
+/// The keyring of a freshly started instance (cold caches) over `table` and the existing key
+/// table `key_table`.
+pub async fn instance_keyring(table: &Table, key_table: &str) -> Arc<Keyring> {
+    Keyring::on(table, key_table, aws_sdk_kms::Client::new(&aws().await), &kms_key().await)
 }
 
 /// The inbox on `table`, with its own keyring.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _};
+use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _, PERSON_TARGET_DAYS};
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore as _};
 use shared::domain::inbox::{
     ConsentEventView, ContactFilter, ContactKey, ContactView, ConversationFilter, ConversationView,
@@ -167,23 +167,23 @@ async fn export_contact<A: Adapters>(
     Ok(ContactExport { contact, consent_ledger, leads, conversations: exported, records, timeline })
 }
 
-/// The audit entries whose target is one of `contacts`, newest first.
+/// The audit entries whose target is one of `contacts`, newest first: one pass over the last
+/// year of the trail (older entries no longer name anyone, P52).
 async fn audit_about<A: Adapters>(
     deps: &Deps<A>,
     tenant: &TenantId,
     contacts: &[ContactExport],
 ) -> Result<Vec<AuditEntry>, ApiError> {
-    let mut entries = Vec::new();
-    for export in contacts {
-        let filter = AuditFilter { target: Some(export.contact.id.to_string()), ..AuditFilter::default() };
-        let filter = &filter;
-        let log = &deps.audit;
-        entries.extend(
-            all(|after| async move { log.entries(tenant, filter, after.as_deref(), MAX_LIMIT).await })
-                .await?,
-        );
+    if contacts.is_empty() {
+        return Ok(Vec::new());
     }
-    entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+    let ids: Vec<String> = contacts.iter().map(|c| c.contact.id.to_string()).collect();
+    let since = deps.clock.now().as_millis() - PERSON_TARGET_DAYS * 86_400_000;
+    let filter = &AuditFilter { since: Some(since), ..AuditFilter::default() };
+    let log = &deps.audit;
+    let mut entries =
+        all(|after| async move { log.entries(tenant, filter, after.as_deref(), MAX_LIMIT).await }).await?;
+    entries.retain(|e| ids.contains(&e.target.id));
     Ok(entries)
 }
 
