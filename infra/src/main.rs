@@ -121,10 +121,12 @@ fn function_env(
         ("TABLE_NAME", resources.table_name.clone()),
     ];
     // Every function that reads or erases people's data holds the key table.
-    if matches!(name, "api" | "inbound" | "send" | "retention") {
+    if matches!(name, "api" | "inbound" | "send" | "suggest" | "retention") {
         env.push(("KEY_TABLE_NAME", resources.key_table_name.clone()));
     }
     let graph = format!("http://127.0.0.1:{}/_sandbox/graph", config.port);
+    // The one AI provider offered locally: the sandbox, which records what it receives.
+    let ai_providers = format!("sandbox=http://127.0.0.1:{}/_sandbox/ai/v1", config.port);
     // Each function gets what template.yaml gives it, nothing more.
     match name {
         "webhook" => env.extend([
@@ -138,6 +140,7 @@ fn function_env(
             ("GRAPH_API_BASE_URL", graph.clone()),
             ("OUTBOUND_QUEUE_URL", resources.outbound.url.clone()),
             ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
+            ("AI_PROVIDERS", ai_providers.clone()),
         ]),
         "inbound" => env.extend([
             ("KMS_KEY_ID", resources.kms_key_id.clone()),
@@ -157,7 +160,9 @@ fn function_env(
                 env.push(("PAIR_INTERVAL_MS", interval));
             }
         }
-        "suggest" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
+        "suggest" => {
+            env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("AI_PROVIDERS", ai_providers)])
+        }
         "retention" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
         _ => {}
     }

@@ -1,6 +1,10 @@
 //! The sandbox Graph API: what the functions use as the Graph base URL locally. It records every
 //! request (the outbox), answers sends the way the Cloud API does, can be told to fail the next
 //! sends with a Meta error (faults), and serves Lead Ads leads registered by tests.
+//!
+//! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
+//! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
+//! what would have left for an external provider (P31), and answers with two fixed replies.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -73,7 +77,23 @@ struct State_ {
     leads: HashMap<String, Value>,
     /// Message templates by WABA id, as `GET /<waba_id>/message_templates` lists them.
     templates: HashMap<String, Vec<Value>>,
+    /// What the sandbox AI provider received.
+    ai_requests: Vec<AiRequest>,
 }
+
+/// One request the sandbox AI provider received.
+#[derive(Debug, Clone, Serialize)]
+pub struct AiRequest {
+    /// Path below `/_sandbox/ai`.
+    pub path: String,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
+    /// The body as JSON (or as a string when it is not JSON).
+    pub body: Value,
+}
+
+/// The replies the sandbox AI provider suggests.
+pub const SANDBOX_REPLIES: [&str; 2] = ["Thanks for your message, [name]!", "Sure, I can help with that."];
 
 /// The sandbox; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -100,6 +120,8 @@ impl Sandbox {
             .route("/faults", post(add_fault))
             .route("/leads", post(add_lead))
             .route("/templates/{waba_id}", post(add_template))
+            .route("/ai/requests", get(ai_requests))
+            .route("/ai/v1/chat/completions", post(ai_completion))
             .with_state(self.clone())
     }
 
@@ -261,4 +283,31 @@ async fn add_template(State(sandbox): State<Sandbox>, Path(waba_id): Path<String
         list.push(template.clone());
     }
     (StatusCode::CREATED, Json(template)).into_response()
+}
+
+/// `POST /_sandbox/ai/v1/chat/completions`: records the request, answers a chat completion whose
+/// content is the JSON Leadline asks for.
+async fn ai_completion(
+    State(sandbox): State<Sandbox>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.ai_requests.push(AiRequest { path: "/v1/chat/completions".to_owned(), authorization, body });
+    }
+    let content = json!({"replies": SANDBOX_REPLIES}).to_string();
+    Json(json!({
+        "id": format!("chatcmpl-sandbox{}", crate::random_hex(8)),
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+    }))
+    .into_response()
+}
+
+async fn ai_requests(State(sandbox): State<Sandbox>) -> Response {
+    let requests = sandbox.state.lock().map(|s| s.ai_requests.clone()).unwrap_or_default();
+    Json(requests).into_response()
 }

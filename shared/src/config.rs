@@ -5,7 +5,24 @@
 
 use std::str::FromStr;
 
+use crate::domain::ai::AiProviders;
 use crate::domain::Secret;
+
+/// `url` without a trailing slash, if it is `https://` (P19) or plain `http://` on loopback.
+fn checked_url(name: &'static str, url: &str) -> Result<String, ConfigError> {
+    let url = url.trim().trim_end_matches('/').to_owned();
+    let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/"]
+        .iter()
+        .any(|prefix| url.starts_with(prefix));
+    if url.starts_with("https://") || loopback {
+        Ok(url)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: "must be an https:// URL (http:// only on loopback)".to_owned(),
+        })
+    }
+}
 
 /// Why the configuration could not be read. The message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,18 +81,33 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// # Errors
     /// [`ConfigError::Missing`]; [`ConfigError::Invalid`] for any other scheme or host.
     pub fn https_url(&self, name: &'static str) -> Result<String, ConfigError> {
-        let url = self.required(name)?.trim().trim_end_matches('/').to_owned();
-        let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/"]
-            .iter()
-            .any(|prefix| url.starts_with(prefix));
-        if url.starts_with("https://") || loopback {
-            Ok(url)
-        } else {
-            Err(ConfigError::Invalid {
-                name,
-                reason: "must be an https:// URL (http:// only on loopback)".to_owned(),
-            })
+        checked_url(name, &self.required(name)?)
+    }
+
+    /// The AI providers the deployment offers (`AI_PROVIDERS`, P31): `name=base_url` pairs
+    /// separated by commas, each URL as for [`Env::https_url`]; none when unset (then no tenant
+    /// can connect one, and nothing is ever sent to an AI provider).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the bad entry.
+    pub fn ai_providers(&self, name: &'static str) -> Result<AiProviders, ConfigError> {
+        let Some(spec) = self.optional(name) else { return Ok(AiProviders::default()) };
+        let mut pairs = Vec::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let invalid =
+                |reason: &str| ConfigError::Invalid { name, reason: format!("{entry:?}: {reason}") };
+            let (provider, url) = entry.split_once('=').ok_or_else(|| invalid("expected name=https://…"))?;
+            let provider = provider.trim();
+            let name_ok = (1..=32).contains(&provider.len())
+                && provider
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'));
+            if !name_ok {
+                return Err(invalid("the name must be 1 to 32 of a-z, 0-9, _ and -"));
+            }
+            pairs.push((provider.to_owned(), checked_url(name, url)?));
         }
+        Ok(AiProviders::new(pairs))
     }
 
     /// A parsed variable with a default when unset.
@@ -134,6 +166,23 @@ mod tests {
         assert!(env.https_url("LOCAL").is_ok());
         assert!(matches!(env.https_url("PLAIN"), Err(ConfigError::Invalid { .. })));
         assert!(matches!(env.https_url("SNEAKY"), Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn ai_providers_are_named_https_urls_and_none_when_unset() {
+        let env = env(&[
+            ("GOOD", "openai=https://api.openai.com/v1/, local=http://127.0.0.1:9/ai/v1"),
+            ("PLAIN", "openai=http://api.openai.com/v1"),
+            ("UNNAMED", "https://api.openai.com/v1"),
+            ("BAD_NAME", "Open AI=https://api.openai.com/v1"),
+        ]);
+        let providers = env.ai_providers("GOOD").unwrap();
+        assert_eq!(providers.names(), ["local", "openai"]);
+        assert_eq!(providers.base_url("openai"), Some("https://api.openai.com/v1"));
+        assert_eq!(env.ai_providers("UNSET"), Ok(AiProviders::default()));
+        for name in ["PLAIN", "UNNAMED", "BAD_NAME"] {
+            assert!(matches!(env.ai_providers(name), Err(ConfigError::Invalid { .. })), "{name}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 // Everything in this binary is test code: helpers outside `#[test]` functions may fail loudly too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod ai;
 mod api;
 mod batch;
 mod bench_inbound;

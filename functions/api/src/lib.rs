@@ -22,6 +22,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
 use shared::config::{ConfigError, Env};
+use shared::domain::ai::{AiProviders, SuggestionStore};
 use shared::domain::audit::{AuditEntry, AuditLog, Target};
 use shared::domain::crm::RecordStore;
 use shared::domain::identity::Directory;
@@ -59,6 +60,10 @@ pub struct Config {
     pub graph_api_base_url: String,
     /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
     pub graph_api_version: String,
+    /// `suggest` (`SUGGEST_QUEUE_URL`): AI suggestion requests go here.
+    pub suggest_queue_url: String,
+    /// The AI providers tenants may choose (`AI_PROVIDERS`; none when unset).
+    pub ai_providers: AiProviders,
 }
 
 impl Config {
@@ -80,6 +85,8 @@ impl Config {
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
+            suggest_queue_url: env.required("SUGGEST_QUEUE_URL")?,
+            ai_providers: env.ai_providers("AI_PROVIDERS")?,
         })
     }
 }
@@ -92,8 +99,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Vault: Vault;
     /// The time source.
     type Clock: Clock;
-    /// Contacts, conversations, messages, consent, leads.
-    type Inbox: InboxStore;
+    /// Contacts, conversations, messages, consent, leads, AI suggestion requests.
+    type Inbox: InboxStore + SuggestionStore;
     /// Erasure requests and retention queues.
     type Privacy: PrivacyStore;
     /// Users and sessions.
@@ -104,8 +111,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Records: RecordStore;
     /// Request rate limiting and monthly message counts.
     type Limiter: RateLimiter;
-    /// `outbound.fifo`.
-    type Outbound: Queue;
+    /// The SQS queues (`outbound.fifo`, `suggest`).
+    type Queue: Queue;
     /// Idempotency keys of `POST /v1/messages`.
     type Idempotency: IdempotencyStore;
     /// Message templates as synced.
@@ -140,7 +147,9 @@ pub struct Deps<A: Adapters> {
     /// Request rate limiting and monthly message counts.
     pub limiter: A::Limiter,
     /// `outbound.fifo`.
-    pub outbound: A::Outbound,
+    pub outbound: A::Queue,
+    /// `suggest`.
+    pub suggest: A::Queue,
     /// Idempotency keys of `POST /v1/messages`.
     pub idempotency: A::Idempotency,
     /// Message templates as synced.

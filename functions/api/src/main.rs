@@ -26,7 +26,7 @@ impl Adapters for Aws {
     type Audit = DocAuditLog<Table>;
     type Records = DocRecords<Table>;
     type Limiter = DocRateLimiter<Table>;
-    type Outbound = SqsQueue;
+    type Queue = SqsQueue;
     type Idempotency = DynamoIdempotency;
     type Templates = DocTemplates<Table>;
     type Cloud = GraphClient;
@@ -54,6 +54,7 @@ async fn main() -> Result<(), Error> {
         records: DocRecords::new(table.clone()),
         limiter: DocRateLimiter::new(table.clone()),
         outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.outbound_queue_url.clone()),
+        suggest: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.suggest_queue_url.clone()),
         idempotency: DynamoIdempotency::new(table.clone(), MIN_RETENTION),
         templates: DocTemplates::new(table.clone()),
         quality: DocQuality::new(table),

@@ -31,7 +31,7 @@ impl Adapters for Fakes {
     type Audit = DocAuditLog<MemoryDocs>;
     type Records = DocRecords<MemoryDocs>;
     type Limiter = DocRateLimiter<MemoryDocs>;
-    type Outbound = MemoryQueue;
+    type Queue = MemoryQueue;
     type Idempotency = MemoryIdempotency;
     type Templates = DocTemplates<MemoryDocs>;
     type Cloud = MemoryCloud;
@@ -53,6 +53,8 @@ fn deps() -> TestDeps {
             outbound_queue_url: "q".into(),
             graph_api_base_url: "https://graph.example".into(),
             graph_api_version: "v23.0".into(),
+            suggest_queue_url: "s".into(),
+            ai_providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
         },
         tenants: MemoryTenantStore::default(),
         vault: LocalVault,
@@ -64,6 +66,7 @@ fn deps() -> TestDeps {
         records: DocRecords::new(docs.clone()),
         limiter: DocRateLimiter::new(docs.clone()),
         outbound: MemoryQueue::default(),
+        suggest: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
         quality: DocQuality::new(docs),
@@ -629,4 +632,97 @@ async fn deleting_a_user_removes_its_personal_data_and_keeps_its_id() {
         deps.directory.user_by_email(&tenant, "gone@example.com").await.expect("read").is_none(),
         "email freed"
     );
+}
+
+#[tokio::test]
+async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_contact_unrestricted() {
+    use shared::domain::inbox::{ConversationFilter, InboxStore};
+    // Arrange: a conversation; AI off by default.
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511911112222", "wamid.AI1").await;
+    let tenant_id = TenantId::parse(tenant.clone()).expect("valid");
+    let conversations = deps
+        .inbox
+        .conversations(&tenant_id, None, &ConversationFilter::default(), None, 1)
+        .await
+        .expect("listed");
+    let conversation = &conversations.items[0];
+    let ask = || {
+        handle(
+            request("POST", &format!("/v1/conversations/{}/suggestions", conversation.id), Some(&key), ""),
+            &deps,
+        )
+    };
+    let problem_type =
+        |response: &Response<Body>| json(response)["type"].as_str().unwrap_or_default().to_owned();
+    let settings = |enabled: bool| {
+        format!(
+            r#"{{"settings":{{"time_zone":"UTC","business_hours":[],"opt_out_keywords":[],"opt_in_keywords":[],"ai_enabled":{enabled}}}}}"#
+        )
+    };
+
+    // Act / Assert: AI off.
+    let off = ask().await;
+    assert_eq!(off.status(), StatusCode::CONFLICT);
+    assert!(problem_type(&off).ends_with("/ai-disabled"), "{}", problem_type(&off));
+    // On, but no provider; then a provider the deployment does not offer.
+    let on = handle(request("PATCH", "/v1/tenant", Some(&key), &settings(true)), &deps).await;
+    assert_eq!(on.status(), StatusCode::OK);
+    assert!(problem_type(&ask().await).ends_with("/ai-not-connected"));
+    let unknown = r#"{"provider":"elsewhere","model":"m","api_key":"sk-secret-1"}"#;
+    let refused = handle(request("PUT", "/v1/ai", Some(&key), unknown), &deps).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(json(&refused)["detail"].as_str().unwrap_or_default().contains("sandbox"));
+    // Connected: the key is sealed for the tenant and never shown.
+    let connect = r#"{"provider":"sandbox","model":"small-1","api_key":"sk-secret-1"}"#;
+    let connected = handle(request("PUT", "/v1/ai", Some(&key), connect), &deps).await;
+    assert_eq!(connected.status(), StatusCode::OK);
+    let shown = handle(request("GET", "/v1/ai", Some(&key), ""), &deps).await;
+    assert!(!String::from_utf8_lossy(shown.body().as_ref()).contains("sk-secret"));
+    let stored = deps.tenants.ai_connection(&tenant_id).await.expect("read").expect("connected");
+    let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::IntegrationSecret };
+    assert_eq!(deps.vault.open(&context, &stored.api_key).await.expect("opens").expose(), b"sk-secret-1");
+    // Now it is accepted and queued.
+    let accepted = ask().await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let suggestion = json(&accepted);
+    assert_eq!(suggestion["status"], "pending");
+    let queued = deps.suggest.sent();
+    assert_eq!(queued.len(), 1);
+    let job: serde_json::Value = serde_json::from_str(&queued[0].body).expect("JSON job");
+    assert_eq!(job["suggestion_id"], suggestion["id"]);
+    let read = handle(
+        request(
+            "GET",
+            &format!(
+                "/v1/conversations/{}/suggestions/{}",
+                conversation.id,
+                suggestion["id"].as_str().unwrap_or_default()
+            ),
+            Some(&key),
+            "",
+        ),
+        &deps,
+    )
+    .await;
+    assert_eq!(json(&read)["status"], "pending");
+    // A restricted contact: refused, nothing more queued.
+    let restrict = handle(
+        request(
+            "PATCH",
+            &format!("/v1/contacts/{}", conversation.contact_id),
+            Some(&key),
+            r#"{"restricted":true}"#,
+        ),
+        &deps,
+    )
+    .await;
+    assert_eq!(restrict.status(), StatusCode::OK);
+    assert!(problem_type(&ask().await).ends_with("/contact-restricted"));
+    assert_eq!(deps.suggest.sent().len(), 1);
+    // Disconnected: the key is gone.
+    let disconnected = handle(request("DELETE", "/v1/ai", Some(&key), ""), &deps).await;
+    assert_eq!(disconnected.status(), StatusCode::NO_CONTENT);
+    assert!(deps.tenants.ai_connection(&tenant_id).await.expect("read").is_none());
 }

@@ -1,23 +1,39 @@
-//! The `suggest` function: AI suggestions, summaries and sentiment, fed by `suggest`.
+//! The `suggest` function: AI reply suggestions, fed by the `suggest` queue (P30, P31).
 //!
-//! This build wires its configuration and clients but does not do its work yet (that is the
-//! AI issue's): every record is reported as failed with that reason, so SQS keeps it and,
-//! after the redrive count, moves it to the dead-letter queue where nothing is lost.
+//! Each record names a pending suggestion request. Right before any provider call the gate is
+//! checked again — the tenant may have turned AI off, disconnected the provider, or the contact
+//! objected since the request was made — and only the conversation's text, redacted
+//! ([`shared::domain::ai::redact`]), reaches the provider. A request ends `ready`, `refused`
+//! (the gate said no) or `failed` (the provider refused); an unavailable provider leaves the
+//! record to SQS to retry. Redelivered records change nothing once a request has ended.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
-use shared::adapters::dynamo::Table;
-use shared::adapters::kms::{CachePolicy, KmsVault};
+use shared::adapters::ai::OpenAiCompatible;
+use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
+use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
-use shared::lambda::batch::{run_batch, BatchError, RecordError};
+use shared::domain::ai::{
+    ai_gate, turns, AiProvider, AiProviderError, AiProviders, AiRefusal, ProviderCall, SuggestionJob,
+    SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView, CONTEXT_MESSAGES,
+};
+use shared::domain::inbox::InboxStore;
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::tenant::TenantStatus;
+use shared::domain::{Clock, Secret, SystemClock, TenantId};
+use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The single table (`TABLE_NAME`).
     pub table_name: String,
-    /// The KMS key of envelopes (`KMS_KEY_ID`: tenants' AI provider keys).
+    /// The key table of contacts' data keys (`KEY_TABLE_NAME`): conversations are sealed (P64).
+    pub key_table_name: String,
+    /// The KMS key of envelopes (`KMS_KEY_ID`: tenants' provider keys, contacts' data keys).
     pub kms_key_id: String,
+    /// The providers tenants may choose (`AI_PROVIDERS`, `name=https://…/v1,…`).
+    pub providers: AiProviders,
     /// How many records run at once (`BATCH_CONCURRENCY`, default 2: provider calls are slow).
     pub concurrency: usize,
 }
@@ -30,36 +46,81 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: env.required("TABLE_NAME")?,
+            key_table_name: env.required("KEY_TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
+            providers: env.ai_providers("AI_PROVIDERS")?,
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 2)?,
         })
     }
 }
 
-/// What the handler needs, built once per process.
-#[derive(Debug)]
-pub struct Deps {
-    /// Configuration.
-    pub config: Config,
-    /// The single table.
-    pub table: Table,
-    /// Envelope encryption (tenants' provider keys).
-    pub vault: KmsVault,
+/// The adapters the function runs on: production ([`Aws`]) or in-memory fakes (tests).
+pub trait Adapters: Send + Sync + 'static {
+    /// Conversations, contacts and suggestion requests.
+    type Inbox: InboxStore + SuggestionStore;
+    /// Tenants, their settings and AI connection.
+    type Tenants: TenantStore;
+    /// Envelope encryption (the tenant's provider key).
+    type Vault: Vault;
+    /// The AI provider.
+    type Provider: AiProvider;
+    /// The time source.
+    type Clock: Clock;
 }
 
-impl Deps {
+/// What the handler needs, built once per process.
+#[derive(Debug)]
+pub struct Deps<A: Adapters> {
+    /// Configuration.
+    pub config: Config,
+    /// Conversations, contacts and suggestion requests.
+    pub inbox: A::Inbox,
+    /// Tenants.
+    pub tenants: A::Tenants,
+    /// Envelope encryption.
+    pub vault: A::Vault,
+    /// The AI provider.
+    pub provider: A::Provider,
+    /// The time source.
+    pub clock: A::Clock,
+}
+
+/// The production adapters.
+#[derive(Debug)]
+pub struct Aws;
+
+impl Adapters for Aws {
+    type Inbox = DynamoInbox;
+    type Tenants = DynamoTenantStore;
+    type Vault = KmsVault;
+    type Provider = OpenAiCompatible;
+    type Clock = SystemClock;
+}
+
+/// The production wiring.
+pub type AwsDeps = Deps<Aws>;
+
+impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
-    #[must_use]
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
-        Self {
-            table: Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone()),
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        let keyring =
+            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
+        Ok(Self {
+            inbox: DynamoInbox::new(table.clone(), keyring),
+            tenants: DynamoTenantStore::new(table),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),
                 config.kms_key_id.clone(),
                 CachePolicy::default(),
             ),
+            provider: OpenAiCompatible::new()?,
+            clock: SystemClock,
             config,
-        }
+        })
     }
 }
 
@@ -67,9 +128,115 @@ impl Deps {
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle(event: LambdaEvent<SqsEvent>, deps: &Deps) -> Result<SqsBatchResponse, BatchError> {
-    run_batch(event.payload, deps.config.concurrency, |_meta, _record: serde_json::Value| async {
-        Err(RecordError::Retryable("suggest processing is not enabled in this build".to_owned()))
+pub async fn handle<A: Adapters>(
+    event: LambdaEvent<SqsEvent>,
+    deps: &Deps<A>,
+) -> Result<SqsBatchResponse, BatchError> {
+    run_batch(event.payload, deps.config.concurrency, |_meta: RecordMeta, job: SuggestionJob| async move {
+        let span =
+            tracing::info_span!("suggest", tenant_id = %job.tenant_id, suggestion_id = %job.suggestion_id);
+        tracing::Instrument::instrument(suggest_one(&job, deps), span).await
     })
     .await
 }
+
+/// A failure SQS should redeliver, with what failed.
+fn retry(what: &str, error: &dyn std::fmt::Debug) -> RecordError {
+    RecordError::Retryable(format!("{what}: {error:?}"))
+}
+
+/// Works on one suggestion request.
+///
+/// # Errors
+/// [`RecordError::Retryable`] when a store, KMS or the provider is unavailable.
+pub async fn suggest_one<A: Adapters>(job: &SuggestionJob, deps: &Deps<A>) -> Result<(), RecordError> {
+    let tenant = &job.tenant_id;
+    let Some(suggestion) = deps
+        .inbox
+        .suggestion(tenant, &job.conversation_id, &job.suggestion_id)
+        .await
+        .map_err(|e| retry("reading the request", &e))?
+    else {
+        // Deleted with its conversation or contact, or expired: nothing is left to do.
+        tracing::info!("The suggestion request no longer exists");
+        return Ok(());
+    };
+    if suggestion.status != SuggestionStatus::Pending {
+        return Ok(());
+    }
+    let outcome = outcome(tenant, &suggestion, deps).await?;
+    let status = match &outcome {
+        SuggestionOutcome::Ready(_) => "ready",
+        SuggestionOutcome::Refused(_) => "refused",
+        SuggestionOutcome::Failed(_) => "failed",
+    };
+    deps.inbox
+        .finish_suggestion(tenant, &suggestion, &outcome, deps.clock.now())
+        .await
+        .map_err(|e| retry("recording the outcome", &e))?;
+    tracing::info!(status, "Suggestion request finished");
+    Ok(())
+}
+
+/// Checks the gate, then asks the provider.
+async fn outcome<A: Adapters>(
+    tenant_id: &TenantId,
+    suggestion: &SuggestionView,
+    deps: &Deps<A>,
+) -> Result<SuggestionOutcome, RecordError> {
+    let tenant = deps.tenants.tenant(tenant_id).await.map_err(|e| retry("reading the tenant", &e))?;
+    let Some(tenant) = tenant.filter(|t| t.status == TenantStatus::Active) else {
+        return Ok(SuggestionOutcome::Refused(AiRefusal::Disabled));
+    };
+    let connection =
+        deps.tenants.ai_connection(tenant_id).await.map_err(|e| retry("reading the AI connection", &e))?;
+    let contact = deps
+        .inbox
+        .contact(tenant_id, &suggestion.contact_id)
+        .await
+        .map_err(|e| retry("reading the contact", &e))?;
+    let Some(contact) = contact else {
+        return Ok(SuggestionOutcome::Failed("the contact no longer exists".to_owned()));
+    };
+    if let Err(refusal) = ai_gate(&tenant.settings, connection.as_ref(), contact.restricted_at) {
+        return Ok(SuggestionOutcome::Refused(refusal));
+    }
+    let Some(connection) = connection else { return Ok(SuggestionOutcome::Refused(AiRefusal::NotConnected)) };
+    let Some(base_url) = deps.config.providers.base_url(&connection.provider) else {
+        return Ok(SuggestionOutcome::Failed(format!(
+            "the AI provider {:?} is no longer offered by this deployment",
+            connection.provider
+        )));
+    };
+    let messages = deps
+        .inbox
+        .latest_messages(tenant_id, &suggestion.conversation_id, CONTEXT_MESSAGES)
+        .await
+        .map_err(|e| retry("reading the conversation", &e))?;
+    let names: Vec<&str> = contact.name.iter().map(String::as_str).collect();
+    let turns = turns(&messages, &names);
+    if turns.is_empty() {
+        return Ok(SuggestionOutcome::Failed(
+            "the conversation has no text to suggest replies to".to_owned(),
+        ));
+    }
+    let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::IntegrationSecret };
+    let key = deps
+        .vault
+        .open(&context, &connection.api_key)
+        .await
+        .map_err(|e| retry("opening the provider key", &e))?;
+    let api_key = Secret::new(String::from_utf8_lossy(key.expose()).into_owned());
+    let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
+    match deps.provider.suggest_replies(&call, &turns).await {
+        Ok(replies) => Ok(SuggestionOutcome::Ready(replies)),
+        Err(AiProviderError::Unavailable(e)) => Err(retry("the AI provider is unavailable", &e)),
+        Err(e @ (AiProviderError::Refused { .. } | AiProviderError::Unknown(_))) => {
+            tracing::warn!(error = %e, "The AI provider did not suggest anything");
+            Ok(SuggestionOutcome::Failed(e.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -187,6 +187,10 @@ id_type!(
     /// A note, task or appointment of a contact.
     RecordId, "record id", 64, "rec_"
 );
+id_type!(
+    /// A request for AI reply suggestions on a conversation (P30, P31).
+    SuggestionId, "suggestion id", 64, "sg_"
+);
 
 /// A WhatsApp message id as Meta assigns it (`wamid.…`). Opaque; only length and character set
 /// are checked, because Meta documents no format.

@@ -1000,6 +1000,17 @@ pub trait InboxStore: Send + Sync {
         limit: u16,
     ) -> impl Future<Output = Result<Page<MessageView>, InboxError>> + Send;
 
+    /// The conversation's latest `limit` messages, oldest first (what an AI suggestion reads).
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn latest_messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<MessageView>, InboxError>> + Send;
+
     /// The contact's consent ledger, oldest first.
     ///
     /// # Errors

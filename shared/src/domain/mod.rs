@@ -1,5 +1,6 @@
 //! Domain types, rules and ports. Nothing here knows about AWS.
 
+pub mod ai;
 pub mod audit;
 pub mod blind;
 pub mod crm;
@@ -18,7 +19,7 @@ pub mod whatsapp;
 pub use blind::BlindIndex;
 pub use ids::{
     new_ulid, ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, RecordId,
-    RequestId, SessionId, TenantId, UserId, Wamid,
+    RequestId, SessionId, SuggestionId, TenantId, UserId, Wamid,
 };
 pub use secret::{Secret, SecretBytes};
 pub use time::{Clock, ExpiresAt, SystemClock, Timestamp};

@@ -10,6 +10,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use super::ai::AiConnection;
 use super::ids::TenantId;
 use super::secret::SecretBytes;
 use super::tenant::{
@@ -479,6 +480,34 @@ pub trait TenantStore: Send + Sync {
     /// # Errors
     /// [`TenantStoreError::Unknown`].
     fn disconnect_page(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+
+    /// Stores (or replaces) the tenant's AI provider connection.
+    ///
+    /// # Errors
+    /// [`ConnectError::TenantNotFound`] unless the tenant is active; [`ConnectError::Unknown`].
+    fn connect_ai(
+        &self,
+        tenant_id: &TenantId,
+        connection: &AiConnection,
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send;
+
+    /// The tenant's AI provider connection, if any.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn ai_connection(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<Option<AiConnection>, TenantStoreError>> + Send;
+
+    /// Removes the AI provider connection (and with it the sealed key); `false` when there was none.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn disconnect_ai(
         &self,
         tenant_id: &TenantId,
     ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;

@@ -38,6 +38,9 @@ pub struct ErasureCounts {
     /// Notes, tasks, appointments and timeline entries.
     #[serde(default)]
     pub records: u64,
+    /// AI suggestion requests and their replies.
+    #[serde(default)]
+    pub ai_suggestions: u64,
 }
 
 impl ErasureCounts {
@@ -51,6 +54,7 @@ impl ErasureCounts {
         self.message_id_records += other.message_id_records;
         self.leads += other.leads;
         self.records += other.records;
+        self.ai_suggestions += other.ai_suggestions;
     }
 
     /// Items deleted in all.
@@ -64,6 +68,7 @@ impl ErasureCounts {
             + self.message_id_records
             + self.leads
             + self.records
+            + self.ai_suggestions
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::adapters::kms::{open_with, seal_with};
+use crate::domain::ai::{AiConnection, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView};
 use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
     ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, InboxStore,
@@ -26,8 +27,8 @@ use crate::domain::tenant::{
 };
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{
-    ApiKeyId, Clock, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, SecretBytes, TenantId,
-    Timestamp, Wamid,
+    ApiKeyId, Clock, ContactId, ConversationId, ErasureId, ExpiresAt, MessageId, PhoneNumber, SecretBytes,
+    SuggestionId, TenantId, Timestamp, Wamid,
 };
 
 /// A clock the test sets and moves.
@@ -126,6 +127,7 @@ struct TenantState {
     routes: HashMap<String, TenantId>,
     pages: HashMap<TenantId, PageConnection>,
     page_routes: HashMap<String, TenantId>,
+    ai: HashMap<TenantId, AiConnection>,
 }
 
 impl MemoryTenantStore {
@@ -298,6 +300,23 @@ impl TenantStore for MemoryTenantStore {
         Ok(true)
     }
 
+    async fn connect_ai(&self, tenant_id: &TenantId, connection: &AiConnection) -> Result<(), ConnectError> {
+        let mut state = self.state()?;
+        if state.tenants.get(tenant_id).map(|t| t.status) != Some(TenantStatus::Active) {
+            return Err(ConnectError::TenantNotFound);
+        }
+        state.ai.insert(tenant_id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn ai_connection(&self, tenant_id: &TenantId) -> Result<Option<AiConnection>, TenantStoreError> {
+        Ok(self.state()?.ai.get(tenant_id).cloned())
+    }
+
+    async fn disconnect_ai(&self, tenant_id: &TenantId) -> Result<bool, TenantStoreError> {
+        Ok(self.state()?.ai.remove(tenant_id).is_some())
+    }
+
     async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {
         Ok(self.state()?.page_routes.get(page_id).cloned())
     }
@@ -321,6 +340,80 @@ struct InboxState {
     /// Send claims (until, epoch ms) and send times, by message.
     send_claims: HashMap<MessageId, i64>,
     sent_at: HashMap<MessageId, i64>,
+    suggestions: Vec<(TenantId, SuggestionView)>,
+}
+
+impl SuggestionStore for MemoryInbox {
+    async fn create_suggestion(
+        &self,
+        tenant: &TenantId,
+        suggestion: &SuggestionView,
+        _expires_at: ExpiresAt,
+    ) -> Result<(), InboxError> {
+        self.state()?.suggestions.push((tenant.clone(), suggestion.clone()));
+        Ok(())
+    }
+
+    async fn suggestion(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        id: &SuggestionId,
+    ) -> Result<Option<SuggestionView>, InboxError> {
+        Ok(self
+            .state()?
+            .suggestions
+            .iter()
+            .find(|(t, s)| t == tenant && &s.conversation_id == conversation && &s.id == id)
+            .map(|(_, s)| s.clone()))
+    }
+
+    async fn finish_suggestion(
+        &self,
+        tenant: &TenantId,
+        suggestion: &SuggestionView,
+        outcome: &SuggestionOutcome,
+        at: Timestamp,
+    ) -> Result<bool, InboxError> {
+        let mut state = self.state()?;
+        let Some((_, stored)) = state
+            .suggestions
+            .iter_mut()
+            .find(|(t, s)| t == tenant && s.id == suggestion.id && s.status == SuggestionStatus::Pending)
+        else {
+            return Ok(false);
+        };
+        match outcome {
+            SuggestionOutcome::Ready(replies) => {
+                stored.status = SuggestionStatus::Ready;
+                stored.replies.clone_from(replies);
+            }
+            SuggestionOutcome::Refused(refusal) => {
+                stored.status = SuggestionStatus::Refused;
+                stored.reason = Some(refusal.code().to_owned());
+            }
+            SuggestionOutcome::Failed(why) => {
+                stored.status = SuggestionStatus::Failed;
+                stored.reason = Some(why.clone());
+            }
+        }
+        stored.finished_at = Some(at.as_millis());
+        Ok(true)
+    }
+
+    async fn suggestions(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<Vec<SuggestionView>, InboxError> {
+        Ok(self
+            .state()?
+            .suggestions
+            .iter()
+            .filter(|(t, s)| t == tenant && &s.conversation_id == conversation)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
 }
 
 /// The fake's blind index of a tenant: a fixed key per tenant (a real one is random, sealed by
@@ -899,6 +992,16 @@ impl InboxStore for MemoryInbox {
         paginate(all, after, limit)
     }
 
+    async fn latest_messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        limit: u16,
+    ) -> Result<Vec<MessageView>, InboxError> {
+        let all = self.messages(tenant, conversation, None, u16::MAX).await?.items;
+        Ok(all[all.len().saturating_sub(usize::from(limit))..].to_vec())
+    }
+
     async fn consent_ledger(
         &self,
         tenant: &TenantId,
@@ -1211,7 +1314,7 @@ struct MemoryDoc {
     body: String,
     version: u64,
     count: u64,
-    expires_at: Option<crate::domain::ExpiresAt>,
+    expires_at: Option<ExpiresAt>,
 }
 
 mod docs {
@@ -1504,6 +1607,66 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
                 Ok(())
             }
             _ => Err(crate::domain::ports::IdempotencyError::ClaimLost),
+        }
+    }
+}
+
+/// One call the fake AI provider received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiCall {
+    /// The provider's base URL.
+    pub base_url: String,
+    /// The model asked for.
+    pub model: String,
+    /// The key presented.
+    pub api_key: String,
+    /// The turns' text, in order.
+    pub texts: Vec<String>,
+}
+
+/// An AI provider in memory: records every call, answers with set replies or an error status.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryAi {
+    calls: Arc<Mutex<Vec<AiCall>>>,
+    /// `Some(status)`: answer with that HTTP status (429 and 5xx: unavailable; others: refused).
+    failing: Arc<Mutex<Option<u16>>>,
+}
+
+impl MemoryAi {
+    /// The calls so far.
+    #[must_use]
+    pub fn calls(&self) -> Vec<AiCall> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Answers the following calls with `status` (`None`: succeed again).
+    pub fn fail_with(&self, status: Option<u16>) {
+        if let Ok(mut failing) = self.failing.lock() {
+            *failing = status;
+        }
+    }
+}
+
+impl crate::domain::ai::AiProvider for MemoryAi {
+    async fn suggest_replies(
+        &self,
+        call: &crate::domain::ai::ProviderCall<'_>,
+        turns: &[crate::domain::ai::Turn],
+    ) -> Result<Vec<String>, crate::domain::ai::AiProviderError> {
+        use crate::domain::ai::AiProviderError;
+        let failing = *self.failing.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        self.calls.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(AiCall {
+            base_url: call.base_url.to_owned(),
+            model: call.model.to_owned(),
+            api_key: call.api_key.expose().to_owned(),
+            texts: turns.iter().map(|t| t.text.as_str().to_owned()).collect(),
+        });
+        match failing {
+            Some(status) if status == 429 || status >= 500 => {
+                Err(AiProviderError::Unavailable(anyhow::anyhow!("HTTP {status}")))
+            }
+            Some(status) => Err(AiProviderError::Refused { status }),
+            None => Ok(vec!["Hello [name], how can I help?".to_owned(), "Thanks for writing!".to_owned()]),
         }
     }
 }

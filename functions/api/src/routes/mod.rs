@@ -1,6 +1,7 @@
 //! Every operation of the API in one table ([`OPERATIONS`]): the router, the access check and
 //! the OpenAPI document all read it.
 
+pub mod ai;
 pub mod audit;
 pub mod contacts;
 pub mod csv;
@@ -213,6 +214,11 @@ pub enum Op {
     UpdateConversation,
     ConversationMessages,
     ListAudit,
+    RequestSuggestions,
+    GetSuggestions,
+    GetAi,
+    ConnectAi,
+    DisconnectAi,
     GetRetention,
     PutRetention,
     Export,
@@ -422,6 +428,19 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::ConversationMessages, "GET", "/v1/conversations/{conversation_id}/messages", "conversations", Tenant(Agent),
         "A conversation's messages, oldest first.",
         query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::MessageView>>)]),
+    operation!(Op::RequestSuggestions, "POST", "/v1/conversations/{conversation_id}/suggestions", "ai", Tenant(Agent),
+        "Ask the tenant's AI provider for reply suggestions (only with AI on, a provider connected and the contact not restricted; identifiers are redacted first).",
+        answers = &[Answer { status: 202, schema: Some(schema::<shared::domain::ai::SuggestionView>), csv: false }], extra = &[409, 503]),
+    operation!(Op::GetSuggestions, "GET", "/v1/conversations/{conversation_id}/suggestions/{suggestion_id}", "ai", Tenant(Agent),
+        "A suggestion request: pending, ready (with replies), refused or failed (with why).",
+        answers = &[ok(schema::<shared::domain::ai::SuggestionView>)]),
+    operation!(Op::GetAi, "GET", "/v1/ai", "ai", Tenant(Admin), "The tenant's AI provider (never its key).",
+        answers = &[ok(schema::<ai::AiConnectionView>)]),
+    operation!(Op::ConnectAi, "PUT", "/v1/ai", "ai", Tenant(Admin),
+        "Connect one of the deployment's AI providers with the tenant's own key (stored encrypted). AI also needs ai_enabled in the settings.",
+        body = BodySpec::Json(schema::<ai::ConnectAi>), answers = &[ok(schema::<ai::AiConnectionView>)]),
+    operation!(Op::DisconnectAi, "DELETE", "/v1/ai", "ai", Tenant(Admin), "Disconnect the AI provider and delete its key.",
+        answers = &[NO_CONTENT]),
     // Messages
     operation!(Op::SendMessage, "POST", "/v1/messages", "messages", Tenant(Agent),
         "Send a WhatsApp message in the Cloud API's shape (Idempotency-Key header required): checked, queued, sent once.",
@@ -597,6 +616,11 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::UpdateConversation => inbox::update_conversation(ctx, deps).await,
         Op::ConversationMessages => inbox::messages(ctx, deps).await,
         Op::ListAudit => audit::list(ctx, deps).await,
+        Op::RequestSuggestions => ai::request(ctx, deps).await,
+        Op::GetSuggestions => ai::get_suggestion(ctx, deps).await,
+        Op::GetAi => ai::get(ctx, deps).await,
+        Op::ConnectAi => ai::connect(ctx, deps).await,
+        Op::DisconnectAi => ai::disconnect(ctx, deps).await,
         Op::GetRetention => settings::get(ctx, deps).await,
         Op::PutRetention => settings::put(ctx, deps).await,
         Op::Export => privacy::export(ctx, deps).await,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::domain::ai::{SuggestionStore as _, SuggestionView};
 use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _, PERSON_TARGET_DAYS};
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore as _};
 use shared::domain::inbox::{
@@ -106,6 +107,8 @@ pub struct ConversationExport {
     pub conversation: ConversationView,
     /// Its messages, oldest first.
     pub messages: Vec<MessageView>,
+    /// AI reply suggestions requested on it (P30), oldest first.
+    pub ai_suggestions: Vec<SuggestionView>,
 }
 
 /// Every page of a listing.
@@ -153,7 +156,8 @@ async fn export_contact<A: Adapters>(
         let messages =
             all(|after| async move { inbox.messages(tenant, cid, after.as_deref(), MAX_LIMIT).await })
                 .await?;
-        exported.push(ConversationExport { conversation, messages });
+        let ai_suggestions = inbox.suggestions(tenant, cid).await?;
+        exported.push(ConversationExport { conversation, messages, ai_suggestions });
     }
     let mut records = Vec::new();
     for kind in RecordKind::ALL {
@@ -251,6 +255,15 @@ fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'st
         "updated_at",
     ]);
     let mut timeline = Csv::new(&["contact_id", "at", "kind", "ref_id", "detail", "actor_json"]);
+    let mut suggestions = Csv::new(&[
+        "conversation_id",
+        "id",
+        "status",
+        "replies_json",
+        "reason",
+        "requested_at",
+        "finished_at",
+    ]);
     for export in contacts {
         let c = &export.contact;
         for r in &export.records {
@@ -334,6 +347,17 @@ fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'st
                     opt(m.payload.as_ref()),
                 ]);
             }
+            for suggestion in &conversation.ai_suggestions {
+                suggestions.row([
+                    suggestion.conversation_id.to_string(),
+                    suggestion.id.to_string(),
+                    suggestion.status.as_str().to_owned(),
+                    json_cell(&suggestion.replies),
+                    opt(suggestion.reason.as_ref()),
+                    suggestion.requested_at.to_string(),
+                    opt(suggestion.finished_at),
+                ]);
+            }
         }
     }
     let mut trail = Csv::new(&["id", "at", "action", "actor_json", "target_json", "fields", "count"]);
@@ -357,6 +381,7 @@ fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'st
         ("leads.csv", leads.into_string()),
         ("conversations.csv", conversations.into_string()),
         ("messages.csv", messages.into_string()),
+        ("ai_suggestions.csv", suggestions.into_string()),
     ])
 }
 
@@ -368,7 +393,8 @@ pub struct CsvExport {
     /// When, epoch ms.
     pub exported_at: i64,
     /// `contacts.csv`, `consent.csv`, `leads.csv`, `conversations.csv`, `messages.csv`,
-    /// `records.csv` (notes, tasks, appointments), `timeline.csv`, `audit.csv`.
+    /// `records.csv` (notes, tasks, appointments), `timeline.csv`, `audit.csv`,
+    /// `ai_suggestions.csv`.
     pub files: BTreeMap<&'static str, String>,
 }
 

@@ -9,6 +9,8 @@
 //!   once (`if_not_exists`);
 //! - consent events and leads are conditional puts keyed by their cause.
 
+mod suggestions;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -59,9 +61,18 @@ impl DynamoInbox {
 }
 
 /// The attributes stored sealed under the contact's data key: the identifiers of a contact
-/// (phone, BSUID, email, name, custom attributes), message content, and a lead's answers.
-pub const SEALED_ATTRIBUTES: [&str; 7] =
-    [attr::PHONE, attr::USER_ID, attr::EMAIL, attr::NAME, attr::ATTRIBUTES, attr::RAW, attr::LEAD];
+/// (phone, BSUID, email, name, custom attributes), message content, a lead's answers, and AI
+/// replies suggested from the conversation.
+pub const SEALED_ATTRIBUTES: [&str; 8] = [
+    attr::PHONE,
+    attr::USER_ID,
+    attr::EMAIL,
+    attr::NAME,
+    attr::ATTRIBUTES,
+    attr::RAW,
+    attr::LEAD,
+    attr::REPLIES,
+];
 
 /// How many items of a page are opened at once (each may need its contact's key: a key-table
 /// read and a KMS call on a cold instance).
@@ -1798,6 +1809,33 @@ impl InboxStore for DynamoInbox {
         self.page_of(tenant, page, message_view).await
     }
 
+    async fn latest_messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        limit: u16,
+    ) -> Result<Vec<MessageView>, InboxError> {
+        let page = self
+            .table
+            .query_prefix_ordered(
+                &keys::tenant_partition(tenant),
+                &keys::messages_prefix(conversation),
+                Self::now_filter(),
+                i32::from(limit.max(1)),
+                None,
+                false,
+            )
+            .await
+            .map_err(|e| unknown(e, "reading a conversation's latest messages"))?;
+        let mut items = page.items;
+        items.reverse();
+        self.open_all(tenant, items)
+            .await?
+            .iter()
+            .map(|item| message_view(item).map_err(|e| unknown(e, "mapping messages")))
+            .collect()
+    }
+
     async fn consent_ledger(
         &self,
         tenant: &TenantId,
@@ -2135,7 +2173,17 @@ impl DynamoInbox {
         for message in &page.items {
             plan_message(tenant, message, &mut plan, &mut counts);
         }
-        let finished = page.next.is_none();
+        let mut finished = page.next.is_none();
+        if finished {
+            // Then what was derived from them: the AI suggestion requests.
+            let suggestions = self
+                .table
+                .query_prefix(&partition, &keys::suggestions_prefix(conversation), now, budget, None)
+                .await
+                .map_err(|e| unknown(e, "listing a conversation's suggestions"))?;
+            plan_all(&suggestions.items, &mut plan, &mut counts.ai_suggestions, usize::MAX);
+            finished = suggestions.next.is_none();
+        }
         if finished && item.is_some() {
             plan.push(key);
             counts.conversations += 1;
@@ -2198,6 +2246,17 @@ impl DynamoInbox {
                 plan_message(tenant, message, &mut plan, &mut counts);
             }
             if messages.next.is_some() || full(&plan) {
+                return Ok((plan, counts));
+            }
+            let suggestions = self
+                .table
+                .query_prefix(&partition, &keys::suggestions_prefix(&id), now, 100, None)
+                .await
+                .map_err(fail)?;
+            if !plan_all(&suggestions.items, &mut plan, &mut counts.ai_suggestions, budget)
+                || suggestions.next.is_some()
+                || full(&plan)
+            {
                 return Ok((plan, counts));
             }
             if let Some(key) = table_key(conversation) {

@@ -14,8 +14,8 @@ use aws_lc_rs::digest::{digest, SHA256};
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
-    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, RecordId, SessionId, TenantId,
-    Timestamp, UserId, Wamid,
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, RecordId, SessionId, SuggestionId,
+    TenantId, Timestamp, UserId, Wamid,
 };
 
 /// Partition key attribute.
@@ -93,6 +93,12 @@ pub mod attr {
     pub const IN_PROGRESS_UNTIL: &str = "in_progress_until";
     /// Stored result of completed idempotent work.
     pub const RESPONSE: &str = "response";
+    /// An AI provider's name (one of the deployment's).
+    pub const AI_PROVIDER: &str = "ai_provider";
+    /// The model an AI provider is asked for.
+    pub const AI_MODEL: &str = "ai_model";
+    /// A sealed AI provider API key.
+    pub const AI_API_KEY: &str = "ai_api_key";
     /// Meta Page id.
     pub const PAGE_ID: &str = "page_id";
     /// Sealed Page access token.
@@ -173,6 +179,14 @@ pub mod attr {
     pub const LEAD_SOURCE: &str = "lead_source";
     /// When a lead was stored, epoch ms.
     pub const RECEIVED_AT: &str = "received_at";
+    /// An AI suggestion request's id.
+    pub const SUGGESTION_ID: &str = "suggestion_id";
+    /// Suggested replies, JSON array (sealed).
+    pub const REPLIES: &str = "replies";
+    /// Why something was refused or failed.
+    pub const REASON: &str = "reason";
+    /// When work finished, epoch ms.
+    pub const FINISHED_AT: &str = "finished_at";
     /// An erasure request's id.
     pub const ERASURE_ID: &str = "erasure_id";
     /// The contact ids an erasure request covers.
@@ -385,6 +399,12 @@ pub fn page_connection(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "CONN#LEADADS".to_owned() }
 }
 
+/// A tenant's AI provider connection.
+#[must_use]
+pub fn ai_connection(tenant: &TenantId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: "CONN#AI".to_owned() }
+}
+
 /// Routing: which tenant connected a Facebook Page (see the module docs).
 #[must_use]
 pub fn page_route(page_id: &str) -> Key {
@@ -521,6 +541,18 @@ pub fn audit_person_until(at_millis: i64) -> String {
 #[must_use]
 pub fn audit_before(at_millis: i64) -> String {
     format!("{AUDIT_PREFIX}{:013}", at_millis.max(0))
+}
+
+/// An AI suggestion request, beside its conversation's messages.
+#[must_use]
+pub fn suggestion(tenant: &TenantId, conversation: &ConversationId, id: &SuggestionId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{}{id}", suggestions_prefix(conversation)) }
+}
+
+/// Sort-key prefix of a conversation's suggestion requests (time-ordered: ids are ULIDs).
+#[must_use]
+pub fn suggestions_prefix(conversation: &ConversationId) -> String {
+    format!("SUGG#{conversation}#")
 }
 
 /// Sort-key prefix of everything the team keeps about a contact (records and activities).

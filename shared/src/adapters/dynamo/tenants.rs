@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, Trans
 use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, MappingError};
 use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
+use crate::domain::ai::AiConnection;
 use crate::domain::ports::{
     ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError, TenantUpdate,
 };
@@ -155,6 +156,15 @@ fn connection_from(item: &Item) -> anyhow::Result<WhatsAppConnection> {
         display_phone_number: item.string(attr::DISPLAY_PHONE_NUMBER)?.to_owned(),
         waba_id: item.string(attr::WABA_ID)?.to_owned(),
         access_token: Sealed::decode(item.string(attr::ACCESS_TOKEN)?)?,
+        connected_at: Timestamp::from_millis(item.number(attr::CONNECTED_AT)?),
+    })
+}
+
+fn ai_connection_from(item: &Item) -> anyhow::Result<AiConnection> {
+    Ok(AiConnection {
+        provider: item.string(attr::AI_PROVIDER)?.to_owned(),
+        model: item.string(attr::AI_MODEL)?.to_owned(),
+        api_key: Sealed::decode(item.string(attr::AI_API_KEY)?)?,
         connected_at: Timestamp::from_millis(item.number(attr::CONNECTED_AT)?),
     })
 }
@@ -471,6 +481,38 @@ impl TenantStore for DynamoTenantStore {
         };
         self.disconnect(tenant_id, keys::page_connection(tenant_id), keys::page_route(&connection.page_id))
             .await?;
+        Ok(true)
+    }
+
+    async fn connect_ai(&self, tenant_id: &TenantId, connection: &AiConnection) -> Result<(), ConnectError> {
+        let tenant = self.tenant(tenant_id).await.map_err(|TenantStoreError::Unknown(e)| e)?;
+        if tenant.is_none_or(|t| t.status != TenantStatus::Active) {
+            return Err(ConnectError::TenantNotFound);
+        }
+        let mut item = item_with_key(&keys::ai_connection(tenant_id));
+        item.insert(ENTITY.to_owned(), s("ai_connection"));
+        item.insert(attr::AI_PROVIDER.to_owned(), s(&connection.provider));
+        item.insert(attr::AI_MODEL.to_owned(), s(&connection.model));
+        item.insert(attr::AI_API_KEY.to_owned(), s(connection.api_key.encode()));
+        item.insert(attr::CONNECTED_AT.to_owned(), n(connection.connected_at.as_millis()));
+        self.table.put(item).await.context("storing the AI connection")?;
+        Ok(())
+    }
+
+    async fn ai_connection(&self, tenant_id: &TenantId) -> Result<Option<AiConnection>, TenantStoreError> {
+        let item = self
+            .table
+            .get(&keys::ai_connection(tenant_id), Self::now())
+            .await
+            .context("reading the AI connection")?;
+        Ok(item.map(|i| ai_connection_from(&i)).transpose().context("mapping the AI connection")?)
+    }
+
+    async fn disconnect_ai(&self, tenant_id: &TenantId) -> Result<bool, TenantStoreError> {
+        if self.ai_connection(tenant_id).await?.is_none() {
+            return Ok(false);
+        }
+        self.table.delete(&keys::ai_connection(tenant_id)).await.context("deleting the AI connection")?;
         Ok(true)
     }
 

@@ -1,0 +1,224 @@
+//! The suggest path on in-memory adapters: the gate is checked again at run time, only redacted
+//! text reaches the provider, outcomes are recorded once. The same runs end to end against the
+//! local stack's sandbox provider in `tests/it/ai.rs`.
+
+use shared::domain::ai::{AiConnection, SuggestionJob, SuggestionStatus, SuggestionStore, SuggestionView};
+use shared::domain::inbox::{
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ConversationFilter, InboxStore,
+    NewInboundMessage,
+};
+use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
+use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantSettings};
+use shared::domain::{ExpiresAt, PhoneNumber, SuggestionId, TenantId, Timestamp, Wamid};
+use shared::lambda::batch::RecordError;
+use shared::testing::{LocalVault, ManualClock, MemoryAi, MemoryInbox, MemoryTenantStore};
+
+use super::*;
+
+struct Fakes;
+
+impl Adapters for Fakes {
+    type Inbox = MemoryInbox;
+    type Tenants = MemoryTenantStore;
+    type Vault = LocalVault;
+    type Provider = MemoryAi;
+    type Clock = ManualClock;
+}
+
+const NOW: i64 = 1_800_000_000_000;
+const PHONE: &str = "5511987654321";
+const PROVIDER_KEY: &str = "sk-tenant-provider-key";
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(NOW)
+}
+
+fn profile() -> ContactProfile {
+    ContactProfile {
+        phone: PhoneNumber::parse(PHONE).ok(),
+        name: Some("Maria Souza".to_owned()),
+        ..ContactProfile::default()
+    }
+}
+
+/// A tenant with AI on and a provider connected, and a conversation in which the customer wrote
+/// `body`; a pending request for it.
+async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
+    let tenant = TenantId::generate(now());
+    let deps: Deps<Fakes> = Deps {
+        config: Config {
+            table_name: "t".into(),
+            key_table_name: "k".into(),
+            kms_key_id: "k".into(),
+            providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
+            concurrency: 1,
+        },
+        inbox: MemoryInbox::default(),
+        tenants: MemoryTenantStore::default(),
+        vault: LocalVault,
+        provider: MemoryAi::default(),
+        clock: ManualClock::at(now()),
+    };
+    let seal = |purpose, value: &'static [u8]| {
+        let context = EncryptionContext { tenant_id: tenant.clone(), purpose };
+        async move { LocalVault.seal(&context, value).await.unwrap() }
+    };
+    let record = Tenant::new(tenant.clone(), "T".into(), now(), seal(Purpose::TokenSigningKey, b"k").await);
+    let admin = ApiKey::generate(tenant.clone(), now()).record("a", Role::Admin, now());
+    deps.tenants.create_tenant(&record, &admin).await.unwrap();
+    set_ai(&deps, &tenant, true).await;
+    let connection = AiConnection {
+        provider: "sandbox".into(),
+        model: "small".into(),
+        api_key: seal(Purpose::IntegrationSecret, PROVIDER_KEY.as_bytes()).await,
+        connected_at: now(),
+    };
+    deps.tenants.connect_ai(&tenant, &connection).await.unwrap();
+    let raw = serde_json::json!({"from": PHONE, "id": "wamid.IN1", "type": "text", "text": {"body": body}});
+    let wamid = Wamid::parse("wamid.IN1").unwrap();
+    let inbound = NewInboundMessage {
+        wamid: &wamid,
+        from: &profile(),
+        sent_at: now(),
+        kind: "text",
+        raw: &raw.to_string(),
+        retention: RetentionSettings::default(),
+    };
+    deps.inbox.store_inbound_message(&tenant, &inbound, now()).await.unwrap();
+    let contact =
+        deps.inbox.contact_by_phone(&tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
+    let conversations = deps
+        .inbox
+        .conversations(&tenant, Some(&contact.id), &ConversationFilter::default(), None, 1)
+        .await
+        .unwrap();
+    let suggestion = SuggestionView {
+        id: SuggestionId::generate(now()),
+        conversation_id: conversations.items[0].id.clone(),
+        contact_id: contact.id.clone(),
+        status: SuggestionStatus::Pending,
+        replies: Vec::new(),
+        reason: None,
+        requested_at: NOW,
+        finished_at: None,
+    };
+    deps.inbox.create_suggestion(&tenant, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX)).await.unwrap();
+    let job = SuggestionJob {
+        tenant_id: tenant,
+        conversation_id: suggestion.conversation_id.clone(),
+        suggestion_id: suggestion.id.clone(),
+    };
+    (deps, job)
+}
+
+async fn set_ai(deps: &Deps<Fakes>, tenant: &TenantId, enabled: bool) {
+    let settings = TenantSettings { ai_enabled: enabled, ..TenantSettings::default() };
+    let update = TenantUpdate::Profile { name: "T".into(), settings };
+    assert!(deps.tenants.update_tenant(tenant, &update).await.unwrap());
+}
+
+async fn stored(deps: &Deps<Fakes>, job: &SuggestionJob) -> SuggestionView {
+    deps.inbox.suggestion(&job.tenant_id, &job.conversation_id, &job.suggestion_id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn only_redacted_text_reaches_the_provider_and_the_replies_are_kept() {
+    // Arrange
+    let body = "Hi, I'm Maria Souza. Call +55 11 98765-4321 or maria@example.com about order AB12345, \
+                see https://shop.example/o/1 - I want 3 blue chairs";
+    let (deps, job) = arranged(body).await;
+
+    // Act
+    suggest_one(&job, &deps).await.unwrap();
+
+    // Assert
+    let calls = deps.provider.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0].base_url.as_str(), calls[0].model.as_str()), ("https://ai.example/v1", "small"));
+    assert_eq!(calls[0].api_key, PROVIDER_KEY, "the tenant's own key, opened for the call");
+    assert_eq!(
+        calls[0].texts,
+        ["Hi, I'm [name] [name]. Call [phone] or [email] about order [id], see [url] - I want 3 blue chairs"]
+    );
+    let suggestion = stored(&deps, &job).await;
+    assert_eq!(suggestion.status, SuggestionStatus::Ready);
+    assert_eq!(suggestion.replies, ["Hello [name], how can I help?", "Thanks for writing!"]);
+    assert_eq!(suggestion.finished_at, Some(NOW));
+}
+
+#[tokio::test]
+async fn turning_ai_off_after_the_request_stops_it_before_the_provider() {
+    // Arrange
+    let (deps, job) = arranged("Hello").await;
+    set_ai(&deps, &job.tenant_id, false).await;
+
+    // Act
+    suggest_one(&job, &deps).await.unwrap();
+
+    // Assert
+    assert!(deps.provider.calls().is_empty());
+    let suggestion = stored(&deps, &job).await;
+    assert_eq!(
+        (suggestion.status, suggestion.reason.as_deref()),
+        (SuggestionStatus::Refused, Some("ai-disabled"))
+    );
+}
+
+#[tokio::test]
+async fn a_disconnected_provider_or_a_restricted_contact_gets_nothing_sent() {
+    // Arrange
+    let (disconnected, disconnected_job) = arranged("Hello").await;
+    disconnected.tenants.disconnect_ai(&disconnected_job.tenant_id).await.unwrap();
+    let (restricted, restricted_job) = arranged("Hello").await;
+    let change = ConsentChange {
+        contact: &profile(),
+        kind: ConsentKind::Restrict,
+        source: ConsentSource::Agent,
+        at: now(),
+        cause: "objection",
+    };
+    restricted.inbox.record_consent(&restricted_job.tenant_id, &change, now()).await.unwrap();
+
+    // Act
+    suggest_one(&disconnected_job, &disconnected).await.unwrap();
+    suggest_one(&restricted_job, &restricted).await.unwrap();
+
+    // Assert
+    assert!(disconnected.provider.calls().is_empty() && restricted.provider.calls().is_empty());
+    assert_eq!(stored(&disconnected, &disconnected_job).await.reason.as_deref(), Some("ai-not-connected"));
+    assert_eq!(stored(&restricted, &restricted_job).await.reason.as_deref(), Some("contact-restricted"));
+}
+
+#[tokio::test]
+async fn an_unavailable_provider_is_retried_and_a_refusing_one_fails_the_request() {
+    // Arrange
+    let (deps, job) = arranged("Hello").await;
+    deps.provider.fail_with(Some(503));
+
+    // Act
+    let unavailable = suggest_one(&job, &deps).await;
+    let still = stored(&deps, &job).await.status;
+    deps.provider.fail_with(Some(401));
+    suggest_one(&job, &deps).await.unwrap();
+
+    // Assert
+    assert!(matches!(unavailable, Err(RecordError::Retryable(_))), "{unavailable:?}");
+    assert_eq!(still, SuggestionStatus::Pending);
+    let failed = stored(&deps, &job).await;
+    assert_eq!(failed.status, SuggestionStatus::Failed);
+    assert_eq!(failed.reason.as_deref(), Some("the AI provider refused the request (HTTP 401)"));
+}
+
+#[tokio::test]
+async fn a_redelivered_job_changes_nothing_once_the_request_ended() {
+    // Arrange
+    let (deps, job) = arranged("Hello").await;
+    suggest_one(&job, &deps).await.unwrap();
+
+    // Act
+    suggest_one(&job, &deps).await.unwrap();
+
+    // Assert
+    assert_eq!(deps.provider.calls().len(), 1);
+    assert_eq!(stored(&deps, &job).await.status, SuggestionStatus::Ready);
+}

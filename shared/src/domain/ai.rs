@@ -1,0 +1,692 @@
+//! AI reply suggestions (P30) under the rules of P31 and P63.
+//!
+//! - Nothing is sent to an AI provider unless the tenant turned AI on **and** connected a
+//!   provider, and the contact is not restricted ([`ai_gate`], checked when a suggestion is
+//!   requested and again right before the provider is called).
+//! - What reaches a provider is [`RedactedText`], which only [`redact`] makes: phone numbers,
+//!   emails, URLs, handles, long numbers, mixed letter-digit ids and the contact's own name are
+//!   replaced by placeholders first. A provider adapter cannot be handed anything else.
+//! - A suggestion is stored sealed under the contact's data key, expires with
+//!   [`suggestion_expiry`], and goes with its conversation or an erasure.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ContactId, ConversationId, SuggestionId, TenantId};
+use super::inbox::{InboxError, MessageView};
+use super::ports::Sealed;
+use super::secret::Secret;
+use super::tenant::{RetentionSettings, TenantSettings};
+use super::time::{ExpiresAt, Timestamp};
+
+// ---------------------------------------------------------------------------------------------
+// Providers and the gate
+// ---------------------------------------------------------------------------------------------
+
+/// The AI providers a deployment offers (`AI_PROVIDERS`): name → base URL of an
+/// OpenAI-compatible API (`…/v1`). Tenants choose among these by name and bring their own key;
+/// they never give a URL, so no tenant can make the functions call an address of its choosing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AiProviders(BTreeMap<String, String>);
+
+impl AiProviders {
+    /// Providers from `(name, base_url)` pairs (validated by the caller, see `config`).
+    #[must_use]
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self(pairs.into_iter().collect())
+    }
+
+    /// The base URL of the provider `name`.
+    #[must_use]
+    pub fn base_url(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The providers' names, sorted.
+    #[must_use]
+    pub fn names(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// A tenant's AI provider as connected through `PUT /v1/ai`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AiConnection {
+    /// One of the deployment's [`AiProviders`].
+    pub provider: String,
+    /// The model to ask (`gpt-4o-mini`, …), as the provider names it.
+    pub model: String,
+    /// The tenant's provider API key, sealed under `{tenant_id, integration_secret}`.
+    pub api_key: Sealed,
+    /// When it was connected.
+    pub connected_at: Timestamp,
+}
+
+/// Why no AI processing may happen for a conversation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, thiserror::Error,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AiRefusal {
+    /// The tenant has not turned AI on (`ai_enabled` in `PUT /v1/settings`).
+    #[error("AI is off for this tenant: an admin turns it on with ai_enabled in PUT /v1/settings")]
+    Disabled,
+    /// AI is on but no provider is connected.
+    #[error("no AI provider is connected: an admin connects one with PUT /v1/ai")]
+    NotConnected,
+    /// The contact objected to processing (P63).
+    #[error("the contact objected to processing: no AI runs on their conversations")]
+    Restricted,
+}
+
+impl AiRefusal {
+    /// A stable code (problem type suffix and stored reason).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Disabled => "ai-disabled",
+            Self::NotConnected => "ai-not-connected",
+            Self::Restricted => "contact-restricted",
+        }
+    }
+}
+
+/// Whether AI may process a conversation with a contact (P31, P63).
+///
+/// # Errors
+/// The first [`AiRefusal`] that applies.
+pub fn ai_gate(
+    settings: &TenantSettings,
+    connection: Option<&AiConnection>,
+    restricted_at: Option<i64>,
+) -> Result<(), AiRefusal> {
+    if !settings.ai_enabled {
+        return Err(AiRefusal::Disabled);
+    }
+    if connection.is_none() {
+        return Err(AiRefusal::NotConnected);
+    }
+    if restricted_at.is_some() {
+        return Err(AiRefusal::Restricted);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction
+// ---------------------------------------------------------------------------------------------
+
+/// Text with identifiers replaced by placeholders; made only by [`redact`]. Its `Debug` shows
+/// the length, never the text (P17).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedactedText(String);
+
+impl RedactedText {
+    /// The redacted text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedactedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedactedText({} chars)", self.0.chars().count())
+    }
+}
+
+/// Placeholders, as providers and agents see them.
+pub const PLACEHOLDERS: [&str; 7] = ["[url]", "[email]", "[handle]", "[id]", "[phone]", "[number]", "[name]"];
+
+/// Digits at which a run of digits is treated as a phone number rather than a plain number.
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=15;
+/// Runs of at least this many digits are never sent (order numbers, postcodes, document ids).
+const NUMBER_DIGITS: usize = 5;
+
+/// Replaces identifiers in `text`: URLs, emails, @handles, mixed letter-digit ids, phone numbers,
+/// runs of five or more digits, and the words of the contact's `names` (whole words, any case).
+/// Everything else — the words that carry the meaning — is left as it was.
+#[must_use]
+pub fn redact(text: &str, names: &[&str]) -> RedactedText {
+    let text = replace_tokens(text, token_identifier);
+    let text = replace_digit_runs(&text);
+    RedactedText(replace_names(&text, names))
+}
+
+/// Splits on whitespace (kept), offering each token without its surrounding punctuation.
+fn replace_tokens(text: &str, classify: fn(&str) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for token in text.split_inclusive(char::is_whitespace) {
+        let (word, space) = match token.char_indices().last() {
+            Some((i, c)) if c.is_whitespace() => token.split_at(i),
+            _ => (token, ""),
+        };
+        let start = word.find(|c: char| !"(\"'<[{".contains(c)).unwrap_or(word.len());
+        let end = word
+            .rfind(|c: char| !".,;:!?)\"'>]}".contains(c))
+            .map_or(start, |i| i + word[i..].chars().next().map_or(0, char::len_utf8));
+        let core = if start < end { &word[start..end] } else { "" };
+        match classify(core) {
+            Some(placeholder) if !core.is_empty() => {
+                out.push_str(&word[..start]);
+                out.push_str(placeholder);
+                out.push_str(&word[end..]);
+            }
+            _ => out.push_str(word),
+        }
+        out.push_str(space);
+    }
+    out
+}
+
+/// The placeholder for a whole token that is an identifier by its shape.
+fn token_identifier(token: &str) -> Option<&'static str> {
+    let lower = token.to_lowercase();
+    if lower.contains("://") || lower.starts_with("www.") {
+        return Some("[url]");
+    }
+    if let Some((local, domain)) = token.split_once('@') {
+        return Some(if local.is_empty() { "[handle]" } else { "[email]" }).filter(|_| !domain.is_empty());
+    }
+    // example.com/path, bit.ly/x: a host with a dot, then a path.
+    if let Some((host, _)) = token.split_once('/') {
+        if host.contains('.') && host.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '-')) {
+            return Some("[url]");
+        }
+    }
+    let digits = token.chars().filter(char::is_ascii_digit).count();
+    let letters = token.chars().filter(|c| c.is_alphabetic()).count();
+    // AB12345, wamid.HBgM…, a token or key: letters and digits mixed.
+    if letters > 0 && (digits >= 4 || (digits > 0 && token.chars().count() >= 16)) {
+        return Some("[id]");
+    }
+    None
+}
+
+/// Replaces runs of digits joined by phone punctuation (`+55 (11) 98765-4321`, `123.456.789-09`).
+fn replace_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_run = chars[i].is_ascii_digit()
+            || (matches!(chars[i], '+' | '(') && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        if !starts_run {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // Extend over digits and single separators that are followed by more digits.
+        let mut end = i + 1;
+        let mut last_digit = if chars[i].is_ascii_digit() { i + 1 } else { i };
+        while end < chars.len() {
+            let c = chars[end];
+            if c.is_ascii_digit() {
+                end += 1;
+                last_digit = end;
+            } else if matches!(c, ' ' | '-' | '.' | '(' | ')' | '/') {
+                let mut next = end + 1;
+                while next < chars.len() && matches!(chars[next], ' ' | '(' | ')') && next - end < 2 {
+                    next += 1;
+                }
+                if chars.get(next).is_some_and(char::is_ascii_digit) {
+                    end = next;
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        let run = &chars[i..last_digit];
+        let digits = run.iter().filter(|c| c.is_ascii_digit()).count();
+        if PHONE_DIGITS.contains(&digits) {
+            out.push_str("[phone]");
+        } else if digits >= NUMBER_DIGITS {
+            out.push_str("[number]");
+        } else {
+            out.extend(run);
+        }
+        i = last_digit.max(i + 1);
+    }
+    out
+}
+
+/// Replaces whole words equal (any case) to a word of the contact's names.
+fn replace_names(text: &str, names: &[&str]) -> String {
+    let parts: Vec<String> = names
+        .iter()
+        .flat_map(|name| name.split(|c: char| !c.is_alphabetic()))
+        .filter(|part| part.chars().count() >= 2)
+        .map(str::to_lowercase)
+        .collect();
+    if parts.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let mut previous: Option<char> = None;
+    let flush = |word: &mut String, out: &mut String, before: Option<char>, after: Option<char>| {
+        let placeholder = before == Some('[') && after == Some(']');
+        if !placeholder && parts.contains(&word.to_lowercase()) {
+            out.push_str("[name]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    let mut before_word: Option<char> = None;
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            if word.is_empty() {
+                before_word = previous;
+            }
+            word.push(c);
+        } else {
+            if !word.is_empty() {
+                flush(&mut word, &mut out, before_word, Some(c));
+            }
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    if !word.is_empty() {
+        flush(&mut word, &mut out, before_word, None);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The conversation as a provider sees it
+// ---------------------------------------------------------------------------------------------
+
+/// Who wrote a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// The tenant's customer (inbound).
+    Customer,
+    /// The business (outbound).
+    Business,
+}
+
+/// One message of the conversation, redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    /// Who wrote it.
+    pub speaker: Speaker,
+    /// What it said, redacted.
+    pub text: RedactedText,
+}
+
+/// How many of a conversation's latest messages a suggestion looks at.
+pub const CONTEXT_MESSAGES: u16 = 20;
+
+/// The text a message shows (body, caption, button or list title); `None` for what has no text
+/// (media without caption, locations, reactions, sanitized content). Only these fields are
+/// read: the rest of a payload (sender number, ids, coordinates) never leaves.
+#[must_use]
+pub fn message_text(message: &MessageView) -> Option<String> {
+    let payload = message.payload.as_ref()?;
+    let part = payload.get(message.kind.as_str())?;
+    let text = match message.kind.as_str() {
+        "text" => part.get("body"),
+        "button" => part.get("text"),
+        "image" | "video" | "document" => part.get("caption"),
+        "interactive" => part
+            .pointer("/button_reply/title")
+            .or_else(|| part.pointer("/list_reply/title"))
+            .or_else(|| part.pointer("/body/text")),
+        "template" => return Some("[a template message]".to_owned()),
+        _ => None,
+    }?;
+    text.as_str().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+/// The conversation's messages as redacted turns, oldest first.
+#[must_use]
+pub fn turns(messages: &[MessageView], names: &[&str]) -> Vec<Turn> {
+    messages
+        .iter()
+        .filter_map(|message| {
+            let text = message_text(message)?;
+            let speaker = if message.direction == "inbound" { Speaker::Customer } else { Speaker::Business };
+            Some(Turn { speaker, text: redact(&text, names) })
+        })
+        .collect()
+}
+
+/// What the provider is asked to do.
+pub const INSTRUCTIONS: &str = "You help a customer-service agent of a business answer a customer \
+on WhatsApp. The conversation follows; personal details were replaced by placeholders such as \
+[name], [phone], [email], [url], [id] and [number] — keep any placeholder you need as it is. \
+Suggest up to three short, friendly replies the agent could send next, in the customer's \
+language. Answer only with JSON: {\"replies\": [\"…\", \"…\"]}.";
+
+/// The most replies kept, and the longest reply (characters).
+pub const MAX_REPLIES: usize = 3;
+const MAX_REPLY_CHARS: usize = 1_000;
+
+/// The replies in a provider's answer: the JSON asked for, or else one reply per non-empty line
+/// (bullets and numbering removed). At most [`MAX_REPLIES`], each at most 1,000 characters.
+#[must_use]
+pub fn parse_replies(content: &str) -> Vec<String> {
+    let trimmed =
+        content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```");
+    let from_json = serde_json::from_str::<serde_json::Value>(trimmed.trim()).ok().and_then(|value| {
+        value.get("replies").and_then(serde_json::Value::as_array).map(|replies| {
+            replies.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect::<Vec<_>>()
+        })
+    });
+    let replies = from_json.unwrap_or_else(|| {
+        trimmed
+            .lines()
+            .map(|line| {
+                line.trim().trim_start_matches(|c: char| {
+                    c.is_ascii_digit() || matches!(c, '-' | '*' | '.' | ')' | ' ')
+                })
+            })
+            .map(str::to_owned)
+            .collect()
+    });
+    replies
+        .into_iter()
+        .map(|reply| reply.trim().chars().take(MAX_REPLY_CHARS).collect::<String>())
+        .filter(|reply| !reply.is_empty())
+        .take(MAX_REPLIES)
+        .collect()
+}
+
+/// Errors of [`AiProvider::suggest_replies`].
+#[derive(Debug, thiserror::Error)]
+pub enum AiProviderError {
+    /// The provider refused the request (bad key, unknown model, content refused): retrying the
+    /// same request will not help.
+    #[error("the AI provider refused the request (HTTP {status})")]
+    Refused {
+        /// The HTTP status it answered.
+        status: u16,
+    },
+    /// Unreachable, rate limited or failing (network, 429, 5xx): retry later.
+    #[error("the AI provider is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// It answered something that is not a chat completion.
+    #[error("the AI provider's answer could not be read")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Where a provider is and how to call it.
+#[derive(Debug, Clone)]
+pub struct ProviderCall<'a> {
+    /// The base URL of its OpenAI-compatible API (from the deployment's [`AiProviders`]).
+    pub base_url: &'a str,
+    /// The model.
+    pub model: &'a str,
+    /// The tenant's key, opened just for this call.
+    pub api_key: &'a Secret,
+}
+
+/// An external AI provider. Takes only redacted turns.
+pub trait AiProvider: Send + Sync {
+    /// Up to [`MAX_REPLIES`] suggested replies to the conversation `turns`.
+    ///
+    /// # Errors
+    /// [`AiProviderError`] as documented on each case.
+    fn suggest_replies(
+        &self,
+        call: &ProviderCall<'_>,
+        turns: &[Turn],
+    ) -> impl Future<Output = Result<Vec<String>, AiProviderError>> + Send;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suggestions as stored
+// ---------------------------------------------------------------------------------------------
+
+/// Days a suggestion is kept at most (never longer than the tenant keeps message content).
+pub const SUGGESTION_DAYS: u16 = 7;
+
+/// When a suggestion made `now` expires: [`SUGGESTION_DAYS`] or the tenant's content retention,
+/// whichever is shorter (it is derived from message content, P51).
+#[must_use]
+pub fn suggestion_expiry(now: Timestamp, retention: RetentionSettings) -> ExpiresAt {
+    let days = SUGGESTION_DAYS.min(retention.content_days);
+    ExpiresAt::after(now, std::time::Duration::from_secs(u64::from(days) * 86_400))
+}
+
+/// Where a suggestion request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionStatus {
+    /// Queued for the `suggest` function.
+    Pending,
+    /// Replies are ready.
+    Ready,
+    /// Not processed: AI was turned off, the provider disconnected or the contact restricted
+    /// before it ran (`reason`).
+    Refused,
+    /// The provider refused the request (`reason`).
+    Failed,
+}
+
+impl SuggestionStatus {
+    /// Its stored and shown name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The status named `name`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Pending, Self::Ready, Self::Refused, Self::Failed].into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// A suggestion request and, once done, its replies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SuggestionView {
+    /// Its id.
+    pub id: SuggestionId,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The contact of the conversation.
+    pub contact_id: ContactId,
+    /// Pending, ready, refused or failed.
+    pub status: SuggestionStatus,
+    /// The suggested replies (ready), placeholders such as `[name]` left for the agent to fill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<String>,
+    /// Why it was refused or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was requested, epoch ms.
+    pub requested_at: i64,
+    /// When it was done, epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
+}
+
+/// How a suggestion request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SuggestionOutcome {
+    /// The replies.
+    Ready(Vec<String>),
+    /// The gate said no when it ran.
+    Refused(AiRefusal),
+    /// The provider refused.
+    Failed(String),
+}
+
+/// The `suggest` queue's message: which request to work on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionJob {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The request.
+    pub suggestion_id: SuggestionId,
+}
+
+/// Suggestion requests, kept beside their conversation.
+pub trait SuggestionStore: Send + Sync {
+    /// Stores a new pending request (its replies, once there, are sealed like message content).
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn create_suggestion(
+        &self,
+        tenant: &TenantId,
+        suggestion: &SuggestionView,
+        expires_at: ExpiresAt,
+    ) -> impl Future<Output = Result<(), InboxError>> + Send;
+
+    /// One request; `None` when unknown, expired or deleted (with its conversation or contact).
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn suggestion(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        id: &SuggestionId,
+    ) -> impl Future<Output = Result<Option<SuggestionView>, InboxError>> + Send;
+
+    /// Records how a pending request ended. `false` (and nothing written) when it is no longer
+    /// pending or no longer exists, so a redelivered job changes nothing.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn finish_suggestion(
+        &self,
+        tenant: &TenantId,
+        suggestion: &SuggestionView,
+        outcome: &SuggestionOutcome,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, InboxError>> + Send;
+
+    /// A conversation's requests, oldest first (for the person's export).
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn suggestions(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<Vec<SuggestionView>, InboxError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redacted(text: &str) -> String {
+        redact(text, &["Maria Souza"]).as_str().to_owned()
+    }
+
+    #[test]
+    fn identifiers_are_replaced_and_the_meaning_stays() {
+        let cases = [
+            ("Call me on +55 11 98765-4321 tomorrow", "Call me on [phone] tomorrow"),
+            ("my number is (11) 98765 4321.", "my number is [phone]."),
+            ("Write to maria.souza@example.com, thanks", "Write to [email], thanks"),
+            ("See https://shop.example.com/o?id=9 now", "See [url] now"),
+            ("or www.example.org", "or [url]"),
+            ("bit.ly/abc is the link", "[url] is the link"),
+            ("Order AB123456 arrived", "Order [id] arrived"),
+            ("CPF 123.456.789-09 ok", "CPF [phone] ok"),
+            ("postcode 01310100", "postcode [phone]"),
+            ("ticket 48213", "ticket [number]"),
+            ("follow @maria_store", "follow [handle]"),
+            ("Hi, I am Maria SOUZA, maria's sister", "Hi, I am [name] [name], [name]'s sister"),
+            ("I want 3 tables at 10:30 for 250 reais", "I want 3 tables at 10:30 for 250 reais"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redacted(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn no_digit_of_a_phone_number_survives_in_any_common_spelling() {
+        for phone in
+            ["5511987654321", "+5511987654321", "+55 (11) 98765-4321", "11.98765.4321", "987 654 321"]
+        {
+            let out = redacted(&format!("number: {phone}!"));
+            assert_eq!(out, "number: [phone]!", "{phone}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_is_never_mistaken_for_a_name() {
+        let out = redact("call [name] at 5511987654321", &["Name"]);
+        assert_eq!(out.as_str(), "call [name] at [phone]");
+    }
+
+    #[test]
+    fn redacted_text_does_not_print_itself() {
+        assert_eq!(format!("{:?}", redact("hello Maria", &[])), "RedactedText(11 chars)");
+    }
+
+    #[test]
+    fn the_gate_needs_ai_on_a_provider_and_an_unrestricted_contact() {
+        let sealed = Sealed { wrapped_key: vec![1], nonce: [0; 12], ciphertext: vec![0; 16] };
+        let connection = AiConnection {
+            provider: "openai".into(),
+            model: "m".into(),
+            api_key: sealed,
+            connected_at: Timestamp::from_millis(0),
+        };
+        let mut settings = TenantSettings::default();
+        assert_eq!(ai_gate(&settings, Some(&connection), None), Err(AiRefusal::Disabled), "off by default");
+        settings.ai_enabled = true;
+        assert_eq!(ai_gate(&settings, None, None), Err(AiRefusal::NotConnected));
+        assert_eq!(ai_gate(&settings, Some(&connection), Some(1)), Err(AiRefusal::Restricted));
+        assert_eq!(ai_gate(&settings, Some(&connection), None), Ok(()));
+    }
+
+    #[test]
+    fn replies_are_read_from_json_or_lines_and_bounded() {
+        assert_eq!(
+            parse_replies(r#"{"replies": ["Sure!", " ", "Yes, [name]."]}"#),
+            vec!["Sure!", "Yes, [name]."]
+        );
+        assert_eq!(parse_replies("```json\n{\"replies\": [\"a\"]}\n```"), vec!["a"]);
+        assert_eq!(parse_replies("1. One\n- Two\n\n* Three\n4) Four"), vec!["One", "Two", "Three"]);
+        assert!(parse_replies("").is_empty());
+    }
+
+    #[test]
+    fn only_the_text_of_a_message_is_taken_never_the_sender() {
+        let message = |kind: &str, payload: serde_json::Value| MessageView {
+            id: crate::domain::MessageId::generate(Timestamp::from_millis(1)),
+            conversation_id: ConversationId::generate(Timestamp::from_millis(1)),
+            wamid: None,
+            direction: "inbound".into(),
+            kind: kind.into(),
+            timestamp: 1,
+            status: crate::domain::inbox::MessageStatus::Received,
+            statuses: BTreeMap::new(),
+            error: None,
+            payload: Some(payload),
+            content_sanitized_at: None,
+        };
+        let text = message("text", serde_json::json!({"from": "5511987654321", "text": {"body": "Hello"}}));
+        let button =
+            message("interactive", serde_json::json!({"interactive": {"button_reply": {"title": "Yes"}}}));
+        let location =
+            message("location", serde_json::json!({"location": {"latitude": 1.0, "longitude": 2.0}}));
+        let turns = turns(&[text, button, location], &[]);
+        let said: Vec<&str> = turns.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(said, ["Hello", "Yes"]);
+        assert!(turns.iter().all(|t| t.speaker == Speaker::Customer));
+    }
+}
