@@ -34,7 +34,8 @@ pub struct Config {
     pub kms_key_id: String,
     /// The providers tenants may choose (`AI_PROVIDERS`, `name=https://…/v1,…`).
     pub providers: AiProviders,
-    /// How many records run at once (`BATCH_CONCURRENCY`, default 2: provider calls are slow).
+    /// How many records run at once (`BATCH_CONCURRENCY`, default 5: the whole batch of
+    /// `template.yaml`, so a batch waits about one provider call, never its sum).
     pub concurrency: usize,
 }
 
@@ -49,7 +50,7 @@ impl Config {
             key_table_name: env.required("KEY_TABLE_NAME")?,
             kms_key_id: env.required("KMS_KEY_ID")?,
             providers: env.ai_providers("AI_PROVIDERS")?,
-            concurrency: env.parsed_or("BATCH_CONCURRENCY", 2)?,
+            concurrency: env.parsed_or("BATCH_CONCURRENCY", 5)?,
         })
     }
 }

@@ -20,13 +20,14 @@ pub struct OpenAiCompatible {
 }
 
 impl OpenAiCompatible {
-    /// A client (30 s per request: completions are slow).
+    /// A client: 20 s per request (completions are slow), which leaves a batch room within the
+    /// function's 60 s timeout.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new() -> anyhow::Result<Self> {
         let http = http_client_builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
             .build()
