@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::adapters::dynamo::keys::hex_sha256;
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::Keyring;
+use shared::domain::ai::SuggestionStore as _;
 use shared::domain::inbox::{
     ContactPatch, ContactProfile, InboxStore, MessageStatus, NewInboundMessage, NewOutboundMessage,
     StatusChange, StatusOutcome,
@@ -16,7 +17,7 @@ use shared::domain::outbound::callback_data;
 use shared::domain::tenant::RetentionSettings;
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, TenantId, Wamid};
 
-use crate::support::{instance_keyring, keyring, table, tenant, unique};
+use crate::support::{instance_keyring, keyring, ready_suggestion, table, tenant, unique};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -165,7 +166,10 @@ async fn an_erased_contacts_data_no_longer_opens_even_from_a_backup() {
     let body = r#"{"text":{"body":"my new address is 12 Rua Augusta"}}"#;
     receive(&inbox, &tenant, &person(phone.as_digits(), "João Apagado"), "wamid.ERASE1", body).await;
     let contact = inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact");
+    let reply = "We will deliver to your new address on Monday";
+    let suggestion = ready_suggestion(&inbox, &tenant, &contact, &[reply]).await;
     let backup = every_item(&table).await;
+    assert!(!strings(&backup).join("\n").contains(reply), "suggested replies are sealed at rest");
     let before = restore(&backup, &keyring).await;
     let readable = before.contact_by_phone(&tenant, &phone).await.expect("read").expect("restored");
     assert_eq!(
@@ -190,10 +194,15 @@ async fn an_erased_contacts_data_no_longer_opens_even_from_a_backup() {
     let messages = after.messages(&tenant, &conversation, None, 10).await.expect("messages");
     assert_eq!(messages.items.len(), 1, "the message record is in the backup");
     assert_eq!(messages.items[0].payload, None, "its content no longer opens");
+    let (id, conversation) = (&suggestion.id, &suggestion.conversation_id);
+    let restored_suggestion =
+        after.suggestion(&tenant, conversation, id).await.expect("read").expect("in the backup");
+    assert!(restored_suggestion.replies.is_empty(), "its replies no longer open");
     assert!(
         inbox.contact(&tenant, &contact.id).await.expect("read").is_none(),
         "and the live table is empty of it"
     );
+    assert!(inbox.suggestion(&tenant, conversation, id).await.expect("read").is_none());
 }
 
 #[tokio::test]

@@ -109,6 +109,14 @@ async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_i
     receive(&deps.inbox, &tenant, recent, "wamid.NEW", days_ago(10), RetentionSettings::default()).await;
     let expired = conversation_of(&deps.inbox, &tenant, old).await.expect("linked");
     let live = conversation_of(&deps.inbox, &tenant, recent).await.expect("linked");
+    // An AI suggestion made on it lately: derived from its content, it goes with it.
+    let old_contact = deps
+        .inbox
+        .contact_by_phone(&tenant, &PhoneNumber::parse(old).expect("valid"))
+        .await
+        .expect("read")
+        .expect("contact");
+    let suggestion = crate::support::ready_suggestion(&deps.inbox, &tenant, &old_contact, &["See you"]).await;
 
     // Act + Assert: expired data is not served even before the run deletes it (P56).
     assert!(deps.inbox.conversation(&tenant, &expired).await.expect("read").is_none());
@@ -118,7 +126,13 @@ async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_i
 
     // Assert: deleted everywhere, the live one kept, the contact kept; a second run does nothing.
     let expiring = report.tasks.iter().find(|t| t.name == "expired_conversations").expect("task ran");
-    assert_eq!((expiring.finished, expiring.items), (1, 3), "conversation, message and its record");
+    assert_eq!(
+        (expiring.finished, expiring.items),
+        (1, 4),
+        "conversation, message, its record, the suggestion"
+    );
+    let suggestion_key = keys::suggestion(&tenant, &expired, &suggestion.id);
+    assert!(table.get_including_expired(&suggestion_key).await.expect("read").is_none());
     assert!(table
         .get_including_expired(&keys::conversation(&tenant, &expired))
         .await

@@ -8,7 +8,12 @@ use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_kms::error::BoxError;
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::Keyring;
-use shared::domain::{Clock, SystemClock, TenantId};
+use shared::domain::ai::{
+    suggestion_expiry, SuggestionOutcome, SuggestionStatus, SuggestionStore as _, SuggestionView,
+};
+use shared::domain::inbox::ContactView;
+use shared::domain::tenant::RetentionSettings;
+use shared::domain::{Clock, SuggestionId, SystemClock, TenantId};
 
 /// The moto endpoint `infra/test.sh` started.
 pub fn endpoint() -> String {
@@ -82,6 +87,35 @@ pub async fn instance_keyring(table: &Table, key_table: &str) -> Arc<Keyring> {
 /// The inbox on `table`, with its own keyring.
 pub async fn inbox(table: &Table) -> DynamoInbox {
     DynamoInbox::new(table.clone(), keyring(table).await)
+}
+
+/// A suggestion request on `contact`'s open conversation, ready with `replies` (and a check
+/// that they open while the contact's key lives).
+pub async fn ready_suggestion(
+    inbox: &DynamoInbox,
+    tenant: &TenantId,
+    contact: &ContactView,
+    replies: &[&str],
+) -> SuggestionView {
+    let now = SystemClock.now();
+    let suggestion = SuggestionView {
+        id: SuggestionId::generate(now),
+        conversation_id: contact.conversation_id.clone().expect("an open conversation"),
+        contact_id: contact.id.clone(),
+        status: SuggestionStatus::Pending,
+        replies: Vec::new(),
+        reason: None,
+        requested_at: now.as_millis(),
+        finished_at: None,
+    };
+    let expires = suggestion_expiry(now, RetentionSettings::default());
+    inbox.create_suggestion(tenant, &suggestion, expires).await.expect("created");
+    let replies: Vec<String> = replies.iter().map(|r| (*r).to_owned()).collect();
+    let ready = SuggestionOutcome::Ready(replies.clone());
+    assert!(inbox.finish_suggestion(tenant, &suggestion, &ready, now).await.expect("finished"));
+    let stored = inbox.suggestion(tenant, &suggestion.conversation_id, &suggestion.id).await.expect("read");
+    assert_eq!(stored.map(|s| s.replies), Some(replies), "control: the replies open while the key lives");
+    suggestion
 }
 
 /// Counts the requests a client puts on the wire.

@@ -626,6 +626,42 @@ mod tests {
     }
 
     #[test]
+    fn generated_phone_numbers_in_every_grouping_leave_no_digit_behind() {
+        // A small deterministic generator: 200 numbers of 10 to 13 digits, in five spellings.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        for _ in 0..200 {
+            let length = 10 + usize::try_from(next(4)).unwrap_or(0);
+            let digits: String =
+                (0..length).map(|_| char::from(b'0' + u8::try_from(next(10)).unwrap_or(0))).collect();
+            let (country, rest) = digits.split_at(2);
+            let (area, local) = rest.split_at(2);
+            let (head, tail) = local.split_at(local.len() / 2);
+            for spelling in [
+                digits.clone(),
+                format!("+{digits}"),
+                format!("+{country} {area} {head}-{tail}"),
+                format!("+{country} ({area}) {head} {tail}"),
+                format!("{country}.{area}.{head}.{tail}"),
+            ] {
+                let out = redacted(&format!("ligue {spelling}, obrigado"));
+                assert_eq!(out, "ligue [phone], obrigado", "{spelling}");
+            }
+        }
+    }
+
+    #[test]
+    fn emails_and_names_in_any_case_or_script_are_replaced() {
+        let out = redact("JOSÉ here: Jose.Silva+promo@Example.COM.BR; josé said hi", &["José Silva"]);
+        assert_eq!(out.as_str(), "[name] here: [email]; [name] said hi");
+    }
+
+    #[test]
     fn a_placeholder_is_never_mistaken_for_a_name() {
         let out = redact("call [name] at 5511987654321", &["Name"]);
         assert_eq!(out.as_str(), "call [name] at [phone]");
