@@ -133,10 +133,10 @@ pub async fn handle<A: Adapters>(
     event: LambdaEvent<SqsEvent>,
     deps: &Deps<A>,
 ) -> Result<SqsBatchResponse, BatchError> {
-    run_batch(event.payload, deps.config.concurrency, |_meta: RecordMeta, job: SuggestionJob| async move {
+    run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, job: SuggestionJob| async move {
         let span =
             tracing::info_span!("suggest", tenant_id = %job.tenant_id, suggestion_id = %job.suggestion_id);
-        tracing::Instrument::instrument(suggest_one(&job, deps), span).await
+        tracing::Instrument::instrument(suggest_one(&job, meta.receive_count, deps), span).await
     })
     .await
 }
@@ -146,11 +146,21 @@ fn retry(what: &str, error: &dyn std::fmt::Debug) -> RecordError {
     RecordError::Retryable(format!("{what}: {error:?}"))
 }
 
-/// Works on one suggestion request.
+/// The delivery at which an unavailable provider ends the request `failed` instead of leaving it
+/// to SQS again: below the queues' `maxReceiveCount` (5), so the agent gets an answer rather than
+/// a request pending until it expires.
+pub const PROVIDER_ATTEMPTS: u32 = 4;
+
+/// Works on one suggestion request, on its `attempt`-th delivery.
 ///
 /// # Errors
-/// [`RecordError::Retryable`] when a store, KMS or the provider is unavailable.
-pub async fn suggest_one<A: Adapters>(job: &SuggestionJob, deps: &Deps<A>) -> Result<(), RecordError> {
+/// [`RecordError::Retryable`] when a store or KMS is unavailable, or the provider is on an
+/// attempt before [`PROVIDER_ATTEMPTS`].
+pub async fn suggest_one<A: Adapters>(
+    job: &SuggestionJob,
+    attempt: u32,
+    deps: &Deps<A>,
+) -> Result<(), RecordError> {
     let tenant = &job.tenant_id;
     let Some(suggestion) = deps
         .inbox
@@ -165,7 +175,7 @@ pub async fn suggest_one<A: Adapters>(job: &SuggestionJob, deps: &Deps<A>) -> Re
     if suggestion.status != SuggestionStatus::Pending {
         return Ok(());
     }
-    let outcome = outcome(tenant, &suggestion, deps).await?;
+    let outcome = outcome(tenant, &suggestion, attempt, deps).await?;
     let status = match &outcome {
         SuggestionOutcome::Ready(_) => "ready",
         SuggestionOutcome::Refused(_) => "refused",
@@ -183,6 +193,7 @@ pub async fn suggest_one<A: Adapters>(job: &SuggestionJob, deps: &Deps<A>) -> Re
 async fn outcome<A: Adapters>(
     tenant_id: &TenantId,
     suggestion: &SuggestionView,
+    attempt: u32,
     deps: &Deps<A>,
 ) -> Result<SuggestionOutcome, RecordError> {
     let tenant = deps.tenants.tenant(tenant_id).await.map_err(|e| retry("reading the tenant", &e))?;
@@ -231,7 +242,12 @@ async fn outcome<A: Adapters>(
     let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
     match deps.provider.suggest_replies(&call, &turns).await {
         Ok(replies) => Ok(SuggestionOutcome::Ready(replies)),
-        Err(AiProviderError::Unavailable(e)) => Err(retry("the AI provider is unavailable", &e)),
+        Err(AiProviderError::Unavailable(e)) if attempt < PROVIDER_ATTEMPTS => {
+            Err(retry("the AI provider is unavailable", &e))
+        }
+        Err(AiProviderError::Unavailable(_)) => Ok(SuggestionOutcome::Failed(format!(
+            "the AI provider stayed unavailable through {PROVIDER_ATTEMPTS} attempts; ask again later"
+        ))),
         Err(e @ (AiProviderError::Refused { .. } | AiProviderError::Unknown(_))) => {
             tracing::warn!(error = %e, "The AI provider did not suggest anything");
             Ok(SuggestionOutcome::Failed(e.to_string()))

@@ -129,7 +129,7 @@ async fn only_redacted_text_reaches_the_provider_and_the_replies_are_kept() {
     let (deps, job) = arranged(body).await;
 
     // Act
-    suggest_one(&job, &deps).await.unwrap();
+    suggest_one(&job, 1, &deps).await.unwrap();
 
     // Assert
     let calls = deps.provider.calls();
@@ -153,7 +153,7 @@ async fn turning_ai_off_after_the_request_stops_it_before_the_provider() {
     set_ai(&deps, &job.tenant_id, false).await;
 
     // Act
-    suggest_one(&job, &deps).await.unwrap();
+    suggest_one(&job, 1, &deps).await.unwrap();
 
     // Assert
     assert!(deps.provider.calls().is_empty());
@@ -180,8 +180,8 @@ async fn a_disconnected_provider_or_a_restricted_contact_gets_nothing_sent() {
     restricted.inbox.record_consent(&restricted_job.tenant_id, &change, now()).await.unwrap();
 
     // Act
-    suggest_one(&disconnected_job, &disconnected).await.unwrap();
-    suggest_one(&restricted_job, &restricted).await.unwrap();
+    suggest_one(&disconnected_job, 1, &disconnected).await.unwrap();
+    suggest_one(&restricted_job, 1, &restricted).await.unwrap();
 
     // Assert
     assert!(disconnected.provider.calls().is_empty() && restricted.provider.calls().is_empty());
@@ -196,10 +196,10 @@ async fn an_unavailable_provider_is_retried_and_a_refusing_one_fails_the_request
     deps.provider.fail_with(Some(503));
 
     // Act
-    let unavailable = suggest_one(&job, &deps).await;
+    let unavailable = suggest_one(&job, 1, &deps).await;
     let still = stored(&deps, &job).await.status;
     deps.provider.fail_with(Some(401));
-    suggest_one(&job, &deps).await.unwrap();
+    suggest_one(&job, 1, &deps).await.unwrap();
 
     // Assert
     assert!(matches!(unavailable, Err(RecordError::Retryable(_))), "{unavailable:?}");
@@ -213,12 +213,27 @@ async fn an_unavailable_provider_is_retried_and_a_refusing_one_fails_the_request
 async fn a_redelivered_job_changes_nothing_once_the_request_ended() {
     // Arrange
     let (deps, job) = arranged("Hello").await;
-    suggest_one(&job, &deps).await.unwrap();
+    suggest_one(&job, 1, &deps).await.unwrap();
 
     // Act
-    suggest_one(&job, &deps).await.unwrap();
+    suggest_one(&job, 1, &deps).await.unwrap();
 
     // Assert
     assert_eq!(deps.provider.calls().len(), 1);
     assert_eq!(stored(&deps, &job).await.status, SuggestionStatus::Ready);
+}
+
+#[tokio::test]
+async fn a_provider_unavailable_through_the_last_attempt_ends_the_request_failed() {
+    // Arrange
+    let (deps, job) = arranged("Hello").await;
+    deps.provider.fail_with(Some(429));
+
+    // Act
+    suggest_one(&job, PROVIDER_ATTEMPTS, &deps).await.unwrap();
+
+    // Assert
+    let failed = stored(&deps, &job).await;
+    assert_eq!(failed.status, SuggestionStatus::Failed);
+    assert!(failed.reason.is_some_and(|r| r.contains("stayed unavailable")));
 }
