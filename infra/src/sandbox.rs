@@ -4,7 +4,8 @@
 //!
 //! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
 //! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
-//! what would have left for an external provider (P31), and answers with two fixed replies.
+//! what would have left for an external provider (P31), and answers what was asked with fixed
+//! replies, a fixed summary or `positive`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -94,6 +95,8 @@ pub struct AiRequest {
 
 /// The replies the sandbox AI provider suggests.
 pub const SANDBOX_REPLIES: [&str; 2] = ["Thanks for your message, [name]!", "Sure, I can help with that."];
+/// The summary it writes (its sentiment is always `positive`).
+pub const SANDBOX_SUMMARY: &str = "The customer asks about a product; no answer yet.";
 
 /// The sandbox; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -295,10 +298,19 @@ async fn ai_completion(
     let body: Value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Answer what was asked: the system message says which kind of suggestion.
+    let asked = body.pointer("/messages/0/content").and_then(Value::as_str).unwrap_or_default().to_owned();
     if let Ok(mut state) = sandbox.state.lock() {
         state.ai_requests.push(AiRequest { path: "/v1/chat/completions".to_owned(), authorization, body });
     }
-    let content = json!({"replies": SANDBOX_REPLIES}).to_string();
+    let content = if asked.contains("Summarize") {
+        json!({"summary": SANDBOX_SUMMARY})
+    } else if asked.contains("sentiment") {
+        json!({"sentiment": "positive"})
+    } else {
+        json!({"replies": SANDBOX_REPLIES})
+    }
+    .to_string();
     Json(json!({
         "id": format!("chatcmpl-sandbox{}", crate::random_hex(8)),
         "object": "chat.completion",

@@ -123,8 +123,8 @@ async fn only_redacted_text_reaches_the_ai_provider_and_only_when_the_tenant_all
 }
 
 #[tokio::test]
-async fn a_suggestion_is_in_the_persons_export_and_goes_with_their_erasure() {
-    // Arrange: a ready suggestion on the customer's conversation.
+async fn a_summary_and_the_sentiment_too_all_in_the_persons_export_and_gone_with_their_erasure() {
+    // Arrange: AI on, the sandbox provider connected, a conversation.
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
     assert_eq!(post(&client, &tenant.fixture("text")).await, StatusCode::OK);
@@ -137,16 +137,26 @@ async fn a_suggestion_is_in_the_persons_export_and_goes_with_their_erasure() {
     let connect = json!({"provider": "sandbox", "model": "m", "api_key": "sk-e2e-export"});
     assert_eq!(call(&tenant, reqwest::Method::PUT, "/v1/ai", Some(connect)).await.0, StatusCode::OK);
     let suggestions = format!("/v1/conversations/{conversation}/suggestions");
-    let (_, accepted) = call(&tenant, reqwest::Method::POST, &suggestions, None).await;
-    let id = accepted["id"].as_str().expect("id").to_owned();
-    eventually("the suggestion", || async {
-        let (_, suggestion) = call(&tenant, reqwest::Method::GET, &format!("{suggestions}/{id}"), None).await;
-        (suggestion["status"] == "ready").then_some(())
-    })
-    .await;
-    let export_path = format!("/v1/privacy/export?phone={}", tenant.wa_id);
 
-    // Act
+    // Act: one request of each kind, and one of a kind that does not exist.
+    let mut done = Vec::new();
+    for kind in ["replies", "summary", "sentiment"] {
+        let (status, accepted) =
+            call(&tenant, reqwest::Method::POST, &suggestions, Some(json!({"kind": kind}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        let id = accepted["id"].as_str().expect("id").to_owned();
+        done.push(
+            eventually("the suggestion", || async {
+                let (_, suggestion) =
+                    call(&tenant, reqwest::Method::GET, &format!("{suggestions}/{id}"), None).await;
+                (suggestion["status"] == "ready").then_some(suggestion)
+            })
+            .await,
+        );
+    }
+    let (unknown, problem) =
+        call(&tenant, reqwest::Method::POST, &suggestions, Some(json!({"kind": "poem"}))).await;
+    let export_path = format!("/v1/privacy/export?phone={}", tenant.wa_id);
     let export = tenant.get(&client, &export_path).await;
     let csv = tenant.get(&client, &format!("{export_path}&format=csv")).await;
     let (status, erasure) =
@@ -157,17 +167,24 @@ async fn a_suggestion_is_in_the_persons_export_and_goes_with_their_erasure() {
     assert_eq!(run.status(), StatusCode::OK);
 
     // Assert
-    let exported = &export["contacts"][0]["conversations"][0]["ai_suggestions"];
-    assert_eq!(exported[0]["id"], id.as_str());
-    assert_eq!(exported[0]["replies"], json!(infra::sandbox::SANDBOX_REPLIES));
-    assert!(csv["files"]["ai_suggestions.csv"].as_str().is_some_and(|t| t.contains(&id)));
+    assert_eq!(done[0]["replies"], json!(infra::sandbox::SANDBOX_REPLIES));
+    assert_eq!(done[1]["summary"], infra::sandbox::SANDBOX_SUMMARY);
+    assert_eq!(done[2]["sentiment"], "positive");
+    assert_eq!(unknown, StatusCode::BAD_REQUEST, "{problem}");
+    let exported =
+        export["contacts"][0]["conversations"][0]["ai_suggestions"].as_array().cloned().unwrap_or_default();
+    let kinds: Vec<&str> = exported.iter().filter_map(|s| s["kind"].as_str()).collect();
+    assert_eq!(kinds, ["replies", "summary", "sentiment"]);
+    let table = csv["files"]["ai_suggestions.csv"].as_str().unwrap_or_default();
+    assert!(table.contains(infra::sandbox::SANDBOX_SUMMARY) && table.lines().count() == 4, "{table}");
     let erasure_id = erasure["id"].as_str().expect("id");
-    let done = eventually("the erasure done", || async {
+    let erased = eventually("the erasure done", || async {
         let request = tenant.get(&client, &format!("/v1/privacy/erasure/{erasure_id}")).await;
         (request["status"] == "done").then_some(request)
     })
     .await;
-    assert_eq!(done["receipt"]["deleted"]["ai_suggestions"], 1);
+    assert_eq!(erased["receipt"]["deleted"]["ai_suggestions"], 3);
+    let id = done[1]["id"].as_str().expect("id");
     let (gone, _) = call(&tenant, reqwest::Method::GET, &format!("{suggestions}/{id}"), None).await;
     assert_eq!(gone, StatusCode::NOT_FOUND);
 }

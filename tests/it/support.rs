@@ -9,7 +9,8 @@ use aws_sdk_kms::error::BoxError;
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::Keyring;
 use shared::domain::ai::{
-    suggestion_expiry, SuggestionOutcome, SuggestionStatus, SuggestionStore as _, SuggestionView,
+    suggestion_expiry, AiResult, SuggestionKind, SuggestionOutcome, SuggestionStatus, SuggestionStore as _,
+    SuggestionView,
 };
 use shared::domain::inbox::ContactView;
 use shared::domain::tenant::RetentionSettings;
@@ -102,8 +103,11 @@ pub async fn ready_suggestion(
         id: SuggestionId::generate(now),
         conversation_id: contact.conversation_id.clone().expect("an open conversation"),
         contact_id: contact.id.clone(),
+        kind: SuggestionKind::Replies,
         status: SuggestionStatus::Pending,
         replies: Vec::new(),
+        summary: None,
+        sentiment: None,
         reason: None,
         requested_at: now.as_millis(),
         finished_at: None,
@@ -111,7 +115,7 @@ pub async fn ready_suggestion(
     let expires = suggestion_expiry(now, RetentionSettings::default());
     inbox.create_suggestion(tenant, &suggestion, expires).await.expect("created");
     let replies: Vec<String> = replies.iter().map(|r| (*r).to_owned()).collect();
-    let ready = SuggestionOutcome::Ready(replies.clone());
+    let ready = SuggestionOutcome::Ready(AiResult { replies: replies.clone(), ..AiResult::default() });
     assert!(inbox.finish_suggestion(tenant, &suggestion, &ready, now).await.expect("finished"));
     let stored = inbox.suggestion(tenant, &suggestion.conversation_id, &suggestion.id).await.expect("read");
     assert_eq!(stored.map(|s| s.replies), Some(replies), "control: the replies open while the key lives");

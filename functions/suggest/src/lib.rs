@@ -1,4 +1,5 @@
-//! The `suggest` function: AI reply suggestions, fed by the `suggest` queue (P30, P31).
+//! The `suggest` function: AI reply suggestions, summaries and sentiment, fed by the `suggest`
+//! queue (P30, P31).
 //!
 //! Each record names a pending suggestion request. Right before any provider call the gate is
 //! checked again — the tenant may have turned AI off, disconnected the provider, or the contact
@@ -14,8 +15,8 @@ use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::domain::ai::{
-    ai_gate, turns, AiProvider, AiProviderError, AiProviders, AiRefusal, ProviderCall, SuggestionJob,
-    SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView, CONTEXT_MESSAGES,
+    ai_gate, parse_answer, turns, AiProvider, AiProviderError, AiProviders, AiRefusal, ProviderCall,
+    SuggestionJob, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView, CONTEXT_MESSAGES,
 };
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
@@ -228,9 +229,7 @@ async fn outcome<A: Adapters>(
     let names: Vec<&str> = contact.name.iter().map(String::as_str).collect();
     let turns = turns(&messages, &names);
     if turns.is_empty() {
-        return Ok(SuggestionOutcome::Failed(
-            "the conversation has no text to suggest replies to".to_owned(),
-        ));
+        return Ok(SuggestionOutcome::Failed("the conversation has no text to work from".to_owned()));
     }
     let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::IntegrationSecret };
     let key = deps
@@ -240,8 +239,12 @@ async fn outcome<A: Adapters>(
         .map_err(|e| retry("opening the provider key", &e))?;
     let api_key = Secret::new(String::from_utf8_lossy(key.expose()).into_owned());
     let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
-    match deps.provider.suggest_replies(&call, &turns).await {
-        Ok(replies) => Ok(SuggestionOutcome::Ready(replies)),
+    let kind = suggestion.kind;
+    match deps.provider.complete(&call, &kind.instructions(), &turns).await {
+        Ok(content) => Ok(parse_answer(kind, &content).map_or_else(
+            || SuggestionOutcome::Failed(format!("the AI provider's answer held no {}", kind.as_str())),
+            SuggestionOutcome::Ready,
+        )),
         Err(AiProviderError::Unavailable(e)) if attempt < PROVIDER_ATTEMPTS => {
             Err(retry("the AI provider is unavailable", &e))
         }

@@ -2,7 +2,9 @@
 //! text reaches the provider, outcomes are recorded once. The same runs end to end against the
 //! local stack's sandbox provider in `tests/it/ai.rs`.
 
-use shared::domain::ai::{AiConnection, SuggestionJob, SuggestionStatus, SuggestionStore, SuggestionView};
+use shared::domain::ai::{
+    AiConnection, Sentiment, SuggestionJob, SuggestionKind, SuggestionStatus, SuggestionStore, SuggestionView,
+};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ConversationFilter, InboxStore,
     NewInboundMessage,
@@ -11,7 +13,7 @@ use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdat
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantSettings};
 use shared::domain::{ExpiresAt, PhoneNumber, SuggestionId, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::RecordError;
-use shared::testing::{LocalVault, ManualClock, MemoryAi, MemoryInbox, MemoryTenantStore};
+use shared::testing::{LocalVault, ManualClock, MemoryAi, MemoryInbox, MemoryTenantStore, MEMORY_AI_REPLIES};
 
 use super::*;
 
@@ -96,8 +98,11 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         id: SuggestionId::generate(now()),
         conversation_id: conversations.items[0].id.clone(),
         contact_id: contact.id.clone(),
+        kind: SuggestionKind::Replies,
         status: SuggestionStatus::Pending,
         replies: Vec::new(),
+        summary: None,
+        sentiment: None,
         reason: None,
         requested_at: NOW,
         finished_at: None,
@@ -142,7 +147,8 @@ async fn only_redacted_text_reaches_the_provider_and_the_replies_are_kept() {
     );
     let suggestion = stored(&deps, &job).await;
     assert_eq!(suggestion.status, SuggestionStatus::Ready);
-    assert_eq!(suggestion.replies, ["Hello [name], how can I help?", "Thanks for writing!"]);
+    assert_eq!(suggestion.replies, MEMORY_AI_REPLIES);
+    assert!(calls[0].instructions.contains("replies"), "asked for replies");
     assert_eq!(suggestion.finished_at, Some(NOW));
 }
 
@@ -236,4 +242,42 @@ async fn a_provider_unavailable_through_the_last_attempt_ends_the_request_failed
     let failed = stored(&deps, &job).await;
     assert_eq!(failed.status, SuggestionStatus::Failed);
     assert!(failed.reason.is_some_and(|r| r.contains("stayed unavailable")));
+}
+
+#[tokio::test]
+async fn a_summary_and_a_sentiment_are_asked_for_and_kept_and_an_empty_answer_fails() {
+    // Arrange: the same conversation, three requests of other kinds.
+    let (deps, replies_job) = arranged("The chairs arrived broken, I am very upset").await;
+    let kinds = [SuggestionKind::Summary, SuggestionKind::Sentiment, SuggestionKind::Summary];
+    let mut jobs = Vec::new();
+    for kind in kinds {
+        let base = stored(&deps, &replies_job).await;
+        let suggestion = SuggestionView { id: SuggestionId::generate(now()), kind, ..base };
+        deps.inbox
+            .create_suggestion(&replies_job.tenant_id, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX))
+            .await
+            .unwrap();
+        jobs.push(SuggestionJob { suggestion_id: suggestion.id.clone(), ..replies_job.clone() });
+    }
+
+    // Act
+    deps.provider.answer_with(r#"{"summary": "Chairs arrived broken; the customer wants a fix."}"#);
+    suggest_one(&jobs[0], 1, &deps).await.unwrap();
+    deps.provider.answer_with(r#"{"sentiment": "negative"}"#);
+    suggest_one(&jobs[1], 1, &deps).await.unwrap();
+    deps.provider.answer_with(r#"{"nothing": true}"#);
+    suggest_one(&jobs[2], 1, &deps).await.unwrap();
+
+    // Assert
+    let calls = deps.provider.calls();
+    assert!(calls[0].instructions.contains("Summarize") && calls[1].instructions.contains("sentiment"));
+    let summary = stored(&deps, &jobs[0]).await;
+    assert_eq!(summary.summary.as_deref(), Some("Chairs arrived broken; the customer wants a fix."));
+    assert!(summary.replies.is_empty());
+    assert_eq!(stored(&deps, &jobs[1]).await.sentiment, Some(Sentiment::Negative));
+    let empty = stored(&deps, &jobs[2]).await;
+    assert_eq!(
+        (empty.status, empty.reason.as_deref()),
+        (SuggestionStatus::Failed, Some("the AI provider's answer held no summary"))
+    );
 }

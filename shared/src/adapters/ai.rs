@@ -9,9 +9,7 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 
 use super::graph::http_client_builder;
-use crate::domain::ai::{
-    parse_replies, AiProvider, AiProviderError, ProviderCall, Speaker, Turn, INSTRUCTIONS,
-};
+use crate::domain::ai::{AiProvider, AiProviderError, ProviderCall, Speaker, Turn};
 
 /// An OpenAI-compatible provider client.
 #[derive(Debug, Clone)]
@@ -36,9 +34,9 @@ impl OpenAiCompatible {
     }
 }
 
-/// The chat-completions request for `turns`.
-fn request_body(model: &str, turns: &[Turn]) -> Value {
-    let mut messages = vec![json!({"role": "system", "content": INSTRUCTIONS})];
+/// The chat-completions request: `instructions` as the system message, then the turns.
+fn request_body(model: &str, instructions: &str, turns: &[Turn]) -> Value {
+    let mut messages = vec![json!({"role": "system", "content": instructions})];
     messages.extend(turns.iter().map(|turn| {
         let role = match turn.speaker {
             Speaker::Customer => "user",
@@ -50,16 +48,17 @@ fn request_body(model: &str, turns: &[Turn]) -> Value {
 }
 
 impl AiProvider for OpenAiCompatible {
-    async fn suggest_replies(
+    async fn complete(
         &self,
         call: &ProviderCall<'_>,
+        instructions: &str,
         turns: &[Turn],
-    ) -> Result<Vec<String>, AiProviderError> {
+    ) -> Result<String, AiProviderError> {
         let response = self
             .http
             .post(format!("{}/chat/completions", call.base_url))
             .bearer_auth(call.api_key.expose())
-            .json(&request_body(call.model, turns))
+            .json(&request_body(call.model, instructions, turns))
             .send()
             .await
             .map_err(|e| {
@@ -79,11 +78,10 @@ impl AiProvider for OpenAiCompatible {
             .pointer("/choices/0/message/content")
             .and_then(Value::as_str)
             .context("the answer has no choices[0].message.content")?;
-        let replies = parse_replies(content);
-        if replies.is_empty() {
-            return Err(AiProviderError::Unknown(anyhow::anyhow!("the answer held no reply")));
+        if content.trim().is_empty() {
+            return Err(AiProviderError::Unknown(anyhow::anyhow!("the answer is empty")));
         }
-        Ok(replies)
+        Ok(content.to_owned())
     }
 }
 
@@ -98,9 +96,9 @@ mod tests {
             Turn { speaker: Speaker::Customer, text: redact("Hi, I'm Ana, call 5511987654321", &["Ana"]) },
             Turn { speaker: Speaker::Business, text: redact("Hello!", &[]) },
         ];
-        let body = request_body("small-model", &turns);
+        let body = request_body("small-model", "Be brief.", &turns);
         assert_eq!(body["model"], "small-model");
-        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][0], json!({"role": "system", "content": "Be brief."}));
         assert_eq!(body["messages"][1], json!({"role": "user", "content": "Hi, I'm [name], call [phone]"}));
         assert_eq!(body["messages"][2], json!({"role": "assistant", "content": "Hello!"}));
     }

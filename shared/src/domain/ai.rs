@@ -358,48 +358,164 @@ pub fn turns(messages: &[MessageView], names: &[&str]) -> Vec<Turn> {
         .collect()
 }
 
-/// What the provider is asked to do.
-pub const INSTRUCTIONS: &str = "You help a customer-service agent of a business answer a customer \
-on WhatsApp. The conversation follows; personal details were replaced by placeholders such as \
-[name], [phone], [email], [url], [id] and [number] — keep any placeholder you need as it is. \
-Suggest up to three short, friendly replies the agent could send next, in the customer's \
-language. Answer only with JSON: {\"replies\": [\"…\", \"…\"]}.";
-
-/// The most replies kept, and the longest reply (characters).
-pub const MAX_REPLIES: usize = 3;
-const MAX_REPLY_CHARS: usize = 1_000;
-
-/// The replies in a provider's answer: the JSON asked for, or else one reply per non-empty line
-/// (bullets and numbering removed). At most [`MAX_REPLIES`], each at most 1,000 characters.
-#[must_use]
-pub fn parse_replies(content: &str) -> Vec<String> {
-    let trimmed =
-        content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```");
-    let from_json = serde_json::from_str::<serde_json::Value>(trimmed.trim()).ok().and_then(|value| {
-        value.get("replies").and_then(serde_json::Value::as_array).map(|replies| {
-            replies.iter().filter_map(serde_json::Value::as_str).map(str::to_owned).collect::<Vec<_>>()
-        })
-    });
-    let replies = from_json.unwrap_or_else(|| {
-        trimmed
-            .lines()
-            .map(|line| {
-                line.trim().trim_start_matches(|c: char| {
-                    c.is_ascii_digit() || matches!(c, '-' | '*' | '.' | ')' | ' ')
-                })
-            })
-            .map(str::to_owned)
-            .collect()
-    });
-    replies
-        .into_iter()
-        .map(|reply| reply.trim().chars().take(MAX_REPLY_CHARS).collect::<String>())
-        .filter(|reply| !reply.is_empty())
-        .take(MAX_REPLIES)
-        .collect()
+/// What an agent asks the AI for (P30).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionKind {
+    /// Up to three replies the agent could send next.
+    #[default]
+    Replies,
+    /// A few sentences on what the conversation is about and where it stands.
+    Summary,
+    /// The customer's mood.
+    Sentiment,
 }
 
-/// Errors of [`AiProvider::suggest_replies`].
+/// How every request starts: the provider sees placeholders, not people.
+const PREAMBLE: &str = "You help a customer-service agent of a business that talks to a customer \
+on WhatsApp. The conversation follows; personal details were replaced by placeholders such as \
+[name], [phone], [email], [url], [id] and [number] — keep any placeholder you need as it is. ";
+
+impl SuggestionKind {
+    /// Its stored and shown name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Replies => "replies",
+            Self::Summary => "summary",
+            Self::Sentiment => "sentiment",
+        }
+    }
+
+    /// The kind named `name`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Replies, Self::Summary, Self::Sentiment].into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// What the provider is asked to do.
+    #[must_use]
+    pub fn instructions(self) -> String {
+        let task = match self {
+            Self::Replies => {
+                "Suggest up to three short, friendly replies the agent could send next, in the \
+                 customer's language. Answer only with JSON: {\"replies\": [\"…\", \"…\"]}."
+            }
+            Self::Summary => {
+                "Summarize the conversation for a colleague taking it over, in at most three \
+                 sentences: what the customer wants and where it stands. Answer only with JSON: \
+                 {\"summary\": \"…\"}."
+            }
+            Self::Sentiment => {
+                "Classify the customer's sentiment in this conversation as positive, neutral, \
+                 negative or mixed. Answer only with JSON: {\"sentiment\": \"…\"}."
+            }
+        };
+        format!("{PREAMBLE}{task}")
+    }
+}
+
+/// The customer's mood in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Sentiment {
+    Positive,
+    Neutral,
+    Negative,
+    Mixed,
+}
+
+/// What the AI produced for a request: one field, by its kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiResult {
+    /// Suggested replies (`replies`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<String>,
+    /// The summary (`summary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The sentiment (`sentiment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<Sentiment>,
+}
+
+/// The most replies kept, and the longest reply or summary (characters).
+pub const MAX_REPLIES: usize = 3;
+const MAX_TEXT_CHARS: usize = 1_000;
+
+/// The answer without a Markdown code fence, and its JSON when it is JSON.
+fn unfenced(content: &str) -> (&str, Option<serde_json::Value>) {
+    let trimmed =
+        content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
+    (trimmed, serde_json::from_str(trimmed).ok())
+}
+
+fn bounded(text: &str) -> String {
+    text.trim().chars().take(MAX_TEXT_CHARS).collect()
+}
+
+/// Reads a provider's answer to a request of `kind`: the JSON asked for, or else plain text
+/// (replies: one per non-empty line, bullets and numbering removed; summary: the text;
+/// sentiment: the first label named). `None` when it holds nothing usable.
+#[must_use]
+pub fn parse_answer(kind: SuggestionKind, content: &str) -> Option<AiResult> {
+    let (text, json) = unfenced(content);
+    let field = |name: &str| json.as_ref().and_then(|v| v.get(name)).cloned();
+    let result = match kind {
+        SuggestionKind::Replies => {
+            let replies: Vec<String> = match field("replies").and_then(|v| v.as_array().cloned()) {
+                Some(replies) => replies.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect(),
+                None => text
+                    .lines()
+                    .map(|line| {
+                        line.trim().trim_start_matches(|c: char| {
+                            c.is_ascii_digit() || matches!(c, '-' | '*' | '.' | ')' | ' ')
+                        })
+                    })
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            let replies: Vec<String> =
+                replies.iter().map(|r| bounded(r)).filter(|r| !r.is_empty()).take(MAX_REPLIES).collect();
+            AiResult { replies, ..AiResult::default() }.filter_empty()?
+        }
+        SuggestionKind::Summary => {
+            let summary = match field("summary") {
+                Some(summary) => bounded(summary.as_str()?),
+                None if json.is_none() => bounded(text),
+                None => return None,
+            };
+            AiResult { summary: Some(summary).filter(|s| !s.is_empty()), ..AiResult::default() }
+                .filter_empty()?
+        }
+        SuggestionKind::Sentiment => {
+            let named = field("sentiment")
+                .and_then(|v| v.as_str().map(str::to_lowercase))
+                .unwrap_or_else(|| text.to_lowercase());
+            let sentiment = [
+                ("mixed", Sentiment::Mixed),
+                ("negative", Sentiment::Negative),
+                ("positive", Sentiment::Positive),
+                ("neutral", Sentiment::Neutral),
+            ]
+            .into_iter()
+            .filter_map(|(label, sentiment)| named.find(label).map(|at| (at, sentiment)))
+            .min_by_key(|(at, _)| *at)
+            .map(|(_, sentiment)| sentiment)?;
+            AiResult { sentiment: Some(sentiment), ..AiResult::default() }
+        }
+    };
+    Some(result)
+}
+
+impl AiResult {
+    fn filter_empty(self) -> Option<Self> {
+        (!self.replies.is_empty() || self.summary.is_some() || self.sentiment.is_some()).then_some(self)
+    }
+}
+
+/// Errors of [`AiProvider::complete`].
 #[derive(Debug, thiserror::Error)]
 pub enum AiProviderError {
     /// The provider refused the request (bad key, unknown model, content refused): retrying the
@@ -428,17 +544,19 @@ pub struct ProviderCall<'a> {
     pub api_key: &'a Secret,
 }
 
-/// An external AI provider. Takes only redacted turns.
+/// An external AI provider (a chat-completions API). Takes only redacted turns.
 pub trait AiProvider: Send + Sync {
-    /// Up to [`MAX_REPLIES`] suggested replies to the conversation `turns`.
+    /// The provider's answer to `instructions` (from [`SuggestionKind::instructions`]) about the
+    /// conversation `turns`, as text; [`parse_answer`] reads it.
     ///
     /// # Errors
     /// [`AiProviderError`] as documented on each case.
-    fn suggest_replies(
+    fn complete(
         &self,
         call: &ProviderCall<'_>,
+        instructions: &str,
         turns: &[Turn],
-    ) -> impl Future<Output = Result<Vec<String>, AiProviderError>> + Send;
+    ) -> impl Future<Output = Result<String, AiProviderError>> + Send;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,7 +608,7 @@ impl SuggestionStatus {
     }
 }
 
-/// A suggestion request and, once done, its replies.
+/// A suggestion request and, once done, what the AI produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SuggestionView {
     /// Its id.
@@ -499,11 +617,20 @@ pub struct SuggestionView {
     pub conversation_id: ConversationId,
     /// The contact of the conversation.
     pub contact_id: ContactId,
+    /// Replies, a summary or the sentiment.
+    pub kind: SuggestionKind,
     /// Pending, ready, refused or failed.
     pub status: SuggestionStatus,
-    /// The suggested replies (ready), placeholders such as `[name]` left for the agent to fill.
+    /// The suggested replies (ready, `replies`), placeholders such as `[name]` left for the agent
+    /// to fill.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replies: Vec<String>,
+    /// The summary (ready, `summary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The customer's sentiment (ready, `sentiment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<Sentiment>,
     /// Why it was refused or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -517,8 +644,8 @@ pub struct SuggestionView {
 /// How a suggestion request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SuggestionOutcome {
-    /// The replies.
-    Ready(Vec<String>),
+    /// What the AI produced.
+    Ready(AiResult),
     /// The gate said no when it ran.
     Refused(AiRefusal),
     /// The provider refused.
@@ -539,7 +666,7 @@ pub struct SuggestionJob {
 
 /// Suggestion requests, kept beside their conversation.
 pub trait SuggestionStore: Send + Sync {
-    /// Stores a new pending request (its replies, once there, are sealed like message content).
+    /// Stores a new pending request (its result, once there, is sealed like message content).
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
@@ -691,13 +818,30 @@ mod tests {
 
     #[test]
     fn replies_are_read_from_json_or_lines_and_bounded() {
+        let replies = |content| parse_answer(SuggestionKind::Replies, content).map(|r| r.replies);
         assert_eq!(
-            parse_replies(r#"{"replies": ["Sure!", " ", "Yes, [name]."]}"#),
-            vec!["Sure!", "Yes, [name]."]
+            replies(r#"{"replies": ["Sure!", " ", "Yes, [name]."]}"#),
+            Some(vec!["Sure!".into(), "Yes, [name].".into()])
         );
-        assert_eq!(parse_replies("```json\n{\"replies\": [\"a\"]}\n```"), vec!["a"]);
-        assert_eq!(parse_replies("1. One\n- Two\n\n* Three\n4) Four"), vec!["One", "Two", "Three"]);
-        assert!(parse_replies("").is_empty());
+        assert_eq!(replies("```json\n{\"replies\": [\"a\"]}\n```"), Some(vec!["a".into()]));
+        assert_eq!(
+            replies("1. One\n- Two\n\n* Three\n4) Four"),
+            Some(vec!["One".into(), "Two".into(), "Three".into()])
+        );
+        assert_eq!(replies(""), None);
+    }
+
+    #[test]
+    fn a_summary_and_a_sentiment_are_read_from_json_or_text() {
+        let summary = |content| parse_answer(SuggestionKind::Summary, content).and_then(|r| r.summary);
+        let sentiment = |content| parse_answer(SuggestionKind::Sentiment, content).and_then(|r| r.sentiment);
+        assert_eq!(summary(r#"{"summary": "Wants 3 chairs."}"#).as_deref(), Some("Wants 3 chairs."));
+        assert_eq!(summary("Wants 3 chairs.").as_deref(), Some("Wants 3 chairs."));
+        assert_eq!(summary(r#"{"other": 1}"#), None);
+        assert_eq!(sentiment(r#"{"sentiment": "Negative"}"#), Some(Sentiment::Negative));
+        assert_eq!(sentiment("Mostly positive, a little impatient"), Some(Sentiment::Positive));
+        assert_eq!(sentiment("no idea"), None);
+        assert!(SuggestionKind::Sentiment.instructions().contains("placeholders"));
     }
 
     #[test]

@@ -384,9 +384,11 @@ impl SuggestionStore for MemoryInbox {
             return Ok(false);
         };
         match outcome {
-            SuggestionOutcome::Ready(replies) => {
+            SuggestionOutcome::Ready(result) => {
                 stored.status = SuggestionStatus::Ready;
-                stored.replies.clone_from(replies);
+                stored.replies.clone_from(&result.replies);
+                stored.summary.clone_from(&result.summary);
+                stored.sentiment = result.sentiment;
             }
             SuggestionOutcome::Refused(refusal) => {
                 stored.status = SuggestionStatus::Refused;
@@ -1620,17 +1622,24 @@ pub struct AiCall {
     pub model: String,
     /// The key presented.
     pub api_key: String,
+    /// The system instructions.
+    pub instructions: String,
     /// The turns' text, in order.
     pub texts: Vec<String>,
 }
 
-/// An AI provider in memory: records every call, answers with set replies or an error status.
+/// An AI provider in memory: records every call, answers with set content or an error status.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryAi {
     calls: Arc<Mutex<Vec<AiCall>>>,
     /// `Some(status)`: answer with that HTTP status (429 and 5xx: unavailable; others: refused).
     failing: Arc<Mutex<Option<u16>>>,
+    /// The answer's content; two replies as JSON when unset.
+    answer: Arc<Mutex<Option<String>>>,
 }
+
+/// What [`MemoryAi`] answers unless told otherwise.
+pub const MEMORY_AI_REPLIES: [&str; 2] = ["Hello [name], how can I help?", "Thanks for writing!"];
 
 impl MemoryAi {
     /// The calls so far.
@@ -1645,20 +1654,29 @@ impl MemoryAi {
             *failing = status;
         }
     }
+
+    /// Answers the following calls with `content`.
+    pub fn answer_with(&self, content: &str) {
+        if let Ok(mut answer) = self.answer.lock() {
+            *answer = Some(content.to_owned());
+        }
+    }
 }
 
 impl crate::domain::ai::AiProvider for MemoryAi {
-    async fn suggest_replies(
+    async fn complete(
         &self,
         call: &crate::domain::ai::ProviderCall<'_>,
+        instructions: &str,
         turns: &[crate::domain::ai::Turn],
-    ) -> Result<Vec<String>, crate::domain::ai::AiProviderError> {
+    ) -> Result<String, crate::domain::ai::AiProviderError> {
         use crate::domain::ai::AiProviderError;
         let failing = *self.failing.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         self.calls.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(AiCall {
             base_url: call.base_url.to_owned(),
             model: call.model.to_owned(),
             api_key: call.api_key.expose().to_owned(),
+            instructions: instructions.to_owned(),
             texts: turns.iter().map(|t| t.text.as_str().to_owned()).collect(),
         });
         match failing {
@@ -1666,7 +1684,10 @@ impl crate::domain::ai::AiProvider for MemoryAi {
                 Err(AiProviderError::Unavailable(anyhow::anyhow!("HTTP {status}")))
             }
             Some(status) => Err(AiProviderError::Refused { status }),
-            None => Ok(vec!["Hello [name], how can I help?".to_owned(), "Thanks for writing!".to_owned()]),
+            None => {
+                let answer = self.answer.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+                Ok(answer.unwrap_or_else(|| serde_json::json!({"replies": MEMORY_AI_REPLIES}).to_string()))
+            }
         }
     }
 }

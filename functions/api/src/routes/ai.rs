@@ -1,5 +1,6 @@
-//! AI: the tenant's provider (`GET`, `PUT`, `DELETE /v1/ai`) and reply suggestions on a
-//! conversation (`POST /v1/conversations/{id}/suggestions`, `GET …/suggestions/{id}`).
+//! AI: the tenant's provider (`GET`, `PUT`, `DELETE /v1/ai`) and suggestions on a conversation
+//! — replies, a summary or the sentiment (`POST /v1/conversations/{id}/suggestions`,
+//! `GET …/suggestions/{id}`).
 //!
 //! P31: nothing is queued for a provider unless the tenant turned AI on (`ai_enabled`), an admin
 //! connected one of the deployment's providers with the tenant's own key (sealed under
@@ -10,8 +11,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::ai::{
-    ai_gate, suggestion_expiry, AiConnection, AiRefusal, SuggestionJob, SuggestionStatus, SuggestionStore,
-    SuggestionView,
+    ai_gate, suggestion_expiry, AiConnection, AiRefusal, SuggestionJob, SuggestionKind, SuggestionStatus,
+    SuggestionStore, SuggestionView,
 };
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{EncryptionContext, Purpose, Queue, QueueMessage, TenantStore, Vault};
@@ -131,7 +132,17 @@ pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Res
     Ok(no_content())
 }
 
-/// Asks for reply suggestions on a conversation; the `suggest` function fills them in.
+/// The request body of `POST /v1/conversations/{id}/suggestions` (may be empty).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSuggestion {
+    /// `replies` (default), `summary` or `sentiment`.
+    #[serde(default)]
+    pub kind: SuggestionKind,
+}
+
+/// Asks the AI for replies, a summary or the sentiment of a conversation; the `suggest`
+/// function fills the request in.
 ///
 /// # Errors
 /// 404 as for reading the conversation; 409 (`ai-disabled`, `ai-not-connected`,
@@ -139,6 +150,7 @@ pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Res
 pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let tenant_id = &principal.tenant_id;
+    let request: RequestSuggestion = json_body(ctx.body)?;
     let conversation = visible_conversation(&ctx, deps).await?;
     let tenant = deps
         .tenants
@@ -154,8 +166,11 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         id: SuggestionId::generate(now),
         conversation_id: conversation.id.clone(),
         contact_id: conversation.contact_id.clone(),
+        kind: request.kind,
         status: SuggestionStatus::Pending,
         replies: Vec::new(),
+        summary: None,
+        sentiment: None,
         reason: None,
         requested_at: now.as_millis(),
         finished_at: None,
@@ -183,7 +198,7 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     Ok(json_response(StatusCode::ACCEPTED, &suggestion))
 }
 
-/// One suggestion request and, once ready, its replies.
+/// One suggestion request and, once ready, what the AI produced.
 ///
 /// # Errors
 /// 404 as for reading the conversation, or for an unknown request.

@@ -107,7 +107,7 @@ pub struct ConversationExport {
     pub conversation: ConversationView,
     /// Its messages, oldest first.
     pub messages: Vec<MessageView>,
-    /// AI reply suggestions requested on it (P30), oldest first.
+    /// AI suggestions (replies, summaries, sentiment) requested on it (P30), oldest first.
     pub ai_suggestions: Vec<SuggestionView>,
 }
 
@@ -258,8 +258,11 @@ fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'st
     let mut suggestions = Csv::new(&[
         "conversation_id",
         "id",
+        "kind",
         "status",
         "replies_json",
+        "summary",
+        "sentiment",
         "reason",
         "requested_at",
         "finished_at",
@@ -351,8 +354,11 @@ fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'st
                 suggestions.row([
                     suggestion.conversation_id.to_string(),
                     suggestion.id.to_string(),
+                    suggestion.kind.as_str().to_owned(),
                     suggestion.status.as_str().to_owned(),
                     json_cell(&suggestion.replies),
+                    opt(suggestion.summary.as_ref()),
+                    opt(suggestion.sentiment.as_ref().map(json_cell)),
                     opt(suggestion.reason.as_ref()),
                     suggestion.requested_at.to_string(),
                     opt(suggestion.finished_at),

@@ -61,8 +61,8 @@ impl DynamoInbox {
 }
 
 /// The attributes stored sealed under the contact's data key: the identifiers of a contact
-/// (phone, BSUID, email, name, custom attributes), message content, a lead's answers, and AI
-/// replies suggested from the conversation.
+/// (phone, BSUID, email, name, custom attributes), message content, a lead's answers, and what
+/// AI produced from a conversation.
 pub const SEALED_ATTRIBUTES: [&str; 8] = [
     attr::PHONE,
     attr::USER_ID,
@@ -71,7 +71,7 @@ pub const SEALED_ATTRIBUTES: [&str; 8] = [
     attr::ATTRIBUTES,
     attr::RAW,
     attr::LEAD,
-    attr::REPLIES,
+    attr::AI_RESULT,
 ];
 
 /// How many items of a page are opened at once (each may need its contact's key: a key-table

@@ -181,8 +181,8 @@ pub mod attr {
     pub const RECEIVED_AT: &str = "received_at";
     /// An AI suggestion request's id.
     pub const SUGGESTION_ID: &str = "suggestion_id";
-    /// Suggested replies, JSON array (sealed).
-    pub const REPLIES: &str = "replies";
+    /// What the AI produced for a suggestion request, JSON (sealed).
+    pub const AI_RESULT: &str = "ai_result";
     /// Why something was refused or failed.
     pub const REASON: &str = "reason";
     /// When work finished, epoch ms.

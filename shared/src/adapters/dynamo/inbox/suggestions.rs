@@ -1,5 +1,5 @@
 //! [`SuggestionStore`] on the single table: a request is an item beside its conversation's
-//! messages (`SUGG#<conversation>#<id>`), its replies sealed under the contact's data key like
+//! messages (`SUGG#<conversation>#<id>`), its result sealed under the contact's data key like
 //! message content, so an erasure's shredded key makes every copy unreadable (P64). It expires
 //! with [`crate::domain::ai::suggestion_expiry`] and is deleted with its conversation.
 
@@ -7,19 +7,26 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{attr, item_with_key, ENTITY, EXPIRES_AT};
 use super::{key_attributes, keys, n, s, sealed, unknown, DynamoInbox, Item, ItemExt as _};
-use crate::domain::ai::{SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView};
+use crate::domain::ai::{
+    AiResult, SuggestionKind, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView,
+};
 use crate::domain::inbox::InboxError;
 use crate::domain::{ContactId, ConversationId, ExpiresAt, SuggestionId, TenantId, Timestamp};
 
 fn suggestion_view(item: &Item) -> anyhow::Result<SuggestionView> {
     use anyhow::Context as _;
+    // Absent while pending, and once the contact's key is gone.
+    let result: AiResult =
+        item.opt_string(attr::AI_RESULT).map(serde_json::from_str).transpose()?.unwrap_or_default();
     Ok(SuggestionView {
         id: SuggestionId::parse(item.string(attr::SUGGESTION_ID)?)?,
         conversation_id: ConversationId::parse(item.string(attr::CONVERSATION_ID)?)?,
         contact_id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
+        kind: SuggestionKind::parse(item.string(attr::KIND)?).context("unknown suggestion kind")?,
         status: SuggestionStatus::parse(item.string(attr::STATUS)?).context("unknown suggestion status")?,
-        // Absent while pending, and once the contact's key is gone.
-        replies: item.opt_string(attr::REPLIES).map(serde_json::from_str).transpose()?.unwrap_or_default(),
+        replies: result.replies,
+        summary: result.summary,
+        sentiment: result.sentiment,
         reason: item.opt_string(attr::REASON).map(str::to_owned),
         requested_at: item.number(attr::REQUESTED_AT)?,
         finished_at: item.opt_number(attr::FINISHED_AT)?,
@@ -38,6 +45,7 @@ impl SuggestionStore for DynamoInbox {
         item.insert(attr::SUGGESTION_ID.to_owned(), s(suggestion.id.as_str()));
         item.insert(attr::CONVERSATION_ID.to_owned(), s(suggestion.conversation_id.as_str()));
         item.insert(attr::CONTACT_ID.to_owned(), s(suggestion.contact_id.as_str()));
+        item.insert(attr::KIND.to_owned(), s(suggestion.kind.as_str()));
         item.insert(attr::STATUS.to_owned(), s(SuggestionStatus::Pending.as_str()));
         item.insert(attr::REQUESTED_AT.to_owned(), n(suggestion.requested_at));
         item.insert(EXPIRES_AT.to_owned(), n(expires_at.epoch_secs()));
@@ -61,11 +69,11 @@ impl SuggestionStore for DynamoInbox {
         outcome: &SuggestionOutcome,
         at: Timestamp,
     ) -> Result<bool, InboxError> {
-        let (status, replies, reason) = match outcome {
-            SuggestionOutcome::Ready(replies) => {
-                let json = serde_json::to_string(replies).map_err(|e| unknown(e, "encoding replies"))?;
+        let (status, result, reason) = match outcome {
+            SuggestionOutcome::Ready(result) => {
+                let json = serde_json::to_string(result).map_err(|e| unknown(e, "encoding a result"))?;
                 let key = self.sealer(tenant, &suggestion.contact_id).await?;
-                (SuggestionStatus::Ready, Some(sealed(&key, attr::REPLIES, &json)?), None)
+                (SuggestionStatus::Ready, Some(sealed(&key, attr::AI_RESULT, &json)?), None)
             }
             SuggestionOutcome::Refused(refusal) => {
                 (SuggestionStatus::Refused, None, Some(refusal.code().to_owned()))
@@ -86,11 +94,11 @@ impl SuggestionStore for DynamoInbox {
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":finished", n(at.as_millis()));
         let mut sets = vec!["#status = :status", "#finished = :finished"];
-        if let Some(replies) = replies {
+        if let Some(result) = result {
             update = update
-                .expression_attribute_names("#replies", attr::REPLIES)
-                .expression_attribute_values(":replies", replies);
-            sets.push("#replies = :replies");
+                .expression_attribute_names("#result", attr::AI_RESULT)
+                .expression_attribute_values(":result", result);
+            sets.push("#result = :result");
         }
         if let Some(reason) = reason {
             update = update
