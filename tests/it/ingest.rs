@@ -478,8 +478,11 @@ async fn after_disconnecting_nothing_more_is_collected_and_what_was_is_deleted()
     assert_eq!(post(&client, &tenant.fixture("video")).await, StatusCode::OK, "Meta is still acknowledged");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
+    // Another test's retention run may already have purged the first message (runs are global),
+    // so what is checked is that the later one never arrived.
     let messages = tenant.messages(&client, &tenant.wa_id).await;
-    assert_eq!(messages.len(), 1, "the message after the disconnect was dropped");
+    assert!(messages.len() <= 1, "{messages:?}");
+    assert!(messages.iter().all(|m| m["type"] != "video"), "the message after the disconnect was dropped");
 
     // The next retention run deletes what was received through the number (P54).
     let run = client.post(format!("{}/_local/schedule/retention", base())).send().await.expect("request");
