@@ -725,4 +725,21 @@ async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_con
     let disconnected = handle(request("DELETE", "/v1/ai", Some(&key), ""), &deps).await;
     assert_eq!(disconnected.status(), StatusCode::NO_CONTENT);
     assert!(deps.tenants.ai_connection(&tenant_id).await.expect("read").is_none());
+    // All of it is in the audit trail: connection, the request (with its kind), disconnection.
+    let trail = json(&handle(get("/v1/audit", &[], &key), &deps).await);
+    let actions: Vec<(String, String)> = trail["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| (e["action"].as_str().unwrap_or_default().to_owned(), e["fields"].to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        actions.contains(&("ai.suggestion_request".to_owned(), r#"["kind=replies"]"#.to_owned())),
+        "{actions:?}"
+    );
+    assert!(actions.iter().any(|(a, _)| a == "integration.ai_connect"));
+    assert!(actions.iter().any(|(a, _)| a == "integration.ai_disconnect"));
 }

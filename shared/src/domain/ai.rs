@@ -1,4 +1,4 @@
-//! AI reply suggestions (P30) under the rules of P31 and P63.
+//! AI suggestions — replies, summaries, sentiment (P30) — under the rules of P31 and P63.
 //!
 //! - Nothing is sent to an AI provider unless the tenant turned AI on **and** connected a
 //!   provider, and the contact is not restricted ([`ai_gate`], checked when a suggestion is
@@ -71,8 +71,8 @@ pub struct AiConnection {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum AiRefusal {
-    /// The tenant has not turned AI on (`ai_enabled` in `PUT /v1/settings`).
-    #[error("AI is off for this tenant: an admin turns it on with ai_enabled in PUT /v1/settings")]
+    /// The tenant has not turned AI on (`settings.ai_enabled`, `PATCH /v1/tenant`).
+    #[error("AI is off for this tenant: an admin turns it on with settings.ai_enabled in PATCH /v1/tenant")]
     Disabled,
     /// AI is on but no provider is connected.
     #[error("no AI provider is connected: an admin connects one with PUT /v1/ai")]
@@ -137,9 +137,6 @@ impl fmt::Debug for RedactedText {
         write!(f, "RedactedText({} chars)", self.0.chars().count())
     }
 }
-
-/// Placeholders, as providers and agents see them.
-pub const PLACEHOLDERS: [&str; 7] = ["[url]", "[email]", "[handle]", "[id]", "[phone]", "[number]", "[name]"];
 
 /// Digits at which a run of digits is treated as a phone number rather than a plain number.
 const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=15;

@@ -182,7 +182,9 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         suggestion_id: suggestion.id.clone(),
     };
     let body = serde_json::to_string(&job).map_err(anyhow::Error::from)?;
-    if let Err(error) = deps.queue_suggest(QueueMessage { body, group_id: None, dedup_id: None }).await {
+    if let Err(error) =
+        deps.suggest.send_batch(&[QueueMessage { body, group_id: None, dedup_id: None }]).await
+    {
         tracing::error!(error = format!("{error:#}"), "Suggestion request not queued");
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -193,8 +195,10 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         .with_retry_after(5)
         .into());
     }
-    deps.audit(principal, "ai.suggestion_request", target("conversation", conversation.id.as_str()), |e| e)
-        .await;
+    deps.audit(principal, "ai.suggestion_request", target("conversation", conversation.id.as_str()), |e| {
+        e.with_fields([format!("kind={}", request.kind.as_str())])
+    })
+    .await;
     Ok(json_response(StatusCode::ACCEPTED, &suggestion))
 }
 
@@ -223,10 +227,4 @@ fn refused(refusal: AiRefusal) -> ApiError {
         refusal.to_string(),
     )
     .into()
-}
-
-impl<A: Adapters> Deps<A> {
-    async fn queue_suggest(&self, message: QueueMessage) -> Result<(), shared::domain::ports::EnqueueError> {
-        self.suggest.send_batch(&[message]).await
-    }
 }
