@@ -37,6 +37,13 @@ const SENT_CONTENT: &[&str] = &[
     "S\u{e3}o Paulo",
     "correct horse battery",
     "another long passphrase",
+    // What the AI tests send and get back: a body, a phone spelled with separators, provider
+    // keys, and the sandbox provider's replies and summary.
+    "cadeiras azuis",
+    "98765-4321",
+    "sk-e2e-",
+    "Thanks for your message",
+    "The customer asks about a product",
     // Credentials the API hands out: keys, refresh and invitation tokens, access tokens (JWT).
     "llk.",
     "llr.",
