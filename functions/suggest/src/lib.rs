@@ -11,6 +11,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::ai::OpenAiCompatible;
+use shared::adapters::documents::DocDirectory;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
@@ -18,6 +19,7 @@ use shared::domain::ai::{
     ai_gate, parse_answer, turns, AiProvider, AiProviderError, AiProviders, AiRefusal, ProviderCall,
     SuggestionJob, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView, CONTEXT_MESSAGES,
 };
+use shared::domain::identity::{Directory, UserStatus};
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::TenantStatus;
@@ -62,6 +64,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Inbox: InboxStore + SuggestionStore;
     /// Tenants, their settings and AI connection.
     type Tenants: TenantStore;
+    /// The tenant's team (their names are redacted too).
+    type Directory: Directory;
     /// Envelope encryption (the tenant's provider key).
     type Vault: Vault;
     /// The AI provider.
@@ -79,6 +83,8 @@ pub struct Deps<A: Adapters> {
     pub inbox: A::Inbox,
     /// Tenants.
     pub tenants: A::Tenants,
+    /// The tenant's team.
+    pub directory: A::Directory,
     /// Envelope encryption.
     pub vault: A::Vault,
     /// The AI provider.
@@ -94,6 +100,7 @@ pub struct Aws;
 impl Adapters for Aws {
     type Inbox = DynamoInbox;
     type Tenants = DynamoTenantStore;
+    type Directory = DocDirectory<Table>;
     type Vault = KmsVault;
     type Provider = OpenAiCompatible;
     type Clock = SystemClock;
@@ -113,7 +120,8 @@ impl AwsDeps {
             Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Ok(Self {
             inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table),
+            tenants: DynamoTenantStore::new(table.clone()),
+            directory: DocDirectory::new(table),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),
                 config.kms_key_id.clone(),
@@ -226,7 +234,8 @@ async fn outcome<A: Adapters>(
         .latest_messages(tenant_id, &suggestion.conversation_id, CONTEXT_MESSAGES)
         .await
         .map_err(|e| retry("reading the conversation", &e))?;
-    let names: Vec<&str> = contact.name.iter().map(String::as_str).collect();
+    let team = team_names(tenant_id, deps).await?;
+    let names: Vec<&str> = contact.name.iter().chain(&team).map(String::as_str).collect();
     let turns = turns(&messages, &names);
     if turns.is_empty() {
         return Ok(SuggestionOutcome::Failed("the conversation has no text to work from".to_owned()));
@@ -256,6 +265,29 @@ async fn outcome<A: Adapters>(
             Ok(SuggestionOutcome::Failed(e.to_string()))
         }
     }
+}
+
+/// How many of the tenant's users are read for their names (plans allow 25 by default).
+const TEAM_NAMES_LIMIT: usize = 1_000;
+
+/// The names of the tenant's team: agents sign their messages, and their names are identifiers
+/// too. Deleted users are left out (their names are removed, P55).
+async fn team_names<A: Adapters>(tenant: &TenantId, deps: &Deps<A>) -> Result<Vec<String>, RecordError> {
+    let mut names = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..TEAM_NAMES_LIMIT / 100 {
+        let page = deps
+            .directory
+            .users(tenant, after.as_deref(), 100)
+            .await
+            .map_err(|e| retry("reading the team", &e))?;
+        names.extend(page.items.into_iter().filter(|u| u.status != UserStatus::Deleted).map(|u| u.name));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! text reaches the provider, outcomes are recorded once. The same runs end to end against the
 //! local stack's sandbox provider in `tests/it/ai.rs`.
 
+use shared::adapters::documents::DocDirectory;
 use shared::domain::ai::{
     AiConnection, Sentiment, SuggestionJob, SuggestionKind, SuggestionStatus, SuggestionStore, SuggestionView,
 };
@@ -13,7 +14,9 @@ use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdat
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantSettings};
 use shared::domain::{ExpiresAt, PhoneNumber, SuggestionId, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::RecordError;
-use shared::testing::{LocalVault, ManualClock, MemoryAi, MemoryInbox, MemoryTenantStore, MEMORY_AI_REPLIES};
+use shared::testing::{
+    LocalVault, ManualClock, MemoryAi, MemoryDocs, MemoryInbox, MemoryTenantStore, MEMORY_AI_REPLIES,
+};
 
 use super::*;
 
@@ -22,6 +25,7 @@ struct Fakes;
 impl Adapters for Fakes {
     type Inbox = MemoryInbox;
     type Tenants = MemoryTenantStore;
+    type Directory = DocDirectory<MemoryDocs>;
     type Vault = LocalVault;
     type Provider = MemoryAi;
     type Clock = ManualClock;
@@ -57,6 +61,7 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         },
         inbox: MemoryInbox::default(),
         tenants: MemoryTenantStore::default(),
+        directory: DocDirectory::new(MemoryDocs::default()),
         vault: LocalVault,
         provider: MemoryAi::default(),
         clock: ManualClock::at(now()),
@@ -280,4 +285,49 @@ async fn a_summary_and_a_sentiment_are_asked_for_and_kept_and_an_empty_answer_fa
         (empty.status, empty.reason.as_deref()),
         (SuggestionStatus::Failed, Some("the AI provider's answer held no summary"))
     );
+}
+
+#[tokio::test]
+async fn the_teams_names_are_redacted_too_but_not_a_deleted_users() {
+    use shared::domain::identity::{Directory, User, UserStatus};
+    use shared::domain::inbox::NewOutboundMessage;
+    use shared::domain::{MessageId, UserId};
+    // Arrange: an agent who signs her message, and a deleted user whose name is an everyday word.
+    let (deps, job) = arranged("Hello").await;
+    let user = |name: &str, status| User {
+        id: UserId::generate(now()),
+        tenant_id: job.tenant_id.clone(),
+        email: format!("{}@team.example", name.to_lowercase().replace(' ', ".")),
+        name: name.to_owned(),
+        role: Role::Agent,
+        queues: Vec::new(),
+        status,
+        password_hash: None,
+        invitation_sha256: None,
+        invitation_expires_at: None,
+        token_generation: 0,
+        created_at: now(),
+        updated_at: now(),
+        deleted_at: None,
+    };
+    deps.directory.create_user(&user("Carla Mendes", UserStatus::Active)).await.unwrap();
+    deps.directory.create_user(&user("Hope", UserStatus::Deleted)).await.unwrap();
+    let contact = stored(&deps, &job).await.contact_id;
+    let body =
+        serde_json::json!({"type": "text", "text": {"body": "Hi, Carla Mendes here, I hope it helps"}});
+    let outbound = NewOutboundMessage {
+        id: &MessageId::generate(now()),
+        contact: &contact,
+        kind: "text",
+        body: &body.to_string(),
+        at: Timestamp::from_millis(NOW + 1),
+        retention: RetentionSettings::default(),
+    };
+    deps.inbox.store_outbound(&job.tenant_id, &outbound, now()).await.unwrap();
+
+    // Act
+    suggest_one(&job, 1, &deps).await.unwrap();
+
+    // Assert
+    assert_eq!(deps.provider.calls()[0].texts, ["Hello", "Hi, [name] [name] here, I hope it helps"]);
 }

@@ -144,7 +144,8 @@ const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=15;
 const NUMBER_DIGITS: usize = 5;
 
 /// Replaces identifiers in `text`: URLs, emails, @handles, mixed letter-digit ids, phone numbers,
-/// runs of five or more digits, and the words of the contact's `names` (whole words, any case).
+/// runs of five or more digits, and the words of `names` — the contact's and the team's — (whole
+/// words, any case, name particles such as "da" or "van" excepted).
 /// Everything else — the words that carry the meaning — is left as it was.
 #[must_use]
 pub fn redact(text: &str, names: &[&str]) -> RedactedText {
@@ -252,13 +253,21 @@ fn replace_digit_runs(text: &str) -> String {
     out
 }
 
-/// Replaces whole words equal (any case) to a word of the contact's names.
+/// Words inside names that are everyday words too ("Ana da Silva", "Jan van Dijk"): not treated
+/// as names, or every "da" of a Portuguese message would go.
+const NAME_PARTICLES: [&str; 20] = [
+    "da", "de", "do", "das", "dos", "di", "du", "del", "della", "der", "den", "van", "von", "la", "le", "el",
+    "al", "bin", "e", "y",
+];
+
+/// Replaces whole words equal (any case) to a word of the given names.
 fn replace_names(text: &str, names: &[&str]) -> String {
     let parts: Vec<String> = names
         .iter()
         .flat_map(|name| name.split(|c: char| !c.is_alphabetic()))
         .filter(|part| part.chars().count() >= 2)
         .map(str::to_lowercase)
+        .filter(|part| !NAME_PARTICLES.contains(&part.as_str()))
         .collect();
     if parts.is_empty() {
         return text.to_owned();
@@ -783,6 +792,12 @@ mod tests {
     fn emails_and_names_in_any_case_or_script_are_replaced() {
         let out = redact("JOSÉ here: Jose.Silva+promo@Example.COM.BR; josé said hi", &["José Silva"]);
         assert_eq!(out.as_str(), "[name] here: [email]; [name] said hi");
+    }
+
+    #[test]
+    fn name_particles_stay_everyday_words() {
+        let out = redact("Ana da Silva quer a mesa da sala", &["Ana da Silva"]);
+        assert_eq!(out.as_str(), "[name] da [name] quer a mesa da sala");
     }
 
     #[test]
