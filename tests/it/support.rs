@@ -9,12 +9,11 @@ use aws_sdk_kms::error::BoxError;
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::Keyring;
 use shared::domain::ai::{
-    suggestion_expiry, AiResult, SuggestionKind, SuggestionOutcome, SuggestionStatus, SuggestionStore as _,
-    SuggestionView,
+    suggestion_expiry, AiResult, SuggestionKind, SuggestionOutcome, SuggestionStore as _, SuggestionView,
 };
 use shared::domain::inbox::ContactView;
 use shared::domain::tenant::RetentionSettings;
-use shared::domain::{Clock, SuggestionId, SystemClock, TenantId};
+use shared::domain::{Clock, SystemClock, TenantId};
 
 /// The moto endpoint `infra/test.sh` started.
 pub fn endpoint() -> String {
@@ -99,19 +98,12 @@ pub async fn ready_suggestion(
     replies: &[&str],
 ) -> SuggestionView {
     let now = SystemClock.now();
-    let suggestion = SuggestionView {
-        id: SuggestionId::generate(now),
-        conversation_id: contact.conversation_id.clone().expect("an open conversation"),
-        contact_id: contact.id.clone(),
-        kind: SuggestionKind::Replies,
-        status: SuggestionStatus::Pending,
-        replies: Vec::new(),
-        summary: None,
-        sentiment: None,
-        reason: None,
-        requested_at: now.as_millis(),
-        finished_at: None,
-    };
+    let suggestion = SuggestionView::pending(
+        contact.conversation_id.clone().expect("an open conversation"),
+        contact.id.clone(),
+        SuggestionKind::Replies,
+        now,
+    );
     let expires = suggestion_expiry(now, RetentionSettings::default());
     inbox.create_suggestion(tenant, &suggestion, expires).await.expect("created");
     let replies: Vec<String> = replies.iter().map(|r| (*r).to_owned()).collect();

@@ -99,19 +99,12 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         .conversations(&tenant, Some(&contact.id), &ConversationFilter::default(), None, 1)
         .await
         .unwrap();
-    let suggestion = SuggestionView {
-        id: SuggestionId::generate(now()),
-        conversation_id: conversations.items[0].id.clone(),
-        contact_id: contact.id.clone(),
-        kind: SuggestionKind::Replies,
-        status: SuggestionStatus::Pending,
-        replies: Vec::new(),
-        summary: None,
-        sentiment: None,
-        reason: None,
-        requested_at: NOW,
-        finished_at: None,
-    };
+    let suggestion = SuggestionView::pending(
+        conversations.items[0].id.clone(),
+        contact.id.clone(),
+        SuggestionKind::Replies,
+        now(),
+    );
     deps.inbox.create_suggestion(&tenant, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX)).await.unwrap();
     let job = SuggestionJob {
         tenant_id: tenant,

@@ -647,6 +647,31 @@ pub struct SuggestionView {
     pub finished_at: Option<i64>,
 }
 
+impl SuggestionView {
+    /// A new request of `kind` on the conversation `conversation_id` with `contact_id`, made `now`.
+    #[must_use]
+    pub fn pending(
+        conversation_id: ConversationId,
+        contact_id: ContactId,
+        kind: SuggestionKind,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: SuggestionId::generate(now),
+            conversation_id,
+            contact_id,
+            kind,
+            status: SuggestionStatus::Pending,
+            replies: Vec::new(),
+            summary: None,
+            sentiment: None,
+            reason: None,
+            requested_at: now.as_millis(),
+            finished_at: None,
+        }
+    }
+}
+
 /// How a suggestion request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SuggestionOutcome {

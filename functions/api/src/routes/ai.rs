@@ -11,8 +11,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::ai::{
-    ai_gate, suggestion_expiry, AiConnection, AiRefusal, SuggestionJob, SuggestionKind, SuggestionStatus,
-    SuggestionStore, SuggestionView,
+    ai_gate, suggestion_expiry, AiConnection, AiRefusal, SuggestionJob, SuggestionKind, SuggestionStore,
+    SuggestionView,
 };
 use shared::domain::inbox::InboxStore;
 use shared::domain::ports::{EncryptionContext, Purpose, Queue, QueueMessage, TenantStore, Vault};
@@ -162,19 +162,8 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         deps.inbox.contact(tenant_id, &conversation.contact_id).await?.and_then(|c| c.restricted_at);
     ai_gate(&tenant.settings, connection.as_ref(), restricted_at).map_err(refused)?;
     let now = deps.clock.now();
-    let suggestion = SuggestionView {
-        id: SuggestionId::generate(now),
-        conversation_id: conversation.id.clone(),
-        contact_id: conversation.contact_id.clone(),
-        kind: request.kind,
-        status: SuggestionStatus::Pending,
-        replies: Vec::new(),
-        summary: None,
-        sentiment: None,
-        reason: None,
-        requested_at: now.as_millis(),
-        finished_at: None,
-    };
+    let suggestion =
+        SuggestionView::pending(conversation.id.clone(), conversation.contact_id.clone(), request.kind, now);
     deps.inbox.create_suggestion(tenant_id, &suggestion, suggestion_expiry(now, tenant.retention)).await?;
     let job = SuggestionJob {
         tenant_id: tenant_id.clone(),
