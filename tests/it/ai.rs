@@ -40,14 +40,7 @@ async fn set_ai_enabled(tenant: &TestTenant, enabled: bool) {
 
 /// What the sandbox provider received that carries `marker`.
 async fn received_with(marker: &str) -> Vec<Value> {
-    let all: Vec<Value> = crate::support::http()
-        .get(format!("{}/_sandbox/ai/requests", base()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let all = crate::e2e::sandbox_records("/_sandbox/ai/requests").await;
     all.into_iter().filter(|r| r["body"].to_string().contains(marker)).collect()
 }
 

@@ -197,7 +197,7 @@ async fn an_erased_contacts_data_no_longer_opens_even_from_a_backup() {
     let (id, conversation) = (&suggestion.id, &suggestion.conversation_id);
     let restored_suggestion =
         after.suggestion(&tenant, conversation, id).await.expect("read").expect("in the backup");
-    assert!(restored_suggestion.replies.is_empty(), "its replies no longer open");
+    assert!(restored_suggestion.result.replies.is_empty(), "its replies no longer open");
     assert!(
         inbox.contact(&tenant, &contact.id).await.expect("read").is_none(),
         "and the live table is empty of it"

@@ -25,6 +25,18 @@ fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// What a sandbox endpoint lists: `/_sandbox/outbox` (Graph requests) or `/_sandbox/ai/requests`.
+pub async fn sandbox_records(path: &str) -> Vec<Value> {
+    crate::support::http()
+        .get(format!("{}{path}", base()))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// A new tenant (created with the operator key); its admin API key.
 pub async fn new_tenant(client: &reqwest::Client) -> String {
     let response = client
@@ -250,14 +262,7 @@ async fn sandbox_records_sends_injects_faults_and_serves_leads() {
         accepted.json::<Value>().await.expect("json")["messages"][0]["id"].as_str().expect("id").to_owned();
     assert!(wamid.starts_with("wamid."));
 
-    let outbox: Vec<Value> = client
-        .get(format!("{}/_sandbox/outbox", base()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let outbox = sandbox_records("/_sandbox/outbox").await;
     let mine: Vec<_> =
         outbox.iter().filter(|e| e["path"].as_str().is_some_and(|p| p.contains(&marker))).collect();
     assert_eq!(mine.len(), 2);

@@ -34,14 +34,7 @@ async fn settled(tenant: &TestTenant, id: &str) -> Value {
 
 /// Every request the sandbox got from this tenant's number.
 async fn outbox(tenant: &TestTenant) -> Vec<Value> {
-    let all: Vec<Value> = crate::support::http()
-        .get(format!("{}/_sandbox/outbox", base()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let all = crate::e2e::sandbox_records("/_sandbox/outbox").await;
     let path = format!("/{}/messages", tenant.phone_number_id);
     all.into_iter().filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with(&path))).collect()
 }

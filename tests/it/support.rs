@@ -110,7 +110,11 @@ pub async fn ready_suggestion(
     let ready = SuggestionOutcome::Ready(AiResult { replies: replies.clone(), ..AiResult::default() });
     assert!(inbox.finish_suggestion(tenant, &suggestion, &ready, now).await.expect("finished"));
     let stored = inbox.suggestion(tenant, &suggestion.conversation_id, &suggestion.id).await.expect("read");
-    assert_eq!(stored.map(|s| s.replies), Some(replies), "control: the replies open while the key lives");
+    assert_eq!(
+        stored.map(|s| s.result.replies),
+        Some(replies),
+        "control: the replies open while the key lives"
+    );
     suggestion
 }
 

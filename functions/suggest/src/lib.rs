@@ -219,10 +219,10 @@ async fn outcome<A: Adapters>(
     let Some(contact) = contact else {
         return Ok(SuggestionOutcome::Failed("the contact no longer exists".to_owned()));
     };
-    if let Err(refusal) = ai_gate(&tenant.settings, connection.as_ref(), contact.restricted_at) {
-        return Ok(SuggestionOutcome::Refused(refusal));
-    }
-    let Some(connection) = connection else { return Ok(SuggestionOutcome::Refused(AiRefusal::NotConnected)) };
+    let connection = match ai_gate(&tenant.settings, connection.as_ref(), contact.restricted_at) {
+        Ok(connection) => connection,
+        Err(refusal) => return Ok(SuggestionOutcome::Refused(refusal)),
+    };
     let Some(base_url) = deps.config.providers.base_url(&connection.provider) else {
         return Ok(SuggestionOutcome::Failed(format!(
             "the AI provider {:?} is no longer offered by this deployment",

@@ -145,7 +145,7 @@ async fn only_redacted_text_reaches_the_provider_and_the_replies_are_kept() {
     );
     let suggestion = stored(&deps, &job).await;
     assert_eq!(suggestion.status, SuggestionStatus::Ready);
-    assert_eq!(suggestion.replies, MEMORY_AI_REPLIES);
+    assert_eq!(suggestion.result.replies, MEMORY_AI_REPLIES);
     assert!(calls[0].instructions.contains("replies"), "asked for replies");
     assert_eq!(suggestion.finished_at, Some(NOW));
 }
@@ -270,9 +270,9 @@ async fn a_summary_and_a_sentiment_are_asked_for_and_kept_and_an_empty_answer_fa
     let calls = deps.provider.calls();
     assert!(calls[0].instructions.contains("Summarize") && calls[1].instructions.contains("sentiment"));
     let summary = stored(&deps, &jobs[0]).await;
-    assert_eq!(summary.summary.as_deref(), Some("Chairs arrived broken; the customer wants a fix."));
-    assert!(summary.replies.is_empty());
-    assert_eq!(stored(&deps, &jobs[1]).await.sentiment, Some(Sentiment::Negative));
+    assert_eq!(summary.result.summary.as_deref(), Some("Chairs arrived broken; the customer wants a fix."));
+    assert!(summary.result.replies.is_empty());
+    assert_eq!(stored(&deps, &jobs[1]).await.result.sentiment, Some(Sentiment::Negative));
     let empty = stored(&deps, &jobs[2]).await;
     assert_eq!(
         (empty.status, empty.reason.as_deref()),

@@ -94,25 +94,24 @@ impl AiRefusal {
     }
 }
 
-/// Whether AI may process a conversation with a contact (P31, P63).
+/// Whether AI may process a conversation with a contact (P31, P63): the provider to use when
+/// it may.
 ///
 /// # Errors
 /// The first [`AiRefusal`] that applies.
-pub fn ai_gate(
+pub fn ai_gate<'a>(
     settings: &TenantSettings,
-    connection: Option<&AiConnection>,
+    connection: Option<&'a AiConnection>,
     restricted_at: Option<i64>,
-) -> Result<(), AiRefusal> {
+) -> Result<&'a AiConnection, AiRefusal> {
     if !settings.ai_enabled {
         return Err(AiRefusal::Disabled);
     }
-    if connection.is_none() {
-        return Err(AiRefusal::NotConnected);
-    }
+    let connection = connection.ok_or(AiRefusal::NotConnected)?;
     if restricted_at.is_some() {
         return Err(AiRefusal::Restricted);
     }
-    Ok(())
+    Ok(connection)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,13 +148,14 @@ const NUMBER_DIGITS: usize = 5;
 /// Everything else — the words that carry the meaning — is left as it was.
 #[must_use]
 pub fn redact(text: &str, names: &[&str]) -> RedactedText {
-    let text = replace_tokens(text, token_identifier);
+    let text = replace_tokens(text);
     let text = replace_digit_runs(&text);
     RedactedText(replace_names(&text, names))
 }
 
-/// Splits on whitespace (kept), offering each token without its surrounding punctuation.
-fn replace_tokens(text: &str, classify: fn(&str) -> Option<&'static str>) -> String {
+/// Splits on whitespace (kept) and replaces each token that is an identifier by its shape
+/// ([`token_identifier`]), leaving the punctuation around it.
+fn replace_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for token in text.split_inclusive(char::is_whitespace) {
         let (word, space) = match token.char_indices().last() {
@@ -167,7 +167,7 @@ fn replace_tokens(text: &str, classify: fn(&str) -> Option<&'static str>) -> Str
             .rfind(|c: char| !".,;:!?)\"'>]}".contains(c))
             .map_or(start, |i| i + word[i..].chars().next().map_or(0, char::len_utf8));
         let core = if start < end { &word[start..end] } else { "" };
-        match classify(core) {
+        match token_identifier(core) {
             Some(placeholder) if !core.is_empty() => {
                 out.push_str(&word[..start]);
                 out.push_str(placeholder);
@@ -433,7 +433,7 @@ pub enum Sentiment {
 }
 
 /// What the AI produced for a request: one field, by its kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AiResult {
     /// Suggested replies (`replies`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -627,16 +627,10 @@ pub struct SuggestionView {
     pub kind: SuggestionKind,
     /// Pending, ready, refused or failed.
     pub status: SuggestionStatus,
-    /// The suggested replies (ready, `replies`), placeholders such as `[name]` left for the agent
-    /// to fill.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub replies: Vec<String>,
-    /// The summary (ready, `summary`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<String>,
-    /// The customer's sentiment (ready, `sentiment`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sentiment: Option<Sentiment>,
+    /// What the AI produced (once ready): `replies` (placeholders such as `[name]` left for the
+    /// agent to fill), `summary` or `sentiment`, by its kind.
+    #[serde(flatten)]
+    pub result: AiResult,
     /// Why it was refused or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -662,9 +656,7 @@ impl SuggestionView {
             contact_id,
             kind,
             status: SuggestionStatus::Pending,
-            replies: Vec::new(),
-            summary: None,
-            sentiment: None,
+            result: AiResult::default(),
             reason: None,
             requested_at: now.as_millis(),
             finished_at: None,
@@ -850,7 +842,7 @@ mod tests {
         settings.ai_enabled = true;
         assert_eq!(ai_gate(&settings, None, None), Err(AiRefusal::NotConnected));
         assert_eq!(ai_gate(&settings, Some(&connection), Some(1)), Err(AiRefusal::Restricted));
-        assert_eq!(ai_gate(&settings, Some(&connection), None), Ok(()));
+        assert_eq!(ai_gate(&settings, Some(&connection), None), Ok(&connection));
     }
 
     #[test]

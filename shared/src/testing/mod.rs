@@ -386,9 +386,7 @@ impl SuggestionStore for MemoryInbox {
         match outcome {
             SuggestionOutcome::Ready(result) => {
                 stored.status = SuggestionStatus::Ready;
-                stored.replies.clone_from(&result.replies);
-                stored.summary.clone_from(&result.summary);
-                stored.sentiment = result.sentiment;
+                stored.result.clone_from(result);
             }
             SuggestionOutcome::Refused(refusal) => {
                 stored.status = SuggestionStatus::Refused;

@@ -8,25 +8,21 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::{attr, item_with_key, ENTITY, EXPIRES_AT};
 use super::{key_attributes, keys, n, s, sealed, unknown, DynamoInbox, Item, ItemExt as _};
 use crate::domain::ai::{
-    AiResult, SuggestionKind, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView,
+    SuggestionKind, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView,
 };
 use crate::domain::inbox::InboxError;
 use crate::domain::{ContactId, ConversationId, ExpiresAt, SuggestionId, TenantId, Timestamp};
 
 fn suggestion_view(item: &Item) -> anyhow::Result<SuggestionView> {
     use anyhow::Context as _;
-    // Absent while pending, and once the contact's key is gone.
-    let result: AiResult =
-        item.opt_string(attr::AI_RESULT).map(serde_json::from_str).transpose()?.unwrap_or_default();
     Ok(SuggestionView {
         id: SuggestionId::parse(item.string(attr::SUGGESTION_ID)?)?,
         conversation_id: ConversationId::parse(item.string(attr::CONVERSATION_ID)?)?,
         contact_id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
         kind: SuggestionKind::parse(item.string(attr::KIND)?).context("unknown suggestion kind")?,
         status: SuggestionStatus::parse(item.string(attr::STATUS)?).context("unknown suggestion status")?,
-        replies: result.replies,
-        summary: result.summary,
-        sentiment: result.sentiment,
+        // Absent while pending, and once the contact's key is gone.
+        result: item.opt_string(attr::AI_RESULT).map(serde_json::from_str).transpose()?.unwrap_or_default(),
         reason: item.opt_string(attr::REASON).map(str::to_owned),
         requested_at: item.number(attr::REQUESTED_AT)?,
         finished_at: item.opt_number(attr::FINISHED_AT)?,
