@@ -1,0 +1,174 @@
+//! [`ContactStore`] in memory.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl ContactStore for MemoryInbox {
+    async fn record_consent(
+        &self,
+        tenant: &TenantId,
+        change: &ConsentChange<'_>,
+        _now: Timestamp,
+    ) -> Result<Stored, InboxError> {
+        let mut state = self.state()?;
+        let contact = Self::contact(&mut state, tenant, change.contact, change.at)?;
+        if state.consent.iter().any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause)
+        {
+            return Ok(Stored::Duplicate);
+        }
+        let at = change.at.as_millis();
+        let later_restriction_event = state
+            .consent
+            .iter()
+            .any(|(t, c, _, e)| t == tenant && *c == contact && e.kind.is_restriction() && e.at > at);
+        let event = ConsentEventView { kind: change.kind, source: change.source, at };
+        state.consent.push((tenant.clone(), contact.clone(), change.cause.to_owned(), event));
+        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
+            if change.kind.is_restriction() {
+                if !later_restriction_event {
+                    view.restricted_at =
+                        (change.kind == crate::domain::inbox::ConsentKind::Restrict).then_some(at);
+                }
+            } else if view.consent.as_ref().is_none_or(|c| c.at <= change.at.as_millis()) {
+                view.consent = Some(ConsentState {
+                    state: change.kind,
+                    source: change.source,
+                    at: change.at.as_millis(),
+                });
+            }
+        }
+        Ok(Stored::Created)
+    }
+
+    async fn contact_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let id = fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone()));
+        Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
+    }
+
+    async fn contacts(
+        &self,
+        tenant: &TenantId,
+        filter: &ContactFilter,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<ContactView>, InboxError> {
+        let all = self
+            .state()?
+            .contacts
+            .iter()
+            .filter(|(t, c)| t == tenant && filter.tag.as_ref().is_none_or(|tag| c.tags.contains(tag)))
+            .map(|(_, c)| c.clone())
+            .collect();
+        paginate(all, after, limit)
+    }
+
+    async fn contact_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Option<ContactView>, InboxError> {
+        Ok(self
+            .state()?
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && c.email.as_deref() == Some(email))
+            .map(|(_, c)| c.clone()))
+    }
+
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<ContactView>, InboxError> {
+        Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && &c.id == id).map(|(_, c)| c.clone()))
+    }
+
+    async fn create_contact(
+        &self,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+        at: Timestamp,
+    ) -> Result<(ContactView, Stored), InboxError> {
+        let mut state = self.state()?;
+        let before = state.contacts.len();
+        let id = Self::contact(&mut state, tenant, profile, at)?;
+        let stored = if state.contacts.len() > before { Stored::Created } else { Stored::Duplicate };
+        let view = state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone());
+        Ok((view.ok_or(InboxError::NoContact)?, stored))
+    }
+
+    async fn update_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        patch: &ContactPatch,
+        at: Timestamp,
+    ) -> Result<Option<ContactView>, InboxError> {
+        let mut state = self.state()?;
+        if let Some(Some(email)) = &patch.email {
+            if state
+                .contacts
+                .iter()
+                .any(|(t, c)| t == tenant && &c.id != id && c.email.as_ref() == Some(email))
+            {
+                return Err(InboxError::EmailTaken);
+            }
+        }
+        let Some((_, contact)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == id) else {
+            return Ok(None);
+        };
+        if let Some(name) = &patch.name {
+            contact.name.clone_from(name);
+        }
+        if let Some(email) = &patch.email {
+            contact.email.clone_from(email);
+        }
+        if let Some(tags) = &patch.tags {
+            contact.tags.clone_from(tags);
+        }
+        if let Some(attributes) = &patch.attributes {
+            contact.attributes.clone_from(attributes);
+        }
+        contact.updated_at = Some(at.as_millis());
+        Ok(Some(contact.clone()))
+    }
+
+    async fn contact_count(&self, tenant: &TenantId) -> Result<u64, InboxError> {
+        Ok(self.state()?.contacts.iter().filter(|(t, _)| t == tenant).count() as u64)
+    }
+
+    async fn consent_ledger(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> Result<Vec<ConsentEventView>, InboxError> {
+        let mut events: Vec<ConsentEventView> = self
+            .state()?
+            .consent
+            .iter()
+            .filter(|(t, c, _, _)| t == tenant && c == contact)
+            .map(|(_, _, _, e)| e.clone())
+            .collect();
+        events.sort_by_key(|e| e.at);
+        Ok(events)
+    }
+
+    async fn find_contacts(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> Result<Vec<ContactView>, InboxError> {
+        let id = fake_index(tenant).contact_id(key);
+        Ok(self
+            .state()?
+            .contacts
+            .iter()
+            .filter(|(t, c)| t == tenant && c.id == id)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
+        Ok(fake_index(tenant).contact_id(key))
+    }
+}

@@ -1,0 +1,91 @@
+//! [`ConversationStore`] in memory.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl ConversationStore for MemoryInbox {
+    async fn conversations(
+        &self,
+        tenant: &TenantId,
+        contact: Option<&ContactId>,
+        filter: &ConversationFilter,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<ConversationView>, InboxError> {
+        let all = self
+            .state()?
+            .conversations
+            .iter()
+            .filter(|(t, c)| t == tenant && contact.is_none_or(|id| &c.contact_id == id) && filter.accepts(c))
+            .map(|(_, c)| c.clone())
+            .collect();
+        paginate(all, after, limit)
+    }
+
+    async fn update_conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        patch: &ConversationPatch,
+        at: Timestamp,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        let mut state = self.state()?;
+        let Some((_, conversation)) =
+            state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == id)
+        else {
+            return Ok(None);
+        };
+        if let Some(state) = &patch.state {
+            conversation.state.clone_from(state);
+        }
+        if let Some(assignee) = &patch.assignee {
+            conversation.assignee.clone_from(assignee);
+        }
+        if let Some(queue) = &patch.queue {
+            conversation.queue.clone_from(queue);
+        }
+        conversation.updated_at = at.as_millis();
+        Ok(Some(conversation.clone()))
+    }
+
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        Ok(self
+            .state()?
+            .conversations
+            .iter()
+            .find(|(t, c)| t == tenant && &c.id == id)
+            .map(|(_, c)| c.clone()))
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<MessageView>, InboxError> {
+        let mut all: Vec<MessageView> = self
+            .state()?
+            .messages
+            .iter()
+            .filter(|(t, m)| t == tenant && &m.conversation_id == conversation)
+            .map(|(_, m)| m.clone())
+            .collect();
+        all.sort_by_key(|m| m.timestamp);
+        paginate(all, after, limit)
+    }
+
+    async fn latest_messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        limit: u16,
+    ) -> Result<Vec<MessageView>, InboxError> {
+        let all = self.messages(tenant, conversation, None, u16::MAX).await?.items;
+        Ok(all[all.len().saturating_sub(usize::from(limit))..].to_vec())
+    }
+}

@@ -1,0 +1,156 @@
+//! Erasure requests and retention queues in memory.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Erasure requests in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryPrivacy {
+    requests: Arc<Mutex<Vec<(TenantId, ErasureRequest)>>>,
+    /// The purge queue: tenant → due, epoch ms.
+    purges: Arc<Mutex<HashMap<TenantId, i64>>>,
+    /// The Meta purge queue.
+    meta_purges: Arc<Mutex<Vec<MetaPurge>>>,
+}
+
+impl MemoryPrivacy {
+    fn purges(&self) -> Result<std::sync::MutexGuard<'_, HashMap<TenantId, i64>>, PrivacyError> {
+        self.purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+
+    fn meta_purges(&self) -> Result<std::sync::MutexGuard<'_, Vec<MetaPurge>>, PrivacyError> {
+        self.meta_purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+
+    fn requests(&self) -> Result<std::sync::MutexGuard<'_, Vec<(TenantId, ErasureRequest)>>, PrivacyError> {
+        self.requests.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+    }
+}
+
+impl PrivacyStore for MemoryPrivacy {
+    async fn queue_purge(&self, tenant: &TenantId, due: Timestamp) -> Result<(), PrivacyError> {
+        self.purges()?.insert(tenant.clone(), due.as_millis());
+        Ok(())
+    }
+
+    async fn cancel_purge(&self, tenant: &TenantId) -> Result<(), PrivacyError> {
+        self.purges()?.remove(tenant);
+        Ok(())
+    }
+
+    async fn queue_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        self.meta_purges()?.push(purge.clone());
+        Ok(())
+    }
+
+    async fn due_meta_purges(&self, limit: u16) -> Result<Vec<MetaPurge>, PrivacyError> {
+        Ok(self.meta_purges()?.iter().take(usize::from(limit)).cloned().collect())
+    }
+
+    async fn finish_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        self.meta_purges()?.retain(|p| p != purge);
+        Ok(())
+    }
+
+    async fn due_purges(&self, now: Timestamp, limit: u16) -> Result<Vec<TenantId>, PrivacyError> {
+        let mut due: Vec<TenantId> =
+            self.purges()?.iter().filter(|(_, at)| **at <= now.as_millis()).map(|(t, _)| t.clone()).collect();
+        due.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        due.truncate(usize::from(limit));
+        Ok(due)
+    }
+
+    /// This fake holds only erasure requests: those of the tenant go.
+    async fn purge_tenant(&self, tenant: &TenantId, _budget: u16) -> Result<u64, PrivacyError> {
+        let mut requests = self.requests()?;
+        let before = requests.len();
+        requests.retain(|(t, _)| t != tenant);
+        Ok((before - requests.len()) as u64)
+    }
+
+    async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
+        self.requests()?.push((tenant.clone(), request.clone()));
+        Ok(())
+    }
+
+    async fn erasure(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+    ) -> Result<Option<ErasureRequest>, PrivacyError> {
+        Ok(self.requests()?.iter().find(|(t, r)| t == tenant && &r.id == id).map(|(_, r)| r.clone()))
+    }
+
+    async fn due_erasures(&self, limit: u16) -> Result<Vec<(TenantId, ErasureId)>, PrivacyError> {
+        Ok(self
+            .requests()?
+            .iter()
+            .filter(|(_, r)| r.status == ErasureStatus::Pending)
+            .take(usize::from(limit))
+            .map(|(t, r)| (t.clone(), r.id.clone()))
+            .collect())
+    }
+
+    async fn record_progress(
+        &self,
+        tenant: &TenantId,
+        id: &ErasureId,
+        progress: &ErasureCounts,
+    ) -> Result<(), PrivacyError> {
+        if let Some((_, request)) = self.requests()?.iter_mut().find(|(t, r)| t == tenant && &r.id == id) {
+            request.progress = progress.clone();
+        }
+        Ok(())
+    }
+
+    async fn day_cursor(&self, _queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
+        Ok(None)
+    }
+
+    async fn set_day_cursor(&self, _queue: DayQueue, _day: i64) -> Result<(), PrivacyError> {
+        Ok(())
+    }
+
+    /// The in-memory inbox keeps no retention clock, so nothing is ever queued.
+    async fn due_on(
+        &self,
+        _queue: DayQueue,
+        _day: i64,
+        _limit: u16,
+    ) -> Result<Vec<(TenantId, ConversationId)>, PrivacyError> {
+        Ok(Vec::new())
+    }
+
+    async fn drop_due(
+        &self,
+        _queue: DayQueue,
+        _day: i64,
+        _tenant: &TenantId,
+        _conversation: &ConversationId,
+    ) -> Result<(), PrivacyError> {
+        Ok(())
+    }
+
+    async fn due_restamps(&self, _limit: u16) -> Result<Vec<(TenantId, Option<String>)>, PrivacyError> {
+        Ok(Vec::new())
+    }
+
+    async fn restamp_progress(&self, _tenant: &TenantId, _next: Option<&str>) -> Result<(), PrivacyError> {
+        Ok(())
+    }
+
+    async fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> Result<(), PrivacyError> {
+        if let Some((_, request)) =
+            self.requests()?.iter_mut().find(|(t, r)| t == tenant && r.id == receipt.request_id)
+        {
+            request.status = ErasureStatus::Done;
+            request.contacts.clear();
+            request.receipt = Some(receipt.clone());
+        }
+        Ok(())
+    }
+}
