@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::{Keyring, KmsCalls};
-use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
+use shared::domain::inbox::{ContactProfile, IngestStore, NewInboundMessage};
 use shared::domain::tenant::RetentionSettings;
 use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Wamid};
 

@@ -21,7 +21,8 @@ use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::domain::inbox::{
-    ContactProfile, InboxStore, MessageStatus, NewInboundMessage, NewOutboundMessage,
+    ContactProfile, ContactStore, IngestStore, MessageStatus, NewInboundMessage, NewOutboundMessage,
+    OutboundStore,
 };
 use shared::domain::outbound::{OutboundBody, SendJob, SendPacer};
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};

@@ -10,8 +10,8 @@ use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::Keyring;
 use shared::domain::ai::SuggestionStore as _;
 use shared::domain::inbox::{
-    ContactPatch, ContactProfile, InboxStore, MessageStatus, NewInboundMessage, NewOutboundMessage,
-    StatusChange, StatusOutcome,
+    ContactPatch, ContactProfile, ContactStore, ConversationStore, IngestStore, LifecycleStore,
+    MessageStatus, NewInboundMessage, NewOutboundMessage, OutboundStore, StatusChange, StatusOutcome,
 };
 use shared::domain::outbound::callback_data;
 use shared::domain::tenant::RetentionSettings;

@@ -2,8 +2,9 @@
 
 use shared::adapters::dynamo::DynamoInbox;
 use shared::domain::inbox::{
-    ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
-    NewOutboundMessage, OutboundClaim, StatusChange, StatusOutcome, Stored,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationStore, IngestStore,
+    LifecycleStore, MessageStatus, NewInboundMessage, NewOutboundMessage, OutboundClaim, OutboundStore,
+    StatusChange, StatusOutcome, Stored,
 };
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, Timestamp, Wamid};
 

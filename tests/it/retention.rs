@@ -9,7 +9,8 @@ use shared::adapters::dynamo::item::ItemExt as _;
 use shared::adapters::dynamo::keys;
 use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::domain::inbox::{
-    ContactProfile, ConversationFilter, InboxStore, LeadFilter, NewInboundMessage, NewLead,
+    ContactProfile, ContactStore, ConversationFilter, ConversationStore, IngestStore, LeadFilter, LeadStore,
+    NewInboundMessage, NewLead,
 };
 use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{Integration, MetaPurge, PrivacyStore};

@@ -26,7 +26,7 @@ use shared::domain::ai::{AiProviders, SuggestionStore};
 use shared::domain::audit::{AuditEntry, AuditLog, Target};
 use shared::domain::crm::RecordStore;
 use shared::domain::identity::Directory;
-use shared::domain::inbox::InboxStore;
+use shared::domain::inbox::{ContactStore, ConversationStore, LeadStore, LifecycleStore, OutboundStore};
 use shared::domain::outbound::{QualityMeter, TemplateStore};
 use shared::domain::ports::{Admission, CloudApi, IdempotencyStore, Queue, RateLimiter, TenantStore, Vault};
 use shared::domain::privacy::PrivacyStore;
@@ -100,7 +100,12 @@ pub trait Adapters: Send + Sync + 'static {
     /// The time source.
     type Clock: Clock;
     /// Contacts, conversations, messages, consent, leads, AI suggestion requests.
-    type Inbox: InboxStore + SuggestionStore;
+    type Inbox: ContactStore
+        + ConversationStore
+        + LeadStore
+        + LifecycleStore
+        + OutboundStore
+        + SuggestionStore;
     /// Erasure requests and retention queues.
     type Privacy: PrivacyStore;
     /// Users and sessions.

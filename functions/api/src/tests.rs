@@ -261,7 +261,7 @@ fn get(path: &str, query: &[(&str, &str)], key: &str) -> Request {
 }
 
 async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
-    use shared::domain::inbox::{ContactProfile, InboxStore, NewInboundMessage};
+    use shared::domain::inbox::{ContactProfile, IngestStore, NewInboundMessage};
     let profile = ContactProfile { phone: PhoneNumber::parse(phone).ok(), ..ContactProfile::default() };
     let wamid = shared::domain::Wamid::parse(wamid).expect("valid");
     let message = NewInboundMessage {
@@ -280,7 +280,7 @@ async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
 
 /// A note on the person's contact and a change to it (audited), through the API; the contact id.
 async fn note_and_tag(deps: &TestDeps, tenant: &str, key: &str, phone: &str) -> shared::domain::ContactId {
-    use shared::domain::inbox::InboxStore;
+    use shared::domain::inbox::ContactStore;
     let tenant = TenantId::parse(tenant).expect("valid");
     let phone = PhoneNumber::parse(phone).expect("valid");
     let contact = deps.inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact").id;
@@ -636,7 +636,7 @@ async fn deleting_a_user_removes_its_personal_data_and_keeps_its_id() {
 
 #[tokio::test]
 async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_contact_unrestricted() {
-    use shared::domain::inbox::{ConversationFilter, InboxStore};
+    use shared::domain::inbox::{ConversationFilter, ConversationStore};
     // Arrange: a conversation; AI off by default.
     let deps = deps();
     let (tenant, key) = new_tenant(&deps).await;

@@ -23,8 +23,8 @@ use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
-    ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxError, InboxStore, MessageStatus,
-    NewInboundMessage, NewLead, StatusChange,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, InboxError, IngestStore,
+    MessageStatus, NewInboundMessage, NewLead, StatusChange,
 };
 use shared::domain::ports::{
     EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose, TenantStore, Vault,
@@ -134,7 +134,7 @@ pub async fn handle<I, T, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
 ) -> Result<SqsBatchResponse, BatchError>
 where
-    I: InboxStore,
+    I: IngestStore + ContactStore,
     T: TenantStore,
     V: Vault,
     L: LeadSource,
@@ -174,7 +174,7 @@ async fn process<I, T, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
 ) -> Result<(), RecordError>
 where
-    I: InboxStore,
+    I: IngestStore + ContactStore,
     T: TenantStore,
     V: Vault,
     L: LeadSource,
@@ -271,7 +271,7 @@ fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
 
-async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
+async fn on_message<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     contact: &ContactEntry,
@@ -328,7 +328,7 @@ async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     Ok(())
 }
 
-async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
+async fn on_status<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     raw: &RawValue,
@@ -355,7 +355,7 @@ async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     Ok(())
 }
 
-async fn on_preference<I: InboxStore, T, V, L, C: Clock>(
+async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     raw: &RawValue,
@@ -404,7 +404,7 @@ fn lead_profile(lead: &GraphLead) -> ContactProfile {
     }
 }
 
-async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock>(
+async fn on_lead<I: IngestStore + ContactStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     raw: &RawValue,

@@ -29,7 +29,10 @@ use serde::{Deserialize, Serialize};
 use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::adapters::kms::Keyring;
 use shared::config::{ConfigError, Env};
-use shared::domain::inbox::{epoch_day, ConversationFilter, Expiry, InboxStore, LeadFilter};
+use shared::domain::inbox::{
+    epoch_day, ContactStore, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore,
+    LifecycleStore,
+};
 use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, Integration, MetaPurge, PrivacyStore,
@@ -165,7 +168,12 @@ impl Deadline {
 /// # Errors
 /// [`RunError::UnknownJob`] for an input naming another job; [`RunError::Unknown`] when a
 /// store failed.
-pub async fn handle<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+pub async fn handle<
+    I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
+    P: PrivacyStore,
+    T: TenantStore,
+    C: Clock,
+>(
     event: LambdaEvent<ScheduleInput>,
     deps: &Deps<I, P, T, C>,
 ) -> Result<RunReport, RunError> {
@@ -224,7 +232,7 @@ fn failed(what: &str, error: &dyn std::fmt::Debug) -> RunError {
 }
 
 /// Re-stamps the conversations of tenants whose retention settings changed.
-async fn restamp<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+async fn restamp<I: LifecycleStore, P: PrivacyStore, T: TenantStore, C: Clock>(
     deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
@@ -274,7 +282,12 @@ enum Step {
 
 /// Walks the days of `queue` before today (an entry's time may still be later today), doing
 /// each queued conversation's work, and records where it stopped.
-async fn walk_day_queue<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+async fn walk_day_queue<
+    I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
+    P: PrivacyStore,
+    T: TenantStore,
+    C: Clock,
+>(
     deps: &Deps<I, P, T, C>,
     queue: DayQueue,
     deadline: Deadline,
@@ -337,7 +350,7 @@ async fn walk_day_queue<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock
 }
 
 /// P50: deletes a conversation past its retention period, with its messages.
-async fn expire<I: InboxStore, P, T, C>(
+async fn expire<I: LifecycleStore, P, T, C>(
     deps: &Deps<I, P, T, C>,
     tenant: &TenantId,
     conversation: &ConversationId,
@@ -358,7 +371,7 @@ async fn expire<I: InboxStore, P, T, C>(
 }
 
 /// P51: removes the content of a conversation's messages older than the tenant's content age.
-async fn sanitize<I: InboxStore, P, T, C>(
+async fn sanitize<I: LifecycleStore, P, T, C>(
     deps: &Deps<I, P, T, C>,
     tenant: &TenantId,
     conversation: &ConversationId,
@@ -383,7 +396,12 @@ const PURGE_BUDGET: u16 = 200;
 /// come from forms, imports or agents); their next message opens a new conversation. Skipped
 /// when the tenant's legal hold is on by the time the run comes, or when the integration turns
 /// out to be still connected as before (the disconnection failed after queueing).
-async fn purge_disconnected<I: InboxStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+async fn purge_disconnected<
+    I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
+    P: PrivacyStore,
+    T: TenantStore,
+    C: Clock,
+>(
     deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
@@ -441,7 +459,7 @@ async fn purge_applies<I, P, T: TenantStore, C>(
 
 /// Deletes the tenant's conversations begun before the disconnection; `false` when the
 /// deadline came first.
-async fn purge_conversations<I: InboxStore, P, T, C>(
+async fn purge_conversations<I: ConversationStore + LifecycleStore, P, T, C>(
     deps: &Deps<I, P, T, C>,
     purge: &MetaPurge,
     deadline: Deadline,
@@ -484,7 +502,7 @@ async fn purge_conversations<I: InboxStore, P, T, C>(
 
 /// Deletes the leads of the disconnected Page received before the disconnection; `false` when
 /// the deadline came first.
-async fn purge_leads<I: InboxStore, P, T, C>(
+async fn purge_leads<I: LeadStore + LifecycleStore, P, T, C>(
     deps: &Deps<I, P, T, C>,
     purge: &MetaPurge,
     deadline: Deadline,
@@ -575,7 +593,7 @@ async fn purge_closed_tenants<I, P: PrivacyStore, T: TenantStore, C: Clock>(
 }
 
 /// Carries out pending erasure requests until none is left or the deadline comes.
-async fn erasure_requests<I: InboxStore, P: PrivacyStore, T, C: Clock>(
+async fn erasure_requests<I: ContactStore + LifecycleStore, P: PrivacyStore, T, C: Clock>(
     deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
@@ -634,7 +652,7 @@ async fn erasure_requests<I: InboxStore, P: PrivacyStore, T, C: Clock>(
 
 #[cfg(test)]
 mod tests {
-    use shared::domain::inbox::{ContactKey, ContactProfile, InboxStore, NewInboundMessage};
+    use shared::domain::inbox::{ContactKey, ContactProfile, ContactStore, IngestStore, NewInboundMessage};
     use shared::domain::privacy::ErasureRequest;
     use shared::domain::{ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
     use shared::testing::{ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};

@@ -35,7 +35,7 @@ use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
-use shared::domain::inbox::{InboxStore, MessageStatus, MessageView, OutboundClaim, Unsent};
+use shared::domain::inbox::{ContactStore, MessageStatus, MessageView, OutboundClaim, OutboundStore, Unsent};
 use shared::domain::outbound::{
     callback_data, check_policy, classify, pair_wait, ErrorClass, OutboundBody, Pace, QualityMeter, SendJob,
     SendPacer, ThroughputShare, PAIR_INTERVAL_MS,
@@ -100,7 +100,7 @@ impl Config {
 /// The adapters the function runs on: production ([`Aws`]) or in-memory fakes (tests).
 pub trait Adapters: Send + Sync + 'static {
     /// Messages and contacts.
-    type Inbox: InboxStore;
+    type Inbox: OutboundStore + ContactStore;
     /// Tenants and their connections.
     type Tenants: TenantStore;
     /// Envelope encryption (tenant tokens, through the data-key cache).

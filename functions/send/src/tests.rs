@@ -3,8 +3,8 @@
 
 use shared::adapters::documents::DocQuality;
 use shared::domain::inbox::{
-    ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxStore, MessageStatus, NewInboundMessage,
-    NewOutboundMessage,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, IngestStore, MessageStatus,
+    NewInboundMessage, NewOutboundMessage, OutboundStore,
 };
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};

@@ -20,7 +20,9 @@ use shared::domain::ai::{
     SuggestionJob, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView, CONTEXT_MESSAGES,
 };
 use shared::domain::identity::{Directory, UserStatus};
-use shared::domain::inbox::InboxStore;
+use shared::domain::inbox::{
+    ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
+};
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::TenantStatus;
 use shared::domain::{Clock, Secret, SystemClock, TenantId};
@@ -61,7 +63,13 @@ impl Config {
 /// The adapters the function runs on: production ([`Aws`]) or in-memory fakes (tests).
 pub trait Adapters: Send + Sync + 'static {
     /// Conversations, contacts and suggestion requests.
-    type Inbox: InboxStore + SuggestionStore;
+    type Inbox: ContactStore
+        + ConversationStore
+        + IngestStore
+        + LeadStore
+        + LifecycleStore
+        + OutboundStore
+        + SuggestionStore;
     /// Tenants, their settings and AI connection.
     type Tenants: TenantStore;
     /// The tenant's team (their names are redacted too).

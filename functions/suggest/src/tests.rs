@@ -7,8 +7,8 @@ use shared::domain::ai::{
     AiConnection, Sentiment, SuggestionJob, SuggestionKind, SuggestionStatus, SuggestionStore, SuggestionView,
 };
 use shared::domain::inbox::{
-    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ConversationFilter, InboxStore,
-    NewInboundMessage,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationFilter,
+    ConversationStore, IngestStore, NewInboundMessage, OutboundStore,
 };
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantSettings};

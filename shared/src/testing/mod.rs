@@ -1,4 +1,3 @@
-
 //! In-memory fakes of the ports, for unit tests of handlers (enabled by the `test-util`
 //! feature). Integration tests use the real adapters against moto instead.
 
@@ -10,10 +9,9 @@ use crate::adapters::kms::{open_with, seal_with};
 use crate::domain::ai::{AiConnection, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView};
 use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
-    ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError,
-    LeadFilter, LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
-    NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, Page, StatusChange, StatusOutcome, Stored,
-    Unsent,
+    ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, LeadFilter,
+    LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage, NewLead,
+    NewManualLead, NewOutboundMessage, OutboundClaim, Page, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,

@@ -14,7 +14,7 @@ use shared::domain::ai::{
     ai_gate, suggestion_expiry, AiConnection, AiRefusal, SuggestionJob, SuggestionKind, SuggestionStore,
     SuggestionView,
 };
-use shared::domain::inbox::InboxStore;
+use shared::domain::inbox::ContactStore;
 use shared::domain::ports::{EncryptionContext, Purpose, Queue, QueueMessage, TenantStore, Vault};
 use shared::domain::{Clock, Secret, SuggestionId};
 use shared::lambda::http::{json_response, Problem};

@@ -14,7 +14,8 @@ use shared::domain::crm::{Activity, ContactRecord, RecordError, RecordKind, Reco
 use shared::domain::identity::Versioned;
 use shared::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ContactFilter, ContactPatch, ContactProfile,
-    ContactView, ConversationFilter, InboxStore, LeadFilter, LeadView, Stored,
+    ContactStore, ContactView, ConversationFilter, ConversationStore, LeadFilter, LeadStore, LeadView,
+    LifecycleStore, Stored,
 };
 use shared::domain::privacy::ErasureCounts;
 use shared::domain::{Clock, ContactId, PhoneNumber, RecordId, UserId};

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::crm::{Activity, RecordStore as _};
 use shared::domain::inbox::{
-    ConversationFilter, ConversationPatch, ConversationView, InboxStore, Page, CONVERSATION_STATES,
+    ContactStore, ConversationFilter, ConversationPatch, ConversationStore, ConversationView, Page,
+    CONVERSATION_STATES,
 };
 use shared::domain::tenant::Role;
 use shared::domain::{Clock, ConversationId, PhoneNumber, UserId};

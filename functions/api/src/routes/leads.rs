@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use shared::domain::crm::{Activity, RecordStore as _};
-use shared::domain::inbox::{InboxStore, LeadFilter, LeadOrigin, LeadPatch, LeadStage, NewManualLead};
+use shared::domain::inbox::{LeadFilter, LeadOrigin, LeadPatch, LeadStage, LeadStore, NewManualLead};
 use shared::domain::{new_ulid, Clock, ContactId, UserId};
 use shared::lambda::http::{json_response, Problem};
 

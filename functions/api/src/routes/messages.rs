@@ -6,7 +6,10 @@ use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::inbox::{ConversationFilter, InboxStore, MessageView, NewOutboundMessage, Unsent};
+use shared::domain::inbox::{
+    ContactStore, ConversationFilter, ConversationStore, MessageView, NewOutboundMessage, OutboundStore,
+    Unsent,
+};
 use shared::domain::outbound::{check_policy, OutboundBody, QualityMeter as _, SendJob, TemplateStore as _};
 use shared::domain::ports::{
     Admission, Claim, IdempotencyRequest, IdempotencyStore, Queue, RateLimiter, TenantStore,

@@ -12,8 +12,8 @@ use shared::domain::ai::{SuggestionStore as _, SuggestionView};
 use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _, PERSON_TARGET_DAYS};
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore as _};
 use shared::domain::inbox::{
-    ConsentEventView, ContactFilter, ContactKey, ContactView, ConversationFilter, ConversationView,
-    InboxStore, LeadFilter, LeadView, MessageView,
+    ConsentEventView, ContactFilter, ContactKey, ContactStore, ContactView, ConversationFilter,
+    ConversationStore, ConversationView, LeadFilter, LeadStore, LeadView, MessageView,
 };
 use shared::domain::ports::TenantStore;
 use shared::domain::privacy::{

@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditLog as _};
-use shared::domain::inbox::InboxStore;
+use shared::domain::inbox::ContactStore;
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
 use shared::domain::privacy::PrivacyStore as _;
 use shared::domain::tenant::{

@@ -685,7 +685,6 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

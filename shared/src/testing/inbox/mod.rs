@@ -43,7 +43,11 @@ pub fn fake_index(tenant: &TenantId) -> crate::domain::BlindIndex {
     crate::domain::BlindIndex::new(&key)
 }
 
-pub(super) fn paginate<T: Clone>(all: Vec<T>, after: Option<&str>, limit: u16) -> Result<Page<T>, InboxError> {
+pub(super) fn paginate<T: Clone>(
+    all: Vec<T>,
+    after: Option<&str>,
+    limit: u16,
+) -> Result<Page<T>, InboxError> {
     let start = match after {
         None => 0,
         Some(cursor) => cursor.parse::<usize>().map_err(|_| InboxError::InvalidCursor)?,

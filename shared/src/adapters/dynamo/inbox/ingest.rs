@@ -236,7 +236,11 @@ impl DynamoInbox {
         Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
     }
 
-    pub(super) async fn put_message_once(&self, wamid_record: Item, message: Item) -> Result<Stored, InboxError> {
+    pub(super) async fn put_message_once(
+        &self,
+        wamid_record: Item,
+        message: Item,
+    ) -> Result<Stored, InboxError> {
         let result = self
             .table
             .client()

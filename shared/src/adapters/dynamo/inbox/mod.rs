@@ -36,9 +36,9 @@ use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
     epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
-    ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView,
-    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
-    Page, StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
+    ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView, MessageStatus,
+    MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, Page,
+    StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
 };
 
 use crate::domain::inbox::{
@@ -55,8 +55,6 @@ use crate::domain::{
     Wamid,
 };
 
-
-
 /// The inbox's ports ([`ContactStore`], [`ConversationStore`], [`IngestStore`], [`OutboundStore`],
 /// [`LeadStore`], [`LifecycleStore`]) on DynamoDB.
 ///
@@ -70,8 +68,6 @@ pub struct DynamoInbox {
     keyring: Arc<Keyring>,
 }
 
-
-
 impl DynamoInbox {
     /// The inbox on `table`, sealing with `keyring`.
     #[must_use]
@@ -79,8 +75,6 @@ impl DynamoInbox {
         Self { table, keyring }
     }
 }
-
-
 
 /// The attributes stored sealed under the contact's data key: the identifiers of a contact
 /// (phone, BSUID, email, name, custom attributes), message content, a lead's answers, and what
@@ -96,25 +90,17 @@ pub const SEALED_ATTRIBUTES: [&str; 8] = [
     attr::AI_RESULT,
 ];
 
-
-
 /// How many items of a page are opened at once (each may need its contact's key: a key-table
 /// read and a KMS call on a cold instance).
 const OPEN_CONCURRENCY: usize = 16;
 
-
-
 /// How many items one filtered listing examines at most before answering with a short page.
 const FILTER_SCAN_BUDGET: usize = 1_000;
-
-
 
 /// The attribute assignments of one update: `Some` sets, `None` removes. Always sets at least
 /// one attribute (`updated_at`), so the expression is never empty.
 #[derive(Default)]
 struct Assignments(Vec<(&'static str, Option<AttributeValue>)>);
-
-
 
 impl Assignments {
     fn set(&mut self, name: &'static str, value: AttributeValue) {
@@ -126,13 +112,9 @@ impl Assignments {
     }
 }
 
-
-
 const INBOUND: &str = "inbound";
 
 const OUTBOUND: &str = "outbound";
-
-
 
 fn consent_kind(name: &str) -> Option<ConsentKind> {
     match name {
@@ -144,8 +126,6 @@ fn consent_kind(name: &str) -> Option<ConsentKind> {
     }
 }
 
-
-
 fn consent_source_name(source: ConsentSource) -> &'static str {
     match source {
         ConsentSource::Keyword => "keyword",
@@ -156,8 +136,6 @@ fn consent_source_name(source: ConsentSource) -> &'static str {
         ConsentSource::Api => "api",
     }
 }
-
-
 
 fn consent_source(name: &str) -> Option<ConsentSource> {
     match name {
@@ -171,34 +149,24 @@ fn consent_source(name: &str) -> Option<ConsentSource> {
     }
 }
 
-
-
 /// True when a transaction was cancelled because its first item's condition failed.
 fn first_condition_failed(error: &TransactWriteItemsError) -> bool {
     matches!(error, TransactWriteItemsError::TransactionCanceledException(e)
         if e.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed"))
 }
 
-
-
 fn unknown(error: impl Into<anyhow::Error>, what: &'static str) -> InboxError {
     InboxError::Unknown(error.into().context(what))
 }
-
-
 
 /// `value` sealed for `attribute` under `key`, as a binary attribute.
 fn sealed(key: &DataKey, attribute: &str, value: &str) -> Result<AttributeValue, InboxError> {
     Ok(b(key.seal(attribute, value.as_bytes()).map_err(|e| unknown(e, "sealing a field"))?))
 }
 
-
-
 fn optional_string(item: &Item, name: &str) -> Option<String> {
     item.opt_string(name).map(str::to_owned)
 }
-
-
 
 /// A newest-first walk over a conversation's messages: partition, sort keys from `from` (a
 /// prefix, or the lower bound when `to` is given) up to `to`, at most `pages` pages.
@@ -209,8 +177,6 @@ struct NewestFirst<'a> {
     pages: u8,
     page_size: i32,
 }
-
-
 
 impl DynamoInbox {
     fn now_filter() -> Timestamp {
@@ -320,22 +286,6 @@ impl DynamoInbox {
     }
 }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 /// Refuses a cursor that this listing did not produce (the partition is always the caller's;
 /// this keeps a cursor from jumping into another kind of item).
 fn checked<'a>(after: Option<&'a str>, prefixes: &[&str]) -> Result<Option<&'a str>, InboxError> {
@@ -354,20 +304,10 @@ fn checked<'a>(after: Option<&'a str>, prefixes: &[&str]) -> Result<Option<&'a s
     }
 }
 
-
-
-
-
-
-
-
-
 /// The table key an index item belongs to (GSI1 projects every attribute, keys included).
 fn table_key(item: &Item) -> Option<Key> {
     Some(Key { pk: item.opt_string(PK)?.to_owned(), sk: item.opt_string(SK)?.to_owned() })
 }
-
-
 
 impl DynamoInbox {
     /// As [`DynamoInbox::list`], keeping only what `keep` accepts: reads on (asking for no more

@@ -291,7 +291,11 @@ impl DynamoInbox {
     }
 
     /// Where an outbound message is, from its lookup record.
-    pub(super) async fn outbound_key(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Key>, InboxError> {
+    pub(super) async fn outbound_key(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+    ) -> Result<Option<Key>, InboxError> {
         let lookup = self
             .table
             .get(&keys::outbound(tenant, id), Self::now_filter())

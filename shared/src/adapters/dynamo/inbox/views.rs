@@ -3,7 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-
 /// The fields of a new message record.
 pub(super) struct MessageRecord<'a> {
     pub(super) key: &'a Key,
