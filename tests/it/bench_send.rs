@@ -25,7 +25,7 @@ use shared::domain::inbox::{
     OutboundStore,
 };
 use shared::domain::outbound::{OutboundBody, SendJob, SendPacer};
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, Wamid};
 

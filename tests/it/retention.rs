@@ -12,8 +12,8 @@ use shared::domain::inbox::{
     ContactProfile, ContactStore, ConversationFilter, ConversationStore, IngestStore, LeadFilter, LeadStore,
     NewInboundMessage, NewLead,
 };
-use shared::domain::ports::TenantStore;
-use shared::domain::privacy::{Integration, MetaPurge, PrivacyStore};
+use shared::domain::ports::{ConnectionStore, TenantRouting, TenantStore};
+use shared::domain::privacy::{Integration, MetaPurge, PurgeStore, RetentionQueue};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant};
 use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
 

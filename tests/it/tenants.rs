@@ -1,7 +1,9 @@
 //! The tenant store against moto: atomic creation, connection routing, one number per tenant.
 
 use shared::adapters::dynamo::DynamoTenantStore;
-use shared::domain::ports::{ConnectError, CreateTenantError, TenantStore};
+use shared::domain::ports::{
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, TenantRouting, TenantStore,
+};
 use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
 use shared::domain::{Clock, SystemClock, TenantId};
 

@@ -18,7 +18,7 @@ use lambda_http::Request;
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::identity::{AccessClaims, Directory, UserStatus};
 use shared::domain::inbox::AgentScope;
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{ApiKeyStore, EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, Plan, Role, Tenant, TenantStatus};
 use shared::domain::{Clock, TenantId, UserId};
 

@@ -28,8 +28,11 @@ use shared::domain::crm::RecordStore;
 use shared::domain::identity::Directory;
 use shared::domain::inbox::{ContactStore, ConversationStore, LeadStore, LifecycleStore, OutboundStore};
 use shared::domain::outbound::{QualityMeter, TemplateStore};
-use shared::domain::ports::{Admission, CloudApi, IdempotencyStore, Queue, RateLimiter, TenantStore, Vault};
-use shared::domain::privacy::PrivacyStore;
+use shared::domain::ports::{
+    Admission, ApiKeyStore, CloudApi, ConnectionStore, IdempotencyStore, Queue, RateLimiter, TenantRouting,
+    TenantStore, Vault,
+};
+use shared::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
 use tracing::Instrument as _;
@@ -94,7 +97,7 @@ impl Config {
 /// The adapters one deployment wires: DynamoDB/KMS in `main.rs`, in-memory ones in tests.
 pub trait Adapters: Send + Sync + 'static {
     /// Tenants, keys and connections.
-    type Tenants: TenantStore;
+    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
     /// Envelope encryption.
     type Vault: Vault;
     /// The time source.
@@ -107,7 +110,7 @@ pub trait Adapters: Send + Sync + 'static {
         + OutboundStore
         + SuggestionStore;
     /// Erasure requests and retention queues.
-    type Privacy: PrivacyStore;
+    type Privacy: ErasureStore + PurgeStore + RetentionQueue;
     /// Users and sessions.
     type Directory: Directory;
     /// The audit trail.

@@ -5,8 +5,8 @@ use lambda_http::RequestExt as _;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
-use shared::domain::privacy::PrivacyStore;
+use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantRouting, Vault};
+use shared::domain::privacy::{ErasureStore, PurgeStore};
 use shared::domain::{PhoneNumber, TenantId, Timestamp};
 use shared::testing::{
     LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryPrivacy,

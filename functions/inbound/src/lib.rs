@@ -27,7 +27,8 @@ use shared::domain::inbox::{
     MessageStatus, NewInboundMessage, NewLead, StatusChange,
 };
 use shared::domain::ports::{
-    EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose, TenantStore, Vault,
+    ApiKeyStore, ConnectionStore, EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose,
+    TenantRouting, TenantStore, Vault,
 };
 use shared::domain::tenant::{RetentionSettings, TenantSettings};
 use shared::domain::whatsapp::{
@@ -135,7 +136,7 @@ pub async fn handle<I, T, V, L, C>(
 ) -> Result<SqsBatchResponse, BatchError>
 where
     I: IngestStore + ContactStore,
-    T: TenantStore,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
     V: Vault,
     L: LeadSource,
     C: Clock,
@@ -175,7 +176,7 @@ async fn process<I, T, V, L, C>(
 ) -> Result<(), RecordError>
 where
     I: IngestStore + ContactStore,
-    T: TenantStore,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
     V: Vault,
     L: LeadSource,
     C: Clock,
@@ -229,7 +230,7 @@ where
     }
 }
 
-async fn tenant_of_number<I, T: TenantStore, V, L, C>(
+async fn tenant_of_number<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
@@ -246,7 +247,7 @@ async fn tenant_of_number<I, T: TenantStore, V, L, C>(
 }
 
 /// The tenant's retention settings (defaults when it has none).
-async fn retention_of<I, T: TenantStore, V, L, C>(
+async fn retention_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RecordError> {
@@ -254,7 +255,7 @@ async fn retention_of<I, T: TenantStore, V, L, C>(
 }
 
 /// The tenant's retention settings and preferences (defaults when it has none).
-async fn settings_of<I, T: TenantStore, V, L, C>(
+async fn settings_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
 ) -> Result<(RetentionSettings, TenantSettings), RecordError> {
@@ -271,7 +272,13 @@ fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
 
-async fn on_message<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock>(
+async fn on_message<
+    I: IngestStore + ContactStore,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+    V,
+    L,
+    C: Clock,
+>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     contact: &ContactEntry,
@@ -328,7 +335,13 @@ async fn on_message<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Cloc
     Ok(())
 }
 
-async fn on_status<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock>(
+async fn on_status<
+    I: IngestStore + ContactStore,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+    V,
+    L,
+    C: Clock,
+>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     raw: &RawValue,
@@ -404,7 +417,13 @@ fn lead_profile(lead: &GraphLead) -> ContactProfile {
     }
 }
 
-async fn on_lead<I: IngestStore + ContactStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock>(
+async fn on_lead<
+    I: IngestStore + ContactStore,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+    V: Vault,
+    L: LeadSource,
+    C: Clock,
+>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
     raw: &RawValue,

@@ -33,9 +33,10 @@ use shared::domain::inbox::{
     epoch_day, ContactStore, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore,
     LifecycleStore,
 };
-use shared::domain::ports::TenantStore;
+use shared::domain::ports::{ApiKeyStore, ConnectionStore, TenantRouting, TenantStore};
 use shared::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, Integration, MetaPurge, PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, ErasureStore, Integration, MetaPurge, PurgeStore,
+    RetentionQueue,
 };
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
 use shared::domain::{Clock, ConversationId, SystemClock, TenantId, Timestamp};
@@ -170,8 +171,8 @@ impl Deadline {
 /// store failed.
 pub async fn handle<
     I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
-    P: PrivacyStore,
-    T: TenantStore,
+    P: ErasureStore + PurgeStore + RetentionQueue,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
     C: Clock,
 >(
     event: LambdaEvent<ScheduleInput>,
@@ -219,7 +220,7 @@ fn walk_start(cursor: Option<i64>, today: i64) -> i64 {
 }
 
 /// A tenant's retention settings (the defaults for a tenant without any).
-async fn retention_of<I, P, T: TenantStore, C>(
+async fn retention_of<I, P, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, C>(
     deps: &Deps<I, P, T, C>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RunError> {
@@ -232,7 +233,12 @@ fn failed(what: &str, error: &dyn std::fmt::Debug) -> RunError {
 }
 
 /// Re-stamps the conversations of tenants whose retention settings changed.
-async fn restamp<I: LifecycleStore, P: PrivacyStore, T: TenantStore, C: Clock>(
+async fn restamp<
+    I: LifecycleStore,
+    P: ErasureStore + PurgeStore + RetentionQueue,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+    C: Clock,
+>(
     deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
@@ -284,8 +290,8 @@ enum Step {
 /// each queued conversation's work, and records where it stopped.
 async fn walk_day_queue<
     I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
-    P: PrivacyStore,
-    T: TenantStore,
+    P: ErasureStore + PurgeStore + RetentionQueue,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
     C: Clock,
 >(
     deps: &Deps<I, P, T, C>,
@@ -398,8 +404,8 @@ const PURGE_BUDGET: u16 = 200;
 /// out to be still connected as before (the disconnection failed after queueing).
 async fn purge_disconnected<
     I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
-    P: PrivacyStore,
-    T: TenantStore,
+    P: ErasureStore + PurgeStore + RetentionQueue,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
     C: Clock,
 >(
     deps: &Deps<I, P, T, C>,
@@ -426,7 +432,7 @@ async fn purge_disconnected<
 }
 
 /// Whether a queued Meta purge is still to be done (see [`purge_disconnected`]).
-async fn purge_applies<I, P, T: TenantStore, C>(
+async fn purge_applies<I, P, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, C>(
     deps: &Deps<I, P, T, C>,
     purge: &MetaPurge,
 ) -> Result<bool, RunError> {
@@ -542,7 +548,12 @@ async fn purge_leads<I: LeadStore + LifecycleStore, P, T, C>(
 /// Purges closed tenants whose grace period is over (P53): everything in their partition, their
 /// routing and queue entries. A tenant reopened meanwhile is left alone, one closed again later
 /// is re-queued for its new date.
-async fn purge_closed_tenants<I, P: PrivacyStore, T: TenantStore, C: Clock>(
+async fn purge_closed_tenants<
+    I,
+    P: ErasureStore + PurgeStore + RetentionQueue,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+    C: Clock,
+>(
     deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
@@ -593,7 +604,12 @@ async fn purge_closed_tenants<I, P: PrivacyStore, T: TenantStore, C: Clock>(
 }
 
 /// Carries out pending erasure requests until none is left or the deadline comes.
-async fn erasure_requests<I: ContactStore + LifecycleStore, P: PrivacyStore, T, C: Clock>(
+async fn erasure_requests<
+    I: ContactStore + LifecycleStore,
+    P: ErasureStore + PurgeStore + RetentionQueue,
+    T,
+    C: Clock,
+>(
     deps: &Deps<I, P, T, C>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {

@@ -40,7 +40,10 @@ use shared::domain::outbound::{
     callback_data, check_policy, classify, pair_wait, ErrorClass, OutboundBody, Pace, QualityMeter, SendJob,
     SendPacer, ThroughputShare, PAIR_INTERVAL_MS,
 };
-use shared::domain::ports::{CloudApi, CloudApiError, EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{
+    ApiKeyStore, CloudApi, CloudApiError, ConnectionStore, EncryptionContext, Purpose, TenantRouting,
+    TenantStore, Vault,
+};
 use shared::domain::whatsapp::MetaError;
 use shared::domain::{Clock, MessageId, Secret, SystemClock, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
@@ -102,7 +105,7 @@ pub trait Adapters: Send + Sync + 'static {
     /// Messages and contacts.
     type Inbox: OutboundStore + ContactStore;
     /// Tenants and their connections.
-    type Tenants: TenantStore;
+    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
     /// Envelope encryption (tenant tokens, through the data-key cache).
     type Vault: Vault;
     /// The Cloud API.

@@ -6,7 +6,7 @@ use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, IngestStore, MessageStatus,
     NewInboundMessage, NewOutboundMessage, OutboundStore,
 };
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
 use shared::domain::{MessageId, PhoneNumber, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{RecordError, RecordMeta};

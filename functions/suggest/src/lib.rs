@@ -23,7 +23,9 @@ use shared::domain::identity::{Directory, UserStatus};
 use shared::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
 };
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{
+    ApiKeyStore, ConnectionStore, EncryptionContext, Purpose, TenantRouting, TenantStore, Vault,
+};
 use shared::domain::tenant::TenantStatus;
 use shared::domain::{Clock, Secret, SystemClock, TenantId};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
@@ -71,7 +73,7 @@ pub trait Adapters: Send + Sync + 'static {
         + OutboundStore
         + SuggestionStore;
     /// Tenants, their settings and AI connection.
-    type Tenants: TenantStore;
+    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
     /// The tenant's team (their names are redacted too).
     type Directory: Directory;
     /// Envelope encryption (the tenant's provider key).

@@ -10,7 +10,7 @@ use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationFilter,
     ConversationStore, IngestStore, NewInboundMessage, OutboundStore,
 };
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
+use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantSettings};
 use shared::domain::{ExpiresAt, PhoneNumber, SuggestionId, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::RecordError;

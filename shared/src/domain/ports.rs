@@ -314,7 +314,7 @@ pub enum CreateTenantError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Errors of [`TenantStore::connect_whatsapp`] and [`TenantStore::connect_page`].
+/// Errors of [`ConnectionStore::connect_whatsapp`] and [`ConnectionStore::connect_page`].
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// This phone number id (or Page) is connected to another tenant.
@@ -336,7 +336,8 @@ pub enum TenantStoreError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Tenants, their API keys and their WhatsApp connection.
+/// Tenants themselves: created with their first admin key, read, changed, closed or reopened,
+/// and their retention settings.
 pub trait TenantStore: Send + Sync {
     /// Creates a tenant together with its first (admin) API key, atomically.
     ///
@@ -377,7 +378,10 @@ pub trait TenantStore: Send + Sync {
         tenant_id: &TenantId,
         update: &TenantUpdate,
     ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+}
 
+/// A tenant's API keys (the api's credentials).
+pub trait ApiKeyStore: Send + Sync {
     /// Stores a new API key.
     ///
     /// # Errors
@@ -416,7 +420,11 @@ pub trait TenantStore: Send + Sync {
         tenant_id: &TenantId,
         key_id: &ApiKeyId,
     ) -> impl Future<Output = Result<Option<ApiKeyRecord>, TenantStoreError>> + Send;
+}
 
+/// A tenant's integrations: its WhatsApp number, its Lead Ads Page, its AI provider. Connecting
+/// writes the routing entry that [`TenantRouting`] reads, in the same transaction.
+pub trait ConnectionStore: Send + Sync {
     /// Stores (or replaces) the tenant's WhatsApp connection and the routing entry that maps
     /// its phone number id to the tenant, atomically.
     ///
@@ -446,15 +454,6 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant_id: &TenantId,
     ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
-
-    /// The tenant a WhatsApp phone number id is connected to (the inbound path's routing).
-    ///
-    /// # Errors
-    /// [`TenantStoreError::Unknown`].
-    fn tenant_for_phone_number_id(
-        &self,
-        phone_number_id: &str,
-    ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
 
     /// Stores (or replaces) the tenant's Lead Ads Page connection and its routing entry.
     ///
@@ -511,6 +510,18 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant_id: &TenantId,
     ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+}
+
+/// Which tenant an event from Meta belongs to (the inbound path's routing).
+pub trait TenantRouting: Send + Sync {
+    /// The tenant a WhatsApp phone number id is connected to (the inbound path's routing).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn tenant_for_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
 
     /// The tenant a Facebook Page is connected to (Lead Ads routing).
     ///

@@ -168,7 +168,7 @@ pub struct MetaPurge {
     pub disconnected_at: Timestamp,
 }
 
-/// Errors of [`PrivacyStore`] operations.
+/// Errors of the privacy ports' operations ([`ErasureStore`], [`RetentionQueue`], [`PurgeStore`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
     /// The store failed; retrying is safe.
@@ -176,8 +176,9 @@ pub enum PrivacyError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Erasure requests, and the queue of those due.
-pub trait PrivacyStore: Send + Sync {
+/// Erasure requests (P62): accepted by the api, carried out by the retention run, answered
+/// with a receipt.
+pub trait ErasureStore: Send + Sync {
     /// Records a pending request and queues it for the next retention run.
     ///
     /// # Errors
@@ -218,6 +219,20 @@ pub trait PrivacyStore: Send + Sync {
         progress: &ErasureCounts,
     ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
 
+    /// Marks a request done with its receipt and takes it off the queue.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+}
+
+/// The retention run's own bookkeeping: the day queues it walks (expiry, sanitizing) with
+/// their cursors, and the re-stamping a settings change asked for.
+pub trait RetentionQueue: Send + Sync {
     /// The first day (epoch days) of `queue` the retention run has not finished, if it ever ran.
     ///
     /// # Errors
@@ -275,7 +290,11 @@ pub trait PrivacyStore: Send + Sync {
         tenant: &TenantId,
         next: Option<&str>,
     ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
+}
 
+/// Deleting whole tenants after their grace period (P53) and what a disconnected integration
+/// brought in (P54).
+pub trait PurgeStore: Send + Sync {
     /// Queues a closed tenant's purge for `due` (the end of its grace period, P53); queueing
     /// again moves the date.
     ///
@@ -338,14 +357,4 @@ pub trait PrivacyStore: Send + Sync {
         tenant: &TenantId,
         budget: u16,
     ) -> impl Future<Output = Result<u64, PrivacyError>> + Send;
-
-    /// Marks a request done with its receipt and takes it off the queue.
-    ///
-    /// # Errors
-    /// [`PrivacyError::Unknown`].
-    fn complete_erasure(
-        &self,
-        tenant: &TenantId,
-        receipt: &ErasureReceipt,
-    ) -> impl Future<Output = Result<(), PrivacyError>> + Send;
 }

@@ -17,12 +17,13 @@ use crate::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
 };
 use crate::domain::ports::{
-    ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
-    SealError, Sealed, TenantStore, TenantStoreError, TenantUpdate, Vault,
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, EncryptionContext, EnqueueError,
+    OpenError, Queue, QueueMessage, SealError, Sealed, TenantRouting, TenantStore, TenantStoreError,
+    TenantUpdate, Vault,
 };
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, MetaPurge, PrivacyError,
-    PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, MetaPurge,
+    PrivacyError, PurgeStore, RetentionQueue,
 };
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,

@@ -27,47 +27,7 @@ impl MemoryPrivacy {
     }
 }
 
-impl PrivacyStore for MemoryPrivacy {
-    async fn queue_purge(&self, tenant: &TenantId, due: Timestamp) -> Result<(), PrivacyError> {
-        self.purges()?.insert(tenant.clone(), due.as_millis());
-        Ok(())
-    }
-
-    async fn cancel_purge(&self, tenant: &TenantId) -> Result<(), PrivacyError> {
-        self.purges()?.remove(tenant);
-        Ok(())
-    }
-
-    async fn queue_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
-        self.meta_purges()?.push(purge.clone());
-        Ok(())
-    }
-
-    async fn due_meta_purges(&self, limit: u16) -> Result<Vec<MetaPurge>, PrivacyError> {
-        Ok(self.meta_purges()?.iter().take(usize::from(limit)).cloned().collect())
-    }
-
-    async fn finish_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
-        self.meta_purges()?.retain(|p| p != purge);
-        Ok(())
-    }
-
-    async fn due_purges(&self, now: Timestamp, limit: u16) -> Result<Vec<TenantId>, PrivacyError> {
-        let mut due: Vec<TenantId> =
-            self.purges()?.iter().filter(|(_, at)| **at <= now.as_millis()).map(|(t, _)| t.clone()).collect();
-        due.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        due.truncate(usize::from(limit));
-        Ok(due)
-    }
-
-    /// This fake holds only erasure requests: those of the tenant go.
-    async fn purge_tenant(&self, tenant: &TenantId, _budget: u16) -> Result<u64, PrivacyError> {
-        let mut requests = self.requests()?;
-        let before = requests.len();
-        requests.retain(|(t, _)| t != tenant);
-        Ok((before - requests.len()) as u64)
-    }
-
+impl ErasureStore for MemoryPrivacy {
     async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
         self.requests()?.push((tenant.clone(), request.clone()));
         Ok(())
@@ -103,6 +63,23 @@ impl PrivacyStore for MemoryPrivacy {
         Ok(())
     }
 
+    async fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> Result<(), PrivacyError> {
+        if let Some((_, request)) =
+            self.requests()?.iter_mut().find(|(t, r)| t == tenant && r.id == receipt.request_id)
+        {
+            request.status = ErasureStatus::Done;
+            request.contacts.clear();
+            request.receipt = Some(receipt.clone());
+        }
+        Ok(())
+    }
+}
+
+impl RetentionQueue for MemoryPrivacy {
     async fn day_cursor(&self, _queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
         Ok(None)
     }
@@ -138,19 +115,46 @@ impl PrivacyStore for MemoryPrivacy {
     async fn restamp_progress(&self, _tenant: &TenantId, _next: Option<&str>) -> Result<(), PrivacyError> {
         Ok(())
     }
+}
 
-    async fn complete_erasure(
-        &self,
-        tenant: &TenantId,
-        receipt: &ErasureReceipt,
-    ) -> Result<(), PrivacyError> {
-        if let Some((_, request)) =
-            self.requests()?.iter_mut().find(|(t, r)| t == tenant && r.id == receipt.request_id)
-        {
-            request.status = ErasureStatus::Done;
-            request.contacts.clear();
-            request.receipt = Some(receipt.clone());
-        }
+impl PurgeStore for MemoryPrivacy {
+    async fn queue_purge(&self, tenant: &TenantId, due: Timestamp) -> Result<(), PrivacyError> {
+        self.purges()?.insert(tenant.clone(), due.as_millis());
         Ok(())
+    }
+
+    async fn cancel_purge(&self, tenant: &TenantId) -> Result<(), PrivacyError> {
+        self.purges()?.remove(tenant);
+        Ok(())
+    }
+
+    async fn due_purges(&self, now: Timestamp, limit: u16) -> Result<Vec<TenantId>, PrivacyError> {
+        let mut due: Vec<TenantId> =
+            self.purges()?.iter().filter(|(_, at)| **at <= now.as_millis()).map(|(t, _)| t.clone()).collect();
+        due.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        due.truncate(usize::from(limit));
+        Ok(due)
+    }
+
+    async fn queue_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        self.meta_purges()?.push(purge.clone());
+        Ok(())
+    }
+
+    async fn due_meta_purges(&self, limit: u16) -> Result<Vec<MetaPurge>, PrivacyError> {
+        Ok(self.meta_purges()?.iter().take(usize::from(limit)).cloned().collect())
+    }
+
+    async fn finish_meta_purge(&self, purge: &MetaPurge) -> Result<(), PrivacyError> {
+        self.meta_purges()?.retain(|p| p != purge);
+        Ok(())
+    }
+
+    /// This fake holds only erasure requests: those of the tenant go.
+    async fn purge_tenant(&self, tenant: &TenantId, _budget: u16) -> Result<u64, PrivacyError> {
+        let mut requests = self.requests()?;
+        let before = requests.len();
+        requests.retain(|(t, _)| t != tenant);
+        Ok((before - requests.len()) as u64)
     }
 }

@@ -76,7 +76,9 @@ impl TenantStore for MemoryTenantStore {
         }
         Ok(true)
     }
+}
 
+impl ApiKeyStore for MemoryTenantStore {
     async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), TenantStoreError> {
         self.state()?.keys.insert((record.tenant_id.clone(), record.id.clone()), record.clone());
         Ok(())
@@ -112,7 +114,9 @@ impl TenantStore for MemoryTenantStore {
     ) -> Result<Option<ApiKeyRecord>, TenantStoreError> {
         Ok(self.state()?.keys.get(&(tenant_id.clone(), key_id.clone())).cloned())
     }
+}
 
+impl ConnectionStore for MemoryTenantStore {
     async fn connect_whatsapp(
         &self,
         tenant_id: &TenantId,
@@ -146,13 +150,6 @@ impl TenantStore for MemoryTenantStore {
         };
         state.routes.remove(&old.phone_number_id);
         Ok(true)
-    }
-
-    async fn tenant_for_phone_number_id(
-        &self,
-        phone_number_id: &str,
-    ) -> Result<Option<TenantId>, TenantStoreError> {
-        Ok(self.state()?.routes.get(phone_number_id).cloned())
     }
 
     async fn connect_page(
@@ -205,6 +202,15 @@ impl TenantStore for MemoryTenantStore {
 
     async fn disconnect_ai(&self, tenant_id: &TenantId) -> Result<bool, TenantStoreError> {
         Ok(self.state()?.ai.remove(tenant_id).is_some())
+    }
+}
+
+impl TenantRouting for MemoryTenantStore {
+    async fn tenant_for_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<TenantId>, TenantStoreError> {
+        Ok(self.state()?.routes.get(phone_number_id).cloned())
     }
 
     async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {

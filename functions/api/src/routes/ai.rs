@@ -15,7 +15,9 @@ use shared::domain::ai::{
     SuggestionView,
 };
 use shared::domain::inbox::ContactStore;
-use shared::domain::ports::{EncryptionContext, Purpose, Queue, QueueMessage, TenantStore, Vault};
+use shared::domain::ports::{
+    ConnectionStore, EncryptionContext, Purpose, Queue, QueueMessage, TenantStore, Vault,
+};
 use shared::domain::{Clock, Secret, SuggestionId};
 use shared::lambda::http::{json_response, Problem};
 

@@ -18,7 +18,7 @@ use shared::domain::identity::{
     Versioned, ACCESS_TOKEN_TTL_SECS, INVITATION_PREFIX, INVITATION_TTL_SECS, LOGIN_FAILURES_ALLOWED,
     REFRESH_PREFIX, SESSION_TTL_SECS,
 };
-use shared::domain::ports::TenantStore;
+use shared::domain::ports::{ApiKeyStore, TenantStore};
 use shared::domain::tenant::{ApiKey, ApiKeyRecord, Role, Tenant, TenantStatus};
 use shared::domain::{ApiKeyId, Clock, Secret, SessionId, TenantId, Timestamp, UserId};
 use shared::lambda::http::{json_response, Problem};

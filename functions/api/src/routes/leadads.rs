@@ -4,7 +4,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, Vault};
 use shared::domain::privacy::Integration;
 use shared::domain::tenant::PageConnection;
 use shared::domain::{Clock, Secret};

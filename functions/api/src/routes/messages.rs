@@ -12,7 +12,7 @@ use shared::domain::inbox::{
 };
 use shared::domain::outbound::{check_policy, OutboundBody, QualityMeter as _, SendJob, TemplateStore as _};
 use shared::domain::ports::{
-    Admission, Claim, IdempotencyRequest, IdempotencyStore, Queue, RateLimiter, TenantStore,
+    Admission, Claim, ConnectionStore, IdempotencyRequest, IdempotencyStore, Queue, RateLimiter, TenantStore,
 };
 use shared::domain::whatsapp::MetaError;
 use shared::domain::{Clock, MessageId};

@@ -15,9 +15,10 @@ use shared::domain::inbox::{
     ConsentEventView, ContactFilter, ContactKey, ContactStore, ContactView, ConversationFilter,
     ConversationStore, ConversationView, LeadFilter, LeadStore, LeadView, MessageView,
 };
-use shared::domain::ports::TenantStore;
+use shared::domain::ports::{ConnectionStore, TenantStore};
 use shared::domain::privacy::{
-    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, Integration, MetaPurge, PrivacyStore,
+    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration, MetaPurge,
+    PurgeStore,
 };
 use shared::domain::{Clock, ContactId, ErasureId, PhoneNumber, TenantId};
 use shared::lambda::http::{json_response, Problem};

@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use shared::domain::outbound::{Template, TemplateStore as _};
 use shared::domain::ports::{
-    CloudApi as _, CloudApiError, EncryptionContext, Purpose, TenantStore as _, Vault as _,
+    CloudApi as _, CloudApiError, ConnectionStore, EncryptionContext, Purpose, Vault as _,
 };
 use shared::domain::Secret;
 use shared::lambda::http::{json_response, Problem};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditLog as _};
 use shared::domain::inbox::ContactStore;
 use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
-use shared::domain::privacy::PrivacyStore as _;
+use shared::domain::privacy::PurgeStore;
 use shared::domain::tenant::{
     ApiKey, Plan, RetentionSettings, Role, Tenant, TenantSettings, TenantStatus, CLOSURE_GRACE_DAYS,
 };

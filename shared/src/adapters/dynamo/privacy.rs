@@ -1,4 +1,4 @@
-//! [`PrivacyStore`] on the single table: erasure requests under the tenant, and the due-work
+//! The privacy ports ([`ErasureStore`], [`RetentionQueue`], [`PurgeStore`]) on the single table: erasure requests under the tenant, and the due-work
 //! queue (`DUE#erasure`) the retention run reads.
 
 use anyhow::Context as _;
@@ -8,12 +8,12 @@ use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, ENTITY, PK, SK};
 use super::table::Table;
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, Integration, MetaPurge,
-    PrivacyError, PrivacyStore,
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration,
+    MetaPurge, PrivacyError, PurgeStore, RetentionQueue,
 };
 use crate::domain::{Clock, ContactId, ConversationId, ErasureId, SystemClock, TenantId, Timestamp};
 
-/// [`PrivacyStore`] on DynamoDB.
+/// The privacy ports on DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoPrivacy {
     table: Table,
@@ -76,7 +76,7 @@ fn request_from(item: &Item) -> anyhow::Result<ErasureRequest> {
     })
 }
 
-impl PrivacyStore for DynamoPrivacy {
+impl ErasureStore for DynamoPrivacy {
     async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
         let mut item = item_with_key(&keys::erasure(tenant, &request.id));
         item.insert(ENTITY.to_owned(), s("erasure_request"));
@@ -156,6 +156,47 @@ impl PrivacyStore for DynamoPrivacy {
         Ok(())
     }
 
+    async fn complete_erasure(
+        &self,
+        tenant: &TenantId,
+        receipt: &ErasureReceipt,
+    ) -> Result<(), PrivacyError> {
+        let requested_at = Timestamp::from_millis(receipt.requested_at);
+        let update = Update::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::erasure(tenant, &receipt.request_id))))
+            // The contact ids go: the receipt says what was deleted, not whose it was.
+            .update_expression("SET #status = :done, #receipt = :receipt REMOVE #contacts")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#receipt", attr::RECEIPT)
+            .expression_attribute_names("#contacts", attr::CONTACT_IDS)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(
+                ":receipt",
+                s(serde_json::to_string(receipt).context("serializing a receipt")?),
+            )
+            .build()
+            .context("building the request update")?;
+        let dequeue = Delete::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::due_erasure(tenant, &receipt.request_id, requested_at))))
+            .build()
+            .context("building the dequeue")?;
+        self.table
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(dequeue).build())
+            .send()
+            .await
+            .context("completing an erasure request")?;
+        Ok(())
+    }
+}
+
+impl RetentionQueue for DynamoPrivacy {
     async fn day_cursor(&self, queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
         let item = self
             .table
@@ -245,7 +286,9 @@ impl PrivacyStore for DynamoPrivacy {
         }
         Ok(())
     }
+}
 
+impl PurgeStore for DynamoPrivacy {
     async fn queue_purge(&self, tenant: &TenantId, due: Timestamp) -> Result<(), PrivacyError> {
         let mut item = item_with_key(&keys::due_purge(tenant));
         item.insert(ENTITY.to_owned(), s("due_purge"));
@@ -397,44 +440,5 @@ impl PrivacyStore for DynamoPrivacy {
         stale.extend(partition_keys(&self.table, &partition, budget).await?);
         self.table.delete_many(&stale).await.context("purging a tenant")?;
         Ok(stale.len() as u64)
-    }
-
-    async fn complete_erasure(
-        &self,
-        tenant: &TenantId,
-        receipt: &ErasureReceipt,
-    ) -> Result<(), PrivacyError> {
-        let requested_at = Timestamp::from_millis(receipt.requested_at);
-        let update = Update::builder()
-            .table_name(self.table.name())
-            .set_key(Some(key_attributes(&keys::erasure(tenant, &receipt.request_id))))
-            // The contact ids go: the receipt says what was deleted, not whose it was.
-            .update_expression("SET #status = :done, #receipt = :receipt REMOVE #contacts")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#receipt", attr::RECEIPT)
-            .expression_attribute_names("#contacts", attr::CONTACT_IDS)
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(
-                ":receipt",
-                s(serde_json::to_string(receipt).context("serializing a receipt")?),
-            )
-            .build()
-            .context("building the request update")?;
-        let dequeue = Delete::builder()
-            .table_name(self.table.name())
-            .set_key(Some(key_attributes(&keys::due_erasure(tenant, &receipt.request_id, requested_at))))
-            .build()
-            .context("building the dequeue")?;
-        self.table
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(dequeue).build())
-            .send()
-            .await
-            .context("completing an erasure request")?;
-        Ok(())
     }
 }

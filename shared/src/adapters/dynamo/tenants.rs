@@ -10,7 +10,8 @@ use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
 use crate::domain::ai::AiConnection;
 use crate::domain::ports::{
-    ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError, TenantUpdate,
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, Sealed, TenantRouting, TenantStore,
+    TenantStoreError, TenantUpdate,
 };
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
@@ -306,7 +307,9 @@ impl TenantStore for DynamoTenantStore {
             },
         }
     }
+}
 
+impl ApiKeyStore for DynamoTenantStore {
     async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), TenantStoreError> {
         self.table.put_new(api_key_item(record), Self::now()).await.context("storing an API key")?;
         Ok(())
@@ -385,7 +388,9 @@ impl TenantStore for DynamoTenantStore {
             .context("reading an API key")?;
         Ok(item.map(|i| api_key_from(tenant_id, key_id, &i)).transpose().context("mapping an API key")?)
     }
+}
 
+impl ConnectionStore for DynamoTenantStore {
     async fn connect_whatsapp(
         &self,
         tenant_id: &TenantId,
@@ -427,13 +432,6 @@ impl TenantStore for DynamoTenantStore {
         )
         .await?;
         Ok(true)
-    }
-
-    async fn tenant_for_phone_number_id(
-        &self,
-        phone_number_id: &str,
-    ) -> Result<Option<TenantId>, TenantStoreError> {
-        self.route(&keys::whatsapp_route(phone_number_id)).await
     }
 
     async fn connect_page(
@@ -514,6 +512,15 @@ impl TenantStore for DynamoTenantStore {
         }
         self.table.delete(&keys::ai_connection(tenant_id)).await.context("deleting the AI connection")?;
         Ok(true)
+    }
+}
+
+impl TenantRouting for DynamoTenantStore {
+    async fn tenant_for_phone_number_id(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<TenantId>, TenantStoreError> {
+        self.route(&keys::whatsapp_route(phone_number_id)).await
     }
 
     async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {
