@@ -176,6 +176,13 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// No randomness for a key or id: a 500 like any other unknown failure, never a predictable secret.
+impl From<shared::kernel::random::RandomUnavailable> for ApiError {
+    fn from(error: shared::kernel::random::RandomUnavailable) -> Self {
+        Self::from(anyhow::Error::from(error))
+    }
+}
+
 /// 403 for a plan limit reached (P25): what the limit is, and that the plan decides it.
 #[must_use]
 pub fn plan_limit(detail: String) -> ApiError {

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{ContactId, ConversationId, SuggestionId, TenantId};
 use super::inbox::{InboxError, MessageView};
-use super::ports::Sealed;
-use super::secret::Secret;
+use super::secret::{Sealed, Secret};
 use super::tenant::{RetentionSettings, TenantSettings};
 use super::time::{ExpiresAt, Timestamp};
+use crate::kernel::random::RandomUnavailable;
 
 // ---------------------------------------------------------------------------------------------
 // Providers and the gate
@@ -643,15 +643,17 @@ pub struct SuggestionView {
 
 impl SuggestionView {
     /// A new request of `kind` on the conversation `conversation_id` with `contact_id`, made `now`.
-    #[must_use]
+    ///
+    /// # Errors
+    /// [`RandomUnavailable`] when no id can be drawn.
     pub fn pending(
         conversation_id: ConversationId,
         contact_id: ContactId,
         kind: SuggestionKind,
         now: Timestamp,
-    ) -> Self {
-        Self {
-            id: SuggestionId::generate(now),
+    ) -> Result<Self, RandomUnavailable> {
+        Ok(Self {
+            id: SuggestionId::generate(now)?,
             conversation_id,
             contact_id,
             kind,
@@ -660,7 +662,7 @@ impl SuggestionView {
             reason: None,
             requested_at: now.as_millis(),
             finished_at: None,
-        }
+        })
     }
 }
 
@@ -876,8 +878,8 @@ mod tests {
     #[test]
     fn only_the_text_of_a_message_is_taken_never_the_sender() {
         let message = |kind: &str, payload: serde_json::Value| MessageView {
-            id: crate::domain::MessageId::generate(Timestamp::from_millis(1)),
-            conversation_id: ConversationId::generate(Timestamp::from_millis(1)),
+            id: crate::domain::MessageId::generate(Timestamp::from_millis(1)).expect("random"),
+            conversation_id: ConversationId::generate(Timestamp::from_millis(1)).expect("random"),
             wamid: None,
             direction: "inbound".into(),
             kind: kind.into(),

@@ -12,6 +12,7 @@ use super::privacy::ErasureCounts;
 use super::tenant::RetentionSettings;
 use super::time::Timestamp;
 use super::whatsapp::MetaError;
+use crate::kernel::Page;
 
 /// The WhatsApp customer-service window: free-form messages only within 24 h of the
 /// customer's last inbound message (P22).
@@ -669,15 +670,6 @@ pub struct LeadView {
     pub received_at: i64,
     /// Latest change, epoch ms.
     pub updated_at: i64,
-}
-
-/// A page of results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page<T> {
-    /// The items, in order.
-    pub items: Vec<T>,
-    /// The cursor for the next page, when there may be one.
-    pub next: Option<String>,
 }
 
 /// Errors of the [`InboxStore`] operations.

@@ -11,17 +11,17 @@ use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
     ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, InboxStore,
     LeadFilter, LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
-    NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, Page, StatusChange, StatusOutcome, Stored,
-    Unsent,
+    NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::ports::{
     ConnectError, CreateTenantError, EncryptionContext, EnqueueError, OpenError, Queue, QueueMessage,
-    SealError, Sealed, TenantStore, TenantStoreError, TenantUpdate, Vault,
+    SealError, TenantStore, TenantStoreError, TenantUpdate, Vault,
 };
 use crate::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, MetaPurge, PrivacyError,
     PrivacyStore,
 };
+use crate::domain::secret::Sealed;
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,
 };
@@ -30,6 +30,7 @@ use crate::domain::{
     ApiKeyId, Clock, ContactId, ConversationId, ErasureId, ExpiresAt, MessageId, PhoneNumber, SecretBytes,
     SuggestionId, TenantId, Timestamp, Wamid,
 };
+use crate::kernel::Page;
 
 /// A clock the test sets and moves.
 #[derive(Debug, Clone)]
@@ -64,8 +65,7 @@ const LOCAL_MASTER_KEY: [u8; 32] = [42; 32];
 
 impl Vault for LocalVault {
     async fn seal(&self, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let mut data_key = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut data_key).map_err(|_| anyhow::anyhow!("no randomness"))?;
+        let data_key = crate::kernel::random::bytes::<32>().map_err(anyhow::Error::from)?;
         let wrapped = seal_with(&LOCAL_MASTER_KEY, vec![0], context, &data_key)?;
         let mut sealed = seal_with(&data_key, Vec::new(), context, plaintext)?;
         sealed.wrapped_key = wrapped.encode().into_bytes();
@@ -420,10 +420,7 @@ impl SuggestionStore for MemoryInbox {
 /// KMS), so ids stay distinct across tenants as they are in the table.
 #[must_use]
 pub fn fake_index(tenant: &TenantId) -> crate::domain::BlindIndex {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tenant.as_str().as_bytes());
-    let mut key = [0u8; 32];
-    key.copy_from_slice(digest.as_ref());
-    crate::domain::BlindIndex::new(&key)
+    crate::domain::BlindIndex::new(&crate::kernel::digest::sha256(tenant.as_str().as_bytes()))
 }
 
 fn paginate<T: Clone>(all: Vec<T>, after: Option<&str>, limit: u16) -> Result<Page<T>, InboxError> {
@@ -447,7 +444,9 @@ impl MemoryInbox {
         profile: &ContactProfile,
         at: Timestamp,
     ) -> Result<ContactId, InboxError> {
-        let id = fake_index(tenant).contact_id(profile.keys().first().ok_or(InboxError::NoContact)?);
+        let id = fake_index(tenant)
+            .contact_id(profile.keys().first().ok_or(InboxError::NoContact)?)
+            .map_err(anyhow::Error::from)?;
         if !state.contacts.iter().any(|(t, c)| t == tenant && c.id == id) {
             state.contacts.push((
                 tenant.clone(),
@@ -478,13 +477,13 @@ impl MemoryInbox {
         tenant: &TenantId,
         contact: &ContactId,
         at: Timestamp,
-    ) -> ConversationId {
+    ) -> Result<ConversationId, InboxError> {
         if let Some((_, c)) =
             state.conversations.iter().find(|(t, c)| t == tenant && &c.contact_id == contact)
         {
-            return c.id.clone();
+            return Ok(c.id.clone());
         }
-        let id = ConversationId::generate(at);
+        let id = ConversationId::generate(at).map_err(anyhow::Error::from)?;
         state.conversations.push((
             tenant.clone(),
             ConversationView {
@@ -498,7 +497,7 @@ impl MemoryInbox {
                 updated_at: at.as_millis(),
             },
         ));
-        id
+        Ok(id)
     }
 }
 
@@ -526,11 +525,11 @@ impl InboxStore for MemoryInbox {
                 view.service_window_until = Some(at + 24 * 3_600_000);
             }
         }
-        let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at);
+        let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
         state.messages.push((
             tenant.clone(),
             MessageView {
-                id: MessageId::generate(message.sent_at),
+                id: MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?,
                 conversation_id: conversation,
                 wamid: Some(message.wamid.as_str().to_owned()),
                 direction: "inbound".into(),
@@ -559,7 +558,7 @@ impl InboxStore for MemoryInbox {
         if !state.contacts.iter().any(|(t, c)| t == tenant && &c.id == message.contact) {
             return Err(InboxError::NoContact);
         }
-        let conversation = Self::conversation(&mut state, tenant, message.contact, message.at);
+        let conversation = Self::conversation(&mut state, tenant, message.contact, message.at)?;
         let view = MessageView {
             id: message.id.clone(),
             conversation_id: conversation,
@@ -778,7 +777,8 @@ impl InboxStore for MemoryInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let id = fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone()));
+        let id =
+            fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone())).map_err(anyhow::Error::from)?;
         Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 
@@ -1023,7 +1023,7 @@ impl InboxStore for MemoryInbox {
         tenant: &TenantId,
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
-        let id = fake_index(tenant).contact_id(key);
+        let id = fake_index(tenant).contact_id(key).map_err(anyhow::Error::from)?;
         Ok(self
             .state()?
             .contacts
@@ -1034,7 +1034,7 @@ impl InboxStore for MemoryInbox {
     }
 
     async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        Ok(fake_index(tenant).contact_id(key))
+        fake_index(tenant).contact_id(key).map_err(|e| anyhow::Error::from(e).into())
     }
 
     async fn delete_conversation(

@@ -319,7 +319,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let page = deps.inbox.contacts(tenant, &filter, paging.after.as_deref(), paging.limit).await?;
     deps.audit(principal, "contact.list", target("contact", "*"), |e| e.with_count(page.items.len() as u64))
         .await;
-    let page = shared::domain::inbox::Page {
+    let page = shared::kernel::Page {
         items: page
             .items
             .into_iter()
@@ -387,7 +387,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
             &profile,
             kind.into(),
             consent_source(principal),
-            &format!("api:{}", shared::domain::new_ulid(now)),
+            &format!("api:{}", shared::domain::new_ulid(now)?),
         )
         .await?;
     }
@@ -523,7 +523,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
             email: contact.email.clone(),
             ..ContactProfile::default()
         };
-        let cause = format!("api:{}", shared::domain::new_ulid(now));
+        let cause = format!("api:{}", shared::domain::new_ulid(now)?);
         record_consent(deps, principal, &profile, kind, consent_source(principal), &cause).await?;
         updated = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
     }
@@ -709,7 +709,7 @@ pub async fn create_record<A: Adapters>(
     check_assignee(deps, principal, body.assignee.as_ref()).await?;
     let now = deps.clock.now();
     let record = ContactRecord {
-        id: RecordId::generate(now),
+        id: RecordId::generate(now)?,
         contact_id: contact.id.clone(),
         kind,
         text: body.text.trim().to_owned(),
@@ -1063,7 +1063,7 @@ async fn import_row<A: Adapters>(
         }
         if current.is_none_or(|c| c.state != kind) {
             let cause =
-                format!("import:{source}:{}:{}", kind.as_str(), shared::domain::new_ulid(deps.clock.now()));
+                format!("import:{source}:{}:{}", kind.as_str(), shared::domain::new_ulid(deps.clock.now())?);
             record_consent(deps, principal, &row.profile, kind, ConsentSource::Import, &cause).await?;
             changed = true;
         }

@@ -29,7 +29,7 @@ use crate::domain::inbox::{
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
     ConversationView, Expiry, InboxError, InboxStore, LeadFilter, LeadPatch, LeadStage, LeadView,
     MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
-    Page, StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
+    StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
 };
 use crate::domain::outbound::message_of_callback;
 use crate::domain::privacy::{DayQueue, ErasureCounts};
@@ -39,6 +39,7 @@ use crate::domain::{
     BlindIndex, ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId,
     Wamid,
 };
+use crate::kernel::Page;
 
 /// [`InboxStore`] on DynamoDB.
 ///
@@ -247,7 +248,7 @@ impl DynamoInbox {
         let keys = profile.keys();
         let first = keys.first().ok_or(InboxError::NoContact)?;
         let index = self.index(tenant).await?;
-        let mut contact_id = index.contact_id(first);
+        let mut contact_id = index.contact_id(first).map_err(anyhow::Error::from)?;
         if !matches!(first, ContactKey::Phone(_)) {
             // Without a phone number, an alias may lead to a contact first seen another way.
             for key in keys.iter().filter(|key| !matches!(key, ContactKey::Phone(_))) {
@@ -420,7 +421,7 @@ impl DynamoInbox {
                 return Ok(id.clone());
             }
         }
-        let conversation_id = ConversationId::generate(now);
+        let conversation_id = ConversationId::generate(now).map_err(anyhow::Error::from)?;
         let contact_key = keys::contact(tenant, contact_id);
         let link = Update::builder()
             .table_name(self.table.name())
@@ -675,7 +676,7 @@ impl DynamoInbox {
             }
         }
         let Some(first) = change.recipient.keys().into_iter().next() else { return Ok(None) };
-        let contact_id = self.index(tenant).await?.contact_id(&first);
+        let contact_id = self.index(tenant).await?.contact_id(&first).map_err(anyhow::Error::from)?;
         let contact = self
             .table
             .get(&keys::contact(tenant, &contact_id), Self::now_filter())
@@ -1041,7 +1042,7 @@ impl InboxStore for DynamoInbox {
         let at = message.sent_at;
         let (contact_id, contact, _) = self.resolve_contact(tenant, message.from, at).await?;
         let conversation = self.ensure_conversation(tenant, &contact_id, &contact, at, now).await?;
-        let message_id = MessageId::generate(at);
+        let message_id = MessageId::generate(at).map_err(anyhow::Error::from)?;
         let key = keys::message(tenant, &conversation, at, &message_id);
         let mut record = wamid_item(&keys::wamid(tenant, message.wamid), message.wamid.as_str());
         record.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
@@ -1358,7 +1359,7 @@ impl InboxStore for DynamoInbox {
                     self.resolve_contact(tenant, change.recipient, change.at).await?;
                 let conversation =
                     self.ensure_conversation(tenant, &contact_id, &contact, change.at, now).await?;
-                let message_id = MessageId::generate(change.at);
+                let message_id = MessageId::generate(change.at).map_err(anyhow::Error::from)?;
                 let key = keys::message(tenant, &conversation, change.at, &message_id);
                 fresh.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
                 fresh.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));
@@ -1531,8 +1532,12 @@ impl InboxStore for DynamoInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let key =
-            keys::contact(tenant, &self.index(tenant).await?.contact_id(&ContactKey::Phone(phone.clone())));
+        let id = self
+            .index(tenant)
+            .await?
+            .contact_id(&ContactKey::Phone(phone.clone()))
+            .map_err(anyhow::Error::from)?;
+        let key = keys::contact(tenant, &id);
         self.read_one(tenant, &key, contact_view, "reading a contact").await
     }
 
@@ -1881,7 +1886,7 @@ impl InboxStore for DynamoInbox {
     ) -> Result<Vec<ContactView>, InboxError> {
         let now = Self::now_filter();
         let index = self.index(tenant).await?;
-        let mut ids = vec![index.contact_id(key)];
+        let mut ids = vec![index.contact_id(key).map_err(anyhow::Error::from)?];
         let alias = match key {
             ContactKey::Phone(_) => None,
             ContactKey::UserId(_) | ContactKey::Email(_) => {
@@ -1918,7 +1923,7 @@ impl InboxStore for DynamoInbox {
     }
 
     async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        Ok(self.index(tenant).await?.contact_id(key))
+        self.index(tenant).await?.contact_id(key).map_err(|e| anyhow::Error::from(e).into())
     }
 
     async fn expire_conversation(

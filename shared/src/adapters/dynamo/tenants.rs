@@ -9,9 +9,8 @@ use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt, Mapping
 use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
 use crate::domain::ai::AiConnection;
-use crate::domain::ports::{
-    ConnectError, CreateTenantError, Sealed, TenantStore, TenantStoreError, TenantUpdate,
-};
+use crate::domain::ports::{ConnectError, CreateTenantError, TenantStore, TenantStoreError, TenantUpdate};
+use crate::domain::secret::Sealed;
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
 };
