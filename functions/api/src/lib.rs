@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod errors;
 pub mod openapi;
+pub mod operation;
 pub mod passwords;
 pub mod routes;
 
