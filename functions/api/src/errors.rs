@@ -224,3 +224,14 @@ impl From<shared::domain::outbound::QualityError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_randomness_is_a_500_like_any_unknown_failure() {
+        let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
