@@ -57,7 +57,7 @@ pub fn to_event(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -
                 "sourceIp": "127.0.0.1",
                 "userAgent": user_agent,
             },
-            "requestId": crate::random_hex(8),
+            "requestId": crate::random_hex(8).unwrap_or_default(),
             "routeKey": "$default",
             "stage": "$default",
             "time": "",

@@ -12,14 +12,30 @@ pub mod processes;
 pub mod runtime;
 pub mod sandbox;
 
+use shared::kernel::hex;
+use shared::kernel::random::{self, RandomUnavailable};
+
 /// A random lowercase hex string of `bytes` random bytes (keys and secrets of the local stack).
-#[must_use]
-pub fn random_hex(bytes: usize) -> String {
-    use std::fmt::Write as _;
-    let mut buffer = vec![0u8; bytes];
-    let _ = aws_lc_rs::rand::fill(&mut buffer);
-    buffer.iter().fold(String::with_capacity(bytes * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+///
+/// # Errors
+/// [`RandomUnavailable`] when the system has no randomness. Secrets must fail then; a mere
+/// request or trace id of the local stack may carry on without its random part.
+pub fn random_hex(bytes: usize) -> Result<String, RandomUnavailable> {
+    let mut out = String::with_capacity(bytes * 2);
+    while out.len() < bytes * 2 {
+        out.push_str(&hex::encode(&random::bytes::<32>()?));
+    }
+    out.truncate(bytes * 2);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn random_hex_has_two_digits_a_byte_and_differs_each_time() {
+        for bytes in [0, 4, 32, 40] {
+            assert_eq!(super::random_hex(bytes).map(|h| h.len()), Ok(bytes * 2));
+        }
+        assert_ne!(super::random_hex(16), super::random_hex(16));
+    }
 }

@@ -136,7 +136,7 @@ fn function_env(
         ]),
         "api" => env.extend([
             ("KMS_KEY_ID", resources.kms_key_id.clone()),
-            ("OPERATOR_KEY_SHA256", sha256_hex(&secrets.operator_key)),
+            ("OPERATOR_KEY_SHA256", shared::kernel::digest::hex_sha256(&secrets.operator_key)),
             ("GRAPH_API_BASE_URL", graph.clone()),
             ("OUTBOUND_QUEUE_URL", resources.outbound.url.clone()),
             ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
@@ -167,10 +167,6 @@ fn function_env(
         _ => {}
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-fn sha256_hex(value: &str) -> String {
-    shared::adapters::dynamo::keys::hex_sha256(value)
 }
 
 async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
@@ -236,7 +232,7 @@ async fn create_demo_tenant(
             "phone_number_id": DEMO_PHONE_NUMBER_ID,
             "display_phone_number": DEMO_DISPLAY_PHONE_NUMBER,
             "waba_id": DEMO_WABA_ID,
-            "access_token": format!("EAALOCAL{}", random_hex(24)),
+            "access_token": format!("EAALOCAL{}", random_hex(24)?),
         }),
     )
     .await?;
@@ -245,7 +241,7 @@ async fn create_demo_tenant(
         Method::PUT,
         "/v1/leadads",
         &api_key,
-        json!({"page_id": DEMO_PAGE_ID, "page_access_token": format!("EAAPAGE{}", random_hex(24))}),
+        json!({"page_id": DEMO_PAGE_ID, "page_access_token": format!("EAAPAGE{}", random_hex(24)?)}),
     )
     .await?;
     Ok(json!({
@@ -321,9 +317,9 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(endpoint = %endpoint, table = %resources.table_name, "AWS stand-ins ready");
 
     let secrets = Secrets {
-        operator_key: format!("llo_{}", random_hex(24)),
-        app_secret: random_hex(16),
-        verify_token: random_hex(12),
+        operator_key: format!("llo_{}", random_hex(24)?),
+        app_secret: random_hex(16)?,
+        verify_token: random_hex(12)?,
     };
 
     // The runtime API and the functions.

@@ -111,7 +111,11 @@ impl Runtime {
     /// [`InvokeError`].
     pub async fn invoke(&self, name: &str, payload: Bytes) -> Result<Outcome, InvokeError> {
         let slot = self.slots.get(name).ok_or_else(|| InvokeError::UnknownFunction(name.to_owned()))?;
-        let id = format!("local-{:08}-{}", self.counter.fetch_add(1, Ordering::SeqCst), crate::random_hex(4));
+        let id = format!(
+            "local-{:08}-{}",
+            self.counter.fetch_add(1, Ordering::SeqCst),
+            crate::random_hex(4).unwrap_or_default()
+        );
         let (reply, answer) = oneshot::channel();
         let deadline_ms = epoch_millis() + u64::try_from(slot.timeout.as_millis()).unwrap_or(u64::MAX);
         let invocation = Invocation { id: id.clone(), payload, deadline_ms, reply };
@@ -161,7 +165,10 @@ async fn next(State(runtime): State<Arc<Runtime>>, Path(name): Path<String>) -> 
         "lambda-runtime-invoked-function-arn",
         header(&format!("arn:aws:lambda:us-east-1:123456789012:function:{}", slot.name))?,
     );
-    headers.insert("lambda-runtime-trace-id", header(&format!("Root=1-{}", crate::random_hex(12)))?);
+    headers.insert(
+        "lambda-runtime-trace-id",
+        header(&format!("Root=1-{}", crate::random_hex(12).unwrap_or_default()))?,
+    );
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     Ok((headers, invocation.payload).into_response())
 }

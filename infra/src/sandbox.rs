@@ -110,7 +110,7 @@ fn graph_error(code: i64, message: &str) -> Value {
         "type": "OAuthException",
         "code": code,
         "error_data": {"messaging_product": "whatsapp", "details": message},
-        "fbtrace_id": format!("sandbox-{}", crate::random_hex(6)),
+        "fbtrace_id": format!("sandbox-{}", crate::random_hex(6).unwrap_or_default()),
     }})
 }
 
@@ -154,7 +154,8 @@ impl Sandbox {
                     return (StatusCode::OK, json!({"success": true}));
                 }
                 let to = body.get("to").cloned().unwrap_or(Value::Null);
-                let wamid = format!("wamid.SANDBOX{}", crate::random_hex(16).to_uppercase());
+                let wamid =
+                    format!("wamid.SANDBOX{}", crate::random_hex(16).unwrap_or_default().to_uppercase());
                 (
                     StatusCode::OK,
                     json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}),
@@ -312,7 +313,7 @@ async fn ai_completion(
     }
     .to_string();
     Json(json!({
-        "id": format!("chatcmpl-sandbox{}", crate::random_hex(8)),
+        "id": format!("chatcmpl-sandbox{}", crate::random_hex(8).unwrap_or_default()),
         "object": "chat.completion",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
     }))

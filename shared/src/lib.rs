@@ -2,12 +2,14 @@
 //! that implement those ports on AWS (DynamoDB, SQS, KMS), plus the Lambda plumbing every
 //! function uses (telemetry, typed configuration, HTTP problem responses, SQS batch handling).
 //!
-//! The domain knows nothing of AWS: it speaks through the traits in [`domain::ports`]. Each
+//! The domain knows nothing of AWS: it speaks through the traits in [`domain::ports`] and uses
+//! only the [`kernel`] (digests, hex, random bytes, pages), which knows nothing of either. Each
 //! function's `main.rs` picks the adapters once and hands them to its handler.
 
 pub mod adapters;
 pub mod config;
 pub mod domain;
+pub mod kernel;
 pub mod lambda;
 pub mod telemetry;
 

@@ -10,7 +10,11 @@ use crate::ingest::{eventually, post, TestTenant};
 
 /// A word of random letters: survives redaction, so it finds this test's request at the sandbox.
 fn marker() -> String {
-    infra::random_hex(12).chars().map(|c| char::from(b'k' + (c.to_digit(16).unwrap_or(0) as u8))).collect()
+    infra::random_hex(12)
+        .expect("random")
+        .chars()
+        .map(|c| char::from(b'k' + (c.to_digit(16).unwrap_or(0) as u8)))
+        .collect()
 }
 
 async fn call(
@@ -62,7 +66,7 @@ async fn only_redacted_text_reaches_the_ai_provider_and_only_when_the_tenant_all
     })
     .await;
     let suggestions = format!("/v1/conversations/{conversation}/suggestions");
-    let provider_key = format!("sk-e2e-{}", infra::random_hex(16));
+    let provider_key = format!("sk-e2e-{}", infra::random_hex(16).expect("random"));
 
     // Act / Assert: AI is off by default, then on without a provider: refused, nothing sent.
     let (status, off) = call(&tenant, reqwest::Method::POST, &suggestions, None).await;

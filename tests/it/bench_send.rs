@@ -148,7 +148,10 @@ async fn bench_send() {
         setup_vault.seal(&signing, b"key").await.expect("seal"),
     );
     deps.tenants
-        .create_tenant(&record, &ApiKey::generate(tenant.clone(), now).record("a", Role::Admin, now))
+        .create_tenant(
+            &record,
+            &ApiKey::generate(tenant.clone(), now).expect("random").record("a", Role::Admin, now),
+        )
         .await
         .expect("tenant");
     let connection = WhatsAppConnection {
@@ -193,7 +196,7 @@ async fn bench_send() {
             .expect("valid")
             .graph_body
             .to_string();
-        let id = MessageId::generate(SystemClock.now());
+        let id = MessageId::generate(SystemClock.now()).expect("random");
         let message = NewOutboundMessage {
             id: &id,
             contact,

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::adapters::dynamo::keys::hex_sha256;
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::adapters::kms::Keyring;
 use shared::domain::ai::SuggestionStore as _;
@@ -16,6 +15,7 @@ use shared::domain::inbox::{
 use shared::domain::outbound::callback_data;
 use shared::domain::tenant::RetentionSettings;
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, TenantId, Wamid};
+use shared::kernel::digest::hex_sha256;
 
 use crate::support::{instance_keyring, keyring, ready_suggestion, table, tenant, unique};
 
@@ -253,7 +253,7 @@ async fn a_status_arriving_after_the_erasure_records_nothing_about_the_person() 
     let profile = person(phone.as_digits(), "Ana Tardia");
     receive(&inbox, &tenant, &profile, "wamid.LATE1", r#"{"text":{"body":"hello"}}"#).await;
     let contact = inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact");
-    let id = MessageId::generate(SystemClock.now());
+    let id = MessageId::generate(SystemClock.now()).expect("random");
     let outbound = NewOutboundMessage {
         id: &id,
         contact: &contact.id,

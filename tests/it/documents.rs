@@ -18,7 +18,7 @@ fn actor() -> Actor {
 fn user(tenant: &shared::domain::TenantId, email: &str) -> User {
     let now = Timestamp::from_secs(1_800_000_000);
     User {
-        id: UserId::generate(now),
+        id: UserId::generate(now).expect("random"),
         tenant_id: tenant.clone(),
         email: email.into(),
         name: "U".into(),
@@ -68,8 +68,8 @@ async fn a_session_update_needs_the_version_it_read() {
     let tenant = tenant();
     let now = SystemClock.now();
     let session = Session {
-        id: SessionId::generate(now),
-        user_id: UserId::generate(now),
+        id: SessionId::generate(now).expect("random"),
+        user_id: UserId::generate(now).expect("random"),
         current_sha256: "a".into(),
         previous_sha256: None,
         token_generation: 0,
@@ -109,6 +109,7 @@ async fn audit_entries_are_append_only_and_filtered_newest_first() {
                 target(&format!("ct_{i}")),
                 Timestamp::from_millis(1_800_000_000_000 + i),
             )
+            .expect("random")
         })
         .collect();
     for entry in &entries {
@@ -150,7 +151,7 @@ async fn audit_entries_stop_naming_the_person_after_a_year() {
     let now = SystemClock.now().as_millis();
     let days_ago = |days: i64| Timestamp::from_millis(now - days * 86_400_000);
     let about = |kind: &str, id: &str, at| {
-        AuditEntry::new(actor(), "x.update", Target { kind: kind.into(), id: id.into() }, at)
+        AuditEntry::new(actor(), "x.update", Target { kind: kind.into(), id: id.into() }, at).expect("random")
     };
     for entry in [
         about("contact", "ct_recent", days_ago(10)),
@@ -204,7 +205,7 @@ async fn records_page_by_kind_and_activities_come_newest_first() {
     for (i, kind) in [RecordKind::Note, RecordKind::Task, RecordKind::Note].into_iter().enumerate() {
         let at = 1_800_000_000_000 + i as i64;
         let record = ContactRecord {
-            id: RecordId::generate(Timestamp::from_millis(at)),
+            id: RecordId::generate(Timestamp::from_millis(at)).expect("random"),
             contact_id: contact.clone(),
             kind,
             text: format!("r{i}"),

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use aws_lc_rs::hmac;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use shared::kernel::digest::hmac_sha256;
+use shared::kernel::hex;
 
 pub fn base() -> String {
     std::env::var("LEADLINE_E2E_BASE_URL")
@@ -21,8 +22,7 @@ pub fn demo() -> Value {
 }
 
 fn sign(secret: &str, body: &[u8]) -> String {
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()), body);
-    format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("sha256={}", hex::encode(&hmac_sha256(secret.as_bytes(), body)))
 }
 
 /// What a sandbox endpoint lists: `/_sandbox/outbox` (Graph requests) or `/_sandbox/ai/requests`.

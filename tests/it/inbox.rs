@@ -233,7 +233,7 @@ async fn an_outbound_claim_is_held_once_freed_by_its_holder_and_ends_with_the_se
         .expect("contact");
     let mut ids = Vec::new();
     for offset in [0, 1] {
-        let id = MessageId::generate(now);
+        let id = MessageId::generate(now).expect("random");
         let message = NewOutboundMessage {
             id: &id,
             contact: &contact.id,
@@ -261,7 +261,10 @@ async fn an_outbound_claim_is_held_once_freed_by_its_holder_and_ends_with_the_se
     let sent_at = Timestamp::from_millis(now.as_millis() + 5);
     inbox.mark_sent(&tenant, first, Some(&wamid), sent_at).await.expect("sent");
     let redelivered = inbox.claim_outbound(&tenant, first, until, now).await.expect("claim");
-    let unknown = inbox.claim_outbound(&tenant, &MessageId::generate(now), until, now).await.expect("claim");
+    let unknown = inbox
+        .claim_outbound(&tenant, &MessageId::generate(now).expect("random"), until, now)
+        .await
+        .expect("claim");
     let previous = inbox.previous_send(&tenant, second).await.expect("previous");
     let before_any = inbox.previous_send(&tenant, first).await.expect("previous");
 

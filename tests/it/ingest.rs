@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::hmac;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use shared::kernel::digest::hmac_sha256;
+use shared::kernel::hex;
 
 use crate::e2e::{base, demo};
 
@@ -20,6 +21,7 @@ pub struct TestTenant {
 /// `n` random decimal digits.
 pub fn digits(n: usize) -> String {
     infra::random_hex(n)
+        .expect("random")
         .chars()
         .take(n)
         .map(|c| char::from(b'0' + (c.to_digit(16).unwrap_or(0) % 10) as u8))
@@ -101,8 +103,7 @@ impl TestTenant {
 
 pub fn sign(body: &str) -> String {
     let secret = demo()["app_secret"].as_str().expect("secret").to_owned();
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()), body.as_bytes());
-    format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("sha256={}", hex::encode(&hmac_sha256(secret.as_bytes(), body.as_bytes())))
 }
 
 pub async fn post(client: &reqwest::Client, body: &str) -> StatusCode {

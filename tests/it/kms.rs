@@ -1,7 +1,8 @@
 //! Envelope encryption against moto's KMS.
 
 use shared::adapters::kms::{CachePolicy, KmsVault};
-use shared::domain::ports::{EncryptionContext, OpenError, Purpose, Sealed, Vault};
+use shared::domain::ports::{EncryptionContext, OpenError, Purpose, Vault};
+use shared::domain::secret::Sealed;
 
 use crate::support::{aws, tenant, unique, RequestCounter};
 

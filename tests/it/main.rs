@@ -3,6 +3,7 @@
 //! - `dynamo`, `documents`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `send`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
 //! skip), so a green run always means they ran.
@@ -12,6 +13,7 @@
 
 mod ai;
 mod api;
+mod architecture;
 mod batch;
 mod bench_inbound;
 mod bench_send;

@@ -61,7 +61,7 @@ async fn create_tenant(
 ) {
     let now = SystemClock.now();
     let record = Tenant::new(tenant.clone(), name.into(), now, crate::support::sealed_placeholder());
-    let key = ApiKey::generate(tenant.clone(), now);
+    let key = ApiKey::generate(tenant.clone(), now).expect("random");
     deps.tenants.create_tenant(&record, &key.record("admin", Role::Admin, now)).await.expect("tenant");
 }
 

@@ -68,7 +68,7 @@ pub async fn with_open_window() -> TestTenant {
 }
 
 fn key() -> String {
-    infra::random_hex(16)
+    infra::random_hex(16).expect("random")
 }
 
 #[tokio::test]

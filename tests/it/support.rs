@@ -38,12 +38,12 @@ pub fn http() -> reqwest::Client {
 
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", infra::random_hex(6))
+    format!("{prefix}-{}", infra::random_hex(6).expect("random"))
 }
 
 /// A fresh tenant id.
 pub fn tenant() -> TenantId {
-    TenantId::generate(SystemClock.now())
+    TenantId::generate(SystemClock.now()).expect("random")
 }
 
 /// A new table of the production layout, for one test.
@@ -103,7 +103,8 @@ pub async fn ready_suggestion(
         contact.id.clone(),
         SuggestionKind::Replies,
         now,
-    );
+    )
+    .expect("random");
     let expires = suggestion_expiry(now, RetentionSettings::default());
     inbox.create_suggestion(tenant, &suggestion, expires).await.expect("created");
     let replies: Vec<String> = replies.iter().map(|r| (*r).to_owned()).collect();
@@ -146,6 +147,6 @@ impl Intercept for RequestCounter {
 
 /// An envelope that is well-formed but opens under no key (for records whose secret a test does
 /// not use).
-pub fn sealed_placeholder() -> shared::domain::ports::Sealed {
-    shared::domain::ports::Sealed { wrapped_key: vec![1], nonce: [0; 12], ciphertext: vec![2; 20] }
+pub fn sealed_placeholder() -> shared::domain::secret::Sealed {
+    shared::domain::secret::Sealed { wrapped_key: vec![1], nonce: [0; 12], ciphertext: vec![2; 20] }
 }

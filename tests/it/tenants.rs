@@ -13,7 +13,7 @@ fn new_tenant(id: &TenantId) -> (Tenant, ApiKey) {
     let now = SystemClock.now();
     (
         Tenant::new(id.clone(), "Acme".into(), now, crate::support::sealed_placeholder()),
-        ApiKey::generate(id.clone(), now),
+        ApiKey::generate(id.clone(), now).expect("random"),
     )
 }
 

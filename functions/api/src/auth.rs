@@ -12,7 +12,6 @@
 //! only the public operations (login, refresh, the OpenAPI document) accept.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::Request;
 use shared::domain::audit::{Actor, ActorKind};
@@ -21,6 +20,7 @@ use shared::domain::inbox::AgentScope;
 use shared::domain::ports::{ApiKeyStore, EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, Plan, Role, Tenant, TenantStatus};
 use shared::domain::{Clock, TenantId, UserId};
+use shared::kernel::digest::sha256;
 
 use crate::{Adapters, Deps};
 
@@ -178,8 +178,8 @@ pub async fn authenticate<A: Adapters>(request: &Request, deps: &Deps<A>) -> Res
         }));
     }
 
-    let presented = digest(&SHA256, credential.as_bytes());
-    if verify_slices_are_equal(presented.as_ref(), &deps.config.operator_key_sha256).is_ok() {
+    let presented = sha256(credential.as_bytes());
+    if verify_slices_are_equal(&presented, &deps.config.operator_key_sha256).is_ok() {
         return Ok(Principal::Operator);
     }
     Err(AuthError::Invalid)

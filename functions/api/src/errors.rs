@@ -176,6 +176,13 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// No randomness for a key or id: a 500 like any other unknown failure, never a predictable secret.
+impl From<shared::kernel::random::RandomUnavailable> for ApiError {
+    fn from(error: shared::kernel::random::RandomUnavailable) -> Self {
+        Self::from(anyhow::Error::from(error))
+    }
+}
+
 /// 403 for a plan limit reached (P25): what the limit is, and that the plan decides it.
 #[must_use]
 pub fn plan_limit(detail: String) -> ApiError {
@@ -215,5 +222,16 @@ impl From<shared::domain::outbound::QualityError> for ApiError {
         match error {
             shared::domain::outbound::QualityError::Unknown(e) => internal(&e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_randomness_is_a_500_like_any_unknown_failure() {
+        let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

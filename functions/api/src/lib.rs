@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod errors;
 pub mod openapi;
+pub mod operation;
 pub mod passwords;
 pub mod routes;
 
@@ -179,7 +180,13 @@ impl<A: Adapters> Deps<A> {
         target: Target,
         configure: impl FnOnce(AuditEntry) -> AuditEntry,
     ) {
-        let entry = configure(AuditEntry::new(principal.actor.clone(), action, target, self.clock.now()));
+        let entry = match AuditEntry::new(principal.actor.clone(), action, target, self.clock.now()) {
+            Ok(entry) => configure(entry),
+            Err(error) => {
+                tracing::error!(action, error = format!("{error:#}"), "Audit entry not written");
+                return;
+            }
+        };
         if let Err(error) = self.audit.record(&principal.tenant_id, &entry).await {
             tracing::error!(action, error = format!("{error:#}"), "Audit entry not written");
         }

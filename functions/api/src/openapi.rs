@@ -1,4 +1,4 @@
-//! `GET /v1/openapi.json`: the OpenAPI 3.1 document, generated from [`routes::OPERATIONS`] and
+//! `GET /v1/openapi.json`: the OpenAPI 3.1 document, generated from the operation table and
 //! the JSON Schemas (2020-12, OpenAPI 3.1's dialect) of the very types the handlers read and
 //! write. Built once per process.
 
@@ -12,7 +12,7 @@ use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 use shared::lambda::http::Problem;
 
-use crate::routes::{self, Access, BodySpec, Operation, ParamKind};
+use crate::operation::{role_name, Access, BodySpec, Op, Operation, ParamKind};
 
 /// Statuses every operation may answer, beyond its own.
 const COMMON_ERRORS: &[u16] = &[400, 401, 403, 404, 409, 413, 429, 500];
@@ -55,7 +55,7 @@ fn generator(deserialize: bool) -> SchemaGenerator {
 fn param_schema(kind: ParamKind) -> Value {
     match kind {
         ParamKind::Text(max) => json!({"type": "string", "minLength": 1, "maxLength": max}),
-        ParamKind::Limit => json!({"type": "integer", "minimum": 1, "maximum": routes::inbox::MAX_LIMIT}),
+        ParamKind::Limit(max) => json!({"type": "integer", "minimum": 1, "maximum": max}),
         ParamKind::Cursor => json!({"type": "string", "minLength": 1, "maxLength": 2048}),
         ParamKind::Phone => json!({"type": "string", "pattern": "^\\+?[0-9]{8,15}$"}),
         ParamKind::Email => json!({"type": "string", "format": "email", "maxLength": 254}),
@@ -121,7 +121,7 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
         Access::Operator => "the operator key".to_owned(),
         Access::User => "a logged-in user (not an API key)".to_owned(),
         Access::Tenant(role) => {
-            format!("a tenant credential with the {} role or higher", routes::role_name(role))
+            format!("a tenant credential with the {} role or higher", role_name(role))
         }
     };
     operation["description"] = json!(format!("{} Who may call it: {role}.", op.summary));
@@ -131,7 +131,7 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
             let schema = serde_json::to_value(schema(requests)).unwrap_or(Value::Null);
             operation["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": schema}}});
-            if op.op == routes::Op::SendMessage {
+            if op.op == Op::SendMessage {
                 if let Some(parameters) = operation["parameters"].as_array_mut() {
                     parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": true,
                         "description": "The same key and body answer the first answer; another body is 422.",
@@ -162,13 +162,13 @@ pub fn operation_id(op: &Operation) -> String {
     format!("{}_{path}", op.method.to_lowercase())
 }
 
-/// The document.
+/// The document of `operations`.
 #[must_use]
-pub fn document() -> Value {
+pub fn document(operations: &[Operation]) -> Value {
     let mut requests = generator(true);
     let mut answers = generator(false);
     let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
-    for op in routes::OPERATIONS {
+    for op in operations {
         paths
             .entry(op.path)
             .or_default()
@@ -199,11 +199,11 @@ pub fn document() -> Value {
     })
 }
 
-/// The document as a response (built once).
+/// The document of `operations` as a response (built once: there is one table per process).
 #[must_use]
-pub fn response() -> Response<Body> {
+pub fn response(operations: &[Operation]) -> Response<Body> {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let text = DOCUMENT.get_or_init(|| document().to_string());
+    let text = DOCUMENT.get_or_init(|| document(operations).to_string());
     let mut response = Response::new(Body::Text(text.clone()));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(
@@ -222,7 +222,7 @@ mod tests {
         let mut requests = generator(true);
         let mut answers = generator(false);
         let document_paths: Vec<Value> =
-            routes::OPERATIONS.iter().map(|op| operation(op, &mut requests, &mut answers)).collect();
+            crate::routes::OPERATIONS.iter().map(|op| operation(op, &mut requests, &mut answers)).collect();
         assert!(!document_paths.is_empty());
         let answers = answers.take_definitions(true);
         let conflicts: Vec<String> = requests

@@ -2,10 +2,11 @@
 //! lane), a random 128-bit salt per password, stored as a PHC string (which carries the
 //! parameters, so they can be raised later without breaking stored hashes).
 
+use anyhow::Context as _;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use shared::domain::Secret;
+use shared::kernel::random;
 
 /// Shortest password accepted (NIST SP 800-63B allows 8; 12 resists guessing far better).
 pub const MIN_LENGTH: usize = 12;
@@ -50,8 +51,7 @@ pub fn check(password: &Secret, email: &str) -> Result<(), WeakPassword> {
 /// # Errors
 /// When hashing fails (it does not with these parameters; the error is kept, not unwrapped).
 pub fn hash(password: &Secret) -> anyhow::Result<String> {
-    let mut salt = [0u8; 16];
-    SystemRandom::new().fill(&mut salt).map_err(|_| anyhow::anyhow!("no randomness for a salt"))?;
+    let salt = random::bytes::<16>().context("no randomness for a salt")?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     let hash = hasher()
         .hash_password(password.expose().as_bytes(), &salt)

@@ -1,5 +1,4 @@
 //! Handler tests without the runtime: every route through `handle`, on in-memory adapters.
-use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::RequestExt as _;
 use shared::adapters::documents::{
@@ -8,6 +7,7 @@ use shared::adapters::documents::{
 use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantRouting, Vault};
 use shared::domain::privacy::{ErasureStore, PurgeStore};
 use shared::domain::{PhoneNumber, TenantId, Timestamp};
+use shared::kernel::digest::sha256;
 use shared::testing::{
     LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryPrivacy,
     MemoryQueue, MemoryTenantStore,
@@ -41,8 +41,7 @@ impl Adapters for Fakes {
 type TestDeps = Deps<Fakes>;
 
 fn deps() -> TestDeps {
-    let mut hash = [0u8; 32];
-    hash.copy_from_slice(digest(&SHA256, OPERATOR_KEY.as_bytes()).as_ref());
+    let hash = sha256(OPERATOR_KEY.as_bytes());
     let docs = MemoryDocs::default();
     Deps {
         config: Config {

@@ -716,7 +716,7 @@ mod tests {
             retention: RetentionSettings::default(),
         };
         deps.inbox.store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
-        let id = ErasureId::generate(Timestamp::from_secs(5));
+        let id = ErasureId::generate(Timestamp::from_secs(5)).expect("random");
         let request = ErasureRequest {
             id: id.clone(),
             contacts: vec![deps
@@ -757,7 +757,7 @@ mod tests {
         let deps = deps();
         let tenant = TenantId::parse("tn_a").expect("valid");
         let request = ErasureRequest {
-            id: ErasureId::generate(Timestamp::from_secs(5)),
+            id: ErasureId::generate(Timestamp::from_secs(5)).expect("random"),
             contacts: vec![deps
                 .inbox
                 .contact_id_of(&tenant, &ContactKey::Email("a@b.c".into()))

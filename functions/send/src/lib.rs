@@ -521,11 +521,11 @@ async fn pace<A: Adapters>(
 /// Exponential backoff with jitter: about 1, 2, 4 s (Meta asks for 4^x on the pair limit; the
 /// pacer already spaces sends to one person, so this only covers what slipped through).
 fn backoff(attempt: u32) -> Duration {
-    use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
-    let mut byte = [0u8; 1];
-    let _ = SystemRandom::new().fill(&mut byte);
+    // Jitter is no secret: without randomness the wait is the middle of its range, and the
+    // retry itself must not fail for it.
+    let [byte] = shared::kernel::random::bytes::<1>().unwrap_or([128]);
     let base = 1000u64 << attempt.min(5);
-    Duration::from_millis(base / 2 + (base / 2) * u64::from(byte[0]) / 255)
+    Duration::from_millis(base / 2 + (base / 2) * u64::from(byte) / 255)
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ const NOW: i64 = 1_800_000_000_000;
 const PHONE: &str = "5511988887777";
 
 async fn deps() -> (TestDeps, TenantId) {
-    let tenant = TenantId::generate(Timestamp::from_millis(NOW));
+    let tenant = TenantId::generate(Timestamp::from_millis(NOW)).expect("random");
     let deps: TestDeps = Deps {
         config: Config {
             table_name: "t".into(),
@@ -71,7 +71,10 @@ async fn deps() -> (TestDeps, TenantId) {
         .unwrap();
     let record = Tenant::new(tenant.clone(), "T".into(), now, signing);
     deps.tenants
-        .create_tenant(&record, &ApiKey::generate(tenant.clone(), now).record("a", Role::Admin, now))
+        .create_tenant(
+            &record,
+            &ApiKey::generate(tenant.clone(), now).expect("random").record("a", Role::Admin, now),
+        )
         .await
         .unwrap();
     let token = deps
@@ -109,7 +112,7 @@ async fn queued(deps: &TestDeps, tenant: &TenantId, body: serde_json::Value) -> 
     deps.inbox.store_inbound_message(tenant, &inbound, now).await.unwrap();
     let contact =
         deps.inbox.contact_by_phone(tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
-    let id = MessageId::generate(now);
+    let id = MessageId::generate(now).expect("random");
     let body = OutboundBody::parse(&body).unwrap().graph_body.to_string();
     let message = NewOutboundMessage {
         id: &id,

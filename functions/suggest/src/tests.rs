@@ -50,7 +50,7 @@ fn profile() -> ContactProfile {
 /// A tenant with AI on and a provider connected, and a conversation in which the customer wrote
 /// `body`; a pending request for it.
 async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
-    let tenant = TenantId::generate(now());
+    let tenant = TenantId::generate(now()).expect("random");
     let deps: Deps<Fakes> = Deps {
         config: Config {
             table_name: "t".into(),
@@ -71,7 +71,7 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         async move { LocalVault.seal(&context, value).await.unwrap() }
     };
     let record = Tenant::new(tenant.clone(), "T".into(), now(), seal(Purpose::TokenSigningKey, b"k").await);
-    let admin = ApiKey::generate(tenant.clone(), now()).record("a", Role::Admin, now());
+    let admin = ApiKey::generate(tenant.clone(), now()).expect("random").record("a", Role::Admin, now());
     deps.tenants.create_tenant(&record, &admin).await.unwrap();
     set_ai(&deps, &tenant, true).await;
     let connection = AiConnection {
@@ -104,7 +104,8 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         contact.id.clone(),
         SuggestionKind::Replies,
         now(),
-    );
+    )
+    .expect("random");
     deps.inbox.create_suggestion(&tenant, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX)).await.unwrap();
     let job = SuggestionJob {
         tenant_id: tenant,
@@ -250,7 +251,7 @@ async fn a_summary_and_a_sentiment_are_asked_for_and_kept_and_an_empty_answer_fa
     let mut jobs = Vec::new();
     for kind in kinds {
         let base = stored(&deps, &replies_job).await;
-        let suggestion = SuggestionView { id: SuggestionId::generate(now()), kind, ..base };
+        let suggestion = SuggestionView { id: SuggestionId::generate(now()).expect("random"), kind, ..base };
         deps.inbox
             .create_suggestion(&replies_job.tenant_id, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX))
             .await
@@ -288,7 +289,7 @@ async fn the_teams_names_are_redacted_too_but_not_a_deleted_users() {
     // Arrange: an agent who signs her message, and a deleted user whose name is an everyday word.
     let (deps, job) = arranged("Hello").await;
     let user = |name: &str, status| User {
-        id: UserId::generate(now()),
+        id: UserId::generate(now()).expect("random"),
         tenant_id: job.tenant_id.clone(),
         email: format!("{}@team.example", name.to_lowercase().replace(' ', ".")),
         name: name.to_owned(),
@@ -309,7 +310,7 @@ async fn the_teams_names_are_redacted_too_but_not_a_deleted_users() {
     let body =
         serde_json::json!({"type": "text", "text": {"body": "Hi, Carla Mendes here, I hope it helps"}});
     let outbound = NewOutboundMessage {
-        id: &MessageId::generate(now()),
+        id: &MessageId::generate(now()).expect("random"),
         contact: &contact,
         kind: "text",
         body: &body.to_string(),

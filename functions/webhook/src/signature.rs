@@ -2,7 +2,8 @@
 //! with the Meta app secret. Verified over the exact bytes received, before any parsing, in
 //! constant time (P10).
 
-use aws_lc_rs::hmac;
+use shared::kernel::digest::HmacKey;
+use shared::kernel::hex;
 
 /// The header Meta signs with.
 pub const HEADER: &str = "x-hub-signature-256";
@@ -21,41 +22,25 @@ pub enum SignatureError {
     Mismatch,
 }
 
-fn decode_hex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
-        let high = char::from(pair[0]).to_digit(16)?;
-        let low = char::from(pair[1]).to_digit(16)?;
-        out[i] = u8::try_from(high * 16 + low).ok()?;
-    }
-    Some(out)
-}
-
 /// Checks `header` against the HMAC of `body` under `secret`.
 ///
 /// # Errors
 /// [`SignatureError`] saying what is wrong.
 pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let hex = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
-    let tag = decode_hex(hex).ok_or(SignatureError::Malformed)?;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    hmac::verify(&key, body, &tag).map_err(|_| SignatureError::Mismatch)
+    let digits = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
+    let tag = hex::decode::<32>(digits).ok_or(SignatureError::Malformed)?;
+    if HmacKey::new(secret).verify(body, &tag) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 /// The header value Meta would send for `body` (for tests, the local stack and tools).
 #[must_use]
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let tag = hmac::sign(&key, body);
-    tag.as_ref().iter().fold(String::from("sha256="), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    format!("sha256={}", hex::encode(&HmacKey::new(secret).sign(body)))
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shared::adapters::dynamo::keys::hex_sha256;
 use shared::domain::events::{EnvelopeRef, EventRef, EVENT_VERSION};
 use shared::domain::ports::QueueMessage;
+use shared::kernel::digest::hex_sha256;
 
 /// Why a body could not be split.
 #[derive(Debug, thiserror::Error)]

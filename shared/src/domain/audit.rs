@@ -7,8 +7,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AuditId, TenantId};
-use super::inbox::Page;
 use super::time::Timestamp;
+use crate::kernel::random::RandomUnavailable;
+use crate::kernel::Page;
 
 /// How long audit entries are kept (two years: long enough for disputes and audits, bounded so
 /// that the trail is not a second, permanent copy of activity).
@@ -92,17 +93,24 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// A new entry.
-    #[must_use]
-    pub fn new(actor: Actor, action: &str, target: Target, now: Timestamp) -> Self {
-        Self {
-            id: AuditId::generate(now),
+    ///
+    /// # Errors
+    /// [`RandomUnavailable`] when no id can be drawn.
+    pub fn new(
+        actor: Actor,
+        action: &str,
+        target: Target,
+        now: Timestamp,
+    ) -> Result<Self, RandomUnavailable> {
+        Ok(Self {
+            id: AuditId::generate(now)?,
             at: now.as_millis(),
             actor,
             action: action.to_owned(),
             target,
             fields: Vec::new(),
             count: None,
-        }
+        })
     }
 
     /// With the names of the fields changed.

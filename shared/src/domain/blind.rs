@@ -6,15 +6,14 @@
 //! random per-tenant key ([`BlindIndex`]), which is itself stored only sealed by KMS. The same
 //! person gets the same id within a tenant and unrelated ids across tenants.
 
-use aws_lc_rs::hmac;
-
-use super::ids::ContactId;
+use super::ids::{ContactId, InvalidId};
 use super::inbox::ContactKey;
-use super::time::Timestamp;
+use crate::kernel::digest::HmacKey;
+use crate::kernel::hex;
 
 /// A tenant's blind-index key. Cannot be printed.
 #[derive(Clone)]
-pub struct BlindIndex(hmac::Key);
+pub struct BlindIndex(HmacKey);
 
 impl std::fmt::Debug for BlindIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,15 +25,14 @@ impl BlindIndex {
     /// The index under a 256-bit key.
     #[must_use]
     pub fn new(key: &[u8; 32]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, key))
+        Self(HmacKey::new(key))
     }
 
     /// The keyed hash of one identifier, as 64 hex digits. `kind` separates the namespaces, so
     /// an email and a BSUID that happen to be the same string hash differently.
     #[must_use]
     pub fn hash(&self, kind: &str, value: &str) -> String {
-        let tag = hmac::sign(&self.0, format!("{kind}:{value}").as_bytes());
-        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&self.0.sign(format!("{kind}:{value}").as_bytes()))
     }
 
     /// The keyed hash of a contact key, with its kind (`phone`, `bsuid`, `email`).
@@ -45,12 +43,14 @@ impl BlindIndex {
     }
 
     /// The contact id this key gives when it is the first thing known about a person.
-    #[must_use]
-    pub fn contact_id(&self, key: &ContactKey) -> ContactId {
+    ///
+    /// # Errors
+    /// [`InvalidId`] if the id were refused (it is hex digits, so it is not); a random id instead
+    /// would silently make a second contact for the same person.
+    pub fn contact_id(&self, key: &ContactKey) -> Result<ContactId, InvalidId> {
         let (_, hash) = self.hash_key(key);
         // 32 hex digits (128 bits): unique per tenant, and nothing recomputable in the id.
         ContactId::parse(format!("ct_{}", &hash[..32]))
-            .unwrap_or_else(|_| ContactId::generate(Timestamp::from_millis(0)))
     }
 }
 
@@ -67,24 +67,25 @@ mod tests {
         let theirs = BlindIndex::new(&[8; 32]);
 
         // Act
-        let id = ours.contact_id(&phone);
+        let id = ours.contact_id(&phone).expect("hex id");
 
         // Assert
-        assert_eq!(id, ours.contact_id(&phone));
-        assert_ne!(id, theirs.contact_id(&phone));
+        assert_eq!(Ok(&id), ours.contact_id(&phone).as_ref());
+        assert_ne!(Ok(&id), theirs.contact_id(&phone).as_ref());
         assert!(!id.as_str().contains("5511988887777"));
-        assert_ne!(id, ours.contact_id(&ContactKey::UserId("5511988887777".into())));
+        assert_ne!(Ok(&id), ours.contact_id(&ContactKey::UserId("5511988887777".into())).as_ref());
     }
 
     #[test]
     fn the_id_is_not_the_unkeyed_hash_of_the_number() {
         // Arrange: what anyone could compute from the number alone.
         let digits = "5511988887777";
-        let unkeyed = crate::adapters::dynamo::keys::hex_sha256(&format!("phone:{digits}"));
+        let unkeyed = crate::kernel::digest::hex_sha256(&format!("phone:{digits}"));
         let index = BlindIndex::new(&[7; 32]);
 
         // Act
-        let id = index.contact_id(&ContactKey::Phone(PhoneNumber::parse(digits).expect("valid")));
+        let id =
+            index.contact_id(&ContactKey::Phone(PhoneNumber::parse(digits).expect("valid"))).expect("hex id");
 
         // Assert
         assert!(!unkeyed.starts_with(id.as_str().trim_start_matches("ct_")));

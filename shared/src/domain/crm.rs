@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::Actor;
 use super::identity::Versioned;
 use super::ids::{ContactId, RecordId, TenantId, UserId};
-use super::inbox::Page;
+use crate::kernel::Page;
 
 /// The kinds of records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

@@ -8,16 +8,16 @@
 
 use std::future::Future;
 
-use aws_lc_rs::hmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{SessionId, TenantId, UserId};
-use super::inbox::Page;
 use super::secret::Secret;
 use super::tenant::Role;
 use super::time::Timestamp;
+use crate::kernel::digest::{hmac_sha256, HmacKey};
+use crate::kernel::Page;
 
 /// How long an access token is valid.
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 15 * 60;
@@ -140,81 +140,6 @@ pub struct Versioned<T> {
     pub version: u64,
 }
 
-// ---------------------------------------------------------------------------------------------
-// Bearer credentials: `<prefix>.<tenant>.<id>.<secret>`
-// ---------------------------------------------------------------------------------------------
-
-/// The parts of a presented `<prefix>.<tenant>.<id>.<secret>` credential (API keys, refresh
-/// tokens, invitations). The tenant and id let the API find the stored hash with one read.
-#[derive(Clone)]
-pub struct BearerParts {
-    /// The tenant.
-    pub tenant_id: TenantId,
-    /// The id of the key, session or user.
-    pub id: String,
-    /// The secret part.
-    pub secret: Secret,
-}
-
-impl std::fmt::Debug for BearerParts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BearerParts({}, {}, [redacted])", self.tenant_id, self.id)
-    }
-}
-
-impl BearerParts {
-    /// Splits a presented credential with `prefix`; `None` for anything else.
-    #[must_use]
-    pub fn parse(prefix: &str, presented: &str) -> Option<Self> {
-        let mut parts = presented.split('.');
-        let (Some(found), Some(tenant), Some(id), Some(secret), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        if found != prefix || secret.is_empty() || secret.len() > 128 || id.is_empty() || id.len() > 64 {
-            return None;
-        }
-        Some(Self {
-            tenant_id: TenantId::parse(tenant).ok()?,
-            id: id.to_owned(),
-            secret: Secret::new(secret),
-        })
-    }
-
-    /// A new credential with a 256-bit random secret.
-    #[must_use]
-    pub fn generate(tenant_id: TenantId, id: impl Into<String>) -> Self {
-        use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
-        let mut bytes = [0u8; 32];
-        let _ = SystemRandom::new().fill(&mut bytes);
-        Self { tenant_id, id: id.into(), secret: Secret::new(B64.encode(bytes)) }
-    }
-
-    /// The full credential, to hand out once.
-    #[must_use]
-    pub fn reveal(&self, prefix: &str) -> Secret {
-        Secret::new(format!("{prefix}.{}.{}.{}", self.tenant_id, self.id, self.secret.expose()))
-    }
-
-    /// SHA-256 (hex) of the secret: what is stored. The secrets are 256 random bits, so a fast
-    /// hash is enough (slow hashes are for guessable passwords).
-    #[must_use]
-    pub fn secret_sha256(&self) -> String {
-        crate::adapters::dynamo::keys::hex_sha256(self.secret.expose())
-    }
-
-    /// True when the secret's hash is `expected_hex`, compared in constant time.
-    #[must_use]
-    pub fn matches(&self, expected_hex: &str) -> bool {
-        aws_lc_rs::constant_time::verify_slices_are_equal(
-            self.secret_sha256().as_bytes(),
-            expected_hex.as_bytes(),
-        )
-        .is_ok()
-    }
-}
-
 /// Prefix of refresh tokens.
 pub const REFRESH_PREFIX: &str = "llr";
 /// Prefix of invitation tokens.
@@ -287,8 +212,8 @@ impl AccessClaims {
     pub fn sign(&self, key: &[u8]) -> Secret {
         let payload = B64.encode(serde_json::to_vec(self).unwrap_or_default());
         let signing_input = format!("{JWT_HEADER}.{payload}");
-        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), signing_input.as_bytes());
-        Secret::new(format!("{signing_input}.{}", B64.encode(tag.as_ref())))
+        let tag = hmac_sha256(key, signing_input.as_bytes());
+        Secret::new(format!("{signing_input}.{}", B64.encode(tag)))
     }
 
     /// The tenant a token claims, before verification: which key to verify it with. Nothing
@@ -320,8 +245,9 @@ impl AccessClaims {
         let claims = Self::unverified(token)?;
         let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let signature = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
-        hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key), signing_input.as_bytes(), &signature)
-            .map_err(|_| TokenError::BadSignature)?;
+        if !HmacKey::new(key).verify(signing_input.as_bytes(), &signature) {
+            return Err(TokenError::BadSignature);
+        }
         if claims.iss != ISSUER || claims.aud != AUDIENCE {
             return Err(TokenError::Malformed);
         }
@@ -538,16 +464,5 @@ mod tests {
         assert_eq!(AccessClaims::verify(&none, key, now), Err(TokenError::Malformed));
         assert_eq!(AccessClaims::verify(&forged, key, now), Err(TokenError::BadSignature));
         assert_eq!(AccessClaims::verify("a.b", key, now), Err(TokenError::Malformed));
-    }
-
-    #[test]
-    fn bearer_credentials_round_trip_and_hide_their_secret() {
-        let parts = BearerParts::generate(TenantId::parse("tn_1").unwrap(), "ses_1");
-        let shown = parts.reveal(REFRESH_PREFIX);
-        let parsed = BearerParts::parse(REFRESH_PREFIX, shown.expose()).unwrap();
-
-        assert!(parsed.matches(&parts.secret_sha256()));
-        assert!(BearerParts::parse("llk", shown.expose()).is_none());
-        assert!(!format!("{parsed:?}").contains(parts.secret.expose()));
     }
 }

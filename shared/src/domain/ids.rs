@@ -4,10 +4,10 @@
 
 use std::fmt;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
+use crate::kernel::random::{self, RandomUnavailable};
 
 /// Why a string was refused as an identifier or value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,15 +42,15 @@ const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// A new time-ordered identifier (the ULID layout): 48 bits of milliseconds since the epoch then
 /// 80 random bits, 26 base32 characters. Ids made later sort after ids made earlier, which keeps
 /// sort keys in creation order.
-#[must_use]
-pub fn new_ulid(now: Timestamp) -> String {
-    let mut random = [0u8; 10];
-    // SystemRandom only fails if the OS has no entropy source, which Lambda always has; an
-    // all-zero random part would still be unique per millisecond within one process.
-    let _ = SystemRandom::new().fill(&mut random);
+///
+/// # Errors
+/// [`RandomUnavailable`] when the system has no randomness: an all-zero random part would make
+/// every id of the same millisecond collide.
+pub fn new_ulid(now: Timestamp) -> Result<String, RandomUnavailable> {
+    let entropy = random::bytes::<10>()?;
     let millis = u128::try_from(now.as_millis()).unwrap_or(0) & ((1u128 << 48) - 1);
     let mut value = millis << 80;
-    for (i, byte) in random.iter().enumerate() {
+    for (i, byte) in entropy.iter().enumerate() {
         value |= u128::from(*byte) << (72 - 8 * i);
     }
     let mut out = String::with_capacity(26);
@@ -58,7 +58,7 @@ pub fn new_ulid(now: Timestamp) -> String {
         let index = ((value >> (5 * i)) & 0x1f) as usize;
         out.push(char::from(CROCKFORD[index]));
     }
-    out
+    Ok(out)
 }
 
 macro_rules! id_type {
@@ -81,9 +81,11 @@ macro_rules! id_type {
             }
 
             /// A new, unique, time-ordered identifier.
-            #[must_use]
-            pub fn generate(now: Timestamp) -> Self {
-                Self(format!(concat!($prefix, "{}"), new_ulid(now)))
+            ///
+            /// # Errors
+            /// [`RandomUnavailable`] when the system has no randomness.
+            pub fn generate(now: Timestamp) -> Result<Self, RandomUnavailable> {
+                Ok(Self(format!(concat!($prefix, "{}"), new_ulid(now)?)))
             }
 
             /// The identifier as text.
@@ -311,10 +313,17 @@ mod tests {
 
     #[test]
     fn generated_ids_sort_by_creation_time() {
-        let earlier = MessageId::generate(Timestamp::from_millis(1_700_000_000_000));
-        let later = MessageId::generate(Timestamp::from_millis(1_700_000_000_001));
+        let earlier = MessageId::generate(Timestamp::from_millis(1_700_000_000_000)).expect("random");
+        let later = MessageId::generate(Timestamp::from_millis(1_700_000_000_001)).expect("random");
         assert!(earlier < later);
         assert_eq!(earlier.as_str().len(), "msg_".len() + 26);
+    }
+
+    #[test]
+    fn ids_of_the_same_millisecond_differ() {
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let (first, second) = (MessageId::generate(now), MessageId::generate(now));
+        assert!(matches!((first, second), (Ok(a), Ok(b)) if a != b));
     }
 
     #[test]

@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn callback_data_names_only_leadline_messages() {
-        let id = crate::domain::MessageId::generate(Timestamp::from_millis(1));
+        let id = crate::domain::MessageId::generate(Timestamp::from_millis(1)).expect("random");
         assert_eq!(message_of_callback(&callback_data(&id)), Some(id));
         assert_eq!(message_of_callback("crm-42"), None);
         assert_eq!(message_of_callback("leadline:not an id"), None);
@@ -884,11 +884,8 @@ impl SendJob {
     /// deduplicated by message id.
     #[must_use]
     pub fn queue_message(&self, recipient: &PhoneNumber) -> super::ports::QueueMessage {
-        let group = crate::adapters::dynamo::keys::hex_sha256(&format!(
-            "{}|{}",
-            self.tenant_id,
-            recipient.as_digits()
-        ));
+        let group =
+            crate::kernel::digest::hex_sha256(&format!("{}|{}", self.tenant_id, recipient.as_digits()));
         super::ports::QueueMessage {
             body: serde_json::to_string(self).unwrap_or_default(),
             group_id: Some(group[..32].to_owned()),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ai::AiConnection;
 use super::ids::TenantId;
-use super::secret::SecretBytes;
+use super::secret::{Sealed, SecretBytes};
 use super::tenant::{
     ApiKeyRecord, PageConnection, Plan, RetentionSettings, Tenant, TenantSettings, WhatsAppConnection,
 };
@@ -59,73 +59,6 @@ pub struct EncryptionContext {
     pub tenant_id: TenantId,
     /// What the secret is for.
     pub purpose: Purpose,
-}
-
-/// A sealed secret: the KMS-wrapped data key, the nonce and the AES-256-GCM ciphertext. Opaque
-/// to the domain; stored as the compact string of [`Sealed::encode`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sealed {
-    /// The data key as wrapped by KMS.
-    pub wrapped_key: Vec<u8>,
-    /// The 96-bit GCM nonce.
-    pub nonce: [u8; 12],
-    /// Ciphertext followed by the 16-byte tag.
-    pub ciphertext: Vec<u8>,
-}
-
-impl std::fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sealed({} bytes)", self.ciphertext.len())
-    }
-}
-
-/// Why an encoded envelope could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a Leadline envelope (expected v1.<key>.<nonce>.<ciphertext> in base64url)")]
-pub struct MalformedEnvelope;
-
-impl Sealed {
-    const VERSION: &'static str = "v1";
-
-    /// `v1.<wrapped key>.<nonce>.<ciphertext>`, each part base64url without padding.
-    #[must_use]
-    pub fn encode(&self) -> String {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-        use base64::Engine as _;
-        format!(
-            "{}.{}.{}.{}",
-            Self::VERSION,
-            B64.encode(&self.wrapped_key),
-            B64.encode(self.nonce),
-            B64.encode(&self.ciphertext)
-        )
-    }
-
-    /// Reads the form written by [`Sealed::encode`].
-    ///
-    /// # Errors
-    /// [`MalformedEnvelope`] for anything else.
-    pub fn decode(text: &str) -> Result<Self, MalformedEnvelope> {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-        use base64::Engine as _;
-        let mut parts = text.split('.');
-        let (Some(version), Some(key), Some(nonce), Some(ct), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(MalformedEnvelope);
-        };
-        if version != Self::VERSION {
-            return Err(MalformedEnvelope);
-        }
-        let wrapped_key = B64.decode(key).map_err(|_| MalformedEnvelope)?;
-        let nonce: [u8; 12] =
-            B64.decode(nonce).map_err(|_| MalformedEnvelope)?.try_into().map_err(|_| MalformedEnvelope)?;
-        let ciphertext = B64.decode(ct).map_err(|_| MalformedEnvelope)?;
-        if wrapped_key.is_empty() || ciphertext.len() < 16 {
-            return Err(MalformedEnvelope);
-        }
-        Ok(Self { wrapped_key, nonce, ciphertext })
-    }
 }
 
 /// Errors of [`Vault::seal`].

@@ -1,5 +1,6 @@
 //! Secrets that cannot be printed: their `Debug` says `[redacted]`, they have no `Display` and
-//! no `Serialize`, and their memory is wiped on drop.
+//! no `Serialize`, and their memory is wiped on drop; and [`Sealed`], the envelope a secret is
+//! stored in.
 
 use std::fmt;
 
@@ -75,6 +76,73 @@ impl SecretBytes {
 impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretBytes([redacted; {} bytes])", self.0.len())
+    }
+}
+
+/// A sealed secret: the KMS-wrapped data key, the nonce and the AES-256-GCM ciphertext. Opaque
+/// to the domain; stored as the compact string of [`Sealed::encode`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The data key as wrapped by KMS.
+    pub wrapped_key: Vec<u8>,
+    /// The 96-bit GCM nonce.
+    pub nonce: [u8; 12],
+    /// Ciphertext followed by the 16-byte tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sealed({} bytes)", self.ciphertext.len())
+    }
+}
+
+/// Why an encoded envelope could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a Leadline envelope (expected v1.<key>.<nonce>.<ciphertext> in base64url)")]
+pub struct MalformedEnvelope;
+
+impl Sealed {
+    const VERSION: &'static str = "v1";
+
+    /// `v1.<wrapped key>.<nonce>.<ciphertext>`, each part base64url without padding.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use base64::Engine as _;
+        format!(
+            "{}.{}.{}.{}",
+            Self::VERSION,
+            B64.encode(&self.wrapped_key),
+            B64.encode(self.nonce),
+            B64.encode(&self.ciphertext)
+        )
+    }
+
+    /// Reads the form written by [`Sealed::encode`].
+    ///
+    /// # Errors
+    /// [`MalformedEnvelope`] for anything else.
+    pub fn decode(text: &str) -> Result<Self, MalformedEnvelope> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use base64::Engine as _;
+        let mut parts = text.split('.');
+        let (Some(version), Some(key), Some(nonce), Some(ct), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(MalformedEnvelope);
+        };
+        if version != Self::VERSION {
+            return Err(MalformedEnvelope);
+        }
+        let wrapped_key = B64.decode(key).map_err(|_| MalformedEnvelope)?;
+        let nonce: [u8; 12] =
+            B64.decode(nonce).map_err(|_| MalformedEnvelope)?.try_into().map_err(|_| MalformedEnvelope)?;
+        let ciphertext = B64.decode(ct).map_err(|_| MalformedEnvelope)?;
+        if wrapped_key.is_empty() || ciphertext.len() < 16 {
+            return Err(MalformedEnvelope);
+        }
+        Ok(Self { wrapped_key, nonce, ciphertext })
     }
 }
 

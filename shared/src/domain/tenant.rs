@@ -3,16 +3,15 @@
 use std::fmt;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use aws_lc_rs::digest::{digest, SHA256};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ApiKeyId, TenantId};
-use super::ports::Sealed;
-use super::secret::Secret;
+use super::secret::{Sealed, Secret};
 use super::time::Timestamp;
+use crate::kernel::digest::sha256;
+use crate::kernel::random::{self, RandomUnavailable};
 
 /// Whether a tenant can use the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,11 +336,7 @@ impl ApiKeyRecord {
     #[must_use]
     pub fn accepts(&self, presented: &ApiKeySecret) -> bool {
         self.revoked_at.is_none()
-            && verify_slices_are_equal(
-                digest(&SHA256, presented.0.expose().as_bytes()).as_ref(),
-                &self.secret_sha256,
-            )
-            .is_ok()
+            && verify_slices_are_equal(&sha256(presented.0.expose().as_bytes()), &self.secret_sha256).is_ok()
     }
 }
 
@@ -373,21 +368,22 @@ const API_KEY_PREFIX: &str = "llk";
 
 impl ApiKey {
     /// A new random key for `tenant_id`.
-    #[must_use]
-    pub fn generate(tenant_id: TenantId, now: Timestamp) -> Self {
-        let mut bytes = [0u8; 32];
-        let _ = SystemRandom::new().fill(&mut bytes);
-        Self {
+    ///
+    /// # Errors
+    /// [`RandomUnavailable`] when the system has no randomness (never an all-zero secret).
+    pub fn generate(tenant_id: TenantId, now: Timestamp) -> Result<Self, RandomUnavailable> {
+        let bytes = random::bytes::<32>()?;
+        Ok(Self {
             tenant_id,
-            key_id: ApiKeyId::generate(now),
+            key_id: ApiKeyId::generate(now)?,
             secret: ApiKeySecret(Secret::new(B64.encode(bytes))),
-        }
+        })
     }
 
     /// Parses a presented key; `None` for anything not shaped like one.
     #[must_use]
     pub fn parse(presented: &str) -> Option<Self> {
-        let parts = super::identity::BearerParts::parse(API_KEY_PREFIX, presented)?;
+        let parts = super::credential::BearerParts::parse(API_KEY_PREFIX, presented)?;
         Some(Self {
             key_id: ApiKeyId::parse(parts.id).ok()?,
             tenant_id: parts.tenant_id,
@@ -409,7 +405,7 @@ impl ApiKey {
             tenant_id: self.tenant_id.clone(),
             name: name.to_owned(),
             role,
-            secret_sha256: digest(&SHA256, self.secret.0.expose().as_bytes()).as_ref().to_vec(),
+            secret_sha256: sha256(self.secret.0.expose().as_bytes()).to_vec(),
             created_at: now,
             revoked_at: None,
         }
@@ -438,21 +434,22 @@ mod tests {
     #[test]
     fn api_key_round_trips_and_only_its_secret_is_accepted() {
         let tenant = TenantId::parse("tn_a").expect("valid");
-        let key = ApiKey::generate(tenant.clone(), Timestamp::from_secs(1));
+        let key = ApiKey::generate(tenant.clone(), Timestamp::from_secs(1)).expect("random");
         let record = key.record("admin", Role::Admin, Timestamp::from_secs(1));
 
         let presented = ApiKey::parse(key.reveal().expose()).expect("parses");
         assert_eq!(presented.tenant_id, tenant);
         assert!(record.accepts(&presented.secret));
 
-        let other = ApiKey::generate(tenant, Timestamp::from_secs(1));
+        let other = ApiKey::generate(tenant, Timestamp::from_secs(1)).expect("random");
         assert!(!record.accepts(&other.secret));
         assert!(!format!("{key:?}").contains(key.secret.0.expose()));
     }
 
     #[test]
     fn revoked_key_is_refused() {
-        let key = ApiKey::generate(TenantId::parse("tn_a").expect("valid"), Timestamp::from_secs(1));
+        let key = ApiKey::generate(TenantId::parse("tn_a").expect("valid"), Timestamp::from_secs(1))
+            .expect("random");
         let mut record = key.record("ci", Role::Agent, Timestamp::from_secs(1));
         record.revoked_at = Some(Timestamp::from_secs(2));
         assert!(!record.accepts(&key.secret));

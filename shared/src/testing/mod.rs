@@ -11,20 +11,21 @@ use crate::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentState, ContactFilter, ContactKey, ContactPatch, ContactProfile,
     ContactView, ConversationFilter, ConversationPatch, ConversationView, Expiry, InboxError, LeadFilter,
     LeadOrigin, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage, NewLead,
-    NewManualLead, NewOutboundMessage, OutboundClaim, Page, StatusChange, StatusOutcome, Stored, Unsent,
+    NewManualLead, NewOutboundMessage, OutboundClaim, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
 };
 use crate::domain::ports::{
     ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, EncryptionContext, EnqueueError,
-    OpenError, Queue, QueueMessage, SealError, Sealed, TenantRouting, TenantStore, TenantStoreError,
-    TenantUpdate, Vault,
+    OpenError, Queue, QueueMessage, SealError, TenantRouting, TenantStore, TenantStoreError, TenantUpdate,
+    Vault,
 };
 use crate::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, MetaPurge,
     PrivacyError, PurgeStore, RetentionQueue,
 };
+use crate::domain::secret::Sealed;
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Tenant, TenantStatus, WhatsAppConnection,
 };
@@ -33,6 +34,7 @@ use crate::domain::{
     ApiKeyId, Clock, ContactId, ConversationId, ErasureId, ExpiresAt, MessageId, PhoneNumber, SecretBytes,
     SuggestionId, TenantId, Timestamp, Wamid,
 };
+use crate::kernel::Page;
 
 mod ai;
 mod clock;

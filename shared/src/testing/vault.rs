@@ -12,8 +12,7 @@ const LOCAL_MASTER_KEY: [u8; 32] = [42; 32];
 
 impl Vault for LocalVault {
     async fn seal(&self, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let mut data_key = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut data_key).map_err(|_| anyhow::anyhow!("no randomness"))?;
+        let data_key = crate::kernel::random::bytes::<32>().map_err(anyhow::Error::from)?;
         let wrapped = seal_with(&LOCAL_MASTER_KEY, vec![0], context, &data_key)?;
         let mut sealed = seal_with(&data_key, Vec::new(), context, plaintext)?;
         sealed.wrapped_key = wrapped.encode().into_bytes();

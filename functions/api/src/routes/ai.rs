@@ -165,7 +165,7 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     ai_gate(&tenant.settings, connection.as_ref(), restricted_at).map_err(refused)?;
     let now = deps.clock.now();
     let suggestion =
-        SuggestionView::pending(conversation.id.clone(), conversation.contact_id.clone(), request.kind, now);
+        SuggestionView::pending(conversation.id.clone(), conversation.contact_id.clone(), request.kind, now)?;
     deps.inbox.create_suggestion(tenant_id, &suggestion, suggestion_expiry(now, tenant.retention)).await?;
     let job = SuggestionJob {
         tenant_id: tenant_id.clone(),

@@ -13,10 +13,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::domain::credential::BearerParts;
 use shared::domain::identity::{
-    AccessClaims, BearerParts, CreateUserError, Directory, Session, UpdateError, User, UserStatus, UserView,
-    Versioned, ACCESS_TOKEN_TTL_SECS, INVITATION_PREFIX, INVITATION_TTL_SECS, LOGIN_FAILURES_ALLOWED,
-    REFRESH_PREFIX, SESSION_TTL_SECS,
+    AccessClaims, CreateUserError, Directory, Session, UpdateError, User, UserStatus, UserView, Versioned,
+    ACCESS_TOKEN_TTL_SECS, INVITATION_PREFIX, INVITATION_TTL_SECS, LOGIN_FAILURES_ALLOWED, REFRESH_PREFIX,
+    SESSION_TTL_SECS,
 };
 use shared::domain::ports::{ApiKeyStore, TenantStore};
 use shared::domain::tenant::{ApiKey, ApiKeyRecord, Role, Tenant, TenantStatus};
@@ -252,8 +253,8 @@ async fn start_session<A: Adapters>(
     user: &User,
 ) -> Result<Response<Body>, ApiError> {
     let now = deps.clock.now();
-    let id = SessionId::generate(now);
-    let refresh = BearerParts::generate(tenant.id.clone(), id.as_str());
+    let id = SessionId::generate(now)?;
+    let refresh = BearerParts::generate(tenant.id.clone(), id.as_str())?;
     let session = Session {
         id,
         user_id: user.id.clone(),
@@ -395,7 +396,7 @@ pub async fn refresh<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         }
         return Err(unauthorized());
     }
-    let next = BearerParts::generate(tenant.id.clone(), session.id.as_str());
+    let next = BearerParts::generate(tenant.id.clone(), session.id.as_str())?;
     session.previous_sha256 = Some(std::mem::replace(&mut session.current_sha256, next.secret_sha256()));
     match deps.directory.update_session(&tenant.id, &session, version).await {
         Ok(()) => tokens(deps, &tenant, &user, &session.id, &next).await,
@@ -523,7 +524,7 @@ pub async fn list_users<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Res
     let principal = ctx.tenant()?;
     let paging = paging(ctx.query)?;
     let page = deps.directory.users(&principal.tenant_id, paging.after.as_deref(), paging.limit).await?;
-    let view = PageView::from(shared::domain::inbox::Page {
+    let view = PageView::from(shared::kernel::Page {
         items: page.items.iter().map(UserView::from).collect(),
         next: page.next,
     });
@@ -570,9 +571,11 @@ pub async fn create_user<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Re
         return Err(crate::errors::plan_limit(format!("the plan allows {limit} users")));
     }
     let now = deps.clock.now();
-    let id = UserId::generate(now);
-    let invitation =
-        body.password.is_none().then(|| BearerParts::generate(principal.tenant_id.clone(), id.as_str()));
+    let id = UserId::generate(now)?;
+    let invitation = match body.password {
+        None => Some(BearerParts::generate(principal.tenant_id.clone(), id.as_str())?),
+        Some(_) => None,
+    };
     let user = User {
         id,
         tenant_id: principal.tenant_id.clone(),
@@ -753,7 +756,7 @@ pub async fn create_api_key<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result
         return Err(Problem::bad_request("name must be 1 to 100 characters").into());
     }
     let now = deps.clock.now();
-    let key = ApiKey::generate(principal.tenant_id.clone(), now);
+    let key = ApiKey::generate(principal.tenant_id.clone(), now)?;
     let record = key.record(label, body.role, now);
     deps.tenants.create_api_key(&record).await?;
     deps.audit(principal, "api_key.create", target("api_key", record.id.as_str()), |e| {

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::crm::{Activity, RecordStore as _};
 use shared::domain::inbox::{
-    ContactStore, ConversationFilter, ConversationPatch, ConversationStore, ConversationView, Page,
+    ContactStore, ConversationFilter, ConversationPatch, ConversationStore, ConversationView,
     CONVERSATION_STATES,
 };
 use shared::domain::tenant::Role;
 use shared::domain::{Clock, ConversationId, PhoneNumber, UserId};
+use shared::kernel::Page;
 use shared::lambda::http::{json_response, Problem};
 
 use super::{json_body, nullable, path_id};

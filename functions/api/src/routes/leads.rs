@@ -119,7 +119,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     owner_ok(deps, principal, body.owner.as_ref()).await?;
     let origin = origin(body.origin)?;
     let now = deps.clock.now();
-    let id = format!("ld_{}", new_ulid(now));
+    let id = format!("ld_{}", new_ulid(now)?);
     let lead = NewManualLead {
         id: &id,
         contact: &contact,

@@ -2,7 +2,6 @@
 //! Cloud API's own shape is checked against the Cloud API's rules and the tenant's policy, stored
 //! as `queued` and put on `outbound.fifo`, exactly once per `Idempotency-Key`.
 
-use aws_lc_rs::digest::{digest, SHA256};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use shared::domain::ports::{
 };
 use shared::domain::whatsapp::MetaError;
 use shared::domain::{Clock, MessageId};
+use shared::kernel::digest::hex_sha256;
 use shared::lambda::http::{json_response, Problem};
 
 use super::path_id;
@@ -103,8 +103,7 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let body =
         OutboundBody::parse(&value).map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
     let canonical = serde_json::to_string(&value).unwrap_or_default();
-    let hash: String =
-        digest(&SHA256, canonical.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex_sha256(&canonical);
     let request = IdempotencyRequest {
         tenant_id: &principal.tenant_id,
         scope: "api:messages",
@@ -204,7 +203,7 @@ async fn accept<A: Adapters>(
             return Err(crate::errors::plan_limit(format!("the plan allows {limit} messages per month")));
         }
     }
-    let id = MessageId::generate(now);
+    let id = MessageId::generate(now)?;
     let graph_body = body.graph_body.to_string();
     let message = NewOutboundMessage {
         id: &id,

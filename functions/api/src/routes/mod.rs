@@ -20,65 +20,16 @@ use std::collections::HashMap;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use shared::domain::tenant::Role;
 use shared::lambda::http::Problem;
 
 use crate::auth::Principal;
 use crate::errors::ApiError;
+use crate::operation::{
+    role_name, schema, Access, Answer, BodySpec, Op, Operation, ParamKind, QueryParam, SchemaFn,
+};
 use crate::{Adapters, Ctx, Deps};
-
-/// Makes a schema (a `$ref` into the document's components) for a type.
-pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
-
-/// The schema of `T`, as a [`SchemaFn`].
-pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    generator.subschema_for::<T>()
-}
-
-/// Who may call an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (login, refresh, the document itself).
-    Public,
-    /// The platform operator.
-    Operator,
-    /// A tenant credential with at least this role.
-    Tenant(Role),
-    /// A person logged in (not an API key), any role.
-    User,
-}
-
-/// What an operation takes as its body.
-#[derive(Debug, Clone, Copy)]
-pub enum BodySpec {
-    /// Nothing.
-    None,
-    /// JSON of this schema.
-    Json(SchemaFn),
-    /// `text/csv`.
-    Csv,
-}
-
-impl BodySpec {
-    /// True for CSV bodies (their size cap is larger).
-    #[must_use]
-    pub const fn is_csv(&self) -> bool {
-        matches!(self, Self::Csv)
-    }
-}
-
-/// A success answer.
-#[derive(Debug, Clone, Copy)]
-pub struct Answer {
-    /// The status.
-    pub status: u16,
-    /// The JSON body's schema (`None`: no body).
-    pub schema: Option<SchemaFn>,
-    /// Also answers `text/csv` (with `format=csv`).
-    pub csv: bool,
-}
 
 const fn ok(schema: SchemaFn) -> Answer {
     Answer { status: 200, schema: Some(schema), csv: false }
@@ -90,147 +41,13 @@ const fn created(schema: SchemaFn) -> Answer {
 
 const NO_CONTENT: Answer = Answer { status: 204, schema: None, csv: false };
 
-/// How a query parameter is checked and documented.
-#[derive(Debug, Clone, Copy)]
-pub enum ParamKind {
-    /// Free text up to this many characters.
-    Text(u32),
-    /// Page size, 1 to [`inbox::MAX_LIMIT`].
-    Limit,
-    /// An opaque cursor from a previous page.
-    Cursor,
-    /// E.164 digits.
-    Phone,
-    /// An email address.
-    Email,
-    /// Epoch milliseconds.
-    Millis,
-    /// One of these values.
-    OneOf(&'static [&'static str]),
-}
-
-/// A query parameter.
-#[derive(Debug, Clone, Copy)]
-pub struct QueryParam {
-    /// Its name.
-    pub name: &'static str,
-    /// What it does.
-    pub description: &'static str,
-    /// Its type.
-    pub kind: ParamKind,
-}
-
 const fn q(name: &'static str, description: &'static str, kind: ParamKind) -> QueryParam {
     QueryParam { name, description, kind }
 }
 
-const LIMIT: QueryParam = q("limit", "Page size (1 to 100, default 50).", ParamKind::Limit);
+const LIMIT: QueryParam = q("limit", "Page size (1 to 100, default 50).", ParamKind::Limit(inbox::MAX_LIMIT));
 const CURSOR: QueryParam = q("cursor", "The `next` of the previous page.", ParamKind::Cursor);
 const PAGED: &[QueryParam] = &[LIMIT, CURSOR];
-
-/// One operation.
-#[derive(Debug, Clone, Copy)]
-pub struct Operation {
-    /// What runs.
-    pub op: Op,
-    /// HTTP method.
-    pub method: &'static str,
-    /// Path, with `{name}` parameters.
-    pub path: &'static str,
-    /// One line for the document.
-    pub summary: &'static str,
-    /// The document's grouping.
-    pub tag: &'static str,
-    /// Who may call it.
-    pub access: Access,
-    /// Query parameters.
-    pub query: &'static [QueryParam],
-    /// The body.
-    pub body: BodySpec,
-    /// Success answers.
-    pub answers: &'static [Answer],
-    /// Error statuses beyond the ones every operation may answer.
-    pub extra_errors: &'static [u16],
-}
-
-impl Operation {
-    /// `METHOD /path`, for logs.
-    #[must_use]
-    pub fn name(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-}
-
-/// Every operation's handler.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    OpenApi,
-    Login,
-    Refresh,
-    Logout,
-    AcceptInvitation,
-    CreateTenant,
-    ReopenTenant,
-    SetPlan,
-    GetTenant,
-    UpdateTenant,
-    CloseTenant,
-    Usage,
-    Me,
-    ChangePassword,
-    ListUsers,
-    CreateUser,
-    GetUser,
-    UpdateUser,
-    DeleteUser,
-    RevokeSessions,
-    ListApiKeys,
-    CreateApiKey,
-    RevokeApiKey,
-    GetWhatsApp,
-    ConnectWhatsApp,
-    DisconnectWhatsApp,
-    GetLeadAds,
-    ConnectLeadAds,
-    DisconnectLeadAds,
-    ListContacts,
-    CreateContact,
-    ImportContacts,
-    GetContact,
-    UpdateContact,
-    DeleteContact,
-    Timeline,
-    ListRecords(shared::domain::crm::RecordKind),
-    CreateRecord(shared::domain::crm::RecordKind),
-    UpdateRecord(shared::domain::crm::RecordKind),
-    DeleteRecord(shared::domain::crm::RecordKind),
-    ListLeads,
-    CreateLead,
-    GetLead,
-    UpdateLead,
-    ListConversations,
-    GetConversation,
-    UpdateConversation,
-    ConversationMessages,
-    ListAudit,
-    RequestSuggestions,
-    GetSuggestions,
-    GetAi,
-    ConnectAi,
-    DisconnectAi,
-    GetRetention,
-    PutRetention,
-    Export,
-    TenantExport,
-    RequestErasure,
-    GetErasure,
-    SendMessage,
-    GetMessage,
-    ListTemplates,
-    SyncTemplates,
-    Quality,
-}
 
 const fn op(
     op: Op,
@@ -551,23 +368,13 @@ pub fn check_access(operation: &Operation, principal: &Principal) -> Result<(), 
     Err(Problem::forbidden(detail).into())
 }
 
-/// The API name of a role.
-#[must_use]
-pub const fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Agent => "agent",
-        Role::Manager => "manager",
-        Role::Admin => "admin",
-    }
-}
-
 /// Runs the operation.
 ///
 /// # Errors
 /// The problem to answer.
 pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     match op {
-        Op::OpenApi => Ok(crate::openapi::response()),
+        Op::OpenApi => Ok(crate::openapi::response(OPERATIONS)),
         Op::Login => identity::login(ctx, deps).await,
         Op::Refresh => identity::refresh(ctx, deps).await,
         Op::Logout => identity::logout(ctx, deps).await,

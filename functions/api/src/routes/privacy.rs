@@ -116,7 +116,7 @@ pub struct ConversationExport {
 async fn all<T, E, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<shared::domain::inbox::Page<T>, E>>,
+    Fut: std::future::Future<Output = Result<shared::kernel::Page<T>, E>>,
     ApiError: From<E>,
 {
     let mut items = Vec::new();
@@ -621,7 +621,7 @@ pub async fn request_erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Resul
     }
     let now = deps.clock.now();
     let erasure = ErasureRequest {
-        id: ErasureId::generate(now),
+        id: ErasureId::generate(now)?,
         contacts,
         status: ErasureStatus::Pending,
         requested_at: now,

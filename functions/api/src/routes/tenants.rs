@@ -1,7 +1,6 @@
 //! Tenants: the operator creates them (with their first admin API key), sets their plan and
 //! reopens closed ones; a tenant's admins change its name and settings and may close it.
 
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use shared::domain::tenant::{
     ApiKey, Plan, RetentionSettings, Role, Tenant, TenantSettings, TenantStatus, CLOSURE_GRACE_DAYS,
 };
 use shared::domain::{Clock, TenantId, Timestamp};
+use shared::kernel::random;
 use shared::lambda::http::{json_response, Problem};
 
 use super::json_body;
@@ -146,7 +146,14 @@ fn operator() -> Actor {
 
 /// Records an operator action in the tenant's own trail.
 async fn audit_operator<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, action: &str) {
-    let entry = AuditEntry::new(operator(), action, target("tenant", tenant.as_str()), deps.clock.now());
+    let entry = match AuditEntry::new(operator(), action, target("tenant", tenant.as_str()), deps.clock.now())
+    {
+        Ok(entry) => entry,
+        Err(error) => {
+            tracing::error!(action, error = format!("{error:#}"), "Audit entry not written");
+            return;
+        }
+    };
     if let Err(error) = deps.audit.record(tenant, &entry).await {
         tracing::error!(action, error = format!("{error:#}"), "Audit entry not written");
     }
@@ -159,18 +166,17 @@ async fn audit_operator<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, action: 
 pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let request: CreateTenant = json_body(ctx.body)?;
     let now = deps.clock.now();
-    let tenant_id = TenantId::generate(now);
+    let tenant_id = TenantId::generate(now)?;
     let name = match request.name {
         None => tenant_id.to_string(),
         Some(name) => valid_name(&name)?,
     };
     // The key that signs the tenant's access tokens: random, sealed under the tenant's context.
-    let mut signing_key = [0u8; 32];
-    SystemRandom::new().fill(&mut signing_key).map_err(|_| anyhow::anyhow!("no randomness for a key"))?;
+    let signing_key = random::bytes::<32>()?;
     let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::TokenSigningKey };
     let token_key = deps.vault.seal(&context, &signing_key).await?;
     let tenant = Tenant::new(tenant_id.clone(), name.clone(), now, token_key);
-    let key = ApiKey::generate(tenant_id.clone(), now);
+    let key = ApiKey::generate(tenant_id.clone(), now)?;
     deps.tenants.create_tenant(&tenant, &key.record("admin", Role::Admin, now)).await?;
     tracing::info!(tenant_id = %tenant_id, api_key_id = %key.key_id, "Tenant created");
     audit_operator(deps, &tenant_id, "tenant.create").await;

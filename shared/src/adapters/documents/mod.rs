@@ -29,10 +29,10 @@ use crate::domain::identity::{
     CreateUserError, Directory, DirectoryError, Session, UpdateError, User, UserStatus, Versioned,
     LOGIN_WINDOW_SECS,
 };
-use crate::domain::inbox::Page;
 use crate::domain::outbound::{QualityError, QualityMeter, Template, TemplateError, TemplateStore};
 use crate::domain::ports::{Admission, RateLimitError, RateLimiter};
 use crate::domain::{AuditId, ContactId, ExpiresAt, RecordId, SessionId, TenantId, Timestamp, UserId};
+use crate::kernel::Page;
 
 mod audit;
 mod directory;

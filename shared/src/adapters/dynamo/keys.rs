@@ -9,14 +9,13 @@
 //! across tenants (tenant, request and conversation ids only) and its resume point, so that its
 //! work is proportional to what is due, not to the table.
 
-use aws_lc_rs::digest::{digest, SHA256};
-
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
     ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, RecordId, SessionId, SuggestionId,
     TenantId, Timestamp, UserId, Wamid,
 };
+use crate::kernel::digest::hex_sha256;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";
@@ -642,16 +641,6 @@ pub fn usage(tenant: &TenantId) -> Key {
 pub const CONTACT_COUNT: &str = "contacts";
 /// Counter attribute of counter items.
 pub const COUNT: &str = "count";
-
-/// Lowercase hex SHA-256, for hashed key parts.
-#[must_use]
-pub fn hex_sha256(value: &str) -> String {
-    use std::fmt::Write as _;
-    digest(&SHA256, value.as_bytes()).as_ref().iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,10 @@ use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
 use crate::domain::ai::AiConnection;
 use crate::domain::ports::{
-    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, Sealed, TenantRouting, TenantStore,
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, TenantRouting, TenantStore,
     TenantStoreError, TenantUpdate,
 };
+use crate::domain::secret::Sealed;
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
 };

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_lc_rs::digest::{digest, SHA256};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
 use crate::domain::ports::EncryptionContext;
+use crate::kernel::digest::sha256;
 
 /// Bounds of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +55,6 @@ impl std::fmt::Debug for DataKeyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataKeyCache").field("policy", &self.policy).finish_non_exhaustive()
     }
-}
-
-fn wrapped_digest(wrapped: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, wrapped).as_ref());
-    out
 }
 
 impl DataKeyCache {
@@ -122,7 +116,7 @@ impl DataKeyCache {
         if let Ok(mut map) = self.decrypt.lock() {
             let mut fresh = entry();
             fresh.uses = 0;
-            Self::insert(&self.policy, &mut map, (context.clone(), wrapped_digest(wrapped)), fresh);
+            Self::insert(&self.policy, &mut map, (context.clone(), sha256(wrapped)), fresh);
         }
     }
 
@@ -130,7 +124,7 @@ impl DataKeyCache {
     #[must_use]
     pub fn decryption_key(&self, context: &EncryptionContext, wrapped: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
         let mut map = self.decrypt.lock().ok()?;
-        let cache_key = (context.clone(), wrapped_digest(wrapped));
+        let cache_key = (context.clone(), sha256(wrapped));
         let entry = map.get_mut(&cache_key)?;
         if Self::take_use(&self.policy, entry) {
             Some(entry.key.clone())
@@ -145,7 +139,7 @@ impl DataKeyCache {
         if let Ok(mut map) = self.decrypt.lock() {
             let entry =
                 Entry { key: Zeroizing::new(*key), wrapped: Vec::new(), created: Instant::now(), uses: 1 };
-            Self::insert(&self.policy, &mut map, (context.clone(), wrapped_digest(wrapped)), entry);
+            Self::insert(&self.policy, &mut map, (context.clone(), sha256(wrapped)), entry);
         }
     }
 }

@@ -12,7 +12,6 @@ pub mod keyring;
 
 use anyhow::Context as _;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
@@ -22,8 +21,10 @@ use zeroize::Zeroizing;
 pub use cache::{CachePolicy, DataKeyCache, KeyCache};
 pub use keyring::{Keyring, KmsCalls};
 
-use crate::domain::ports::{EncryptionContext, OpenError, SealError, Sealed, Vault};
+use crate::domain::ports::{EncryptionContext, OpenError, SealError, Vault};
+use crate::domain::secret::Sealed;
 use crate::domain::SecretBytes;
+use crate::kernel::random;
 
 /// The encryption context keys, as KMS and CloudTrail see them.
 const CONTEXT_TENANT: &str = "tenant_id";
@@ -42,8 +43,7 @@ pub(crate) fn aead_seal(key: &[u8], aad: &[u8], plaintext: &[u8]) -> anyhow::Res
     let key = LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("bad data key length"))?,
     );
-    let mut nonce = [0u8; 12];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let nonce = random::bytes::<12>()?;
     let mut ciphertext = plaintext.to_vec();
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut ciphertext)
         .map_err(|_| anyhow::anyhow!("AES-GCM seal failed"))?;

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{ContactId, ConversationId, SuggestionId, TenantId};
 use super::inbox::{InboxError, MessageView};
-use super::ports::Sealed;
-use super::secret::Secret;
+use super::secret::{Sealed, Secret};
 use super::tenant::{RetentionSettings, TenantSettings};
 use super::time::{ExpiresAt, Timestamp};
+use crate::kernel::random::RandomUnavailable;
 
 mod redaction;
 mod suggestions;
@@ -522,8 +522,8 @@ mod tests {
     #[test]
     fn only_the_text_of_a_message_is_taken_never_the_sender() {
         let message = |kind: &str, payload: serde_json::Value| MessageView {
-            id: crate::domain::MessageId::generate(Timestamp::from_millis(1)),
-            conversation_id: ConversationId::generate(Timestamp::from_millis(1)),
+            id: crate::domain::MessageId::generate(Timestamp::from_millis(1)).expect("random"),
+            conversation_id: ConversationId::generate(Timestamp::from_millis(1)).expect("random"),
             wamid: None,
             direction: "inbound".into(),
             kind: kind.into(),

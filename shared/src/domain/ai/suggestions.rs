@@ -80,15 +80,17 @@ pub struct SuggestionView {
 
 impl SuggestionView {
     /// A new request of `kind` on the conversation `conversation_id` with `contact_id`, made `now`.
-    #[must_use]
+    ///
+    /// # Errors
+    /// [`RandomUnavailable`] when no id can be drawn.
     pub fn pending(
         conversation_id: ConversationId,
         contact_id: ContactId,
         kind: SuggestionKind,
         now: Timestamp,
-    ) -> Self {
-        Self {
-            id: SuggestionId::generate(now),
+    ) -> Result<Self, RandomUnavailable> {
+        Ok(Self {
+            id: SuggestionId::generate(now)?,
             conversation_id,
             contact_id,
             kind,
@@ -97,7 +99,7 @@ impl SuggestionView {
             reason: None,
             requested_at: now.as_millis(),
             finished_at: None,
-        }
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use super::privacy::ErasureCounts;
 use super::tenant::RetentionSettings;
 use super::time::Timestamp;
 use super::whatsapp::MetaError;
+use crate::kernel::Page;
 
 mod ports;
 pub use ports::{
@@ -674,15 +675,6 @@ pub struct LeadView {
     pub received_at: i64,
     /// Latest change, epoch ms.
     pub updated_at: i64,
-}
-
-/// A page of results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Page<T> {
-    /// The items, in order.
-    pub items: Vec<T>,
-    /// The cursor for the next page, when there may be one.
-    pub next: Option<String>,
 }
 
 #[cfg(test)]

@@ -45,7 +45,8 @@ impl ContactStore for MemoryInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let id = fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone()));
+        let id =
+            fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone())).map_err(anyhow::Error::from)?;
         Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 
@@ -158,7 +159,7 @@ impl ContactStore for MemoryInbox {
         tenant: &TenantId,
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
-        let id = fake_index(tenant).contact_id(key);
+        let id = fake_index(tenant).contact_id(key).map_err(anyhow::Error::from)?;
         Ok(self
             .state()?
             .contacts
@@ -169,6 +170,6 @@ impl ContactStore for MemoryInbox {
     }
 
     async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        Ok(fake_index(tenant).contact_id(key))
+        fake_index(tenant).contact_id(key).map_err(|e| anyhow::Error::from(e).into())
     }
 }

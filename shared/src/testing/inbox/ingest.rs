@@ -27,11 +27,11 @@ impl IngestStore for MemoryInbox {
                 view.service_window_until = Some(at + 24 * 3_600_000);
             }
         }
-        let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at);
+        let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
         state.messages.push((
             tenant.clone(),
             MessageView {
-                id: MessageId::generate(message.sent_at),
+                id: MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?,
                 conversation_id: conversation,
                 wamid: Some(message.wamid.as_str().to_owned()),
                 direction: "inbound".into(),

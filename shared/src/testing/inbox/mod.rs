@@ -37,10 +37,7 @@ pub(super) struct InboxState {
 /// KMS), so ids stay distinct across tenants as they are in the table.
 #[must_use]
 pub fn fake_index(tenant: &TenantId) -> crate::domain::BlindIndex {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tenant.as_str().as_bytes());
-    let mut key = [0u8; 32];
-    key.copy_from_slice(digest.as_ref());
-    crate::domain::BlindIndex::new(&key)
+    crate::domain::BlindIndex::new(&crate::kernel::digest::sha256(tenant.as_str().as_bytes()))
 }
 
 pub(super) fn paginate<T: Clone>(
@@ -68,7 +65,9 @@ impl MemoryInbox {
         profile: &ContactProfile,
         at: Timestamp,
     ) -> Result<ContactId, InboxError> {
-        let id = fake_index(tenant).contact_id(profile.keys().first().ok_or(InboxError::NoContact)?);
+        let id = fake_index(tenant)
+            .contact_id(profile.keys().first().ok_or(InboxError::NoContact)?)
+            .map_err(anyhow::Error::from)?;
         if !state.contacts.iter().any(|(t, c)| t == tenant && c.id == id) {
             state.contacts.push((
                 tenant.clone(),
@@ -99,13 +98,13 @@ impl MemoryInbox {
         tenant: &TenantId,
         contact: &ContactId,
         at: Timestamp,
-    ) -> ConversationId {
+    ) -> Result<ConversationId, InboxError> {
         if let Some((_, c)) =
             state.conversations.iter().find(|(t, c)| t == tenant && &c.contact_id == contact)
         {
-            return c.id.clone();
+            return Ok(c.id.clone());
         }
-        let id = ConversationId::generate(at);
+        let id = ConversationId::generate(at).map_err(anyhow::Error::from)?;
         state.conversations.push((
             tenant.clone(),
             ConversationView {
@@ -119,6 +118,6 @@ impl MemoryInbox {
                 updated_at: at.as_millis(),
             },
         ));
-        id
+        Ok(id)
     }
 }

@@ -36,7 +36,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let page = deps.inbox.contacts(tenant, &filter, paging.after.as_deref(), paging.limit).await?;
     deps.audit(principal, "contact.list", target("contact", "*"), |e| e.with_count(page.items.len() as u64))
         .await;
-    let page = shared::domain::inbox::Page {
+    let page = shared::kernel::Page {
         items: page
             .items
             .into_iter()
@@ -72,7 +72,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
             &profile,
             kind.into(),
             consent_source(principal),
-            &format!("api:{}", shared::domain::new_ulid(now)),
+            &format!("api:{}", shared::domain::new_ulid(now)?),
         )
         .await?;
     }
@@ -152,7 +152,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
             email: contact.email.clone(),
             ..ContactProfile::default()
         };
-        let cause = format!("api:{}", shared::domain::new_ulid(now));
+        let cause = format!("api:{}", shared::domain::new_ulid(now)?);
         record_consent(deps, principal, &profile, kind, consent_source(principal), &cause).await?;
         updated = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
     }

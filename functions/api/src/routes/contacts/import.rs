@@ -229,7 +229,7 @@ pub(super) async fn import_row<A: Adapters>(
         }
         if current.is_none_or(|c| c.state != kind) {
             let cause =
-                format!("import:{source}:{}:{}", kind.as_str(), shared::domain::new_ulid(deps.clock.now()));
+                format!("import:{source}:{}:{}", kind.as_str(), shared::domain::new_ulid(deps.clock.now())?);
             record_consent(deps, principal, &row.profile, kind, ConsentSource::Import, &cause).await?;
             changed = true;
         }

@@ -192,7 +192,7 @@ pub async fn create_record<A: Adapters>(
     check_assignee(deps, principal, body.assignee.as_ref()).await?;
     let now = deps.clock.now();
     let record = ContactRecord {
-        id: RecordId::generate(now),
+        id: RecordId::generate(now)?,
         contact_id: contact.id.clone(),
         kind,
         text: body.text.trim().to_owned(),

@@ -86,8 +86,12 @@ impl ContactStore for DynamoInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let key =
-            keys::contact(tenant, &self.index(tenant).await?.contact_id(&ContactKey::Phone(phone.clone())));
+        let id = self
+            .index(tenant)
+            .await?
+            .contact_id(&ContactKey::Phone(phone.clone()))
+            .map_err(anyhow::Error::from)?;
+        let key = keys::contact(tenant, &id);
         self.read_one(tenant, &key, contact_view, "reading a contact").await
     }
 
@@ -266,7 +270,7 @@ impl ContactStore for DynamoInbox {
     ) -> Result<Vec<ContactView>, InboxError> {
         let now = Self::now_filter();
         let index = self.index(tenant).await?;
-        let mut ids = vec![index.contact_id(key)];
+        let mut ids = vec![index.contact_id(key).map_err(anyhow::Error::from)?];
         let alias = match key {
             ContactKey::Phone(_) => None,
             ContactKey::UserId(_) | ContactKey::Email(_) => {
@@ -303,7 +307,7 @@ impl ContactStore for DynamoInbox {
     }
 
     async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        Ok(self.index(tenant).await?.contact_id(key))
+        self.index(tenant).await?.contact_id(key).map_err(|e| anyhow::Error::from(e).into())
     }
 }
 
@@ -318,7 +322,7 @@ impl DynamoInbox {
         let keys = profile.keys();
         let first = keys.first().ok_or(InboxError::NoContact)?;
         let index = self.index(tenant).await?;
-        let mut contact_id = index.contact_id(first);
+        let mut contact_id = index.contact_id(first).map_err(anyhow::Error::from)?;
         if !matches!(first, ContactKey::Phone(_)) {
             // Without a phone number, an alias may lead to a contact first seen another way.
             for key in keys.iter().filter(|key| !matches!(key, ContactKey::Phone(_))) {

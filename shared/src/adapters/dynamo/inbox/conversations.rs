@@ -131,7 +131,7 @@ impl DynamoInbox {
                 return Ok(id.clone());
             }
         }
-        let conversation_id = ConversationId::generate(now);
+        let conversation_id = ConversationId::generate(now).map_err(anyhow::Error::from)?;
         let contact_key = keys::contact(tenant, contact_id);
         let link = Update::builder()
             .table_name(self.table.name())

@@ -13,7 +13,7 @@ impl IngestStore for DynamoInbox {
         let at = message.sent_at;
         let (contact_id, contact, _) = self.resolve_contact(tenant, message.from, at).await?;
         let conversation = self.ensure_conversation(tenant, &contact_id, &contact, at, now).await?;
-        let message_id = MessageId::generate(at);
+        let message_id = MessageId::generate(at).map_err(anyhow::Error::from)?;
         let key = keys::message(tenant, &conversation, at, &message_id);
         let mut record = wamid_item(&keys::wamid(tenant, message.wamid), message.wamid.as_str());
         record.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
@@ -84,7 +84,7 @@ impl IngestStore for DynamoInbox {
                     self.resolve_contact(tenant, change.recipient, change.at).await?;
                 let conversation =
                     self.ensure_conversation(tenant, &contact_id, &contact, change.at, now).await?;
-                let message_id = MessageId::generate(change.at);
+                let message_id = MessageId::generate(change.at).map_err(anyhow::Error::from)?;
                 let key = keys::message(tenant, &conversation, change.at, &message_id);
                 fresh.insert(attr::MESSAGE_SK.to_owned(), s(&key.sk));
                 fresh.insert(attr::CONVERSATION_ID.to_owned(), s(conversation.as_str()));

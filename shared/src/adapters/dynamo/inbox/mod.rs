@@ -37,14 +37,15 @@ use crate::domain::inbox::{
     epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
     ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView, MessageStatus,
-    MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, Page,
-    StatusChange, StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
+    MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, StatusChange,
+    StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
 };
 
 use crate::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
 };
 use crate::domain::outbound::message_of_callback;
+use crate::kernel::Page;
 use views::{contact_view, conversation_view, lead_view, message_view, wamid_item, MessageRecord};
 
 use crate::domain::privacy::{DayQueue, ErasureCounts};

@@ -266,7 +266,7 @@ impl DynamoInbox {
             }
         }
         let Some(first) = change.recipient.keys().into_iter().next() else { return Ok(None) };
-        let contact_id = self.index(tenant).await?.contact_id(&first);
+        let contact_id = self.index(tenant).await?.contact_id(&first).map_err(anyhow::Error::from)?;
         let contact = self
             .table
             .get(&keys::contact(tenant, &contact_id), Self::now_filter())
