@@ -146,14 +146,6 @@ where
     .await
 }
 
-fn poison(what: &str, error: impl std::fmt::Display) -> RecordError {
-    RecordError::Poison(format!("{what}: {error}"))
-}
-
-fn retry(what: &str, error: impl std::fmt::Debug) -> RecordError {
-    RecordError::Retryable(format!("{what}: {error:?}"))
-}
-
 fn inbox_failure(error: InboxError) -> RecordError {
     match error {
         InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
@@ -165,7 +157,7 @@ fn inbox_failure(error: InboxError) -> RecordError {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T, RecordError> {
-    serde_json::from_str(raw.get()).map_err(|e| poison(what, shared::telemetry::json_error(&e)))
+    serde_json::from_str(raw.get()).map_err(|e| RecordError::poison(what, shared::telemetry::json_error(&e)))
 }
 
 async fn process<I, T, V, L, C>(
@@ -216,8 +208,11 @@ where
             Ok(())
         }
         Event::Lead { page_id, leadgen } => {
-            let tenant =
-                deps.tenants.tenant_for_page_id(&page_id).await.map_err(|e| retry("page routing", e))?;
+            let tenant = deps
+                .tenants
+                .tenant_for_page_id(&page_id)
+                .await
+                .map_err(|e| RecordError::retryable("page routing", e))?;
             let Some(tenant) = tenant else {
                 tracing::warn!("Lead for a Page no tenant has connected; dropped");
                 return Ok(());
@@ -237,7 +232,7 @@ async fn tenant_of_number<I, T: TenantStore, V, L, C>(
         .tenants
         .tenant_for_phone_number_id(phone_number_id)
         .await
-        .map_err(|e| retry("number routing", e))?;
+        .map_err(|e| RecordError::retryable("number routing", e))?;
     if tenant.is_none() {
         // Disconnected (P54: collection stops at once) or never connected: nothing to attribute it to.
         tracing::warn!("Event for a business number no tenant has connected; dropped");
@@ -258,7 +253,8 @@ async fn settings_of<I, T: TenantStore, V, L, C>(
     deps: &Deps<I, T, V, L, C>,
     tenant: &TenantId,
 ) -> Result<(RetentionSettings, TenantSettings), RecordError> {
-    let tenant = deps.tenants.tenant(tenant).await.map_err(|e| retry("reading the tenant", e))?;
+    let tenant =
+        deps.tenants.tenant(tenant).await.map_err(|e| RecordError::retryable("reading the tenant", e))?;
     Ok(tenant.map(|t| (t.retention, t.settings)).unwrap_or_default())
 }
 
@@ -278,7 +274,7 @@ async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     raw: &RawValue,
 ) -> Result<(), RecordError> {
     let message: InboundMessage = parse(raw, "message does not parse")?;
-    let wamid = Wamid::parse(message.id.clone()).map_err(|e| poison("message id", e))?;
+    let wamid = Wamid::parse(message.id.clone()).map_err(|e| RecordError::poison("message id", e))?;
     let profile = ContactProfile {
         name: contact.profile.as_ref().and_then(|p| p.name.clone()),
         ..whatsapp_user(
@@ -334,7 +330,7 @@ async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     raw: &RawValue,
 ) -> Result<(), RecordError> {
     let update: StatusUpdate = parse(raw, "status does not parse")?;
-    let wamid = Wamid::parse(update.id.clone()).map_err(|e| poison("status id", e))?;
+    let wamid = Wamid::parse(update.id.clone()).map_err(|e| RecordError::poison("status id", e))?;
     let Some(status) = MessageStatus::from_meta(&update.status) else {
         tracing::info!(status = %update.status, "Status of a kind this version does not track");
         return Ok(());
@@ -414,7 +410,11 @@ async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Cloc
         tracing::info!("Lead already stored");
         return Ok(());
     }
-    let connection = deps.tenants.page_connection(tenant).await.map_err(|e| retry("page connection", e))?;
+    let connection = deps
+        .tenants
+        .page_connection(tenant)
+        .await
+        .map_err(|e| RecordError::retryable("page connection", e))?;
     let Some(connection) = connection else {
         tracing::warn!("Lead for a Page whose connection is gone; dropped");
         return Ok(());
@@ -425,14 +425,14 @@ async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Cloc
         Err(OpenError::Refused) => {
             return Err(RecordError::Poison("the Page token does not open for this tenant".to_owned()))
         }
-        Err(OpenError::Unknown(e)) => return Err(retry("opening the Page token", e)),
+        Err(OpenError::Unknown(e)) => return Err(RecordError::retryable("opening the Page token", e)),
     };
     let fetched = deps.graph.fetch_lead(&change.leadgen_id, &token).await.map_err(|e| match e {
         // Graph's answer may change (a token renewed, a lead propagated): retry through SQS.
         FetchLeadError::Refused { status, code } => {
             RecordError::Retryable(format!("Graph refused the lead: HTTP {status}, code {code}"))
         }
-        other => retry("fetching the lead", other),
+        other => RecordError::retryable("fetching the lead", other),
     })?;
     let profile = lead_profile(&fetched.lead);
     let change_json = raw.get();

@@ -150,11 +150,6 @@ pub async fn handle<A: Adapters>(
     .await
 }
 
-/// A failure SQS should redeliver, with what failed.
-fn retry(what: &str, error: &dyn std::fmt::Debug) -> RecordError {
-    RecordError::Retryable(format!("{what}: {error:?}"))
-}
-
 /// The delivery at which an unavailable provider ends the request `failed` instead of leaving it
 /// to SQS again: below the queues' `maxReceiveCount` (5), so the agent gets an answer rather than
 /// a request pending until it expires.
@@ -175,7 +170,7 @@ pub async fn suggest_one<A: Adapters>(
         .inbox
         .suggestion(tenant, &job.conversation_id, &job.suggestion_id)
         .await
-        .map_err(|e| retry("reading the request", &e))?
+        .map_err(|e| RecordError::retryable("reading the request", &e))?
     else {
         // Deleted with its conversation or contact, or expired: nothing is left to do.
         tracing::info!("The suggestion request no longer exists");
@@ -193,7 +188,7 @@ pub async fn suggest_one<A: Adapters>(
     deps.inbox
         .finish_suggestion(tenant, &suggestion, &outcome, deps.clock.now())
         .await
-        .map_err(|e| retry("recording the outcome", &e))?;
+        .map_err(|e| RecordError::retryable("recording the outcome", &e))?;
     tracing::info!(status, "Suggestion request finished");
     Ok(())
 }
@@ -205,17 +200,21 @@ async fn outcome<A: Adapters>(
     attempt: u32,
     deps: &Deps<A>,
 ) -> Result<SuggestionOutcome, RecordError> {
-    let tenant = deps.tenants.tenant(tenant_id).await.map_err(|e| retry("reading the tenant", &e))?;
+    let tenant =
+        deps.tenants.tenant(tenant_id).await.map_err(|e| RecordError::retryable("reading the tenant", &e))?;
     let Some(tenant) = tenant.filter(|t| t.status == TenantStatus::Active) else {
         return Ok(SuggestionOutcome::Refused(AiRefusal::Disabled));
     };
-    let connection =
-        deps.tenants.ai_connection(tenant_id).await.map_err(|e| retry("reading the AI connection", &e))?;
+    let connection = deps
+        .tenants
+        .ai_connection(tenant_id)
+        .await
+        .map_err(|e| RecordError::retryable("reading the AI connection", &e))?;
     let contact = deps
         .inbox
         .contact(tenant_id, &suggestion.contact_id)
         .await
-        .map_err(|e| retry("reading the contact", &e))?;
+        .map_err(|e| RecordError::retryable("reading the contact", &e))?;
     let Some(contact) = contact else {
         return Ok(SuggestionOutcome::Failed("the contact no longer exists".to_owned()));
     };
@@ -233,7 +232,7 @@ async fn outcome<A: Adapters>(
         .inbox
         .latest_messages(tenant_id, &suggestion.conversation_id, CONTEXT_MESSAGES)
         .await
-        .map_err(|e| retry("reading the conversation", &e))?;
+        .map_err(|e| RecordError::retryable("reading the conversation", &e))?;
     let team = team_names(tenant_id, deps).await?;
     let names: Vec<&str> = contact.name.iter().chain(&team).map(String::as_str).collect();
     let turns = turns(&messages, &names);
@@ -245,7 +244,7 @@ async fn outcome<A: Adapters>(
         .vault
         .open(&context, &connection.api_key)
         .await
-        .map_err(|e| retry("opening the provider key", &e))?;
+        .map_err(|e| RecordError::retryable("opening the provider key", &e))?;
     let api_key = Secret::new(String::from_utf8_lossy(key.expose()).into_owned());
     let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
     let kind = suggestion.kind;
@@ -255,7 +254,7 @@ async fn outcome<A: Adapters>(
             SuggestionOutcome::Ready,
         )),
         Err(AiProviderError::Unavailable(e)) if attempt < PROVIDER_ATTEMPTS => {
-            Err(retry("the AI provider is unavailable", &e))
+            Err(RecordError::retryable("the AI provider is unavailable", &e))
         }
         Err(AiProviderError::Unavailable(_)) => Ok(SuggestionOutcome::Failed(format!(
             "the AI provider stayed unavailable through {PROVIDER_ATTEMPTS} attempts; ask again later"
@@ -280,7 +279,7 @@ async fn team_names<A: Adapters>(tenant: &TenantId, deps: &Deps<A>) -> Result<Ve
             .directory
             .users(tenant, after.as_deref(), 100)
             .await
-            .map_err(|e| retry("reading the team", &e))?;
+            .map_err(|e| RecordError::retryable("reading the team", &e))?;
         names.extend(page.items.into_iter().filter(|u| u.status != UserStatus::Deleted).map(|u| u.name));
         match page.next {
             Some(next) => after = Some(next),
