@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use shared::app::secrets::OpenSecretError;
 use shared::domain::audit::AuditError;
 use shared::domain::crm::RecordError;
 use shared::domain::identity::{CreateUserError, DirectoryError, UpdateError};
@@ -173,6 +174,17 @@ impl From<OpenError> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         internal(&error)
+    }
+}
+
+impl From<OpenSecretError> for ApiError {
+    fn from(error: OpenSecretError) -> Self {
+        match error {
+            OpenSecretError::Refused => {
+                internal(&anyhow::anyhow!("a stored envelope did not open under its context"))
+            }
+            OpenSecretError::Unknown(e) => internal(&e),
+        }
     }
 }
 

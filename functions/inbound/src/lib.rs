@@ -20,20 +20,19 @@ use serde_json::value::RawValue;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::app::secrets::{open_tenant_secret, OpenSecretError};
 use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, InboxError, InboxStore, MessageStatus,
     NewInboundMessage, NewLead, StatusChange,
 };
-use shared::domain::ports::{
-    EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose, TenantStore, Vault,
-};
+use shared::domain::ports::{FetchLeadError, LeadSource, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{RetentionSettings, TenantSettings};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
-use shared::domain::{Clock, PhoneNumber, Secret, SystemClock, TenantId, Timestamp, Wamid};
+use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 use tracing::Instrument as _;
 
@@ -419,14 +418,15 @@ async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Cloc
         tracing::warn!("Lead for a Page whose connection is gone; dropped");
         return Ok(());
     };
-    let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::PageAccessToken };
-    let token = match deps.vault.open(&context, &connection.page_access_token).await {
-        Ok(token) => Secret::new(String::from_utf8_lossy(token.expose()).into_owned()),
-        Err(OpenError::Refused) => {
-            return Err(RecordError::Poison("the Page token does not open for this tenant".to_owned()))
-        }
-        Err(OpenError::Unknown(e)) => return Err(RecordError::retryable("opening the Page token", e)),
-    };
+    let token =
+        open_tenant_secret(&deps.vault, tenant, Purpose::PageAccessToken, &connection.page_access_token)
+            .await
+            .map_err(|e| match e {
+                OpenSecretError::Refused => {
+                    RecordError::Poison("the Page token does not open for this tenant".to_owned())
+                }
+                OpenSecretError::Unknown(e) => RecordError::retryable("opening the Page token", e),
+            })?;
     let fetched = deps.graph.fetch_lead(&change.leadgen_id, &token).await.map_err(|e| match e {
         // Graph's answer may change (a token renewed, a lead propagated): retry through SQS.
         FetchLeadError::Refused { status, code } => {

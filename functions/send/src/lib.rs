@@ -34,13 +34,14 @@ use shared::adapters::documents::DocQuality;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::app::secrets::open_tenant_secret;
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{InboxStore, MessageStatus, MessageView, OutboundClaim, Unsent};
 use shared::domain::outbound::{
     callback_data, check_policy, classify, pair_wait, ErrorClass, OutboundBody, Pace, QualityMeter, SendJob,
     SendPacer, ThroughputShare, PAIR_INTERVAL_MS,
 };
-use shared::domain::ports::{CloudApi, CloudApiError, EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{CloudApi, CloudApiError, Purpose, TenantStore, Vault};
 use shared::domain::whatsapp::MetaError;
 use shared::domain::{Clock, MessageId, Secret, SystemClock, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
@@ -365,13 +366,10 @@ async fn prepare<A: Adapters>(
         .await?;
         return Ok(Prepared::Ended("failed.not_connected".to_owned()));
     };
-    let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::WhatsAppAccessToken };
-    let token = deps
-        .vault
-        .open(&context, &connection.access_token)
-        .await
-        .map_err(|e| RecordError::retryable("opening the token", &e))?;
-    let token = Secret::new(String::from_utf8_lossy(token.expose()).into_owned());
+    let token =
+        open_tenant_secret(&deps.vault, tenant, Purpose::WhatsAppAccessToken, &connection.access_token)
+            .await
+            .map_err(|e| RecordError::retryable("opening the token", &e))?;
     Ok(Prepared::Ready(Ready { to_someone, phone_number_id: connection.phone_number_id, token, body }))
 }
 

@@ -14,6 +14,7 @@ use shared::adapters::ai::OpenAiCompatible;
 use shared::adapters::documents::DocDirectory;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::app::secrets::open_tenant_secret;
 use shared::config::{ConfigError, Env};
 use shared::domain::ai::{
     ai_gate, parse_answer, turns, AiProvider, AiProviderError, AiProviders, AiRefusal, ProviderCall,
@@ -21,9 +22,9 @@ use shared::domain::ai::{
 };
 use shared::domain::identity::{Directory, UserStatus};
 use shared::domain::inbox::InboxStore;
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{Purpose, TenantStore, Vault};
 use shared::domain::tenant::TenantStatus;
-use shared::domain::{Clock, Secret, SystemClock, TenantId};
+use shared::domain::{Clock, SystemClock, TenantId};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 
 /// The function's configuration.
@@ -239,13 +240,9 @@ async fn outcome<A: Adapters>(
     if turns.is_empty() {
         return Ok(SuggestionOutcome::Failed("the conversation has no text to work from".to_owned()));
     }
-    let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::IntegrationSecret };
-    let key = deps
-        .vault
-        .open(&context, &connection.api_key)
+    let api_key = open_tenant_secret(&deps.vault, tenant_id, Purpose::IntegrationSecret, &connection.api_key)
         .await
         .map_err(|e| RecordError::retryable("opening the provider key", &e))?;
-    let api_key = Secret::new(String::from_utf8_lossy(key.expose()).into_owned());
     let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
     let kind = suggestion.kind;
     match deps.provider.complete(&call, &kind.instructions(), &turns).await {

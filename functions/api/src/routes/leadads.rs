@@ -4,7 +4,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::app::secrets::seal_tenant_secret;
+use shared::domain::ports::{Purpose, TenantStore};
 use shared::domain::privacy::Integration;
 use shared::domain::tenant::PageConnection;
 use shared::domain::{Clock, Secret};
@@ -54,8 +55,8 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let request: ConnectPage = json_body(ctx.body)?;
     let page_id = meta_id("page_id", &request.page_id)?;
     let token = validated_token("page_access_token", &request.page_access_token)?;
-    let context = EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::PageAccessToken };
-    let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
+    let sealed =
+        seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::PageAccessToken, token.as_bytes()).await?;
     let connection = PageConnection { page_id, page_access_token: sealed, connected_at: deps.clock.now() };
     deps.tenants.connect_page(&admin.tenant_id, &connection).await?;
     tracing::info!("Lead Ads Page connected");

@@ -5,7 +5,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, Vault};
+use shared::app::secrets::seal_tenant_secret;
+use shared::domain::ports::{Purpose, TenantStore};
 use shared::domain::privacy::Integration;
 use shared::domain::tenant::WhatsAppConnection;
 use shared::domain::{Clock, PhoneNumber, Secret};
@@ -68,9 +69,9 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let display = PhoneNumber::parse(&request.display_phone_number)
         .map_err(|e| ApiError(Problem::bad_request(format!("display_phone_number: {e}"))))?;
     let token = validated_token("access_token", &request.access_token)?;
-    let context =
-        EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::WhatsAppAccessToken };
-    let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
+    let sealed =
+        seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::WhatsAppAccessToken, token.as_bytes())
+            .await?;
     let connection = WhatsAppConnection {
         phone_number_id,
         display_phone_number: display.as_digits().to_owned(),
