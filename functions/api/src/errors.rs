@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use shared::app::integrations::DisconnectError;
 use shared::app::secrets::OpenSecretError;
 use shared::domain::audit::AuditError;
 use shared::domain::crm::RecordError;
@@ -9,7 +10,7 @@ use shared::domain::identity::{CreateUserError, DirectoryError, UpdateError};
 use shared::domain::inbox::InboxError;
 use shared::domain::ports::OpenError;
 use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
-use shared::domain::privacy::PrivacyError;
+use shared::domain::privacy::{Integration, PrivacyError};
 use shared::lambda::http::Problem;
 
 use crate::auth::AuthError;
@@ -184,6 +185,21 @@ impl From<OpenSecretError> for ApiError {
                 internal(&anyhow::anyhow!("a stored envelope did not open under its context"))
             }
             OpenSecretError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<DisconnectError> for ApiError {
+    /// 404 when the integration is not connected.
+    fn from(error: DisconnectError) -> Self {
+        match error {
+            DisconnectError::NotConnected(Integration::WhatsApp) => {
+                Problem::not_found("no WhatsApp number is connected").into()
+            }
+            DisconnectError::NotConnected(Integration::LeadAds) => {
+                Problem::not_found("no Page is connected").into()
+            }
+            DisconnectError::Unknown(e) => internal(&e),
         }
     }
 }

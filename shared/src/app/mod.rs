@@ -4,4 +4,5 @@
 //! maps them to problems in `functions/api/src/errors.rs`, the queue consumers to batch
 //! failures.
 
+pub mod integrations;
 pub mod secrets;

@@ -4,6 +4,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::app::integrations;
 use shared::app::secrets::seal_tenant_secret;
 use shared::domain::ports::{Purpose, TenantStore};
 use shared::domain::privacy::Integration;
@@ -84,5 +85,14 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    super::privacy::disconnect(ctx, deps, Integration::LeadAds).await
+    let admin = ctx.tenant()?;
+    let tenant = &admin.tenant_id;
+    let disconnected =
+        integrations::disconnect(&deps.tenants, &deps.privacy, &deps.clock, tenant, Integration::LeadAds)
+            .await?;
+    deps.audit(admin, "integration.leadads_disconnect", target("tenant", tenant.as_str()), |e| {
+        e.with_fields([disconnected.data_field()])
+    })
+    .await;
+    Ok(super::no_content())
 }
