@@ -834,3 +834,32 @@ async fn sending_answers_the_contracts_problems_and_counts_quality() {
         "{quality}"
     );
 }
+
+#[test]
+fn a_refusal_counts_under_the_name_of_its_problem_type() {
+    use shared::app::outbound::SubmitError;
+    use shared::domain::outbound::Refusal;
+    let refusals = [
+        SubmitError::Policy(Refusal::UnknownRecipient),
+        SubmitError::Policy(Refusal::OptedOut),
+        SubmitError::Policy(Refusal::Restricted),
+        SubmitError::Policy(Refusal::NoConsent),
+        SubmitError::Policy(Refusal::OutsideWindow),
+        SubmitError::NoContact,
+        SubmitError::UnknownTemplate { name: "t".into(), language: "en".into() },
+        SubmitError::TemplateMismatch("n".into()),
+        SubmitError::NotConnected,
+    ];
+    for refusal in refusals {
+        let metric = refusal.quality_metric().map(str::to_owned);
+        let problem = ApiError::from(refusal).0;
+        let slug = problem.kind.rsplit('/').next().unwrap_or_default().replace('-', "_");
+        assert_eq!(problem.status, 422);
+        assert_eq!(metric, Some(format!("refused.{slug}")));
+    }
+    for other in [SubmitError::NotVisibleToAgent, SubmitError::PlanLimit { limit: 1 }, SubmitError::NotQueued]
+    {
+        assert_eq!(other.quality_metric(), None);
+        assert_ne!(ApiError::from(other).0.status, 422);
+    }
+}

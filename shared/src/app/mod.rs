@@ -5,4 +5,5 @@
 //! failures.
 
 pub mod integrations;
+pub mod outbound;
 pub mod secrets;
