@@ -17,9 +17,12 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
+use shared::adapters::documents::{DocRateLimiter, DocTemplates};
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::adapters::sqs::SqsQueue;
+use shared::app::outbound::OutboundPorts;
 use shared::app::secrets::{open_tenant_secret, OpenSecretError};
 use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
@@ -82,7 +85,7 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<I, T, V, L, C> {
+pub struct Deps<I, T, V, L, C, O, M, R> {
     /// Configuration.
     pub config: Config,
     /// Contacts, conversations, messages, consent, leads.
@@ -95,10 +98,25 @@ pub struct Deps<I, T, V, L, C> {
     pub graph: L,
     /// The time source.
     pub clock: C,
+    /// `outbound.fifo`: replies submitted through [`shared::app::outbound::submit`].
+    pub outbound: O,
+    /// Message templates as synced (the pre-flight of template replies).
+    pub templates: M,
+    /// Monthly message counts (the plan's limit applies to replies too).
+    pub limiter: R,
 }
 
 /// The production wiring.
-pub type AwsDeps = Deps<DynamoInbox, DynamoTenantStore, KmsVault, GraphClient, SystemClock>;
+pub type AwsDeps = Deps<
+    DynamoInbox,
+    DynamoTenantStore,
+    KmsVault,
+    GraphClient,
+    SystemClock,
+    SqsQueue,
+    DocTemplates<Table>,
+    DocRateLimiter<Table>,
+>;
 
 impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
@@ -111,7 +129,10 @@ impl AwsDeps {
             Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Ok(Self {
             inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table),
+            tenants: DynamoTenantStore::new(table.clone()),
+            outbound: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.outbound_queue_url.clone()),
+            templates: DocTemplates::new(table.clone()),
+            limiter: DocRateLimiter::new(table),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),
                 config.kms_key_id.clone(),
@@ -124,13 +145,29 @@ impl AwsDeps {
     }
 }
 
+impl<I, T, V, L, C, O, M, R> Deps<I, T, V, L, C, O, M, R> {
+    /// The ports [`shared::app::outbound::submit`] uses: a reply is checked, stored and queued
+    /// exactly as a message sent through the API.
+    #[must_use]
+    pub fn outbound_ports(&self) -> OutboundPorts<'_, I, T, M, R, O, C> {
+        OutboundPorts {
+            inbox: &self.inbox,
+            tenants: &self.tenants,
+            templates: &self.templates,
+            limiter: &self.limiter,
+            queue: &self.outbound,
+            clock: &self.clock,
+        }
+    }
+}
+
 /// Handles one batch.
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle<I, T, V, L, C>(
+pub async fn handle<I, T, V, L, C, O, M, R>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
 ) -> Result<SqsBatchResponse, BatchError>
 where
     I: InboxStore,
@@ -159,10 +196,10 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T
     serde_json::from_str(raw.get()).map_err(|e| RecordError::poison(what, shared::telemetry::json_error(&e)))
 }
 
-async fn process<I, T, V, L, C>(
+async fn process<I, T, V, L, C, O, M, R>(
     _meta: RecordMeta,
     envelope: Envelope,
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
 ) -> Result<(), RecordError>
 where
     I: InboxStore,
@@ -223,8 +260,8 @@ where
     }
 }
 
-async fn tenant_of_number<I, T: TenantStore, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn tenant_of_number<I, T: TenantStore, V, L, C, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
     let tenant = deps
@@ -240,16 +277,16 @@ async fn tenant_of_number<I, T: TenantStore, V, L, C>(
 }
 
 /// The tenant's retention settings (defaults when it has none).
-async fn retention_of<I, T: TenantStore, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn retention_of<I, T: TenantStore, V, L, C, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RecordError> {
     Ok(settings_of(deps, tenant).await?.0)
 }
 
 /// The tenant's retention settings and preferences (defaults when it has none).
-async fn settings_of<I, T: TenantStore, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn settings_of<I, T: TenantStore, V, L, C, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
 ) -> Result<(RetentionSettings, TenantSettings), RecordError> {
     let tenant =
@@ -266,8 +303,8 @@ fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
 
-async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     contact: &ContactEntry,
     raw: &RawValue,
@@ -323,8 +360,8 @@ async fn on_message<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     Ok(())
 }
 
-async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -350,8 +387,8 @@ async fn on_status<I: InboxStore, T: TenantStore, V, L, C: Clock>(
     Ok(())
 }
 
-async fn on_preference<I: InboxStore, T, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_preference<I: InboxStore, T, V, L, C: Clock, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -399,8 +436,8 @@ fn lead_profile(lead: &GraphLead) -> ContactProfile {
     }
 }
 
-async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -462,7 +499,100 @@ async fn on_lead<I: InboxStore, T: TenantStore, V: Vault, L: LeadSource, C: Cloc
 
 #[cfg(test)]
 mod tests {
+    use shared::adapters::documents::{DocRateLimiter, DocTemplates};
+    use shared::app::outbound::{self, Submission};
+    use shared::domain::outbound::{OutboundBody, SendJob};
+    use shared::domain::ports::{EncryptionContext, Purpose};
+    use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
+    use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryQueue, MemoryTenantStore};
+
     use super::*;
+
+    type FakeDeps = Deps<
+        MemoryInbox,
+        MemoryTenantStore,
+        LocalVault,
+        GraphClient,
+        ManualClock,
+        MemoryQueue,
+        DocTemplates<MemoryDocs>,
+        DocRateLimiter<MemoryDocs>,
+    >;
+
+    const NUMBER_ID: &str = "106540352242922";
+
+    /// A tenant with its number connected, on in-memory adapters.
+    async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
+        let docs = MemoryDocs::default();
+        let deps = Deps {
+            config: Config {
+                table_name: "t".into(),
+                key_table_name: "k".into(),
+                kms_key_id: "k".into(),
+                graph_api_base_url: "https://graph.example".into(),
+                graph_api_version: "v23.0".into(),
+                outbound_queue_url: "o".into(),
+                suggest_queue_url: "s".into(),
+                concurrency: 1,
+            },
+            inbox: MemoryInbox::default(),
+            tenants: MemoryTenantStore::default(),
+            vault: LocalVault,
+            graph: GraphClient::new("https://graph.example", "v23.0").unwrap(),
+            clock: ManualClock::at(now),
+            outbound: MemoryQueue::default(),
+            templates: DocTemplates::new(docs.clone()),
+            limiter: DocRateLimiter::new(docs),
+        };
+        let tenant = TenantId::generate(now);
+        let context = |purpose| EncryptionContext { tenant_id: tenant.clone(), purpose };
+        let signing = deps.vault.seal(&context(Purpose::TokenSigningKey), b"k").await.unwrap();
+        let key = ApiKey::generate(tenant.clone(), now).record("a", Role::Admin, now);
+        deps.tenants
+            .create_tenant(&Tenant::new(tenant.clone(), "T".into(), now, signing), &key)
+            .await
+            .unwrap();
+        let token = deps.vault.seal(&context(Purpose::WhatsAppAccessToken), b"EAA").await.unwrap();
+        let connection = WhatsAppConnection {
+            phone_number_id: NUMBER_ID.into(),
+            display_phone_number: "15550100001".into(),
+            waba_id: "102290129340398".into(),
+            access_token: token,
+            connected_at: now,
+        };
+        deps.tenants.connect_whatsapp(&tenant, &connection).await.unwrap();
+        (deps, tenant)
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_submitted_stored_and_queued_as_the_api_would() {
+        // Arrange: the customer writes in, through the ingest pipeline.
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+        let envelope = serde_json::json!({"v": 1, "event": {"message": {
+            "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
+            "message": {"from": "5511988887777", "id": "wamid.IN1", "timestamp": "1800000000",
+                "type": "text", "text": {"body": "hi"}}}}});
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [{
+            "messageId": "m1", "body": envelope.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"}]}))
+        .unwrap();
+        let response =
+            handle(LambdaEvent::new(event, lambda_runtime::Context::default()), &deps).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        let reply = serde_json::json!({"to": "5511988887777", "type": "text", "text": {"body": "Olá!"}});
+        let body = OutboundBody::parse(&reply).unwrap();
+
+        // Act
+        let submission = Submission { tenant: &tenant, body: &body, scope: None };
+        let accepted = outbound::submit(&deps.outbound_ports(), &submission).await.unwrap();
+
+        // Assert
+        let stored = deps.inbox.outbound(&tenant, &accepted.id).await.unwrap().unwrap();
+        assert_eq!((stored.status, stored.kind.as_str()), (MessageStatus::Queued, "text"));
+        let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: accepted.id };
+        assert_eq!(deps.outbound.sent(), [job.queue_message(&body.to)]);
+    }
 
     #[test]
     fn lead_answers_name_the_person() {
