@@ -14,10 +14,11 @@
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::Request;
+use shared::app::secrets::open_tenant_key;
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::identity::{AccessClaims, Directory, UserStatus};
 use shared::domain::inbox::AgentScope;
-use shared::domain::ports::{ApiKeyStore, EncryptionContext, Purpose, TenantStore, Vault};
+use shared::domain::ports::{ApiKeyStore, Purpose, TenantStore};
 use shared::domain::tenant::{ApiKey, Plan, Role, Tenant, TenantStatus};
 use shared::domain::{Clock, TenantId, UserId};
 use shared::kernel::digest::sha256;
@@ -114,8 +115,9 @@ pub async fn signing_key<A: Adapters>(
     deps: &Deps<A>,
     tenant: &Tenant,
 ) -> Result<shared::domain::SecretBytes, AuthError> {
-    let context = EncryptionContext { tenant_id: tenant.id.clone(), purpose: Purpose::TokenSigningKey };
-    deps.vault.open(&context, &tenant.token_key).await.map_err(|e| AuthError::Unknown(e.into()))
+    open_tenant_key(&deps.vault, &tenant.id, Purpose::TokenSigningKey, &tenant.token_key)
+        .await
+        .map_err(|e| AuthError::Unknown(e.into()))
 }
 
 /// Verifies the request's credential.

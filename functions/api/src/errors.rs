@@ -2,13 +2,17 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use shared::app::integrations::DisconnectError;
+use shared::app::outbound::SubmitError;
+use shared::app::secrets::OpenSecretError;
 use shared::domain::audit::AuditError;
 use shared::domain::crm::RecordError;
 use shared::domain::identity::{CreateUserError, DirectoryError, UpdateError};
 use shared::domain::inbox::InboxError;
+use shared::domain::outbound::Refusal;
 use shared::domain::ports::OpenError;
 use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
-use shared::domain::privacy::PrivacyError;
+use shared::domain::privacy::{Integration, PrivacyError};
 use shared::lambda::http::Problem;
 
 use crate::auth::AuthError;
@@ -180,6 +184,86 @@ impl From<anyhow::Error> for ApiError {
 impl From<shared::kernel::random::RandomUnavailable> for ApiError {
     fn from(error: shared::kernel::random::RandomUnavailable) -> Self {
         Self::from(anyhow::Error::from(error))
+    }
+}
+
+impl From<OpenSecretError> for ApiError {
+    fn from(error: OpenSecretError) -> Self {
+        match error {
+            OpenSecretError::Refused => {
+                internal(&anyhow::anyhow!("a stored envelope did not open under its context"))
+            }
+            OpenSecretError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+/// 422 for a message the policy refuses (P20–P22): `slug` names the reason.
+#[must_use]
+pub fn message_refused(slug: &str, detail: impl Into<String>) -> ApiError {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, "Message refused", detail).into()
+}
+
+/// The problem type (`…/problems/<slug>`) of a policy refusal.
+const fn refusal_slug(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::UnknownRecipient => "unknown-recipient",
+        Refusal::OptedOut => "opted-out",
+        Refusal::Restricted => "restricted",
+        Refusal::NoConsent => "no-consent",
+        Refusal::OutsideWindow => "outside-window",
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    /// 400 for a body the Cloud API would refuse; 422 for the policy, templates and a missing
+    /// connection; 403 for the agent's scope and the plan limit; 404 for a tenant gone; 503
+    /// (retry with the same Idempotency-Key) when the queue did not take the message.
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Invalid(invalid) => Problem::bad_request(invalid.to_string()).into(),
+            SubmitError::Policy(refusal) => message_refused(refusal_slug(refusal), refusal.reason()),
+            SubmitError::NoContact => message_refused("unknown-recipient", "the recipient is not a contact"),
+            SubmitError::NotVisibleToAgent => {
+                Problem::forbidden("agents message only contacts of their conversations").into()
+            }
+            SubmitError::UnknownTemplate { name, language } => message_refused(
+                "unknown-template",
+                format!("no template {name} in {language} (sync templates first)"),
+            ),
+            SubmitError::TemplateMismatch(reason) => message_refused("template-mismatch", reason),
+            SubmitError::TenantNotFound => Problem::not_found("tenant not found").into(),
+            SubmitError::NotConnected => {
+                message_refused("not-connected", "connect a WhatsApp number first (PUT /v1/whatsapp)")
+            }
+            SubmitError::PlanLimit { limit } => {
+                plan_limit(format!("the plan allows {limit} messages per month"))
+            }
+            SubmitError::NotQueued => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "try-again",
+                "Not queued",
+                "the send queue is unavailable; retry with the same Idempotency-Key",
+            )
+            .with_retry_after(2)
+            .into(),
+            SubmitError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<DisconnectError> for ApiError {
+    /// 404 when the integration is not connected.
+    fn from(error: DisconnectError) -> Self {
+        match error {
+            DisconnectError::NotConnected(Integration::WhatsApp) => {
+                Problem::not_found("no WhatsApp number is connected").into()
+            }
+            DisconnectError::NotConnected(Integration::LeadAds) => {
+                Problem::not_found("no Page is connected").into()
+            }
+            DisconnectError::Unknown(e) => internal(&e),
+        }
     }
 }
 

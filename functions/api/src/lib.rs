@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
+use shared::app::outbound::OutboundPorts;
 use shared::config::{ConfigError, Env};
 use shared::domain::ai::{AiProviders, SuggestionStore};
 use shared::domain::audit::{AuditEntry, AuditLog, Target};
@@ -132,6 +133,17 @@ pub trait Adapters: Send + Sync + 'static {
     type Quality: QualityMeter;
 }
 
+/// The ports of [`shared::app::outbound::submit`] as the API holds them.
+pub type SubmitPorts<'a, A> = OutboundPorts<
+    'a,
+    <A as Adapters>::Inbox,
+    <A as Adapters>::Tenants,
+    <A as Adapters>::Templates,
+    <A as Adapters>::Limiter,
+    <A as Adapters>::Queue,
+    <A as Adapters>::Clock,
+>;
+
 /// What the handler needs, built once per process.
 #[derive(Debug)]
 pub struct Deps<A: Adapters> {
@@ -170,6 +182,19 @@ pub struct Deps<A: Adapters> {
 }
 
 impl<A: Adapters> Deps<A> {
+    /// The ports [`shared::app::outbound::submit`] uses, with `outbound.fifo` as its queue.
+    #[must_use]
+    pub fn outbound_ports(&self) -> SubmitPorts<'_, A> {
+        OutboundPorts {
+            inbox: &self.inbox,
+            tenants: &self.tenants,
+            templates: &self.templates,
+            limiter: &self.limiter,
+            queue: &self.outbound,
+            clock: &self.clock,
+        }
+    }
+
     /// Appends an audit entry for `principal`'s action. The change it records is already
     /// stored: a failure here is logged (without content) rather than turned into an error
     /// that would make the client retry a change that happened.

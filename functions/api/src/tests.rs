@@ -742,3 +742,123 @@ async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_con
     assert!(actions.iter().any(|(a, _)| a == "integration.ai_connect"));
     assert!(actions.iter().any(|(a, _)| a == "integration.ai_disconnect"));
 }
+
+/// `POST /v1/messages` with `key` and an `Idempotency-Key`: the status, the problem type's slug
+/// (empty for a success) and the body.
+async fn post_message(
+    deps: &TestDeps,
+    key: &str,
+    idempotency: &str,
+    body: &str,
+) -> (StatusCode, String, serde_json::Value) {
+    let mut builder = HttpRequest::builder()
+        .method("POST")
+        .uri("/v1/messages")
+        .header("authorization", format!("Bearer {key}"));
+    if !idempotency.is_empty() {
+        builder = builder.header("idempotency-key", idempotency);
+    }
+    let response = handle(builder.body(Body::from(body.to_owned())).expect("valid request"), deps).await;
+    let json = json(&response);
+    let slug = json["type"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("https://leadline.dev/problems/")
+        .to_owned();
+    (response.status(), slug, json)
+}
+
+#[tokio::test]
+async fn sending_answers_the_contracts_problems_and_counts_quality() {
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511988887777", "wamid.IN1").await;
+    let text = r#"{"to":"5511988887777","type":"text","text":{"body":"hi"}}"#;
+
+    let not_connected = post_message(&deps, &key, "k1", text).await;
+    assert_eq!(
+        handle(request("PUT", "/v1/whatsapp", Some(&key), CONNECT), &deps).await.status(),
+        StatusCode::OK
+    );
+    let accepted = post_message(&deps, &key, "k2", text).await;
+    let replayed = post_message(&deps, &key, "k2", text).await;
+    let reused =
+        post_message(&deps, &key, "k2", r#"{"to":"5511988887777","type":"text","text":{"body":"other"}}"#)
+            .await;
+    let no_key = post_message(&deps, &key, "", text).await;
+    let invalid = post_message(&deps, &key, "k3", r#"{"to":"12","type":"text","text":{"body":"hi"}}"#).await;
+    let stranger =
+        post_message(&deps, &key, "k4", r#"{"to":"5511977776666","type":"text","text":{"body":"hi"}}"#).await;
+    let read_to_stranger =
+        post_message(&deps, &key, "k5", r#"{"to":"5511977776666","status":"read","message_id":"wamid.X"}"#)
+            .await;
+    let template = post_message(
+        &deps,
+        &key,
+        "k6",
+        r#"{"to":"5511988887777","type":"template","template":{"name":"order_update","language":{"code":"pt_BR"}}}"#,
+    )
+    .await;
+    deps.outbound.set_failing(true);
+    let unqueued = post_message(&deps, &key, "k7", text).await;
+    let quality = json(&handle(get("/v1/quality", &[], &key), &deps).await);
+
+    assert_eq!(
+        (not_connected.0, not_connected.1.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "not-connected")
+    );
+    assert_eq!(not_connected.2["detail"], "connect a WhatsApp number first (PUT /v1/whatsapp)");
+    assert_eq!((accepted.0, accepted.2["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")));
+    assert_eq!((replayed.0, &replayed.2["id"]), (StatusCode::ACCEPTED, &accepted.2["id"]));
+    assert_eq!((reused.0, reused.1.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused"));
+    assert_eq!(no_key.0, StatusCode::BAD_REQUEST);
+    assert_eq!((invalid.0, invalid.1.as_str()), (StatusCode::BAD_REQUEST, "bad-request"));
+    assert!(invalid.2["detail"].as_str().unwrap_or_default().starts_with("to: "), "{}", invalid.2);
+    assert_eq!((stranger.0, stranger.1.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown-recipient"));
+    assert_eq!(
+        stranger.2["detail"],
+        "the recipient is not a contact of this tenant (no consent, no conversation)"
+    );
+    assert_eq!(read_to_stranger.1, "unknown-recipient");
+    assert_eq!(read_to_stranger.2["detail"], "the recipient is not a contact");
+    assert_eq!((template.0, template.1.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown-template"));
+    assert_eq!(template.2["detail"], "no template order_update in pt_BR (sync templates first)");
+    assert_eq!((unqueued.0, unqueued.1.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "try-again"));
+    assert_eq!(deps.outbound.sent().len(), 1, "one message queued, once");
+    let counters = &quality["counters"];
+    assert_eq!(
+        counters,
+        &serde_json::json!({"accepted": 1, "refused.not_connected": 1, "refused.unknown_recipient": 2,
+            "refused.unknown_template": 1}),
+        "{quality}"
+    );
+}
+
+#[test]
+fn a_refusal_counts_under_the_name_of_its_problem_type() {
+    use shared::app::outbound::SubmitError;
+    use shared::domain::outbound::Refusal;
+    let refusals = [
+        SubmitError::Policy(Refusal::UnknownRecipient),
+        SubmitError::Policy(Refusal::OptedOut),
+        SubmitError::Policy(Refusal::Restricted),
+        SubmitError::Policy(Refusal::NoConsent),
+        SubmitError::Policy(Refusal::OutsideWindow),
+        SubmitError::NoContact,
+        SubmitError::UnknownTemplate { name: "t".into(), language: "en".into() },
+        SubmitError::TemplateMismatch("n".into()),
+        SubmitError::NotConnected,
+    ];
+    for refusal in refusals {
+        let metric = refusal.quality_metric().map(str::to_owned);
+        let problem = ApiError::from(refusal).0;
+        let slug = problem.kind.rsplit('/').next().unwrap_or_default().replace('-', "_");
+        assert_eq!(problem.status, 422);
+        assert_eq!(metric, Some(format!("refused.{slug}")));
+    }
+    for other in [SubmitError::NotVisibleToAgent, SubmitError::PlanLimit { limit: 1 }, SubmitError::NotQueued]
+    {
+        assert_eq!(other.quality_metric(), None);
+        assert_ne!(ApiError::from(other).0.status, 422);
+    }
+}

@@ -17,9 +17,13 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
+use shared::adapters::documents::{DocRateLimiter, DocTemplates};
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::adapters::sqs::SqsQueue;
+use shared::app::outbound::OutboundPorts;
+use shared::app::secrets::{open_tenant_secret, OpenSecretError};
 use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
@@ -27,14 +31,13 @@ use shared::domain::inbox::{
     MessageStatus, NewInboundMessage, NewLead, StatusChange,
 };
 use shared::domain::ports::{
-    ApiKeyStore, ConnectionStore, EncryptionContext, FetchLeadError, LeadSource, OpenError, Purpose,
-    TenantRouting, TenantStore, Vault,
+    ApiKeyStore, ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore, Vault,
 };
 use shared::domain::tenant::{RetentionSettings, TenantSettings};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
-use shared::domain::{Clock, PhoneNumber, Secret, SystemClock, TenantId, Timestamp, Wamid};
+use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 use tracing::Instrument as _;
 
@@ -84,7 +87,7 @@ impl Config {
 
 /// What the handler needs, built once per process.
 #[derive(Debug)]
-pub struct Deps<I, T, V, L, C> {
+pub struct Deps<I, T, V, L, C, O, M, R> {
     /// Configuration.
     pub config: Config,
     /// Contacts, conversations, messages, consent, leads.
@@ -97,10 +100,25 @@ pub struct Deps<I, T, V, L, C> {
     pub graph: L,
     /// The time source.
     pub clock: C,
+    /// `outbound.fifo`: replies submitted through [`shared::app::outbound::submit`].
+    pub outbound: O,
+    /// Message templates as synced (the pre-flight of template replies).
+    pub templates: M,
+    /// Monthly message counts (the plan's limit applies to replies too).
+    pub limiter: R,
 }
 
 /// The production wiring.
-pub type AwsDeps = Deps<DynamoInbox, DynamoTenantStore, KmsVault, GraphClient, SystemClock>;
+pub type AwsDeps = Deps<
+    DynamoInbox,
+    DynamoTenantStore,
+    KmsVault,
+    GraphClient,
+    SystemClock,
+    SqsQueue,
+    DocTemplates<Table>,
+    DocRateLimiter<Table>,
+>;
 
 impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
@@ -113,7 +131,10 @@ impl AwsDeps {
             Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Ok(Self {
             inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table),
+            tenants: DynamoTenantStore::new(table.clone()),
+            outbound: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.outbound_queue_url.clone()),
+            templates: DocTemplates::new(table.clone()),
+            limiter: DocRateLimiter::new(table),
             vault: KmsVault::new(
                 aws_sdk_kms::Client::new(aws),
                 config.kms_key_id.clone(),
@@ -126,13 +147,29 @@ impl AwsDeps {
     }
 }
 
+impl<I, T, V, L, C, O, M, R> Deps<I, T, V, L, C, O, M, R> {
+    /// The ports [`shared::app::outbound::submit`] uses: a reply is checked, stored and queued
+    /// exactly as a message sent through the API.
+    #[must_use]
+    pub fn outbound_ports(&self) -> OutboundPorts<'_, I, T, M, R, O, C> {
+        OutboundPorts {
+            inbox: &self.inbox,
+            tenants: &self.tenants,
+            templates: &self.templates,
+            limiter: &self.limiter,
+            queue: &self.outbound,
+            clock: &self.clock,
+        }
+    }
+}
+
 /// Handles one batch.
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle<I, T, V, L, C>(
+pub async fn handle<I, T, V, L, C, O, M, R>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
 ) -> Result<SqsBatchResponse, BatchError>
 where
     I: IngestStore + ContactStore,
@@ -147,14 +184,6 @@ where
     .await
 }
 
-fn poison(what: &str, error: impl std::fmt::Display) -> RecordError {
-    RecordError::Poison(format!("{what}: {error}"))
-}
-
-fn retry(what: &str, error: impl std::fmt::Debug) -> RecordError {
-    RecordError::Retryable(format!("{what}: {error:?}"))
-}
-
 fn inbox_failure(error: InboxError) -> RecordError {
     match error {
         InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
@@ -166,13 +195,13 @@ fn inbox_failure(error: InboxError) -> RecordError {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T, RecordError> {
-    serde_json::from_str(raw.get()).map_err(|e| poison(what, shared::telemetry::json_error(&e)))
+    serde_json::from_str(raw.get()).map_err(|e| RecordError::poison(what, shared::telemetry::json_error(&e)))
 }
 
-async fn process<I, T, V, L, C>(
+async fn process<I, T, V, L, C, O, M, R>(
     _meta: RecordMeta,
     envelope: Envelope,
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
 ) -> Result<(), RecordError>
 where
     I: IngestStore + ContactStore,
@@ -217,8 +246,11 @@ where
             Ok(())
         }
         Event::Lead { page_id, leadgen } => {
-            let tenant =
-                deps.tenants.tenant_for_page_id(&page_id).await.map_err(|e| retry("page routing", e))?;
+            let tenant = deps
+                .tenants
+                .tenant_for_page_id(&page_id)
+                .await
+                .map_err(|e| RecordError::retryable("page routing", e))?;
             let Some(tenant) = tenant else {
                 tracing::warn!("Lead for a Page no tenant has connected; dropped");
                 return Ok(());
@@ -230,15 +262,24 @@ where
     }
 }
 
-async fn tenant_of_number<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn tenant_of_number<
+    I,
+    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+    V,
+    L,
+    C,
+    O,
+    M,
+    R,
+>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
     let tenant = deps
         .tenants
         .tenant_for_phone_number_id(phone_number_id)
         .await
-        .map_err(|e| retry("number routing", e))?;
+        .map_err(|e| RecordError::retryable("number routing", e))?;
     if tenant.is_none() {
         // Disconnected (P54: collection stops at once) or never connected: nothing to attribute it to.
         tracing::warn!("Event for a business number no tenant has connected; dropped");
@@ -247,19 +288,20 @@ async fn tenant_of_number<I, T: TenantStore + ApiKeyStore + ConnectionStore + Te
 }
 
 /// The tenant's retention settings (defaults when it has none).
-async fn retention_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn retention_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RecordError> {
     Ok(settings_of(deps, tenant).await?.0)
 }
 
 /// The tenant's retention settings and preferences (defaults when it has none).
-async fn settings_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn settings_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
 ) -> Result<(RetentionSettings, TenantSettings), RecordError> {
-    let tenant = deps.tenants.tenant(tenant).await.map_err(|e| retry("reading the tenant", e))?;
+    let tenant =
+        deps.tenants.tenant(tenant).await.map_err(|e| RecordError::retryable("reading the tenant", e))?;
     Ok(tenant.map(|t| (t.retention, t.settings)).unwrap_or_default())
 }
 
@@ -278,14 +320,17 @@ async fn on_message<
     V,
     L,
     C: Clock,
+    O,
+    M,
+    R,
 >(
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     contact: &ContactEntry,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
     let message: InboundMessage = parse(raw, "message does not parse")?;
-    let wamid = Wamid::parse(message.id.clone()).map_err(|e| poison("message id", e))?;
+    let wamid = Wamid::parse(message.id.clone()).map_err(|e| RecordError::poison("message id", e))?;
     let profile = ContactProfile {
         name: contact.profile.as_ref().and_then(|p| p.name.clone()),
         ..whatsapp_user(
@@ -341,13 +386,16 @@ async fn on_status<
     V,
     L,
     C: Clock,
+    O,
+    M,
+    R,
 >(
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
     let update: StatusUpdate = parse(raw, "status does not parse")?;
-    let wamid = Wamid::parse(update.id.clone()).map_err(|e| poison("status id", e))?;
+    let wamid = Wamid::parse(update.id.clone()).map_err(|e| RecordError::poison("status id", e))?;
     let Some(status) = MessageStatus::from_meta(&update.status) else {
         tracing::info!(status = %update.status, "Status of a kind this version does not track");
         return Ok(());
@@ -368,8 +416,8 @@ async fn on_status<
     Ok(())
 }
 
-async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock, O, M, R>(
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -423,8 +471,11 @@ async fn on_lead<
     V: Vault,
     L: LeadSource,
     C: Clock,
+    O,
+    M,
+    R,
 >(
-    deps: &Deps<I, T, V, L, C>,
+    deps: &Deps<I, T, V, L, C, O, M, R>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -433,25 +484,30 @@ async fn on_lead<
         tracing::info!("Lead already stored");
         return Ok(());
     }
-    let connection = deps.tenants.page_connection(tenant).await.map_err(|e| retry("page connection", e))?;
+    let connection = deps
+        .tenants
+        .page_connection(tenant)
+        .await
+        .map_err(|e| RecordError::retryable("page connection", e))?;
     let Some(connection) = connection else {
         tracing::warn!("Lead for a Page whose connection is gone; dropped");
         return Ok(());
     };
-    let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::PageAccessToken };
-    let token = match deps.vault.open(&context, &connection.page_access_token).await {
-        Ok(token) => Secret::new(String::from_utf8_lossy(token.expose()).into_owned()),
-        Err(OpenError::Refused) => {
-            return Err(RecordError::Poison("the Page token does not open for this tenant".to_owned()))
-        }
-        Err(OpenError::Unknown(e)) => return Err(retry("opening the Page token", e)),
-    };
+    let token =
+        open_tenant_secret(&deps.vault, tenant, Purpose::PageAccessToken, &connection.page_access_token)
+            .await
+            .map_err(|e| match e {
+                OpenSecretError::Refused => {
+                    RecordError::Poison("the Page token does not open for this tenant".to_owned())
+                }
+                OpenSecretError::Unknown(e) => RecordError::retryable("opening the Page token", e),
+            })?;
     let fetched = deps.graph.fetch_lead(&change.leadgen_id, &token).await.map_err(|e| match e {
         // Graph's answer may change (a token renewed, a lead propagated): retry through SQS.
         FetchLeadError::Refused { status, code } => {
             RecordError::Retryable(format!("Graph refused the lead: HTTP {status}, code {code}"))
         }
-        other => retry("fetching the lead", other),
+        other => RecordError::retryable("fetching the lead", other),
     })?;
     let profile = lead_profile(&fetched.lead);
     let change_json = raw.get();
@@ -481,7 +537,101 @@ async fn on_lead<
 
 #[cfg(test)]
 mod tests {
+    use shared::adapters::documents::{DocRateLimiter, DocTemplates};
+    use shared::app::outbound::{self, Submission};
+    use shared::domain::outbound::{OutboundBody, SendJob};
+    use shared::domain::ports::{EncryptionContext, Purpose};
+    use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
+    use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryQueue, MemoryTenantStore};
+
     use super::*;
+    use shared::domain::inbox::OutboundStore as _;
+
+    type FakeDeps = Deps<
+        MemoryInbox,
+        MemoryTenantStore,
+        LocalVault,
+        GraphClient,
+        ManualClock,
+        MemoryQueue,
+        DocTemplates<MemoryDocs>,
+        DocRateLimiter<MemoryDocs>,
+    >;
+
+    const NUMBER_ID: &str = "106540352242922";
+
+    /// A tenant with its number connected, on in-memory adapters.
+    async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
+        let docs = MemoryDocs::default();
+        let deps = Deps {
+            config: Config {
+                table_name: "t".into(),
+                key_table_name: "k".into(),
+                kms_key_id: "k".into(),
+                graph_api_base_url: "https://graph.example".into(),
+                graph_api_version: "v23.0".into(),
+                outbound_queue_url: "o".into(),
+                suggest_queue_url: "s".into(),
+                concurrency: 1,
+            },
+            inbox: MemoryInbox::default(),
+            tenants: MemoryTenantStore::default(),
+            vault: LocalVault,
+            graph: GraphClient::new("https://graph.example", "v23.0").unwrap(),
+            clock: ManualClock::at(now),
+            outbound: MemoryQueue::default(),
+            templates: DocTemplates::new(docs.clone()),
+            limiter: DocRateLimiter::new(docs),
+        };
+        let tenant = TenantId::generate(now).unwrap();
+        let context = |purpose| EncryptionContext { tenant_id: tenant.clone(), purpose };
+        let signing = deps.vault.seal(&context(Purpose::TokenSigningKey), b"k").await.unwrap();
+        let key = ApiKey::generate(tenant.clone(), now).unwrap().record("a", Role::Admin, now);
+        deps.tenants
+            .create_tenant(&Tenant::new(tenant.clone(), "T".into(), now, signing), &key)
+            .await
+            .unwrap();
+        let token = deps.vault.seal(&context(Purpose::WhatsAppAccessToken), b"EAA").await.unwrap();
+        let connection = WhatsAppConnection {
+            phone_number_id: NUMBER_ID.into(),
+            display_phone_number: "15550100001".into(),
+            waba_id: "102290129340398".into(),
+            access_token: token,
+            connected_at: now,
+        };
+        deps.tenants.connect_whatsapp(&tenant, &connection).await.unwrap();
+        (deps, tenant)
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_submitted_stored_and_queued_as_the_api_would() {
+        // Arrange: the customer writes in, through the ingest pipeline.
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+        let envelope = serde_json::json!({"v": 1, "event": {"message": {
+            "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
+            "message": {"from": "5511988887777", "id": "wamid.IN1", "timestamp": "1800000000",
+                "type": "text", "text": {"body": "hi"}}}}});
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [{
+            "messageId": "m1", "body": envelope.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"}]}))
+        .unwrap();
+        let response =
+            handle(LambdaEvent::new(event, lambda_runtime::Context::default()), &deps).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        let reply = serde_json::json!({"to": "5511988887777", "type": "text", "text": {"body": "Olá!"}});
+        let body = OutboundBody::parse(&reply).unwrap();
+
+        // Act
+        let submission = Submission { tenant: &tenant, body: &body, scope: None };
+        let accepted = outbound::submit(&deps.outbound_ports(), &submission).await.unwrap();
+
+        // Assert
+        let stored = deps.inbox.outbound(&tenant, &accepted.id).await.unwrap().unwrap();
+        assert_eq!((stored.status, stored.kind.as_str()), (MessageStatus::Queued, "text"));
+        let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: accepted.id };
+        assert_eq!(deps.outbound.sent(), [job.queue_message(&body.to)]);
+    }
 
     #[test]
     fn lead_answers_name_the_person() {

@@ -34,6 +34,7 @@ use shared::adapters::documents::DocQuality;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::app::secrets::open_tenant_secret;
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{ContactStore, MessageStatus, MessageView, OutboundClaim, OutboundStore, Unsent};
 use shared::domain::outbound::{
@@ -41,8 +42,7 @@ use shared::domain::outbound::{
     SendPacer, ThroughputShare, PAIR_INTERVAL_MS,
 };
 use shared::domain::ports::{
-    ApiKeyStore, CloudApi, CloudApiError, ConnectionStore, EncryptionContext, Purpose, TenantRouting,
-    TenantStore, Vault,
+    ApiKeyStore, CloudApi, CloudApiError, ConnectionStore, Purpose, TenantRouting, TenantStore, Vault,
 };
 use shared::domain::whatsapp::MetaError;
 use shared::domain::{Clock, MessageId, Secret, SystemClock, TenantId, Timestamp, Wamid};
@@ -210,11 +210,6 @@ pub async fn handle<A: Adapters>(
     .await
 }
 
-/// A failure SQS should redeliver, with what failed.
-fn retry(what: &str, error: &dyn std::fmt::Debug) -> RecordError {
-    RecordError::Retryable(format!("{what}: {error:?}"))
-}
-
 fn meta_error(code: i64, title: &str, message: impl Into<String>) -> MetaError {
     MetaError {
         code,
@@ -237,8 +232,11 @@ pub async fn send_one<A: Adapters>(
     deps: &Deps<A>,
 ) -> Result<(), RecordError> {
     let tenant = &job.tenant_id;
-    let Some(message) =
-        deps.inbox.outbound(tenant, &job.message_id).await.map_err(|e| retry("reading", &e))?
+    let Some(message) = deps
+        .inbox
+        .outbound(tenant, &job.message_id)
+        .await
+        .map_err(|e| RecordError::retryable("reading", &e))?
     else {
         return Err(RecordError::Poison("no such outbound message (erased, or never stored)".to_owned()));
     };
@@ -261,7 +259,7 @@ pub async fn send_one<A: Adapters>(
                 Ok(OutboundClaim::Missing) => {
                     return Err(RecordError::Poison("the outbound message vanished".to_owned()))
                 }
-                Err(e) => return Err(retry("claiming", &e)),
+                Err(e) => return Err(RecordError::retryable("claiming", &e)),
             }
             match deliver(job, &message, ready, deadline, deps).await {
                 Ok(result) => result,
@@ -327,7 +325,7 @@ async fn prepare<A: Adapters>(
                     .inbox
                     .contact_by_phone(tenant, &parsed.to)
                     .await
-                    .map_err(|e| retry("reading the contact", &e))?;
+                    .map_err(|e| RecordError::retryable("reading the contact", &e))?;
                 if let Err(refusal) = check_policy(contact.as_ref(), &parsed, deps.clock.now()) {
                     let slug = serde_json::to_value(refusal).ok().and_then(|v| v.as_str().map(str::to_owned));
                     let slug = slug.unwrap_or_default();
@@ -355,8 +353,11 @@ async fn prepare<A: Adapters>(
             }
         }
     };
-    let Some(connection) =
-        deps.tenants.whatsapp_connection(tenant).await.map_err(|e| retry("reading the connection", &e))?
+    let Some(connection) = deps
+        .tenants
+        .whatsapp_connection(tenant)
+        .await
+        .map_err(|e| RecordError::retryable("reading the connection", &e))?
     else {
         end(
             deps,
@@ -367,13 +368,10 @@ async fn prepare<A: Adapters>(
         .await?;
         return Ok(Prepared::Ended("failed.not_connected".to_owned()));
     };
-    let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::WhatsAppAccessToken };
-    let token = deps
-        .vault
-        .open(&context, &connection.access_token)
-        .await
-        .map_err(|e| retry("opening the token", &e))?;
-    let token = Secret::new(String::from_utf8_lossy(token.expose()).into_owned());
+    let token =
+        open_tenant_secret(&deps.vault, tenant, Purpose::WhatsAppAccessToken, &connection.access_token)
+            .await
+            .map_err(|e| RecordError::retryable("opening the token", &e))?;
     Ok(Prepared::Ready(Ready { to_someone, phone_number_id: connection.phone_number_id, token, body }))
 }
 
@@ -387,7 +385,7 @@ async fn end<A: Adapters>(
     deps.inbox
         .mark_unsent(&job.tenant_id, &job.message_id, how, &error, deps.clock.now())
         .await
-        .map_err(|e| retry("recording", &e))
+        .map_err(|e| RecordError::retryable("recording", &e))
 }
 
 /// A claimed message that did not end: the error for SQS, and whether the claim may be freed
@@ -474,7 +472,10 @@ async fn record_sent<A: Adapters>(
                         error = format!("{error:#}"),
                         "Meta accepted the message but it could not be recorded"
                     );
-                    return Err(Undelivered { error: retry("recording the wamid", &error), release: false });
+                    return Err(Undelivered {
+                        error: RecordError::retryable("recording the wamid", &error),
+                        release: false,
+                    });
                 }
                 tokio::time::sleep(wait).await;
                 wait *= 2;
@@ -495,8 +496,11 @@ async fn pace<A: Adapters>(
         i64::try_from(ms).unwrap_or(i64::MAX) >= deadline.as_millis() - now.as_millis()
     };
     if deps.config.pair_interval_ms > 0 {
-        let previous =
-            deps.inbox.previous_send(tenant, id).await.map_err(|e| retry("reading the previous send", &e))?;
+        let previous = deps
+            .inbox
+            .previous_send(tenant, id)
+            .await
+            .map_err(|e| RecordError::retryable("reading the previous send", &e))?;
         let now = deps.clock.now();
         let wait = pair_wait(previous, deps.config.pair_interval_ms, now);
         if too_late(wait, now) {

@@ -14,6 +14,7 @@ use shared::adapters::ai::OpenAiCompatible;
 use shared::adapters::documents::DocDirectory;
 use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use shared::app::secrets::open_tenant_secret;
 use shared::config::{ConfigError, Env};
 use shared::domain::ai::{
     ai_gate, parse_answer, turns, AiProvider, AiProviderError, AiProviders, AiRefusal, ProviderCall,
@@ -23,11 +24,9 @@ use shared::domain::identity::{Directory, UserStatus};
 use shared::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
 };
-use shared::domain::ports::{
-    ApiKeyStore, ConnectionStore, EncryptionContext, Purpose, TenantRouting, TenantStore, Vault,
-};
+use shared::domain::ports::{ApiKeyStore, ConnectionStore, Purpose, TenantRouting, TenantStore, Vault};
 use shared::domain::tenant::TenantStatus;
-use shared::domain::{Clock, Secret, SystemClock, TenantId};
+use shared::domain::{Clock, SystemClock, TenantId};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 
 /// The function's configuration.
@@ -160,11 +159,6 @@ pub async fn handle<A: Adapters>(
     .await
 }
 
-/// A failure SQS should redeliver, with what failed.
-fn retry(what: &str, error: &dyn std::fmt::Debug) -> RecordError {
-    RecordError::Retryable(format!("{what}: {error:?}"))
-}
-
 /// The delivery at which an unavailable provider ends the request `failed` instead of leaving it
 /// to SQS again: below the queues' `maxReceiveCount` (5), so the agent gets an answer rather than
 /// a request pending until it expires.
@@ -185,7 +179,7 @@ pub async fn suggest_one<A: Adapters>(
         .inbox
         .suggestion(tenant, &job.conversation_id, &job.suggestion_id)
         .await
-        .map_err(|e| retry("reading the request", &e))?
+        .map_err(|e| RecordError::retryable("reading the request", &e))?
     else {
         // Deleted with its conversation or contact, or expired: nothing is left to do.
         tracing::info!("The suggestion request no longer exists");
@@ -203,7 +197,7 @@ pub async fn suggest_one<A: Adapters>(
     deps.inbox
         .finish_suggestion(tenant, &suggestion, &outcome, deps.clock.now())
         .await
-        .map_err(|e| retry("recording the outcome", &e))?;
+        .map_err(|e| RecordError::retryable("recording the outcome", &e))?;
     tracing::info!(status, "Suggestion request finished");
     Ok(())
 }
@@ -215,17 +209,21 @@ async fn outcome<A: Adapters>(
     attempt: u32,
     deps: &Deps<A>,
 ) -> Result<SuggestionOutcome, RecordError> {
-    let tenant = deps.tenants.tenant(tenant_id).await.map_err(|e| retry("reading the tenant", &e))?;
+    let tenant =
+        deps.tenants.tenant(tenant_id).await.map_err(|e| RecordError::retryable("reading the tenant", &e))?;
     let Some(tenant) = tenant.filter(|t| t.status == TenantStatus::Active) else {
         return Ok(SuggestionOutcome::Refused(AiRefusal::Disabled));
     };
-    let connection =
-        deps.tenants.ai_connection(tenant_id).await.map_err(|e| retry("reading the AI connection", &e))?;
+    let connection = deps
+        .tenants
+        .ai_connection(tenant_id)
+        .await
+        .map_err(|e| RecordError::retryable("reading the AI connection", &e))?;
     let contact = deps
         .inbox
         .contact(tenant_id, &suggestion.contact_id)
         .await
-        .map_err(|e| retry("reading the contact", &e))?;
+        .map_err(|e| RecordError::retryable("reading the contact", &e))?;
     let Some(contact) = contact else {
         return Ok(SuggestionOutcome::Failed("the contact no longer exists".to_owned()));
     };
@@ -243,20 +241,16 @@ async fn outcome<A: Adapters>(
         .inbox
         .latest_messages(tenant_id, &suggestion.conversation_id, CONTEXT_MESSAGES)
         .await
-        .map_err(|e| retry("reading the conversation", &e))?;
+        .map_err(|e| RecordError::retryable("reading the conversation", &e))?;
     let team = team_names(tenant_id, deps).await?;
     let names: Vec<&str> = contact.name.iter().chain(&team).map(String::as_str).collect();
     let turns = turns(&messages, &names);
     if turns.is_empty() {
         return Ok(SuggestionOutcome::Failed("the conversation has no text to work from".to_owned()));
     }
-    let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::IntegrationSecret };
-    let key = deps
-        .vault
-        .open(&context, &connection.api_key)
+    let api_key = open_tenant_secret(&deps.vault, tenant_id, Purpose::IntegrationSecret, &connection.api_key)
         .await
-        .map_err(|e| retry("opening the provider key", &e))?;
-    let api_key = Secret::new(String::from_utf8_lossy(key.expose()).into_owned());
+        .map_err(|e| RecordError::retryable("opening the provider key", &e))?;
     let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
     let kind = suggestion.kind;
     match deps.provider.complete(&call, &kind.instructions(), &turns).await {
@@ -265,7 +259,7 @@ async fn outcome<A: Adapters>(
             SuggestionOutcome::Ready,
         )),
         Err(AiProviderError::Unavailable(e)) if attempt < PROVIDER_ATTEMPTS => {
-            Err(retry("the AI provider is unavailable", &e))
+            Err(RecordError::retryable("the AI provider is unavailable", &e))
         }
         Err(AiProviderError::Unavailable(_)) => Ok(SuggestionOutcome::Failed(format!(
             "the AI provider stayed unavailable through {PROVIDER_ATTEMPTS} attempts; ask again later"
@@ -290,7 +284,7 @@ async fn team_names<A: Adapters>(tenant: &TenantId, deps: &Deps<A>) -> Result<Ve
             .directory
             .users(tenant, after.as_deref(), 100)
             .await
-            .map_err(|e| retry("reading the team", &e))?;
+            .map_err(|e| RecordError::retryable("reading the team", &e))?;
         names.extend(page.items.into_iter().filter(|u| u.status != UserStatus::Deleted).map(|u| u.name));
         match page.next {
             Some(next) => after = Some(next),

@@ -41,6 +41,21 @@ pub enum RecordError {
     Poison(String),
 }
 
+impl RecordError {
+    /// A transient failure of `what` (a store, KMS, a queue), with its cause for the log line
+    /// SQS redelivery leaves behind.
+    #[must_use]
+    pub fn retryable(what: &str, error: impl std::fmt::Debug) -> Self {
+        Self::Retryable(format!("{what}: {error:?}"))
+    }
+
+    /// A record that can never succeed because `what` is wrong with it.
+    #[must_use]
+    pub fn poison(what: &str, error: impl std::fmt::Display) -> Self {
+        Self::Poison(format!("{what}: {error}"))
+    }
+}
+
 /// Errors of [`run_batch`] as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {

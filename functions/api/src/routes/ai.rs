@@ -10,14 +10,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::app::secrets::seal_tenant_secret;
 use shared::domain::ai::{
     ai_gate, suggestion_expiry, AiConnection, AiRefusal, SuggestionJob, SuggestionKind, SuggestionStore,
     SuggestionView,
 };
 use shared::domain::inbox::ContactStore;
-use shared::domain::ports::{
-    ConnectionStore, EncryptionContext, Purpose, Queue, QueueMessage, TenantStore, Vault,
-};
+use shared::domain::ports::{ConnectionStore, Purpose, Queue, QueueMessage, TenantStore};
 use shared::domain::{Clock, Secret, SuggestionId};
 use shared::lambda::http::{json_response, Problem};
 
@@ -86,12 +85,16 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         return Err(Problem::bad_request("model must be 1 to 100 of letters, digits and . _ - : /").into());
     }
     let key = validated_token("api_key", &request.api_key)?;
-    let context =
-        EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::IntegrationSecret };
     let connection = AiConnection {
         provider: request.provider.clone(),
         model: model.to_owned(),
-        api_key: deps.vault.seal(&context, key.as_bytes()).await?,
+        api_key: seal_tenant_secret(
+            &deps.vault,
+            &admin.tenant_id,
+            Purpose::IntegrationSecret,
+            key.as_bytes(),
+        )
+        .await?,
         connected_at: deps.clock.now(),
     };
     deps.tenants.connect_ai(&admin.tenant_id, &connection).await?;

@@ -4,7 +4,9 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, Vault};
+use shared::app::integrations;
+use shared::app::secrets::seal_tenant_secret;
+use shared::domain::ports::{ConnectionStore, Purpose};
 use shared::domain::privacy::Integration;
 use shared::domain::tenant::PageConnection;
 use shared::domain::{Clock, Secret};
@@ -54,8 +56,8 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let request: ConnectPage = json_body(ctx.body)?;
     let page_id = meta_id("page_id", &request.page_id)?;
     let token = validated_token("page_access_token", &request.page_access_token)?;
-    let context = EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::PageAccessToken };
-    let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
+    let sealed =
+        seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::PageAccessToken, token.as_bytes()).await?;
     let connection = PageConnection { page_id, page_access_token: sealed, connected_at: deps.clock.now() };
     deps.tenants.connect_page(&admin.tenant_id, &connection).await?;
     tracing::info!("Lead Ads Page connected");
@@ -83,5 +85,14 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    super::privacy::disconnect(ctx, deps, Integration::LeadAds).await
+    let admin = ctx.tenant()?;
+    let tenant = &admin.tenant_id;
+    let disconnected =
+        integrations::disconnect(&deps.tenants, &deps.privacy, &deps.clock, tenant, Integration::LeadAds)
+            .await?;
+    deps.audit(admin, "integration.leadads_disconnect", target("tenant", tenant.as_str()), |e| {
+        e.with_fields([disconnected.data_field()])
+    })
+    .await;
+    Ok(super::no_content())
 }

@@ -1,26 +1,25 @@
 //! `POST /v1/messages` and `GET /v1/messages/{message_id}` (P20–P22, P25): a message in the
 //! Cloud API's own shape is checked against the Cloud API's rules and the tenant's policy, stored
 //! as `queued` and put on `outbound.fifo`, exactly once per `Idempotency-Key`.
+//!
+//! The checks and the store-and-enqueue are [`shared::app::outbound::submit`], which `inbound`
+//! uses too; this route adds what is the API's own: the `Idempotency-Key`, the audit entry and
+//! the quality counters (P24) of what the API accepted or refused.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::inbox::{
-    ContactStore, ConversationFilter, ConversationStore, MessageView, NewOutboundMessage, OutboundStore,
-    Unsent,
-};
-use shared::domain::outbound::{check_policy, OutboundBody, QualityMeter as _, SendJob, TemplateStore as _};
-use shared::domain::ports::{
-    Admission, Claim, ConnectionStore, IdempotencyRequest, IdempotencyStore, Queue, RateLimiter, TenantStore,
-};
+use shared::app::outbound::{self, Submission, SubmitError};
+use shared::domain::inbox::{ConversationStore, MessageView, OutboundStore};
+use shared::domain::outbound::{OutboundBody, QualityMeter as _};
+use shared::domain::ports::{Claim, IdempotencyRequest, IdempotencyStore};
 use shared::domain::whatsapp::MetaError;
 use shared::domain::{Clock, MessageId};
 use shared::kernel::digest::hex_sha256;
 use shared::lambda::http::{json_response, Problem};
 
 use super::path_id;
-use crate::auth::TenantPrincipal;
-use crate::errors::ApiError;
+use crate::errors::{message_refused, ApiError};
 use crate::{target, Adapters, Ctx, Deps};
 
 /// The answer of `POST /v1/messages`.
@@ -86,10 +85,6 @@ fn idempotency_key(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-fn refused(slug: &str, detail: impl Into<String>) -> ApiError {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, "Message refused", detail).into()
-}
-
 /// `POST /v1/messages`.
 ///
 /// # Errors
@@ -100,8 +95,7 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let principal = ctx.tenant()?;
     let key = idempotency_key(&ctx)?;
     let value: serde_json::Value = super::json_body(ctx.body)?;
-    let body =
-        OutboundBody::parse(&value).map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
+    let body = OutboundBody::parse(&value).map_err(SubmitError::from)?;
     let canonical = serde_json::to_string(&value).unwrap_or_default();
     let hash = hex_sha256(&canonical);
     let request = IdempotencyRequest {
@@ -118,7 +112,7 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             return Ok(json_response(StatusCode::ACCEPTED, &accepted));
         }
         Claim::Mismatch => {
-            return Err(refused(
+            return Err(message_refused(
                 "idempotency-key-reused",
                 "this Idempotency-Key was used for another message",
             ));
@@ -127,21 +121,27 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             return Err(Problem::conflict("a request with this Idempotency-Key is in progress").into());
         }
     }
-    let outcome = accept(principal, &body, deps).await;
+    let scope = principal.agent_scope();
+    let submission = Submission { tenant: &principal.tenant_id, body: &body, scope: scope.as_ref() };
+    let outcome = outbound::submit(&deps.outbound_ports(), &submission).await;
+    if let Ok(accepted) = &outcome {
+        deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
+            e.with_fields([body.kind.as_str()])
+        })
+        .await;
+    }
     let metric = match &outcome {
-        Ok(_) => "accepted".to_owned(),
-        Err(error) if error.0.status == 422 => {
-            format!("refused.{}", error.0.kind.rsplit('/').next().unwrap_or("policy").replace('-', "_"))
-        }
-        Err(_) => String::new(),
+        Ok(_) => Some(outbound::Accepted::QUALITY_METRIC),
+        Err(error) => error.quality_metric(),
     };
-    if !metric.is_empty() {
-        if let Err(error) = deps.quality.count(&principal.tenant_id, &metric, deps.clock.now()).await {
+    if let Some(metric) = metric {
+        if let Err(error) = deps.quality.count(&principal.tenant_id, metric, deps.clock.now()).await {
             tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
         }
     }
     match outcome {
         Ok(accepted) => {
+            let accepted = Accepted { id: accepted.id, status: "queued".to_owned() };
             let response = serde_json::to_string(&accepted).map_err(anyhow::Error::new)?;
             deps.idempotency.complete(&request, &response, deps.clock.now()).await?;
             Ok(json_response(StatusCode::ACCEPTED, &accepted))
@@ -151,94 +151,9 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             if let Err(release) = deps.idempotency.release(&request).await {
                 tracing::warn!(error = format!("{release:#}"), "Idempotency claim not released");
             }
-            Err(error)
+            Err(error.into())
         }
     }
-}
-
-/// Checks the policy, stores the message as queued and enqueues it.
-async fn accept<A: Adapters>(
-    principal: &TenantPrincipal,
-    body: &OutboundBody,
-    deps: &Deps<A>,
-) -> Result<Accepted, ApiError> {
-    let tenant = &principal.tenant_id;
-    let now = deps.clock.now();
-    let contact = deps.inbox.contact_by_phone(tenant, &body.to).await?;
-    check_policy(contact.as_ref(), body, now).map_err(|refusal| {
-        let slug = serde_json::to_value(refusal)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        refused(&slug.replace('_', "-"), refusal.reason())
-    })?;
-    let contact = contact.ok_or_else(|| refused("unknown-recipient", "the recipient is not a contact"))?;
-    if let Some(scope) = principal.agent_scope() {
-        let filter = ConversationFilter { visible_to: Some(scope), ..ConversationFilter::default() };
-        if deps.inbox.conversations(tenant, Some(&contact.id), &filter, None, 1).await?.items.is_empty() {
-            return Err(Problem::forbidden("agents message only contacts of their conversations").into());
-        }
-    }
-    if let Some(used) = &body.template {
-        let template =
-            deps.templates.template(tenant, &used.name, &used.language).await?.ok_or_else(|| {
-                refused(
-                    "unknown-template",
-                    format!("no template {} in {} (sync templates first)", used.name, used.language),
-                )
-            })?;
-        template.accepts(used).map_err(|reason| refused("template-mismatch", reason))?;
-    }
-    let tenant_record = deps
-        .tenants
-        .tenant(tenant)
-        .await?
-        .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
-    if deps.tenants.whatsapp_connection(tenant).await?.is_none() {
-        return Err(refused("not-connected", "connect a WhatsApp number first (PUT /v1/whatsapp)"));
-    }
-    if body.kind != "read" {
-        let limit = principal.plan.messages_per_month;
-        if let Admission::Limited { .. } = deps.limiter.admit_message(tenant, limit, now).await? {
-            return Err(crate::errors::plan_limit(format!("the plan allows {limit} messages per month")));
-        }
-    }
-    let id = MessageId::generate(now)?;
-    let graph_body = body.graph_body.to_string();
-    let message = NewOutboundMessage {
-        id: &id,
-        contact: &contact.id,
-        kind: &body.kind,
-        body: &graph_body,
-        at: now,
-        retention: tenant_record.retention,
-    };
-    deps.inbox.store_outbound(tenant, &message, now).await?;
-    let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: id.clone() };
-    if let Err(error) = deps.outbound.send_batch(&[job.queue_message(&body.to)]).await {
-        tracing::error!(error = format!("{error:#}"), "Outbound message not queued");
-        let reason = MetaError {
-            code: 0,
-            title: Some("not queued".to_owned()),
-            message: Some("the message could not be queued; send it again".to_owned()),
-            error_data: None,
-            href: None,
-        };
-        deps.inbox.mark_unsent(tenant, &id, Unsent::Failed, &reason, deps.clock.now()).await?;
-        return Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "try-again",
-            "Not queued",
-            "the send queue is unavailable; retry with the same Idempotency-Key",
-        )
-        .with_retry_after(2)
-        .into());
-    }
-    deps.audit(principal, "message.send", target("message", id.as_str()), |e| {
-        e.with_fields([body.kind.as_str()])
-    })
-    .await;
-    Ok(Accepted { id, status: "queued".to_owned() })
 }
 
 /// `GET /v1/messages/{message_id}`.

@@ -16,10 +16,7 @@ use shared::domain::inbox::{
     ConversationStore, ConversationView, LeadFilter, LeadStore, LeadView, MessageView,
 };
 use shared::domain::ports::{ConnectionStore, TenantStore};
-use shared::domain::privacy::{
-    ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration, MetaPurge,
-    PurgeStore,
-};
+use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore};
 use shared::domain::{Clock, ContactId, ErasureId, PhoneNumber, TenantId};
 use shared::lambda::http::{json_response, Problem};
 
@@ -551,56 +548,6 @@ pub struct ErasureView {
     /// The deletion receipt, once done.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<ErasureReceipt>,
-}
-
-/// `DELETE /v1/whatsapp` and `DELETE /v1/leadads`: routing stops at once (nothing more is
-/// collected), and unless the tenant's legal hold is on, what was received through the
-/// integration is queued for deletion by the next retention run (P54). The purge is queued
-/// before the disconnection is written, so that no disconnection is left without one; the run
-/// drops it if the integration turns out to be still connected as before.
-///
-/// # Errors
-/// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<A: Adapters>(
-    ctx: Ctx<'_>,
-    deps: &Deps<A>,
-    integration: Integration,
-) -> Result<Response<Body>, ApiError> {
-    let admin = ctx.tenant()?;
-    let tenant = &admin.tenant_id;
-    let source_id = match integration {
-        Integration::WhatsApp => deps.tenants.whatsapp_connection(tenant).await?.map(|c| c.phone_number_id),
-        Integration::LeadAds => deps.tenants.page_connection(tenant).await?.map(|c| c.page_id),
-    };
-    let not_connected = || match integration {
-        Integration::WhatsApp => Problem::not_found("no WhatsApp number is connected"),
-        Integration::LeadAds => Problem::not_found("no Page is connected"),
-    };
-    let source_id = source_id.ok_or_else(|| ApiError::from(not_connected()))?;
-    let record = deps.tenants.tenant(tenant).await?.ok_or_else(|| ApiError::from(not_connected()))?;
-    let held = record.retention.legal_hold;
-    if !held {
-        let purge =
-            MetaPurge { tenant: tenant.clone(), integration, source_id, disconnected_at: deps.clock.now() };
-        deps.privacy.queue_meta_purge(&purge).await?;
-    }
-    let disconnected = match integration {
-        Integration::WhatsApp => deps.tenants.disconnect_whatsapp(tenant).await?,
-        Integration::LeadAds => deps.tenants.disconnect_page(tenant).await?,
-    };
-    if !disconnected {
-        return Err(not_connected().into());
-    }
-    tracing::info!(integration = integration.as_str(), held, "Integration disconnected");
-    let action = match integration {
-        Integration::WhatsApp => "integration.whatsapp_disconnect",
-        Integration::LeadAds => "integration.leadads_disconnect",
-    };
-    deps.audit(admin, action, target("tenant", tenant.as_str()), |e| {
-        e.with_fields([if held { "data=kept_under_legal_hold" } else { "data=deletion_queued" }])
-    })
-    .await;
-    Ok(super::no_content())
 }
 
 /// `POST /v1/privacy/erasure`: accepted at once, carried out by the next retention run.

@@ -5,11 +5,9 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use shared::app::secrets::open_tenant_secret;
 use shared::domain::outbound::{Template, TemplateStore as _};
-use shared::domain::ports::{
-    CloudApi as _, CloudApiError, ConnectionStore, EncryptionContext, Purpose, Vault as _,
-};
-use shared::domain::Secret;
+use shared::domain::ports::{CloudApi as _, CloudApiError, ConnectionStore, Purpose};
 use shared::lambda::http::{json_response, Problem};
 
 use crate::errors::ApiError;
@@ -41,9 +39,9 @@ pub async fn sync<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let connection = deps.tenants.whatsapp_connection(tenant).await?.ok_or_else(|| {
         ApiError::from(Problem::conflict("connect a WhatsApp number first (PUT /v1/whatsapp)"))
     })?;
-    let context = EncryptionContext { tenant_id: tenant.clone(), purpose: Purpose::WhatsAppAccessToken };
-    let token = deps.vault.open(&context, &connection.access_token).await?;
-    let token = Secret::new(String::from_utf8_lossy(token.expose()).into_owned());
+    let token =
+        open_tenant_secret(&deps.vault, tenant, Purpose::WhatsAppAccessToken, &connection.access_token)
+            .await?;
     let entries = deps.cloud.message_templates(&connection.waba_id, &token).await.map_err(|e| match e {
         CloudApiError::Meta { error, .. } => ApiError::from(Problem::new(
             StatusCode::BAD_GATEWAY,

@@ -4,9 +4,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::app::secrets::seal_tenant_secret;
 use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditLog as _};
 use shared::domain::inbox::ContactStore;
-use shared::domain::ports::{EncryptionContext, Purpose, TenantStore, TenantUpdate, Vault};
+use shared::domain::ports::{Purpose, TenantStore, TenantUpdate};
 use shared::domain::privacy::PurgeStore;
 use shared::domain::tenant::{
     ApiKey, Plan, RetentionSettings, Role, Tenant, TenantSettings, TenantStatus, CLOSURE_GRACE_DAYS,
@@ -173,8 +174,8 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     };
     // The key that signs the tenant's access tokens: random, sealed under the tenant's context.
     let signing_key = random::bytes::<32>()?;
-    let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::TokenSigningKey };
-    let token_key = deps.vault.seal(&context, &signing_key).await?;
+    let token_key =
+        seal_tenant_secret(&deps.vault, &tenant_id, Purpose::TokenSigningKey, &signing_key).await?;
     let tenant = Tenant::new(tenant_id.clone(), name.clone(), now, token_key);
     let key = ApiKey::generate(tenant_id.clone(), now)?;
     deps.tenants.create_tenant(&tenant, &key.record("admin", Role::Admin, now)).await?;

@@ -5,7 +5,9 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, Vault};
+use shared::app::integrations;
+use shared::app::secrets::seal_tenant_secret;
+use shared::domain::ports::{ConnectionStore, Purpose};
 use shared::domain::privacy::Integration;
 use shared::domain::tenant::WhatsAppConnection;
 use shared::domain::{Clock, PhoneNumber, Secret};
@@ -68,9 +70,9 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let display = PhoneNumber::parse(&request.display_phone_number)
         .map_err(|e| ApiError(Problem::bad_request(format!("display_phone_number: {e}"))))?;
     let token = validated_token("access_token", &request.access_token)?;
-    let context =
-        EncryptionContext { tenant_id: admin.tenant_id.clone(), purpose: Purpose::WhatsAppAccessToken };
-    let sealed = deps.vault.seal(&context, token.as_bytes()).await?;
+    let sealed =
+        seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::WhatsAppAccessToken, token.as_bytes())
+            .await?;
     let connection = WhatsAppConnection {
         phone_number_id,
         display_phone_number: display.as_digits().to_owned(),
@@ -106,5 +108,14 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 /// # Errors
 /// 403 unless a tenant admin calls; 404 when not connected.
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    super::privacy::disconnect(ctx, deps, Integration::WhatsApp).await
+    let admin = ctx.tenant()?;
+    let tenant = &admin.tenant_id;
+    let disconnected =
+        integrations::disconnect(&deps.tenants, &deps.privacy, &deps.clock, tenant, Integration::WhatsApp)
+            .await?;
+    deps.audit(admin, "integration.whatsapp_disconnect", target("tenant", tenant.as_str()), |e| {
+        e.with_fields([disconnected.data_field()])
+    })
+    .await;
+    Ok(super::no_content())
 }

@@ -1,0 +1,9 @@
+//! Use cases more than one entry point needs, generic over the ports and free of HTTP.
+//!
+//! Each use case has its own error enum with a case per refusal and an `Unknown` case; the API
+//! maps them to problems in `functions/api/src/errors.rs`, the queue consumers to batch
+//! failures.
+
+pub mod integrations;
+pub mod outbound;
+pub mod secrets;
