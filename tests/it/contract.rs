@@ -1,0 +1,36 @@
+//! The ports' contract suites (`shared::testing::contract`) on DynamoDB against moto: the same
+//! checks the in-memory fakes pass, so the two cannot drift apart.
+
+use shared::testing::contract;
+
+use crate::support::{inbox, table};
+
+#[tokio::test]
+async fn contacts_on_dynamo() {
+    contract::contacts::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
+async fn conversations_on_dynamo() {
+    contract::conversations::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
+async fn ingest_on_dynamo() {
+    contract::ingest::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
+async fn outbound_on_dynamo() {
+    contract::outbound::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
+async fn leads_on_dynamo() {
+    contract::leads::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
+async fn lifecycle_on_dynamo() {
+    contract::lifecycle::all(&inbox(&table().await).await).await;
+}
