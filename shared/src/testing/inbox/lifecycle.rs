@@ -148,8 +148,15 @@ fn remove_conversation(
     if state.messages.iter().any(|(t, m)| t == tenant && &m.conversation_id == conversation) {
         return Expiry::Partial(counts);
     }
+    // Then what was derived from them: the AI suggestion requests; last, the conversation.
+    let mut unbounded = u64::MAX;
+    counts.ai_suggestions = take(&mut state.suggestions, &mut unbounded, |(t, s)| {
+        t == tenant && &s.conversation_id == conversation
+    });
+    let suggestions = &state.suggestions;
+    state.suggestion_expiry.retain(|(t, id), _| t != tenant || suggestions.iter().any(|(_, s)| &s.id == id));
     counts.conversations =
-        take(&mut state.conversations, &mut u64::MAX.clone(), |(t, c)| t == tenant && &c.id == conversation);
+        take(&mut state.conversations, &mut unbounded, |(t, c)| t == tenant && &c.id == conversation);
     state.expiry.remove(&(tenant.clone(), conversation.clone()));
     for (t, contact) in &mut state.contacts {
         if t == tenant && contact.conversation_id.as_ref() == Some(conversation) {

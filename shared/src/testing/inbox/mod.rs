@@ -39,6 +39,8 @@ pub(super) struct InboxState {
     /// Each conversation's retention clock: when its latest data was received and when it
     /// expires (epoch ms).
     pub(super) expiry: HashMap<(TenantId, ConversationId), (i64, i64)>,
+    /// When each suggestion request expires.
+    pub(super) suggestion_expiry: HashMap<(TenantId, SuggestionId), ExpiresAt>,
 }
 
 /// The fake's blind index of a tenant: a fixed key per tenant (a real one is random, sealed by
@@ -63,6 +65,16 @@ pub(super) fn paginate<T: Clone>(
     let end = (start + usize::from(limit.max(1))).min(all.len());
     let items = all.get(start..end).map(<[T]>::to_vec).unwrap_or_default();
     Ok(Page { items, next: (end < all.len()).then(|| end.to_string()) })
+}
+
+impl InboxState {
+    /// True when the suggestion request has expired by the wall clock (what the table's reads
+    /// filter by).
+    pub(super) fn expired(&self, tenant: &TenantId, id: &SuggestionId) -> bool {
+        self.suggestion_expiry
+            .get(&(tenant.clone(), id.clone()))
+            .is_some_and(|expires| expires.is_expired(crate::domain::SystemClock.now()))
+    }
 }
 
 impl MemoryInbox {
