@@ -34,3 +34,14 @@ async fn leads_on_dynamo() {
 async fn lifecycle_on_dynamo() {
     contract::lifecycle::all(&inbox(&table().await).await).await;
 }
+
+#[tokio::test]
+async fn suggestions_on_dynamo() {
+    contract::suggestions::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
+async fn idempotency_on_dynamo() {
+    let store = shared::adapters::dynamo::DynamoIdempotency::new(table().await, std::time::Duration::ZERO);
+    contract::idempotency::all(&store).await;
+}

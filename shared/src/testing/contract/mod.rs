@@ -9,10 +9,12 @@
 
 pub mod contacts;
 pub mod conversations;
+pub mod idempotency;
 pub mod ingest;
 pub mod leads;
 pub mod lifecycle;
 pub mod outbound;
+pub mod suggestions;
 
 use crate::domain::inbox::{ContactProfile, NewInboundMessage, NewOutboundMessage};
 use crate::domain::tenant::RetentionSettings;
@@ -108,5 +110,15 @@ mod tests {
     #[tokio::test]
     async fn lifecycle_on_the_fake() {
         super::lifecycle::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn suggestions_on_the_fake() {
+        super::suggestions::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn idempotency_on_the_fake() {
+        super::idempotency::all(&crate::testing::MemoryIdempotency::default()).await;
     }
 }
