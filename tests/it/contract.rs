@@ -45,3 +45,8 @@ async fn idempotency_on_dynamo() {
     let store = shared::adapters::dynamo::DynamoIdempotency::new(table().await, std::time::Duration::ZERO);
     contract::idempotency::all(&store).await;
 }
+
+#[tokio::test]
+async fn tenants_on_dynamo() {
+    contract::tenants::all(&shared::adapters::dynamo::DynamoTenantStore::new(table().await)).await;
+}

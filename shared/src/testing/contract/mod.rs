@@ -15,6 +15,7 @@ pub mod leads;
 pub mod lifecycle;
 pub mod outbound;
 pub mod suggestions;
+pub mod tenants;
 
 use crate::domain::inbox::{ContactProfile, NewInboundMessage, NewOutboundMessage};
 use crate::domain::tenant::RetentionSettings;
@@ -115,6 +116,11 @@ mod tests {
     #[tokio::test]
     async fn suggestions_on_the_fake() {
         super::suggestions::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn tenants_on_the_fake() {
+        super::tenants::all(&crate::testing::MemoryTenantStore::default()).await;
     }
 
     #[tokio::test]
