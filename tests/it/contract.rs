@@ -50,3 +50,11 @@ async fn idempotency_on_dynamo() {
 async fn tenants_on_dynamo() {
     contract::tenants::all(&shared::adapters::dynamo::DynamoTenantStore::new(table().await)).await;
 }
+
+#[tokio::test]
+async fn privacy_on_dynamo() {
+    let table = table().await;
+    let keyring = crate::support::keyring(&table).await;
+    let store = shared::adapters::dynamo::DynamoPrivacy::new(table, keyring.key_table().clone());
+    contract::privacy::all(&store).await;
+}

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod leads;
 pub mod lifecycle;
 pub mod outbound;
+pub mod privacy;
 pub mod suggestions;
 pub mod tenants;
 
@@ -121,6 +122,11 @@ mod tests {
     #[tokio::test]
     async fn tenants_on_the_fake() {
         super::tenants::all(&crate::testing::MemoryTenantStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn privacy_on_the_fake() {
+        super::privacy::all(&crate::testing::MemoryPrivacy::default()).await;
     }
 
     #[tokio::test]
