@@ -1,6 +1,7 @@
 //! The workspace's integration tests, in one binary (one link instead of one per file).
 //!
-//! - `dynamo`, `documents`, `idempotency`, `tenants`, `kms`, `sqs`, `batch`: the adapters against moto
+//! - `contract`: the ports' contract suites (`shared::testing::contract`) on the DynamoDB adapters.
+//! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `send`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
@@ -17,6 +18,7 @@ mod architecture;
 mod batch;
 mod bench_inbound;
 mod bench_send;
+mod contract;
 mod crypto;
 mod documents;
 mod dynamo;
@@ -30,4 +32,3 @@ mod retention;
 mod send;
 mod sqs;
 mod support;
-mod tenants;

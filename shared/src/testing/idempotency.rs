@@ -60,12 +60,13 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
     ) -> Result<(), crate::domain::ports::IdempotencyError> {
         let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
+        // Only the holder of a claim in progress (the same request) completes it.
         match records.get_mut(&key) {
-            Some(record) => {
+            Some(record) if record.response.is_none() && record.payload_hash == request.payload_hash => {
                 record.response = Some(response.to_owned());
                 Ok(())
             }
-            None => Err(crate::domain::ports::IdempotencyError::ClaimLost),
+            _ => Err(crate::domain::ports::IdempotencyError::ClaimLost),
         }
     }
 
@@ -77,7 +78,7 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
         let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
         // Only a claim in progress is released; a completed one keeps its answer.
         match records.get(&key) {
-            Some(record) if record.response.is_none() => {
+            Some(record) if record.response.is_none() && record.payload_hash == request.payload_hash => {
                 records.remove(&key);
                 Ok(())
             }

@@ -39,6 +39,7 @@ use crate::kernel::Page;
 mod ai;
 mod clock;
 mod cloud;
+pub mod contract;
 mod docs;
 mod idempotency;
 mod inbox;

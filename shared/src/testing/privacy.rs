@@ -11,6 +11,8 @@ pub struct MemoryPrivacy {
     purges: Arc<Mutex<HashMap<TenantId, i64>>>,
     /// The Meta purge queue.
     meta_purges: Arc<Mutex<Vec<MetaPurge>>>,
+    /// The first unfinished day of each day queue.
+    day_cursors: Arc<Mutex<Vec<(DayQueue, i64)>>>,
 }
 
 impl MemoryPrivacy {
@@ -80,11 +82,17 @@ impl ErasureStore for MemoryPrivacy {
 }
 
 impl RetentionQueue for MemoryPrivacy {
-    async fn day_cursor(&self, _queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
-        Ok(None)
+    async fn day_cursor(&self, queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
+        let cursors =
+            self.day_cursors.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))?;
+        Ok(cursors.iter().find(|(q, _)| *q == queue).map(|(_, day)| *day))
     }
 
-    async fn set_day_cursor(&self, _queue: DayQueue, _day: i64) -> Result<(), PrivacyError> {
+    async fn set_day_cursor(&self, queue: DayQueue, day: i64) -> Result<(), PrivacyError> {
+        let mut cursors =
+            self.day_cursors.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))?;
+        cursors.retain(|(q, _)| *q != queue);
+        cursors.push((queue, day));
         Ok(())
     }
 

@@ -72,12 +72,11 @@ impl ContactStore for MemoryInbox {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<ContactView>, InboxError> {
-        Ok(self
-            .state()?
-            .contacts
-            .iter()
-            .find(|(t, c)| t == tenant && c.email.as_deref() == Some(email))
-            .map(|(_, c)| c.clone()))
+        let state = self.state()?;
+        let Some(id) = Self::alias(&state, tenant, &ContactKey::Email(email.to_owned())) else {
+            return Ok(None);
+        };
+        Ok(state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 
     async fn contact(&self, tenant: &TenantId, id: &ContactId) -> Result<Option<ContactView>, InboxError> {
@@ -106,13 +105,23 @@ impl ContactStore for MemoryInbox {
         at: Timestamp,
     ) -> Result<Option<ContactView>, InboxError> {
         let mut state = self.state()?;
-        if let Some(Some(email)) = &patch.email {
-            if state
-                .contacts
-                .iter()
-                .any(|(t, c)| t == tenant && &c.id != id && c.email.as_ref() == Some(email))
-            {
-                return Err(InboxError::EmailTaken);
+        let Some(current) =
+            state.contacts.iter().find(|(t, c)| t == tenant && &c.id == id).map(|(_, c)| c.email.clone())
+        else {
+            return Ok(None);
+        };
+        if let Some(email) = patch.email.as_ref().filter(|email| **email != current) {
+            // An email is one contact's: its lookup entry moves with it.
+            if let Some(new) = email {
+                let key = ContactKey::Email(new.clone());
+                if Self::alias(&state, tenant, &key).is_some() {
+                    return Err(InboxError::EmailTaken);
+                }
+                state.aliases.push((tenant.clone(), key, id.clone()));
+            }
+            if let Some(old) = current {
+                let key = ContactKey::Email(old);
+                state.aliases.retain(|(t, k, owner)| !(t == tenant && *k == key && owner == id));
             }
         }
         let Some((_, contact)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == id) else {
@@ -159,12 +168,14 @@ impl ContactStore for MemoryInbox {
         tenant: &TenantId,
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
-        let id = fake_index(tenant).contact_id(key).map_err(anyhow::Error::from)?;
-        Ok(self
-            .state()?
-            .contacts
+        let state = self.state()?;
+        let mut ids = vec![fake_index(tenant).contact_id(key).map_err(anyhow::Error::from)?];
+        if let Some(aliased) = Self::alias(&state, tenant, key).filter(|id| !ids.contains(id)) {
+            ids.push(aliased);
+        }
+        Ok(ids
             .iter()
-            .filter(|(t, c)| t == tenant && c.id == id)
+            .filter_map(|id| state.contacts.iter().find(|(t, c)| t == tenant && &c.id == id))
             .map(|(_, c)| c.clone())
             .collect())
     }

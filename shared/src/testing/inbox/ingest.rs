@@ -8,7 +8,7 @@ impl IngestStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         message: &NewInboundMessage<'_>,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
         if state
@@ -19,20 +19,12 @@ impl IngestStore for MemoryInbox {
             return Ok(Stored::Duplicate);
         }
         let contact = Self::contact(&mut state, tenant, message.from, message.sent_at)?;
-        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
-            // The 24 h customer-service window, as the DynamoDB inbox keeps it.
-            let at = message.sent_at.as_millis();
-            if view.last_inbound_at.is_none_or(|last| last < at) {
-                view.last_inbound_at = Some(at);
-                view.service_window_until = Some(at + 24 * 3_600_000);
-            }
-        }
         let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
         state.messages.push((
             tenant.clone(),
             MessageView {
                 id: MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?,
-                conversation_id: conversation,
+                conversation_id: conversation.clone(),
                 wamid: Some(message.wamid.as_str().to_owned()),
                 direction: "inbound".into(),
                 kind: message.kind.to_owned(),
@@ -44,6 +36,8 @@ impl IngestStore for MemoryInbox {
                 content_sanitized_at: None,
             },
         ));
+        Self::touch(&mut state, tenant, &contact, &conversation, message.sent_at, Some(message.from));
+        Self::stamp_expiry(&mut state, tenant, &conversation, now, message.retention);
         Ok(Stored::Created)
     }
 
@@ -51,23 +45,59 @@ impl IngestStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         change: &StatusChange<'_>,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<StatusOutcome, InboxError> {
         let mut state = self.state()?;
+        let state = &mut *state;
         let by_callback = change.callback.and_then(crate::domain::outbound::message_of_callback);
-        let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| {
+        let found = state.messages.iter().position(|(t, m)| {
             t == tenant
                 && (m.wamid.as_deref() == Some(change.wamid.as_str()) || by_callback.as_ref() == Some(&m.id))
-        }) else {
-            return Ok(if by_callback.is_some() { StatusOutcome::Gone } else { StatusOutcome::Stale });
+        });
+        let message = match found {
+            Some(index) => &mut state.messages[index].1,
+            None if by_callback.is_some() => return Ok(StatusOutcome::Gone),
+            None => {
+                // A status for a message Leadline has no record of yet: kept, in the recipient's
+                // conversation when Meta names them, else on a placeholder of its own.
+                let early = state
+                    .early_statuses
+                    .iter()
+                    .position(|(t, m)| t == tenant && m.wamid.as_deref() == Some(change.wamid.as_str()));
+                match early {
+                    Some(index) => &mut state.early_statuses[index].1,
+                    None => {
+                        let mut placeholder = MessageView {
+                            id: MessageId::generate(change.at).map_err(anyhow::Error::from)?,
+                            conversation_id: ConversationId::generate(change.at)
+                                .map_err(anyhow::Error::from)?,
+                            wamid: Some(change.wamid.as_str().to_owned()),
+                            direction: "outbound".into(),
+                            kind: "unknown".into(),
+                            timestamp: change.at.as_millis(),
+                            status: MessageStatus::Queued,
+                            statuses: std::collections::BTreeMap::new(),
+                            error: None,
+                            payload: None,
+                            content_sanitized_at: None,
+                        };
+                        if change.recipient.keys().is_empty() {
+                            state.early_statuses.push((tenant.clone(), placeholder));
+                            &mut state.early_statuses.last_mut().ok_or(InboxError::NoContact)?.1
+                        } else {
+                            let contact = Self::contact(state, tenant, change.recipient, change.at)?;
+                            let conversation = Self::conversation(state, tenant, &contact, change.at)?;
+                            placeholder.conversation_id = conversation.clone();
+                            state.messages.push((tenant.clone(), placeholder));
+                            Self::touch(state, tenant, &contact, &conversation, change.at, None);
+                            Self::stamp_expiry(state, tenant, &conversation, now, change.retention);
+                            &mut state.messages.last_mut().ok_or(InboxError::NoContact)?.1
+                        }
+                    }
+                }
+            }
         };
-        message.statuses.entry(change.meta_status.to_owned()).or_insert(change.at.as_millis());
-        if change.status.rank() <= message.status.rank() {
-            return Ok(StatusOutcome::Stale);
-        }
-        message.status = change.status;
-        message.error = change.error.cloned();
-        Ok(StatusOutcome::Applied)
+        Ok(record_status(message, change.status, change.meta_status, change.at.as_millis(), change.error))
     }
 
     async fn lead_exists(&self, tenant: &TenantId, leadgen_id: &str) -> Result<bool, InboxError> {
@@ -81,10 +111,14 @@ impl IngestStore for MemoryInbox {
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
+        let contact_id = Self::contact(&mut state, tenant, lead.contact, now)?;
         if state.leads.iter().any(|(t, l)| t == tenant && l.id == lead.leadgen_id) {
             return Ok(Stored::Duplicate);
         }
-        let contact_id = Self::contact(&mut state, tenant, lead.contact, now)?;
+        if let Some((_, contact)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact_id)
+        {
+            contact.last_seen_at = contact.last_seen_at.max(now.as_millis());
+        }
         state.leads.push((
             tenant.clone(),
             LeadView {
@@ -102,4 +136,24 @@ impl IngestStore for MemoryInbox {
         ));
         Ok(Stored::Created)
     }
+}
+
+/// Adds a status to a message's history (each status once, with its own time) and moves the
+/// message forward to it (statuses only move up; `failed` and `blocked` are final).
+pub(super) fn record_status(
+    message: &mut MessageView,
+    status: MessageStatus,
+    meta_status: &str,
+    at: i64,
+    error: Option<&MetaError>,
+) -> StatusOutcome {
+    message.statuses.entry(meta_status.to_owned()).or_insert(at);
+    if status.rank() <= message.status.rank() {
+        return StatusOutcome::Stale;
+    }
+    message.status = status;
+    if let Some(error) = error {
+        message.error = Some(error.clone());
+    }
+    StatusOutcome::Applied
 }

@@ -11,7 +11,11 @@ impl LeadStore for MemoryInbox {
             id: lead.id.to_owned(),
             page_id: None,
             contact_id,
-            lead: serde_json::json!({"name": lead.contact.name, "email": lead.contact.email}),
+            lead: serde_json::json!({
+                "name": lead.contact.name,
+                "email": lead.contact.email,
+                "phone": lead.contact.phone.as_ref().map(PhoneNumber::as_digits),
+            }),
             source: serde_json::json!({}),
             origin: lead.origin.clone(),
             stage: lead.stage,

@@ -8,22 +8,9 @@ impl LifecycleStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
-        _budget: u32,
+        budget: u32,
     ) -> Result<Expiry, InboxError> {
-        let mut state = self.state()?;
-        let mut counts = ErasureCounts::default();
-        let before = state.messages.len();
-        state.messages.retain(|(t, m)| !(t == tenant && &m.conversation_id == conversation));
-        counts.messages = (before - state.messages.len()) as u64;
-        let before = state.conversations.len();
-        state.conversations.retain(|(t, c)| !(t == tenant && &c.id == conversation));
-        counts.conversations = (before - state.conversations.len()) as u64;
-        for (t, contact) in &mut state.contacts {
-            if t == tenant && contact.conversation_id.as_ref() == Some(conversation) {
-                contact.conversation_id = None;
-            }
-        }
-        Ok(Expiry::Deleted(counts))
+        Ok(remove_conversation(&mut *self.state()?, tenant, conversation, budget))
     }
 
     async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
@@ -33,15 +20,20 @@ impl LifecycleStore for MemoryInbox {
         Ok(state.leads.len() < before)
     }
 
-    /// Conversations in memory do not expire: the fake keeps no retention clock.
     async fn expire_conversation(
         &self,
-        _tenant: &TenantId,
-        _conversation: &ConversationId,
-        _now: Timestamp,
-        _budget: u32,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        now: Timestamp,
+        budget: u32,
     ) -> Result<Expiry, InboxError> {
-        Ok(Expiry::NotDue)
+        let mut state = self.state()?;
+        let live = state.conversations.iter().any(|(t, c)| t == tenant && &c.id == conversation);
+        let expires = state.expiry.get(&(tenant.clone(), conversation.clone())).map(|(_, expires)| *expires);
+        if live && expires.is_none_or(|expires| expires > now.as_millis()) {
+            return Ok(Expiry::NotDue);
+        }
+        Ok(remove_conversation(&mut state, tenant, conversation, budget))
     }
 
     async fn sanitize_conversation(
@@ -70,32 +62,106 @@ impl LifecycleStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         contact: &ContactId,
-        _budget: u32,
+        budget: u32,
     ) -> Result<ErasureCounts, InboxError> {
         let mut state = self.state()?;
+        let state = &mut *state;
+        let mut left = u64::from(budget.max(1));
         let mut counts = ErasureCounts::default();
+        // Children first: each conversation's messages, then the conversation.
         let conversations: Vec<ConversationId> = state
             .conversations
             .iter()
             .filter(|(t, c)| t == tenant && &c.contact_id == contact)
             .map(|(_, c)| c.id.clone())
             .collect();
-        let before = state.messages.len();
-        state.messages.retain(|(t, m)| !(t == tenant && conversations.contains(&m.conversation_id)));
-        counts.messages = (before - state.messages.len()) as u64;
-        counts.message_id_records = counts.messages;
-        let before = state.conversations.len();
-        state.conversations.retain(|(t, c)| !(t == tenant && &c.contact_id == contact));
-        counts.conversations = (before - state.conversations.len()) as u64;
-        let before = state.leads.len();
-        state.leads.retain(|(t, l)| !(t == tenant && &l.contact_id == contact));
-        counts.leads = (before - state.leads.len()) as u64;
-        let before = state.consent.len();
-        state.consent.retain(|(t, c, _, _)| !(t == tenant && c == contact));
-        counts.consent_events = (before - state.consent.len()) as u64;
+        for conversation in &conversations {
+            let pass =
+                remove_conversation(state, tenant, conversation, u32::try_from(left).unwrap_or(u32::MAX));
+            let (Expiry::Deleted(pass) | Expiry::Partial(pass)) = pass else { continue };
+            left = left.saturating_sub(pass.messages + pass.conversations);
+            counts.add(&pass);
+            if left == 0 {
+                return Ok(counts);
+            }
+        }
+        if state.conversations.iter().any(|(t, c)| t == tenant && &c.contact_id == contact) {
+            return Ok(counts);
+        }
+        counts.leads = take(&mut state.leads, &mut left, |(t, l)| t == tenant && &l.contact_id == contact);
+        counts.consent_events =
+            take(&mut state.consent, &mut left, |(t, c, _, _)| t == tenant && c == contact);
+        let rest = state.leads.iter().any(|(t, l)| t == tenant && &l.contact_id == contact)
+            || state.consent.iter().any(|(t, c, _, _)| t == tenant && c == contact);
+        if rest || left == 0 {
+            return Ok(counts);
+        }
+        // Last, the contact and its aliases: only once nothing else of it is left.
+        let before = state.aliases.len();
+        state.aliases.retain(|(t, _, owner)| !(t == tenant && owner == contact));
+        counts.contact_aliases = (before - state.aliases.len()) as u64;
         let before = state.contacts.len();
         state.contacts.retain(|(t, c)| !(t == tenant && &c.id == contact));
         counts.contacts = (before - state.contacts.len()) as u64;
         Ok(counts)
     }
+}
+
+/// Removes up to `*left` of the items `matches` accepts, counting them down from `left`.
+fn take<T>(items: &mut Vec<T>, left: &mut u64, matches: impl Fn(&T) -> bool) -> u64 {
+    let mut taken = 0;
+    items.retain(|item| {
+        if taken < *left && matches(item) {
+            taken += 1;
+            false
+        } else {
+            true
+        }
+    });
+    *left -= taken;
+    taken
+}
+
+/// Deletes up to `budget` of a conversation's messages, then (once none is left) the
+/// conversation itself and its contact's link to it.
+fn remove_conversation(
+    state: &mut InboxState,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    budget: u32,
+) -> Expiry {
+    let mut counts = ErasureCounts::default();
+    let mut left = u64::from(budget.max(1));
+    let removed: Vec<MessageId> = state
+        .messages
+        .iter()
+        .filter(|(t, m)| t == tenant && &m.conversation_id == conversation)
+        .take(usize::try_from(left).unwrap_or(usize::MAX))
+        .map(|(_, m)| m.id.clone())
+        .collect();
+    counts.messages = take(&mut state.messages, &mut left, |(t, m)| t == tenant && removed.contains(&m.id));
+    counts.message_id_records = counts.messages;
+    for id in &removed {
+        state.send_claims.remove(&(tenant.clone(), id.clone()));
+        state.sent_at.remove(&(tenant.clone(), id.clone()));
+    }
+    if state.messages.iter().any(|(t, m)| t == tenant && &m.conversation_id == conversation) {
+        return Expiry::Partial(counts);
+    }
+    // Then what was derived from them: the AI suggestion requests; last, the conversation.
+    let mut unbounded = u64::MAX;
+    counts.ai_suggestions = take(&mut state.suggestions, &mut unbounded, |(t, s)| {
+        t == tenant && &s.conversation_id == conversation
+    });
+    let suggestions = &state.suggestions;
+    state.suggestion_expiry.retain(|(t, id), _| t != tenant || suggestions.iter().any(|(_, s)| &s.id == id));
+    counts.conversations =
+        take(&mut state.conversations, &mut unbounded, |(t, c)| t == tenant && &c.id == conversation);
+    state.expiry.remove(&(tenant.clone(), conversation.clone()));
+    for (t, contact) in &mut state.contacts {
+        if t == tenant && contact.conversation_id.as_ref() == Some(conversation) {
+            contact.conversation_id = None;
+        }
+    }
+    Expiry::Deleted(counts)
 }

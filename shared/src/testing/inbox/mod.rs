@@ -3,6 +3,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::domain::inbox::SERVICE_WINDOW;
 
 mod contacts;
 mod conversations;
@@ -28,9 +29,18 @@ pub(super) struct InboxState {
     pub(super) consent: Vec<(TenantId, ContactId, String, ConsentEventView)>,
     pub(super) leads: Vec<(TenantId, LeadView)>,
     /// Send claims (until, epoch ms) and send times, by message.
-    pub(super) send_claims: HashMap<MessageId, i64>,
-    pub(super) sent_at: HashMap<MessageId, i64>,
+    pub(super) send_claims: HashMap<(TenantId, MessageId), i64>,
+    pub(super) sent_at: HashMap<(TenantId, MessageId), i64>,
     pub(super) suggestions: Vec<(TenantId, SuggestionView)>,
+    /// Lookup entries (BSUID, email) and the contact that claimed each first, as the table's aliases.
+    pub(super) aliases: Vec<(TenantId, ContactKey, ContactId)>,
+    /// Statuses of wamids no message has yet, kept until `mark_sent` merges them.
+    pub(super) early_statuses: Vec<(TenantId, MessageView)>,
+    /// Each conversation's retention clock: when its latest data was received and when it
+    /// expires (epoch ms).
+    pub(super) expiry: HashMap<(TenantId, ConversationId), (i64, i64)>,
+    /// When each suggestion request expires.
+    pub(super) suggestion_expiry: HashMap<(TenantId, SuggestionId), ExpiresAt>,
 }
 
 /// The fake's blind index of a tenant: a fixed key per tenant (a real one is random, sealed by
@@ -54,29 +64,52 @@ pub(super) fn paginate<T: Clone>(
     Ok(Page { items, next: (end < all.len()).then(|| end.to_string()) })
 }
 
+impl InboxState {
+    /// True when the suggestion request has expired by the wall clock (what the table's reads
+    /// filter by).
+    pub(super) fn expired(&self, tenant: &TenantId, id: &SuggestionId) -> bool {
+        self.suggestion_expiry
+            .get(&(tenant.clone(), id.clone()))
+            .is_some_and(|expires| expires.is_expired(crate::domain::SystemClock.now()))
+    }
+}
+
 impl MemoryInbox {
     pub(super) fn state(&self) -> Result<std::sync::MutexGuard<'_, InboxState>, InboxError> {
         self.state.lock().map_err(|_| InboxError::Unknown(anyhow::anyhow!("poisoned")))
     }
 
+    /// The contact a key's lookup entry (alias) leads to.
+    pub(super) fn alias(state: &InboxState, tenant: &TenantId, key: &ContactKey) -> Option<ContactId> {
+        state.aliases.iter().find(|(t, k, _)| t == tenant && k == key).map(|(_, _, id)| id.clone())
+    }
+
+    /// Finds (or creates) the contact `profile` identifies — by phone, else by an alias — and
+    /// completes its identity fields and aliases, as the table does.
     pub(super) fn contact(
         state: &mut InboxState,
         tenant: &TenantId,
         profile: &ContactProfile,
         at: Timestamp,
     ) -> Result<ContactId, InboxError> {
-        let id = fake_index(tenant)
-            .contact_id(profile.keys().first().ok_or(InboxError::NoContact)?)
-            .map_err(anyhow::Error::from)?;
+        let keys = profile.keys();
+        let first = keys.first().ok_or(InboxError::NoContact)?;
+        let mut id = fake_index(tenant).contact_id(first).map_err(anyhow::Error::from)?;
+        if !matches!(first, ContactKey::Phone(_)) {
+            // Without a phone number, an alias may lead to a contact first seen another way.
+            if let Some(found) = keys.iter().find_map(|key| Self::alias(state, tenant, key)) {
+                id = found;
+            }
+        }
         if !state.contacts.iter().any(|(t, c)| t == tenant && c.id == id) {
             state.contacts.push((
                 tenant.clone(),
                 ContactView {
                     id: id.clone(),
-                    phone: profile.phone.as_ref().map(|p| p.as_digits().to_owned()),
-                    user_id: profile.user_id.clone(),
-                    email: profile.email.clone(),
-                    name: profile.name.clone(),
+                    phone: None,
+                    user_id: None,
+                    email: None,
+                    name: None,
                     first_seen_at: at.as_millis(),
                     last_seen_at: at.as_millis(),
                     last_inbound_at: None,
@@ -90,19 +123,39 @@ impl MemoryInbox {
                 },
             ));
         }
+        for key in keys.iter().filter(|key| !matches!(key, ContactKey::Phone(_))) {
+            // The first contact keeps an alias.
+            if Self::alias(state, tenant, key).is_none() {
+                state.aliases.push((tenant.clone(), key.clone(), id.clone()));
+            }
+        }
+        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == id) {
+            let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+            view.phone =
+                view.phone.take().or_else(|| profile.phone.as_ref().map(|p| p.as_digits().to_owned()));
+            view.user_id = view.user_id.take().or_else(|| non_empty(&profile.user_id));
+            view.email = view.email.take().or_else(|| non_empty(&profile.email));
+            view.name = view.name.take().or_else(|| non_empty(&profile.name));
+        }
         Ok(id)
     }
 
+    /// The contact's open conversation (the one it links), opened on first need.
     pub(super) fn conversation(
         state: &mut InboxState,
         tenant: &TenantId,
         contact: &ContactId,
         at: Timestamp,
     ) -> Result<ConversationId, InboxError> {
-        if let Some((_, c)) =
-            state.conversations.iter().find(|(t, c)| t == tenant && &c.contact_id == contact)
-        {
-            return Ok(c.id.clone());
+        let linked = state
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && &c.id == contact)
+            .and_then(|(_, c)| c.conversation_id.clone());
+        if let Some(id) = linked {
+            if state.conversations.iter().any(|(t, c)| t == tenant && c.id == id) {
+                return Ok(id);
+            }
         }
         let id = ConversationId::generate(at).map_err(anyhow::Error::from)?;
         state.conversations.push((
@@ -118,6 +171,63 @@ impl MemoryInbox {
                 updated_at: at.as_millis(),
             },
         ));
+        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == contact) {
+            view.conversation_id = Some(id.clone());
+        }
         Ok(id)
+    }
+
+    /// Moves the contact's and the conversation's "latest" fields forward to `at` (first seen
+    /// backward); an inbound message also moves the 24 h window, and its name wins if it is the
+    /// latest.
+    pub(super) fn touch(
+        state: &mut InboxState,
+        tenant: &TenantId,
+        contact: &ContactId,
+        conversation: &ConversationId,
+        at: Timestamp,
+        inbound: Option<&ContactProfile>,
+    ) {
+        let at = at.as_millis();
+        if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == contact) {
+            view.first_seen_at = view.first_seen_at.min(at);
+            match inbound {
+                Some(profile) => {
+                    if view.last_inbound_at.is_none_or(|last| last < at) {
+                        view.last_seen_at = at;
+                        view.last_inbound_at = Some(at);
+                        let window = i64::try_from(SERVICE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+                        view.service_window_until = Some(at.saturating_add(window));
+                        if let Some(name) = profile.name.as_ref().filter(|n| !n.is_empty()) {
+                            view.name = Some(name.clone());
+                        }
+                    }
+                }
+                None => view.last_seen_at = view.last_seen_at.max(at),
+            }
+        }
+        if let Some((_, view)) =
+            state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == conversation)
+        {
+            view.last_message_at = view.last_message_at.max(at);
+            view.updated_at = view.updated_at.max(view.last_message_at);
+        }
+    }
+
+    /// Moves a conversation's retention clock to `received` (forward only) and its expiry to
+    /// `received` plus the retention period.
+    pub(super) fn stamp_expiry(
+        state: &mut InboxState,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        received: Timestamp,
+        settings: RetentionSettings,
+    ) {
+        let ttl = i64::try_from(settings.conversation_ttl().as_millis()).unwrap_or(i64::MAX);
+        let received = received.as_millis();
+        let entry = state.expiry.entry((tenant.clone(), conversation.clone())).or_insert((i64::MIN, 0));
+        if entry.0 < received {
+            *entry = (received, received.saturating_add(ttl));
+        }
     }
 }

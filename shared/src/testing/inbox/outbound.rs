@@ -8,7 +8,7 @@ impl OutboundStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         message: &NewOutboundMessage<'_>,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<MessageView, InboxError> {
         let mut state = self.state()?;
         if let Some((_, existing)) = state.messages.iter().find(|(t, m)| t == tenant && &m.id == message.id) {
@@ -32,6 +32,8 @@ impl OutboundStore for MemoryInbox {
             content_sanitized_at: None,
         };
         state.messages.push((tenant.clone(), view.clone()));
+        Self::touch(&mut state, tenant, message.contact, &view.conversation_id, message.at, None);
+        Self::stamp_expiry(&mut state, tenant, &view.conversation_id, now, message.retention);
         Ok(view)
     }
 
@@ -53,10 +55,11 @@ impl OutboundStore for MemoryInbox {
         if message.status != MessageStatus::Queued {
             return Ok(OutboundClaim::Handled);
         }
-        match state.send_claims.get(id) {
+        let key = (tenant.clone(), id.clone());
+        match state.send_claims.get(&key) {
             Some(&held) if held >= now.as_millis() => Ok(OutboundClaim::Held(Timestamp::from_millis(held))),
             _ => {
-                state.send_claims.insert(id.clone(), until.as_millis());
+                state.send_claims.insert(key, until.as_millis());
                 Ok(OutboundClaim::Acquired)
             }
         }
@@ -64,13 +67,14 @@ impl OutboundStore for MemoryInbox {
 
     async fn release_outbound(
         &self,
-        _tenant: &TenantId,
+        tenant: &TenantId,
         id: &MessageId,
         until: Timestamp,
     ) -> Result<(), InboxError> {
         let mut state = self.state()?;
-        if state.send_claims.get(id) == Some(&until.as_millis()) {
-            state.send_claims.remove(id);
+        let key = (tenant.clone(), id.clone());
+        if state.send_claims.get(&key) == Some(&until.as_millis()) {
+            state.send_claims.remove(&key);
         }
         Ok(())
     }
@@ -93,7 +97,7 @@ impl OutboundStore for MemoryInbox {
                     && m.id != *id
                     && m.timestamp <= message.timestamp
             })
-            .filter_map(|(_, m)| state.sent_at.get(&m.id).copied())
+            .filter_map(|(_, m)| state.sent_at.get(&(tenant.clone(), m.id.clone())).copied())
             .max()
             .map(Timestamp::from_millis))
     }
@@ -106,13 +110,38 @@ impl OutboundStore for MemoryInbox {
         at: Timestamp,
     ) -> Result<(), InboxError> {
         let mut state = self.state()?;
-        state.sent_at.insert(id.clone(), at.as_millis());
-        if let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) {
-            message.wamid = wamid.map(|w| w.as_str().to_owned()).or(message.wamid.take());
-            if message.status.rank() < MessageStatus::Sent.rank() {
-                message.status = MessageStatus::Sent;
-                message.statuses.insert("sent".into(), at.as_millis());
+        let state = &mut *state;
+        let Some(index) = state.messages.iter().position(|(t, m)| t == tenant && &m.id == id) else {
+            return Ok(());
+        };
+        state.sent_at.insert((tenant.clone(), id.clone()), at.as_millis());
+        // A status that beat this call was kept on a placeholder under the wamid: merge it in.
+        let early = wamid.and_then(|wamid| {
+            let held = |(t, m): &(TenantId, MessageView)| {
+                t == tenant && m.id != *id && m.wamid.as_deref() == Some(wamid.as_str())
+            };
+            if let Some(i) = state.early_statuses.iter().position(held) {
+                return Some(state.early_statuses.remove(i).1);
             }
+            state.messages.iter().position(held).map(|i| state.messages.remove(i).1)
+        });
+        let index = match &early {
+            Some(_) => state.messages.iter().position(|(t, m)| t == tenant && &m.id == id).unwrap_or(index),
+            None => index,
+        };
+        let message = &mut state.messages[index].1;
+        message.wamid = wamid.map(|w| w.as_str().to_owned()).or(message.wamid.take());
+        if let Some(early) = early {
+            for (name, at) in &early.statuses {
+                message.statuses.entry(name.clone()).or_insert(*at);
+            }
+            if early.status.rank() > message.status.rank() {
+                message.status = early.status;
+                message.error = early.error.or(message.error.take());
+            }
+        }
+        if message.status.rank() < MessageStatus::Sent.rank() {
+            message.status = MessageStatus::Sent;
         }
         Ok(())
     }

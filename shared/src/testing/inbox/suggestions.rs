@@ -8,9 +8,11 @@ impl SuggestionStore for MemoryInbox {
         &self,
         tenant: &TenantId,
         suggestion: &SuggestionView,
-        _expires_at: ExpiresAt,
+        expires_at: ExpiresAt,
     ) -> Result<(), InboxError> {
-        self.state()?.suggestions.push((tenant.clone(), suggestion.clone()));
+        let mut state = self.state()?;
+        state.suggestion_expiry.insert((tenant.clone(), suggestion.id.clone()), expires_at);
+        state.suggestions.push((tenant.clone(), suggestion.clone()));
         Ok(())
     }
 
@@ -20,11 +22,12 @@ impl SuggestionStore for MemoryInbox {
         conversation: &ConversationId,
         id: &SuggestionId,
     ) -> Result<Option<SuggestionView>, InboxError> {
-        Ok(self
-            .state()?
+        let state = self.state()?;
+        Ok(state
             .suggestions
             .iter()
             .find(|(t, s)| t == tenant && &s.conversation_id == conversation && &s.id == id)
+            .filter(|(t, s)| !state.expired(t, &s.id))
             .map(|(_, s)| s.clone()))
     }
 
@@ -36,6 +39,9 @@ impl SuggestionStore for MemoryInbox {
         at: Timestamp,
     ) -> Result<bool, InboxError> {
         let mut state = self.state()?;
+        if state.expired(tenant, &suggestion.id) {
+            return Ok(false);
+        }
         let Some((_, stored)) = state
             .suggestions
             .iter_mut()
@@ -66,11 +72,11 @@ impl SuggestionStore for MemoryInbox {
         tenant: &TenantId,
         conversation: &ConversationId,
     ) -> Result<Vec<SuggestionView>, InboxError> {
-        Ok(self
-            .state()?
+        let state = self.state()?;
+        Ok(state
             .suggestions
             .iter()
-            .filter(|(t, s)| t == tenant && &s.conversation_id == conversation)
+            .filter(|(t, s)| t == tenant && &s.conversation_id == conversation && !state.expired(t, &s.id))
             .map(|(_, s)| s.clone())
             .collect())
     }

@@ -475,6 +475,8 @@ impl DynamoInbox {
     }
 
     /// Keeps a contact's list of its lookup entries (what erasure deletes) in step with them.
+    /// Additions and removals go in two updates: one expression may not both `ADD` to and
+    /// `DELETE` from the same set (DynamoDB refuses overlapping paths).
     pub(super) async fn move_aliases(
         &self,
         tenant: &TenantId,
@@ -482,27 +484,23 @@ impl DynamoInbox {
         added: Vec<String>,
         removed: Vec<String>,
     ) -> Result<(), InboxError> {
-        let mut update = self
-            .table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_attributes(&keys::contact(tenant, contact))))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#aliases", attr::ALIAS_KEYS);
-        let mut clauses = Vec::new();
-        if !added.is_empty() {
-            clauses.push("ADD #aliases :added");
-            update = update.expression_attribute_values(":added", AttributeValue::Ss(added));
+        for (clause, aliases) in [("ADD #aliases :aliases", added), ("DELETE #aliases :aliases", removed)] {
+            if aliases.is_empty() {
+                continue;
+            }
+            let update = self
+                .table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&keys::contact(tenant, contact))))
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#aliases", attr::ALIAS_KEYS)
+                .expression_attribute_values(":aliases", AttributeValue::Ss(aliases))
+                .update_expression(clause);
+            self.conditional_update(update).await?;
         }
-        if !removed.is_empty() {
-            clauses.push("DELETE #aliases :removed");
-            update = update.expression_attribute_values(":removed", AttributeValue::Ss(removed));
-        }
-        if clauses.is_empty() {
-            return Ok(());
-        }
-        self.conditional_update(update.update_expression(clauses.join(" "))).await.map(|_| ())
+        Ok(())
     }
 }

@@ -1,0 +1,108 @@
+//! [`IdempotencyStore`]'s contract: one holder of a key at a time until its deadline, a completed
+//! key replays its result (for at least seven days), another payload is a mismatch, only the
+//! holder of a claim in progress completes or releases it, keys of tenants and scopes never collide.
+
+use std::time::Duration;
+
+use super::{now, tenant};
+use crate::domain::ports::{Claim, IdempotencyError, IdempotencyRequest, IdempotencyStore};
+
+/// A claimed key is `InProgress` to others; completed, it replays its result; with another
+/// payload it is a `Mismatch`; the result is still there six days later.
+pub async fn a_completed_key_replays_its_result<S: IdempotencyStore>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let request = IdempotencyRequest { tenant_id: &tenant, scope: "send", key: "key-1", payload_hash: "h1" };
+    let now = now();
+    let deadline = now.plus(Duration::from_secs(30));
+
+    // Act
+    let first = store.claim(&request, now, deadline).await.unwrap();
+    let concurrent = store.claim(&request, now, deadline).await.unwrap();
+    store.complete(&request, r#"{"id":"msg_1"}"#, now).await.unwrap();
+    let replay = store.claim(&request, now, deadline).await.unwrap();
+    let other_body = store
+        .claim(&IdempotencyRequest { payload_hash: "h2", ..request.clone() }, now, deadline)
+        .await
+        .unwrap();
+    let six_days = now.plus(Duration::from_secs(6 * 24 * 3600));
+    let much_later = store.claim(&request, six_days, six_days.plus(Duration::from_secs(5))).await.unwrap();
+
+    // Assert
+    assert_eq!(first, Claim::Acquired);
+    assert_eq!(concurrent, Claim::InProgress);
+    assert_eq!(replay, Claim::Completed { response: r#"{"id":"msg_1"}"#.into() });
+    assert_eq!(other_body, Claim::Mismatch);
+    assert_eq!(much_later, replay, "kept at least seven days");
+}
+
+/// A claim past its deadline (its holder crashed) can be taken over by the same request.
+pub async fn a_claim_past_its_deadline_can_be_taken_over<S: IdempotencyStore>(store: &S) {
+    let tenant = tenant();
+    let request = IdempotencyRequest { tenant_id: &tenant, scope: "send", key: "crashed", payload_hash: "h" };
+    let now = now();
+    let later = now.plus(Duration::from_secs(2));
+
+    let first = store.claim(&request, now, now.plus(Duration::from_secs(1))).await.unwrap();
+    let takeover = store.claim(&request, later, later.plus(Duration::from_secs(30))).await.unwrap();
+    let again = store.claim(&request, later, later.plus(Duration::from_secs(30))).await.unwrap();
+
+    assert_eq!((first, takeover, again), (Claim::Acquired, Claim::Acquired, Claim::InProgress));
+}
+
+/// Releasing a claim lets the work be retried; once completed, neither `release` nor a second
+/// `complete` succeeds (`ClaimLost`), nor does either without a claim or with another payload.
+pub async fn only_a_claim_in_progress_completes_or_releases<S: IdempotencyStore>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let request = IdempotencyRequest { tenant_id: &tenant, scope: "send", key: "k", payload_hash: "h" };
+    let other = IdempotencyRequest { payload_hash: "other", ..request.clone() };
+    let unclaimed = IdempotencyRequest { key: "never-claimed", ..request.clone() };
+    let now = now();
+    let deadline = now.plus(Duration::from_secs(30));
+
+    // Act / Assert
+    assert_eq!(store.claim(&request, now, deadline).await.unwrap(), Claim::Acquired);
+    store.release(&request).await.unwrap();
+    assert_eq!(store.claim(&request, now, deadline).await.unwrap(), Claim::Acquired, "released: retried");
+    assert!(
+        matches!(store.complete(&other, "x", now).await, Err(IdempotencyError::ClaimLost)),
+        "another payload"
+    );
+    assert!(matches!(store.release(&other).await, Err(IdempotencyError::ClaimLost)), "another payload");
+    store.complete(&request, "done", now).await.unwrap();
+    assert!(matches!(store.release(&request).await, Err(IdempotencyError::ClaimLost)));
+    assert!(matches!(store.complete(&request, "again", now).await, Err(IdempotencyError::ClaimLost)));
+    assert_eq!(
+        store.claim(&request, now, deadline).await.unwrap(),
+        Claim::Completed { response: "done".into() }
+    );
+    assert!(matches!(store.complete(&unclaimed, "x", now).await, Err(IdempotencyError::ClaimLost)));
+    assert!(matches!(store.release(&unclaimed).await, Err(IdempotencyError::ClaimLost)));
+}
+
+/// The same key in another tenant or another scope is another key.
+pub async fn keys_of_other_tenants_and_scopes_never_collide<S: IdempotencyStore>(store: &S) {
+    let (a, b) = (tenant(), tenant());
+    let now = now();
+    let deadline = now.plus(Duration::from_secs(30));
+    let for_a = IdempotencyRequest { tenant_id: &a, scope: "send", key: "same", payload_hash: "h" };
+    let for_b = IdempotencyRequest { tenant_id: &b, ..for_a.clone() };
+    let other_scope = IdempotencyRequest { scope: "webhook", ..for_a.clone() };
+
+    let claims = [
+        store.claim(&for_a, now, deadline).await.unwrap(),
+        store.claim(&for_b, now, deadline).await.unwrap(),
+        store.claim(&other_scope, now, deadline).await.unwrap(),
+    ];
+
+    assert_eq!(claims, [Claim::Acquired, Claim::Acquired, Claim::Acquired]);
+}
+
+/// Every check of the suite.
+pub async fn all<S: IdempotencyStore>(store: &S) {
+    a_completed_key_replays_its_result(store).await;
+    a_claim_past_its_deadline_can_be_taken_over(store).await;
+    only_a_claim_in_progress_completes_or_releases(store).await;
+    keys_of_other_tenants_and_scopes_never_collide(store).await;
+}

@@ -1,0 +1,136 @@
+//! Contract tests: one suite per port, generic over the implementation, run on the in-memory fake (here) and on DynamoDB against moto (`tests/it/contract.rs`), so a fake that drifts from the real adapter fails a test.
+//!
+//! Each check is a `pub async fn name<S: Port>(store: &S)` of one promise of the port's doc
+//! comments, with a fresh tenant of its own (independent of every other check, on a shared
+//! store too); each suite's `all` runs every check of it.
+
+// Suites are test code: a failed expectation is the check failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod contacts;
+pub mod conversations;
+pub mod idempotency;
+pub mod ingest;
+pub mod leads;
+pub mod lifecycle;
+pub mod outbound;
+pub mod privacy;
+pub mod suggestions;
+pub mod tenants;
+
+use crate::domain::inbox::{ContactProfile, NewInboundMessage, NewOutboundMessage};
+use crate::domain::tenant::RetentionSettings;
+use crate::domain::{Clock as _, ContactId, MessageId, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
+
+/// A tenant no other check uses.
+#[must_use]
+pub fn tenant() -> TenantId {
+    TenantId::generate(SystemClock.now()).unwrap()
+}
+
+/// The wall clock (stores filter what expired against it).
+#[must_use]
+pub fn now() -> Timestamp {
+    SystemClock.now()
+}
+
+/// A phone number from its digits.
+#[must_use]
+pub fn phone(digits: &str) -> PhoneNumber {
+    PhoneNumber::parse(digits).expect("a valid phone number")
+}
+
+/// A person known by phone and name.
+#[must_use]
+pub fn person(digits: &str, name: &str) -> ContactProfile {
+    ContactProfile { phone: Some(phone(digits)), name: Some(name.into()), ..ContactProfile::default() }
+}
+
+/// A wamid.
+#[must_use]
+pub fn wamid(value: &str) -> Wamid {
+    Wamid::parse(value).expect("a valid wamid")
+}
+
+/// An inbound text message from `from`, sent at `secs` (epoch seconds).
+#[must_use]
+pub fn inbound<'a>(wamid: &'a Wamid, from: &'a ContactProfile, secs: i64) -> NewInboundMessage<'a> {
+    NewInboundMessage {
+        wamid,
+        from,
+        sent_at: Timestamp::from_secs(secs),
+        kind: "text",
+        raw: r#"{"type":"text","text":{"body":"hello"}}"#,
+        retention: RetentionSettings::default(),
+    }
+}
+
+/// An outbound text message to `contact`, accepted at `at`.
+#[must_use]
+pub fn outbound<'a>(id: &'a MessageId, contact: &'a ContactId, at: Timestamp) -> NewOutboundMessage<'a> {
+    NewOutboundMessage {
+        id,
+        contact,
+        kind: "text",
+        body: r#"{"type":"text","text":{"body":"hi"}}"#,
+        at,
+        retention: RetentionSettings::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every suite on the in-memory fakes.
+
+    use crate::testing::MemoryInbox;
+
+    #[tokio::test]
+    async fn contacts_on_the_fake() {
+        super::contacts::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn conversations_on_the_fake() {
+        super::conversations::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn ingest_on_the_fake() {
+        super::ingest::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn outbound_on_the_fake() {
+        super::outbound::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn leads_on_the_fake() {
+        super::leads::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn lifecycle_on_the_fake() {
+        super::lifecycle::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn suggestions_on_the_fake() {
+        super::suggestions::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn tenants_on_the_fake() {
+        super::tenants::all(&crate::testing::MemoryTenantStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn privacy_on_the_fake() {
+        super::privacy::all(&crate::testing::MemoryPrivacy::default()).await;
+    }
+
+    #[tokio::test]
+    async fn idempotency_on_the_fake() {
+        super::idempotency::all(&crate::testing::MemoryIdempotency::default()).await;
+    }
+}

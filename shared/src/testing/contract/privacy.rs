@@ -1,0 +1,89 @@
+//! [`PrivacyStore`]'s erasure requests and day cursors: a request reads back pending and is due
+//! until completed with its receipt; progress is kept; another tenant finds nothing. (The purge
+//! and restamp queues have no suite yet.)
+
+use super::{now, tenant};
+use crate::domain::privacy::{
+    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, RetentionQueue,
+};
+use crate::domain::{ContactId, ErasureId, TenantId};
+
+/// A pending request to erase one contact, stored.
+async fn requested<S: ErasureStore + RetentionQueue>(store: &S, tenant: &TenantId) -> ErasureRequest {
+    let at = now();
+    let request = ErasureRequest {
+        id: ErasureId::generate(at).unwrap(),
+        contacts: vec![ContactId::parse("ct_0123456789abcdef").unwrap()],
+        status: ErasureStatus::Pending,
+        requested_at: at,
+        progress: ErasureCounts::default(),
+        receipt: None,
+    };
+    store.request_erasure(tenant, &request).await.unwrap();
+    request
+}
+
+/// A request reads back as stored and is due; another tenant does not find it.
+pub async fn a_request_reads_back_and_is_due<S: ErasureStore + RetentionQueue>(store: &S) {
+    let tenant = tenant();
+
+    let request = requested(store, &tenant).await;
+
+    assert_eq!(store.erasure(&tenant, &request.id).await.unwrap(), Some(request.clone()));
+    let due = store.due_erasures(100).await.unwrap();
+    assert!(due.contains(&(tenant.clone(), request.id.clone())), "{due:?}");
+    assert_eq!(store.erasure(&super::tenant(), &request.id).await.unwrap(), None);
+}
+
+/// Progress recorded by a run cut short is kept on the request.
+pub async fn progress_is_kept<S: ErasureStore + RetentionQueue>(store: &S) {
+    let tenant = tenant();
+    let request = requested(store, &tenant).await;
+    let progress = ErasureCounts { messages: 7, message_id_records: 7, ..ErasureCounts::default() };
+
+    store.record_progress(&tenant, &request.id, &progress).await.unwrap();
+
+    let stored = store.erasure(&tenant, &request.id).await.unwrap().expect("the request");
+    assert_eq!((stored.status, stored.progress), (ErasureStatus::Pending, progress));
+}
+
+/// Completing a request stores its receipt, marks it done and takes it off the due list.
+pub async fn a_completed_request_has_its_receipt_and_is_no_longer_due<S: ErasureStore + RetentionQueue>(
+    store: &S,
+) {
+    // Arrange
+    let tenant = tenant();
+    let request = requested(store, &tenant).await;
+    let receipt = ErasureReceipt {
+        request_id: request.id.clone(),
+        requested_at: request.requested_at.as_millis(),
+        completed_at: request.requested_at.as_millis() + 1_000,
+        deleted: ErasureCounts { contacts: 1, messages: 3, ..ErasureCounts::default() },
+    };
+
+    // Act
+    store.complete_erasure(&tenant, &receipt).await.unwrap();
+
+    // Assert
+    let stored = store.erasure(&tenant, &request.id).await.unwrap().expect("the request");
+    assert_eq!((stored.status, stored.receipt), (ErasureStatus::Done, Some(receipt)));
+    let due = store.due_erasures(100).await.unwrap();
+    assert!(!due.contains(&(tenant, request.id)), "{due:?}");
+}
+
+/// A day cursor reads back as set, per queue.
+pub async fn a_day_cursor_reads_back_per_queue<S: ErasureStore + RetentionQueue>(store: &S) {
+    store.set_day_cursor(DayQueue::Expiry, 20_000).await.unwrap();
+    store.set_day_cursor(DayQueue::Sanitize, 19_990).await.unwrap();
+
+    assert_eq!(store.day_cursor(DayQueue::Expiry).await.unwrap(), Some(20_000));
+    assert_eq!(store.day_cursor(DayQueue::Sanitize).await.unwrap(), Some(19_990));
+}
+
+/// Every check of the suite.
+pub async fn all<S: ErasureStore + RetentionQueue>(store: &S) {
+    a_request_reads_back_and_is_due(store).await;
+    progress_is_kept(store).await;
+    a_completed_request_has_its_receipt_and_is_no_longer_due(store).await;
+    a_day_cursor_reads_back_per_queue(store).await;
+}

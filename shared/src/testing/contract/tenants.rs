@@ -1,0 +1,159 @@
+//! [`TenantStore`]'s contract: a tenant and its admin key are created together, once; a phone
+//! number routes to one tenant until disconnected; keys are listed oldest first and revoked
+//! once; another tenant's key id finds nothing.
+
+use super::{now, tenant};
+use crate::domain::ports::{
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, TenantRouting, TenantStore,
+};
+use crate::domain::secret::Sealed;
+use crate::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
+use crate::domain::{TenantId, Timestamp};
+
+/// An envelope that opens under no key (the store keeps it as it is).
+fn sealed() -> Sealed {
+    Sealed { wrapped_key: vec![1], nonce: [0; 12], ciphertext: vec![2; 20] }
+}
+
+/// A new tenant and its admin key, not yet stored.
+fn new_tenant(id: &TenantId) -> (Tenant, ApiKey) {
+    let now = now();
+    (Tenant::new(id.clone(), "Acme".into(), now, sealed()), ApiKey::generate(id.clone(), now).unwrap())
+}
+
+/// Creates a tenant with its admin key.
+async fn created<S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting>(store: &S) -> TenantId {
+    let id = tenant();
+    let (tenant, key) = new_tenant(&id);
+    store.create_tenant(&tenant, &key.record("admin", Role::Admin, tenant.created_at)).await.unwrap();
+    id
+}
+
+/// A connection of the phone number id `number`.
+fn connection(number: &str) -> WhatsAppConnection {
+    WhatsAppConnection {
+        phone_number_id: number.into(),
+        display_phone_number: "15550100001".into(),
+        waba_id: "102290129340398".into(),
+        access_token: sealed(),
+        connected_at: now(),
+    }
+}
+
+/// A tenant and its admin key are created together, once: a second create is `AlreadyExists`.
+pub async fn a_tenant_is_created_with_its_admin_key_once<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    // Arrange
+    let id = tenant();
+    let (tenant, key) = new_tenant(&id);
+    let record = key.record("admin", Role::Admin, tenant.created_at);
+
+    // Act
+    store.create_tenant(&tenant, &record).await.unwrap();
+    let again = store.create_tenant(&tenant, &record).await;
+
+    // Assert
+    assert!(matches!(again, Err(CreateTenantError::AlreadyExists)), "{again:?}");
+    assert_eq!(store.tenant(&id).await.unwrap(), Some(tenant));
+    let stored = store.api_key(&id, &key.key_id).await.unwrap().expect("the admin key");
+    assert!(stored.accepts(&key.secret));
+    assert_eq!((stored.role, stored.revoked_at), (Role::Admin, None));
+    assert_eq!(store.api_keys(&id).await.unwrap().len(), 1);
+}
+
+/// A phone number id routes to one tenant: another tenant cannot take it, a new number replaces
+/// the old route, and once disconnected (`true`, then `false`) it routes nowhere and is free.
+pub async fn a_number_routes_to_one_tenant_until_disconnected<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    // Arrange
+    let (a, b) = (created(store).await, created(store).await);
+    let (first, second) = (format!("1{}", &a.as_str()[3..]), format!("2{}", &a.as_str()[3..]));
+
+    // Act / Assert
+    store.connect_whatsapp(&a, &connection(&first)).await.unwrap();
+    assert_eq!(store.tenant_for_phone_number_id(&first).await.unwrap(), Some(a.clone()));
+    let taken = store.connect_whatsapp(&b, &connection(&first)).await;
+    assert!(matches!(taken, Err(ConnectError::TakenByAnotherTenant)), "{taken:?}");
+    store.connect_whatsapp(&a, &connection(&second)).await.unwrap();
+    assert_eq!(store.tenant_for_phone_number_id(&first).await.unwrap(), None, "the old route goes");
+    assert_eq!(store.tenant_for_phone_number_id(&second).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.whatsapp_connection(&a).await.unwrap().map(|c| c.phone_number_id), Some(second.clone()));
+    assert!(store.disconnect_whatsapp(&a).await.unwrap());
+    assert!(!store.disconnect_whatsapp(&a).await.unwrap());
+    assert_eq!(store.tenant_for_phone_number_id(&second).await.unwrap(), None);
+    assert_eq!(store.whatsapp_connection(&a).await.unwrap(), None);
+    store.connect_whatsapp(&b, &connection(&second)).await.unwrap();
+    assert_eq!(store.tenant_for_phone_number_id(&second).await.unwrap(), Some(b));
+}
+
+/// A tenant that does not exist cannot connect, and nothing is half-written.
+pub async fn an_unknown_tenant_cannot_connect<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    let id = tenant();
+    let number = format!("3{}", &id.as_str()[3..]);
+
+    let result = store.connect_whatsapp(&id, &connection(&number)).await;
+
+    assert!(matches!(result, Err(ConnectError::TenantNotFound)), "{result:?}");
+    assert_eq!(store.tenant_for_phone_number_id(&number).await.unwrap(), None);
+}
+
+/// Keys are listed oldest first, revoked keys included; a live key is revoked once.
+pub async fn api_keys_are_listed_and_revoked_once<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    // Arrange
+    let id = created(store).await;
+    let later = Timestamp::from_millis(now().as_millis() + 1_000);
+    let agent = ApiKey::generate(id.clone(), later).unwrap();
+    store.create_api_key(&agent.record("agent", Role::Agent, later)).await.unwrap();
+    let at = Timestamp::from_millis(later.as_millis() + 1_000);
+
+    // Act
+    let revoked = store.revoke_api_key(&id, &agent.key_id, at).await.unwrap();
+    let again = store.revoke_api_key(&id, &agent.key_id, at).await.unwrap();
+
+    // Assert
+    assert_eq!((revoked, again), (true, false));
+    let keys = store.api_keys(&id).await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.role).collect::<Vec<_>>(), [Role::Admin, Role::Agent], "oldest first");
+    let stored = store.api_key(&id, &agent.key_id).await.unwrap().expect("kept");
+    assert_eq!(stored.revoked_at, Some(at));
+}
+
+/// Another tenant's key id finds nothing and revokes nothing; a missing tenant is not updated.
+pub async fn another_tenants_key_is_not_found<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    let owner = created(store).await;
+    let other = created(store).await;
+    let key = ApiKey::generate(owner.clone(), now()).unwrap();
+    store.create_api_key(&key.record("k", Role::Agent, now())).await.unwrap();
+
+    assert_eq!(store.api_key(&other, &key.key_id).await.unwrap(), None);
+    assert!(!store.revoke_api_key(&other, &key.key_id, now()).await.unwrap());
+    assert_eq!(store.api_key(&owner, &key.key_id).await.unwrap().and_then(|k| k.revoked_at), None);
+    assert_eq!(store.tenant(&tenant()).await.unwrap(), None);
+}
+
+/// Every check of the suite.
+pub async fn all<S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting>(store: &S) {
+    a_tenant_is_created_with_its_admin_key_once(store).await;
+    a_number_routes_to_one_tenant_until_disconnected(store).await;
+    an_unknown_tenant_cannot_connect(store).await;
+    api_keys_are_listed_and_revoked_once(store).await;
+    another_tenants_key_is_not_found(store).await;
+}
