@@ -14,9 +14,12 @@ use super::time::Timestamp;
 use super::whatsapp::MetaError;
 
 mod ports;
+mod state;
 pub use ports::{
     ContactStore, ConversationStore, InboxError, IngestStore, LeadStore, LifecycleStore, OutboundStore,
+    UpdateConversationError,
 };
+pub use state::ConversationState;
 
 /// The WhatsApp customer-service window: free-form messages only within 24 h of the
 /// customer's last inbound message (P22).
@@ -420,8 +423,12 @@ pub struct ConversationView {
     pub id: ConversationId,
     /// With whom.
     pub contact_id: ContactId,
-    /// `open`, `pending` or `resolved`.
-    pub state: String,
+    /// Where it stands (see [`ConversationState::can_become`] for how it moves).
+    pub state: ConversationState,
+    /// Bumped by every change of state, assignee or queue; a change names the version it saw
+    /// (optimistic concurrency). Items written before versions existed read as 0.
+    #[serde(default)]
+    pub version: u64,
     /// Started, epoch ms.
     pub started_at: i64,
     /// Latest message, epoch ms.
@@ -435,9 +442,6 @@ pub struct ConversationView {
     /// Latest change (message, state, assignment), epoch ms.
     pub updated_at: i64,
 }
-
-/// The states of a conversation.
-pub const CONVERSATION_STATES: [&str; 3] = ["open", "pending", "resolved"];
 
 /// What an agent may see: conversations assigned to them or waiting in their queues (P14).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -461,7 +465,7 @@ impl AgentScope {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConversationFilter {
     /// Only this state.
-    pub state: Option<String>,
+    pub state: Option<ConversationState>,
     /// Only assigned to this user.
     pub assignee: Option<UserId>,
     /// Only in this queue.
@@ -476,7 +480,7 @@ impl ConversationFilter {
     /// True when `conversation` passes.
     #[must_use]
     pub fn accepts(&self, conversation: &ConversationView) -> bool {
-        self.state.as_ref().is_none_or(|s| *s == conversation.state)
+        self.state.is_none_or(|s| s == conversation.state)
             && self.assignee.as_ref().is_none_or(|a| conversation.assignee.as_ref() == Some(a))
             && self.queue.as_ref().is_none_or(|q| conversation.queue.as_ref() == Some(q))
             && self.updated_since.is_none_or(|t| conversation.updated_at >= t)
@@ -487,12 +491,17 @@ impl ConversationFilter {
 /// A change to a conversation; `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConversationPatch {
-    /// New state (one of [`CONVERSATION_STATES`]).
-    pub state: Option<String>,
+    /// New state; the move from the stored state must be allowed
+    /// ([`ConversationState::can_become`]).
+    pub state: Option<ConversationState>,
     /// New assignee.
     pub assignee: Option<Option<UserId>>,
     /// New queue.
     pub queue: Option<Option<String>>,
+    /// The version the caller saw: the change applies only if the conversation is still at it.
+    /// `None` applies it to the version the store reads first (still exactly one winner among
+    /// concurrent writers, but without the caller's own view).
+    pub expected_version: Option<u64>,
 }
 
 /// A change to a contact by the tenant's team (rectification, P61); `None` leaves a field alone.
@@ -693,7 +702,8 @@ mod tests {
         ConversationView {
             id: ConversationId::parse("cv_1").unwrap(),
             contact_id: ContactId::parse("ct_1").unwrap(),
-            state: "open".into(),
+            state: ConversationState::Open,
+            version: 0,
             started_at: 1,
             last_message_at: 1,
             assignee: assignee.map(|a| UserId::parse(a).unwrap()),
@@ -715,12 +725,14 @@ mod tests {
         assert!(!key.sees(&conversation(None, None)), "an agent API key has no user to match");
         let filter = ConversationFilter {
             visible_to: Some(agent),
-            state: Some("open".into()),
+            state: Some(ConversationState::Open),
             ..ConversationFilter::default()
         };
         assert!(filter.accepts(&conversation(Some("usr_a"), None)));
-        assert!(!filter
-            .accepts(&ConversationView { state: "resolved".into(), ..conversation(Some("usr_a"), None) }));
+        assert!(!filter.accepts(&ConversationView {
+            state: ConversationState::Resolved,
+            ..conversation(Some("usr_a"), None)
+        }));
     }
 
     #[test]

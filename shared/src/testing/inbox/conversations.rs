@@ -2,6 +2,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::domain::inbox::UpdateConversationError;
 
 impl ConversationStore for MemoryInbox {
     async fn conversations(
@@ -28,15 +29,17 @@ impl ConversationStore for MemoryInbox {
         id: &ConversationId,
         patch: &ConversationPatch,
         at: Timestamp,
-    ) -> Result<Option<ConversationView>, InboxError> {
+    ) -> Result<ConversationView, UpdateConversationError> {
+        // Check and write under one lock: the table's conditional write, in memory.
         let mut state = self.state()?;
         let Some((_, conversation)) =
             state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == id)
         else {
-            return Ok(None);
+            return Err(UpdateConversationError::NotFound);
         };
-        if let Some(state) = &patch.state {
-            conversation.state.clone_from(state);
+        patch.check(conversation)?;
+        if let Some(state) = patch.state {
+            conversation.state = state;
         }
         if let Some(assignee) = &patch.assignee {
             conversation.assignee.clone_from(assignee);
@@ -44,8 +47,9 @@ impl ConversationStore for MemoryInbox {
         if let Some(queue) = &patch.queue {
             conversation.queue.clone_from(queue);
         }
+        conversation.version += 1;
         conversation.updated_at = at.as_millis();
-        Ok(Some(conversation.clone()))
+        Ok(conversation.clone())
     }
 
     async fn conversation(
@@ -89,3 +93,4 @@ impl ConversationStore for MemoryInbox {
         Ok(all[all.len().saturating_sub(usize::from(limit))..].to_vec())
     }
 }
+
