@@ -15,6 +15,7 @@ mod api;
 mod batch;
 mod bench_inbound;
 mod bench_send;
+mod conversation_state;
 mod crypto;
 mod documents;
 mod dynamo;

@@ -36,6 +36,7 @@ use crate::domain::{
 mod ai;
 mod clock;
 mod cloud;
+pub mod contract;
 mod docs;
 mod idempotency;
 mod inbox;

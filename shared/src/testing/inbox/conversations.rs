@@ -94,3 +94,19 @@ impl ConversationStore for MemoryInbox {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::MemoryInbox;
+    use crate::testing::contract::conversation_state;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn several_claims_of_one_conversation_have_one_winner() {
+        conversation_state::several_claims_of_one_conversation_have_one_winner(MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn an_illegal_transition_is_refused_and_changes_nothing() {
+        conversation_state::an_illegal_transition_is_refused_and_changes_nothing(MemoryInbox::default())
+            .await;
+    }
+}
