@@ -791,3 +791,21 @@ async fn a_conversation_moves_only_as_its_state_machine_allows_and_only_from_the
     assert_eq!(queued.status(), StatusCode::OK, "every state filters");
     assert_eq!(json(&queued)["items"].as_array().map(Vec::len), Some(0));
 }
+
+#[tokio::test]
+async fn a_conversations_queue_is_a_queue_id_shown_as_before() {
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511955556666", "wamid.Q1").await;
+    let listed = json(&handle(get("/v1/conversations", &[], &key), &deps).await);
+    let path = format!("/v1/conversations/{}", listed["items"][0]["id"].as_str().expect("a conversation"));
+
+    let moved = handle(request("PATCH", &path, Some(&key), r#"{"queue":"billing"}"#), &deps).await;
+    let spaced = handle(request("PATCH", &path, Some(&key), r#"{"queue":"Customer Success"}"#), &deps).await;
+    let filtered = json(&handle(get("/v1/conversations", &[("queue", "billing")], &key), &deps).await);
+
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(json(&moved)["queue"], "billing");
+    assert_eq!(spaced.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(filtered["items"].as_array().map(Vec::len), Some(1));
+}

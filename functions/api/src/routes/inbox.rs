@@ -17,7 +17,7 @@ use shared::domain::inbox::{
     ConversationView, Page,
 };
 use shared::domain::tenant::Role;
-use shared::domain::{Clock, ConversationId, PhoneNumber, UserId};
+use shared::domain::{Clock, ConversationId, PhoneNumber, QueueId, UserId};
 use shared::lambda::http::{json_response, Problem};
 
 use super::{json_body, nullable, path_id};
@@ -159,7 +159,9 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         assignee: text(ctx.query, "assignee", 64)?
             .map(|a| UserId::parse(a).map_err(|e| bad(&e)))
             .transpose()?,
-        queue: text(ctx.query, "queue", 64)?,
+        queue: text(ctx.query, "queue", 64)?
+            .map(|q| QueueId::parse(q).map_err(|e| bad_field("queue", &e)))
+            .transpose()?,
         updated_since: millis(ctx.query, "updated_since")?,
         visible_to: principal.agent_scope(),
     };
@@ -184,6 +186,10 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
 
 fn bad_state() -> ApiError {
     Problem::bad_request(format!("state must be one of {}", ConversationState::NAMES.join(", "))).into()
+}
+
+fn bad_field(name: &str, error: &impl std::fmt::Display) -> ApiError {
+    Problem::bad_request(format!("{name}: {error}")).into()
 }
 
 fn bad(error: &impl std::fmt::Display) -> ApiError {
@@ -288,17 +294,14 @@ pub async fn update_conversation<A: Adapters>(
             return Err(Problem::bad_request("assignee is not a user of this tenant").into());
         }
     }
-    if let Some(Some(queue)) = &body.queue {
-        if queue.trim().is_empty() || queue.chars().count() > 64 {
-            return Err(Problem::bad_request("queue must be 1 to 64 characters").into());
-        }
-    }
-    let patch = ConversationPatch {
-        state,
-        assignee: body.assignee.clone(),
-        queue: body.queue.clone(),
-        expected_version,
-    };
+    let queue = body
+        .queue
+        .as_ref()
+        .map(|queue| {
+            queue.as_deref().map(|q| QueueId::parse(q.trim()).map_err(|e| bad_field("queue", &e))).transpose()
+        })
+        .transpose()?;
+    let patch = ConversationPatch { state, assignee: body.assignee.clone(), queue, expected_version };
     let now = deps.clock.now();
     let updated = deps.inbox.update_conversation(&principal.tenant_id, &current.id, &patch, now).await?;
     let mut fields = Vec::new();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, UserId, Wamid};
+use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, QueueId, UserId, Wamid};
 use super::privacy::ErasureCounts;
 use super::tenant::RetentionSettings;
 use super::time::Timestamp;
@@ -438,7 +438,7 @@ pub struct ConversationView {
     pub assignee: Option<UserId>,
     /// The routing queue it waits in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue: Option<String>,
+    pub queue: Option<QueueId>,
     /// Latest change (message, state, assignment), epoch ms.
     pub updated_at: i64,
 }
@@ -449,7 +449,7 @@ pub struct AgentScope {
     /// The agent (API keys have none).
     pub user: Option<UserId>,
     /// Their queues.
-    pub queues: Vec<String>,
+    pub queues: Vec<QueueId>,
 }
 
 impl AgentScope {
@@ -469,7 +469,7 @@ pub struct ConversationFilter {
     /// Only assigned to this user.
     pub assignee: Option<UserId>,
     /// Only in this queue.
-    pub queue: Option<String>,
+    pub queue: Option<QueueId>,
     /// Only changed at or after, epoch ms.
     pub updated_since: Option<i64>,
     /// Only what this agent may see.
@@ -497,7 +497,7 @@ pub struct ConversationPatch {
     /// New assignee.
     pub assignee: Option<Option<UserId>>,
     /// New queue.
-    pub queue: Option<Option<String>>,
+    pub queue: Option<Option<QueueId>>,
     /// The version the caller saw: the change applies only if the conversation is still at it.
     /// `None` applies it to the version the store reads first (still exactly one winner among
     /// concurrent writers, but without the caller's own view).
@@ -707,15 +707,17 @@ mod tests {
             started_at: 1,
             last_message_at: 1,
             assignee: assignee.map(|a| UserId::parse(a).unwrap()),
-            queue: queue.map(str::to_owned),
+            queue: queue.map(|q| QueueId::parse(q).unwrap()),
             updated_at: 1,
         }
     }
 
     #[test]
     fn an_agent_sees_what_is_assigned_to_them_or_queued_for_them() {
-        let agent =
-            AgentScope { user: Some(UserId::parse("usr_a").unwrap()), queues: vec!["support".into()] };
+        let agent = AgentScope {
+            user: Some(UserId::parse("usr_a").unwrap()),
+            queues: vec![QueueId::parse("support").unwrap()],
+        };
         let key = AgentScope { user: None, queues: vec![] };
 
         assert!(agent.sees(&conversation(Some("usr_a"), None)));

@@ -77,7 +77,7 @@ impl ConversationStore for DynamoInbox {
             match queue {
                 Some(queue) => {
                     sets.push("#que = :que");
-                    request = request.expression_attribute_values(":que", s(queue));
+                    request = request.expression_attribute_values(":que", s(queue.as_str()));
                 }
                 None => removes.push("#que"),
             }

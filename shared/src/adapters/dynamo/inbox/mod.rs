@@ -51,8 +51,8 @@ use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{
-    BlindIndex, ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId,
-    Wamid,
+    BlindIndex, ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, QueueId, TenantId, Timestamp,
+    UserId, Wamid,
 };
 
 /// The inbox's ports ([`ContactStore`], [`ConversationStore`], [`IngestStore`], [`OutboundStore`],
