@@ -19,6 +19,7 @@ mod batch;
 mod bench_inbound;
 mod bench_send;
 mod contract;
+mod conversation_state;
 mod crypto;
 mod documents;
 mod dynamo;

@@ -16,7 +16,7 @@ fn user() -> User {
         email: "bench@example.com".into(),
         name: "Bench".into(),
         role: Role::Agent,
-        queues: vec!["support".into()],
+        queues: vec![shared::domain::QueueId::parse("support").unwrap()],
         status: UserStatus::Active,
         password_hash: None,
         invitation_sha256: None,

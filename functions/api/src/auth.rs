@@ -48,7 +48,7 @@ pub struct TenantPrincipal {
     /// What it may do.
     pub role: Role,
     /// The user's queues (agents).
-    pub queues: Vec<String>,
+    pub queues: Vec<shared::domain::QueueId>,
     /// The tenant's plan.
     pub plan: Plan,
 }

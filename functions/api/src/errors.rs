@@ -8,7 +8,7 @@ use shared::app::secrets::OpenSecretError;
 use shared::domain::audit::AuditError;
 use shared::domain::crm::RecordError;
 use shared::domain::identity::{CreateUserError, DirectoryError, UpdateError};
-use shared::domain::inbox::InboxError;
+use shared::domain::inbox::{InboxError, UpdateConversationError};
 use shared::domain::outbound::Refusal;
 use shared::domain::ports::OpenError;
 use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
@@ -99,6 +99,32 @@ impl From<InboxError> for ApiError {
             // Reads never name a contact; a write path that does is not an API route.
             InboxError::NoContact => Problem::bad_request("no contact identified").into(),
             InboxError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<UpdateConversationError> for ApiError {
+    /// 409 with a stable problem type for a refused move (`illegal-transition`, naming both
+    /// states) and for a lost race or stale version (`version-conflict`): clients switch on them.
+    fn from(error: UpdateConversationError) -> Self {
+        match error {
+            UpdateConversationError::NotFound => Problem::not_found("no such conversation").into(),
+            UpdateConversationError::IllegalTransition { .. } => ApiError(Problem::new(
+                StatusCode::CONFLICT,
+                "illegal-transition",
+                "Illegal state transition",
+                error.to_string(),
+            )),
+            UpdateConversationError::VersionConflict { actual, .. } => {
+                let now = actual.map(|v| format!(" (it is at version {v})")).unwrap_or_default();
+                ApiError(Problem::new(
+                    StatusCode::CONFLICT,
+                    "version-conflict",
+                    "Version conflict",
+                    format!("the conversation changed meanwhile{now}; read it again and retry"),
+                ))
+            }
+            UpdateConversationError::Unknown(e) => internal(&e),
         }
     }
 }

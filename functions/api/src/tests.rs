@@ -862,3 +862,69 @@ fn a_refusal_counts_under_the_name_of_its_problem_type() {
         assert_ne!(ApiError::from(other).0.status, 422);
     }
 }
+
+#[tokio::test]
+async fn a_conversation_moves_only_as_its_state_machine_allows_and_only_from_the_version_seen() {
+    // Arrange: a customer's message opened a conversation (version 0).
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511933334444", "wamid.SM1").await;
+    let listed = json(&handle(get("/v1/conversations", &[("phone", "5511933334444")], &key), &deps).await);
+    let conversation = listed["items"][0]["id"].as_str().expect("a conversation").to_owned();
+    assert_eq!((&listed["items"][0]["state"], &listed["items"][0]["version"]), (&"open".into(), &0.into()));
+    let path = format!("/v1/conversations/{conversation}");
+    let patch = |body: &str| handle(request("PATCH", &path, Some(&key), body), &deps);
+    let problem = |response: &Response<Body>| {
+        let body = json(response);
+        (body["type"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned(), body)
+    };
+
+    // Act
+    let resolved = patch(r#"{"state":"resolved"}"#).await;
+    let again = patch(r#"{"state":"resolved"}"#).await;
+    let illegal = patch(r#"{"state":"pending"}"#).await;
+    let stale = patch(r#"{"state":"open","version":0}"#).await;
+    let mut with_if_match = request("PATCH", &path, Some(&key), r#"{"state":"open"}"#);
+    with_if_match.headers_mut().insert("if-match", "\"2\"".parse().expect("a header value"));
+    let reopened = handle(with_if_match, &deps).await;
+    let unknown_state = patch(r#"{"state":"closed"}"#).await;
+
+    // Assert
+    assert_eq!(resolved.status(), StatusCode::OK);
+    assert_eq!((&json(&resolved)["state"], &json(&resolved)["version"]), (&"resolved".into(), &1.into()));
+    assert_eq!(again.status(), StatusCode::OK, "staying resolved is allowed (a retry)");
+    assert_eq!(json(&again)["version"], 2);
+    assert_eq!(illegal.status(), StatusCode::CONFLICT);
+    assert_eq!(illegal.headers()["content-type"], "application/problem+json");
+    let (kind, body) = problem(&illegal);
+    assert_eq!(kind, "illegal-transition");
+    assert_eq!(body["detail"], "a conversation cannot go from resolved to pending");
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    assert_eq!(problem(&stale).0, "version-conflict");
+    assert_eq!(reopened.status(), StatusCode::OK, "If-Match names the current version");
+    assert_eq!((&json(&reopened)["state"], &json(&reopened)["version"]), (&"open".into(), &3.into()));
+    assert_eq!(unknown_state.status(), StatusCode::BAD_REQUEST);
+    let shown = json(&handle(get(&path, &[], &key), &deps).await);
+    assert_eq!((&shown["state"], &shown["version"]), (&"open".into(), &3.into()), "refusals changed nothing");
+    let queued = handle(get("/v1/conversations", &[("state", "queued")], &key), &deps).await;
+    assert_eq!(queued.status(), StatusCode::OK, "every state filters");
+    assert_eq!(json(&queued)["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn a_conversations_queue_is_a_queue_id_shown_as_before() {
+    let deps = deps();
+    let (tenant, key) = new_tenant(&deps).await;
+    seed_message(&deps, &tenant, "5511955556666", "wamid.Q1").await;
+    let listed = json(&handle(get("/v1/conversations", &[], &key), &deps).await);
+    let path = format!("/v1/conversations/{}", listed["items"][0]["id"].as_str().expect("a conversation"));
+
+    let moved = handle(request("PATCH", &path, Some(&key), r#"{"queue":"billing"}"#), &deps).await;
+    let spaced = handle(request("PATCH", &path, Some(&key), r#"{"queue":"Customer Success"}"#), &deps).await;
+    let filtered = json(&handle(get("/v1/conversations", &[("queue", "billing")], &key), &deps).await);
+
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(json(&moved)["queue"], "billing");
+    assert_eq!(spaced.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(filtered["items"].as_array().map(Vec::len), Some(1));
+}

@@ -371,7 +371,10 @@ mod tests {
     #[tokio::test]
     async fn an_agent_messages_only_contacts_of_conversations_they_see() {
         let fakes = fakes(10, true).await;
-        let scope = AgentScope { user: Some(UserId::parse("usr_a").unwrap()), queues: vec!["sales".into()] };
+        let scope = AgentScope {
+            user: Some(UserId::parse("usr_a").unwrap()),
+            queues: vec![crate::domain::QueueId::parse("sales").unwrap()],
+        };
 
         let refused = fakes.submit(text(PHONE), Some(&scope)).await.unwrap_err();
 

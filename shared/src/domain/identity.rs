@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::ids::{SessionId, TenantId, UserId};
+use super::ids::{QueueId, SessionId, TenantId, UserId};
 use super::secret::Secret;
 use super::tenant::Role;
 use super::time::Timestamp;
@@ -54,7 +54,8 @@ pub struct User {
     /// What it may do.
     pub role: Role,
     /// The routing queues an agent works (agents see conversations of these queues).
-    pub queues: Vec<String>,
+    #[serde(deserialize_with = "stored_queues")]
+    pub queues: Vec<QueueId>,
     /// Lifecycle.
     pub status: UserStatus,
     /// The argon2id PHC string; `None` until an invitation is accepted.
@@ -73,6 +74,21 @@ pub struct User {
     pub deleted_at: Option<Timestamp>,
 }
 
+/// A user's stored queues. Names stored before queues were ids and that are not valid ids are
+/// left out (the user then sees fewer conversations, never more) rather than making the user
+/// unreadable: a login must not fail on them.
+fn stored_queues<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<QueueId>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    Ok(names
+        .into_iter()
+        .filter_map(|name| {
+            QueueId::parse(name)
+                .inspect_err(|_| tracing::warn!("A stored queue name is not a queue id; it is left out"))
+                .ok()
+        })
+        .collect())
+}
+
 /// A user as the API shows it: never a hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserView {
@@ -85,7 +101,7 @@ pub struct UserView {
     /// Role.
     pub role: Role,
     /// Queues (agents).
-    pub queues: Vec<String>,
+    pub queues: Vec<QueueId>,
     /// Lifecycle.
     pub status: UserStatus,
     /// Created, epoch ms.
@@ -410,6 +426,21 @@ pub fn login_window_remaining(now: Timestamp) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queues_are_ids_and_a_stored_name_that_is_none_is_left_out_not_fatal() {
+        for name in ["support", "sales", "billing", "vip", "q_01hzy"] {
+            assert_eq!(QueueId::parse(name).unwrap().as_str(), name);
+        }
+        assert!(QueueId::parse("Customer Success").is_err() && QueueId::parse("a#b").is_err());
+        let mut stored =
+            serde_json::to_value(User { queues: vec![QueueId::parse("support").unwrap()], ..user() })
+                .unwrap();
+        assert_eq!(stored["queues"], serde_json::json!(["support"]), "stored as the names they were");
+        stored["queues"] = serde_json::json!(["support", "Customer Success"]);
+        let read: User = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.queues, vec![QueueId::parse("support").unwrap()]);
+    }
 
     fn user() -> User {
         let now = Timestamp::from_secs(1_800_000_000);

@@ -178,6 +178,12 @@ id_type!(
     UserId, "user id", 64, "usr_"
 );
 id_type!(
+    /// A routing queue of a tenant (`support`, `sales`, …): where conversations wait for the
+    /// agents who work it. Today's queues are names chosen by the tenant; as ids they can key
+    /// queues of their own.
+    QueueId, "queue id", 64, "q_"
+);
+id_type!(
     /// A login session: the family of rotating refresh tokens one login started.
     SessionId, "session id", 64, "ses_"
 );

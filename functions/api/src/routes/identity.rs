@@ -218,13 +218,17 @@ fn normalized_email(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Checks and normalises queue names: 1 to 64 characters, at most 50.
-fn queues(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
-    let mut queues: Vec<String> = raw.into_iter().map(|q| q.trim().to_owned()).collect();
+/// Checks and normalises queues: at most 50 queue ids (trimmed, sorted, once each).
+fn queues(raw: Vec<String>) -> Result<Vec<shared::domain::QueueId>, ApiError> {
+    let mut queues = raw
+        .into_iter()
+        .map(|q| shared::domain::QueueId::parse(q.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Problem::bad_request(format!("queues: {e}")))?;
     queues.sort();
     queues.dedup();
-    if queues.len() > 50 || queues.iter().any(|q| q.is_empty() || q.chars().count() > 64) {
-        return Err(Problem::bad_request("queues: at most 50 names of 1 to 64 characters").into());
+    if queues.len() > 50 {
+        return Err(Problem::bad_request("queues: at most 50").into());
     }
     Ok(queues)
 }

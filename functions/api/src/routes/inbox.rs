@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::crm::{Activity, RecordStore as _};
 use shared::domain::inbox::{
-    ContactStore, ConversationFilter, ConversationPatch, ConversationStore, ConversationView,
-    CONVERSATION_STATES,
+    ContactStore, ConversationFilter, ConversationPatch, ConversationState, ConversationStore,
+    ConversationView,
 };
 use shared::domain::tenant::Role;
-use shared::domain::{Clock, ConversationId, PhoneNumber, UserId};
+use shared::domain::{Clock, ConversationId, PhoneNumber, QueueId, UserId};
 use shared::kernel::Page;
 use shared::lambda::http::{json_response, Problem};
 
@@ -152,16 +152,17 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
     let paging = paging(ctx.query)?;
-    let state = text(ctx.query, "state", 16)?;
-    if state.as_deref().is_some_and(|s| !CONVERSATION_STATES.contains(&s)) {
-        return Err(Problem::bad_request("state must be open, pending or resolved").into());
-    }
+    let state = text(ctx.query, "state", 16)?
+        .map(|s| ConversationState::parse(&s).ok_or_else(bad_state))
+        .transpose()?;
     let filter = ConversationFilter {
         state,
         assignee: text(ctx.query, "assignee", 64)?
             .map(|a| UserId::parse(a).map_err(|e| bad(&e)))
             .transpose()?,
-        queue: text(ctx.query, "queue", 64)?,
+        queue: text(ctx.query, "queue", 64)?
+            .map(|q| QueueId::parse(q).map_err(|e| bad_field("queue", &e)))
+            .transpose()?,
         updated_since: millis(ctx.query, "updated_since")?,
         visible_to: principal.agent_scope(),
     };
@@ -182,6 +183,14 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         .conversations(tenant, contact.as_ref(), &filter, paging.after.as_deref(), paging.limit)
         .await?;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
+}
+
+fn bad_state() -> ApiError {
+    Problem::bad_request(format!("state must be one of {}", ConversationState::NAMES.join(", "))).into()
+}
+
+fn bad_field(name: &str, error: &impl std::fmt::Display) -> ApiError {
+    Problem::bad_request(format!("{name}: {error}")).into()
 }
 
 fn bad(error: &impl std::fmt::Display) -> ApiError {
@@ -218,7 +227,8 @@ pub async fn conversation<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<R
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversationBody {
-    /// `open`, `pending` or `resolved`.
+    /// `bot`, `queued`, `open`, `pending` or `resolved`; the move from the current state must
+    /// be one the state machine allows.
     #[serde(default)]
     pub state: Option<String>,
     /// A user id, or null to unassign (managers and admins).
@@ -227,6 +237,25 @@ pub struct UpdateConversationBody {
     /// A queue name, or null (managers and admins).
     #[serde(default, deserialize_with = "nullable")]
     pub queue: Option<Option<String>>,
+    /// The version the caller saw (as `If-Match` does): the change applies only if the
+    /// conversation is still at it. Without either, the version just read.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// The version an `If-Match` header names (`3`, `"3"` or `W/"3"`), if any.
+///
+/// # Errors
+/// 400 for a header that names no version.
+fn if_match(headers: &lambda_http::http::HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(lambda_http::http::header::IF_MATCH) else { return Ok(None) };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| Problem::bad_request("If-Match must name a conversation version").into())
 }
 
 /// Who acted, for a timeline entry.
@@ -238,7 +267,8 @@ pub fn actor_of(principal: &TenantPrincipal) -> Option<Actor> {
 /// `PATCH /v1/conversations/{conversation_id}`.
 ///
 /// # Errors
-/// 404 as for reads; 403 when an agent assigns or moves; 400 for a bad state, assignee or queue.
+/// 404 as for reads; 403 when an agent assigns or moves; 400 for a bad state, assignee, queue or
+/// version; 409 for a move the state machine refuses or a version that is no longer current.
 pub async fn update_conversation<A: Adapters>(
     ctx: Ctx<'_>,
     deps: &Deps<A>,
@@ -246,11 +276,16 @@ pub async fn update_conversation<A: Adapters>(
     let principal = ctx.tenant()?;
     let body: UpdateConversationBody = json_body(ctx.body)?;
     let current = visible_conversation(&ctx, deps).await?;
-    if let Some(state) = &body.state {
-        if !CONVERSATION_STATES.contains(&state.as_str()) {
-            return Err(Problem::bad_request("state must be open, pending or resolved").into());
+    let state =
+        body.state.as_deref().map(|s| ConversationState::parse(s).ok_or_else(bad_state)).transpose()?;
+    let expected_version = match (body.version, if_match(ctx.headers)?) {
+        (Some(body), Some(header)) if body != header => {
+            return Err(Problem::bad_request("version and If-Match name different versions").into())
         }
-    }
+        // Without one, the version this request just read and checked visibility on: a change
+        // made meanwhile by someone else makes this one a conflict, never a silent overwrite.
+        (version, header) => Some(version.or(header).unwrap_or(current.version)),
+    };
     if (body.assignee.is_some() || body.queue.is_some()) && principal.role < Role::Manager {
         return Err(Problem::forbidden("assigning and moving conversations needs the manager role").into());
     }
@@ -260,22 +295,16 @@ pub async fn update_conversation<A: Adapters>(
             return Err(Problem::bad_request("assignee is not a user of this tenant").into());
         }
     }
-    if let Some(Some(queue)) = &body.queue {
-        if queue.trim().is_empty() || queue.chars().count() > 64 {
-            return Err(Problem::bad_request("queue must be 1 to 64 characters").into());
-        }
-    }
-    let patch = ConversationPatch {
-        state: body.state.clone(),
-        assignee: body.assignee.clone(),
-        queue: body.queue.clone(),
-    };
+    let queue = body
+        .queue
+        .as_ref()
+        .map(|queue| {
+            queue.as_deref().map(|q| QueueId::parse(q.trim()).map_err(|e| bad_field("queue", &e))).transpose()
+        })
+        .transpose()?;
+    let patch = ConversationPatch { state, assignee: body.assignee.clone(), queue, expected_version };
     let now = deps.clock.now();
-    let updated = deps
-        .inbox
-        .update_conversation(&principal.tenant_id, &current.id, &patch, now)
-        .await?
-        .ok_or_else(|| ApiError::from(Problem::not_found("no such conversation")))?;
+    let updated = deps.inbox.update_conversation(&principal.tenant_id, &current.id, &patch, now).await?;
     let mut fields = Vec::new();
     if body.state.is_some() {
         fields.push("state");
@@ -286,12 +315,12 @@ pub async fn update_conversation<A: Adapters>(
     if body.queue.is_some() {
         fields.push("queue");
     }
-    if let Some(state) = body.state.filter(|s| *s != current.state) {
+    if let Some(state) = state.filter(|s| *s != current.state) {
         let activity = Activity {
             at: now.as_millis(),
             kind: "conversation.state_changed".to_owned(),
             ref_id: Some(current.id.to_string()),
-            detail: Some(state),
+            detail: Some(state.as_str().to_owned()),
             actor: actor_of(principal),
         };
         deps.records.add_activity(&principal.tenant_id, &current.contact_id, &activity).await?;

@@ -232,7 +232,7 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::ListConversations, "GET", "/v1/conversations", "conversations", Tenant(Agent),
         "Conversations (agents: theirs and their queues').",
         query = &[q("phone", "Only with this contact (E.164 digits).", ParamKind::Phone),
-                  q("state", "Only in this state.", ParamKind::OneOf(&["open", "pending", "resolved"])),
+                  q("state", "Only in this state.", ParamKind::OneOf(&shared::domain::inbox::ConversationState::NAMES)),
                   q("assignee", "Only assigned to this user id.", ParamKind::Text(64)),
                   q("queue", "Only in this queue.", ParamKind::Text(64)),
                   q("updated_since", "Only changed at or after (epoch ms).", ParamKind::Millis), LIMIT, CURSOR],
@@ -240,7 +240,12 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::GetConversation, "GET", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent), "One conversation.",
         answers = &[ok(schema::<shared::domain::inbox::ConversationView>)]),
     operation!(Op::UpdateConversation, "PATCH", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent),
-        "Change the state (agents and up), assignee or queue (managers and up).",
+        "Change the state (agents and up), assignee or queue (managers and up). Only moves the state machine allows \
+         (bot → queued, open or resolved; queued → open or resolved; open ↔ pending; open or pending → queued or resolved; \
+         resolved → open or queued; staying is always allowed) answer 200; any other answers 409 \
+         (problem type `illegal-transition`). With `version` (or `If-Match`) the change applies only if the conversation \
+         is still at that version, else 409 (`version-conflict`): of concurrent changes exactly one wins; every change \
+         bumps the version.",
         body = BodySpec::Json(schema::<inbox::UpdateConversationBody>), answers = &[ok(schema::<shared::domain::inbox::ConversationView>)]),
     operation!(Op::ConversationMessages, "GET", "/v1/conversations/{conversation_id}/messages", "conversations", Tenant(Agent),
         "A conversation's messages, oldest first.",

@@ -330,7 +330,7 @@ fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'st
             conversations.row([
                 c.id.to_string(),
                 v.id.to_string(),
-                v.state.clone(),
+                v.state.as_str().to_owned(),
                 v.started_at.to_string(),
                 v.last_message_at.to_string(),
             ]);

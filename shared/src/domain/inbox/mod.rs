@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, UserId, Wamid};
+use super::ids::{ContactId, ConversationId, MessageId, PhoneNumber, QueueId, UserId, Wamid};
 use super::privacy::ErasureCounts;
 use super::tenant::RetentionSettings;
 use super::time::Timestamp;
@@ -15,9 +15,12 @@ use super::whatsapp::MetaError;
 use crate::kernel::Page;
 
 mod ports;
+mod state;
 pub use ports::{
     ContactStore, ConversationStore, InboxError, IngestStore, LeadStore, LifecycleStore, OutboundStore,
+    UpdateConversationError,
 };
+pub use state::ConversationState;
 
 /// The WhatsApp customer-service window: free-form messages only within 24 h of the
 /// customer's last inbound message (P22).
@@ -421,8 +424,12 @@ pub struct ConversationView {
     pub id: ConversationId,
     /// With whom.
     pub contact_id: ContactId,
-    /// `open`, `pending` or `resolved`.
-    pub state: String,
+    /// Where it stands (see [`ConversationState::can_become`] for how it moves).
+    pub state: ConversationState,
+    /// Bumped by every change of state, assignee or queue; a change names the version it saw
+    /// (optimistic concurrency). Items written before versions existed read as 0.
+    #[serde(default)]
+    pub version: u64,
     /// Started, epoch ms.
     pub started_at: i64,
     /// Latest message, epoch ms.
@@ -432,13 +439,10 @@ pub struct ConversationView {
     pub assignee: Option<UserId>,
     /// The routing queue it waits in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue: Option<String>,
+    pub queue: Option<QueueId>,
     /// Latest change (message, state, assignment), epoch ms.
     pub updated_at: i64,
 }
-
-/// The states of a conversation.
-pub const CONVERSATION_STATES: [&str; 3] = ["open", "pending", "resolved"];
 
 /// What an agent may see: conversations assigned to them or waiting in their queues (P14).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -446,7 +450,7 @@ pub struct AgentScope {
     /// The agent (API keys have none).
     pub user: Option<UserId>,
     /// Their queues.
-    pub queues: Vec<String>,
+    pub queues: Vec<QueueId>,
 }
 
 impl AgentScope {
@@ -462,11 +466,11 @@ impl AgentScope {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConversationFilter {
     /// Only this state.
-    pub state: Option<String>,
+    pub state: Option<ConversationState>,
     /// Only assigned to this user.
     pub assignee: Option<UserId>,
     /// Only in this queue.
-    pub queue: Option<String>,
+    pub queue: Option<QueueId>,
     /// Only changed at or after, epoch ms.
     pub updated_since: Option<i64>,
     /// Only what this agent may see.
@@ -477,7 +481,7 @@ impl ConversationFilter {
     /// True when `conversation` passes.
     #[must_use]
     pub fn accepts(&self, conversation: &ConversationView) -> bool {
-        self.state.as_ref().is_none_or(|s| *s == conversation.state)
+        self.state.is_none_or(|s| s == conversation.state)
             && self.assignee.as_ref().is_none_or(|a| conversation.assignee.as_ref() == Some(a))
             && self.queue.as_ref().is_none_or(|q| conversation.queue.as_ref() == Some(q))
             && self.updated_since.is_none_or(|t| conversation.updated_at >= t)
@@ -488,12 +492,17 @@ impl ConversationFilter {
 /// A change to a conversation; `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConversationPatch {
-    /// New state (one of [`CONVERSATION_STATES`]).
-    pub state: Option<String>,
+    /// New state; the move from the stored state must be allowed
+    /// ([`ConversationState::can_become`]).
+    pub state: Option<ConversationState>,
     /// New assignee.
     pub assignee: Option<Option<UserId>>,
     /// New queue.
-    pub queue: Option<Option<String>>,
+    pub queue: Option<Option<QueueId>>,
+    /// The version the caller saw: the change applies only if the conversation is still at it.
+    /// `None` applies it to the version the store reads first (still exactly one winner among
+    /// concurrent writers, but without the caller's own view).
+    pub expected_version: Option<u64>,
 }
 
 /// A change to a contact by the tenant's team (rectification, P61); `None` leaves a field alone.
@@ -685,19 +694,22 @@ mod tests {
         ConversationView {
             id: ConversationId::parse("cv_1").unwrap(),
             contact_id: ContactId::parse("ct_1").unwrap(),
-            state: "open".into(),
+            state: ConversationState::Open,
+            version: 0,
             started_at: 1,
             last_message_at: 1,
             assignee: assignee.map(|a| UserId::parse(a).unwrap()),
-            queue: queue.map(str::to_owned),
+            queue: queue.map(|q| QueueId::parse(q).unwrap()),
             updated_at: 1,
         }
     }
 
     #[test]
     fn an_agent_sees_what_is_assigned_to_them_or_queued_for_them() {
-        let agent =
-            AgentScope { user: Some(UserId::parse("usr_a").unwrap()), queues: vec!["support".into()] };
+        let agent = AgentScope {
+            user: Some(UserId::parse("usr_a").unwrap()),
+            queues: vec![QueueId::parse("support").unwrap()],
+        };
         let key = AgentScope { user: None, queues: vec![] };
 
         assert!(agent.sees(&conversation(Some("usr_a"), None)));
@@ -707,12 +719,14 @@ mod tests {
         assert!(!key.sees(&conversation(None, None)), "an agent API key has no user to match");
         let filter = ConversationFilter {
             visible_to: Some(agent),
-            state: Some("open".into()),
+            state: Some(ConversationState::Open),
             ..ConversationFilter::default()
         };
         assert!(filter.accepts(&conversation(Some("usr_a"), None)));
-        assert!(!filter
-            .accepts(&ConversationView { state: "resolved".into(), ..conversation(Some("usr_a"), None) }));
+        assert!(!filter.accepts(&ConversationView {
+            state: ConversationState::Resolved,
+            ..conversation(Some("usr_a"), None)
+        }));
     }
 
     #[test]

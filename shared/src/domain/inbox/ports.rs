@@ -10,9 +10,9 @@ use std::future::Future;
 
 use super::{
     ConsentChange, ConsentEventView, ContactFilter, ContactKey, ContactPatch, ContactProfile, ContactView,
-    ConversationFilter, ConversationPatch, ConversationView, Expiry, LeadFilter, LeadPatch, LeadView,
-    MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, Page,
-    StatusChange, StatusOutcome, Stored, Unsent,
+    ConversationFilter, ConversationPatch, ConversationState, ConversationView, Expiry, LeadFilter,
+    LeadPatch, LeadView, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage,
+    OutboundClaim, Page, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
 use crate::domain::privacy::ErasureCounts;
@@ -36,6 +36,45 @@ pub enum InboxError {
     #[error("inbox store failed")]
     Unknown(#[from] anyhow::Error),
 }
+
+/// Errors of [`ConversationStore::update_conversation`].
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateConversationError {
+    /// No such conversation (never was, expired, or another tenant's).
+    #[error("no such conversation")]
+    NotFound,
+    /// The state machine does not allow this move ([`ConversationState::can_become`]); nothing
+    /// was written.
+    #[error("a conversation cannot go from {from} to {to}")]
+    IllegalTransition {
+        /// The stored state.
+        from: ConversationState,
+        /// The state asked for.
+        to: ConversationState,
+    },
+    /// The conversation is no longer at the version the caller saw: someone else changed it
+    /// first (of concurrent writers exactly one wins). Nothing was written; read it again.
+    #[error("the conversation changed meanwhile: expected version {expected}, it is at {actual:?}")]
+    VersionConflict {
+        /// The version the caller saw.
+        expected: u64,
+        /// The version it is at now, when known.
+        actual: Option<u64>,
+    },
+    /// The store failed; nothing or the whole change was written (re-read to know).
+    #[error("updating a conversation failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<InboxError> for UpdateConversationError {
+    fn from(error: InboxError) -> Self {
+        match error {
+            InboxError::Unknown(e) => Self::Unknown(e),
+            other => Self::Unknown(anyhow::Error::new(other)),
+        }
+    }
+}
+
 /// Contacts of each tenant: found by phone, email or blind-indexed key, created, corrected, counted and listed, with their consent ledger.
 ///
 /// Used by every function that needs to know who a person is (api, inbound, send, suggest, retention).
@@ -205,18 +244,22 @@ pub trait ConversationStore: Send + Sync {
         limit: u16,
     ) -> impl Future<Output = Result<Vec<MessageView>, InboxError>> + Send;
 
-    /// Changes a conversation's state, assignee or queue; `None` when there is no such
-    /// conversation.
+    /// Changes a conversation's state, assignee or queue, and bumps its version, only if it is
+    /// still at the version the caller saw (`patch.expected_version`, or else the one read
+    /// first) and the state machine allows the move from its stored state: of concurrent
+    /// writers that saw one version, exactly one wins. Returns the conversation as it is now.
     ///
     /// # Errors
-    /// [`InboxError::Unknown`].
+    /// [`UpdateConversationError::NotFound`]; [`UpdateConversationError::IllegalTransition`]
+    /// (nothing written); [`UpdateConversationError::VersionConflict`] (nothing written);
+    /// [`UpdateConversationError::Unknown`].
     fn update_conversation(
         &self,
         tenant: &TenantId,
         id: &ConversationId,
         patch: &ConversationPatch,
         at: Timestamp,
-    ) -> impl Future<Output = Result<Option<ConversationView>, InboxError>> + Send;
+    ) -> impl Future<Output = Result<ConversationView, UpdateConversationError>> + Send;
 }
 
 /// What Meta sends, stored exactly once: inbound messages, delivery statuses, leads.

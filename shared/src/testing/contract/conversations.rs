@@ -82,7 +82,7 @@ pub async fn a_contacts_messages_share_one_conversation<S: ConversationStore + I
     let view = store.conversation(&tenant, &conversation).await.unwrap().expect("the conversation");
     assert_eq!(view.id, conversation);
     assert_eq!(view.contact_id, contact.id);
-    assert_eq!(view.state, "open");
+    assert_eq!(view.state, crate::domain::inbox::ConversationState::Open);
     assert_eq!(view.started_at, 100_000);
     assert_eq!(view.last_message_at, 300_000, "the latest message, not the last to arrive");
     assert!(view.updated_at >= view.last_message_at, "a message is a change");

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod contacts;
+pub mod conversation_state;
 pub mod conversations;
 pub mod idempotency;
 pub mod ingest;

@@ -2,6 +2,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::domain::inbox::UpdateConversationError;
 
 impl ConversationStore for MemoryInbox {
     async fn conversations(
@@ -28,15 +29,17 @@ impl ConversationStore for MemoryInbox {
         id: &ConversationId,
         patch: &ConversationPatch,
         at: Timestamp,
-    ) -> Result<Option<ConversationView>, InboxError> {
+    ) -> Result<ConversationView, UpdateConversationError> {
+        // Check and write under one lock: the table's conditional write, in memory.
         let mut state = self.state()?;
         let Some((_, conversation)) =
             state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == id)
         else {
-            return Ok(None);
+            return Err(UpdateConversationError::NotFound);
         };
-        if let Some(state) = &patch.state {
-            conversation.state.clone_from(state);
+        patch.check(conversation)?;
+        if let Some(state) = patch.state {
+            conversation.state = state;
         }
         if let Some(assignee) = &patch.assignee {
             conversation.assignee.clone_from(assignee);
@@ -44,8 +47,9 @@ impl ConversationStore for MemoryInbox {
         if let Some(queue) = &patch.queue {
             conversation.queue.clone_from(queue);
         }
+        conversation.version += 1;
         conversation.updated_at = at.as_millis();
-        Ok(Some(conversation.clone()))
+        Ok(conversation.clone())
     }
 
     async fn conversation(
@@ -87,5 +91,22 @@ impl ConversationStore for MemoryInbox {
     ) -> Result<Vec<MessageView>, InboxError> {
         let all = self.messages(tenant, conversation, None, u16::MAX).await?.items;
         Ok(all[all.len().saturating_sub(usize::from(limit))..].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryInbox;
+    use crate::testing::contract::conversation_state;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn several_claims_of_one_conversation_have_one_winner() {
+        conversation_state::several_claims_of_one_conversation_have_one_winner(MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn an_illegal_transition_is_refused_and_changes_nothing() {
+        conversation_state::an_illegal_transition_is_refused_and_changes_nothing(MemoryInbox::default())
+            .await;
     }
 }

@@ -3,6 +3,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::domain::inbox::ConversationState;
 use crate::domain::inbox::SERVICE_WINDOW;
 
 mod contacts;
@@ -163,7 +164,8 @@ impl MemoryInbox {
             ConversationView {
                 id: id.clone(),
                 contact_id: contact.clone(),
-                state: "open".into(),
+                state: ConversationState::Open,
+                version: 0,
                 started_at: at.as_millis(),
                 last_message_at: at.as_millis(),
                 assignee: None,

@@ -30,23 +30,81 @@ impl ConversationStore for DynamoInbox {
         id: &ConversationId,
         patch: &ConversationPatch,
         at: Timestamp,
-    ) -> Result<Option<ConversationView>, InboxError> {
-        if self.conversation(tenant, id).await?.is_none() {
-            return Ok(None);
-        }
-        let mut update = Assignments::default();
-        update.set(attr::UPDATED_AT, n(at.as_millis()));
-        if let Some(state) = &patch.state {
-            update.set(attr::STATE, s(state));
+    ) -> Result<ConversationView, UpdateConversationError> {
+        let current = self.conversation(tenant, id).await?.ok_or(UpdateConversationError::NotFound)?;
+        let seen = patch.check(&current)?;
+        let key = keys::conversation(tenant, id);
+        let mut sets = vec!["#ver = if_not_exists(#ver, :zero) + :one", "#upd = :at"];
+        let mut removes = Vec::new();
+        let mut request = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#ver", VERSION)
+            .expression_attribute_names("#st", attr::STATE)
+            .expression_attribute_names("#upd", attr::UPDATED_AT)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":seen", n(seen))
+            .expression_attribute_values(":from", s(current.state.as_str()))
+            .expression_attribute_values(":at", n(at.as_millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        // The write applies only to the version (and state) checked above: of concurrent
+        // writers that saw one version, exactly one passes. An item without a version is at 0.
+        let version_matches =
+            if seen == 0 { "(attribute_not_exists(#ver) OR #ver = :seen)" } else { "#ver = :seen" };
+        request = request
+            .condition_expression(format!("attribute_exists(#pk) AND {version_matches} AND #st = :from"));
+        if let Some(state) = patch.state {
+            sets.push("#st = :next");
+            request = request.expression_attribute_values(":next", s(state.as_str()));
         }
         if let Some(assignee) = &patch.assignee {
-            update.set_or_remove(attr::ASSIGNEE, assignee.as_ref().map(|a| s(a.as_str())));
+            request = request.expression_attribute_names("#asg", attr::ASSIGNEE);
+            match assignee {
+                Some(user) => {
+                    sets.push("#asg = :asg");
+                    request = request.expression_attribute_values(":asg", s(user.as_str()));
+                }
+                None => removes.push("#asg"),
+            }
         }
         if let Some(queue) = &patch.queue {
-            update.set_or_remove(attr::QUEUE, queue.as_ref().map(s));
+            request = request.expression_attribute_names("#que", attr::QUEUE);
+            match queue {
+                Some(queue) => {
+                    sets.push("#que = :que");
+                    request = request.expression_attribute_values(":que", s(queue.as_str()));
+                }
+                None => removes.push("#que"),
+            }
         }
-        let item = self.apply(&keys::conversation(tenant, id), update).await?;
-        item.map(|i| conversation_view(&i)).transpose().map_err(|e| unknown(e, "mapping a conversation"))
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        match request.update_expression(expression).send().await {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                conversation_view(&item).map_err(|e| unknown(e, "mapping a conversation").into())
+            }
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => {
+                    // Someone else wrote (or it expired) between the read and the write.
+                    match self.conversation(tenant, id).await? {
+                        None => Err(UpdateConversationError::NotFound),
+                        Some(now) => Err(UpdateConversationError::VersionConflict {
+                            expected: seen,
+                            actual: Some(now.version),
+                        }),
+                    }
+                }
+                other => Err(unknown(other, "updating a conversation").into()),
+            },
+        }
     }
 
     async fn conversation(
@@ -152,7 +210,7 @@ impl DynamoInbox {
         conversation.insert(ENTITY.to_owned(), s("conversation"));
         conversation.insert(attr::CONVERSATION_ID.to_owned(), s(conversation_id.as_str()));
         conversation.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
-        conversation.insert(attr::STATE.to_owned(), s("open"));
+        conversation.insert(attr::STATE.to_owned(), s(ConversationState::Open.as_str()));
         conversation.insert(attr::STARTED_AT.to_owned(), n(at.as_millis()));
         conversation.insert(attr::LAST_MESSAGE_AT.to_owned(), n(at.as_millis()));
         conversation.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, contact_id)));

@@ -29,16 +29,16 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::item::{b, item_with_key, key_attributes, n, s, Item, ItemExt};
-use super::keys::{self, attr, Key, ENTITY, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK};
+use super::keys::{self, attr, Key, ENTITY, EXPIRES_AT, GSI1PK, GSI1SK, PK, SK, VERSION};
 use super::table::{PutNewError, Table};
 use crate::adapters::kms::keyring::{DataKey, Need};
 use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
     epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
-    ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView, MessageStatus,
-    MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, StatusChange,
-    StatusOutcome, Stored, Unsent, SERVICE_WINDOW,
+    ConversationState, ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView,
+    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
+    StatusChange, StatusOutcome, Stored, Unsent, UpdateConversationError, SERVICE_WINDOW,
 };
 
 use crate::domain::inbox::{
@@ -52,8 +52,8 @@ use crate::domain::privacy::{DayQueue, ErasureCounts};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{
-    BlindIndex, ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, TenantId, Timestamp, UserId,
-    Wamid,
+    BlindIndex, ContactId, ConversationId, ExpiresAt, MessageId, PhoneNumber, QueueId, TenantId, Timestamp,
+    UserId, Wamid,
 };
 
 /// The inbox's ports ([`ContactStore`], [`ConversationStore`], [`IngestStore`], [`OutboundStore`],

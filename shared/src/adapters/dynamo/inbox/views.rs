@@ -83,11 +83,19 @@ pub(super) fn conversation_view(item: &Item) -> anyhow::Result<ConversationView>
     Ok(ConversationView {
         id: ConversationId::parse(item.string(attr::CONVERSATION_ID)?)?,
         contact_id: ContactId::parse(item.string(attr::CONTACT_ID)?)?,
-        state: item.string(attr::STATE)?.to_owned(),
+        state: {
+            let name = item.string(attr::STATE)?;
+            ConversationState::parse(name)
+                .ok_or_else(|| anyhow::anyhow!("unknown conversation state {name:?}"))?
+        },
+        // Items written before versions existed are at version 0.
+        version: item.opt_number(VERSION)?.unwrap_or(0),
         started_at: item.number(attr::STARTED_AT)?,
         last_message_at: item.number(attr::LAST_MESSAGE_AT)?,
         assignee: item.opt_string(attr::ASSIGNEE).map(UserId::parse).transpose()?,
-        queue: optional_string(item, attr::QUEUE),
+        // A queue stored before queues were ids, that is no valid id, reads as none: the
+        // conversation is then visible to fewer agents, never to more.
+        queue: item.opt_string(attr::QUEUE).and_then(|q| QueueId::parse(q).ok()),
         updated_at: item
             .opt_number::<i64>(attr::UPDATED_AT)?
             .unwrap_or_default()
