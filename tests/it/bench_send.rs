@@ -95,7 +95,7 @@ async fn bench_send() {
     );
     let name = unique("bench-table");
     infra::bootstrap::create_table(&dynamo, &name).await.expect("table");
-    let table = Table::new(dynamo, name);
+    let table = Table::new(dynamo, name, std::sync::Arc::new(SystemClock));
     let kms = aws_sdk_kms::Client::from_conf(
         aws_sdk_kms::config::Builder::from(&aws).interceptor(kms_ops.clone()).build(),
     );

@@ -303,7 +303,7 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     let second = run(&deps).await;
 
     // Assert
-    let key_table = Table::new(table.client().clone(), deps.config.key_table_name.clone());
+    let key_table = table.sibling(deps.config.key_table_name.clone());
     let items_in = |table: &Table, tenant: &TenantId| {
         let table = table.clone();
         let partition = keys::tenant_partition(tenant);

@@ -52,7 +52,7 @@ pub async fn table() -> Table {
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let name = unique("it-table");
     infra::bootstrap::create_table(&client, &name).await.expect("create table");
-    Table::new(client, name)
+    Table::new(client, name, Arc::new(SystemClock))
 }
 
 /// One KMS key for the whole test binary (only its id is shared: clients are per runtime).

@@ -38,7 +38,8 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env(&Env::process())?;
     let aws = aws_sdk_config().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
+    let clock = std::sync::Arc::new(SystemClock);
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone(), clock);
     let vault =
         KmsVault::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone(), CachePolicy::default());
     let keyring =

@@ -95,7 +95,8 @@ impl AwsDeps {
     /// Builds the clients from the shared AWS configuration.
     #[must_use]
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        let clock = std::sync::Arc::new(SystemClock);
+        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone(), clock);
         let keyring =
             Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Self {

@@ -123,7 +123,8 @@ impl AwsDeps {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
+        let clock = std::sync::Arc::new(SystemClock);
+        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone(), clock);
         let keyring =
             Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
         Ok(Self {

@@ -97,6 +97,10 @@ pub enum DocWriteError {
 
 /// The storage the document repositories need.
 pub trait DocTable: Clone + Send + Sync {
+    /// The current instant by the store's clock (handed in at construction): what the
+    /// repositories filter expired documents by.
+    fn now(&self) -> Timestamp;
+
     /// The live document at `key`.
     ///
     /// # Errors
@@ -243,6 +247,10 @@ fn condition(precondition: Precondition) -> Condition {
 }
 
 impl DocTable for Table {
+    fn now(&self) -> Timestamp {
+        Table::now(self)
+    }
+
     async fn get_doc(&self, key: &Key, now: Timestamp) -> anyhow::Result<Option<StoredDoc>> {
         self.get(key, now).await?.as_ref().map(doc_of).transpose()
     }
@@ -498,7 +506,7 @@ impl<D: DocTable> Directory for DocDirectory<D> {
     }
 
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<Versioned<User>>, DirectoryError> {
-        let doc = self.table.get_doc(&keys::user(tenant, id), live()).await?;
+        let doc = self.table.get_doc(&keys::user(tenant, id), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json).transpose()?)
     }
 
@@ -507,7 +515,8 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<Versioned<User>>, DirectoryError> {
-        let Some(claim) = self.table.get_doc(&keys::user_email(tenant, email), live()).await? else {
+        let Some(claim) = self.table.get_doc(&keys::user_email(tenant, email), self.table.now()).await?
+        else {
             return Ok(None);
         };
         let id: UserId = from_json(&claim)?.value;
@@ -527,7 +536,13 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         };
         let (docs, next) = self
             .table
-            .query_docs(&keys::tenant_partition(tenant), keys::USER_PREFIX, after, (limit, true), live())
+            .query_docs(
+                &keys::tenant_partition(tenant),
+                keys::USER_PREFIX,
+                after,
+                (limit, true),
+                self.table.now(),
+            )
             .await?;
         let items = docs.iter().map(|d| from_json(d).map(|v| v.value)).collect::<anyhow::Result<_>>()?;
         Ok(Page { items, next })
@@ -574,8 +589,7 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         tenant: &TenantId,
         id: &SessionId,
     ) -> Result<Option<Versioned<Session>>, DirectoryError> {
-        use crate::domain::Clock as _;
-        let now = crate::domain::SystemClock.now();
+        let now = self.table.now();
         let doc = self.table.get_doc(&keys::session(tenant, id), now).await?;
         Ok(doc.as_ref().map(from_json).transpose()?)
     }
@@ -737,7 +751,7 @@ impl<D: DocTable> AuditLog for DocAuditLog<D> {
             Some(Ok(a)) => Some(a.to_owned()),
             None => filter.until.map(keys::audit_before),
         };
-        let now = live();
+        let now = self.table.now();
         let pk = keys::tenant_partition(tenant);
         let mut items = Vec::new();
         let mut examined = 0;
@@ -793,11 +807,6 @@ impl<D> DocRecords<D> {
     }
 }
 
-fn live() -> Timestamp {
-    use crate::domain::Clock as _;
-    crate::domain::SystemClock.now()
-}
-
 impl<D: DocTable> RecordStore for DocRecords<D> {
     async fn put_record(
         &self,
@@ -826,7 +835,7 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
         kind: RecordKind,
         id: &RecordId,
     ) -> Result<Option<Versioned<ContactRecord>>, RecordError> {
-        let doc = self.table.get_doc(&keys::record(tenant, contact, kind, id), live()).await?;
+        let doc = self.table.get_doc(&keys::record(tenant, contact, kind, id), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json).transpose()?)
     }
 
@@ -846,7 +855,7 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
         };
         let (docs, next) = self
             .table
-            .query_docs(&keys::tenant_partition(tenant), &prefix, after, (limit, true), live())
+            .query_docs(&keys::tenant_partition(tenant), &prefix, after, (limit, true), self.table.now())
             .await?;
         let items = docs.iter().map(|d| from_json(d).map(|v| v.value)).collect::<anyhow::Result<_>>()?;
         Ok(Page { items, next })
@@ -860,12 +869,12 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
         id: &RecordId,
     ) -> Result<bool, RecordError> {
         let key = keys::record(tenant, contact, kind, id);
-        let Some(doc) = self.table.get_doc(&key, live()).await? else { return Ok(false) };
+        let Some(doc) = self.table.get_doc(&key, self.table.now()).await? else { return Ok(false) };
         match self
             .table
             .write_docs(
                 vec![DocWrite::Delete { key, precondition: Precondition::Version(doc.version) }],
-                live(),
+                self.table.now(),
             )
             .await
         {
@@ -910,7 +919,7 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
                 &keys::activities_prefix(contact),
                 start.as_deref(),
                 (limit, false),
-                live(),
+                self.table.now(),
             )
             .await?;
         Ok(docs.iter().map(|d| from_json(d).map(|v| v.value)).collect::<anyhow::Result<_>>()?)
@@ -997,7 +1006,7 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
         tenant: &TenantId,
         templates: &[Template],
     ) -> Result<(), TemplateError> {
-        let now = live();
+        let now = self.table.now();
         let current = self.templates(tenant).await?;
         let mut writes = Vec::new();
         for gone in
@@ -1030,7 +1039,7 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
         name: &str,
         language: &str,
     ) -> Result<Option<Template>, TemplateError> {
-        let doc = self.table.get_doc(&keys::template(tenant, name, language), live()).await?;
+        let doc = self.table.get_doc(&keys::template(tenant, name, language), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json).transpose()?.map(|v| v.value))
     }
 
@@ -1045,7 +1054,7 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
                     keys::TEMPLATE_PREFIX,
                     after.as_deref(),
                     (100, true),
-                    live(),
+                    self.table.now(),
                 )
                 .await?;
             for doc in &docs {
@@ -1093,7 +1102,8 @@ impl<D: DocTable> QualityMeter for DocQuality<D> {
         month: &str,
     ) -> Result<std::collections::BTreeMap<String, u64>, QualityError> {
         let prefix = keys::quality_prefix(month);
-        let counters = self.table.counters(&keys::tenant_partition(tenant), &prefix, live()).await?;
+        let counters =
+            self.table.counters(&keys::tenant_partition(tenant), &prefix, self.table.now()).await?;
         Ok(counters
             .into_iter()
             .filter_map(|(sk, count)| sk.strip_prefix(&prefix).map(|metric| (metric.to_owned(), count)))
