@@ -3,13 +3,14 @@
 //! function uses (telemetry, typed configuration, HTTP problem responses, SQS batch handling).
 //!
 //! The domain knows nothing of AWS: it speaks through the traits in [`domain::ports`]. Each
-//! function's `main.rs` picks the adapters once and hands them to its handler.
+//! function's `main.rs` picks the adapters once ([`wiring`]) and hands them to its handler.
 
 pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod lambda;
 pub mod telemetry;
+pub mod wiring;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
