@@ -17,9 +17,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
@@ -33,8 +31,9 @@ use shared::domain::tenant::{RetentionSettings, TenantSettings};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
-use shared::domain::{Clock, PhoneNumber, Secret, SystemClock, TenantId, Timestamp, Wamid};
+use shared::domain::{Clock, PhoneNumber, Secret, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
+use shared::wiring::{Adapters, Aws, StoreConfig};
 use tracing::Instrument as _;
 
 /// Keywords that opt a person out when a message is exactly one of them (case-insensitive),
@@ -44,12 +43,8 @@ pub const OPT_OUT_KEYWORDS: &[&str] = &["STOP", "UNSUBSCRIBE"];
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The single table (`TABLE_NAME`).
-    pub table_name: String,
-    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
-    pub key_table_name: String,
-    /// The KMS key of envelopes (`KMS_KEY_ID`).
-    pub kms_key_id: String,
+    /// The table, the key table and the KMS key.
+    pub store: StoreConfig,
     /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
     pub graph_api_base_url: String,
     /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
@@ -69,9 +64,7 @@ impl Config {
     /// [`ConfigError`] naming the missing or invalid variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: env.required("TABLE_NAME")?,
-            key_table_name: env.required("KEY_TABLE_NAME")?,
-            kms_key_id: env.required("KMS_KEY_ID")?,
+            store: StoreConfig::from_env(env)?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
@@ -81,46 +74,40 @@ impl Config {
     }
 }
 
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`]).
 #[derive(Debug)]
-pub struct Deps<I, T, V, L, C> {
+pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
-    /// Contacts, conversations, messages, consent, leads.
-    pub inbox: I,
+    /// Messages, statuses and leads as they arrive.
+    pub ingest: A::Ingest,
+    /// Contacts and their consent ledger.
+    pub contacts: A::Contacts,
     /// Tenants and their connections (routing).
-    pub tenants: T,
+    pub tenants: A::Tenants,
     /// Envelope encryption (Page tokens).
-    pub vault: V,
+    pub vault: A::Vault,
     /// The Graph API (Lead Ads).
-    pub graph: L,
+    pub graph: A::LeadAds,
     /// The time source.
-    pub clock: C,
+    pub clock: A::Clock,
 }
 
-/// The production wiring.
-pub type AwsDeps = Deps<DynamoInbox, DynamoTenantStore, KmsVault, GraphClient, SystemClock>;
-
-impl AwsDeps {
-    /// Builds the clients from the shared AWS configuration.
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
     ///
     /// # Errors
     /// When the Graph HTTP client cannot be built.
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let clock = std::sync::Arc::new(SystemClock);
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone(), clock);
-        let keyring =
-            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
+    pub fn on(aws: &Aws, config: Config) -> anyhow::Result<Self> {
+        let stores = aws.stores(&config.store);
+        let inbox = stores.inbox();
         Ok(Self {
-            inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table),
-            vault: KmsVault::new(
-                aws_sdk_kms::Client::new(aws),
-                config.kms_key_id.clone(),
-                CachePolicy::default(),
-            ),
+            ingest: inbox.clone(),
+            contacts: inbox,
+            tenants: stores.tenants(),
+            vault: aws.vault(&config.store),
             graph: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
-            clock: SystemClock,
+            clock: aws.clock(),
             config,
         })
     }
@@ -130,17 +117,10 @@ impl AwsDeps {
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle<I, T, V, L, C>(
+pub async fn handle<A: Adapters>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<I, T, V, L, C>,
-) -> Result<SqsBatchResponse, BatchError>
-where
-    I: IngestStore + ContactStore,
-    T: TenantStore,
-    V: Vault,
-    L: LeadSource,
-    C: Clock,
-{
+    deps: &Deps<A>,
+) -> Result<SqsBatchResponse, BatchError> {
     run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, envelope: Envelope| {
         process(meta, envelope, deps)
     })
@@ -169,18 +149,11 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T
     serde_json::from_str(raw.get()).map_err(|e| poison(what, shared::telemetry::json_error(&e)))
 }
 
-async fn process<I, T, V, L, C>(
+async fn process<A: Adapters>(
     _meta: RecordMeta,
     envelope: Envelope,
-    deps: &Deps<I, T, V, L, C>,
-) -> Result<(), RecordError>
-where
-    I: IngestStore + ContactStore,
-    T: TenantStore,
-    V: Vault,
-    L: LeadSource,
-    C: Clock,
-{
+    deps: &Deps<A>,
+) -> Result<(), RecordError> {
     match envelope.event {
         Event::Message { phone_number_id, contact, message, .. } => {
             let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
@@ -230,8 +203,8 @@ where
     }
 }
 
-async fn tenant_of_number<I, T: TenantStore, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn tenant_of_number<A: Adapters>(
+    deps: &Deps<A>,
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
     let tenant = deps
@@ -247,16 +220,16 @@ async fn tenant_of_number<I, T: TenantStore, V, L, C>(
 }
 
 /// The tenant's retention settings (defaults when it has none).
-async fn retention_of<I, T: TenantStore, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn retention_of<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RecordError> {
     Ok(settings_of(deps, tenant).await?.0)
 }
 
 /// The tenant's retention settings and preferences (defaults when it has none).
-async fn settings_of<I, T: TenantStore, V, L, C>(
-    deps: &Deps<I, T, V, L, C>,
+async fn settings_of<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
 ) -> Result<(RetentionSettings, TenantSettings), RecordError> {
     let tenant = deps.tenants.tenant(tenant).await.map_err(|e| retry("reading the tenant", e))?;
@@ -272,8 +245,8 @@ fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
 
-async fn on_message<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_message<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     contact: &ContactEntry,
     raw: &RawValue,
@@ -298,7 +271,7 @@ async fn on_message<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Cloc
         retention,
     };
     let stored =
-        deps.inbox.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
+        deps.ingest.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(kind = %message.kind, ?stored, "Inbound message");
 
     let keyword = matches!(message.kind.as_str(), "text" | "button" | "interactive")
@@ -323,14 +296,14 @@ async fn on_message<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Cloc
             cause: wamid.as_str(),
         };
         let recorded =
-            deps.inbox.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+            deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
         tracing::info!(?kind, ?recorded, "Consent keyword");
     }
     Ok(())
 }
 
-async fn on_status<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_status<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -351,13 +324,13 @@ async fn on_status<I: IngestStore + ContactStore, T: TenantStore, V, L, C: Clock
         callback: update.biz_opaque_callback_data.as_deref(),
         retention: retention_of(deps, tenant).await?,
     };
-    let outcome = deps.inbox.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+    let outcome = deps.ingest.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(status = %update.status, ?outcome, error_code = update.errors.first().map(|e| e.code), "Status");
     Ok(())
 }
 
-async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
+async fn on_preference<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -386,7 +359,7 @@ async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock>(
         cause: &cause,
     };
     let recorded =
-        deps.inbox.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+        deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(?kind, ?recorded, "Marketing preference");
     Ok(())
 }
@@ -405,13 +378,9 @@ fn lead_profile(lead: &GraphLead) -> ContactProfile {
     }
 }
 
-async fn on_lead<I: IngestStore + ContactStore, T: TenantStore, V: Vault, L: LeadSource, C: Clock>(
-    deps: &Deps<I, T, V, L, C>,
-    tenant: &TenantId,
-    raw: &RawValue,
-) -> Result<(), RecordError> {
+async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue) -> Result<(), RecordError> {
     let change: LeadgenChange = parse(raw, "leadgen change does not parse")?;
-    if deps.inbox.lead_exists(tenant, &change.leadgen_id).await.map_err(inbox_failure)? {
+    if deps.ingest.lead_exists(tenant, &change.leadgen_id).await.map_err(inbox_failure)? {
         tracing::info!("Lead already stored");
         return Ok(());
     }
@@ -446,7 +415,7 @@ async fn on_lead<I: IngestStore + ContactStore, T: TenantStore, V: Vault, L: Lea
         change_json,
     };
     let now = deps.clock.now();
-    let stored = deps.inbox.store_lead(tenant, &new, now).await.map_err(inbox_failure)?;
+    let stored = deps.ingest.store_lead(tenant, &new, now).await.map_err(inbox_failure)?;
     tracing::info!(?stored, fields = fetched.lead.field_data.len(), "Lead");
     if fetched.lead.carries_consent() {
         let change = ConsentChange {
@@ -456,7 +425,7 @@ async fn on_lead<I: IngestStore + ContactStore, T: TenantStore, V: Vault, L: Lea
             at: now,
             cause: &change.leadgen_id,
         };
-        deps.inbox.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
+        deps.contacts.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
     }
     Ok(())
 }
