@@ -280,9 +280,9 @@ async fn detail<A: Adapters>(
     contact: ContactView,
 ) -> Result<ContactDetail, ApiError> {
     let tenant = &principal.tenant_id;
-    let consent_ledger = deps.inbox.consent_ledger(tenant, &contact.id).await?;
+    let consent_ledger = deps.contacts.consent_ledger(tenant, &contact.id).await?;
     let filter = LeadFilter { contact: Some(contact.id.clone()), ..LeadFilter::default() };
-    let leads = deps.inbox.leads(tenant, &filter, None, MAX_LIMIT).await?.items;
+    let leads = deps.leads.leads(tenant, &filter, None, MAX_LIMIT).await?.items;
     Ok(ContactDetail { contact, consent_ledger, leads })
 }
 
@@ -299,8 +299,8 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         ctx.query.get("email").map(|raw| email(raw).map_err(|e| bad(format!("email: {e}")))).transpose()?;
     if by_phone.is_some() || by_email.is_some() {
         let found = match (&by_phone, &by_email) {
-            (Some(phone), _) => deps.inbox.contact_by_phone(tenant, phone).await?,
-            (None, Some(email)) => deps.inbox.contact_by_email(tenant, email).await?,
+            (Some(phone), _) => deps.contacts.contact_by_phone(tenant, phone).await?,
+            (None, Some(email)) => deps.contacts.contact_by_email(tenant, email).await?,
             (None, None) => None,
         };
         let items = match found {
@@ -317,7 +317,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         return Ok(json_response(StatusCode::OK, &PageView { items, next: None }));
     }
     let filter = ContactFilter { tag: text(ctx.query, "tag", 64)? };
-    let page = deps.inbox.contacts(tenant, &filter, paging.after.as_deref(), paging.limit).await?;
+    let page = deps.contacts.contacts(tenant, &filter, paging.after.as_deref(), paging.limit).await?;
     deps.audit(principal, "contact.list", target("contact", "*"), |e| e.with_count(page.items.len() as u64))
         .await;
     let page = shared::domain::inbox::Page {
@@ -344,7 +344,7 @@ async fn within_contact_limit<A: Adapters>(
     principal: &TenantPrincipal,
 ) -> Result<(), ApiError> {
     let limit = principal.plan.contacts;
-    if deps.inbox.contact_count(&principal.tenant_id).await? >= limit {
+    if deps.contacts.contact_count(&principal.tenant_id).await? >= limit {
         return Err(crate::errors::plan_limit(format!("the plan allows {limit} contacts")));
     }
     Ok(())
@@ -357,8 +357,8 @@ async fn exists<A: Adapters>(
 ) -> Result<bool, ApiError> {
     let tenant = &principal.tenant_id;
     Ok(match (&profile.phone, &profile.email) {
-        (Some(phone), _) => deps.inbox.contact_by_phone(tenant, phone).await?.is_some(),
-        (None, Some(email)) => deps.inbox.contact_by_email(tenant, email).await?.is_some(),
+        (Some(phone), _) => deps.contacts.contact_by_phone(tenant, phone).await?.is_some(),
+        (None, Some(email)) => deps.contacts.contact_by_email(tenant, email).await?.is_some(),
         (None, None) => false,
     })
 }
@@ -377,7 +377,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         within_contact_limit(deps, principal).await?;
     }
     let now = deps.clock.now();
-    let (mut contact, stored) = deps.inbox.create_contact(&principal.tenant_id, &profile, now).await?;
+    let (mut contact, stored) = deps.contacts.create_contact(&principal.tenant_id, &profile, now).await?;
     if let Some(changed) = merge(deps, principal, &contact, tags, attributes).await? {
         contact = changed;
     }
@@ -392,7 +392,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         )
         .await?;
     }
-    let contact = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(contact);
+    let contact = deps.contacts.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(contact);
     let (status, action) = match stored {
         Stored::Created => (StatusCode::CREATED, "contact.create"),
         Stored::Duplicate => (StatusCode::OK, "contact.update"),
@@ -423,7 +423,7 @@ async fn merge<A: Adapters>(
     }
     let patch =
         ContactPatch { tags: Some(all_tags), attributes: Some(all_attributes), ..ContactPatch::default() };
-    Ok(deps.inbox.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await?)
+    Ok(deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await?)
 }
 
 async fn record_consent<A: Adapters>(
@@ -436,7 +436,7 @@ async fn record_consent<A: Adapters>(
 ) -> Result<(), ApiError> {
     let now = deps.clock.now();
     let change = ConsentChange { contact: profile, kind, source, at: now, cause };
-    deps.inbox.record_consent(&principal.tenant_id, &change, now).await?;
+    deps.contacts.record_consent(&principal.tenant_id, &change, now).await?;
     Ok(())
 }
 
@@ -448,11 +448,13 @@ pub async fn visible_contact<A: Adapters>(ctx: &Ctx<'_>, deps: &Deps<A>) -> Resu
     let principal = ctx.tenant()?;
     let not_found = || ApiError::from(Problem::not_found("no such contact"));
     let id = path_id(ctx.param("contact_id"), ContactId::parse, "contact")?;
-    let contact = deps.inbox.contact(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    let contact = deps.contacts.contact(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
     if let Some(scope) = principal.agent_scope() {
         let filter = ConversationFilter { visible_to: Some(scope), ..ConversationFilter::default() };
-        let visible =
-            deps.inbox.conversations(&principal.tenant_id, Some(&contact.id), &filter, None, 1).await?;
+        let visible = deps
+            .conversations
+            .conversations(&principal.tenant_id, Some(&contact.id), &filter, None, 1)
+            .await?;
         if visible.items.is_empty() {
             return Err(not_found());
         }
@@ -513,7 +515,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     .collect();
     let now = deps.clock.now();
     let mut updated = deps
-        .inbox
+        .contacts
         .update_contact(&principal.tenant_id, &contact.id, &patch, now)
         .await?
         .ok_or_else(|| ApiError::from(Problem::not_found("no such contact")))?;
@@ -526,7 +528,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         };
         let cause = format!("api:{}", shared::domain::new_ulid(now));
         record_consent(deps, principal, &profile, kind, consent_source(principal), &cause).await?;
-        updated = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
+        updated = deps.contacts.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
     }
     let activity = Activity {
         at: now.as_millis(),
@@ -557,7 +559,7 @@ pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     let contact = visible_contact(&ctx, deps).await?;
     let mut total = ErasureCounts::default();
     for _ in 0..ERASE_PASSES {
-        let counts = deps.inbox.erase_contact(&principal.tenant_id, &contact.id, ERASE_BUDGET).await?;
+        let counts = deps.lifecycle.erase_contact(&principal.tenant_id, &contact.id, ERASE_BUDGET).await?;
         total.add(&counts);
         if counts.contacts > 0 {
             deps.audit(principal, "contact.delete", target("contact", contact.id.as_str()), |e| {
@@ -593,12 +595,15 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     let before = millis(ctx.query, "before")?;
     let mut items = deps.records.activities(tenant, &contact.id, before, limit).await?;
     // Messages come from the contact's conversations (at most the 20 latest).
-    let conversations =
-        deps.inbox.conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, 20).await?;
+    let conversations = deps
+        .conversations
+        .conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, 20)
+        .await?;
     for conversation in conversations.items {
         let mut after = None;
         loop {
-            let page = deps.inbox.messages(tenant, &conversation.id, after.as_deref(), MAX_LIMIT).await?;
+            let page =
+                deps.conversations.messages(tenant, &conversation.id, after.as_deref(), MAX_LIMIT).await?;
             items.extend(page.items.into_iter().filter(|m| before.is_none_or(|b| m.timestamp < b)).map(
                 |m| Activity {
                     at: m.timestamp,
@@ -1049,7 +1054,7 @@ async fn import_row<A: Adapters>(
             return Err(RowFailure::Refused(None, error.0.detail));
         }
     }
-    let (contact, stored) = deps.inbox.create_contact(tenant, &row.profile, deps.clock.now()).await?;
+    let (contact, stored) = deps.contacts.create_contact(tenant, &row.profile, deps.clock.now()).await?;
     let mut changed =
         merge(deps, principal, &contact, row.tags.clone(), row.attributes.clone()).await?.is_some();
     if let Some(kind) = row.consent {

@@ -165,7 +165,7 @@ async fn accept<A: Adapters>(
 ) -> Result<Accepted, ApiError> {
     let tenant = &principal.tenant_id;
     let now = deps.clock.now();
-    let contact = deps.inbox.contact_by_phone(tenant, &body.to).await?;
+    let contact = deps.contacts.contact_by_phone(tenant, &body.to).await?;
     check_policy(contact.as_ref(), body, now).map_err(|refusal| {
         let slug = serde_json::to_value(refusal)
             .ok()
@@ -176,7 +176,13 @@ async fn accept<A: Adapters>(
     let contact = contact.ok_or_else(|| refused("unknown-recipient", "the recipient is not a contact"))?;
     if let Some(scope) = principal.agent_scope() {
         let filter = ConversationFilter { visible_to: Some(scope), ..ConversationFilter::default() };
-        if deps.inbox.conversations(tenant, Some(&contact.id), &filter, None, 1).await?.items.is_empty() {
+        if deps
+            .conversations
+            .conversations(tenant, Some(&contact.id), &filter, None, 1)
+            .await?
+            .items
+            .is_empty()
+        {
             return Err(Problem::forbidden("agents message only contacts of their conversations").into());
         }
     }
@@ -214,7 +220,7 @@ async fn accept<A: Adapters>(
         at: now,
         retention: tenant_record.retention,
     };
-    deps.inbox.store_outbound(tenant, &message, now).await?;
+    deps.outbox.store_outbound(tenant, &message, now).await?;
     let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: id.clone() };
     if let Err(error) = deps.outbound.send_batch(&[job.queue_message(&body.to)]).await {
         tracing::error!(error = format!("{error:#}"), "Outbound message not queued");
@@ -225,7 +231,7 @@ async fn accept<A: Adapters>(
             error_data: None,
             href: None,
         };
-        deps.inbox.mark_unsent(tenant, &id, Unsent::Failed, &reason, deps.clock.now()).await?;
+        deps.outbox.mark_unsent(tenant, &id, Unsent::Failed, &reason, deps.clock.now()).await?;
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "try-again",
@@ -250,9 +256,10 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
     let principal = ctx.tenant()?;
     let not_found = || ApiError::from(Problem::not_found("no such message"));
     let id = path_id(ctx.param("message_id"), MessageId::parse, "message")?;
-    let message = deps.inbox.outbound(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    let message = deps.outbox.outbound(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
     if let Some(scope) = principal.agent_scope() {
-        let conversation = deps.inbox.conversation(&principal.tenant_id, &message.conversation_id).await?;
+        let conversation =
+            deps.conversations.conversation(&principal.tenant_id, &message.conversation_id).await?;
         if !conversation.is_some_and(|c| scope.sees(&c)) {
             return Err(not_found());
         }
