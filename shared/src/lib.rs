@@ -6,7 +6,7 @@
 //!
 //! The domain knows nothing of AWS: it speaks through the traits in [`domain::ports`] and uses
 //! only the [`kernel`] (digests, hex, random bytes, pages), which knows nothing of either. Each
-//! function's `main.rs` picks the adapters once and hands them to its handler.
+//! function's `main.rs` picks the adapters once ([`wiring`]) and hands them to its handler.
 
 pub mod adapters;
 pub mod app;
@@ -15,6 +15,7 @@ pub mod domain;
 pub mod kernel;
 pub mod lambda;
 pub mod telemetry;
+pub mod wiring;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

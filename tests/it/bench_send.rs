@@ -16,18 +16,18 @@ use aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api_shim::BoxError;
 use lambda_runtime::LambdaEvent;
-use shared::adapters::documents::DocQuality;
-use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
-use shared::adapters::graph::GraphClient;
+use shared::adapters::dynamo::DynamoInbox;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::domain::inbox::{
     ContactProfile, ContactStore, IngestStore, MessageStatus, NewInboundMessage, NewOutboundMessage,
     OutboundStore,
 };
-use shared::domain::outbound::{OutboundBody, SendJob, SendPacer};
+use shared::domain::outbound::{OutboundBody, SendJob};
 use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantStore, Vault};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
 use shared::domain::{Clock, MessageId, PhoneNumber, SystemClock, Wamid};
+
+use shared::wiring::{Aws, StoreConfig};
 
 use crate::support::{aws, tenant, unique};
 
@@ -95,10 +95,11 @@ async fn bench_send() {
     );
     let name = unique("bench-table");
     infra::bootstrap::create_table(&dynamo, &name).await.expect("table");
-    let table = Table::new(dynamo, name);
     let kms = aws_sdk_kms::Client::from_conf(
         aws_sdk_kms::config::Builder::from(&aws).interceptor(kms_ops.clone()).build(),
     );
+    let adapters = Aws::from_clients(dynamo, kms.clone(), aws_sdk_sqs::Client::new(&aws));
+    let table = adapters.table(&name);
     let alias =
         infra::bootstrap::create_key(&kms, &format!("alias/{}", unique("bench-key"))).await.expect("key");
     // Sealing (setup) uses its own vault, so the sending vault starts with a cold data-key cache,
@@ -107,9 +108,11 @@ async fn bench_send() {
     let key_table = unique("bench-keys");
     infra::bootstrap::create_key_table(table.client(), &key_table).await.expect("key table");
     let config = send::Config {
-        table_name: table.name().to_owned(),
-        key_table_name: key_table.clone(),
-        kms_key_id: String::new(),
+        store: StoreConfig {
+            table_name: table.name().to_owned(),
+            key_table_name: key_table.clone(),
+            kms_key_id: alias.clone(),
+        },
         graph_api_base_url: format!("http://127.0.0.1:{port}/_sandbox/graph"),
         graph_api_version: "v23.0".into(),
         concurrency: 4,
@@ -119,19 +122,8 @@ async fn bench_send() {
     };
     // One process per instance: its own pacer share and data-key cache (cold, as a fresh
     // Lambda instance's); the clients and their counters are shared.
-    let instance = |vault: KmsVault| send::Deps::<send::Aws> {
-        inbox: DynamoInbox::new(table.clone(), Keyring::on(&table, &key_table, kms.clone(), &alias)),
-        tenants: DynamoTenantStore::new(table.clone()),
-        vault,
-        cloud: GraphClient::new(&format!("http://127.0.0.1:{port}/_sandbox/graph"), "v23.0").expect("client"),
-        quality: DocQuality::new(table.clone()),
-        pacer: SendPacer::new(config.share()),
-        clock: SystemClock,
-        config: config.clone(),
-    };
-    let fleet: Vec<send::AwsDeps> = (0..instances)
-        .map(|_| instance(KmsVault::new(kms.clone(), alias.clone(), CachePolicy::default())))
-        .collect();
+    let fleet: Vec<send::Deps<Aws>> =
+        (0..instances).map(|_| send::Deps::on(&adapters, config.clone()).expect("deps")).collect();
     let deps = &fleet[0];
     // Queueing (the API's part) through its own keyring too: the senders start cold.
     let setup = DynamoInbox::new(table.clone(), Keyring::on(&table, &key_table, kms.clone(), &alias));
@@ -255,7 +247,7 @@ async fn bench_send() {
     let failures: usize = results.iter().sum();
     let mut sent = 0;
     for (_, job) in jobs.iter().step_by((sends / 50).max(1)) {
-        let message = deps.inbox.outbound(&tenant, &job.message_id).await.expect("read").expect("message");
+        let message = deps.outbox.outbound(&tenant, &job.message_id).await.expect("read").expect("message");
         sent += usize::from(message.status == MessageStatus::Sent);
     }
     println!("BENCH sends={sends} recipients={recipients} instances={instances} limit={limit}/s failures={failures} sampled_sent={sent}/{}", jobs.iter().step_by((sends / 50).max(1)).count());

@@ -74,7 +74,8 @@ async fn serialized_inbox() -> DynamoInbox {
     let created = table().await;
     let config =
         aws_sdk_dynamodb::config::Builder::from(&aws().await).endpoint_url(one_at_a_time().await).build();
-    let table = Table::new(aws_sdk_dynamodb::Client::from_conf(config), created.name().to_owned());
+    let clock: Arc<dyn shared::domain::Clock> = Arc::new(shared::domain::SystemClock);
+    let table = Table::new(aws_sdk_dynamodb::Client::from_conf(config), created.name().to_owned(), clock);
     DynamoInbox::new(table.clone(), keyring(&table).await)
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use retention::{handle, Config, Deps, ScheduleInput};
 use shared::adapters::dynamo::item::ItemExt as _;
 use shared::adapters::dynamo::keys;
-use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
+use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::domain::inbox::{
     ContactProfile, ContactStore, ConversationFilter, ConversationStore, IngestStore, LeadFilter, LeadStore,
     NewInboundMessage, NewLead,
@@ -16,6 +16,7 @@ use shared::domain::ports::{ConnectionStore, TenantRouting, TenantStore};
 use shared::domain::privacy::{Integration, MetaPurge, PurgeStore, RetentionQueue};
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant};
 use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
+use shared::wiring::{Aws, StoreConfig};
 
 use crate::support::{table, tenant};
 
@@ -24,25 +25,25 @@ fn days_ago(days: u32) -> Timestamp {
     Timestamp::from_millis(now.as_millis() - i64::from(days) * 86_400_000)
 }
 
-async fn deps(table: &Table) -> Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock> {
+async fn deps(table: &Table) -> Deps<Aws> {
     let keyring = crate::support::keyring(table).await;
-    Deps {
-        config: Config {
+    let config = Config {
+        store: StoreConfig {
             table_name: table.name().to_owned(),
             key_table_name: keyring.key_table().name().to_owned(),
             kms_key_id: crate::support::kms_key().await,
-            deadline_margin: Duration::from_secs(1),
         },
-        inbox: DynamoInbox::new(table.clone(), keyring.clone()),
-        privacy: DynamoPrivacy::new(table.clone(), keyring.key_table().clone()),
-        tenants: DynamoTenantStore::new(table.clone()),
-        clock: SystemClock,
-    }
+        deadline_margin: Duration::from_secs(1),
+    };
+    Deps::on(&crate::support::adapters().await, config)
 }
 
-async fn run(
-    deps: &Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock>,
-) -> retention::RunReport {
+/// The one inbox behind every inbox port of the production adapters (to seed and to look).
+fn inbox(deps: &Deps<Aws>) -> &DynamoInbox {
+    &deps.lifecycle
+}
+
+async fn run(deps: &Deps<Aws>) -> retention::RunReport {
     let mut context = lambda_runtime::Context::default();
     let deadline = SystemTime::now() + Duration::from_secs(120);
     context.deadline =
@@ -54,11 +55,7 @@ async fn run(
 }
 
 /// Creates the tenant record (the run reads its settings).
-async fn create_tenant(
-    deps: &Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock>,
-    tenant: &TenantId,
-    name: &str,
-) {
+async fn create_tenant(deps: &Deps<Aws>, tenant: &TenantId, name: &str) {
     let now = SystemClock.now();
     let record = Tenant::new(tenant.clone(), name.into(), now, crate::support::sealed_placeholder());
     let key = ApiKey::generate(tenant.clone(), now).expect("random");
@@ -106,22 +103,22 @@ async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_i
     let deps = deps(&table).await;
     let tenant = tenant();
     let (old, recent) = ("5511977770001", "5511977770002");
-    receive(&deps.inbox, &tenant, old, "wamid.OLD", days_ago(100), RetentionSettings::default()).await;
-    receive(&deps.inbox, &tenant, recent, "wamid.NEW", days_ago(10), RetentionSettings::default()).await;
-    let expired = conversation_of(&deps.inbox, &tenant, old).await.expect("linked");
-    let live = conversation_of(&deps.inbox, &tenant, recent).await.expect("linked");
+    receive(inbox(&deps), &tenant, old, "wamid.OLD", days_ago(100), RetentionSettings::default()).await;
+    receive(inbox(&deps), &tenant, recent, "wamid.NEW", days_ago(10), RetentionSettings::default()).await;
+    let expired = conversation_of(inbox(&deps), &tenant, old).await.expect("linked");
+    let live = conversation_of(inbox(&deps), &tenant, recent).await.expect("linked");
     // An AI suggestion made on it lately: derived from its content, it goes with it.
-    let old_contact = deps
-        .inbox
+    let old_contact = inbox(&deps)
         .contact_by_phone(&tenant, &PhoneNumber::parse(old).expect("valid"))
         .await
         .expect("read")
         .expect("contact");
-    let suggestion = crate::support::ready_suggestion(&deps.inbox, &tenant, &old_contact, &["See you"]).await;
+    let suggestion =
+        crate::support::ready_suggestion(inbox(&deps), &tenant, &old_contact, &["See you"]).await;
 
     // Act + Assert: expired data is not served even before the run deletes it (P56).
-    assert!(deps.inbox.conversation(&tenant, &expired).await.expect("read").is_none());
-    assert!(deps.inbox.conversation(&tenant, &live).await.expect("read").is_some());
+    assert!(deps.conversations.conversation(&tenant, &expired).await.expect("read").is_none());
+    assert!(deps.conversations.conversation(&tenant, &live).await.expect("read").is_some());
     let report = run(&deps).await;
     let again = run(&deps).await;
 
@@ -150,9 +147,8 @@ async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_i
         .await
         .expect("query");
     assert!(leftovers.items.is_empty());
-    assert!(deps.inbox.conversation(&tenant, &live).await.expect("read").is_some());
-    let contact = deps
-        .inbox
+    assert!(deps.conversations.conversation(&tenant, &live).await.expect("read").is_some());
+    let contact = inbox(&deps)
         .contact_by_phone(&tenant, &PhoneNumber::parse(old).expect("valid"))
         .await
         .expect("read")
@@ -162,8 +158,8 @@ async fn a_conversation_past_its_retention_is_never_served_and_the_run_deletes_i
     assert_eq!((second.finished, second.items), (0, 0));
 
     // A new message starts a new conversation.
-    receive(&deps.inbox, &tenant, old, "wamid.AGAIN", SystemClock.now(), RetentionSettings::default()).await;
-    let fresh = conversation_of(&deps.inbox, &tenant, old).await.expect("linked");
+    receive(inbox(&deps), &tenant, old, "wamid.AGAIN", SystemClock.now(), RetentionSettings::default()).await;
+    let fresh = conversation_of(inbox(&deps), &tenant, old).await.expect("linked");
     assert_ne!(fresh, expired);
 }
 
@@ -175,9 +171,9 @@ async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
     let tenant = tenant();
     let now = SystemClock.now();
     create_tenant(&deps, &tenant, "Shorter").await;
-    receive(&deps.inbox, &tenant, "5511977770003", "wamid.KEPT", days_ago(20), RetentionSettings::default())
+    receive(inbox(&deps), &tenant, "5511977770003", "wamid.KEPT", days_ago(20), RetentionSettings::default())
         .await;
-    let conversation = conversation_of(&deps.inbox, &tenant, "5511977770003").await.expect("linked");
+    let conversation = conversation_of(inbox(&deps), &tenant, "5511977770003").await.expect("linked");
     let before =
         table.get(&keys::conversation(&tenant, &conversation), now).await.expect("read").expect("live");
     let expires_before: i64 = before.number(keys::EXPIRES_AT).expect("stamped");
@@ -207,9 +203,9 @@ async fn content_past_its_age_is_sanitized_and_its_metadata_kept() {
     let deps = deps(&table).await;
     let tenant = tenant();
     let phone = "5511977770004";
-    receive(&deps.inbox, &tenant, phone, "wamid.AGED", days_ago(40), RetentionSettings::default()).await;
-    receive(&deps.inbox, &tenant, phone, "wamid.FRESH", days_ago(10), RetentionSettings::default()).await;
-    let conversation = conversation_of(&deps.inbox, &tenant, phone).await.expect("linked");
+    receive(inbox(&deps), &tenant, phone, "wamid.AGED", days_ago(40), RetentionSettings::default()).await;
+    receive(inbox(&deps), &tenant, phone, "wamid.FRESH", days_ago(10), RetentionSettings::default()).await;
+    let conversation = conversation_of(inbox(&deps), &tenant, phone).await.expect("linked");
 
     // Act
     let report = run(&deps).await;
@@ -218,7 +214,8 @@ async fn content_past_its_age_is_sanitized_and_its_metadata_kept() {
     // Assert
     let sanitizing = report.tasks.iter().find(|t| t.name == "sanitize_content").expect("task ran");
     assert_eq!((sanitizing.finished, sanitizing.items), (1, 1));
-    let messages = deps.inbox.messages(&tenant, &conversation, None, 10).await.expect("messages").items;
+    let messages =
+        deps.conversations.messages(&tenant, &conversation, None, 10).await.expect("messages").items;
     let aged = messages.iter().find(|m| m.wamid.as_deref() == Some("wamid.AGED")).expect("aged message kept");
     let fresh = messages.iter().find(|m| m.wamid.as_deref() == Some("wamid.FRESH")).expect("fresh message");
     assert!(aged.payload.is_none(), "content removed");
@@ -226,7 +223,7 @@ async fn content_past_its_age_is_sanitized_and_its_metadata_kept() {
     assert_eq!((aged.kind.as_str(), aged.direction.as_str()), ("text", "inbound"), "metadata kept");
     assert!(fresh.payload.is_some() && fresh.content_sanitized_at.is_none());
     assert!(
-        deps.inbox.conversation(&tenant, &conversation).await.expect("read").is_some(),
+        deps.conversations.conversation(&tenant, &conversation).await.expect("read").is_some(),
         "the conversation lives on"
     );
     let second = again.tasks.iter().find(|t| t.name == "sanitize_content").expect("task ran");
@@ -241,15 +238,16 @@ async fn a_longer_content_age_keeps_content_until_its_new_day() {
     let tenant = tenant();
     create_tenant(&deps, &tenant, "Longer").await;
     let phone = "5511977770005";
-    receive(&deps.inbox, &tenant, phone, "wamid.KEEP", days_ago(40), RetentionSettings::default()).await;
-    let conversation = conversation_of(&deps.inbox, &tenant, phone).await.expect("linked");
+    receive(inbox(&deps), &tenant, phone, "wamid.KEEP", days_ago(40), RetentionSettings::default()).await;
+    let conversation = conversation_of(inbox(&deps), &tenant, phone).await.expect("linked");
 
     // ...then the tenant keeps content 60 days before the run.
     deps.tenants.set_retention(&tenant, RetentionSettings::new(90, 60).expect("valid")).await.expect("set");
     let _ = run(&deps).await;
 
     // Assert: kept, and queued again for the day it turns 60 days old.
-    let messages = deps.inbox.messages(&tenant, &conversation, None, 10).await.expect("messages").items;
+    let messages =
+        deps.conversations.messages(&tenant, &conversation, None, 10).await.expect("messages").items;
     assert!(messages[0].payload.is_some(), "not sanitized under the longer age");
     let due_day = shared::domain::inbox::epoch_day(days_ago(40)) + 60;
     let queued =
@@ -267,7 +265,7 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     for (tenant, name) in [(&gone, "Gone"), (&waiting, "Waiting"), (&reopened, "Reopened")] {
         create_tenant(&deps, tenant, name).await;
         receive(
-            &deps.inbox,
+            inbox(&deps),
             tenant,
             "5511933332222",
             &format!("wamid.P{name}"),
@@ -303,7 +301,7 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     let second = run(&deps).await;
 
     // Assert
-    let key_table = Table::new(table.client().clone(), deps.config.key_table_name.clone());
+    let key_table = table.sibling(deps.config.store.key_table_name.clone());
     let items_in = |table: &Table, tenant: &TenantId| {
         let table = table.clone();
         let partition = keys::tenant_partition(tenant);
@@ -356,7 +354,7 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
     for (tenant, name) in [(&plain, "Plain"), (&held, "Held"), (&failed, "Failed")] {
         create_tenant(&deps, tenant, name).await;
         receive(
-            &deps.inbox,
+            inbox(&deps),
             tenant,
             "5511933334444",
             &format!("wamid.D{name}"),
@@ -376,7 +374,7 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
                 lead_json: "{}",
                 change_json: "{}",
             };
-            deps.inbox.store_lead(tenant, &lead, days_ago(2)).await.expect("lead");
+            inbox(&deps).store_lead(tenant, &lead, days_ago(2)).await.expect("lead");
         }
     }
     deps.tenants
@@ -413,11 +411,11 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
     // Assert
     let every = &ConversationFilter::default();
     let conversations = |tenant: &TenantId| {
-        let (inbox, tenant) = (&deps.inbox, tenant.clone());
+        let (inbox, tenant) = (inbox(&deps), tenant.clone());
         async move { inbox.conversations(&tenant, None, every, None, 10).await.expect("list").items.len() }
     };
     let leads = |tenant: &TenantId| {
-        let (inbox, tenant) = (&deps.inbox, tenant.clone());
+        let (inbox, tenant) = (inbox(&deps), tenant.clone());
         async move {
             let mut ids: Vec<String> = inbox
                 .leads(&tenant, &LeadFilter::default(), None, 10)
@@ -434,7 +432,7 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
     assert_eq!(conversations(&plain).await, 0, "the WhatsApp conversation is deleted");
     assert_eq!(leads(&plain).await, vec!["L2"], "only the disconnected Page's lead goes");
     assert!(
-        deps.inbox
+        inbox(&deps)
             .contact_by_phone(&plain, &PhoneNumber::parse("5511933334444").expect("valid"))
             .await
             .expect("read")

@@ -14,6 +14,7 @@ use shared::domain::ai::{
 use shared::domain::inbox::ContactView;
 use shared::domain::tenant::RetentionSettings;
 use shared::domain::{Clock, SystemClock, TenantId};
+use shared::wiring::Aws;
 
 /// The moto endpoint `infra/test.sh` started.
 pub fn endpoint() -> String {
@@ -46,13 +47,17 @@ pub fn tenant() -> TenantId {
     TenantId::generate(SystemClock.now()).expect("random")
 }
 
+/// The production adapters on moto, made by the functions' own constructor.
+pub async fn adapters() -> Aws {
+    Aws::new(&aws().await)
+}
+
 /// A new table of the production layout, for one test.
 pub async fn table() -> Table {
-    let aws = aws().await;
-    let client = aws_sdk_dynamodb::Client::new(&aws);
     let name = unique("it-table");
-    infra::bootstrap::create_table(&client, &name).await.expect("create table");
-    Table::new(client, name)
+    let table = adapters().await.table(&name);
+    infra::bootstrap::create_table(table.client(), &name).await.expect("create table");
+    table
 }
 
 /// One KMS key for the whole test binary (only its id is shared: clients are per runtime).

@@ -22,21 +22,18 @@ use std::collections::HashMap;
 use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
+use shared::adapters::documents::{
+    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+};
+use shared::adapters::graph::GraphClient;
 use shared::app::outbound::OutboundPorts;
 use shared::config::{ConfigError, Env};
-use shared::domain::ai::{AiProviders, SuggestionStore};
+use shared::domain::ai::AiProviders;
 use shared::domain::audit::{AuditEntry, AuditLog, Target};
-use shared::domain::crm::RecordStore;
-use shared::domain::identity::Directory;
-use shared::domain::inbox::{ContactStore, ConversationStore, LeadStore, LifecycleStore, OutboundStore};
-use shared::domain::outbound::{QualityMeter, TemplateStore};
-use shared::domain::ports::{
-    Admission, ApiKeyStore, CloudApi, ConnectionStore, IdempotencyStore, Queue, RateLimiter, TenantRouting,
-    TenantStore, Vault,
-};
-use shared::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
+use shared::domain::ports::{Admission, RateLimiter};
 use shared::domain::Clock;
 use shared::lambda::http::Problem;
+use shared::wiring::{Adapters, Aws, StoreConfig};
 use tracing::Instrument as _;
 
 use crate::auth::{Principal, TenantPrincipal};
@@ -50,12 +47,8 @@ pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The single table (`TABLE_NAME`).
-    pub table_name: String,
-    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
-    pub key_table_name: String,
-    /// The KMS key for envelopes (`KMS_KEY_ID`: id, ARN or alias).
-    pub kms_key_id: String,
+    /// The table, the key table and the KMS key for envelopes.
+    pub store: StoreConfig,
     /// SHA-256 (hex) of the operator key that may create tenants (`OPERATOR_KEY_SHA256`).
     /// Only the hash is configured, so the key itself is in no environment.
     pub operator_key_sha256: [u8; 32],
@@ -83,9 +76,7 @@ impl Config {
             reason: "must be 64 hex digits (the SHA-256 of the operator key)".to_owned(),
         })?;
         Ok(Self {
-            table_name: env.required("TABLE_NAME")?,
-            key_table_name: env.required("KEY_TABLE_NAME")?,
-            kms_key_id: env.required("KMS_KEY_ID")?,
+            store: StoreConfig::from_env(env)?,
             operator_key_sha256,
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
@@ -96,55 +87,7 @@ impl Config {
     }
 }
 
-/// The adapters one deployment wires: DynamoDB/KMS in `main.rs`, in-memory ones in tests.
-pub trait Adapters: Send + Sync + 'static {
-    /// Tenants, keys and connections.
-    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
-    /// Envelope encryption.
-    type Vault: Vault;
-    /// The time source.
-    type Clock: Clock;
-    /// Contacts, conversations, messages, consent, leads, AI suggestion requests.
-    type Inbox: ContactStore
-        + ConversationStore
-        + LeadStore
-        + LifecycleStore
-        + OutboundStore
-        + SuggestionStore;
-    /// Erasure requests and retention queues.
-    type Privacy: ErasureStore + PurgeStore + RetentionQueue;
-    /// Users and sessions.
-    type Directory: Directory;
-    /// The audit trail.
-    type Audit: AuditLog;
-    /// Notes, tasks, appointments, activities.
-    type Records: RecordStore;
-    /// Request rate limiting and monthly message counts.
-    type Limiter: RateLimiter;
-    /// The SQS queues (`outbound.fifo`, `suggest`).
-    type Queue: Queue;
-    /// Idempotency keys of `POST /v1/messages`.
-    type Idempotency: IdempotencyStore;
-    /// Message templates as synced.
-    type Templates: TemplateStore;
-    /// The Cloud API (template sync).
-    type Cloud: CloudApi;
-    /// Sending quality counters.
-    type Quality: QualityMeter;
-}
-
-/// The ports of [`shared::app::outbound::submit`] as the API holds them.
-pub type SubmitPorts<'a, A> = OutboundPorts<
-    'a,
-    <A as Adapters>::Inbox,
-    <A as Adapters>::Tenants,
-    <A as Adapters>::Templates,
-    <A as Adapters>::Limiter,
-    <A as Adapters>::Queue,
-    <A as Adapters>::Clock,
->;
-
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`], tests the fakes).
 #[derive(Debug)]
 pub struct Deps<A: Adapters> {
     /// Configuration.
@@ -155,8 +98,18 @@ pub struct Deps<A: Adapters> {
     pub vault: A::Vault,
     /// The time source.
     pub clock: A::Clock,
-    /// Contacts, conversations, messages, consent, leads.
-    pub inbox: A::Inbox,
+    /// Contacts, their aliases and consent ledger.
+    pub contacts: A::Contacts,
+    /// Conversations and their messages.
+    pub conversations: A::Conversations,
+    /// Leads.
+    pub leads: A::Leads,
+    /// Deleting conversations and leads, erasing contacts.
+    pub lifecycle: A::Lifecycle,
+    /// Outbound messages as accepted and sent.
+    pub outbox: A::Outbound,
+    /// AI suggestion requests and their results.
+    pub suggestions: A::Suggestions,
     /// Erasure requests.
     pub privacy: A::Privacy,
     /// Users and sessions.
@@ -181,12 +134,49 @@ pub struct Deps<A: Adapters> {
     pub quality: A::Quality,
 }
 
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
+    ///
+    /// # Errors
+    /// When the Graph HTTP client cannot be built.
+    pub fn on(aws: &Aws, config: Config) -> anyhow::Result<Self> {
+        let stores = aws.stores(&config.store);
+        let inbox = stores.inbox();
+        let table = stores.table();
+        Ok(Self {
+            tenants: stores.tenants(),
+            vault: aws.vault(&config.store),
+            clock: aws.clock(),
+            contacts: inbox.clone(),
+            conversations: inbox.clone(),
+            leads: inbox.clone(),
+            lifecycle: inbox.clone(),
+            outbox: inbox.clone(),
+            suggestions: inbox,
+            privacy: stores.privacy(),
+            directory: DocDirectory::new(table.clone()),
+            audit: DocAuditLog::new(table.clone()),
+            records: DocRecords::new(table.clone()),
+            limiter: DocRateLimiter::new(table.clone()),
+            outbound: aws.queue(&config.outbound_queue_url),
+            suggest: aws.queue(&config.suggest_queue_url),
+            idempotency: stores.idempotency(),
+            templates: DocTemplates::new(table.clone()),
+            quality: DocQuality::new(table),
+            cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
+            config,
+        })
+    }
+}
+
 impl<A: Adapters> Deps<A> {
     /// The ports [`shared::app::outbound::submit`] uses, with `outbound.fifo` as its queue.
     #[must_use]
-    pub fn outbound_ports(&self) -> SubmitPorts<'_, A> {
+    pub fn outbound_ports(&self) -> OutboundPorts<'_, A> {
         OutboundPorts {
-            inbox: &self.inbox,
+            contacts: &self.contacts,
+            conversations: &self.conversations,
+            outbox: &self.outbox,
             tenants: &self.tenants,
             templates: &self.templates,
             limiter: &self.limiter,

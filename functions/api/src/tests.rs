@@ -4,12 +4,13 @@ use lambda_http::RequestExt as _;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
+use shared::domain::identity::Directory;
 use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantRouting, Vault};
 use shared::domain::privacy::{ErasureStore, PurgeStore};
 use shared::domain::{PhoneNumber, TenantId, Timestamp};
 use shared::kernel::digest::sha256;
 use shared::testing::{
-    LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryPrivacy,
+    Fakes, LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryPrivacy,
     MemoryQueue, MemoryTenantStore,
 };
 
@@ -17,37 +18,15 @@ use super::*;
 
 const OPERATOR_KEY: &str = "operator-test-key";
 
-/// The in-memory adapters.
-#[derive(Debug)]
-struct Fakes;
-
-impl Adapters for Fakes {
-    type Tenants = MemoryTenantStore;
-    type Vault = LocalVault;
-    type Clock = ManualClock;
-    type Inbox = MemoryInbox;
-    type Privacy = MemoryPrivacy;
-    type Directory = DocDirectory<MemoryDocs>;
-    type Audit = DocAuditLog<MemoryDocs>;
-    type Records = DocRecords<MemoryDocs>;
-    type Limiter = DocRateLimiter<MemoryDocs>;
-    type Queue = MemoryQueue;
-    type Idempotency = MemoryIdempotency;
-    type Templates = DocTemplates<MemoryDocs>;
-    type Cloud = MemoryCloud;
-    type Quality = DocQuality<MemoryDocs>;
-}
-
 type TestDeps = Deps<Fakes>;
 
 fn deps() -> TestDeps {
     let hash = sha256(OPERATOR_KEY.as_bytes());
     let docs = MemoryDocs::default();
+    let inbox = MemoryInbox::default();
     Deps {
         config: Config {
-            table_name: "t".into(),
-            key_table_name: "k".into(),
-            kms_key_id: "k".into(),
+            store: StoreConfig { table_name: "t".into(), key_table_name: "k".into(), kms_key_id: "k".into() },
             operator_key_sha256: hash,
             outbound_queue_url: "q".into(),
             graph_api_base_url: "https://graph.example".into(),
@@ -58,7 +37,12 @@ fn deps() -> TestDeps {
         tenants: MemoryTenantStore::default(),
         vault: LocalVault,
         clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
-        inbox: MemoryInbox::default(),
+        contacts: inbox.clone(),
+        conversations: inbox.clone(),
+        leads: inbox.clone(),
+        lifecycle: inbox.clone(),
+        outbox: inbox.clone(),
+        suggestions: inbox,
         privacy: MemoryPrivacy::default(),
         directory: DocDirectory::new(docs.clone()),
         audit: DocAuditLog::new(docs.clone()),
@@ -271,7 +255,8 @@ async fn seed_message(deps: &TestDeps, tenant: &str, phone: &str, wamid: &str) {
         raw: r#"{"text":{"body":"hi"}}"#,
         retention: shared::domain::tenant::RetentionSettings::default(),
     };
-    deps.inbox
+    // Every inbox port of the fakes is one in-memory inbox: seed it through the contacts'.
+    deps.contacts
         .store_inbound_message(&TenantId::parse(tenant).expect("valid"), &message, Timestamp::from_secs(1))
         .await
         .expect("stored");
@@ -282,7 +267,7 @@ async fn note_and_tag(deps: &TestDeps, tenant: &str, key: &str, phone: &str) -> 
     use shared::domain::inbox::ContactStore;
     let tenant = TenantId::parse(tenant).expect("valid");
     let phone = PhoneNumber::parse(phone).expect("valid");
-    let contact = deps.inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact").id;
+    let contact = deps.contacts.contact_by_phone(&tenant, &phone).await.expect("read").expect("contact").id;
     let note = request(
         "POST",
         &format!("/v1/contacts/{contact}/notes"),
@@ -642,7 +627,7 @@ async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_con
     seed_message(&deps, &tenant, "5511911112222", "wamid.AI1").await;
     let tenant_id = TenantId::parse(tenant.clone()).expect("valid");
     let conversations = deps
-        .inbox
+        .conversations
         .conversations(&tenant_id, None, &ConversationFilter::default(), None, 1)
         .await
         .expect("listed");

@@ -18,10 +18,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use shared::adapters::documents::{DocRateLimiter, DocTemplates};
-use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
-use shared::adapters::sqs::SqsQueue;
 use shared::app::outbound::OutboundPorts;
 use shared::app::secrets::{open_tenant_secret, OpenSecretError};
 use shared::config::{ConfigError, Env};
@@ -31,14 +28,15 @@ use shared::domain::inbox::{
     MessageStatus, NewInboundMessage, NewLead, StatusChange,
 };
 use shared::domain::ports::{
-    ApiKeyStore, ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore, Vault,
+    ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore,
 };
 use shared::domain::tenant::{RetentionSettings, TenantSettings};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
-use shared::domain::{Clock, PhoneNumber, SystemClock, TenantId, Timestamp, Wamid};
+use shared::domain::{Clock, PhoneNumber, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
+use shared::wiring::{Adapters, Aws, StoreConfig};
 use tracing::Instrument as _;
 
 /// Keywords that opt a person out when a message is exactly one of them (case-insensitive),
@@ -48,12 +46,8 @@ pub const OPT_OUT_KEYWORDS: &[&str] = &["STOP", "UNSUBSCRIBE"];
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The single table (`TABLE_NAME`).
-    pub table_name: String,
-    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
-    pub key_table_name: String,
-    /// The KMS key of envelopes (`KMS_KEY_ID`).
-    pub kms_key_id: String,
+    /// The table, the key table and the KMS key.
+    pub store: StoreConfig,
     /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
     pub graph_api_base_url: String,
     /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
@@ -73,9 +67,7 @@ impl Config {
     /// [`ConfigError`] naming the missing or invalid variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: env.required("TABLE_NAME")?,
-            key_table_name: env.required("KEY_TABLE_NAME")?,
-            kms_key_id: env.required("KMS_KEY_ID")?,
+            store: StoreConfig::from_env(env)?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
@@ -85,75 +77,70 @@ impl Config {
     }
 }
 
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`]).
 #[derive(Debug)]
-pub struct Deps<I, T, V, L, C, O, M, R> {
+pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
-    /// Contacts, conversations, messages, consent, leads.
-    pub inbox: I,
+    /// Messages, statuses and leads as they arrive.
+    pub ingest: A::Ingest,
+    /// Contacts and their consent ledger.
+    pub contacts: A::Contacts,
     /// Tenants and their connections (routing).
-    pub tenants: T,
+    pub tenants: A::Tenants,
     /// Envelope encryption (Page tokens).
-    pub vault: V,
+    pub vault: A::Vault,
     /// The Graph API (Lead Ads).
-    pub graph: L,
+    pub graph: A::LeadAds,
     /// The time source.
-    pub clock: C,
+    pub clock: A::Clock,
+    /// An agent's conversations (a reply's scope check).
+    pub conversations: A::Conversations,
+    /// Replies as stored, from queued to Meta's answer.
+    pub outbox: A::Outbound,
     /// `outbound.fifo`: replies submitted through [`shared::app::outbound::submit`].
-    pub outbound: O,
+    pub outbound: A::Queue,
     /// Message templates as synced (the pre-flight of template replies).
-    pub templates: M,
+    pub templates: A::Templates,
     /// Monthly message counts (the plan's limit applies to replies too).
-    pub limiter: R,
+    pub limiter: A::Limiter,
 }
 
-/// The production wiring.
-pub type AwsDeps = Deps<
-    DynamoInbox,
-    DynamoTenantStore,
-    KmsVault,
-    GraphClient,
-    SystemClock,
-    SqsQueue,
-    DocTemplates<Table>,
-    DocRateLimiter<Table>,
->;
-
-impl AwsDeps {
-    /// Builds the clients from the shared AWS configuration.
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
     ///
     /// # Errors
     /// When the Graph HTTP client cannot be built.
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        let keyring =
-            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
+    pub fn on(aws: &Aws, config: Config) -> anyhow::Result<Self> {
+        let stores = aws.stores(&config.store);
+        let inbox = stores.inbox();
+        let table = stores.table();
         Ok(Self {
-            inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table.clone()),
-            outbound: SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.outbound_queue_url.clone()),
+            ingest: inbox.clone(),
+            contacts: inbox.clone(),
+            conversations: inbox.clone(),
+            outbox: inbox,
+            outbound: aws.queue(&config.outbound_queue_url),
             templates: DocTemplates::new(table.clone()),
             limiter: DocRateLimiter::new(table),
-            vault: KmsVault::new(
-                aws_sdk_kms::Client::new(aws),
-                config.kms_key_id.clone(),
-                CachePolicy::default(),
-            ),
+            tenants: stores.tenants(),
+            vault: aws.vault(&config.store),
             graph: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
-            clock: SystemClock,
+            clock: aws.clock(),
             config,
         })
     }
 }
 
-impl<I, T, V, L, C, O, M, R> Deps<I, T, V, L, C, O, M, R> {
+impl<A: Adapters> Deps<A> {
     /// The ports [`shared::app::outbound::submit`] uses: a reply is checked, stored and queued
     /// exactly as a message sent through the API.
     #[must_use]
-    pub fn outbound_ports(&self) -> OutboundPorts<'_, I, T, M, R, O, C> {
+    pub fn outbound_ports(&self) -> OutboundPorts<'_, A> {
         OutboundPorts {
-            inbox: &self.inbox,
+            contacts: &self.contacts,
+            conversations: &self.conversations,
+            outbox: &self.outbox,
             tenants: &self.tenants,
             templates: &self.templates,
             limiter: &self.limiter,
@@ -167,17 +154,10 @@ impl<I, T, V, L, C, O, M, R> Deps<I, T, V, L, C, O, M, R> {
 ///
 /// # Errors
 /// [`BatchError`] when a failed record cannot be reported.
-pub async fn handle<I, T, V, L, C, O, M, R>(
+pub async fn handle<A: Adapters>(
     event: LambdaEvent<SqsEvent>,
-    deps: &Deps<I, T, V, L, C, O, M, R>,
-) -> Result<SqsBatchResponse, BatchError>
-where
-    I: IngestStore + ContactStore,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    V: Vault,
-    L: LeadSource,
-    C: Clock,
-{
+    deps: &Deps<A>,
+) -> Result<SqsBatchResponse, BatchError> {
     run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, envelope: Envelope| {
         process(meta, envelope, deps)
     })
@@ -198,18 +178,11 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T
     serde_json::from_str(raw.get()).map_err(|e| RecordError::poison(what, shared::telemetry::json_error(&e)))
 }
 
-async fn process<I, T, V, L, C, O, M, R>(
+async fn process<A: Adapters>(
     _meta: RecordMeta,
     envelope: Envelope,
-    deps: &Deps<I, T, V, L, C, O, M, R>,
-) -> Result<(), RecordError>
-where
-    I: IngestStore + ContactStore,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    V: Vault,
-    L: LeadSource,
-    C: Clock,
-{
+    deps: &Deps<A>,
+) -> Result<(), RecordError> {
     match envelope.event {
         Event::Message { phone_number_id, contact, message, .. } => {
             let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
@@ -262,17 +235,8 @@ where
     }
 }
 
-async fn tenant_of_number<
-    I,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    V,
-    L,
-    C,
-    O,
-    M,
-    R,
->(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
+async fn tenant_of_number<A: Adapters>(
+    deps: &Deps<A>,
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
     let tenant = deps
@@ -288,16 +252,16 @@ async fn tenant_of_number<
 }
 
 /// The tenant's retention settings (defaults when it has none).
-async fn retention_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C, O, M, R>(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
+async fn retention_of<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
 ) -> Result<RetentionSettings, RecordError> {
     Ok(settings_of(deps, tenant).await?.0)
 }
 
 /// The tenant's retention settings and preferences (defaults when it has none).
-async fn settings_of<I, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, V, L, C, O, M, R>(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
+async fn settings_of<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
 ) -> Result<(RetentionSettings, TenantSettings), RecordError> {
     let tenant =
@@ -314,17 +278,8 @@ fn phone(value: Option<&str>) -> Option<PhoneNumber> {
     value.and_then(|v| PhoneNumber::parse(v).ok())
 }
 
-async fn on_message<
-    I: IngestStore + ContactStore,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    V,
-    L,
-    C: Clock,
-    O,
-    M,
-    R,
->(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
+async fn on_message<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     contact: &ContactEntry,
     raw: &RawValue,
@@ -349,7 +304,7 @@ async fn on_message<
         retention,
     };
     let stored =
-        deps.inbox.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
+        deps.ingest.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(kind = %message.kind, ?stored, "Inbound message");
 
     let keyword = matches!(message.kind.as_str(), "text" | "button" | "interactive")
@@ -374,23 +329,14 @@ async fn on_message<
             cause: wamid.as_str(),
         };
         let recorded =
-            deps.inbox.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+            deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
         tracing::info!(?kind, ?recorded, "Consent keyword");
     }
     Ok(())
 }
 
-async fn on_status<
-    I: IngestStore + ContactStore,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    V,
-    L,
-    C: Clock,
-    O,
-    M,
-    R,
->(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
+async fn on_status<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -411,13 +357,13 @@ async fn on_status<
         callback: update.biz_opaque_callback_data.as_deref(),
         retention: retention_of(deps, tenant).await?,
     };
-    let outcome = deps.inbox.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+    let outcome = deps.ingest.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(status = %update.status, ?outcome, error_code = update.errors.first().map(|e| e.code), "Status");
     Ok(())
 }
 
-async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock, O, M, R>(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
+async fn on_preference<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     raw: &RawValue,
 ) -> Result<(), RecordError> {
@@ -446,7 +392,7 @@ async fn on_preference<I: IngestStore + ContactStore, T, V, L, C: Clock, O, M, R
         cause: &cause,
     };
     let recorded =
-        deps.inbox.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
+        deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(?kind, ?recorded, "Marketing preference");
     Ok(())
 }
@@ -465,22 +411,9 @@ fn lead_profile(lead: &GraphLead) -> ContactProfile {
     }
 }
 
-async fn on_lead<
-    I: IngestStore + ContactStore,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    V: Vault,
-    L: LeadSource,
-    C: Clock,
-    O,
-    M,
-    R,
->(
-    deps: &Deps<I, T, V, L, C, O, M, R>,
-    tenant: &TenantId,
-    raw: &RawValue,
-) -> Result<(), RecordError> {
+async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue) -> Result<(), RecordError> {
     let change: LeadgenChange = parse(raw, "leadgen change does not parse")?;
-    if deps.inbox.lead_exists(tenant, &change.leadgen_id).await.map_err(inbox_failure)? {
+    if deps.ingest.lead_exists(tenant, &change.leadgen_id).await.map_err(inbox_failure)? {
         tracing::info!("Lead already stored");
         return Ok(());
     }
@@ -520,7 +453,7 @@ async fn on_lead<
         change_json,
     };
     let now = deps.clock.now();
-    let stored = deps.inbox.store_lead(tenant, &new, now).await.map_err(inbox_failure)?;
+    let stored = deps.ingest.store_lead(tenant, &new, now).await.map_err(inbox_failure)?;
     tracing::info!(?stored, fields = fetched.lead.field_data.len(), "Lead");
     if fetched.lead.carries_consent() {
         let change = ConsentChange {
@@ -530,7 +463,7 @@ async fn on_lead<
             at: now,
             cause: &change.leadgen_id,
         };
-        deps.inbox.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
+        deps.contacts.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
     }
     Ok(())
 }
@@ -546,38 +479,36 @@ mod tests {
 
     use super::*;
     use shared::domain::inbox::OutboundStore as _;
+    use shared::domain::ports::Vault as _;
 
-    type FakeDeps = Deps<
-        MemoryInbox,
-        MemoryTenantStore,
-        LocalVault,
-        GraphClient,
-        ManualClock,
-        MemoryQueue,
-        DocTemplates<MemoryDocs>,
-        DocRateLimiter<MemoryDocs>,
-    >;
+    type FakeDeps = Deps<shared::testing::Fakes>;
 
     const NUMBER_ID: &str = "106540352242922";
 
     /// A tenant with its number connected, on in-memory adapters.
     async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
         let docs = MemoryDocs::default();
-        let deps = Deps {
+        let inbox = MemoryInbox::default();
+        let deps: FakeDeps = Deps {
             config: Config {
-                table_name: "t".into(),
-                key_table_name: "k".into(),
-                kms_key_id: "k".into(),
+                store: StoreConfig {
+                    table_name: "t".into(),
+                    key_table_name: "k".into(),
+                    kms_key_id: "k".into(),
+                },
                 graph_api_base_url: "https://graph.example".into(),
                 graph_api_version: "v23.0".into(),
                 outbound_queue_url: "o".into(),
                 suggest_queue_url: "s".into(),
                 concurrency: 1,
             },
-            inbox: MemoryInbox::default(),
+            ingest: inbox.clone(),
+            contacts: inbox.clone(),
+            conversations: inbox.clone(),
+            outbox: inbox,
             tenants: MemoryTenantStore::default(),
             vault: LocalVault,
-            graph: GraphClient::new("https://graph.example", "v23.0").unwrap(),
+            graph: shared::testing::MemoryLeadAds::default(),
             clock: ManualClock::at(now),
             outbound: MemoryQueue::default(),
             templates: DocTemplates::new(docs.clone()),
@@ -627,7 +558,7 @@ mod tests {
         let accepted = outbound::submit(&deps.outbound_ports(), &submission).await.unwrap();
 
         // Assert
-        let stored = deps.inbox.outbound(&tenant, &accepted.id).await.unwrap().unwrap();
+        let stored = deps.outbox.outbound(&tenant, &accepted.id).await.unwrap().unwrap();
         assert_eq!((stored.status, stored.kind.as_str()), (MessageStatus::Queued, "text"));
         let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: accepted.id };
         assert_eq!(deps.outbound.sent(), [job.queue_message(&body.to)]);

@@ -26,20 +26,18 @@ use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
-use shared::adapters::dynamo::{DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
-use shared::adapters::kms::Keyring;
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{
-    epoch_day, ContactStore, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore,
-    LifecycleStore,
+    epoch_day, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore, LifecycleStore,
 };
-use shared::domain::ports::{ApiKeyStore, ConnectionStore, TenantRouting, TenantStore};
+use shared::domain::ports::{ConnectionStore, TenantStore};
 use shared::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, ErasureStore, Integration, MetaPurge, PurgeStore,
     RetentionQueue,
 };
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
-use shared::domain::{Clock, ConversationId, SystemClock, TenantId, Timestamp};
+use shared::domain::{Clock, ConversationId, TenantId, Timestamp};
+use shared::wiring::{Adapters, Aws, StoreConfig};
 
 /// Items one erase call may delete (a few BatchWriteItem requests): small enough to check the
 /// deadline often.
@@ -48,13 +46,10 @@ const ERASE_BUDGET: u32 = 200;
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The single table (`TABLE_NAME`).
-    pub table_name: String,
-    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
-    pub key_table_name: String,
-    /// The KMS key of data keys (`KMS_KEY_ID`). The run never calls KMS — erasing and purging
-    /// destroy keys, they never use one — and the template grants it no KMS action.
-    pub kms_key_id: String,
+    /// The table, the key table (no backups, P64) and the KMS key of data keys. The run never
+    /// calls KMS — erasing and purging destroy keys, they never use one — and the template
+    /// grants it no KMS action.
+    pub store: StoreConfig,
     /// Time kept free before the deadline (`DEADLINE_MARGIN_MS`, default 10 s).
     pub deadline_margin: Duration,
 }
@@ -66,44 +61,44 @@ impl Config {
     /// [`ConfigError`] naming the missing or invalid variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: env.required("TABLE_NAME")?,
-            key_table_name: env.required("KEY_TABLE_NAME")?,
-            kms_key_id: env.required("KMS_KEY_ID")?,
+            store: StoreConfig::from_env(env)?,
             deadline_margin: Duration::from_millis(env.parsed_or("DEADLINE_MARGIN_MS", 10_000)?),
         })
     }
 }
 
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`]).
 #[derive(Debug)]
-pub struct Deps<I, P, T, C> {
+pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
-    /// Everything stored about people.
-    pub inbox: I,
+    /// Conversations (what a Meta disconnect purges).
+    pub conversations: A::Conversations,
+    /// Leads (what a Meta disconnect purges).
+    pub leads: A::Leads,
+    /// Erasing, expiring and sanitizing what is stored about people.
+    pub lifecycle: A::Lifecycle,
     /// Erasure requests and the due-work queues.
-    pub privacy: P,
+    pub privacy: A::Privacy,
     /// Tenants (their retention settings).
-    pub tenants: T,
+    pub tenants: A::Tenants,
     /// The time source (what is expired, receipt times).
-    pub clock: C,
+    pub clock: A::Clock,
 }
 
-/// The production wiring.
-pub type AwsDeps = Deps<DynamoInbox, DynamoPrivacy, DynamoTenantStore, SystemClock>;
-
-impl AwsDeps {
-    /// Builds the clients from the shared AWS configuration.
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
     #[must_use]
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        let keyring =
-            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
+    pub fn on(aws: &Aws, config: Config) -> Self {
+        let stores = aws.stores(&config.store);
+        let inbox = stores.inbox();
         Self {
-            inbox: DynamoInbox::new(table.clone(), keyring.clone()),
-            privacy: DynamoPrivacy::new(table.clone(), keyring.key_table().clone()),
-            tenants: DynamoTenantStore::new(table),
-            clock: SystemClock,
+            conversations: inbox.clone(),
+            leads: inbox.clone(),
+            lifecycle: inbox,
+            privacy: stores.privacy(),
+            tenants: stores.tenants(),
+            clock: aws.clock(),
             config,
         }
     }
@@ -169,14 +164,9 @@ impl Deadline {
 /// # Errors
 /// [`RunError::UnknownJob`] for an input naming another job; [`RunError::Unknown`] when a
 /// store failed.
-pub async fn handle<
-    I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
-    P: ErasureStore + PurgeStore + RetentionQueue,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    C: Clock,
->(
+pub async fn handle<A: Adapters>(
     event: LambdaEvent<ScheduleInput>,
-    deps: &Deps<I, P, T, C>,
+    deps: &Deps<A>,
 ) -> Result<RunReport, RunError> {
     if let Some(job) = event.payload.job.filter(|job| job != "retention") {
         return Err(RunError::UnknownJob(job));
@@ -220,10 +210,7 @@ fn walk_start(cursor: Option<i64>, today: i64) -> i64 {
 }
 
 /// A tenant's retention settings (the defaults for a tenant without any).
-async fn retention_of<I, P, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, C>(
-    deps: &Deps<I, P, T, C>,
-    tenant: &TenantId,
-) -> Result<RetentionSettings, RunError> {
+async fn retention_of<A: Adapters>(deps: &Deps<A>, tenant: &TenantId) -> Result<RetentionSettings, RunError> {
     let found = deps.tenants.tenant(tenant).await.map_err(|e| failed("reading a tenant", &e))?;
     Ok(found.map(|t| t.retention).unwrap_or_default())
 }
@@ -233,15 +220,7 @@ fn failed(what: &str, error: &dyn std::fmt::Debug) -> RunError {
 }
 
 /// Re-stamps the conversations of tenants whose retention settings changed.
-async fn restamp<
-    I: LifecycleStore,
-    P: ErasureStore + PurgeStore + RetentionQueue,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    C: Clock,
->(
-    deps: &Deps<I, P, T, C>,
-    deadline: Deadline,
-) -> Result<(TaskReport, bool), RunError> {
+async fn restamp<A: Adapters>(deps: &Deps<A>, deadline: Deadline) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "restamp".to_owned(), finished: 0, items: 0 };
     // Past expiries are queued where this run's expiry walk starts, so they go at once.
     let cursor = deps
@@ -259,7 +238,7 @@ async fn restamp<
                 return Ok((report, false));
             }
             let next = deps
-                .inbox
+                .lifecycle
                 .restamp_conversations(&tenant, settings, after.as_deref(), 100, earliest)
                 .await
                 .map_err(|e| failed("re-stamping", &e))?;
@@ -288,13 +267,8 @@ enum Step {
 
 /// Walks the days of `queue` before today (an entry's time may still be later today), doing
 /// each queued conversation's work, and records where it stopped.
-async fn walk_day_queue<
-    I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
-    P: ErasureStore + PurgeStore + RetentionQueue,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    C: Clock,
->(
-    deps: &Deps<I, P, T, C>,
+async fn walk_day_queue<A: Adapters>(
+    deps: &Deps<A>,
     queue: DayQueue,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
@@ -356,14 +330,14 @@ async fn walk_day_queue<
 }
 
 /// P50: deletes a conversation past its retention period, with its messages.
-async fn expire<I: LifecycleStore, P, T, C>(
-    deps: &Deps<I, P, T, C>,
+async fn expire<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     conversation: &ConversationId,
     now: Timestamp,
 ) -> Result<Step, RunError> {
     let outcome = deps
-        .inbox
+        .lifecycle
         .expire_conversation(tenant, conversation, now, ERASE_BUDGET)
         .await
         .map_err(|e| failed("expiring a conversation", &e))?;
@@ -377,8 +351,8 @@ async fn expire<I: LifecycleStore, P, T, C>(
 }
 
 /// P51: removes the content of a conversation's messages older than the tenant's content age.
-async fn sanitize<I: LifecycleStore, P, T, C>(
-    deps: &Deps<I, P, T, C>,
+async fn sanitize<A: Adapters>(
+    deps: &Deps<A>,
     tenant: &TenantId,
     conversation: &ConversationId,
     retention: RetentionSettings,
@@ -386,7 +360,7 @@ async fn sanitize<I: LifecycleStore, P, T, C>(
 ) -> Result<Step, RunError> {
     let age = Duration::from_secs(u64::from(retention.content_days) * 86_400);
     let (done, more) = deps
-        .inbox
+        .lifecycle
         .sanitize_conversation(tenant, conversation, age, now, ERASE_BUDGET)
         .await
         .map_err(|e| failed("sanitizing", &e))?;
@@ -402,13 +376,8 @@ const PURGE_BUDGET: u16 = 200;
 /// come from forms, imports or agents); their next message opens a new conversation. Skipped
 /// when the tenant's legal hold is on by the time the run comes, or when the integration turns
 /// out to be still connected as before (the disconnection failed after queueing).
-async fn purge_disconnected<
-    I: ContactStore + ConversationStore + LeadStore + LifecycleStore,
-    P: ErasureStore + PurgeStore + RetentionQueue,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    C: Clock,
->(
-    deps: &Deps<I, P, T, C>,
+async fn purge_disconnected<A: Adapters>(
+    deps: &Deps<A>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "purge_disconnected".to_owned(), finished: 0, items: 0 };
@@ -432,10 +401,7 @@ async fn purge_disconnected<
 }
 
 /// Whether a queued Meta purge is still to be done (see [`purge_disconnected`]).
-async fn purge_applies<I, P, T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting, C>(
-    deps: &Deps<I, P, T, C>,
-    purge: &MetaPurge,
-) -> Result<bool, RunError> {
+async fn purge_applies<A: Adapters>(deps: &Deps<A>, purge: &MetaPurge) -> Result<bool, RunError> {
     let Some(tenant) =
         deps.tenants.tenant(&purge.tenant).await.map_err(|e| failed("reading a tenant", &e))?
     else {
@@ -465,8 +431,8 @@ async fn purge_applies<I, P, T: TenantStore + ApiKeyStore + ConnectionStore + Te
 
 /// Deletes the tenant's conversations begun before the disconnection; `false` when the
 /// deadline came first.
-async fn purge_conversations<I: ConversationStore + LifecycleStore, P, T, C>(
-    deps: &Deps<I, P, T, C>,
+async fn purge_conversations<A: Adapters>(
+    deps: &Deps<A>,
     purge: &MetaPurge,
     deadline: Deadline,
     report: &mut TaskReport,
@@ -475,7 +441,7 @@ async fn purge_conversations<I: ConversationStore + LifecycleStore, P, T, C>(
     let mut after: Option<String> = None;
     loop {
         let page = deps
-            .inbox
+            .conversations
             .conversations(&purge.tenant, None, &every, after.as_deref(), 100)
             .await
             .map_err(|e| failed("listing conversations", &e))?;
@@ -485,7 +451,7 @@ async fn purge_conversations<I: ConversationStore + LifecycleStore, P, T, C>(
                     return Ok(false);
                 }
                 match deps
-                    .inbox
+                    .lifecycle
                     .delete_conversation(&purge.tenant, &conversation.id, ERASE_BUDGET)
                     .await
                     .map_err(|e| failed("deleting a conversation", &e))?
@@ -508,8 +474,8 @@ async fn purge_conversations<I: ConversationStore + LifecycleStore, P, T, C>(
 
 /// Deletes the leads of the disconnected Page received before the disconnection; `false` when
 /// the deadline came first.
-async fn purge_leads<I: LeadStore + LifecycleStore, P, T, C>(
-    deps: &Deps<I, P, T, C>,
+async fn purge_leads<A: Adapters>(
+    deps: &Deps<A>,
     purge: &MetaPurge,
     deadline: Deadline,
     report: &mut TaskReport,
@@ -521,7 +487,7 @@ async fn purge_leads<I: LeadStore + LifecycleStore, P, T, C>(
             return Ok(false);
         }
         let page = deps
-            .inbox
+            .leads
             .leads(&purge.tenant, &every, after.as_deref(), 100)
             .await
             .map_err(|e| failed("listing leads", &e))?;
@@ -530,7 +496,7 @@ async fn purge_leads<I: LeadStore + LifecycleStore, P, T, C>(
                 && l.received_at <= purge.disconnected_at.as_millis()
         }) {
             if deps
-                .inbox
+                .lifecycle
                 .delete_lead(&purge.tenant, &lead.id)
                 .await
                 .map_err(|e| failed("deleting a lead", &e))?
@@ -548,13 +514,8 @@ async fn purge_leads<I: LeadStore + LifecycleStore, P, T, C>(
 /// Purges closed tenants whose grace period is over (P53): everything in their partition, their
 /// routing and queue entries. A tenant reopened meanwhile is left alone, one closed again later
 /// is re-queued for its new date.
-async fn purge_closed_tenants<
-    I,
-    P: ErasureStore + PurgeStore + RetentionQueue,
-    T: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
-    C: Clock,
->(
-    deps: &Deps<I, P, T, C>,
+async fn purge_closed_tenants<A: Adapters>(
+    deps: &Deps<A>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "purge_closed_tenants".to_owned(), finished: 0, items: 0 };
@@ -604,13 +565,8 @@ async fn purge_closed_tenants<
 }
 
 /// Carries out pending erasure requests until none is left or the deadline comes.
-async fn erasure_requests<
-    I: ContactStore + LifecycleStore,
-    P: ErasureStore + PurgeStore + RetentionQueue,
-    T,
-    C: Clock,
->(
-    deps: &Deps<I, P, T, C>,
+async fn erasure_requests<A: Adapters>(
+    deps: &Deps<A>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "erasure_requests".to_owned(), finished: 0, items: 0 };
@@ -639,7 +595,7 @@ async fn erasure_requests<
                         return Ok((report, false));
                     }
                     let pass: ErasureCounts = deps
-                        .inbox
+                        .lifecycle
                         .erase_contact(&tenant, contact, ERASE_BUDGET)
                         .await
                         .map_err(|e| failed("erasing", &e))?;
@@ -671,23 +627,33 @@ mod tests {
     use shared::domain::inbox::{ContactKey, ContactProfile, ContactStore, IngestStore, NewInboundMessage};
     use shared::domain::privacy::ErasureRequest;
     use shared::domain::{ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
-    use shared::testing::{ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
+    use shared::testing::{Fakes, ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
 
     use super::*;
 
-    fn deps() -> Deps<MemoryInbox, MemoryPrivacy, MemoryTenantStore, ManualClock> {
+    fn deps() -> Deps<Fakes> {
+        let inbox = MemoryInbox::default();
         Deps {
             config: Config {
-                table_name: "t".into(),
-                key_table_name: "k".into(),
-                kms_key_id: "alias/k".into(),
+                store: StoreConfig {
+                    table_name: "t".into(),
+                    key_table_name: "k".into(),
+                    kms_key_id: "alias/k".into(),
+                },
                 deadline_margin: Duration::from_secs(1),
             },
-            inbox: MemoryInbox::default(),
+            conversations: inbox.clone(),
+            leads: inbox.clone(),
+            lifecycle: inbox,
             privacy: MemoryPrivacy::default(),
             tenants: MemoryTenantStore::default(),
             clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
         }
+    }
+
+    /// The one in-memory inbox behind every inbox port of `deps` (to seed what arrived).
+    fn inbox(deps: &Deps<Fakes>) -> &MemoryInbox {
+        &deps.lifecycle
     }
 
     fn event(deadline_in: Duration) -> LambdaEvent<ScheduleInput> {
@@ -715,12 +681,11 @@ mod tests {
             raw: "{}",
             retention: RetentionSettings::default(),
         };
-        deps.inbox.store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
+        inbox(&deps).store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
         let id = ErasureId::generate(Timestamp::from_secs(5)).expect("random");
         let request = ErasureRequest {
             id: id.clone(),
-            contacts: vec![deps
-                .inbox
+            contacts: vec![inbox(&deps)
                 .contact_id_of(&tenant, &ContactKey::Phone(phone.clone()))
                 .await
                 .expect("id")],
@@ -749,7 +714,7 @@ mod tests {
         let receipt = done.receipt.expect("receipt");
         assert_eq!((receipt.deleted.contacts, receipt.deleted.messages), (1, 1));
         assert_eq!(receipt.completed_at, 2_000_000_000_000);
-        assert!(deps.inbox.contact_by_phone(&tenant, &phone).await.expect("read").is_none());
+        assert!(inbox(&deps).contact_by_phone(&tenant, &phone).await.expect("read").is_none());
     }
 
     #[tokio::test]
@@ -758,8 +723,7 @@ mod tests {
         let tenant = TenantId::parse("tn_a").expect("valid");
         let request = ErasureRequest {
             id: ErasureId::generate(Timestamp::from_secs(5)).expect("random"),
-            contacts: vec![deps
-                .inbox
+            contacts: vec![inbox(&deps)
                 .contact_id_of(&tenant, &ContactKey::Email("a@b.c".into()))
                 .await
                 .expect("id")],

@@ -2,13 +2,14 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use retention::{handle, Config, Deps};
-use shared::config::{aws_sdk_config, Env};
+use shared::config::Env;
+use shared::wiring::Aws;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env(&Env::process())?;
-    let aws = aws_sdk_config().await;
-    let deps = Deps::new(config, &aws);
+    let aws = Aws::from_env().await;
+    let deps = Deps::on(&aws, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
 }

@@ -31,9 +31,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::documents::DocQuality;
-use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
-use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::app::secrets::open_tenant_secret;
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{ContactStore, MessageStatus, MessageView, OutboundClaim, OutboundStore, Unsent};
@@ -41,23 +39,18 @@ use shared::domain::outbound::{
     callback_data, check_policy, classify, pair_wait, ErrorClass, OutboundBody, Pace, QualityMeter, SendJob,
     SendPacer, ThroughputShare, PAIR_INTERVAL_MS,
 };
-use shared::domain::ports::{
-    ApiKeyStore, CloudApi, CloudApiError, ConnectionStore, Purpose, TenantRouting, TenantStore, Vault,
-};
+use shared::domain::ports::{CloudApi, CloudApiError, ConnectionStore, Purpose};
 use shared::domain::whatsapp::MetaError;
-use shared::domain::{Clock, MessageId, Secret, SystemClock, TenantId, Timestamp, Wamid};
+use shared::domain::{Clock, MessageId, Secret, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 use shared::lambda::deadline_of;
+use shared::wiring::{Adapters, Aws, StoreConfig};
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The single table (`TABLE_NAME`).
-    pub table_name: String,
-    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
-    pub key_table_name: String,
-    /// The KMS key of envelopes (`KMS_KEY_ID`).
-    pub kms_key_id: String,
+    /// The table, the key table and the KMS key.
+    pub store: StoreConfig,
     /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS).
     pub graph_api_base_url: String,
     /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
@@ -82,9 +75,7 @@ impl Config {
     /// [`ConfigError`] naming the missing or invalid variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: env.required("TABLE_NAME")?,
-            key_table_name: env.required("KEY_TABLE_NAME")?,
-            kms_key_id: env.required("KMS_KEY_ID")?,
+            store: StoreConfig::from_env(env)?,
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 4)?,
@@ -100,36 +91,22 @@ impl Config {
     }
 }
 
-/// The adapters the function runs on: production ([`Aws`]) or in-memory fakes (tests).
-pub trait Adapters: Send + Sync + 'static {
-    /// Messages and contacts.
-    type Inbox: OutboundStore + ContactStore;
-    /// Tenants and their connections.
-    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
-    /// Envelope encryption (tenant tokens, through the data-key cache).
-    type Vault: Vault;
-    /// The Cloud API.
-    type Cloud: CloudApi;
-    /// Sending quality counters (P24).
-    type Quality: QualityMeter;
-    /// The time source.
-    type Clock: Clock;
-}
-
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`], tests the fakes).
 #[derive(Debug)]
 pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
-    /// Messages and contacts.
-    pub inbox: A::Inbox,
+    /// Outbound messages: read, claimed, recorded.
+    pub outbox: A::Outbound,
+    /// Contacts (the policy reads consent and the 24 h window).
+    pub contacts: A::Contacts,
     /// Tenants and their connections.
     pub tenants: A::Tenants,
-    /// Envelope encryption.
+    /// Envelope encryption (tenant tokens, through the data-key cache).
     pub vault: A::Vault,
     /// The Cloud API.
     pub cloud: A::Cloud,
-    /// Sending quality counters.
+    /// Sending quality counters (P24).
     pub quality: A::Quality,
     /// This instance's share of every number's throughput.
     pub pacer: SendPacer,
@@ -137,43 +114,23 @@ pub struct Deps<A: Adapters> {
     pub clock: A::Clock,
 }
 
-/// The production adapters.
-#[derive(Debug)]
-pub struct Aws;
-
-impl Adapters for Aws {
-    type Inbox = DynamoInbox;
-    type Tenants = DynamoTenantStore;
-    type Vault = KmsVault;
-    type Cloud = GraphClient;
-    type Quality = DocQuality<Table>;
-    type Clock = SystemClock;
-}
-
-/// The production wiring.
-pub type AwsDeps = Deps<Aws>;
-
-impl AwsDeps {
-    /// Builds the clients from the shared AWS configuration.
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        let keyring =
-            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
+    pub fn on(aws: &Aws, config: Config) -> anyhow::Result<Self> {
+        let stores = aws.stores(&config.store);
+        let inbox = stores.inbox();
         Ok(Self {
-            inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table.clone()),
-            vault: KmsVault::new(
-                aws_sdk_kms::Client::new(aws),
-                config.kms_key_id.clone(),
-                CachePolicy::default(),
-            ),
+            outbox: inbox.clone(),
+            contacts: inbox,
+            tenants: stores.tenants(),
+            vault: aws.vault(&config.store),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
-            quality: DocQuality::new(table),
+            quality: DocQuality::new(stores.table()),
             pacer: SendPacer::new(config.share()),
-            clock: SystemClock,
+            clock: aws.clock(),
             config,
         })
     }
@@ -233,7 +190,7 @@ pub async fn send_one<A: Adapters>(
 ) -> Result<(), RecordError> {
     let tenant = &job.tenant_id;
     let Some(message) = deps
-        .inbox
+        .outbox
         .outbound(tenant, &job.message_id)
         .await
         .map_err(|e| RecordError::retryable("reading", &e))?
@@ -247,7 +204,7 @@ pub async fn send_one<A: Adapters>(
     let result = match prepare(job, &message, deps).await? {
         Prepared::Ended(metric) => metric,
         Prepared::Ready(ready) => {
-            match deps.inbox.claim_outbound(tenant, &job.message_id, deadline, deps.clock.now()).await {
+            match deps.outbox.claim_outbound(tenant, &job.message_id, deadline, deps.clock.now()).await {
                 Ok(OutboundClaim::Acquired) => {}
                 Ok(OutboundClaim::Handled) => return Ok(()),
                 Ok(OutboundClaim::Held(until)) => {
@@ -265,7 +222,8 @@ pub async fn send_one<A: Adapters>(
                 Ok(result) => result,
                 Err(Undelivered { error, release }) => {
                     if release {
-                        if let Err(e) = deps.inbox.release_outbound(tenant, &job.message_id, deadline).await {
+                        if let Err(e) = deps.outbox.release_outbound(tenant, &job.message_id, deadline).await
+                        {
                             tracing::warn!(
                                 error = format!("{e:#}"),
                                 "Send claim not released; it lapses at the deadline"
@@ -322,7 +280,7 @@ async fn prepare<A: Adapters>(
         match OutboundBody::parse(&body) {
             Ok(parsed) => {
                 let contact = deps
-                    .inbox
+                    .contacts
                     .contact_by_phone(tenant, &parsed.to)
                     .await
                     .map_err(|e| RecordError::retryable("reading the contact", &e))?;
@@ -382,7 +340,7 @@ async fn end<A: Adapters>(
     how: Unsent,
     error: MetaError,
 ) -> Result<(), RecordError> {
-    deps.inbox
+    deps.outbox
         .mark_unsent(&job.tenant_id, &job.message_id, how, &error, deps.clock.now())
         .await
         .map_err(|e| RecordError::retryable("recording", &e))
@@ -461,7 +419,7 @@ async fn record_sent<A: Adapters>(
 ) -> Result<String, Undelivered> {
     let mut wait = Duration::from_millis(100);
     loop {
-        match deps.inbox.mark_sent(tenant, id, wamid, deps.clock.now()).await {
+        match deps.outbox.mark_sent(tenant, id, wamid, deps.clock.now()).await {
             Ok(()) => return Ok(SENT.to_owned()),
             Err(error) => {
                 let room = deadline.as_millis() - deps.clock.now().as_millis();
@@ -497,7 +455,7 @@ async fn pace<A: Adapters>(
     };
     if deps.config.pair_interval_ms > 0 {
         let previous = deps
-            .inbox
+            .outbox
             .previous_send(tenant, id)
             .await
             .map_err(|e| RecordError::retryable("reading the previous send", &e))?;

@@ -10,23 +10,17 @@ use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantS
 use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
 use shared::domain::{MessageId, PhoneNumber, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{RecordError, RecordMeta};
-use shared::testing::{LocalVault, MemoryCloud, MemoryDocs, MemoryInbox, MemoryTenantStore};
+use shared::testing::{Fakes, LocalVault, MemoryCloud, MemoryDocs, MemoryInbox, MemoryTenantStore};
 
 use super::*;
 
 /// The fakes, with a clock that follows tokio's (paused) time, so that waits move it.
-struct Fakes;
+type TestDeps = Deps<Fakes<TokioClock>>;
 
-impl Adapters for Fakes {
-    type Inbox = MemoryInbox;
-    type Tenants = MemoryTenantStore;
-    type Vault = LocalVault;
-    type Cloud = MemoryCloud;
-    type Quality = DocQuality<MemoryDocs>;
-    type Clock = TokioClock;
+/// The one in-memory inbox behind every inbox port of `deps` (to seed what arrived).
+fn inbox(deps: &TestDeps) -> &MemoryInbox {
+    &deps.contacts
 }
-
-type TestDeps = Deps<Fakes>;
 
 /// `NOW` plus the time tokio says has passed since the clock was made.
 #[derive(Debug)]
@@ -43,11 +37,10 @@ const PHONE: &str = "5511988887777";
 
 async fn deps() -> (TestDeps, TenantId) {
     let tenant = TenantId::generate(Timestamp::from_millis(NOW)).expect("random");
+    let inbox = MemoryInbox::default();
     let deps: TestDeps = Deps {
         config: Config {
-            table_name: "t".into(),
-            key_table_name: "k".into(),
-            kms_key_id: "k".into(),
+            store: StoreConfig { table_name: "t".into(), key_table_name: "k".into(), kms_key_id: "k".into() },
             graph_api_base_url: "https://graph.example".into(),
             graph_api_version: "v23.0".into(),
             concurrency: 1,
@@ -55,7 +48,8 @@ async fn deps() -> (TestDeps, TenantId) {
             instances: 1,
             pair_interval_ms: 6000,
         },
-        inbox: MemoryInbox::default(),
+        outbox: inbox.clone(),
+        contacts: inbox,
         tenants: MemoryTenantStore::default(),
         vault: LocalVault,
         cloud: MemoryCloud::default(),
@@ -109,9 +103,9 @@ async fn queued(deps: &TestDeps, tenant: &TenantId, body: serde_json::Value) -> 
         raw: "{}",
         retention: RetentionSettings::default(),
     };
-    deps.inbox.store_inbound_message(tenant, &inbound, now).await.unwrap();
+    inbox(deps).store_inbound_message(tenant, &inbound, now).await.unwrap();
     let contact =
-        deps.inbox.contact_by_phone(tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
+        deps.contacts.contact_by_phone(tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
     let id = MessageId::generate(now).expect("random");
     let body = OutboundBody::parse(&body).unwrap().graph_body.to_string();
     let message = NewOutboundMessage {
@@ -122,7 +116,7 @@ async fn queued(deps: &TestDeps, tenant: &TenantId, body: serde_json::Value) -> 
         at: now,
         retention: RetentionSettings::default(),
     };
-    deps.inbox.store_outbound(tenant, &message, now).await.unwrap();
+    deps.outbox.store_outbound(tenant, &message, now).await.unwrap();
     SendJob { v: 1, tenant_id: tenant.clone(), message_id: id }
 }
 
@@ -153,7 +147,7 @@ async fn a_queued_message_is_sent_once_even_when_delivered_twice() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "106540352242922");
     assert_eq!(sent[0].1["text"]["body"], "Olá");
-    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    let stored = deps.outbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Sent);
     assert_eq!(stored.wamid.as_deref(), Some("wamid.MEMORY1"));
     let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
@@ -174,7 +168,7 @@ async fn throttling_is_retried_with_backoff_and_sends_once() {
     // Assert
     assert_eq!(deps.cloud.sent().len(), 1);
     assert_eq!(
-        deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap().status,
+        deps.outbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap().status,
         MessageStatus::Sent
     );
 }
@@ -204,7 +198,7 @@ async fn a_live_claim_keeps_a_second_delivery_away_from_meta() {
     let (deps, tenant) = deps().await;
     let job = queued(&deps, &tenant, text()).await;
     let now = deps.clock.now();
-    let taken = deps.inbox.claim_outbound(&tenant, &job.message_id, deadline(), now).await.unwrap();
+    let taken = deps.outbox.claim_outbound(&tenant, &job.message_id, deadline(), now).await.unwrap();
 
     // Act
     let concurrent = send_one(&meta(), &job, deadline(), &deps).await;
@@ -270,7 +264,7 @@ async fn a_permanent_error_ends_failed_with_its_code_and_no_retry() {
     // Assert
     assert!(result.is_ok());
     assert!(deps.cloud.sent().is_empty());
-    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    let stored = deps.outbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Failed);
     assert_eq!(stored.error.map(|e| e.code), Some(131_026));
     let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
@@ -290,14 +284,14 @@ async fn an_opt_out_between_queueing_and_sending_blocks_the_message() {
         at: Timestamp::from_millis(NOW + 1),
         cause: "wamid.STOP",
     };
-    deps.inbox.record_consent(&tenant, &stop, Timestamp::from_millis(NOW + 1)).await.unwrap();
+    deps.contacts.record_consent(&tenant, &stop, Timestamp::from_millis(NOW + 1)).await.unwrap();
 
     // Act
     send_one(&meta(), &job, deadline(), &deps).await.unwrap();
 
     // Assert
     assert!(deps.cloud.sent().is_empty());
-    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    let stored = deps.outbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Blocked);
     assert_eq!(stored.error.and_then(|e| e.title).as_deref(), Some("opted_out"));
 }
@@ -315,14 +309,14 @@ async fn a_restriction_between_queueing_and_sending_blocks_the_message() {
         at: Timestamp::from_millis(NOW + 1),
         cause: "api:objection",
     };
-    deps.inbox.record_consent(&tenant, &objection, Timestamp::from_millis(NOW + 1)).await.unwrap();
+    deps.contacts.record_consent(&tenant, &objection, Timestamp::from_millis(NOW + 1)).await.unwrap();
 
     // Act
     send_one(&meta(), &job, deadline(), &deps).await.unwrap();
 
     // Assert
     assert!(deps.cloud.sent().is_empty());
-    let stored = deps.inbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
+    let stored = deps.outbox.outbound(&tenant, &job.message_id).await.unwrap().unwrap();
     assert_eq!(stored.status, MessageStatus::Blocked);
     assert_eq!(stored.error.and_then(|e| e.title).as_deref(), Some("restricted"));
     let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();

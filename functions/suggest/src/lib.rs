@@ -12,8 +12,6 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::adapters::ai::OpenAiCompatible;
 use shared::adapters::documents::DocDirectory;
-use shared::adapters::dynamo::{DynamoInbox, DynamoTenantStore, Table};
-use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
 use shared::app::secrets::open_tenant_secret;
 use shared::config::{ConfigError, Env};
 use shared::domain::ai::{
@@ -21,23 +19,19 @@ use shared::domain::ai::{
     SuggestionJob, SuggestionOutcome, SuggestionStatus, SuggestionStore, SuggestionView, CONTEXT_MESSAGES,
 };
 use shared::domain::identity::{Directory, UserStatus};
-use shared::domain::inbox::{
-    ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
-};
-use shared::domain::ports::{ApiKeyStore, ConnectionStore, Purpose, TenantRouting, TenantStore, Vault};
+use shared::domain::inbox::{ContactStore, ConversationStore};
+use shared::domain::ports::{ConnectionStore, Purpose, TenantStore};
 use shared::domain::tenant::TenantStatus;
-use shared::domain::{Clock, SystemClock, TenantId};
+use shared::domain::{Clock, TenantId};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
+use shared::wiring::{Adapters, Aws, StoreConfig};
 
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The single table (`TABLE_NAME`).
-    pub table_name: String,
-    /// The key table of contacts' data keys (`KEY_TABLE_NAME`): conversations are sealed (P64).
-    pub key_table_name: String,
-    /// The KMS key of envelopes (`KMS_KEY_ID`: tenants' provider keys, contacts' data keys).
-    pub kms_key_id: String,
+    /// The table, the key table (conversations are sealed, P64) and the KMS key (tenants'
+    /// provider keys, contacts' data keys).
+    pub store: StoreConfig,
     /// The providers tenants may choose (`AI_PROVIDERS`, `name=https://…/v1,…`).
     pub providers: AiProviders,
     /// How many records run at once (`BATCH_CONCURRENCY`, default 5: the whole batch of
@@ -52,92 +46,53 @@ impl Config {
     /// [`ConfigError`] naming the missing or invalid variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table_name: env.required("TABLE_NAME")?,
-            key_table_name: env.required("KEY_TABLE_NAME")?,
-            kms_key_id: env.required("KMS_KEY_ID")?,
+            store: StoreConfig::from_env(env)?,
             providers: env.ai_providers("AI_PROVIDERS")?,
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 5)?,
         })
     }
 }
 
-/// The adapters the function runs on: production ([`Aws`]) or in-memory fakes (tests).
-pub trait Adapters: Send + Sync + 'static {
-    /// Conversations, contacts and suggestion requests.
-    type Inbox: ContactStore
-        + ConversationStore
-        + IngestStore
-        + LeadStore
-        + LifecycleStore
-        + OutboundStore
-        + SuggestionStore;
-    /// Tenants, their settings and AI connection.
-    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
-    /// The tenant's team (their names are redacted too).
-    type Directory: Directory;
-    /// Envelope encryption (the tenant's provider key).
-    type Vault: Vault;
-    /// The AI provider.
-    type Provider: AiProvider;
-    /// The time source.
-    type Clock: Clock;
-}
-
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`], tests the fakes).
 #[derive(Debug)]
 pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
-    /// Conversations, contacts and suggestion requests.
-    pub inbox: A::Inbox,
-    /// Tenants.
+    /// Suggestion requests and their results.
+    pub suggestions: A::Suggestions,
+    /// Conversations and their messages (the context sent, redacted).
+    pub conversations: A::Conversations,
+    /// Contacts (consent to AI, names to redact).
+    pub contacts: A::Contacts,
+    /// Tenants, their settings and AI connection.
     pub tenants: A::Tenants,
-    /// The tenant's team.
+    /// The tenant's team (their names are redacted too).
     pub directory: A::Directory,
-    /// Envelope encryption.
+    /// Envelope encryption (the tenant's provider key).
     pub vault: A::Vault,
     /// The AI provider.
-    pub provider: A::Provider,
+    pub provider: A::Ai,
     /// The time source.
     pub clock: A::Clock,
 }
 
-/// The production adapters.
-#[derive(Debug)]
-pub struct Aws;
-
-impl Adapters for Aws {
-    type Inbox = DynamoInbox;
-    type Tenants = DynamoTenantStore;
-    type Directory = DocDirectory<Table>;
-    type Vault = KmsVault;
-    type Provider = OpenAiCompatible;
-    type Clock = SystemClock;
-}
-
-/// The production wiring.
-pub type AwsDeps = Deps<Aws>;
-
-impl AwsDeps {
-    /// Builds the clients from the shared AWS configuration.
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(config: Config, aws: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let table = Table::new(aws_sdk_dynamodb::Client::new(aws), config.table_name.clone());
-        let keyring =
-            Keyring::on(&table, &config.key_table_name, aws_sdk_kms::Client::new(aws), &config.kms_key_id);
+    pub fn on(aws: &Aws, config: Config) -> anyhow::Result<Self> {
+        let stores = aws.stores(&config.store);
+        let inbox = stores.inbox();
         Ok(Self {
-            inbox: DynamoInbox::new(table.clone(), keyring),
-            tenants: DynamoTenantStore::new(table.clone()),
-            directory: DocDirectory::new(table),
-            vault: KmsVault::new(
-                aws_sdk_kms::Client::new(aws),
-                config.kms_key_id.clone(),
-                CachePolicy::default(),
-            ),
+            suggestions: inbox.clone(),
+            conversations: inbox.clone(),
+            contacts: inbox,
+            tenants: stores.tenants(),
+            directory: DocDirectory::new(stores.table()),
+            vault: aws.vault(&config.store),
             provider: OpenAiCompatible::new()?,
-            clock: SystemClock,
+            clock: aws.clock(),
             config,
         })
     }
@@ -176,7 +131,7 @@ pub async fn suggest_one<A: Adapters>(
 ) -> Result<(), RecordError> {
     let tenant = &job.tenant_id;
     let Some(suggestion) = deps
-        .inbox
+        .suggestions
         .suggestion(tenant, &job.conversation_id, &job.suggestion_id)
         .await
         .map_err(|e| RecordError::retryable("reading the request", &e))?
@@ -194,7 +149,7 @@ pub async fn suggest_one<A: Adapters>(
         SuggestionOutcome::Refused(_) => "refused",
         SuggestionOutcome::Failed(_) => "failed",
     };
-    deps.inbox
+    deps.suggestions
         .finish_suggestion(tenant, &suggestion, &outcome, deps.clock.now())
         .await
         .map_err(|e| RecordError::retryable("recording the outcome", &e))?;
@@ -220,7 +175,7 @@ async fn outcome<A: Adapters>(
         .await
         .map_err(|e| RecordError::retryable("reading the AI connection", &e))?;
     let contact = deps
-        .inbox
+        .contacts
         .contact(tenant_id, &suggestion.contact_id)
         .await
         .map_err(|e| RecordError::retryable("reading the contact", &e))?;
@@ -238,7 +193,7 @@ async fn outcome<A: Adapters>(
         )));
     };
     let messages = deps
-        .inbox
+        .conversations
         .latest_messages(tenant_id, &suggestion.conversation_id, CONTEXT_MESSAGES)
         .await
         .map_err(|e| RecordError::retryable("reading the conversation", &e))?;

@@ -1,14 +1,15 @@
 //! The `suggest` Lambda: consumer of `suggest`. Wiring only.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use shared::config::{aws_sdk_config, Env};
-use suggest::{handle, AwsDeps, Config};
+use shared::config::Env;
+use shared::wiring::Aws;
+use suggest::{handle, Config, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env(&Env::process())?;
-    let aws = aws_sdk_config().await;
-    let deps = AwsDeps::new(config, &aws)?;
+    let aws = Aws::from_env().await;
+    let deps = Deps::on(&aws, config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
 }

@@ -15,20 +15,14 @@ use shared::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, TenantSett
 use shared::domain::{ExpiresAt, PhoneNumber, SuggestionId, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::RecordError;
 use shared::testing::{
-    LocalVault, ManualClock, MemoryAi, MemoryDocs, MemoryInbox, MemoryTenantStore, MEMORY_AI_REPLIES,
+    Fakes, LocalVault, ManualClock, MemoryAi, MemoryDocs, MemoryInbox, MemoryTenantStore, MEMORY_AI_REPLIES,
 };
 
 use super::*;
 
-struct Fakes;
-
-impl Adapters for Fakes {
-    type Inbox = MemoryInbox;
-    type Tenants = MemoryTenantStore;
-    type Directory = DocDirectory<MemoryDocs>;
-    type Vault = LocalVault;
-    type Provider = MemoryAi;
-    type Clock = ManualClock;
+/// The one in-memory inbox behind every inbox port of `deps` (to seed what arrived or was sent).
+fn inbox(deps: &Deps<Fakes>) -> &MemoryInbox {
+    &deps.contacts
 }
 
 const NOW: i64 = 1_800_000_000_000;
@@ -51,15 +45,16 @@ fn profile() -> ContactProfile {
 /// `body`; a pending request for it.
 async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
     let tenant = TenantId::generate(now()).expect("random");
+    let inbox = MemoryInbox::default();
     let deps: Deps<Fakes> = Deps {
         config: Config {
-            table_name: "t".into(),
-            key_table_name: "k".into(),
-            kms_key_id: "k".into(),
+            store: StoreConfig { table_name: "t".into(), key_table_name: "k".into(), kms_key_id: "k".into() },
             providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
             concurrency: 1,
         },
-        inbox: MemoryInbox::default(),
+        suggestions: inbox.clone(),
+        conversations: inbox.clone(),
+        contacts: inbox.clone(),
         tenants: MemoryTenantStore::default(),
         directory: DocDirectory::new(MemoryDocs::default()),
         vault: LocalVault,
@@ -91,11 +86,11 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         raw: &raw.to_string(),
         retention: RetentionSettings::default(),
     };
-    deps.inbox.store_inbound_message(&tenant, &inbound, now()).await.unwrap();
+    inbox.store_inbound_message(&tenant, &inbound, now()).await.unwrap();
     let contact =
-        deps.inbox.contact_by_phone(&tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
+        deps.contacts.contact_by_phone(&tenant, &PhoneNumber::parse(PHONE).unwrap()).await.unwrap().unwrap();
     let conversations = deps
-        .inbox
+        .conversations
         .conversations(&tenant, Some(&contact.id), &ConversationFilter::default(), None, 1)
         .await
         .unwrap();
@@ -106,7 +101,10 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         now(),
     )
     .expect("random");
-    deps.inbox.create_suggestion(&tenant, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX)).await.unwrap();
+    deps.suggestions
+        .create_suggestion(&tenant, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX))
+        .await
+        .unwrap();
     let job = SuggestionJob {
         tenant_id: tenant,
         conversation_id: suggestion.conversation_id.clone(),
@@ -122,7 +120,11 @@ async fn set_ai(deps: &Deps<Fakes>, tenant: &TenantId, enabled: bool) {
 }
 
 async fn stored(deps: &Deps<Fakes>, job: &SuggestionJob) -> SuggestionView {
-    deps.inbox.suggestion(&job.tenant_id, &job.conversation_id, &job.suggestion_id).await.unwrap().unwrap()
+    deps.suggestions
+        .suggestion(&job.tenant_id, &job.conversation_id, &job.suggestion_id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -182,7 +184,7 @@ async fn a_disconnected_provider_or_a_restricted_contact_gets_nothing_sent() {
         at: now(),
         cause: "objection",
     };
-    restricted.inbox.record_consent(&restricted_job.tenant_id, &change, now()).await.unwrap();
+    restricted.contacts.record_consent(&restricted_job.tenant_id, &change, now()).await.unwrap();
 
     // Act
     suggest_one(&disconnected_job, 1, &disconnected).await.unwrap();
@@ -252,7 +254,7 @@ async fn a_summary_and_a_sentiment_are_asked_for_and_kept_and_an_empty_answer_fa
     for kind in kinds {
         let base = stored(&deps, &replies_job).await;
         let suggestion = SuggestionView { id: SuggestionId::generate(now()).expect("random"), kind, ..base };
-        deps.inbox
+        deps.suggestions
             .create_suggestion(&replies_job.tenant_id, &suggestion, ExpiresAt::from_epoch_secs(i64::MAX))
             .await
             .unwrap();
@@ -317,7 +319,7 @@ async fn the_teams_names_are_redacted_too_but_not_a_deleted_users() {
         at: Timestamp::from_millis(NOW + 1),
         retention: RetentionSettings::default(),
     };
-    deps.inbox.store_outbound(&job.tenant_id, &outbound, now()).await.unwrap();
+    inbox(&deps).store_outbound(&job.tenant_id, &outbound, now()).await.unwrap();
 
     // Act
     suggest_one(&job, 1, &deps).await.unwrap();

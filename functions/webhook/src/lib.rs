@@ -16,6 +16,7 @@ use shared::config::{ConfigError, Env};
 use shared::domain::ports::Queue;
 use shared::domain::Secret;
 use shared::lambda::http::Problem;
+use shared::wiring::{Adapters, Aws};
 
 /// Meta sends at most 3 MB per webhook POST.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -45,17 +46,26 @@ impl Config {
     }
 }
 
-/// What the handler needs, built once per process.
+/// What the handler needs, built once per process (`main.rs` wires [`Aws`]): no store, only
+/// the queue, so that this path stays fast.
 #[derive(Debug)]
-pub struct Deps<Q> {
+pub struct Deps<A: Adapters> {
     /// Configuration.
     pub config: Config,
     /// The `inbound.fifo` queue.
-    pub queue: Q,
+    pub queue: A::Queue,
+}
+
+impl Deps<Aws> {
+    /// The production adapters, made from the process's clients.
+    #[must_use]
+    pub fn on(aws: &Aws, config: Config) -> Self {
+        Self { queue: aws.queue(&config.inbound_queue_url), config }
+    }
 }
 
 /// Handles one request.
-pub async fn handle<Q: Queue>(request: Request, deps: &Deps<Q>) -> Response<Body> {
+pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<Body> {
     match *request.method() {
         Method::GET => handshake(&request, &deps.config),
         Method::POST => receive(&request, &deps.config, &deps.queue).await,
@@ -137,11 +147,11 @@ mod tests {
     use std::collections::HashMap;
 
     use lambda_http::http::Request as HttpRequest;
-    use shared::testing::MemoryQueue;
+    use shared::testing::{Fakes, MemoryQueue};
 
     use super::*;
 
-    fn deps() -> Deps<MemoryQueue> {
+    fn deps() -> Deps<Fakes> {
         Deps {
             config: Config {
                 app_secret: Secret::new("app-secret"),

@@ -4,29 +4,36 @@
 //! chatbot replies of `inbound` submit through here, so both refuse exactly the same things.
 
 use crate::domain::inbox::{
-    AgentScope, ContactStore, ConversationFilter, ConversationStore, NewOutboundMessage, OutboundStore,
-    Unsent,
+    AgentScope, ContactStore as _, ConversationFilter, ConversationStore as _, NewOutboundMessage,
+    OutboundStore as _, Unsent,
 };
-use crate::domain::outbound::{check_policy, InvalidMessage, OutboundBody, Refusal, SendJob, TemplateStore};
-use crate::domain::ports::{Admission, ConnectionStore, Queue, RateLimiter, TenantStore};
+use crate::domain::outbound::{
+    check_policy, InvalidMessage, OutboundBody, Refusal, SendJob, TemplateStore as _,
+};
+use crate::domain::ports::{Admission, ConnectionStore as _, Queue as _, RateLimiter as _, TenantStore as _};
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{Clock, MessageId, TenantId};
+use crate::wiring::Adapters;
 
 /// The ports submitting a message uses, borrowed from the caller's dependencies.
 #[derive(Debug)]
-pub struct OutboundPorts<'a, S, N, T, L, Q, C> {
-    /// Contacts, conversations and messages.
-    pub inbox: &'a S,
+pub struct OutboundPorts<'a, A: Adapters> {
+    /// The recipient, found by phone number.
+    pub contacts: &'a A::Contacts,
+    /// An agent's conversations (their scope).
+    pub conversations: &'a A::Conversations,
+    /// The message, stored as queued (or failed when it cannot be queued).
+    pub outbox: &'a A::Outbound,
     /// Tenants (plan, retention) and their WhatsApp connection.
-    pub tenants: &'a N,
+    pub tenants: &'a A::Tenants,
     /// Message templates as synced from Meta.
-    pub templates: &'a T,
+    pub templates: &'a A::Templates,
     /// Monthly message counts.
-    pub limiter: &'a L,
+    pub limiter: &'a A::Limiter,
     /// `outbound.fifo`.
-    pub queue: &'a Q,
+    pub queue: &'a A::Queue,
     /// The time source.
-    pub clock: &'a C,
+    pub clock: &'a A::Clock,
 }
 
 /// One message to submit.
@@ -138,27 +145,22 @@ fn unknown(error: impl Into<anyhow::Error>) -> SubmitError {
 /// # Errors
 /// The [`SubmitError`] case of the first refusal, in the order above;
 /// [`SubmitError::Unknown`] when a store fails.
-pub async fn submit<S, N, T, L, Q, C>(
-    ports: &OutboundPorts<'_, S, N, T, L, Q, C>,
+pub async fn submit<A: Adapters>(
+    ports: &OutboundPorts<'_, A>,
     submission: &Submission<'_>,
-) -> Result<Accepted, SubmitError>
-where
-    S: ContactStore + ConversationStore + OutboundStore,
-    N: TenantStore + ConnectionStore,
-    T: TemplateStore,
-    L: RateLimiter,
-    Q: Queue,
-    C: Clock,
-{
+) -> Result<Accepted, SubmitError> {
     let Submission { tenant, body, scope } = *submission;
     let now = ports.clock.now();
-    let contact = ports.inbox.contact_by_phone(tenant, &body.to).await.map_err(unknown)?;
+    let contact = ports.contacts.contact_by_phone(tenant, &body.to).await.map_err(unknown)?;
     check_policy(contact.as_ref(), body, now).map_err(SubmitError::Policy)?;
     let contact = contact.ok_or(SubmitError::NoContact)?;
     if let Some(scope) = scope {
         let filter = ConversationFilter { visible_to: Some(scope.clone()), ..ConversationFilter::default() };
-        let visible =
-            ports.inbox.conversations(tenant, Some(&contact.id), &filter, None, 1).await.map_err(unknown)?;
+        let visible = ports
+            .conversations
+            .conversations(tenant, Some(&contact.id), &filter, None, 1)
+            .await
+            .map_err(unknown)?;
         if visible.items.is_empty() {
             return Err(SubmitError::NotVisibleToAgent);
         }
@@ -195,7 +197,7 @@ where
         at: now,
         retention: tenant_record.retention,
     };
-    ports.inbox.store_outbound(tenant, &message, now).await.map_err(unknown)?;
+    ports.outbox.store_outbound(tenant, &message, now).await.map_err(unknown)?;
     let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: id.clone() };
     if let Err(error) = ports.queue.send_batch(&[job.queue_message(&body.to)]).await {
         tracing::error!(error = format!("{error:#}"), "Outbound message not queued");
@@ -208,7 +210,7 @@ where
             href: None,
         };
         ports
-            .inbox
+            .outbox
             .mark_unsent(tenant, &id, Unsent::Failed, &reason, ports.clock.now())
             .await
             .map_err(unknown)?;
@@ -235,7 +237,7 @@ mod tests {
 
     const PHONE: &str = "5511988887777";
 
-    struct Fakes {
+    struct TestPorts {
         inbox: MemoryInbox,
         tenants: MemoryTenantStore,
         templates: DocTemplates<MemoryDocs>,
@@ -245,20 +247,12 @@ mod tests {
         tenant: TenantId,
     }
 
-    impl Fakes {
-        fn ports(
-            &self,
-        ) -> OutboundPorts<
-            '_,
-            MemoryInbox,
-            MemoryTenantStore,
-            DocTemplates<MemoryDocs>,
-            DocRateLimiter<MemoryDocs>,
-            MemoryQueue,
-            ManualClock,
-        > {
+    impl TestPorts {
+        fn ports(&self) -> OutboundPorts<'_, crate::testing::Fakes> {
             OutboundPorts {
-                inbox: &self.inbox,
+                contacts: &self.inbox,
+                conversations: &self.inbox,
+                outbox: &self.inbox,
                 tenants: &self.tenants,
                 templates: &self.templates,
                 limiter: &self.limiter,
@@ -278,10 +272,10 @@ mod tests {
     }
 
     /// A connected tenant allowed `messages_per_month`, whose contact wrote a minute ago.
-    async fn fakes(messages_per_month: u64, connected: bool) -> Fakes {
+    async fn fakes(messages_per_month: u64, connected: bool) -> TestPorts {
         let now = Timestamp::from_secs(1_800_000_000);
         let docs = MemoryDocs::default();
-        let fakes = Fakes {
+        let fakes = TestPorts {
             inbox: MemoryInbox::default(),
             tenants: MemoryTenantStore::default(),
             templates: DocTemplates::new(docs.clone()),

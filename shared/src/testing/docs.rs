@@ -4,13 +4,29 @@ use std::sync::{Arc, Mutex};
 
 use crate::adapters::documents::{DocTable, DocWrite, DocWriteError, Precondition, StoredDoc};
 use crate::adapters::dynamo::keys::Key;
-use crate::domain::{ExpiresAt, Timestamp};
+use crate::domain::{Clock, ExpiresAt, SystemClock, Timestamp};
 
 /// An in-memory [`DocTable`](crate::adapters::documents::DocTable): the document repositories
 /// (`DocDirectory`, `DocAuditLog`, `DocRecords`, `DocRateLimiter`) run on it unchanged.
-#[derive(Debug, Default, Clone)]
+///
+/// Like the DynamoDB table, it tells time by a clock handed in ([`MemoryDocs::with_clock`]);
+/// the default is the system clock, as the handler tests that need no moving time expect.
+#[derive(Clone)]
 pub struct MemoryDocs {
     items: Arc<Mutex<std::collections::BTreeMap<(String, String), MemoryDoc>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryDocs {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+}
+
+impl std::fmt::Debug for MemoryDocs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryDocs").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +42,12 @@ fn live(doc: &MemoryDoc, now: Timestamp) -> bool {
 }
 
 impl MemoryDocs {
+    /// An empty store telling time by `clock`.
+    #[must_use]
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self { items: Arc::default(), clock }
+    }
+
     fn lock(
         &self,
     ) -> anyhow::Result<std::sync::MutexGuard<'_, std::collections::BTreeMap<(String, String), MemoryDoc>>>
@@ -35,6 +57,10 @@ impl MemoryDocs {
 }
 
 impl DocTable for MemoryDocs {
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     async fn get_doc(&self, key: &Key, now: Timestamp) -> anyhow::Result<Option<StoredDoc>> {
         Ok(self.lock()?.get(&(key.pk.clone(), key.sk.clone())).filter(|d| live(d, now)).map(|d| StoredDoc {
             sk: key.sk.clone(),

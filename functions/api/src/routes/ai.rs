@@ -164,12 +164,14 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         .ok_or_else(|| ApiError(Problem::not_found("no such tenant")))?;
     let connection = deps.tenants.ai_connection(tenant_id).await?;
     let restricted_at =
-        deps.inbox.contact(tenant_id, &conversation.contact_id).await?.and_then(|c| c.restricted_at);
+        deps.contacts.contact(tenant_id, &conversation.contact_id).await?.and_then(|c| c.restricted_at);
     ai_gate(&tenant.settings, connection.as_ref(), restricted_at).map_err(refused)?;
     let now = deps.clock.now();
     let suggestion =
         SuggestionView::pending(conversation.id.clone(), conversation.contact_id.clone(), request.kind, now)?;
-    deps.inbox.create_suggestion(tenant_id, &suggestion, suggestion_expiry(now, tenant.retention)).await?;
+    deps.suggestions
+        .create_suggestion(tenant_id, &suggestion, suggestion_expiry(now, tenant.retention))
+        .await?;
     let job = SuggestionJob {
         tenant_id: tenant_id.clone(),
         conversation_id: suggestion.conversation_id.clone(),
@@ -205,7 +207,7 @@ pub async fn get_suggestion<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result
     let conversation = visible_conversation(&ctx, deps).await?;
     let id = path_id(ctx.param("suggestion_id"), SuggestionId::parse, "suggestion")?;
     let suggestion = deps
-        .inbox
+        .suggestions
         .suggestion(&principal.tenant_id, &conversation.id, &id)
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no such suggestion")))?;

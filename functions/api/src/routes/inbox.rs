@@ -167,7 +167,7 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         visible_to: principal.agent_scope(),
     };
     let contact = match phone_filter(ctx.query)? {
-        Some(phone) => match deps.inbox.contact_by_phone(tenant, &phone).await? {
+        Some(phone) => match deps.contacts.contact_by_phone(tenant, &phone).await? {
             Some(contact) => Some(contact.id),
             None => {
                 return Ok(json_response(
@@ -179,7 +179,7 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         None => None,
     };
     let page = deps
-        .inbox
+        .conversations
         .conversations(tenant, contact.as_ref(), &filter, paging.after.as_deref(), paging.limit)
         .await?;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
@@ -208,7 +208,8 @@ pub async fn visible_conversation<A: Adapters>(
     let principal = ctx.tenant()?;
     let not_found = || ApiError::from(Problem::not_found("no such conversation"));
     let id = path_id(ctx.param("conversation_id"), ConversationId::parse, "conversation")?;
-    let conversation = deps.inbox.conversation(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    let conversation =
+        deps.conversations.conversation(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
     match principal.agent_scope() {
         Some(scope) if !scope.sees(&conversation) => Err(not_found()),
         _ => Ok(conversation),
@@ -304,7 +305,8 @@ pub async fn update_conversation<A: Adapters>(
         .transpose()?;
     let patch = ConversationPatch { state, assignee: body.assignee.clone(), queue, expected_version };
     let now = deps.clock.now();
-    let updated = deps.inbox.update_conversation(&principal.tenant_id, &current.id, &patch, now).await?;
+    let updated =
+        deps.conversations.update_conversation(&principal.tenant_id, &current.id, &patch, now).await?;
     let mut fields = Vec::new();
     if body.state.is_some() {
         fields.push("state");
@@ -340,7 +342,8 @@ pub async fn messages<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     let conversation = visible_conversation(&ctx, deps).await?;
     let tenant = &ctx.tenant()?.tenant_id;
     let paging = paging(ctx.query)?;
-    let page = deps.inbox.messages(tenant, &conversation.id, paging.after.as_deref(), paging.limit).await?;
+    let page =
+        deps.conversations.messages(tenant, &conversation.id, paging.after.as_deref(), paging.limit).await?;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
 }
 

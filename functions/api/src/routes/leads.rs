@@ -103,7 +103,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             .map(|o| UserId::parse(o).map_err(|e| bad(e.to_string())))
             .transpose()?,
     };
-    let page = deps.inbox.leads(&principal.tenant_id, &filter, paging.after.as_deref(), paging.limit).await?;
+    let page = deps.leads.leads(&principal.tenant_id, &filter, paging.after.as_deref(), paging.limit).await?;
     deps.audit(principal, "lead.list", target("lead", "*"), |e| e.with_count(page.items.len() as u64)).await;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
 }
@@ -128,7 +128,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         origin: &origin,
         at: now,
     };
-    let view = deps.inbox.create_lead(&principal.tenant_id, &lead).await?;
+    let view = deps.leads.create_lead(&principal.tenant_id, &lead).await?;
     deps.audit(principal, "lead.create", target("lead", view.id.as_str()), |e| {
         e.with_fields(["contact", "stage", "owner", "origin"])
     })
@@ -151,7 +151,7 @@ fn lead_id(raw: &str) -> Result<&str, ApiError> {
 pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let lead = deps
-        .inbox
+        .leads
         .lead(&principal.tenant_id, lead_id(ctx.param("lead_id"))?)
         .await?
         .ok_or_else(|| ApiError::from(Problem::not_found("no such lead")))?;
@@ -167,7 +167,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     let body: UpdateLeadBody = json_body(ctx.body)?;
     let id = lead_id(ctx.param("lead_id"))?;
     let current = deps
-        .inbox
+        .leads
         .lead(&principal.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::not_found("no such lead")))?;
@@ -186,7 +186,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     .collect();
     let now = deps.clock.now();
     let updated = deps
-        .inbox
+        .leads
         .update_lead(&principal.tenant_id, id, &patch, now)
         .await?
         .ok_or_else(|| ApiError::from(Problem::not_found("no such lead")))?;

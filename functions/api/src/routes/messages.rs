@@ -164,9 +164,10 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
     let principal = ctx.tenant()?;
     let not_found = || ApiError::from(Problem::not_found("no such message"));
     let id = path_id(ctx.param("message_id"), MessageId::parse, "message")?;
-    let message = deps.inbox.outbound(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    let message = deps.outbox.outbound(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
     if let Some(scope) = principal.agent_scope() {
-        let conversation = deps.inbox.conversation(&principal.tenant_id, &message.conversation_id).await?;
+        let conversation =
+            deps.conversations.conversation(&principal.tenant_id, &message.conversation_id).await?;
         if !conversation.is_some_and(|c| scope.sees(&c)) {
             return Err(not_found());
         }

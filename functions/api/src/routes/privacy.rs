@@ -133,28 +133,29 @@ async fn export_contact<A: Adapters>(
     tenant: &TenantId,
     contact: ContactView,
 ) -> Result<ContactExport, ApiError> {
-    let inbox = &deps.inbox;
+    let (conversations_of, leads_of) = (&deps.conversations, &deps.leads);
     let owned: ContactId = contact.id.clone();
     let id = &owned;
-    let consent_ledger = inbox.consent_ledger(tenant, id).await?;
+    let consent_ledger = deps.contacts.consent_ledger(tenant, id).await?;
     let by_contact = LeadFilter { contact: Some(owned.clone()), ..LeadFilter::default() };
     let by_contact = &by_contact;
     let every = &ConversationFilter::default();
     let leads =
-        all(|after| async move { inbox.leads(tenant, by_contact, after.as_deref(), MAX_LIMIT).await })
+        all(|after| async move { leads_of.leads(tenant, by_contact, after.as_deref(), MAX_LIMIT).await })
             .await?;
     let conversations = all(|after| async move {
-        inbox.conversations(tenant, Some(id), every, after.as_deref(), MAX_LIMIT).await
+        conversations_of.conversations(tenant, Some(id), every, after.as_deref(), MAX_LIMIT).await
     })
     .await?;
     let mut exported = Vec::with_capacity(conversations.len());
     for conversation in conversations {
         let cid = conversation.id.clone();
         let cid = &cid;
-        let messages =
-            all(|after| async move { inbox.messages(tenant, cid, after.as_deref(), MAX_LIMIT).await })
-                .await?;
-        let ai_suggestions = inbox.suggestions(tenant, cid).await?;
+        let messages = all(|after| async move {
+            conversations_of.messages(tenant, cid, after.as_deref(), MAX_LIMIT).await
+        })
+        .await?;
+        let ai_suggestions = deps.suggestions.suggestions(tenant, cid).await?;
         exported.push(ConversationExport { conversation, messages, ai_suggestions });
     }
     let mut records = Vec::new();
@@ -413,13 +414,13 @@ pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     let (key, subject) =
         subject(ctx.query.get("phone").map(String::as_str), ctx.query.get("email").map(String::as_str))?;
     let mut contacts = Vec::new();
-    for contact in deps.inbox.find_contacts(tenant, &key).await? {
+    for contact in deps.contacts.find_contacts(tenant, &key).await? {
         contacts.push(export_contact(deps, tenant, contact).await?);
     }
     let audit = audit_about(deps, tenant, &contacts).await?;
     let messages: usize = contacts.iter().flat_map(|c| &c.conversations).map(|c| c.messages.len()).sum();
     tracing::info!(contacts = contacts.len(), messages, csv, "Personal data export served");
-    let subject_id = deps.inbox.contact_id_of(tenant, &key).await?;
+    let subject_id = deps.contacts.contact_id_of(tenant, &key).await?;
     deps.audit(principal, "privacy.export", target("contact", subject_id.as_str()), |e| {
         e.with_count(contacts.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
     })
@@ -500,7 +501,7 @@ pub async fn tenant_export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         }
     };
     let page = deps
-        .inbox
+        .contacts
         .contacts(tenant_id, &ContactFilter::default(), after.as_deref(), TENANT_EXPORT_PAGE)
         .await?;
     let mut contacts = Vec::with_capacity(page.items.len());
@@ -560,8 +561,8 @@ pub async fn request_erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Resul
     let request: RequestErasure = json_body(ctx.body)?;
     let (key, _) = subject(request.phone.as_deref(), request.email.as_deref())?;
     // The derived id even with no contact yet: data that arrives before the run goes too.
-    let mut contacts = vec![deps.inbox.contact_id_of(tenant, &key).await?];
-    for found in deps.inbox.find_contacts(tenant, &key).await? {
+    let mut contacts = vec![deps.contacts.contact_id_of(tenant, &key).await?];
+    for found in deps.contacts.find_contacts(tenant, &key).await? {
         if !contacts.contains(&found.id) {
             contacts.push(found.id);
         }

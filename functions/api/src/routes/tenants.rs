@@ -308,7 +308,7 @@ pub async fn close<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
 /// 500 when a store fails.
 pub async fn usage<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
-    let contacts = deps.inbox.contact_count(&principal.tenant_id).await?;
+    let contacts = deps.contacts.contact_count(&principal.tenant_id).await?;
     let users = super::identity::user_count(deps, &principal.tenant_id).await?;
     let plan = principal.plan;
     Ok(json_response(

@@ -107,7 +107,7 @@ impl<D: DocTable> AuditLog for DocAuditLog<D> {
             Some(Ok(a)) => Some(a.to_owned()),
             None => filter.until.map(keys::audit_before),
         };
-        let now = live();
+        let now = self.table.now();
         let pk = keys::tenant_partition(tenant);
         let mut items = Vec::new();
         let mut examined = 0;

@@ -58,7 +58,7 @@ impl<D: DocTable> Directory for DocDirectory<D> {
     }
 
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<Versioned<User>>, DirectoryError> {
-        let doc = self.table.get_doc(&keys::user(tenant, id), live()).await?;
+        let doc = self.table.get_doc(&keys::user(tenant, id), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json).transpose()?)
     }
 
@@ -67,7 +67,8 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<Versioned<User>>, DirectoryError> {
-        let Some(claim) = self.table.get_doc(&keys::user_email(tenant, email), live()).await? else {
+        let Some(claim) = self.table.get_doc(&keys::user_email(tenant, email), self.table.now()).await?
+        else {
             return Ok(None);
         };
         let id: UserId = from_json(&claim)?.value;
@@ -87,7 +88,13 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         };
         let (docs, next) = self
             .table
-            .query_docs(&keys::tenant_partition(tenant), keys::USER_PREFIX, after, (limit, true), live())
+            .query_docs(
+                &keys::tenant_partition(tenant),
+                keys::USER_PREFIX,
+                after,
+                (limit, true),
+                self.table.now(),
+            )
             .await?;
         let items = docs.iter().map(|d| from_json(d).map(|v| v.value)).collect::<anyhow::Result<_>>()?;
         Ok(Page { items, next })
@@ -134,8 +141,7 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         tenant: &TenantId,
         id: &SessionId,
     ) -> Result<Option<Versioned<Session>>, DirectoryError> {
-        use crate::domain::Clock as _;
-        let now = crate::domain::SystemClock.now();
+        let now = self.table.now();
         let doc = self.table.get_doc(&keys::session(tenant, id), now).await?;
         Ok(doc.as_ref().map(from_json).transpose()?)
     }

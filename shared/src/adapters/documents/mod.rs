@@ -108,6 +108,10 @@ pub enum DocWriteError {
 
 /// The storage the document repositories need.
 pub trait DocTable: Clone + Send + Sync {
+    /// The current instant by the store's clock (handed in at construction): what the
+    /// repositories filter expired documents by.
+    fn now(&self) -> Timestamp;
+
     /// The live document at `key`.
     ///
     /// # Errors
@@ -254,6 +258,10 @@ fn condition(precondition: Precondition) -> Condition {
 }
 
 impl DocTable for Table {
+    fn now(&self) -> Timestamp {
+        Table::now(self)
+    }
+
     async fn get_doc(&self, key: &Key, now: Timestamp) -> anyhow::Result<Option<StoredDoc>> {
         self.get(key, now).await?.as_ref().map(doc_of).transpose()
     }
@@ -443,9 +451,4 @@ fn from_json<T: DeserializeOwned>(doc: &StoredDoc) -> anyhow::Result<Versioned<T
 /// Checks that a cursor is a sort key of this listing.
 fn cursor_within<'a>(after: Option<&'a str>, prefix: &str) -> Option<Result<&'a str, ()>> {
     after.map(|a| if a.starts_with(prefix) { Ok(a) } else { Err(()) })
-}
-
-fn live() -> Timestamp {
-    use crate::domain::Clock as _;
-    crate::domain::SystemClock.now()
 }

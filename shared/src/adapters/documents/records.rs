@@ -40,7 +40,7 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
         kind: RecordKind,
         id: &RecordId,
     ) -> Result<Option<Versioned<ContactRecord>>, RecordError> {
-        let doc = self.table.get_doc(&keys::record(tenant, contact, kind, id), live()).await?;
+        let doc = self.table.get_doc(&keys::record(tenant, contact, kind, id), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json).transpose()?)
     }
 
@@ -60,7 +60,7 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
         };
         let (docs, next) = self
             .table
-            .query_docs(&keys::tenant_partition(tenant), &prefix, after, (limit, true), live())
+            .query_docs(&keys::tenant_partition(tenant), &prefix, after, (limit, true), self.table.now())
             .await?;
         let items = docs.iter().map(|d| from_json(d).map(|v| v.value)).collect::<anyhow::Result<_>>()?;
         Ok(Page { items, next })
@@ -74,12 +74,12 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
         id: &RecordId,
     ) -> Result<bool, RecordError> {
         let key = keys::record(tenant, contact, kind, id);
-        let Some(doc) = self.table.get_doc(&key, live()).await? else { return Ok(false) };
+        let Some(doc) = self.table.get_doc(&key, self.table.now()).await? else { return Ok(false) };
         match self
             .table
             .write_docs(
                 vec![DocWrite::Delete { key, precondition: Precondition::Version(doc.version) }],
-                live(),
+                self.table.now(),
             )
             .await
         {
@@ -124,7 +124,7 @@ impl<D: DocTable> RecordStore for DocRecords<D> {
                 &keys::activities_prefix(contact),
                 start.as_deref(),
                 (limit, false),
-                live(),
+                self.table.now(),
             )
             .await?;
         Ok(docs.iter().map(|d| from_json(d).map(|v| v.value)).collect::<anyhow::Result<_>>()?)

@@ -18,7 +18,7 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
         tenant: &TenantId,
         templates: &[Template],
     ) -> Result<(), TemplateError> {
-        let now = live();
+        let now = self.table.now();
         let current = self.templates(tenant).await?;
         let mut writes = Vec::new();
         for gone in
@@ -51,7 +51,7 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
         name: &str,
         language: &str,
     ) -> Result<Option<Template>, TemplateError> {
-        let doc = self.table.get_doc(&keys::template(tenant, name, language), live()).await?;
+        let doc = self.table.get_doc(&keys::template(tenant, name, language), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json).transpose()?.map(|v| v.value))
     }
 
@@ -66,7 +66,7 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
                     keys::TEMPLATE_PREFIX,
                     after.as_deref(),
                     (100, true),
-                    live(),
+                    self.table.now(),
                 )
                 .await?;
             for doc in &docs {
@@ -106,7 +106,8 @@ impl<D: DocTable> QualityMeter for DocQuality<D> {
         month: &str,
     ) -> Result<std::collections::BTreeMap<String, u64>, QualityError> {
         let prefix = keys::quality_prefix(month);
-        let counters = self.table.counters(&keys::tenant_partition(tenant), &prefix, live()).await?;
+        let counters =
+            self.table.counters(&keys::tenant_partition(tenant), &prefix, self.table.now()).await?;
         Ok(counters
             .into_iter()
             .filter_map(|(sk, count)| sk.strip_prefix(&prefix).map(|metric| (metric.to_owned(), count)))

@@ -11,7 +11,7 @@ use crate::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration,
     MetaPurge, PrivacyError, PurgeStore, RetentionQueue,
 };
-use crate::domain::{Clock, ContactId, ConversationId, ErasureId, SystemClock, TenantId, Timestamp};
+use crate::domain::{ContactId, ConversationId, ErasureId, TenantId, Timestamp};
 
 /// The privacy ports on DynamoDB.
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ impl ErasureStore for DynamoPrivacy {
     ) -> Result<Option<ErasureRequest>, PrivacyError> {
         let item = self
             .table
-            .get(&keys::erasure(tenant, id), SystemClock.now())
+            .get(&keys::erasure(tenant, id), self.table.now())
             .await
             .context("reading an erasure request")?;
         Ok(item.map(|i| request_from(&i)).transpose().context("mapping an erasure request")?)
@@ -118,7 +118,7 @@ impl ErasureStore for DynamoPrivacy {
     async fn due_erasures(&self, limit: u16) -> Result<Vec<(TenantId, ErasureId)>, PrivacyError> {
         let page = self
             .table
-            .query_prefix(keys::DUE_ERASURES, "", SystemClock.now(), i32::from(limit), None)
+            .query_prefix(keys::DUE_ERASURES, "", self.table.now(), i32::from(limit), None)
             .await
             .context("reading the erasure queue")?;
         page.items
@@ -200,7 +200,7 @@ impl RetentionQueue for DynamoPrivacy {
     async fn day_cursor(&self, queue: DayQueue) -> Result<Option<i64>, PrivacyError> {
         let item = self
             .table
-            .get(&keys::day_cursor(queue), SystemClock.now())
+            .get(&keys::day_cursor(queue), self.table.now())
             .await
             .context("reading a day cursor")?;
         Ok(item.map(|i| i.number::<i64>(attr::DAY)).transpose().context("mapping a day cursor")?)
@@ -222,7 +222,7 @@ impl RetentionQueue for DynamoPrivacy {
     ) -> Result<Vec<(TenantId, ConversationId)>, PrivacyError> {
         let page = self
             .table
-            .query_prefix(&keys::due_day_partition(queue, day), "", SystemClock.now(), i32::from(limit), None)
+            .query_prefix(&keys::due_day_partition(queue, day), "", self.table.now(), i32::from(limit), None)
             .await
             .context("reading a day queue")?;
         page.items
@@ -251,7 +251,7 @@ impl RetentionQueue for DynamoPrivacy {
     async fn due_restamps(&self, limit: u16) -> Result<Vec<(TenantId, Option<String>)>, PrivacyError> {
         let page = self
             .table
-            .query_prefix(keys::DUE_RESTAMP, "", SystemClock.now(), i32::from(limit), None)
+            .query_prefix(keys::DUE_RESTAMP, "", self.table.now(), i32::from(limit), None)
             .await
             .context("reading the re-stamp queue")?;
         page.items
@@ -348,7 +348,7 @@ impl PurgeStore for DynamoPrivacy {
     async fn due_meta_purges(&self, limit: u16) -> Result<Vec<MetaPurge>, PrivacyError> {
         let page = self
             .table
-            .query_prefix(keys::DUE_META_PURGE, "", SystemClock.now(), i32::from(limit.max(1)), None)
+            .query_prefix(keys::DUE_META_PURGE, "", self.table.now(), i32::from(limit.max(1)), None)
             .await
             .context("reading the Meta purge queue")?;
         let purge = |item: &Item| -> anyhow::Result<MetaPurge> {
@@ -409,7 +409,7 @@ impl PurgeStore for DynamoPrivacy {
             loop {
                 let page = self
                     .table
-                    .query_prefix(queue, "", SystemClock.now(), 100, after.as_deref())
+                    .query_prefix(queue, "", self.table.now(), 100, after.as_deref())
                     .await
                     .context("reading a due queue")?;
                 stale.extend(

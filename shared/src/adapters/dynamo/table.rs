@@ -11,7 +11,7 @@ use super::item::{key_attributes, n, s, Item, ItemExt};
 use std::collections::HashMap;
 
 use super::keys::{Key, EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK, VERSION};
-use crate::domain::{ExpiresAt, Timestamp};
+use crate::domain::{Clock, ExpiresAt, Timestamp};
 
 /// Errors of [`Table::put_new`].
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +68,21 @@ fn string_of(item: &Item, name: &str) -> Option<String> {
 }
 
 /// One DynamoDB table, shared by every repository. Cheap to clone.
-#[derive(Debug, Clone)]
+///
+/// It carries the process's [`Clock`], handed in once at construction, so that the repositories
+/// on it filter expired items and stamp times by that clock, never by reading the system clock
+/// themselves (tests hand in a clock they move).
+#[derive(Clone)]
 pub struct Table {
     client: Client,
     name: Arc<str>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// True when the item carries an `expires_at` that `now` has reached.
@@ -81,10 +92,22 @@ pub fn is_expired(item: &Item, now: Timestamp) -> bool {
 }
 
 impl Table {
-    /// The table `name` through `client`.
+    /// The table `name` through `client`, telling time by `clock`.
     #[must_use]
-    pub fn new(client: Client, name: impl Into<Arc<str>>) -> Self {
-        Self { client, name: name.into() }
+    pub fn new(client: Client, name: impl Into<Arc<str>>, clock: Arc<dyn Clock>) -> Self {
+        Self { client, name: name.into(), clock }
+    }
+
+    /// Another table through the same client and clock (the key table beside the main one).
+    #[must_use]
+    pub fn sibling(&self, name: impl Into<Arc<str>>) -> Self {
+        Self { client: self.client.clone(), name: name.into(), clock: Arc::clone(&self.clock) }
+    }
+
+    /// The current instant by the table's clock: what expiry filters and time stamps use.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// The SDK client, for repositories that build their own requests (transactions).

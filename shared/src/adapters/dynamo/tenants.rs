@@ -17,7 +17,7 @@ use crate::domain::secret::Sealed;
 use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
 };
-use crate::domain::{ApiKeyId, Clock, SystemClock, TenantId, Timestamp};
+use crate::domain::{ApiKeyId, TenantId, Timestamp};
 
 /// [`TenantStore`] on DynamoDB.
 #[derive(Debug, Clone)]
@@ -32,8 +32,9 @@ impl DynamoTenantStore {
         Self { table }
     }
 
-    fn now() -> Timestamp {
-        SystemClock.now()
+    /// The instant expiry filters use: the table's clock.
+    fn now(&self) -> Timestamp {
+        self.table.now()
     }
 }
 
@@ -213,7 +214,7 @@ impl TenantStore for DynamoTenantStore {
     }
 
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
-        let item = self.table.get(&keys::tenant(tenant_id), Self::now()).await.context("reading a tenant")?;
+        let item = self.table.get(&keys::tenant(tenant_id), self.now()).await.context("reading a tenant")?;
         Ok(item.map(|i| tenant_from(tenant_id, &i)).transpose().context("mapping a tenant")?)
     }
 
@@ -312,7 +313,7 @@ impl TenantStore for DynamoTenantStore {
 
 impl ApiKeyStore for DynamoTenantStore {
     async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), TenantStoreError> {
-        self.table.put_new(api_key_item(record), Self::now()).await.context("storing an API key")?;
+        self.table.put_new(api_key_item(record), self.now()).await.context("storing an API key")?;
         Ok(())
     }
 
@@ -325,7 +326,7 @@ impl ApiKeyStore for DynamoTenantStore {
                 .query_prefix(
                     &keys::tenant_partition(tenant_id),
                     keys::API_KEY_PREFIX,
-                    Self::now(),
+                    self.now(),
                     100,
                     after.as_deref(),
                 )
@@ -384,7 +385,7 @@ impl ApiKeyStore for DynamoTenantStore {
     ) -> Result<Option<ApiKeyRecord>, TenantStoreError> {
         let item = self
             .table
-            .get(&keys::api_key(tenant_id, key_id), Self::now())
+            .get(&keys::api_key(tenant_id, key_id), self.now())
             .await
             .context("reading an API key")?;
         Ok(item.map(|i| api_key_from(tenant_id, key_id, &i)).transpose().context("mapping an API key")?)
@@ -416,7 +417,7 @@ impl ConnectionStore for DynamoTenantStore {
     ) -> Result<Option<WhatsAppConnection>, TenantStoreError> {
         let item = self
             .table
-            .get(&keys::whatsapp_connection(tenant_id), Self::now())
+            .get(&keys::whatsapp_connection(tenant_id), self.now())
             .await
             .context("reading the WhatsApp connection")?;
         Ok(item.map(|i| connection_from(&i)).transpose().context("mapping the WhatsApp connection")?)
@@ -458,7 +459,7 @@ impl ConnectionStore for DynamoTenantStore {
     ) -> Result<Option<PageConnection>, TenantStoreError> {
         let item = self
             .table
-            .get(&keys::page_connection(tenant_id), Self::now())
+            .get(&keys::page_connection(tenant_id), self.now())
             .await
             .context("reading the Page connection")?;
         let connection = item
@@ -501,7 +502,7 @@ impl ConnectionStore for DynamoTenantStore {
     async fn ai_connection(&self, tenant_id: &TenantId) -> Result<Option<AiConnection>, TenantStoreError> {
         let item = self
             .table
-            .get(&keys::ai_connection(tenant_id), Self::now())
+            .get(&keys::ai_connection(tenant_id), self.now())
             .await
             .context("reading the AI connection")?;
         Ok(item.map(|i| ai_connection_from(&i)).transpose().context("mapping the AI connection")?)
@@ -629,7 +630,7 @@ impl DynamoTenantStore {
 
     /// The tenant a routing entry names.
     async fn route(&self, key: &keys::Key) -> Result<Option<TenantId>, TenantStoreError> {
-        let item = self.table.get(key, Self::now()).await.context("reading a route")?;
+        let item = self.table.get(key, self.now()).await.context("reading a route")?;
         let tenant = item
             .map(|i| i.string(attr::TENANT_ID).map(str::to_owned))
             .transpose()

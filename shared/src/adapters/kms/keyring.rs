@@ -29,7 +29,7 @@ use super::{aead_open, aead_seal, decrypt_data_key, generate_data_key};
 use crate::adapters::dynamo::item::{b, item_with_key, n, s, ItemExt as _};
 use crate::adapters::dynamo::keys::{self, attr, Key, ENTITY};
 use crate::adapters::dynamo::table::{PutNewError, Table};
-use crate::domain::{BlindIndex, Clock as _, ContactId, SecretBytes, SystemClock, TenantId};
+use crate::domain::{BlindIndex, ContactId, SecretBytes, TenantId};
 
 /// The encryption-context names, as KMS, IAM conditions and CloudTrail see them.
 const CONTEXT_TENANT: &str = "tenant_id";
@@ -156,7 +156,7 @@ impl Keyring {
     /// data keys in the key table `key_table_name`, wrapped by `kms_key_id`.
     #[must_use]
     pub fn on(table: &Table, key_table_name: &str, kms: Client, kms_key_id: &str) -> std::sync::Arc<Self> {
-        let key_table = Table::new(table.client().clone(), key_table_name.to_owned());
+        let key_table = table.sibling(key_table_name.to_owned());
         std::sync::Arc::new(Self::new(table.clone(), key_table, kms, kms_key_id, Self::default_policy()))
     }
 
@@ -260,7 +260,7 @@ impl Keyring {
         need: Need,
         entity: &str,
     ) -> anyhow::Result<Option<Zeroizing<[u8; 32]>>> {
-        if let Some(item) = table.get(key, SystemClock.now()).await.context("reading a key")? {
+        if let Some(item) = table.get(key, table.now()).await.context("reading a key")? {
             return self.unwrap(&item, context).await.map(Some);
         }
         if need == Need::Open {
@@ -274,16 +274,13 @@ impl Keyring {
         let mut item = item_with_key(key);
         item.insert(ENTITY.to_owned(), s(entity));
         item.insert(attr::WRAPPED_KEY.to_owned(), b(wrapped));
-        item.insert(attr::CREATED_AT.to_owned(), n(SystemClock.now().as_millis()));
-        match table.put_new(item, SystemClock.now()).await {
+        item.insert(attr::CREATED_AT.to_owned(), n(table.now().as_millis()));
+        match table.put_new(item, table.now()).await {
             Ok(()) => Ok(Some(plaintext)),
             // Another instance stored one first: theirs is the key.
             Err(PutNewError::AlreadyExists) => {
-                let item = table
-                    .get(key, SystemClock.now())
-                    .await
-                    .context("re-reading a key")?
-                    .context("key vanished")?;
+                let item =
+                    table.get(key, table.now()).await.context("re-reading a key")?.context("key vanished")?;
                 self.unwrap(&item, context).await.map(Some)
             }
             Err(PutNewError::Unknown(e)) => Err(e.context("storing a key")),

@@ -15,8 +15,8 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         ctx.query.get("email").map(|raw| email(raw).map_err(|e| bad(format!("email: {e}")))).transpose()?;
     if by_phone.is_some() || by_email.is_some() {
         let found = match (&by_phone, &by_email) {
-            (Some(phone), _) => deps.inbox.contact_by_phone(tenant, phone).await?,
-            (None, Some(email)) => deps.inbox.contact_by_email(tenant, email).await?,
+            (Some(phone), _) => deps.contacts.contact_by_phone(tenant, phone).await?,
+            (None, Some(email)) => deps.contacts.contact_by_email(tenant, email).await?,
             (None, None) => None,
         };
         let items = match found {
@@ -33,7 +33,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         return Ok(json_response(StatusCode::OK, &PageView { items, next: None }));
     }
     let filter = ContactFilter { tag: text(ctx.query, "tag", 64)? };
-    let page = deps.inbox.contacts(tenant, &filter, paging.after.as_deref(), paging.limit).await?;
+    let page = deps.contacts.contacts(tenant, &filter, paging.after.as_deref(), paging.limit).await?;
     deps.audit(principal, "contact.list", target("contact", "*"), |e| e.with_count(page.items.len() as u64))
         .await;
     let page = shared::kernel::Page {
@@ -61,7 +61,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         within_contact_limit(deps, principal).await?;
     }
     let now = deps.clock.now();
-    let (mut contact, stored) = deps.inbox.create_contact(&principal.tenant_id, &profile, now).await?;
+    let (mut contact, stored) = deps.contacts.create_contact(&principal.tenant_id, &profile, now).await?;
     if let Some(changed) = merge(deps, principal, &contact, tags, attributes).await? {
         contact = changed;
     }
@@ -76,7 +76,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         )
         .await?;
     }
-    let contact = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(contact);
+    let contact = deps.contacts.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(contact);
     let (status, action) = match stored {
         Stored::Created => (StatusCode::CREATED, "contact.create"),
         Stored::Duplicate => (StatusCode::OK, "contact.update"),
@@ -141,7 +141,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     .collect();
     let now = deps.clock.now();
     let mut updated = deps
-        .inbox
+        .contacts
         .update_contact(&principal.tenant_id, &contact.id, &patch, now)
         .await?
         .ok_or_else(|| ApiError::from(Problem::not_found("no such contact")))?;
@@ -154,7 +154,7 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         };
         let cause = format!("api:{}", shared::domain::new_ulid(now)?);
         record_consent(deps, principal, &profile, kind, consent_source(principal), &cause).await?;
-        updated = deps.inbox.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
+        updated = deps.contacts.contact(&principal.tenant_id, &contact.id).await?.unwrap_or(updated);
     }
     let activity = Activity {
         at: now.as_millis(),
@@ -186,7 +186,7 @@ pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     let contact = visible_contact(&ctx, deps).await?;
     let mut total = ErasureCounts::default();
     for _ in 0..ERASE_PASSES {
-        let counts = deps.inbox.erase_contact(&principal.tenant_id, &contact.id, ERASE_BUDGET).await?;
+        let counts = deps.lifecycle.erase_contact(&principal.tenant_id, &contact.id, ERASE_BUDGET).await?;
         total.add(&counts);
         if counts.contacts > 0 {
             deps.audit(principal, "contact.delete", target("contact", contact.id.as_str()), |e| {

@@ -214,7 +214,7 @@ pub(super) async fn import_row<A: Adapters>(
             return Err(RowFailure::Refused(None, error.0.detail));
         }
     }
-    let (contact, stored) = deps.inbox.create_contact(tenant, &row.profile, deps.clock.now()).await?;
+    let (contact, stored) = deps.contacts.create_contact(tenant, &row.profile, deps.clock.now()).await?;
     let mut changed =
         merge(deps, principal, &contact, row.tags.clone(), row.attributes.clone()).await?.is_some();
     if let Some(kind) = row.consent {

@@ -197,9 +197,9 @@ async fn detail<A: Adapters>(
     contact: ContactView,
 ) -> Result<ContactDetail, ApiError> {
     let tenant = &principal.tenant_id;
-    let consent_ledger = deps.inbox.consent_ledger(tenant, &contact.id).await?;
+    let consent_ledger = deps.contacts.consent_ledger(tenant, &contact.id).await?;
     let filter = LeadFilter { contact: Some(contact.id.clone()), ..LeadFilter::default() };
-    let leads = deps.inbox.leads(tenant, &filter, None, MAX_LIMIT).await?.items;
+    let leads = deps.leads.leads(tenant, &filter, None, MAX_LIMIT).await?.items;
     Ok(ContactDetail { contact, consent_ledger, leads })
 }
 
@@ -216,7 +216,7 @@ async fn within_contact_limit<A: Adapters>(
     principal: &TenantPrincipal,
 ) -> Result<(), ApiError> {
     let limit = principal.plan.contacts;
-    if deps.inbox.contact_count(&principal.tenant_id).await? >= limit {
+    if deps.contacts.contact_count(&principal.tenant_id).await? >= limit {
         return Err(crate::errors::plan_limit(format!("the plan allows {limit} contacts")));
     }
     Ok(())
@@ -229,8 +229,8 @@ async fn exists<A: Adapters>(
 ) -> Result<bool, ApiError> {
     let tenant = &principal.tenant_id;
     Ok(match (&profile.phone, &profile.email) {
-        (Some(phone), _) => deps.inbox.contact_by_phone(tenant, phone).await?.is_some(),
-        (None, Some(email)) => deps.inbox.contact_by_email(tenant, email).await?.is_some(),
+        (Some(phone), _) => deps.contacts.contact_by_phone(tenant, phone).await?.is_some(),
+        (None, Some(email)) => deps.contacts.contact_by_email(tenant, email).await?.is_some(),
         (None, None) => false,
     })
 }
@@ -254,7 +254,7 @@ async fn merge<A: Adapters>(
     }
     let patch =
         ContactPatch { tags: Some(all_tags), attributes: Some(all_attributes), ..ContactPatch::default() };
-    Ok(deps.inbox.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await?)
+    Ok(deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await?)
 }
 
 async fn record_consent<A: Adapters>(
@@ -267,7 +267,7 @@ async fn record_consent<A: Adapters>(
 ) -> Result<(), ApiError> {
     let now = deps.clock.now();
     let change = ConsentChange { contact: profile, kind, source, at: now, cause };
-    deps.inbox.record_consent(&principal.tenant_id, &change, now).await?;
+    deps.contacts.record_consent(&principal.tenant_id, &change, now).await?;
     Ok(())
 }
 
@@ -279,11 +279,13 @@ pub async fn visible_contact<A: Adapters>(ctx: &Ctx<'_>, deps: &Deps<A>) -> Resu
     let principal = ctx.tenant()?;
     let not_found = || ApiError::from(Problem::not_found("no such contact"));
     let id = path_id(ctx.param("contact_id"), ContactId::parse, "contact")?;
-    let contact = deps.inbox.contact(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
+    let contact = deps.contacts.contact(&principal.tenant_id, &id).await?.ok_or_else(not_found)?;
     if let Some(scope) = principal.agent_scope() {
         let filter = ConversationFilter { visible_to: Some(scope), ..ConversationFilter::default() };
-        let visible =
-            deps.inbox.conversations(&principal.tenant_id, Some(&contact.id), &filter, None, 1).await?;
+        let visible = deps
+            .conversations
+            .conversations(&principal.tenant_id, Some(&contact.id), &filter, None, 1)
+            .await?;
         if visible.items.is_empty() {
             return Err(not_found());
         }

@@ -75,12 +75,15 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     let before = millis(ctx.query, "before")?;
     let mut items = deps.records.activities(tenant, &contact.id, before, limit).await?;
     // Messages come from the contact's conversations (at most the 20 latest).
-    let conversations =
-        deps.inbox.conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, 20).await?;
+    let conversations = deps
+        .conversations
+        .conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, 20)
+        .await?;
     for conversation in conversations.items {
         let mut after = None;
         loop {
-            let page = deps.inbox.messages(tenant, &conversation.id, after.as_deref(), MAX_LIMIT).await?;
+            let page =
+                deps.conversations.messages(tenant, &conversation.id, after.as_deref(), MAX_LIMIT).await?;
             items.extend(page.items.into_iter().filter(|m| before.is_none_or(|b| m.timestamp < b)).map(
                 |m| Activity {
                     at: m.timestamp,

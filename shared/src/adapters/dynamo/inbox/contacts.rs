@@ -20,7 +20,7 @@ impl ContactStore for DynamoInbox {
         event.insert(attr::KIND.to_owned(), s(kind));
         event.insert(attr::SOURCE.to_owned(), s(source));
         event.insert(attr::AT.to_owned(), n(change.at.as_millis()));
-        match self.table.put_new(event, Self::now_filter()).await {
+        match self.table.put_new(event, self.now_filter()).await {
             Ok(()) => {}
             Err(PutNewError::AlreadyExists) => return Ok(Stored::Duplicate),
             Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording consent")),
@@ -65,7 +65,7 @@ impl ContactStore for DynamoInbox {
         .await?;
         if change.kind == ConsentKind::OptOut {
             // Opt-outs are a sending-quality signal (P24): counted by month and source.
-            let month = Self::now_filter().utc_month();
+            let month = self.now_filter().utc_month();
             self.table
                 .client()
                 .update_item()
@@ -116,7 +116,7 @@ impl ContactStore for DynamoInbox {
         let hash = self.index(tenant).await?.hash("email", email);
         let alias = self
             .table
-            .get(&keys::contact_alias(tenant, "email", &hash), Self::now_filter())
+            .get(&keys::contact_alias(tenant, "email", &hash), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact alias"))?;
         match alias
@@ -162,7 +162,7 @@ impl ContactStore for DynamoInbox {
                     let mut alias = item_with_key(&alias_key);
                     alias.insert(ENTITY.to_owned(), s("contact_alias"));
                     alias.insert(attr::CONTACT_ID.to_owned(), s(id.as_str()));
-                    match self.table.put_new(alias, Self::now_filter()).await {
+                    match self.table.put_new(alias, self.now_filter()).await {
                         Ok(()) => aliases_added.push(alias_key.sk),
                         Err(PutNewError::AlreadyExists) => return Err(InboxError::EmailTaken),
                         Err(PutNewError::Unknown(e)) => return Err(unknown(e, "claiming an email")),
@@ -213,7 +213,7 @@ impl ContactStore for DynamoInbox {
     async fn contact_count(&self, tenant: &TenantId) -> Result<u64, InboxError> {
         let usage = self
             .table
-            .get(&keys::usage(tenant), Self::now_filter())
+            .get(&keys::usage(tenant), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading usage"))?;
         let count: i64 = usage
@@ -238,7 +238,7 @@ impl ContactStore for DynamoInbox {
                 .query_prefix(
                     &keys::tenant_partition(tenant),
                     &keys::consent_prefix(contact),
-                    Self::now_filter(),
+                    self.now_filter(),
                     100,
                     after.as_deref(),
                 )
@@ -268,7 +268,7 @@ impl ContactStore for DynamoInbox {
         tenant: &TenantId,
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
-        let now = Self::now_filter();
+        let now = self.now_filter();
         let index = self.index(tenant).await?;
         let mut ids = vec![index.contact_id(key).map_err(anyhow::Error::from)?];
         let alias = match key {
@@ -329,7 +329,7 @@ impl DynamoInbox {
                 let (kind, hash) = index.hash_key(key);
                 let alias = self
                     .table
-                    .get(&keys::contact_alias(tenant, kind, &hash), Self::now_filter())
+                    .get(&keys::contact_alias(tenant, kind, &hash), self.now_filter())
                     .await
                     .map_err(|e| unknown(e, "reading a contact alias"))?;
                 if let Some(found) = alias
@@ -346,7 +346,7 @@ impl DynamoInbox {
         let mut stored = Stored::Duplicate;
         let mut item = match self
             .table
-            .get(&key, Self::now_filter())
+            .get(&key, self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact"))?
         {
@@ -357,7 +357,7 @@ impl DynamoInbox {
                 fresh.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
                 fresh.insert(attr::FIRST_SEEN_AT.to_owned(), n(at.as_millis()));
                 fresh.insert(attr::LAST_SEEN_AT.to_owned(), n(at.as_millis()));
-                match self.table.put_new(fresh.clone(), Self::now_filter()).await {
+                match self.table.put_new(fresh.clone(), self.now_filter()).await {
                     Ok(()) => {
                         stored = Stored::Created;
                         // A new record may follow an erasure: never seal under a destroyed key
@@ -368,7 +368,7 @@ impl DynamoInbox {
                     }
                     Err(PutNewError::AlreadyExists) => self
                         .table
-                        .get(&key, Self::now_filter())
+                        .get(&key, self.now_filter())
                         .await
                         .map_err(|e| unknown(e, "re-reading a contact"))?
                         .ok_or_else(|| {
@@ -431,7 +431,7 @@ impl DynamoInbox {
             let mut alias = item_with_key(&alias_key);
             alias.insert(ENTITY.to_owned(), s("contact_alias"));
             alias.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
-            match self.table.put_new(alias, Self::now_filter()).await {
+            match self.table.put_new(alias, self.now_filter()).await {
                 // An alias already pointing elsewhere stays: the first contact keeps it. Listed
                 // either way (it may be ours from an earlier attempt); erasure checks the owner.
                 Ok(()) | Err(PutNewError::AlreadyExists) => aliases.push(alias_key.sk),

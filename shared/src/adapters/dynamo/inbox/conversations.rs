@@ -130,7 +130,7 @@ impl ConversationStore for DynamoInbox {
             .query_prefix(
                 &keys::tenant_partition(tenant),
                 &prefix,
-                Self::now_filter(),
+                self.now_filter(),
                 i32::from(limit),
                 after,
             )
@@ -150,7 +150,7 @@ impl ConversationStore for DynamoInbox {
             .query_prefix_ordered(
                 &keys::tenant_partition(tenant),
                 &keys::messages_prefix(conversation),
-                Self::now_filter(),
+                self.now_filter(),
                 i32::from(limit.max(1)),
                 None,
                 false,
@@ -182,7 +182,7 @@ impl DynamoInbox {
             // Only a live conversation continues: one past its retention starts anew (P50).
             let live = self
                 .table
-                .get(&keys::conversation(tenant, id), Self::now_filter())
+                .get(&keys::conversation(tenant, id), self.now_filter())
                 .await
                 .map_err(|e| unknown(e, "reading a conversation"))?;
             if live.is_some() {
@@ -234,7 +234,7 @@ impl DynamoInbox {
                 // Another event opened it first: use theirs.
                 let contact = self
                     .table
-                    .get(&contact_key, Self::now_filter())
+                    .get(&contact_key, self.now_filter())
                     .await
                     .map_err(|e| unknown(e, "re-reading a contact"))?
                     .unwrap_or_default();

@@ -63,7 +63,7 @@ impl IngestStore for DynamoInbox {
         let record_key = keys::wamid(tenant, change.wamid);
         let mut record = self
             .table
-            .get(&record_key, Self::now_filter())
+            .get(&record_key, self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a wamid"))?;
         if record.is_none() {
@@ -74,7 +74,7 @@ impl IngestStore for DynamoInbox {
                 fresh.insert(attr::MESSAGE_STATUS.to_owned(), s(MessageStatus::Queued.as_str()));
                 fresh.insert(attr::STATUS_RANK.to_owned(), n(0));
                 fresh.insert(attr::STATUSES.to_owned(), AttributeValue::M(HashMap::new()));
-                match self.table.put_new(fresh, Self::now_filter()).await {
+                match self.table.put_new(fresh, self.now_filter()).await {
                     Ok(()) => Stored::Created,
                     Err(PutNewError::AlreadyExists) => Stored::Duplicate,
                     Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
@@ -108,7 +108,7 @@ impl IngestStore for DynamoInbox {
             tracing::debug!(?stored, "Status for a wamid without a record");
             record = self
                 .table
-                .get(&record_key, Self::now_filter())
+                .get(&record_key, self.now_filter())
                 .await
                 .map_err(|e| unknown(e, "re-reading a wamid"))?;
         }
@@ -124,7 +124,7 @@ impl IngestStore for DynamoInbox {
     async fn lead_exists(&self, tenant: &TenantId, leadgen_id: &str) -> Result<bool, InboxError> {
         let item = self
             .table
-            .get(&keys::lead(tenant, leadgen_id), Self::now_filter())
+            .get(&keys::lead(tenant, leadgen_id), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a lead"))?;
         Ok(item.is_some())
@@ -150,7 +150,7 @@ impl IngestStore for DynamoInbox {
         item.insert(attr::RECEIVED_AT.to_owned(), n(now.as_millis()));
         item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, &contact_id)));
         item.insert(GSI1SK.to_owned(), s(keys::contact_index_lead(now, lead.leadgen_id)));
-        let stored = match self.table.put_new(item, Self::now_filter()).await {
+        let stored = match self.table.put_new(item, self.now_filter()).await {
             Ok(()) => Stored::Created,
             Err(PutNewError::AlreadyExists) => Stored::Duplicate,
             Err(PutNewError::Unknown(e)) => return Err(unknown(e, "storing a lead")),

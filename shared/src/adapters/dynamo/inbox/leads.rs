@@ -34,7 +34,7 @@ impl LeadStore for DynamoInbox {
             attr::LEAD.to_owned(),
             sealed(&self.sealer(tenant, &contact_id).await?, attr::LEAD, &fields.to_string())?,
         );
-        self.table.put_new(item, Self::now_filter()).await.map_err(|e| unknown(e, "storing a lead"))?;
+        self.table.put_new(item, self.now_filter()).await.map_err(|e| unknown(e, "storing a lead"))?;
         Ok(view)
     }
 

@@ -31,7 +31,7 @@ impl LifecycleStore for DynamoInbox {
         let key = keys::conversation(tenant, conversation);
         let item =
             self.table.get_including_expired(&key).await.map_err(|e| unknown(e, "reading a conversation"))?;
-        self.remove_conversation(tenant, conversation, item.as_ref(), Self::now_filter(), budget).await
+        self.remove_conversation(tenant, conversation, item.as_ref(), self.now_filter(), budget).await
     }
 
     async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
@@ -247,7 +247,7 @@ impl DynamoInbox {
         contact_id: &ContactId,
         budget: usize,
     ) -> Result<(Vec<Key>, ErasureCounts), InboxError> {
-        let now = Self::now_filter();
+        let now = self.now_filter();
         let partition = keys::tenant_partition(tenant);
         let index = keys::contact_index_partition(tenant, contact_id);
         let mut plan: Vec<Key> = Vec::new();

@@ -180,9 +180,9 @@ struct NewestFirst<'a> {
 }
 
 impl DynamoInbox {
-    fn now_filter() -> Timestamp {
-        use crate::domain::Clock as _;
-        crate::domain::SystemClock.now()
+    /// The instant expiry filters and time stamps use: the table's clock.
+    fn now_filter(&self) -> Timestamp {
+        self.table.now()
     }
 
     /// The tenant's blind index (cached; made on first need).
@@ -263,7 +263,7 @@ impl DynamoInbox {
         map: fn(&Item) -> anyhow::Result<T>,
         what: &'static str,
     ) -> Result<Option<T>, InboxError> {
-        match self.table.get(key, Self::now_filter()).await.map_err(|e| unknown(e, what))? {
+        match self.table.get(key, self.now_filter()).await.map_err(|e| unknown(e, what))? {
             Some(item) => map(&self.open(tenant, item).await?).map(Some).map_err(|e| unknown(e, what)),
             None => Ok(None),
         }
@@ -392,7 +392,7 @@ impl DynamoInbox {
         limit: u16,
     ) -> Result<super::table::Page, InboxError> {
         let partition = keys::tenant_partition(tenant);
-        let now = Self::now_filter();
+        let now = self.now_filter();
         let limit = i32::from(limit);
         match contact {
             None => {

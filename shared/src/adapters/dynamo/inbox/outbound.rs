@@ -16,7 +16,7 @@ impl OutboundStore for DynamoInbox {
         let contact_key = keys::contact(tenant, message.contact);
         let contact = self
             .table
-            .get(&contact_key, Self::now_filter())
+            .get(&contact_key, self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact"))?
             .ok_or(InboxError::NoContact)?;
@@ -173,7 +173,7 @@ impl OutboundStore for DynamoInbox {
             let record_key = keys::wamid(tenant, wamid);
             let placeholder = self
                 .table
-                .get(&record_key, Self::now_filter())
+                .get(&record_key, self.now_filter())
                 .await
                 .map_err(|e| unknown(e, "reading a wamid"))?;
             if placeholder.is_some() {
@@ -269,7 +269,7 @@ impl DynamoInbox {
         let contact_id = self.index(tenant).await?.contact_id(&first).map_err(anyhow::Error::from)?;
         let contact = self
             .table
-            .get(&keys::contact(tenant, &contact_id), Self::now_filter())
+            .get(&keys::contact(tenant, &contact_id), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact"))?;
         let Some(conversation) = contact
@@ -298,7 +298,7 @@ impl DynamoInbox {
     ) -> Result<Option<Key>, InboxError> {
         let lookup = self
             .table
-            .get(&keys::outbound(tenant, id), Self::now_filter())
+            .get(&keys::outbound(tenant, id), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading an outbound lookup"))?;
         Ok(lookup

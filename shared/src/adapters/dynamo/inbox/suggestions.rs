@@ -117,7 +117,7 @@ impl SuggestionStore for DynamoInbox {
         loop {
             let page = self
                 .table
-                .query_prefix(&partition, &prefix, Self::now_filter(), 100, after.as_deref())
+                .query_prefix(&partition, &prefix, self.now_filter(), 100, after.as_deref())
                 .await
                 .map_err(|e| unknown(e, "listing suggestions"))?;
             for item in &self.open_all(tenant, page.items).await? {

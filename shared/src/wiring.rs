@@ -1,0 +1,255 @@
+//! One wiring for every function: the [`Adapters`] trait names one type per port, [`Aws`] is
+//! the production set (built once per process from one SDK configuration), and the in-memory set
+//! is `testing::Fakes`. Each function's `Deps<A: Adapters>` holds only the ports it uses.
+
+use std::sync::Arc;
+
+use crate::adapters::ai::OpenAiCompatible;
+use crate::adapters::documents::{
+    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+};
+use crate::adapters::dynamo::idempotency::MIN_RETENTION;
+use crate::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
+use crate::adapters::graph::GraphClient;
+use crate::adapters::kms::{CachePolicy, Keyring, KmsVault};
+use crate::adapters::sqs::SqsQueue;
+use crate::config::{aws_sdk_config, ConfigError, Env};
+use crate::domain::ai::{AiProvider, SuggestionStore};
+use crate::domain::audit::AuditLog;
+use crate::domain::crm::RecordStore;
+use crate::domain::identity::Directory;
+use crate::domain::inbox::{
+    ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
+};
+use crate::domain::outbound::{QualityMeter, TemplateStore};
+use crate::domain::ports::{
+    ApiKeyStore, CloudApi, ConnectionStore, IdempotencyStore, LeadSource, Queue, RateLimiter, TenantRouting,
+    TenantStore, Vault,
+};
+use crate::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
+use crate::domain::{Clock, SystemClock};
+
+/// The adapters one deployment runs on: one associated type per port, each bounded by exactly
+/// that port. Production is [`Aws`]; unit tests use `testing::Fakes`. The trait only names
+/// types: building them is the implementation's business (see [`Aws::from_env`]).
+pub trait Adapters: Send + Sync + 'static {
+    /// Contacts, their aliases and consent ledger.
+    type Contacts: ContactStore;
+    /// Conversations and their messages, as read by agents.
+    type Conversations: ConversationStore;
+    /// What arrives from Meta: messages, statuses, leads.
+    type Ingest: IngestStore;
+    /// Outbound messages: queued, claimed, sent.
+    type Outbound: OutboundStore;
+    /// Leads kept by the CRM.
+    type Leads: LeadStore;
+    /// Erasure, expiry and sanitizing of what is stored about people.
+    type Lifecycle: LifecycleStore;
+    /// AI suggestion requests and their results.
+    type Suggestions: SuggestionStore;
+    /// Tenants, keys and connections.
+    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
+    /// Envelope encryption of secrets.
+    type Vault: Vault;
+    /// The time source.
+    type Clock: Clock;
+    /// Erasure requests and the retention queues.
+    type Privacy: ErasureStore + RetentionQueue + PurgeStore;
+    /// Users and sessions.
+    type Directory: Directory;
+    /// The audit trail.
+    type Audit: AuditLog;
+    /// Notes, tasks, appointments, activities.
+    type Records: RecordStore;
+    /// Request rate limiting and monthly message counts.
+    type Limiter: RateLimiter;
+    /// An SQS queue (`inbound.fifo`, `outbound.fifo`, `suggest`).
+    type Queue: Queue;
+    /// Idempotency keys of `POST /v1/messages`.
+    type Idempotency: IdempotencyStore;
+    /// Message templates as synced.
+    type Templates: TemplateStore;
+    /// The Cloud API (sending, template sync).
+    type Cloud: CloudApi;
+    /// Sending quality counters.
+    type Quality: QualityMeter;
+    /// Lead Ads on the Graph API (fetching a lead).
+    type LeadAds: LeadSource;
+    /// An AI provider.
+    type Ai: AiProvider;
+}
+
+/// Where the stores are: the settings every function with a table reads the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The single table (`TABLE_NAME`).
+    pub table_name: String,
+    /// The key table of contacts' data keys (`KEY_TABLE_NAME`; no backups, P64).
+    pub key_table_name: String,
+    /// The KMS key of envelopes and data keys (`KMS_KEY_ID`: id, ARN or alias).
+    pub kms_key_id: String,
+}
+
+impl StoreConfig {
+    /// Reads `TABLE_NAME`, `KEY_TABLE_NAME` and `KMS_KEY_ID`, in that order.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming the first one unset.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            key_table_name: env.required("KEY_TABLE_NAME")?,
+            kms_key_id: env.required("KMS_KEY_ID")?,
+        })
+    }
+}
+
+/// The production adapters, and the SDK clients they are made from: built once per process
+/// from one [`aws_config::SdkConfig`], then asked for what a function uses. A function that
+/// uses no queue names no queue URL; one that uses no table names no table.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    dynamo: aws_sdk_dynamodb::Client,
+    kms: aws_sdk_kms::Client,
+    sqs: aws_sdk_sqs::Client,
+    clock: SystemClock,
+}
+
+impl Adapters for Aws {
+    type Contacts = DynamoInbox;
+    type Conversations = DynamoInbox;
+    type Ingest = DynamoInbox;
+    type Outbound = DynamoInbox;
+    type Leads = DynamoInbox;
+    type Lifecycle = DynamoInbox;
+    type Suggestions = DynamoInbox;
+    type Tenants = DynamoTenantStore;
+    type Vault = KmsVault;
+    type Clock = SystemClock;
+    type Privacy = DynamoPrivacy;
+    type Directory = DocDirectory<Table>;
+    type Audit = DocAuditLog<Table>;
+    type Records = DocRecords<Table>;
+    type Limiter = DocRateLimiter<Table>;
+    type Queue = SqsQueue;
+    type Idempotency = DynamoIdempotency;
+    type Templates = DocTemplates<Table>;
+    type Cloud = GraphClient;
+    type Quality = DocQuality<Table>;
+    type LeadAds = GraphClient;
+    type Ai = OpenAiCompatible;
+}
+
+impl Aws {
+    /// The clients of the process: region, credentials and `AWS_ENDPOINT_URL` from the
+    /// environment ([`aws_sdk_config`]), the system clock.
+    pub async fn from_env() -> Self {
+        Self::new(&aws_sdk_config().await)
+    }
+
+    /// The clients made from `sdk`, each once.
+    #[must_use]
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self::from_clients(
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_kms::Client::new(sdk),
+            aws_sdk_sqs::Client::new(sdk),
+        )
+    }
+
+    /// Around clients built elsewhere (tests that count or redirect requests).
+    #[must_use]
+    pub fn from_clients(
+        dynamo: aws_sdk_dynamodb::Client,
+        kms: aws_sdk_kms::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
+        Self { dynamo, kms, sqs, clock: SystemClock }
+    }
+
+    /// The time source every adapter made here tells time by.
+    #[must_use]
+    pub fn clock(&self) -> SystemClock {
+        self.clock
+    }
+
+    /// The table `name`, telling time by [`Aws::clock`].
+    #[must_use]
+    pub fn table(&self, name: &str) -> Table {
+        Table::new(self.dynamo.clone(), name.to_owned(), Arc::new(self.clock))
+    }
+
+    /// The stores of `config`: the single table and one keyring over it, shared by every
+    /// repository of the process (one cache of data keys).
+    #[must_use]
+    pub fn stores(&self, config: &StoreConfig) -> Stores {
+        let table = self.table(&config.table_name);
+        let keyring = Keyring::on(&table, &config.key_table_name, self.kms.clone(), &config.kms_key_id);
+        Stores { table, keyring }
+    }
+
+    /// The vault of tenants' secrets, sealing under `config`'s KMS key (its own data-key cache).
+    #[must_use]
+    pub fn vault(&self, config: &StoreConfig) -> KmsVault {
+        KmsVault::new(self.kms.clone(), config.kms_key_id.clone(), CachePolicy::default())
+    }
+
+    /// The SQS queue at `url`.
+    #[must_use]
+    pub fn queue(&self, url: &str) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), url.to_owned())
+    }
+}
+
+/// The single table and the keyring over it; every DynamoDB repository of a process is made
+/// from these, so they share the table's clock and one cache of contacts' data keys.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    table: Table,
+    keyring: Arc<Keyring>,
+}
+
+impl Stores {
+    /// The stores on `table` with `keyring` (tests that make their own keyring).
+    #[must_use]
+    pub fn on(table: Table, keyring: Arc<Keyring>) -> Self {
+        Self { table, keyring }
+    }
+
+    /// The single table (the document repositories run on it).
+    #[must_use]
+    pub fn table(&self) -> Table {
+        self.table.clone()
+    }
+
+    /// The keyring of contacts' data keys.
+    #[must_use]
+    pub fn keyring(&self) -> Arc<Keyring> {
+        Arc::clone(&self.keyring)
+    }
+
+    /// The inbox: every inbox port (contacts, conversations, ingest, outbound, leads,
+    /// lifecycle, suggestions) on the table, sealing with the keyring.
+    #[must_use]
+    pub fn inbox(&self) -> DynamoInbox {
+        DynamoInbox::new(self.table(), self.keyring())
+    }
+
+    /// Tenants.
+    #[must_use]
+    pub fn tenants(&self) -> DynamoTenantStore {
+        DynamoTenantStore::new(self.table())
+    }
+
+    /// Erasure requests and the retention queues (erasing destroys keys in the key table).
+    #[must_use]
+    pub fn privacy(&self) -> DynamoPrivacy {
+        DynamoPrivacy::new(self.table(), self.keyring.key_table().clone())
+    }
+
+    /// Idempotency keys, kept at least as long as Meta and SQS may redeliver.
+    #[must_use]
+    pub fn idempotency(&self) -> DynamoIdempotency {
+        DynamoIdempotency::new(self.table(), MIN_RETENTION)
+    }
+}
