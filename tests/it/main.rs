@@ -14,6 +14,7 @@
 
 mod ai;
 mod api;
+mod api_data;
 mod architecture;
 mod batch;
 mod bench_inbound;

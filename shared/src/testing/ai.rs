@@ -1,6 +1,5 @@
 //! An AI provider in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// One call the fake AI provider received.

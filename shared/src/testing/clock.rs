@@ -1,6 +1,5 @@
 //! A clock the test sets and moves.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// A clock the test sets and moves.

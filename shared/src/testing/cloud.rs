@@ -1,6 +1,5 @@
 //! A scripted Cloud API.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// A scripted Cloud API: records what was sent, answers wamids, and fails with the Meta errors

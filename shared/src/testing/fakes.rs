@@ -2,7 +2,6 @@
 
 use std::marker::PhantomData;
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,

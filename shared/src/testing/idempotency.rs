@@ -1,6 +1,5 @@
 //! Idempotency records in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// Idempotency records in memory (same decisions as the DynamoDB store: a claim holds until

@@ -1,6 +1,5 @@
 //! Erasure requests and retention queues in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// Erasure requests in memory.

@@ -1,6 +1,5 @@
 //! A queue in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// A queue that keeps what was sent, and can be told to fail.

@@ -1,6 +1,5 @@
 //! Tenants, keys and connections in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// Tenants in memory.

@@ -1,6 +1,5 @@
 //! Envelope encryption with a key held in memory instead of KMS.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// A vault that wraps data keys with a key held in memory instead of KMS. Real AES-256-GCM, and

@@ -1,6 +1,5 @@
 //! [`ContactStore`] in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl ContactStore for MemoryInbox {

@@ -1,6 +1,5 @@
 //! [`ConversationStore`] in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 use crate::domain::inbox::UpdateConversationError;
 

@@ -1,6 +1,5 @@
 //! [`IngestStore`] in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl IngestStore for MemoryInbox {

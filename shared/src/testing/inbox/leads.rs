@@ -1,6 +1,5 @@
 //! [`LeadStore`] in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl LeadStore for MemoryInbox {

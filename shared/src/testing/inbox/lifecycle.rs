@@ -1,6 +1,5 @@
 //! [`LifecycleStore`] in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl LifecycleStore for MemoryInbox {

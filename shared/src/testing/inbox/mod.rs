@@ -1,7 +1,6 @@
 //! The inbox's ports in memory: one [`MemoryInbox`] implements every inbox port, one file per
 //! port. `contract` runs the same suites on it as on DynamoDB.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 use crate::domain::inbox::ConversationState;
 use crate::domain::inbox::SERVICE_WINDOW;

@@ -1,6 +1,5 @@
 //! [`OutboundStore`] in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl OutboundStore for MemoryInbox {

@@ -1,6 +1,5 @@
 //! AI suggestion requests in memory.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl SuggestionStore for MemoryInbox {

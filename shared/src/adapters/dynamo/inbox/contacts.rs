@@ -1,6 +1,5 @@
 //! [`ContactStore`] on the table: contacts, their aliases under the blind index, the consent ledger.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl ContactStore for DynamoInbox {

@@ -1,7 +1,6 @@
 //! [`ConversationStore`] on the table: conversations, their messages, and the retention clock
 //! every write to a conversation moves.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl ConversationStore for DynamoInbox {

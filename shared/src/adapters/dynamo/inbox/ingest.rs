@@ -1,6 +1,5 @@
 //! [`IngestStore`] on the table: inbound messages, statuses and leads, each stored exactly once.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl IngestStore for DynamoInbox {

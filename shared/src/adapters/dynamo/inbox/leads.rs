@@ -1,6 +1,5 @@
 //! [`LeadStore`] on the table: leads as the team works them.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl LeadStore for DynamoInbox {

@@ -1,7 +1,6 @@
 //! [`LifecycleStore`] on the table: erasure, expiry, sanitizing, re-stamping, deletion after a
 //! disconnect — budgeted and resumable.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl LifecycleStore for DynamoInbox {

@@ -1,6 +1,5 @@
 //! [`OutboundStore`] on the table: an outbound message from acceptance to Meta's answer.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl OutboundStore for DynamoInbox {

@@ -1,6 +1,5 @@
 //! Items of the inbox read back into the domain's views, and the message records written.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// The fields of a new message record.
