@@ -30,7 +30,10 @@ use crate::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
 use crate::domain::{Clock, SystemClock};
 
 /// The adapters one deployment runs on: one associated type per port, each bounded by exactly
-/// that port. Production is [`Aws`]; unit tests use `testing::Fakes`. The trait only names
+/// that port — except `Tenants` and `Privacy`, which each name the one adapter that keeps the
+/// split tenant ports (`TenantStore`, `ApiKeyStore`, `ConnectionStore`, `TenantRouting`) and
+/// privacy ports (`ErasureStore`, `RetentionQueue`, `PurgeStore`). Production is [`Aws`]; unit
+/// tests use `testing::Fakes`. The trait only names
 /// types: building them is the implementation's business (see [`Aws::from_env`]).
 pub trait Adapters: Send + Sync + 'static {
     /// Contacts, their aliases and consent ledger.
@@ -210,12 +213,6 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// The stores on `table` with `keyring` (tests that make their own keyring).
-    #[must_use]
-    pub fn on(table: Table, keyring: Arc<Keyring>) -> Self {
-        Self { table, keyring }
-    }
-
     /// The single table (the document repositories run on it).
     #[must_use]
     pub fn table(&self) -> Table {

@@ -10,7 +10,6 @@ use shared::domain::crm::RecordError;
 use shared::domain::identity::{CreateUserError, DirectoryError, UpdateError};
 use shared::domain::inbox::{InboxError, UpdateConversationError};
 use shared::domain::outbound::Refusal;
-use shared::domain::ports::OpenError;
 use shared::domain::ports::{ConnectError, CreateTenantError, SealError, TenantStoreError};
 use shared::domain::privacy::{Integration, PrivacyError};
 use shared::lambda::http::Problem;
@@ -185,17 +184,6 @@ impl From<RecordError> for ApiError {
                 Problem::bad_request("cursor is not one this listing returned").into()
             }
             RecordError::Unknown(e) => internal(&e),
-        }
-    }
-}
-
-impl From<OpenError> for ApiError {
-    fn from(error: OpenError) -> Self {
-        match error {
-            OpenError::Refused => {
-                internal(&anyhow::anyhow!("a stored envelope did not open under its context"))
-            }
-            OpenError::Unknown(e) => internal(&e),
         }
     }
 }

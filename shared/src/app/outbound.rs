@@ -1,7 +1,8 @@
 //! Submitting an outbound message (P20–P22, P25): the sending policy, the agent's scope, the
 //! template pre-flight and the plan's monthly limit are checked, then the message is stored as
-//! `queued` and put on `outbound.fifo` for `send`. The API's `POST /v1/messages` and the
-//! chatbot replies of `inbound` submit through here, so both refuse exactly the same things.
+//! `queued` and put on `outbound.fifo` for `send`. The API's `POST /v1/messages` submits through
+//! here; `inbound` holds the same ports ([`OutboundPorts`]) so that its replies (the chatbot
+//! flows of issue #17) refuse exactly the same things — its unit test submits one today.
 
 use crate::domain::inbox::{
     AgentScope, ContactStore as _, ConversationFilter, ConversationStore as _, NewOutboundMessage,

@@ -429,15 +429,17 @@ mod tests {
 
     #[test]
     fn queues_are_ids_and_a_stored_name_that_is_none_is_left_out_not_fatal() {
-        for name in ["support", "sales", "billing", "vip", "q_01hzy"] {
+        for name in ["support", "sales", "billing", "vip", "q_01hzy", "Customer Success", "a#b"] {
             assert_eq!(QueueId::parse(name).unwrap().as_str(), name);
         }
-        assert!(QueueId::parse("Customer Success").is_err() && QueueId::parse("a#b").is_err());
+        assert_eq!(QueueId::parse("  vip ").unwrap().as_str(), "vip");
+        assert!(QueueId::parse(" ").is_err() && QueueId::parse("a\nb").is_err());
+        assert!(QueueId::parse("q".repeat(65)).is_err());
         let mut stored =
             serde_json::to_value(User { queues: vec![QueueId::parse("support").unwrap()], ..user() })
                 .unwrap();
         assert_eq!(stored["queues"], serde_json::json!(["support"]), "stored as the names they were");
-        stored["queues"] = serde_json::json!(["support", "Customer Success"]);
+        stored["queues"] = serde_json::json!(["support", ""]);
         let read: User = serde_json::from_value(stored).unwrap();
         assert_eq!(read.queues, vec![QueueId::parse("support").unwrap()]);
     }

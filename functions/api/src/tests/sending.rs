@@ -288,12 +288,17 @@ async fn a_conversations_queue_is_a_queue_id_shown_as_before() {
     let listed = json(&handle(get("/v1/conversations", &[], &key), &deps).await);
     let path = format!("/v1/conversations/{}", listed["items"][0]["id"].as_str().expect("a conversation"));
 
-    let moved = handle(request("PATCH", &path, Some(&key), r#"{"queue":"billing"}"#), &deps).await;
     let spaced = handle(request("PATCH", &path, Some(&key), r#"{"queue":"Customer Success"}"#), &deps).await;
+    let too_long = format!(r#"{{"queue":"{}"}}"#, "q".repeat(65));
+    let refused = handle(request("PATCH", &path, Some(&key), &too_long), &deps).await;
+    let blank = handle(request("PATCH", &path, Some(&key), r#"{"queue":"  "}"#), &deps).await;
+    let moved = handle(request("PATCH", &path, Some(&key), r#"{"queue":"billing"}"#), &deps).await;
     let filtered = json(&handle(get("/v1/conversations", &[("queue", "billing")], &key), &deps).await);
 
+    assert_eq!(spaced.status(), StatusCode::OK, "a name the tenant chose stays a valid queue");
+    assert_eq!(json(&spaced)["queue"], "Customer Success");
+    assert_eq!((refused.status(), blank.status()), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
     assert_eq!(moved.status(), StatusCode::OK);
     assert_eq!(json(&moved)["queue"], "billing");
-    assert_eq!(spaced.status(), StatusCode::BAD_REQUEST);
     assert_eq!(filtered["items"].as_array().map(Vec::len), Some(1));
 }

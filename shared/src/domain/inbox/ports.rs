@@ -1,5 +1,6 @@
-//! The inbox's ports, one per aggregate: each function is bounded only by the ones it uses
-//! (inbound: ingest and contacts; send: outbound and contacts; retention: lifecycle, …).
+//! The inbox's ports, one per aggregate: each function holds only the ones it uses (send:
+//! outbound and contacts; suggest: conversations and contacts; retention: lifecycle,
+//! conversations and leads; inbound: ingest and contacts, plus what submitting a reply needs).
 //!
 //! One style across the codebase: native `async` trait methods returning
 //! `impl Future<Output = Result<_, InboxError>> + Send`. Every method documents its error contract.

@@ -1,4 +1,4 @@
-//! [`PrivacyStore`]'s erasure requests and day cursors: a request reads back pending and is due
+//! [`ErasureStore`] and [`RetentionQueue`]'s day cursors: a request reads back pending and is due
 //! until completed with its receipt; progress is kept; another tenant finds nothing. (The purge
 //! and restamp queues have no suite yet.)
 

@@ -55,8 +55,14 @@ impl ConversationStore for DynamoInbox {
         // writers that saw one version, exactly one passes. An item without a version is at 0.
         let version_matches =
             if seen == 0 { "(attribute_not_exists(#ver) OR #ver = :seen)" } else { "#ver = :seen" };
+        // An expired conversation is absent (P56), even before TTL removes it.
         request = request
-            .condition_expression(format!("attribute_exists(#pk) AND {version_matches} AND #st = :from"));
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":now", n(self.now_filter().as_secs()))
+            .condition_expression(format!(
+                "attribute_exists(#pk) AND {version_matches} AND #st = :from \
+                 AND (attribute_not_exists(#exp) OR #exp > :now)"
+            ));
         if let Some(state) = patch.state {
             sets.push("#st = :next");
             request = request.expression_attribute_values(":next", s(state.as_str()));
