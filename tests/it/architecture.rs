@@ -1,5 +1,6 @@
 //! Architecture rules, checked on the source text (no AWS, no environment variables): the domain
-//! and the kernel import no adapter, module imports form no cycle, source files stay short.
+//! and the kernel import no adapter, module imports form no cycle, source files stay short and
+//! open with a line saying what they hold.
 //!
 //! The import graph is read from paths in code (comments, strings and `#[cfg(test)]` modules are
 //! left out: a test module is a leaf nothing imports, so it cannot close a cycle). An edge is a
@@ -453,6 +454,19 @@ fn architecture_no_source_file_is_longer_than_800_lines() {
         }
     }
     assert!(offending.is_empty(), "files over {MAX_LINES} lines (split them):\n{}", offending.join("\n"));
+}
+
+#[test]
+fn architecture_every_module_opens_with_a_line_saying_what_it_holds() {
+    let mut offending = Vec::new();
+    for dir in ["shared", "functions", "infra", "tests"] {
+        for file in rust_files(dir) {
+            if !read(&file).starts_with("//! ") {
+                offending.push(relative(&file));
+            }
+        }
+    }
+    assert!(offending.is_empty(), "modules without an opening `//!` line:\n{}", offending.join("\n"));
 }
 
 #[test]
