@@ -30,10 +30,7 @@ use crate::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
 use crate::domain::{Clock, SystemClock};
 
 /// The adapters one deployment runs on: one associated type per port, each bounded by exactly
-/// that port — except `Tenants` and `Privacy`, which each name the one adapter that keeps the
-/// split tenant ports (`TenantStore`, `ApiKeyStore`, `ConnectionStore`, `TenantRouting`) and
-/// privacy ports (`ErasureStore`, `RetentionQueue`, `PurgeStore`). Production is [`Aws`]; unit
-/// tests use `testing::Fakes`. The trait only names
+/// that port. Production is [`Aws`]; unit tests use `testing::Fakes`. The trait only names
 /// types: building them is the implementation's business (see [`Aws::from_env`]).
 pub trait Adapters: Send + Sync + 'static {
     /// Contacts, their aliases and consent ledger.
@@ -50,14 +47,24 @@ pub trait Adapters: Send + Sync + 'static {
     type Lifecycle: LifecycleStore;
     /// AI suggestion requests and their results.
     type Suggestions: SuggestionStore;
-    /// Tenants, keys and connections.
-    type Tenants: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting;
+    /// Tenants themselves: created, read, changed, closed; their retention settings.
+    type Tenants: TenantStore;
+    /// Tenants' API keys.
+    type ApiKeys: ApiKeyStore;
+    /// Tenants' integrations: WhatsApp number, Lead Ads Page, AI provider.
+    type Connections: ConnectionStore;
+    /// Which tenant an event from Meta belongs to.
+    type Routing: TenantRouting;
     /// Envelope encryption of secrets.
     type Vault: Vault;
     /// The time source.
     type Clock: Clock;
-    /// Erasure requests and the retention queues.
-    type Privacy: ErasureStore + RetentionQueue + PurgeStore;
+    /// Erasure requests and their receipts.
+    type Erasures: ErasureStore;
+    /// The retention run's day queues, cursors and re-stamping.
+    type Schedule: RetentionQueue;
+    /// Purges of closed tenants and of what a disconnected integration brought in.
+    type Purges: PurgeStore;
     /// Users and sessions.
     type Directory: Directory;
     /// The audit trail.
@@ -127,9 +134,14 @@ impl Adapters for Aws {
     type Lifecycle = DynamoInbox;
     type Suggestions = DynamoInbox;
     type Tenants = DynamoTenantStore;
+    type ApiKeys = DynamoTenantStore;
+    type Connections = DynamoTenantStore;
+    type Routing = DynamoTenantStore;
     type Vault = KmsVault;
     type Clock = SystemClock;
-    type Privacy = DynamoPrivacy;
+    type Erasures = DynamoPrivacy;
+    type Schedule = DynamoPrivacy;
+    type Purges = DynamoPrivacy;
     type Directory = DocDirectory<Table>;
     type Audit = DocAuditLog<Table>;
     type Records = DocRecords<Table>;

@@ -153,7 +153,7 @@ async fn bench_send() {
         access_token: setup_vault.seal(&token, b"EAABENCH").await.expect("seal"),
         connected_at: now,
     };
-    deps.tenants.connect_whatsapp(&tenant, &connection).await.expect("connect");
+    deps.connections.connect_whatsapp(&tenant, &connection).await.expect("connect");
     let mut contacts = Vec::new();
     for i in 0..recipients {
         let phone = PhoneNumber::parse(&format!("55119{:08}", i)).expect("phone");

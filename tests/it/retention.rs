@@ -193,7 +193,7 @@ async fn shortening_the_retention_period_takes_effect_at_the_next_run() {
         .await
         .expect("read")
         .is_none());
-    assert!(deps.privacy.due_restamps(10).await.expect("queue").is_empty(), "re-stamping finished");
+    assert!(deps.schedule.due_restamps(10).await.expect("queue").is_empty(), "re-stamping finished");
 }
 
 #[tokio::test]
@@ -251,7 +251,7 @@ async fn a_longer_content_age_keeps_content_until_its_new_day() {
     assert!(messages[0].payload.is_some(), "not sanitized under the longer age");
     let due_day = shared::domain::inbox::epoch_day(days_ago(40)) + 60;
     let queued =
-        deps.privacy.due_on(shared::domain::privacy::DayQueue::Sanitize, due_day, 10).await.expect("queue");
+        deps.schedule.due_on(shared::domain::privacy::DayQueue::Sanitize, due_day, 10).await.expect("queue");
     assert!(queued.iter().any(|(t, c)| *t == tenant && *c == conversation), "re-queued for day {due_day}");
 }
 
@@ -282,10 +282,10 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
         access_token: crate::support::sealed_placeholder(),
         connected_at: days_ago(200),
     };
-    deps.tenants.connect_whatsapp(&gone, &connection).await.expect("connect");
+    deps.connections.connect_whatsapp(&gone, &connection).await.expect("connect");
     let grace = |closed: Timestamp| Timestamp::from_millis(closed.as_millis() + 90 * 86_400_000);
     for (tenant, closed) in [(&gone, days_ago(91)), (&waiting, days_ago(10)), (&reopened, days_ago(91))] {
-        deps.privacy.queue_purge(tenant, grace(closed)).await.expect("queue");
+        deps.purges.queue_purge(tenant, grace(closed)).await.expect("queue");
         deps.tenants
             .update_tenant(tenant, &shared::domain::ports::TenantUpdate::Closure(Some(closed)))
             .await
@@ -326,7 +326,7 @@ async fn a_closed_tenant_is_purged_after_its_grace_period_and_only_then() {
     assert!(items_of(&waiting).await > 0, "still in its grace period");
     assert!(items_of(&reopened).await > 0, "reopened: kept");
     assert!(
-        deps.privacy.due_purges(days_ago(0), 10).await.expect("queue").is_empty(),
+        deps.purges.due_purges(days_ago(0), 10).await.expect("queue").is_empty(),
         "the reopened entry is dropped"
     );
     let purge = |report: &retention::RunReport| {
@@ -388,7 +388,7 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
         access_token: crate::support::sealed_placeholder(),
         connected_at: days_ago(30),
     };
-    deps.tenants.connect_whatsapp(&failed, &connection).await.expect("connect");
+    deps.connections.connect_whatsapp(&failed, &connection).await.expect("connect");
     let now = SystemClock.now();
     for tenant in [&plain, &held, &failed] {
         for (integration, source_id) in
@@ -400,7 +400,7 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
                 source_id: source_id.to_owned(),
                 disconnected_at: now,
             };
-            deps.privacy.queue_meta_purge(&purge).await.expect("queued");
+            deps.purges.queue_meta_purge(&purge).await.expect("queued");
         }
     }
 
@@ -449,7 +449,7 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
         (1, 1),
         "still connected: the number's data stays"
     );
-    assert!(deps.privacy.due_meta_purges(10).await.expect("queue").is_empty(), "every entry is done");
+    assert!(deps.purges.due_meta_purges(10).await.expect("queue").is_empty(), "every entry is done");
     let purged = |report: &retention::RunReport| {
         report.tasks.iter().find(|t| t.name == "purge_disconnected").map(|t| t.items).unwrap_or_default()
     };

@@ -136,7 +136,7 @@ pub async fn authenticate<A: Adapters>(request: &Request, deps: &Deps<A>) -> Res
 
     if let Some(key) = ApiKey::parse(credential) {
         let record = deps
-            .tenants
+            .api_keys
             .api_key(&key.tenant_id, &key.key_id)
             .await
             .map_err(|e| AuthError::Unknown(e.into()))?

@@ -94,6 +94,12 @@ pub struct Deps<A: Adapters> {
     pub config: Config,
     /// Tenants, keys and connections.
     pub tenants: A::Tenants,
+    /// API keys.
+    pub api_keys: A::ApiKeys,
+    /// The WhatsApp number, Lead Ads Page and AI provider connections.
+    pub connections: A::Connections,
+    /// Which tenant a number or Page belongs to.
+    pub routing: A::Routing,
     /// Envelope encryption of secrets.
     pub vault: A::Vault,
     /// The time source.
@@ -110,8 +116,12 @@ pub struct Deps<A: Adapters> {
     pub outbox: A::Outbound,
     /// AI suggestion requests and their results.
     pub suggestions: A::Suggestions,
-    /// Erasure requests.
-    pub privacy: A::Privacy,
+    /// Erasure requests and their receipts.
+    pub erasures: A::Erasures,
+    /// The retention run's day queues and re-stamping.
+    pub schedule: A::Schedule,
+    /// Purges of closed tenants and disconnected integrations.
+    pub purges: A::Purges,
     /// Users and sessions.
     pub directory: A::Directory,
     /// The audit trail.
@@ -145,6 +155,9 @@ impl Deps<Aws> {
         let table = stores.table();
         Ok(Self {
             tenants: stores.tenants(),
+            api_keys: stores.tenants(),
+            connections: stores.tenants(),
+            routing: stores.tenants(),
             vault: aws.vault(&config.store),
             clock: aws.clock(),
             contacts: inbox.clone(),
@@ -153,7 +166,9 @@ impl Deps<Aws> {
             lifecycle: inbox.clone(),
             outbox: inbox.clone(),
             suggestions: inbox,
-            privacy: stores.privacy(),
+            erasures: stores.privacy(),
+            schedule: stores.privacy(),
+            purges: stores.privacy(),
             directory: DocDirectory::new(table.clone()),
             audit: DocAuditLog::new(table.clone()),
             records: DocRecords::new(table.clone()),
@@ -178,6 +193,7 @@ impl<A: Adapters> Deps<A> {
             conversations: &self.conversations,
             outbox: &self.outbox,
             tenants: &self.tenants,
+            connections: &self.connections,
             templates: &self.templates,
             limiter: &self.limiter,
             queue: &self.outbound,

@@ -88,6 +88,10 @@ pub struct Deps<A: Adapters> {
     pub contacts: A::Contacts,
     /// Tenants and their connections (routing).
     pub tenants: A::Tenants,
+    /// The WhatsApp number, Lead Ads Page and AI provider connections.
+    pub connections: A::Connections,
+    /// Which tenant a number or Page belongs to.
+    pub routing: A::Routing,
     /// Envelope encryption (Page tokens).
     pub vault: A::Vault,
     /// The Graph API (Lead Ads).
@@ -124,6 +128,8 @@ impl Deps<Aws> {
             templates: DocTemplates::new(table.clone()),
             limiter: DocRateLimiter::new(table),
             tenants: stores.tenants(),
+            connections: stores.tenants(),
+            routing: stores.tenants(),
             vault: aws.vault(&config.store),
             graph: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             clock: aws.clock(),
@@ -142,6 +148,7 @@ impl<A: Adapters> Deps<A> {
             conversations: &self.conversations,
             outbox: &self.outbox,
             tenants: &self.tenants,
+            connections: &self.connections,
             templates: &self.templates,
             limiter: &self.limiter,
             queue: &self.outbound,
@@ -220,7 +227,7 @@ async fn process<A: Adapters>(
         }
         Event::Lead { page_id, leadgen } => {
             let tenant = deps
-                .tenants
+                .routing
                 .tenant_for_page_id(&page_id)
                 .await
                 .map_err(|e| RecordError::retryable("page routing", e))?;
@@ -240,7 +247,7 @@ async fn tenant_of_number<A: Adapters>(
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
     let tenant = deps
-        .tenants
+        .routing
         .tenant_for_phone_number_id(phone_number_id)
         .await
         .map_err(|e| RecordError::retryable("number routing", e))?;
@@ -418,7 +425,7 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
         return Ok(());
     }
     let connection = deps
-        .tenants
+        .connections
         .page_connection(tenant)
         .await
         .map_err(|e| RecordError::retryable("page connection", e))?;
@@ -488,6 +495,7 @@ mod tests {
     /// A tenant with its number connected, on in-memory adapters.
     async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
         let docs = MemoryDocs::default();
+        let tenant_store = MemoryTenantStore::default();
         let inbox = MemoryInbox::default();
         let deps: FakeDeps = Deps {
             config: Config {
@@ -506,7 +514,9 @@ mod tests {
             contacts: inbox.clone(),
             conversations: inbox.clone(),
             outbox: inbox,
-            tenants: MemoryTenantStore::default(),
+            tenants: tenant_store.clone(),
+            connections: tenant_store.clone(),
+            routing: tenant_store.clone(),
             vault: LocalVault,
             graph: shared::testing::MemoryLeadAds::default(),
             clock: ManualClock::at(now),
@@ -530,7 +540,7 @@ mod tests {
             access_token: token,
             connected_at: now,
         };
-        deps.tenants.connect_whatsapp(&tenant, &connection).await.unwrap();
+        deps.connections.connect_whatsapp(&tenant, &connection).await.unwrap();
         (deps, tenant)
     }
 

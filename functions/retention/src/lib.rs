@@ -78,10 +78,16 @@ pub struct Deps<A: Adapters> {
     pub leads: A::Leads,
     /// Erasing, expiring and sanitizing what is stored about people.
     pub lifecycle: A::Lifecycle,
-    /// Erasure requests and the due-work queues.
-    pub privacy: A::Privacy,
+    /// Erasure requests and their receipts.
+    pub erasures: A::Erasures,
+    /// The retention run's day queues and re-stamping.
+    pub schedule: A::Schedule,
+    /// Purges of closed tenants and disconnected integrations.
+    pub purges: A::Purges,
     /// Tenants (their retention settings).
     pub tenants: A::Tenants,
+    /// The WhatsApp number, Lead Ads Page and AI provider connections.
+    pub connections: A::Connections,
     /// The time source (what is expired, receipt times).
     pub clock: A::Clock,
 }
@@ -96,8 +102,11 @@ impl Deps<Aws> {
             conversations: inbox.clone(),
             leads: inbox.clone(),
             lifecycle: inbox,
-            privacy: stores.privacy(),
+            erasures: stores.privacy(),
+            schedule: stores.privacy(),
+            purges: stores.privacy(),
             tenants: stores.tenants(),
+            connections: stores.tenants(),
             clock: aws.clock(),
             config,
         }
@@ -224,13 +233,13 @@ async fn restamp<A: Adapters>(deps: &Deps<A>, deadline: Deadline) -> Result<(Tas
     let mut report = TaskReport { name: "restamp".to_owned(), finished: 0, items: 0 };
     // Past expiries are queued where this run's expiry walk starts, so they go at once.
     let cursor = deps
-        .privacy
+        .schedule
         .day_cursor(DayQueue::Expiry)
         .await
         .map_err(|e| failed("reading the expiry cursor", &e))?;
     let earliest = walk_start(cursor, epoch_day(deps.clock.now()));
     for (tenant, mut after) in
-        deps.privacy.due_restamps(25).await.map_err(|e| failed("reading the re-stamp queue", &e))?
+        deps.schedule.due_restamps(25).await.map_err(|e| failed("reading the re-stamp queue", &e))?
     {
         let settings = retention_of(deps, &tenant).await?;
         loop {
@@ -243,7 +252,7 @@ async fn restamp<A: Adapters>(deps: &Deps<A>, deadline: Deadline) -> Result<(Tas
                 .await
                 .map_err(|e| failed("re-stamping", &e))?;
             report.items += 1;
-            deps.privacy
+            deps.schedule
                 .restamp_progress(&tenant, next.as_deref())
                 .await
                 .map_err(|e| failed("recording re-stamp progress", &e))?;
@@ -279,7 +288,7 @@ async fn walk_day_queue<A: Adapters>(
     let mut report = TaskReport { name: name.to_owned(), finished: 0, items: 0 };
     let now = deps.clock.now();
     let today = epoch_day(now);
-    let cursor = deps.privacy.day_cursor(queue).await.map_err(|e| failed("reading a day cursor", &e))?;
+    let cursor = deps.schedule.day_cursor(queue).await.map_err(|e| failed("reading a day cursor", &e))?;
     let mut settings: HashMap<TenantId, RetentionSettings> = HashMap::new();
     let mut day = walk_start(cursor, today);
     while day < today {
@@ -288,7 +297,7 @@ async fn walk_day_queue<A: Adapters>(
                 return Ok((report, false));
             }
             let due =
-                deps.privacy.due_on(queue, day, 100).await.map_err(|e| failed("reading a day queue", &e))?;
+                deps.schedule.due_on(queue, day, 100).await.map_err(|e| failed("reading a day queue", &e))?;
             if due.is_empty() {
                 break;
             }
@@ -315,7 +324,7 @@ async fn walk_day_queue<A: Adapters>(
                     Step::Done(items, did) => {
                         report.items += items;
                         report.finished += u64::from(did);
-                        deps.privacy
+                        deps.schedule
                             .drop_due(queue, day, &tenant, &conversation)
                             .await
                             .map_err(|e| failed("dequeuing", &e))?;
@@ -324,7 +333,7 @@ async fn walk_day_queue<A: Adapters>(
             }
         }
         day += 1;
-        deps.privacy.set_day_cursor(queue, day).await.map_err(|e| failed("moving a day cursor", &e))?;
+        deps.schedule.set_day_cursor(queue, day).await.map_err(|e| failed("moving a day cursor", &e))?;
     }
     Ok((report, true))
 }
@@ -382,7 +391,7 @@ async fn purge_disconnected<A: Adapters>(
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "purge_disconnected".to_owned(), finished: 0, items: 0 };
     let due =
-        deps.privacy.due_meta_purges(25).await.map_err(|e| failed("reading the Meta purge queue", &e))?;
+        deps.purges.due_meta_purges(25).await.map_err(|e| failed("reading the Meta purge queue", &e))?;
     for purge in due {
         if purge_applies(deps, &purge).await? {
             let done = match purge.integration {
@@ -394,7 +403,7 @@ async fn purge_disconnected<A: Adapters>(
             }
             tracing::info!(tenant_id = %purge.tenant, integration = purge.integration.as_str(), "Meta data of a disconnected integration deleted");
         }
-        deps.privacy.finish_meta_purge(&purge).await.map_err(|e| failed("dequeueing a Meta purge", &e))?;
+        deps.purges.finish_meta_purge(&purge).await.map_err(|e| failed("dequeueing a Meta purge", &e))?;
         report.finished += 1;
     }
     Ok((report, true))
@@ -413,13 +422,13 @@ async fn purge_applies<A: Adapters>(deps: &Deps<A>, purge: &MetaPurge) -> Result
     }
     let connected_before = match purge.integration {
         Integration::WhatsApp => deps
-            .tenants
+            .connections
             .whatsapp_connection(&purge.tenant)
             .await
             .map_err(|e| failed("reading a connection", &e))?
             .map(|c| (c.phone_number_id, c.connected_at)),
         Integration::LeadAds => deps
-            .tenants
+            .connections
             .page_connection(&purge.tenant)
             .await
             .map_err(|e| failed("reading a connection", &e))?
@@ -520,21 +529,21 @@ async fn purge_closed_tenants<A: Adapters>(
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "purge_closed_tenants".to_owned(), finished: 0, items: 0 };
     let now = deps.clock.now();
-    let due = deps.privacy.due_purges(now, 25).await.map_err(|e| failed("reading the purge queue", &e))?;
+    let due = deps.purges.due_purges(now, 25).await.map_err(|e| failed("reading the purge queue", &e))?;
     for tenant in due {
         let record = deps.tenants.tenant(&tenant).await.map_err(|e| failed("reading a tenant", &e))?;
         // No record: a purge that stopped half-way (the tenant item goes early) — finish it.
         if let Some(record) = record {
             match record.closed_at.filter(|_| record.status == TenantStatus::Closed) {
                 None => {
-                    deps.privacy.cancel_purge(&tenant).await.map_err(|e| failed("dequeueing a purge", &e))?;
+                    deps.purges.cancel_purge(&tenant).await.map_err(|e| failed("dequeueing a purge", &e))?;
                     continue;
                 }
                 Some(closed_at)
                     if closed_at.as_millis() + CLOSURE_GRACE_DAYS * 86_400_000 > now.as_millis() =>
                 {
                     let due = Timestamp::from_millis(closed_at.as_millis() + CLOSURE_GRACE_DAYS * 86_400_000);
-                    deps.privacy
+                    deps.purges
                         .queue_purge(&tenant, due)
                         .await
                         .map_err(|e| failed("re-queueing a purge", &e))?;
@@ -548,7 +557,7 @@ async fn purge_closed_tenants<A: Adapters>(
                 return Ok((report, false));
             }
             let deleted = deps
-                .privacy
+                .purges
                 .purge_tenant(&tenant, PURGE_BUDGET)
                 .await
                 .map_err(|e| failed("purging a tenant", &e))?;
@@ -557,7 +566,7 @@ async fn purge_closed_tenants<A: Adapters>(
                 break;
             }
         }
-        deps.privacy.cancel_purge(&tenant).await.map_err(|e| failed("dequeueing a purge", &e))?;
+        deps.purges.cancel_purge(&tenant).await.map_err(|e| failed("dequeueing a purge", &e))?;
         tracing::info!(tenant_id = %tenant, "Closed tenant purged after its grace period");
         report.finished += 1;
     }
@@ -571,13 +580,14 @@ async fn erasure_requests<A: Adapters>(
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "erasure_requests".to_owned(), finished: 0, items: 0 };
     loop {
-        let due = deps.privacy.due_erasures(25).await.map_err(|e| failed("reading the erasure queue", &e))?;
+        let due =
+            deps.erasures.due_erasures(25).await.map_err(|e| failed("reading the erasure queue", &e))?;
         if due.is_empty() {
             return Ok((report, true));
         }
         for (tenant, id) in due {
             let Some(request) =
-                deps.privacy.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?
+                deps.erasures.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?
             else {
                 continue;
             };
@@ -588,7 +598,7 @@ async fn erasure_requests<A: Adapters>(
             for contact in &request.contacts {
                 loop {
                     if deadline.passed() {
-                        deps.privacy
+                        deps.erasures
                             .record_progress(&tenant, &id, &deleted)
                             .await
                             .map_err(|e| failed("recording progress", &e))?;
@@ -612,7 +622,7 @@ async fn erasure_requests<A: Adapters>(
                 completed_at: deps.clock.now().as_millis(),
                 deleted,
             };
-            deps.privacy
+            deps.erasures
                 .complete_erasure(&tenant, &receipt)
                 .await
                 .map_err(|e| failed("completing a request", &e))?;
@@ -632,6 +642,8 @@ mod tests {
     use super::*;
 
     fn deps() -> Deps<Fakes> {
+        let tenant_store = MemoryTenantStore::default();
+        let privacy = MemoryPrivacy::default();
         let inbox = MemoryInbox::default();
         Deps {
             config: Config {
@@ -645,8 +657,11 @@ mod tests {
             conversations: inbox.clone(),
             leads: inbox.clone(),
             lifecycle: inbox,
-            privacy: MemoryPrivacy::default(),
-            tenants: MemoryTenantStore::default(),
+            erasures: privacy.clone(),
+            schedule: privacy.clone(),
+            purges: privacy.clone(),
+            tenants: tenant_store.clone(),
+            connections: tenant_store.clone(),
             clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
         }
     }
@@ -694,7 +709,7 @@ mod tests {
             progress: ErasureCounts::default(),
             receipt: None,
         };
-        deps.privacy.request_erasure(&tenant, &request).await.expect("requested");
+        deps.erasures.request_erasure(&tenant, &request).await.expect("requested");
 
         // Act
         let first = handle(event(Duration::from_secs(60)), &deps).await.expect("run");
@@ -708,7 +723,7 @@ mod tests {
             TaskReport { name: "erasure_requests".into(), finished: 0, items: 0 },
             "idempotent"
         );
-        let done = deps.privacy.erasure(&tenant, &id).await.expect("read").expect("exists");
+        let done = deps.erasures.erasure(&tenant, &id).await.expect("read").expect("exists");
         assert_eq!(done.status, ErasureStatus::Done);
         assert!(done.contacts.is_empty(), "the request keeps no reference to the person");
         let receipt = done.receipt.expect("receipt");
@@ -732,12 +747,12 @@ mod tests {
             progress: ErasureCounts::default(),
             receipt: None,
         };
-        deps.privacy.request_erasure(&tenant, &request).await.expect("requested");
+        deps.erasures.request_erasure(&tenant, &request).await.expect("requested");
 
         let cut_short = handle(event(Duration::ZERO), &deps).await.expect("run");
 
         assert!(!cut_short.complete);
-        assert_eq!(deps.privacy.due_erasures(10).await.expect("queue").len(), 1);
+        assert_eq!(deps.erasures.due_erasures(10).await.expect("queue").len(), 1);
     }
 
     #[tokio::test]

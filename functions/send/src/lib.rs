@@ -102,6 +102,8 @@ pub struct Deps<A: Adapters> {
     pub contacts: A::Contacts,
     /// Tenants and their connections.
     pub tenants: A::Tenants,
+    /// The WhatsApp number, Lead Ads Page and AI provider connections.
+    pub connections: A::Connections,
     /// Envelope encryption (tenant tokens, through the data-key cache).
     pub vault: A::Vault,
     /// The Cloud API.
@@ -126,6 +128,7 @@ impl Deps<Aws> {
             outbox: inbox.clone(),
             contacts: inbox,
             tenants: stores.tenants(),
+            connections: stores.tenants(),
             vault: aws.vault(&config.store),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             quality: DocQuality::new(stores.table()),
@@ -312,7 +315,7 @@ async fn prepare<A: Adapters>(
         }
     };
     let Some(connection) = deps
-        .tenants
+        .connections
         .whatsapp_connection(tenant)
         .await
         .map_err(|e| RecordError::retryable("reading the connection", &e))?

@@ -37,6 +37,7 @@ const PHONE: &str = "5511988887777";
 
 async fn deps() -> (TestDeps, TenantId) {
     let tenant = TenantId::generate(Timestamp::from_millis(NOW)).expect("random");
+    let tenant_store = MemoryTenantStore::default();
     let inbox = MemoryInbox::default();
     let deps: TestDeps = Deps {
         config: Config {
@@ -50,7 +51,8 @@ async fn deps() -> (TestDeps, TenantId) {
         },
         outbox: inbox.clone(),
         contacts: inbox,
-        tenants: MemoryTenantStore::default(),
+        tenants: tenant_store.clone(),
+        connections: tenant_store.clone(),
         vault: LocalVault,
         cloud: MemoryCloud::default(),
         quality: DocQuality::new(MemoryDocs::default()),
@@ -86,7 +88,7 @@ async fn deps() -> (TestDeps, TenantId) {
         access_token: token,
         connected_at: now,
     };
-    deps.tenants.connect_whatsapp(&tenant, &connection).await.unwrap();
+    deps.connections.connect_whatsapp(&tenant, &connection).await.unwrap();
     (deps, tenant)
 }
 

@@ -66,6 +66,8 @@ pub struct Deps<A: Adapters> {
     pub contacts: A::Contacts,
     /// Tenants, their settings and AI connection.
     pub tenants: A::Tenants,
+    /// The WhatsApp number, Lead Ads Page and AI provider connections.
+    pub connections: A::Connections,
     /// The tenant's team (their names are redacted too).
     pub directory: A::Directory,
     /// Envelope encryption (the tenant's provider key).
@@ -89,6 +91,7 @@ impl Deps<Aws> {
             conversations: inbox.clone(),
             contacts: inbox,
             tenants: stores.tenants(),
+            connections: stores.tenants(),
             directory: DocDirectory::new(stores.table()),
             vault: aws.vault(&config.store),
             provider: OpenAiCompatible::new()?,
@@ -170,7 +173,7 @@ async fn outcome<A: Adapters>(
         return Ok(SuggestionOutcome::Refused(AiRefusal::Disabled));
     };
     let connection = deps
-        .tenants
+        .connections
         .ai_connection(tenant_id)
         .await
         .map_err(|e| RecordError::retryable("reading the AI connection", &e))?;

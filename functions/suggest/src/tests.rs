@@ -45,6 +45,7 @@ fn profile() -> ContactProfile {
 /// `body`; a pending request for it.
 async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
     let tenant = TenantId::generate(now()).expect("random");
+    let tenant_store = MemoryTenantStore::default();
     let inbox = MemoryInbox::default();
     let deps: Deps<Fakes> = Deps {
         config: Config {
@@ -55,7 +56,8 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         suggestions: inbox.clone(),
         conversations: inbox.clone(),
         contacts: inbox.clone(),
-        tenants: MemoryTenantStore::default(),
+        tenants: tenant_store.clone(),
+        connections: tenant_store.clone(),
         directory: DocDirectory::new(MemoryDocs::default()),
         vault: LocalVault,
         provider: MemoryAi::default(),
@@ -75,7 +77,7 @@ async fn arranged(body: &str) -> (Deps<Fakes>, SuggestionJob) {
         api_key: seal(Purpose::IntegrationSecret, PROVIDER_KEY.as_bytes()).await,
         connected_at: now(),
     };
-    deps.tenants.connect_ai(&tenant, &connection).await.unwrap();
+    deps.connections.connect_ai(&tenant, &connection).await.unwrap();
     let raw = serde_json::json!({"from": PHONE, "id": "wamid.IN1", "type": "text", "text": {"body": body}});
     let wamid = Wamid::parse("wamid.IN1").unwrap();
     let inbound = NewInboundMessage {

@@ -46,23 +46,27 @@ fn unknown(error: impl Into<anyhow::Error>) -> DisconnectError {
 ///
 /// # Errors
 /// [`DisconnectError::NotConnected`]; [`DisconnectError::Unknown`] when a store fails.
-pub async fn disconnect<N, P, C>(
+pub async fn disconnect<N, K, P, C>(
     tenants: &N,
-    privacy: &P,
+    connections: &K,
+    purges: &P,
     clock: &C,
     tenant: &TenantId,
     integration: Integration,
 ) -> Result<Disconnected, DisconnectError>
 where
-    N: TenantStore + ConnectionStore,
+    N: TenantStore,
+    K: ConnectionStore,
     P: PurgeStore,
     C: Clock,
 {
     let source_id = match integration {
         Integration::WhatsApp => {
-            tenants.whatsapp_connection(tenant).await.map_err(unknown)?.map(|c| c.phone_number_id)
+            connections.whatsapp_connection(tenant).await.map_err(unknown)?.map(|c| c.phone_number_id)
         }
-        Integration::LeadAds => tenants.page_connection(tenant).await.map_err(unknown)?.map(|c| c.page_id),
+        Integration::LeadAds => {
+            connections.page_connection(tenant).await.map_err(unknown)?.map(|c| c.page_id)
+        }
     };
     let source_id = source_id.ok_or(DisconnectError::NotConnected(integration))?;
     let record =
@@ -71,11 +75,11 @@ where
     if !held {
         let purge =
             MetaPurge { tenant: tenant.clone(), integration, source_id, disconnected_at: clock.now() };
-        privacy.queue_meta_purge(&purge).await.map_err(unknown)?;
+        purges.queue_meta_purge(&purge).await.map_err(unknown)?;
     }
     let disconnected = match integration {
-        Integration::WhatsApp => tenants.disconnect_whatsapp(tenant).await.map_err(unknown)?,
-        Integration::LeadAds => tenants.disconnect_page(tenant).await.map_err(unknown)?,
+        Integration::WhatsApp => connections.disconnect_whatsapp(tenant).await.map_err(unknown)?,
+        Integration::LeadAds => connections.disconnect_page(tenant).await.map_err(unknown)?,
     };
     if !disconnected {
         return Err(DisconnectError::NotConnected(integration));

@@ -25,8 +25,10 @@ pub struct OutboundPorts<'a, A: Adapters> {
     pub conversations: &'a A::Conversations,
     /// The message, stored as queued (or failed when it cannot be queued).
     pub outbox: &'a A::Outbound,
-    /// Tenants (plan, retention) and their WhatsApp connection.
+    /// Tenants (plan, retention).
     pub tenants: &'a A::Tenants,
+    /// The tenant's WhatsApp connection (nothing is queued without one).
+    pub connections: &'a A::Connections,
     /// Message templates as synced from Meta.
     pub templates: &'a A::Templates,
     /// Monthly message counts.
@@ -176,7 +178,7 @@ pub async fn submit<A: Adapters>(
     }
     let tenant_record =
         ports.tenants.tenant(tenant).await.map_err(unknown)?.ok_or(SubmitError::TenantNotFound)?;
-    if ports.tenants.whatsapp_connection(tenant).await.map_err(unknown)?.is_none() {
+    if ports.connections.whatsapp_connection(tenant).await.map_err(unknown)?.is_none() {
         return Err(SubmitError::NotConnected);
     }
     // Marking as read sends nothing to the person: it does not count against the plan.
@@ -255,6 +257,7 @@ mod tests {
                 conversations: &self.inbox,
                 outbox: &self.inbox,
                 tenants: &self.tenants,
+                connections: &self.tenants,
                 templates: &self.templates,
                 limiter: &self.limiter,
                 queue: &self.queue,

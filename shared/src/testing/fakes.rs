@@ -23,9 +23,14 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Lifecycle = MemoryInbox;
     type Suggestions = MemoryInbox;
     type Tenants = MemoryTenantStore;
+    type ApiKeys = MemoryTenantStore;
+    type Connections = MemoryTenantStore;
+    type Routing = MemoryTenantStore;
     type Vault = LocalVault;
     type Clock = C;
-    type Privacy = MemoryPrivacy;
+    type Erasures = MemoryPrivacy;
+    type Schedule = MemoryPrivacy;
+    type Purges = MemoryPrivacy;
     type Directory = DocDirectory<MemoryDocs>;
     type Audit = DocAuditLog<MemoryDocs>;
     type Records = DocRecords<MemoryDocs>;

@@ -97,7 +97,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         .await?,
         connected_at: deps.clock.now(),
     };
-    deps.tenants.connect_ai(&admin.tenant_id, &connection).await?;
+    deps.connections.connect_ai(&admin.tenant_id, &connection).await?;
     tracing::info!(provider = %connection.provider, "AI provider connected");
     deps.audit(admin, "integration.ai_connect", target("tenant", admin.tenant_id.as_str()), |e| {
         e.with_fields([format!("provider={}", connection.provider)])
@@ -112,7 +112,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
 /// 403 unless a tenant admin calls; 404 when none is connected (the detail lists those offered).
 pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
-    let connection = deps.tenants.ai_connection(&admin.tenant_id).await?.ok_or_else(|| {
+    let connection = deps.connections.ai_connection(&admin.tenant_id).await?.ok_or_else(|| {
         let offered = deps.config.ai_providers.names();
         ApiError(Problem::not_found(format!(
             "no AI provider is connected (this deployment offers: {})",
@@ -129,7 +129,7 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 /// 403 unless a tenant admin calls; 404 when none is connected.
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
-    if !deps.tenants.disconnect_ai(&admin.tenant_id).await? {
+    if !deps.connections.disconnect_ai(&admin.tenant_id).await? {
         return Err(Problem::not_found("no AI provider is connected").into());
     }
     tracing::info!("AI provider disconnected");
@@ -162,7 +162,7 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no such tenant")))?;
-    let connection = deps.tenants.ai_connection(tenant_id).await?;
+    let connection = deps.connections.ai_connection(tenant_id).await?;
     let restricted_at =
         deps.contacts.contact(tenant_id, &conversation.contact_id).await?.and_then(|c| c.restricted_at);
     ai_gate(&tenant.settings, connection.as_ref(), restricted_at).map_err(refused)?;

@@ -744,7 +744,7 @@ pub async fn revoke_sessions<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Resul
 /// 500 when the store fails.
 pub async fn list_api_keys<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
-    let keys = deps.tenants.api_keys(&principal.tenant_id).await?;
+    let keys = deps.api_keys.api_keys(&principal.tenant_id).await?;
     Ok(json_response(StatusCode::OK, &ApiKeyList { items: keys.iter().map(ApiKeyView::from).collect() }))
 }
 
@@ -762,7 +762,7 @@ pub async fn create_api_key<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result
     let now = deps.clock.now();
     let key = ApiKey::generate(principal.tenant_id.clone(), now)?;
     let record = key.record(label, body.role, now);
-    deps.tenants.create_api_key(&record).await?;
+    deps.api_keys.create_api_key(&record).await?;
     deps.audit(principal, "api_key.create", target("api_key", record.id.as_str()), |e| {
         e.with_fields(["name", "role"])
     })
@@ -780,7 +780,7 @@ pub async fn create_api_key<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result
 pub async fn revoke_api_key<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let id = path_id(ctx.param("key_id"), ApiKeyId::parse, "API key")?;
-    if !deps.tenants.revoke_api_key(&principal.tenant_id, &id, deps.clock.now()).await? {
+    if !deps.api_keys.revoke_api_key(&principal.tenant_id, &id, deps.clock.now()).await? {
         return Err(Problem::not_found("no such API key").into());
     }
     deps.audit(principal, "api_key.revoke", target("api_key", id.as_str()), |e| e).await;

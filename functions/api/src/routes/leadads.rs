@@ -59,7 +59,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let sealed =
         seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::PageAccessToken, token.as_bytes()).await?;
     let connection = PageConnection { page_id, page_access_token: sealed, connected_at: deps.clock.now() };
-    deps.tenants.connect_page(&admin.tenant_id, &connection).await?;
+    deps.connections.connect_page(&admin.tenant_id, &connection).await?;
     tracing::info!("Lead Ads Page connected");
     deps.audit(admin, "integration.leadads_connect", target("tenant", admin.tenant_id.as_str()), |e| e).await;
     Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
@@ -72,7 +72,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
 pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
     let connection = deps
-        .tenants
+        .connections
         .page_connection(&admin.tenant_id)
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no Page is connected")))?;
@@ -87,9 +87,15 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
     let tenant = &admin.tenant_id;
-    let disconnected =
-        integrations::disconnect(&deps.tenants, &deps.privacy, &deps.clock, tenant, Integration::LeadAds)
-            .await?;
+    let disconnected = integrations::disconnect(
+        &deps.tenants,
+        &deps.connections,
+        &deps.purges,
+        &deps.clock,
+        tenant,
+        Integration::LeadAds,
+    )
+    .await?;
     deps.audit(admin, "integration.leadads_disconnect", target("tenant", tenant.as_str()), |e| {
         e.with_fields([disconnected.data_field()])
     })

@@ -495,8 +495,8 @@ pub async fn tenant_export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
                 id: record.id,
                 name: record.name,
                 created_at: record.created_at.as_millis(),
-                whatsapp: deps.tenants.whatsapp_connection(tenant_id).await?.as_ref().map(Into::into),
-                lead_ads: deps.tenants.page_connection(tenant_id).await?.as_ref().map(Into::into),
+                whatsapp: deps.connections.whatsapp_connection(tenant_id).await?.as_ref().map(Into::into),
+                lead_ads: deps.connections.page_connection(tenant_id).await?.as_ref().map(Into::into),
             })
         }
     };
@@ -576,7 +576,7 @@ pub async fn request_erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Resul
         progress: ErasureCounts::default(),
         receipt: None,
     };
-    deps.privacy.request_erasure(tenant, &erasure).await?;
+    deps.erasures.request_erasure(tenant, &erasure).await?;
     tracing::info!(erasure_id = %erasure.id, "Erasure requested");
     // The audit entry keeps the fact of the request, never who it is about.
     deps.audit(principal, "privacy.erasure_request", target("erasure", erasure.id.as_str()), |e| e).await;
@@ -593,7 +593,7 @@ pub async fn erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let tenant = &ctx.tenant()?.tenant_id;
     let not_found = || ApiError::from(Problem::not_found("no such erasure request"));
     let id = ErasureId::parse(ctx.param("erasure_id")).map_err(|_| not_found())?;
-    let request = deps.privacy.erasure(tenant, &id).await?.ok_or_else(not_found)?;
+    let request = deps.erasures.erasure(tenant, &id).await?.ok_or_else(not_found)?;
     let view = ErasureView {
         id: request.id,
         status: request.status,

@@ -36,7 +36,7 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
 pub async fn sync<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
-    let connection = deps.tenants.whatsapp_connection(tenant).await?.ok_or_else(|| {
+    let connection = deps.connections.whatsapp_connection(tenant).await?.ok_or_else(|| {
         ApiError::from(Problem::conflict("connect a WhatsApp number first (PUT /v1/whatsapp)"))
     })?;
     let token =

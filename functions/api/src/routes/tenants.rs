@@ -221,7 +221,7 @@ pub async fn reopen<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     }
     deps.tenants.update_tenant(&id, &TenantUpdate::Closure(None)).await?;
     // Were this to fail, the purge still finds the tenant active and leaves it alone.
-    deps.privacy.cancel_purge(&id).await?;
+    deps.purges.cancel_purge(&id).await?;
     tenant.status = TenantStatus::Active;
     tenant.closed_at = None;
     audit_operator(deps, &id, "tenant.reopen").await;
@@ -293,7 +293,7 @@ pub async fn close<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
     let now = deps.clock.now();
     // The purge is queued first: a closure is never left without one (the retention run
     // checks the tenant is still closed, and for long enough, before it deletes anything).
-    deps.privacy.queue_purge(&principal.tenant_id, grace_end(now)).await?;
+    deps.purges.queue_purge(&principal.tenant_id, grace_end(now)).await?;
     deps.tenants.update_tenant(&principal.tenant_id, &TenantUpdate::Closure(Some(now))).await?;
     tenant.status = TenantStatus::Closed;
     tenant.closed_at = Some(now);

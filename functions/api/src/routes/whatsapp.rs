@@ -80,7 +80,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         access_token: sealed,
         connected_at: deps.clock.now(),
     };
-    deps.tenants.connect_whatsapp(&admin.tenant_id, &connection).await?;
+    deps.connections.connect_whatsapp(&admin.tenant_id, &connection).await?;
     tracing::info!("WhatsApp number connected");
     deps.audit(admin, "integration.whatsapp_connect", target("tenant", admin.tenant_id.as_str()), |e| e)
         .await;
@@ -94,7 +94,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
 pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
     let connection = deps
-        .tenants
+        .connections
         .whatsapp_connection(&admin.tenant_id)
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no WhatsApp number is connected")))?;
@@ -110,9 +110,15 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
     let tenant = &admin.tenant_id;
-    let disconnected =
-        integrations::disconnect(&deps.tenants, &deps.privacy, &deps.clock, tenant, Integration::WhatsApp)
-            .await?;
+    let disconnected = integrations::disconnect(
+        &deps.tenants,
+        &deps.connections,
+        &deps.purges,
+        &deps.clock,
+        tenant,
+        Integration::WhatsApp,
+    )
+    .await?;
     deps.audit(admin, "integration.whatsapp_disconnect", target("tenant", tenant.as_str()), |e| {
         e.with_fields([disconnected.data_field()])
     })

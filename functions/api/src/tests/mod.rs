@@ -26,6 +26,8 @@ pub(super) type TestDeps = Deps<Fakes>;
 pub(super) fn deps() -> TestDeps {
     let hash = sha256(OPERATOR_KEY.as_bytes());
     let docs = MemoryDocs::default();
+    let tenant_store = MemoryTenantStore::default();
+    let privacy = MemoryPrivacy::default();
     let inbox = MemoryInbox::default();
     Deps {
         config: Config {
@@ -37,7 +39,10 @@ pub(super) fn deps() -> TestDeps {
             suggest_queue_url: "s".into(),
             ai_providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
         },
-        tenants: MemoryTenantStore::default(),
+        tenants: tenant_store.clone(),
+        api_keys: tenant_store.clone(),
+        connections: tenant_store.clone(),
+        routing: tenant_store.clone(),
         vault: LocalVault,
         clock: ManualClock::at(Timestamp::from_secs(1_800_000_000)),
         contacts: inbox.clone(),
@@ -46,7 +51,9 @@ pub(super) fn deps() -> TestDeps {
         lifecycle: inbox.clone(),
         outbox: inbox.clone(),
         suggestions: inbox,
-        privacy: MemoryPrivacy::default(),
+        erasures: privacy.clone(),
+        schedule: privacy.clone(),
+        purges: privacy.clone(),
         directory: DocDirectory::new(docs.clone()),
         audit: DocAuditLog::new(docs.clone()),
         records: DocRecords::new(docs.clone()),
@@ -123,7 +130,7 @@ async fn connect_seals_the_token_under_the_tenant_context_only() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("EAAG"), "token never returned");
     let tenant_id = TenantId::parse(tenant_id).expect("valid");
-    let stored = deps.tenants.whatsapp_connection(&tenant_id).await.expect("store").expect("connected");
+    let stored = deps.connections.whatsapp_connection(&tenant_id).await.expect("store").expect("connected");
     assert_eq!(stored.display_phone_number, "15550100001");
     let mine = EncryptionContext { tenant_id, purpose: Purpose::WhatsAppAccessToken };
     let opened = deps.vault.open(&mine, &stored.access_token).await.expect("opens for its tenant");
@@ -187,7 +194,7 @@ async fn disconnecting_queues_the_deletion_of_meta_data_unless_the_legal_hold_is
     }
 
     // Assert
-    let queued = deps.privacy.due_meta_purges(10).await.expect("queue");
+    let queued = deps.purges.due_meta_purges(10).await.expect("queue");
     let mut queued: Vec<(String, &str, &str)> =
         queued.iter().map(|p| (p.tenant.to_string(), p.integration.as_str(), p.source_id.as_str())).collect();
     queued.sort();
@@ -355,10 +362,10 @@ async fn lead_ads_page_token_is_sealed_and_never_returned() {
     assert!(!String::from_utf8_lossy(shown.body().as_ref()).contains("EAAPAGE"));
     let tenant_id = TenantId::parse(tenant).expect("valid");
     assert_eq!(
-        deps.tenants.tenant_for_page_id("109876543210987").await.expect("route"),
+        deps.routing.tenant_for_page_id("109876543210987").await.expect("route"),
         Some(tenant_id.clone())
     );
-    let stored = deps.tenants.page_connection(&tenant_id).await.expect("read").expect("connected");
+    let stored = deps.connections.page_connection(&tenant_id).await.expect("read").expect("connected");
     let context = EncryptionContext { tenant_id, purpose: Purpose::PageAccessToken };
     assert_eq!(
         deps.vault.open(&context, &stored.page_access_token).await.expect("opens").expose(),

@@ -37,7 +37,7 @@ async fn export_holds_the_persons_data_and_erasure_is_accepted_for_the_next_run(
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     assert_eq!(json(&accepted)["status"], "pending");
     assert_eq!(json(&status)["status"], "pending");
-    let pending = deps.privacy.due_erasures(10).await.expect("queue");
+    let pending = deps.erasures.due_erasures(10).await.expect("queue");
     assert_eq!(pending.len(), 1);
     // Both are audited; the trail keeps the facts, never the identifier they were about.
     let audit = json(&handle(get("/v1/audit", &[], &key), &deps).await);

@@ -48,7 +48,7 @@ async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_con
     assert_eq!(connected.status(), StatusCode::OK);
     let shown = handle(request("GET", "/v1/ai", Some(&key), ""), &deps).await;
     assert!(!String::from_utf8_lossy(shown.body().as_ref()).contains("sk-secret"));
-    let stored = deps.tenants.ai_connection(&tenant_id).await.expect("read").expect("connected");
+    let stored = deps.connections.ai_connection(&tenant_id).await.expect("read").expect("connected");
     let context = EncryptionContext { tenant_id: tenant_id.clone(), purpose: Purpose::IntegrationSecret };
     assert_eq!(deps.vault.open(&context, &stored.api_key).await.expect("opens").expose(), b"sk-secret-1");
     // Now it is accepted and queued.
@@ -92,7 +92,7 @@ async fn suggestions_are_queued_only_with_ai_on_a_provider_connected_and_the_con
     // Disconnected: the key is gone.
     let disconnected = handle(request("DELETE", "/v1/ai", Some(&key), ""), &deps).await;
     assert_eq!(disconnected.status(), StatusCode::NO_CONTENT);
-    assert!(deps.tenants.ai_connection(&tenant_id).await.expect("read").is_none());
+    assert!(deps.connections.ai_connection(&tenant_id).await.expect("read").is_none());
     // All of it is in the audit trail: connection, the request (with its kind), disconnection.
     let trail = json(&handle(get("/v1/audit", &[], &key), &deps).await);
     let actions: Vec<(String, String)> = trail["items"]
