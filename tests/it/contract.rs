@@ -58,3 +58,11 @@ async fn privacy_on_dynamo() {
     let store = shared::adapters::dynamo::DynamoPrivacy::new(table, keyring.key_table().clone());
     contract::privacy::all(&store).await;
 }
+
+#[tokio::test]
+async fn purges_on_dynamo() {
+    let table = table().await;
+    let keyring = crate::support::keyring(&table).await;
+    let store = shared::adapters::dynamo::DynamoPrivacy::new(table, keyring.key_table().clone());
+    contract::purges::all(&store).await;
+}

@@ -16,6 +16,7 @@ pub mod leads;
 pub mod lifecycle;
 pub mod outbound;
 pub mod privacy;
+pub mod purges;
 pub mod suggestions;
 pub mod tenants;
 
@@ -128,6 +129,11 @@ mod tests {
     #[tokio::test]
     async fn privacy_on_the_fake() {
         super::privacy::all(&crate::testing::MemoryPrivacy::default()).await;
+    }
+
+    #[tokio::test]
+    async fn purges_on_the_fake() {
+        super::purges::all(&crate::testing::MemoryPrivacy::default()).await;
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! [`ErasureStore`] and [`RetentionQueue`]'s day cursors: a request reads back pending and is due
 //! until completed with its receipt; progress is kept; another tenant finds nothing. (The purge
-//! and restamp queues have no suite yet.)
+//! queues are checked in `purges`.)
 
 use super::{now, tenant};
 use crate::domain::privacy::{
