@@ -17,8 +17,10 @@ pub mod lifecycle;
 pub mod outbound;
 pub mod privacy;
 pub mod purges;
+pub mod queue;
 pub mod suggestions;
 pub mod tenants;
+pub mod vault;
 
 use crate::domain::inbox::{ContactProfile, NewInboundMessage, NewOutboundMessage};
 use crate::domain::tenant::RetentionSettings;
@@ -134,6 +136,25 @@ mod tests {
     #[tokio::test]
     async fn purges_on_the_fake() {
         super::purges::all(&crate::testing::MemoryPrivacy::default()).await;
+    }
+
+    #[tokio::test]
+    async fn vault_on_the_fake() {
+        super::vault::all(&crate::testing::LocalVault).await;
+    }
+
+    #[tokio::test]
+    async fn queue_on_the_fake() {
+        let queue = crate::testing::MemoryQueue::default();
+        let seen = std::sync::Mutex::new(0);
+        let received = || {
+            let sent = queue.sent();
+            let mut seen = seen.lock().unwrap();
+            let new = sent[*seen..].iter().map(|m| m.body.clone()).collect::<Vec<_>>();
+            *seen = sent.len();
+            async move { new }
+        };
+        super::queue::all(&queue, received).await;
     }
 
     #[tokio::test]
