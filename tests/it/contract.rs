@@ -69,6 +69,11 @@ async fn purges_on_dynamo() {
 }
 
 #[tokio::test]
+async fn limits_on_dynamo() {
+    contract::limits::all(&shared::adapters::documents::DocRateLimiter::new(table().await)).await;
+}
+
+#[tokio::test]
 async fn vault_on_kms() {
     let aws = crate::support::aws().await;
     let client = aws_sdk_kms::Client::new(&aws);

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod ingest;
 pub mod leads;
 pub mod lifecycle;
+pub mod limits;
 pub mod outbound;
 pub mod privacy;
 pub mod purges;
@@ -155,6 +156,12 @@ mod tests {
             async move { new }
         };
         super::queue::all(&queue, received).await;
+    }
+
+    #[tokio::test]
+    async fn limits_on_the_fake() {
+        let limiter = crate::adapters::documents::DocRateLimiter::new(crate::testing::MemoryDocs::default());
+        super::limits::all(&limiter).await;
     }
 
     #[tokio::test]
