@@ -1,5 +1,6 @@
 //! The ports' contract suites (`shared::testing::contract`) on DynamoDB against moto: the same
-//! checks the in-memory fakes pass, so the two cannot drift apart.
+//! checks the in-memory fakes pass, so the two cannot drift apart; the vault on KMS and the queue
+//! on SQS likewise.
 
 use shared::testing::contract;
 
@@ -57,4 +58,58 @@ async fn privacy_on_dynamo() {
     let keyring = crate::support::keyring(&table).await;
     let store = shared::adapters::dynamo::DynamoPrivacy::new(table, keyring.key_table().clone());
     contract::privacy::all(&store).await;
+}
+
+#[tokio::test]
+async fn purges_on_dynamo() {
+    let table = table().await;
+    let keyring = crate::support::keyring(&table).await;
+    let store = shared::adapters::dynamo::DynamoPrivacy::new(table, keyring.key_table().clone());
+    contract::purges::all(&store).await;
+}
+
+#[tokio::test]
+async fn limits_on_dynamo() {
+    contract::limits::all(&shared::adapters::documents::DocRateLimiter::new(table().await)).await;
+}
+
+#[tokio::test]
+async fn vault_on_kms() {
+    let aws = crate::support::aws().await;
+    let client = aws_sdk_kms::Client::new(&aws);
+    let alias = format!("alias/{}", crate::support::unique("contract-key"));
+    let alias = infra::bootstrap::create_key(&client, &alias).await.expect("key");
+    let vault =
+        shared::adapters::kms::KmsVault::new(client, &alias, shared::adapters::kms::CachePolicy::default());
+    contract::vault::all(&vault).await;
+}
+
+#[tokio::test]
+async fn queue_on_sqs() {
+    let client = aws_sdk_sqs::Client::new(&crate::support::aws().await);
+    let spec =
+        infra::bootstrap::QueueSpec { name: "it", fifo: true, visibility_timeout: 30, max_receive_count: 5 };
+    let name = crate::support::unique("contract");
+    let pair = infra::bootstrap::create_queue(&client, &name, spec).await.expect("queue");
+    let queue = shared::adapters::sqs::SqsQueue::new(client.clone(), pair.url.clone());
+    let received = || drain(&client, &pair.url);
+    contract::queue::all(&queue, received).await;
+}
+
+/// Every message waiting on the queue, in order, deleted as read.
+async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let received =
+            client.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("receive");
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            bodies.push(message.body.unwrap_or_default());
+            let handle = message.receipt_handle.unwrap_or_default();
+            client.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("delete");
+        }
+    }
 }

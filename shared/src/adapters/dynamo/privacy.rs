@@ -271,17 +271,27 @@ impl RetentionQueue for DynamoPrivacy {
         match next {
             None => self.table.delete(&key).await.context("finishing a re-stamp")?,
             Some(cursor) => {
-                self.table
+                // Only on an entry still queued: an update would otherwise create one without
+                // its tenant (finished or purged meanwhile), which no read of the queue maps.
+                let recorded = self
+                    .table
                     .client()
                     .update_item()
                     .table_name(self.table.name())
                     .set_key(Some(key_attributes(&key)))
                     .update_expression("SET #cursor = :cursor")
+                    .condition_expression("attribute_exists(#pk)")
                     .expression_attribute_names("#cursor", attr::CURSOR)
+                    .expression_attribute_names("#pk", PK)
                     .expression_attribute_values(":cursor", s(cursor))
                     .send()
-                    .await
-                    .context("recording re-stamp progress")?;
+                    .await;
+                if let Err(e) = recorded {
+                    let e = e.into_service_error();
+                    if !e.is_conditional_check_failed_exception() {
+                        return Err(anyhow::Error::new(e).context("recording re-stamp progress").into());
+                    }
+                }
             }
         }
         Ok(())

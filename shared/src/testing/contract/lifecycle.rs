@@ -1,6 +1,8 @@
 //! [`LifecycleStore`]'s contract: erasure is budgeted and resumable until it deletes nothing,
 //! children before the contact, and leaves nothing findable; conversations are deleted in
-//! budgeted passes (whatever their expiry, or once expired); leads once.
+//! budgeted passes (whatever their expiry, or once expired); leads once; content older than its
+//! age is sanitized in budgeted passes, metadata kept; a restamp recomputes expiry from settings
+//! page by page.
 
 use super::{inbound, person, phone, tenant, wamid};
 use crate::domain::inbox::{
@@ -8,6 +10,7 @@ use crate::domain::inbox::{
     Expiry, IngestStore, LeadOrigin, LeadStage, LeadStore, LifecycleStore, NewManualLead,
 };
 use crate::domain::privacy::ErasureCounts;
+use crate::domain::tenant::RetentionSettings;
 use crate::domain::{ConversationId, TenantId, Timestamp};
 
 /// Stores `count` inbound messages from `from` and returns its conversation.
@@ -221,6 +224,90 @@ pub async fn another_tenants_erasure_deletes_nothing<
     assert_eq!(store.messages(&owner, &conversation, None, 10).await.unwrap().items.len(), 2);
 }
 
+/// A day, in milliseconds.
+const DAY_MS: i64 = 86_400_000;
+
+/// Content received more than `content_age` ago is removed in passes of at most `budget`
+/// (`true` while more is left), its metadata kept; newer content stays; another tenant's call
+/// removes nothing.
+pub async fn old_content_is_sanitized_and_metadata_kept<
+    S: LifecycleStore + IngestStore + ContactStore + ConversationStore,
+>(
+    store: &S,
+) {
+    // Arrange: two messages received 40 days ago, one received now.
+    let tenant = tenant();
+    let now = super::now();
+    let who = person("5511950000007", "Joana");
+    let long_ago = Timestamp::from_millis(now.as_millis() - 40 * DAY_MS);
+    for (i, received) in [(1, long_ago), (2, long_ago), (3, now)] {
+        let id = wamid(&format!("wamid.SAN.{i}"));
+        store.store_inbound_message(&tenant, &inbound(&id, &who, 100 + i), received).await.unwrap();
+    }
+    let contact = store.contact_by_phone(&tenant, &phone("5511950000007")).await.unwrap().expect("contact");
+    let conversation = contact.conversation_id.expect("an open conversation");
+    let age = std::time::Duration::from_secs(30 * 86_400);
+
+    // Act
+    let elsewhere = store.sanitize_conversation(&super::tenant(), &conversation, age, now, 10).await.unwrap();
+    let first = store.sanitize_conversation(&tenant, &conversation, age, now, 1).await.unwrap();
+    let second = store.sanitize_conversation(&tenant, &conversation, age, now, 1).await.unwrap();
+    let third = store.sanitize_conversation(&tenant, &conversation, age, now, 1).await.unwrap();
+
+    // Assert
+    assert_eq!(elsewhere, (0, false));
+    assert_eq!((first, second, third), ((1, true), (1, false), (0, false)));
+    let mut messages = store.messages(&tenant, &conversation, None, 10).await.unwrap().items;
+    messages.sort_by_key(|m| m.timestamp);
+    assert_eq!(messages.len(), 3, "metadata kept: {messages:?}");
+    for old in &messages[..2] {
+        assert_eq!(old.payload, None, "content removed: {old:?}");
+        assert_eq!(old.content_sanitized_at, Some(now.as_millis()), "{old:?}");
+        assert!(old.wamid.is_some() && old.kind == "text" && old.direction == "inbound", "{old:?}");
+    }
+    assert!(messages[2].payload.is_some(), "not yet old: {:?}", messages[2]);
+    assert_eq!(messages[2].content_sanitized_at, None);
+}
+
+/// A restamp recomputes each conversation's expiry from the settings, `limit` at a time,
+/// returning where to continue until it returns `None`.
+pub async fn a_restamp_recomputes_expiry_page_by_page<
+    S: LifecycleStore + IngestStore + ContactStore + ConversationStore,
+>(
+    store: &S,
+) {
+    // Arrange: two conversations received now, kept for the default 90 days.
+    let tenant = tenant();
+    let now = super::now();
+    let a = messages_from(store, &tenant, &person("5511950000008", "Lia"), 1, now).await;
+    let b = messages_from(store, &tenant, &person("5511950000009", "Malu"), 1, now).await;
+    let in_three_days = now.plus(std::time::Duration::from_secs(3 * 86_400));
+    let before = store.expire_conversation(&tenant, &a, in_three_days, 100).await.unwrap();
+    let one_day = RetentionSettings::new(1, 1).unwrap();
+
+    // Act: one conversation a call, as a run cut short would go.
+    let first = store.restamp_conversations(&tenant, one_day, None, 1, 0).await.unwrap();
+    let mut next = first.clone();
+    let mut calls = 1;
+    while let Some(after) = next {
+        next = store.restamp_conversations(&tenant, one_day, Some(&after), 1, 0).await.unwrap();
+        calls += 1;
+        assert!(calls < 10, "restamping does not converge");
+    }
+
+    // Assert
+    assert_eq!(before, Expiry::NotDue, "90 days at first");
+    assert!(first.is_some(), "two conversations by one: somewhere to continue");
+    for conversation in [&a, &b] {
+        let expired = store.expire_conversation(&tenant, conversation, in_three_days, 100).await.unwrap();
+        assert!(matches!(expired, Expiry::Deleted(_)), "kept one day now: {expired:?}");
+    }
+    let in_an_hour = now.plus(std::time::Duration::from_secs(3_600));
+    let c = messages_from(store, &tenant, &person("5511950000010", "Nina"), 1, now).await;
+    store.restamp_conversations(&tenant, one_day, None, 10, 0).await.unwrap();
+    assert_eq!(store.expire_conversation(&tenant, &c, in_an_hour, 100).await.unwrap(), Expiry::NotDue);
+}
+
 /// Every check of the suite.
 pub async fn all<S: LifecycleStore + IngestStore + ContactStore + ConversationStore + LeadStore>(store: &S) {
     erasure_is_budgeted_and_resumable(store).await;
@@ -228,4 +315,6 @@ pub async fn all<S: LifecycleStore + IngestStore + ContactStore + ConversationSt
     a_conversation_expires_only_when_due(store).await;
     a_lead_is_deleted_once(store).await;
     another_tenants_erasure_deletes_nothing(store).await;
+    old_content_is_sanitized_and_metadata_kept(store).await;
+    a_restamp_recomputes_expiry_page_by_page(store).await;
 }

@@ -14,10 +14,14 @@ pub mod idempotency;
 pub mod ingest;
 pub mod leads;
 pub mod lifecycle;
+pub mod limits;
 pub mod outbound;
 pub mod privacy;
+pub mod purges;
+pub mod queue;
 pub mod suggestions;
 pub mod tenants;
+pub mod vault;
 
 use crate::domain::inbox::{ContactProfile, NewInboundMessage, NewOutboundMessage};
 use crate::domain::tenant::RetentionSettings;
@@ -128,6 +132,36 @@ mod tests {
     #[tokio::test]
     async fn privacy_on_the_fake() {
         super::privacy::all(&crate::testing::MemoryPrivacy::default()).await;
+    }
+
+    #[tokio::test]
+    async fn purges_on_the_fake() {
+        super::purges::all(&crate::testing::MemoryPrivacy::default()).await;
+    }
+
+    #[tokio::test]
+    async fn vault_on_the_fake() {
+        super::vault::all(&crate::testing::LocalVault).await;
+    }
+
+    #[tokio::test]
+    async fn queue_on_the_fake() {
+        let queue = crate::testing::MemoryQueue::default();
+        let seen = std::sync::Mutex::new(0);
+        let received = || {
+            let sent = queue.sent();
+            let mut seen = seen.lock().unwrap();
+            let new = sent[*seen..].iter().map(|m| m.body.clone()).collect::<Vec<_>>();
+            *seen = sent.len();
+            async move { new }
+        };
+        super::queue::all(&queue, received).await;
+    }
+
+    #[tokio::test]
+    async fn limits_on_the_fake() {
+        let limiter = crate::adapters::documents::DocRateLimiter::new(crate::testing::MemoryDocs::default());
+        super::limits::all(&limiter).await;
     }
 
     #[tokio::test]

@@ -1,12 +1,12 @@
 //! [`ErasureStore`] and [`RetentionQueue`]'s day cursors: a request reads back pending and is due
 //! until completed with its receipt; progress is kept; another tenant finds nothing. (The purge
-//! and restamp queues have no suite yet.)
+//! queues are checked in `purges`.)
 
 use super::{now, tenant};
 use crate::domain::privacy::{
     DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, RetentionQueue,
 };
-use crate::domain::{ContactId, ErasureId, TenantId};
+use crate::domain::{ContactId, ConversationId, ErasureId, TenantId};
 
 /// A pending request to erase one contact, stored.
 async fn requested<S: ErasureStore + RetentionQueue>(store: &S, tenant: &TenantId) -> ErasureRequest {
@@ -80,10 +80,32 @@ pub async fn a_day_cursor_reads_back_per_queue<S: ErasureStore + RetentionQueue>
     assert_eq!(store.day_cursor(DayQueue::Sanitize).await.unwrap(), Some(19_990));
 }
 
+/// Progress recorded for a tenant not on the re-stamp queue does not put it there (nor break
+/// the queue); finishing one never queued is fine. Nothing is due on a day nothing was queued
+/// for, and dropping what is not queued is fine.
+pub async fn the_queues_hold_only_what_was_queued<S: ErasureStore + RetentionQueue>(store: &S) {
+    // Arrange: a day far ahead of anything a check queues.
+    let (tenant, finished) = (tenant(), tenant());
+    let conversation = ConversationId::parse("cv_0123456789abcdef").unwrap();
+    let day = 99_999;
+
+    // Act
+    store.restamp_progress(&tenant, Some("somewhere")).await.unwrap();
+    store.restamp_progress(&finished, None).await.unwrap();
+    store.drop_due(DayQueue::Expiry, day, &tenant, &conversation).await.unwrap();
+
+    // Assert
+    let restamps = store.due_restamps(1_000).await.unwrap();
+    assert!(restamps.iter().all(|(t, _)| t != &tenant && t != &finished), "{restamps:?}");
+    assert!(store.due_on(DayQueue::Expiry, day, 100).await.unwrap().is_empty());
+    assert!(store.due_on(DayQueue::Sanitize, day, 100).await.unwrap().is_empty());
+}
+
 /// Every check of the suite.
 pub async fn all<S: ErasureStore + RetentionQueue>(store: &S) {
     a_request_reads_back_and_is_due(store).await;
     progress_is_kept(store).await;
     a_completed_request_has_its_receipt_and_is_no_longer_due(store).await;
     a_day_cursor_reads_back_per_queue(store).await;
+    the_queues_hold_only_what_was_queued(store).await;
 }

@@ -19,10 +19,12 @@ impl IngestStore for MemoryInbox {
         }
         let contact = Self::contact(&mut state, tenant, message.from, message.sent_at)?;
         let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
+        let id = MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?;
+        state.received_at.insert((tenant.clone(), id.clone()), now.as_millis());
         state.messages.push((
             tenant.clone(),
             MessageView {
-                id: MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?,
+                id,
                 conversation_id: conversation.clone(),
                 wamid: Some(message.wamid.as_str().to_owned()),
                 direction: "inbound".into(),

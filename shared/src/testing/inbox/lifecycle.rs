@@ -37,24 +37,59 @@ impl LifecycleStore for MemoryInbox {
 
     async fn sanitize_conversation(
         &self,
-        _tenant: &TenantId,
-        _conversation: &ConversationId,
-        _content_age: std::time::Duration,
-        _now: Timestamp,
-        _budget: u32,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        content_age: std::time::Duration,
+        now: Timestamp,
+        budget: u32,
     ) -> Result<(u64, bool), InboxError> {
-        Ok((0, false))
+        let mut state = self.state()?;
+        let state = &mut *state;
+        let age = i64::try_from(content_age.as_millis()).unwrap_or(i64::MAX);
+        let received_before = now.as_millis().saturating_sub(age);
+        let mut sanitized = 0u64;
+        for (t, message) in &mut state.messages {
+            if t != tenant || &message.conversation_id != conversation || message.payload.is_none() {
+                continue;
+            }
+            let Some(&received) = state.received_at.get(&(tenant.clone(), message.id.clone())) else {
+                continue;
+            };
+            if received > received_before {
+                continue;
+            }
+            if sanitized >= u64::from(budget) {
+                return Ok((sanitized, true));
+            }
+            message.payload = None;
+            message.content_sanitized_at = Some(now.as_millis());
+            sanitized += 1;
+        }
+        Ok((sanitized, false))
     }
 
     async fn restamp_conversations(
         &self,
-        _tenant: &TenantId,
-        _settings: RetentionSettings,
-        _after: Option<&str>,
-        _limit: u16,
+        tenant: &TenantId,
+        settings: RetentionSettings,
+        after: Option<&str>,
+        limit: u16,
         _earliest_day: i64,
     ) -> Result<Option<String>, InboxError> {
-        Ok(None)
+        let mut state = self.state()?;
+        let ttl = i64::try_from(settings.conversation_ttl().as_millis()).unwrap_or(i64::MAX);
+        let theirs: Vec<(ConversationId, i64)> = state
+            .conversations
+            .iter()
+            .filter(|(t, _)| t == tenant)
+            .map(|(_, c)| (c.id.clone(), c.last_message_at))
+            .collect();
+        let page = paginate(theirs, after, limit)?;
+        for (conversation, last_message_at) in page.items {
+            let entry = state.expiry.entry((tenant.clone(), conversation)).or_insert((last_message_at, 0));
+            entry.1 = entry.0.saturating_add(ttl);
+        }
+        Ok(page.next)
     }
 
     async fn erase_contact(
@@ -143,6 +178,7 @@ fn remove_conversation(
     for id in &removed {
         state.send_claims.remove(&(tenant.clone(), id.clone()));
         state.sent_at.remove(&(tenant.clone(), id.clone()));
+        state.received_at.remove(&(tenant.clone(), id.clone()));
     }
     if state.messages.iter().any(|(t, m)| t == tenant && &m.conversation_id == conversation) {
         return Expiry::Partial(counts);

@@ -39,6 +39,8 @@ pub(super) struct InboxState {
     /// Each conversation's retention clock: when its latest data was received and when it
     /// expires (epoch ms).
     pub(super) expiry: HashMap<(TenantId, ConversationId), (i64, i64)>,
+    /// When each stored message was received (epoch ms): what its content's age counts from.
+    pub(super) received_at: HashMap<(TenantId, MessageId), i64>,
     /// When each suggestion request expires.
     pub(super) suggestion_expiry: HashMap<(TenantId, SuggestionId), ExpiresAt>,
 }

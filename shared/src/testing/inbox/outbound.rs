@@ -30,6 +30,7 @@ impl OutboundStore for MemoryInbox {
             payload: serde_json::from_str(message.body).ok(),
             content_sanitized_at: None,
         };
+        state.received_at.insert((tenant.clone(), view.id.clone()), now.as_millis());
         state.messages.push((tenant.clone(), view.clone()));
         Self::touch(&mut state, tenant, message.contact, &view.conversation_id, message.at, None);
         Self::stamp_expiry(&mut state, tenant, &view.conversation_id, now, message.retention);
