@@ -4,10 +4,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::app::integrations;
 use shared::app::secrets::seal_tenant_secret;
 use shared::domain::ports::{ConnectionStore, Purpose};
-use shared::domain::privacy::Integration;
 use shared::domain::tenant::PageConnection;
 use shared::domain::{Clock, Secret};
 use shared::lambda::http::{json_response, Problem};
@@ -77,28 +75,4 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no Page is connected")))?;
     Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
-}
-
-/// Disconnects the Page: its leads are no longer collected from this moment, and those received
-/// through it are deleted by the next retention run unless the tenant's legal hold is on (P54).
-///
-/// # Errors
-/// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let admin = ctx.tenant()?;
-    let tenant = &admin.tenant_id;
-    let disconnected = integrations::disconnect(
-        &deps.tenants,
-        &deps.connections,
-        &deps.purges,
-        &deps.clock,
-        tenant,
-        Integration::LeadAds,
-    )
-    .await?;
-    deps.audit(admin, "integration.leadads_disconnect", target("tenant", tenant.as_str()), |e| {
-        e.with_fields([disconnected.data_field()])
-    })
-    .await;
-    Ok(super::no_content())
 }

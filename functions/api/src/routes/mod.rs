@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::de::DeserializeOwned;
+use shared::domain::privacy::Integration;
 use shared::domain::tenant::Role;
 use shared::lambda::http::Problem;
 
@@ -404,10 +405,10 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::RevokeApiKey => identity::revoke_api_key(ctx, deps).await,
         Op::GetWhatsApp => whatsapp::get(ctx, deps).await,
         Op::ConnectWhatsApp => whatsapp::connect(ctx, deps).await,
-        Op::DisconnectWhatsApp => whatsapp::disconnect(ctx, deps).await,
+        Op::DisconnectWhatsApp => disconnect(ctx, deps, Integration::WhatsApp).await,
         Op::GetLeadAds => leadads::get(ctx, deps).await,
         Op::ConnectLeadAds => leadads::connect(ctx, deps).await,
-        Op::DisconnectLeadAds => leadads::disconnect(ctx, deps).await,
+        Op::DisconnectLeadAds => disconnect(ctx, deps, Integration::LeadAds).await,
         Op::ListContacts => contacts::list(ctx, deps).await,
         Op::CreateContact => contacts::create(ctx, deps).await,
         Op::ImportContacts => contacts::import(ctx, deps).await,
@@ -514,4 +515,35 @@ pub fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// `DELETE /v1/whatsapp` and `DELETE /v1/leadads`: routing stops at once, so nothing more is
+/// collected through the integration, and what was received through it is deleted by the next
+/// retention run unless the tenant's legal hold is on (P54). Audited as
+/// `integration.<whatsapp|leadads>_disconnect` with what became of the data.
+///
+/// # Errors
+/// 403 unless a tenant admin calls; 404 when not connected.
+async fn disconnect<A: Adapters>(
+    ctx: Ctx<'_>,
+    deps: &Deps<A>,
+    integration: Integration,
+) -> Result<Response<Body>, ApiError> {
+    let admin = ctx.tenant()?;
+    let tenant = &admin.tenant_id;
+    let disconnected = shared::app::integrations::disconnect(
+        &deps.tenants,
+        &deps.connections,
+        &deps.purges,
+        &deps.clock,
+        tenant,
+        integration,
+    )
+    .await?;
+    let action = format!("integration.{}_disconnect", integration.as_str());
+    deps.audit(admin, &action, crate::target("tenant", tenant.as_str()), |e| {
+        e.with_fields([disconnected.data_field()])
+    })
+    .await;
+    Ok(no_content())
 }

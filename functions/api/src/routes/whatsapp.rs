@@ -5,10 +5,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::app::integrations;
 use shared::app::secrets::seal_tenant_secret;
 use shared::domain::ports::{ConnectionStore, Purpose};
-use shared::domain::privacy::Integration;
 use shared::domain::tenant::WhatsAppConnection;
 use shared::domain::{Clock, PhoneNumber, Secret};
 use shared::lambda::http::{json_response, Problem};
@@ -99,29 +97,4 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no WhatsApp number is connected")))?;
     Ok(json_response(StatusCode::OK, &ConnectionView::from(&connection)))
-}
-
-/// Disconnects the number: routing stops at once, so no further events are collected for it,
-/// and what was received through it is deleted by the next retention run unless the tenant's
-/// legal hold is on (P54).
-///
-/// # Errors
-/// 403 unless a tenant admin calls; 404 when not connected.
-pub async fn disconnect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let admin = ctx.tenant()?;
-    let tenant = &admin.tenant_id;
-    let disconnected = integrations::disconnect(
-        &deps.tenants,
-        &deps.connections,
-        &deps.purges,
-        &deps.clock,
-        tenant,
-        Integration::WhatsApp,
-    )
-    .await?;
-    deps.audit(admin, "integration.whatsapp_disconnect", target("tenant", tenant.as_str()), |e| {
-        e.with_fields([disconnected.data_field()])
-    })
-    .await;
-    Ok(super::no_content())
 }
