@@ -18,6 +18,9 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
+step "cargo deny (advisories from the checked-in RustSec snapshot, licenses, bans, sources)"
+bash infra/deny.sh
+
 step "build the function binaries"
 cargo build --quiet --workspace --bins --tests
 
