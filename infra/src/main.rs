@@ -20,6 +20,7 @@ use infra::gateway::Gateway;
 use infra::poller::{Invoke, Poller};
 use infra::processes::{spawn, supervise, ProcessSpec};
 use infra::random_hex;
+use infra::recorder::{self, LogicalNames};
 use infra::runtime::{Outcome, Runtime};
 use infra::sandbox::Sandbox;
 use serde_json::{json, Value};
@@ -170,7 +171,7 @@ fn function_env(
 }
 
 async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(shared::config::aws_behavior_version())
         .region("us-east-1")
         .endpoint_url(endpoint)
         .test_credentials()
@@ -331,12 +332,16 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(runtime_listener, runtime_router).await });
     let (stop, stopped) = watch::channel(false);
     let mut supervisors = Vec::new();
+    // Each function reaches moto through its own recording listener (`<state>/aws-calls.jsonl`).
+    let calls = recorder::open_log(&config.state_dir).await?;
+    let names = LogicalNames::of(&resources);
     for (name, _) in FUNCTIONS {
+        let recorded = recorder::start(name, &endpoint, names.clone(), Arc::clone(&calls)).await?;
         let spec = ProcessSpec {
             name: (*name).to_owned(),
             program: config.bin_dir.join(name),
             args: Vec::new(),
-            env: function_env(name, &config, &endpoint, &resources, &secrets),
+            env: function_env(name, &config, &recorded, &resources, &secrets),
             echo: true,
         };
         supervisors.push(tokio::spawn(supervise(spec, logs.clone(), Arc::clone(&runtime), stopped.clone())));

@@ -5,6 +5,10 @@
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `iam`: every AWS call the stack's functions made, against their roles in `template.yaml`
+//!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables.
+//! - `build_rules`, `tokens`: release profile, minimum Rust version, pinned SDK behavior version;
+//!   no redirect followed with a token (a loopback server).
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
@@ -18,6 +22,7 @@ mod api;
 mod api_data;
 mod architecture;
 mod batch;
+mod build_rules;
 mod bench_inbound;
 mod bench_send;
 mod contract;
@@ -26,6 +31,7 @@ mod crypto;
 mod documents;
 mod dynamo;
 mod e2e;
+mod iam;
 mod idempotency;
 mod inbox;
 mod ingest;
@@ -35,3 +41,4 @@ mod retention;
 mod send;
 mod sqs;
 mod support;
+mod tokens;

@@ -26,10 +26,11 @@ pub struct GraphClient {
 
 /// An HTTP client builder with TLS ready: installs aws-lc-rs as the process's rustls provider
 /// (idempotent; a second install is refused and harmless), which reqwest needs before it
-/// builds a client.
+/// builds a client. It follows no redirect: every client built here carries a token (Graph,
+/// AI providers), and a redirect would hand it to wherever the `Location` points.
 pub fn http_client_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
 }
 
 impl GraphClient {
