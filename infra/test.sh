@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's second command: every test. Lints (fmt, clippy), cargo deny, unit tests, integration tests
-# against moto, end-to-end tests against a local stack it starts on free ports, the log scan,
-# the IAM conformance check (every AWS call of that run against template.yaml's roles),
-# the property-based API test (schemathesis), and the SAM template lint (cfn-lint, then
+# The README's second command: every test. Lints (fmt, clippy), cargo deny, unit tests,
+# integration tests against moto, end-to-end tests against a local stack it starts on free ports,
+# the log scan, the IAM conformance check (every AWS call of that run against template.yaml's
+# roles), the property-based API test (schemathesis), and the SAM template lint (cfn-lint, then
 # SAM-translate and cfn-lint again on the CloudFormation output).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

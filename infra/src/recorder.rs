@@ -65,8 +65,17 @@ impl LogicalNames {
         ]))
     }
 
+    /// `leadline-table/index/GSI1` → `Table/index/GSI1`; an unknown name stays itself.
     fn logical(&self, physical: &str) -> String {
-        self.0.get(physical).cloned().unwrap_or_else(|| physical.to_owned())
+        let (name, index) = match physical.split_once("/index/") {
+            Some((table, index)) => (table, Some(index)),
+            None => (physical, None),
+        };
+        let logical = self.0.get(name).map_or(name, String::as_str);
+        match index {
+            Some(index) => format!("{logical}/index/{index}"),
+            None => logical.to_owned(),
+        }
     }
 }
 
@@ -93,7 +102,12 @@ pub fn authorizations(headers: &HeaderMap, body: &[u8]) -> Vec<(String, String, 
             let key = request.get("KeyId").map_or_else(|| "SecretsKey".to_owned(), text);
             vec![(format!("kms:{operation}"), key, Some(keys.unwrap_or_default()))]
         }
-        "AmazonSQS" => vec![(format!("sqs:{operation}"), text(&request["QueueUrl"]), None)],
+        "AmazonSQS" => {
+            // IAM authorizes a batch as its single action (`SendMessageBatch` needs
+            // `sqs:SendMessage`).
+            let action = operation.strip_suffix("Batch").unwrap_or(operation);
+            vec![(format!("sqs:{action}"), text(&request["QueueUrl"]), None)]
+        }
         _ => vec![(format!("unknown:{target}"), "*".to_owned(), None)],
     }
 }
@@ -248,6 +262,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn an_index_is_named_by_its_tables_logical_id() {
+        let names = LogicalNames(HashMap::from([("leadline-table".to_owned(), "Table".to_owned())]));
+        assert_eq!(names.logical("leadline-table/index/GSI1"), "Table/index/GSI1");
+        assert_eq!(names.logical("leadline-table"), "Table");
+        assert_eq!(names.logical("other"), "other");
+    }
+
     fn target(value: &'static str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert("x-amz-target", HeaderValue::from_static(value));
@@ -303,6 +325,8 @@ mod tests {
     fn sqs_calls_name_their_queue_and_unknown_protocols_are_kept_unknown() {
         let found = calls("AmazonSQS.SendMessage", r#"{"QueueUrl":"http://q/1/inbound"}"#);
         assert_eq!(found, vec![("sqs:SendMessage".into(), "http://q/1/inbound".into(), None)]);
+        let batch = calls("AmazonSQS.SendMessageBatch", r#"{"QueueUrl":"http://q/1/inbound"}"#);
+        assert_eq!(batch, found, "a batch is authorized as its single action");
         let unknown = authorizations(&HeaderMap::new(), b"Action=SendMessage");
         assert!(unknown[0].0.starts_with("unknown:"));
     }

@@ -46,9 +46,9 @@ const ERASE_BUDGET: u32 = 200;
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The table, the key table (no backups, P64) and the KMS key of data keys. The run never
-    /// calls KMS — erasing and purging destroy keys, they never use one — and the template
-    /// grants it no KMS action.
+    /// The table, the key table (no backups, P64) and the KMS key of data keys. Erasing and
+    /// purging destroy keys; purging a disconnected Page's leads lists them opened (to match the
+    /// Page), so the run reads keys and decrypts (`kms:Decrypt` in the template), never makes one.
     pub store: StoreConfig,
     /// Time kept free before the deadline (`DEADLINE_MARGIN_MS`, default 10 s).
     pub deadline_margin: Duration,
