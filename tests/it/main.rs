@@ -6,7 +6,8 @@
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
 //! - `iam`: every AWS call the stack's functions made, against their roles in `template.yaml`
-//!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables.
+//!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables;
+//!   `template_checks`: alarms that reach someone, the webhook's own API and throttle.
 //! - `build_rules`, `tokens`: release profile, minimum Rust version, pinned SDK behavior version;
 //!   no redirect followed with a token (a loopback server).
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
@@ -41,4 +42,5 @@ mod retention;
 mod send;
 mod sqs;
 mod support;
+mod template_checks;
 mod tokens;
