@@ -264,3 +264,83 @@ async fn init_error(
     runtime.mark_down(&name, instance);
     StatusCode::ACCEPTED
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(instances: usize) -> Arc<Runtime> {
+        Runtime::new(&[FunctionSpec { name: "api", timeout: Duration::from_secs(5), instances }])
+    }
+
+    /// What instance `instance` gets from `next`: the request id and payload.
+    async fn next_event(runtime: &Arc<Runtime>, instance: usize) -> (String, Bytes) {
+        let response = next(State(Arc::clone(runtime)), Path(("api".to_owned(), instance)))
+            .await
+            .expect("an invocation");
+        let id = response.headers()["lambda-runtime-aws-request-id"].to_str().expect("id").to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+        (id, body)
+    }
+
+    #[tokio::test]
+    async fn two_instances_run_two_invocations_at_once_and_each_answer_reaches_its_caller() {
+        // Arrange
+        let runtime = runtime(2);
+        let invoke = |payload: &'static str| {
+            let runtime = Arc::clone(&runtime);
+            tokio::spawn(async move { runtime.invoke("api", Bytes::from_static(payload.as_bytes())).await })
+        };
+        let (first, second) = (invoke("one"), invoke("two"));
+
+        // Act: each instance takes one; neither has answered when the other takes its own.
+        let taken = [next_event(&runtime, 0).await, next_event(&runtime, 1).await];
+        for (id, payload) in &taken {
+            let answer = Bytes::from(format!("answer to {}", String::from_utf8_lossy(payload)));
+            assert_eq!(complete(&runtime, "api", id, Outcome::Response(answer)), StatusCode::ACCEPTED);
+        }
+
+        // Assert
+        let mut payloads: Vec<&[u8]> = taken.iter().map(|(_, p)| p.as_ref()).collect();
+        payloads.sort_unstable();
+        assert_eq!(payloads, [b"one".as_slice(), b"two".as_slice()]);
+        assert_eq!(first.await.expect("task").ok(), Some(Outcome::Response(Bytes::from("answer to one"))));
+        assert_eq!(second.await.expect("task").ok(), Some(Outcome::Response(Bytes::from("answer to two"))));
+    }
+
+    #[tokio::test]
+    async fn a_function_is_ready_when_every_instance_polled_and_not_after_one_died() {
+        // Arrange
+        let runtime = runtime(2);
+        let poll = |instance: usize| {
+            let runtime = Arc::clone(&runtime);
+            tokio::spawn(
+                async move { next(State(runtime), Path(("api".to_owned(), instance))).await.map(|_| ()) },
+            )
+        };
+
+        // Act / Assert
+        let first = poll(0);
+        tokio::task::yield_now().await;
+        let until_ready = async {
+            while runtime.readiness()["api"].ready < 1 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), until_ready).await.expect("instance 0 polled");
+        assert!(!runtime.all_ready(), "one of two instances is not ready");
+        let second = poll(1);
+        let all_ready = async {
+            while !runtime.all_ready() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), all_ready).await.expect("both polled");
+        runtime.mark_down("api", 1);
+        assert_eq!(runtime.readiness()["api"], Readiness { ready: 1, of: 2 });
+        let unknown = next(State(Arc::clone(&runtime)), Path(("api".to_owned(), 2))).await;
+        assert_eq!(unknown.err(), Some(StatusCode::NOT_FOUND), "no third instance");
+        first.abort();
+        second.abort();
+    }
+}
