@@ -94,11 +94,15 @@ fn gateway_error(status: StatusCode, message: &str) -> Response<Body> {
 }
 
 async fn health(State(gateway): State<Gateway>) -> Response<Body> {
-    let functions = gateway.runtime.readiness();
+    // Ready only when every instance of every function polls for work.
+    let instances = gateway.runtime.readiness();
+    let functions: std::collections::BTreeMap<&String, bool> =
+        instances.iter().map(|(name, readiness)| (name, readiness.all())).collect();
     let all_ready = functions.values().all(|ready| *ready);
     let demo = gateway.demo_ready.load(Ordering::SeqCst);
     let status = if all_ready && demo { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({"status": if status == StatusCode::OK { "ok" } else { "starting" }, "functions": functions, "demo_tenant": demo});
+    let body = json!({"status": if status == StatusCode::OK { "ok" } else { "starting" }, "functions": functions,
+        "instances": instances, "demo_tenant": demo});
     (status, Json(body)).into_response()
 }
 

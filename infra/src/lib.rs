@@ -8,6 +8,7 @@
 pub mod apigw;
 pub mod bootstrap;
 pub mod gateway;
+pub mod instances;
 pub mod poller;
 pub mod processes;
 pub mod recorder;

@@ -1,6 +1,8 @@
 //! The sandbox Graph API: what the functions use as the Graph base URL locally. It records every
 //! request (the outbox), answers sends the way the Cloud API does, can be told to fail the next
-//! sends with a Meta error (faults), and serves Lead Ads leads registered by tests.
+//! sends with a Meta error (faults), serves Lead Ads leads registered by tests, and can hold the
+//! requests whose path contains a given text until a test releases them (holds: a Graph call
+//! that takes as long as a test needs, to show that one slow invocation blocks no other).
 //!
 //! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
 //! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
@@ -9,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -56,6 +58,38 @@ pub struct Fault {
     pub phone_number_id: Option<String>,
 }
 
+/// A hold as `POST /_sandbox/holds` takes it: Graph requests whose path (with its query)
+/// contains `path_contains` wait until `DELETE /_sandbox/holds/{id}` releases them, or at most
+/// `millis` (then they are answered as usual).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// What the path must contain (not empty).
+    pub path_contains: String,
+    /// The longest a request is held (at most 60 s).
+    pub millis: u64,
+}
+
+/// A hold as the sandbox shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldView {
+    /// Its id.
+    pub id: String,
+    /// Requests waiting on it now.
+    pub waiting: usize,
+    /// Requests it has held so far.
+    pub held: usize,
+    /// Whether it was released (it holds nothing more).
+    pub released: bool,
+}
+
+#[derive(Debug)]
+struct Hold {
+    request: HoldRequest,
+    view: HoldView,
+    release: tokio::sync::watch::Sender<bool>,
+}
+
 /// A lead as `POST /_sandbox/leads` takes it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Lead {
@@ -80,6 +114,8 @@ struct State_ {
     templates: HashMap<String, Vec<Value>>,
     /// What the sandbox AI provider received.
     ai_requests: Vec<AiRequest>,
+    /// Holds on Graph requests, by id.
+    holds: HashMap<String, Hold>,
 }
 
 /// One request the sandbox AI provider received.
@@ -121,6 +157,8 @@ impl Sandbox {
             .route("/graph/{*path}", any(graph))
             .route("/outbox", get(outbox).delete(clear_outbox))
             .route("/faults", post(add_fault))
+            .route("/holds", post(add_hold))
+            .route("/holds/{id}", get(hold).delete(release_hold))
             .route("/leads", post(add_lead))
             .route("/templates/{waba_id}", post(add_template))
             .route("/ai/requests", get(ai_requests))
@@ -197,6 +235,7 @@ async fn graph(
         Some(query) => format!("/{path}?{query}"),
         None => format!("/{path}"),
     };
+    sandbox.wait_for_holds(&full_path).await;
     let (status, response_body) = sandbox.answer(&method, &full_path, &body);
     let received_at =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
@@ -211,6 +250,66 @@ async fn graph(
         });
     }
     (status, Json(response_body)).into_response()
+}
+
+impl Sandbox {
+    /// Waits while an unreleased hold matches `path` (at most its `millis`).
+    async fn wait_for_holds(&self, path: &str) {
+        let matching = self.state.lock().ok().and_then(|mut state| {
+            let hold = state
+                .holds
+                .values_mut()
+                .find(|h| !h.view.released && path.contains(&h.request.path_contains))?;
+            hold.view.waiting += 1;
+            hold.view.held += 1;
+            Some((hold.view.id.clone(), hold.release.subscribe(), hold.request.millis))
+        });
+        let Some((id, mut released, millis)) = matching else { return };
+        let _ = tokio::time::timeout(Duration::from_millis(millis), released.wait_for(|r| *r)).await;
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(hold) = state.holds.get_mut(&id) {
+                hold.view.waiting = hold.view.waiting.saturating_sub(1);
+            }
+        }
+    }
+}
+
+async fn add_hold(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let request: HoldRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return bad_request(format!("expected {{path_contains, millis}}: {e}")),
+    };
+    if request.path_contains.is_empty() || request.millis > 60_000 {
+        return bad_request("path_contains must not be empty and millis at most 60000".to_owned());
+    }
+    let id = format!("hold-{}", crate::random_hex(8).unwrap_or_default());
+    let view = HoldView { id: id.clone(), waiting: 0, held: 0, released: false };
+    let (release, _) = tokio::sync::watch::channel(false);
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.holds.insert(id, Hold { request, view: view.clone(), release });
+    }
+    (StatusCode::CREATED, Json(view)).into_response()
+}
+
+async fn hold(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let view = sandbox.state.lock().ok().and_then(|state| state.holds.get(&id).map(|h| h.view.clone()));
+    match view {
+        Some(view) => Json(view).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"detail": "no such hold"}))).into_response(),
+    }
+}
+
+async fn release_hold(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let view = sandbox.state.lock().ok().and_then(|mut state| {
+        let hold = state.holds.get_mut(&id)?;
+        hold.view.released = true;
+        hold.release.send_replace(true);
+        Some(hold.view.clone())
+    });
+    match view {
+        Some(view) => Json(view).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"detail": "no such hold"}))).into_response(),
+    }
 }
 
 async fn outbox(State(sandbox): State<Sandbox>) -> Response {
