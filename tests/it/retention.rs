@@ -456,3 +456,65 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
     assert!(purged(&first) > 0);
     assert_eq!(purged(&second), 0, "a second run deletes nothing");
 }
+
+#[tokio::test]
+async fn erasure_queue_entries_of_finished_or_missing_requests_are_dropped() {
+    use shared::adapters::dynamo::item::{item_with_key, s};
+    use shared::domain::privacy::{
+        DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore,
+    };
+    use shared::domain::ErasureId;
+    // Arrange: a finished request whose queue entry came back (as an older build could leave
+    // it), and a request deleted without its entry.
+    let table = table().await;
+    let deps = deps(&table).await;
+    let tenant = tenant();
+    let request = |at: Timestamp| ErasureRequest {
+        id: ErasureId::generate(at).expect("random"),
+        contacts: vec![],
+        status: ErasureStatus::Pending,
+        requested_at: at,
+        progress: ErasureCounts::default(),
+        receipt: None,
+    };
+    let (finished, gone) = (request(days_ago(2)), request(days_ago(1)));
+    for request in [&finished, &gone] {
+        deps.erasures.request_erasure(&tenant, request).await.expect("requested");
+    }
+    let receipt = ErasureReceipt {
+        request_id: finished.id.clone(),
+        requested_at: finished.requested_at.as_millis(),
+        completed_at: SystemClock.now().as_millis(),
+        deleted: ErasureCounts::default(),
+    };
+    deps.erasures.complete_erasure(&tenant, &receipt).await.expect("completed");
+    let mut entry = item_with_key(&keys::due_erasure(&tenant, &finished.id, finished.requested_at));
+    entry.insert(keys::ENTITY.to_owned(), s("due_erasure"));
+    entry.insert(keys::attr::TENANT_ID.to_owned(), s(tenant.as_str()));
+    entry.insert(keys::attr::ERASURE_ID.to_owned(), s(finished.id.as_str()));
+    table.client().put_item().table_name(table.name()).set_item(Some(entry)).send().await.expect("raw put");
+    table
+        .client()
+        .delete_item()
+        .table_name(table.name())
+        .set_key(Some(shared::adapters::dynamo::item::key_attributes(&keys::erasure(&tenant, &gone.id))))
+        .send()
+        .await
+        .expect("raw delete");
+    let entries = [
+        DueErasure { tenant: tenant.clone(), id: finished.id.clone(), requested_at: finished.requested_at },
+        DueErasure { tenant: tenant.clone(), id: gone.id.clone(), requested_at: gone.requested_at },
+    ];
+    let queued = deps.erasures.due_erasures(1_000).await.expect("queue");
+    assert!(entries.iter().all(|e| queued.contains(e)), "both queued: {queued:?}");
+
+    // Act: a run that would otherwise read them until its deadline.
+    let report = tokio::time::timeout(Duration::from_secs(60), run(&deps)).await.expect("the run ends");
+
+    // Assert
+    assert!(report.complete, "{report:?}");
+    let queued = deps.erasures.due_erasures(1_000).await.expect("queue");
+    assert!(entries.iter().all(|e| !queued.contains(e)), "both dropped: {queued:?}");
+    let kept = deps.erasures.erasure(&tenant, &finished.id).await.expect("read").expect("kept");
+    assert_eq!(kept.receipt, Some(receipt), "the finished request keeps its receipt");
+}

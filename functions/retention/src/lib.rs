@@ -32,7 +32,8 @@ use shared::domain::inbox::{
 };
 use shared::domain::ports::{ConnectionStore, TenantStore};
 use shared::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureStatus, ErasureStore, Integration, MetaPurge, PurgeStore,
+    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureStatus, ErasureStore, Integration, MetaPurge,
+    PurgeStore,
     RetentionQueue,
 };
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
@@ -128,6 +129,8 @@ pub struct RunReport {
     pub tasks: Vec<TaskReport>,
     /// False when the run stopped before its deadline with work left for the next run.
     pub complete: bool,
+    /// The tasks that failed (their names; the causes are in the log). The others ran.
+    pub failed: Vec<String>,
 }
 
 /// What one task did.
@@ -147,6 +150,11 @@ pub enum RunError {
     /// The input names a job this function does not run.
     #[error("unknown job {0:?}")]
     UnknownJob(String),
+    /// Tasks failed (a store failed); the others ran, and the next run resumes every one of
+    /// them (every task is idempotent). The invocation fails so that the function's `Errors`
+    /// metric, and its alarm, see it.
+    #[error("retention tasks failed: {}", .0.failed.join(", "))]
+    TasksFailed(RunReport),
     /// A store failed; the next run resumes (every task is idempotent).
     #[error("retention run failed: {0}")]
     Unknown(String),
@@ -168,11 +176,57 @@ impl Deadline {
     }
 }
 
-/// Runs the retention tasks due now.
+/// The tasks of a run, in order.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    Erasures,
+    ClosedTenants,
+    Disconnected,
+    Restamp,
+    Walk(DayQueue),
+}
+
+impl Task {
+    const ALL: [Self; 6] = [
+        Self::Erasures,
+        Self::ClosedTenants,
+        Self::Disconnected,
+        Self::Restamp,
+        Self::Walk(DayQueue::Sanitize),
+        Self::Walk(DayQueue::Expiry),
+    ];
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Erasures => "erasure_requests",
+            Self::ClosedTenants => "purge_closed_tenants",
+            Self::Disconnected => "purge_disconnected",
+            Self::Restamp => "restamp",
+            Self::Walk(DayQueue::Sanitize) => "sanitize_content",
+            Self::Walk(DayQueue::Expiry) => "expired_conversations",
+        }
+    }
+
+    async fn run<A: Adapters>(self, deps: &Deps<A>, deadline: Deadline) -> Result<(TaskReport, bool), RunError> {
+        // Boxed: one state machine per task, not all of them nested in the run's (the nesting
+        // overflows the compiler's layout depth).
+        match self {
+            Self::Erasures => Box::pin(erasure_requests(deps, deadline)).await,
+            Self::ClosedTenants => Box::pin(purge_closed_tenants(deps, deadline)).await,
+            Self::Disconnected => Box::pin(purge_disconnected(deps, deadline)).await,
+            Self::Restamp => Box::pin(restamp(deps, deadline)).await,
+            Self::Walk(queue) => Box::pin(walk_day_queue(deps, queue, deadline)).await,
+        }
+    }
+}
+
+/// Runs the retention tasks due now. Each task runs on its own: one that fails is logged and
+/// reported, and the run goes on with the next (a task cut short by the deadline ends the run:
+/// the next run resumes it).
 ///
 /// # Errors
-/// [`RunError::UnknownJob`] for an input naming another job; [`RunError::Unknown`] when a
-/// store failed.
+/// [`RunError::UnknownJob`] for an input naming another job; [`RunError::TasksFailed`] after
+/// the run when any task failed.
 pub async fn handle<A: Adapters>(
     event: LambdaEvent<ScheduleInput>,
     deps: &Deps<A>,
@@ -183,33 +237,30 @@ pub async fn handle<A: Adapters>(
     let deadline = Deadline(
         event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
-    let (erasures, mut complete) = erasure_requests(deps, deadline).await?;
-    let mut tasks = vec![erasures];
-    if complete {
-        let (purged, done) = purge_closed_tenants(deps, deadline).await?;
-        tasks.push(purged);
-        complete = done;
-    }
-    if complete {
-        let (purged, done) = purge_disconnected(deps, deadline).await?;
-        tasks.push(purged);
-        complete = done;
-    }
-    if complete {
-        let (restamped, done) = restamp(deps, deadline).await?;
-        tasks.push(restamped);
-        complete = done;
-    }
-    for queue in [DayQueue::Sanitize, DayQueue::Expiry] {
-        if complete {
-            let (walked, done) = walk_day_queue(deps, queue, deadline).await?;
-            tasks.push(walked);
-            complete = done;
+    let mut report = RunReport { tasks: Vec::new(), complete: true, failed: Vec::new() };
+    for task in Task::ALL {
+        match task.run(deps, deadline).await {
+            Ok((done, finished)) => {
+                report.tasks.push(done);
+                if !finished {
+                    report.complete = false;
+                    break;
+                }
+            }
+            // The cause names stores and operations, never a person (ids at most).
+            Err(error) => {
+                tracing::error!(task = task.name(), error = %error, "Retention task failed");
+                report.failed.push(task.name().to_owned());
+            }
         }
     }
-    let report = RunReport { tasks, complete };
-    tracing::info!(complete, tasks = ?report.tasks, "Retention run finished");
-    Ok(report)
+    if report.failed.is_empty() {
+        tracing::info!(complete = report.complete, tasks = ?report.tasks, "Retention run finished");
+        Ok(report)
+    } else {
+        tracing::error!(complete = report.complete, tasks = ?report.tasks, failed = ?report.failed, "Retention run finished with failed tasks");
+        Err(RunError::TasksFailed(report))
+    }
 }
 
 /// The first expiry day the walk looks at: where the last run stopped, or (first run) as far
@@ -573,40 +624,48 @@ async fn purge_closed_tenants<A: Adapters>(
     Ok((report, true))
 }
 
-/// Carries out pending erasure requests until none is left or the deadline comes.
+/// Carries out pending erasure requests until none is left or the deadline comes. An entry
+/// whose request is finished or gone is dropped (left on the queue, it would come back first in
+/// every read, for ever).
 async fn erasure_requests<A: Adapters>(
     deps: &Deps<A>,
     deadline: Deadline,
 ) -> Result<(TaskReport, bool), RunError> {
     let mut report = TaskReport { name: "erasure_requests".to_owned(), finished: 0, items: 0 };
     loop {
+        if deadline.passed() {
+            return Ok((report, false));
+        }
         let due =
             deps.erasures.due_erasures(25).await.map_err(|e| failed("reading the erasure queue", &e))?;
         if due.is_empty() {
             return Ok((report, true));
         }
-        for (tenant, id) in due {
-            let Some(request) =
-                deps.erasures.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?
-            else {
+        for entry in due {
+            let DueErasure { tenant, id, .. } = &entry;
+            let request =
+                deps.erasures.erasure(tenant, id).await.map_err(|e| failed("reading a request", &e))?;
+            let Some(request) = request.filter(|r| r.status == ErasureStatus::Pending) else {
+                tracing::warn!(tenant_id = %tenant, erasure_id = %id, "Erasure queue entry without a pending request dropped");
+                deps.erasures
+                    .drop_due_erasure(&entry)
+                    .await
+                    .map_err(|e| failed("dropping an erasure queue entry", &e))?;
                 continue;
             };
-            if request.status == ErasureStatus::Done {
-                continue;
-            }
             let mut deleted = request.progress.clone();
             for contact in &request.contacts {
                 loop {
                     if deadline.passed() {
                         deps.erasures
-                            .record_progress(&tenant, &id, &deleted)
+                            .record_progress(tenant, id, &deleted)
                             .await
                             .map_err(|e| failed("recording progress", &e))?;
                         return Ok((report, false));
                     }
                     let pass: ErasureCounts = deps
                         .lifecycle
-                        .erase_contact(&tenant, contact, ERASE_BUDGET)
+                        .erase_contact(tenant, contact, ERASE_BUDGET)
                         .await
                         .map_err(|e| failed("erasing", &e))?;
                     report.items += pass.total();
@@ -623,7 +682,7 @@ async fn erasure_requests<A: Adapters>(
                 deleted,
             };
             deps.erasures
-                .complete_erasure(&tenant, &receipt)
+                .complete_erasure(tenant, &receipt)
                 .await
                 .map_err(|e| failed("completing a request", &e))?;
             tracing::info!(tenant_id = %tenant, erasure_id = %id, items = receipt.deleted.total(), "Erasure done");
@@ -635,7 +694,7 @@ async fn erasure_requests<A: Adapters>(
 #[cfg(test)]
 mod tests {
     use shared::domain::inbox::{ContactKey, ContactProfile, ContactStore, IngestStore, NewInboundMessage};
-    use shared::domain::privacy::ErasureRequest;
+    use shared::domain::privacy::{ErasureRequest, MetaPurge};
     use shared::domain::{ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
     use shared::testing::{Fakes, ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
 
@@ -753,6 +812,91 @@ mod tests {
 
         assert!(!cut_short.complete);
         assert_eq!(deps.erasures.due_erasures(10).await.expect("queue").len(), 1);
+    }
+
+    /// A pending request to erase the contact of `email` (which nobody wrote from).
+    async fn pending_erasure(deps: &Deps<Fakes>, tenant: &TenantId, email: &str) -> ErasureRequest {
+        let request = ErasureRequest {
+            id: ErasureId::generate(Timestamp::from_secs(5)).expect("random"),
+            contacts: vec![inbox(deps)
+                .contact_id_of(tenant, &ContactKey::Email(email.into()))
+                .await
+                .expect("id")],
+            status: ErasureStatus::Pending,
+            requested_at: Timestamp::from_secs(5),
+            progress: ErasureCounts::default(),
+            receipt: None,
+        };
+        deps.erasures.request_erasure(tenant, &request).await.expect("requested");
+        request
+    }
+
+    #[tokio::test]
+    async fn queue_entries_of_finished_or_missing_requests_are_dropped_not_read_for_ever() {
+        // Arrange: one entry whose request is gone, one whose request is done but still queued,
+        // and a pending one behind them.
+        let deps = deps();
+        let tenant = TenantId::parse("tn_a").expect("valid");
+        let gone = pending_erasure(&deps, &tenant, "gone@example.com").await;
+        deps.erasures.forget_erasure(&tenant, &gone.id).expect("forgotten");
+        let finished = pending_erasure(&deps, &tenant, "done@example.com").await;
+        let receipt = ErasureReceipt {
+            request_id: finished.id.clone(),
+            requested_at: finished.requested_at.as_millis(),
+            completed_at: 6_000,
+            deleted: ErasureCounts::default(),
+        };
+        deps.erasures.complete_erasure(&tenant, &receipt).await.expect("completed");
+        deps.erasures.requeue_erasure(&tenant, &finished).expect("requeued");
+        let pending = pending_erasure(&deps, &tenant, "pending@example.com").await;
+
+        // Act: a long deadline, so only the fix ends the run (the timeout fails the test).
+        let run = tokio::time::timeout(Duration::from_secs(10), handle(event(Duration::from_secs(600)), &deps))
+            .await
+            .expect("the run ends")
+            .expect("run");
+
+        // Assert
+        assert!(run.complete && run.failed.is_empty(), "{run:?}");
+        assert_eq!(run.tasks[0].finished, 1, "only the pending request was carried out");
+        assert!(deps.erasures.due_erasures(10).await.expect("queue").is_empty(), "every entry is gone");
+        let done = deps.erasures.erasure(&tenant, &pending.id).await.expect("read").expect("kept");
+        assert_eq!(done.status, ErasureStatus::Done);
+        let untouched = deps.erasures.erasure(&tenant, &finished.id).await.expect("read").expect("kept");
+        assert_eq!(untouched.receipt, Some(receipt), "the finished request keeps its receipt");
+    }
+
+    #[tokio::test]
+    async fn a_failing_task_does_not_stop_the_others_and_the_run_reports_it() {
+        // Arrange: the erasure store is down; a Meta purge of a tenant gone since is queued (the
+        // next task after it drops it).
+        let deps = deps();
+        let purge = MetaPurge {
+            tenant: TenantId::parse("tn_gone").expect("valid"),
+            integration: Integration::LeadAds,
+            source_id: "109876543210987".into(),
+            disconnected_at: Timestamp::from_secs(1_000),
+        };
+        deps.purges.queue_meta_purge(&purge).await.expect("queued");
+        deps.erasures.set_erasures_failing(true);
+
+        // Act
+        let outcome = handle(event(Duration::from_secs(60)), &deps).await;
+
+        // Assert: the invocation fails (the function's Errors metric counts it), naming the task;
+        // every other task ran.
+        let Err(RunError::TasksFailed(report)) = outcome else {
+            panic!("the run must fail: {outcome:?}");
+        };
+        assert_eq!(report.failed, vec!["erasure_requests".to_owned()]);
+        let ran: Vec<&str> = report.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            ran,
+            ["purge_closed_tenants", "purge_disconnected", "restamp", "sanitize_content", "expired_conversations"]
+        );
+        assert!(report.complete);
+        assert!(deps.purges.due_meta_purges(10).await.expect("queue").is_empty(), "the purge task ran");
+        assert!(RunError::TasksFailed(report).to_string().contains("erasure_requests"));
     }
 
     #[tokio::test]

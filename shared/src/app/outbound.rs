@@ -77,7 +77,9 @@ pub enum SubmitError {
     /// through; there is no conversation to mark).
     #[error("the recipient is not a contact")]
     NoContact,
-    /// An agent may message only contacts of conversations they may see.
+    /// An agent may message only contacts of conversations they may see; a number nobody knows
+    /// is answered the same, and before the policy, so that the answer tells nothing about a
+    /// number outside the agent's scope.
     #[error("the contact has no conversation the agent may see")]
     NotVisibleToAgent,
     /// No synced template has this name and language.
@@ -141,7 +143,7 @@ fn unknown(error: impl Into<anyhow::Error>) -> SubmitError {
     SubmitError::Unknown(error.into())
 }
 
-/// Checks `submission` against the policy, the agent's scope, the template and the plan, stores
+/// Checks `submission` against the agent's scope, the policy, the template and the plan, stores
 /// the message as `queued` and enqueues it. A message the queue does not take is marked failed
 /// (nothing is sent) and answered [`SubmitError::NotQueued`].
 ///
@@ -155,19 +157,28 @@ pub async fn submit<A: Adapters>(
     let Submission { tenant, body, scope } = *submission;
     let now = ports.clock.now();
     let contact = ports.contacts.contact_by_phone(tenant, &body.to).await.map_err(unknown)?;
-    check_policy(contact.as_ref(), body, now).map_err(SubmitError::Policy)?;
-    let contact = contact.ok_or(SubmitError::NoContact)?;
+    // The scope first: an agent gets the same answer for a number outside it as for one nobody
+    // knows, whatever its consent or restriction (the policy's answers would tell them).
     if let Some(scope) = scope {
-        let filter = ConversationFilter { visible_to: Some(scope.clone()), ..ConversationFilter::default() };
-        let visible = ports
-            .conversations
-            .conversations(tenant, Some(&contact.id), &filter, None, 1)
-            .await
-            .map_err(unknown)?;
-        if visible.items.is_empty() {
+        let visible = match &contact {
+            None => false,
+            Some(contact) => {
+                let filter =
+                    ConversationFilter { visible_to: Some(scope.clone()), ..ConversationFilter::default() };
+                let page = ports
+                    .conversations
+                    .conversations(tenant, Some(&contact.id), &filter, None, 1)
+                    .await
+                    .map_err(unknown)?;
+                !page.items.is_empty()
+            }
+        };
+        if !visible {
             return Err(SubmitError::NotVisibleToAgent);
         }
     }
+    check_policy(contact.as_ref(), body, now).map_err(SubmitError::Policy)?;
+    let contact = contact.ok_or(SubmitError::NoContact)?;
     if let Some(used) = &body.template {
         let template = ports.templates.template(tenant, &used.name, &used.language).await.map_err(unknown)?;
         let template = template.ok_or_else(|| SubmitError::UnknownTemplate {
@@ -378,6 +389,35 @@ mod tests {
 
         assert!(matches!(refused, SubmitError::NotVisibleToAgent), "{refused:?}");
         assert_eq!(refused.quality_metric(), None);
+        assert!(fakes.queue.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_agent_learns_nothing_about_a_number_outside_their_scope() {
+        use crate::domain::inbox::{ConsentChange, ConsentKind, ConsentSource};
+        // Arrange: the known contact opts out; another number is nobody's.
+        let fakes = fakes(10, true).await;
+        let scope = AgentScope { user: Some(UserId::parse("usr_a").unwrap()), queues: vec![] };
+        let profile = ContactProfile { phone: PhoneNumber::parse(PHONE).ok(), ..ContactProfile::default() };
+        let now = fakes.clock.now();
+        let change = ConsentChange {
+            contact: &profile,
+            kind: ConsentKind::OptOut,
+            source: ConsentSource::Keyword,
+            at: now,
+            cause: "wamid.STOP",
+        };
+        fakes.inbox.record_consent(&fakes.tenant, &change, now).await.unwrap();
+
+        // Act
+        let opted_out = fakes.submit(text(PHONE), Some(&scope)).await.unwrap_err();
+        let stranger = fakes.submit(text("5511977776666"), Some(&scope)).await.unwrap_err();
+        let as_manager = fakes.submit(text(PHONE), None).await.unwrap_err();
+
+        // Assert: the same answer for both, never the policy's; a manager gets the policy's.
+        assert!(matches!(opted_out, SubmitError::NotVisibleToAgent), "{opted_out:?}");
+        assert!(matches!(stranger, SubmitError::NotVisibleToAgent), "{stranger:?}");
+        assert!(matches!(as_manager, SubmitError::Policy(Refusal::OptedOut)), "{as_manager:?}");
         assert!(fakes.queue.sent().is_empty());
     }
 

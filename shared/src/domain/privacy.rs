@@ -103,6 +103,17 @@ pub struct ErasureRequest {
     pub receipt: Option<ErasureReceipt>,
 }
 
+/// An entry of the erasure queue: which request is due, and since when (the queue's order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueErasure {
+    /// Whose request.
+    pub tenant: TenantId,
+    /// The request.
+    pub id: ErasureId,
+    /// When it was requested (the entry's place in the queue).
+    pub requested_at: Timestamp,
+}
+
 /// The retention run's day queues: conversations queued for the day their work falls due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DayQueue {
@@ -199,14 +210,21 @@ pub trait ErasureStore: Send + Sync {
         id: &ErasureId,
     ) -> impl Future<Output = Result<Option<ErasureRequest>, PrivacyError>> + Send;
 
-    /// Up to `limit` pending requests of any tenant, oldest first.
+    /// Up to `limit` entries of the erasure queue, of any tenant, oldest first. An entry names
+    /// a pending request, unless the request was finished or deleted without its entry (an
+    /// interrupted purge, an older build): the run takes such an entry off with
+    /// [`ErasureStore::drop_due_erasure`].
     ///
     /// # Errors
     /// [`PrivacyError::Unknown`].
-    fn due_erasures(
-        &self,
-        limit: u16,
-    ) -> impl Future<Output = Result<Vec<(TenantId, ErasureId)>, PrivacyError>> + Send;
+    fn due_erasures(&self, limit: u16) -> impl Future<Output = Result<Vec<DueErasure>, PrivacyError>> + Send;
+
+    /// Takes an entry off the erasure queue, whatever its request's state; dropping an entry
+    /// that is not there is fine.
+    ///
+    /// # Errors
+    /// [`PrivacyError::Unknown`].
+    fn drop_due_erasure(&self, due: &DueErasure) -> impl Future<Output = Result<(), PrivacyError>> + Send;
 
     /// Records what a run deleted before it had to stop, so that the receipt counts everything.
     ///

@@ -22,7 +22,7 @@ use crate::domain::ports::{
     Vault,
 };
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, MetaPurge,
+    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, MetaPurge,
     PrivacyError, PurgeStore, RetentionQueue,
 };
 use crate::domain::secret::Sealed;

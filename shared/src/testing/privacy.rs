@@ -2,10 +2,15 @@
 
 use super::*;
 
-/// Erasure requests in memory.
+/// Erasure requests in memory, with their queue kept apart as the table keeps it (so that a
+/// test can leave an entry whose request is finished or gone, see [`MemoryPrivacy::forget_erasure`]).
 #[derive(Debug, Default, Clone)]
 pub struct MemoryPrivacy {
     requests: Arc<Mutex<Vec<(TenantId, ErasureRequest)>>>,
+    /// The erasure queue, oldest first.
+    due_erasures: Arc<Mutex<Vec<DueErasure>>>,
+    /// When set, every [`ErasureStore`] call fails (a store outage for one task of the run).
+    erasures_failing: Arc<Mutex<bool>>,
     /// The purge queue: tenant → due, epoch ms.
     purges: Arc<Mutex<HashMap<TenantId, i64>>>,
     /// The Meta purge queue.
@@ -14,24 +19,66 @@ pub struct MemoryPrivacy {
     day_cursors: Arc<Mutex<Vec<(DayQueue, i64)>>>,
 }
 
+fn poisoned() -> PrivacyError {
+    PrivacyError::Unknown(anyhow::anyhow!("poisoned"))
+}
+
 impl MemoryPrivacy {
     fn purges(&self) -> Result<std::sync::MutexGuard<'_, HashMap<TenantId, i64>>, PrivacyError> {
-        self.purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+        self.purges.lock().map_err(|_| poisoned())
     }
 
     fn meta_purges(&self) -> Result<std::sync::MutexGuard<'_, Vec<MetaPurge>>, PrivacyError> {
-        self.meta_purges.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+        self.meta_purges.lock().map_err(|_| poisoned())
     }
 
+    /// The requests, or the outage [`MemoryPrivacy::set_erasures_failing`] asked for.
     fn requests(&self) -> Result<std::sync::MutexGuard<'_, Vec<(TenantId, ErasureRequest)>>, PrivacyError> {
-        self.requests.lock().map_err(|_| PrivacyError::Unknown(anyhow::anyhow!("poisoned")))
+        if *self.erasures_failing.lock().map_err(|_| poisoned())? {
+            return Err(PrivacyError::Unknown(anyhow::anyhow!("the erasure store is unavailable")));
+        }
+        self.requests.lock().map_err(|_| poisoned())
+    }
+
+    fn due(&self) -> Result<std::sync::MutexGuard<'_, Vec<DueErasure>>, PrivacyError> {
+        self.due_erasures.lock().map_err(|_| poisoned())
+    }
+
+    /// Makes every later erasure store call fail (or succeed again).
+    pub fn set_erasures_failing(&self, failing: bool) {
+        if let Ok(mut f) = self.erasures_failing.lock() {
+            *f = failing;
+        }
+    }
+
+    /// Deletes a request but leaves its queue entry, as an interrupted delete can.
+    ///
+    /// # Errors
+    /// Never, but for a poisoned lock.
+    pub fn forget_erasure(&self, tenant: &TenantId, id: &ErasureId) -> Result<(), PrivacyError> {
+        self.requests()?.retain(|(t, r)| !(t == tenant && &r.id == id));
+        Ok(())
+    }
+
+    /// Puts a request back on the queue whatever its state (a finished one, as an older build
+    /// could leave it).
+    ///
+    /// # Errors
+    /// Never, but for a poisoned lock.
+    pub fn requeue_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
+        self.due()?.push(DueErasure {
+            tenant: tenant.clone(),
+            id: request.id.clone(),
+            requested_at: request.requested_at,
+        });
+        Ok(())
     }
 }
 
 impl ErasureStore for MemoryPrivacy {
     async fn request_erasure(&self, tenant: &TenantId, request: &ErasureRequest) -> Result<(), PrivacyError> {
         self.requests()?.push((tenant.clone(), request.clone()));
-        Ok(())
+        self.requeue_erasure(tenant, request)
     }
 
     async fn erasure(
@@ -42,14 +89,21 @@ impl ErasureStore for MemoryPrivacy {
         Ok(self.requests()?.iter().find(|(t, r)| t == tenant && &r.id == id).map(|(_, r)| r.clone()))
     }
 
-    async fn due_erasures(&self, limit: u16) -> Result<Vec<(TenantId, ErasureId)>, PrivacyError> {
-        Ok(self
-            .requests()?
-            .iter()
-            .filter(|(_, r)| r.status == ErasureStatus::Pending)
-            .take(usize::from(limit))
-            .map(|(t, r)| (t.clone(), r.id.clone()))
-            .collect())
+    async fn due_erasures(&self, limit: u16) -> Result<Vec<DueErasure>, PrivacyError> {
+        // A real store answers over the network: yielding as it would lets a caller's timeout
+        // catch a loop that never ends.
+        tokio::task::yield_now().await;
+        drop(self.requests()?);
+        let mut due = self.due()?.clone();
+        due.sort_by_key(|entry| entry.requested_at);
+        due.truncate(usize::from(limit));
+        Ok(due)
+    }
+
+    async fn drop_due_erasure(&self, due: &DueErasure) -> Result<(), PrivacyError> {
+        drop(self.requests()?);
+        self.due()?.retain(|entry| entry != due);
+        Ok(())
     }
 
     async fn record_progress(
@@ -76,6 +130,7 @@ impl ErasureStore for MemoryPrivacy {
             request.contacts.clear();
             request.receipt = Some(receipt.clone());
         }
+        self.due()?.retain(|entry| !(&entry.tenant == tenant && entry.id == receipt.request_id));
         Ok(())
     }
 }
@@ -162,6 +217,7 @@ impl PurgeStore for MemoryPrivacy {
         let mut requests = self.requests()?;
         let before = requests.len();
         requests.retain(|(t, _)| t != tenant);
+        self.due()?.retain(|entry| &entry.tenant != tenant);
         Ok((before - requests.len()) as u64)
     }
 }

@@ -88,9 +88,11 @@ fn idempotency_key(ctx: &Ctx<'_>) -> Result<String, ApiError> {
 /// `POST /v1/messages`.
 ///
 /// # Errors
-/// 400 for a body the Cloud API would refuse or a missing key; 422 for the policy (consent,
-/// opt-out, window, template) or a key reused for another body; 409 while the same key is in
-/// flight; 403 at the plan's monthly limit; 503 when the queue is unavailable.
+/// 400 for a body the Cloud API would refuse or a missing key; 403 for an agent and a number
+/// outside their scope (the same for one nobody knows, and before the policy, so that it tells
+/// nothing about the number); 422 for the policy (consent, opt-out, window, template) or a key
+/// reused for another body; 409 while the same key is in flight; 403 at the plan's monthly
+/// limit; 503 when the queue is unavailable.
 pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let key = idempotency_key(&ctx)?;

@@ -186,7 +186,7 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::DeleteContact, "DELETE", "/v1/contacts/{contact_id}", "contacts", Tenant(Admin),
         "Delete a contact and everything about it.", answers = &[ok(schema::<shared::domain::privacy::ErasureCounts>)]),
     operation!(Op::Timeline, "GET", "/v1/contacts/{contact_id}/timeline", "contacts", Tenant(Agent),
-        "The contact's activity, newest first: messages, notes, tasks, appointments, status changes.",
+        "The contact's activity, newest first: messages, notes, tasks, appointments, status changes (for an agent, the messages and state changes of their own conversations only).",
         query = &[q("before", "Only activity before this time (epoch ms): the `next` of the previous page.", ParamKind::Millis), LIMIT],
         answers = &[ok(schema::<contacts::TimelinePage>)]),
     operation!(Op::ListRecords(Note), "GET", "/v1/contacts/{contact_id}/notes", "records", Tenant(Agent), "The contact's notes.",
@@ -266,7 +266,8 @@ pub static OPERATIONS: &[Operation] = {
         answers = &[NO_CONTENT]),
     // Messages
     operation!(Op::SendMessage, "POST", "/v1/messages", "messages", Tenant(Agent),
-        "Send a WhatsApp message in the Cloud API's shape (Idempotency-Key header required): checked, queued, sent once.",
+        "Send a WhatsApp message in the Cloud API's shape (Idempotency-Key header required): checked, queued, sent once. \
+         An agent messages only contacts of conversations they may see: any other number, known or not, answers 403 before any policy check.",
         body = BodySpec::Json(schema::<serde_json::Value>),
         answers = &[Answer { status: 202, schema: Some(schema::<messages::Accepted>), csv: false }], extra = &[422, 503]),
     operation!(Op::GetMessage, "GET", "/v1/messages/{message_id}", "messages", Tenant(Agent),

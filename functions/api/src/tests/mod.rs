@@ -17,6 +17,7 @@ use shared::testing::{
 use super::*;
 
 mod privacy;
+mod scope;
 mod sending;
 
 pub(super) const OPERATOR_KEY: &str = "operator-test-key";

@@ -425,6 +425,12 @@ pub fn due_erasure(tenant: &TenantId, id: &ErasureId, requested_at: Timestamp) -
     Key { pk: DUE_ERASURES.to_owned(), sk: format!("{:013}#{tenant}#{id}", requested_at.as_millis().max(0)) }
 }
 
+/// When the request of an erasure queue entry was made, read back from the entry's sort key.
+#[must_use]
+pub fn due_erasure_requested_at(sk: &str) -> Option<Timestamp> {
+    sk.split('#').next().and_then(|millis| millis.parse::<i64>().ok()).map(Timestamp::from_millis)
+}
+
 /// The retention run's queue of closed tenants to purge after their grace period (P53).
 pub const DUE_PURGE: &str = "DUE#purge";
 

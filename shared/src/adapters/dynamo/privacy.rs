@@ -8,7 +8,7 @@ use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, ENTITY, PK, SK};
 use super::table::Table;
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration,
+    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration,
     MetaPurge, PrivacyError, PurgeStore, RetentionQueue,
 };
 use crate::domain::{ContactId, ConversationId, ErasureId, TenantId, Timestamp};
@@ -115,7 +115,7 @@ impl ErasureStore for DynamoPrivacy {
         Ok(item.map(|i| request_from(&i)).transpose().context("mapping an erasure request")?)
     }
 
-    async fn due_erasures(&self, limit: u16) -> Result<Vec<(TenantId, ErasureId)>, PrivacyError> {
+    async fn due_erasures(&self, limit: u16) -> Result<Vec<DueErasure>, PrivacyError> {
         let page = self
             .table
             .query_prefix(keys::DUE_ERASURES, "", self.table.now(), i32::from(limit), None)
@@ -123,14 +123,29 @@ impl ErasureStore for DynamoPrivacy {
             .context("reading the erasure queue")?;
         page.items
             .iter()
-            .map(|item| -> anyhow::Result<(TenantId, ErasureId)> {
-                Ok((
-                    TenantId::parse(item.string(attr::TENANT_ID)?)?,
-                    ErasureId::parse(item.string(attr::ERASURE_ID)?)?,
-                ))
+            .map(|item| -> anyhow::Result<DueErasure> {
+                let sk = item.string(SK)?;
+                Ok(DueErasure {
+                    tenant: TenantId::parse(item.string(attr::TENANT_ID)?)?,
+                    id: ErasureId::parse(item.string(attr::ERASURE_ID)?)?,
+                    requested_at: keys::due_erasure_requested_at(sk)
+                        .with_context(|| format!("an erasure queue entry without its time: {sk}"))?,
+                })
             })
             .collect::<anyhow::Result<Vec<_>>>()
             .map_err(|e| PrivacyError::Unknown(e.context("mapping the erasure queue")))
+    }
+
+    async fn drop_due_erasure(&self, due: &DueErasure) -> Result<(), PrivacyError> {
+        self.table
+            .client()
+            .delete_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::due_erasure(&due.tenant, &due.id, due.requested_at))))
+            .send()
+            .await
+            .context("dropping an erasure queue entry")?;
+        Ok(())
     }
 
     async fn record_progress(

@@ -4,7 +4,8 @@
 
 use super::{now, tenant};
 use crate::domain::privacy::{
-    DayQueue, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, RetentionQueue,
+    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore,
+    RetentionQueue,
 };
 use crate::domain::{ContactId, ConversationId, ErasureId, TenantId};
 
@@ -23,6 +24,11 @@ async fn requested<S: ErasureStore + RetentionQueue>(store: &S, tenant: &TenantI
     request
 }
 
+/// The queue entry of a stored request.
+fn entry(tenant: &TenantId, request: &ErasureRequest) -> DueErasure {
+    DueErasure { tenant: tenant.clone(), id: request.id.clone(), requested_at: request.requested_at }
+}
+
 /// A request reads back as stored and is due; another tenant does not find it.
 pub async fn a_request_reads_back_and_is_due<S: ErasureStore + RetentionQueue>(store: &S) {
     let tenant = tenant();
@@ -31,7 +37,7 @@ pub async fn a_request_reads_back_and_is_due<S: ErasureStore + RetentionQueue>(s
 
     assert_eq!(store.erasure(&tenant, &request.id).await.unwrap(), Some(request.clone()));
     let due = store.due_erasures(100).await.unwrap();
-    assert!(due.contains(&(tenant.clone(), request.id.clone())), "{due:?}");
+    assert!(due.contains(&entry(&tenant, &request)), "{due:?}");
     assert_eq!(store.erasure(&super::tenant(), &request.id).await.unwrap(), None);
 }
 
@@ -68,7 +74,25 @@ pub async fn a_completed_request_has_its_receipt_and_is_no_longer_due<S: Erasure
     let stored = store.erasure(&tenant, &request.id).await.unwrap().expect("the request");
     assert_eq!((stored.status, stored.receipt), (ErasureStatus::Done, Some(receipt)));
     let due = store.due_erasures(100).await.unwrap();
-    assert!(!due.contains(&(tenant, request.id)), "{due:?}");
+    assert!(!due.contains(&entry(&tenant, &request)), "{due:?}");
+}
+
+/// A dropped entry is no longer due, and its request is left as it was (the run drops the
+/// entries of requests finished or gone); dropping it again is fine.
+pub async fn a_dropped_entry_is_no_longer_due<S: ErasureStore + RetentionQueue>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let request = requested(store, &tenant).await;
+    let due = entry(&tenant, &request);
+
+    // Act
+    store.drop_due_erasure(&due).await.unwrap();
+    store.drop_due_erasure(&due).await.unwrap();
+
+    // Assert
+    let queue = store.due_erasures(1_000).await.unwrap();
+    assert!(!queue.contains(&due), "{queue:?}");
+    assert_eq!(store.erasure(&tenant, &request.id).await.unwrap(), Some(request));
 }
 
 /// A day cursor reads back as set, per queue.
@@ -106,6 +130,7 @@ pub async fn all<S: ErasureStore + RetentionQueue>(store: &S) {
     a_request_reads_back_and_is_due(store).await;
     progress_is_kept(store).await;
     a_completed_request_has_its_receipt_and_is_no_longer_due(store).await;
+    a_dropped_entry_is_no_longer_due(store).await;
     a_day_cursor_reads_back_per_queue(store).await;
     the_queues_hold_only_what_was_queued(store).await;
 }

@@ -63,7 +63,9 @@ pub struct TimelinePage {
     pub next: Option<i64>,
 }
 
-/// `GET /v1/contacts/{contact_id}/timeline`.
+/// `GET /v1/contacts/{contact_id}/timeline`. An agent sees the messages and state changes of
+/// the conversations they may see only; notes, tasks, appointments and changes to the contact
+/// and its leads belong to the contact, which they may see.
 ///
 /// # Errors
 /// 404 as for reads; 400 for a bad `before` or limit.
@@ -74,11 +76,22 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     let limit = paging(ctx.query)?.limit;
     let before = millis(ctx.query, "before")?;
     let mut items = deps.records.activities(tenant, &contact.id, before, limit).await?;
-    // Messages come from the contact's conversations (at most the 20 latest).
-    let conversations = deps
-        .conversations
-        .conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, 20)
-        .await?;
+    // A full page of activities means more may follow, whatever the agent's filter leaves.
+    let more_activities = items.len() == usize::from(limit);
+    // Messages come from the contact's conversations (at most the 20 latest) — for an agent,
+    // only those they may see (P14), as `GET /v1/conversations` lists them.
+    let scope = principal.agent_scope();
+    let filter = ConversationFilter { visible_to: scope.clone(), ..ConversationFilter::default() };
+    let conversations =
+        deps.conversations.conversations(tenant, Some(&contact.id), &filter, None, 20).await?;
+    if scope.is_some() {
+        // What happened in another conversation of the person is not theirs to see either.
+        let visible: Vec<String> = conversations.items.iter().map(|c| c.id.to_string()).collect();
+        items.retain(|activity| {
+            !activity.kind.starts_with("conversation.")
+                || activity.ref_id.as_ref().is_some_and(|id| visible.contains(id))
+        });
+    }
     for conversation in conversations.items {
         let mut after = None;
         loop {
@@ -101,7 +114,9 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     }
     items.sort_by_key(|activity| std::cmp::Reverse(activity.at));
     items.truncate(usize::from(limit));
-    let next = (items.len() == usize::from(limit)).then(|| items.last().map(|a| a.at)).flatten();
+    let next = (items.len() == usize::from(limit) || more_activities)
+        .then(|| items.last().map(|a| a.at))
+        .flatten();
     Ok(json_response(StatusCode::OK, &TimelinePage { items, next }))
 }
 
