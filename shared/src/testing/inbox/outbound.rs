@@ -58,7 +58,8 @@ impl OutboundStore for MemoryInbox {
         let key = (tenant.clone(), id.clone());
         match state.send_claims.get(&key) {
             Some(&held) if held >= now.as_millis() => Ok(OutboundClaim::Held(Timestamp::from_millis(held))),
-            _ => {
+            Some(_) => Ok(OutboundClaim::Lapsed),
+            None => {
                 state.send_claims.insert(key, until.as_millis());
                 Ok(OutboundClaim::Acquired)
             }
@@ -144,6 +145,21 @@ impl OutboundStore for MemoryInbox {
             message.status = MessageStatus::Sent;
         }
         Ok(())
+    }
+
+    async fn mark_unknown(&self, tenant: &TenantId, id: &MessageId, at: Timestamp) -> Result<bool, InboxError> {
+        let mut state = self.state()?;
+        let state = &mut *state;
+        let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) else {
+            return Ok(false);
+        };
+        if message.status != MessageStatus::Queued {
+            return Ok(false);
+        }
+        message.status = MessageStatus::Unknown;
+        state.sent_at.insert((tenant.clone(), id.clone()), at.as_millis());
+        state.send_claims.remove(&(tenant.clone(), id.clone()));
+        Ok(true)
     }
 
     async fn mark_unsent(

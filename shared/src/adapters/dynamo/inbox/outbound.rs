@@ -75,14 +75,13 @@ impl OutboundStore for DynamoInbox {
             .set_key(Some(key_attributes(&key)))
             .update_expression("SET #until = :until")
             .condition_expression(
-                "attribute_exists(#pk) AND #status = :queued AND (attribute_not_exists(#until) OR #until < :now)",
+                "attribute_exists(#pk) AND #status = :queued AND attribute_not_exists(#until)",
             )
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", attr::MESSAGE_STATUS)
             .expression_attribute_names("#until", attr::SENDING_UNTIL)
             .expression_attribute_values(":queued", s(MessageStatus::Queued.as_str()))
             .expression_attribute_values(":until", n(until.as_millis()))
-            .expression_attribute_values(":now", n(now.as_millis()))
             .send()
             .await;
         match claimed {
@@ -103,9 +102,14 @@ impl OutboundStore for DynamoInbox {
                         {
                             OutboundClaim::Handled
                         }
-                        Some(item) => OutboundClaim::Held(Timestamp::from_millis(
-                            item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0),
-                        )),
+                        Some(item) => {
+                            let held = item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0);
+                            if held < now.as_millis() {
+                                OutboundClaim::Lapsed
+                            } else {
+                                OutboundClaim::Held(Timestamp::from_millis(held))
+                            }
+                        }
                     })
                 }
                 other => Err(unknown(other, "claiming an outbound message")),
@@ -227,6 +231,30 @@ impl OutboundStore for DynamoInbox {
             self.conditional_update(alone.update_expression(rest)).await?;
         }
         Ok(())
+    }
+
+    async fn mark_unknown(&self, tenant: &TenantId, id: &MessageId, at: Timestamp) -> Result<bool, InboxError> {
+        let Some(key) = self.outbound_key(tenant, id).await? else { return Ok(false) };
+        let unknown = MessageStatus::Unknown;
+        self.conditional_update(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&key)))
+                .update_expression("SET #status = :status, #rank = :rank, #at = :at, #sent = :at REMOVE #until")
+                .condition_expression("#status = :queued")
+                .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+                .expression_attribute_names("#rank", attr::STATUS_RANK)
+                .expression_attribute_names("#at", attr::STATUS_AT)
+                .expression_attribute_names("#sent", attr::SENT_MS)
+                .expression_attribute_names("#until", attr::SENDING_UNTIL)
+                .expression_attribute_values(":status", s(unknown.as_str()))
+                .expression_attribute_values(":queued", s(MessageStatus::Queued.as_str()))
+                .expression_attribute_values(":rank", n(unknown.rank()))
+                .expression_attribute_values(":at", n(at.as_millis())),
+        )
+        .await
     }
 
     async fn mark_unsent(
