@@ -396,8 +396,10 @@ pub trait OutboundStore: Send + Sync {
 
     /// Records that a queued message's fate is unknown (`unknown`): it was handed to Meta (or
     /// may have been) and no answer says whether Meta took it. Moves only a `queued` message
-    /// (a status that settled it first wins) and keeps `at` as the time it may have been sent
-    /// (the pair limit counts from it). Returns whether it moved it.
+    /// (a status that settled it first wins), keeps `at` as the time it may have been sent (the
+    /// pair limit counts from it) and in its history (`statuses.unknown`), and queues its
+    /// conversation for reconciliation ([`crate::domain::privacy::DayQueue::Settle`]) once
+    /// [`crate::domain::outbound::UNKNOWN_SETTLE_DEADLINE`] has passed. Returns whether it moved it.
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
@@ -407,6 +409,21 @@ pub trait OutboundStore: Send + Sync {
         id: &MessageId,
         at: Timestamp,
     ) -> impl Future<Output = Result<bool, InboxError>> + Send;
+
+    /// Reconciliation: ends `failed` with `error` every outbound message of `conversation`
+    /// still `unknown` since `unknown_before` or earlier (no status settled it; it is never sent
+    /// again). Reads no message content. Returns how many it ended.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn fail_unknown(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        unknown_before: Timestamp,
+        error: &MetaError,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<u64, InboxError>> + Send;
 
     /// Ends an outbound message as blocked or failed, with why (`error`).
     ///

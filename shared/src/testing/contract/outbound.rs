@@ -110,7 +110,8 @@ pub async fn a_claim_has_one_holder<S: OutboundStore + ContactStore>(store: &S) 
 }
 
 /// `unknown` moves only a queued message (once), counts as a send for the pair limit, ends the
-/// claim, and a later outcome settles it: sent, or failed by reconciliation.
+/// claim, and a later outcome settles it: sent, or failed by reconciliation (`fail_unknown`,
+/// only for what has been unknown long enough).
 pub async fn an_unknown_outcome_holds_the_message_until_settled<S: OutboundStore + ContactStore>(store: &S) {
     // Arrange
     let tenant = tenant();
@@ -121,6 +122,7 @@ pub async fn an_unknown_outcome_holds_the_message_until_settled<S: OutboundStore
     let settled_failed = queued(store, &tenant, &to, ms(1)).await;
     let after = queued(store, &tenant, &to, ms(2)).await;
     let already_sent = queued(store, &tenant, &to, ms(3)).await;
+    let recent = queued(store, &tenant, &to, ms(4)).await;
     store.claim_outbound(&tenant, &settled_sent, ms(60_000), now).await.unwrap();
     store.mark_sent(&tenant, &already_sent, Some(&wamid("wamid.BEFORE")), ms(4)).await.unwrap();
 
@@ -133,15 +135,19 @@ pub async fn an_unknown_outcome_holds_the_message_until_settled<S: OutboundStore
     let claim = store.claim_outbound(&tenant, &settled_sent, ms(120_000), ms(100)).await.unwrap();
     let previous = store.previous_send(&tenant, &after).await.unwrap();
     store.mark_sent(&tenant, &settled_sent, Some(&wamid("wamid.SETTLED")), ms(20)).await.unwrap();
+    store.mark_unknown(&tenant, &recent, ms(40)).await.unwrap();
     let mut outcome_unknown = refusal();
     outcome_unknown.title = Some(crate::domain::outbound::OUTCOME_UNKNOWN.into());
-    store.mark_unsent(&tenant, &settled_failed, Unsent::Failed, &outcome_unknown, ms(30)).await.unwrap();
+    let conversation = unknown.conversation_id.clone();
+    let ended = store.fail_unknown(&tenant, &conversation, ms(13), &outcome_unknown, ms(50)).await.unwrap();
 
     // Assert
     assert!(moved);
     assert!(!again, "only a queued message becomes unknown");
     assert!(!not_queued, "a settled message stays settled");
     assert_eq!(unknown.status, MessageStatus::Unknown);
+    assert_eq!(unknown.statuses.get("unknown"), Some(&ms(10).as_millis()), "in its history");
+    assert_eq!(ended, 1, "only what was unknown by then, and not what a status settled");
     assert_eq!(claim, OutboundClaim::Handled, "an unknown message is never claimed again");
     assert_eq!(previous, Some(ms(13)), "the pair limit counts from when it may have gone");
     let sent = store.outbound(&tenant, &settled_sent).await.unwrap().expect("message");
@@ -151,6 +157,8 @@ pub async fn an_unknown_outcome_holds_the_message_until_settled<S: OutboundStore
     assert_eq!(failed.error.and_then(|e| e.title).as_deref(), Some("outcome-unknown"));
     let still_sent = store.outbound(&tenant, &already_sent).await.unwrap().expect("message");
     assert_eq!(still_sent.status, MessageStatus::Sent);
+    let not_yet = store.outbound(&tenant, &recent).await.unwrap().expect("message");
+    assert_eq!(not_yet.status, MessageStatus::Unknown, "unknown since after the deadline's start");
 }
 
 /// A message no longer queued is `Handled`, an unknown one `Missing`.

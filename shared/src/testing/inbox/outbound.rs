@@ -157,9 +157,35 @@ impl OutboundStore for MemoryInbox {
             return Ok(false);
         }
         message.status = MessageStatus::Unknown;
+        message.statuses.insert(MessageStatus::Unknown.as_str().to_owned(), at.as_millis());
         state.sent_at.insert((tenant.clone(), id.clone()), at.as_millis());
         state.send_claims.remove(&(tenant.clone(), id.clone()));
         Ok(true)
+    }
+
+    async fn fail_unknown(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        unknown_before: Timestamp,
+        error: &MetaError,
+        _at: Timestamp,
+    ) -> Result<u64, InboxError> {
+        let mut state = self.state()?;
+        let mut ended = 0;
+        for (t, message) in &mut state.messages {
+            let since = message.statuses.get(MessageStatus::Unknown.as_str()).copied();
+            if t == tenant
+                && &message.conversation_id == conversation
+                && message.status == MessageStatus::Unknown
+                && since.is_some_and(|since| since <= unknown_before.as_millis())
+            {
+                message.status = MessageStatus::Failed;
+                message.error = Some(error.clone());
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 
     async fn mark_unsent(
