@@ -167,7 +167,9 @@ impl Sandbox {
             return (status, answer, None);
         }
         match self.lost_answer(method, path) {
-            Some(Lost::Garbage(garbage_status)) => (garbage_status, answer, Some(Lost::Garbage(garbage_status))),
+            Some(Lost::Garbage(garbage_status)) => {
+                (garbage_status, answer, Some(Lost::Garbage(garbage_status)))
+            }
             lost => (status, answer, lost),
         }
     }
@@ -205,7 +207,8 @@ impl Sandbox {
         match (method, segments.as_slice()) {
             (&Method::POST, [_version, phone_number_id, "messages"]) => {
                 let applies = |f: &Fault| {
-                    f.kind == FaultKind::Error && f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id)
+                    f.kind == FaultKind::Error
+                        && f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id)
                 };
                 if let Some(index) = state.faults.iter().position(applies) {
                     let fault = &mut state.faults[index];
@@ -326,7 +329,8 @@ async fn add_fault(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     };
     if fault.times == 0 || StatusCode::from_u16(fault.http_status).is_err() || !status_fits {
         return bad_request(
-            "times must be at least 1 and http_status a 4xx or 5xx status (a 2xx for garbage and slow)".to_owned(),
+            "times must be at least 1 and http_status a 4xx or 5xx status (a 2xx for garbage and slow)"
+                .to_owned(),
         );
     }
     if let Ok(mut state) = sandbox.state.lock() {

@@ -110,7 +110,8 @@ async fn a_garbage_2xx_leaves_the_message_unknown_until_its_status_settles_it() 
 async fn an_answer_after_the_client_timed_out_leaves_the_message_unknown_and_sent_once() {
     // Arrange: Meta takes it and answers after 15 s; the Graph client gives up at 10 s.
     let tenant = with_open_window().await;
-    fault(&tenant, json!({"code": 0, "http_status": 200, "times": 1, "kind": "slow", "delay_ms": 15_000})).await;
+    fault(&tenant, json!({"code": 0, "http_status": 200, "times": 1, "kind": "slow", "delay_ms": 15_000}))
+        .await;
 
     // Act
     let (id, message) = sent_through(&tenant).await;
@@ -129,7 +130,13 @@ async fn the_fault_contract_takes_its_fixed_fields_and_refuses_a_2xx_error() {
     let add = |body: Value| {
         let client = client.clone();
         async move {
-            client.post(format!("{}/_sandbox/faults", base())).json(&body).send().await.expect("request").status()
+            client
+                .post(format!("{}/_sandbox/faults", base()))
+                .json(&body)
+                .send()
+                .await
+                .expect("request")
+                .status()
         }
     };
     // A number nobody sends from, so that these faults touch no other test.
@@ -143,7 +150,8 @@ async fn the_fault_contract_takes_its_fixed_fields_and_refuses_a_2xx_error() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        add(json!({"code": 0, "http_status": 500, "times": 1, "kind": "garbage", "phone_number_id": nobody})).await,
+        add(json!({"code": 0, "http_status": 500, "times": 1, "kind": "garbage", "phone_number_id": nobody}))
+            .await,
         StatusCode::BAD_REQUEST
     );
 }

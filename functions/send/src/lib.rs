@@ -100,7 +100,10 @@ impl Config {
             pair_interval_ms: env.parsed_or("PAIR_INTERVAL_MS", PAIR_INTERVAL_MS)?,
             lease: Duration::from_secs(
                 Some(env.parsed_or("SEND_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?).filter(|s| *s > 0).ok_or(
-                    ConfigError::Invalid { name: "SEND_LEASE_SECONDS", reason: "a whole number of at least 1".into() },
+                    ConfigError::Invalid {
+                        name: "SEND_LEASE_SECONDS",
+                        reason: "a whole number of at least 1".into(),
+                    },
                 )?,
             ),
         })
@@ -251,8 +254,7 @@ pub async fn send_one<A: Adapters>(
                 Ok(result) => result,
                 Err(Undelivered { error, release }) => {
                     if release {
-                        if let Err(e) = deps.outbox.release_outbound(tenant, &job.message_id, until).await
-                        {
+                        if let Err(e) = deps.outbox.release_outbound(tenant, &job.message_id, until).await {
                             tracing::warn!(
                                 error = format!("{e:#}"),
                                 "Send claim not released; when it lapses the message becomes unknown"

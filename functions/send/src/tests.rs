@@ -334,7 +334,12 @@ fn deadline_now(deps: &TestDeps) -> Timestamp {
 /// The `n`th SQS delivery of `job`, `n` visibility timeouts after the first (SQS counts from
 /// each receipt, whatever the invocation did meanwhile); one whose process died in a call (the
 /// Lambda timeout ends it) comes back `None`.
-async fn delivery(deps: &TestDeps, job: &SendJob, first: tokio::time::Instant, n: u32) -> Option<Result<(), RecordError>> {
+async fn delivery(
+    deps: &TestDeps,
+    job: &SendJob,
+    first: tokio::time::Instant,
+    n: u32,
+) -> Option<Result<(), RecordError>> {
     tokio::time::sleep_until(first + VISIBILITY * n).await;
     tokio::time::timeout(Duration::from_secs(60), send_one(&meta(), job, deadline_now(deps), deps)).await.ok()
 }
@@ -487,7 +492,9 @@ fn the_send_lease_outlasts_the_outbound_queues_visibility_timeout() {
     };
     let number = |block: &[&str], field: &str| -> Option<u64> {
         let field = format!("{field}:");
-        block.iter().find_map(|l| l.trim().strip_prefix(&field).and_then(|v| v.trim().trim_matches('"').parse().ok()))
+        block
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(&field).and_then(|v| v.trim().trim_matches('"').parse().ok()))
     };
     let queue = block("OutboundQueue");
     let function = block("SendFunction");
@@ -495,9 +502,13 @@ fn the_send_lease_outlasts_the_outbound_queues_visibility_timeout() {
     // Act
     let visibility = number(&queue, "VisibilityTimeout").expect("the outbound queue's visibility timeout");
     let timeout = number(&function, "Timeout").expect("send's timeout");
-    let lease = number(&function, "SEND_LEASE_SECONDS").expect("send's lease, set beside the queue's timeout");
+    let lease =
+        number(&function, "SEND_LEASE_SECONDS").expect("send's lease, set beside the queue's timeout");
 
     // Assert
-    assert!(lease >= visibility, "the send lease ({lease} s) must last the visibility timeout ({visibility} s)");
+    assert!(
+        lease >= visibility,
+        "the send lease ({lease} s) must last the visibility timeout ({visibility} s)"
+    );
     assert!(timeout < visibility, "an invocation ({timeout} s) ends before SQS redelivers ({visibility} s)");
 }

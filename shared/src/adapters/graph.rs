@@ -132,15 +132,16 @@ impl CloudApi for GraphClient {
         body: &serde_json::Value,
     ) -> Result<Option<String>, CloudApiError> {
         let url = self.url(&format!("{}/messages", path_id(phone_number_id)?));
-        let response = self.http.post(url).bearer_auth(token.expose()).json(body).send().await.map_err(|e| {
-            // Only a failed connection proves the request never left; a timeout or a reset
-            // after it was written may follow Meta taking the message.
-            if e.is_connect() {
-                unreachable_graph(e)
-            } else {
-                CloudApiError::OutcomeUnknown(anyhow::Error::new(e).context("Graph's answer was lost"))
-            }
-        })?;
+        let response =
+            self.http.post(url).bearer_auth(token.expose()).json(body).send().await.map_err(|e| {
+                // Only a failed connection proves the request never left; a timeout or a reset
+                // after it was written may follow Meta taking the message.
+                if e.is_connect() {
+                    unreachable_graph(e)
+                } else {
+                    CloudApiError::OutcomeUnknown(anyhow::Error::new(e).context("Graph's answer was lost"))
+                }
+            })?;
         let status = response.status();
         let answer = graph_answer(response).await.map_err(|error| match error {
             CloudApiError::Meta { .. } => error,

@@ -5,8 +5,8 @@
 //! flows of issue #17) refuse exactly the same things — its unit test submits one today.
 
 use crate::domain::inbox::{
-    AgentScope, ContactStore as _, ConversationFilter, ConversationStore as _, MessageStatus, NewOutboundMessage,
-    OutboundStore as _, Unsent,
+    AgentScope, ContactStore as _, ConversationFilter, ConversationStore as _, MessageStatus,
+    NewOutboundMessage, OutboundStore as _, Unsent,
 };
 use crate::domain::outbound::{
     check_policy, InvalidMessage, OutboundBody, Refusal, SendJob, TemplateStore as _,

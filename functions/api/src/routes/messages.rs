@@ -118,37 +118,40 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         payload_hash: &hash,
     };
     let now = deps.clock.now();
-    let (id, resumed) =
-        match deps.idempotency.claim(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS))).await? {
-            Claim::Acquired => {
-                // Reserved and noted before anything is stored: a retry after a crash resumes it.
-                let id = MessageId::generate(now).map_err(anyhow::Error::new)?;
-                deps.idempotency.note(&request, id.as_str()).await?;
-                (id, false)
-            }
-            Claim::Resumed { progress } => (MessageId::parse(progress).map_err(anyhow::Error::new)?, true),
-            Claim::Completed { response } => {
-                let accepted: Accepted = serde_json::from_str(&response).map_err(anyhow::Error::new)?;
-                return Ok(json_response(StatusCode::ACCEPTED, &accepted));
-            }
-            Claim::Mismatch => {
-                return Err(message_refused(
-                    "idempotency-key-reused",
-                    "this Idempotency-Key was used for another message",
-                ));
-            }
-            Claim::InProgress => {
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "idempotency-key-in-progress",
-                    "Request in progress",
-                    "a request with this Idempotency-Key is in progress: retry with the same key and body \
+    let (id, resumed) = match deps
+        .idempotency
+        .claim(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS)))
+        .await?
+    {
+        Claim::Acquired => {
+            // Reserved and noted before anything is stored: a retry after a crash resumes it.
+            let id = MessageId::generate(now).map_err(anyhow::Error::new)?;
+            deps.idempotency.note(&request, id.as_str()).await?;
+            (id, false)
+        }
+        Claim::Resumed { progress } => (MessageId::parse(progress).map_err(anyhow::Error::new)?, true),
+        Claim::Completed { response } => {
+            let accepted: Accepted = serde_json::from_str(&response).map_err(anyhow::Error::new)?;
+            return Ok(json_response(StatusCode::ACCEPTED, &accepted));
+        }
+        Claim::Mismatch => {
+            return Err(message_refused(
+                "idempotency-key-reused",
+                "this Idempotency-Key was used for another message",
+            ));
+        }
+        Claim::InProgress => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is in progress: retry with the same key and body \
                      after Retry-After seconds to get its result (never a second message)",
-                )
-                .with_retry_after(IN_PROGRESS_RETRY_SECS)
-                .into());
-            }
-        };
+            )
+            .with_retry_after(IN_PROGRESS_RETRY_SECS)
+            .into());
+        }
+    };
     let ports = deps.outbound_ports();
     let resumed = if resumed {
         // The first request died after reserving `id`: finish what it stored, if anything.
@@ -160,8 +163,12 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         Ok(Some(accepted)) => Ok(accepted),
         Ok(None) => {
             let scope = principal.agent_scope();
-            let submission =
-                Submission { tenant: &principal.tenant_id, body: &body, scope: scope.as_ref(), id: Some(&id) };
+            let submission = Submission {
+                tenant: &principal.tenant_id,
+                body: &body,
+                scope: scope.as_ref(),
+                id: Some(&id),
+            };
             let outcome = outbound::submit(&ports, &submission).await;
             if let Ok(accepted) = &outcome {
                 deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
@@ -190,7 +197,9 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             Ok(json_response(StatusCode::ACCEPTED, &accepted))
         }
         Err(error) => {
-            if may_have_stored(&error) && deps.outbox.outbound(&principal.tenant_id, &id).await.ok() != Some(None) {
+            if may_have_stored(&error)
+                && deps.outbox.outbound(&principal.tenant_id, &id).await.ok() != Some(None)
+            {
                 // The message may be stored: keep the claim, so that the retry (once it lapses)
                 // resumes this id instead of storing a second message.
                 return Err(error.into());

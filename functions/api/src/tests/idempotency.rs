@@ -39,19 +39,22 @@ async fn post(deps: &TestDeps, key: &str, idempotency_key: &str) -> Answer {
         .expect("valid request");
     // A handler stuck in a fake that died never answers: the process is gone.
     let response = tokio::time::timeout(Duration::from_secs(30), handle(request, deps)).await.ok()?;
-    let retry_after =
-        response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
     Some((response.status(), json(&response), retry_after))
 }
 
 /// The ids of the outbound messages stored for the tenant.
 async fn stored_messages(deps: &TestDeps, tenant: &TenantId) -> Vec<String> {
     let filter = ConversationFilter::default();
-    let conversations = deps.conversations.conversations(tenant, None, &filter, None, 10).await.expect("listed");
+    let conversations =
+        deps.conversations.conversations(tenant, None, &filter, None, 10).await.expect("listed");
     let mut ids = Vec::new();
     for conversation in conversations.items {
-        let messages = deps.conversations.messages(tenant, &conversation.id, None, 100).await.expect("listed");
-        ids.extend(messages.items.into_iter().filter(|m| m.direction == "outbound").map(|m| m.id.to_string()));
+        let messages =
+            deps.conversations.messages(tenant, &conversation.id, None, 100).await.expect("listed");
+        ids.extend(
+            messages.items.into_iter().filter(|m| m.direction == "outbound").map(|m| m.id.to_string()),
+        );
     }
     ids
 }
@@ -95,11 +98,18 @@ async fn a_crash_between_storing_and_enqueueing_is_finished_by_the_retry_with_on
     assert_eq!(stored_by_the_crashed.len(), 1, "it died after storing");
     let (status, problem, retry_after) = while_in_flight.expect("answered");
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(problem["type"].as_str().unwrap_or_default().ends_with("/idempotency-key-in-progress"), "{problem}");
+    assert!(
+        problem["type"].as_str().unwrap_or_default().ends_with("/idempotency-key-in-progress"),
+        "{problem}"
+    );
     assert_eq!(retry_after.as_deref(), Some("2"));
     let (status, accepted, _) = retried.expect("answered");
     assert_eq!((status, accepted["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")));
-    assert_eq!(accepted["id"].as_str(), Some(stored_by_the_crashed[0].as_str()), "the stored message, not a new one");
+    assert_eq!(
+        accepted["id"].as_str(),
+        Some(stored_by_the_crashed[0].as_str()),
+        "the stored message, not a new one"
+    );
     assert_eq!(stored_messages(&deps, &tenant).await, stored_by_the_crashed, "one message stored");
     assert_eq!(queued_jobs(&deps), [(stored_by_the_crashed[0].clone(), true)], "queued once");
     let (status, again, _) = replayed.expect("answered");
@@ -136,9 +146,11 @@ async fn a_crash_after_reserving_the_id_is_submitted_by_the_retry_under_that_id(
     let (tenant, key) = connected(&deps).await;
     let body: serde_json::Value = serde_json::from_str(TEXT).expect("JSON");
     let hash = hex_sha256(&serde_json::to_string(&body).expect("JSON"));
-    let request = IdempotencyRequest { tenant_id: &tenant, scope: "api:messages", key: "crash-3", payload_hash: &hash };
+    let request =
+        IdempotencyRequest { tenant_id: &tenant, scope: "api:messages", key: "crash-3", payload_hash: &hash };
     let now = deps.clock.now();
-    let claimed = deps.idempotency.claim(&request, now, now.plus(Duration::from_secs(35))).await.expect("claimed");
+    let claimed =
+        deps.idempotency.claim(&request, now, now.plus(Duration::from_secs(35))).await.expect("claimed");
     deps.idempotency.note(&request, "msg_01JRESERVEDBYTHECRASHED0").await.expect("noted");
     after_the_claim_lapses(&deps);
 
@@ -148,7 +160,10 @@ async fn a_crash_after_reserving_the_id_is_submitted_by_the_retry_under_that_id(
     // Assert
     assert_eq!(claimed, Claim::Acquired);
     let (status, accepted, _) = retried.expect("answered");
-    assert_eq!((status, accepted["id"].as_str()), (StatusCode::ACCEPTED, Some("msg_01JRESERVEDBYTHECRASHED0")));
+    assert_eq!(
+        (status, accepted["id"].as_str()),
+        (StatusCode::ACCEPTED, Some("msg_01JRESERVEDBYTHECRASHED0"))
+    );
     assert_eq!(stored_messages(&deps, &tenant).await, ["msg_01JRESERVEDBYTHECRASHED0"]);
     assert_eq!(queued_jobs(&deps), [("msg_01JRESERVEDBYTHECRASHED0".to_owned(), true)]);
 }

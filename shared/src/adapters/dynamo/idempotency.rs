@@ -108,7 +108,9 @@ impl IdempotencyStore for DynamoIdempotency {
         let Some(existing) = existing else { return Ok(Claim::InProgress) };
         match decide(&existing, request, now) {
             Existing::Decided(claim) => Ok(claim),
-            Existing::Lapsed(old_until) => self.take_over(request, &existing, old_until, in_progress_until).await,
+            Existing::Lapsed(old_until) => {
+                self.take_over(request, &existing, old_until, in_progress_until).await
+            }
         }
     }
 

@@ -152,9 +152,18 @@ impl MessageStatus {
     /// From the stored name.
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Received, Self::Queued, Self::Unknown, Self::Blocked, Self::Sent, Self::Delivered, Self::Read, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        [
+            Self::Received,
+            Self::Queued,
+            Self::Unknown,
+            Self::Blocked,
+            Self::Sent,
+            Self::Delivered,
+            Self::Read,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
     }
 }
 

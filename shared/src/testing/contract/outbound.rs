@@ -97,7 +97,10 @@ pub async fn a_claim_has_one_holder<S: OutboundStore + ContactStore>(store: &S) 
     let not_released = store.claim_outbound(&tenant, &id, other_until, now).await.unwrap();
     store.release_outbound(&tenant, &id, until).await.unwrap();
     let free = store.claim_outbound(&tenant, &id, until, now).await.unwrap();
-    let lapsed = store.claim_outbound(&tenant, &id, Timestamp::from_millis(later.as_millis() + 60_000), later).await.unwrap();
+    let lapsed = store
+        .claim_outbound(&tenant, &id, Timestamp::from_millis(later.as_millis() + 60_000), later)
+        .await
+        .unwrap();
     let still_lapsed = store.claim_outbound(&tenant, &id, until, later).await.unwrap();
 
     // Assert

@@ -147,7 +147,12 @@ impl OutboundStore for MemoryInbox {
         Ok(())
     }
 
-    async fn mark_unknown(&self, tenant: &TenantId, id: &MessageId, at: Timestamp) -> Result<bool, InboxError> {
+    async fn mark_unknown(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<bool, InboxError> {
         let mut state = self.state()?;
         let state = &mut *state;
         let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) else {

@@ -103,7 +103,8 @@ impl OutboundStore for DynamoInbox {
                             OutboundClaim::Handled
                         }
                         Some(item) => {
-                            let held = item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0);
+                            let held =
+                                item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0);
                             if held < now.as_millis() {
                                 OutboundClaim::Lapsed
                             } else {
@@ -233,7 +234,12 @@ impl OutboundStore for DynamoInbox {
         Ok(())
     }
 
-    async fn mark_unknown(&self, tenant: &TenantId, id: &MessageId, at: Timestamp) -> Result<bool, InboxError> {
+    async fn mark_unknown(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<bool, InboxError> {
         let lookup = self
             .table
             .get(&keys::outbound(tenant, id), self.now_filter())
