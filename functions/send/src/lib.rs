@@ -428,7 +428,8 @@ async fn deliver<A: Adapters>(
                 let wamid = wamid.and_then(|w| Wamid::parse(w).ok());
                 return record_sent(deps, tenant, &job.message_id, wamid.as_ref(), deadline).await;
             }
-            Err(CloudApiError::OutcomeUnknown(error)) => {
+            // A read receipt goes to nobody: marking read twice is harmless, so it is retried.
+            Err(CloudApiError::OutcomeUnknown(error)) if ready.to_someone => {
                 // Meta may have the message: sending again could deliver it twice.
                 tracing::warn!(error = format!("{error:#}"), kind = %message.kind, "The send's outcome is unknown");
                 return record_unknown(deps, tenant, &job.message_id)
