@@ -1,8 +1,10 @@
 //! The sandbox Graph API: what the functions use as the Graph base URL locally. It records every
 //! request (the outbox), answers sends the way the Cloud API does, can be told to fail the next
-//! sends with a Meta error (faults), serves Lead Ads leads registered by tests, and can hold the
-//! requests whose path contains a given text until a test releases them (holds: a Graph call
-//! that takes as long as a test needs, to show that one slow invocation blocks no other).
+//! sends with a Meta error (faults) — or to take them and lose the answer (a `garbage` 2xx, or a
+//! `slow` one that comes after the client gave up) — serves Lead Ads leads registered by tests,
+//! and can hold the requests whose path contains a given text until a test releases them (holds:
+//! a Graph call that takes as long as a test needs, to show that one slow invocation blocks no
+//! other).
 //!
 //! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
 //! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
@@ -43,10 +45,17 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    /// The Meta error code (e.g. 130429, 131026).
+    /// The Meta error code (e.g. 130429, 131026); unused by `garbage` and `slow`.
     pub code: i64,
-    /// The HTTP status to answer with.
+    /// The HTTP status to answer with: 4xx or 5xx for `error`, 2xx for `garbage` and `slow`.
     pub http_status: u16,
+    /// What goes wrong (optional; `error` by default).
+    #[serde(default)]
+    pub kind: FaultKind,
+    /// For `slow`: how long the answer takes, in milliseconds (default 15000, past the Graph
+    /// client's 10 s timeout).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
     /// How many send requests fail.
     pub times: u32,
     /// Optional message; a generic one otherwise.
@@ -89,6 +98,31 @@ struct Hold {
     view: HoldView,
     release: tokio::sync::watch::Sender<bool>,
 }
+
+/// What a fault does to a send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Meta refuses the send with the error `code` (nothing is sent).
+    #[default]
+    Error,
+    /// Meta takes the message, but the answer is `http_status` with a body that is not JSON.
+    Garbage,
+    /// Meta takes the message and answers as usual, but only after `delay_ms`.
+    Slow,
+}
+
+/// What a send that Meta took answers unusually.
+#[derive(Debug, Clone, Copy)]
+enum Lost {
+    /// A body that does not parse, with this (2xx) status.
+    Garbage(StatusCode),
+    /// The usual answer, after this long.
+    Slow(Duration),
+}
+
+/// The body a `garbage` fault answers: cut off mid-JSON.
+const GARBAGE: &str = r#"{"messaging_product":"whatsapp","messages":[{"id":"#;
 
 /// A lead as `POST /_sandbox/leads` takes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -166,7 +200,44 @@ impl Sandbox {
             .with_state(self.clone())
     }
 
-    fn answer(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value) {
+    fn answer(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value, Option<Lost>) {
+        let (status, answer) = self.answer_as_graph(method, path, body);
+        if !status.is_success() {
+            return (status, answer, None);
+        }
+        match self.lost_answer(method, path) {
+            Some(Lost::Garbage(garbage_status)) => {
+                (garbage_status, answer, Some(Lost::Garbage(garbage_status)))
+            }
+            lost => (status, answer, lost),
+        }
+    }
+
+    /// A `garbage` or `slow` fault that applies to this send (taken, then its answer lost).
+    fn lost_answer(&self, method: &Method, path: &str) -> Option<Lost> {
+        let mut state = self.state.lock().ok()?;
+        let segments: Vec<&str> =
+            path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
+        let (&Method::POST, [_version, phone_number_id, "messages"]) = (method, segments.as_slice()) else {
+            return None;
+        };
+        let applies = |f: &Fault| {
+            f.kind != FaultKind::Error && f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id)
+        };
+        let index = state.faults.iter().position(applies)?;
+        let fault = &mut state.faults[index];
+        fault.times = fault.times.saturating_sub(1);
+        let lost = match fault.kind {
+            FaultKind::Slow => Lost::Slow(Duration::from_millis(fault.delay_ms.unwrap_or(15_000))),
+            _ => Lost::Garbage(StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::OK)),
+        };
+        if fault.times == 0 {
+            state.faults.remove(index);
+        }
+        Some(lost)
+    }
+
+    fn answer_as_graph(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value) {
         let Ok(mut state) = self.state.lock() else {
             return (StatusCode::INTERNAL_SERVER_ERROR, graph_error(1, "sandbox state poisoned"));
         };
@@ -174,8 +245,10 @@ impl Sandbox {
             path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
         match (method, segments.as_slice()) {
             (&Method::POST, [_version, phone_number_id, "messages"]) => {
-                let applies =
-                    |f: &Fault| f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id);
+                let applies = |f: &Fault| {
+                    f.kind == FaultKind::Error
+                        && f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id)
+                };
                 if let Some(index) = state.faults.iter().position(applies) {
                     let fault = &mut state.faults[index];
                     fault.times = fault.times.saturating_sub(1);
@@ -236,9 +309,14 @@ async fn graph(
         None => format!("/{path}"),
     };
     sandbox.wait_for_holds(&full_path).await;
-    let (status, response_body) = sandbox.answer(&method, &full_path, &body);
+    let (status, response_body, lost) = sandbox.answer(&method, &full_path, &body);
     let received_at =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    // Taken but answered unreadably: the outbox shows what was answered.
+    let recorded = match lost {
+        Some(Lost::Garbage(_)) => Value::String(GARBAGE.to_owned()),
+        _ => response_body.clone(),
+    };
     if let Ok(mut state) = sandbox.state.lock() {
         state.outbox.push(OutboxEntry {
             method: method.to_string(),
@@ -246,10 +324,17 @@ async fn graph(
             body,
             received_at,
             response_status: status.as_u16(),
-            response_body: response_body.clone(),
+            response_body: recorded,
         });
     }
-    (status, Json(response_body)).into_response()
+    match lost {
+        Some(Lost::Garbage(_)) => (status, [("content-type", "application/json")], GARBAGE).into_response(),
+        Some(Lost::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            (status, Json(response_body)).into_response()
+        }
+        None => (status, Json(response_body)).into_response(),
+    }
 }
 
 impl Sandbox {
@@ -338,8 +423,15 @@ async fn add_fault(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
         Ok(fault) => fault,
         Err(e) => return bad_request(format!("expected {{code, http_status, times}}: {e}")),
     };
-    if fault.times == 0 || StatusCode::from_u16(fault.http_status).is_err() || fault.http_status < 400 {
-        return bad_request("times must be at least 1 and http_status a 4xx or 5xx status".to_owned());
+    let status_fits = match fault.kind {
+        FaultKind::Error => fault.http_status >= 400,
+        FaultKind::Garbage | FaultKind::Slow => (200..300).contains(&fault.http_status),
+    };
+    if fault.times == 0 || StatusCode::from_u16(fault.http_status).is_err() || !status_fits {
+        return bad_request(
+            "times must be at least 1 and http_status a 4xx or 5xx status (a 2xx for garbage and slow)"
+                .to_owned(),
+        );
     }
     if let Ok(mut state) = sandbox.state.lock() {
         state.faults.push_back(fault.clone());

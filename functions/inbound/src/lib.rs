@@ -564,7 +564,7 @@ mod tests {
         let body = OutboundBody::parse(&reply).unwrap();
 
         // Act
-        let submission = Submission { tenant: &tenant, body: &body, scope: None };
+        let submission = Submission { tenant: &tenant, body: &body, scope: None, id: None };
         let accepted = outbound::submit(&deps.outbound_ports(), &submission).await.unwrap();
 
         // Assert

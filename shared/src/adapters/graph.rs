@@ -133,16 +133,32 @@ impl CloudApi for GraphClient {
         body: &serde_json::Value,
     ) -> Result<Option<String>, CloudApiError> {
         let url = self.url(&format!("{}/messages", path_id(phone_number_id)?));
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(token.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(unreachable_graph)?;
-        let answer = graph_answer(response).await?;
-        Ok(answer["messages"][0]["id"].as_str().map(str::to_owned))
+        let response =
+            self.http.post(url).bearer_auth(token.expose()).json(body).send().await.map_err(|e| {
+                // Only a failed connection proves the request never left; a timeout or a reset
+                // after it was written may follow Meta taking the message.
+                if e.is_connect() {
+                    unreachable_graph(e)
+                } else {
+                    CloudApiError::OutcomeUnknown(anyhow::Error::new(e).context("Graph's answer was lost"))
+                }
+            })?;
+        let status = response.status();
+        let answer = graph_answer(response).await.map_err(|error| match error {
+            CloudApiError::Meta { .. } => error,
+            // A 2xx without JSON, an answer cut off, a proxy's error page: Meta may have acted.
+            CloudApiError::Unavailable(e) | CloudApiError::Unknown(e) | CloudApiError::OutcomeUnknown(e) => {
+                CloudApiError::OutcomeUnknown(e.context(format!("Graph answered HTTP {status} unreadably")))
+            }
+        })?;
+        let wamid = answer["messages"][0]["id"].as_str().map(str::to_owned);
+        if wamid.is_none() && body.get("status").is_none() {
+            // A message to someone always gets an id: an answer without one says nothing.
+            return Err(CloudApiError::OutcomeUnknown(anyhow::anyhow!(
+                "Graph answered HTTP {status} without a message id"
+            )));
+        }
+        Ok(wamid)
     }
 
     async fn message_templates(

@@ -158,6 +158,13 @@ pub trait Queue: Send + Sync {
 pub enum Claim {
     /// The caller now owns the key and must `complete` or `release` it.
     Acquired,
+    /// The caller now owns the key, taken over from a holder that ran past its deadline (it
+    /// crashed) after noting how far it got ([`IdempotencyStore::note`]): resume from
+    /// `progress` rather than start again. The note stays with the claim.
+    Resumed {
+        /// What the previous holder noted.
+        progress: String,
+    },
     /// Someone else holds the key and their claim has not expired: try again later.
     InProgress,
     /// The work was done before; here is what it produced.
@@ -208,6 +215,20 @@ pub trait IdempotencyStore: Send + Sync {
         now: Timestamp,
         in_progress_until: Timestamp,
     ) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send;
+
+    /// Notes how far the holder of a claim in progress got (e.g. the id it reserved for what
+    /// it creates), so that whoever takes the claim over after a crash resumes the same work
+    /// ([`Claim::Resumed`]) instead of doing it a second time. A later note replaces it;
+    /// `release` and the end of the record forget it.
+    ///
+    /// # Errors
+    /// [`IdempotencyError::ClaimLost`] when the caller no longer holds the claim;
+    /// [`IdempotencyError::Unknown`] when the store failed.
+    fn note(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        progress: &str,
+    ) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
 
     /// Records the result of the work and ends the claim.
     ///
@@ -603,10 +624,16 @@ pub enum CloudApiError {
         /// The error as Meta gave it.
         error: super::whatsapp::MetaError,
     },
-    /// Graph could not be reached, timed out, or failed without an error body: retry.
+    /// Graph could not be reached (the request never left), or failed without an error body
+    /// where that cannot mean it acted: retry.
     #[error("Graph unavailable")]
     Unavailable(#[source] anyhow::Error),
-    /// Anything else (an unreadable success answer).
+    /// The request was sent, but no answer says what Meta did with it (a timeout or a reset
+    /// after the request was written, a 2xx that does not parse or names no message, a gateway
+    /// error without Meta's body): Meta may have taken it. A send must not be repeated.
+    #[error("Graph's answer was lost or unreadable: the outcome is unknown")]
+    OutcomeUnknown(#[source] anyhow::Error),
+    /// Anything else (a request that could not be made).
     #[error("Graph call failed")]
     Unknown(#[from] anyhow::Error),
 }
@@ -617,7 +644,9 @@ pub trait CloudApi: Send + Sync {
     /// mark-as-read).
     ///
     /// # Errors
-    /// [`CloudApiError`].
+    /// [`CloudApiError::Meta`] when Meta answered with an error; [`CloudApiError::Unavailable`]
+    /// only when Meta cannot have received the request; [`CloudApiError::OutcomeUnknown`] when
+    /// it may have (never resend those); [`CloudApiError::Unknown`].
     fn send_message(
         &self,
         phone_number_id: &str,

@@ -271,7 +271,7 @@ pub static OPERATIONS: &[Operation] = {
         body = BodySpec::Json(schema::<serde_json::Value>),
         answers = &[Answer { status: 202, schema: Some(schema::<messages::Accepted>), csv: false }], extra = &[422, 503]),
     operation!(Op::GetMessage, "GET", "/v1/messages/{message_id}", "messages", Tenant(Agent),
-        "An outbound message's status: queued, sent, delivered, read, failed or blocked (with why).",
+        "An outbound message's status: queued, sent, delivered, read, failed or blocked (with why), or unknown: handed to Meta without an answer saying whether Meta took it (never sent again; its status webhook or, after a day, failed with outcome-unknown settles it).",
         answers = &[ok(schema::<messages::MessageStatusView>)]),
     operation!(Op::Quality, "GET", "/v1/quality", "messages", Tenant(Manager),
         "Sending quality of a month: accepted, sent, failed by code, blocked and refused by reason, opt-outs.",

@@ -16,6 +16,7 @@ use shared::testing::{
 
 use super::*;
 
+mod idempotency;
 mod privacy;
 mod scope;
 mod sending;

@@ -194,7 +194,8 @@ pub mod attr {
     pub const REQUESTED_AT: &str = "requested_at";
     /// A deletion receipt, JSON.
     pub const RECEIPT: &str = "receipt";
-    /// What an unfinished erasure deleted so far, JSON.
+    /// What an unfinished erasure deleted so far, JSON; on an idempotency claim, how far its
+    /// holder got (what a takeover resumes from).
     pub const PROGRESS: &str = "progress";
     /// Retention: days after the last message a conversation is kept.
     pub const CONVERSATION_DAYS: &str = "retention_conversation_days";

@@ -393,6 +393,14 @@ pub fn message_of_callback(callback: &str) -> Option<super::MessageId> {
 
 const CALLBACK_PREFIX: &str = "leadline:";
 
+/// How long a message may stay `unknown` waiting for its status webhook (Meta sends `sent`
+/// within seconds of taking a message): after that, reconciliation ends it `failed` with
+/// [`OUTCOME_UNKNOWN`] rather than sending it again.
+pub const UNKNOWN_SETTLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The error title of a message ended by reconciliation: Meta may or may not have delivered it.
+pub const OUTCOME_UNKNOWN: &str = "outcome-unknown";
+
 /// Errors of [`QualityMeter`].
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {
