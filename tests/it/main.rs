@@ -5,6 +5,7 @@
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `abuse`: login claims on moto; squatting and foreign-WABA webhooks through the local stack.
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
@@ -13,6 +14,7 @@
 // Everything in this binary is test code: helpers outside `#[test]` functions may fail loudly too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod abuse;
 mod ai;
 mod api;
 mod api_data;
