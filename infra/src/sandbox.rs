@@ -547,3 +547,61 @@ async fn ai_requests(State(sandbox): State<Sandbox>) -> Response {
     let requests = sandbox.state.lock().map(|s| s.ai_requests.clone()).unwrap_or_default();
     Json(requests).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Sandbox {
+        let sandbox = Sandbox::default();
+        sandbox.register_number(Number {
+            phone_number_id: "106540352242922".into(),
+            display_phone_number: "15550100001".into(),
+            waba_id: "102290129340398".into(),
+            access_token: "EAAOWNER".into(),
+        });
+        sandbox.register_number(Number {
+            phone_number_id: "106540352242999".into(),
+            display_phone_number: "+1 555 010 0099".into(),
+            waba_id: "102290129340999".into(),
+            access_token: "EAAOTHER".into(),
+        });
+        sandbox.register_page(Page {
+            page_id: "109876543210987".into(),
+            access_token: "EAAPAGE".into(),
+            name: None,
+        });
+        sandbox
+    }
+
+    #[test]
+    fn a_registered_number_is_confirmed_for_its_token_only_as_graph_answers() {
+        let sandbox = sandbox();
+        let get = |path: &str, token: Option<&str>| sandbox.answer(&Method::GET, path, token, &Value::Null);
+
+        let own = get("/v23.0/106540352242922?fields=id,display_phone_number", Some("EAAOWNER"));
+        let another_token = get("/v23.0/106540352242922", Some("EAAOTHER"));
+        let made_up = get("/v23.0/106540352242922", Some("EAAMADEUP"));
+        let listed = get("/v23.0/102290129340398/phone_numbers", Some("EAAOWNER"));
+        let not_its_waba = get("/v23.0/102290129340999/phone_numbers", Some("EAAOWNER"));
+        let page = get("/v23.0/me?fields=id", Some("EAAPAGE"));
+        let no_page = get("/v23.0/me", Some("EAAMADEUP"));
+
+        assert_eq!(
+            own,
+            (StatusCode::OK, json!({"id": "106540352242922", "display_phone_number": "+15550100001"}))
+        );
+        assert_eq!(
+            (another_token.0, another_token.1["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!(100))
+        );
+        assert_eq!(another_token.1["error"]["error_subcode"], 33);
+        assert_eq!((made_up.0, made_up.1["error"]["code"].clone()), (StatusCode::UNAUTHORIZED, json!(190)));
+        assert_eq!(listed.0, StatusCode::OK);
+        assert_eq!(listed.1["data"][0]["id"], "106540352242922");
+        assert!(listed.1["paging"]["cursors"]["after"].is_string());
+        assert_eq!(not_its_waba.1["error"]["code"], 100);
+        assert_eq!(page, (StatusCode::OK, json!({"id": "109876543210987", "name": null})));
+        assert_eq!(no_page.1["error"]["code"], 190);
+    }
+}

@@ -14,8 +14,8 @@ use shared::domain::crm::{Activity, ContactRecord, RecordError, RecordKind, Reco
 use shared::domain::identity::Versioned;
 use shared::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ContactFilter, ContactPatch, ContactProfile,
-    ContactStore, ContactView, ConversationFilter, ConversationStore, LeadFilter, LeadStore, LeadView,
-    LifecycleStore, Stored, MAX_CONTACT_ATTRIBUTES, MAX_CONTACT_TAGS,
+    ContactStore, ContactView, ConversationFilter, ConversationStore, InboxError, LeadFilter, LeadStore,
+    LeadView, LifecycleStore, Stored, MAX_CONTACT_ATTRIBUTES, MAX_CONTACT_TAGS,
 };
 use shared::domain::privacy::ErasureCounts;
 use shared::domain::{Clock, ContactId, PhoneNumber, RecordId, UserId};
@@ -244,7 +244,7 @@ async fn merge<A: Adapters>(
     contact: &ContactView,
     tags: Vec<String>,
     attributes: BTreeMap<String, String>,
-) -> Result<Option<ContactView>, ApiError> {
+) -> Result<Option<ContactView>, InboxError> {
     let mut all_tags = contact.tags.clone();
     all_tags.extend(tags);
     all_tags.sort();
@@ -256,7 +256,8 @@ async fn merge<A: Adapters>(
     }
     let patch =
         ContactPatch { tags: Some(all_tags), attributes: Some(all_attributes), ..ContactPatch::default() };
-    Ok(deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await?)
+    // The store refuses a union over the caps (`InboxError::OverCap`), whichever path merges.
+    deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await
 }
 
 async fn record_consent<A: Adapters>(
