@@ -217,7 +217,7 @@ struct JwtHeader {
 #[must_use]
 pub fn key_id(key: &[u8]) -> String {
     let tag = hmac_sha256(key, b"leadline access-token key id");
-    tag.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::kernel::hex::encode(&tag[..8])
 }
 
 /// Why an access token was refused.
