@@ -25,7 +25,7 @@ use infra::processes::{open_log, spawn, supervise, ProcessSpec};
 use infra::random_hex;
 use infra::recorder::{self, LogicalNames};
 use infra::runtime::{FunctionSpec, Outcome, Runtime};
-use infra::sandbox::Sandbox;
+use infra::sandbox::{Number, Page, Sandbox};
 use serde_json::{json, Value};
 use shared::config::Env;
 use tokio::sync::watch;
@@ -235,6 +235,21 @@ async fn create_demo_tenant(
         call_api(gateway, Method::POST, "/v1/tenants", &secrets.operator_key, json!({"name": "Demo Tenant"}))
             .await?;
     let api_key = created["api_key"].as_str().context("no api_key")?.to_owned();
+    // The sandbox Graph API knows the demo's number and Page, for their tokens only, as Graph
+    // would: the API verifies both before it connects them.
+    let access_token = format!("EAALOCAL{}", random_hex(24)?);
+    gateway.sandbox.register_number(Number {
+        phone_number_id: DEMO_PHONE_NUMBER_ID.to_owned(),
+        display_phone_number: DEMO_DISPLAY_PHONE_NUMBER.to_owned(),
+        waba_id: DEMO_WABA_ID.to_owned(),
+        access_token: access_token.clone(),
+    });
+    let page_access_token = format!("EAAPAGE{}", random_hex(24)?);
+    gateway.sandbox.register_page(Page {
+        page_id: DEMO_PAGE_ID.to_owned(),
+        access_token: page_access_token.clone(),
+        name: Some("Demo Page".to_owned()),
+    });
     call_api(
         gateway,
         Method::PUT,
@@ -244,7 +259,7 @@ async fn create_demo_tenant(
             "phone_number_id": DEMO_PHONE_NUMBER_ID,
             "display_phone_number": DEMO_DISPLAY_PHONE_NUMBER,
             "waba_id": DEMO_WABA_ID,
-            "access_token": format!("EAALOCAL{}", random_hex(24)?),
+            "access_token": access_token,
         }),
     )
     .await?;
@@ -253,7 +268,7 @@ async fn create_demo_tenant(
         Method::PUT,
         "/v1/leadads",
         &api_key,
-        json!({"page_id": DEMO_PAGE_ID, "page_access_token": format!("EAAPAGE{}", random_hex(24)?)}),
+        json!({"page_id": DEMO_PAGE_ID, "page_access_token": page_access_token}),
     )
     .await?;
     Ok(json!({
@@ -380,7 +395,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
     let router = gateway.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // With the peer's address: the gateway passes it on as `sourceIp` (per-address limits).
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
     tracing::info!("Listening on http://127.0.0.1:{}", config.port);
 
     // The queues, as event source mappings.

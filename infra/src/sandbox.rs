@@ -2,9 +2,11 @@
 //! request (the outbox), answers sends the way the Cloud API does, can be told to fail the next
 //! sends with a Meta error (faults) — or to take them and lose the answer (a `garbage` 2xx, or a
 //! `slow` one that comes after the client gave up) — serves Lead Ads leads registered by tests,
-//! and can hold the requests whose path contains a given text until a test releases them (holds:
-//! a Graph call that takes as long as a test needs, to show that one slow invocation blocks no
-//! other).
+//! confirms the business numbers and Pages registered with it (`POST /_sandbox/numbers`,
+//! `POST /_sandbox/pages`) only for their own tokens, as Graph does: an unknown token is code 190
+//! (HTTP 401), an object the token may not read code 100 (subcode 33); and it can hold the
+//! requests whose path contains a given text until a test releases them (holds: a Graph call
+//! that takes as long as a test needs, to show that one slow invocation blocks no other).
 //!
 //! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
 //! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
@@ -21,6 +23,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -150,6 +154,39 @@ struct State_ {
     ai_requests: Vec<AiRequest>,
     /// Holds on Graph requests, by id.
     holds: HashMap<String, Hold>,
+    /// Business numbers registered with `POST /_sandbox/numbers`.
+    numbers: Vec<Number>,
+    /// Pages registered with `POST /_sandbox/pages`.
+    pages: Vec<Page>,
+}
+
+/// A business number as `POST /_sandbox/numbers` takes it: Graph then confirms it for this
+/// token only (`GET /<phone_number_id>`, `GET /<waba_id>/phone_numbers`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Number {
+    /// Meta's phone number id (digits).
+    pub phone_number_id: String,
+    /// The number customers see.
+    pub display_phone_number: String,
+    /// The WhatsApp Business Account it belongs to (digits).
+    pub waba_id: String,
+    /// The token that may read it (a system user's token in production).
+    pub access_token: String,
+}
+
+/// A Page as `POST /_sandbox/pages` takes it: `GET /me` (and `GET /<page_id>`) with this token
+/// answers the Page, as Graph does for a Page access token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// The Page id (digits).
+    pub page_id: String,
+    /// The Page access token.
+    pub access_token: String,
+    /// The Page's name.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// One request the sandbox AI provider received.
@@ -184,7 +221,144 @@ fn graph_error(code: i64, message: &str) -> Value {
     }})
 }
 
+/// Graph's answer to a token it cannot parse or that is not (any more) valid.
+fn invalid_token() -> (StatusCode, Value) {
+    (
+        StatusCode::UNAUTHORIZED,
+        json!({"error": {
+            "message": "Invalid OAuth access token - Cannot parse access token",
+            "type": "OAuthException",
+            "code": 190,
+            "fbtrace_id": format!("sandbox-{}", crate::random_hex(6).unwrap_or_default()),
+        }}),
+    )
+}
+
+/// Graph's answer to an object that does not exist or that the token may not read.
+fn unknown_object(id: &str) -> (StatusCode, Value) {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": {
+            "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"),
+            "type": "GraphMethodException",
+            "code": 100,
+            "error_subcode": 33,
+            "fbtrace_id": format!("sandbox-{}", crate::random_hex(6).unwrap_or_default()),
+        }}),
+    )
+}
+
+/// A number as Graph describes it, limited to the `fields` asked for (`id` always).
+fn number_node(number: &Number, fields: Option<&str>) -> Value {
+    let display = if number.display_phone_number.starts_with('+') {
+        number.display_phone_number.clone()
+    } else {
+        format!("+{}", number.display_phone_number)
+    };
+    let full = json!({
+        "verified_name": "Sandbox Business",
+        "code_verification_status": "VERIFIED",
+        "display_phone_number": display,
+        "quality_rating": "GREEN",
+        "platform_type": "CLOUD_API",
+        "throughput": {"level": "STANDARD"},
+        "id": number.phone_number_id,
+    });
+    let Some(fields) = fields else { return full };
+    let mut node = serde_json::Map::new();
+    for field in fields.split(',').map(str::trim).chain(["id"]) {
+        if let Some(value) = full.get(field) {
+            node.insert(field.to_owned(), value.clone());
+        }
+    }
+    Value::Object(node)
+}
+
+/// The `fields` query parameter, if any.
+fn fields_of(path: &str) -> Option<String> {
+    let query = path.split_once('?')?.1;
+    query.split('&').find_map(|pair| pair.strip_prefix("fields=")).map(|f| f.replace("%2C", ","))
+}
+
+impl State_ {
+    /// True when the token is one the sandbox issued (registered with a number or a Page).
+    fn knows_token(&self, token: Option<&str>) -> bool {
+        token.is_some_and(|token| {
+            self.numbers.iter().any(|n| n.access_token == token)
+                || self.pages.iter().any(|p| p.access_token == token)
+        })
+    }
+
+    /// `GET /<id>` of a registered number or Page, as `token` sees it; `None` when `id` is neither.
+    fn node(&self, id: &str, token: Option<&str>, fields: Option<&str>) -> Option<(StatusCode, Value)> {
+        let number = self.numbers.iter().find(|n| n.phone_number_id == id);
+        let page = self.pages.iter().find(|p| p.page_id == id);
+        if number.is_none() && page.is_none() {
+            return None;
+        }
+        if !self.knows_token(token) {
+            return Some(invalid_token());
+        }
+        if let Some(number) = number.filter(|n| Some(n.access_token.as_str()) == token) {
+            return Some((StatusCode::OK, number_node(number, fields)));
+        }
+        if let Some(page) = page.filter(|p| Some(p.access_token.as_str()) == token) {
+            return Some((StatusCode::OK, json!({"id": page.page_id, "name": page.name})));
+        }
+        Some(unknown_object(id))
+    }
+
+    /// `GET /me`: a Page token is its Page; a number's token is the system user that holds it.
+    fn me(&self, token: Option<&str>) -> (StatusCode, Value) {
+        if let Some(page) = self.pages.iter().find(|p| Some(p.access_token.as_str()) == token) {
+            return (StatusCode::OK, json!({"id": page.page_id, "name": page.name}));
+        }
+        if self.knows_token(token) {
+            return (StatusCode::OK, json!({"id": "100000000000000", "name": "Sandbox System User"}));
+        }
+        invalid_token()
+    }
+
+    /// `GET /<waba_id>/phone_numbers`: the WABA's numbers `token` may read.
+    fn waba_numbers(&self, waba_id: &str, token: Option<&str>, fields: Option<&str>) -> (StatusCode, Value) {
+        if !self.knows_token(token) {
+            return invalid_token();
+        }
+        let data: Vec<Value> = self
+            .numbers
+            .iter()
+            .filter(|n| n.waba_id == waba_id && Some(n.access_token.as_str()) == token)
+            .map(|n| number_node(n, fields))
+            .collect();
+        if data.is_empty() {
+            return unknown_object(waba_id);
+        }
+        let cursor = |n: &Value| n["id"].as_str().map(|id| B64.encode(id)).unwrap_or_default();
+        let paging = json!({"cursors": {
+            "before": data.first().map(cursor).unwrap_or_default(),
+            "after": data.last().map(cursor).unwrap_or_default(),
+        }});
+        (StatusCode::OK, json!({"data": data, "paging": paging}))
+    }
+}
+
 impl Sandbox {
+    /// Registers a number (as `POST /_sandbox/numbers` does); the same id again replaces it.
+    pub fn register_number(&self, number: Number) {
+        if let Ok(mut state) = self.state.lock() {
+            state.numbers.retain(|n| n.phone_number_id != number.phone_number_id);
+            state.numbers.push(number);
+        }
+    }
+
+    /// Registers a Page (as `POST /_sandbox/pages` does); the same id again replaces it.
+    pub fn register_page(&self, page: Page) {
+        if let Ok(mut state) = self.state.lock() {
+            state.pages.retain(|p| p.page_id != page.page_id);
+            state.pages.push(page);
+        }
+    }
+
     /// The routes, to be mounted at `/_sandbox`.
     pub fn router(&self) -> Router {
         Router::new()
@@ -194,14 +368,22 @@ impl Sandbox {
             .route("/holds", post(add_hold))
             .route("/holds/{id}", get(hold).delete(release_hold))
             .route("/leads", post(add_lead))
+            .route("/numbers", post(add_number))
+            .route("/pages", post(add_page))
             .route("/templates/{waba_id}", post(add_template))
             .route("/ai/requests", get(ai_requests))
             .route("/ai/v1/chat/completions", post(ai_completion))
             .with_state(self.clone())
     }
 
-    fn answer(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value, Option<Lost>) {
-        let (status, answer) = self.answer_as_graph(method, path, body);
+    fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value, Option<Lost>) {
+        let (status, answer) = self.answer_as_graph(method, path, token, body);
         if !status.is_success() {
             return (status, answer, None);
         }
@@ -237,7 +419,13 @@ impl Sandbox {
         Some(lost)
     }
 
-    fn answer_as_graph(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value) {
+    fn answer_as_graph(
+        &self,
+        method: &Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
         let Ok(mut state) = self.state.lock() else {
             return (StatusCode::INTERNAL_SERVER_ERROR, graph_error(1, "sandbox state poisoned"));
         };
@@ -272,15 +460,15 @@ impl Sandbox {
                     json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}),
                 )
             }
+            (&Method::GET, [_version, "me"]) => state.me(token),
+            (&Method::GET, [_version, waba_id, "phone_numbers"]) => {
+                state.waba_numbers(waba_id, token, fields_of(path).as_deref())
+            }
             (&Method::GET, [_version, id]) => match state.leads.get(*id) {
                 Some(lead) => (StatusCode::OK, lead.clone()),
-                None => (
-                    StatusCode::BAD_REQUEST,
-                    graph_error(
-                        100,
-                        &format!("Unsupported get request. Object with ID '{id}' does not exist"),
-                    ),
-                ),
+                None => {
+                    state.node(id, token, fields_of(path).as_deref()).unwrap_or_else(|| unknown_object(id))
+                }
             },
             (&Method::GET, [_version, waba_id, "message_templates"]) => {
                 let data = state.templates.get(*waba_id).cloned().unwrap_or_default();
@@ -296,8 +484,18 @@ async fn graph(
     method: Method,
     Path(path): Path<String>,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| {
+            // Graph also takes the token as a query parameter.
+            uri.query()?.split('&').find_map(|p| p.strip_prefix("access_token=")).map(str::to_owned)
+        });
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -309,7 +507,7 @@ async fn graph(
         None => format!("/{path}"),
     };
     sandbox.wait_for_holds(&full_path).await;
-    let (status, response_body, lost) = sandbox.answer(&method, &full_path, &body);
+    let (status, response_body, lost) = sandbox.answer(&method, &full_path, token.as_deref(), &body);
     let received_at =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
     // Taken but answered unreadably: the outbox shows what was answered.
@@ -459,6 +657,42 @@ async fn add_lead(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     (StatusCode::CREATED, Json(stored)).into_response()
 }
 
+fn digits(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 32 && value.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `POST /_sandbox/numbers` with `{phone_number_id, display_phone_number, waba_id, access_token}`.
+async fn add_number(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let number: Number = match serde_json::from_slice(&body) {
+        Ok(number) => number,
+        Err(e) => {
+            return bad_request(format!(
+                "expected {{phone_number_id, display_phone_number, waba_id, access_token}}: {e}"
+            ))
+        }
+    };
+    if !digits(&number.phone_number_id) || !digits(&number.waba_id) || number.access_token.is_empty() {
+        return bad_request("phone_number_id and waba_id must be digits, access_token non-empty".to_owned());
+    }
+    let shown = json!({"phone_number_id": number.phone_number_id, "display_phone_number": number.display_phone_number, "waba_id": number.waba_id});
+    sandbox.register_number(number);
+    (StatusCode::CREATED, Json(shown)).into_response()
+}
+
+/// `POST /_sandbox/pages` with `{page_id, access_token, name?}`.
+async fn add_page(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let page: Page = match serde_json::from_slice(&body) {
+        Ok(page) => page,
+        Err(e) => return bad_request(format!("expected {{page_id, access_token, name}}: {e}")),
+    };
+    if !digits(&page.page_id) || page.access_token.is_empty() {
+        return bad_request("page_id must be digits, access_token non-empty".to_owned());
+    }
+    let shown = json!({"page_id": page.page_id, "name": page.name});
+    sandbox.register_page(page);
+    (StatusCode::CREATED, Json(shown)).into_response()
+}
+
 /// `POST /_sandbox/templates/<waba_id>` with a template as Meta lists it
 /// (`{name, language, status, category, components}`): `GET …/message_templates` returns it.
 async fn add_template(State(sandbox): State<Sandbox>, Path(waba_id): Path<String>, body: Bytes) -> Response {
@@ -514,4 +748,62 @@ async fn ai_completion(
 async fn ai_requests(State(sandbox): State<Sandbox>) -> Response {
     let requests = sandbox.state.lock().map(|s| s.ai_requests.clone()).unwrap_or_default();
     Json(requests).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Sandbox {
+        let sandbox = Sandbox::default();
+        sandbox.register_number(Number {
+            phone_number_id: "106540352242922".into(),
+            display_phone_number: "15550100001".into(),
+            waba_id: "102290129340398".into(),
+            access_token: "EAAOWNER".into(),
+        });
+        sandbox.register_number(Number {
+            phone_number_id: "106540352242999".into(),
+            display_phone_number: "+1 555 010 0099".into(),
+            waba_id: "102290129340999".into(),
+            access_token: "EAAOTHER".into(),
+        });
+        sandbox.register_page(Page {
+            page_id: "109876543210987".into(),
+            access_token: "EAAPAGE".into(),
+            name: None,
+        });
+        sandbox
+    }
+
+    #[test]
+    fn a_registered_number_is_confirmed_for_its_token_only_as_graph_answers() {
+        let sandbox = sandbox();
+        let get = |path: &str, token: Option<&str>| sandbox.answer(&Method::GET, path, token, &Value::Null);
+
+        let own = get("/v23.0/106540352242922?fields=id,display_phone_number", Some("EAAOWNER"));
+        let another_token = get("/v23.0/106540352242922", Some("EAAOTHER"));
+        let made_up = get("/v23.0/106540352242922", Some("EAAMADEUP"));
+        let listed = get("/v23.0/102290129340398/phone_numbers", Some("EAAOWNER"));
+        let not_its_waba = get("/v23.0/102290129340999/phone_numbers", Some("EAAOWNER"));
+        let page = get("/v23.0/me?fields=id", Some("EAAPAGE"));
+        let no_page = get("/v23.0/me", Some("EAAMADEUP"));
+
+        assert_eq!(
+            own,
+            (StatusCode::OK, json!({"id": "106540352242922", "display_phone_number": "+15550100001"}))
+        );
+        assert_eq!(
+            (another_token.0, another_token.1["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!(100))
+        );
+        assert_eq!(another_token.1["error"]["error_subcode"], 33);
+        assert_eq!((made_up.0, made_up.1["error"]["code"].clone()), (StatusCode::UNAUTHORIZED, json!(190)));
+        assert_eq!(listed.0, StatusCode::OK);
+        assert_eq!(listed.1["data"][0]["id"], "106540352242922");
+        assert!(listed.1["paging"]["cursors"]["after"].is_string());
+        assert_eq!(not_its_waba.1["error"]["code"], 100);
+        assert_eq!(page, (StatusCode::OK, json!({"id": "109876543210987", "name": null})));
+        assert_eq!(no_page.1["error"]["code"], 190);
+    }
 }

@@ -11,6 +11,7 @@
 //!   `template_checks`: alarms that reach someone, the webhook's own API and throttle.
 //! - `build_rules`, `tokens`: release profile, minimum Rust version, pinned SDK behavior version;
 //!   no redirect followed with a token (a loopback server).
+//! - `abuse`: login claims on moto; squatting and foreign-WABA webhooks through the local stack.
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
@@ -19,6 +20,7 @@
 // Everything in this binary is test code: helpers outside `#[test]` functions may fail loudly too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod abuse;
 mod ai;
 mod api;
 mod api_data;

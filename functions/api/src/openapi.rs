@@ -30,7 +30,7 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflicts with the current state",
         410 => "Gone",
         413 => "The body is too large",
-        422 => "Refused by policy (consent, opt-out, 24 h window, template) or a reused Idempotency-Key",
+        422 => "Refused: by policy (consent, opt-out, 24 h window, template), a reused Idempotency-Key, a connection Graph does not confirm, or over a contact's cap (the problem type names which)",
         502 => "Meta refused the request",
         429 => "Too many requests (see Retry-After)",
         500 => "Unexpected failure",

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::domain::ports::{CloudApi, CloudApiError, FetchLeadError, FetchedLead, LeadSource};
+use crate::domain::ports::{
+    CloudApi, CloudApiError, FetchLeadError, FetchedLead, GraphPhoneNumber, LeadSource,
+};
 use crate::domain::whatsapp::GraphLead;
 use crate::domain::Secret;
 
@@ -86,6 +88,22 @@ impl LeadSource for GraphClient {
         let lead: GraphLead =
             serde_json::from_str(&body).context("Graph returned a lead that does not parse")?;
         Ok(FetchedLead { lead, raw: body })
+    }
+
+    async fn token_owner(&self, token: &Secret) -> Result<String, CloudApiError> {
+        let response = self
+            .http
+            .get(self.url("me"))
+            .query(&[("fields", "id")])
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let answer = graph_answer(response).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| CloudApiError::Unknown(anyhow::anyhow!("Graph answered /me without an id")))
     }
 }
 
@@ -187,4 +205,53 @@ impl CloudApi for GraphClient {
         }
         Ok(templates)
     }
+
+    async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &Secret,
+    ) -> Result<GraphPhoneNumber, CloudApiError> {
+        let response = self
+            .http
+            .get(self.url(path_id(phone_number_id)?))
+            .query(&[("fields", NUMBER_FIELDS)])
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let answer = graph_answer(response).await?;
+        serde_json::from_value(answer)
+            .map_err(|e| CloudApiError::Unknown(anyhow::Error::new(e).context("Graph phone number")))
+    }
+
+    async fn waba_phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &Secret,
+    ) -> Result<Vec<GraphPhoneNumber>, CloudApiError> {
+        let mut url = self.url(&format!("{}/phone_numbers", path_id(waba_id)?));
+        let mut numbers = Vec::new();
+        // A WABA has a handful of numbers; the bound keeps a broken cursor from looping.
+        for _ in 0..20 {
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("fields", NUMBER_FIELDS), ("limit", "100")])
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .map_err(unreachable_graph)?;
+            let page = graph_answer(response).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            numbers.extend(data.into_iter().filter_map(|n| serde_json::from_value(n).ok()));
+            match page["paging"]["next"].as_str() {
+                Some(next) if next.starts_with(&self.base_url) => url = next.to_owned(),
+                _ => return Ok(numbers),
+            }
+        }
+        Ok(numbers)
+    }
 }
+
+/// The fields of a phone number Leadline asks for when verifying a connection.
+const NUMBER_FIELDS: &str = "id,display_phone_number,verified_name";

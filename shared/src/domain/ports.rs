@@ -477,6 +477,16 @@ pub trait TenantRouting: Send + Sync {
         phone_number_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
 
+    /// The tenant a WhatsApp phone number id is connected to, with the WhatsApp Business
+    /// Account it was connected under (the webhook's `entry[].id` must be that one).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn number_route(
+        &self,
+        phone_number_id: &str,
+    ) -> impl Future<Output = Result<Option<NumberRoute>, TenantStoreError>> + Send;
+
     /// The tenant a Facebook Page is connected to (Lead Ads routing).
     ///
     /// # Errors
@@ -485,6 +495,15 @@ pub trait TenantRouting: Send + Sync {
         &self,
         page_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
+}
+
+/// Where a WhatsApp phone number id routes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberRoute {
+    /// The tenant that connected the number.
+    pub tenant_id: TenantId,
+    /// The WhatsApp Business Account the number was verified in when it was connected.
+    pub waba_id: String,
 }
 
 /// A change to a tenant.
@@ -537,6 +556,19 @@ pub trait RateLimiter: Send + Sync {
     fn admit(
         &self,
         tenant: &TenantId,
+        per_minute: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
+
+    /// Counts one request without a valid credential from `source` (the client's address as
+    /// the gateway saw it) and says whether it is within `per_minute`: login, refresh and the
+    /// other anonymous routes are limited per address, not per tenant.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unknown`].
+    fn admit_source(
+        &self,
+        source: &str,
         per_minute: u32,
         now: Timestamp,
     ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
@@ -607,6 +639,16 @@ pub trait LeadSource: Send + Sync {
         leadgen_id: &str,
         page_token: &super::secret::Secret,
     ) -> impl Future<Output = Result<FetchedLead, FetchLeadError>> + Send;
+
+    /// `GET /<version>/me?fields=id` with `token`: the id of the object the token acts as. For a
+    /// Page access token that is the Page; for a user token, the user.
+    ///
+    /// # Errors
+    /// [`CloudApiError`] (code 190 for a token Graph does not accept).
+    fn token_owner(
+        &self,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<String, CloudApiError>> + Send;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,4 +706,41 @@ pub trait CloudApi: Send + Sync {
         waba_id: &str,
         token: &super::secret::Secret,
     ) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudApiError>> + Send;
+
+    /// `GET /<version>/<phone_number_id>?fields=id,display_phone_number,verified_name` with
+    /// `token`: the number as that token sees it. Graph answers code 190 for a token it does not
+    /// accept and code 100 for a number that does not exist or the token may not read.
+    ///
+    /// # Errors
+    /// [`CloudApiError`].
+    fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<GraphPhoneNumber, CloudApiError>> + Send;
+
+    /// Every number of a WhatsApp Business Account (`GET /<waba_id>/phone_numbers`, all pages)
+    /// as `token` sees them.
+    ///
+    /// # Errors
+    /// [`CloudApiError`].
+    fn waba_phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<Vec<GraphPhoneNumber>, CloudApiError>> + Send;
+}
+
+/// A business phone number as Graph describes it (`GET /<phone_number_id>`, or one entry of
+/// `GET /<waba_id>/phone_numbers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphPhoneNumber {
+    /// The phone number id.
+    pub id: String,
+    /// The number as Meta displays it (e.g. `+1 555-010-0000`).
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    /// The business name Meta verified for it.
+    #[serde(default)]
+    pub verified_name: Option<String>,
 }

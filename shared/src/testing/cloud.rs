@@ -1,6 +1,7 @@
 //! A scripted Cloud API.
 
 use super::*;
+use crate::domain::ports::{CloudApiError, GraphPhoneNumber};
 
 /// A scripted Cloud API: records what Meta took, answers wamids, and fails with the faults a
 /// test queues (Meta errors, an unreachable Graph, an answer lost after Meta took the message,
@@ -31,6 +32,10 @@ struct CloudState {
     sent: Vec<(String, serde_json::Value)>,
     faults: std::collections::VecDeque<CloudFault>,
     templates: Vec<serde_json::Value>,
+    /// Registered numbers: (phone number id, display number, WABA id, token).
+    numbers: Vec<(String, String, String, String)>,
+    /// How Graph answers lookups when a test makes it unreachable.
+    unreachable: bool,
 }
 
 impl MemoryCloud {
@@ -79,6 +84,21 @@ impl MemoryCloud {
         }
     }
 
+    /// Registers a number as Graph knows it: `phone_number` and `waba_phone_numbers` confirm it
+    /// for `token` only, as the sandbox Graph API does.
+    pub fn register_number(&self, phone_number_id: &str, display: &str, waba_id: &str, token: &str) {
+        if let Ok(mut state) = self.state.lock() {
+            state.numbers.push((phone_number_id.into(), display.into(), waba_id.into(), token.into()));
+        }
+    }
+
+    /// Number lookups fail as when Graph cannot be reached.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        if let Ok(mut state) = self.state.lock() {
+            state.unreachable = unreachable;
+        }
+    }
+
     /// What `message_templates` answers.
     pub fn set_templates(&self, templates: Vec<serde_json::Value>) {
         if let Ok(mut state) = self.state.lock() {
@@ -93,8 +113,7 @@ impl crate::domain::ports::CloudApi for MemoryCloud {
         phone_number_id: &str,
         _token: &crate::domain::Secret,
         body: &serde_json::Value,
-    ) -> Result<Option<String>, crate::domain::ports::CloudApiError> {
-        use crate::domain::ports::CloudApiError;
+    ) -> Result<Option<String>, CloudApiError> {
         let answer = {
             let mut state = self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
             let fault = state.faults.pop_front();
@@ -127,7 +146,78 @@ impl crate::domain::ports::CloudApi for MemoryCloud {
         &self,
         _waba_id: &str,
         _token: &crate::domain::Secret,
-    ) -> Result<Vec<serde_json::Value>, crate::domain::ports::CloudApiError> {
+    ) -> Result<Vec<serde_json::Value>, CloudApiError> {
         Ok(self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.templates.clone())
+    }
+
+    async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &crate::domain::Secret,
+    ) -> Result<GraphPhoneNumber, CloudApiError> {
+        let state = self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        state.known_token(token)?;
+        state
+            .numbers
+            .iter()
+            .find(|(id, _, _, t)| id == phone_number_id && t == token.expose())
+            .map(number_view)
+            .ok_or_else(|| graph_error(400, 100, "Unsupported get request"))
+    }
+
+    async fn waba_phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &crate::domain::Secret,
+    ) -> Result<Vec<GraphPhoneNumber>, CloudApiError> {
+        let state = self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        state.known_token(token)?;
+        let numbers: Vec<GraphPhoneNumber> = state
+            .numbers
+            .iter()
+            .filter(|(_, _, waba, t)| waba == waba_id && t == token.expose())
+            .map(number_view)
+            .collect();
+        if numbers.is_empty() {
+            return Err(graph_error(400, 100, "Unsupported get request"));
+        }
+        Ok(numbers)
+    }
+}
+
+impl CloudState {
+    /// Graph's answer to a token it does not know (190), or to no answer at all.
+    fn known_token(&self, token: &crate::domain::Secret) -> Result<(), CloudApiError> {
+        if self.unreachable {
+            return Err(CloudApiError::Unavailable(anyhow::anyhow!("Graph unreachable (scripted)")));
+        }
+        if self.numbers.iter().any(|(_, _, _, t)| t == token.expose()) {
+            Ok(())
+        } else {
+            Err(graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token"))
+        }
+    }
+}
+
+fn number_view((id, display, _, _): &(String, String, String, String)) -> GraphPhoneNumber {
+    GraphPhoneNumber {
+        id: id.clone(),
+        display_phone_number: Some(display.clone()),
+        verified_name: Some("Memory Business".to_owned()),
+    }
+}
+
+/// A Meta error answer as Graph gives it.
+#[must_use]
+pub fn graph_error(http_status: u16, code: i64, message: &str) -> CloudApiError {
+    CloudApiError::Meta {
+        http_status,
+        error: MetaError {
+            code,
+            title: None,
+            message: Some(message.to_owned()),
+            error_data: None,
+            href: None,
+        },
     }
 }

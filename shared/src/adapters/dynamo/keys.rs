@@ -512,10 +512,17 @@ pub fn session(tenant: &TenantId, session: &SessionId) -> Key {
     Key { pk: tenant_partition(tenant), sk: format!("SESSION#{session}") }
 }
 
-/// Failed logins of one email in one window.
+/// Login attempts claimed for one email in one window.
 #[must_use]
-pub fn login_failures(tenant: &TenantId, email: &str, window: i64) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("LOGINFAIL#{}#{window}", hex_sha256(email)) }
+pub fn login_attempts(tenant: &TenantId, email: &str, window: i64) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("LOGINTRY#{}#{window}", hex_sha256(email)) }
+}
+
+/// Anonymous requests from one source address in one minute (the address is hashed: it is
+/// personal data, and only equality matters).
+#[must_use]
+pub fn source_window(source: &str, minute: i64) -> Key {
+    Key { pk: format!("SOURCE#{}", hex_sha256(source)), sk: format!("RATE#{minute}") }
 }
 
 /// An audit entry, time-ordered.

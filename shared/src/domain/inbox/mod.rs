@@ -539,6 +539,28 @@ pub struct ContactPatch {
     pub attributes: Option<BTreeMap<String, String>>,
 }
 
+/// The most tags a contact has.
+pub const MAX_CONTACT_TAGS: usize = 50;
+/// The most custom attributes a contact has.
+pub const MAX_CONTACT_ATTRIBUTES: usize = 50;
+
+impl ContactPatch {
+    /// Refuses a patch that would leave the contact over a cap. The stores check it on every
+    /// update, so the caps hold however many creates, merges or imports add to a contact.
+    ///
+    /// # Errors
+    /// [`InboxError::OverCap`].
+    pub fn within_caps(&self) -> Result<(), InboxError> {
+        if self.tags.as_ref().is_some_and(|tags| tags.len() > MAX_CONTACT_TAGS) {
+            return Err(InboxError::OverCap { what: "tags", limit: MAX_CONTACT_TAGS });
+        }
+        if self.attributes.as_ref().is_some_and(|attributes| attributes.len() > MAX_CONTACT_ATTRIBUTES) {
+            return Err(InboxError::OverCap { what: "attributes", limit: MAX_CONTACT_ATTRIBUTES });
+        }
+        Ok(())
+    }
+}
+
 /// Which contacts to list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContactFilter {

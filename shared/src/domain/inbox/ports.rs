@@ -33,6 +33,16 @@ pub enum InboxError {
     /// Another contact of the tenant has this email.
     #[error("another contact has this email")]
     EmailTaken,
+    /// The change would leave a contact with more tags or attributes than
+    /// [`MAX_CONTACT_TAGS`](super::MAX_CONTACT_TAGS) / [`MAX_CONTACT_ATTRIBUTES`](super::MAX_CONTACT_ATTRIBUTES);
+    /// nothing was written.
+    #[error("a contact has at most {limit} {what}")]
+    OverCap {
+        /// `tags` or `attributes`.
+        what: &'static str,
+        /// The cap.
+        limit: usize,
+    },
     /// The store failed; a retry may succeed. Writes are idempotent, so retrying is safe.
     #[error("inbox store failed")]
     Unknown(#[from] anyhow::Error),
@@ -122,10 +132,11 @@ pub trait ContactStore: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = Result<(ContactView, Stored), InboxError>> + Send;
 
-    /// Corrects a contact (P61); `None` when there is no such contact.
+    /// Corrects a contact (P61); `None` when there is no such contact. A patch over the caps
+    /// ([`ContactPatch::within_caps`]) is refused whatever path it comes from (API, import).
     ///
     /// # Errors
-    /// [`InboxError::EmailTaken`]; [`InboxError::Unknown`].
+    /// [`InboxError::EmailTaken`]; [`InboxError::OverCap`]; [`InboxError::Unknown`].
     fn update_contact(
         &self,
         tenant: &TenantId,

@@ -164,6 +164,24 @@ mod tests {
         assert_eq!(message_of_callback("leadline:not an id"), None);
     }
 
+    #[test]
+    fn a_callers_callback_data_cannot_name_a_leadline_message() {
+        // Arrange: another message's callback data, as a caller could copy it.
+        let other = crate::domain::MessageId::generate(Timestamp::from_millis(1)).expect("random");
+        let text = |callback: &str| json!({"to": "5511988887777", "type": "text", "text": {"body": "hi"}, "biz_opaque_callback_data": callback});
+
+        // Act
+        let forged = parse(text(&callback_data(&other)));
+        let own = parse(text("crm-42"));
+
+        // Assert
+        assert_eq!(
+            forged.map(|_| ()).map_err(|e| e.to_string().contains("biz_opaque_callback_data")),
+            Err(true)
+        );
+        assert!(own.is_ok(), "a caller's own value is passed on");
+    }
+
     fn parse(body: Value) -> Result<OutboundBody, InvalidMessage> {
         OutboundBody::parse(&body)
     }
