@@ -13,7 +13,7 @@ use crate::domain::outbound::{
 };
 use crate::domain::ports::{Admission, ConnectionStore as _, Queue as _, RateLimiter as _, TenantStore as _};
 use crate::domain::whatsapp::MetaError;
-use crate::domain::{Clock, MessageId, TenantId};
+use crate::domain::{Clock, ContactId, MessageId, TenantId};
 use crate::wiring::Adapters;
 
 /// The ports submitting a message uses, borrowed from the caller's dependencies.
@@ -56,6 +56,8 @@ pub struct Submission<'a> {
 pub struct Accepted {
     /// Leadline's id of the message.
     pub id: MessageId,
+    /// The contact it is addressed to.
+    pub contact: ContactId,
 }
 
 impl Accepted {
@@ -219,7 +221,7 @@ pub async fn submit<A: Adapters>(
             .map_err(unknown)?;
         return Err(SubmitError::NotQueued);
     }
-    Ok(Accepted { id })
+    Ok(Accepted { id, contact: contact.id })
 }
 
 #[cfg(test)]

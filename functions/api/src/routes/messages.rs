@@ -126,7 +126,7 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let outcome = outbound::submit(&deps.outbound_ports(), &submission).await;
     if let Ok(accepted) = &outcome {
         deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
-            e.with_fields([body.kind.as_str()])
+            e.with_fields([body.kind.as_str()]).about(&accepted.contact)
         })
         .await;
     }

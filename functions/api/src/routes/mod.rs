@@ -5,6 +5,7 @@ pub mod ai;
 pub mod audit;
 pub mod contacts;
 pub mod csv;
+pub mod export;
 pub mod identity;
 pub mod inbox;
 pub mod leadads;

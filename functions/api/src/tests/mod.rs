@@ -16,6 +16,7 @@ use shared::testing::{
 
 use super::*;
 
+mod exports;
 mod privacy;
 mod sending;
 
