@@ -75,7 +75,7 @@ async fn long_history(
             retention: shared::domain::tenant::RetentionSettings::default(),
         };
         deps.contacts.store_inbound_message(&tenant_id, &message, Timestamp::from_secs(1)).await.expect("stored");
-        wamids.insert(wamid.to_string());
+        wamids.insert(wamid.as_str().to_owned());
     }
     let phone = PhoneNumber::parse(phone).expect("valid");
     let contact = deps.contacts.contact_by_phone(&tenant_id, &phone).await.expect("read").expect("contact").id;
@@ -129,7 +129,13 @@ fn join(pages: &[Value], contact: &ContactId) -> Joined {
                 share["timeline"].as_array().into_iter().flatten().map(|a| format!("{}/{}/{}", a["at"], a["kind"], a["ref_id"])),
             );
         }
-        joined.audit.extend(strings(&page["audit"], "/id"));
+        // The export's own entries (one per page served) are about the person too: leave them.
+        let entries = page["audit"].as_array().into_iter().flatten();
+        joined.audit.extend(
+            entries
+                .filter(|e| e["action"] != "privacy.export")
+                .filter_map(|e| e["id"].as_str().map(str::to_owned)),
+        );
     }
     joined
 }
