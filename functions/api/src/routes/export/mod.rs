@@ -36,7 +36,7 @@ pub const CSV_PAGE_BYTES: usize = 1_000_000;
 
 /// Store reads of one page, at most: the work of a request stays bounded even when its items
 /// are small (many empty conversations, many contacts with little data).
-pub const PAGE_READS: u32 = 200;
+pub const PAGE_READS: u32 = 400;
 
 /// Items asked for per store read.
 pub const BATCH: u16 = 100;
