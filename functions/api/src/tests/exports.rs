@@ -194,7 +194,7 @@ async fn a_long_history_pages_the_tenant_export_too() {
     // Arrange
     let deps = deps();
     let (tenant, key) = new_tenant(&deps).await;
-    let (contact, wamids) = long_history(&deps, &tenant, &key, "5511988880011", 1_200).await;
+    let (contact, wamids) = long_history(&deps, &tenant, &key, "5511988880011", 1_800).await;
     for i in 0..30 {
         seed_message(&deps, &tenant, &format!("55119000000{i:02}"), &format!("wamid.T{i}")).await;
     }
