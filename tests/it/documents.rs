@@ -2,7 +2,9 @@
 //! (moto): the same code the unit tests run on the in-memory table, here on the real protocol.
 
 use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
-use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditError, AuditFilter, AuditLog, Target, ANONYMIZED};
+use shared::domain::audit::{
+    Actor, ActorKind, AuditEntry, AuditError, AuditFilter, AuditLog, Target, ANONYMIZED,
+};
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore};
 use shared::domain::identity::{CreateUserError, Directory, Session, UpdateError, User, UserStatus};
 use shared::domain::ports::{Admission, RateLimiter};
@@ -202,7 +204,8 @@ async fn audit_entries_about_a_persons_data_are_found_under_them_and_only_for_a_
     // another person, one 400 days old and a bulk read.
     let audit = DocAuditLog::new(table().await);
     let tenant = tenant();
-    let (person, other) = (ContactId::parse("ct_person").expect("id"), ContactId::parse("ct_other").expect("id"));
+    let (person, other) =
+        (ContactId::parse("ct_person").expect("id"), ContactId::parse("ct_other").expect("id"));
     let now = SystemClock.now().as_millis();
     let days_ago = |days: i64| Timestamp::from_millis(now - days * 86_400_000);
     let entry = |action: &str, kind: &str, id: &str, at| {
@@ -227,16 +230,17 @@ async fn audit_entries_about_a_persons_data_are_found_under_them_and_only_for_a_
     let foreign_cursor = audit.entries_about(&tenant, &person, Some("AUDITSUBJECT#ct_other#1"), 10).await;
 
     // Assert: newest first, with their targets, across pages; nobody else's; a year at most.
-    let found: Vec<(String, String)> = first
-        .items
-        .iter()
-        .chain(&second.items)
-        .map(|e| (e.action.clone(), e.target.id.clone()))
-        .collect();
+    let found: Vec<(String, String)> =
+        first.items.iter().chain(&second.items).map(|e| (e.action.clone(), e.target.id.clone())).collect();
     assert_eq!(
         found,
-        [("lead.update", "L1"), ("conversation.update", "cv_1"), ("contact.update", "ct_person"), ("note.create", "rec_1")]
-            .map(|(a, t)| (a.to_owned(), t.to_owned()))
+        [
+            ("lead.update", "L1"),
+            ("conversation.update", "cv_1"),
+            ("contact.update", "ct_person"),
+            ("note.create", "rec_1")
+        ]
+        .map(|(a, t)| (a.to_owned(), t.to_owned()))
     );
     assert!(second.next.is_none());
     assert_eq!(others.items.len(), 1);

@@ -77,9 +77,13 @@ async fn a_long_history_is_exported_in_bounded_pages_that_hold_every_datum() {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{note}");
     }
-    let (status, lead) =
-        call(Method::POST, "/v1/leads", Some(&admin), Some(json!({"phone": phone, "origin": {"campaign": "long"}})))
-            .await;
+    let (status, lead) = call(
+        Method::POST,
+        "/v1/leads",
+        Some(&admin),
+        Some(json!({"phone": phone, "origin": {"campaign": "long"}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{lead}");
     let lead = lead["id"].as_str().expect("id").to_owned();
 
@@ -94,9 +98,18 @@ async fn a_long_history_is_exported_in_bounded_pages_that_hold_every_datum() {
     let audit: Vec<(String, String)> = person
         .iter()
         .flat_map(|p| p["audit"].as_array().cloned().unwrap_or_default())
-        .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["target"]["id"].as_str().unwrap_or("").to_owned()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_owned(),
+                e["target"]["id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(audit.iter().filter(|(action, _)| action == "note.create").count(), NOTES, "every note's entry");
+    assert_eq!(
+        audit.iter().filter(|(action, _)| action == "note.create").count(),
+        NOTES,
+        "every note's entry"
+    );
     assert!(audit.contains(&("lead.create".to_owned(), lead.clone())), "the lead's entry");
     assert!(audit.contains(&("contact.create".to_owned(), contact.clone())), "the contact's entry");
     let leads: Vec<Value> = person

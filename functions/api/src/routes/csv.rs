@@ -46,7 +46,8 @@ impl Csv {
         if let Some(error) = self.failed {
             return Err(error.into());
         }
-        let bytes = self.writer.into_inner().map_err(|e| anyhow::anyhow!("CSV not flushed: {}", e.error()))?;
+        let bytes =
+            self.writer.into_inner().map_err(|e| anyhow::anyhow!("CSV not flushed: {}", e.error()))?;
         Ok(String::from_utf8(bytes)?)
     }
 }
@@ -76,10 +77,8 @@ mod tests {
         );
         // And a CSV reader reads back exactly the cells (defused).
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let rows: Vec<Vec<String>> = reader
-            .records()
-            .map(|r| r.expect("row").iter().map(str::to_owned).collect())
-            .collect();
+        let rows: Vec<Vec<String>> =
+            reader.records().map(|r| r.expect("row").iter().map(str::to_owned).collect()).collect();
         assert_eq!(rows[0], ["x,y", "say \"hi\"\nbye"]);
         assert_eq!(rows[1], ["'=HYPERLINK(\"http://evil\")", "'-1"]);
     }

@@ -17,8 +17,8 @@ use shared::domain::{Clock, ErasureId, PhoneNumber, TenantId};
 use shared::kernel::Page;
 use shared::lambda::http::{json_response, Problem};
 
-pub use super::export::{ContactExport, ConversationExport};
 use super::export::{self, tables::csv_bundle, Budget, Part, Resume, BATCH, CSV_PAGE_BYTES, PAGE_BYTES};
+pub use super::export::{ContactExport, ConversationExport};
 use super::inbox::Query;
 use super::json_body;
 use crate::errors::ApiError;
@@ -144,7 +144,8 @@ pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     let csv = wants_csv(ctx.query)?;
     let (key, subject) =
         subject(ctx.query.get("phone").map(String::as_str), ctx.query.get("email").map(String::as_str))?;
-    let mut position = export::decode(ctx.query)?.unwrap_or(PersonAt::Contact { index: 0, part: Part::START });
+    let mut position =
+        export::decode(ctx.query)?.unwrap_or(PersonAt::Contact { index: 0, part: Part::START });
     let found = deps.contacts.find_contacts(tenant, &key).await?;
     let mut budget = Budget::new(if csv { CSV_PAGE_BYTES } else { PAGE_BYTES });
     let (mut contacts, mut audit) = (Vec::new(), Vec::new());
@@ -155,8 +156,11 @@ pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
                     position = PersonAt::Audit { index: 0, at: Resume::default() };
                     continue;
                 };
-                let (share, left) = export::contact_page(deps, tenant, contact, part, &mut budget).await?;
-                contacts.push(share);
+                let (share, left) =
+                    export::contact_page(deps, tenant, contact, part.clone(), &mut budget).await?;
+                if left.as_ref() != Some(&part) {
+                    contacts.push(share);
+                }
                 match left {
                     Some(part) => break Some(PersonAt::Contact { index, part }),
                     None => position = PersonAt::Contact { index: index + 1, part: Part::START },
@@ -177,7 +181,13 @@ pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         }
     };
     let messages: usize = contacts.iter().flat_map(|c| &c.conversations).map(|c| c.messages.len()).sum();
-    tracing::info!(contacts = found.len(), messages, csv, more = next.is_some(), "Personal data export page served");
+    tracing::info!(
+        contacts = found.len(),
+        messages,
+        csv,
+        more = next.is_some(),
+        "Personal data export page served"
+    );
     let subject_id = deps.contacts.contact_id_of(tenant, &key).await?;
     deps.audit(principal, "privacy.export", target("contact", subject_id.as_str()), |e| {
         e.with_count(found.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
@@ -265,8 +275,11 @@ enum TenantAt {
 }
 
 async fn tenant_records<A: Adapters>(deps: &Deps<A>, tenant: &TenantId) -> Result<TenantRecords, ApiError> {
-    let record =
-        deps.tenants.tenant(tenant).await?.ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
+    let record = deps
+        .tenants
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
     Ok(TenantRecords {
         tenant: (&record).into(),
         whatsapp: deps.connections.whatsapp_connection(tenant).await?.as_ref().map(Into::into),
@@ -297,7 +310,10 @@ async fn tenant_page<A: Adapters>(
                 let directory = &deps.directory;
                 let left = export::section(at, budget, &mut share.users, |after| async move {
                     let page = directory.users(tenant, after.as_deref(), BATCH).await?;
-                    Ok::<_, ApiError>(Page { items: page.items.iter().map(UserView::from).collect(), next: page.next })
+                    Ok::<_, ApiError>(Page {
+                        items: page.items.iter().map(UserView::from).collect(),
+                        next: page.next,
+                    })
                 })
                 .await?;
                 match left {
@@ -309,13 +325,20 @@ async fn tenant_page<A: Adapters>(
                 if !budget.read() {
                     return Ok(Some(TenantAt::Contacts { list, part }));
                 }
-                let page =
-                    deps.contacts.contacts(tenant, &ContactFilter::default(), list.after.as_deref(), BATCH).await?;
+                let page = deps
+                    .contacts
+                    .contacts(tenant, &ContactFilter::default(), list.after.as_deref(), BATCH)
+                    .await?;
                 for (index, contact) in page.items.into_iter().enumerate().skip(usize::from(list.skip)) {
                     let here = Resume::at(list.after.clone(), index);
                     let from = part.take().unwrap_or(Part::START);
-                    let (exported, left) = export::contact_page(deps, tenant, contact, from, budget).await?;
-                    share.contacts.push(exported);
+                    let (exported, left) =
+                        export::contact_page(deps, tenant, contact, from.clone(), budget).await?;
+                    // A page that filled up before giving anything of this contact leaves it whole
+                    // to the next.
+                    if left.as_ref() != Some(&from) {
+                        share.contacts.push(exported);
+                    }
                     if let Some(left) = left {
                         return Ok(Some(TenantAt::Contacts { list: here, part: Some(left) }));
                     }

@@ -74,11 +74,15 @@ async fn long_history(
             raw: &raw,
             retention: shared::domain::tenant::RetentionSettings::default(),
         };
-        deps.contacts.store_inbound_message(&tenant_id, &message, Timestamp::from_secs(1)).await.expect("stored");
+        deps.contacts
+            .store_inbound_message(&tenant_id, &message, Timestamp::from_secs(1))
+            .await
+            .expect("stored");
         wamids.insert(wamid.as_str().to_owned());
     }
     let phone = PhoneNumber::parse(phone).expect("valid");
-    let contact = deps.contacts.contact_by_phone(&tenant_id, &phone).await.expect("read").expect("contact").id;
+    let contact =
+        deps.contacts.contact_by_phone(&tenant_id, &phone).await.expect("read").expect("contact").id;
     for i in 0..150 {
         let note = request(
             "POST",
@@ -114,7 +118,12 @@ struct Joined {
 fn join(pages: &[Value], contact: &ContactId) -> Joined {
     let mut joined = Joined::default();
     let strings = |value: &Value, pointer: &str| -> Vec<String> {
-        value.as_array().into_iter().flatten().filter_map(|v| v.pointer(pointer)?.as_str().map(str::to_owned)).collect()
+        value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.pointer(pointer)?.as_str().map(str::to_owned))
+            .collect()
     };
     for page in pages {
         for share in page["contacts"].as_array().into_iter().flatten() {
@@ -126,7 +135,11 @@ fn join(pages: &[Value], contact: &ContactId) -> Joined {
             }
             joined.notes.extend(strings(&share["records"], "/id"));
             joined.timeline.extend(
-                share["timeline"].as_array().into_iter().flatten().map(|a| format!("{}/{}/{}", a["at"], a["kind"], a["ref_id"])),
+                share["timeline"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| format!("{}/{}/{}", a["at"], a["kind"], a["ref_id"])),
             );
         }
         // The export's own entries (one per page served) are about the person too: leave them.
@@ -225,7 +238,8 @@ async fn the_persons_export_holds_the_audit_entries_about_their_leads_conversati
     let contact = note_and_tag(&deps, &tenant, &key, "5511988887777").await;
     let mut worked = Vec::new();
     for phone in ["5511988887777", "5511988886666"] {
-        let lead = request("POST", "/v1/leads", Some(&key), &format!(r#"{{"phone":"{phone}","origin":{{}}}}"#));
+        let lead =
+            request("POST", "/v1/leads", Some(&key), &format!(r#"{{"phone":"{phone}","origin":{{}}}}"#));
         let lead = handle(lead, &deps).await;
         assert_eq!(lead.status(), StatusCode::CREATED, "{}", String::from_utf8_lossy(lead.body()));
         let lead = json(&lead)["id"].as_str().expect("id").to_owned();
@@ -239,7 +253,12 @@ async fn the_persons_export_holds_the_audit_entries_about_their_leads_conversati
             .expect("read")
             .expect("contact");
         let conversation = owner.conversation_id.expect("open conversation");
-        let close = request("PATCH", &format!("/v1/conversations/{conversation}"), Some(&key), r#"{"state":"resolved"}"#);
+        let close = request(
+            "PATCH",
+            &format!("/v1/conversations/{conversation}"),
+            Some(&key),
+            r#"{"state":"resolved"}"#,
+        );
         let closed = handle(close, &deps).await;
         assert_eq!(closed.status(), StatusCode::OK, "{}", String::from_utf8_lossy(closed.body()));
         worked.push((lead, conversation.to_string()));
@@ -253,7 +272,12 @@ async fn the_persons_export_holds_the_audit_entries_about_their_leads_conversati
         .as_array()
         .expect("audit")
         .iter()
-        .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["target"]["id"].as_str().unwrap_or("").to_owned()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_owned(),
+                e["target"]["id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     let (lead, conversation) = &worked[0];
     for (action, target) in [
@@ -281,21 +305,31 @@ async fn the_csv_export_has_tags_attributes_restriction_and_the_lead_stage_and_o
     seed_message(&deps, &tenant, "5511988887777", "wamid.CSV2").await;
     let contact = note_and_tag(&deps, &tenant, &key, "5511988887777").await;
     let owner = handle(
-        request("POST", "/v1/users", Some(&key), r#"{"email":"owner@example.com","name":"Olga","role":"agent"}"#),
+        request(
+            "POST",
+            "/v1/users",
+            Some(&key),
+            r#"{"email":"owner@example.com","name":"Olga","role":"agent"}"#,
+        ),
         &deps,
     )
     .await;
     assert_eq!(owner.status(), StatusCode::CREATED, "{}", String::from_utf8_lossy(owner.body()));
     let owner = json(&owner)["user"]["id"].as_str().expect("id").to_owned();
     let patch = r#"{"name":"=HYPERLINK(\"http://evil\")","attributes":{"plan":"gold"},"restricted":true}"#;
-    let patched = handle(request("PATCH", &format!("/v1/contacts/{contact}"), Some(&key), patch), &deps).await;
+    let patched =
+        handle(request("PATCH", &format!("/v1/contacts/{contact}"), Some(&key), patch), &deps).await;
     assert_eq!(patched.status(), StatusCode::OK, "{}", String::from_utf8_lossy(patched.body()));
     let lead = format!(r#"{{"phone":"5511988887777","stage":"won","owner":"{owner}","origin":{{}}}}"#);
-    assert_eq!(handle(request("POST", "/v1/leads", Some(&key), &lead), &deps).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        handle(request("POST", "/v1/leads", Some(&key), &lead), &deps).await.status(),
+        StatusCode::CREATED
+    );
 
     // Act
     let body = json(
-        &handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "csv")], &key), &deps).await,
+        &handle(get("/v1/privacy/export", &[("phone", "5511988887777"), ("format", "csv")], &key), &deps)
+            .await,
     );
 
     // Assert
@@ -305,7 +339,9 @@ async fn the_csv_export_has_tags_attributes_restriction_and_the_lead_stage_and_o
         let header = reader.headers().expect("header").clone();
         reader
             .records()
-            .map(|r| header.iter().zip(r.expect("row").iter()).map(|(h, c)| (h.to_owned(), c.to_owned())).collect())
+            .map(|r| {
+                header.iter().zip(r.expect("row").iter()).map(|(h, c)| (h.to_owned(), c.to_owned())).collect()
+            })
             .collect()
     };
     let contacts = table("contacts.csv");
@@ -325,8 +361,12 @@ async fn the_tenant_export_holds_users_settings_and_the_audit_trail_and_no_secre
     let deps = deps();
     let (tenant, key) = new_tenant(&deps).await;
     seed_message(&deps, &tenant, "5511988887777", "wamid.TEN1").await;
-    let user = r#"{"email":"ana@example.com","name":"Ana","role":"manager","password":"correct horse battery 9"}"#;
-    assert_eq!(handle(request("POST", "/v1/users", Some(&key), user), &deps).await.status(), StatusCode::CREATED);
+    let user =
+        r#"{"email":"ana@example.com","name":"Ana","role":"manager","password":"correct horse battery 9"}"#;
+    assert_eq!(
+        handle(request("POST", "/v1/users", Some(&key), user), &deps).await.status(),
+        StatusCode::CREATED
+    );
     let ai = r#"{"provider":"sandbox","model":"small-1","api_key":"sk-secret-tenant-export"}"#;
     assert_eq!(handle(request("PUT", "/v1/ai", Some(&key), ai), &deps).await.status(), StatusCode::OK);
     let retention = r#"{"conversation_days":60,"content_days":7}"#;
@@ -344,7 +384,8 @@ async fn the_tenant_export_holds_users_settings_and_the_audit_trail_and_no_secre
     assert_eq!(first["tenant"]["settings"]["time_zone"], "UTC");
     assert_eq!(first["tenant"]["retention"]["conversation_days"], 60);
     assert_eq!(first["tenant"]["ai"]["model"], "small-1");
-    let users: Vec<&Value> = json_pages.iter().flat_map(|p| p["users"].as_array().into_iter().flatten()).collect();
+    let users: Vec<&Value> =
+        json_pages.iter().flat_map(|p| p["users"].as_array().into_iter().flatten()).collect();
     assert!(users.iter().any(|u| u["email"] == "ana@example.com" && u["role"] == "manager"), "{users:?}");
     let actions: Vec<&str> = json_pages
         .iter()

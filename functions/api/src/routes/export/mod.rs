@@ -279,7 +279,7 @@ pub enum InConversation {
 }
 
 /// One contact's share of a page and where the next page resumes in it (`None`: the contact is
-/// complete).
+/// complete; the part it started from: the page gave nothing of it, and leaves it out).
 pub type ContactShare = (ContactExport, Option<Part>);
 
 /// Fills `budget` with `contact`'s data from `part` on.
@@ -318,7 +318,9 @@ pub async fn contact_page<A: Adapters>(
                 .ok_or(Part::Conversations { list: Resume::default(), inner: None })
             }
             Part::Conversations { list, inner } => {
-                match conversations_page(deps, tenant, &id, list, inner, budget, &mut out.conversations).await? {
+                match conversations_page(deps, tenant, &id, list, inner, budget, &mut out.conversations)
+                    .await?
+                {
                     Some((list, inner)) => Ok(Part::Conversations { list, inner }),
                     None => Err(Part::Records { kind: 0, at: Resume::default() }),
                 }
@@ -368,7 +370,10 @@ async fn conversations_page<A: Adapters>(
         if !budget.read() {
             return Ok(Some((list, inner)));
         }
-        let page = deps.conversations.conversations(tenant, Some(contact), &every, list.after.as_deref(), BATCH).await?;
+        let page = deps
+            .conversations
+            .conversations(tenant, Some(contact), &every, list.after.as_deref(), BATCH)
+            .await?;
         for (index, conversation) in page.items.into_iter().enumerate().skip(usize::from(list.skip)) {
             let here = Resume { after: list.after.clone(), skip: index_u16(index) };
             let resumed = inner.take();
@@ -379,7 +384,8 @@ async fn conversations_page<A: Adapters>(
                 return Ok(Some((here, None)));
             }
             let id = conversation.id.clone();
-            let mut exported = ConversationExport { conversation, messages: Vec::new(), ai_suggestions: Vec::new() };
+            let mut exported =
+                ConversationExport { conversation, messages: Vec::new(), ai_suggestions: Vec::new() };
             let mut at = resumed.unwrap_or(InConversation::Messages(Resume::default()));
             let left = loop {
                 match at {

@@ -249,4 +249,3 @@ pub fn csv_bundle(
     }
     Ok(files)
 }
-
