@@ -13,7 +13,7 @@ use crate::domain::outbound::{
 };
 use crate::domain::ports::{Admission, ConnectionStore as _, Queue as _, RateLimiter as _, TenantStore as _};
 use crate::domain::whatsapp::MetaError;
-use crate::domain::{Clock, MessageId, PhoneNumber, TenantId};
+use crate::domain::{Clock, ContactId, MessageId, PhoneNumber, TenantId};
 use crate::wiring::Adapters;
 
 /// The ports submitting a message uses, borrowed from the caller's dependencies.
@@ -62,6 +62,9 @@ pub struct Accepted {
     pub id: MessageId,
     /// `queued` when submitted; where it is now when resumed.
     pub status: MessageStatus,
+    /// The contact it is addressed to (`None` when a crashed submission is resumed: it was
+    /// audited when first accepted).
+    pub contact: Option<ContactId>,
 }
 
 impl Accepted {
@@ -222,7 +225,7 @@ pub async fn submit<A: Adapters>(
     };
     ports.outbox.store_outbound(tenant, &message, now).await.map_err(unknown)?;
     enqueue(ports, tenant, &id, &body.to).await?;
-    Ok(Accepted { id, status: MessageStatus::Queued })
+    Ok(Accepted { id, status: MessageStatus::Queued, contact: Some(contact.id.clone()) })
 }
 
 /// Finishes a submission that a crash interrupted, from the id it reserved: a message stored
@@ -246,7 +249,7 @@ pub async fn resume<A: Adapters>(
     if stored.status == MessageStatus::Queued {
         enqueue(ports, tenant, id, recipient).await?;
     }
-    Ok(Some(Accepted { id: stored.id, status: stored.status }))
+    Ok(Some(Accepted { id: stored.id, status: stored.status, contact: None }))
 }
 
 /// Puts a stored message on `outbound.fifo` (deduplicated by its id); a message the queue does

@@ -174,7 +174,11 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             let outcome = outbound::submit(&ports, &submission).await;
             if let Ok(accepted) = &outcome {
                 deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
-                    e.with_fields([body.kind.as_str()])
+                    let entry = e.with_fields([body.kind.as_str()]);
+                    match &accepted.contact {
+                        Some(contact) => entry.about(contact),
+                        None => entry,
+                    }
                 })
                 .await;
             }

@@ -5,6 +5,7 @@ pub mod ai;
 pub mod audit;
 pub mod contacts;
 pub mod csv;
+pub mod export;
 pub mod identity;
 pub mod inbox;
 pub mod leadads;
@@ -301,13 +302,14 @@ pub static OPERATIONS: &[Operation] = {
         "Change retention settings (applied to existing data by the next retention run).",
         body = BodySpec::Json(schema::<settings::RetentionBody>), answers = &[ok(schema::<shared::domain::tenant::RetentionSettings>)]),
     operation!(Op::Export, "GET", "/v1/privacy/export", "privacy", Tenant(Admin),
-        "Everything stored about one person (JSON, or CSV tables with `format=csv`).",
+        "Everything stored about one person (JSON, or CSV tables with `format=csv`): the contacts the identifier leads to with their consent ledger, leads, conversations, messages, AI suggestions, records and timeline, and the audit entries about their data. One answer when it fits; a long history comes in pages of at most ~2 MB (`next`: ask again with the same identifier and `cursor`), where a contact or conversation continued on the next page appears there again with the rest of its lists.",
         query = &[q("phone", "E.164 digits.", ParamKind::Phone), q("email", "An email address.", ParamKind::Email),
-                  q("format", "`json` (default) or `csv`.", ParamKind::OneOf(&["json", "csv"]))],
+                  q("format", "`json` (default) or `csv`.", ParamKind::OneOf(&["json", "csv"])), CURSOR],
         answers = &[ok(schema::<privacy::PersonExport>)]),
     operation!(Op::TenantExport, "GET", "/v1/privacy/export/tenant", "privacy", Tenant(Admin),
-        "Every item of the tenant, paged (secrets never included).",
-        query = PAGED, answers = &[ok(schema::<privacy::TenantExportPage>)]),
+        "Every item of the tenant in bounded pages (secrets never included): its records, settings and connections (first page), users, contacts with everything linked to them, the audit trail.",
+        query = &[q("format", "`json` (default) or `csv`.", ParamKind::OneOf(&["json", "csv"])), CURSOR],
+        answers = &[ok(schema::<privacy::TenantExportPage>)]),
     operation!(Op::RequestErasure, "POST", "/v1/privacy/erasure", "privacy", Tenant(Admin),
         "Erase one person (done by the next retention run; a receipt follows).",
         body = BodySpec::Json(schema::<privacy::RequestErasure>), answers = &[Answer { status: 202, schema: Some(schema::<privacy::ErasureView>), csv: false }]),

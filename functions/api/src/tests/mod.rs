@@ -17,6 +17,7 @@ use shared::testing::{
 use super::*;
 
 mod abuse;
+mod exports;
 mod idempotency;
 mod privacy;
 mod scope;

@@ -544,6 +544,22 @@ pub fn audit_person(tenant: &TenantId, at_millis: i64, id: &AuditId) -> Key {
 /// Sort-key prefix of the person links of audit entries.
 pub const AUDIT_PERSON_PREFIX: &str = "AUDITPERSON#";
 
+/// An audit entry filed under the person whose data it is about (P60), expiring a year after
+/// the entry like its person link (P52): the person's share of the trail, time-ordered.
+#[must_use]
+pub fn audit_subject(tenant: &TenantId, contact: &ContactId, at_millis: i64, id: &AuditId) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("{}{:013}#{id}", audit_subject_prefix(contact), at_millis.max(0)),
+    }
+}
+
+/// Sort-key prefix of the audit entries about one person.
+#[must_use]
+pub fn audit_subject_prefix(contact: &ContactId) -> String {
+    format!("AUDITSUBJECT#{contact}#")
+}
+
 /// Where the person links after `at_millis` end (a descending query's exclusive start).
 #[must_use]
 pub fn audit_person_until(at_millis: i64) -> String {
