@@ -36,8 +36,7 @@ use shared::domain::inbox::{
 use shared::domain::ports::{ConnectionStore, TenantStore};
 use shared::domain::privacy::{
     DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureStatus, ErasureStore, Integration, MetaPurge,
-    PurgeStore,
-    RetentionQueue,
+    PurgeStore, RetentionQueue,
 };
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
 use shared::domain::{Clock, ConversationId, TenantId, Timestamp};
@@ -215,7 +214,11 @@ impl Task {
         }
     }
 
-    async fn run<A: Adapters>(self, deps: &Deps<A>, deadline: Deadline) -> Result<(TaskReport, bool), RunError> {
+    async fn run<A: Adapters>(
+        self,
+        deps: &Deps<A>,
+        deadline: Deadline,
+    ) -> Result<(TaskReport, bool), RunError> {
         // Boxed: one state machine per task, not all of them nested in the run's (the nesting
         // overflows the compiler's layout depth).
         match self {
@@ -864,10 +867,11 @@ mod tests {
         let pending = pending_erasure(&deps, &tenant, "pending@example.com").await;
 
         // Act: a long deadline, so only the fix ends the run (the timeout fails the test).
-        let run = tokio::time::timeout(Duration::from_secs(10), handle(event(Duration::from_secs(600)), &deps))
-            .await
-            .expect("the run ends")
-            .expect("run");
+        let run =
+            tokio::time::timeout(Duration::from_secs(10), handle(event(Duration::from_secs(600)), &deps))
+                .await
+                .expect("the run ends")
+                .expect("run");
 
         // Assert
         assert!(run.complete && run.failed.is_empty(), "{run:?}");
@@ -905,7 +909,13 @@ mod tests {
         let ran: Vec<&str> = report.tasks.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             ran,
-            ["purge_closed_tenants", "purge_disconnected", "restamp", "sanitize_content", "expired_conversations"]
+            [
+                "purge_closed_tenants",
+                "purge_disconnected",
+                "restamp",
+                "sanitize_content",
+                "expired_conversations"
+            ]
         );
         assert!(report.complete);
         assert!(deps.purges.due_meta_purges(10).await.expect("queue").is_empty(), "the purge task ran");
