@@ -23,7 +23,7 @@ use infra::instances::Instances;
 use infra::poller::{Invoke, Poller};
 use infra::processes::{open_log, spawn, supervise, ProcessSpec};
 use infra::random_hex;
-use infra::recorder::{self, LogicalNames};
+use infra::recorder::{self, LogicalNames, WriteGate};
 use infra::runtime::{FunctionSpec, Outcome, Runtime};
 use infra::sandbox::{Number, Page, Sandbox};
 use serde_json::{json, Value};
@@ -367,8 +367,11 @@ async fn main() -> anyhow::Result<()> {
     // shared by its instances.
     let calls = recorder::open_log(&config.state_dir).await?;
     let names = LogicalNames::of(&resources);
+    let writes = WriteGate::default();
     for function in &specs {
-        let recorded = recorder::start(function.name, &endpoint, names.clone(), Arc::clone(&calls)).await?;
+        let recorded =
+            recorder::start(function.name, &endpoint, names.clone(), Arc::clone(&calls), writes.clone())
+                .await?;
         // Every instance of a function writes to its one log file.
         let log = open_log(&logs, function.name).await?;
         for instance in 0..function.instances {

@@ -3,6 +3,11 @@
 //! function. Each call is forwarded unchanged and written, as IAM sees it (action and resource,
 //! named by the logical id of `template.yaml`), to `<state>/aws-calls.jsonl`.
 //!
+//! The listeners also make moto's DynamoDB writes atomic, as DynamoDB's are: moto checks a
+//! condition and writes without a lock, so two concurrent conditional writes could both pass
+//! (two agents both claiming one conversation). Every write to DynamoDB is forwarded one at a
+//! time across all functions ([`WriteGate`]); reads stay concurrent.
+//!
 //! moto checks no IAM: `tests/it/iam.rs` reads that record after the end-to-end run and checks
 //! every call against the function's role in `template.yaml`. The record also gives the number
 //! of AWS calls per function and operation.
@@ -157,7 +162,25 @@ struct Proxy {
     http: reqwest::Client,
     names: LogicalNames,
     log: Arc<Mutex<tokio::fs::File>>,
+    writes: WriteGate,
     requests: std::sync::atomic::AtomicU64,
+}
+
+/// One for the whole stack: DynamoDB writes pass it one at a time (see the module doc).
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(Arc<Mutex<()>>);
+
+/// Whether the request is a DynamoDB write (the operations whose conditions moto does not
+/// check atomically).
+fn is_dynamodb_write(headers: &HeaderMap) -> bool {
+    headers.get("x-amz-target").and_then(|t| t.to_str().ok()).is_some_and(|target| {
+        target.strip_prefix("DynamoDB_20120810.").is_some_and(|operation| {
+            matches!(
+                operation,
+                "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
+            )
+        })
+    })
 }
 
 /// Starts one recording listener for `function` on a free loopback port, forwarding to
@@ -170,6 +193,7 @@ pub async fn start(
     upstream: &str,
     names: LogicalNames,
     log: Arc<Mutex<tokio::fs::File>>,
+    writes: WriteGate,
 ) -> anyhow::Result<String> {
     let http = shared::adapters::graph::http_client_builder()
         .no_proxy()
@@ -181,6 +205,7 @@ pub async fn start(
         http,
         names,
         log,
+        writes,
         requests: std::sync::atomic::AtomicU64::new(0),
     });
     let listener =
@@ -234,6 +259,8 @@ async fn forward(
             outgoing = outgoing.header(name, value);
         }
     }
+    let _one_write_at_a_time =
+        if is_dynamodb_write(&headers) { Some(proxy.writes.0.lock().await) } else { None };
     match outgoing.send().await {
         Ok(answer) => {
             let mut response = Response::builder().status(answer.status());
@@ -263,6 +290,14 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn only_dynamodb_writes_pass_the_write_gate() {
+        assert!(is_dynamodb_write(&target("DynamoDB_20120810.UpdateItem")));
+        assert!(is_dynamodb_write(&target("DynamoDB_20120810.TransactWriteItems")));
+        assert!(!is_dynamodb_write(&target("DynamoDB_20120810.Query")));
+        assert!(!is_dynamodb_write(&target("TrentService.Decrypt")));
+    }
 
     #[test]
     fn an_index_is_named_by_its_tables_logical_id() {
