@@ -22,8 +22,8 @@ use crate::domain::ports::{
     Vault,
 };
 use crate::domain::privacy::{
-    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, MetaPurge,
-    PrivacyError, PurgeStore, RetentionQueue,
+    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore,
+    MetaPurge, PrivacyError, PurgeStore, RetentionQueue,
 };
 use crate::domain::secret::Sealed;
 use crate::domain::tenant::{

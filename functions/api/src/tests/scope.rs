@@ -2,7 +2,9 @@
 //! `POST /v1/messages`, answer an agent as conversations do — what is outside their scope is
 //! answered as what does not exist.
 
-use shared::domain::inbox::{ContactStore as _, ConversationFilter, ConversationStore as _, LifecycleStore as _};
+use shared::domain::inbox::{
+    ContactStore as _, ConversationFilter, ConversationStore as _, LifecycleStore as _,
+};
 use shared::domain::ContactId;
 
 use super::*;
@@ -70,8 +72,7 @@ async fn an_agent_reads_a_contact_only_through_a_conversation_of_theirs() {
     // Act
     let in_scope = detail(support.clone()).await;
     let out_of_scope = detail(sales.clone()).await;
-    let unknown =
-        handle(request("GET", "/v1/contacts/ct_0123456789abcdef", Some(&sales), ""), &deps).await;
+    let unknown = handle(request("GET", "/v1/contacts/ct_0123456789abcdef", Some(&sales), ""), &deps).await;
     let manager = detail(admin.clone()).await;
 
     // Assert: outside their scope, the same answer as for a contact that does not exist.
@@ -107,11 +108,7 @@ async fn an_agents_timeline_shows_only_their_conversations() {
         async move { handle(request("GET", &path, Some(&key), ""), deps).await }
     };
     let about = |response: &Response<Body>, conversation: &str| {
-        json(response)["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .any(|item| item["ref_id"] == conversation)
+        json(response)["items"].as_array().expect("items").iter().any(|item| item["ref_id"] == conversation)
     };
 
     // Act

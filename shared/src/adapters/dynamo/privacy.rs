@@ -8,8 +8,8 @@ use super::item::{item_with_key, key_attributes, n, s, Item, ItemExt};
 use super::keys::{self, attr, ENTITY, PK, SK};
 use super::table::Table;
 use crate::domain::privacy::{
-    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore, Integration,
-    MetaPurge, PrivacyError, PurgeStore, RetentionQueue,
+    DayQueue, DueErasure, ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore,
+    Integration, MetaPurge, PrivacyError, PurgeStore, RetentionQueue,
 };
 use crate::domain::{ContactId, ConversationId, ErasureId, TenantId, Timestamp};
 

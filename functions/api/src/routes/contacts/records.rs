@@ -114,9 +114,8 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     }
     items.sort_by_key(|activity| std::cmp::Reverse(activity.at));
     items.truncate(usize::from(limit));
-    let next = (items.len() == usize::from(limit) || more_activities)
-        .then(|| items.last().map(|a| a.at))
-        .flatten();
+    let next =
+        (items.len() == usize::from(limit) || more_activities).then(|| items.last().map(|a| a.at)).flatten();
     Ok(json_response(StatusCode::OK, &TimelinePage { items, next }))
 }
 
