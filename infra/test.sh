@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's second command: every test. Lints (fmt, clippy), unit tests, integration tests
-# against moto, end-to-end tests against a local stack it starts on free ports, the log scan,
-# the property-based API test (schemathesis), and the SAM template lint (cfn-lint, then
+# The README's second command: every test. Lints (fmt, clippy), cargo deny, unit tests,
+# integration tests against moto, end-to-end tests against a local stack it starts on free ports,
+# the log scan, the IAM conformance check (every AWS call of that run against template.yaml's
+# roles), the property-based API test (schemathesis), and the SAM template lint (cfn-lint, then
 # SAM-translate and cfn-lint again on the CloudFormation output).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,9 @@ cargo fmt --all --check
 
 step "cargo clippy -D warnings"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+step "cargo deny (advisories from the checked-in RustSec snapshot, licenses, bans, sources)"
+bash infra/deny.sh
 
 step "build the function binaries"
 cargo build --quiet --workspace --bins --tests
@@ -62,6 +66,11 @@ LEADLINE_E2E_STATE_DIR="$work/stack" \
 step "scan every function log of that run for personal data and secrets (P17)"
 LEADLINE_E2E_STATE_DIR="$work/stack" \
   cargo test -p tests --test it -- --ignored --exact log_scan::no_function_log_line_holds_personal_data_or_secrets
+
+step "IAM conformance: every AWS call of that run against its function's role in template.yaml"
+LEADLINE_E2E_STATE_DIR="$work/stack" \
+  cargo test -p tests --test it -- --ignored --exact --nocapture \
+    iam::every_aws_call_of_the_end_to_end_run_is_allowed_by_its_functions_role
 
 step "property-based API test: schemathesis against the served OpenAPI document"
 bash infra/api-fuzz.sh "http://127.0.0.1:$stack_port" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["operator_key"])' "$work/stack/demo.json")"

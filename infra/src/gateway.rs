@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -55,6 +56,17 @@ impl Gateway {
         body: &Bytes,
     ) -> Response<Body> {
         let event = crate::apigw::to_event(method, uri, headers, body);
+        self.invoke_event(function, event, "127.0.0.1").await
+    }
+
+    /// Invokes an HTTP function with a v2 event whose `requestContext.http.sourceIp` is `source`.
+    pub async fn invoke_event(
+        &self,
+        function: &str,
+        mut event: serde_json::Value,
+        source: &str,
+    ) -> Response<Body> {
+        event["requestContext"]["http"]["sourceIp"] = serde_json::Value::String(source.to_owned());
         let payload = Bytes::from(event.to_string());
         match self.runtime.invoke(function, payload).await {
             Ok(Outcome::Response(answer)) => crate::apigw::from_response(&answer).unwrap_or_else(|error| {
@@ -94,32 +106,39 @@ fn gateway_error(status: StatusCode, message: &str) -> Response<Body> {
 }
 
 async fn health(State(gateway): State<Gateway>) -> Response<Body> {
-    let functions = gateway.runtime.readiness();
+    // Ready only when every instance of every function polls for work.
+    let instances = gateway.runtime.readiness();
+    let functions: std::collections::BTreeMap<&String, bool> =
+        instances.iter().map(|(name, readiness)| (name, readiness.all())).collect();
     let all_ready = functions.values().all(|ready| *ready);
     let demo = gateway.demo_ready.load(Ordering::SeqCst);
     let status = if all_ready && demo { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({"status": if status == StatusCode::OK { "ok" } else { "starting" }, "functions": functions, "demo_tenant": demo});
+    let body = json!({"status": if status == StatusCode::OK { "ok" } else { "starting" }, "functions": functions,
+        "instances": instances, "demo_tenant": demo});
     (status, Json(body)).into_response()
 }
 
-async fn webhook(
-    State(gateway): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response<Body> {
-    gateway.invoke_http("webhook", &method, &uri, &headers, &body).await
+async fn webhook(State(gateway): State<Gateway>, request: axum::extract::Request) -> Response<Body> {
+    forward(&gateway, "webhook", request).await
 }
 
-async fn api(
-    State(gateway): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response<Body> {
-    gateway.invoke_http("api", &method, &uri, &headers, &body).await
+async fn api(State(gateway): State<Gateway>, request: axum::extract::Request) -> Response<Body> {
+    forward(&gateway, "api", request).await
+}
+
+/// Invokes `function` with a request, its `sourceIp` the peer's address as API Gateway gives it
+/// (the server is started with connect info; `127.0.0.1` otherwise).
+async fn forward(gateway: &Gateway, function: &str, request: axum::extract::Request) -> Response<Body> {
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |info| info.0.ip().to_string());
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
+        return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    };
+    let event = crate::apigw::to_event(&parts.method, &parts.uri, &parts.headers, &body);
+    gateway.invoke_event(function, event, &source).await
 }
 
 async fn retention(State(gateway): State<Gateway>) -> Response<Body> {

@@ -2,13 +2,16 @@
 //! protocols. moto stands in for DynamoDB, SQS and KMS; the six function binaries run unchanged
 //! against this crate's Lambda Runtime API emulator; an HTTP gateway turns requests into API
 //! Gateway HTTP API (v2) events; pollers feed the queues to their consumers as real `SqsEvent`
-//! batches; a sandbox plays the Graph API.
+//! batches; a sandbox plays the Graph API; a recorder between the functions and moto writes down
+//! every AWS call each function makes (for the IAM conformance test).
 
 pub mod apigw;
 pub mod bootstrap;
 pub mod gateway;
+pub mod instances;
 pub mod poller;
 pub mod processes;
+pub mod recorder;
 pub mod runtime;
 pub mod sandbox;
 

@@ -5,7 +5,9 @@
 //! `LEADLINE_MOTO_PORT` (port + 2), `LEADLINE_AWS_ENDPOINT` (use a running moto instead of
 //! starting one), `LEADLINE_BIN_DIR` (target/debug), `LEADLINE_STATE_DIR` (.local),
 //! `LEADLINE_VENV` (.venv), `LEADLINE_RETENTION_INTERVAL_SECONDS` (3600),
-//! `LEADLINE_VISIBILITY_TIMEOUT_SECONDS` (30).
+//! `LEADLINE_VISIBILITY_TIMEOUT_SECONDS` (30), `LEADLINE_INSTANCES` (processes per function, as
+//! Lambda scales out: `api=4,webhook=4,inbound=4` and 1 for the others unless listed, e.g.
+//! `LEADLINE_INSTANCES=api=8,send=2`; `retention` always 1 — see `infra::instances`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,11 +19,13 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use infra::bootstrap::{bootstrap, Resources};
 use infra::gateway::Gateway;
+use infra::instances::Instances;
 use infra::poller::{Invoke, Poller};
-use infra::processes::{spawn, supervise, ProcessSpec};
+use infra::processes::{open_log, spawn, supervise, ProcessSpec};
 use infra::random_hex;
-use infra::runtime::{Outcome, Runtime};
-use infra::sandbox::Sandbox;
+use infra::recorder::{self, LogicalNames};
+use infra::runtime::{FunctionSpec, Outcome, Runtime};
+use infra::sandbox::{Number, Page, Sandbox};
 use serde_json::{json, Value};
 use shared::config::Env;
 use tokio::sync::watch;
@@ -53,6 +57,7 @@ struct LocalConfig {
     venv: PathBuf,
     retention_interval: Duration,
     visibility_timeout: u32,
+    instances: Instances,
 }
 
 impl LocalConfig {
@@ -71,6 +76,10 @@ impl LocalConfig {
                 env.parsed_or("LEADLINE_RETENTION_INTERVAL_SECONDS", 3600)?,
             ),
             visibility_timeout: env.parsed_or("LEADLINE_VISIBILITY_TIMEOUT_SECONDS", 30)?,
+            instances: Instances::parse(
+                env.optional("LEADLINE_INSTANCES").as_deref(),
+                &FUNCTIONS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            )?,
         })
     }
 }
@@ -100,6 +109,7 @@ struct Secrets {
 
 fn function_env(
     name: &str,
+    instance: usize,
     config: &LocalConfig,
     endpoint: &str,
     resources: &Resources,
@@ -111,12 +121,13 @@ fn function_env(
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{}/fn/{name}", config.runtime_port)),
+        ("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{}/fn/{name}/{instance}", config.runtime_port)),
         ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "local".into()),
+        // One stream per execution environment, as on Lambda.
+        ("AWS_LAMBDA_LOG_STREAM_NAME", format!("local-{instance}")),
         ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
         ("TABLE_NAME", resources.table_name.clone()),
     ];
@@ -149,11 +160,12 @@ fn function_env(
             ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
         ]),
         "send" => {
-            // The local poller runs one invocation per queue at a time: one instance, whole limit.
+            // The outbound poller runs as many invocations at once as send has instances: each
+            // keeps that share of the limit (the template's SendConcurrency).
             env.extend([
                 ("KMS_KEY_ID", resources.kms_key_id.clone()),
                 ("GRAPH_API_BASE_URL", graph),
-                ("SEND_INSTANCES", "1".to_owned()),
+                ("SEND_INSTANCES", config.instances.of("send").to_string()),
             ]);
             // Tests send bursts to one person: they may shorten Meta's 6 s pair interval.
             if let Ok(interval) = std::env::var("LEADLINE_PAIR_INTERVAL_MS") {
@@ -170,7 +182,7 @@ fn function_env(
 }
 
 async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(shared::config::aws_behavior_version())
         .region("us-east-1")
         .endpoint_url(endpoint)
         .test_credentials()
@@ -223,6 +235,21 @@ async fn create_demo_tenant(
         call_api(gateway, Method::POST, "/v1/tenants", &secrets.operator_key, json!({"name": "Demo Tenant"}))
             .await?;
     let api_key = created["api_key"].as_str().context("no api_key")?.to_owned();
+    // The sandbox Graph API knows the demo's number and Page, for their tokens only, as Graph
+    // would: the API verifies both before it connects them.
+    let access_token = format!("EAALOCAL{}", random_hex(24)?);
+    gateway.sandbox.register_number(Number {
+        phone_number_id: DEMO_PHONE_NUMBER_ID.to_owned(),
+        display_phone_number: DEMO_DISPLAY_PHONE_NUMBER.to_owned(),
+        waba_id: DEMO_WABA_ID.to_owned(),
+        access_token: access_token.clone(),
+    });
+    let page_access_token = format!("EAAPAGE{}", random_hex(24)?);
+    gateway.sandbox.register_page(Page {
+        page_id: DEMO_PAGE_ID.to_owned(),
+        access_token: page_access_token.clone(),
+        name: Some("Demo Page".to_owned()),
+    });
     call_api(
         gateway,
         Method::PUT,
@@ -232,7 +259,7 @@ async fn create_demo_tenant(
             "phone_number_id": DEMO_PHONE_NUMBER_ID,
             "display_phone_number": DEMO_DISPLAY_PHONE_NUMBER,
             "waba_id": DEMO_WABA_ID,
-            "access_token": format!("EAALOCAL{}", random_hex(24)?),
+            "access_token": access_token,
         }),
     )
     .await?;
@@ -241,7 +268,7 @@ async fn create_demo_tenant(
         Method::PUT,
         "/v1/leadads",
         &api_key,
-        json!({"page_id": DEMO_PAGE_ID, "page_access_token": format!("EAAPAGE{}", random_hex(24)?)}),
+        json!({"page_id": DEMO_PAGE_ID, "page_access_token": page_access_token}),
     )
     .await?;
     Ok(json!({
@@ -296,6 +323,7 @@ async fn main() -> anyhow::Result<()> {
         None => {
             let spec = ProcessSpec {
                 name: "moto".into(),
+                instance: 0,
                 program: config.venv.join("bin").join("moto_server"),
                 args: vec!["-H".into(), "127.0.0.1".into(), "-p".into(), config.moto_port.to_string()],
                 env: Vec::new(),
@@ -323,7 +351,11 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // The runtime API and the functions.
-    let runtime = Runtime::new(FUNCTIONS);
+    let specs: Vec<FunctionSpec<'_>> = FUNCTIONS
+        .iter()
+        .map(|(name, timeout)| FunctionSpec { name, timeout: *timeout, instances: config.instances.of(name) })
+        .collect();
+    let runtime = Runtime::new(&specs);
     let runtime_listener = tokio::net::TcpListener::bind(("127.0.0.1", config.runtime_port))
         .await
         .with_context(|| format!("binding the runtime API on 127.0.0.1:{}", config.runtime_port))?;
@@ -331,15 +363,26 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(runtime_listener, runtime_router).await });
     let (stop, stopped) = watch::channel(false);
     let mut supervisors = Vec::new();
-    for (name, _) in FUNCTIONS {
-        let spec = ProcessSpec {
-            name: (*name).to_owned(),
-            program: config.bin_dir.join(name),
-            args: Vec::new(),
-            env: function_env(name, &config, &endpoint, &resources, &secrets),
-            echo: true,
-        };
-        supervisors.push(tokio::spawn(supervise(spec, logs.clone(), Arc::clone(&runtime), stopped.clone())));
+    // Each function reaches moto through its own recording listener (`<state>/aws-calls.jsonl`),
+    // shared by its instances.
+    let calls = recorder::open_log(&config.state_dir).await?;
+    let names = LogicalNames::of(&resources);
+    for function in &specs {
+        let recorded = recorder::start(function.name, &endpoint, names.clone(), Arc::clone(&calls)).await?;
+        // Every instance of a function writes to its one log file.
+        let log = open_log(&logs, function.name).await?;
+        for instance in 0..function.instances {
+            let spec = ProcessSpec {
+                name: function.name.to_owned(),
+                instance,
+                program: config.bin_dir.join(function.name),
+                args: Vec::new(),
+                env: function_env(function.name, instance, &config, &recorded, &resources, &secrets),
+                echo: true,
+            };
+            let supervisor = supervise(spec, Arc::clone(&log), Arc::clone(&runtime), stopped.clone());
+            supervisors.push(tokio::spawn(supervisor));
+        }
     }
 
     // The public side.
@@ -352,7 +395,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
     let router = gateway.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // With the peer's address: the gateway passes it on as `sourceIp` (per-address limits).
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
     tracing::info!("Listening on http://127.0.0.1:{}", config.port);
 
     // The queues, as event source mappings.
@@ -369,13 +415,14 @@ async fn main() -> anyhow::Result<()> {
             consumer: FunctionConsumer { runtime: Arc::clone(&runtime), name: consumer },
             batch_size,
             wait: Duration::from_secs(1),
+            concurrency: config.instances.of(consumer),
         };
         tokio::spawn(poller.run());
     }
 
-    // Ready: every function polling, then the demo tenant.
+    // Ready: every instance of every function polling, then the demo tenant.
     let started = Instant::now();
-    while !runtime.readiness().values().all(|ready| *ready) {
+    while !runtime.all_ready() {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(180),
             "functions not ready: {:?}",

@@ -5,10 +5,22 @@
 //!
 //! As on AWS: an invocation error, or a failure list naming an empty or unknown id, fails the
 //! whole batch (nothing is deleted).
+//!
+//! [`Poller::run`] keeps up to `concurrency` invocations running at once (the consumer's
+//! instances), as Lambda scales a mapping out: for a FIFO queue one batch per message group at a
+//! time, different groups at once; for a standard queue any batches at once. One loop receives
+//! (moto serves concurrent `ReceiveMessage` calls without a lock, so parallel receivers could
+//! get one message twice); SQS itself withholds a FIFO group while a message of it is in flight,
+//! and the poller withholds a batch whose group (or, on a standard queue, whose message) is still
+//! being processed because its visibility timeout ran out mid-invocation: it waits for that
+//! invocation to end instead of running the two at once.
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
 
 use anyhow::Context as _;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
@@ -39,6 +51,8 @@ pub struct Poller<I> {
     pub batch_size: i32,
     /// Long-poll wait.
     pub wait: Duration,
+    /// Invocations at once in [`Poller::run`] (at least 1): the consumer's instances.
+    pub concurrency: usize,
 }
 
 /// What one poll did.
@@ -80,6 +94,12 @@ impl<I: Invoke> Poller<I> {
     /// # Errors
     /// When SQS fails. A failing consumer is not an error here: its messages stay queued.
     pub async fn poll_once(&self) -> anyhow::Result<PollOutcome> {
+        let messages = self.receive().await?;
+        self.settle(messages).await
+    }
+
+    /// Receives one batch, waiting up to `wait`; empty when none came.
+    async fn receive(&self) -> anyhow::Result<Vec<Message>> {
         let received = self
             .sqs
             .receive_message()
@@ -90,7 +110,11 @@ impl<I: Invoke> Poller<I> {
             .send()
             .await
             .context("SQS ReceiveMessage failed")?;
-        let messages = received.messages.unwrap_or_default();
+        Ok(received.messages.unwrap_or_default())
+    }
+
+    /// Runs the consumer on `messages` and deletes the ones it processed.
+    async fn settle(&self, messages: Vec<Message>) -> anyhow::Result<PollOutcome> {
         if messages.is_empty() {
             return Ok(PollOutcome::default());
         }
@@ -133,14 +157,93 @@ impl<I: Invoke> Poller<I> {
         Ok(PollOutcome { received: messages.len(), deleted: done.len(), failed: messages.len() - done.len() })
     }
 
-    /// Polls until the task is dropped.
-    pub async fn run(self) {
+    /// Polls until the task is dropped, with up to `concurrency` invocations at once.
+    pub async fn run(self)
+    where
+        I: 'static,
+    {
+        let poller = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(poller.concurrency.max(1)));
+        let busy = Arc::new(InFlight::default());
         loop {
-            if let Err(error) = self.poll_once().await {
-                tracing::warn!(error = format!("{error:#}"), queue = %self.queue_url, "Polling failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
+            let messages = match poller.receive().await {
+                Ok(messages) if messages.is_empty() => continue,
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), queue = %poller.queue_url, "Polling failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let keys = lane_keys(&messages);
+            busy.claim(&keys).await;
+            let (poller, busy) = (Arc::clone(&poller), Arc::clone(&busy));
+            tokio::spawn(async move {
+                if let Err(error) = poller.settle(messages).await {
+                    tracing::warn!(error = format!("{error:#}"), queue = %poller.queue_url, "Settling a batch failed");
+                }
+                busy.release(&keys);
+                drop(permit);
+            });
         }
+    }
+}
+
+/// What must not run twice at once: the message group of each FIFO message, or else the
+/// message itself.
+fn lane_keys(messages: &[Message]) -> Vec<String> {
+    let mut keys: Vec<String> = messages
+        .iter()
+        .map(|message| {
+            let group =
+                message.attributes.as_ref().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId));
+            match group {
+                Some(group) => format!("group:{group}"),
+                None => format!("message:{}", message.message_id.as_deref().unwrap_or_default()),
+            }
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The lane keys of the batches being processed.
+#[derive(Debug, Default)]
+struct InFlight {
+    keys: Mutex<HashSet<String>>,
+    freed: Notify,
+}
+
+impl InFlight {
+    /// Waits until none of `keys` is in flight, then takes them. Only the receiving loop calls
+    /// it, so batches are taken in the order they were received.
+    async fn claim(&self, keys: &[String]) {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                // A poisoned lock only means a task panicked while inserting or removing strings.
+                let mut held = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if keys.iter().all(|key| !held.contains(key)) {
+                    held.extend(keys.iter().cloned());
+                    return;
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// Gives `keys` back.
+    fn release(&self, keys: &[String]) {
+        let mut held = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            held.remove(key);
+        }
+        drop(held);
+        self.freed.notify_waiters();
     }
 }
 

@@ -1,7 +1,10 @@
-//! The Lambda Runtime API, emulated: each function process polls
-//! `GET /fn/<name>/2018-06-01/runtime/invocation/next` (its `AWS_LAMBDA_RUNTIME_API` is
-//! `http://127.0.0.1:<port>/fn/<name>`), and [`Runtime::invoke`] hands it one event at a time and
-//! waits for its `/response` or `/error`, as Lambda does with one execution environment.
+//! The Lambda Runtime API, emulated: each function runs as one or more processes (instances, as
+//! Lambda runs one execution environment per concurrent invocation). Instance `i` of `name` polls
+//! `GET /fn/<name>/<i>/2018-06-01/runtime/invocation/next` (its `AWS_LAMBDA_RUNTIME_API` is
+//! `http://127.0.0.1:<port>/fn/<name>/<i>`); [`Runtime::invoke`] hands each event to whichever
+//! instance asks next — an idle one, since a busy one is not polling — and waits for its
+//! `/response` or `/error`. Each instance runs one invocation at a time, as an execution
+//! environment does; the function runs as many at once as it has instances.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,7 +52,42 @@ struct Slot {
     sender: mpsc::Sender<Invocation>,
     receiver: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
-    ready: AtomicBool,
+    /// One flag per instance: it has polled for work and not died since.
+    ready: Vec<AtomicBool>,
+}
+
+impl Slot {
+    fn instance(&self, instance: usize) -> Result<&AtomicBool, StatusCode> {
+        self.ready.get(instance).ok_or(StatusCode::NOT_FOUND)
+    }
+}
+
+/// One function as the runtime knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionSpec<'a> {
+    /// Its name (the binary's, and the path segment of its Runtime API).
+    pub name: &'a str,
+    /// How long one invocation may run (as in `template.yaml`).
+    pub timeout: Duration,
+    /// How many instances (processes) run it: invocations at once.
+    pub instances: usize,
+}
+
+/// How many instances of a function are ready, of how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Readiness {
+    /// Instances polling for work.
+    pub ready: usize,
+    /// Instances it runs.
+    pub of: usize,
+}
+
+impl Readiness {
+    /// Every instance is polling.
+    #[must_use]
+    pub fn all(self) -> bool {
+        self.ready == self.of
+    }
 }
 
 /// The emulator. Cheap to share (`Arc`).
@@ -71,37 +109,49 @@ fn epoch_millis() -> u64 {
 }
 
 impl Runtime {
-    /// A runtime for the named functions, each with its invocation timeout.
+    /// A runtime for `functions` (at least one instance each).
     #[must_use]
-    pub fn new(functions: &[(&str, Duration)]) -> Arc<Self> {
+    pub fn new(functions: &[FunctionSpec<'_>]) -> Arc<Self> {
         let slots = functions
             .iter()
-            .map(|(name, timeout)| {
+            .map(|function| {
                 let (sender, receiver) = mpsc::channel(64);
                 let slot = Slot {
-                    name: (*name).to_owned(),
-                    timeout: *timeout,
+                    name: function.name.to_owned(),
+                    timeout: function.timeout,
                     sender,
                     receiver: tokio::sync::Mutex::new(receiver),
                     pending: Mutex::new(HashMap::new()),
-                    ready: AtomicBool::new(false),
+                    ready: (0..function.instances.max(1)).map(|_| AtomicBool::new(false)).collect(),
                 };
-                ((*name).to_owned(), Arc::new(slot))
+                (function.name.to_owned(), Arc::new(slot))
             })
             .collect();
         Arc::new(Self { slots, counter: AtomicU64::new(0) })
     }
 
-    /// Which functions have polled for work (and not died since).
+    /// How many instances of each function have polled for work (and not died since).
     #[must_use]
-    pub fn readiness(&self) -> BTreeMap<String, bool> {
-        self.slots.iter().map(|(name, slot)| (name.clone(), slot.ready.load(Ordering::SeqCst))).collect()
+    pub fn readiness(&self) -> BTreeMap<String, Readiness> {
+        self.slots
+            .iter()
+            .map(|(name, slot)| {
+                let ready = slot.ready.iter().filter(|flag| flag.load(Ordering::SeqCst)).count();
+                (name.clone(), Readiness { ready, of: slot.ready.len() })
+            })
+            .collect()
     }
 
-    /// Marks a function as not ready (its process exited).
-    pub fn mark_down(&self, name: &str) {
-        if let Some(slot) = self.slots.get(name) {
-            slot.ready.store(false, Ordering::SeqCst);
+    /// Whether every instance of every function is polling.
+    #[must_use]
+    pub fn all_ready(&self) -> bool {
+        self.readiness().values().all(|r| r.all())
+    }
+
+    /// Marks one instance of a function as not ready (its process exited).
+    pub fn mark_down(&self, name: &str, instance: usize) {
+        if let Some(flag) = self.slots.get(name).and_then(|slot| slot.ready.get(instance)) {
+            flag.store(false, Ordering::SeqCst);
         }
     }
 
@@ -136,10 +186,10 @@ impl Runtime {
     /// The Runtime API routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
-            .route("/fn/{name}/2018-06-01/runtime/invocation/next", get(next))
-            .route("/fn/{name}/2018-06-01/runtime/invocation/{id}/response", post(respond))
-            .route("/fn/{name}/2018-06-01/runtime/invocation/{id}/error", post(fail))
-            .route("/fn/{name}/2018-06-01/runtime/init/error", post(init_error))
+            .route("/fn/{name}/{instance}/2018-06-01/runtime/invocation/next", get(next))
+            .route("/fn/{name}/{instance}/2018-06-01/runtime/invocation/{id}/response", post(respond))
+            .route("/fn/{name}/{instance}/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/fn/{name}/{instance}/2018-06-01/runtime/init/error", post(init_error))
             .with_state(Arc::clone(self))
     }
 
@@ -148,9 +198,13 @@ impl Runtime {
     }
 }
 
-async fn next(State(runtime): State<Arc<Runtime>>, Path(name): Path<String>) -> Result<Response, StatusCode> {
+async fn next(
+    State(runtime): State<Arc<Runtime>>,
+    Path((name, instance)): Path<(String, usize)>,
+) -> Result<Response, StatusCode> {
     let slot = runtime.slot(&name)?;
-    slot.ready.store(true, Ordering::SeqCst);
+    slot.instance(instance)?.store(true, Ordering::SeqCst);
+    // The instances of a function wait here in turn: whichever is idle takes the next event.
     let mut receiver = slot.receiver.lock().await;
     let invocation = receiver.recv().await.ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
     drop(receiver);
@@ -187,7 +241,7 @@ fn complete(runtime: &Runtime, name: &str, id: &str, outcome: Outcome) -> Status
 
 async fn respond(
     State(runtime): State<Arc<Runtime>>,
-    Path((name, id)): Path<(String, String)>,
+    Path((name, _instance, id)): Path<(String, usize, String)>,
     body: Bytes,
 ) -> StatusCode {
     complete(&runtime, &name, &id, Outcome::Response(body))
@@ -195,7 +249,7 @@ async fn respond(
 
 async fn fail(
     State(runtime): State<Arc<Runtime>>,
-    Path((name, id)): Path<(String, String)>,
+    Path((name, _instance, id)): Path<(String, usize, String)>,
     body: Bytes,
 ) -> StatusCode {
     complete(&runtime, &name, &id, Outcome::Error(body))
@@ -203,10 +257,90 @@ async fn fail(
 
 async fn init_error(
     State(runtime): State<Arc<Runtime>>,
-    Path(name): Path<String>,
+    Path((name, instance)): Path<(String, usize)>,
     body: Bytes,
 ) -> StatusCode {
-    tracing::error!(function = %name, error = %String::from_utf8_lossy(&body), "Function failed to initialise");
-    runtime.mark_down(&name);
+    tracing::error!(function = %name, instance, error = %String::from_utf8_lossy(&body), "Function failed to initialise");
+    runtime.mark_down(&name, instance);
     StatusCode::ACCEPTED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(instances: usize) -> Arc<Runtime> {
+        Runtime::new(&[FunctionSpec { name: "api", timeout: Duration::from_secs(5), instances }])
+    }
+
+    /// What instance `instance` gets from `next`: the request id and payload.
+    async fn next_event(runtime: &Arc<Runtime>, instance: usize) -> (String, Bytes) {
+        let response = next(State(Arc::clone(runtime)), Path(("api".to_owned(), instance)))
+            .await
+            .expect("an invocation");
+        let id = response.headers()["lambda-runtime-aws-request-id"].to_str().expect("id").to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+        (id, body)
+    }
+
+    #[tokio::test]
+    async fn two_instances_run_two_invocations_at_once_and_each_answer_reaches_its_caller() {
+        // Arrange
+        let runtime = runtime(2);
+        let invoke = |payload: &'static str| {
+            let runtime = Arc::clone(&runtime);
+            tokio::spawn(async move { runtime.invoke("api", Bytes::from_static(payload.as_bytes())).await })
+        };
+        let (first, second) = (invoke("one"), invoke("two"));
+
+        // Act: each instance takes one; neither has answered when the other takes its own.
+        let taken = [next_event(&runtime, 0).await, next_event(&runtime, 1).await];
+        for (id, payload) in &taken {
+            let answer = Bytes::from(format!("answer to {}", String::from_utf8_lossy(payload)));
+            assert_eq!(complete(&runtime, "api", id, Outcome::Response(answer)), StatusCode::ACCEPTED);
+        }
+
+        // Assert
+        let mut payloads: Vec<&[u8]> = taken.iter().map(|(_, p)| p.as_ref()).collect();
+        payloads.sort_unstable();
+        assert_eq!(payloads, [b"one".as_slice(), b"two".as_slice()]);
+        assert_eq!(first.await.expect("task").ok(), Some(Outcome::Response(Bytes::from("answer to one"))));
+        assert_eq!(second.await.expect("task").ok(), Some(Outcome::Response(Bytes::from("answer to two"))));
+    }
+
+    #[tokio::test]
+    async fn a_function_is_ready_when_every_instance_polled_and_not_after_one_died() {
+        // Arrange
+        let runtime = runtime(2);
+        let poll = |instance: usize| {
+            let runtime = Arc::clone(&runtime);
+            tokio::spawn(
+                async move { next(State(runtime), Path(("api".to_owned(), instance))).await.map(|_| ()) },
+            )
+        };
+
+        // Act / Assert
+        let first = poll(0);
+        tokio::task::yield_now().await;
+        let until_ready = async {
+            while runtime.readiness()["api"].ready < 1 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), until_ready).await.expect("instance 0 polled");
+        assert!(!runtime.all_ready(), "one of two instances is not ready");
+        let second = poll(1);
+        let all_ready = async {
+            while !runtime.all_ready() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), all_ready).await.expect("both polled");
+        runtime.mark_down("api", 1);
+        assert_eq!(runtime.readiness()["api"], Readiness { ready: 1, of: 2 });
+        let unknown = next(State(Arc::clone(&runtime)), Path(("api".to_owned(), 2))).await;
+        assert_eq!(unknown.err(), Some(StatusCode::NOT_FOUND), "no third instance");
+        first.abort();
+        second.abort();
+    }
 }

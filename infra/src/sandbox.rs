@@ -1,6 +1,12 @@
 //! The sandbox Graph API: what the functions use as the Graph base URL locally. It records every
 //! request (the outbox), answers sends the way the Cloud API does, can be told to fail the next
-//! sends with a Meta error (faults), and serves Lead Ads leads registered by tests.
+//! sends with a Meta error (faults) — or to take them and lose the answer (a `garbage` 2xx, or a
+//! `slow` one that comes after the client gave up) — serves Lead Ads leads registered by tests,
+//! confirms the business numbers and Pages registered with it (`POST /_sandbox/numbers`,
+//! `POST /_sandbox/pages`) only for their own tokens, as Graph does: an unknown token is code 190
+//! (HTTP 401), an object the token may not read code 100 (subcode 33); and it can hold the
+//! requests whose path contains a given text until a test releases them (holds: a Graph call
+//! that takes as long as a test needs, to show that one slow invocation blocks no other).
 //!
 //! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
 //! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
@@ -9,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -17,6 +23,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -41,10 +49,17 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    /// The Meta error code (e.g. 130429, 131026).
+    /// The Meta error code (e.g. 130429, 131026); unused by `garbage` and `slow`.
     pub code: i64,
-    /// The HTTP status to answer with.
+    /// The HTTP status to answer with: 4xx or 5xx for `error`, 2xx for `garbage` and `slow`.
     pub http_status: u16,
+    /// What goes wrong (optional; `error` by default).
+    #[serde(default)]
+    pub kind: FaultKind,
+    /// For `slow`: how long the answer takes, in milliseconds (default 15000, past the Graph
+    /// client's 10 s timeout).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
     /// How many send requests fail.
     pub times: u32,
     /// Optional message; a generic one otherwise.
@@ -55,6 +70,63 @@ pub struct Fault {
     #[serde(default)]
     pub phone_number_id: Option<String>,
 }
+
+/// A hold as `POST /_sandbox/holds` takes it: Graph requests whose path (with its query)
+/// contains `path_contains` wait until `DELETE /_sandbox/holds/{id}` releases them, or at most
+/// `millis` (then they are answered as usual).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// What the path must contain (not empty).
+    pub path_contains: String,
+    /// The longest a request is held (at most 60 s).
+    pub millis: u64,
+}
+
+/// A hold as the sandbox shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldView {
+    /// Its id.
+    pub id: String,
+    /// Requests waiting on it now.
+    pub waiting: usize,
+    /// Requests it has held so far.
+    pub held: usize,
+    /// Whether it was released (it holds nothing more).
+    pub released: bool,
+}
+
+#[derive(Debug)]
+struct Hold {
+    request: HoldRequest,
+    view: HoldView,
+    release: tokio::sync::watch::Sender<bool>,
+}
+
+/// What a fault does to a send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Meta refuses the send with the error `code` (nothing is sent).
+    #[default]
+    Error,
+    /// Meta takes the message, but the answer is `http_status` with a body that is not JSON.
+    Garbage,
+    /// Meta takes the message and answers as usual, but only after `delay_ms`.
+    Slow,
+}
+
+/// What a send that Meta took answers unusually.
+#[derive(Debug, Clone, Copy)]
+enum Lost {
+    /// A body that does not parse, with this (2xx) status.
+    Garbage(StatusCode),
+    /// The usual answer, after this long.
+    Slow(Duration),
+}
+
+/// The body a `garbage` fault answers: cut off mid-JSON.
+const GARBAGE: &str = r#"{"messaging_product":"whatsapp","messages":[{"id":"#;
 
 /// A lead as `POST /_sandbox/leads` takes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +152,41 @@ struct State_ {
     templates: HashMap<String, Vec<Value>>,
     /// What the sandbox AI provider received.
     ai_requests: Vec<AiRequest>,
+    /// Holds on Graph requests, by id.
+    holds: HashMap<String, Hold>,
+    /// Business numbers registered with `POST /_sandbox/numbers`.
+    numbers: Vec<Number>,
+    /// Pages registered with `POST /_sandbox/pages`.
+    pages: Vec<Page>,
+}
+
+/// A business number as `POST /_sandbox/numbers` takes it: Graph then confirms it for this
+/// token only (`GET /<phone_number_id>`, `GET /<waba_id>/phone_numbers`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Number {
+    /// Meta's phone number id (digits).
+    pub phone_number_id: String,
+    /// The number customers see.
+    pub display_phone_number: String,
+    /// The WhatsApp Business Account it belongs to (digits).
+    pub waba_id: String,
+    /// The token that may read it (a system user's token in production).
+    pub access_token: String,
+}
+
+/// A Page as `POST /_sandbox/pages` takes it: `GET /me` (and `GET /<page_id>`) with this token
+/// answers the Page, as Graph does for a Page access token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// The Page id (digits).
+    pub page_id: String,
+    /// The Page access token.
+    pub access_token: String,
+    /// The Page's name.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// One request the sandbox AI provider received.
@@ -114,21 +221,211 @@ fn graph_error(code: i64, message: &str) -> Value {
     }})
 }
 
+/// Graph's answer to a token it cannot parse or that is not (any more) valid.
+fn invalid_token() -> (StatusCode, Value) {
+    (
+        StatusCode::UNAUTHORIZED,
+        json!({"error": {
+            "message": "Invalid OAuth access token - Cannot parse access token",
+            "type": "OAuthException",
+            "code": 190,
+            "fbtrace_id": format!("sandbox-{}", crate::random_hex(6).unwrap_or_default()),
+        }}),
+    )
+}
+
+/// Graph's answer to an object that does not exist or that the token may not read.
+fn unknown_object(id: &str) -> (StatusCode, Value) {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": {
+            "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"),
+            "type": "GraphMethodException",
+            "code": 100,
+            "error_subcode": 33,
+            "fbtrace_id": format!("sandbox-{}", crate::random_hex(6).unwrap_or_default()),
+        }}),
+    )
+}
+
+/// A number as Graph describes it, limited to the `fields` asked for (`id` always).
+fn number_node(number: &Number, fields: Option<&str>) -> Value {
+    let display = if number.display_phone_number.starts_with('+') {
+        number.display_phone_number.clone()
+    } else {
+        format!("+{}", number.display_phone_number)
+    };
+    let full = json!({
+        "verified_name": "Sandbox Business",
+        "code_verification_status": "VERIFIED",
+        "display_phone_number": display,
+        "quality_rating": "GREEN",
+        "platform_type": "CLOUD_API",
+        "throughput": {"level": "STANDARD"},
+        "id": number.phone_number_id,
+    });
+    let Some(fields) = fields else { return full };
+    let mut node = serde_json::Map::new();
+    for field in fields.split(',').map(str::trim).chain(["id"]) {
+        if let Some(value) = full.get(field) {
+            node.insert(field.to_owned(), value.clone());
+        }
+    }
+    Value::Object(node)
+}
+
+/// The `fields` query parameter, if any.
+fn fields_of(path: &str) -> Option<String> {
+    let query = path.split_once('?')?.1;
+    query.split('&').find_map(|pair| pair.strip_prefix("fields=")).map(|f| f.replace("%2C", ","))
+}
+
+impl State_ {
+    /// True when the token is one the sandbox issued (registered with a number or a Page).
+    fn knows_token(&self, token: Option<&str>) -> bool {
+        token.is_some_and(|token| {
+            self.numbers.iter().any(|n| n.access_token == token)
+                || self.pages.iter().any(|p| p.access_token == token)
+        })
+    }
+
+    /// `GET /<id>` of a registered number or Page, as `token` sees it; `None` when `id` is neither.
+    fn node(&self, id: &str, token: Option<&str>, fields: Option<&str>) -> Option<(StatusCode, Value)> {
+        let number = self.numbers.iter().find(|n| n.phone_number_id == id);
+        let page = self.pages.iter().find(|p| p.page_id == id);
+        if number.is_none() && page.is_none() {
+            return None;
+        }
+        if !self.knows_token(token) {
+            return Some(invalid_token());
+        }
+        if let Some(number) = number.filter(|n| Some(n.access_token.as_str()) == token) {
+            return Some((StatusCode::OK, number_node(number, fields)));
+        }
+        if let Some(page) = page.filter(|p| Some(p.access_token.as_str()) == token) {
+            return Some((StatusCode::OK, json!({"id": page.page_id, "name": page.name})));
+        }
+        Some(unknown_object(id))
+    }
+
+    /// `GET /me`: a Page token is its Page; a number's token is the system user that holds it.
+    fn me(&self, token: Option<&str>) -> (StatusCode, Value) {
+        if let Some(page) = self.pages.iter().find(|p| Some(p.access_token.as_str()) == token) {
+            return (StatusCode::OK, json!({"id": page.page_id, "name": page.name}));
+        }
+        if self.knows_token(token) {
+            return (StatusCode::OK, json!({"id": "100000000000000", "name": "Sandbox System User"}));
+        }
+        invalid_token()
+    }
+
+    /// `GET /<waba_id>/phone_numbers`: the WABA's numbers `token` may read.
+    fn waba_numbers(&self, waba_id: &str, token: Option<&str>, fields: Option<&str>) -> (StatusCode, Value) {
+        if !self.knows_token(token) {
+            return invalid_token();
+        }
+        let data: Vec<Value> = self
+            .numbers
+            .iter()
+            .filter(|n| n.waba_id == waba_id && Some(n.access_token.as_str()) == token)
+            .map(|n| number_node(n, fields))
+            .collect();
+        if data.is_empty() {
+            return unknown_object(waba_id);
+        }
+        let cursor = |n: &Value| n["id"].as_str().map(|id| B64.encode(id)).unwrap_or_default();
+        let paging = json!({"cursors": {
+            "before": data.first().map(cursor).unwrap_or_default(),
+            "after": data.last().map(cursor).unwrap_or_default(),
+        }});
+        (StatusCode::OK, json!({"data": data, "paging": paging}))
+    }
+}
+
 impl Sandbox {
+    /// Registers a number (as `POST /_sandbox/numbers` does); the same id again replaces it.
+    pub fn register_number(&self, number: Number) {
+        if let Ok(mut state) = self.state.lock() {
+            state.numbers.retain(|n| n.phone_number_id != number.phone_number_id);
+            state.numbers.push(number);
+        }
+    }
+
+    /// Registers a Page (as `POST /_sandbox/pages` does); the same id again replaces it.
+    pub fn register_page(&self, page: Page) {
+        if let Ok(mut state) = self.state.lock() {
+            state.pages.retain(|p| p.page_id != page.page_id);
+            state.pages.push(page);
+        }
+    }
+
     /// The routes, to be mounted at `/_sandbox`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/graph/{*path}", any(graph))
             .route("/outbox", get(outbox).delete(clear_outbox))
             .route("/faults", post(add_fault))
+            .route("/holds", post(add_hold))
+            .route("/holds/{id}", get(hold).delete(release_hold))
             .route("/leads", post(add_lead))
+            .route("/numbers", post(add_number))
+            .route("/pages", post(add_page))
             .route("/templates/{waba_id}", post(add_template))
             .route("/ai/requests", get(ai_requests))
             .route("/ai/v1/chat/completions", post(ai_completion))
             .with_state(self.clone())
     }
 
-    fn answer(&self, method: &Method, path: &str, body: &Value) -> (StatusCode, Value) {
+    fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value, Option<Lost>) {
+        let (status, answer) = self.answer_as_graph(method, path, token, body);
+        if !status.is_success() {
+            return (status, answer, None);
+        }
+        match self.lost_answer(method, path) {
+            Some(Lost::Garbage(garbage_status)) => {
+                (garbage_status, answer, Some(Lost::Garbage(garbage_status)))
+            }
+            lost => (status, answer, lost),
+        }
+    }
+
+    /// A `garbage` or `slow` fault that applies to this send (taken, then its answer lost).
+    fn lost_answer(&self, method: &Method, path: &str) -> Option<Lost> {
+        let mut state = self.state.lock().ok()?;
+        let segments: Vec<&str> =
+            path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
+        let (&Method::POST, [_version, phone_number_id, "messages"]) = (method, segments.as_slice()) else {
+            return None;
+        };
+        let applies = |f: &Fault| {
+            f.kind != FaultKind::Error && f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id)
+        };
+        let index = state.faults.iter().position(applies)?;
+        let fault = &mut state.faults[index];
+        fault.times = fault.times.saturating_sub(1);
+        let lost = match fault.kind {
+            FaultKind::Slow => Lost::Slow(Duration::from_millis(fault.delay_ms.unwrap_or(15_000))),
+            _ => Lost::Garbage(StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::OK)),
+        };
+        if fault.times == 0 {
+            state.faults.remove(index);
+        }
+        Some(lost)
+    }
+
+    fn answer_as_graph(
+        &self,
+        method: &Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
         let Ok(mut state) = self.state.lock() else {
             return (StatusCode::INTERNAL_SERVER_ERROR, graph_error(1, "sandbox state poisoned"));
         };
@@ -136,8 +433,10 @@ impl Sandbox {
             path.split('?').next().unwrap_or_default().split('/').filter(|s| !s.is_empty()).collect();
         match (method, segments.as_slice()) {
             (&Method::POST, [_version, phone_number_id, "messages"]) => {
-                let applies =
-                    |f: &Fault| f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id);
+                let applies = |f: &Fault| {
+                    f.kind == FaultKind::Error
+                        && f.phone_number_id.as_deref().is_none_or(|id| id == *phone_number_id)
+                };
                 if let Some(index) = state.faults.iter().position(applies) {
                     let fault = &mut state.faults[index];
                     fault.times = fault.times.saturating_sub(1);
@@ -161,15 +460,15 @@ impl Sandbox {
                     json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}),
                 )
             }
+            (&Method::GET, [_version, "me"]) => state.me(token),
+            (&Method::GET, [_version, waba_id, "phone_numbers"]) => {
+                state.waba_numbers(waba_id, token, fields_of(path).as_deref())
+            }
             (&Method::GET, [_version, id]) => match state.leads.get(*id) {
                 Some(lead) => (StatusCode::OK, lead.clone()),
-                None => (
-                    StatusCode::BAD_REQUEST,
-                    graph_error(
-                        100,
-                        &format!("Unsupported get request. Object with ID '{id}' does not exist"),
-                    ),
-                ),
+                None => {
+                    state.node(id, token, fields_of(path).as_deref()).unwrap_or_else(|| unknown_object(id))
+                }
             },
             (&Method::GET, [_version, waba_id, "message_templates"]) => {
                 let data = state.templates.get(*waba_id).cloned().unwrap_or_default();
@@ -185,8 +484,18 @@ async fn graph(
     method: Method,
     Path(path): Path<String>,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| {
+            // Graph also takes the token as a query parameter.
+            uri.query()?.split('&').find_map(|p| p.strip_prefix("access_token=")).map(str::to_owned)
+        });
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
@@ -197,9 +506,15 @@ async fn graph(
         Some(query) => format!("/{path}?{query}"),
         None => format!("/{path}"),
     };
-    let (status, response_body) = sandbox.answer(&method, &full_path, &body);
+    sandbox.wait_for_holds(&full_path).await;
+    let (status, response_body, lost) = sandbox.answer(&method, &full_path, token.as_deref(), &body);
     let received_at =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    // Taken but answered unreadably: the outbox shows what was answered.
+    let recorded = match lost {
+        Some(Lost::Garbage(_)) => Value::String(GARBAGE.to_owned()),
+        _ => response_body.clone(),
+    };
     if let Ok(mut state) = sandbox.state.lock() {
         state.outbox.push(OutboxEntry {
             method: method.to_string(),
@@ -207,10 +522,77 @@ async fn graph(
             body,
             received_at,
             response_status: status.as_u16(),
-            response_body: response_body.clone(),
+            response_body: recorded,
         });
     }
-    (status, Json(response_body)).into_response()
+    match lost {
+        Some(Lost::Garbage(_)) => (status, [("content-type", "application/json")], GARBAGE).into_response(),
+        Some(Lost::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            (status, Json(response_body)).into_response()
+        }
+        None => (status, Json(response_body)).into_response(),
+    }
+}
+
+impl Sandbox {
+    /// Waits while an unreleased hold matches `path` (at most its `millis`).
+    async fn wait_for_holds(&self, path: &str) {
+        let matching = self.state.lock().ok().and_then(|mut state| {
+            let hold = state
+                .holds
+                .values_mut()
+                .find(|h| !h.view.released && path.contains(&h.request.path_contains))?;
+            hold.view.waiting += 1;
+            hold.view.held += 1;
+            Some((hold.view.id.clone(), hold.release.subscribe(), hold.request.millis))
+        });
+        let Some((id, mut released, millis)) = matching else { return };
+        let _ = tokio::time::timeout(Duration::from_millis(millis), released.wait_for(|r| *r)).await;
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(hold) = state.holds.get_mut(&id) {
+                hold.view.waiting = hold.view.waiting.saturating_sub(1);
+            }
+        }
+    }
+}
+
+async fn add_hold(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let request: HoldRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return bad_request(format!("expected {{path_contains, millis}}: {e}")),
+    };
+    if request.path_contains.is_empty() || request.millis > 60_000 {
+        return bad_request("path_contains must not be empty and millis at most 60000".to_owned());
+    }
+    let id = format!("hold-{}", crate::random_hex(8).unwrap_or_default());
+    let view = HoldView { id: id.clone(), waiting: 0, held: 0, released: false };
+    let (release, _) = tokio::sync::watch::channel(false);
+    if let Ok(mut state) = sandbox.state.lock() {
+        state.holds.insert(id, Hold { request, view: view.clone(), release });
+    }
+    (StatusCode::CREATED, Json(view)).into_response()
+}
+
+async fn hold(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let view = sandbox.state.lock().ok().and_then(|state| state.holds.get(&id).map(|h| h.view.clone()));
+    match view {
+        Some(view) => Json(view).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"detail": "no such hold"}))).into_response(),
+    }
+}
+
+async fn release_hold(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
+    let view = sandbox.state.lock().ok().and_then(|mut state| {
+        let hold = state.holds.get_mut(&id)?;
+        hold.view.released = true;
+        hold.release.send_replace(true);
+        Some(hold.view.clone())
+    });
+    match view {
+        Some(view) => Json(view).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"detail": "no such hold"}))).into_response(),
+    }
 }
 
 async fn outbox(State(sandbox): State<Sandbox>) -> Response {
@@ -239,8 +621,15 @@ async fn add_fault(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
         Ok(fault) => fault,
         Err(e) => return bad_request(format!("expected {{code, http_status, times}}: {e}")),
     };
-    if fault.times == 0 || StatusCode::from_u16(fault.http_status).is_err() || fault.http_status < 400 {
-        return bad_request("times must be at least 1 and http_status a 4xx or 5xx status".to_owned());
+    let status_fits = match fault.kind {
+        FaultKind::Error => fault.http_status >= 400,
+        FaultKind::Garbage | FaultKind::Slow => (200..300).contains(&fault.http_status),
+    };
+    if fault.times == 0 || StatusCode::from_u16(fault.http_status).is_err() || !status_fits {
+        return bad_request(
+            "times must be at least 1 and http_status a 4xx or 5xx status (a 2xx for garbage and slow)"
+                .to_owned(),
+        );
     }
     if let Ok(mut state) = sandbox.state.lock() {
         state.faults.push_back(fault.clone());
@@ -266,6 +655,42 @@ async fn add_lead(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
         state.leads.insert(lead.id.clone(), stored.clone());
     }
     (StatusCode::CREATED, Json(stored)).into_response()
+}
+
+fn digits(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 32 && value.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `POST /_sandbox/numbers` with `{phone_number_id, display_phone_number, waba_id, access_token}`.
+async fn add_number(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let number: Number = match serde_json::from_slice(&body) {
+        Ok(number) => number,
+        Err(e) => {
+            return bad_request(format!(
+                "expected {{phone_number_id, display_phone_number, waba_id, access_token}}: {e}"
+            ))
+        }
+    };
+    if !digits(&number.phone_number_id) || !digits(&number.waba_id) || number.access_token.is_empty() {
+        return bad_request("phone_number_id and waba_id must be digits, access_token non-empty".to_owned());
+    }
+    let shown = json!({"phone_number_id": number.phone_number_id, "display_phone_number": number.display_phone_number, "waba_id": number.waba_id});
+    sandbox.register_number(number);
+    (StatusCode::CREATED, Json(shown)).into_response()
+}
+
+/// `POST /_sandbox/pages` with `{page_id, access_token, name?}`.
+async fn add_page(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let page: Page = match serde_json::from_slice(&body) {
+        Ok(page) => page,
+        Err(e) => return bad_request(format!("expected {{page_id, access_token, name}}: {e}")),
+    };
+    if !digits(&page.page_id) || page.access_token.is_empty() {
+        return bad_request("page_id must be digits, access_token non-empty".to_owned());
+    }
+    let shown = json!({"page_id": page.page_id, "name": page.name});
+    sandbox.register_page(page);
+    (StatusCode::CREATED, Json(shown)).into_response()
 }
 
 /// `POST /_sandbox/templates/<waba_id>` with a template as Meta lists it
@@ -323,4 +748,62 @@ async fn ai_completion(
 async fn ai_requests(State(sandbox): State<Sandbox>) -> Response {
     let requests = sandbox.state.lock().map(|s| s.ai_requests.clone()).unwrap_or_default();
     Json(requests).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Sandbox {
+        let sandbox = Sandbox::default();
+        sandbox.register_number(Number {
+            phone_number_id: "106540352242922".into(),
+            display_phone_number: "15550100001".into(),
+            waba_id: "102290129340398".into(),
+            access_token: "EAAOWNER".into(),
+        });
+        sandbox.register_number(Number {
+            phone_number_id: "106540352242999".into(),
+            display_phone_number: "+1 555 010 0099".into(),
+            waba_id: "102290129340999".into(),
+            access_token: "EAAOTHER".into(),
+        });
+        sandbox.register_page(Page {
+            page_id: "109876543210987".into(),
+            access_token: "EAAPAGE".into(),
+            name: None,
+        });
+        sandbox
+    }
+
+    #[test]
+    fn a_registered_number_is_confirmed_for_its_token_only_as_graph_answers() {
+        let sandbox = sandbox();
+        let get = |path: &str, token: Option<&str>| sandbox.answer(&Method::GET, path, token, &Value::Null);
+
+        let own = get("/v23.0/106540352242922?fields=id,display_phone_number", Some("EAAOWNER"));
+        let another_token = get("/v23.0/106540352242922", Some("EAAOTHER"));
+        let made_up = get("/v23.0/106540352242922", Some("EAAMADEUP"));
+        let listed = get("/v23.0/102290129340398/phone_numbers", Some("EAAOWNER"));
+        let not_its_waba = get("/v23.0/102290129340999/phone_numbers", Some("EAAOWNER"));
+        let page = get("/v23.0/me?fields=id", Some("EAAPAGE"));
+        let no_page = get("/v23.0/me", Some("EAAMADEUP"));
+
+        assert_eq!(
+            own,
+            (StatusCode::OK, json!({"id": "106540352242922", "display_phone_number": "+15550100001"}))
+        );
+        assert_eq!(
+            (another_token.0, another_token.1["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!(100))
+        );
+        assert_eq!(another_token.1["error"]["error_subcode"], 33);
+        assert_eq!((made_up.0, made_up.1["error"]["code"].clone()), (StatusCode::UNAUTHORIZED, json!(190)));
+        assert_eq!(listed.0, StatusCode::OK);
+        assert_eq!(listed.1["data"][0]["id"], "106540352242922");
+        assert!(listed.1["paging"]["cursors"]["after"].is_string());
+        assert_eq!(not_its_waba.1["error"]["code"], 100);
+        assert_eq!(page, (StatusCode::OK, json!({"id": "109876543210987", "name": null})));
+        assert_eq!(no_page.1["error"]["code"], 190);
+    }
 }

@@ -128,11 +128,18 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// The SDK behavior version every client uses, pinned: `latest()` would change retry, timeout
+/// and checksum defaults silently with a lock-file update. Move it deliberately, with a test run.
+#[must_use]
+pub fn aws_behavior_version() -> aws_config::BehaviorVersion {
+    aws_config::BehaviorVersion::v2026_01_12()
+}
+
 /// The shared AWS SDK configuration: region and credentials from the environment, and
 /// `AWS_ENDPOINT_URL` when set (the local stack points it at moto), so production code has no
 /// local-mode branch.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::load_defaults(aws_behavior_version()).await
 }
 
 #[cfg(test)]

@@ -119,6 +119,7 @@ async fn bench_send() {
         throughput_per_second: limit,
         instances: instances as u64,
         pair_interval_ms: 0,
+        lease: std::time::Duration::from_secs(send::DEFAULT_LEASE_SECONDS),
     };
     // One process per instance: its own pacer share and data-key cache (cold, as a fresh
     // Lambda instance's); the clients and their counters are shared.

@@ -2,7 +2,9 @@
 //! (moto): the same code the unit tests run on the in-memory table, here on the real protocol.
 
 use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
-use shared::domain::audit::{Actor, ActorKind, AuditEntry, AuditFilter, AuditLog, Target, ANONYMIZED};
+use shared::domain::audit::{
+    Actor, ActorKind, AuditEntry, AuditError, AuditFilter, AuditLog, Target, ANONYMIZED,
+};
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore};
 use shared::domain::identity::{CreateUserError, Directory, Session, UpdateError, User, UserStatus};
 use shared::domain::ports::{Admission, RateLimiter};
@@ -194,6 +196,56 @@ async fn audit_entries_stop_naming_the_person_after_a_year() {
         !stored.contains("ct_recent") && !stored.contains("ct_old"),
         "the entries themselves never name the person"
     );
+}
+
+#[tokio::test]
+async fn audit_entries_about_a_persons_data_are_found_under_them_and_only_for_a_year() {
+    // Arrange: entries about a person's lead, conversation, contact and note, one about
+    // another person, one 400 days old and a bulk read.
+    let audit = DocAuditLog::new(table().await);
+    let tenant = tenant();
+    let (person, other) =
+        (ContactId::parse("ct_person").expect("id"), ContactId::parse("ct_other").expect("id"));
+    let now = SystemClock.now().as_millis();
+    let days_ago = |days: i64| Timestamp::from_millis(now - days * 86_400_000);
+    let entry = |action: &str, kind: &str, id: &str, at| {
+        AuditEntry::new(actor(), action, Target { kind: kind.into(), id: id.into() }, at).expect("random")
+    };
+    for recorded in [
+        entry("lead.update", "lead", "L1", days_ago(1)).about(&person),
+        entry("conversation.update", "conversation", "cv_1", days_ago(2)).about(&person),
+        entry("contact.update", "contact", "ct_person", days_ago(3)),
+        entry("note.create", "note", "rec_1", days_ago(4)).about(&person),
+        entry("lead.update", "lead", "L2", days_ago(1)).about(&other),
+        entry("message.send", "message", "msg_1", days_ago(400)).about(&person),
+        entry("contact.list", "contact", "*", days_ago(1)),
+    ] {
+        audit.record(&tenant, &recorded).await.expect("recorded");
+    }
+
+    // Act
+    let first = audit.entries_about(&tenant, &person, None, 2).await.expect("listed");
+    let second = audit.entries_about(&tenant, &person, first.next.as_deref(), 10).await.expect("listed");
+    let others = audit.entries_about(&tenant, &other, None, 10).await.expect("listed");
+    let foreign_cursor = audit.entries_about(&tenant, &person, Some("AUDITSUBJECT#ct_other#1"), 10).await;
+
+    // Assert: newest first, with their targets, across pages; nobody else's; a year at most.
+    let found: Vec<(String, String)> =
+        first.items.iter().chain(&second.items).map(|e| (e.action.clone(), e.target.id.clone())).collect();
+    assert_eq!(
+        found,
+        [
+            ("lead.update", "L1"),
+            ("conversation.update", "cv_1"),
+            ("contact.update", "ct_person"),
+            ("note.create", "rec_1")
+        ]
+        .map(|(a, t)| (a.to_owned(), t.to_owned()))
+    );
+    assert!(second.next.is_none());
+    assert_eq!(others.items.len(), 1);
+    assert_eq!(others.items[0].target.id, "L2");
+    assert!(matches!(foreign_cursor, Err(AuditError::InvalidCursor)));
 }
 
 #[tokio::test]

@@ -51,6 +51,36 @@ pub async fn new_tenant(client: &reqwest::Client) -> String {
     body["api_key"].as_str().expect("api key").to_owned()
 }
 
+/// Registers a business number with the sandbox Graph API (`POST /_sandbox/numbers`), as Meta
+/// would hold it: the API then verifies it for `access_token` before connecting it.
+pub async fn register_number(
+    client: &reqwest::Client,
+    phone_number_id: &str,
+    display_phone_number: &str,
+    waba_id: &str,
+    access_token: &str,
+) {
+    let response = client
+        .post(format!("{}/_sandbox/numbers", base()))
+        .json(&json!({"phone_number_id": phone_number_id, "display_phone_number": display_phone_number,
+            "waba_id": waba_id, "access_token": access_token}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED, "sandbox number registered");
+}
+
+/// Registers a Page and its Page access token with the sandbox Graph API (`POST /_sandbox/pages`).
+pub async fn register_page(client: &reqwest::Client, page_id: &str, access_token: &str) {
+    let response = client
+        .post(format!("{}/_sandbox/pages", base()))
+        .json(&json!({"page_id": page_id, "access_token": access_token}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED, "sandbox Page registered");
+}
+
 #[tokio::test]
 async fn health_is_ok_and_demo_json_has_every_field() {
     let response = crate::support::http().get(format!("{}/health", base())).send().await.expect("request");
@@ -159,6 +189,7 @@ async fn tenants_connect_numbers_and_one_number_has_one_tenant() {
     let client = crate::support::http();
     let (first, second) = (new_tenant(&client).await, new_tenant(&client).await);
     let phone_number_id = format!("9{}", std::process::id());
+    register_number(&client, &phone_number_id, "+1 555 010 0002", "4242", "EAAE2E-token").await;
     let connect = |key: String| {
         let client = client.clone();
         let phone_number_id = phone_number_id.clone();
@@ -293,6 +324,7 @@ async fn every_function_writes_its_log_file_without_secrets() {
     let client = crate::support::http();
     let key = new_tenant(&client).await;
     let token = format!("EAASECRET{}", std::process::id());
+    register_number(&client, &format!("8{}", std::process::id()), "15550100003", "1", &token).await;
     let response = client
         .put(format!("{}/v1/whatsapp", base()))
         .bearer_auth(&key)

@@ -10,6 +10,9 @@ use shared::kernel::hex;
 
 use crate::e2e::{base, demo};
 
+/// The WABA the test tenants' numbers are in (the fixtures' `entry[].id`).
+pub const WABA_ID: &str = "102290129340398";
+
 /// A tenant of its own, with a WhatsApp number and a Page connected.
 pub struct TestTenant {
     pub api_key: String,
@@ -37,11 +40,16 @@ impl TestTenant {
             page_id: format!("2{}", digits(14)),
             wa_id: format!("5511{}", digits(9)),
         };
+        // Graph (the sandbox) holds the number and the Page for this tenant's tokens only.
+        let (token, page_token) =
+            (format!("EAAINGEST{}", digits(12)), format!("EAAPAGEINGEST{}", digits(12)));
+        crate::e2e::register_number(client, &tenant.phone_number_id, "15550100001", WABA_ID, &token).await;
+        crate::e2e::register_page(client, &tenant.page_id, &page_token).await;
         let connect = client
             .put(format!("{}/v1/whatsapp", base()))
             .bearer_auth(&tenant.api_key)
             .json(&json!({"phone_number_id": tenant.phone_number_id, "display_phone_number": "15550100001",
-                "waba_id": "102290129340398", "access_token": "EAAINGEST"}))
+                "waba_id": WABA_ID, "access_token": token}))
             .send()
             .await
             .expect("request");
@@ -49,7 +57,7 @@ impl TestTenant {
         let page = client
             .put(format!("{}/v1/leadads", base()))
             .bearer_auth(&tenant.api_key)
-            .json(&json!({"page_id": tenant.page_id, "page_access_token": "EAAPAGEINGEST"}))
+            .json(&json!({"page_id": tenant.page_id, "page_access_token": page_token}))
             .send()
             .await
             .expect("request");
@@ -64,7 +72,7 @@ impl TestTenant {
             .unwrap_or_else(|_| panic!("fixture {path}"))
             .replace("__PHONE_NUMBER_ID__", &self.phone_number_id)
             .replace("__WA_ID__", &self.wa_id)
-            .replace("__WABA_ID__", "102290129340398")
+            .replace("__WABA_ID__", WABA_ID)
             .replace("__PAGE_ID__", &self.page_id)
     }
 

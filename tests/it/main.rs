@@ -4,7 +4,14 @@
 //!   the DynamoDB adapters.
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `send`, `send_faults`, `ai`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
+//!   (`races` fires requests in parallel at its several instances per function).
+//! - `iam`: every AWS call the stack's functions made, against their roles in `template.yaml`
+//!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables;
+//!   `template_checks`: alarms that reach someone, the webhook's own API and throttle.
+//! - `build_rules`, `tokens`: release profile, minimum Rust version, pinned SDK behavior version;
+//!   no redirect followed with a token (a loopback server).
+//! - `abuse`: login claims on moto; squatting and foreign-WABA webhooks through the local stack.
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
@@ -13,11 +20,13 @@
 // Everything in this binary is test code: helpers outside `#[test]` functions may fail loudly too.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod abuse;
 mod ai;
 mod api;
 mod api_data;
 mod architecture;
 mod batch;
+mod build_rules;
 mod bench_inbound;
 mod bench_send;
 mod contract;
@@ -26,12 +35,18 @@ mod crypto;
 mod documents;
 mod dynamo;
 mod e2e;
+mod exports;
+mod iam;
 mod idempotency;
 mod inbox;
 mod ingest;
 mod kms;
 mod log_scan;
+mod races;
 mod retention;
 mod send;
+mod send_faults;
 mod sqs;
 mod support;
+mod template_checks;
+mod tokens;

@@ -518,3 +518,49 @@ async fn erasure_queue_entries_of_finished_or_missing_requests_are_dropped() {
     let kept = deps.erasures.erasure(&tenant, &finished.id).await.expect("read").expect("kept");
     assert_eq!(kept.receipt, Some(receipt), "the finished request keeps its receipt");
 }
+
+#[tokio::test]
+async fn a_message_unknown_past_the_settle_deadline_ends_failed_and_a_recent_one_waits() {
+    use shared::domain::inbox::{MessageStatus, NewOutboundMessage, OutboundStore};
+    use shared::domain::MessageId;
+    // Arrange: two sends whose answers were lost, two days ago and just now.
+    let table = table().await;
+    let deps = deps(&table).await;
+    let tenant = tenant();
+    create_tenant(&deps, &tenant, "Settle").await;
+    let phone = "5511955550001";
+    receive(inbox(&deps), &tenant, phone, "wamid.SETTLE_IN", days_ago(3), RetentionSettings::default()).await;
+    let contact = inbox(&deps)
+        .contact_by_phone(&tenant, &PhoneNumber::parse(phone).expect("valid"))
+        .await
+        .expect("read")
+        .expect("contact");
+    let mut ids = Vec::new();
+    for accepted in [days_ago(2), SystemClock.now()] {
+        let id = MessageId::generate(accepted).expect("random");
+        let message = NewOutboundMessage {
+            id: &id,
+            contact: &contact.id,
+            kind: "text",
+            body: r#"{"to":"5511955550001","type":"text","text":{"body":"x"}}"#,
+            at: accepted,
+            retention: RetentionSettings::default(),
+        };
+        inbox(&deps).store_outbound(&tenant, &message, accepted).await.expect("stored");
+        assert!(inbox(&deps).mark_unknown(&tenant, &id, accepted).await.expect("unknown"));
+        ids.push(id);
+    }
+
+    // Act
+    let report = run(&deps).await;
+
+    // Assert
+    let old = inbox(&deps).outbound(&tenant, &ids[0]).await.expect("read").expect("message");
+    let recent = inbox(&deps).outbound(&tenant, &ids[1]).await.expect("read").expect("message");
+    assert!(report.complete, "{report:?}");
+    assert_eq!(old.status, MessageStatus::Failed);
+    assert_eq!(old.error.and_then(|e| e.title).as_deref(), Some("outcome-unknown"));
+    assert_eq!(recent.status, MessageStatus::Unknown, "settled only after the deadline");
+    let settled = report.tasks.iter().find(|t| t.name == "settle_unknown").expect("the task ran");
+    assert_eq!(settled.items, 1);
+}

@@ -24,7 +24,7 @@ pub fn endpoint() -> String {
 
 /// SDK configuration for moto.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(shared::config::aws_behavior_version())
         .region("us-east-1")
         .endpoint_url(endpoint())
         .test_credentials()

@@ -1,8 +1,9 @@
 //! Authentication: `Authorization: Bearer <credential>`, one of
 //!
-//! - an access token (JWT, HS256 pinned) issued at login: verified under the tenant's signing
-//!   key, then the user is read so that a disabled or deleted user, or a token generation bumped
-//!   by a password change or a revocation, is refused at once (P13);
+//! - an access token (JWT, HS256 pinned, `kid` naming the key) issued at login: verified under
+//!   the tenant's signing key, then the user and the session are read (side by side) so that a
+//!   disabled or deleted user, a token generation bumped by a password change or a revocation,
+//!   or a session ended by logout is refused at once (P13);
 //! - a tenant API key (`llk.<tenant>.<key id>.<secret>`): looked up by tenant and key id, its
 //!   secret compared by hash in constant time; revoked keys are refused;
 //! - the operator key (creates tenants), checked against its configured SHA-256.
@@ -160,14 +161,19 @@ pub async fn authenticate<A: Adapters>(request: &Request, deps: &Deps<A>) -> Res
         let key = signing_key(deps, &tenant).await?;
         let claims = AccessClaims::verify(credential, key.expose(), deps.clock.now())
             .map_err(|_| AuthError::Invalid)?;
-        let user = deps
-            .directory
-            .user(&tenant_id, &claims.sub)
-            .await
-            .map_err(|e| AuthError::Unknown(e.into()))?
-            .ok_or(AuthError::Invalid)?
-            .value;
+        // The user and the session, read side by side: one round trip of latency.
+        let (user, session) = tokio::join!(
+            deps.directory.user(&tenant_id, &claims.sub),
+            deps.directory.session(&tenant_id, &claims.sid)
+        );
+        let user = user.map_err(|e| AuthError::Unknown(e.into()))?.ok_or(AuthError::Invalid)?.value;
         if user.status != UserStatus::Active || user.token_generation != claims.gen {
+            return Err(AuthError::Invalid);
+        }
+        // Logout ends the session's access tokens too, before they expire.
+        let now = deps.clock.now();
+        let session = session.map_err(|e| AuthError::Unknown(e.into()))?.ok_or(AuthError::Invalid)?.value;
+        if session.user_id != user.id || session.revoked_at.is_some() || session.expires_at <= now {
             return Err(AuthError::Invalid);
         }
         return Ok(Principal::Tenant(TenantPrincipal {

@@ -95,6 +95,12 @@ impl From<InboxError> for ApiError {
                 Problem::bad_request("cursor is not one this listing returned").into()
             }
             InboxError::EmailTaken => Problem::conflict("another contact has this email").into(),
+            InboxError::OverCap { what, .. } => ApiError(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                if what == "tags" { "too-many-tags" } else { "too-many-attributes" },
+                "Over a contact's cap",
+                error.to_string(),
+            )),
             // Reads never name a contact; a write path that does is not an API route.
             InboxError::NoContact => Problem::bad_request("no contact identified").into(),
             InboxError::Unknown(e) => internal(&e),
@@ -277,6 +283,40 @@ impl From<DisconnectError> for ApiError {
                 Problem::not_found("no Page is connected").into()
             }
             DisconnectError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<shared::app::verification::VerifyError> for ApiError {
+    /// 422 naming the failed check (`token-rejected`, `number-not-found`, `waba-not-found`,
+    /// `number-not-in-waba`, `display-number-mismatch`, `page-token-mismatch`); 502 `meta-refused`
+    /// for another Meta error and 503 `try-again` when Graph is unreachable, as template sync.
+    fn from(error: shared::app::verification::VerifyError) -> Self {
+        use shared::app::verification::VerifyError;
+        match error {
+            VerifyError::Refused { .. } => ApiError(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                error.check(),
+                "Meta refused",
+                error.to_string(),
+            )),
+            VerifyError::Unavailable(e) => {
+                tracing::warn!(error = format!("{e:#}"), "Connection check: Graph unavailable");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "try-again",
+                    "Graph unavailable",
+                    "Meta could not be reached to verify the connection; try again",
+                )
+                .with_retry_after(5)
+                .into()
+            }
+            refused => ApiError(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused.check(),
+                "Connection not verified",
+                refused.to_string(),
+            )),
         }
     }
 }

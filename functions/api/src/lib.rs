@@ -54,7 +54,7 @@ pub struct Config {
     pub operator_key_sha256: [u8; 32],
     /// `outbound.fifo` (`OUTBOUND_QUEUE_URL`): accepted messages go here for `send`.
     pub outbound_queue_url: String,
-    /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS): template sync.
+    /// The Graph API base URL (`GRAPH_API_BASE_URL`, HTTPS): template sync, connection checks.
     pub graph_api_base_url: String,
     /// The Graph API version (`GRAPH_API_VERSION`, default `v23.0`).
     pub graph_api_version: String,
@@ -62,7 +62,14 @@ pub struct Config {
     pub suggest_queue_url: String,
     /// The AI providers tenants may choose (`AI_PROVIDERS`; none when unset).
     pub ai_providers: AiProviders,
+    /// Requests per minute and source address without a valid credential: login, refresh and
+    /// the other anonymous routes, and failed authentications (`ANONYMOUS_REQUESTS_PER_MINUTE`,
+    /// default [`ANONYMOUS_REQUESTS_PER_MINUTE`]).
+    pub anonymous_per_minute: u32,
 }
+
+/// The default of [`Config::anonymous_per_minute`].
+pub const ANONYMOUS_REQUESTS_PER_MINUTE: u32 = 120;
 
 impl Config {
     /// Reads the configuration.
@@ -83,6 +90,13 @@ impl Config {
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             suggest_queue_url: env.required("SUGGEST_QUEUE_URL")?,
             ai_providers: env.ai_providers("AI_PROVIDERS")?,
+            anonymous_per_minute: match env.optional("ANONYMOUS_REQUESTS_PER_MINUTE") {
+                None => ANONYMOUS_REQUESTS_PER_MINUTE,
+                Some(value) => value.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    name: "ANONYMOUS_REQUESTS_PER_MINUTE",
+                    reason: "must be a positive whole number".to_owned(),
+                })?,
+            },
         })
     }
 }
@@ -138,8 +152,10 @@ pub struct Deps<A: Adapters> {
     pub idempotency: A::Idempotency,
     /// Message templates as synced.
     pub templates: A::Templates,
-    /// The Cloud API (template sync).
+    /// The Cloud API (template sync, verifying a number before it is connected).
     pub cloud: A::Cloud,
+    /// Lead Ads on the Graph API (verifying a Page token before it is connected).
+    pub lead_ads: A::LeadAds,
     /// Sending quality counters.
     pub quality: A::Quality,
 }
@@ -179,6 +195,7 @@ impl Deps<Aws> {
             templates: DocTemplates::new(table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
+            lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             config,
         })
     }
@@ -291,8 +308,21 @@ pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<B
     }
     let principal = match auth::authenticate(&request, deps).await {
         Ok(principal) => principal,
-        Err(error) => return ApiError::from(error).into_response(),
+        Err(error) => {
+            // Guessing credentials counts against the caller's address like anonymous calls.
+            if matches!(error, auth::AuthError::Invalid) {
+                if let Some(limited) = limit_source(&request, deps).await {
+                    return limited;
+                }
+            }
+            return ApiError::from(error).into_response();
+        }
     };
+    if principal == Principal::Anonymous {
+        if let Some(limited) = limit_source(&request, deps).await {
+            return limited;
+        }
+    }
     if let Err(error) = routes::check_access(operation, &principal) {
         return error.into_response();
     }
@@ -320,6 +350,41 @@ pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<B
     match routes::dispatch(operation.op, ctx, deps).instrument(span).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    }
+}
+
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+fn source_ip(request: &Request) -> &str {
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.http.source_ip.as_deref().unwrap_or("unknown")
+        }
+        _ => "unknown",
+    }
+}
+
+/// Counts a request without a valid credential against its source address: 429 past
+/// [`Config::anonymous_per_minute`]. A counter outage lets the request through, as for tenants.
+async fn limit_source<A: Adapters>(request: &Request, deps: &Deps<A>) -> Option<Response<Body>> {
+    let per_minute = deps.config.anonymous_per_minute;
+    match deps.limiter.admit_source(source_ip(request), per_minute, deps.clock.now()).await {
+        Ok(Admission::Allowed) => None,
+        Ok(Admission::Limited { retry_after_secs }) => Some(
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!(
+                    "at most {per_minute} requests per minute without a valid credential from one address"
+                ),
+            )
+            .with_retry_after(retry_after_secs)
+            .into_response(),
+        ),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "Rate limiter unavailable");
+            None
+        }
     }
 }
 

@@ -30,7 +30,7 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflicts with the current state",
         410 => "Gone",
         413 => "The body is too large",
-        422 => "Refused by policy (consent, opt-out, 24 h window, template) or a reused Idempotency-Key",
+        422 => "Refused: by policy (consent, opt-out, 24 h window, template), a reused Idempotency-Key, a connection Graph does not confirm, or over a contact's cap (the problem type names which)",
         502 => "Meta refused the request",
         429 => "Too many requests (see Retry-After)",
         500 => "Unexpected failure",
@@ -134,9 +134,17 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
             if op.op == Op::SendMessage {
                 if let Some(parameters) = operation["parameters"].as_array_mut() {
                     parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": true,
-                        "description": "The same key and body answer the first answer; another body is 422.",
+                        "description": "The same key and body answer the first answer (one message, even when \
+                            the first request died midway); another body is 422.",
                         "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
                 }
+                operation["responses"]["409"] = json!({
+                    "description": "A request with this Idempotency-Key is in progress \
+                        (`idempotency-key-in-progress`): retry with the same key and body after Retry-After \
+                        to get its answer; it never makes a second message",
+                    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                });
             }
         }
         BodySpec::Csv => {

@@ -174,7 +174,7 @@ pub async fn handle<A: Adapters>(
 fn inbox_failure(error: InboxError) -> RecordError {
     match error {
         InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
-        InboxError::InvalidCursor | InboxError::EmailTaken => {
+        InboxError::InvalidCursor | InboxError::EmailTaken | InboxError::OverCap { .. } => {
             RecordError::Poison("an API-only inbox error reached the ingest path".to_owned())
         }
         InboxError::Unknown(e) => RecordError::Retryable(format!("inbox store: {e:#}")),
@@ -191,8 +191,10 @@ async fn process<A: Adapters>(
     deps: &Deps<A>,
 ) -> Result<(), RecordError> {
     match envelope.event {
-        Event::Message { phone_number_id, contact, message, .. } => {
-            let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
+        Event::Message { waba_id, phone_number_id, contact, message } => {
+            let Some(tenant) = tenant_of_number(deps, &waba_id, &phone_number_id).await? else {
+                return Ok(());
+            };
             let contact = contact
                 .and_then(|raw| serde_json::from_str::<ContactEntry>(raw.get()).ok())
                 .unwrap_or_default();
@@ -200,14 +202,18 @@ async fn process<A: Adapters>(
                 .instrument(tracing::info_span!("message", tenant_id = %tenant))
                 .await
         }
-        Event::Status { phone_number_id, status, .. } => {
-            let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
+        Event::Status { waba_id, phone_number_id, status } => {
+            let Some(tenant) = tenant_of_number(deps, &waba_id, &phone_number_id).await? else {
+                return Ok(());
+            };
             on_status(deps, &tenant, &status)
                 .instrument(tracing::info_span!("status", tenant_id = %tenant))
                 .await
         }
-        Event::UserPreference { phone_number_id, preference, .. } => {
-            let Some(tenant) = tenant_of_number(deps, &phone_number_id).await? else { return Ok(()) };
+        Event::UserPreference { waba_id, phone_number_id, preference } => {
+            let Some(tenant) = tenant_of_number(deps, &waba_id, &phone_number_id).await? else {
+                return Ok(());
+            };
             on_preference(deps, &tenant, &preference)
                 .instrument(tracing::info_span!("preference", tenant_id = %tenant))
                 .await
@@ -242,20 +248,32 @@ async fn process<A: Adapters>(
     }
 }
 
+/// The tenant an event of business number `phone_number_id` belongs to: only when the event
+/// comes from the WhatsApp Business Account (`entry[].id`) the number was connected under, so
+/// that no one can have another WABA's events attributed to a number they connected.
 async fn tenant_of_number<A: Adapters>(
     deps: &Deps<A>,
+    waba_id: &str,
     phone_number_id: &str,
 ) -> Result<Option<TenantId>, RecordError> {
-    let tenant = deps
+    let route = deps
         .routing
-        .tenant_for_phone_number_id(phone_number_id)
+        .number_route(phone_number_id)
         .await
         .map_err(|e| RecordError::retryable("number routing", e))?;
-    if tenant.is_none() {
-        // Disconnected (P54: collection stops at once) or never connected: nothing to attribute it to.
-        tracing::warn!("Event for a business number no tenant has connected; dropped");
+    match route {
+        Some(route) if route.waba_id == waba_id => Ok(Some(route.tenant_id)),
+        Some(route) => {
+            // Logged without the ids' owner data: the tenant and that the WABA differed.
+            tracing::warn!(tenant_id = %route.tenant_id, "Event from another WABA than the number's; dropped");
+            Ok(None)
+        }
+        None => {
+            // Disconnected (P54: collection stops at once) or never connected: nothing to attribute it to.
+            tracing::warn!("Event for a business number no tenant has connected; dropped");
+            Ok(None)
+        }
     }
-    Ok(tenant)
 }
 
 /// The tenant's retention settings (defaults when it has none).
@@ -564,7 +582,7 @@ mod tests {
         let body = OutboundBody::parse(&reply).unwrap();
 
         // Act
-        let submission = Submission { tenant: &tenant, body: &body, scope: None };
+        let submission = Submission { tenant: &tenant, body: &body, scope: None, id: None };
         let accepted = outbound::submit(&deps.outbound_ports(), &submission).await.unwrap();
 
         // Assert
@@ -572,6 +590,37 @@ mod tests {
         assert_eq!((stored.status, stored.kind.as_str()), (MessageStatus::Queued, "text"));
         let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: accepted.id };
         assert_eq!(deps.outbound.sent(), [job.queue_message(&body.to)]);
+    }
+
+    #[tokio::test]
+    async fn an_event_from_another_waba_than_the_numbers_is_dropped() {
+        // Arrange: the number is connected under WABA 102290129340398.
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+        let record = |id: &str, waba_id: &str, from: &str| {
+            let envelope = serde_json::json!({"v": 1, "event": {"message": {
+                "waba_id": waba_id, "phone_number_id": NUMBER_ID, "contact": null,
+                "message": {"from": from, "id": format!("wamid.{id}"), "timestamp": "1800000000",
+                    "type": "text", "text": {"body": "hi"}}}}});
+            serde_json::json!({"messageId": id, "body": envelope.to_string(),
+                "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"})
+        };
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+            record("m1", "999999999999999", "5511988887777"),
+            record("m2", "102290129340398", "5511977776666"),
+        ]}))
+        .unwrap();
+
+        // Act
+        let response =
+            handle(LambdaEvent::new(event, lambda_runtime::Context::default()), &deps).await.unwrap();
+
+        // Assert: dropped (not retried), and nothing of it stored; the right WABA's event is.
+        assert!(response.batch_item_failures.is_empty());
+        let phone = |p: &str| PhoneNumber::parse(p).unwrap();
+        assert!(deps.contacts.contact_by_phone(&tenant, &phone("5511988887777")).await.unwrap().is_none());
+        assert!(deps.contacts.contact_by_phone(&tenant, &phone("5511977776666")).await.unwrap().is_some());
     }
 
     #[test]

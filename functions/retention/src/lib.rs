@@ -17,6 +17,9 @@
 //! - `expired_conversations` (P50): for every expiry day before today not yet done, deletes the
 //!   conversations queued for it that really expired (with their messages); a conversation whose
 //!   expiry moved since is only taken off that day's queue (it is queued on its new day).
+//! - `settle_unknown`: for every day before today not yet done, ends `failed` (`outcome-unknown`)
+//!   the queued conversations' outbound messages still `unknown` a full settle deadline after
+//!   their send's answer was lost ([`settle`]): reconciliation, never a second send.
 //!
 //! Still to come: closed tenants (P53), Meta disconnects (P54), deleted agents (P55),
 //! analytics anonymization (P52).
@@ -46,9 +49,9 @@ const ERASE_BUDGET: u32 = 200;
 /// The function's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The table, the key table (no backups, P64) and the KMS key of data keys. The run never
-    /// calls KMS — erasing and purging destroy keys, they never use one — and the template
-    /// grants it no KMS action.
+    /// The table, the key table (no backups, P64) and the KMS key of data keys. Erasing and
+    /// purging destroy keys; purging a disconnected Page's leads lists them opened (to match the
+    /// Page), so the run reads keys and decrypts (`kms:Decrypt` in the template), never makes one.
     pub store: StoreConfig,
     /// Time kept free before the deadline (`DEADLINE_MARGIN_MS`, default 10 s).
     pub deadline_margin: Duration,
@@ -88,6 +91,8 @@ pub struct Deps<A: Adapters> {
     pub tenants: A::Tenants,
     /// The WhatsApp number, Lead Ads Page and AI provider connections.
     pub connections: A::Connections,
+    /// Outbound messages (reconciling those whose send's outcome stayed unknown).
+    pub outbox: A::Outbound,
     /// The time source (what is expired, receipt times).
     pub clock: A::Clock,
 }
@@ -101,6 +106,7 @@ impl Deps<Aws> {
         Self {
             conversations: inbox.clone(),
             leads: inbox.clone(),
+            outbox: inbox.clone(),
             lifecycle: inbox,
             erasures: stores.privacy(),
             schedule: stores.privacy(),
@@ -186,13 +192,14 @@ enum Task {
 }
 
 impl Task {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Erasures,
         Self::ClosedTenants,
         Self::Disconnected,
         Self::Restamp,
         Self::Walk(DayQueue::Sanitize),
         Self::Walk(DayQueue::Expiry),
+        Self::Walk(DayQueue::Settle),
     ];
 
     const fn name(self) -> &'static str {
@@ -203,6 +210,7 @@ impl Task {
             Self::Restamp => "restamp",
             Self::Walk(DayQueue::Sanitize) => "sanitize_content",
             Self::Walk(DayQueue::Expiry) => "expired_conversations",
+            Self::Walk(DayQueue::Settle) => "settle_unknown",
         }
     }
 
@@ -338,6 +346,7 @@ async fn walk_day_queue<A: Adapters>(
     let name = match queue {
         DayQueue::Expiry => "expired_conversations",
         DayQueue::Sanitize => "sanitize_content",
+        DayQueue::Settle => "settle_unknown",
     };
     let mut report = TaskReport { name: name.to_owned(), finished: 0, items: 0 };
     let now = deps.clock.now();
@@ -361,6 +370,7 @@ async fn walk_day_queue<A: Adapters>(
                 }
                 let step = match queue {
                     DayQueue::Expiry => expire(deps, &tenant, &conversation, now).await?,
+                    DayQueue::Settle => settle::settle(deps, &tenant, &conversation, now).await?,
                     DayQueue::Sanitize => {
                         let retention = match settings.get(&tenant) {
                             Some(known) => *known,
@@ -693,6 +703,8 @@ async fn erasure_requests<A: Adapters>(
         }
     }
 }
+
+mod settle;
 
 #[cfg(test)]
 mod tests;

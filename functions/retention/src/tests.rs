@@ -22,6 +22,7 @@ fn deps() -> Deps<Fakes> {
         },
         conversations: inbox.clone(),
         leads: inbox.clone(),
+        outbox: inbox.clone(),
         lifecycle: inbox,
         erasures: privacy.clone(),
         schedule: privacy.clone(),

@@ -3,15 +3,16 @@
 //! For each message, in order:
 //! 1. read it; anything but `queued` was handled before (a redelivery) and is done;
 //! 2. check the policy again (an opt-out may have arrived since it was queued) → `blocked`;
-//! 3. claim it on the message item itself until the Lambda deadline (one conditional write), so
-//!    that two deliveries never both call Meta;
-//! 4. open the tenant's token (the vault caches the data key: no KMS call per message);
-//! 5. wait for the recipient's pair limit (counted from the previous send to them, read from
+//! 3. open the tenant's token (the vault caches the data key: no KMS call per message);
+//! 4. wait for the recipient's pair limit (counted from the previous send to them, read from
 //!    their conversation) and a slot of this instance's share of the number's throughput;
+//! 5. claim it on the message itself for the send lease (one conditional write; the lease
+//!    outlasts the queue's visibility timeout, so a redelivery never finds a live sender's claim
+//!    lapsed), so that two deliveries never both call Meta;
 //! 6. `POST /<version>/<phone_number_id>/messages` with `biz_opaque_callback_data` naming the
 //!    message; Meta's code decides: throttling and outages back off (jittered, exponential) and
-//!    try again within this invocation, then leave the record to SQS; permanent errors end
-//!    `failed` with the code and reason, never retried;
+//!    try again within this invocation, then free the claim and leave the record to SQS;
+//!    permanent errors end `failed` with the code and reason, never retried;
 //! 7. record the wamid, `sent` and the time of sending in one write; status webhooks find the
 //!    message by the callback data (or the wamid) and move it to `delivered` and `read`.
 //!
@@ -19,12 +20,15 @@
 //! ([`SendPacer`]: each instance keeps its share of the limit), and quality counters are written
 //! only for what did not go out (a send is counted when the API accepts it).
 //!
-//! At most once: the claim is taken before the Graph call, and the message's status is recorded
-//! right after it (a later delivery sees it is no longer `queued`). The window that remains is
-//! the process dying — or DynamoDB refusing the record for the rest of the invocation — after
-//! Meta accepted the message: the claim then lapses at the deadline (before SQS's visibility
-//! timeout, which is at least six times the function's timeout) and the redelivery sends again.
-//! Meta offers no idempotency key to close it.
+//! Never twice: a claim ends only with an outcome recorded, or freed by its holder when Meta
+//! surely did not take the message (it answered an error, or could not be reached). When Meta
+//! may have taken it — the call timed out or was cut after the request left, the 2xx answer
+//! does not parse, or the sender died between its claim and its record, which a redelivery
+//! sees as a lapsed claim — the message becomes `unknown` and is not sent again: its status
+//! webhook (the callback data names it) settles it, and the retention run ends the ones no
+//! status settled within [`shared::domain::outbound::UNKNOWN_SETTLE_DEADLINE`] as `failed`
+//! (`outcome-unknown`). Meta offers no idempotency key: that is the price of never sending twice
+//! (a sender that died after its claim but before the request left also ends `unknown`).
 
 use std::time::Duration;
 
@@ -66,7 +70,14 @@ pub struct Config {
     /// Milliseconds between two messages to one person (`PAIR_INTERVAL_MS`, default 6000:
     /// Meta's pair limit; the local test stack shortens it to keep bursts fast).
     pub pair_interval_ms: i64,
+    /// How long a send claim holds (`SEND_LEASE_SECONDS`, default [`DEFAULT_LEASE_SECONDS`]):
+    /// at least `outbound.fifo`'s visibility timeout, so that a redelivery never finds the claim
+    /// of a sender that may still be calling Meta lapsed (a test checks `template.yaml`).
+    pub lease: Duration,
 }
+
+/// The send lease by default: `outbound.fifo`'s visibility timeout in `template.yaml`.
+pub const DEFAULT_LEASE_SECONDS: u64 = 360;
 
 impl Config {
     /// Reads the configuration.
@@ -87,6 +98,14 @@ impl Config {
                 },
             )?,
             pair_interval_ms: env.parsed_or("PAIR_INTERVAL_MS", PAIR_INTERVAL_MS)?,
+            lease: Duration::from_secs(
+                Some(env.parsed_or("SEND_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)?).filter(|s| *s > 0).ok_or(
+                    ConfigError::Invalid {
+                        name: "SEND_LEASE_SECONDS",
+                        reason: "a whole number of at least 1".into(),
+                    },
+                )?,
+            ),
         })
     }
 }
@@ -207,7 +226,13 @@ pub async fn send_one<A: Adapters>(
     let result = match prepare(job, &message, deps).await? {
         Prepared::Ended(metric) => metric,
         Prepared::Ready(ready) => {
-            match deps.outbox.claim_outbound(tenant, &job.message_id, deadline, deps.clock.now()).await {
+            // The pair limit is counted in the message's conversation, which is the recipient's;
+            // waiting before the claim keeps the claim's window before the call short.
+            if ready.to_someone {
+                pace(deps, tenant, &job.message_id, &ready.phone_number_id, deadline).await?;
+            }
+            let until = deps.clock.now().plus(deps.config.lease);
+            match deps.outbox.claim_outbound(tenant, &job.message_id, until, deps.clock.now()).await {
                 Ok(OutboundClaim::Acquired) => {}
                 Ok(OutboundClaim::Handled) => return Ok(()),
                 Ok(OutboundClaim::Held(until)) => {
@@ -215,6 +240,10 @@ pub async fn send_one<A: Adapters>(
                         "another invocation is sending it (claim until {})",
                         until.as_millis()
                     )))
+                }
+                Ok(OutboundClaim::Lapsed) => {
+                    tracing::warn!("A sender died holding the claim: the outcome is unknown, not resent");
+                    return finish(deps, tenant, record_unknown(deps, tenant, &job.message_id).await?).await;
                 }
                 Ok(OutboundClaim::Missing) => {
                     return Err(RecordError::Poison("the outbound message vanished".to_owned()))
@@ -225,11 +254,10 @@ pub async fn send_one<A: Adapters>(
                 Ok(result) => result,
                 Err(Undelivered { error, release }) => {
                     if release {
-                        if let Err(e) = deps.outbox.release_outbound(tenant, &job.message_id, deadline).await
-                        {
+                        if let Err(e) = deps.outbox.release_outbound(tenant, &job.message_id, until).await {
                             tracing::warn!(
                                 error = format!("{e:#}"),
-                                "Send claim not released; it lapses at the deadline"
+                                "Send claim not released; when it lapses the message becomes unknown"
                             );
                         }
                     }
@@ -239,6 +267,11 @@ pub async fn send_one<A: Adapters>(
         }
     };
     tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
+    finish(deps, tenant, result).await
+}
+
+/// Counts how a message ended, unless it went out.
+async fn finish<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, result: String) -> Result<(), RecordError> {
     if result != SENT {
         // A send is counted when accepted; only what did not go out is counted here (P24).
         if let Err(error) = deps.quality.count(tenant, &result, deps.clock.now()).await {
@@ -250,6 +283,22 @@ pub async fn send_one<A: Adapters>(
 
 /// The metric of a message that went out.
 const SENT: &str = "sent";
+/// The metric of a message whose outcome is unknown.
+const UNKNOWN: &str = "unknown";
+
+/// Records the message `unknown` (Meta may have it; it is never sent again). Failing that, the
+/// record goes back to SQS with the claim kept: the redelivery finds it lapsed and tries again.
+async fn record_unknown<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    id: &MessageId,
+) -> Result<String, RecordError> {
+    deps.outbox
+        .mark_unknown(tenant, id, deps.clock.now())
+        .await
+        .map_err(|e| RecordError::retryable("recording an unknown outcome", &e))?;
+    Ok(UNKNOWN.to_owned())
+}
 
 /// What [`prepare`] found.
 enum Prepared {
@@ -372,18 +421,20 @@ async fn deliver<A: Adapters>(
     deps: &Deps<A>,
 ) -> Result<String, Undelivered> {
     let tenant = &job.tenant_id;
-    // The pair limit is counted in the message's conversation, which is the recipient's.
-    if ready.to_someone {
-        pace(deps, tenant, &job.message_id, &ready.phone_number_id, deadline)
-            .await
-            .map_err(Undelivered::freeing)?;
-    }
     let mut last_error = String::new();
     for attempt in 0..ATTEMPTS {
         match deps.cloud.send_message(&ready.phone_number_id, &ready.token, &ready.body).await {
             Ok(wamid) => {
                 let wamid = wamid.and_then(|w| Wamid::parse(w).ok());
                 return record_sent(deps, tenant, &job.message_id, wamid.as_ref(), deadline).await;
+            }
+            // A read receipt goes to nobody: marking read twice is harmless, so it is retried.
+            Err(CloudApiError::OutcomeUnknown(error)) if ready.to_someone => {
+                // Meta may have the message: sending again could deliver it twice.
+                tracing::warn!(error = format!("{error:#}"), kind = %message.kind, "The send's outcome is unknown");
+                return record_unknown(deps, tenant, &job.message_id)
+                    .await
+                    .map_err(|error| Undelivered { error, release: false });
             }
             Err(CloudApiError::Meta { error, http_status })
                 if classify(error.code) == ErrorClass::Permanent =>
@@ -411,8 +462,9 @@ async fn deliver<A: Adapters>(
     Err(Undelivered::freeing(RecordError::Retryable(format!("Graph kept failing: {last_error}"))))
 }
 
-/// Records what Meta accepted, trying a few times: failing that, the claim is kept (not freed)
-/// and lapses at the deadline — the window the module documents.
+/// Records what Meta accepted, trying a few times: failing that, the claim is kept (not freed);
+/// a redelivery finds it lapsed and records the message `unknown`, which its status webhook
+/// settles.
 async fn record_sent<A: Adapters>(
     deps: &Deps<A>,
     tenant: &TenantId,

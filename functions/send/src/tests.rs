@@ -48,6 +48,7 @@ async fn deps() -> (TestDeps, TenantId) {
             throughput_per_second: 80,
             instances: 1,
             pair_interval_ms: 6000,
+            lease: Duration::from_secs(DEFAULT_LEASE_SECONDS),
         },
         outbox: inbox.clone(),
         contacts: inbox,
@@ -323,4 +324,191 @@ async fn a_restriction_between_queueing_and_sending_blocks_the_message() {
     assert_eq!(stored.error.and_then(|e| e.title).as_deref(), Some("restricted"));
     let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
     assert_eq!(month.get("blocked.restricted"), Some(&1));
+}
+
+/// The Lambda deadline of an invocation starting now (the handler derives it from the context).
+fn deadline_now(deps: &TestDeps) -> Timestamp {
+    deps.clock.now().plus(Duration::from_secs(57))
+}
+
+/// The `n`th SQS delivery of `job`, `n` visibility timeouts after the first (SQS counts from
+/// each receipt, whatever the invocation did meanwhile); one whose process died in a call (the
+/// Lambda timeout ends it) comes back `None`.
+async fn delivery(
+    deps: &TestDeps,
+    job: &SendJob,
+    first: tokio::time::Instant,
+    n: u32,
+) -> Option<Result<(), RecordError>> {
+    tokio::time::sleep_until(first + VISIBILITY * n).await;
+    tokio::time::timeout(Duration::from_secs(60), send_one(&meta(), job, deadline_now(deps), deps)).await.ok()
+}
+
+/// The first SQS delivery of `job`, now.
+async fn deliver_after(deps: &TestDeps, job: &SendJob, wait: Duration) -> Option<Result<(), RecordError>> {
+    tokio::time::sleep(wait).await;
+    delivery(deps, job, tokio::time::Instant::now(), 0).await
+}
+
+/// `outbound.fifo`'s visibility timeout in `template.yaml`.
+const VISIBILITY: Duration = Duration::from_secs(360);
+
+async fn status(deps: &TestDeps, tenant: &TenantId, job: &SendJob) -> MessageStatus {
+    deps.outbox.outbound(tenant, &job.message_id).await.unwrap().unwrap().status
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_holds_the_message_unknown_and_it_is_never_sent_again() {
+    // Arrange: Meta takes the message, the answer is lost (a timeout, a reset, a garbage 2xx).
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.lose_next_answer();
+
+    // Act
+    let first = deliver_after(&deps, &job, Duration::ZERO).await;
+    let redelivered = deliver_after(&deps, &job, VISIBILITY).await;
+
+    // Assert
+    assert!(matches!(first, Some(Ok(()))), "{first:?}");
+    assert!(matches!(redelivered, Some(Ok(()))), "{redelivered:?}");
+    assert_eq!(deps.cloud.sent().len(), 1, "Meta received it once");
+    assert_eq!(status(&deps, &tenant, &job).await, MessageStatus::Unknown);
+    let month = deps.quality.month(&tenant, &deps.clock.now().utc_month()).await.unwrap();
+    assert_eq!(month.get("unknown"), Some(&1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn definite_failures_are_retried_and_the_message_goes_once() {
+    // Arrange: Meta's 5xx (code 131000, retryable), then a connection refused.
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.fail_next(131_000);
+    deps.cloud.unreachable_next();
+
+    // Act
+    let result = deliver_after(&deps, &job, Duration::ZERO).await;
+
+    // Assert
+    assert!(matches!(result, Some(Ok(()))), "{result:?}");
+    assert_eq!(deps.cloud.sent().len(), 1);
+    assert_eq!(status(&deps, &tenant, &job).await, MessageStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_meta_took_the_message_never_leads_to_a_second_send() {
+    // Arrange: the process dies inside the Graph call, after Meta took the message.
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.die_after_next_send();
+
+    // Act: SQS redelivers after each visibility timeout.
+    let received = tokio::time::Instant::now();
+    let crashed = delivery(&deps, &job, received, 0).await;
+    let first_redelivery = delivery(&deps, &job, received, 1).await;
+    let second_redelivery = delivery(&deps, &job, received, 2).await;
+
+    // Assert
+    assert!(crashed.is_none(), "the process died");
+    assert!(
+        matches!(first_redelivery, Some(Err(RecordError::Retryable(_)))),
+        "the claim outlasts the visibility timeout: {first_redelivery:?}"
+    );
+    assert!(matches!(second_redelivery, Some(Ok(()))), "{second_redelivery:?}");
+    assert_eq!(deps.cloud.sent().len(), 1, "Meta received it once");
+    assert_eq!(status(&deps, &tenant, &job).await, MessageStatus::Unknown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_before_the_request_left_ends_unknown_rather_than_risk_a_second_send() {
+    // Arrange: the process dies between its claim and the request (nothing reached Meta, but
+    // nothing can tell the redelivery so).
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.die_before_next_send();
+
+    // Act
+    let received = tokio::time::Instant::now();
+    let crashed = delivery(&deps, &job, received, 0).await;
+    delivery(&deps, &job, received, 1).await;
+    let settled = delivery(&deps, &job, received, 2).await;
+
+    // Assert
+    assert!(crashed.is_none());
+    assert!(matches!(settled, Some(Ok(()))), "{settled:?}");
+    assert!(deps.cloud.sent().is_empty(), "at most once");
+    assert_eq!(status(&deps, &tenant, &job).await, MessageStatus::Unknown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_webhook_settles_an_unknown_message_by_its_callback_data() {
+    use shared::domain::inbox::StatusChange;
+    // Arrange
+    let (deps, tenant) = deps().await;
+    let job = queued(&deps, &tenant, text()).await;
+    deps.cloud.lose_next_answer();
+    deliver_after(&deps, &job, Duration::ZERO).await;
+    let sent = deps.cloud.sent();
+    let callback = sent[0].1["biz_opaque_callback_data"].as_str().unwrap_or_default().to_owned();
+    let wamid = Wamid::parse("wamid.LOSTANSWER").unwrap();
+    let recipient = ContactProfile { phone: PhoneNumber::parse(PHONE).ok(), ..ContactProfile::default() };
+    let delivered = StatusChange {
+        wamid: &wamid,
+        status: MessageStatus::Delivered,
+        meta_status: "delivered",
+        at: deps.clock.now(),
+        recipient: &recipient,
+        error: None,
+        callback: Some(&callback),
+        retention: RetentionSettings::default(),
+    };
+
+    // Act
+    inbox(&deps).apply_status(&tenant, &delivered, deps.clock.now()).await.unwrap();
+
+    // Assert
+    assert_eq!(callback, callback_data(&job.message_id));
+    assert_eq!(status(&deps, &tenant, &job).await, MessageStatus::Delivered);
+    assert_eq!(deps.cloud.sent().len(), 1);
+}
+
+#[test]
+fn the_send_lease_outlasts_the_outbound_queues_visibility_timeout() {
+    // Arrange: template.yaml as deployed.
+    let template = include_str!("../../../template.yaml");
+    // A resource's lines: from `  Name:` to the next line indented by two spaces or less.
+    let block = |name: &str| -> Vec<&str> {
+        let header = format!("  {name}:");
+        let mut lines = template.lines().skip_while(|l| *l != header).skip(1);
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let mut block = Vec::new();
+        for line in lines.by_ref() {
+            if !line.trim().is_empty() && indent(line) <= 2 {
+                break;
+            }
+            block.push(line);
+        }
+        assert!(!block.is_empty(), "{name} in template.yaml");
+        block
+    };
+    let number = |block: &[&str], field: &str| -> Option<u64> {
+        let field = format!("{field}:");
+        block
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(&field).and_then(|v| v.trim().trim_matches('"').parse().ok()))
+    };
+    let queue = block("OutboundQueue");
+    let function = block("SendFunction");
+
+    // Act
+    let visibility = number(&queue, "VisibilityTimeout").expect("the outbound queue's visibility timeout");
+    let timeout = number(&function, "Timeout").expect("send's timeout");
+    let lease =
+        number(&function, "SEND_LEASE_SECONDS").expect("send's lease, set beside the queue's timeout");
+
+    // Assert
+    assert!(
+        lease >= visibility,
+        "the send lease ({lease} s) must last the visibility timeout ({visibility} s)"
+    );
+    assert!(timeout < visibility, "an invocation ({timeout} s) ends before SQS redelivers ({visibility} s)");
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::domain::ports::{CloudApi, CloudApiError, FetchLeadError, FetchedLead, LeadSource};
+use crate::domain::ports::{
+    CloudApi, CloudApiError, FetchLeadError, FetchedLead, GraphPhoneNumber, LeadSource,
+};
 use crate::domain::whatsapp::GraphLead;
 use crate::domain::Secret;
 
@@ -26,10 +28,11 @@ pub struct GraphClient {
 
 /// An HTTP client builder with TLS ready: installs aws-lc-rs as the process's rustls provider
 /// (idempotent; a second install is refused and harmless), which reqwest needs before it
-/// builds a client.
+/// builds a client. It follows no redirect: every client built here carries a token (Graph,
+/// AI providers), and a redirect would hand it to wherever the `Location` points.
 pub fn http_client_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
 }
 
 impl GraphClient {
@@ -86,6 +89,22 @@ impl LeadSource for GraphClient {
             serde_json::from_str(&body).context("Graph returned a lead that does not parse")?;
         Ok(FetchedLead { lead, raw: body })
     }
+
+    async fn token_owner(&self, token: &Secret) -> Result<String, CloudApiError> {
+        let response = self
+            .http
+            .get(self.url("me"))
+            .query(&[("fields", "id")])
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let answer = graph_answer(response).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| CloudApiError::Unknown(anyhow::anyhow!("Graph answered /me without an id")))
+    }
 }
 
 /// Reads a Graph answer: the JSON of a success, or the Meta error of a failure.
@@ -132,16 +151,32 @@ impl CloudApi for GraphClient {
         body: &serde_json::Value,
     ) -> Result<Option<String>, CloudApiError> {
         let url = self.url(&format!("{}/messages", path_id(phone_number_id)?));
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(token.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(unreachable_graph)?;
-        let answer = graph_answer(response).await?;
-        Ok(answer["messages"][0]["id"].as_str().map(str::to_owned))
+        let response =
+            self.http.post(url).bearer_auth(token.expose()).json(body).send().await.map_err(|e| {
+                // Only a failed connection proves the request never left; a timeout or a reset
+                // after it was written may follow Meta taking the message.
+                if e.is_connect() {
+                    unreachable_graph(e)
+                } else {
+                    CloudApiError::OutcomeUnknown(anyhow::Error::new(e).context("Graph's answer was lost"))
+                }
+            })?;
+        let status = response.status();
+        let answer = graph_answer(response).await.map_err(|error| match error {
+            CloudApiError::Meta { .. } => error,
+            // A 2xx without JSON, an answer cut off, a proxy's error page: Meta may have acted.
+            CloudApiError::Unavailable(e) | CloudApiError::Unknown(e) | CloudApiError::OutcomeUnknown(e) => {
+                CloudApiError::OutcomeUnknown(e.context(format!("Graph answered HTTP {status} unreadably")))
+            }
+        })?;
+        let wamid = answer["messages"][0]["id"].as_str().map(str::to_owned);
+        if wamid.is_none() && body.get("status").is_none() {
+            // A message to someone always gets an id: an answer without one says nothing.
+            return Err(CloudApiError::OutcomeUnknown(anyhow::anyhow!(
+                "Graph answered HTTP {status} without a message id"
+            )));
+        }
+        Ok(wamid)
     }
 
     async fn message_templates(
@@ -170,4 +205,53 @@ impl CloudApi for GraphClient {
         }
         Ok(templates)
     }
+
+    async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &Secret,
+    ) -> Result<GraphPhoneNumber, CloudApiError> {
+        let response = self
+            .http
+            .get(self.url(path_id(phone_number_id)?))
+            .query(&[("fields", NUMBER_FIELDS)])
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let answer = graph_answer(response).await?;
+        serde_json::from_value(answer)
+            .map_err(|e| CloudApiError::Unknown(anyhow::Error::new(e).context("Graph phone number")))
+    }
+
+    async fn waba_phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &Secret,
+    ) -> Result<Vec<GraphPhoneNumber>, CloudApiError> {
+        let mut url = self.url(&format!("{}/phone_numbers", path_id(waba_id)?));
+        let mut numbers = Vec::new();
+        // A WABA has a handful of numbers; the bound keeps a broken cursor from looping.
+        for _ in 0..20 {
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("fields", NUMBER_FIELDS), ("limit", "100")])
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .map_err(unreachable_graph)?;
+            let page = graph_answer(response).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            numbers.extend(data.into_iter().filter_map(|n| serde_json::from_value(n).ok()));
+            match page["paging"]["next"].as_str() {
+                Some(next) if next.starts_with(&self.base_url) => url = next.to_owned(),
+                _ => return Ok(numbers),
+            }
+        }
+        Ok(numbers)
+    }
 }
+
+/// The fields of a phone number Leadline asks for when verifying a connection.
+const NUMBER_FIELDS: &str = "id,display_phone_number,verified_name";

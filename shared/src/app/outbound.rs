@@ -5,15 +5,15 @@
 //! flows of issue #17) refuse exactly the same things — its unit test submits one today.
 
 use crate::domain::inbox::{
-    AgentScope, ContactStore as _, ConversationFilter, ConversationStore as _, NewOutboundMessage,
-    OutboundStore as _, Unsent,
+    AgentScope, ContactStore as _, ConversationFilter, ConversationStore as _, MessageStatus,
+    NewOutboundMessage, OutboundStore as _, Unsent,
 };
 use crate::domain::outbound::{
     check_policy, InvalidMessage, OutboundBody, Refusal, SendJob, TemplateStore as _,
 };
 use crate::domain::ports::{Admission, ConnectionStore as _, Queue as _, RateLimiter as _, TenantStore as _};
 use crate::domain::whatsapp::MetaError;
-use crate::domain::{Clock, MessageId, TenantId};
+use crate::domain::{Clock, ContactId, MessageId, PhoneNumber, TenantId};
 use crate::wiring::Adapters;
 
 /// The ports submitting a message uses, borrowed from the caller's dependencies.
@@ -49,13 +49,22 @@ pub struct Submission<'a> {
     /// For an agent, what they may see: they message only contacts of those conversations.
     /// `None` for everyone else (managers, admins, the chatbot).
     pub scope: Option<&'a AgentScope>,
+    /// The id to store the message under. An idempotent caller reserves (and notes) it before
+    /// submitting, so that its retry after a crash finds what was stored ([`resume`]) rather
+    /// than storing a second message; `None` makes a new one.
+    pub id: Option<&'a MessageId>,
 }
 
-/// A message stored as `queued` and on its way to `send`.
+/// A message stored and on its way to `send` (or, resumed, however far it got).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     /// Leadline's id of the message.
     pub id: MessageId,
+    /// `queued` when submitted; where it is now when resumed.
+    pub status: MessageStatus,
+    /// The contact it is addressed to (`None` when a crashed submission is resumed: it was
+    /// audited when first accepted).
+    pub contact: Option<ContactId>,
 }
 
 impl Accepted {
@@ -154,7 +163,7 @@ pub async fn submit<A: Adapters>(
     ports: &OutboundPorts<'_, A>,
     submission: &Submission<'_>,
 ) -> Result<Accepted, SubmitError> {
-    let Submission { tenant, body, scope } = *submission;
+    let Submission { tenant, body, scope, id } = *submission;
     let now = ports.clock.now();
     let contact = ports.contacts.contact_by_phone(tenant, &body.to).await.map_err(unknown)?;
     // The scope first: an agent gets the same answer for a number outside it as for one nobody
@@ -201,7 +210,10 @@ pub async fn submit<A: Adapters>(
             return Err(SubmitError::PlanLimit { limit });
         }
     }
-    let id = MessageId::generate(now).map_err(unknown)?;
+    let id = match id {
+        Some(id) => id.clone(),
+        None => MessageId::generate(now).map_err(unknown)?,
+    };
     let graph_body = body.graph_body.to_string();
     let message = NewOutboundMessage {
         id: &id,
@@ -212,8 +224,44 @@ pub async fn submit<A: Adapters>(
         retention: tenant_record.retention,
     };
     ports.outbox.store_outbound(tenant, &message, now).await.map_err(unknown)?;
+    enqueue(ports, tenant, &id, &body.to).await?;
+    Ok(Accepted { id, status: MessageStatus::Queued, contact: Some(contact.id.clone()) })
+}
+
+/// Finishes a submission that a crash interrupted, from the id it reserved: a message stored
+/// under `id` that is still `queued` is enqueued again — harmless if it was enqueued before:
+/// `outbound.fifo` drops a duplicate by message id for five minutes, and beyond that `send`
+/// sends only a queued message whose claim it takes. `Ok(None)` when nothing was stored under
+/// `id` (the caller submits it again, under that id).
+///
+/// # Errors
+/// [`SubmitError::NotQueued`] (the message is then failed, as [`submit`] does);
+/// [`SubmitError::Unknown`].
+pub async fn resume<A: Adapters>(
+    ports: &OutboundPorts<'_, A>,
+    tenant: &TenantId,
+    id: &MessageId,
+    recipient: &PhoneNumber,
+) -> Result<Option<Accepted>, SubmitError> {
+    let Some(stored) = ports.outbox.outbound(tenant, id).await.map_err(unknown)? else {
+        return Ok(None);
+    };
+    if stored.status == MessageStatus::Queued {
+        enqueue(ports, tenant, id, recipient).await?;
+    }
+    Ok(Some(Accepted { id: stored.id, status: stored.status, contact: None }))
+}
+
+/// Puts a stored message on `outbound.fifo` (deduplicated by its id); a message the queue does
+/// not take is marked failed.
+async fn enqueue<A: Adapters>(
+    ports: &OutboundPorts<'_, A>,
+    tenant: &TenantId,
+    id: &MessageId,
+    recipient: &PhoneNumber,
+) -> Result<(), SubmitError> {
     let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: id.clone() };
-    if let Err(error) = ports.queue.send_batch(&[job.queue_message(&body.to)]).await {
+    if let Err(error) = ports.queue.send_batch(&[job.queue_message(recipient)]).await {
         tracing::error!(error = format!("{error:#}"), "Outbound message not queued");
         // Stored but never sent: record why, so the message does not wait as `queued` forever.
         let reason = MetaError {
@@ -225,12 +273,12 @@ pub async fn submit<A: Adapters>(
         };
         ports
             .outbox
-            .mark_unsent(tenant, &id, Unsent::Failed, &reason, ports.clock.now())
+            .mark_unsent(tenant, id, Unsent::Failed, &reason, ports.clock.now())
             .await
             .map_err(unknown)?;
         return Err(SubmitError::NotQueued);
     }
-    Ok(Accepted { id })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -242,7 +290,7 @@ mod tests {
     use super::*;
     use crate::adapters::documents::{DocRateLimiter, DocTemplates};
     use crate::domain::inbox::IngestStore as _;
-    use crate::domain::inbox::{ContactProfile, MessageStatus, NewInboundMessage};
+    use crate::domain::inbox::{ContactProfile, NewInboundMessage};
     use crate::domain::outbound::Template;
     use crate::domain::ports::{EncryptionContext, Purpose, Vault as _};
     use crate::domain::tenant::{ApiKey, RetentionSettings, Role, Tenant, WhatsAppConnection};
@@ -282,7 +330,7 @@ mod tests {
             scope: Option<&AgentScope>,
         ) -> Result<Accepted, SubmitError> {
             let body = OutboundBody::parse(&body)?;
-            submit(&self.ports(), &Submission { tenant: &self.tenant, body: &body, scope }).await
+            submit(&self.ports(), &Submission { tenant: &self.tenant, body: &body, scope, id: None }).await
         }
     }
 

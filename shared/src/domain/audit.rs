@@ -6,7 +6,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AuditId, TenantId};
+use super::ids::{AuditId, ContactId, TenantId};
 use super::time::Timestamp;
 use crate::kernel::random::RandomUnavailable;
 use crate::kernel::Page;
@@ -89,6 +89,13 @@ pub struct AuditEntry {
     /// How many records a bulk action touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// The person (contact) whose data the action touched, when it touched one person's data:
+    /// the contact itself, or one of its leads, conversations, messages or records. Never
+    /// shown or stored in the entry (which would then name the person for as long as the
+    /// entry lives): the log keeps it in a link that expires like a person target (P52), and
+    /// uses it to find the entries about one person (P60, [`AuditLog::entries_about`]).
+    #[serde(skip)]
+    pub subject: Option<ContactId>,
 }
 
 impl AuditEntry {
@@ -110,6 +117,7 @@ impl AuditEntry {
             target,
             fields: Vec::new(),
             count: None,
+            subject: None,
         })
     }
 
@@ -125,6 +133,26 @@ impl AuditEntry {
     pub fn with_count(mut self, count: u64) -> Self {
         self.count = Some(count);
         self
+    }
+
+    /// About the data of this person (see [`AuditEntry::subject`]).
+    #[must_use]
+    pub fn about(mut self, contact: &ContactId) -> Self {
+        self.subject = Some(contact.clone());
+        self
+    }
+
+    /// Whose data the entry is about: the subject set, or else the contact it targets.
+    #[must_use]
+    pub fn subject_contact(&self) -> Option<ContactId> {
+        match &self.subject {
+            Some(contact) => Some(contact.clone()),
+            None if self.target.kind == "contact" && self.target.id != ANONYMIZED => {
+                // `*` (a bulk action) is no contact id and parses as none.
+                ContactId::parse(self.target.id.as_str()).ok()
+            }
+            None => None,
+        }
     }
 }
 
@@ -186,6 +214,21 @@ pub trait AuditLog: Send + Sync {
         &self,
         tenant: &TenantId,
         filter: &AuditFilter,
+        after: Option<&str>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Page<AuditEntry>, AuditError>> + Send;
+
+    /// The entries about one person's data ([`AuditEntry::subject_id`] is `contact`), newest
+    /// first, with their targets: the person export's share of the trail (P60), read without
+    /// going through the rest of the trail. Like a person target, the link from an entry to
+    /// its person expires after [`PERSON_TARGET_DAYS`]: older entries are no longer found here.
+    ///
+    /// # Errors
+    /// [`AuditError::InvalidCursor`]; [`AuditError::Unknown`].
+    fn entries_about(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
         after: Option<&str>,
         limit: u16,
     ) -> impl Future<Output = Result<Page<AuditEntry>, AuditError>> + Send;

@@ -3,8 +3,10 @@
 //!
 //! Passwords are hashed by the API (argon2id); this module only stores the PHC string. Access
 //! tokens are JWTs signed with HS256 under a per-tenant key (sealed on the tenant record), with
-//! the algorithm pinned: a token whose header is anything but the one this module writes is
-//! refused before its signature is even looked at.
+//! the algorithm pinned and the key named by `kid` ([`key_id`], which documents rotation): a
+//! token whose header is anything but the one this module writes is refused before its
+//! signature is even looked at. Access tokens name their session (`sid`); the API refuses one
+//! whose session has ended (logout), even before it expires.
 
 use std::future::Future;
 
@@ -190,8 +192,33 @@ pub struct AccessClaims {
 pub const ISSUER: &str = "leadline";
 /// `aud` of every access token.
 pub const AUDIENCE: &str = "leadline-api";
-/// The one header this service writes and accepts: `{"alg":"HS256","typ":"JWT"}`.
-const JWT_HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+/// The one algorithm this service writes and accepts.
+const JWT_ALG: &str = "HS256";
+
+/// The JOSE header: exactly `{"alg":"HS256","typ":"JWT","kid":"<key id>"}`, nothing more (no
+/// `jku`, `jwk`, `crit`…): anything else is refused before the signature is looked at.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtHeader {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+/// The id of a signing key (`kid`): the first 16 hex digits of HMAC-SHA256(key, a fixed label),
+/// so it names the key without revealing anything of it, and a rotated key gets a new id on
+/// its own.
+///
+/// Rotation: seal a new key as the tenant's signing key. Tokens signed with the old one name a
+/// `kid` no key has and are refused (401); clients refresh (refresh tokens are not signed with
+/// it) and get tokens under the new `kid`. To rotate without that one refresh, verify with the
+/// old key as well until [`ACCESS_TOKEN_TTL_SECS`] has passed: [`AccessClaims::claimed_key_id`]
+/// says which key a token needs.
+#[must_use]
+pub fn key_id(key: &[u8]) -> String {
+    let tag = hmac_sha256(key, b"leadline access-token key id");
+    crate::kernel::hex::encode(&tag[..8])
+}
 
 /// Why an access token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -205,6 +232,9 @@ pub enum TokenError {
     /// Past `exp`.
     #[error("expired access token")]
     Expired,
+    /// Its `kid` names no key it may be verified with (rotated away, or made up).
+    #[error("unknown signing key")]
+    UnknownKey,
 }
 
 impl AccessClaims {
@@ -226,8 +256,10 @@ impl AccessClaims {
     /// The signed token.
     #[must_use]
     pub fn sign(&self, key: &[u8]) -> Secret {
+        let header = JwtHeader { alg: JWT_ALG.to_owned(), typ: "JWT".to_owned(), kid: key_id(key) };
+        let header = B64.encode(serde_json::to_vec(&header).unwrap_or_default());
         let payload = B64.encode(serde_json::to_vec(self).unwrap_or_default());
-        let signing_input = format!("{JWT_HEADER}.{payload}");
+        let signing_input = format!("{header}.{payload}");
         let tag = hmac_sha256(key, signing_input.as_bytes());
         Secret::new(format!("{signing_input}.{}", B64.encode(tag)))
     }
@@ -236,29 +268,48 @@ impl AccessClaims {
     /// else may be trusted from a token before [`AccessClaims::verify`].
     #[must_use]
     pub fn claimed_tenant(token: &str) -> Option<TenantId> {
-        Self::unverified(token).ok().map(|claims| claims.tid)
+        Self::unverified(token).ok().map(|(_, claims)| claims.tid)
     }
 
-    fn unverified(token: &str) -> Result<Self, TokenError> {
+    /// The `kid` a token's header names, before verification: which key to verify it with.
+    #[must_use]
+    pub fn claimed_key_id(token: &str) -> Option<String> {
+        Self::unverified(token).ok().map(|(header, _)| header.kid)
+    }
+
+    fn unverified(token: &str) -> Result<(JwtHeader, Self), TokenError> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
-        if header != JWT_HEADER || payload.len() > 2048 {
+        if header.len() > 256 || payload.len() > 2048 {
+            return Err(TokenError::Malformed);
+        }
+        let header: JwtHeader = B64
+            .decode(header)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(TokenError::Malformed)?;
+        if header.alg != JWT_ALG || header.typ != "JWT" {
             return Err(TokenError::Malformed);
         }
         let bytes = B64.decode(payload).map_err(|_| TokenError::Malformed)?;
-        serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+        let claims = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        Ok((header, claims))
     }
 
-    /// Verifies the pinned header, the signature under `key`, issuer, audience and expiry.
+    /// Verifies the pinned header, that its `kid` is `key`'s, the signature under `key`,
+    /// issuer, audience and expiry.
     ///
     /// # Errors
     /// [`TokenError`].
     pub fn verify(token: &str, key: &[u8], now: Timestamp) -> Result<Self, TokenError> {
-        let claims = Self::unverified(token)?;
+        let (header, claims) = Self::unverified(token)?;
+        if header.kid != key_id(key) {
+            return Err(TokenError::UnknownKey);
+        }
         let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let signature = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
         if !HmacKey::new(key).verify(signing_input.as_bytes(), &signature) {
@@ -388,39 +439,54 @@ pub trait Directory: Send + Sync {
         version: u64,
     ) -> impl Future<Output = Result<(), UpdateError>> + Send;
 
-    /// Counts one failed login for `email` in the window that holds `now`, returning the count
-    /// in that window.
+    /// Claims one login attempt for `email` before its password is checked: one conditional
+    /// write that succeeds only while fewer than [`LOGIN_ATTEMPTS_ALLOWED`] attempts were
+    /// claimed in the window holding `now`, so parallel guesses cannot pass the limit. The
+    /// window's counter expires with it: the limit is a wait, never a lockout.
     ///
     /// # Errors
     /// [`DirectoryError::Unknown`].
-    fn count_login_failure(
+    fn claim_login_attempt(
         &self,
         tenant: &TenantId,
         email: &str,
         now: Timestamp,
-    ) -> impl Future<Output = Result<u64, DirectoryError>> + Send;
+    ) -> impl Future<Output = Result<LoginClaim, DirectoryError>> + Send;
 
-    /// Failed logins for `email` in the window that holds `now`.
+    /// Forgets the attempts of the window holding `now` (after a successful login).
     ///
     /// # Errors
     /// [`DirectoryError::Unknown`].
-    fn login_failures(
+    fn reset_login_attempts(
         &self,
         tenant: &TenantId,
         email: &str,
         now: Timestamp,
-    ) -> impl Future<Output = Result<u64, DirectoryError>> + Send;
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
 }
 
-/// Login throttling: at most this many failures per window and email.
-pub const LOGIN_FAILURES_ALLOWED: u64 = 5;
-/// The login-failure window.
+/// The answer of [`Directory::claim_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginClaim {
+    /// The attempt is counted: check the password.
+    Claimed,
+    /// Too many attempts: refuse without checking, and say when to try again.
+    Throttled {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+}
+
+/// Login throttling: at most this many attempts per window and email (a success resets).
+pub const LOGIN_ATTEMPTS_ALLOWED: u64 = 5;
+/// The login-attempt window.
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
 
-/// Seconds until the login window holding `now` ends (the `Retry-After` of a throttled login).
+/// The window holding `now` (its number) and when it ends (epoch seconds).
 #[must_use]
-pub fn login_window_remaining(now: Timestamp) -> i64 {
-    LOGIN_WINDOW_SECS - now.as_secs().rem_euclid(LOGIN_WINDOW_SECS)
+pub const fn login_window(now: Timestamp) -> (i64, i64) {
+    let window = now.as_secs().div_euclid(LOGIN_WINDOW_SECS);
+    (window, (window + 1) * LOGIN_WINDOW_SECS)
 }
 
 #[cfg(test)]
@@ -476,7 +542,7 @@ mod tests {
         let expired = AccessClaims::verify(token.expose(), b"0123456789abcdef0123456789abcdef", later);
 
         assert_eq!(verified, Ok(claims));
-        assert_eq!(other_key, Err(TokenError::BadSignature));
+        assert_eq!(other_key, Err(TokenError::UnknownKey), "another key has another kid");
         assert_eq!(expired, Err(TokenError::Expired));
         assert_eq!(AccessClaims::claimed_tenant(token.expose()), Some(TenantId::parse("tn_1").unwrap()));
     }
@@ -489,13 +555,39 @@ mod tests {
         let (_, rest) = token.expose().split_once('.').unwrap();
         // {"alg":"none","typ":"JWT"}
         let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{rest}");
+        let (header, _) = token.expose().split_once('.').unwrap();
         let (payload, signature) = rest.split_once('.').unwrap();
         let mut claims: serde_json::Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
         claims["tid"] = "tn_other".into();
-        let forged = format!("{JWT_HEADER}.{}.{signature}", B64.encode(claims.to_string()));
+        let forged = format!("{header}.{}.{signature}", B64.encode(claims.to_string()));
 
         assert_eq!(AccessClaims::verify(&none, key, now), Err(TokenError::Malformed));
         assert_eq!(AccessClaims::verify(&forged, key, now), Err(TokenError::BadSignature));
         assert_eq!(AccessClaims::verify("a.b", key, now), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn the_header_names_the_key_and_verification_refuses_an_unknown_or_missing_kid() {
+        let now = Timestamp::from_secs(1_800_000_000);
+        let key = b"0123456789abcdef0123456789abcdef";
+        let token = AccessClaims::issue(&user(), &SessionId::parse("ses_1").unwrap(), now).sign(key);
+        let (header, rest) = token.expose().split_once('.').unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&B64.decode(header).unwrap()).unwrap();
+        let (payload, _) = rest.split_once('.').unwrap();
+        // The same claims re-signed with the right key under another or no kid.
+        let resign = |header: serde_json::Value| {
+            let input = format!("{}.{payload}", B64.encode(header.to_string()));
+            format!("{input}.{}", B64.encode(hmac_sha256(key, input.as_bytes())))
+        };
+        let unknown = resign(serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": "0000000000000000"}));
+        let missing = resign(serde_json::json!({"alg": "HS256", "typ": "JWT"}));
+        let extra = resign(serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": key_id(key), "jku": "x"}));
+
+        assert_eq!(header, serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": key_id(key)}));
+        assert_eq!(AccessClaims::claimed_key_id(token.expose()), Some(key_id(key)));
+        assert_ne!(key_id(key), key_id(b"another key another key another k"));
+        assert_eq!(AccessClaims::verify(&unknown, key, now), Err(TokenError::UnknownKey));
+        assert_eq!(AccessClaims::verify(&missing, key, now), Err(TokenError::Malformed));
+        assert_eq!(AccessClaims::verify(&extra, key, now), Err(TokenError::Malformed));
     }
 }

@@ -158,6 +158,13 @@ pub trait Queue: Send + Sync {
 pub enum Claim {
     /// The caller now owns the key and must `complete` or `release` it.
     Acquired,
+    /// The caller now owns the key, taken over from a holder that ran past its deadline (it
+    /// crashed) after noting how far it got ([`IdempotencyStore::note`]): resume from
+    /// `progress` rather than start again. The note stays with the claim.
+    Resumed {
+        /// What the previous holder noted.
+        progress: String,
+    },
     /// Someone else holds the key and their claim has not expired: try again later.
     InProgress,
     /// The work was done before; here is what it produced.
@@ -208,6 +215,20 @@ pub trait IdempotencyStore: Send + Sync {
         now: Timestamp,
         in_progress_until: Timestamp,
     ) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send;
+
+    /// Notes how far the holder of a claim in progress got (e.g. the id it reserved for what
+    /// it creates), so that whoever takes the claim over after a crash resumes the same work
+    /// ([`Claim::Resumed`]) instead of doing it a second time. A later note replaces it;
+    /// `release` and the end of the record forget it.
+    ///
+    /// # Errors
+    /// [`IdempotencyError::ClaimLost`] when the caller no longer holds the claim;
+    /// [`IdempotencyError::Unknown`] when the store failed.
+    fn note(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        progress: &str,
+    ) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
 
     /// Records the result of the work and ends the claim.
     ///
@@ -456,6 +477,16 @@ pub trait TenantRouting: Send + Sync {
         phone_number_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
 
+    /// The tenant a WhatsApp phone number id is connected to, with the WhatsApp Business
+    /// Account it was connected under (the webhook's `entry[].id` must be that one).
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn number_route(
+        &self,
+        phone_number_id: &str,
+    ) -> impl Future<Output = Result<Option<NumberRoute>, TenantStoreError>> + Send;
+
     /// The tenant a Facebook Page is connected to (Lead Ads routing).
     ///
     /// # Errors
@@ -464,6 +495,15 @@ pub trait TenantRouting: Send + Sync {
         &self,
         page_id: &str,
     ) -> impl Future<Output = Result<Option<TenantId>, TenantStoreError>> + Send;
+}
+
+/// Where a WhatsApp phone number id routes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberRoute {
+    /// The tenant that connected the number.
+    pub tenant_id: TenantId,
+    /// The WhatsApp Business Account the number was verified in when it was connected.
+    pub waba_id: String,
 }
 
 /// A change to a tenant.
@@ -516,6 +556,19 @@ pub trait RateLimiter: Send + Sync {
     fn admit(
         &self,
         tenant: &TenantId,
+        per_minute: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
+
+    /// Counts one request without a valid credential from `source` (the client's address as
+    /// the gateway saw it) and says whether it is within `per_minute`: login, refresh and the
+    /// other anonymous routes are limited per address, not per tenant.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unknown`].
+    fn admit_source(
+        &self,
+        source: &str,
         per_minute: u32,
         now: Timestamp,
     ) -> impl Future<Output = Result<Admission, RateLimitError>> + Send;
@@ -586,6 +639,16 @@ pub trait LeadSource: Send + Sync {
         leadgen_id: &str,
         page_token: &super::secret::Secret,
     ) -> impl Future<Output = Result<FetchedLead, FetchLeadError>> + Send;
+
+    /// `GET /<version>/me?fields=id` with `token`: the id of the object the token acts as. For a
+    /// Page access token that is the Page; for a user token, the user.
+    ///
+    /// # Errors
+    /// [`CloudApiError`] (code 190 for a token Graph does not accept).
+    fn token_owner(
+        &self,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<String, CloudApiError>> + Send;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,10 +666,16 @@ pub enum CloudApiError {
         /// The error as Meta gave it.
         error: super::whatsapp::MetaError,
     },
-    /// Graph could not be reached, timed out, or failed without an error body: retry.
+    /// Graph could not be reached (the request never left), or failed without an error body
+    /// where that cannot mean it acted: retry.
     #[error("Graph unavailable")]
     Unavailable(#[source] anyhow::Error),
-    /// Anything else (an unreadable success answer).
+    /// The request was sent, but no answer says what Meta did with it (a timeout or a reset
+    /// after the request was written, a 2xx that does not parse or names no message, a gateway
+    /// error without Meta's body): Meta may have taken it. A send must not be repeated.
+    #[error("Graph's answer was lost or unreadable: the outcome is unknown")]
+    OutcomeUnknown(#[source] anyhow::Error),
+    /// Anything else (a request that could not be made).
     #[error("Graph call failed")]
     Unknown(#[from] anyhow::Error),
 }
@@ -617,7 +686,9 @@ pub trait CloudApi: Send + Sync {
     /// mark-as-read).
     ///
     /// # Errors
-    /// [`CloudApiError`].
+    /// [`CloudApiError::Meta`] when Meta answered with an error; [`CloudApiError::Unavailable`]
+    /// only when Meta cannot have received the request; [`CloudApiError::OutcomeUnknown`] when
+    /// it may have (never resend those); [`CloudApiError::Unknown`].
     fn send_message(
         &self,
         phone_number_id: &str,
@@ -635,4 +706,41 @@ pub trait CloudApi: Send + Sync {
         waba_id: &str,
         token: &super::secret::Secret,
     ) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudApiError>> + Send;
+
+    /// `GET /<version>/<phone_number_id>?fields=id,display_phone_number,verified_name` with
+    /// `token`: the number as that token sees it. Graph answers code 190 for a token it does not
+    /// accept and code 100 for a number that does not exist or the token may not read.
+    ///
+    /// # Errors
+    /// [`CloudApiError`].
+    fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<GraphPhoneNumber, CloudApiError>> + Send;
+
+    /// Every number of a WhatsApp Business Account (`GET /<waba_id>/phone_numbers`, all pages)
+    /// as `token` sees them.
+    ///
+    /// # Errors
+    /// [`CloudApiError`].
+    fn waba_phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &super::secret::Secret,
+    ) -> impl Future<Output = Result<Vec<GraphPhoneNumber>, CloudApiError>> + Send;
+}
+
+/// A business phone number as Graph describes it (`GET /<phone_number_id>`, or one entry of
+/// `GET /<waba_id>/phone_numbers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphPhoneNumber {
+    /// The phone number id.
+    pub id: String,
+    /// The number as Meta displays it (e.g. `+1 555-010-0000`).
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    /// The business name Meta verified for it.
+    #[serde(default)]
+    pub verified_name: Option<String>,
 }

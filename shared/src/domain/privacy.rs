@@ -121,6 +121,9 @@ pub enum DayQueue {
     Expiry,
     /// Message content of the conversation reaches the sanitizing age (P51).
     Sanitize,
+    /// An outbound message of the conversation has been `unknown` for the settle deadline:
+    /// reconciliation ends it `failed` (`outcome-unknown`) unless a status settled it.
+    Settle,
 }
 
 impl DayQueue {
@@ -130,6 +133,7 @@ impl DayQueue {
         match self {
             Self::Expiry => "expire",
             Self::Sanitize => "sanitize",
+            Self::Settle => "settle",
         }
     }
 }

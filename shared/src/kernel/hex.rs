@@ -1,29 +1,17 @@
-//! Lowercase hex encoding and decoding of bytes.
+//! Lowercase hex encoding and decoding of bytes, through the `hex` crate: this module only fixes
+//! the shapes the code base uses (lowercase out; exactly `N` bytes in).
 
 /// `bytes` as lowercase hex, two digits a byte.
 #[must_use]
 pub fn encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
+    ::hex::encode(bytes)
 }
 
 /// Exactly `N` bytes from `2 * N` hex digits (either case); `None` for anything else.
 #[must_use]
 pub fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (slot, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let high = char::from(pair[0]).to_digit(16)?;
-        let low = char::from(pair[1]).to_digit(16)?;
-        *slot = u8::try_from(high * 16 + low).ok()?;
-    }
+    ::hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -46,5 +34,6 @@ mod tests {
         assert_eq!(decode::<4>("12abcdeg"), None);
         assert_eq!(decode::<4>("+2abcdef"), None);
         assert_eq!(decode::<2>("12abcdef"), None);
+        assert_eq!(decode::<0>(""), Some([]));
     }
 }

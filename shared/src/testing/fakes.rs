@@ -48,6 +48,8 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
 #[derive(Debug, Default, Clone)]
 pub struct MemoryLeadAds {
     leads: Arc<Mutex<HashMap<String, String>>>,
+    /// Page access tokens Graph accepts, and the Page each acts as.
+    pages: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl MemoryLeadAds {
@@ -59,7 +61,26 @@ impl MemoryLeadAds {
     }
 }
 
+impl MemoryLeadAds {
+    /// Registers a Page access token: `GET /me` with it answers `page_id`, as Graph does.
+    pub fn register_page(&self, page_id: &str, token: &str) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.insert(token.to_owned(), page_id.to_owned());
+        }
+    }
+}
+
 impl LeadSource for MemoryLeadAds {
+    async fn token_owner(
+        &self,
+        token: &crate::domain::Secret,
+    ) -> Result<String, crate::domain::ports::CloudApiError> {
+        let owner = self.pages.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.get(token.expose()).cloned();
+        owner.ok_or_else(|| {
+            cloud::graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+        })
+    }
+
     async fn fetch_lead(
         &self,
         leadgen_id: &str,

@@ -17,6 +17,7 @@ struct IdemRecord {
     payload_hash: String,
     until: Timestamp,
     response: Option<String>,
+    progress: Option<String>,
 }
 
 impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
@@ -29,7 +30,7 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
         use crate::domain::ports::Claim;
         let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
-        if let Some(existing) = records.get(&key) {
+        if let Some(existing) = records.get_mut(&key) {
             if existing.payload_hash != request.payload_hash {
                 return Ok(Claim::Mismatch);
             }
@@ -39,6 +40,12 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
             if existing.until > now {
                 return Ok(Claim::InProgress);
             }
+            // Taken over from a holder that crashed: its note stays with the claim.
+            existing.until = in_progress_until;
+            return Ok(match &existing.progress {
+                Some(progress) => Claim::Resumed { progress: progress.clone() },
+                None => Claim::Acquired,
+            });
         }
         records.insert(
             key,
@@ -46,9 +53,26 @@ impl crate::domain::ports::IdempotencyStore for MemoryIdempotency {
                 payload_hash: request.payload_hash.to_owned(),
                 until: in_progress_until,
                 response: None,
+                progress: None,
             },
         );
         Ok(Claim::Acquired)
+    }
+
+    async fn note(
+        &self,
+        request: &crate::domain::ports::IdempotencyRequest<'_>,
+        progress: &str,
+    ) -> Result<(), crate::domain::ports::IdempotencyError> {
+        let mut records = self.records.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let key = (request.tenant_id.clone(), request.scope.to_owned(), request.key.to_owned());
+        match records.get_mut(&key) {
+            Some(record) if record.response.is_none() && record.payload_hash == request.payload_hash => {
+                record.progress = Some(progress.to_owned());
+                Ok(())
+            }
+            _ => Err(crate::domain::ports::IdempotencyError::ClaimLost),
+        }
     }
 
     async fn complete(

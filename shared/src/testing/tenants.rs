@@ -212,6 +212,18 @@ impl TenantRouting for MemoryTenantStore {
         Ok(self.state()?.routes.get(phone_number_id).cloned())
     }
 
+    async fn number_route(
+        &self,
+        phone_number_id: &str,
+    ) -> Result<Option<crate::domain::ports::NumberRoute>, TenantStoreError> {
+        let state = self.state()?;
+        let Some(tenant_id) = state.routes.get(phone_number_id) else { return Ok(None) };
+        Ok(state.connections.get(tenant_id).map(|connection| crate::domain::ports::NumberRoute {
+            tenant_id: tenant_id.clone(),
+            waba_id: connection.waba_id.clone(),
+        }))
+    }
+
     async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {
         Ok(self.state()?.page_routes.get(page_id).cloned())
     }

@@ -192,7 +192,7 @@ pub async fn request<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
         .into());
     }
     deps.audit(principal, "ai.suggestion_request", target("conversation", conversation.id.as_str()), |e| {
-        e.with_fields([format!("kind={}", request.kind.as_str())])
+        e.with_fields([format!("kind={}", request.kind.as_str())]).about(&conversation.contact_id)
     })
     .await;
     Ok(json_response(StatusCode::ACCEPTED, &suggestion))

@@ -1,25 +1,22 @@
-//! CSV for exports (RFC 4180): fields quoted when they hold a comma, quote or line break, and
-//! cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return)
-//! prefixed with `'` (OWASP's CSV-injection advice) — an export must be safe to open.
+//! CSV for exports, written by the `csv` crate (RFC 4180: fields quoted when they hold a comma,
+//! quote or line break; CRLF line ends). Cells that a spreadsheet would run as a formula (`=`,
+//! `+`, `-`, `@`, tab, carriage return first) are prefixed with `'` (OWASP's CSV-injection
+//! advice): an export must be safe to open.
 
-use std::fmt::Write as _;
-
-/// One CSV table.
-#[derive(Debug, Default)]
+/// One CSV table, in memory.
+#[derive(Debug)]
 pub struct Csv {
-    text: String,
+    writer: csv::Writer<Vec<u8>>,
+    /// The first write that failed (none can, into memory; kept rather than dropped).
+    failed: Option<csv::Error>,
 }
 
-fn cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+/// The cell as written: a would-be formula defused.
+fn defused(value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
-        value.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
+        value
     }
 }
 
@@ -27,21 +24,31 @@ impl Csv {
     /// A table with this header.
     #[must_use]
     pub fn new(header: &[&str]) -> Self {
-        let mut csv = Self::default();
+        let writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+        let mut csv = Self { writer, failed: None };
         csv.row(header.iter().map(|h| (*h).to_owned()));
         csv
     }
 
     /// Appends a row.
     pub fn row(&mut self, cells: impl IntoIterator<Item = String>) {
-        let line: Vec<String> = cells.into_iter().map(|c| cell(&c)).collect();
-        let _ = write!(self.text, "{}\r\n", line.join(","));
+        let written = self.writer.write_record(cells.into_iter().map(defused));
+        if let (Err(error), None) = (written, &self.failed) {
+            self.failed = Some(error);
+        }
     }
 
     /// The text.
-    #[must_use]
-    pub fn into_string(self) -> String {
-        self.text
+    ///
+    /// # Errors
+    /// When a row could not be written.
+    pub fn into_string(self) -> anyhow::Result<String> {
+        if let Some(error) = self.failed {
+            return Err(error.into());
+        }
+        let bytes =
+            self.writer.into_inner().map_err(|e| anyhow::anyhow!("CSV not flushed: {}", e.error()))?;
+        Ok(String::from_utf8(bytes)?)
     }
 }
 
@@ -60,9 +67,19 @@ mod tests {
         let mut csv = Csv::new(&["a", "b"]);
         csv.row(["x,y".to_owned(), "say \"hi\"\nbye".to_owned()]);
         csv.row(["=HYPERLINK(\"http://evil\")".to_owned(), "-1".to_owned()]);
+        csv.row(["+1".to_owned(), "@SUM(A1)".to_owned()]);
+
+        let text = csv.into_string().expect("written");
+
         assert_eq!(
-            csv.into_string(),
-            "a,b\r\n\"x,y\",\"say \"\"hi\"\"\nbye\"\r\n\"'=HYPERLINK(\"\"http://evil\"\")\",'-1\r\n"
+            text,
+            "a,b\r\n\"x,y\",\"say \"\"hi\"\"\nbye\"\r\n\"'=HYPERLINK(\"\"http://evil\"\")\",'-1\r\n'+1,'@SUM(A1)\r\n"
         );
+        // And a CSV reader reads back exactly the cells (defused).
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<Vec<String>> =
+            reader.records().map(|r| r.expect("row").iter().map(str::to_owned).collect()).collect();
+        assert_eq!(rows[0], ["x,y", "say \"hi\"\nbye"]);
+        assert_eq!(rows[1], ["'=HYPERLINK(\"http://evil\")", "'-1"]);
     }
 }

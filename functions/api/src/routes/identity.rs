@@ -1,7 +1,9 @@
 //! Users, sessions and API keys (P12, P13, P14).
 //!
-//! - Login checks the password against its argon2id hash, after the throttle: at most
-//!   [`LOGIN_FAILURES_ALLOWED`] failures per email per 15 minutes, then 429 until the window ends.
+//! - Login claims the attempt first (one conditional write, at most 5 per email per 15 minutes:
+//!   parallel guesses cannot pass), then checks the argon2id hash; past the limit 429 until the
+//!   window ends (a wait, never a lockout); a success resets. Anonymous routes are also limited
+//!   per source address (`crate::handle`).
 //!   Unknown emails cost the same time as known ones and answer the same 401.
 //! - A login starts a session: an access token (JWT, 15 minutes) and a refresh token. Refreshing
 //!   rotates the refresh token; presenting a rotated one again revokes the whole session (token
@@ -15,8 +17,8 @@ use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::credential::BearerParts;
 use shared::domain::identity::{
-    AccessClaims, CreateUserError, Directory, Session, UpdateError, User, UserStatus, UserView, Versioned,
-    ACCESS_TOKEN_TTL_SECS, INVITATION_PREFIX, INVITATION_TTL_SECS, LOGIN_FAILURES_ALLOWED, REFRESH_PREFIX,
+    AccessClaims, CreateUserError, Directory, LoginClaim, Session, UpdateError, User, UserStatus, UserView,
+    Versioned, ACCESS_TOKEN_TTL_SECS, INVITATION_PREFIX, INVITATION_TTL_SECS, REFRESH_PREFIX,
     SESSION_TTL_SECS,
 };
 use shared::domain::ports::{ApiKeyStore, TenantStore};
@@ -302,16 +304,17 @@ pub async fn login<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
     let body: LoginBody = json_body(ctx.body)?;
     let email = normalized_email(&body.email)?;
     let now = deps.clock.now();
-    let failures = deps.directory.login_failures(&body.tenant_id, &email, now).await?;
-    if failures >= LOGIN_FAILURES_ALLOWED {
-        let wait = shared::domain::identity::login_window_remaining(now);
+    // The attempt is claimed before the password is looked at: parallel guesses cannot pass.
+    if let LoginClaim::Throttled { retry_after_secs } =
+        deps.directory.claim_login_attempt(&body.tenant_id, &email, now).await?
+    {
         return Err(Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "login-throttled",
-            "Too many failed logins",
-            "too many failed logins for this email; try again later",
+            "Too many login attempts",
+            "too many login attempts for this email; try again after Retry-After seconds",
         )
-        .with_retry_after(u64::try_from(wait).unwrap_or(60))
+        .with_retry_after(retry_after_secs)
         .into());
     }
     let tenant = deps.tenants.tenant(&body.tenant_id).await?.filter(|t| t.status == TenantStatus::Active);
@@ -327,14 +330,13 @@ pub async fn login<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
         }
     };
     let (Some(tenant), Some(Versioned { value: user, .. }), true) = (tenant, user, verified) else {
-        deps.directory.count_login_failure(&body.tenant_id, &email, now).await?;
         tracing::info!("Login refused");
         return Err(unauthorized());
     };
     if user.status != UserStatus::Active {
-        deps.directory.count_login_failure(&body.tenant_id, &email, now).await?;
         return Err(unauthorized());
     }
+    deps.directory.reset_login_attempts(&body.tenant_id, &email, now).await?;
     tracing::info!(user_id = %user.id, "Login");
     let response = start_session(deps, &tenant, &user).await?;
     let principal = user_principal(&tenant, &user);

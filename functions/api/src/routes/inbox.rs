@@ -328,7 +328,7 @@ pub async fn update_conversation<A: Adapters>(
         deps.records.add_activity(&principal.tenant_id, &current.contact_id, &activity).await?;
     }
     deps.audit(principal, "conversation.update", target("conversation", current.id.as_str()), |e| {
-        e.with_fields(fields)
+        e.with_fields(fields).about(&current.contact_id)
     })
     .await;
     Ok(json_response(StatusCode::OK, &updated))

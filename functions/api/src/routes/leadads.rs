@@ -5,6 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::app::secrets::seal_tenant_secret;
+use shared::app::verification::verify_page;
 use shared::domain::ports::{ConnectionStore, Purpose};
 use shared::domain::tenant::PageConnection;
 use shared::domain::{Clock, Secret};
@@ -48,12 +49,16 @@ impl From<&PageConnection> for PageView {
 /// Connects (or replaces) the tenant's Page.
 ///
 /// # Errors
-/// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the Page.
+/// 403 unless a tenant admin calls; 400 for a bad body; 422 naming the check when Graph does not
+/// confirm the token as this Page's; 409 when another tenant has the Page; 502 when Meta refuses
+/// otherwise, 503 when Graph cannot be reached.
 pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
     let request: ConnectPage = json_body(ctx.body)?;
     let page_id = meta_id("page_id", &request.page_id)?;
     let token = validated_token("page_access_token", &request.page_access_token)?;
+    // Only a token that acts as this Page connects it (no squatting).
+    verify_page(&deps.lead_ads, &page_id, &Secret::new(token.to_owned())).await?;
     let sealed =
         seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::PageAccessToken, token.as_bytes()).await?;
     let connection = PageConnection { page_id, page_access_token: sealed, connected_at: deps.clock.now() };

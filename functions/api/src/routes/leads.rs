@@ -130,7 +130,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     };
     let view = deps.leads.create_lead(&principal.tenant_id, &lead).await?;
     deps.audit(principal, "lead.create", target("lead", view.id.as_str()), |e| {
-        e.with_fields(["contact", "stage", "owner", "origin"])
+        e.with_fields(["contact", "stage", "owner", "origin"]).about(&view.contact_id)
     })
     .await;
     Ok(json_response(StatusCode::CREATED, &view))
@@ -200,7 +200,9 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         };
         deps.records.add_activity(&principal.tenant_id, &updated.contact_id, &activity).await?;
     }
-    deps.audit(principal, "lead.update", target("lead", updated.id.as_str()), |e| e.with_fields(fields))
-        .await;
+    deps.audit(principal, "lead.update", target("lead", updated.id.as_str()), |e| {
+        e.with_fields(fields).about(&updated.contact_id)
+    })
+    .await;
     Ok(json_response(StatusCode::OK, &updated))
 }

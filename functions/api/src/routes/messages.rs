@@ -5,6 +5,13 @@
 //! The checks and the store-and-enqueue are [`shared::app::outbound::submit`], which `inbound`
 //! uses too; this route adds what is the API's own: the `Idempotency-Key`, the audit entry and
 //! the quality counters (P24) of what the API accepted or refused.
+//!
+//! Exactly once per key, crashes included: the key is claimed, then the message id is reserved
+//! and noted on the claim before anything is stored. A retry that finds the claim lapsed (the
+//! first request died) resumes from that id: what was stored is enqueued again under the same
+//! id (the queue drops the duplicate; `send` sends only what it can claim), what was not is
+//! submitted under it. A retry while the first is still running gets 409 with `Retry-After`,
+//! and retrying then answers the first request's result.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
@@ -27,8 +34,8 @@ use crate::{target, Adapters, Ctx, Deps};
 pub struct Accepted {
     /// Leadline's id of the message.
     pub id: MessageId,
-    /// `queued`.
-    pub status: String,
+    /// `queued` (a retry after a crash answers where the message is now).
+    pub status: shared::domain::inbox::MessageStatus,
 }
 
 /// An outbound message as `GET /v1/messages/{id}` shows it.
@@ -36,7 +43,9 @@ pub struct Accepted {
 pub struct MessageStatusView {
     /// Leadline's id.
     pub id: MessageId,
-    /// `queued`, `sent`, `delivered`, `read`, `failed` or `blocked`.
+    /// `queued`, `sent`, `delivered`, `read`, `failed`, `blocked`, or `unknown`: handed to Meta
+    /// without an answer saying whether Meta took it (never sent again; its status webhook or,
+    /// after a day, a `failed` with `outcome-unknown` settles it).
     pub status: shared::domain::inbox::MessageStatus,
     /// Meta's id, once sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,8 +79,12 @@ impl From<MessageView> for MessageStatusView {
     }
 }
 
-/// How long a claimed key blocks a concurrent request with the same key.
-const CLAIM_SECS: u64 = 30;
+/// How long a claimed key blocks a concurrent request with the same key: past the API's
+/// timeout (30 s), so that a takeover never races a live holder.
+const CLAIM_SECS: u64 = 35;
+/// What a 409 in progress asks the client to wait before retrying (the first request usually
+/// ends well within it).
+const IN_PROGRESS_RETRY_SECS: u64 = 2;
 
 fn idempotency_key(ctx: &Ctx<'_>) -> Result<String, ApiError> {
     let key =
@@ -107,8 +120,18 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         payload_hash: &hash,
     };
     let now = deps.clock.now();
-    match deps.idempotency.claim(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS))).await? {
-        Claim::Acquired => {}
+    let (id, resumed) = match deps
+        .idempotency
+        .claim(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS)))
+        .await?
+    {
+        Claim::Acquired => {
+            // Reserved and noted before anything is stored: a retry after a crash resumes it.
+            let id = MessageId::generate(now).map_err(anyhow::Error::new)?;
+            deps.idempotency.note(&request, id.as_str()).await?;
+            (id, false)
+        }
+        Claim::Resumed { progress } => (MessageId::parse(progress).map_err(anyhow::Error::new)?, true),
         Claim::Completed { response } => {
             let accepted: Accepted = serde_json::from_str(&response).map_err(anyhow::Error::new)?;
             return Ok(json_response(StatusCode::ACCEPTED, &accepted));
@@ -120,42 +143,86 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             ));
         }
         Claim::InProgress => {
-            return Err(Problem::conflict("a request with this Idempotency-Key is in progress").into());
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is in progress: retry with the same key and body \
+                     after Retry-After seconds to get its result (never a second message)",
+            )
+            .with_retry_after(IN_PROGRESS_RETRY_SECS)
+            .into());
         }
-    }
-    let scope = principal.agent_scope();
-    let submission = Submission { tenant: &principal.tenant_id, body: &body, scope: scope.as_ref() };
-    let outcome = outbound::submit(&deps.outbound_ports(), &submission).await;
-    if let Ok(accepted) = &outcome {
-        deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
-            e.with_fields([body.kind.as_str()])
-        })
-        .await;
-    }
-    let metric = match &outcome {
-        Ok(_) => Some(outbound::Accepted::QUALITY_METRIC),
-        Err(error) => error.quality_metric(),
     };
-    if let Some(metric) = metric {
-        if let Err(error) = deps.quality.count(&principal.tenant_id, metric, deps.clock.now()).await {
-            tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
+    let ports = deps.outbound_ports();
+    let resumed = if resumed {
+        // The first request died after reserving `id`: finish what it stored, if anything.
+        outbound::resume(&ports, &principal.tenant_id, &id, &body.to).await
+    } else {
+        Ok(None)
+    };
+    let outcome = match resumed {
+        Ok(Some(accepted)) => Ok(accepted),
+        Ok(None) => {
+            let scope = principal.agent_scope();
+            let submission = Submission {
+                tenant: &principal.tenant_id,
+                body: &body,
+                scope: scope.as_ref(),
+                id: Some(&id),
+            };
+            let outcome = outbound::submit(&ports, &submission).await;
+            if let Ok(accepted) = &outcome {
+                deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
+                    let entry = e.with_fields([body.kind.as_str()]);
+                    match &accepted.contact {
+                        Some(contact) => entry.about(contact),
+                        None => entry,
+                    }
+                })
+                .await;
+            }
+            let metric = match &outcome {
+                Ok(_) => Some(outbound::Accepted::QUALITY_METRIC),
+                Err(error) => error.quality_metric(),
+            };
+            if let Some(metric) = metric {
+                if let Err(error) = deps.quality.count(&principal.tenant_id, metric, deps.clock.now()).await {
+                    tracing::warn!(error = format!("{error:#}"), "Quality counter not updated");
+                }
+            }
+            outcome
         }
-    }
+        Err(error) => Err(error),
+    };
     match outcome {
         Ok(accepted) => {
-            let accepted = Accepted { id: accepted.id, status: "queued".to_owned() };
+            let accepted = Accepted { id: accepted.id, status: accepted.status };
             let response = serde_json::to_string(&accepted).map_err(anyhow::Error::new)?;
             deps.idempotency.complete(&request, &response, deps.clock.now()).await?;
             Ok(json_response(StatusCode::ACCEPTED, &accepted))
         }
         Err(error) => {
-            // Nothing was sent: the key may be used again once the cause is fixed.
+            if may_have_stored(&error)
+                && deps.outbox.outbound(&principal.tenant_id, &id).await.ok() != Some(None)
+            {
+                // The message may be stored: keep the claim, so that the retry (once it lapses)
+                // resumes this id instead of storing a second message.
+                return Err(error.into());
+            }
+            // Nothing is stored, or it is stored failed: the key may be used again.
             if let Err(release) = deps.idempotency.release(&request).await {
                 tracing::warn!(error = format!("{release:#}"), "Idempotency claim not released");
             }
             Err(error.into())
         }
     }
+}
+
+/// Whether a failed submission may have left a stored, queued message behind: only a store
+/// failure can (refusals come before storing; a message the queue refused is stored failed).
+const fn may_have_stored(error: &SubmitError) -> bool {
+    matches!(error, SubmitError::Unknown(_))
 }
 
 /// `GET /v1/messages/{message_id}`.

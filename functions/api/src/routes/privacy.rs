@@ -8,20 +8,18 @@ use std::collections::BTreeMap;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::ai::{SuggestionStore as _, SuggestionView};
-use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _, PERSON_TARGET_DAYS};
-use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore as _};
-use shared::domain::inbox::{
-    ConsentEventView, ContactFilter, ContactKey, ContactStore, ContactView, ConversationFilter,
-    ConversationStore, ConversationView, LeadFilter, LeadStore, LeadView, MessageView,
-};
+use shared::domain::audit::{AuditEntry, AuditFilter, AuditLog as _};
+use shared::domain::identity::{Directory as _, UserView};
+use shared::domain::inbox::{ContactFilter, ContactKey, ContactStore};
 use shared::domain::ports::{ConnectionStore, TenantStore};
 use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore};
-use shared::domain::{Clock, ContactId, ErasureId, PhoneNumber, TenantId};
+use shared::domain::{Clock, ErasureId, PhoneNumber, TenantId};
+use shared::kernel::Page;
 use shared::lambda::http::{json_response, Problem};
 
-use super::csv::{opt, Csv};
-use super::inbox::{Query, MAX_LIMIT};
+use super::export::{self, tables::csv_bundle, Budget, Part, Resume, BATCH, CSV_PAGE_BYTES, PAGE_BYTES};
+pub use super::export::{ContactExport, ConversationExport};
+use super::inbox::Query;
 use super::json_body;
 use crate::errors::ApiError;
 use crate::{target, Adapters, Ctx, Deps};
@@ -67,327 +65,24 @@ pub enum PersonExport {
     Csv(CsvExport),
 }
 
-/// Everything stored about one person.
+/// Everything stored about one person, or (when `next` is given) one page of it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Export {
     /// Who.
     pub subject: Subject,
     /// When the export was made, epoch ms.
     pub exported_at: i64,
-    /// Each contact record the identifier leads to, with everything linked to it.
+    /// Each contact record the identifier leads to, with everything linked to it. On a page:
+    /// the part of each that the page holds (a contact or conversation continued on the next
+    /// page appears there again with the rest of its lists).
     pub contacts: Vec<ContactExport>,
-    /// The audit entries about those contacts (what the team did with their data), newest
-    /// first.
+    /// The audit entries about the person's data (what the team did with their contact, leads,
+    /// conversations, messages and records), newest first per contact.
     pub audit: Vec<AuditEntry>,
-}
-
-/// One contact and everything linked to it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ContactExport {
-    /// The contact.
-    pub contact: ContactView,
-    /// Its consent ledger.
-    pub consent_ledger: Vec<ConsentEventView>,
-    /// Its leads.
-    pub leads: Vec<LeadView>,
-    /// Its conversations with their messages (and statuses).
-    pub conversations: Vec<ConversationExport>,
-    /// Its notes, tasks and appointments.
-    pub records: Vec<ContactRecord>,
-    /// Its timeline, newest first.
-    pub timeline: Vec<Activity>,
-}
-
-/// A conversation and its messages.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ConversationExport {
-    /// The conversation.
-    pub conversation: ConversationView,
-    /// Its messages, oldest first.
-    pub messages: Vec<MessageView>,
-    /// AI suggestions (replies, summaries, sentiment) requested on it (P30), oldest first.
-    pub ai_suggestions: Vec<SuggestionView>,
-}
-
-/// Every page of a listing.
-async fn all<T, E, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<shared::kernel::Page<T>, E>>,
-    ApiError: From<E>,
-{
-    let mut items = Vec::new();
-    let mut after = None;
-    loop {
-        let next = page(after).await?;
-        items.extend(next.items);
-        match next.next {
-            Some(cursor) => after = Some(cursor),
-            None => return Ok(items),
-        }
-    }
-}
-
-async fn export_contact<A: Adapters>(
-    deps: &Deps<A>,
-    tenant: &TenantId,
-    contact: ContactView,
-) -> Result<ContactExport, ApiError> {
-    let (conversations_of, leads_of) = (&deps.conversations, &deps.leads);
-    let owned: ContactId = contact.id.clone();
-    let id = &owned;
-    let consent_ledger = deps.contacts.consent_ledger(tenant, id).await?;
-    let by_contact = LeadFilter { contact: Some(owned.clone()), ..LeadFilter::default() };
-    let by_contact = &by_contact;
-    let every = &ConversationFilter::default();
-    let leads =
-        all(|after| async move { leads_of.leads(tenant, by_contact, after.as_deref(), MAX_LIMIT).await })
-            .await?;
-    let conversations = all(|after| async move {
-        conversations_of.conversations(tenant, Some(id), every, after.as_deref(), MAX_LIMIT).await
-    })
-    .await?;
-    let mut exported = Vec::with_capacity(conversations.len());
-    for conversation in conversations {
-        let cid = conversation.id.clone();
-        let cid = &cid;
-        let messages = all(|after| async move {
-            conversations_of.messages(tenant, cid, after.as_deref(), MAX_LIMIT).await
-        })
-        .await?;
-        let ai_suggestions = deps.suggestions.suggestions(tenant, cid).await?;
-        exported.push(ConversationExport { conversation, messages, ai_suggestions });
-    }
-    let mut records = Vec::new();
-    for kind in RecordKind::ALL {
-        let store = &deps.records;
-        records.extend(
-            all(|after| async move { store.records(tenant, id, kind, after.as_deref(), MAX_LIMIT).await })
-                .await?,
-        );
-    }
-    let timeline = deps.records.activities(tenant, id, None, u16::MAX).await?;
-    Ok(ContactExport { contact, consent_ledger, leads, conversations: exported, records, timeline })
-}
-
-/// The audit entries whose target is one of `contacts`, newest first: one pass over the last
-/// year of the trail (older entries no longer name anyone, P52).
-async fn audit_about<A: Adapters>(
-    deps: &Deps<A>,
-    tenant: &TenantId,
-    contacts: &[ContactExport],
-) -> Result<Vec<AuditEntry>, ApiError> {
-    if contacts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<String> = contacts.iter().map(|c| c.contact.id.to_string()).collect();
-    let since = deps.clock.now().as_millis() - PERSON_TARGET_DAYS * 86_400_000;
-    let filter = &AuditFilter { since: Some(since), ..AuditFilter::default() };
-    let log = &deps.audit;
-    let mut entries =
-        all(|after| async move { log.entries(tenant, filter, after.as_deref(), MAX_LIMIT).await }).await?;
-    entries.retain(|e| ids.contains(&e.target.id));
-    Ok(entries)
-}
-
-/// `format=json` (default) or `format=csv`.
-fn wants_csv(query: &Query) -> Result<bool, ApiError> {
-    match query.get("format").map(String::as_str) {
-        None | Some("json") => Ok(false),
-        Some("csv") => Ok(true),
-        Some(_) => Err(Problem::bad_request("format must be json or csv").into()),
-    }
-}
-
-/// An enum's bare JSON string (or any value's JSON), for a CSV cell.
-fn json_cell<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
-    }
-}
-
-/// The export as CSV tables, one per kind of record, keyed by file name.
-fn csv_bundle(contacts: &[ContactExport], audit: &[AuditEntry]) -> BTreeMap<&'static str, String> {
-    let mut people = Csv::new(&[
-        "id",
-        "phone",
-        "user_id",
-        "email",
-        "name",
-        "first_seen_at",
-        "last_seen_at",
-        "last_inbound_at",
-        "service_window_until",
-        "consent_state",
-        "consent_source",
-        "consent_at",
-    ]);
-    let mut consent = Csv::new(&["contact_id", "kind", "source", "at"]);
-    let mut leads = Csv::new(&["contact_id", "id", "page_id", "received_at", "lead_json", "source_json"]);
-    let mut conversations = Csv::new(&["contact_id", "id", "state", "started_at", "last_message_at"]);
-    let mut messages = Csv::new(&[
-        "conversation_id",
-        "id",
-        "wamid",
-        "direction",
-        "type",
-        "timestamp",
-        "status",
-        "statuses_json",
-        "error_json",
-        "payload_json",
-    ]);
-    let mut records = Csv::new(&[
-        "contact_id",
-        "id",
-        "kind",
-        "text",
-        "due_at",
-        "assignee",
-        "done_at",
-        "starts_at",
-        "ends_at",
-        "location",
-        "created_at",
-        "updated_at",
-    ]);
-    let mut timeline = Csv::new(&["contact_id", "at", "kind", "ref_id", "detail", "actor_json"]);
-    let mut suggestions = Csv::new(&[
-        "conversation_id",
-        "id",
-        "kind",
-        "status",
-        "replies_json",
-        "summary",
-        "sentiment",
-        "reason",
-        "requested_at",
-        "finished_at",
-    ]);
-    for export in contacts {
-        let c = &export.contact;
-        for r in &export.records {
-            records.row([
-                c.id.to_string(),
-                r.id.to_string(),
-                r.kind.as_str().to_owned(),
-                r.text.clone(),
-                opt(r.due_at),
-                opt(r.assignee.as_ref()),
-                opt(r.done_at),
-                opt(r.starts_at),
-                opt(r.ends_at),
-                opt(r.location.as_ref()),
-                r.created_at.to_string(),
-                r.updated_at.to_string(),
-            ]);
-        }
-        for a in &export.timeline {
-            timeline.row([
-                c.id.to_string(),
-                a.at.to_string(),
-                a.kind.clone(),
-                opt(a.ref_id.as_ref()),
-                opt(a.detail.as_ref()),
-                opt(a.actor.as_ref().map(json_cell)),
-            ]);
-        }
-        people.row([
-            c.id.to_string(),
-            opt(c.phone.as_ref()),
-            opt(c.user_id.as_ref()),
-            opt(c.email.as_ref()),
-            opt(c.name.as_ref()),
-            c.first_seen_at.to_string(),
-            c.last_seen_at.to_string(),
-            opt(c.last_inbound_at),
-            opt(c.service_window_until),
-            opt(c.consent.as_ref().map(|s| json_cell(&s.state))),
-            opt(c.consent.as_ref().map(|s| json_cell(&s.source))),
-            opt(c.consent.as_ref().map(|s| s.at)),
-        ]);
-        for event in &export.consent_ledger {
-            consent.row([
-                c.id.to_string(),
-                json_cell(&event.kind),
-                json_cell(&event.source),
-                event.at.to_string(),
-            ]);
-        }
-        for lead in &export.leads {
-            leads.row([
-                c.id.to_string(),
-                lead.id.clone(),
-                lead.page_id.clone().unwrap_or_default(),
-                lead.received_at.to_string(),
-                lead.lead.to_string(),
-                lead.source.to_string(),
-            ]);
-        }
-        for conversation in &export.conversations {
-            let v = &conversation.conversation;
-            conversations.row([
-                c.id.to_string(),
-                v.id.to_string(),
-                v.state.as_str().to_owned(),
-                v.started_at.to_string(),
-                v.last_message_at.to_string(),
-            ]);
-            for m in &conversation.messages {
-                messages.row([
-                    m.conversation_id.to_string(),
-                    m.id.to_string(),
-                    opt(m.wamid.as_ref()),
-                    m.direction.clone(),
-                    m.kind.clone(),
-                    m.timestamp.to_string(),
-                    json_cell(&m.status),
-                    json_cell(&m.statuses),
-                    opt(m.error.as_ref().map(json_cell)),
-                    opt(m.payload.as_ref()),
-                ]);
-            }
-            for suggestion in &conversation.ai_suggestions {
-                suggestions.row([
-                    suggestion.conversation_id.to_string(),
-                    suggestion.id.to_string(),
-                    suggestion.kind.as_str().to_owned(),
-                    suggestion.status.as_str().to_owned(),
-                    json_cell(&suggestion.result.replies),
-                    opt(suggestion.result.summary.as_ref()),
-                    opt(suggestion.result.sentiment.as_ref().map(json_cell)),
-                    opt(suggestion.reason.as_ref()),
-                    suggestion.requested_at.to_string(),
-                    opt(suggestion.finished_at),
-                ]);
-            }
-        }
-    }
-    let mut trail = Csv::new(&["id", "at", "action", "actor_json", "target_json", "fields", "count"]);
-    for e in audit {
-        trail.row([
-            e.id.to_string(),
-            e.at.to_string(),
-            e.action.clone(),
-            json_cell(&e.actor),
-            json_cell(&e.target),
-            e.fields.join(" "),
-            opt(e.count),
-        ]);
-    }
-    BTreeMap::from([
-        ("audit.csv", trail.into_string()),
-        ("records.csv", records.into_string()),
-        ("timeline.csv", timeline.into_string()),
-        ("contacts.csv", people.into_string()),
-        ("consent.csv", consent.into_string()),
-        ("leads.csv", leads.into_string()),
-        ("conversations.csv", conversations.into_string()),
-        ("messages.csv", messages.into_string()),
-        ("ai_suggestions.csv", suggestions.into_string()),
-    ])
+    /// When the export is too large for one answer: pass as `cursor` (with the same `phone` or
+    /// `email`) for the next page; absent on the last (and on an export that fits in one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// A CSV export: the same records, one table per kind, as `{file name: CSV text}`.
@@ -399,56 +94,135 @@ pub struct CsvExport {
     pub exported_at: i64,
     /// `contacts.csv`, `consent.csv`, `leads.csv`, `conversations.csv`, `messages.csv`,
     /// `records.csv` (notes, tasks, appointments), `timeline.csv`, `audit.csv`,
-    /// `ai_suggestions.csv`.
+    /// `ai_suggestions.csv`. On a page: the rows that page holds, under each table's header.
     pub files: BTreeMap<&'static str, String>,
+    /// As in the JSON export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
-/// `GET /v1/privacy/export?phone=…|email=…[&format=csv]`: every stored datum about that person.
+/// `format=json` (default) or `format=csv`.
+fn wants_csv(query: &Query) -> Result<bool, ApiError> {
+    match query.get("format").map(String::as_str) {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(Problem::bad_request("format must be json or csv").into()),
+    }
+}
+
+/// Where the next page of a person's export starts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "s")]
+enum PersonAt {
+    /// In the data of the `index`th contact the identifier leads to.
+    #[serde(rename = "c")]
+    Contact {
+        #[serde(rename = "i")]
+        index: usize,
+        #[serde(rename = "w")]
+        part: Part,
+    },
+    /// In the audit entries about the `index`th contact.
+    #[serde(rename = "a")]
+    Audit {
+        #[serde(rename = "i")]
+        index: usize,
+        #[serde(rename = "w")]
+        at: Resume,
+    },
+}
+
+/// `GET /v1/privacy/export?phone=…|email=…[&format=csv][&cursor=…]`: every stored datum about
+/// that person, a page at a time when it is too large for one answer (see [`export`](super::export)).
 ///
 /// # Errors
-/// 403 unless a tenant admin calls; 400 unless exactly one valid identifier is given.
+/// 403 unless a tenant admin calls; 400 unless exactly one valid identifier is given, or for a
+/// cursor this export did not hand out.
 pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
     let csv = wants_csv(ctx.query)?;
     let (key, subject) =
         subject(ctx.query.get("phone").map(String::as_str), ctx.query.get("email").map(String::as_str))?;
-    let mut contacts = Vec::new();
-    for contact in deps.contacts.find_contacts(tenant, &key).await? {
-        contacts.push(export_contact(deps, tenant, contact).await?);
-    }
-    let audit = audit_about(deps, tenant, &contacts).await?;
+    let mut position =
+        export::decode(ctx.query)?.unwrap_or(PersonAt::Contact { index: 0, part: Part::START });
+    let found = deps.contacts.find_contacts(tenant, &key).await?;
+    let mut budget = Budget::new(if csv { CSV_PAGE_BYTES } else { PAGE_BYTES });
+    let (mut contacts, mut audit) = (Vec::new(), Vec::new());
+    let next = loop {
+        match position {
+            PersonAt::Contact { index, part } => {
+                let Some(contact) = found.get(index).cloned() else {
+                    position = PersonAt::Audit { index: 0, at: Resume::default() };
+                    continue;
+                };
+                let (share, left) =
+                    export::contact_page(deps, tenant, contact, part.clone(), &mut budget).await?;
+                if left.as_ref() != Some(&part) {
+                    contacts.push(share);
+                }
+                match left {
+                    Some(part) => break Some(PersonAt::Contact { index, part }),
+                    None => position = PersonAt::Contact { index: index + 1, part: Part::START },
+                }
+            }
+            PersonAt::Audit { index, at } => {
+                let Some(contact) = found.get(index) else { break None };
+                let (log, id) = (&deps.audit, &contact.id);
+                match export::section(at, &mut budget, &mut audit, |after| async move {
+                    log.entries_about(tenant, id, after.as_deref(), BATCH).await
+                })
+                .await?
+                {
+                    Some(at) => break Some(PersonAt::Audit { index, at }),
+                    None => position = PersonAt::Audit { index: index + 1, at: Resume::default() },
+                }
+            }
+        }
+    };
     let messages: usize = contacts.iter().flat_map(|c| &c.conversations).map(|c| c.messages.len()).sum();
-    tracing::info!(contacts = contacts.len(), messages, csv, "Personal data export served");
+    tracing::info!(
+        contacts = found.len(),
+        messages,
+        csv,
+        more = next.is_some(),
+        "Personal data export page served"
+    );
     let subject_id = deps.contacts.contact_id_of(tenant, &key).await?;
     deps.audit(principal, "privacy.export", target("contact", subject_id.as_str()), |e| {
-        e.with_count(contacts.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
+        e.with_count(found.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
     })
     .await;
     let exported_at = deps.clock.now().as_millis();
+    let next = next.as_ref().and_then(export::encode);
     let body = if csv {
-        PersonExport::Csv(CsvExport { subject, exported_at, files: csv_bundle(&contacts, &audit) })
+        let files = csv_bundle(&contacts, &audit, None)?;
+        PersonExport::Csv(CsvExport { subject, exported_at, files, next })
     } else {
-        PersonExport::Json(Export { subject, exported_at, contacts, audit })
+        PersonExport::Json(Export { subject, exported_at, contacts, audit, next })
     };
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// Contacts per page of the tenant-wide export (each with everything linked to it).
-const TENANT_EXPORT_PAGE: u16 = 25;
-
 /// One page of the tenant-wide export.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TenantExportPage {
-    /// The tenant's own records (first page only).
+    /// The tenant's own records and settings (first page only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<TenantRecords>,
     /// When, epoch ms.
     pub exported_at: i64,
-    /// Contacts with everything linked to them (JSON).
+    /// Its users (JSON; never a password hash, session or secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<UserView>>,
+    /// Contacts with everything linked to them (JSON). A contact or conversation continued on
+    /// the next page appears there again with the rest of its lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<ContactExport>>,
-    /// The same as CSV tables (`format=csv`).
+    /// Its audit trail, newest first (JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Vec<AuditEntry>>,
+    /// The same as CSV tables (`format=csv`), with `users.csv`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<BTreeMap<&'static str, String>>,
     /// Pass as `cursor` for the next page; absent on the last.
@@ -456,25 +230,139 @@ pub struct TenantExportPage {
     pub next: Option<String>,
 }
 
-/// The tenant's own records: organisation and connections (never the tokens).
+/// The tenant's own records: organisation, settings, retention, plan and connections (never a
+/// token or key).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TenantRecords {
-    /// The tenant.
-    pub id: TenantId,
-    /// Its name.
-    pub name: String,
-    /// When it was created, epoch ms.
-    pub created_at: i64,
+    /// The tenant, its settings, retention and plan.
+    #[serde(flatten)]
+    pub tenant: super::tenants::TenantView,
     /// The WhatsApp connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whatsapp: Option<super::whatsapp::ConnectionView>,
     /// The Lead Ads Page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_ads: Option<super::leadads::PageView>,
+    /// The AI provider (never its key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai: Option<super::ai::AiConnectionView>,
 }
 
-/// `GET /v1/privacy/export/tenant[?cursor=…&format=csv]`: all of the tenant's data, a page of
-/// contacts at a time (the tenant's own records on the first page).
+/// Where the next page of the tenant export starts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "s")]
+enum TenantAt {
+    /// In the users.
+    #[serde(rename = "u")]
+    Users {
+        #[serde(rename = "w")]
+        at: Resume,
+    },
+    /// In the contacts: `list` points at the current one, `part` says where in it.
+    #[serde(rename = "c")]
+    Contacts {
+        #[serde(rename = "l")]
+        list: Resume,
+        #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+        part: Option<Part>,
+    },
+    /// In the audit trail.
+    #[serde(rename = "a")]
+    Audit {
+        #[serde(rename = "w")]
+        at: Resume,
+    },
+}
+
+async fn tenant_records<A: Adapters>(deps: &Deps<A>, tenant: &TenantId) -> Result<TenantRecords, ApiError> {
+    let record = deps
+        .tenants
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
+    Ok(TenantRecords {
+        tenant: (&record).into(),
+        whatsapp: deps.connections.whatsapp_connection(tenant).await?.as_ref().map(Into::into),
+        lead_ads: deps.connections.page_connection(tenant).await?.as_ref().map(Into::into),
+        ai: deps.connections.ai_connection(tenant).await?.as_ref().map(Into::into),
+    })
+}
+
+/// What one page of the tenant export holds.
+#[derive(Debug, Default)]
+struct TenantShare {
+    users: Vec<UserView>,
+    contacts: Vec<ContactExport>,
+    audit: Vec<AuditEntry>,
+}
+
+/// Fills `budget` from `position` on; where the next page starts.
+async fn tenant_page<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    mut position: TenantAt,
+    budget: &mut Budget,
+    share: &mut TenantShare,
+) -> Result<Option<TenantAt>, ApiError> {
+    loop {
+        position = match position {
+            TenantAt::Users { at } => {
+                let directory = &deps.directory;
+                let left = export::section(at, budget, &mut share.users, |after| async move {
+                    let page = directory.users(tenant, after.as_deref(), BATCH).await?;
+                    Ok::<_, ApiError>(Page {
+                        items: page.items.iter().map(UserView::from).collect(),
+                        next: page.next,
+                    })
+                })
+                .await?;
+                match left {
+                    Some(at) => return Ok(Some(TenantAt::Users { at })),
+                    None => TenantAt::Contacts { list: Resume::default(), part: None },
+                }
+            }
+            TenantAt::Contacts { list, mut part } => {
+                if !budget.read() {
+                    return Ok(Some(TenantAt::Contacts { list, part }));
+                }
+                let page = deps
+                    .contacts
+                    .contacts(tenant, &ContactFilter::default(), list.after.as_deref(), BATCH)
+                    .await?;
+                for (index, contact) in page.items.into_iter().enumerate().skip(usize::from(list.skip)) {
+                    let here = Resume::at(list.after.clone(), index);
+                    let from = part.take().unwrap_or(Part::START);
+                    let (exported, left) =
+                        export::contact_page(deps, tenant, contact, from.clone(), budget).await?;
+                    // A page that filled up before giving anything of this contact leaves it whole
+                    // to the next.
+                    if left.as_ref() != Some(&from) {
+                        share.contacts.push(exported);
+                    }
+                    if let Some(left) = left {
+                        return Ok(Some(TenantAt::Contacts { list: here, part: Some(left) }));
+                    }
+                }
+                match page.next {
+                    Some(next) => TenantAt::Contacts { list: Resume::at(Some(next), 0), part: None },
+                    None => TenantAt::Audit { at: Resume::default() },
+                }
+            }
+            TenantAt::Audit { at } => {
+                let (log, every) = (&deps.audit, &AuditFilter::default());
+                let left = export::section(at, budget, &mut share.audit, |after| async move {
+                    log.entries(tenant, every, after.as_deref(), BATCH).await
+                })
+                .await?;
+                return Ok(left.map(|at| TenantAt::Audit { at }));
+            }
+        };
+    }
+}
+
+/// `GET /v1/privacy/export/tenant[?cursor=…&format=csv]`: all of the tenant's data, a bounded
+/// page at a time: its own records and settings (first page), its users, its contacts with
+/// everything linked to them, its audit trail.
 ///
 /// # Errors
 /// 403 unless a tenant admin calls; 400 for a bad cursor or format.
@@ -482,45 +370,41 @@ pub async fn tenant_export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
     let principal = ctx.tenant()?;
     let tenant_id = &principal.tenant_id;
     let csv = wants_csv(ctx.query)?;
-    let after = super::inbox::cursor(ctx.query)?;
-    let tenant = match after {
+    let position: Option<TenantAt> = export::decode(ctx.query)?;
+    let tenant = match position {
         Some(_) => None,
-        None => {
-            let record = deps
-                .tenants
-                .tenant(tenant_id)
-                .await?
-                .ok_or_else(|| ApiError::from(Problem::not_found("tenant not found")))?;
-            Some(TenantRecords {
-                id: record.id,
-                name: record.name,
-                created_at: record.created_at.as_millis(),
-                whatsapp: deps.connections.whatsapp_connection(tenant_id).await?.as_ref().map(Into::into),
-                lead_ads: deps.connections.page_connection(tenant_id).await?.as_ref().map(Into::into),
-            })
-        }
+        None => Some(tenant_records(deps, tenant_id).await?),
     };
-    let page = deps
-        .contacts
-        .contacts(tenant_id, &ContactFilter::default(), after.as_deref(), TENANT_EXPORT_PAGE)
-        .await?;
-    let mut contacts = Vec::with_capacity(page.items.len());
-    for contact in page.items {
-        contacts.push(export_contact(deps, tenant_id, contact).await?);
-    }
-    tracing::info!(contacts = contacts.len(), csv, "Tenant export page served");
+    let mut budget = Budget::new(if csv { CSV_PAGE_BYTES } else { PAGE_BYTES });
+    let mut share = TenantShare::default();
+    let start = position.unwrap_or(TenantAt::Users { at: Resume::default() });
+    let next = tenant_page(deps, tenant_id, start, &mut budget, &mut share).await?;
+    tracing::info!(
+        users = share.users.len(),
+        contacts = share.contacts.len(),
+        audit = share.audit.len(),
+        csv,
+        more = next.is_some(),
+        "Tenant export page served"
+    );
     deps.audit(principal, "privacy.tenant_export", target("tenant", tenant_id.as_str()), |e| {
-        e.with_count(contacts.len() as u64)
+        e.with_count(share.contacts.len() as u64)
     })
     .await;
-    let (contacts, files) =
-        if csv { (None, Some(csv_bundle(&contacts, &[]))) } else { (Some(contacts), None) };
+    let TenantShare { users, contacts, audit } = share;
+    let (users, contacts, audit, files) = if csv {
+        (None, None, None, Some(csv_bundle(&contacts, &audit, Some(&users))?))
+    } else {
+        (Some(users), Some(contacts), Some(audit), None)
+    };
     let body = TenantExportPage {
         tenant,
         exported_at: deps.clock.now().as_millis(),
+        users,
         contacts,
+        audit,
         files,
-        next: page.next.as_deref().map(super::inbox::encode_cursor),
+        next: next.as_ref().and_then(export::encode),
     };
     Ok(json_response(StatusCode::OK, &body))
 }

@@ -6,6 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::app::secrets::seal_tenant_secret;
+use shared::app::verification::verify_number;
 use shared::domain::ports::{ConnectionStore, Purpose};
 use shared::domain::tenant::WhatsAppConnection;
 use shared::domain::{Clock, PhoneNumber, Secret};
@@ -59,7 +60,9 @@ impl From<&WhatsAppConnection> for ConnectionView {
 /// Connects (or replaces) the tenant's number.
 ///
 /// # Errors
-/// 403 unless a tenant admin calls; 400 for a bad body; 409 when another tenant has the number.
+/// 403 unless a tenant admin calls; 400 for a bad body; 422 naming the check when Graph does not
+/// confirm, with the token given, that the number is the WABA's; 409 when another tenant has the
+/// number; 502 when Meta refuses otherwise, 503 when Graph cannot be reached.
 pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let admin = ctx.tenant()?;
     let request: ConnectWhatsApp = json_body(ctx.body)?;
@@ -68,6 +71,8 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let display = PhoneNumber::parse(&request.display_phone_number)
         .map_err(|e| ApiError(Problem::bad_request(format!("display_phone_number: {e}"))))?;
     let token = validated_token("access_token", &request.access_token)?;
+    // Only a number the token may read, of the WABA named, is connected (no squatting).
+    verify_number(&deps.cloud, &phone_number_id, &waba_id, &display, &Secret::new(token.to_owned())).await?;
     let sealed =
         seal_tenant_secret(&deps.vault, &admin.tenant_id, Purpose::WhatsAppAccessToken, token.as_bytes())
             .await?;

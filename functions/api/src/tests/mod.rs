@@ -10,12 +10,15 @@ use shared::domain::privacy::{ErasureStore, PurgeStore};
 use shared::domain::{PhoneNumber, TenantId, Timestamp};
 use shared::kernel::digest::sha256;
 use shared::testing::{
-    Fakes, LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryPrivacy,
-    MemoryQueue, MemoryTenantStore,
+    Fakes, LocalVault, ManualClock, MemoryCloud, MemoryDocs, MemoryIdempotency, MemoryInbox, MemoryLeadAds,
+    MemoryPrivacy, MemoryQueue, MemoryTenantStore,
 };
 
 use super::*;
 
+mod abuse;
+mod exports;
+mod idempotency;
 mod privacy;
 mod scope;
 mod sending;
@@ -30,6 +33,12 @@ pub(super) fn deps() -> TestDeps {
     let tenant_store = MemoryTenantStore::default();
     let privacy = MemoryPrivacy::default();
     let inbox = MemoryInbox::default();
+    // Graph knows the number of `CONNECT` and the test Pages, each with its own token.
+    let cloud = MemoryCloud::default();
+    cloud.register_number("106540352242922", "+1 555-010-0001", "102290129340398", "EAAG-secret-token");
+    let lead_ads = MemoryLeadAds::default();
+    lead_ads.register_page("109876543210987", "EAAPAGE-secret");
+    lead_ads.register_page("109876543210988", "EAAPAGE-secret-2");
     Deps {
         config: Config {
             store: StoreConfig { table_name: "t".into(), key_table_name: "k".into(), kms_key_id: "k".into() },
@@ -39,6 +48,7 @@ pub(super) fn deps() -> TestDeps {
             graph_api_version: "v23.0".into(),
             suggest_queue_url: "s".into(),
             ai_providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
+            anonymous_per_minute: ANONYMOUS_REQUESTS_PER_MINUTE,
         },
         tenants: tenant_store.clone(),
         api_keys: tenant_store.clone(),
@@ -64,7 +74,8 @@ pub(super) fn deps() -> TestDeps {
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
         quality: DocQuality::new(docs),
-        cloud: MemoryCloud::default(),
+        cloud,
+        lead_ads,
     }
 }
 
@@ -177,8 +188,11 @@ async fn disconnecting_queues_the_deletion_of_meta_data_unless_the_legal_hold_is
     let set = handle(request("PUT", "/v1/settings/retention", Some(&held_key), hold), &deps).await;
     assert_eq!(set.status(), StatusCode::OK);
     assert_eq!(json(&set)["legal_hold"], true);
-    for (key, page_id) in [(&plain_key, "109876543210987"), (&held_key, "109876543210988")] {
-        let page = format!(r#"{{"page_id":"{page_id}","page_access_token":"EAAPAGE-secret"}}"#);
+    for (key, page_id, token) in [
+        (&plain_key, "109876543210987", "EAAPAGE-secret"),
+        (&held_key, "109876543210988", "EAAPAGE-secret-2"),
+    ] {
+        let page = format!(r#"{{"page_id":"{page_id}","page_access_token":"{token}"}}"#);
         let connected = handle(request("PUT", "/v1/leadads", Some(key), &page), &deps).await;
         assert_eq!(connected.status(), StatusCode::OK);
     }

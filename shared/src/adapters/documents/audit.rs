@@ -67,7 +67,18 @@ impl<D: DocTable> AuditLog for DocAuditLog<D> {
             Some(ExpiresAt::after(at, std::time::Duration::from_secs(days.unsigned_abs() * 86_400)))
         };
         let mut stored = entry.clone();
-        let mut writes = Vec::with_capacity(2);
+        let mut writes = Vec::with_capacity(3);
+        if let Some(subject) = entry.subject_contact() {
+            // The entry as the person's export shows it (target included), filed under them and
+            // gone when the person link goes.
+            writes.push(DocWrite::Put {
+                key: keys::audit_subject(tenant, &subject, entry.at, &entry.id),
+                entity: "audit_subject",
+                body: to_json(entry)?,
+                expires_at: days(PERSON_TARGET_DAYS),
+                precondition: Precondition::Absent,
+            });
+        }
         if names_a_person(&entry.target) {
             // The entry itself never names the person; the link that does expires first.
             stored.target.id = ANONYMIZED.to_owned();
@@ -142,6 +153,33 @@ impl<D: DocTable> AuditLog for DocAuditLog<D> {
                 return Ok(Page { items, next: cursor });
             }
         }
+    }
+
+    async fn entries_about(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<AuditEntry>, AuditError> {
+        let prefix = keys::audit_subject_prefix(contact);
+        let after = match cursor_within(after, &prefix) {
+            Some(Err(())) => return Err(AuditError::InvalidCursor),
+            Some(Ok(a)) => Some(a),
+            None => None,
+        };
+        let pk = keys::tenant_partition(tenant);
+        let (docs, next) =
+            self.table.query_docs(&pk, &prefix, after, (limit.max(1), false), self.table.now()).await?;
+        let items = docs
+            .iter()
+            .map(|doc| {
+                let mut entry = from_json::<AuditEntry>(doc)?.value;
+                entry.subject = Some(contact.clone());
+                Ok(entry)
+            })
+            .collect::<Result<Vec<_>, AuditError>>()?;
+        Ok(Page { items, next })
     }
 }
 

@@ -160,25 +160,36 @@ impl<D: DocTable> Directory for DocDirectory<D> {
         }
     }
 
-    async fn count_login_failure(
+    async fn claim_login_attempt(
         &self,
         tenant: &TenantId,
         email: &str,
         now: Timestamp,
-    ) -> Result<u64, DirectoryError> {
-        let window = now.as_secs().div_euclid(LOGIN_WINDOW_SECS);
-        let expires = ExpiresAt::from_epoch_secs((window + 1) * LOGIN_WINDOW_SECS);
-        Ok(self.table.increment(&keys::login_failures(tenant, email, window), expires).await?)
+    ) -> Result<LoginClaim, DirectoryError> {
+        let (window, ends) = login_window(now);
+        let key = keys::login_attempts(tenant, email, window);
+        let expires = ExpiresAt::from_epoch_secs(ends);
+        match self.table.increment_within(&key, LOGIN_ATTEMPTS_ALLOWED, expires).await? {
+            Some(_) => Ok(LoginClaim::Claimed),
+            None => Ok(LoginClaim::Throttled {
+                retry_after_secs: u64::try_from(ends - now.as_secs()).unwrap_or(1).max(1),
+            }),
+        }
     }
 
-    async fn login_failures(
+    async fn reset_login_attempts(
         &self,
         tenant: &TenantId,
         email: &str,
         now: Timestamp,
-    ) -> Result<u64, DirectoryError> {
-        let window = now.as_secs().div_euclid(LOGIN_WINDOW_SECS);
-        Ok(self.table.counter(&keys::login_failures(tenant, email, window), now).await?)
+    ) -> Result<(), DirectoryError> {
+        let (window, _) = login_window(now);
+        let delete = DocWrite::Delete {
+            key: keys::login_attempts(tenant, email, window),
+            precondition: Precondition::None,
+        };
+        self.table.write_docs(vec![delete], now).await.map_err(anyhow::Error::new)?;
+        Ok(())
     }
 }
 

@@ -30,6 +30,22 @@ impl<D: DocTable> RateLimiter for DocRateLimiter<D> {
         Ok(Admission::Limited { retry_after_secs })
     }
 
+    async fn admit_source(
+        &self,
+        source: &str,
+        per_minute: u32,
+        now: Timestamp,
+    ) -> Result<Admission, RateLimitError> {
+        let minute = now.as_secs().div_euclid(60);
+        let expires = ExpiresAt::from_epoch_secs((minute + 2) * 60);
+        let count = self.table.increment(&keys::source_window(source, minute), expires).await?;
+        if count <= u64::from(per_minute) {
+            return Ok(Admission::Allowed);
+        }
+        let retry_after_secs = u64::try_from(60 - now.as_secs().rem_euclid(60)).unwrap_or(60);
+        Ok(Admission::Limited { retry_after_secs })
+    }
+
     async fn admit_message(
         &self,
         tenant: &TenantId,

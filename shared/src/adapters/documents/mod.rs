@@ -26,8 +26,8 @@ use crate::domain::audit::{
 };
 use crate::domain::crm::{Activity, ContactRecord, RecordError, RecordKind, RecordStore};
 use crate::domain::identity::{
-    CreateUserError, Directory, DirectoryError, Session, UpdateError, User, UserStatus, Versioned,
-    LOGIN_WINDOW_SECS,
+    login_window, CreateUserError, Directory, DirectoryError, LoginClaim, Session, UpdateError, User,
+    UserStatus, Versioned, LOGIN_ATTEMPTS_ALLOWED,
 };
 use crate::domain::outbound::{QualityError, QualityMeter, Template, TemplateError, TemplateStore};
 use crate::domain::ports::{Admission, RateLimitError, RateLimiter};

@@ -2,10 +2,11 @@
 //!
 //! One item per (tenant, scope, key): `idem_status` `IN_PROGRESS` or `COMPLETED`, the payload
 //! hash, `in_progress_until` (epoch ms) and `expires_at` (TTL, at least seven days away).
-//! A claim is one conditional PutItem that succeeds when no live record exists, or when the
-//! record is an in-progress claim for the same payload whose holder ran past its deadline.
-//! When it fails, DynamoDB returns the existing record (`ReturnValuesOnConditionCheckFailure`),
-//! so deciding between in-progress, completed and mismatch costs no second read.
+//! A claim is one conditional PutItem that succeeds when no live record exists. When it fails,
+//! DynamoDB returns the existing record (`ReturnValuesOnConditionCheckFailure`), so deciding
+//! between in-progress, completed and mismatch costs no second read. A claim in progress for
+//! the same payload whose holder ran past its deadline is taken over with a second, conditional
+//! write on the old deadline (compare-and-swap), which keeps the holder's `progress` note.
 
 use std::time::Duration;
 
@@ -43,19 +44,30 @@ impl DynamoIdempotency {
     }
 }
 
-fn decide(existing: &Item, request: &IdempotencyRequest<'_>, now: Timestamp) -> Claim {
+/// What an existing record means to a claim.
+enum Existing {
+    /// The answer.
+    Decided(Claim),
+    /// A claim in progress for this payload whose holder ran past this deadline (epoch ms).
+    Lapsed(i64),
+}
+
+fn decide(existing: &Item, request: &IdempotencyRequest<'_>, now: Timestamp) -> Existing {
     if is_expired(existing, now) {
         // Raced with a replacement of an expired record; the other writer owns it now.
-        return Claim::InProgress;
+        return Existing::Decided(Claim::InProgress);
     }
     if existing.opt_string(attr::PAYLOAD_HASH) != Some(request.payload_hash) {
-        return Claim::Mismatch;
+        return Existing::Decided(Claim::Mismatch);
     }
     match existing.opt_string(attr::IDEM_STATUS) {
-        Some(COMPLETED) => {
-            Claim::Completed { response: existing.opt_string(attr::RESPONSE).unwrap_or_default().to_owned() }
-        }
-        _ => Claim::InProgress,
+        Some(COMPLETED) => Existing::Decided(Claim::Completed {
+            response: existing.opt_string(attr::RESPONSE).unwrap_or_default().to_owned(),
+        }),
+        _ => match existing.opt_number::<i64>(attr::IN_PROGRESS_UNTIL).ok().flatten() {
+            Some(until) if until < now.as_millis() => Existing::Lapsed(until),
+            _ => Existing::Decided(Claim::InProgress),
+        },
     }
 }
 
@@ -78,31 +90,54 @@ impl IdempotencyStore for DynamoIdempotency {
             .put_item()
             .table_name(self.table.name())
             .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR #exp <= :now_s \
-                 OR (#st = :in_progress AND #until < :now_ms AND #ph = :ph)",
-            )
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now_s")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_names("#st", attr::IDEM_STATUS)
-            .expression_attribute_names("#until", attr::IN_PROGRESS_UNTIL)
-            .expression_attribute_names("#ph", attr::PAYLOAD_HASH)
             .expression_attribute_values(":now_s", n(now.as_secs()))
-            .expression_attribute_values(":now_ms", n(now.as_millis()))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":ph", s(request.payload_hash))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Claim::Acquired),
+        let existing = match result {
+            Ok(_) => return Ok(Claim::Acquired),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                PutItemError::ConditionalCheckFailedException(failed) => {
-                    Ok(failed.item.as_ref().map_or(Claim::InProgress, |old| decide(old, request, now)))
-                }
-                other => Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
+                PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                other => return Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
             },
-            Err(other) => Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
+            Err(other) => return Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
+        };
+        let Some(existing) = existing else { return Ok(Claim::InProgress) };
+        match decide(&existing, request, now) {
+            Existing::Decided(claim) => Ok(claim),
+            Existing::Lapsed(old_until) => {
+                self.take_over(request, &existing, old_until, in_progress_until).await
+            }
+        }
+    }
+
+    async fn note(&self, request: &IdempotencyRequest<'_>, progress: &str) -> Result<(), IdempotencyError> {
+        let key = keys::idempotency(request.tenant_id, request.scope, request.key);
+        let result = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .update_expression("SET #prog = :prog")
+            .condition_expression("#st = :in_progress AND #ph = :ph")
+            .expression_attribute_names("#prog", attr::PROGRESS)
+            .expression_attribute_names("#st", attr::IDEM_STATUS)
+            .expression_attribute_names("#ph", attr::PAYLOAD_HASH)
+            .expression_attribute_values(":prog", s(progress))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":ph", s(request.payload_hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => Err(IdempotencyError::ClaimLost),
+                other => Err(anyhow::Error::new(other).context("idempotency note failed").into()),
+            },
         }
     }
 
@@ -164,6 +199,59 @@ impl IdempotencyStore for DynamoIdempotency {
             Err(other) => Err(IdempotencyError::Unknown(
                 anyhow::Error::new(other).context("idempotency release failed"),
             )),
+        }
+    }
+}
+
+impl DynamoIdempotency {
+    /// Takes over a claim whose holder ran past `old_until`, if nobody else did first (the
+    /// condition is on the old deadline), keeping the holder's note.
+    async fn take_over(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        existing: &Item,
+        old_until: i64,
+        in_progress_until: Timestamp,
+    ) -> Result<Claim, IdempotencyError> {
+        let key = keys::idempotency(request.tenant_id, request.scope, request.key);
+        let progress = existing.opt_string(attr::PROGRESS);
+        // The note read is the note kept: a late note of the old holder fails the takeover.
+        let mut update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .update_expression("SET #until = :until")
+            .expression_attribute_names("#prog", attr::PROGRESS);
+        let noted = match progress {
+            Some(progress) => {
+                update = update.expression_attribute_values(":prog", s(progress));
+                "#prog = :prog"
+            }
+            None => "attribute_not_exists(#prog)",
+        };
+        let result = update
+            .condition_expression(format!("#st = :in_progress AND #until = :old AND #ph = :ph AND {noted}"))
+            .expression_attribute_names("#st", attr::IDEM_STATUS)
+            .expression_attribute_names("#until", attr::IN_PROGRESS_UNTIL)
+            .expression_attribute_names("#ph", attr::PAYLOAD_HASH)
+            .expression_attribute_values(":until", n(in_progress_until.as_millis()))
+            .expression_attribute_values(":old", n(old_until))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":ph", s(request.payload_hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(match progress {
+                Some(progress) => Claim::Resumed { progress: progress.to_owned() },
+                None => Claim::Acquired,
+            }),
+            Err(e) => match e.into_service_error() {
+                // Someone else took it over (or finished) first.
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(Claim::InProgress),
+                other => Err(anyhow::Error::new(other).context("idempotency takeover failed").into()),
+            },
         }
     }
 }

@@ -194,7 +194,8 @@ pub mod attr {
     pub const REQUESTED_AT: &str = "requested_at";
     /// A deletion receipt, JSON.
     pub const RECEIPT: &str = "receipt";
-    /// What an unfinished erasure deleted so far, JSON.
+    /// What an unfinished erasure deleted so far, JSON; on an idempotency claim, how far its
+    /// holder got (what a takeover resumes from).
     pub const PROGRESS: &str = "progress";
     /// Retention: days after the last message a conversation is kept.
     pub const CONVERSATION_DAYS: &str = "retention_conversation_days";
@@ -511,10 +512,17 @@ pub fn session(tenant: &TenantId, session: &SessionId) -> Key {
     Key { pk: tenant_partition(tenant), sk: format!("SESSION#{session}") }
 }
 
-/// Failed logins of one email in one window.
+/// Login attempts claimed for one email in one window.
 #[must_use]
-pub fn login_failures(tenant: &TenantId, email: &str, window: i64) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("LOGINFAIL#{}#{window}", hex_sha256(email)) }
+pub fn login_attempts(tenant: &TenantId, email: &str, window: i64) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("LOGINTRY#{}#{window}", hex_sha256(email)) }
+}
+
+/// Anonymous requests from one source address in one minute (the address is hashed: it is
+/// personal data, and only equality matters).
+#[must_use]
+pub fn source_window(source: &str, minute: i64) -> Key {
+    Key { pk: format!("SOURCE#{}", hex_sha256(source)), sk: format!("RATE#{minute}") }
 }
 
 /// An audit entry, time-ordered.
@@ -535,6 +543,22 @@ pub fn audit_person(tenant: &TenantId, at_millis: i64, id: &AuditId) -> Key {
 
 /// Sort-key prefix of the person links of audit entries.
 pub const AUDIT_PERSON_PREFIX: &str = "AUDITPERSON#";
+
+/// An audit entry filed under the person whose data it is about (P60), expiring a year after
+/// the entry like its person link (P52): the person's share of the trail, time-ordered.
+#[must_use]
+pub fn audit_subject(tenant: &TenantId, contact: &ContactId, at_millis: i64, id: &AuditId) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("{}{:013}#{id}", audit_subject_prefix(contact), at_millis.max(0)),
+    }
+}
+
+/// Sort-key prefix of the audit entries about one person.
+#[must_use]
+pub fn audit_subject_prefix(contact: &ContactId) -> String {
+    format!("AUDITSUBJECT#{contact}#")
+}
 
 /// Where the person links after `at_millis` end (a descending query's exclusive start).
 #[must_use]

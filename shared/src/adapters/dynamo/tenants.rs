@@ -10,7 +10,7 @@ use super::keys::{self, attr, ENTITY, PK};
 use super::table::Table;
 use crate::domain::ai::AiConnection;
 use crate::domain::ports::{
-    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, TenantRouting, TenantStore,
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, NumberRoute, TenantRouting, TenantStore,
     TenantStoreError, TenantUpdate,
 };
 use crate::domain::secret::Sealed;
@@ -405,7 +405,7 @@ impl ConnectionStore for DynamoTenantStore {
         self.connect(
             tenant_id,
             connection_item(tenant_id, connection),
-            keys::whatsapp_route(&connection.phone_number_id),
+            (keys::whatsapp_route(&connection.phone_number_id), Some(&connection.waba_id)),
             old_route,
         )
         .await
@@ -450,7 +450,7 @@ impl ConnectionStore for DynamoTenantStore {
         item.insert(attr::PAGE_ID.to_owned(), s(&connection.page_id));
         item.insert(attr::PAGE_TOKEN.to_owned(), s(connection.page_access_token.encode()));
         item.insert(attr::CONNECTED_AT.to_owned(), n(connection.connected_at.as_millis()));
-        self.connect(tenant_id, item, keys::page_route(&connection.page_id), old_route).await
+        self.connect(tenant_id, item, (keys::page_route(&connection.page_id), None), old_route).await
     }
 
     async fn page_connection(
@@ -525,6 +525,24 @@ impl TenantRouting for DynamoTenantStore {
         self.route(&keys::whatsapp_route(phone_number_id)).await
     }
 
+    async fn number_route(&self, phone_number_id: &str) -> Result<Option<NumberRoute>, TenantStoreError> {
+        let key = keys::whatsapp_route(phone_number_id);
+        let Some(item) = self.table.get(&key, self.now()).await.context("reading a route")? else {
+            return Ok(None);
+        };
+        let tenant_id = TenantId::parse(item.string(attr::TENANT_ID).context("mapping a route")?.to_owned())
+            .context("a route holds an invalid tenant id")?;
+        let waba_id = match item.opt_string(attr::WABA_ID) {
+            Some(waba_id) => waba_id.to_owned(),
+            // A route written before routes carried the WABA: the connection has it.
+            None => match self.whatsapp_connection(&tenant_id).await? {
+                Some(connection) if connection.phone_number_id == phone_number_id => connection.waba_id,
+                _ => return Ok(None),
+            },
+        };
+        Ok(Some(NumberRoute { tenant_id, waba_id }))
+    }
+
     async fn tenant_for_page_id(&self, page_id: &str) -> Result<Option<TenantId>, TenantStoreError> {
         self.route(&keys::page_route(page_id)).await
     }
@@ -537,7 +555,7 @@ impl DynamoTenantStore {
         &self,
         tenant_id: &TenantId,
         connection: Item,
-        route: keys::Key,
+        (route, waba_id): (keys::Key, Option<&String>),
         old_route: Option<keys::Key>,
     ) -> Result<(), ConnectError> {
         let name = self.table.name();
@@ -558,6 +576,10 @@ impl DynamoTenantStore {
         let mut route_item = item_with_key(&route);
         route_item.insert(ENTITY.to_owned(), s("route"));
         route_item.insert(attr::TENANT_ID.to_owned(), s(tenant_id.as_str()));
+        if let Some(waba_id) = waba_id {
+            // The webhook's `entry[].id`: events of this number under another WABA are dropped.
+            route_item.insert(attr::WABA_ID.to_owned(), s(waba_id));
+        }
         let put_route = Put::builder()
             .table_name(name)
             .set_item(Some(route_item))

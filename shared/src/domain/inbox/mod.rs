@@ -90,6 +90,11 @@ pub enum MessageStatus {
     Received,
     /// Outbound: accepted by Leadline, not yet sent.
     Queued,
+    /// Outbound: sent to Meta, but whether Meta took it is not known (the call timed out, the
+    /// answer was lost or unreadable, or the sender died mid-call). Never sent again: a status
+    /// webhook (found by the callback data) settles it, or reconciliation ends it `failed`
+    /// with `outcome-unknown`.
+    Unknown,
     /// Refused by policy before sending.
     Blocked,
     /// Accepted by WhatsApp.
@@ -107,7 +112,9 @@ impl MessageStatus {
     #[must_use]
     pub const fn rank(self) -> u8 {
         match self {
-            Self::Received | Self::Queued => 0,
+            // `unknown` moves only from `queued` (its own conditional write); every status Meta
+            // reports moves it forward.
+            Self::Received | Self::Queued | Self::Unknown => 0,
             Self::Sent => 1,
             Self::Delivered => 2,
             Self::Read => 3,
@@ -121,6 +128,7 @@ impl MessageStatus {
         match self {
             Self::Received => "received",
             Self::Queued => "queued",
+            Self::Unknown => "unknown",
             Self::Blocked => "blocked",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
@@ -144,9 +152,18 @@ impl MessageStatus {
     /// From the stored name.
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Received, Self::Queued, Self::Blocked, Self::Sent, Self::Delivered, Self::Read, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        [
+            Self::Received,
+            Self::Queued,
+            Self::Unknown,
+            Self::Blocked,
+            Self::Sent,
+            Self::Delivered,
+            Self::Read,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
     }
 }
 
@@ -202,6 +219,10 @@ pub enum OutboundClaim {
     Handled,
     /// Another invocation holds the claim until this time.
     Held(Timestamp),
+    /// A claim ran out without its holder recording an outcome or giving it back: the holder
+    /// died, perhaps after Meta took the message. It is not claimed again (that could send it
+    /// twice); the caller records the message `unknown`.
+    Lapsed,
     /// No such message (erased, or never stored).
     Missing,
 }
@@ -516,6 +537,28 @@ pub struct ContactPatch {
     pub tags: Option<Vec<String>>,
     /// Replaces the custom attributes.
     pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// The most tags a contact has.
+pub const MAX_CONTACT_TAGS: usize = 50;
+/// The most custom attributes a contact has.
+pub const MAX_CONTACT_ATTRIBUTES: usize = 50;
+
+impl ContactPatch {
+    /// Refuses a patch that would leave the contact over a cap. The stores check it on every
+    /// update, so the caps hold however many creates, merges or imports add to a contact.
+    ///
+    /// # Errors
+    /// [`InboxError::OverCap`].
+    pub fn within_caps(&self) -> Result<(), InboxError> {
+        if self.tags.as_ref().is_some_and(|tags| tags.len() > MAX_CONTACT_TAGS) {
+            return Err(InboxError::OverCap { what: "tags", limit: MAX_CONTACT_TAGS });
+        }
+        if self.attributes.as_ref().is_some_and(|attributes| attributes.len() > MAX_CONTACT_ATTRIBUTES) {
+            return Err(InboxError::OverCap { what: "attributes", limit: MAX_CONTACT_ATTRIBUTES });
+        }
+        Ok(())
+    }
 }
 
 /// Which contacts to list.

@@ -33,6 +33,16 @@ pub enum InboxError {
     /// Another contact of the tenant has this email.
     #[error("another contact has this email")]
     EmailTaken,
+    /// The change would leave a contact with more tags or attributes than
+    /// [`MAX_CONTACT_TAGS`](super::MAX_CONTACT_TAGS) / [`MAX_CONTACT_ATTRIBUTES`](super::MAX_CONTACT_ATTRIBUTES);
+    /// nothing was written.
+    #[error("a contact has at most {limit} {what}")]
+    OverCap {
+        /// `tags` or `attributes`.
+        what: &'static str,
+        /// The cap.
+        limit: usize,
+    },
     /// The store failed; a retry may succeed. Writes are idempotent, so retrying is safe.
     #[error("inbox store failed")]
     Unknown(#[from] anyhow::Error),
@@ -122,10 +132,11 @@ pub trait ContactStore: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = Result<(ContactView, Stored), InboxError>> + Send;
 
-    /// Corrects a contact (P61); `None` when there is no such contact.
+    /// Corrects a contact (P61); `None` when there is no such contact. A patch over the caps
+    /// ([`ContactPatch::within_caps`]) is refused whatever path it comes from (API, import).
     ///
     /// # Errors
-    /// [`InboxError::EmailTaken`]; [`InboxError::Unknown`].
+    /// [`InboxError::EmailTaken`]; [`InboxError::OverCap`]; [`InboxError::Unknown`].
     fn update_contact(
         &self,
         tenant: &TenantId,
@@ -340,8 +351,10 @@ pub trait OutboundStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<MessageView>, InboxError>> + Send;
 
     /// Claims a queued outbound message for sending until `until`, on the message itself (one
-    /// conditional write): two deliveries of one message never both reach the Graph call. An
-    /// expired claim (the holder died) can be taken again.
+    /// conditional write): two deliveries of one message never both reach the Graph call. A
+    /// claim is ended only by an outcome (sent, failed, blocked, unknown) or by its holder's
+    /// release; one that ran out otherwise is [`OutboundClaim::Lapsed`] and never taken again,
+    /// because its holder may have reached Meta before it died.
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
@@ -391,6 +404,37 @@ pub trait OutboundStore: Send + Sync {
         wamid: Option<&Wamid>,
         at: Timestamp,
     ) -> impl Future<Output = Result<(), InboxError>> + Send;
+
+    /// Records that a queued message's fate is unknown (`unknown`): it was handed to Meta (or
+    /// may have been) and no answer says whether Meta took it. Moves only a `queued` message
+    /// (a status that settled it first wins), keeps `at` as the time it may have been sent (the
+    /// pair limit counts from it) and in its history (`statuses.unknown`), and queues its
+    /// conversation for reconciliation ([`crate::domain::privacy::DayQueue::Settle`]) once
+    /// [`crate::domain::outbound::UNKNOWN_SETTLE_DEADLINE`] has passed. Returns whether it moved it.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn mark_unknown(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, InboxError>> + Send;
+
+    /// Reconciliation: ends `failed` with `error` every outbound message of `conversation`
+    /// still `unknown` since `unknown_before` or earlier (no status settled it; it is never sent
+    /// again). Reads no message content. Returns how many it ended.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn fail_unknown(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        unknown_before: Timestamp,
+        error: &MetaError,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<u64, InboxError>> + Send;
 
     /// Ends an outbound message as blocked or failed, with why (`error`).
     ///

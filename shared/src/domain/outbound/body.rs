@@ -326,7 +326,16 @@ impl OutboundBody {
                 return Err(invalid("recipient_type", "must be individual"));
             }
         }
-        text_field(top, "biz_opaque_callback_data", "biz_opaque_callback_data", 512, false)?;
+        let own_callback =
+            text_field(top, "biz_opaque_callback_data", "biz_opaque_callback_data", 512, false)?;
+        // Statuses find Leadline's messages by the callback data the send sets: a caller's own
+        // value in that form would have another message's statuses attributed to this one.
+        if own_callback.is_some_and(|own| own.starts_with(CALLBACK_PREFIX)) {
+            return Err(invalid(
+                "biz_opaque_callback_data",
+                format!("must not start with \"{}\" (reserved for Leadline's own)", CALLBACK_PREFIX),
+            ));
+        }
         let payload = top.get(&kind);
         let mut template_use = None;
         match kind.as_str() {

@@ -164,6 +164,24 @@ mod tests {
         assert_eq!(message_of_callback("leadline:not an id"), None);
     }
 
+    #[test]
+    fn a_callers_callback_data_cannot_name_a_leadline_message() {
+        // Arrange: another message's callback data, as a caller could copy it.
+        let other = crate::domain::MessageId::generate(Timestamp::from_millis(1)).expect("random");
+        let text = |callback: &str| json!({"to": "5511988887777", "type": "text", "text": {"body": "hi"}, "biz_opaque_callback_data": callback});
+
+        // Act
+        let forged = parse(text(&callback_data(&other)));
+        let own = parse(text("crm-42"));
+
+        // Assert
+        assert_eq!(
+            forged.map(|_| ()).map_err(|e| e.to_string().contains("biz_opaque_callback_data")),
+            Err(true)
+        );
+        assert!(own.is_ok(), "a caller's own value is passed on");
+    }
+
     fn parse(body: Value) -> Result<OutboundBody, InvalidMessage> {
         OutboundBody::parse(&body)
     }
@@ -392,6 +410,14 @@ pub fn message_of_callback(callback: &str) -> Option<super::MessageId> {
 }
 
 const CALLBACK_PREFIX: &str = "leadline:";
+
+/// How long a message may stay `unknown` waiting for its status webhook (Meta sends `sent`
+/// within seconds of taking a message): after that, reconciliation ends it `failed` with
+/// [`OUTCOME_UNKNOWN`] rather than sending it again.
+pub const UNKNOWN_SETTLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The error title of a message ended by reconciliation: Meta may or may not have delivered it.
+pub const OUTCOME_UNKNOWN: &str = "outcome-unknown";
 
 /// Errors of [`QualityMeter`].
 #[derive(Debug, thiserror::Error)]

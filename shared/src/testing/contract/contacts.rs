@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::{person, phone, tenant};
 use crate::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactFilter, ContactKey, ContactPatch, ContactProfile,
-    ContactStore, InboxError, Stored,
+    ContactStore, InboxError, Stored, MAX_CONTACT_ATTRIBUTES, MAX_CONTACT_TAGS,
 };
 use crate::domain::{ContactId, Timestamp};
 
@@ -129,6 +129,40 @@ pub async fn update_contact_applies_the_patch<S: ContactStore>(store: &S) {
     assert_eq!(cleared.name, None);
     assert_eq!(cleared.tags, ["vip"], "untouched");
     assert_eq!(store.contact(&tenant, &created.id).await.unwrap(), Some(cleared));
+}
+
+/// A patch over the tag or attribute cap is refused and writes nothing, whatever path builds it.
+pub async fn a_patch_over_the_caps_is_refused<S: ContactStore>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let (created, _) = store
+        .create_contact(&tenant, &with_email("5511900000032", "cap@example.com"), Timestamp::from_secs(1))
+        .await
+        .unwrap();
+    let tags = |n: usize| (0..n).map(|i| format!("t{i:03}")).collect::<Vec<_>>();
+    let attributes =
+        |n: usize| (0..n).map(|i| (format!("a{i:03}"), "v".to_owned())).collect::<BTreeMap<_, _>>();
+    let over_tags = ContactPatch { tags: Some(tags(MAX_CONTACT_TAGS + 1)), ..ContactPatch::default() };
+    let over_attributes =
+        ContactPatch { attributes: Some(attributes(MAX_CONTACT_ATTRIBUTES + 1)), ..ContactPatch::default() };
+    let at_caps = ContactPatch {
+        tags: Some(tags(MAX_CONTACT_TAGS)),
+        attributes: Some(attributes(MAX_CONTACT_ATTRIBUTES)),
+        ..ContactPatch::default()
+    };
+
+    // Act
+    let tags_refused = store.update_contact(&tenant, &created.id, &over_tags, Timestamp::from_secs(2)).await;
+    let attributes_refused =
+        store.update_contact(&tenant, &created.id, &over_attributes, Timestamp::from_secs(3)).await;
+    let at_caps =
+        store.update_contact(&tenant, &created.id, &at_caps, Timestamp::from_secs(4)).await.unwrap();
+
+    // Assert
+    assert!(matches!(tags_refused, Err(InboxError::OverCap { what: "tags", .. })), "{tags_refused:?}");
+    assert!(matches!(attributes_refused, Err(InboxError::OverCap { what: "attributes", .. })));
+    let at_caps = at_caps.expect("the contact exists");
+    assert_eq!((at_caps.tags.len(), at_caps.attributes.len()), (MAX_CONTACT_TAGS, MAX_CONTACT_ATTRIBUTES));
 }
 
 /// Updating a contact that does not exist answers `None`.
@@ -360,6 +394,7 @@ pub async fn all<S: ContactStore>(store: &S) {
     contact_id_of_is_the_contacts_id(store).await;
     update_contact_applies_the_patch(store).await;
     update_of_a_missing_contact_is_none(store).await;
+    a_patch_over_the_caps_is_refused(store).await;
     an_email_belongs_to_one_contact(store).await;
     contact_count_counts_each_contact_once(store).await;
     contact_pages_round_trip(store).await;

@@ -1,6 +1,7 @@
 //! [`IdempotencyStore`]'s contract: one holder of a key at a time until its deadline, a completed
 //! key replays its result (for at least seven days), another payload is a mismatch, only the
-//! holder of a claim in progress completes or releases it, keys of tenants and scopes never collide.
+//! holder of a claim in progress notes, completes or releases it, a takeover resumes from the
+//! crashed holder's note, keys of tenants and scopes never collide.
 
 use std::time::Duration;
 
@@ -48,6 +49,34 @@ pub async fn a_claim_past_its_deadline_can_be_taken_over<S: IdempotencyStore>(st
     let again = store.claim(&request, later, later.plus(Duration::from_secs(30))).await.unwrap();
 
     assert_eq!((first, takeover, again), (Claim::Acquired, Claim::Acquired, Claim::InProgress));
+}
+
+/// A holder that crashed after noting its progress is resumed by the takeover (which keeps the
+/// note for a crash of its own), one taker at a time; a released key forgets the note.
+pub async fn a_takeover_resumes_from_the_crashed_holders_note<S: IdempotencyStore>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let request = IdempotencyRequest { tenant_id: &tenant, scope: "send", key: "noted", payload_hash: "h" };
+    let now = now();
+    let at = |secs| now.plus(Duration::from_secs(secs));
+    store.claim(&request, now, at(1)).await.unwrap();
+    store.note(&request, "msg_1").await.unwrap();
+
+    // Act
+    let takeover = store.claim(&request, at(2), at(3)).await.unwrap();
+    let while_held = store.claim(&request, at(2), at(3)).await.unwrap();
+    let second_takeover = store.claim(&request, at(4), at(5)).await.unwrap();
+    store.release(&request).await.unwrap();
+    let fresh = store.claim(&request, at(4), at(5)).await.unwrap();
+    let unclaimed = IdempotencyRequest { key: "never-claimed", ..request.clone() };
+    let lost = store.note(&unclaimed, "x").await;
+
+    // Assert
+    assert_eq!(takeover, Claim::Resumed { progress: "msg_1".into() });
+    assert_eq!(while_held, Claim::InProgress);
+    assert_eq!(second_takeover, Claim::Resumed { progress: "msg_1".into() }, "the note stays with the claim");
+    assert_eq!(fresh, Claim::Acquired, "released: the note is forgotten");
+    assert!(matches!(lost, Err(IdempotencyError::ClaimLost)), "{lost:?}");
 }
 
 /// Releasing a claim lets the work be retried; once completed, neither `release` nor a second
@@ -103,6 +132,7 @@ pub async fn keys_of_other_tenants_and_scopes_never_collide<S: IdempotencyStore>
 pub async fn all<S: IdempotencyStore>(store: &S) {
     a_completed_key_replays_its_result(store).await;
     a_claim_past_its_deadline_can_be_taken_over(store).await;
+    a_takeover_resumes_from_the_crashed_holders_note(store).await;
     only_a_claim_in_progress_completes_or_releases(store).await;
     keys_of_other_tenants_and_scopes_never_collide(store).await;
 }

@@ -1,6 +1,7 @@
 //! [`OutboundStore`]'s contract: a queued message is stored once; one holder claims it at a
-//! time, an expired claim can be retaken, only the holder releases it; sent, failed and blocked
-//! end it; the pair limit reads the previous send.
+//! time, only the holder releases it, a claim that ran out is lapsed and never retaken; sent,
+//! failed and blocked end it; unknown holds it unsent until a status or reconciliation settles
+//! it; the pair limit reads the previous send.
 
 use super::{outbound, person, tenant, wamid};
 use crate::domain::inbox::{
@@ -76,8 +77,9 @@ pub async fn an_outbound_message_is_stored_once<S: OutboundStore + ContactStore 
     assert!(matches!(refused, Err(InboxError::NoContact)), "{refused:?}");
 }
 
-/// One holder at a time: a held claim answers `Held(until)`, an expired one can be retaken,
-/// releasing with another `until` leaves the claim, the holder's release frees it.
+/// One holder at a time: a held claim answers `Held(until)`, releasing with another `until`
+/// leaves the claim, the holder's release frees it, and a claim that ran out without an outcome
+/// or a release is `Lapsed`: never taken again (its holder may have reached Meta).
 pub async fn a_claim_has_one_holder<S: OutboundStore + ContactStore>(store: &S) {
     // Arrange
     let tenant = tenant();
@@ -85,24 +87,81 @@ pub async fn a_claim_has_one_holder<S: OutboundStore + ContactStore>(store: &S) 
     let now = super::now();
     let id = queued(store, &tenant, &to, now).await;
     let until = Timestamp::from_millis(now.as_millis() + 60_000);
+    let other_until = Timestamp::from_millis(now.as_millis() + 30_000);
     let later = Timestamp::from_millis(until.as_millis() + 1);
-    let until_later = Timestamp::from_millis(later.as_millis() + 60_000);
 
     // Act
     let taken = store.claim_outbound(&tenant, &id, until, now).await.unwrap();
-    let held = store.claim_outbound(&tenant, &id, until, now).await.unwrap();
-    let retaken = store.claim_outbound(&tenant, &id, until_later, later).await.unwrap();
+    let held = store.claim_outbound(&tenant, &id, other_until, now).await.unwrap();
+    store.release_outbound(&tenant, &id, other_until).await.unwrap();
+    let not_released = store.claim_outbound(&tenant, &id, other_until, now).await.unwrap();
     store.release_outbound(&tenant, &id, until).await.unwrap();
-    let not_released = store.claim_outbound(&tenant, &id, until, later).await.unwrap();
-    store.release_outbound(&tenant, &id, until_later).await.unwrap();
     let free = store.claim_outbound(&tenant, &id, until, now).await.unwrap();
+    let lapsed = store
+        .claim_outbound(&tenant, &id, Timestamp::from_millis(later.as_millis() + 60_000), later)
+        .await
+        .unwrap();
+    let still_lapsed = store.claim_outbound(&tenant, &id, until, later).await.unwrap();
 
     // Assert
     assert_eq!(taken, OutboundClaim::Acquired);
     assert_eq!(held, OutboundClaim::Held(until));
-    assert_eq!(retaken, OutboundClaim::Acquired, "an expired claim is free");
-    assert_eq!(not_released, OutboundClaim::Held(until_later), "the old holder's release is ignored");
+    assert_eq!(not_released, OutboundClaim::Held(until), "another holder's release is ignored");
     assert_eq!(free, OutboundClaim::Acquired, "the holder's release frees it");
+    assert_eq!(lapsed, OutboundClaim::Lapsed, "a claim that ran out is not taken again");
+    assert_eq!(still_lapsed, OutboundClaim::Lapsed);
+}
+
+/// `unknown` moves only a queued message (once), counts as a send for the pair limit, ends the
+/// claim, and a later outcome settles it: sent, or failed by reconciliation (`fail_unknown`,
+/// only for what has been unknown long enough).
+pub async fn an_unknown_outcome_holds_the_message_until_settled<S: OutboundStore + ContactStore>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let to = contact(store, &tenant, "5511930000007").await;
+    let now = super::now();
+    let ms = |offset: i64| Timestamp::from_millis(now.as_millis() + offset);
+    let settled_sent = queued(store, &tenant, &to, now).await;
+    let settled_failed = queued(store, &tenant, &to, ms(1)).await;
+    let after = queued(store, &tenant, &to, ms(2)).await;
+    let already_sent = queued(store, &tenant, &to, ms(3)).await;
+    let recent = queued(store, &tenant, &to, ms(4)).await;
+    store.claim_outbound(&tenant, &settled_sent, ms(60_000), now).await.unwrap();
+    store.mark_sent(&tenant, &already_sent, Some(&wamid("wamid.BEFORE")), ms(4)).await.unwrap();
+
+    // Act
+    let moved = store.mark_unknown(&tenant, &settled_sent, ms(10)).await.unwrap();
+    let again = store.mark_unknown(&tenant, &settled_sent, ms(11)).await.unwrap();
+    let not_queued = store.mark_unknown(&tenant, &already_sent, ms(12)).await.unwrap();
+    store.mark_unknown(&tenant, &settled_failed, ms(13)).await.unwrap();
+    let unknown = store.outbound(&tenant, &settled_sent).await.unwrap().expect("message");
+    let claim = store.claim_outbound(&tenant, &settled_sent, ms(120_000), ms(100)).await.unwrap();
+    let previous = store.previous_send(&tenant, &after).await.unwrap();
+    store.mark_sent(&tenant, &settled_sent, Some(&wamid("wamid.SETTLED")), ms(20)).await.unwrap();
+    store.mark_unknown(&tenant, &recent, ms(40)).await.unwrap();
+    let mut outcome_unknown = refusal();
+    outcome_unknown.title = Some(crate::domain::outbound::OUTCOME_UNKNOWN.into());
+    let conversation = unknown.conversation_id.clone();
+    let ended = store.fail_unknown(&tenant, &conversation, ms(13), &outcome_unknown, ms(50)).await.unwrap();
+
+    // Assert
+    assert!(moved);
+    assert!(!again, "only a queued message becomes unknown");
+    assert!(!not_queued, "a settled message stays settled");
+    assert_eq!(unknown.status, MessageStatus::Unknown);
+    assert_eq!(unknown.statuses.get("unknown"), Some(&ms(10).as_millis()), "in its history");
+    assert_eq!(ended, 1, "only what was unknown by then, and not what a status settled");
+    assert_eq!(claim, OutboundClaim::Handled, "an unknown message is never claimed again");
+    assert_eq!(previous, Some(ms(13)), "the pair limit counts from when it may have gone");
+    let sent = store.outbound(&tenant, &settled_sent).await.unwrap().expect("message");
+    assert_eq!((sent.status, sent.wamid.as_deref()), (MessageStatus::Sent, Some("wamid.SETTLED")));
+    let failed = store.outbound(&tenant, &settled_failed).await.unwrap().expect("message");
+    assert_eq!(failed.status, MessageStatus::Failed);
+    assert_eq!(failed.error.and_then(|e| e.title).as_deref(), Some("outcome-unknown"));
+    let still_sent = store.outbound(&tenant, &already_sent).await.unwrap().expect("message");
+    assert_eq!(still_sent.status, MessageStatus::Sent);
+    let not_yet = store.outbound(&tenant, &recent).await.unwrap().expect("message");
+    assert_eq!(not_yet.status, MessageStatus::Unknown, "unknown since after the deadline's start");
 }
 
 /// A message no longer queued is `Handled`, an unknown one `Missing`.
@@ -206,6 +265,7 @@ pub async fn another_tenants_message_is_not_found<S: OutboundStore + ContactStor
 pub async fn all<S: OutboundStore + ContactStore + ConversationStore>(store: &S) {
     an_outbound_message_is_stored_once(store).await;
     a_claim_has_one_holder(store).await;
+    an_unknown_outcome_holds_the_message_until_settled(store).await;
     a_handled_or_unknown_message_is_not_claimed(store).await;
     sent_failed_and_blocked_end_a_message(store).await;
     previous_send_is_the_latest_earlier_send(store).await;

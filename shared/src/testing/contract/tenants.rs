@@ -4,7 +4,7 @@
 
 use super::{now, tenant};
 use crate::domain::ports::{
-    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, TenantRouting, TenantStore,
+    ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, NumberRoute, TenantRouting, TenantStore,
 };
 use crate::domain::secret::Sealed;
 use crate::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
@@ -78,6 +78,8 @@ pub async fn a_number_routes_to_one_tenant_until_disconnected<
     // Act / Assert
     store.connect_whatsapp(&a, &connection(&first)).await.unwrap();
     assert_eq!(store.tenant_for_phone_number_id(&first).await.unwrap(), Some(a.clone()));
+    let route = NumberRoute { tenant_id: a.clone(), waba_id: "102290129340398".into() };
+    assert_eq!(store.number_route(&first).await.unwrap(), Some(route), "the route names the WABA");
     let taken = store.connect_whatsapp(&b, &connection(&first)).await;
     assert!(matches!(taken, Err(ConnectError::TakenByAnotherTenant)), "{taken:?}");
     store.connect_whatsapp(&a, &connection(&second)).await.unwrap();
@@ -87,6 +89,7 @@ pub async fn a_number_routes_to_one_tenant_until_disconnected<
     assert!(store.disconnect_whatsapp(&a).await.unwrap());
     assert!(!store.disconnect_whatsapp(&a).await.unwrap());
     assert_eq!(store.tenant_for_phone_number_id(&second).await.unwrap(), None);
+    assert_eq!(store.number_route(&second).await.unwrap(), None);
     assert_eq!(store.whatsapp_connection(&a).await.unwrap(), None);
     store.connect_whatsapp(&b, &connection(&second)).await.unwrap();
     assert_eq!(store.tenant_for_phone_number_id(&second).await.unwrap(), Some(b));

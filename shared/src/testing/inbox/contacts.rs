@@ -103,6 +103,7 @@ impl ContactStore for MemoryInbox {
         patch: &ContactPatch,
         at: Timestamp,
     ) -> Result<Option<ContactView>, InboxError> {
+        patch.within_caps()?;
         let mut state = self.state()?;
         let Some(current) =
             state.contacts.iter().find(|(t, c)| t == tenant && &c.id == id).map(|(_, c)| c.email.clone())

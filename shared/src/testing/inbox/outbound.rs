@@ -58,7 +58,8 @@ impl OutboundStore for MemoryInbox {
         let key = (tenant.clone(), id.clone());
         match state.send_claims.get(&key) {
             Some(&held) if held >= now.as_millis() => Ok(OutboundClaim::Held(Timestamp::from_millis(held))),
-            _ => {
+            Some(_) => Ok(OutboundClaim::Lapsed),
+            None => {
                 state.send_claims.insert(key, until.as_millis());
                 Ok(OutboundClaim::Acquired)
             }
@@ -144,6 +145,52 @@ impl OutboundStore for MemoryInbox {
             message.status = MessageStatus::Sent;
         }
         Ok(())
+    }
+
+    async fn mark_unknown(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<bool, InboxError> {
+        let mut state = self.state()?;
+        let state = &mut *state;
+        let Some((_, message)) = state.messages.iter_mut().find(|(t, m)| t == tenant && &m.id == id) else {
+            return Ok(false);
+        };
+        if message.status != MessageStatus::Queued {
+            return Ok(false);
+        }
+        message.status = MessageStatus::Unknown;
+        message.statuses.insert(MessageStatus::Unknown.as_str().to_owned(), at.as_millis());
+        state.sent_at.insert((tenant.clone(), id.clone()), at.as_millis());
+        state.send_claims.remove(&(tenant.clone(), id.clone()));
+        Ok(true)
+    }
+
+    async fn fail_unknown(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        unknown_before: Timestamp,
+        error: &MetaError,
+        _at: Timestamp,
+    ) -> Result<u64, InboxError> {
+        let mut state = self.state()?;
+        let mut ended = 0;
+        for (t, message) in &mut state.messages {
+            let since = message.statuses.get(MessageStatus::Unknown.as_str()).copied();
+            if t == tenant
+                && &message.conversation_id == conversation
+                && message.status == MessageStatus::Unknown
+                && since.is_some_and(|since| since <= unknown_before.as_millis())
+            {
+                message.status = MessageStatus::Failed;
+                message.error = Some(error.clone());
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 
     async fn mark_unsent(

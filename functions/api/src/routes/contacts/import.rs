@@ -215,8 +215,14 @@ pub(super) async fn import_row<A: Adapters>(
         }
     }
     let (contact, stored) = deps.contacts.create_contact(tenant, &row.profile, deps.clock.now()).await?;
-    let mut changed =
-        merge(deps, principal, &contact, row.tags.clone(), row.attributes.clone()).await?.is_some();
+    let mut changed = match merge(deps, principal, &contact, row.tags.clone(), row.attributes.clone()).await {
+        Ok(merged) => merged.is_some(),
+        // Over a contact's cap once merged: this row is refused, the import goes on.
+        Err(error @ InboxError::OverCap { what, .. }) => {
+            return Err(RowFailure::Refused(Some(what.to_owned()), error.to_string()))
+        }
+        Err(error) => return Err(error.into()),
+    };
     if let Some(kind) = row.consent {
         let current = contact.consent.as_ref();
         let opted_out_themselves =

@@ -14,8 +14,8 @@ use shared::domain::crm::{Activity, ContactRecord, RecordError, RecordKind, Reco
 use shared::domain::identity::Versioned;
 use shared::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ContactFilter, ContactPatch, ContactProfile,
-    ContactStore, ContactView, ConversationFilter, ConversationStore, LeadFilter, LeadStore, LeadView,
-    LifecycleStore, Stored,
+    ContactStore, ContactView, ConversationFilter, ConversationStore, InboxError, LeadFilter, LeadStore,
+    LeadView, LifecycleStore, Stored, MAX_CONTACT_ATTRIBUTES, MAX_CONTACT_TAGS,
 };
 use shared::domain::privacy::ErasureCounts;
 use shared::domain::{Clock, ContactId, PhoneNumber, RecordId, UserId};
@@ -149,7 +149,9 @@ fn tags(raw: impl IntoIterator<Item = String>) -> Result<Vec<String>, String> {
         raw.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
     tags.sort();
     tags.dedup();
-    if tags.len() > 50 || tags.iter().any(|t| t.chars().count() > 64 || t.chars().any(char::is_control)) {
+    if tags.len() > MAX_CONTACT_TAGS
+        || tags.iter().any(|t| t.chars().count() > 64 || t.chars().any(char::is_control))
+    {
         return Err("at most 50 tags of up to 64 characters".to_owned());
     }
     Ok(tags)
@@ -160,7 +162,7 @@ fn attributes(raw: BTreeMap<String, String>) -> Result<BTreeMap<String, String>,
         (1..=64).contains(&k.len())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
     };
-    if raw.len() > 50 || raw.iter().any(|(k, v)| !key_ok(k) || v.chars().count() > 1000) {
+    if raw.len() > MAX_CONTACT_ATTRIBUTES || raw.iter().any(|(k, v)| !key_ok(k) || v.chars().count() > 1000) {
         return Err("at most 50 attributes: names of 1 to 64 letters, digits, '_', '-', '.'; values up to 1000 characters".to_owned());
     }
     Ok(raw)
@@ -242,7 +244,7 @@ async fn merge<A: Adapters>(
     contact: &ContactView,
     tags: Vec<String>,
     attributes: BTreeMap<String, String>,
-) -> Result<Option<ContactView>, ApiError> {
+) -> Result<Option<ContactView>, InboxError> {
     let mut all_tags = contact.tags.clone();
     all_tags.extend(tags);
     all_tags.sort();
@@ -254,7 +256,8 @@ async fn merge<A: Adapters>(
     }
     let patch =
         ContactPatch { tags: Some(all_tags), attributes: Some(all_attributes), ..ContactPatch::default() };
-    Ok(deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await?)
+    // The store refuses a union over the caps (`InboxError::OverCap`), whichever path merges.
+    deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await
 }
 
 async fn record_consent<A: Adapters>(

@@ -237,7 +237,7 @@ pub async fn create_record<A: Adapters>(
         principal,
         &format!("{}.create", kind.as_str()),
         target(kind.as_str(), record.id.as_str()),
-        |e| e,
+        |e| e.about(&contact.id),
     )
     .await;
     Ok(json_response(StatusCode::CREATED, &record))
@@ -333,7 +333,7 @@ pub async fn update_record<A: Adapters>(
         principal,
         &format!("{}.update", kind.as_str()),
         target(kind.as_str(), record.id.as_str()),
-        |e| e.with_fields(fields),
+        |e| e.with_fields(fields).about(&contact.id),
     )
     .await;
     Ok(json_response(StatusCode::OK, &record))
@@ -362,7 +362,7 @@ pub async fn delete_record<A: Adapters>(
         principal,
         &format!("{}.delete", kind.as_str()),
         target(kind.as_str(), record.value.id.as_str()),
-        |e| e,
+        |e| e.about(&contact.id),
     )
     .await;
     Ok(no_content())

@@ -150,6 +150,7 @@ impl ContactStore for DynamoInbox {
         patch: &ContactPatch,
         at: Timestamp,
     ) -> Result<Option<ContactView>, InboxError> {
+        patch.within_caps()?;
         let Some(current) = self.contact(tenant, id).await? else { return Ok(None) };
         let mut aliases_added = Vec::new();
         let mut aliases_removed = Vec::new();

@@ -75,14 +75,13 @@ impl OutboundStore for DynamoInbox {
             .set_key(Some(key_attributes(&key)))
             .update_expression("SET #until = :until")
             .condition_expression(
-                "attribute_exists(#pk) AND #status = :queued AND (attribute_not_exists(#until) OR #until < :now)",
+                "attribute_exists(#pk) AND #status = :queued AND attribute_not_exists(#until)",
             )
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", attr::MESSAGE_STATUS)
             .expression_attribute_names("#until", attr::SENDING_UNTIL)
             .expression_attribute_values(":queued", s(MessageStatus::Queued.as_str()))
             .expression_attribute_values(":until", n(until.as_millis()))
-            .expression_attribute_values(":now", n(now.as_millis()))
             .send()
             .await;
         match claimed {
@@ -103,9 +102,15 @@ impl OutboundStore for DynamoInbox {
                         {
                             OutboundClaim::Handled
                         }
-                        Some(item) => OutboundClaim::Held(Timestamp::from_millis(
-                            item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0),
-                        )),
+                        Some(item) => {
+                            let held =
+                                item.opt_number::<i64>(attr::SENDING_UNTIL).ok().flatten().unwrap_or(0);
+                            if held < now.as_millis() {
+                                OutboundClaim::Lapsed
+                            } else {
+                                OutboundClaim::Held(Timestamp::from_millis(held))
+                            }
+                        }
                     })
                 }
                 other => Err(unknown(other, "claiming an outbound message")),
@@ -227,6 +232,99 @@ impl OutboundStore for DynamoInbox {
             self.conditional_update(alone.update_expression(rest)).await?;
         }
         Ok(())
+    }
+
+    async fn mark_unknown(
+        &self,
+        tenant: &TenantId,
+        id: &MessageId,
+        at: Timestamp,
+    ) -> Result<bool, InboxError> {
+        let lookup = self
+            .table
+            .get(&keys::outbound(tenant, id), self.now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading an outbound lookup"))?;
+        let Some(lookup) = lookup else { return Ok(false) };
+        let (Some(sk), Some(conversation)) = (
+            lookup.opt_string(attr::MESSAGE_SK),
+            lookup.opt_string(attr::CONVERSATION_ID).and_then(|c| ConversationId::parse(c).ok()),
+        ) else {
+            return Err(InboxError::Unknown(anyhow::anyhow!("malformed outbound lookup")));
+        };
+        let key = Key { pk: keys::tenant_partition(tenant), sk: sk.to_owned() };
+        // Queued before the move: no unknown message is left without its reconciliation.
+        let settle_at = at.plus(crate::domain::outbound::UNKNOWN_SETTLE_DEADLINE);
+        self.queue_due(DayQueue::Settle, tenant, &conversation, settle_at, i64::MIN).await?;
+        let unknown = MessageStatus::Unknown;
+        self.conditional_update(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&key)))
+                .update_expression(
+                    "SET #status = :status, #rank = :rank, #at = :at, #sent = :at, #h.#u = :at REMOVE #until",
+                )
+                .condition_expression("#status = :queued")
+                .expression_attribute_names("#h", attr::STATUSES)
+                .expression_attribute_names("#u", unknown.as_str())
+                .expression_attribute_names("#status", attr::MESSAGE_STATUS)
+                .expression_attribute_names("#rank", attr::STATUS_RANK)
+                .expression_attribute_names("#at", attr::STATUS_AT)
+                .expression_attribute_names("#sent", attr::SENT_MS)
+                .expression_attribute_names("#until", attr::SENDING_UNTIL)
+                .expression_attribute_values(":status", s(unknown.as_str()))
+                .expression_attribute_values(":queued", s(MessageStatus::Queued.as_str()))
+                .expression_attribute_values(":rank", n(unknown.rank()))
+                .expression_attribute_values(":at", n(at.as_millis())),
+        )
+        .await
+    }
+
+    async fn fail_unknown(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        unknown_before: Timestamp,
+        error: &MetaError,
+        at: Timestamp,
+    ) -> Result<u64, InboxError> {
+        let partition = keys::tenant_partition(tenant);
+        let prefix = keys::messages_prefix(conversation);
+        let mut after: Option<String> = None;
+        let mut ended = 0u64;
+        loop {
+            let page = self
+                .table
+                .query_prefix(&partition, &prefix, at, 100, after.as_deref())
+                .await
+                .map_err(|e| unknown(e, "listing messages to settle"))?;
+            for message in &page.items {
+                if message.opt_string(attr::MESSAGE_STATUS) != Some(MessageStatus::Unknown.as_str()) {
+                    continue;
+                }
+                let since = match message.get(attr::STATUSES) {
+                    Some(AttributeValue::M(history)) => history
+                        .get(MessageStatus::Unknown.as_str())
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<i64>().ok()),
+                    _ => None,
+                };
+                if since.is_none_or(|since| since > unknown_before.as_millis()) {
+                    continue;
+                }
+                let Some(key) = table_key(message) else { continue };
+                // Only forward: a status that settled it meanwhile wins.
+                if self.move_status(&key, MessageStatus::Failed, at, Some(error)).await? {
+                    ended += 1;
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(ended),
+            }
+        }
     }
 
     async fn mark_unsent(

@@ -1,0 +1,333 @@
+//! A recording proxy in front of moto, one listener per function: each function's
+//! `AWS_ENDPOINT_URL` points at its own listener, so every AWS call it makes is known by
+//! function. Each call is forwarded unchanged and written, as IAM sees it (action and resource,
+//! named by the logical id of `template.yaml`), to `<state>/aws-calls.jsonl`.
+//!
+//! moto checks no IAM: `tests/it/iam.rs` reads that record after the end-to-end run and checks
+//! every call against the function's role in `template.yaml`. The record also gives the number
+//! of AWS calls per function and operation.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+
+use crate::bootstrap::Resources;
+
+/// One AWS call as IAM authorizes it. A request that IAM authorizes per item (a transaction, a
+/// batch over several tables) is one call per item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsCall {
+    /// The function that made it (`api`, `inbound` …).
+    pub function: String,
+    /// The IAM action, e.g. `dynamodb:GetItem` (a transaction's items are `PutItem`,
+    /// `UpdateItem`, `DeleteItem`, `ConditionCheckItem`, `GetItem`: IAM knows no transaction
+    /// action).
+    pub action: String,
+    /// The resource by its logical id in `template.yaml` (`Table`, `Table/index/GSI1`,
+    /// `KeyTable`, `OutboundQueue`, `SecretsKey`), the physical name when it is none of the
+    /// stack's, or `*` for an operation on no resource.
+    pub resource: String,
+    /// The request (HTTP) it was part of, counted from 1 per function.
+    pub request: u64,
+    /// KMS only: the keys of the request's encryption context (`kms:EncryptionContextKeys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context_keys: Option<Vec<String>>,
+}
+
+/// Physical names of the stack's resources → logical ids of `template.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct LogicalNames(HashMap<String, String>);
+
+impl LogicalNames {
+    /// The names of what [`crate::bootstrap::bootstrap`] created.
+    #[must_use]
+    pub fn of(resources: &Resources) -> Self {
+        Self(HashMap::from([
+            (resources.table_name.clone(), "Table".to_owned()),
+            (resources.key_table_name.clone(), "KeyTable".to_owned()),
+            (resources.inbound.url.clone(), "InboundQueue".to_owned()),
+            (resources.inbound.dlq_url.clone(), "InboundDeadLetterQueue".to_owned()),
+            (resources.outbound.url.clone(), "OutboundQueue".to_owned()),
+            (resources.outbound.dlq_url.clone(), "OutboundDeadLetterQueue".to_owned()),
+            (resources.suggest.url.clone(), "SuggestQueue".to_owned()),
+            (resources.suggest.dlq_url.clone(), "SuggestDeadLetterQueue".to_owned()),
+            (resources.kms_key_id.clone(), "SecretsKey".to_owned()),
+        ]))
+    }
+
+    /// `leadline-table/index/GSI1` → `Table/index/GSI1`; an unknown name stays itself.
+    fn logical(&self, physical: &str) -> String {
+        let (name, index) = match physical.split_once("/index/") {
+            Some((table, index)) => (table, Some(index)),
+            None => (physical, None),
+        };
+        let logical = self.0.get(name).map_or(name, String::as_str);
+        match index {
+            Some(index) => format!("{logical}/index/{index}"),
+            None => logical.to_owned(),
+        }
+    }
+}
+
+/// The IAM view of one request: `(action, resource, encryption context keys)` for each
+/// authorization it needs. Resources are physical here.
+#[must_use]
+pub fn authorizations(headers: &HeaderMap, body: &[u8]) -> Vec<(String, String, Option<Vec<String>>)> {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |value: &Value| value.as_str().unwrap_or("*").to_owned();
+    let Some((prefix, operation)) = target.split_once('.') else {
+        // Neither JSON protocol: recorded as such, so that the check refuses it by name.
+        return vec![(format!("unknown:{target}"), "*".to_owned(), None)];
+    };
+    match prefix {
+        p if p.starts_with("DynamoDB_") => dynamodb(operation, &request),
+        "TrentService" => {
+            let keys = request
+                .get("EncryptionContext")
+                .and_then(Value::as_object)
+                .map(|context| context.keys().cloned().collect::<Vec<_>>());
+            // Decrypt of a symmetric ciphertext may name no key: the key is in the blob. The
+            // local stack has one key, so the call is recorded against it.
+            let key = request.get("KeyId").map_or_else(|| "SecretsKey".to_owned(), text);
+            vec![(format!("kms:{operation}"), key, Some(keys.unwrap_or_default()))]
+        }
+        "AmazonSQS" => {
+            // IAM authorizes a batch as its single action (`SendMessageBatch` needs
+            // `sqs:SendMessage`).
+            let action = operation.strip_suffix("Batch").unwrap_or(operation);
+            vec![(format!("sqs:{action}"), text(&request["QueueUrl"]), None)]
+        }
+        _ => vec![(format!("unknown:{target}"), "*".to_owned(), None)],
+    }
+}
+
+fn dynamodb(operation: &str, request: &Value) -> Vec<(String, String, Option<Vec<String>>)> {
+    let table_resource = |item: &Value| {
+        let table = item["TableName"].as_str().unwrap_or("*").to_owned();
+        match item.get("IndexName").and_then(Value::as_str) {
+            Some(index) => format!("{table}/index/{index}"),
+            None => table,
+        }
+    };
+    let action = |name: &str| format!("dynamodb:{name}");
+    match operation {
+        "TransactWriteItems" | "TransactGetItems" => request["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.as_object()?.iter().next())
+            .map(|(kind, item)| {
+                let name = match kind.as_str() {
+                    "Put" => "PutItem",
+                    "Update" => "UpdateItem",
+                    "Delete" => "DeleteItem",
+                    "ConditionCheck" => "ConditionCheckItem",
+                    "Get" => "GetItem",
+                    other => other,
+                };
+                (action(name), table_resource(item), None)
+            })
+            .collect(),
+        "BatchWriteItem" | "BatchGetItem" => request["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(table, _)| (action(operation), table.clone(), None))
+            .collect(),
+        _ if request.get("TableName").is_some() => vec![(action(operation), table_resource(request), None)],
+        _ => vec![(action(operation), "*".to_owned(), None)],
+    }
+}
+
+#[derive(Debug)]
+struct Proxy {
+    function: String,
+    upstream: String,
+    http: reqwest::Client,
+    names: LogicalNames,
+    log: Arc<Mutex<tokio::fs::File>>,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+/// Starts one recording listener for `function` on a free loopback port, forwarding to
+/// `upstream` and appending to `log`; returns its endpoint URL.
+///
+/// # Errors
+/// When no port can be bound or the HTTP client cannot be built.
+pub async fn start(
+    function: &str,
+    upstream: &str,
+    names: LogicalNames,
+    log: Arc<Mutex<tokio::fs::File>>,
+) -> anyhow::Result<String> {
+    let http = shared::adapters::graph::http_client_builder()
+        .no_proxy()
+        .build()
+        .context("building the recorder's HTTP client")?;
+    let proxy = Arc::new(Proxy {
+        function: function.to_owned(),
+        upstream: upstream.trim_end_matches('/').to_owned(),
+        http,
+        names,
+        log,
+        requests: std::sync::atomic::AtomicU64::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("binding the AWS recorder")?;
+    let address = listener.local_addr()?;
+    let router = Router::new().fallback(forward).with_state(proxy).layer(DefaultBodyLimit::disable());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(format!("http://{address}"))
+}
+
+/// Opens (truncating) the record file `<state>/aws-calls.jsonl`.
+///
+/// # Errors
+/// When the file cannot be created.
+pub async fn open_log(state_dir: &Path) -> anyhow::Result<Arc<Mutex<tokio::fs::File>>> {
+    let path = state_dir.join("aws-calls.jsonl");
+    let file = tokio::fs::File::create(&path).await.with_context(|| format!("creating {}", path.display()))?;
+    Ok(Arc::new(Mutex::new(file)))
+}
+
+async fn forward(
+    State(proxy): State<Arc<Proxy>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let request = proxy.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let mut lines = String::new();
+    for (action, resource, encryption_context_keys) in authorizations(&headers, &body) {
+        let call = AwsCall {
+            function: proxy.function.clone(),
+            action,
+            resource: proxy.names.logical(&resource),
+            request,
+            encryption_context_keys,
+        };
+        if let Ok(line) = serde_json::to_string(&call) {
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+    }
+    if let Err(error) = proxy.log.lock().await.write_all(lines.as_bytes()).await {
+        tracing::warn!(error = %error, "Could not record an AWS call");
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut outgoing = proxy.http.request(method, format!("{}{path}", proxy.upstream)).body(body);
+    for (name, value) in &headers {
+        if !matches!(name.as_str(), "host" | "content-length" | "connection" | "transfer-encoding") {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    match outgoing.send().await {
+        Ok(answer) => {
+            let mut response = Response::builder().status(answer.status());
+            for (name, value) in answer.headers() {
+                if !matches!(name.as_str(), "content-length" | "connection" | "transfer-encoding") {
+                    response = response.header(name, value);
+                }
+            }
+            let bytes = answer.bytes().await.unwrap_or_default();
+            response.body(Body::from(bytes)).unwrap_or_else(|_| bad_gateway())
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "The AWS recorder could not reach moto");
+            bad_gateway()
+        }
+    }
+}
+
+fn bad_gateway() -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn an_index_is_named_by_its_tables_logical_id() {
+        let names = LogicalNames(HashMap::from([("leadline-table".to_owned(), "Table".to_owned())]));
+        assert_eq!(names.logical("leadline-table/index/GSI1"), "Table/index/GSI1");
+        assert_eq!(names.logical("leadline-table"), "Table");
+        assert_eq!(names.logical("other"), "other");
+    }
+
+    fn target(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-target", HeaderValue::from_static(value));
+        headers
+    }
+
+    fn calls(target_header: &'static str, body: &str) -> Vec<(String, String, Option<Vec<String>>)> {
+        authorizations(&target(target_header), body.as_bytes())
+    }
+
+    #[test]
+    fn a_query_on_an_index_is_authorized_on_the_index() {
+        let found = calls("DynamoDB_20120810.Query", r#"{"TableName":"t","IndexName":"GSI1"}"#);
+        assert_eq!(found, vec![("dynamodb:Query".into(), "t/index/GSI1".into(), None)]);
+    }
+
+    #[test]
+    fn a_transaction_is_one_authorization_per_item_and_table() {
+        let body = r#"{"TransactItems":[{"Put":{"TableName":"t"}},{"Delete":{"TableName":"k"}},
+            {"ConditionCheck":{"TableName":"t"}},{"Update":{"TableName":"t"}}]}"#;
+        let found: Vec<_> = calls("DynamoDB_20120810.TransactWriteItems", body)
+            .into_iter()
+            .map(|(action, resource, _)| format!("{action} {resource}"))
+            .collect();
+        assert_eq!(
+            found,
+            ["dynamodb:PutItem t", "dynamodb:DeleteItem k", "dynamodb:ConditionCheckItem t", "dynamodb:UpdateItem t"]
+        );
+    }
+
+    #[test]
+    fn a_batch_write_is_authorized_on_every_table_it_names() {
+        let body = r#"{"RequestItems":{"t":[],"k":[]}}"#;
+        let mut found: Vec<_> =
+            calls("DynamoDB_20120810.BatchWriteItem", body).into_iter().map(|(_, resource, _)| resource).collect();
+        found.sort();
+        assert_eq!(found, ["k", "t"]);
+    }
+
+    #[test]
+    fn kms_calls_carry_their_key_and_encryption_context_keys() {
+        let body = r#"{"KeyId":"alias/x","EncryptionContext":{"tenant_id":"a","purpose":"b"}}"#;
+        let found = calls("TrentService.GenerateDataKey", body);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0.as_str(), found[0].1.as_str()), ("kms:GenerateDataKey", "alias/x"));
+        let mut keys = found[0].2.clone().unwrap_or_default();
+        keys.sort();
+        assert_eq!(keys, ["purpose", "tenant_id"]);
+        assert_eq!(calls("TrentService.Decrypt", "{}")[0].1, "SecretsKey");
+    }
+
+    #[test]
+    fn sqs_calls_name_their_queue_and_unknown_protocols_are_kept_unknown() {
+        let found = calls("AmazonSQS.SendMessage", r#"{"QueueUrl":"http://q/1/inbound"}"#);
+        assert_eq!(found, vec![("sqs:SendMessage".into(), "http://q/1/inbound".into(), None)]);
+        let batch = calls("AmazonSQS.SendMessageBatch", r#"{"QueueUrl":"http://q/1/inbound"}"#);
+        assert_eq!(batch, found, "a batch is authorized as its single action");
+        let unknown = authorizations(&HeaderMap::new(), b"Action=SendMessage");
+        assert!(unknown[0].0.starts_with("unknown:"));
+    }
+}
