@@ -3,10 +3,12 @@
 //! of `function=count` (e.g. `api=8,send=2`) over the defaults — 4 for `api`, `webhook` and
 //! `inbound` (the functions that take parallel traffic), 1 for the others:
 //!
-//! - `send`: its instances split a number's throughput (`SEND_INSTANCES` is set to the count, as
-//!   the template sets it to the queue's `MaximumConcurrency`) and the local send benchmark
-//!   measures one instance; more are allowed, and stay correct (the poller runs one batch per
-//!   FIFO group at a time, so the pair limit to one person still holds).
+//! - `send`: 1 by default, as before the stack ran instances: one person's messages form one FIFO
+//!   group, which runs one batch at a time however many instances there are, so the tests' bursts
+//!   gain nothing, and one instance keeps a number's whole throughput. More are allowed and stay
+//!   correct (`SEND_INSTANCES` follows the count, as the template sets it to the queue's
+//!   `MaximumConcurrency`, so the instances' shares add up to the limit; the pair limit holds
+//!   because a person's group is never in two invocations at once).
 //! - `suggest`: calls an AI provider per record; parallel calls only make the sandbox busier.
 //! - `retention`: always 1 — one scheduled run at a time, as the schedule intends.
 

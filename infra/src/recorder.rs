@@ -183,7 +183,8 @@ pub async fn start(
         log,
         requests: std::sync::atomic::AtomicU64::new(0),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("binding the AWS recorder")?;
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("binding the AWS recorder")?;
     let address = listener.local_addr()?;
     let router = Router::new().fallback(forward).with_state(proxy).layer(DefaultBodyLimit::disable());
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -196,7 +197,8 @@ pub async fn start(
 /// When the file cannot be created.
 pub async fn open_log(state_dir: &Path) -> anyhow::Result<Arc<Mutex<tokio::fs::File>>> {
     let path = state_dir.join("aws-calls.jsonl");
-    let file = tokio::fs::File::create(&path).await.with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        tokio::fs::File::create(&path).await.with_context(|| format!("creating {}", path.display()))?;
     Ok(Arc::new(Mutex::new(file)))
 }
 
@@ -296,15 +298,22 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            ["dynamodb:PutItem t", "dynamodb:DeleteItem k", "dynamodb:ConditionCheckItem t", "dynamodb:UpdateItem t"]
+            [
+                "dynamodb:PutItem t",
+                "dynamodb:DeleteItem k",
+                "dynamodb:ConditionCheckItem t",
+                "dynamodb:UpdateItem t"
+            ]
         );
     }
 
     #[test]
     fn a_batch_write_is_authorized_on_every_table_it_names() {
         let body = r#"{"RequestItems":{"t":[],"k":[]}}"#;
-        let mut found: Vec<_> =
-            calls("DynamoDB_20120810.BatchWriteItem", body).into_iter().map(|(_, resource, _)| resource).collect();
+        let mut found: Vec<_> = calls("DynamoDB_20120810.BatchWriteItem", body)
+            .into_iter()
+            .map(|(_, resource, _)| resource)
+            .collect();
         found.sort();
         assert_eq!(found, ["k", "t"]);
     }

@@ -28,6 +28,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod holds;
+
+use holds::{add_hold, hold, release_hold, Hold};
+
 /// One request the sandbox received.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxEntry {
@@ -69,38 +73,6 @@ pub struct Fault {
     /// any number when absent.
     #[serde(default)]
     pub phone_number_id: Option<String>,
-}
-
-/// A hold as `POST /_sandbox/holds` takes it: Graph requests whose path (with its query)
-/// contains `path_contains` wait until `DELETE /_sandbox/holds/{id}` releases them, or at most
-/// `millis` (then they are answered as usual).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HoldRequest {
-    /// What the path must contain (not empty).
-    pub path_contains: String,
-    /// The longest a request is held (at most 60 s).
-    pub millis: u64,
-}
-
-/// A hold as the sandbox shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct HoldView {
-    /// Its id.
-    pub id: String,
-    /// Requests waiting on it now.
-    pub waiting: usize,
-    /// Requests it has held so far.
-    pub held: usize,
-    /// Whether it was released (it holds nothing more).
-    pub released: bool,
-}
-
-#[derive(Debug)]
-struct Hold {
-    request: HoldRequest,
-    view: HoldView,
-    release: tokio::sync::watch::Sender<bool>,
 }
 
 /// What a fault does to a send.
@@ -535,66 +507,6 @@ async fn graph(
     }
 }
 
-impl Sandbox {
-    /// Waits while an unreleased hold matches `path` (at most its `millis`).
-    async fn wait_for_holds(&self, path: &str) {
-        let matching = self.state.lock().ok().and_then(|mut state| {
-            let hold = state
-                .holds
-                .values_mut()
-                .find(|h| !h.view.released && path.contains(&h.request.path_contains))?;
-            hold.view.waiting += 1;
-            hold.view.held += 1;
-            Some((hold.view.id.clone(), hold.release.subscribe(), hold.request.millis))
-        });
-        let Some((id, mut released, millis)) = matching else { return };
-        let _ = tokio::time::timeout(Duration::from_millis(millis), released.wait_for(|r| *r)).await;
-        if let Ok(mut state) = self.state.lock() {
-            if let Some(hold) = state.holds.get_mut(&id) {
-                hold.view.waiting = hold.view.waiting.saturating_sub(1);
-            }
-        }
-    }
-}
-
-async fn add_hold(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
-    let request: HoldRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => return bad_request(format!("expected {{path_contains, millis}}: {e}")),
-    };
-    if request.path_contains.is_empty() || request.millis > 60_000 {
-        return bad_request("path_contains must not be empty and millis at most 60000".to_owned());
-    }
-    let id = format!("hold-{}", crate::random_hex(8).unwrap_or_default());
-    let view = HoldView { id: id.clone(), waiting: 0, held: 0, released: false };
-    let (release, _) = tokio::sync::watch::channel(false);
-    if let Ok(mut state) = sandbox.state.lock() {
-        state.holds.insert(id, Hold { request, view: view.clone(), release });
-    }
-    (StatusCode::CREATED, Json(view)).into_response()
-}
-
-async fn hold(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
-    let view = sandbox.state.lock().ok().and_then(|state| state.holds.get(&id).map(|h| h.view.clone()));
-    match view {
-        Some(view) => Json(view).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"detail": "no such hold"}))).into_response(),
-    }
-}
-
-async fn release_hold(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
-    let view = sandbox.state.lock().ok().and_then(|mut state| {
-        let hold = state.holds.get_mut(&id)?;
-        hold.view.released = true;
-        hold.release.send_replace(true);
-        Some(hold.view.clone())
-    });
-    match view {
-        Some(view) => Json(view).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"detail": "no such hold"}))).into_response(),
-    }
-}
-
 async fn outbox(State(sandbox): State<Sandbox>) -> Response {
     let entries = sandbox.state.lock().map(|s| s.outbox.clone()).unwrap_or_default();
     Json(entries).into_response()
@@ -607,7 +519,7 @@ async fn clear_outbox(State(sandbox): State<Sandbox>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-fn bad_request(detail: String) -> Response {
+pub(super) fn bad_request(detail: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
         [("content-type", "application/problem+json")],
@@ -779,7 +691,9 @@ mod tests {
     #[test]
     fn a_registered_number_is_confirmed_for_its_token_only_as_graph_answers() {
         let sandbox = sandbox();
-        let get = |path: &str, token: Option<&str>| sandbox.answer(&Method::GET, path, token, &Value::Null);
+        let get = |path: &str, token: Option<&str>| {
+            sandbox.answer_as_graph(&Method::GET, path, token, &Value::Null)
+        };
 
         let own = get("/v23.0/106540352242922?fields=id,display_phone_number", Some("EAAOWNER"));
         let another_token = get("/v23.0/106540352242922", Some("EAAOTHER"));

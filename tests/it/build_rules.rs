@@ -26,7 +26,8 @@ fn section(name: &str) -> Vec<(String, String)> {
         .take_while(|line| !line.trim_start().starts_with('['))
         .filter_map(|line| {
             let (key, value) = line.split_once('=')?;
-            (!key.trim_start().starts_with('#')).then(|| (key.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
+            (!key.trim_start().starts_with('#'))
+                .then(|| (key.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
         })
         .collect()
 }
@@ -68,12 +69,17 @@ fn the_declared_rust_version_is_at_least_every_locked_crates() {
         .iter()
         .filter_map(|package| {
             let needs = package["rust_version"].as_str()?;
-            (version(needs) > version(&declared)).then(|| format!("{} {} needs {needs}", package["name"], package["version"]))
+            (version(needs) > version(&declared))
+                .then(|| format!("{} {} needs {needs}", package["name"], package["version"]))
         })
         .collect();
 
     // Assert
-    assert!(newer.is_empty(), "rust-version {declared} is below what the lock file needs:\n{}", newer.join("\n"));
+    assert!(
+        newer.is_empty(),
+        "rust-version {declared} is below what the lock file needs:\n{}",
+        newer.join("\n")
+    );
 }
 
 #[test]

@@ -88,6 +88,9 @@ async fn health_is_ok_and_demo_json_has_every_field() {
     let health: Value = response.json().await.expect("json");
     for function in ["webhook", "inbound", "send", "suggest", "retention", "api"] {
         assert_eq!(health["functions"][function], true, "{function} ready");
+        let instances = &health["instances"][function];
+        assert!(instances["of"].as_u64() >= Some(1), "{function} runs instances: {health}");
+        assert_eq!(instances["ready"], instances["of"], "every instance of {function} ready");
     }
 
     let demo = demo();

@@ -115,7 +115,10 @@ fn statements_of(document: &Value) -> Vec<Statement> {
         .iter()
         .map(|statement| Statement {
             allow: statement["Effect"] == "Allow",
-            actions: strings(&statement["Action"]).iter().map(|a| a.as_str().unwrap_or("").to_owned()).collect(),
+            actions: strings(&statement["Action"])
+                .iter()
+                .map(|a| a.as_str().unwrap_or("").to_owned())
+                .collect(),
             resources: strings(&statement["Resource"]).iter().map(logical).collect(),
             condition: statement.get("Condition").cloned(),
         })
@@ -223,7 +226,11 @@ fn summary(calls: &[Value]) -> String {
     let mut requests: BTreeMap<String, u64> = BTreeMap::new();
     for call in calls {
         let function = call["function"].as_str().unwrap_or("?").to_owned();
-        let key = (function.clone(), call["action"].as_str().unwrap_or("?").to_owned(), call["resource"].to_string());
+        let key = (
+            function.clone(),
+            call["action"].as_str().unwrap_or("?").to_owned(),
+            call["resource"].to_string(),
+        );
         *counts.entry(key).or_default() += 1;
         let request = call["request"].as_u64().unwrap_or(0);
         let highest = requests.entry(function).or_default();
@@ -284,7 +291,14 @@ fn a_table_encrypted_with_the_stacks_key_is_usable_through_dynamodb() {
     let template = translated_template();
     let resources = template["Resources"].as_object().expect("Resources");
     // The actions DynamoDB takes on a customer managed key on behalf of a caller.
-    let needed = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"];
+    let needed = [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncryptFrom",
+        "kms:GenerateDataKey",
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+    ];
 
     // Act
     let mut unusable = Vec::new();
@@ -303,9 +317,15 @@ fn a_table_encrypted_with_the_stacks_key_is_usable_through_dynamodb() {
         let missing: Vec<&str> = match &through_dynamodb {
             None => needed.to_vec(),
             Some(statement) => {
-                let actions: Vec<String> =
-                    strings(&statement["Action"]).iter().map(|a| a.as_str().unwrap_or("").to_lowercase()).collect();
-                needed.iter().copied().filter(|n| !actions.iter().any(|a| glob(a, &n.to_lowercase()))).collect()
+                let actions: Vec<String> = strings(&statement["Action"])
+                    .iter()
+                    .map(|a| a.as_str().unwrap_or("").to_lowercase())
+                    .collect();
+                needed
+                    .iter()
+                    .copied()
+                    .filter(|n| !actions.iter().any(|a| glob(a, &n.to_lowercase())))
+                    .collect()
             }
         };
         if !missing.is_empty() {
@@ -324,9 +344,7 @@ fn the_role_check_reads_resources_actions_and_conditions_as_iam_does() {
         {"Effect": "Allow", "Action": "kms:GenerateDataKey*", "Resource": {"Fn::GetAtt": ["SecretsKey", "Arn"]},
          "Condition": {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["tenant_id", "purpose"]}}}
     ]}));
-    let call = |action: &str, resource: &str, keys: Value| {
-        serde_json::json!({"action": action, "resource": resource, "encryption_context_keys": keys})
-    };
+    let call = |action: &str, resource: &str, keys: Value| serde_json::json!({"action": action, "resource": resource, "encryption_context_keys": keys});
     assert!(allowed(&statements, &call("dynamodb:Query", "Table/index/GSI1", Value::Null)));
     assert!(!allowed(&statements, &call("dynamodb:Query", "Table", Value::Null)));
     assert!(!allowed(&statements, &call("dynamodb:Scan", "Table/index/GSI1", Value::Null)));
@@ -373,7 +391,8 @@ async fn disconnecting_a_page_purges_its_leads_in_the_next_retention_run() {
     let tenant = TestTenant::new(&client).await;
     let leadgen_id = format!("6{}", digits(14));
     let lead = json!({"id": leadgen_id, "field_data": [{"name": "phone_number", "values": [format!("+{}", tenant.wa_id)]}]});
-    let registered = client.post(format!("{}/_sandbox/leads", base())).json(&lead).send().await.expect("request");
+    let registered =
+        client.post(format!("{}/_sandbox/leads", base())).json(&lead).send().await.expect("request");
     assert_eq!(registered.status(), StatusCode::CREATED);
     let webhook = tenant.fixture("leadgen").replace("__LEADGEN_ID__", &leadgen_id);
     assert_eq!(post(&client, &webhook).await, StatusCode::OK);
@@ -383,8 +402,12 @@ async fn disconnecting_a_page_purges_its_leads_in_the_next_retention_run() {
     .await;
 
     // Act
-    let disconnected =
-        client.delete(format!("{}/v1/leadads", base())).bearer_auth(&tenant.api_key).send().await.expect("request");
+    let disconnected = client
+        .delete(format!("{}/v1/leadads", base()))
+        .bearer_auth(&tenant.api_key)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(disconnected.status(), StatusCode::NO_CONTENT);
     let run = client.post(format!("{}/_local/schedule/retention", base())).send().await.expect("request");
 

@@ -93,7 +93,10 @@ fn classify(error: CloudApiError, missing: VerifyError) -> VerifyError {
             code: error.code,
             message: error.message.or(error.title).unwrap_or_default(),
         },
-        CloudApiError::Unavailable(e) | CloudApiError::Unknown(e) => VerifyError::Unavailable(e),
+        // A lookup changes nothing at Meta: an answer lost on the way is simply asked again.
+        CloudApiError::Unavailable(e) | CloudApiError::OutcomeUnknown(e) | CloudApiError::Unknown(e) => {
+            VerifyError::Unavailable(e)
+        }
     }
 }
 
