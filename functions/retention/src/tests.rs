@@ -205,7 +205,8 @@ async fn a_failing_task_does_not_stop_the_others_and_the_run_reports_it() {
             "purge_disconnected",
             "restamp",
             "sanitize_content",
-            "expired_conversations"
+            "expired_conversations",
+            "settle_unknown"
         ]
     );
     assert!(report.complete);
