@@ -53,6 +53,8 @@ pub struct Resources {
     pub outbound: QueuePair,
     /// `suggest`: inbound/api → suggest.
     pub suggest: QueuePair,
+    /// `import.fifo`: api → import (one message per staged chunk of a CSV import).
+    pub import: QueuePair,
     /// The KMS key alias.
     pub kms_key_id: String,
 }
@@ -82,8 +84,9 @@ pub async fn bootstrap(
     let inbound = create_queue(&sqs, prefix, queue("inbound", true)).await?;
     let outbound = create_queue(&sqs, prefix, queue("outbound", true)).await?;
     let suggest = create_queue(&sqs, prefix, queue("suggest", false)).await?;
+    let import = create_queue(&sqs, prefix, queue("import", true)).await?;
     let kms_key_id = create_key(&kms, &format!("alias/{prefix}-secrets")).await?;
-    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, kms_key_id })
+    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, import, kms_key_id })
 }
 
 fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {

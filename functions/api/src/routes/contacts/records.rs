@@ -58,50 +58,89 @@ pub struct RecordPatch {
 pub struct TimelinePage {
     /// Newest first.
     pub items: Vec<Activity>,
-    /// Pass as `before` for the next page; absent on the last.
+    /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<i64>,
+    pub next: Option<String>,
 }
 
-/// `GET /v1/contacts/{contact_id}/timeline`.
+/// The conversations of a contact whose messages the timeline shows (the latest ones).
+const TIMELINE_CONVERSATIONS: u16 = 20;
+
+/// Where a timeline page ends: the last entry's time, kind and reference. Entries are ordered
+/// newest first, then by kind and reference, so a page resumes exactly after its cursor even
+/// when entries share a millisecond.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct TimelineCursor(std::cmp::Reverse<i64>, String, Option<String>);
+
+impl TimelineCursor {
+    fn of(activity: &Activity) -> Self {
+        Self(std::cmp::Reverse(activity.at), activity.kind.clone(), activity.ref_id.clone())
+    }
+
+    fn encode(&self) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn decode(raw: &str) -> Result<Self, ApiError> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(|| bad("cursor: not the `next` of a timeline page"))
+    }
+}
+
+/// `GET /v1/contacts/{contact_id}/timeline`: one page, newest first.
+///
+/// Bounded work whatever the history's length: one read of at most `limit + 1` activities, one
+/// of the contact's latest conversations, and one of at most `limit + 1` messages from each.
 ///
 /// # Errors
-/// 404 as for reads; 400 for a bad `before` or limit.
+/// 404 as for reads; 400 for a bad `cursor`, `before` or limit.
 pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let contact = visible_contact(&ctx, deps).await?;
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
     let limit = paging(ctx.query)?.limit;
-    let before = millis(ctx.query, "before")?;
-    let mut items = deps.records.activities(tenant, &contact.id, before, limit).await?;
-    // Messages come from the contact's conversations (at most the 20 latest).
+    let cursor = ctx.query.get("cursor").map(|raw| TimelineCursor::decode(raw)).transpose()?;
+    // Entries at the cursor's millisecond are read again and skipped by their order below.
+    let before = match &cursor {
+        Some(cursor) => Some(cursor.0 .0.saturating_add(1)),
+        None => millis(ctx.query, "before")?,
+    };
+    let fetch = limit.saturating_add(1);
+    let activities = deps.records.activities(tenant, &contact.id, before, fetch).await?;
+    let mut full = activities.len() >= usize::from(fetch);
+    let mut items = activities;
     let conversations = deps
         .conversations
-        .conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, 20)
+        .conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, TIMELINE_CONVERSATIONS)
         .await?;
     for conversation in conversations.items {
-        let mut after = None;
-        loop {
-            let page =
-                deps.conversations.messages(tenant, &conversation.id, after.as_deref(), MAX_LIMIT).await?;
-            items.extend(page.items.into_iter().filter(|m| before.is_none_or(|b| m.timestamp < b)).map(
-                |m| Activity {
-                    at: m.timestamp,
-                    kind: format!("message.{}", m.direction),
-                    ref_id: Some(m.id.to_string()),
-                    detail: Some(m.kind),
-                    actor: None,
-                },
-            ));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let messages = deps.conversations.messages_before(tenant, &conversation.id, before, fetch).await?;
+        full |= messages.len() >= usize::from(fetch);
+        items.extend(messages.into_iter().map(|m| Activity {
+            at: m.timestamp,
+            kind: format!("message.{}", m.direction),
+            ref_id: Some(m.id.to_string()),
+            detail: Some(m.kind),
+            actor: None,
+        }));
     }
-    items.sort_by_key(|activity| std::cmp::Reverse(activity.at));
+    items.sort_by_key(TimelineCursor::of);
+    if let Some(cursor) = &cursor {
+        items.retain(|activity| TimelineCursor::of(activity) > *cursor);
+    }
+    let more = full || items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
-    let next = (items.len() == usize::from(limit)).then(|| items.last().map(|a| a.at)).flatten();
+    let next = if more && items.len() == usize::from(limit) {
+        items.last().map(|last| TimelineCursor::of(last).encode())
+    } else {
+        None
+    };
     Ok(json_response(StatusCode::OK, &TimelinePage { items, next }))
 }
 
