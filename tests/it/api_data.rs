@@ -179,7 +179,8 @@ async fn a_csv_import_refuses_a_file_with_bad_rows_and_a_good_one_is_idempotent(
     // Arrange
     let (admin, _) = tenant().await;
     let fixture = |name: &str| {
-        std::fs::read_to_string(format!("{}/fixtures/api/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+        std::fs::read_to_string(format!("{}/fixtures/api/{name}", env!("CARGO_MANIFEST_DIR")))
+            .expect("fixture")
     };
     let client = crate::support::http();
     let import = |body: String| {

@@ -28,7 +28,10 @@ async fn post_csv(key: &str, body: String) -> (StatusCode, Value) {
 fn file(prefix: u32, count: u32) -> String {
     let mut file = String::from("phone;name;tags;consent\n");
     for i in 0..count {
-        file.push_str(&format!("55{prefix:02}9{i:08};Person {i};fair,it;{}\n", if i % 2 == 0 { "opt_in" } else { "" }));
+        file.push_str(&format!(
+            "55{prefix:02}9{i:08};Person {i};fair,it;{}\n",
+            if i % 2 == 0 { "opt_in" } else { "" }
+        ));
     }
     file
 }
@@ -59,7 +62,10 @@ async fn a_chunk_is_counted_once_on_dynamodb() {
     assert!(matches!(one, Ok(ChunkFinish::Counted(_))) && matches!(two, Ok(ChunkFinish::Counted(_))));
     assert_eq!(redelivered_last, ChunkFinish::AlreadyCounted);
     let stored = store.job(&tenant, &job.id).await.expect("read").expect("job");
-    assert_eq!((stored.status, stored.chunks_done, stored.created, stored.processed), (ImportStatus::Done, 3, 30, 30));
+    assert_eq!(
+        (stored.status, stored.chunks_done, stored.created, stored.processed),
+        (ImportStatus::Done, 3, 30, 30)
+    );
     assert_eq!(store.active(&tenant).await.expect("slot"), None, "the last chunk frees the slot");
     for chunk in 0..3 {
         assert_eq!(store.chunk(&tenant, &job.id, chunk).await.expect("read"), None, "staged rows deleted");
@@ -91,8 +97,10 @@ async fn an_invalid_row_anywhere_writes_no_contact() {
 async fn a_large_import_runs_as_a_job_while_the_api_keeps_answering() {
     // Arrange: a plan with room for every row.
     let (key, tenant_id) = tenant().await;
-    let plan = json!({"requests_per_minute": 6000, "contacts": 20000, "users": 25, "messages_per_month": 10000});
-    let (status, _) = call(Method::PUT, &format!("/v1/tenants/{tenant_id}/plan"), Some(&operator()), Some(plan)).await;
+    let plan =
+        json!({"requests_per_minute": 6000, "contacts": 20000, "users": 25, "messages_per_month": 10000});
+    let (status, _) =
+        call(Method::PUT, &format!("/v1/tenants/{tenant_id}/plan"), Some(&operator()), Some(plan)).await;
     assert_eq!(status, StatusCode::OK);
     let rows = 10_001;
 
@@ -122,7 +130,11 @@ async fn a_large_import_runs_as_a_job_while_the_api_keeps_answering() {
     assert_eq!(second, StatusCode::CONFLICT, "one import per tenant at a time");
     assert!(answered_while_running > 0, "requests were answered while the job ran");
     assert_eq!(last["status"], "done", "{last}");
-    assert_eq!((last["processed"].as_u64(), last["created"].as_u64(), last["failed"].as_u64()), (Some(10_001), Some(10_001), Some(0)), "{last}");
+    assert_eq!(
+        (last["processed"].as_u64(), last["created"].as_u64(), last["failed"].as_u64()),
+        (Some(10_001), Some(10_001), Some(0)),
+        "{last}"
+    );
     let (_, usage) = call(Method::GET, "/v1/usage", Some(&key), None).await;
     assert_eq!(usage["contacts"]["used"], 10_001, "{usage}");
     let (_, ana) = call(Method::GET, "/v1/contacts?phone=5542900000000", Some(&key), None).await;

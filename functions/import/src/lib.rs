@@ -99,7 +99,8 @@ pub async fn handle<A: Adapters>(
 pub async fn write_chunk<A: Adapters>(message: &ChunkMessage, deps: &Deps<A>) -> Result<(), RecordError> {
     let tenant = &message.tenant_id;
     let id = &message.import_id;
-    let Some(job) = deps.imports.job(tenant, id).await.map_err(|e| RecordError::retryable("reading the job", &e))?
+    let Some(job) =
+        deps.imports.job(tenant, id).await.map_err(|e| RecordError::retryable("reading the job", &e))?
     else {
         tracing::info!("The import job no longer exists");
         return Ok(());
@@ -117,7 +118,8 @@ pub async fn write_chunk<A: Adapters>(message: &ChunkMessage, deps: &Deps<A>) ->
         tracing::info!("The chunk is no longer staged");
         return Ok(());
     };
-    let owner = deps.tenants.tenant(tenant).await.map_err(|e| RecordError::retryable("reading the tenant", &e))?;
+    let owner =
+        deps.tenants.tenant(tenant).await.map_err(|e| RecordError::retryable("reading the tenant", &e))?;
     let Some(owner) = owner.filter(|t| t.status == TenantStatus::Active) else {
         return fail(deps, message, "the tenant is closed").await;
     };

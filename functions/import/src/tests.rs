@@ -99,7 +99,8 @@ async fn each_chunk_is_written_and_counted_once_however_often_it_is_delivered() 
 async fn rows_refused_at_write_time_are_reported_by_line_and_the_rest_written() {
     // Arrange
     let (deps, tenant) = deps_with_tenant().await;
-    let opted_out = ContactProfile { phone: PhoneNumber::parse("5511990000009").ok(), ..ContactProfile::default() };
+    let opted_out =
+        ContactProfile { phone: PhoneNumber::parse("5511990000009").ok(), ..ContactProfile::default() };
     deps.contacts.create_contact(&tenant, &opted_out, now()).await.expect("contact");
     let change = ConsentChange {
         contact: &opted_out,
@@ -137,5 +138,8 @@ async fn a_second_import_waits_for_the_first() {
     // Assert
     assert!(matches!(refused, Err(shared::domain::import::ImportError::Busy { .. })), "{refused:?}");
     assert!(accepted.is_ok(), "{accepted:?}");
-    assert_eq!(deps.imports.job(&tenant, &second.id).await.expect("job").map(|j| j.status), Some(ImportStatus::Queued));
+    assert_eq!(
+        deps.imports.job(&tenant, &second.id).await.expect("job").map(|j| j.status),
+        Some(ImportStatus::Queued)
+    );
 }

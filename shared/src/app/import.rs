@@ -87,7 +87,9 @@ pub async fn write_row<C: ContactStore>(
     }
     let (contact, stored) = contacts.create_contact(tenant, &profile, now).await?;
     let mut changed =
-        merge_contact(contacts, tenant, &contact, row.tags.clone(), row.attributes.clone(), now).await?.is_some();
+        merge_contact(contacts, tenant, &contact, row.tags.clone(), row.attributes.clone(), now)
+            .await?
+            .is_some();
     if let Some(kind) = row.consent {
         let current = contact.consent.as_ref();
         let opted_out_themselves =
@@ -100,8 +102,13 @@ pub async fn write_row<C: ContactStore>(
         }
         if current.is_none_or(|c| c.state != kind) {
             let cause = format!("{cause}:{}", kind.as_str());
-            let change =
-                ConsentChange { contact: &profile, kind, source: ConsentSource::Import, at: now, cause: &cause };
+            let change = ConsentChange {
+                contact: &profile,
+                kind,
+                source: ConsentSource::Import,
+                at: now,
+                cause: &cause,
+            };
             contacts.record_consent(tenant, &change, now).await?;
             changed = true;
         }
@@ -122,7 +129,11 @@ fn context(tenant: &TenantId) -> EncryptionContext {
 ///
 /// # Errors
 /// [`SealError::Unknown`] when the key service fails (or a row cannot be serialized).
-pub async fn seal_rows<V: Vault>(vault: &V, tenant: &TenantId, rows: &[ImportRow]) -> Result<String, SealError> {
+pub async fn seal_rows<V: Vault>(
+    vault: &V,
+    tenant: &TenantId,
+    rows: &[ImportRow],
+) -> Result<String, SealError> {
     let json = serde_json::to_vec(rows).map_err(|e| SealError::Unknown(anyhow::Error::new(e)))?;
     Ok(vault.seal(&context(tenant), &json).await?.encode())
 }

@@ -249,7 +249,8 @@ pub trait ImportStore: Send + Sync {
     ///
     /// # Errors
     /// [`ImportError::Unknown`].
-    fn active(&self, tenant: &TenantId) -> impl Future<Output = Result<Option<ImportId>, ImportError>> + Send;
+    fn active(&self, tenant: &TenantId)
+        -> impl Future<Output = Result<Option<ImportId>, ImportError>> + Send;
 
     /// Stores the chunks (sealed, encoded), then the job together with the tenant's
     /// active-import slot. Chunks expire after [`STAGED_SECS`], the job after [`JOB_SECS`].

@@ -54,12 +54,12 @@ impl<D: DocTable> DocImports<D> {
             .then_some(DocWrite::Delete { key, precondition: Precondition::Version(slot.version) }))
     }
 
-    fn job_write(tenant: &TenantId, job: &ImportJob, version: u64, now: Timestamp) -> anyhow::Result<DocWrite> {
+    fn job_write(tenant: &TenantId, job: &ImportJob, version: u64) -> anyhow::Result<DocWrite> {
         Ok(DocWrite::Put {
             key: keys::import_job(tenant, &job.id),
             entity: "import",
             body: to_json(job)?,
-            expires_at: expiry(Timestamp::from_millis(job.created_at), JOB_SECS).or(expiry(now, JOB_SECS)),
+            expires_at: expiry(Timestamp::from_millis(job.created_at), JOB_SECS),
             precondition: Precondition::Version(version),
         })
     }
@@ -131,7 +131,12 @@ impl<D: DocTable> ImportStore for DocImports<D> {
         Ok(self.versioned_job(tenant, id).await?.map(|v| v.value))
     }
 
-    async fn chunk(&self, tenant: &TenantId, id: &ImportId, index: u32) -> Result<Option<String>, ImportError> {
+    async fn chunk(
+        &self,
+        tenant: &TenantId,
+        id: &ImportId,
+        index: u32,
+    ) -> Result<Option<String>, ImportError> {
         let doc = self.table.get_doc(&keys::import_chunk(tenant, id, index), self.table.now()).await?;
         Ok(doc.as_ref().map(from_json::<String>).transpose()?.map(|v| v.value))
     }
@@ -160,8 +165,11 @@ impl<D: DocTable> ImportStore for DocImports<D> {
                     expires_at: expiry(Timestamp::from_millis(job.created_at), JOB_SECS),
                     precondition: Precondition::Absent,
                 },
-                Self::job_write(tenant, &job, version, now)?,
-                DocWrite::Delete { key: keys::import_chunk(tenant, id, index), precondition: Precondition::None },
+                Self::job_write(tenant, &job, version)?,
+                DocWrite::Delete {
+                    key: keys::import_chunk(tenant, id, index),
+                    precondition: Precondition::None,
+                },
             ];
             if job.status == ImportStatus::Done {
                 writes.extend(self.release(tenant, id).await?);
@@ -178,7 +186,13 @@ impl<D: DocTable> ImportStore for DocImports<D> {
         Err(ImportError::Unknown(anyhow::anyhow!("the job kept changing while a chunk was counted")))
     }
 
-    async fn fail(&self, tenant: &TenantId, id: &ImportId, reason: &str, now: Timestamp) -> Result<(), ImportError> {
+    async fn fail(
+        &self,
+        tenant: &TenantId,
+        id: &ImportId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), ImportError> {
         for _ in 0..COUNT_ATTEMPTS {
             let Some(Versioned { value: mut job, version }) = self.versioned_job(tenant, id).await? else {
                 return Ok(());
@@ -189,7 +203,7 @@ impl<D: DocTable> ImportStore for DocImports<D> {
             job.status = ImportStatus::Failed;
             job.reason = Some(reason.to_owned());
             job.finished_at = Some(now.as_millis());
-            let mut writes = vec![Self::job_write(tenant, &job, version, now)?];
+            let mut writes = vec![Self::job_write(tenant, &job, version)?];
             writes.extend(self.release(tenant, id).await?);
             match self.table.write_docs(writes, now).await {
                 Ok(()) => return Ok(()),

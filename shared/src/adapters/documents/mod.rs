@@ -250,7 +250,10 @@ fn condition(precondition: Precondition, now: Timestamp) -> Condition {
         Precondition::None => (None, None, None),
         Precondition::AbsentOrExpired => (
             Some("attribute_not_exists(#pk) OR #exp <= :now".to_owned()),
-            Some(HashMap::from([("#pk".to_owned(), PK.to_owned()), ("#exp".to_owned(), EXPIRES_AT.to_owned())])),
+            Some(HashMap::from([
+                ("#pk".to_owned(), PK.to_owned()),
+                ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+            ])),
             Some(HashMap::from([(":now".to_owned(), n(now.as_secs()))])),
         ),
         Precondition::Absent => (

@@ -12,8 +12,8 @@
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
-    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, RecordId, SessionId, SuggestionId,
-    TenantId, Timestamp, UserId, Wamid,
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, RecordId, SessionId,
+    SuggestionId, TenantId, Timestamp, UserId, Wamid,
 };
 use crate::kernel::digest::hex_sha256;
 

@@ -5,7 +5,7 @@
 
 use lambda_http::http::{header, HeaderValue};
 use shared::app::import::seal_rows;
-use shared::domain::import::{self as jobs, ChunkMessage, ImportError, ImportJob, ImportRow, ImportStore as _};
+use shared::domain::import::{self as jobs, ChunkMessage, ImportJob, ImportRow, ImportStore as _};
 use shared::domain::ports::{Queue as _, QueueMessage};
 use shared::domain::ImportId;
 
@@ -62,7 +62,7 @@ pub async fn import<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         Err(refusal) => return Ok(refusal),
     };
     if let Some(active) = deps.imports.active(tenant).await? {
-        return Err(busy(&active));
+        return Err(crate::errors::import_running(&active));
     }
     let now = deps.clock.now();
     let chunks = jobs::chunks(&rows).map_err(anyhow::Error::new)?;
@@ -87,13 +87,16 @@ pub async fn import<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         .map_err(anyhow::Error::new)?;
     if let Err(error) = deps.import_queue.send_batch(&messages).await {
         // The job can never finish: end it, so that it frees the tenant's slot.
-        if let Err(error) = deps.imports.fail(tenant, &id, "the job could not be queued", deps.clock.now()).await {
+        if let Err(error) =
+            deps.imports.fail(tenant, &id, "the job could not be queued", deps.clock.now()).await
+        {
             tracing::error!(error = format!("{error:#}"), "Unqueued import not ended");
         }
         return Err(anyhow::Error::new(error).into());
     }
     tracing::info!(rows = job.rows, chunks = count, import_id = %id, "Contact import queued");
-    deps.audit(principal, "contact.import", target("import", id.to_string()), |e| e.with_count(job.rows)).await;
+    deps.audit(principal, "contact.import", target("import", id.to_string()), |e| e.with_count(job.rows))
+        .await;
     let mut response = json_response(StatusCode::ACCEPTED, &ImportAccepted { job });
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/imports/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -113,33 +116,12 @@ pub async fn import_job<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Res
     Ok(json_response(StatusCode::OK, &job))
 }
 
-fn busy(active: &ImportId) -> ApiError {
-    ApiError(Problem::new(
-        StatusCode::CONFLICT,
-        "import-running",
-        "An import is running",
-        format!("import {active} is still running; try again when it is done"),
-    ))
-}
-
-impl From<ImportError> for ApiError {
-    fn from(error: ImportError) -> Self {
-        match error {
-            ImportError::Busy { active } => busy(&active),
-            ImportError::Unknown(e) => e.into(),
-        }
-    }
-}
-
 /// Reads and checks the whole file: its rows, or the 422 that lists the refused ones.
 fn parse(body: &[u8]) -> Result<Result<Vec<ImportRow>, Response<Body>>, ApiError> {
     let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
     let delimiter = delimiter(body);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(body);
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).trim(csv::Trim::All).from_reader(body);
     let header =
         reader.headers().map_err(|e| bad(format!("the first line must be a CSV header: {e}")))?.clone();
     let columns = Columns::of(&header, if delimiter == b';' { ',' } else { ';' }).map_err(bad)?;
@@ -179,7 +161,9 @@ fn parse(body: &[u8]) -> Result<Result<Vec<ImportRow>, Response<Body>>, ApiError
         );
         let mut response =
             json_response(StatusCode::UNPROCESSABLE_ENTITY, &ImportRefused { problem, error_count, errors });
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         return Ok(Err(response));
     }
     if rows.is_empty() {
@@ -200,8 +184,9 @@ fn too_many_rows() -> ApiError {
 /// `;` when the header line has more semicolons than commas outside quotes, else `,`.
 fn delimiter(body: &[u8]) -> u8 {
     let (mut commas, mut semicolons, mut quoted) = (0usize, 0usize, false);
-    for byte in body.iter().take_while(|b| quoted || !matches!(b, b'\n' | b'\r')) {
+    for byte in body {
         match byte {
+            b'\n' | b'\r' if !quoted => break,
             b'"' => quoted = !quoted,
             b',' if !quoted => commas += 1,
             b';' if !quoted => semicolons += 1,
@@ -288,7 +273,9 @@ impl Columns {
             None => None,
             Some("opt_in" | "yes" | "true" | "1" | "y") => Some(ConsentKind::OptIn),
             Some("opt_out" | "no" | "false" | "0" | "n") => Some(ConsentKind::OptOut),
-            Some(_) => return Err((Some("consent".to_owned()), "use opt_in, opt_out or leave empty".to_owned())),
+            Some(_) => {
+                return Err((Some("consent".to_owned()), "use opt_in, opt_out or leave empty".to_owned()))
+            }
         };
         let attributes = attributes(
             self.attributes

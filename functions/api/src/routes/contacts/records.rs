@@ -66,20 +66,20 @@ pub struct TimelinePage {
 /// The conversations of a contact whose messages the timeline shows (the latest ones).
 const TIMELINE_CONVERSATIONS: u16 = 20;
 
-/// Where a timeline page ends: the last entry's time, kind and reference. Entries are ordered
-/// newest first, then by kind and reference, so a page resumes exactly after its cursor even
-/// when entries share a millisecond.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-struct TimelineCursor(std::cmp::Reverse<i64>, String, Option<String>);
+/// Where a timeline page ends: the time of its last entry, and how many entries at that very
+/// millisecond were shown so far. Entries are ordered newest first; within one millisecond by
+/// source (activities, then each conversation's messages) and each source's own stored order,
+/// so a page resumes exactly after its cursor even when many entries share a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct TimelineCursor {
+    at: i64,
+    seen: u32,
+}
 
 impl TimelineCursor {
-    fn of(activity: &Activity) -> Self {
-        Self(std::cmp::Reverse(activity.at), activity.kind.clone(), activity.ref_id.clone())
-    }
-
-    fn encode(&self) -> String {
+    fn encode(self) -> String {
         use base64::Engine as _;
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let json = serde_json::to_vec(&self).unwrap_or_default();
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
     }
 
@@ -95,8 +95,9 @@ impl TimelineCursor {
 
 /// `GET /v1/contacts/{contact_id}/timeline`: one page, newest first.
 ///
-/// Bounded work whatever the history's length: one read of at most `limit + 1` activities, one
-/// of the contact's latest conversations, and one of at most `limit + 1` messages from each.
+/// Bounded work whatever the history's length: one read of at most `limit + 1` activities (more
+/// only to step over entries of the cursor's own millisecond), one of the contact's latest
+/// conversations, and one of as many messages from each.
 ///
 /// # Errors
 /// 404 as for reads; 400 for a bad `cursor`, `before` or limit.
@@ -106,40 +107,61 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     let tenant = &principal.tenant_id;
     let limit = paging(ctx.query)?.limit;
     let cursor = ctx.query.get("cursor").map(|raw| TimelineCursor::decode(raw)).transpose()?;
-    // Entries at the cursor's millisecond are read again and skipped by their order below.
-    let before = match &cursor {
-        Some(cursor) => Some(cursor.0 .0.saturating_add(1)),
+    // From the cursor's millisecond on (inclusive): the entries it already showed are skipped.
+    let before = match cursor {
+        Some(cursor) => Some(cursor.at.saturating_add(1)),
         None => millis(ctx.query, "before")?,
     };
-    let fetch = limit.saturating_add(1);
+    let skip = cursor.map_or(0, |c| c.seen);
+    let fetch = limit.saturating_add(1).saturating_add(u16::try_from(skip).unwrap_or(u16::MAX));
     let activities = deps.records.activities(tenant, &contact.id, before, fetch).await?;
     let mut full = activities.len() >= usize::from(fetch);
-    let mut items = activities;
+    // (time, source) with each source's own order kept: the sort below is stable.
+    let mut entries: Vec<(i64, usize, Activity)> = activities.into_iter().map(|a| (a.at, 0, a)).collect();
     let conversations = deps
         .conversations
-        .conversations(tenant, Some(&contact.id), &ConversationFilter::default(), None, TIMELINE_CONVERSATIONS)
+        .conversations(
+            tenant,
+            Some(&contact.id),
+            &ConversationFilter::default(),
+            None,
+            TIMELINE_CONVERSATIONS,
+        )
         .await?;
-    for conversation in conversations.items {
+    for (source, conversation) in (1..).zip(conversations.items) {
         let messages = deps.conversations.messages_before(tenant, &conversation.id, before, fetch).await?;
         full |= messages.len() >= usize::from(fetch);
-        items.extend(messages.into_iter().map(|m| Activity {
-            at: m.timestamp,
-            kind: format!("message.{}", m.direction),
-            ref_id: Some(m.id.to_string()),
-            detail: Some(m.kind),
-            actor: None,
+        entries.extend(messages.into_iter().map(|m| {
+            let activity = Activity {
+                at: m.timestamp,
+                kind: format!("message.{}", m.direction),
+                ref_id: Some(m.id.to_string()),
+                detail: Some(m.kind),
+                actor: None,
+            };
+            (m.timestamp, source, activity)
         }));
     }
-    items.sort_by_key(TimelineCursor::of);
-    if let Some(cursor) = &cursor {
-        items.retain(|activity| TimelineCursor::of(activity) > *cursor);
+    entries.sort_by_key(|(at, source, _)| (std::cmp::Reverse(*at), *source));
+    let mut items: Vec<Activity> = entries.into_iter().map(|(_, _, activity)| activity).collect();
+    if let Some(cursor) = cursor {
+        let shown = items
+            .iter()
+            .take_while(|a| a.at == cursor.at)
+            .count()
+            .min(usize::try_from(skip).unwrap_or(usize::MAX));
+        items.drain(..shown);
     }
     let more = full || items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
-    let next = if more && items.len() == usize::from(limit) {
-        items.last().map(|last| TimelineCursor::of(last).encode())
-    } else {
-        None
+    let next = match items.last() {
+        Some(last) if more && items.len() == usize::from(limit) => {
+            let here = items.iter().filter(|a| a.at == last.at).count();
+            let earlier = cursor.filter(|c| c.at == last.at).map_or(0, |c| c.seen);
+            let seen = earlier.saturating_add(u32::try_from(here).unwrap_or(u32::MAX));
+            Some(TimelineCursor { at: last.at, seen }.encode())
+        }
+        _ => None,
     };
     Ok(json_response(StatusCode::OK, &TimelinePage { items, next }))
 }
