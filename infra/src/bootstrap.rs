@@ -53,9 +53,14 @@ pub struct Resources {
     pub outbound: QueuePair,
     /// `suggest`: inbound/api → suggest.
     pub suggest: QueuePair,
+    /// `import.fifo`: api → import (one message per staged chunk of a CSV import).
+    pub import: QueuePair,
     /// The KMS key alias.
     pub kms_key_id: String,
 }
+
+/// The least visibility timeout of `import.fifo` (its function's timeout).
+const IMPORT_VISIBILITY_SECONDS: u32 = 300;
 
 /// Creates every resource with names starting with `prefix`.
 ///
@@ -82,8 +87,15 @@ pub async fn bootstrap(
     let inbound = create_queue(&sqs, prefix, queue("inbound", true)).await?;
     let outbound = create_queue(&sqs, prefix, queue("outbound", true)).await?;
     let suggest = create_queue(&sqs, prefix, queue("suggest", false)).await?;
+    // A chunk takes seconds to write: a visibility timeout shorter than that (tests shorten the
+    // others to 2 s for quick retries) would deliver it again while it is being written.
+    let import_spec = QueueSpec {
+        visibility_timeout: visibility_timeout.max(IMPORT_VISIBILITY_SECONDS),
+        ..queue("import", true)
+    };
+    let import = create_queue(&sqs, prefix, import_spec).await?;
     let kms_key_id = create_key(&kms, &format!("alias/{prefix}-secrets")).await?;
-    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, kms_key_id })
+    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, import, kms_key_id })
 }
 
 fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {

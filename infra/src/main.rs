@@ -37,6 +37,7 @@ const FUNCTIONS: &[(&str, Duration)] = &[
     ("inbound", Duration::from_secs(60)),
     ("send", Duration::from_secs(60)),
     ("suggest", Duration::from_secs(60)),
+    ("import", Duration::from_secs(300)),
     ("retention", Duration::from_secs(300)),
 ];
 
@@ -132,7 +133,7 @@ fn function_env(
         ("TABLE_NAME", resources.table_name.clone()),
     ];
     // Every function that reads or erases people's data holds the key table.
-    if matches!(name, "api" | "inbound" | "send" | "suggest" | "retention") {
+    if matches!(name, "api" | "inbound" | "send" | "suggest" | "retention" | "import") {
         env.push(("KEY_TABLE_NAME", resources.key_table_name.clone()));
     }
     let graph = format!("http://127.0.0.1:{}/_sandbox/graph", config.port);
@@ -151,6 +152,7 @@ fn function_env(
             ("GRAPH_API_BASE_URL", graph.clone()),
             ("OUTBOUND_QUEUE_URL", resources.outbound.url.clone()),
             ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
+            ("IMPORT_QUEUE_URL", resources.import.url.clone()),
             ("AI_PROVIDERS", ai_providers.clone()),
         ]),
         "inbound" => env.extend([
@@ -175,7 +177,7 @@ fn function_env(
         "suggest" => {
             env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("AI_PROVIDERS", ai_providers)])
         }
-        "retention" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
+        "retention" | "import" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
         _ => {}
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -410,6 +412,8 @@ async fn main() -> anyhow::Result<()> {
         (&resources.inbound, "inbound", 10),
         (&resources.outbound, "send", 10),
         (&resources.suggest, "suggest", 5),
+        // One chunk (200 rows) per invocation, as in template.yaml.
+        (&resources.import, "import", 1),
     ] {
         let poller = Poller {
             sqs: sqs.clone(),

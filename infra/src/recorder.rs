@@ -66,6 +66,8 @@ impl LogicalNames {
             (resources.outbound.dlq_url.clone(), "OutboundDeadLetterQueue".to_owned()),
             (resources.suggest.url.clone(), "SuggestQueue".to_owned()),
             (resources.suggest.dlq_url.clone(), "SuggestDeadLetterQueue".to_owned()),
+            (resources.import.url.clone(), "ImportQueue".to_owned()),
+            (resources.import.dlq_url.clone(), "ImportDeadLetterQueue".to_owned()),
             (resources.kms_key_id.clone(), "SecretsKey".to_owned()),
         ]))
     }

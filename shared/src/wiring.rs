@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::adapters::ai::OpenAiCompatible;
 use crate::adapters::documents::{
-    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+    DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
 use crate::adapters::dynamo::idempotency::MIN_RETENTION;
 use crate::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
@@ -18,6 +18,7 @@ use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
+use crate::domain::import::ImportStore;
 use crate::domain::inbox::{
     ContactStore, ConversationStore, IngestStore, LeadStore, LifecycleStore, OutboundStore,
 };
@@ -71,9 +72,11 @@ pub trait Adapters: Send + Sync + 'static {
     type Audit: AuditLog;
     /// Notes, tasks, appointments, activities.
     type Records: RecordStore;
+    /// CSV import jobs and their staged rows.
+    type Imports: ImportStore;
     /// Request rate limiting and monthly message counts.
     type Limiter: RateLimiter;
-    /// An SQS queue (`inbound.fifo`, `outbound.fifo`, `suggest`).
+    /// An SQS queue (`inbound.fifo`, `outbound.fifo`, `suggest`, `import.fifo`).
     type Queue: Queue;
     /// Idempotency keys of `POST /v1/messages`.
     type Idempotency: IdempotencyStore;
@@ -145,6 +148,7 @@ impl Adapters for Aws {
     type Directory = DocDirectory<Table>;
     type Audit = DocAuditLog<Table>;
     type Records = DocRecords<Table>;
+    type Imports = DocImports<Table>;
     type Limiter = DocRateLimiter<Table>;
     type Queue = SqsQueue;
     type Idempotency = DynamoIdempotency;

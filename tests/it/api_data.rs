@@ -175,12 +175,13 @@ async fn contacts_records_leads_and_the_timeline() {
 }
 
 #[tokio::test]
-async fn a_csv_import_keeps_good_rows_reports_bad_ones_and_is_idempotent() {
+async fn a_csv_import_refuses_a_file_with_bad_rows_and_a_good_one_is_idempotent() {
     // Arrange
     let (admin, _) = tenant().await;
-    let csv =
-        std::fs::read_to_string(format!("{}/fixtures/api/contacts_import.csv", env!("CARGO_MANIFEST_DIR")))
-            .expect("fixture");
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!("{}/fixtures/api/{name}", env!("CARGO_MANIFEST_DIR")))
+            .expect("fixture")
+    };
     let client = crate::support::http();
     let import = |body: String| {
         let (client, admin) = (client.clone(), admin.clone());
@@ -196,23 +197,38 @@ async fn a_csv_import_keeps_good_rows_reports_bad_ones_and_is_idempotent() {
             (response.status(), response.json::<Value>().await.expect("json"))
         }
     };
+    let finished = |job: Value| {
+        let admin = admin.clone();
+        async move {
+            let path = format!("/v1/imports/{}", job["id"].as_str().expect("job id"));
+            eventually("the import job ends", || {
+                let (admin, path) = (admin.clone(), path.clone());
+                async move {
+                    let (_, job) = call(Method::GET, &path, Some(&admin), None).await;
+                    (job["status"] == "done").then_some(job)
+                }
+            })
+            .await
+        }
+    };
 
     // Act
-    let (status, first) = import(csv.clone()).await;
-    let (_, second) = import(csv.clone()).await;
+    let (refused, problem) = import(fixture("contacts_import.csv")).await;
+    let (status, first) = import(fixture("contacts_import_valid.csv")).await;
+    let first = finished(first).await;
+    let (_, second) = import(fixture("contacts_import_valid.csv")).await;
+    let second = finished(second).await;
     let (bad_header, _) = import("phone,shoe_size\n5511988880001,42\n".to_owned()).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{first}");
-    assert_eq!(first["rows"], 6);
-    assert_eq!(first["created"], 3);
-    assert_eq!(first["failed"], 3);
+    assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     let lines: Vec<u64> =
-        first["errors"].as_array().expect("errors").iter().filter_map(|e| e["line"].as_u64()).collect();
-    assert_eq!(lines, vec![4, 5, 6], "{first}");
-    assert_eq!(second["created"], 0);
-    assert_eq!(second["updated"], 0);
-    assert_eq!(second["unchanged"], 3, "{second}");
+        problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["line"].as_u64()).collect();
+    assert_eq!(lines, vec![4, 5, 6], "{problem}");
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!((first["rows"].as_u64(), first["created"].as_u64()), (Some(4), Some(4)), "{first}");
+    assert_eq!((second["created"].as_u64(), second["updated"].as_u64()), (Some(0), Some(0)), "{second}");
+    assert_eq!(second["unchanged"], 4, "{second}");
     assert_eq!(bad_header, StatusCode::BAD_REQUEST);
     let (_, ana) = call(Method::GET, "/v1/contacts?phone=5511988880001", Some(&admin), None).await;
     let ana = &ana["items"][0];
@@ -223,6 +239,8 @@ async fn a_csv_import_keeps_good_rows_reports_bad_ones_and_is_idempotent() {
     assert_eq!(ana["consent_ledger"].as_array().map(Vec::len), Some(1), "re-import adds no consent event");
     let (_, bruno) = call(Method::GET, "/v1/contacts?phone=5511988880002", Some(&admin), None).await;
     assert_eq!(bruno["items"][0]["consent"]["state"], "opt_out");
+    let (_, carla) = call(Method::GET, "/v1/contacts?phone=5511988880003", Some(&admin), None).await;
+    assert_eq!(carla["items"][0]["name"], "Carla; \"CJ\" Souza");
 }
 
 #[tokio::test]

@@ -74,7 +74,7 @@ fn holds_phone_number(line: &str) -> bool {
 async fn no_function_log_line_holds_personal_data_or_secrets() {
     let logs = state_dir().join("logs");
     let mut lines = 0;
-    for function in ["webhook", "inbound", "send", "suggest", "retention", "api"] {
+    for function in ["webhook", "inbound", "send", "suggest", "retention", "import", "api"] {
         let path = logs.join(format!("{function}.log"));
         let text =
             std::fs::read_to_string(Path::new(&path)).unwrap_or_else(|_| panic!("{} exists", path.display()));

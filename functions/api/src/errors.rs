@@ -321,6 +321,26 @@ impl From<shared::app::verification::VerifyError> for ApiError {
     }
 }
 
+/// 409 while another import of the tenant runs.
+#[must_use]
+pub fn import_running(active: &shared::domain::ImportId) -> ApiError {
+    ApiError(Problem::new(
+        StatusCode::CONFLICT,
+        "import-running",
+        "An import is running",
+        format!("import {active} is still running; try again when it is done"),
+    ))
+}
+
+impl From<shared::domain::import::ImportError> for ApiError {
+    fn from(error: shared::domain::import::ImportError) -> Self {
+        match error {
+            shared::domain::import::ImportError::Busy { active } => import_running(&active),
+            shared::domain::import::ImportError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
 /// 403 for a plan limit reached (P25): what the limit is, and that the plan decides it.
 #[must_use]
 pub fn plan_limit(detail: String) -> ApiError {

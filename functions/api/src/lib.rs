@@ -23,7 +23,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
 use shared::adapters::documents::{
-    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+    DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
 use shared::adapters::graph::GraphClient;
 use shared::app::outbound::OutboundPorts;
@@ -41,7 +41,8 @@ use crate::errors::ApiError;
 
 /// Request bodies above this size are refused with 413 (contact imports: [`MAX_IMPORT_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The largest CSV import (Lambda's synchronous payload limit is 6 MB).
+/// The largest CSV import, 413 beyond (Lambda's synchronous payload limit is 6 MB; the rows are
+/// capped too, [`routes::contacts::MAX_IMPORT_ROWS`]).
 pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 
 /// The function's configuration.
@@ -60,6 +61,8 @@ pub struct Config {
     pub graph_api_version: String,
     /// `suggest` (`SUGGEST_QUEUE_URL`): AI suggestion requests go here.
     pub suggest_queue_url: String,
+    /// `import.fifo` (`IMPORT_QUEUE_URL`): one message per staged chunk of a CSV import.
+    pub import_queue_url: String,
     /// The AI providers tenants may choose (`AI_PROVIDERS`; none when unset).
     pub ai_providers: AiProviders,
     /// Requests per minute and source address without a valid credential: login, refresh and
@@ -89,6 +92,7 @@ impl Config {
             graph_api_base_url: env.https_url("GRAPH_API_BASE_URL")?,
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             suggest_queue_url: env.required("SUGGEST_QUEUE_URL")?,
+            import_queue_url: env.required("IMPORT_QUEUE_URL")?,
             ai_providers: env.ai_providers("AI_PROVIDERS")?,
             anonymous_per_minute: match env.optional("ANONYMOUS_REQUESTS_PER_MINUTE") {
                 None => ANONYMOUS_REQUESTS_PER_MINUTE,
@@ -142,12 +146,16 @@ pub struct Deps<A: Adapters> {
     pub audit: A::Audit,
     /// Notes, tasks, appointments, activities.
     pub records: A::Records,
+    /// CSV import jobs and their staged rows.
+    pub imports: A::Imports,
     /// Request rate limiting and monthly message counts.
     pub limiter: A::Limiter,
     /// `outbound.fifo`.
     pub outbound: A::Queue,
     /// `suggest`.
     pub suggest: A::Queue,
+    /// `import.fifo`.
+    pub import_queue: A::Queue,
     /// Idempotency keys of `POST /v1/messages`.
     pub idempotency: A::Idempotency,
     /// Message templates as synced.
@@ -188,9 +196,11 @@ impl Deps<Aws> {
             directory: DocDirectory::new(table.clone()),
             audit: DocAuditLog::new(table.clone()),
             records: DocRecords::new(table.clone()),
+            imports: DocImports::new(table.clone()),
             limiter: DocRateLimiter::new(table.clone()),
             outbound: aws.queue(&config.outbound_queue_url),
             suggest: aws.queue(&config.suggest_queue_url),
+            import_queue: aws.queue(&config.import_queue_url),
             idempotency: stores.idempotency(),
             templates: DocTemplates::new(table.clone()),
             quality: DocQuality::new(table),

@@ -155,6 +155,7 @@ pub enum Op {
     ListContacts,
     CreateContact,
     ImportContacts,
+    ImportJob,
     GetContact,
     UpdateContact,
     DeleteContact,

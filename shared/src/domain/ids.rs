@@ -274,6 +274,10 @@ id_type!(
     RecordId, "record id", 64, "rec_"
 );
 id_type!(
+    /// A CSV import of contacts, run as a job (P02).
+    ImportId, "import id", 64, "imp_"
+);
+id_type!(
     /// A request for AI reply suggestions on a conversation (P30, P31).
     SuggestionId, "suggestion id", 64, "sg_"
 );

@@ -8,6 +8,7 @@ pub mod crm;
 pub mod events;
 pub mod identity;
 pub mod ids;
+pub mod import;
 pub mod inbox;
 pub mod outbound;
 pub mod ports;
@@ -19,8 +20,8 @@ pub mod whatsapp;
 
 pub use blind::BlindIndex;
 pub use ids::{
-    new_ulid, ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, PhoneNumber, QueueId,
-    RecordId, RequestId, SessionId, SuggestionId, TenantId, UserId, Wamid,
+    new_ulid, ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, PhoneNumber,
+    QueueId, RecordId, RequestId, SessionId, SuggestionId, TenantId, UserId, Wamid,
 };
 pub use secret::{Secret, SecretBytes};
 pub use time::{Clock, ExpiresAt, SystemClock, Timestamp};

@@ -36,6 +36,8 @@ pub enum Purpose {
     IntegrationSecret,
     /// The key a tenant's access tokens are signed with.
     TokenSigningKey,
+    /// The validated rows of a CSV import, staged until the import job writes them.
+    ImportRows,
 }
 
 impl Purpose {
@@ -47,6 +49,7 @@ impl Purpose {
             Self::PageAccessToken => "page_access_token",
             Self::IntegrationSecret => "integration_secret",
             Self::TokenSigningKey => "token_signing_key",
+            Self::ImportRows => "import_rows",
         }
     }
 }

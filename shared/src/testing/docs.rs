@@ -106,7 +106,7 @@ impl DocTable for MemoryDocs {
             let current = items.get(&(key.pk.clone(), key.sk.clone())).filter(|d| live(d, now));
             let holds = match precondition {
                 Precondition::None => true,
-                Precondition::Absent => current.is_none(),
+                Precondition::Absent | Precondition::AbsentOrExpired => current.is_none(),
                 Precondition::Version(v) => current.is_some_and(|d| d.version == *v),
             };
             if !holds {

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::*;
 use crate::adapters::documents::{
-    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+    DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
 use crate::domain::ports::{FetchLeadError, FetchedLead, LeadSource};
 
@@ -34,6 +34,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Directory = DocDirectory<MemoryDocs>;
     type Audit = DocAuditLog<MemoryDocs>;
     type Records = DocRecords<MemoryDocs>;
+    type Imports = DocImports<MemoryDocs>;
     type Limiter = DocRateLimiter<MemoryDocs>;
     type Queue = MemoryQueue;
     type Idempotency = MemoryIdempotency;

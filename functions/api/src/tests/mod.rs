@@ -2,7 +2,7 @@
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::RequestExt as _;
 use shared::adapters::documents::{
-    DocAuditLog, DocDirectory, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
+    DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
 use shared::domain::identity::Directory;
 use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantRouting, Vault};
@@ -19,6 +19,7 @@ use super::*;
 mod abuse;
 mod exports;
 mod idempotency;
+mod imports;
 mod privacy;
 mod scope;
 mod sending;
@@ -47,6 +48,7 @@ pub(super) fn deps() -> TestDeps {
             graph_api_base_url: "https://graph.example".into(),
             graph_api_version: "v23.0".into(),
             suggest_queue_url: "s".into(),
+            import_queue_url: "i".into(),
             ai_providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
             anonymous_per_minute: ANONYMOUS_REQUESTS_PER_MINUTE,
         },
@@ -68,9 +70,11 @@ pub(super) fn deps() -> TestDeps {
         directory: DocDirectory::new(docs.clone()),
         audit: DocAuditLog::new(docs.clone()),
         records: DocRecords::new(docs.clone()),
+        imports: DocImports::new(docs.clone()),
         limiter: DocRateLimiter::new(docs.clone()),
         outbound: MemoryQueue::default(),
         suggest: MemoryQueue::default(),
+        import_queue: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
         quality: DocQuality::new(docs),

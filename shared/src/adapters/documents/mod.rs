@@ -36,11 +36,13 @@ use crate::kernel::Page;
 
 mod audit;
 mod directory;
+mod imports;
 mod limits;
 mod records;
 mod sending;
 pub use audit::DocAuditLog;
 pub use directory::DocDirectory;
+pub use imports::DocImports;
 pub use limits::DocRateLimiter;
 pub use records::DocRecords;
 pub use sending::{DocQuality, DocTemplates};
@@ -63,6 +65,8 @@ pub enum Precondition {
     None,
     /// No item has the key.
     Absent,
+    /// No live item has the key: an expired one that TTL has not removed yet is replaced.
+    AbsentOrExpired,
     /// The item exists at this version.
     Version(u64),
 }
@@ -200,20 +204,20 @@ impl Table {
         entity: &str,
         body: &str,
         expires_at: Option<ExpiresAt>,
-        precondition: Precondition,
+        (precondition, now): (Precondition, Timestamp),
     ) -> anyhow::Result<Put> {
         let mut item = item_with_key(key);
         item.insert(ENTITY.to_owned(), s(entity));
         item.insert(DOC.to_owned(), s(body));
         let version = match precondition {
             Precondition::Version(v) => v + 1,
-            Precondition::None | Precondition::Absent => 1,
+            Precondition::None | Precondition::Absent | Precondition::AbsentOrExpired => 1,
         };
         item.insert(VERSION.to_owned(), n(version));
         if let Some(expires_at) = expires_at {
             item.insert(EXPIRES_AT.to_owned(), n(expires_at.epoch_secs()));
         }
-        let (condition, names, values) = condition(precondition);
+        let (condition, names, values) = condition(precondition, now);
         Put::builder()
             .table_name(self.name())
             .set_item(Some(item))
@@ -224,8 +228,8 @@ impl Table {
             .context("building a document put")
     }
 
-    fn doc_delete(&self, key: &Key, precondition: Precondition) -> anyhow::Result<Delete> {
-        let (condition, names, values) = condition(precondition);
+    fn doc_delete(&self, key: &Key, precondition: Precondition, now: Timestamp) -> anyhow::Result<Delete> {
+        let (condition, names, values) = condition(precondition, now);
         Delete::builder()
             .table_name(self.name())
             .set_key(Some(key_attributes(key)))
@@ -240,10 +244,18 @@ impl Table {
 /// The condition expression of a precondition, with its attribute names and values.
 type Condition = (Option<String>, Option<std::collections::HashMap<String, String>>, Option<Item>);
 
-fn condition(precondition: Precondition) -> Condition {
+fn condition(precondition: Precondition, now: Timestamp) -> Condition {
     use std::collections::HashMap;
     match precondition {
         Precondition::None => (None, None, None),
+        Precondition::AbsentOrExpired => (
+            Some("attribute_not_exists(#pk) OR #exp <= :now".to_owned()),
+            Some(HashMap::from([
+                ("#pk".to_owned(), PK.to_owned()),
+                ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+            ])),
+            Some(HashMap::from([(":now".to_owned(), n(now.as_secs()))])),
+        ),
         Precondition::Absent => (
             Some("attribute_not_exists(#pk)".to_owned()),
             Some(HashMap::from([("#pk".to_owned(), PK.to_owned())])),
@@ -279,12 +291,12 @@ impl DocTable for Table {
         Ok((docs, page.next))
     }
 
-    async fn write_docs(&self, writes: Vec<DocWrite>, _now: Timestamp) -> Result<(), DocWriteError> {
+    async fn write_docs(&self, writes: Vec<DocWrite>, now: Timestamp) -> Result<(), DocWriteError> {
         // One write goes alone (half the cost of a transaction); more go as one transaction.
         if let [single] = writes.as_slice() {
             let result = match single {
                 DocWrite::Put { key, entity, body, expires_at, precondition } => {
-                    let put = self.doc_put(key, entity, body, *expires_at, *precondition)?;
+                    let put = self.doc_put(key, entity, body, *expires_at, (*precondition, now))?;
                     self.client()
                         .put_item()
                         .table_name(self.name())
@@ -305,7 +317,7 @@ impl DocTable for Table {
                         })
                 }
                 DocWrite::Delete { key, precondition } => {
-                    let delete = self.doc_delete(key, *precondition)?;
+                    let delete = self.doc_delete(key, *precondition, now)?;
                     self.client()
                         .delete_item()
                         .table_name(self.name())
@@ -333,9 +345,9 @@ impl DocTable for Table {
         for write in &writes {
             let item = match write {
                 DocWrite::Put { key, entity, body, expires_at, precondition } => TransactWriteItem::builder()
-                    .put(self.doc_put(key, entity, body, *expires_at, *precondition)?),
+                    .put(self.doc_put(key, entity, body, *expires_at, (*precondition, now))?),
                 DocWrite::Delete { key, precondition } => {
-                    TransactWriteItem::builder().delete(self.doc_delete(key, *precondition)?)
+                    TransactWriteItem::builder().delete(self.doc_delete(key, *precondition, now)?)
                 }
             };
             transaction = transaction.transact_items(item.build());

@@ -12,8 +12,8 @@
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
-    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, MessageId, RecordId, SessionId, SuggestionId,
-    TenantId, Timestamp, UserId, Wamid,
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, RecordId, SessionId,
+    SuggestionId, TenantId, Timestamp, UserId, Wamid,
 };
 use crate::kernel::digest::hex_sha256;
 
@@ -342,6 +342,13 @@ pub fn message(tenant: &TenantId, conversation: &ConversationId, sent_at: Timest
 #[must_use]
 pub fn messages_prefix(conversation: &ConversationId) -> String {
     format!("MSG#{conversation}#")
+}
+
+/// Where a conversation's messages sent before `at_millis` start (a descending query's
+/// exclusive start).
+#[must_use]
+pub fn messages_before(conversation: &ConversationId, at_millis: i64) -> String {
+    format!("{}{:013}", messages_prefix(conversation), at_millis.max(0))
 }
 
 /// The messages prefix of the conversation a message's sort key (from [`message`]) is in.
@@ -685,4 +692,28 @@ mod tests {
         }
         assert_eq!(idempotency(&t, "send", "a#b").sk.matches('#').count(), 2);
     }
+}
+
+/// A CSV import job (P02).
+#[must_use]
+pub fn import_job(tenant: &TenantId, id: &ImportId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("IMPORT#{id}") }
+}
+
+/// A staged chunk of an import job's rows (sealed; deleted once counted, else expiring).
+#[must_use]
+pub fn import_chunk(tenant: &TenantId, id: &ImportId, chunk: u32) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("IMPORT#{id}#CHUNK#{chunk:05}") }
+}
+
+/// The mark that an import chunk was counted into its job (kept as long as the job).
+#[must_use]
+pub fn import_chunk_counted(tenant: &TenantId, id: &ImportId, chunk: u32) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("IMPORT#{id}#COUNTED#{chunk:05}") }
+}
+
+/// The tenant's one active-import slot.
+#[must_use]
+pub fn import_active(tenant: &TenantId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: "IMPORTACTIVE".to_owned() }
 }

@@ -245,6 +245,19 @@ pub trait ConversationStore: Send + Sync {
         limit: u16,
     ) -> impl Future<Output = Result<Page<MessageView>, InboxError>> + Send;
 
+    /// Up to `limit` of the conversation's messages sent before `before` (epoch ms; the latest
+    /// when `None`), newest first: one bounded read, whatever the conversation's length.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn messages_before(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        before: Option<i64>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<MessageView>, InboxError>> + Send;
+
     /// The conversation's latest `limit` messages, oldest first (what an AI suggestion reads).
     ///
     /// # Errors

@@ -68,6 +68,25 @@ pub async fn latest_messages_are_the_newest_oldest_first<
     assert!(every.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "oldest first");
 }
 
+/// Messages before a time come newest first, at most `limit`, none at or after the time.
+pub async fn messages_before_come_newest_first_and_stop_at_the_time<
+    S: ConversationStore + IngestStore + ContactStore,
+>(
+    store: &S,
+) {
+    let tenant = tenant();
+    let conversation = conversation_with(store, &tenant, "5511910000007", &[300, 100, 500, 200, 400]).await;
+
+    let latest = store.messages_before(&tenant, &conversation, None, 2).await.unwrap();
+    let before = store.messages_before(&tenant, &conversation, Some(400_000), 10).await.unwrap();
+
+    let times = |messages: &[crate::domain::inbox::MessageView]| {
+        messages.iter().map(|m| m.timestamp).collect::<Vec<_>>()
+    };
+    assert_eq!(times(&latest), [500_000, 400_000]);
+    assert_eq!(times(&before), [300_000, 200_000, 100_000], "strictly before, newest first");
+}
+
 /// A contact's messages continue one conversation: the contact links it, it is the contact's,
 /// and its last message time is the latest message's.
 pub async fn a_contacts_messages_share_one_conversation<S: ConversationStore + IngestStore + ContactStore>(
@@ -168,6 +187,7 @@ pub async fn another_tenants_conversation_is_not_found<S: ConversationStore + In
 pub async fn all<S: ConversationStore + IngestStore + ContactStore>(store: &S) {
     messages_page_oldest_first(store).await;
     latest_messages_are_the_newest_oldest_first(store).await;
+    messages_before_come_newest_first_and_stop_at_the_time(store).await;
     a_contacts_messages_share_one_conversation(store).await;
     conversation_pages_round_trip(store).await;
     an_invalid_cursor_is_refused(store).await;

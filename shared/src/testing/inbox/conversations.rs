@@ -82,6 +82,26 @@ impl ConversationStore for MemoryInbox {
         paginate(all, after, limit)
     }
 
+    async fn messages_before(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        before: Option<i64>,
+        limit: u16,
+    ) -> Result<Vec<MessageView>, InboxError> {
+        let mut all: Vec<MessageView> = self
+            .state()?
+            .messages
+            .iter()
+            .filter(|(t, m)| t == tenant && &m.conversation_id == conversation)
+            .filter(|(_, m)| before.is_none_or(|b| m.timestamp < b))
+            .map(|(_, m)| m.clone())
+            .collect();
+        all.sort_by(|a, b| (b.timestamp, &b.id).cmp(&(a.timestamp, &a.id)));
+        all.truncate(usize::from(limit.max(1)));
+        Ok(all)
+    }
+
     async fn latest_messages(
         &self,
         tenant: &TenantId,

@@ -31,7 +31,7 @@ mod crud;
 mod import;
 mod records;
 pub use crud::{create, delete, get, list, update};
-pub use import::{import, ImportReport, RowError, MAX_IMPORT_ROWS};
+pub use import::{import, import_job, ImportAccepted, ImportRefused, RowError, MAX_IMPORT_ROWS};
 pub use records::{
     create_record, delete_record, list_records, timeline, update_record, RecordBody, RecordPatch,
     TimelinePage,
@@ -237,27 +237,18 @@ async fn exists<A: Adapters>(
     })
 }
 
-/// Adds `tags` and `attributes` to a contact's; `None` when nothing changed.
+/// Adds `tags` and `attributes` to a contact's; `None` when nothing changed (the same merge as
+/// a CSV import's, [`shared::app::import::merge_contact`]).
 async fn merge<A: Adapters>(
     deps: &Deps<A>,
     principal: &TenantPrincipal,
     contact: &ContactView,
     tags: Vec<String>,
     attributes: BTreeMap<String, String>,
-) -> Result<Option<ContactView>, InboxError> {
-    let mut all_tags = contact.tags.clone();
-    all_tags.extend(tags);
-    all_tags.sort();
-    all_tags.dedup();
-    let mut all_attributes = contact.attributes.clone();
-    all_attributes.extend(attributes);
-    if all_tags == contact.tags && all_attributes == contact.attributes {
-        return Ok(None);
-    }
-    let patch =
-        ContactPatch { tags: Some(all_tags), attributes: Some(all_attributes), ..ContactPatch::default() };
-    // The store refuses a union over the caps (`InboxError::OverCap`), whichever path merges.
-    deps.contacts.update_contact(&principal.tenant_id, &contact.id, &patch, deps.clock.now()).await
+) -> Result<Option<ContactView>, ApiError> {
+    let tenant = &principal.tenant_id;
+    let now = deps.clock.now();
+    Ok(shared::app::import::merge_contact(&deps.contacts, tenant, contact, tags, attributes, now).await?)
 }
 
 async fn record_consent<A: Adapters>(

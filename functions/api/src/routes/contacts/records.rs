@@ -58,64 +58,121 @@ pub struct RecordPatch {
 pub struct TimelinePage {
     /// Newest first.
     pub items: Vec<Activity>,
-    /// Pass as `before` for the next page; absent on the last.
+    /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<i64>,
+    pub next: Option<String>,
 }
 
-/// `GET /v1/contacts/{contact_id}/timeline`. An agent sees the messages and state changes of
-/// the conversations they may see only; notes, tasks, appointments and changes to the contact
-/// and its leads belong to the contact, which they may see.
+/// The conversations of a contact whose messages the timeline shows (the latest ones).
+const TIMELINE_CONVERSATIONS: u16 = 20;
+
+/// Where a timeline page ends: the time of its last entry, and how many entries at that very
+/// millisecond were shown so far. Entries are ordered newest first; within one millisecond by
+/// source (activities, then each conversation's messages) and each source's own stored order,
+/// so a page resumes exactly after its cursor even when many entries share a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct TimelineCursor {
+    at: i64,
+    seen: u32,
+}
+
+impl TimelineCursor {
+    fn encode(self) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(&self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn decode(raw: &str) -> Result<Self, ApiError> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or_else(|| bad("cursor: not the `next` of a timeline page"))
+    }
+}
+
+/// `GET /v1/contacts/{contact_id}/timeline`: one page, newest first. An agent sees the
+/// messages and state changes of the conversations they may see only; notes, tasks,
+/// appointments and changes to the contact and its leads belong to the contact, which they may
+/// see.
+///
+/// Bounded work whatever the history's length: one read of at most `limit + 1` activities (more
+/// only to step over entries of the cursor's own millisecond), one of the contact's latest
+/// conversations, and one of as many messages from each.
 ///
 /// # Errors
-/// 404 as for reads; 400 for a bad `before` or limit.
+/// 404 as for reads; 400 for a bad `cursor`, `before` or limit.
 pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let contact = visible_contact(&ctx, deps).await?;
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
     let limit = paging(ctx.query)?.limit;
-    let before = millis(ctx.query, "before")?;
-    let mut items = deps.records.activities(tenant, &contact.id, before, limit).await?;
-    // A full page of activities means more may follow, whatever the agent's filter leaves.
-    let more_activities = items.len() == usize::from(limit);
-    // Messages come from the contact's conversations (at most the 20 latest) — for an agent,
-    // only those they may see (P14), as `GET /v1/conversations` lists them.
+    let cursor = ctx.query.get("cursor").map(|raw| TimelineCursor::decode(raw)).transpose()?;
+    // From the cursor's millisecond on (inclusive): the entries it already showed are skipped.
+    let before = match cursor {
+        Some(cursor) => Some(cursor.at.saturating_add(1)),
+        None => millis(ctx.query, "before")?,
+    };
+    let skip = cursor.map_or(0, |c| c.seen);
+    let fetch = limit.saturating_add(1).saturating_add(u16::try_from(skip).unwrap_or(u16::MAX));
+    let mut activities = deps.records.activities(tenant, &contact.id, before, fetch).await?;
+    // A full read of activities means more may follow, whatever the agent's filter leaves.
+    let mut full = activities.len() >= usize::from(fetch);
+    // (time, source) with each source's own order kept: the sort below is stable.
+    let mut entries: Vec<(i64, usize, Activity)> = activities.into_iter().map(|a| (a.at, 0, a)).collect();
+    // Messages come from the contact's latest conversations — for an agent, only those they may
+    // see (P14), as `GET /v1/conversations` lists them.
     let scope = principal.agent_scope();
     let filter = ConversationFilter { visible_to: scope.clone(), ..ConversationFilter::default() };
-    let conversations =
-        deps.conversations.conversations(tenant, Some(&contact.id), &filter, None, 20).await?;
+    let conversations = deps
+        .conversations
+        .conversations(tenant, Some(&contact.id), &filter, None, TIMELINE_CONVERSATIONS)
+        .await?;
     if scope.is_some() {
         // What happened in another conversation of the person is not theirs to see either.
         let visible: Vec<String> = conversations.items.iter().map(|c| c.id.to_string()).collect();
-        items.retain(|activity| {
+        activities.retain(|activity| {
             !activity.kind.starts_with("conversation.")
                 || activity.ref_id.as_ref().is_some_and(|id| visible.contains(id))
         });
     }
-    for conversation in conversations.items {
-        let mut after = None;
-        loop {
-            let page =
-                deps.conversations.messages(tenant, &conversation.id, after.as_deref(), MAX_LIMIT).await?;
-            items.extend(page.items.into_iter().filter(|m| before.is_none_or(|b| m.timestamp < b)).map(
-                |m| Activity {
-                    at: m.timestamp,
-                    kind: format!("message.{}", m.direction),
-                    ref_id: Some(m.id.to_string()),
-                    detail: Some(m.kind),
-                    actor: None,
-                },
-            ));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+    for (source, conversation) in (1..).zip(conversations.items) {
+        let messages = deps.conversations.messages_before(tenant, &conversation.id, before, fetch).await?;
+        full |= messages.len() >= usize::from(fetch);
+        entries.extend(messages.into_iter().map(|m| {
+            let activity = Activity {
+                at: m.timestamp,
+                kind: format!("message.{}", m.direction),
+                ref_id: Some(m.id.to_string()),
+                detail: Some(m.kind),
+                actor: None,
+            };
+            (m.timestamp, source, activity)
+        }));
     }
-    items.sort_by_key(|activity| std::cmp::Reverse(activity.at));
+    entries.sort_by_key(|(at, source, _)| (std::cmp::Reverse(*at), *source));
+    let mut items: Vec<Activity> = entries.into_iter().map(|(_, _, activity)| activity).collect();
+    if let Some(cursor) = cursor {
+        let shown = items
+            .iter()
+            .take_while(|a| a.at == cursor.at)
+            .count()
+            .min(usize::try_from(skip).unwrap_or(usize::MAX));
+        items.drain(..shown);
+    }
+    let more = full || items.len() > usize::from(limit);
     items.truncate(usize::from(limit));
-    let next =
-        (items.len() == usize::from(limit) || more_activities).then(|| items.last().map(|a| a.at)).flatten();
+    let next = match items.last() {
+        Some(last) if more && items.len() == usize::from(limit) => {
+            let here = items.iter().filter(|a| a.at == last.at).count();
+            let earlier = cursor.filter(|c| c.at == last.at).map_or(0, |c| c.seen);
+            let seen = earlier.saturating_add(u32::try_from(here).unwrap_or(u32::MAX));
+            Some(TimelineCursor { at: last.at, seen }.encode())
+        }
+        _ => None,
+    };
     Ok(json_response(StatusCode::OK, &TimelinePage { items, next }))
 }
 

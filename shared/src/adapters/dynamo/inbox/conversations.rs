@@ -144,6 +144,36 @@ impl ConversationStore for DynamoInbox {
         self.page_of(tenant, page, message_view).await
     }
 
+    async fn messages_before(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        before: Option<i64>,
+        limit: u16,
+    ) -> Result<Vec<MessageView>, InboxError> {
+        let prefix = keys::messages_prefix(conversation);
+        // Message sort keys are `<prefix><13-digit ms>#<id>`: starting a descending query at
+        // `<prefix><before>` reads exactly the messages sent before it.
+        let start = before.map(|at| keys::messages_before(conversation, at));
+        let page = self
+            .table
+            .query_prefix_ordered(
+                &keys::tenant_partition(tenant),
+                &prefix,
+                self.now_filter(),
+                i32::from(limit.max(1)),
+                start.as_deref(),
+                false,
+            )
+            .await
+            .map_err(|e| unknown(e, "reading a conversation's messages backwards"))?;
+        self.open_all(tenant, page.items)
+            .await?
+            .iter()
+            .map(|item| message_view(item).map_err(|e| unknown(e, "mapping messages")))
+            .collect()
+    }
+
     async fn latest_messages(
         &self,
         tenant: &TenantId,

@@ -330,7 +330,10 @@ impl DynamoInbox {
         loop {
             let missing = limit.saturating_sub(u16::try_from(items.len()).unwrap_or(u16::MAX)).max(1);
             let page = self.list(tenant, contact, prefix, cursor.as_deref(), missing).await?;
-            examined += page.items.len().max(1);
+            // DynamoDB's `Limit` counts the items a query evaluates, before the expiry filter
+            // drops expired ones: a page cut short by the limit evaluated all `missing` of them,
+            // however few it returns (expired items that TTL has not removed yet cost work too).
+            examined += if page.next.is_some() { usize::from(missing) } else { page.items.len().max(1) };
             for item in &self.open_all(tenant, page.items).await? {
                 let value = map(item).map_err(|e| unknown(e, "mapping items"))?;
                 if keep(&value) {

@@ -1,0 +1,15 @@
+//! The `import` Lambda: consumer of `import.fifo`. Wiring only.
+
+use import::{handle, Config, Deps};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use shared::config::Env;
+use shared::wiring::Aws;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env(&Env::process())?;
+    let aws = Aws::from_env().await;
+    let deps = Deps::on(&aws, config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
+}
