@@ -4,7 +4,7 @@
 //!   the DynamoDB adapters.
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
+//! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`, `privacy`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
 //! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
@@ -31,6 +31,7 @@ mod inbox;
 mod ingest;
 mod kms;
 mod log_scan;
+mod privacy;
 mod retention;
 mod send;
 mod sqs;

@@ -30,7 +30,7 @@ use shared::domain::inbox::{
 use shared::domain::ports::{
     ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore,
 };
-use shared::domain::tenant::{RetentionSettings, TenantSettings};
+use shared::domain::tenant::{RetentionSettings, TenantSettings, TenantStatus};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
@@ -174,6 +174,10 @@ pub async fn handle<A: Adapters>(
 fn inbox_failure(error: InboxError) -> RecordError {
     match error {
         InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
+        // Keywords and Meta's preferences are the person's own: never refused as a business's.
+        InboxError::OptedOutByPerson => {
+            RecordError::Poison("the person's own consent change was refused".to_owned())
+        }
         InboxError::InvalidCursor | InboxError::EmailTaken => {
             RecordError::Poison("an API-only inbox error reached the ingest path".to_owned())
         }
@@ -235,6 +239,7 @@ async fn process<A: Adapters>(
                 tracing::warn!("Lead for a Page no tenant has connected; dropped");
                 return Ok(());
             };
+            let Some(tenant) = collecting(deps, tenant).await? else { return Ok(()) };
             on_lead(deps, &tenant, &leadgen)
                 .instrument(tracing::info_span!("lead", tenant_id = %tenant))
                 .await
@@ -251,11 +256,24 @@ async fn tenant_of_number<A: Adapters>(
         .tenant_for_phone_number_id(phone_number_id)
         .await
         .map_err(|e| RecordError::retryable("number routing", e))?;
-    if tenant.is_none() {
+    let Some(tenant) = tenant else {
         // Disconnected (P54: collection stops at once) or never connected: nothing to attribute it to.
         tracing::warn!("Event for a business number no tenant has connected; dropped");
+        return Ok(None);
+    };
+    collecting(deps, tenant).await
+}
+
+/// The tenant, if it still collects: a closed one (P53) collects nothing from the moment it
+/// closed, like a disconnected one (Meta still got its 200 from the webhook); reopening resumes.
+async fn collecting<A: Adapters>(deps: &Deps<A>, tenant: TenantId) -> Result<Option<TenantId>, RecordError> {
+    let record =
+        deps.tenants.tenant(&tenant).await.map_err(|e| RecordError::retryable("reading the tenant", e))?;
+    if record.is_some_and(|t| t.status == TenantStatus::Closed) {
+        tracing::warn!(tenant_id = %tenant, "Event for a closed tenant; dropped");
+        return Ok(None);
     }
-    Ok(tenant)
+    Ok(Some(tenant))
 }
 
 /// The tenant's retention settings (defaults when it has none).
@@ -470,7 +488,11 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
             at: now,
             cause: &change.leadgen_id,
         };
-        deps.contacts.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
+        match deps.contacts.record_consent(tenant, &change, now).await {
+            // A form's consent never lifts the person's own opt-out (the ledger keeps the attempt).
+            Ok(_) | Err(InboxError::OptedOutByPerson) => {}
+            Err(e) => return Err(inbox_failure(e)),
+        }
     }
     Ok(())
 }

@@ -636,7 +636,7 @@ async fn erasure_requests<A: Adapters>(
 mod tests {
     use shared::domain::inbox::{ContactKey, ContactProfile, ContactStore, IngestStore, NewInboundMessage};
     use shared::domain::privacy::ErasureRequest;
-    use shared::domain::{ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
+    use shared::domain::{ContactId, ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
     use shared::testing::{Fakes, ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
 
     use super::*;
@@ -703,7 +703,8 @@ mod tests {
             contacts: vec![inbox(&deps)
                 .contact_id_of(&tenant, &ContactKey::Phone(phone.clone()))
                 .await
-                .expect("id")],
+                .expect("read")
+                .expect("the contact exists")],
             status: ErasureStatus::Pending,
             requested_at: Timestamp::from_secs(5),
             progress: ErasureCounts::default(),
@@ -738,10 +739,7 @@ mod tests {
         let tenant = TenantId::parse("tn_a").expect("valid");
         let request = ErasureRequest {
             id: ErasureId::generate(Timestamp::from_secs(5)).expect("random"),
-            contacts: vec![inbox(&deps)
-                .contact_id_of(&tenant, &ContactKey::Email("a@b.c".into()))
-                .await
-                .expect("id")],
+            contacts: vec![ContactId::generate(Timestamp::from_secs(5)).expect("random")],
             status: ErasureStatus::Pending,
             requested_at: Timestamp::from_secs(5),
             progress: ErasureCounts::default(),

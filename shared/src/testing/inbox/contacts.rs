@@ -11,8 +11,24 @@ impl ContactStore for MemoryInbox {
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
         let contact = Self::contact(&mut state, tenant, change.contact, change.at)?;
-        if state.consent.iter().any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause)
-        {
+        let current =
+            state.contacts.iter().find(|(t, c)| t == tenant && c.id == contact).and_then(|(_, c)| c.consent.clone());
+        let refused = crate::domain::inbox::consent_change_refused(current.as_ref(), change.kind, change.source);
+        let duplicate =
+            state.consent.iter().any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause);
+        if let Some(refused) = refused {
+            if !duplicate {
+                let event = ConsentEventView {
+                    kind: change.kind,
+                    source: change.source,
+                    at: change.at.as_millis(),
+                    refused: Some(refused),
+                };
+                state.consent.push((tenant.clone(), contact, change.cause.to_owned(), event));
+            }
+            return Err(InboxError::OptedOutByPerson);
+        }
+        if duplicate {
             return Ok(Stored::Duplicate);
         }
         let at = change.at.as_millis();
@@ -20,7 +36,7 @@ impl ContactStore for MemoryInbox {
             .consent
             .iter()
             .any(|(t, c, _, e)| t == tenant && *c == contact && e.kind.is_restriction() && e.at > at);
-        let event = ConsentEventView { kind: change.kind, source: change.source, at };
+        let event = ConsentEventView { kind: change.kind, source: change.source, at, refused: None };
         state.consent.push((tenant.clone(), contact.clone(), change.cause.to_owned(), event));
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
             if change.kind.is_restriction() {
@@ -44,9 +60,9 @@ impl ContactStore for MemoryInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let id =
-            fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone())).map_err(anyhow::Error::from)?;
-        Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
+        let state = self.state()?;
+        let Some(id) = Self::alias(&state, tenant, &ContactKey::Phone(phone.clone())) else { return Ok(None) };
+        Ok(state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 
     async fn contacts(
@@ -168,18 +184,15 @@ impl ContactStore for MemoryInbox {
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
         let state = self.state()?;
-        let mut ids = vec![fake_index(tenant).contact_id(key).map_err(anyhow::Error::from)?];
-        if let Some(aliased) = Self::alias(&state, tenant, key).filter(|id| !ids.contains(id)) {
-            ids.push(aliased);
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| state.contacts.iter().find(|(t, c)| t == tenant && &c.id == id))
-            .map(|(_, c)| c.clone())
-            .collect())
+        let Some(id) = Self::alias(&state, tenant, key) else { return Ok(Vec::new()) };
+        Ok(state.contacts.iter().filter(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()).collect())
     }
 
-    async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        fake_index(tenant).contact_id(key).map_err(|e| anyhow::Error::from(e).into())
+    async fn contact_id_of(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> Result<Option<ContactId>, InboxError> {
+        Ok(Self::alias(&*self.state()?, tenant, key))
     }
 }

@@ -82,17 +82,18 @@ impl IngestStore for MemoryInbox {
                             payload: None,
                             content_sanitized_at: None,
                         };
-                        if change.recipient.keys().is_empty() {
-                            state.early_statuses.push((tenant.clone(), placeholder));
-                            &mut state.early_statuses.last_mut().ok_or(InboxError::NoContact)?.1
-                        } else {
-                            let contact = Self::contact(state, tenant, change.recipient, change.at)?;
+                        // A status never creates a contact (an unknown or erased person).
+                        let known = Self::existing(state, tenant, change.recipient);
+                        if let Some(contact) = known {
                             let conversation = Self::conversation(state, tenant, &contact, change.at)?;
                             placeholder.conversation_id = conversation.clone();
                             state.messages.push((tenant.clone(), placeholder));
                             Self::touch(state, tenant, &contact, &conversation, change.at, None);
                             Self::stamp_expiry(state, tenant, &conversation, now, change.retention);
                             &mut state.messages.last_mut().ok_or(InboxError::NoContact)?.1
+                        } else {
+                            state.early_statuses.push((tenant.clone(), placeholder));
+                            &mut state.early_statuses.last_mut().ok_or(InboxError::NoContact)?.1
                         }
                     }
                 }

@@ -130,7 +130,24 @@ impl LifecycleStore for MemoryInbox {
         if rest || left == 0 {
             return Ok(counts);
         }
-        // Last, the contact and its aliases: only once nothing else of it is left.
+        // Last, the contact and its aliases: only once nothing else of it is left. An opt-out
+        // outlives them as a suppression entry per identifier; any other state clears those.
+        let opt_out = state
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && &c.id == contact)
+            .and_then(|(_, c)| c.consent.clone())
+            .filter(|c| c.state == crate::domain::inbox::ConsentKind::OptOut);
+        let identifiers: Vec<ContactKey> = state
+            .aliases
+            .iter()
+            .filter(|(t, _, owner)| t == tenant && owner == contact)
+            .map(|(_, k, _)| k.clone())
+            .collect();
+        state.suppressions.retain(|(t, k, _)| !(t == tenant && identifiers.contains(k)));
+        if let Some(opt_out) = opt_out {
+            state.suppressions.extend(identifiers.into_iter().map(|k| (tenant.clone(), k, opt_out.clone())));
+        }
         let before = state.aliases.len();
         state.aliases.retain(|(t, _, owner)| !(t == tenant && owner == contact));
         counts.contact_aliases = (before - state.aliases.len()) as u64;

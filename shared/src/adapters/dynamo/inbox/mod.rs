@@ -17,6 +17,7 @@ mod ingest;
 mod leads;
 mod lifecycle;
 mod outbound;
+mod resolve;
 mod suggestions;
 mod views;
 
@@ -34,7 +35,7 @@ use super::table::{PutNewError, Table};
 use crate::adapters::kms::keyring::{DataKey, Need};
 use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
-    epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
+    consent_change_refused, epoch_day, ConsentChange, ConsentRefusal, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
     ConversationState, ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView,
     MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
@@ -136,6 +137,15 @@ fn consent_source_name(source: ConsentSource) -> &'static str {
         ConsentSource::Agent => "agent",
         ConsentSource::Api => "api",
     }
+}
+
+/// The contact's current consent state as stored on it (sealed or opened: it is never sealed).
+fn stored_consent(contact: &Item) -> Option<ConsentState> {
+    Some(ConsentState {
+        state: consent_kind(contact.opt_string(attr::CONSENT_STATE)?)?,
+        source: consent_source(contact.opt_string(attr::CONSENT_SOURCE)?)?,
+        at: contact.opt_number::<i64>(attr::CONSENT_AT).ok().flatten()?,
+    })
 }
 
 fn consent_source(name: &str) -> Option<ConsentSource> {
