@@ -5,7 +5,8 @@
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `api_data`, `send`, `ai`, `privacy`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only.
-//! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
+//! - `architecture`: rules read from the source files (imports, cycles, file length); `template`:
+//!   promises read from `template.yaml`. Both need nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
 //! skip), so a green run always means they ran.
@@ -36,3 +37,4 @@ mod retention;
 mod send;
 mod sqs;
 mod support;
+mod template;

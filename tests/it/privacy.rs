@@ -250,6 +250,7 @@ async fn a_closed_tenant_collects_nothing_until_it_is_reopened() {
     let closed = client
         .post(format!("{}/v1/tenant/close", base()))
         .bearer_auth(&tenant.api_key)
+        .json(&json!({"confirm_tenant_id": tenant_id}))
         .send()
         .await
         .expect("request");

@@ -17,7 +17,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use shared::adapters::documents::{DocRateLimiter, DocTemplates};
+use shared::adapters::documents::{DocAuditLog, DocRateLimiter, DocTemplates};
+use shared::app::trail::{self, Job, SystemAction};
+use shared::domain::audit::Target;
 use shared::adapters::graph::GraphClient;
 use shared::app::outbound::OutboundPorts;
 use shared::app::secrets::{open_tenant_secret, OpenSecretError};
@@ -25,7 +27,7 @@ use shared::config::{ConfigError, Env};
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, InboxError, IngestStore,
-    MessageStatus, NewInboundMessage, NewLead, StatusChange,
+    MessageStatus, NewInboundMessage, NewLead, StatusChange, Stored,
 };
 use shared::domain::ports::{
     ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore,
@@ -108,6 +110,8 @@ pub struct Deps<A: Adapters> {
     pub templates: A::Templates,
     /// Monthly message counts (the plan's limit applies to replies too).
     pub limiter: A::Limiter,
+    /// The audit trail: consent changes the person made, under the `system` actor `inbound` (P18).
+    pub audit: A::Audit,
 }
 
 impl Deps<Aws> {
@@ -126,7 +130,8 @@ impl Deps<Aws> {
             outbox: inbox,
             outbound: aws.queue(&config.outbound_queue_url),
             templates: DocTemplates::new(table.clone()),
-            limiter: DocRateLimiter::new(table),
+            limiter: DocRateLimiter::new(table.clone()),
+            audit: DocAuditLog::new(table),
             tenants: stores.tenants(),
             connections: stores.tenants(),
             routing: stores.tenants(),
@@ -356,6 +361,7 @@ async fn on_message<A: Adapters>(
         let recorded =
             deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
         tracing::info!(?kind, ?recorded, "Consent keyword");
+        audit_consent(deps, tenant, &profile, kind, "source=keyword", recorded).await?;
     }
     Ok(())
 }
@@ -419,6 +425,30 @@ async fn on_preference<A: Adapters>(
     let recorded =
         deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(?kind, ?recorded, "Marketing preference");
+    audit_consent(deps, tenant, &profile, kind, "source=meta_user_preferences", recorded).await
+}
+
+/// The audit entry of a consent change the person made (P18): once, when it was recorded.
+async fn audit_consent<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    profile: &ContactProfile,
+    kind: ConsentKind,
+    source: &str,
+    recorded: Stored,
+) -> Result<(), RecordError> {
+    let Some(key) = profile.keys().into_iter().next().filter(|_| recorded == Stored::Created) else {
+        return Ok(());
+    };
+    let contact = deps.contacts.contact_id_of(tenant, &key).await.map_err(inbox_failure)?;
+    let Some(contact) = contact else { return Ok(()) };
+    let what = SystemAction {
+        action: &format!("contact.consent.{}", kind.as_str()),
+        target: Target { kind: "contact".to_owned(), id: contact.as_str().to_owned() },
+        count: None,
+        fields: &[source],
+    };
+    trail::record(&deps.audit, tenant, Job::Inbound, what, deps.clock.now()).await;
     Ok(())
 }
 
@@ -503,6 +533,7 @@ mod tests {
     use shared::app::outbound::{self, Submission};
     use shared::domain::outbound::{OutboundBody, SendJob};
     use shared::domain::ports::{EncryptionContext, Purpose};
+    use shared::domain::ports::TenantUpdate;
     use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
     use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryQueue, MemoryTenantStore};
 
@@ -544,7 +575,8 @@ mod tests {
             clock: ManualClock::at(now),
             outbound: MemoryQueue::default(),
             templates: DocTemplates::new(docs.clone()),
-            limiter: DocRateLimiter::new(docs),
+            limiter: DocRateLimiter::new(docs.clone()),
+            audit: DocAuditLog::new(docs),
         };
         let tenant = TenantId::generate(now).unwrap();
         let context = |purpose| EncryptionContext { tenant_id: tenant.clone(), purpose };
@@ -594,6 +626,67 @@ mod tests {
         assert_eq!((stored.status, stored.kind.as_str()), (MessageStatus::Queued, "text"));
         let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: accepted.id };
         assert_eq!(deps.outbound.sent(), [job.queue_message(&body.to)]);
+    }
+
+    /// One inbound record (an envelope) as SQS delivers it.
+    fn record(envelope: &serde_json::Value) -> LambdaEvent<SqsEvent> {
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [{
+            "messageId": "m1", "body": envelope.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"}]}))
+        .unwrap();
+        LambdaEvent::new(event, lambda_runtime::Context::default())
+    }
+
+    fn text(wamid: &str, body: &str) -> serde_json::Value {
+        serde_json::json!({"v": 1, "event": {"message": {
+            "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
+            "message": {"from": "5511988887777", "id": wamid, "timestamp": "1800000000",
+                "type": "text", "text": {"body": body}}}}})
+    }
+
+    #[tokio::test]
+    async fn a_keyword_opt_out_is_in_the_audit_trail_under_the_system_actor() {
+        use shared::domain::audit::{ActorKind, AuditFilter, AuditLog as _};
+        // Arrange
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+
+        // Act
+        let response = handle(record(&text("wamid.STOP1", "STOP")), &deps).await.unwrap();
+        handle(record(&text("wamid.STOP1", "STOP")), &deps).await.unwrap();
+
+        // Assert
+        assert!(response.batch_item_failures.is_empty());
+        let entries = deps.audit.entries(&tenant, &AuditFilter::default(), None, 10).await.unwrap().items;
+        assert_eq!(entries.len(), 1, "once, however often it arrives: {entries:?}");
+        let entry = &entries[0];
+        assert_eq!((entry.actor.kind, entry.actor.id.as_str()), (ActorKind::System, "inbound"));
+        assert_eq!(entry.action, "contact.consent.opt_out");
+        assert_eq!(entry.fields, ["source=keyword"]);
+        let phone = PhoneNumber::parse("5511988887777").unwrap();
+        let contact = deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap().unwrap();
+        assert_eq!(entry.target.kind, "contact");
+        assert!(entry.target.id == contact.id.as_str() || entry.target.id == "anonymized", "{entry:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_tenant_collects_nothing_until_reopened() {
+        // Arrange
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+        deps.tenants.update_tenant(&tenant, &TenantUpdate::Closure(Some(now))).await.unwrap();
+        let phone = PhoneNumber::parse("5511988887777").unwrap();
+
+        // Act
+        let closed = handle(record(&text("wamid.C1", "hi")), &deps).await.unwrap();
+        let while_closed = deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap();
+        deps.tenants.update_tenant(&tenant, &TenantUpdate::Closure(None)).await.unwrap();
+        handle(record(&text("wamid.C2", "hi again")), &deps).await.unwrap();
+
+        // Assert
+        assert!(closed.batch_item_failures.is_empty(), "dropped, not failed");
+        assert_eq!(while_closed, None);
+        assert!(deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap().is_some(), "resumed");
     }
 
     #[test]

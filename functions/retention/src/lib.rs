@@ -21,6 +21,9 @@
 //! Still to come: closed tenants (P53), Meta disconnects (P54), deleted agents (P55),
 //! analytics anonymization (P52).
 
+pub mod deadlines;
+mod entries;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
@@ -37,7 +40,10 @@ use shared::domain::privacy::{
 };
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
 use shared::domain::{Clock, ConversationId, TenantId, Timestamp};
+use shared::adapters::documents::DocAuditLog;
+use shared::app::trail::{self, Job};
 use shared::wiring::{Adapters, Aws, StoreConfig};
+use entries::{system, target};
 
 /// Items one erase call may delete (a few BatchWriteItem requests): small enough to check the
 /// deadline often.
@@ -90,6 +96,8 @@ pub struct Deps<A: Adapters> {
     pub connections: A::Connections,
     /// The time source (what is expired, receipt times).
     pub clock: A::Clock,
+    /// The audit trail: what the run deleted, under the `system` actor `retention` (P18).
+    pub audit: A::Audit,
 }
 
 impl Deps<Aws> {
@@ -108,6 +116,7 @@ impl Deps<Aws> {
             tenants: stores.tenants(),
             connections: stores.tenants(),
             clock: aws.clock(),
+            audit: DocAuditLog::new(stores.table()),
             config,
         }
     }
@@ -128,6 +137,9 @@ pub struct RunReport {
     pub tasks: Vec<TaskReport>,
     /// False when the run stopped before its deadline with work left for the next run.
     pub complete: bool,
+    /// Erasure requests still pending past their deadline after this run (also emitted as the
+    /// metric the template alarms on, [`deadlines`]).
+    pub erasures_past_deadline: u64,
 }
 
 /// What one task did.
@@ -184,6 +196,12 @@ pub async fn handle<A: Adapters>(
         event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
     let (erasures, mut complete) = erasure_requests(deps, deadline).await?;
+    let erasures_past_deadline = deadlines::erasures_past_deadline(deps).await?;
+    deadlines::emit(&deadlines::metric_line(
+        deadlines::ERASURES_PAST_DEADLINE,
+        erasures_past_deadline,
+        deps.clock.now(),
+    ));
     let mut tasks = vec![erasures];
     if complete {
         let (purged, done) = purge_closed_tenants(deps, deadline).await?;
@@ -207,7 +225,7 @@ pub async fn handle<A: Adapters>(
             complete = done;
         }
     }
-    let report = RunReport { tasks, complete };
+    let report = RunReport { tasks, complete, erasures_past_deadline };
     tracing::info!(complete, tasks = ?report.tasks, "Retention run finished");
     Ok(report)
 }
@@ -353,7 +371,11 @@ async fn expire<A: Adapters>(
     Ok(match outcome {
         Expiry::Partial(counts) => Step::Again(counts.total()),
         // Nothing deleted: an erasure got there first.
-        Expiry::Deleted(counts) => Step::Done(counts.total(), counts.total() > 0),
+        Expiry::Deleted(counts) => {
+            let what = system("conversation.expire", target("conversation", conversation.as_str()), counts.total());
+            trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
+            Step::Done(counts.total(), counts.total() > 0)
+        }
         // A later message moved its expiry; it is queued on its new day.
         Expiry::NotDue => Step::Done(0, false),
     })
@@ -373,6 +395,10 @@ async fn sanitize<A: Adapters>(
         .sanitize_conversation(tenant, conversation, age, now, ERASE_BUDGET)
         .await
         .map_err(|e| failed("sanitizing", &e))?;
+    if done > 0 {
+        let what = system("conversation.sanitize", target("conversation", conversation.as_str()), done);
+        trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
+    }
     Ok(if more { Step::Again(done) } else { Step::Done(done, done > 0) })
 }
 
@@ -402,6 +428,8 @@ async fn purge_disconnected<A: Adapters>(
                 return Ok((report, false));
             }
             tracing::info!(tenant_id = %purge.tenant, integration = purge.integration.as_str(), "Meta data of a disconnected integration deleted");
+            let what = system("integration.data_deletion", target("integration", purge.integration.as_str()), 0);
+            trail::record(&deps.audit, &purge.tenant, Job::Retention, what, deps.clock.now()).await;
         }
         deps.purges.finish_meta_purge(&purge).await.map_err(|e| failed("dequeueing a Meta purge", &e))?;
         report.finished += 1;
@@ -627,6 +655,8 @@ async fn erasure_requests<A: Adapters>(
                 .await
                 .map_err(|e| failed("completing a request", &e))?;
             tracing::info!(tenant_id = %tenant, erasure_id = %id, items = receipt.deleted.total(), "Erasure done");
+            let what = system("privacy.erasure", target("erasure", id.as_str()), receipt.deleted.total());
+            trail::record(&deps.audit, &tenant, Job::Retention, what, deps.clock.now()).await;
             report.finished += 1;
         }
     }
@@ -637,11 +667,11 @@ mod tests {
     use shared::domain::inbox::{ContactKey, ContactProfile, ContactStore, IngestStore, NewInboundMessage};
     use shared::domain::privacy::ErasureRequest;
     use shared::domain::{ContactId, ErasureId, PhoneNumber, TenantId, Timestamp, Wamid};
-    use shared::testing::{Fakes, ManualClock, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
+    use shared::testing::{Fakes, ManualClock, MemoryDocs, MemoryInbox, MemoryPrivacy, MemoryTenantStore};
 
     use super::*;
 
-    fn deps() -> Deps<Fakes> {
+    pub(crate) fn deps() -> Deps<Fakes> {
         let tenant_store = MemoryTenantStore::default();
         let privacy = MemoryPrivacy::default();
         let inbox = MemoryInbox::default();
@@ -663,6 +693,7 @@ mod tests {
             tenants: tenant_store.clone(),
             connections: tenant_store.clone(),
             clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
+            audit: DocAuditLog::new(MemoryDocs::default()),
         }
     }
 
@@ -671,7 +702,7 @@ mod tests {
         &deps.lifecycle
     }
 
-    fn event(deadline_in: Duration) -> LambdaEvent<ScheduleInput> {
+    pub(crate) fn event(deadline_in: Duration) -> LambdaEvent<ScheduleInput> {
         let mut context = lambda_runtime::Context::default();
         let deadline = SystemTime::now() + deadline_in;
         context.deadline =

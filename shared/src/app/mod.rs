@@ -7,3 +7,4 @@
 pub mod integrations;
 pub mod outbound;
 pub mod secrets;
+pub mod trail;

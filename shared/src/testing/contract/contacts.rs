@@ -359,6 +359,50 @@ pub async fn another_tenants_contact_is_not_found<S: ContactStore>(store: &S) {
     assert_eq!(untouched.name.as_deref(), Some("Ana"));
 }
 
+/// Only the person lifts their own opt-out: a business's opt-in (API, agent, import, form) is
+/// refused with `OptedOutByPerson`, kept in the ledger marked refused, and changes nothing; the
+/// person's own opt-in keyword lifts it.
+pub async fn only_the_person_lifts_their_opt_out<S: ContactStore>(store: &S) {
+    // Arrange: the person wrote STOP.
+    let tenant = tenant();
+    let who = person("5511900000111", "Iara");
+    let change = |kind, source, secs, cause| ConsentChange {
+        contact: &who,
+        kind,
+        source,
+        at: Timestamp::from_secs(secs),
+        cause,
+    };
+    let now = Timestamp::from_secs(1_000);
+    store.record_consent(&tenant, &change(ConsentKind::OptOut, ConsentSource::Keyword, 100, "w.1"), now).await.unwrap();
+
+    // Act
+    let mut refusals = Vec::new();
+    let business = [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm];
+    for ((source, cause), secs) in business.into_iter().zip(["b.1", "b.2", "b.3", "b.4"]).zip(200..) {
+        refusals.push(store.record_consent(&tenant, &change(ConsentKind::OptIn, source, secs, cause), now).await);
+    }
+    let contact = store.contact_by_phone(&tenant, &phone("5511900000111")).await.unwrap().expect("created");
+    let still = contact.consent.clone().expect("a state");
+    let lifted =
+        store.record_consent(&tenant, &change(ConsentKind::OptIn, ConsentSource::Keyword, 300, "w.2"), now).await;
+
+    // Assert
+    assert!(refusals.iter().all(|r| matches!(r, Err(InboxError::OptedOutByPerson))), "{refusals:?}");
+    assert_eq!((still.state, still.source), (ConsentKind::OptOut, ConsentSource::Keyword));
+    assert_eq!(lifted.unwrap(), Stored::Created);
+    let now_state = store.contact(&tenant, &contact.id).await.unwrap().and_then(|c| c.consent).expect("a state");
+    assert_eq!((now_state.state, now_state.source), (ConsentKind::OptIn, ConsentSource::Keyword));
+    let ledger = store.consent_ledger(&tenant, &contact.id).await.unwrap();
+    let refused: Vec<_> = ledger.iter().filter(|e| e.refused.is_some()).map(|e| e.source).collect();
+    assert_eq!(
+        refused,
+        [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm],
+        "each attempt is in the ledger, marked: {ledger:?}"
+    );
+    assert_eq!(ledger.len(), 6);
+}
+
 /// Every check of the suite.
 pub async fn all<S: ContactStore>(store: &S) {
     found_by_phone_email_and_id(store).await;
@@ -374,5 +418,6 @@ pub async fn all<S: ContactStore>(store: &S) {
     consent_once_per_cause_and_the_latest_wins(store).await;
     the_latest_restriction_event_decides(store).await;
     consent_for_nobody_is_no_contact(store).await;
+    only_the_person_lifts_their_opt_out(store).await;
     another_tenants_contact_is_not_found(store).await;
 }

@@ -308,8 +308,53 @@ pub async fn a_restamp_recomputes_expiry_page_by_page<
     assert_eq!(store.expire_conversation(&tenant, &c, in_an_hour, 100).await.unwrap(), Expiry::NotDue);
 }
 
+/// A person erased while opted out comes back opted out (suppression: their opt-out outlives the
+/// erasure), under a new id; one erased while opted in comes back with no consent at all.
+pub async fn an_erased_opt_out_outlives_the_erasure_and_a_returning_person_is_new<
+    S: LifecycleStore + IngestStore + ContactStore,
+>(
+    store: &S,
+) {
+    // Arrange: one person opted out, another opted in; both erased.
+    let tenant = tenant();
+    let stopped = person("5511950000021", "Gabi");
+    let agreed = person("5511950000022", "Hugo");
+    let change = |who, kind, cause| ConsentChange {
+        contact: who,
+        kind,
+        source: ConsentSource::Keyword,
+        at: Timestamp::from_secs(40),
+        cause,
+    };
+    let now = Timestamp::from_secs(60);
+    store.record_consent(&tenant, &change(&stopped, ConsentKind::OptOut, "w.1"), now).await.unwrap();
+    store.record_consent(&tenant, &change(&agreed, ConsentKind::OptIn, "w.2"), now).await.unwrap();
+    let mut erased = Vec::new();
+    for digits in ["5511950000021", "5511950000022"] {
+        let contact = store.contact_by_phone(&tenant, &phone(digits)).await.unwrap().expect("contact");
+        while store.erase_contact(&tenant, &contact.id, 100).await.unwrap().total() > 0 {}
+        erased.push(contact.id);
+    }
+
+    // Act: both come back (a business re-creates one, the other writes).
+    let (back, _) = store.create_contact(&tenant, &stopped, Timestamp::from_secs(500)).await.unwrap();
+    let id = wamid("wamid.back.1");
+    store.store_inbound_message(&tenant, &inbound(&id, &agreed, 600), now).await.unwrap();
+    let returned = store.contact_by_phone(&tenant, &phone("5511950000022")).await.unwrap().expect("contact");
+
+    // Assert
+    assert!(!erased.contains(&back.id) && !erased.contains(&returned.id), "new ids");
+    let state = back.consent.expect("still opted out");
+    assert_eq!((state.state, state.source, state.at), (ConsentKind::OptOut, ConsentSource::Keyword, 40_000));
+    let ledger = store.consent_ledger(&tenant, &back.id).await.unwrap();
+    assert_eq!(ledger.len(), 1, "the kept opt-out, in their new ledger: {ledger:?}");
+    assert_eq!(returned.consent, None, "an opt-in is not kept beyond the erasure");
+    assert_eq!(returned.name.as_deref(), Some("Hugo"));
+}
+
 /// Every check of the suite.
 pub async fn all<S: LifecycleStore + IngestStore + ContactStore + ConversationStore + LeadStore>(store: &S) {
+    an_erased_opt_out_outlives_the_erasure_and_a_returning_person_is_new(store).await;
     erasure_is_budgeted_and_resumable(store).await;
     a_conversation_is_deleted_in_passes(store).await;
     a_conversation_expires_only_when_due(store).await;

@@ -186,9 +186,10 @@ impl DynamoInbox {
         match result {
             Ok(_) => Ok(Some((id, contact))),
             Err(e) => {
+                // Nothing of this attempt was written: its data key goes too.
                 let e = e.into_service_error();
+                self.keyring.shred(tenant, &id).await.map_err(|e| unknown(e, "dropping an unused data key"))?;
                 if any_condition_failed(&e) {
-                    self.keyring.shred(tenant, &id).await.map_err(|e| unknown(e, "dropping an unused data key"))?;
                     Ok(None)
                 } else {
                     Err(unknown(e, "creating a contact"))
