@@ -372,8 +372,10 @@ async fn expire<A: Adapters>(
         Expiry::Partial(counts) => Step::Again(counts.total()),
         // Nothing deleted: an erasure got there first.
         Expiry::Deleted(counts) => {
-            let what = system("conversation.expire", target("conversation", conversation.as_str()), counts.total());
-            trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
+            if counts.total() > 0 {
+                let what = system("conversation.expire", target("conversation", conversation.as_str()), counts.total());
+                trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
+            }
             Step::Done(counts.total(), counts.total() > 0)
         }
         // A later message moved its expiry; it is queued on its new day.
