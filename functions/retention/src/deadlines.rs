@@ -67,7 +67,7 @@ pub fn emit(line: &str) {
 #[cfg(test)]
 mod tests {
     use shared::domain::privacy::{ErasureCounts, ErasureRequest, ErasureStatus};
-    use shared::domain::{ErasureId, TenantId};
+    use shared::domain::{ContactId, ErasureId, TenantId};
 
     use super::*;
 
@@ -75,7 +75,7 @@ mod tests {
         let requested_at = Timestamp::from_millis(deps.clock.now().as_millis() - (days_ago * 86_400_000) as i64);
         let request = ErasureRequest {
             id: ErasureId::generate(requested_at).expect("random"),
-            contacts: Vec::new(),
+            contacts: vec![ContactId::generate(requested_at).expect("random")],
             status: ErasureStatus::Pending,
             requested_at,
             progress: ErasureCounts::default(),

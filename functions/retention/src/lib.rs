@@ -22,6 +22,7 @@
 //! analytics anonymization (P52).
 
 pub mod deadlines;
+mod disconnect;
 mod entries;
 
 use std::collections::HashMap;
@@ -425,7 +426,7 @@ async fn purge_disconnected<A: Adapters>(
             let done = match purge.integration {
                 Integration::WhatsApp => purge_conversations(deps, &purge, deadline, &mut report).await?,
                 Integration::LeadAds => purge_leads(deps, &purge, deadline, &mut report).await?,
-            };
+            } && disconnect::forget_contacts(deps, &purge, deadline, &mut report).await?;
             if !done {
                 return Ok((report, false));
             }

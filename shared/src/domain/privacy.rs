@@ -137,7 +137,7 @@ impl DayQueue {
 }
 
 /// A Meta integration a tenant connects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Integration {
     /// A WhatsApp Business number.
     WhatsApp,

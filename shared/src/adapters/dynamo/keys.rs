@@ -229,6 +229,10 @@ pub mod attr {
     pub const ALIAS_KEYS: &str = "alias_keys";
     /// Why a consent event was refused (absent on events that applied).
     pub const REFUSED: &str = "refused";
+    /// Through what a contact came (a string set: `whatsapp`, `leadads`, `business`), P54.
+    pub const ORIGINS: &str = "origins";
+    /// Through what its name came (`whatsapp`, `leadads`, `business`), P54.
+    pub const NAME_ORIGIN: &str = "name_origin";
 }
 
 /// A primary key of the table.

@@ -15,9 +15,11 @@ use super::whatsapp::MetaError;
 use crate::kernel::Page;
 
 mod consent;
+mod origin;
 mod ports;
 mod state;
 pub use consent::{consent_change_refused, ConsentRefusal};
+pub use origin::ContactOrigin;
 pub use ports::{
     ContactStore, ConversationStore, InboxError, IngestStore, LeadStore, LifecycleStore, OutboundStore,
     UpdateConversationError,

@@ -16,7 +16,7 @@ use super::{
     OutboundClaim, Page, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
-use crate::domain::privacy::ErasureCounts;
+use crate::domain::privacy::{ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::time::Timestamp;
 use crate::domain::whatsapp::MetaError;
@@ -494,6 +494,23 @@ pub trait LifecycleStore: Send + Sync {
         conversation: &ConversationId,
         budget: u32,
     ) -> impl Future<Output = Result<Expiry, InboxError>> + Send;
+
+    /// After a disconnection (P54), one page (from `after`) of the tenant's contacts: each that
+    /// came only through `integration`, first seen before `before`, is erased as P62 erases (an
+    /// opt-out outliving it as a suppression entry); each that came through it and another way
+    /// loses what only the integration brought — the name it gave, and the opt-ins recorded
+    /// through it (an opt-out stays: an objection is honoured whatever it came through). Contacts
+    /// stored before origins were recorded are left alone. What was deleted, and the next page.
+    ///
+    /// # Errors
+    /// [`InboxError::InvalidCursor`]; [`InboxError::Unknown`].
+    fn forget_integration_contacts(
+        &self,
+        tenant: &TenantId,
+        integration: Integration,
+        before: Timestamp,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<(ErasureCounts, Option<String>), InboxError>> + Send;
 
     /// Deletes a lead; `false` when there was none.
     ///

@@ -9,7 +9,7 @@ use crate::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactKey, ContactProfile, ContactStore, ConversationStore,
     Expiry, IngestStore, LeadOrigin, LeadStage, LeadStore, LifecycleStore, NewManualLead,
 };
-use crate::domain::privacy::ErasureCounts;
+use crate::domain::privacy::{ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::{ConversationId, TenantId, Timestamp};
 
@@ -352,9 +352,67 @@ pub async fn an_erased_opt_out_outlives_the_erasure_and_a_returning_person_is_ne
     assert_eq!(returned.name.as_deref(), Some("Hugo"));
 }
 
+/// After a WhatsApp disconnection (its conversations deleted first): a person who came only
+/// through it is erased (an opt-out of theirs outliving them); one the business also brought
+/// stays, with the business's name, without the opt-in given through WhatsApp.
+pub async fn a_disconnection_forgets_what_only_it_brought<
+    S: LifecycleStore + IngestStore + ContactStore + ConversationStore,
+>(
+    store: &S,
+) {
+    // Arrange
+    let tenant = tenant();
+    let only = person("5511950000031", "Ivo");
+    let stopped = person("5511950000032", "Jade");
+    let both = person("5511950000033", "Kim");
+    store.create_contact(&tenant, &both, Timestamp::from_secs(10)).await.unwrap();
+    for (who, digits) in [(&only, "31"), (&stopped, "32"), (&both, "33")] {
+        let id = wamid(&format!("wamid.dis.{digits}"));
+        store.store_inbound_message(&tenant, &inbound(&id, who, 20), super::now()).await.unwrap();
+    }
+    let keyword = |who, kind, cause| ConsentChange {
+        contact: who,
+        kind,
+        source: ConsentSource::Keyword,
+        at: Timestamp::from_secs(30),
+        cause,
+    };
+    let now = Timestamp::from_secs(40);
+    store.record_consent(&tenant, &keyword(&stopped, ConsentKind::OptOut, "w.stop"), now).await.unwrap();
+    store.record_consent(&tenant, &keyword(&both, ConsentKind::OptIn, "w.start"), now).await.unwrap();
+    for digits in ["5511950000031", "5511950000032", "5511950000033"] {
+        let contact = store.contact_by_phone(&tenant, &phone(digits)).await.unwrap().expect("contact");
+        let conversation = contact.conversation_id.expect("a conversation");
+        while !matches!(store.delete_conversation(&tenant, &conversation, 100).await.unwrap(), Expiry::Deleted(_)) {}
+    }
+
+    // Act
+    let mut after: Option<String> = None;
+    loop {
+        let (_, next) = store
+            .forget_integration_contacts(&tenant, Integration::WhatsApp, Timestamp::from_secs(1_000), after.as_deref())
+            .await
+            .unwrap();
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let (back, _) = store.create_contact(&tenant, &stopped, Timestamp::from_secs(2_000)).await.unwrap();
+
+    // Assert
+    assert_eq!(store.contact_by_phone(&tenant, &phone("5511950000031")).await.unwrap(), None, "only WhatsApp's");
+    let kept = store.contact_by_phone(&tenant, &phone("5511950000033")).await.unwrap().expect("the business's too");
+    assert_eq!(kept.name.as_deref(), Some("Kim"));
+    assert_eq!(kept.consent, None, "the opt-in given through WhatsApp goes");
+    assert!(store.consent_ledger(&tenant, &kept.id).await.unwrap().is_empty());
+    assert_eq!(back.consent.map(|c| c.state), Some(ConsentKind::OptOut), "the opt-out outlives them");
+}
+
 /// Every check of the suite.
 pub async fn all<S: LifecycleStore + IngestStore + ContactStore + ConversationStore + LeadStore>(store: &S) {
     an_erased_opt_out_outlives_the_erasure_and_a_returning_person_is_new(store).await;
+    a_disconnection_forgets_what_only_it_brought(store).await;
     erasure_is_budgeted_and_resumable(store).await;
     a_conversation_is_deleted_in_passes(store).await;
     a_conversation_expires_only_when_due(store).await;

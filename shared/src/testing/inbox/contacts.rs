@@ -10,7 +10,7 @@ impl ContactStore for MemoryInbox {
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
-        let contact = Self::contact(&mut state, tenant, change.contact, change.at)?;
+        let contact = Self::contact(&mut state, tenant, (change.contact, ContactOrigin::of_consent(change.source)), change.at)?;
         let current =
             state.contacts.iter().find(|(t, c)| t == tenant && c.id == contact).and_then(|(_, c)| c.consent.clone());
         let refused = crate::domain::inbox::consent_change_refused(current.as_ref(), change.kind, change.source);
@@ -106,7 +106,7 @@ impl ContactStore for MemoryInbox {
     ) -> Result<(ContactView, Stored), InboxError> {
         let mut state = self.state()?;
         let before = state.contacts.len();
-        let id = Self::contact(&mut state, tenant, profile, at)?;
+        let id = Self::contact(&mut state, tenant, (profile, ContactOrigin::Business), at)?;
         let stored = if state.contacts.len() > before { Stored::Created } else { Stored::Duplicate };
         let view = state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone());
         Ok((view.ok_or(InboxError::NoContact)?, stored))
@@ -138,6 +138,13 @@ impl ContactStore for MemoryInbox {
                 let key = ContactKey::Email(old);
                 state.aliases.retain(|(t, k, owner)| !(t == tenant && *k == key && owner == id));
             }
+        }
+        if let Some(name) = &patch.name {
+            let key = (tenant.clone(), id.clone());
+            match name {
+                Some(_) => state.name_origins.insert(key, ContactOrigin::Business),
+                None => state.name_origins.remove(&key),
+            };
         }
         let Some((_, contact)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == id) else {
             return Ok(None);

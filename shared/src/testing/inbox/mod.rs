@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::domain::inbox::ConversationState;
-use crate::domain::inbox::SERVICE_WINDOW;
+use crate::domain::inbox::{ContactOrigin, SERVICE_WINDOW};
+use crate::domain::privacy::Integration;
 
 mod contacts;
 mod conversations;
@@ -37,6 +38,9 @@ pub(super) struct InboxState {
     pub(super) aliases: Vec<(TenantId, ContactKey, ContactId)>,
     /// Erased people's opt-outs, by identifier (the table keeps them under keyed hashes).
     pub(super) suppressions: Vec<(TenantId, ContactKey, ConsentState)>,
+    /// Through what each contact came, and its name (P54).
+    pub(super) origins: HashMap<(TenantId, ContactId), std::collections::BTreeSet<ContactOrigin>>,
+    pub(super) name_origins: HashMap<(TenantId, ContactId), ContactOrigin>,
     /// Statuses of wamids no message has yet, kept until `mark_sent` merges them.
     pub(super) early_statuses: Vec<(TenantId, MessageView)>,
     /// Each conversation's retention clock: when its latest data was received and when it
@@ -102,7 +106,7 @@ impl MemoryInbox {
     pub(super) fn contact(
         state: &mut InboxState,
         tenant: &TenantId,
-        profile: &ContactProfile,
+        (profile, origin): (&ContactProfile, ContactOrigin),
         at: Timestamp,
     ) -> Result<ContactId, InboxError> {
         let keys = profile.keys();
@@ -154,7 +158,11 @@ impl MemoryInbox {
                 state.aliases.push((tenant.clone(), key.clone(), id.clone()));
             }
         }
+        state.origins.entry((tenant.clone(), id.clone())).or_default().insert(origin);
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == id) {
+            if view.name.is_none() && profile.name.as_ref().is_some_and(|n| !n.is_empty()) {
+                state.name_origins.insert((tenant.clone(), id.clone()), origin);
+            }
             let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
             view.phone =
                 view.phone.take().or_else(|| profile.phone.as_ref().map(|p| p.as_digits().to_owned()));

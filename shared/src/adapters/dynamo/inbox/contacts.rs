@@ -9,7 +9,7 @@ impl ContactStore for DynamoInbox {
         change: &ConsentChange<'_>,
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
-        let (contact_id, contact, _) = self.resolve_contact(tenant, change.contact, change.at).await?;
+        let (contact_id, contact, _) = self.resolve_contact(tenant, (change.contact, ContactOrigin::of_consent(change.source)), change.at).await?;
         let kind = change.kind.as_str();
         let source = consent_source_name(change.source);
         let cause = format!("{kind}:{}", change.cause);
@@ -34,9 +34,8 @@ impl ContactStore for DynamoInbox {
             tracing::info!(source, "An opt-in over the person's opt-out was refused");
             return Err(InboxError::OptedOutByPerson);
         }
-        if stored == Stored::Duplicate {
-            return Ok(Stored::Duplicate);
-        }
+        // Also for a duplicate: an earlier attempt may have died between the event and the state.
+        // Both updates below are conditional on time, so applying one again changes nothing.
         if change.kind.is_restriction() {
             // The latest restriction event decides, whatever the arrival order.
             let expression = if change.kind == ConsentKind::Restrict {
@@ -57,7 +56,7 @@ impl ContactStore for DynamoInbox {
                     .expression_attribute_values(":at", n(change.at.as_millis())),
             )
             .await?;
-            return Ok(Stored::Created);
+            return Ok(stored);
         }
         let mut update = self
             .table
@@ -83,7 +82,7 @@ impl ContactStore for DynamoInbox {
         } else {
             update.condition_expression("attribute_not_exists(#at) OR #at <= :at")
         };
-        if !self.conditional_update(update).await? && guarded {
+        if !self.conditional_update(update).await? && guarded && stored == Stored::Created {
             let now = self.table.get(&keys::contact(tenant, &contact_id), self.now_filter()).await;
             let now = now.map_err(|e| unknown(e, "re-reading a contact"))?;
             let current = now.as_ref().and_then(stored_consent);
@@ -104,7 +103,7 @@ impl ContactStore for DynamoInbox {
                 return Err(InboxError::OptedOutByPerson);
             }
         }
-        if change.kind == ConsentKind::OptOut {
+        if change.kind == ConsentKind::OptOut && stored == Stored::Created {
             // Opt-outs are a sending-quality signal (P24): counted by month and source.
             let month = self.now_filter().utc_month();
             self.table
@@ -119,7 +118,7 @@ impl ContactStore for DynamoInbox {
                 .await
                 .map_err(|e| unknown(e, "counting an opt-out"))?;
         }
-        Ok(Stored::Created)
+        Ok(stored)
     }
 
     async fn contact_by_phone(
@@ -169,7 +168,7 @@ impl ContactStore for DynamoInbox {
         profile: &ContactProfile,
         at: Timestamp,
     ) -> Result<(ContactView, Stored), InboxError> {
-        let (_, item, stored) = self.resolve_contact(tenant, profile, at).await?;
+        let (_, item, stored) = self.resolve_contact(tenant, (profile, ContactOrigin::Business), at).await?;
         let item = self.open(tenant, item).await?;
         Ok((contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?, stored))
     }
@@ -215,6 +214,7 @@ impl ContactStore for DynamoInbox {
         };
         if let Some(name) = &patch.name {
             update.set_or_remove(attr::NAME, name.as_deref().map(|v| seal(attr::NAME, v)).transpose()?);
+            update.set_or_remove(attr::NAME_ORIGIN, name.as_ref().map(|_| s(ContactOrigin::Business.as_str())));
         }
         if let Some(email) = &patch.email {
             update.set_or_remove(attr::EMAIL, email.as_deref().map(|v| seal(attr::EMAIL, v)).transpose()?);

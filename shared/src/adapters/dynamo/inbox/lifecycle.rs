@@ -33,6 +33,16 @@ impl LifecycleStore for DynamoInbox {
         self.remove_conversation(tenant, conversation, item.as_ref(), self.now_filter(), budget).await
     }
 
+    async fn forget_integration_contacts(
+        &self,
+        tenant: &TenantId,
+        integration: Integration,
+        before: Timestamp,
+        after: Option<&str>,
+    ) -> Result<(ErasureCounts, Option<String>), InboxError> {
+        self.forget_integration_page(tenant, integration, before, after).await
+    }
+
     async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
         let key = keys::lead(tenant, id);
         let found =

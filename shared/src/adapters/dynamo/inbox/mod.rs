@@ -13,6 +13,7 @@
 
 mod contacts;
 mod conversations;
+mod disconnect;
 mod ingest;
 mod leads;
 mod lifecycle;
@@ -35,7 +36,7 @@ use super::table::{PutNewError, Table};
 use crate::adapters::kms::keyring::{DataKey, Need};
 use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
-    consent_change_refused, epoch_day, ConsentChange, ConsentRefusal, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
+    consent_change_refused, epoch_day, ConsentChange, ConsentRefusal, ContactOrigin, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
     ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
     ConversationState, ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView,
     MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
@@ -49,7 +50,7 @@ use crate::domain::outbound::message_of_callback;
 use crate::kernel::Page;
 use views::{contact_view, conversation_view, lead_view, message_view, wamid_item, MessageRecord};
 
-use crate::domain::privacy::{DayQueue, ErasureCounts};
+use crate::domain::privacy::{DayQueue, ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{

@@ -74,10 +74,10 @@ impl DynamoInbox {
     pub(super) async fn resolve_contact(
         &self,
         tenant: &TenantId,
-        profile: &ContactProfile,
+        (profile, origin): (&ContactProfile, ContactOrigin),
         at: Timestamp,
     ) -> Result<(ContactId, Item, Stored), InboxError> {
-        self.resolve_contact_with(tenant, profile, at, &|_, _| Ok(Vec::new())).await
+        self.resolve_contact_with(tenant, (profile, origin), at, &|_, _| Ok(Vec::new())).await
     }
 
     /// As [`DynamoInbox::resolve_contact`]; when the contact is new, `companions` are written in
@@ -85,7 +85,7 @@ impl DynamoInbox {
     pub(super) async fn resolve_contact_with(
         &self,
         tenant: &TenantId,
-        profile: &ContactProfile,
+        (profile, origin): (&ContactProfile, ContactOrigin),
         at: Timestamp,
         companions: Companions<'_>,
     ) -> Result<(ContactId, Item, Stored), InboxError> {
@@ -95,10 +95,10 @@ impl DynamoInbox {
         let index = self.index(tenant).await?;
         for _ in 0..CREATE_ATTEMPTS {
             if let Some((id, mut item)) = self.existing_contact(tenant, &index, profile).await? {
-                self.complete_identity(tenant, &id, &mut item, profile, &index).await?;
+                self.complete_identity(tenant, &id, &mut item, (profile, origin), &index).await?;
                 return Ok((id, item, Stored::Duplicate));
             }
-            if let Some((id, item)) = self.create_whole(tenant, &index, profile, at, companions).await? {
+            if let Some((id, item)) = self.create_whole(tenant, &index, (profile, origin), at, companions).await? {
                 return Ok((id, item, Stored::Created));
             }
             // Another writer created this person's contact meanwhile: use theirs.
@@ -112,7 +112,7 @@ impl DynamoInbox {
         &self,
         tenant: &TenantId,
         index: &BlindIndex,
-        profile: &ContactProfile,
+        (profile, origin): (&ContactProfile, ContactOrigin),
         at: Timestamp,
         companions: Companions<'_>,
     ) -> Result<Option<(ContactId, Item)>, InboxError> {
@@ -125,6 +125,7 @@ impl DynamoInbox {
         contact.insert(attr::CONTACT_ID.to_owned(), s(id.as_str()));
         contact.insert(attr::FIRST_SEEN_AT.to_owned(), n(at.as_millis()));
         contact.insert(attr::LAST_SEEN_AT.to_owned(), n(at.as_millis()));
+        contact.insert(attr::ORIGINS.to_owned(), AttributeValue::Ss(vec![origin.as_str().to_owned()]));
         let mut writes = Vec::new();
         let mut aliases = Vec::new();
         let mut suppressed: Option<(String, i64)> = None;
@@ -148,6 +149,9 @@ impl DynamoInbox {
         }
         for (name, value) in identity_fields(profile) {
             contact.insert(name.to_owned(), sealed(&data_key, name, &value)?);
+            if name == attr::NAME {
+                contact.insert(attr::NAME_ORIGIN.to_owned(), s(origin.as_str()));
+            }
         }
         if !aliases.is_empty() {
             contact.insert(attr::ALIAS_KEYS.to_owned(), AttributeValue::Ss(aliases));
@@ -216,11 +220,30 @@ impl DynamoInbox {
         tenant: &TenantId,
         contact_id: &ContactId,
         item: &mut Item,
-        profile: &ContactProfile,
+        (profile, origin): (&ContactProfile, ContactOrigin),
         index: &BlindIndex,
     ) -> Result<(), InboxError> {
         let missing: Vec<(&str, String)> =
             identity_fields(profile).into_iter().filter(|(name, _)| !item.contains_key(*name)).collect();
+        let known_origin = match item.get(attr::ORIGINS) {
+            Some(AttributeValue::Ss(origins)) => origins.iter().any(|o| o == origin.as_str()),
+            // Stored before origins were recorded: left as it is (P54 leaves such contacts alone).
+            _ => true,
+        };
+        if !known_origin {
+            let key = keys::contact(tenant, contact_id);
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(key_attributes(&key)))
+                .update_expression("ADD #o :o")
+                .expression_attribute_names("#o", attr::ORIGINS)
+                .expression_attribute_values(":o", AttributeValue::Ss(vec![origin.as_str().to_owned()]))
+                .send()
+                .await
+                .map_err(|e| unknown(e, "recording a contact's origin"))?;
+        }
         if missing.is_empty() {
             return Ok(());
         }
@@ -262,6 +285,12 @@ impl DynamoInbox {
                 .expression_attribute_names(format!("#a{i}"), *name)
                 .expression_attribute_values(format!(":v{i}"), value.clone());
             item.insert((*name).to_owned(), value);
+        }
+        if missing.iter().any(|(name, _)| *name == attr::NAME) {
+            sets.push("#no = if_not_exists(#no, :no)".to_owned());
+            update = update
+                .expression_attribute_names("#no", attr::NAME_ORIGIN)
+                .expression_attribute_values(":no", s(origin.as_str()));
         }
         let mut expression = format!("SET {}", sets.join(", "));
         if !aliases.is_empty() {
