@@ -499,7 +499,8 @@ async fn after_disconnecting_nothing_more_is_collected_and_what_was_is_deleted()
     .await;
     // The customer came only through the number: they go too (a person the business also
     // brought would stay, without what WhatsApp gave: `it::retention`).
-    eventually("the contact deleted", || async { tenant.contact(&client).await.is_none().then_some(()) }).await;
+    eventually("the contact deleted", || async { tenant.contact(&client).await.is_none().then_some(()) })
+        .await;
 }
 
 #[tokio::test]

@@ -69,10 +69,8 @@ fn without_digit_separators(line: &str) -> String {
     for (i, c) in line.char_indices() {
         if c.is_ascii() && PHONE_SEPARATORS.contains(&(c as u8)) {
             let before = out.chars().last().is_some_and(|p| p.is_ascii_digit());
-            let after = bytes[i + 1..]
-                .iter()
-                .find(|b| !PHONE_SEPARATORS.contains(b))
-                .is_some_and(u8::is_ascii_digit);
+            let after =
+                bytes[i + 1..].iter().find(|b| !PHONE_SEPARATORS.contains(b)).is_some_and(u8::is_ascii_digit);
             if before && after {
                 continue;
             }
@@ -154,7 +152,8 @@ async fn no_function_log_line_holds_personal_data_or_secrets() {
 #[test]
 fn a_planted_leak_fails_the_scan() {
     // Arrange: the six logs, clean, then each with one leak planted.
-    let dir = std::env::temp_dir().join(format!("leadline-log-scan-{}", infra::random_hex(8).expect("random")));
+    let dir =
+        std::env::temp_dir().join(format!("leadline-log-scan-{}", infra::random_hex(8).expect("random")));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let clean = r#"{"timestamp":"2026-12-02T05:44:14.238531Z","level":"INFO","message":"Inbound message","spans":[{"tenant_id":"tn_01m845z2f9zn4q3hnd7cyrefbn"}]}"#;
     let write = |function: &str, extra: &str| {

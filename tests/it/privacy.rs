@@ -122,7 +122,9 @@ async fn only_the_person_lifts_their_opt_out_and_the_ledger_keeps_the_attempt() 
     let ledger = detail(&client, &tenant, &contact).await["consent_ledger"].clone();
     let events = ledger.as_array().expect("ledger");
     assert!(
-        events.iter().any(|e| e["kind"] == "opt_in" && e["source"] == "api" && e["refused"] == "opted_out_by_person"),
+        events
+            .iter()
+            .any(|e| e["kind"] == "opt_in" && e["source"] == "api" && e["refused"] == "opted_out_by_person"),
         "the attempt is in the ledger: {ledger}"
     );
 
@@ -182,16 +184,22 @@ async fn a_person_returning_after_their_erasure_starts_afresh_and_readable() {
         Some(tenant.messages(&client, &tenant.wa_id).await).filter(|m| !m.is_empty())
     })
     .await;
-    let (accepted, reply) =
-        send(&tenant, &key(), &json!({"to": tenant.wa_id, "type": "text", "text": {"body": "Bem-vinda de volta"}}))
-            .await;
+    let (accepted, reply) = send(
+        &tenant,
+        &key(),
+        &json!({"to": tenant.wa_id, "type": "text", "text": {"body": "Bem-vinda de volta"}}),
+    )
+    .await;
 
     // Assert
     assert_ne!(after["id"], before["id"], "a new contact id");
     assert_eq!(after["name"], "Ana Souza", "readable: {after}");
     assert_eq!(after["phone"], tenant.wa_id.as_str());
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0]["payload"]["text"]["body"], "Olá, quero saber o preço do plano anual", "{messages:?}");
+    assert_eq!(
+        messages[0]["payload"]["text"]["body"], "Olá, quero saber o preço do plano anual",
+        "{messages:?}"
+    );
     assert_eq!(accepted, StatusCode::ACCEPTED, "{reply}");
     let id = reply["id"].as_str().expect("id").to_owned();
     let settled = eventually("the reply sent", || async {
@@ -216,7 +224,8 @@ async fn a_status_arriving_after_the_erasure_without_callback_data_recreates_nob
 
     // Act: a late status for an earlier reply, no callback data; then (same FIFO group, so after
     // it) the person writes again.
-    let late = status_body(&tenant, &format!("wamid.HBgNOUT{}0077AA==", tenant.wa_id), "delivered", 1_767_225_700);
+    let late =
+        status_body(&tenant, &format!("wamid.HBgNOUT{}0077AA==", tenant.wa_id), "delivered", 1_767_225_700);
     assert_eq!(post(&client, &late).await, StatusCode::OK);
     assert_eq!(post(&client, &text(&tenant, 2)).await, StatusCode::OK);
     let messages = eventually("their new message", || async {

@@ -449,7 +449,8 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
     assert_eq!(conversations(&plain).await, 0, "the WhatsApp conversation is deleted");
     assert_eq!(leads(&plain).await, vec!["L2"], "only the disconnected Page's lead goes");
     let by_phone = |digits: &str| {
-        let (inbox, tenant, phone) = (inbox(&deps), plain.clone(), PhoneNumber::parse(digits).expect("valid"));
+        let (inbox, tenant, phone) =
+            (inbox(&deps), plain.clone(), PhoneNumber::parse(digits).expect("valid"));
         async move { inbox.contact_by_phone(&tenant, &phone).await.expect("read") }
     };
     assert_eq!(by_phone("5511933334444").await, None, "came only through WhatsApp: gone");

@@ -87,7 +87,10 @@ fn an_erasure_past_its_deadline_alarms() {
 
     assert!(alarm.contains("Type: AWS::CloudWatch::Alarm"), "{alarm}");
     assert!(alarm.contains(&format!("Namespace: {}", retention::deadlines::METRIC_NAMESPACE)), "{alarm}");
-    assert!(alarm.contains(&format!("MetricName: {}", retention::deadlines::ERASURES_PAST_DEADLINE)), "{alarm}");
+    assert!(
+        alarm.contains(&format!("MetricName: {}", retention::deadlines::ERASURES_PAST_DEADLINE)),
+        "{alarm}"
+    );
     assert!(alarm.contains("Threshold: 0") && alarm.contains("GreaterThanThreshold"), "{alarm}");
     assert!(alarm.contains("AlarmActions: [!Ref AlarmTopic]"), "{alarm}");
 }

@@ -18,12 +18,12 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use shared::adapters::documents::{DocAuditLog, DocRateLimiter, DocTemplates};
-use shared::app::trail::{self, Job, SystemAction};
-use shared::domain::audit::Target;
 use shared::adapters::graph::GraphClient;
 use shared::app::outbound::OutboundPorts;
 use shared::app::secrets::{open_tenant_secret, OpenSecretError};
+use shared::app::trail::{self, Job, SystemAction};
 use shared::config::{ConfigError, Env};
+use shared::domain::audit::Target;
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, InboxError, IngestStore,
@@ -532,8 +532,8 @@ mod tests {
     use shared::adapters::documents::{DocRateLimiter, DocTemplates};
     use shared::app::outbound::{self, Submission};
     use shared::domain::outbound::{OutboundBody, SendJob};
-    use shared::domain::ports::{EncryptionContext, Purpose};
     use shared::domain::ports::TenantUpdate;
+    use shared::domain::ports::{EncryptionContext, Purpose};
     use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
     use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryQueue, MemoryTenantStore};
 

@@ -32,7 +32,8 @@ pub async fn erasures_past_deadline<A: Adapters>(deps: &Deps<A>) -> Result<u64, 
     let due = deps.erasures.due_erasures(SCAN).await.map_err(|e| failed("reading the erasure queue", &e))?;
     let mut count = 0;
     for (tenant, id) in due {
-        let request = deps.erasures.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?;
+        let request =
+            deps.erasures.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?;
         if request.is_some_and(|r| r.is_past_deadline(now)) {
             count += 1;
         }
@@ -72,7 +73,8 @@ mod tests {
     use super::*;
 
     async fn request(deps: &Deps<shared::testing::Fakes>, days_ago: u64) {
-        let requested_at = Timestamp::from_millis(deps.clock.now().as_millis() - (days_ago * 86_400_000) as i64);
+        let requested_at =
+            Timestamp::from_millis(deps.clock.now().as_millis() - (days_ago * 86_400_000) as i64);
         let request = ErasureRequest {
             id: ErasureId::generate(requested_at).expect("random"),
             contacts: vec![ContactId::generate(requested_at).expect("random")],

@@ -23,7 +23,12 @@ pub(crate) async fn forget_contacts<A: Adapters>(
         }
         let (counts, next) = deps
             .lifecycle
-            .forget_integration_contacts(&purge.tenant, purge.integration, purge.disconnected_at, after.as_deref())
+            .forget_integration_contacts(
+                &purge.tenant,
+                purge.integration,
+                purge.disconnected_at,
+                after.as_deref(),
+            )
             .await
             .map_err(|e| failed("forgetting an integration's contacts", &e))?;
         report.items += counts.total();

@@ -39,7 +39,10 @@ mod tests {
             raw: "{}",
             retention: RetentionSettings::default(),
         };
-        deps.lifecycle.store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
+        deps.lifecycle
+            .store_inbound_message(&tenant, &message, Timestamp::from_secs(1))
+            .await
+            .expect("stored");
         let contact = deps.lifecycle.contact_by_phone(&tenant, &phone).await.expect("read").expect("exists");
         let id = ErasureId::generate(Timestamp::from_secs(5)).expect("random");
         let request = ErasureRequest {
@@ -56,7 +59,8 @@ mod tests {
         crate::handle(crate::tests::event(Duration::from_secs(60)), &deps).await.expect("run");
 
         // Assert
-        let entries = deps.audit.entries(&tenant, &AuditFilter::default(), None, 10).await.expect("read").items;
+        let entries =
+            deps.audit.entries(&tenant, &AuditFilter::default(), None, 10).await.expect("read").items;
         let entry = entries.iter().find(|e| e.action == "privacy.erasure").expect("the erasure's entry");
         assert_eq!((entry.actor.kind, entry.actor.id.as_str()), (ActorKind::System, "retention"));
         assert_eq!((entry.target.kind.as_str(), entry.target.id.as_str()), ("erasure", id.as_str()));

@@ -28,8 +28,11 @@ mod entries;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use entries::{system, target};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
+use shared::adapters::documents::DocAuditLog;
+use shared::app::trail::{self, Job};
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{
     epoch_day, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore, LifecycleStore,
@@ -41,10 +44,7 @@ use shared::domain::privacy::{
 };
 use shared::domain::tenant::{RetentionSettings, TenantStatus, CLOSURE_GRACE_DAYS};
 use shared::domain::{Clock, ConversationId, TenantId, Timestamp};
-use shared::adapters::documents::DocAuditLog;
-use shared::app::trail::{self, Job};
 use shared::wiring::{Adapters, Aws, StoreConfig};
-use entries::{system, target};
 
 /// Items one erase call may delete (a few BatchWriteItem requests): small enough to check the
 /// deadline often.
@@ -374,7 +374,11 @@ async fn expire<A: Adapters>(
         // Nothing deleted: an erasure got there first.
         Expiry::Deleted(counts) => {
             if counts.total() > 0 {
-                let what = system("conversation.expire", target("conversation", conversation.as_str()), counts.total());
+                let what = system(
+                    "conversation.expire",
+                    target("conversation", conversation.as_str()),
+                    counts.total(),
+                );
                 trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
             }
             Step::Done(counts.total(), counts.total() > 0)
@@ -431,7 +435,8 @@ async fn purge_disconnected<A: Adapters>(
                 return Ok((report, false));
             }
             tracing::info!(tenant_id = %purge.tenant, integration = purge.integration.as_str(), "Meta data of a disconnected integration deleted");
-            let what = system("integration.data_deletion", target("integration", purge.integration.as_str()), 0);
+            let what =
+                system("integration.data_deletion", target("integration", purge.integration.as_str()), 0);
             trail::record(&deps.audit, &purge.tenant, Job::Retention, what, deps.clock.now()).await;
         }
         deps.purges.finish_meta_purge(&purge).await.map_err(|e| failed("dequeueing a Meta purge", &e))?;

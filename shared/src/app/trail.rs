@@ -48,7 +48,13 @@ pub struct SystemAction<'a> {
 /// Appends the entry of an automated action. A failed write is logged and does not fail the job:
 /// the job's own work (a deletion, a consent change) is done and idempotent, and retrying it for
 /// the sake of its entry would write the entry twice.
-pub async fn record<L: AuditLog>(audit: &L, tenant: &TenantId, job: Job, what: SystemAction<'_>, now: Timestamp) {
+pub async fn record<L: AuditLog>(
+    audit: &L,
+    tenant: &TenantId,
+    job: Job,
+    what: SystemAction<'_>,
+    now: Timestamp,
+) {
     let entry = match AuditEntry::new(job.actor(), what.action, what.target, now) {
         Ok(entry) => entry.with_fields(what.fields.iter().copied()),
         Err(error) => {

@@ -48,7 +48,8 @@ pub fn consent_change_refused(
 ) -> Option<ConsentRefusal> {
     // An opt-out from the business's own imported list is the business's to correct; every
     // other one is the person's (written by them, or recorded for them by the team).
-    let opted_out = current.is_some_and(|c| c.state == ConsentKind::OptOut && c.source != ConsentSource::Import);
+    let opted_out =
+        current.is_some_and(|c| c.state == ConsentKind::OptOut && c.source != ConsentSource::Import);
     (kind == ConsentKind::OptIn && opted_out && !source.is_the_persons_own())
         .then_some(ConsentRefusal::OptedOutByPerson)
 }
@@ -65,7 +66,8 @@ mod tests {
     fn only_the_person_lifts_an_opt_out() {
         // Arrange
         let stop = opted_out(ConsentSource::Keyword);
-        let business = [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm];
+        let business =
+            [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm];
 
         // Act / Assert
         for source in business {

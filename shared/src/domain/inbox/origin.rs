@@ -57,8 +57,14 @@ mod tests {
         ] {
             assert_eq!(ContactOrigin::parse(origin.as_str()), Some(origin));
         }
-        assert_eq!(ContactOrigin::of_consent(ConsentSource::Keyword), ContactOrigin::Meta(Integration::WhatsApp));
-        assert_eq!(ContactOrigin::of_consent(ConsentSource::LeadForm), ContactOrigin::Meta(Integration::LeadAds));
+        assert_eq!(
+            ContactOrigin::of_consent(ConsentSource::Keyword),
+            ContactOrigin::Meta(Integration::WhatsApp)
+        );
+        assert_eq!(
+            ContactOrigin::of_consent(ConsentSource::LeadForm),
+            ContactOrigin::Meta(Integration::LeadAds)
+        );
         assert_eq!(ContactOrigin::of_consent(ConsentSource::Agent), ContactOrigin::Business);
     }
 }

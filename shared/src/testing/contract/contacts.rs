@@ -374,24 +374,30 @@ pub async fn only_the_person_lifts_their_opt_out<S: ContactStore>(store: &S) {
         cause,
     };
     let now = Timestamp::from_secs(1_000);
-    store.record_consent(&tenant, &change(ConsentKind::OptOut, ConsentSource::Keyword, 100, "w.1"), now).await.unwrap();
+    store
+        .record_consent(&tenant, &change(ConsentKind::OptOut, ConsentSource::Keyword, 100, "w.1"), now)
+        .await
+        .unwrap();
 
     // Act
     let mut refusals = Vec::new();
     let business = [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm];
     for ((source, cause), secs) in business.into_iter().zip(["b.1", "b.2", "b.3", "b.4"]).zip(200..) {
-        refusals.push(store.record_consent(&tenant, &change(ConsentKind::OptIn, source, secs, cause), now).await);
+        refusals
+            .push(store.record_consent(&tenant, &change(ConsentKind::OptIn, source, secs, cause), now).await);
     }
     let contact = store.contact_by_phone(&tenant, &phone("5511900000111")).await.unwrap().expect("created");
     let still = contact.consent.clone().expect("a state");
-    let lifted =
-        store.record_consent(&tenant, &change(ConsentKind::OptIn, ConsentSource::Keyword, 300, "w.2"), now).await;
+    let lifted = store
+        .record_consent(&tenant, &change(ConsentKind::OptIn, ConsentSource::Keyword, 300, "w.2"), now)
+        .await;
 
     // Assert
     assert!(refusals.iter().all(|r| matches!(r, Err(InboxError::OptedOutByPerson))), "{refusals:?}");
     assert_eq!((still.state, still.source), (ConsentKind::OptOut, ConsentSource::Keyword));
     assert_eq!(lifted.unwrap(), Stored::Created);
-    let now_state = store.contact(&tenant, &contact.id).await.unwrap().and_then(|c| c.consent).expect("a state");
+    let now_state =
+        store.contact(&tenant, &contact.id).await.unwrap().and_then(|c| c.consent).expect("a state");
     assert_eq!((now_state.state, now_state.source), (ConsentKind::OptIn, ConsentSource::Keyword));
     let ledger = store.consent_ledger(&tenant, &contact.id).await.unwrap();
     let refused: Vec<_> = ledger.iter().filter(|e| e.refused.is_some()).map(|e| e.source).collect();

@@ -383,14 +383,22 @@ pub async fn a_disconnection_forgets_what_only_it_brought<
     for digits in ["5511950000031", "5511950000032", "5511950000033"] {
         let contact = store.contact_by_phone(&tenant, &phone(digits)).await.unwrap().expect("contact");
         let conversation = contact.conversation_id.expect("a conversation");
-        while !matches!(store.delete_conversation(&tenant, &conversation, 100).await.unwrap(), Expiry::Deleted(_)) {}
+        while !matches!(
+            store.delete_conversation(&tenant, &conversation, 100).await.unwrap(),
+            Expiry::Deleted(_)
+        ) {}
     }
 
     // Act
     let mut after: Option<String> = None;
     loop {
         let (_, next) = store
-            .forget_integration_contacts(&tenant, Integration::WhatsApp, Timestamp::from_secs(1_000), after.as_deref())
+            .forget_integration_contacts(
+                &tenant,
+                Integration::WhatsApp,
+                Timestamp::from_secs(1_000),
+                after.as_deref(),
+            )
             .await
             .unwrap();
         match next {
@@ -401,8 +409,13 @@ pub async fn a_disconnection_forgets_what_only_it_brought<
     let (back, _) = store.create_contact(&tenant, &stopped, Timestamp::from_secs(2_000)).await.unwrap();
 
     // Assert
-    assert_eq!(store.contact_by_phone(&tenant, &phone("5511950000031")).await.unwrap(), None, "only WhatsApp's");
-    let kept = store.contact_by_phone(&tenant, &phone("5511950000033")).await.unwrap().expect("the business's too");
+    assert_eq!(
+        store.contact_by_phone(&tenant, &phone("5511950000031")).await.unwrap(),
+        None,
+        "only WhatsApp's"
+    );
+    let kept =
+        store.contact_by_phone(&tenant, &phone("5511950000033")).await.unwrap().expect("the business's too");
     assert_eq!(kept.name.as_deref(), Some("Kim"));
     assert_eq!(kept.consent, None, "the opt-in given through WhatsApp goes");
     assert!(store.consent_ledger(&tenant, &kept.id).await.unwrap().is_empty());

@@ -10,12 +10,23 @@ impl ContactStore for MemoryInbox {
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
-        let contact = Self::contact(&mut state, tenant, (change.contact, ContactOrigin::of_consent(change.source)), change.at)?;
-        let current =
-            state.contacts.iter().find(|(t, c)| t == tenant && c.id == contact).and_then(|(_, c)| c.consent.clone());
-        let refused = crate::domain::inbox::consent_change_refused(current.as_ref(), change.kind, change.source);
-        let duplicate =
-            state.consent.iter().any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause);
+        let contact = Self::contact(
+            &mut state,
+            tenant,
+            (change.contact, ContactOrigin::of_consent(change.source)),
+            change.at,
+        )?;
+        let current = state
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && c.id == contact)
+            .and_then(|(_, c)| c.consent.clone());
+        let refused =
+            crate::domain::inbox::consent_change_refused(current.as_ref(), change.kind, change.source);
+        let duplicate = state
+            .consent
+            .iter()
+            .any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause);
         if let Some(refused) = refused {
             if !duplicate {
                 let event = ConsentEventView {
@@ -61,7 +72,9 @@ impl ContactStore for MemoryInbox {
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
         let state = self.state()?;
-        let Some(id) = Self::alias(&state, tenant, &ContactKey::Phone(phone.clone())) else { return Ok(None) };
+        let Some(id) = Self::alias(&state, tenant, &ContactKey::Phone(phone.clone())) else {
+            return Ok(None);
+        };
         Ok(state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 

@@ -17,7 +17,12 @@ impl IngestStore for MemoryInbox {
         {
             return Ok(Stored::Duplicate);
         }
-        let contact = Self::contact(&mut state, tenant, (message.from, ContactOrigin::Meta(Integration::WhatsApp)), message.sent_at)?;
+        let contact = Self::contact(
+            &mut state,
+            tenant,
+            (message.from, ContactOrigin::Meta(Integration::WhatsApp)),
+            message.sent_at,
+        )?;
         let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
         let id = MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?;
         state.received_at.insert((tenant.clone(), id.clone()), now.as_millis());
@@ -113,7 +118,12 @@ impl IngestStore for MemoryInbox {
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
-        let contact_id = Self::contact(&mut state, tenant, (lead.contact, ContactOrigin::Meta(Integration::LeadAds)), now)?;
+        let contact_id = Self::contact(
+            &mut state,
+            tenant,
+            (lead.contact, ContactOrigin::Meta(Integration::LeadAds)),
+            now,
+        )?;
         if state.leads.iter().any(|(t, l)| t == tenant && l.id == lead.leadgen_id) {
             return Ok(Stored::Duplicate);
         }

@@ -56,7 +56,10 @@ impl LifecycleStore for MemoryInbox {
             let from_it = |source| ContactOrigin::of_consent(source) == origin;
             let before_count = state.consent.len();
             state.consent.retain(|(t, c, _, e)| {
-                !(t == tenant && *c == contact.id && e.kind == crate::domain::inbox::ConsentKind::OptIn && from_it(e.source))
+                !(t == tenant
+                    && *c == contact.id
+                    && e.kind == crate::domain::inbox::ConsentKind::OptIn
+                    && from_it(e.source))
             });
             counts.consent_events += (before_count - state.consent.len()) as u64;
             let name_from_it = state.name_origins.get(&key) == Some(&origin);
@@ -66,11 +69,17 @@ impl LifecycleStore for MemoryInbox {
             if let Some(set) = state.origins.get_mut(&key) {
                 set.remove(&origin);
             }
-            if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact.id) {
+            if let Some((_, view)) =
+                state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact.id)
+            {
                 if name_from_it {
                     view.name = None;
                 }
-                if view.consent.as_ref().is_some_and(|c| c.state == crate::domain::inbox::ConsentKind::OptIn && from_it(c.source)) {
+                if view
+                    .consent
+                    .as_ref()
+                    .is_some_and(|c| c.state == crate::domain::inbox::ConsentKind::OptIn && from_it(c.source))
+                {
                     view.consent = None;
                 }
             }

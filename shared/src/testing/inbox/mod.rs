@@ -88,7 +88,11 @@ impl MemoryInbox {
 
     /// The contact `profile` leads to, without creating one: by phone when it has one, else by
     /// its first BSUID or email with a lookup entry — as the table does.
-    pub(super) fn existing(state: &InboxState, tenant: &TenantId, profile: &ContactProfile) -> Option<ContactId> {
+    pub(super) fn existing(
+        state: &InboxState,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+    ) -> Option<ContactId> {
         let keys = profile.keys();
         let candidates = match keys.first() {
             Some(ContactKey::Phone(_)) => &keys[..1],
@@ -118,7 +122,11 @@ impl MemoryInbox {
             None => {
                 let id = ContactId::generate(at).map_err(anyhow::Error::from)?;
                 let suppressed = keys.iter().find_map(|key| {
-                    state.suppressions.iter().find(|(t, k, _)| t == tenant && k == key).map(|(_, _, c)| c.clone())
+                    state
+                        .suppressions
+                        .iter()
+                        .find(|(t, k, _)| t == tenant && k == key)
+                        .map(|(_, _, c)| c.clone())
                 });
                 if let Some(opt_out) = &suppressed {
                     let event = ConsentEventView {

@@ -9,7 +9,9 @@ impl ContactStore for DynamoInbox {
         change: &ConsentChange<'_>,
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
-        let (contact_id, contact, _) = self.resolve_contact(tenant, (change.contact, ContactOrigin::of_consent(change.source)), change.at).await?;
+        let (contact_id, contact, _) = self
+            .resolve_contact(tenant, (change.contact, ContactOrigin::of_consent(change.source)), change.at)
+            .await?;
         let kind = change.kind.as_str();
         let source = consent_source_name(change.source);
         let cause = format!("{kind}:{}", change.cause);
@@ -214,7 +216,8 @@ impl ContactStore for DynamoInbox {
         };
         if let Some(name) = &patch.name {
             update.set_or_remove(attr::NAME, name.as_deref().map(|v| seal(attr::NAME, v)).transpose()?);
-            update.set_or_remove(attr::NAME_ORIGIN, name.as_ref().map(|_| s(ContactOrigin::Business.as_str())));
+            update
+                .set_or_remove(attr::NAME_ORIGIN, name.as_ref().map(|_| s(ContactOrigin::Business.as_str())));
         }
         if let Some(email) = &patch.email {
             update.set_or_remove(attr::EMAIL, email.as_deref().map(|v| seal(attr::EMAIL, v)).transpose()?);

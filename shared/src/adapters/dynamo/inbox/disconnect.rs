@@ -34,11 +34,16 @@ impl DynamoInbox {
             if !origins.iter().any(|o| o == origin.as_str()) {
                 continue;
             }
-            let Some(id) = contact.opt_string(attr::CONTACT_ID).and_then(|id| ContactId::parse(id).ok()) else {
+            let Some(id) = contact.opt_string(attr::CONTACT_ID).and_then(|id| ContactId::parse(id).ok())
+            else {
                 continue;
             };
-            let first_seen = contact.opt_number::<i64>(attr::FIRST_SEEN_AT).ok().flatten().unwrap_or(i64::MAX);
-            if origins.len() == 1 && first_seen <= before.as_millis() && !self.still_linked(tenant, &id).await? {
+            let first_seen =
+                contact.opt_number::<i64>(attr::FIRST_SEEN_AT).ok().flatten().unwrap_or(i64::MAX);
+            if origins.len() == 1
+                && first_seen <= before.as_millis()
+                && !self.still_linked(tenant, &id).await?
+            {
                 loop {
                     let pass = self.erase_contact(tenant, &id, ERASE_BUDGET).await?;
                     counts.add(&pass);

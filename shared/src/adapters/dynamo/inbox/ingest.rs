@@ -10,7 +10,9 @@ impl IngestStore for DynamoInbox {
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let at = message.sent_at;
-        let (contact_id, contact, _) = self.resolve_contact(tenant, (message.from, ContactOrigin::Meta(Integration::WhatsApp)), at).await?;
+        let (contact_id, contact, _) = self
+            .resolve_contact(tenant, (message.from, ContactOrigin::Meta(Integration::WhatsApp)), at)
+            .await?;
         let conversation = self.ensure_conversation(tenant, &contact_id, &contact, at, now).await?;
         let message_id = MessageId::generate(at).map_err(anyhow::Error::from)?;
         let key = keys::message(tenant, &conversation, at, &message_id);
@@ -151,8 +153,14 @@ impl IngestStore for DynamoInbox {
             Ok(vec![item])
         };
         // A person the lead introduces is written with it, in one transaction (#14).
-        let (contact_id, contact, created) =
-            self.resolve_contact_with(tenant, (lead.contact, ContactOrigin::Meta(Integration::LeadAds)), now, &lead_item).await?;
+        let (contact_id, contact, created) = self
+            .resolve_contact_with(
+                tenant,
+                (lead.contact, ContactOrigin::Meta(Integration::LeadAds)),
+                now,
+                &lead_item,
+            )
+            .await?;
         if created == Stored::Created {
             return Ok(Stored::Created);
         }

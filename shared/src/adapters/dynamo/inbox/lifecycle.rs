@@ -370,7 +370,12 @@ impl DynamoInbox {
     /// Before a contact's lookup entry goes: a person erased while opted out stays unmarketable
     /// (P21, P62), so the entry's keyed hash keeps their opt-out (source and time, nothing that
     /// identifies them); one erased otherwise has any older suppression entry deleted with it.
-    async fn keep_opt_out(&self, suppression: Key, contact: &Item, plan: &mut Vec<Key>) -> Result<(), InboxError> {
+    async fn keep_opt_out(
+        &self,
+        suppression: Key,
+        contact: &Item,
+        plan: &mut Vec<Key>,
+    ) -> Result<(), InboxError> {
         match stored_consent(contact).filter(|c| c.state == ConsentKind::OptOut) {
             Some(opt_out) => {
                 let mut item = item_with_key(&suppression);

@@ -36,11 +36,12 @@ use super::table::{PutNewError, Table};
 use crate::adapters::kms::keyring::{DataKey, Need};
 use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
-    consent_change_refused, epoch_day, ConsentChange, ConsentRefusal, ContactOrigin, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
-    ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
-    ConversationState, ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView,
-    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
-    StatusChange, StatusOutcome, Stored, Unsent, UpdateConversationError, SERVICE_WINDOW,
+    consent_change_refused, epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentRefusal,
+    ConsentSource, ConsentState, ContactFilter, ContactKey, ContactOrigin, ContactPatch, ContactProfile,
+    ContactView, ConversationFilter, ConversationPatch, ConversationState, ConversationView, Expiry,
+    InboxError, LeadFilter, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
+    NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, StatusChange, StatusOutcome, Stored, Unsent,
+    UpdateConversationError, SERVICE_WINDOW,
 };
 
 use crate::domain::inbox::{

@@ -39,7 +39,10 @@ impl DynamoInbox {
             .get(&keys::contact_alias(tenant, kind, &hash), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading a contact alias"))?;
-        Ok(alias.as_ref().and_then(|a| a.opt_string(attr::CONTACT_ID)).and_then(|id| ContactId::parse(id).ok()))
+        Ok(alias
+            .as_ref()
+            .and_then(|a| a.opt_string(attr::CONTACT_ID))
+            .and_then(|id| ContactId::parse(id).ok()))
     }
 
     /// The live contact `profile` leads to, sealed as stored: by its phone number when it has
@@ -98,7 +101,9 @@ impl DynamoInbox {
                 self.complete_identity(tenant, &id, &mut item, (profile, origin), &index).await?;
                 return Ok((id, item, Stored::Duplicate));
             }
-            if let Some((id, item)) = self.create_whole(tenant, &index, (profile, origin), at, companions).await? {
+            if let Some((id, item)) =
+                self.create_whole(tenant, &index, (profile, origin), at, companions).await?
+            {
                 return Ok((id, item, Stored::Created));
             }
             // Another writer created this person's contact meanwhile: use theirs.
@@ -135,7 +140,12 @@ impl DynamoInbox {
             // The first identifier's entry is this contact's by definition; a later one already
             // pointing elsewhere stays with the contact that claimed it first.
             let claimed = position > 0
-                && self.table.get(&alias_key, now).await.map_err(|e| unknown(e, "reading a contact alias"))?.is_some();
+                && self
+                    .table
+                    .get(&alias_key, now)
+                    .await
+                    .map_err(|e| unknown(e, "reading a contact alias"))?
+                    .is_some();
             if !claimed {
                 let mut alias = item_with_key(&alias_key);
                 alias.insert(ENTITY.to_owned(), s("contact_alias"));
@@ -184,15 +194,18 @@ impl DynamoInbox {
             .build()
             .context("building the contact count")?;
         writes.push(TransactWriteItem::builder().update(count).build());
-        writes.insert(0, TransactWriteItem::builder().put(self.table.put_if_absent(contact.clone())?).build());
-        let result =
-            self.table.client().transact_write_items().set_transact_items(Some(writes)).send().await;
+        writes
+            .insert(0, TransactWriteItem::builder().put(self.table.put_if_absent(contact.clone())?).build());
+        let result = self.table.client().transact_write_items().set_transact_items(Some(writes)).send().await;
         match result {
             Ok(_) => Ok(Some((id, contact))),
             Err(e) => {
                 // Nothing of this attempt was written: its data key goes too.
                 let e = e.into_service_error();
-                self.keyring.shred(tenant, &id).await.map_err(|e| unknown(e, "dropping an unused data key"))?;
+                self.keyring
+                    .shred(tenant, &id)
+                    .await
+                    .map_err(|e| unknown(e, "dropping an unused data key"))?;
                 if any_condition_failed(&e) {
                     Ok(None)
                 } else {
@@ -204,8 +217,11 @@ impl DynamoInbox {
 
     /// The opt-out a suppression entry keeps (source name, time), if there is one.
     async fn suppression(&self, key: &Key) -> Result<Option<(String, i64)>, InboxError> {
-        let item =
-            self.table.get(key, self.now_filter()).await.map_err(|e| unknown(e, "reading a suppression entry"))?;
+        let item = self
+            .table
+            .get(key, self.now_filter())
+            .await
+            .map_err(|e| unknown(e, "reading a suppression entry"))?;
         Ok(item.and_then(|item| {
             let source = item.opt_string(attr::CONSENT_SOURCE)?.to_owned();
             let at = item.opt_number::<i64>(attr::CONSENT_AT).ok().flatten()?;
