@@ -41,6 +41,16 @@ pub async fn erasures_past_deadline<A: Adapters>(deps: &Deps<A>) -> Result<u64, 
     Ok(count)
 }
 
+/// Counts the erasures past their deadline and emits the metric; the count.
+///
+/// # Errors
+/// [`RunError::Unknown`] when the store fails.
+pub async fn report<A: Adapters>(deps: &Deps<A>) -> Result<u64, RunError> {
+    let count = erasures_past_deadline(deps).await?;
+    emit(&metric_line(ERASURES_PAST_DEADLINE, count, deps.clock.now()));
+    Ok(count)
+}
+
 /// One metric value as an embedded-metric-format line.
 #[must_use]
 pub fn metric_line(name: &str, value: u64, at: Timestamp) -> String {

@@ -197,12 +197,7 @@ pub async fn handle<A: Adapters>(
         event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
     let (erasures, mut complete) = erasure_requests(deps, deadline).await?;
-    let erasures_past_deadline = deadlines::erasures_past_deadline(deps).await?;
-    deadlines::emit(&deadlines::metric_line(
-        deadlines::ERASURES_PAST_DEADLINE,
-        erasures_past_deadline,
-        deps.clock.now(),
-    ));
+    let erasures_past_deadline = deadlines::report(deps).await?;
     let mut tasks = vec![erasures];
     if complete {
         let (purged, done) = purge_closed_tenants(deps, deadline).await?;
