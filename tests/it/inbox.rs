@@ -136,7 +136,7 @@ async fn erasure_in_small_budgets_resumes_until_nothing_is_left() {
     // Assert
     assert!(calls > 3, "it really went in small steps");
     assert_eq!((total.messages, total.message_id_records, total.conversations), (7, 7, 1));
-    assert_eq!((total.consent_events, total.contact_aliases, total.contacts), (1, 1, 1));
+    assert_eq!((total.consent_events, total.contact_aliases, total.contacts), (1, 2, 1), "phone and email");
     let key = shared::domain::inbox::ContactKey::Email("dora@example.com".into());
     assert!(
         inbox.find_contacts(&tenant, &key).await.expect("find").is_empty(),
@@ -147,4 +147,37 @@ async fn erasure_in_small_budgets_resumes_until_nothing_is_left() {
         .await
         .expect("read")
         .is_none());
+}
+
+#[tokio::test]
+async fn a_new_contact_is_never_found_without_its_fields() {
+    // Arrange: a lead that introduces a person, whose answers cannot be stored (over DynamoDB's
+    // 400 KB item limit): the write of the lead fails after the contact's.
+    let table = table().await;
+    let inbox = inbox(&table).await;
+    let tenant = tenant();
+    let who = person("5511977770001", "Lia");
+    let answers = format!(r#"{{"field_data":[{{"name":"notes","values":["{}"]}}]}}"#, "x".repeat(500_000));
+    let lead = shared::domain::inbox::NewLead {
+        leadgen_id: "9001",
+        page_id: "2001",
+        contact: &who,
+        lead_json: &answers,
+        change_json: "{}",
+    };
+    let fine = shared::domain::inbox::NewLead { leadgen_id: "9002", lead_json: "{}", ..lead.clone() };
+
+    // Act
+    let failed = inbox.store_lead(&tenant, &lead, SystemClock.now()).await;
+    let phone = PhoneNumber::parse("5511977770001").expect("valid");
+    let after_failure = inbox.contact_by_phone(&tenant, &phone).await.expect("read");
+    let stored = inbox.store_lead(&tenant, &fine, SystemClock.now()).await.expect("stored");
+    let contact = inbox.contact_by_phone(&tenant, &phone).await.expect("read").expect("created whole");
+
+    // Assert
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(after_failure, None, "nothing of the person without their lead");
+    assert_eq!(stored, Stored::Created);
+    assert_eq!(contact.name.as_deref(), Some("Lia"));
+    assert_eq!(inbox.contact_count(&tenant).await.expect("count"), 1);
 }

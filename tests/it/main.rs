@@ -4,7 +4,7 @@
 //!   the DynamoDB adapters.
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
+//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `privacy`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
 //!   (`races` fires requests in parallel at its several instances per function).
 //! - `iam`: every AWS call the stack's functions made, against their roles in `template.yaml`
 //!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables;
@@ -12,7 +12,8 @@
 //! - `build_rules`, `tokens`: release profile, minimum Rust version, pinned SDK behavior version;
 //!   no redirect followed with a token (a loopback server).
 //! - `abuse`: login claims on moto; squatting and foreign-WABA webhooks through the local stack.
-//! - `architecture`: rules read from the source files (imports, cycles, file length); needs nothing.
+//! - `architecture`: rules read from the source files (imports, cycles, file length); `template`:
+//!   promises read from `template.yaml`. Both need nothing.
 //!
 //! `infra/test.sh` starts both and sets the variables. Without them these tests fail (they do not
 //! skip), so a green run always means they ran.
@@ -43,11 +44,13 @@ mod inbox;
 mod ingest;
 mod kms;
 mod log_scan;
+mod privacy;
 mod races;
 mod retention;
 mod send;
 mod send_faults;
 mod sqs;
 mod support;
+mod template;
 mod template_checks;
 mod tokens;

@@ -9,8 +9,8 @@ use shared::adapters::dynamo::item::ItemExt as _;
 use shared::adapters::dynamo::keys;
 use shared::adapters::dynamo::{DynamoInbox, Table};
 use shared::domain::inbox::{
-    ContactProfile, ContactStore, ConversationFilter, ConversationStore, IngestStore, LeadFilter, LeadStore,
-    NewInboundMessage, NewLead,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationFilter,
+    ConversationStore, IngestStore, LeadFilter, LeadStore, NewInboundMessage, NewLead,
 };
 use shared::domain::ports::{ConnectionStore, TenantRouting, TenantStore};
 use shared::domain::privacy::{Integration, MetaPurge, PurgeStore, RetentionQueue};
@@ -377,6 +377,23 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
             inbox(&deps).store_lead(tenant, &lead, days_ago(2)).await.expect("lead");
         }
     }
+    // The plain tenant also has a person the business created (with a name), who then wrote
+    // and opted in by keyword: they came through WhatsApp and another way.
+    let bia = ContactProfile {
+        phone: PhoneNumber::parse("5511933335555").ok(),
+        name: Some("Bia".into()),
+        ..ContactProfile::default()
+    };
+    inbox(&deps).create_contact(&plain, &bia, days_ago(4)).await.expect("created");
+    receive(inbox(&deps), &plain, "5511933335555", "wamid.Bia", days_ago(3), Default::default()).await;
+    let start = ConsentChange {
+        contact: &bia,
+        kind: ConsentKind::OptIn,
+        source: ConsentSource::Keyword,
+        at: days_ago(3),
+        cause: "wamid.BiaStart",
+    };
+    inbox(&deps).record_consent(&plain, &start, days_ago(3)).await.expect("consent");
     deps.tenants
         .set_retention(&held, RetentionSettings::default().with_legal_hold(true))
         .await
@@ -431,13 +448,28 @@ async fn a_disconnected_integrations_data_is_deleted_unless_held_or_still_connec
     };
     assert_eq!(conversations(&plain).await, 0, "the WhatsApp conversation is deleted");
     assert_eq!(leads(&plain).await, vec!["L2"], "only the disconnected Page's lead goes");
+    let by_phone = |digits: &str| {
+        let (inbox, tenant, phone) =
+            (inbox(&deps), plain.clone(), PhoneNumber::parse(digits).expect("valid"));
+        async move { inbox.contact_by_phone(&tenant, &phone).await.expect("read") }
+    };
+    assert_eq!(by_phone("5511933334444").await, None, "came only through WhatsApp: gone");
+    let bia = by_phone("5511933335555").await.expect("came through the business too: stays");
+    assert_eq!(bia.name.as_deref(), Some("Bia"), "the business's name stays");
+    assert_eq!(bia.consent, None, "the opt-in given through WhatsApp goes");
+    let by_email = |email: &str| {
+        let (inbox, tenant, email) = (inbox(&deps), plain.clone(), email.to_owned());
+        async move { inbox.contact_by_email(&tenant, &email).await.expect("read") }
+    };
+    assert_eq!(by_email("l1@example.com").await, None, "came only through the disconnected Page: gone");
+    assert!(by_email("l2@example.com").await.is_some(), "the other Page's lead keeps its person");
     assert!(
         inbox(&deps)
-            .contact_by_phone(&plain, &PhoneNumber::parse("5511933334444").expect("valid"))
+            .contact_by_phone(&held, &PhoneNumber::parse("5511933334444").expect("valid"))
             .await
             .expect("read")
             .is_some(),
-        "the contact is the tenant's record and stays"
+        "legal hold: the person stays"
     );
     assert_eq!(
         (conversations(&held).await, leads(&held).await),

@@ -101,6 +101,13 @@ impl From<InboxError> for ApiError {
                 "Over a contact's cap",
                 error.to_string(),
             )),
+            InboxError::OptedOutByPerson => ApiError(Problem::new(
+                StatusCode::CONFLICT,
+                "opted-out-by-person",
+                "Opted out by the person",
+                "the person opted out themselves; only they can opt back in (their opt-in keyword or \
+                 Meta's marketing resume). The attempt is kept in their consent ledger",
+            )),
             // Reads never name a contact; a write path that does is not an API route.
             InboxError::NoContact => Problem::bad_request("no contact identified").into(),
             InboxError::Unknown(e) => internal(&e),

@@ -17,20 +17,22 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use shared::adapters::documents::{DocRateLimiter, DocTemplates};
+use shared::adapters::documents::{DocAuditLog, DocRateLimiter, DocTemplates};
 use shared::adapters::graph::GraphClient;
 use shared::app::outbound::OutboundPorts;
 use shared::app::secrets::{open_tenant_secret, OpenSecretError};
+use shared::app::trail::{self, Job, SystemAction};
 use shared::config::{ConfigError, Env};
+use shared::domain::audit::Target;
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, InboxError, IngestStore,
-    MessageStatus, NewInboundMessage, NewLead, StatusChange,
+    MessageStatus, NewInboundMessage, NewLead, StatusChange, Stored,
 };
 use shared::domain::ports::{
     ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore,
 };
-use shared::domain::tenant::{RetentionSettings, TenantSettings};
+use shared::domain::tenant::{RetentionSettings, TenantSettings, TenantStatus};
 use shared::domain::whatsapp::{
     ContactEntry, GraphLead, InboundMessage, LeadgenChange, MetaError, StatusUpdate, UserPreference,
 };
@@ -108,6 +110,8 @@ pub struct Deps<A: Adapters> {
     pub templates: A::Templates,
     /// Monthly message counts (the plan's limit applies to replies too).
     pub limiter: A::Limiter,
+    /// The audit trail: consent changes the person made, under the `system` actor `inbound` (P18).
+    pub audit: A::Audit,
 }
 
 impl Deps<Aws> {
@@ -126,7 +130,8 @@ impl Deps<Aws> {
             outbox: inbox,
             outbound: aws.queue(&config.outbound_queue_url),
             templates: DocTemplates::new(table.clone()),
-            limiter: DocRateLimiter::new(table),
+            limiter: DocRateLimiter::new(table.clone()),
+            audit: DocAuditLog::new(table),
             tenants: stores.tenants(),
             connections: stores.tenants(),
             routing: stores.tenants(),
@@ -174,6 +179,10 @@ pub async fn handle<A: Adapters>(
 fn inbox_failure(error: InboxError) -> RecordError {
     match error {
         InboxError::NoContact => RecordError::Poison("the event identifies no contact".to_owned()),
+        // Keywords and Meta's preferences are the person's own: never refused as a business's.
+        InboxError::OptedOutByPerson => {
+            RecordError::Poison("the person's own consent change was refused".to_owned())
+        }
         InboxError::InvalidCursor | InboxError::EmailTaken | InboxError::OverCap { .. } => {
             RecordError::Poison("an API-only inbox error reached the ingest path".to_owned())
         }
@@ -241,6 +250,7 @@ async fn process<A: Adapters>(
                 tracing::warn!("Lead for a Page no tenant has connected; dropped");
                 return Ok(());
             };
+            let Some(tenant) = collecting(deps, tenant).await? else { return Ok(()) };
             on_lead(deps, &tenant, &leadgen)
                 .instrument(tracing::info_span!("lead", tenant_id = %tenant))
                 .await
@@ -262,7 +272,7 @@ async fn tenant_of_number<A: Adapters>(
         .await
         .map_err(|e| RecordError::retryable("number routing", e))?;
     match route {
-        Some(route) if route.waba_id == waba_id => Ok(Some(route.tenant_id)),
+        Some(route) if route.waba_id == waba_id => collecting(deps, route.tenant_id).await,
         Some(route) => {
             // Logged without the ids' owner data: the tenant and that the WABA differed.
             tracing::warn!(tenant_id = %route.tenant_id, "Event from another WABA than the number's; dropped");
@@ -274,6 +284,18 @@ async fn tenant_of_number<A: Adapters>(
             Ok(None)
         }
     }
+}
+
+/// The tenant, if it still collects: a closed one (P53) collects nothing from the moment it
+/// closed, like a disconnected one (Meta still got its 200 from the webhook); reopening resumes.
+async fn collecting<A: Adapters>(deps: &Deps<A>, tenant: TenantId) -> Result<Option<TenantId>, RecordError> {
+    let record =
+        deps.tenants.tenant(&tenant).await.map_err(|e| RecordError::retryable("reading the tenant", e))?;
+    if record.is_some_and(|t| t.status == TenantStatus::Closed) {
+        tracing::warn!(tenant_id = %tenant, "Event for a closed tenant; dropped");
+        return Ok(None);
+    }
+    Ok(Some(tenant))
 }
 
 /// The tenant's retention settings (defaults when it has none).
@@ -356,6 +378,7 @@ async fn on_message<A: Adapters>(
         let recorded =
             deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
         tracing::info!(?kind, ?recorded, "Consent keyword");
+        audit_consent(deps, tenant, &profile, kind, "source=keyword", recorded).await?;
     }
     Ok(())
 }
@@ -419,6 +442,30 @@ async fn on_preference<A: Adapters>(
     let recorded =
         deps.contacts.record_consent(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(?kind, ?recorded, "Marketing preference");
+    audit_consent(deps, tenant, &profile, kind, "source=meta_user_preferences", recorded).await
+}
+
+/// The audit entry of a consent change the person made (P18): once, when it was recorded.
+async fn audit_consent<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    profile: &ContactProfile,
+    kind: ConsentKind,
+    source: &str,
+    recorded: Stored,
+) -> Result<(), RecordError> {
+    let Some(key) = profile.keys().into_iter().next().filter(|_| recorded == Stored::Created) else {
+        return Ok(());
+    };
+    let contact = deps.contacts.contact_id_of(tenant, &key).await.map_err(inbox_failure)?;
+    let Some(contact) = contact else { return Ok(()) };
+    let what = SystemAction {
+        action: &format!("contact.consent.{}", kind.as_str()),
+        target: Target { kind: "contact".to_owned(), id: contact.as_str().to_owned() },
+        count: None,
+        fields: &[source],
+    };
+    trail::record(&deps.audit, tenant, Job::Inbound, what, deps.clock.now()).await;
     Ok(())
 }
 
@@ -488,7 +535,11 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
             at: now,
             cause: &change.leadgen_id,
         };
-        deps.contacts.record_consent(tenant, &change, now).await.map_err(inbox_failure)?;
+        match deps.contacts.record_consent(tenant, &change, now).await {
+            // A form's consent never lifts the person's own opt-out (the ledger keeps the attempt).
+            Ok(_) | Err(InboxError::OptedOutByPerson) => {}
+            Err(e) => return Err(inbox_failure(e)),
+        }
     }
     Ok(())
 }
@@ -498,6 +549,7 @@ mod tests {
     use shared::adapters::documents::{DocRateLimiter, DocTemplates};
     use shared::app::outbound::{self, Submission};
     use shared::domain::outbound::{OutboundBody, SendJob};
+    use shared::domain::ports::TenantUpdate;
     use shared::domain::ports::{EncryptionContext, Purpose};
     use shared::domain::tenant::{ApiKey, Role, Tenant, WhatsAppConnection};
     use shared::testing::{LocalVault, ManualClock, MemoryDocs, MemoryInbox, MemoryQueue, MemoryTenantStore};
@@ -540,7 +592,8 @@ mod tests {
             clock: ManualClock::at(now),
             outbound: MemoryQueue::default(),
             templates: DocTemplates::new(docs.clone()),
-            limiter: DocRateLimiter::new(docs),
+            limiter: DocRateLimiter::new(docs.clone()),
+            audit: DocAuditLog::new(docs),
         };
         let tenant = TenantId::generate(now).unwrap();
         let context = |purpose| EncryptionContext { tenant_id: tenant.clone(), purpose };
@@ -621,6 +674,67 @@ mod tests {
         let phone = |p: &str| PhoneNumber::parse(p).unwrap();
         assert!(deps.contacts.contact_by_phone(&tenant, &phone("5511988887777")).await.unwrap().is_none());
         assert!(deps.contacts.contact_by_phone(&tenant, &phone("5511977776666")).await.unwrap().is_some());
+    }
+
+    /// One inbound record (an envelope) as SQS delivers it.
+    fn record(envelope: &serde_json::Value) -> LambdaEvent<SqsEvent> {
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [{
+            "messageId": "m1", "body": envelope.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"}]}))
+        .unwrap();
+        LambdaEvent::new(event, lambda_runtime::Context::default())
+    }
+
+    fn text(wamid: &str, body: &str) -> serde_json::Value {
+        serde_json::json!({"v": 1, "event": {"message": {
+            "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
+            "message": {"from": "5511988887777", "id": wamid, "timestamp": "1800000000",
+                "type": "text", "text": {"body": body}}}}})
+    }
+
+    #[tokio::test]
+    async fn a_keyword_opt_out_is_in_the_audit_trail_under_the_system_actor() {
+        use shared::domain::audit::{ActorKind, AuditFilter, AuditLog as _};
+        // Arrange
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+
+        // Act
+        let response = handle(record(&text("wamid.STOP1", "STOP")), &deps).await.unwrap();
+        handle(record(&text("wamid.STOP1", "STOP")), &deps).await.unwrap();
+
+        // Assert
+        assert!(response.batch_item_failures.is_empty());
+        let entries = deps.audit.entries(&tenant, &AuditFilter::default(), None, 10).await.unwrap().items;
+        assert_eq!(entries.len(), 1, "once, however often it arrives: {entries:?}");
+        let entry = &entries[0];
+        assert_eq!((entry.actor.kind, entry.actor.id.as_str()), (ActorKind::System, "inbound"));
+        assert_eq!(entry.action, "contact.consent.opt_out");
+        assert_eq!(entry.fields, ["source=keyword"]);
+        let phone = PhoneNumber::parse("5511988887777").unwrap();
+        let contact = deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap().unwrap();
+        assert_eq!(entry.target.kind, "contact");
+        assert!(entry.target.id == contact.id.as_str() || entry.target.id == "anonymized", "{entry:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_tenant_collects_nothing_until_reopened() {
+        // Arrange
+        let now = Timestamp::from_secs(1_800_000_000);
+        let (deps, tenant) = fake_deps(now).await;
+        deps.tenants.update_tenant(&tenant, &TenantUpdate::Closure(Some(now))).await.unwrap();
+        let phone = PhoneNumber::parse("5511988887777").unwrap();
+
+        // Act
+        let closed = handle(record(&text("wamid.C1", "hi")), &deps).await.unwrap();
+        let while_closed = deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap();
+        deps.tenants.update_tenant(&tenant, &TenantUpdate::Closure(None)).await.unwrap();
+        handle(record(&text("wamid.C2", "hi again")), &deps).await.unwrap();
+
+        // Assert
+        assert!(closed.batch_item_failures.is_empty(), "dropped, not failed");
+        assert_eq!(while_closed, None);
+        assert!(deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap().is_some(), "resumed");
     }
 
     #[test]

@@ -24,11 +24,18 @@
 //! Still to come: closed tenants (P53), Meta disconnects (P54), deleted agents (P55),
 //! analytics anonymization (P52).
 
+pub mod deadlines;
+mod disconnect;
+mod entries;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use entries::{system, target};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
+use shared::adapters::documents::DocAuditLog;
+use shared::app::trail::{self, Job};
 use shared::config::{ConfigError, Env};
 use shared::domain::inbox::{
     epoch_day, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore, LifecycleStore,
@@ -95,6 +102,8 @@ pub struct Deps<A: Adapters> {
     pub outbox: A::Outbound,
     /// The time source (what is expired, receipt times).
     pub clock: A::Clock,
+    /// The audit trail: what the run deleted, under the `system` actor `retention` (P18).
+    pub audit: A::Audit,
 }
 
 impl Deps<Aws> {
@@ -114,6 +123,7 @@ impl Deps<Aws> {
             tenants: stores.tenants(),
             connections: stores.tenants(),
             clock: aws.clock(),
+            audit: DocAuditLog::new(stores.table()),
             config,
         }
     }
@@ -136,6 +146,9 @@ pub struct RunReport {
     pub complete: bool,
     /// The tasks that failed (their names; the causes are in the log). The others ran.
     pub failed: Vec<String>,
+    /// Erasure requests still pending past their deadline after this run (also emitted as the
+    /// metric the template alarms on, [`deadlines`]).
+    pub erasures_past_deadline: u64,
 }
 
 /// What one task did.
@@ -248,7 +261,8 @@ pub async fn handle<A: Adapters>(
     let deadline = Deadline(
         event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
-    let mut report = RunReport { tasks: Vec::new(), complete: true, failed: Vec::new() };
+    let mut report =
+        RunReport { tasks: Vec::new(), complete: true, failed: Vec::new(), erasures_past_deadline: 0 };
     for task in Task::ALL {
         match task.run(deps, deadline).await {
             Ok((done, finished)) => {
@@ -263,6 +277,14 @@ pub async fn handle<A: Adapters>(
                 tracing::error!(task = task.name(), error = %error, "Retention task failed");
                 report.failed.push(task.name().to_owned());
             }
+        }
+    }
+    // What is late is reported (and emitted as the metric the template alarms on) every run.
+    match deadlines::report(deps).await {
+        Ok(late) => report.erasures_past_deadline = late,
+        Err(error) => {
+            tracing::error!(task = "erasure_deadlines", error = %error, "Retention task failed");
+            report.failed.push("erasure_deadlines".to_owned());
         }
     }
     if report.failed.is_empty() {
@@ -417,7 +439,17 @@ async fn expire<A: Adapters>(
     Ok(match outcome {
         Expiry::Partial(counts) => Step::Again(counts.total()),
         // Nothing deleted: an erasure got there first.
-        Expiry::Deleted(counts) => Step::Done(counts.total(), counts.total() > 0),
+        Expiry::Deleted(counts) => {
+            if counts.total() > 0 {
+                let what = system(
+                    "conversation.expire",
+                    target("conversation", conversation.as_str()),
+                    counts.total(),
+                );
+                trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
+            }
+            Step::Done(counts.total(), counts.total() > 0)
+        }
         // A later message moved its expiry; it is queued on its new day.
         Expiry::NotDue => Step::Done(0, false),
     })
@@ -437,6 +469,10 @@ async fn sanitize<A: Adapters>(
         .sanitize_conversation(tenant, conversation, age, now, ERASE_BUDGET)
         .await
         .map_err(|e| failed("sanitizing", &e))?;
+    if done > 0 {
+        let what = system("conversation.sanitize", target("conversation", conversation.as_str()), done);
+        trail::record(&deps.audit, tenant, Job::Retention, what, now).await;
+    }
     Ok(if more { Step::Again(done) } else { Step::Done(done, done > 0) })
 }
 
@@ -461,11 +497,14 @@ async fn purge_disconnected<A: Adapters>(
             let done = match purge.integration {
                 Integration::WhatsApp => purge_conversations(deps, &purge, deadline, &mut report).await?,
                 Integration::LeadAds => purge_leads(deps, &purge, deadline, &mut report).await?,
-            };
+            } && disconnect::forget_contacts(deps, &purge, deadline, &mut report).await?;
             if !done {
                 return Ok((report, false));
             }
             tracing::info!(tenant_id = %purge.tenant, integration = purge.integration.as_str(), "Meta data of a disconnected integration deleted");
+            let what =
+                system("integration.data_deletion", target("integration", purge.integration.as_str()), 0);
+            trail::record(&deps.audit, &purge.tenant, Job::Retention, what, deps.clock.now()).await;
         }
         deps.purges.finish_meta_purge(&purge).await.map_err(|e| failed("dequeueing a Meta purge", &e))?;
         report.finished += 1;
@@ -699,6 +738,8 @@ async fn erasure_requests<A: Adapters>(
                 .await
                 .map_err(|e| failed("completing a request", &e))?;
             tracing::info!(tenant_id = %tenant, erasure_id = %id, items = receipt.deleted.total(), "Erasure done");
+            let what = system("privacy.erasure", target("erasure", id.as_str()), receipt.deleted.total());
+            trail::record(&deps.audit, &tenant, Job::Retention, what, deps.clock.now()).await;
             report.finished += 1;
         }
     }

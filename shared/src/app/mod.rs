@@ -8,4 +8,5 @@ pub mod import;
 pub mod integrations;
 pub mod outbound;
 pub mod secrets;
+pub mod trail;
 pub mod verification;

@@ -6,7 +6,6 @@
 //! random per-tenant key ([`BlindIndex`]), which is itself stored only sealed by KMS. The same
 //! person gets the same id within a tenant and unrelated ids across tenants.
 
-use super::ids::{ContactId, InvalidId};
 use super::inbox::ContactKey;
 use crate::kernel::digest::HmacKey;
 use crate::kernel::hex;
@@ -41,17 +40,6 @@ impl BlindIndex {
         let (kind, value) = key.kind_and_value();
         (kind, self.hash(kind, value))
     }
-
-    /// The contact id this key gives when it is the first thing known about a person.
-    ///
-    /// # Errors
-    /// [`InvalidId`] if the id were refused (it is hex digits, so it is not); a random id instead
-    /// would silently make a second contact for the same person.
-    pub fn contact_id(&self, key: &ContactKey) -> Result<ContactId, InvalidId> {
-        let (_, hash) = self.hash_key(key);
-        // 32 hex digits (128 bits): unique per tenant, and nothing recomputable in the id.
-        ContactId::parse(format!("ct_{}", &hash[..32]))
-    }
 }
 
 #[cfg(test)]
@@ -60,35 +48,35 @@ mod tests {
     use crate::domain::PhoneNumber;
 
     #[test]
-    fn the_same_person_gets_the_same_id_in_a_tenant_and_another_in_the_next() {
+    fn the_same_identifier_hashes_alike_in_a_tenant_and_otherwise_in_the_next() {
         // Arrange
         let phone = ContactKey::Phone(PhoneNumber::parse("5511988887777").expect("valid"));
         let ours = BlindIndex::new(&[7; 32]);
         let theirs = BlindIndex::new(&[8; 32]);
 
         // Act
-        let id = ours.contact_id(&phone).expect("hex id");
+        let (kind, hash) = ours.hash_key(&phone);
 
         // Assert
-        assert_eq!(Ok(&id), ours.contact_id(&phone).as_ref());
-        assert_ne!(Ok(&id), theirs.contact_id(&phone).as_ref());
-        assert!(!id.as_str().contains("5511988887777"));
-        assert_ne!(Ok(&id), ours.contact_id(&ContactKey::UserId("5511988887777".into())).as_ref());
+        assert_eq!(kind, "phone");
+        assert_eq!(hash, ours.hash_key(&phone).1);
+        assert_ne!(hash, theirs.hash_key(&phone).1);
+        assert!(!hash.contains("5511988887777"));
+        assert_ne!(hash, ours.hash_key(&ContactKey::UserId("5511988887777".into())).1);
     }
 
     #[test]
-    fn the_id_is_not_the_unkeyed_hash_of_the_number() {
+    fn the_hash_is_not_the_unkeyed_hash_of_the_number() {
         // Arrange: what anyone could compute from the number alone.
         let digits = "5511988887777";
         let unkeyed = crate::kernel::digest::hex_sha256(&format!("phone:{digits}"));
         let index = BlindIndex::new(&[7; 32]);
 
         // Act
-        let id =
-            index.contact_id(&ContactKey::Phone(PhoneNumber::parse(digits).expect("valid"))).expect("hex id");
+        let (_, hash) = index.hash_key(&ContactKey::Phone(PhoneNumber::parse(digits).expect("valid")));
 
         // Assert
-        assert!(!unkeyed.starts_with(id.as_str().trim_start_matches("ct_")));
+        assert_ne!(unkeyed, hash);
     }
 
     #[test]

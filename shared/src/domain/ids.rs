@@ -164,8 +164,9 @@ id_type!(
     RequestId, "request id", 128, "req_"
 );
 id_type!(
-    /// A person a tenant talks to. Derived from how WhatsApp or a form identifies them
-    /// (see `inbox::ContactKey`), so the same person always gets the same id within a tenant.
+    /// A person a tenant talks to. Random (time-ordered), never derived from an identifier: the
+    /// contact is found by phone, BSUID or email through lookup entries under the tenant's blind
+    /// index, and a person who returns after an erasure gets a new id.
     ContactId, "contact id", 64, "ct_"
 );
 id_type!(

@@ -114,6 +114,19 @@ pub struct DueErasure {
     pub requested_at: Timestamp,
 }
 
+/// How long an erasure may take at most (P62: within 30 days of the request).
+pub const ERASURE_DEADLINE_DAYS: u64 = 30;
+
+impl ErasureRequest {
+    /// True when the request is still pending at `now`, more than [`ERASURE_DEADLINE_DAYS`]
+    /// after it was made.
+    #[must_use]
+    pub fn is_past_deadline(&self, now: Timestamp) -> bool {
+        let deadline = self.requested_at.plus(std::time::Duration::from_secs(ERASURE_DEADLINE_DAYS * 86_400));
+        self.status == ErasureStatus::Pending && now.as_millis() > deadline.as_millis()
+    }
+}
+
 /// The retention run's day queues: conversations queued for the day their work falls due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DayQueue {
@@ -139,7 +152,7 @@ impl DayQueue {
 }
 
 /// A Meta integration a tenant connects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Integration {
     /// A WhatsApp Business number.
     WhatsApp,

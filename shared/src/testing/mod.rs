@@ -55,7 +55,7 @@ pub use cloud::MemoryCloud;
 pub use docs::MemoryDocs;
 pub use fakes::{Fakes, MemoryLeadAds};
 pub use idempotency::MemoryIdempotency;
-pub use inbox::{fake_index, MemoryInbox};
+pub use inbox::MemoryInbox;
 pub use privacy::MemoryPrivacy;
 pub use queue::MemoryQueue;
 pub use tenants::MemoryTenantStore;

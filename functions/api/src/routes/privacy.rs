@@ -188,8 +188,10 @@ pub async fn export<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         more = next.is_some(),
         "Personal data export page served"
     );
+    // Nobody with this identifier: the entry says so without naming anyone.
     let subject_id = deps.contacts.contact_id_of(tenant, &key).await?;
-    deps.audit(principal, "privacy.export", target("contact", subject_id.as_str()), |e| {
+    let subject_id = subject_id.as_ref().map_or("none", ContactId::as_str);
+    deps.audit(principal, "privacy.export", target("contact", subject_id), |e| {
         e.with_count(found.len() as u64).with_fields([if csv { "format=csv" } else { "format=json" }])
     })
     .await;
@@ -444,8 +446,9 @@ pub async fn request_erasure<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Resul
     let tenant = &principal.tenant_id;
     let request: RequestErasure = json_body(ctx.body)?;
     let (key, _) = subject(request.phone.as_deref(), request.email.as_deref())?;
-    // The derived id even with no contact yet: data that arrives before the run goes too.
-    let mut contacts = vec![deps.contacts.contact_id_of(tenant, &key).await?];
+    // The contact the identifier leads to now (ids are random: one made after this request is a
+    // new person's record, and a new request erases it).
+    let mut contacts: Vec<ContactId> = deps.contacts.contact_id_of(tenant, &key).await?.into_iter().collect();
     for found in deps.contacts.find_contacts(tenant, &key).await? {
         if !contacts.contains(&found.id) {
             contacts.push(found.id);

@@ -228,6 +228,12 @@ pub mod attr {
     /// The sort keys of a contact's lookup entries (a string set), so that erasure finds them
     /// without reading any identifier.
     pub const ALIAS_KEYS: &str = "alias_keys";
+    /// Why a consent event was refused (absent on events that applied).
+    pub const REFUSED: &str = "refused";
+    /// Through what a contact came (a string set: `whatsapp`, `leadads`, `business`), P54.
+    pub const ORIGINS: &str = "origins";
+    /// Through what its name came (`whatsapp`, `leadads`, `business`), P54.
+    pub const NAME_ORIGIN: &str = "name_origin";
 }
 
 /// A primary key of the table.
@@ -281,11 +287,33 @@ pub fn contact(tenant: &TenantId, contact: &ContactId) -> Key {
 /// Sort-key prefix of contacts.
 pub const CONTACT_PREFIX: &str = "CONTACT#";
 
-/// A second way to find a contact (a BSUID or an email), by the identifier's keyed hash under
-/// the tenant's blind index (`BlindIndex::hash_key`).
+/// How a contact is found by an identifier (its phone number, BSUID or email): the identifier's
+/// keyed hash under the tenant's blind index (`BlindIndex::hash_key`), pointing at the contact's
+/// random id.
 #[must_use]
 pub fn contact_alias(tenant: &TenantId, kind: &str, blind_hash: &str) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("ALIAS#{kind}#{blind_hash}") }
+    Key { pk: tenant_partition(tenant), sk: format!("{ALIAS_PREFIX}{kind}#{blind_hash}") }
+}
+
+/// Prefix of the lookup entries' sort keys (`ALIAS#<kind>#<keyed hash>`).
+pub const ALIAS_PREFIX: &str = "ALIAS#";
+
+/// Prefix of the suppression entries' sort keys (`SUPPRESS#<kind>#<keyed hash>`).
+pub const SUPPRESSION_PREFIX: &str = "SUPPRESS#";
+
+/// An erased person's opt-out, kept so they stay unmarketable when they return (P21, P62): one
+/// per identifier the erased contact had, under the same keyed hash as its lookup entry. It holds
+/// no identifier and no contact id, only the opt-out's source and time.
+#[must_use]
+pub fn suppression(tenant: &TenantId, kind: &str, blind_hash: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{SUPPRESSION_PREFIX}{kind}#{blind_hash}") }
+}
+
+/// The suppression entry that goes with a lookup entry's sort key (`None` for another key).
+#[must_use]
+pub fn suppression_of_alias(tenant: &TenantId, alias_sk: &str) -> Option<Key> {
+    let rest = alias_sk.strip_prefix(ALIAS_PREFIX)?;
+    Some(Key { pk: tenant_partition(tenant), sk: format!("{SUPPRESSION_PREFIX}{rest}") })
 }
 
 /// The tenant's blind-index key, sealed by KMS (in the main table: it must survive in backups,

@@ -14,8 +14,12 @@ use super::time::Timestamp;
 use super::whatsapp::MetaError;
 use crate::kernel::Page;
 
+mod consent;
+mod origin;
 mod ports;
 mod state;
+pub use consent::{consent_change_refused, ConsentRefusal};
+pub use origin::ContactOrigin;
 pub use ports::{
     ContactStore, ConversationStore, InboxError, IngestStore, LeadStore, LifecycleStore, OutboundStore,
     UpdateConversationError,
@@ -436,6 +440,10 @@ pub struct ConsentEventView {
     pub source: ConsentSource,
     /// When, epoch ms.
     pub at: i64,
+    /// Set when the change was asked for and refused (it changed nothing): the ledger keeps
+    /// the attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<ConsentRefusal>,
 }
 
 /// A conversation as the API shows it.

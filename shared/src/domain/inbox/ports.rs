@@ -16,7 +16,7 @@ use super::{
     OutboundClaim, Page, StatusChange, StatusOutcome, Stored, Unsent,
 };
 use crate::domain::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
-use crate::domain::privacy::ErasureCounts;
+use crate::domain::privacy::{ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::time::Timestamp;
 use crate::domain::whatsapp::MetaError;
@@ -43,6 +43,10 @@ pub enum InboxError {
         /// The cap.
         limit: usize,
     },
+    /// The person opted out and only they may lift it ([`super::consent_change_refused`]): the
+    /// attempt is in the ledger, marked refused, and nothing else changed.
+    #[error("the person opted out; only they can opt back in")]
+    OptedOutByPerson,
     /// The store failed; a retry may succeed. Writes are idempotent, so retrying is safe.
     #[error("inbox store failed")]
     Unknown(#[from] anyhow::Error),
@@ -121,7 +125,10 @@ pub trait ContactStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<ContactView>, InboxError>> + Send;
 
     /// Finds the contact `profile` identifies, creating it when there is none (a contact created
-    /// by hand or imported: the same person always maps to the same contact).
+    /// by hand or imported: the same person always maps to the same contact). A new contact is
+    /// written whole, in one transaction with its identity fields and lookup entries: nothing
+    /// finds it before its fields are there. A person erased while opted out comes back opted
+    /// out (the erasure's keyed suppression entry), with that opt-out in their new ledger.
     ///
     /// # Errors
     /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
@@ -163,8 +170,8 @@ pub trait ContactStore: Send + Sync {
         limit: u16,
     ) -> impl Future<Output = Result<Page<ContactView>, InboxError>> + Send;
 
-    /// The contacts a phone number, BSUID or email leads to: the one derived from it, and the one
-    /// an alias points at when that differs.
+    /// The contacts a phone number, BSUID or email leads to (through its lookup entry: at most
+    /// one).
     ///
     /// # Errors
     /// [`InboxError::Unknown`].
@@ -174,8 +181,10 @@ pub trait ContactStore: Send + Sync {
         key: &ContactKey,
     ) -> impl Future<Output = Result<Vec<ContactView>, InboxError>> + Send;
 
-    /// The id a person with this key has, or would get, in this tenant: a keyed hash under the
-    /// tenant's blind index, never recomputable from the identifier alone.
+    /// The id of the contact this key leads to now, if any. Contact ids are random, found
+    /// through a lookup entry under the tenant's blind index: never recomputable from the
+    /// identifier, and a person who returns after an erasure gets a new one (so nothing that
+    /// named the old id — audit links — ever attaches to them again).
     ///
     /// # Errors
     /// [`InboxError::Unknown`] (the tenant's index key could not be read).
@@ -183,13 +192,16 @@ pub trait ContactStore: Send + Sync {
         &self,
         tenant: &TenantId,
         key: &ContactKey,
-    ) -> impl Future<Output = Result<ContactId, InboxError>> + Send;
+    ) -> impl Future<Output = Result<Option<ContactId>, InboxError>> + Send;
 
     /// Appends a consent event to the contact's ledger (once per cause) and updates the current
-    /// state if the event is the latest.
+    /// state if the event is the latest. Only the person lifts their own opt-out: an opt-in from
+    /// any other source while they are opted out ([`super::consent_change_refused`]) is kept in
+    /// the ledger marked refused, changes nothing else, and answers
+    /// [`InboxError::OptedOutByPerson`] (every writer — API, agents, import — goes through here).
     ///
     /// # Errors
-    /// [`InboxError::NoContact`]; [`InboxError::Unknown`].
+    /// [`InboxError::OptedOutByPerson`]; [`InboxError::NoContact`]; [`InboxError::Unknown`].
     fn record_consent(
         &self,
         tenant: &TenantId,
@@ -539,6 +551,23 @@ pub trait LifecycleStore: Send + Sync {
         conversation: &ConversationId,
         budget: u32,
     ) -> impl Future<Output = Result<Expiry, InboxError>> + Send;
+
+    /// After a disconnection (P54), one page (from `after`) of the tenant's contacts: each that
+    /// came only through `integration`, first seen before `before`, is erased as P62 erases (an
+    /// opt-out outliving it as a suppression entry); each that came through it and another way
+    /// loses what only the integration brought — the name it gave, and the opt-ins recorded
+    /// through it (an opt-out stays: an objection is honoured whatever it came through). Contacts
+    /// stored before origins were recorded are left alone. What was deleted, and the next page.
+    ///
+    /// # Errors
+    /// [`InboxError::InvalidCursor`]; [`InboxError::Unknown`].
+    fn forget_integration_contacts(
+        &self,
+        tenant: &TenantId,
+        integration: Integration,
+        before: Timestamp,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<(ErasureCounts, Option<String>), InboxError>> + Send;
 
     /// Deletes a lead; `false` when there was none.
     ///

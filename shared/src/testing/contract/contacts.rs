@@ -80,9 +80,11 @@ pub async fn nobody_is_no_contact<S: ContactStore>(store: &S) {
     assert_eq!(store.contact_count(&tenant).await.unwrap(), 0);
 }
 
-/// The id of a key is the id its contact gets, stable, and different in another tenant.
+/// A key leads to its contact's id once the contact exists, and to nothing before or in another
+/// tenant; ids are random, never the same for the same person in two tenants.
 pub async fn contact_id_of_is_the_contacts_id<S: ContactStore>(store: &S) {
     let tenant = tenant();
+    let other = super::tenant();
     let key = ContactKey::Phone(phone("5511900000021"));
 
     let before = store.contact_id_of(&tenant, &key).await.unwrap();
@@ -90,11 +92,16 @@ pub async fn contact_id_of_is_the_contacts_id<S: ContactStore>(store: &S) {
         .create_contact(&tenant, &person("5511900000021", "Caio"), Timestamp::from_secs(1))
         .await
         .unwrap();
-    let elsewhere = store.contact_id_of(&super::tenant(), &key).await.unwrap();
+    let elsewhere = store.contact_id_of(&other, &key).await.unwrap();
+    let (theirs, _) = store
+        .create_contact(&other, &person("5511900000021", "Caio"), Timestamp::from_secs(1))
+        .await
+        .unwrap();
 
-    assert_eq!(before, created.id);
-    assert_eq!(store.contact_id_of(&tenant, &key).await.unwrap(), created.id);
-    assert_ne!(elsewhere, created.id, "ids are keyed per tenant");
+    assert_eq!(before, None, "nobody yet");
+    assert_eq!(store.contact_id_of(&tenant, &key).await.unwrap(), Some(created.id.clone()));
+    assert_eq!(elsewhere, None, "another tenant's lookup is its own");
+    assert_ne!(theirs.id, created.id, "ids are never derived from the identifier");
 }
 
 /// A patch changes what it sets and nothing else, stamps `updated_at`, and reads back as returned.
@@ -168,7 +175,7 @@ pub async fn a_patch_over_the_caps_is_refused<S: ContactStore>(store: &S) {
 /// Updating a contact that does not exist answers `None`.
 pub async fn update_of_a_missing_contact_is_none<S: ContactStore>(store: &S) {
     let tenant = tenant();
-    let missing = store.contact_id_of(&tenant, &ContactKey::Phone(phone("5511900000041"))).await.unwrap();
+    let missing = ContactId::generate(Timestamp::from_secs(1)).unwrap();
 
     let patch = ContactPatch { name: Some(Some("X".into())), ..ContactPatch::default() };
     let result = store.update_contact(&tenant, &missing, &patch, Timestamp::from_secs(1)).await.unwrap();
@@ -386,6 +393,56 @@ pub async fn another_tenants_contact_is_not_found<S: ContactStore>(store: &S) {
     assert_eq!(untouched.name.as_deref(), Some("Ana"));
 }
 
+/// Only the person lifts their own opt-out: a business's opt-in (API, agent, import, form) is
+/// refused with `OptedOutByPerson`, kept in the ledger marked refused, and changes nothing; the
+/// person's own opt-in keyword lifts it.
+pub async fn only_the_person_lifts_their_opt_out<S: ContactStore>(store: &S) {
+    // Arrange: the person wrote STOP.
+    let tenant = tenant();
+    let who = person("5511900000111", "Iara");
+    let change = |kind, source, secs, cause| ConsentChange {
+        contact: &who,
+        kind,
+        source,
+        at: Timestamp::from_secs(secs),
+        cause,
+    };
+    let now = Timestamp::from_secs(1_000);
+    store
+        .record_consent(&tenant, &change(ConsentKind::OptOut, ConsentSource::Keyword, 100, "w.1"), now)
+        .await
+        .unwrap();
+
+    // Act
+    let mut refusals = Vec::new();
+    let business = [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm];
+    for ((source, cause), secs) in business.into_iter().zip(["b.1", "b.2", "b.3", "b.4"]).zip(200..) {
+        refusals
+            .push(store.record_consent(&tenant, &change(ConsentKind::OptIn, source, secs, cause), now).await);
+    }
+    let contact = store.contact_by_phone(&tenant, &phone("5511900000111")).await.unwrap().expect("created");
+    let still = contact.consent.clone().expect("a state");
+    let lifted = store
+        .record_consent(&tenant, &change(ConsentKind::OptIn, ConsentSource::Keyword, 300, "w.2"), now)
+        .await;
+
+    // Assert
+    assert!(refusals.iter().all(|r| matches!(r, Err(InboxError::OptedOutByPerson))), "{refusals:?}");
+    assert_eq!((still.state, still.source), (ConsentKind::OptOut, ConsentSource::Keyword));
+    assert_eq!(lifted.unwrap(), Stored::Created);
+    let now_state =
+        store.contact(&tenant, &contact.id).await.unwrap().and_then(|c| c.consent).expect("a state");
+    assert_eq!((now_state.state, now_state.source), (ConsentKind::OptIn, ConsentSource::Keyword));
+    let ledger = store.consent_ledger(&tenant, &contact.id).await.unwrap();
+    let refused: Vec<_> = ledger.iter().filter(|e| e.refused.is_some()).map(|e| e.source).collect();
+    assert_eq!(
+        refused,
+        [ConsentSource::Api, ConsentSource::Agent, ConsentSource::Import, ConsentSource::LeadForm],
+        "each attempt is in the ledger, marked: {ledger:?}"
+    );
+    assert_eq!(ledger.len(), 6);
+}
+
 /// Every check of the suite.
 pub async fn all<S: ContactStore>(store: &S) {
     found_by_phone_email_and_id(store).await;
@@ -402,5 +459,6 @@ pub async fn all<S: ContactStore>(store: &S) {
     consent_once_per_cause_and_the_latest_wins(store).await;
     the_latest_restriction_event_decides(store).await;
     consent_for_nobody_is_no_contact(store).await;
+    only_the_person_lifts_their_opt_out(store).await;
     another_tenants_contact_is_not_found(store).await;
 }

@@ -9,7 +9,7 @@ use crate::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactKey, ContactProfile, ContactStore, ConversationStore,
     Expiry, IngestStore, LeadOrigin, LeadStage, LeadStore, LifecycleStore, NewManualLead,
 };
-use crate::domain::privacy::ErasureCounts;
+use crate::domain::privacy::{ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::{ConversationId, TenantId, Timestamp};
 
@@ -308,8 +308,124 @@ pub async fn a_restamp_recomputes_expiry_page_by_page<
     assert_eq!(store.expire_conversation(&tenant, &c, in_an_hour, 100).await.unwrap(), Expiry::NotDue);
 }
 
+/// A person erased while opted out comes back opted out (suppression: their opt-out outlives the
+/// erasure), under a new id; one erased while opted in comes back with no consent at all.
+pub async fn an_erased_opt_out_outlives_the_erasure_and_a_returning_person_is_new<
+    S: LifecycleStore + IngestStore + ContactStore,
+>(
+    store: &S,
+) {
+    // Arrange: one person opted out, another opted in; both erased.
+    let tenant = tenant();
+    let stopped = person("5511950000021", "Gabi");
+    let agreed = person("5511950000022", "Hugo");
+    let change = |who, kind, cause| ConsentChange {
+        contact: who,
+        kind,
+        source: ConsentSource::Keyword,
+        at: Timestamp::from_secs(40),
+        cause,
+    };
+    let now = Timestamp::from_secs(60);
+    store.record_consent(&tenant, &change(&stopped, ConsentKind::OptOut, "w.1"), now).await.unwrap();
+    store.record_consent(&tenant, &change(&agreed, ConsentKind::OptIn, "w.2"), now).await.unwrap();
+    let mut erased = Vec::new();
+    for digits in ["5511950000021", "5511950000022"] {
+        let contact = store.contact_by_phone(&tenant, &phone(digits)).await.unwrap().expect("contact");
+        while store.erase_contact(&tenant, &contact.id, 100).await.unwrap().total() > 0 {}
+        erased.push(contact.id);
+    }
+
+    // Act: both come back (a business re-creates one, the other writes).
+    let (back, _) = store.create_contact(&tenant, &stopped, Timestamp::from_secs(500)).await.unwrap();
+    let id = wamid("wamid.back.1");
+    store.store_inbound_message(&tenant, &inbound(&id, &agreed, 600), now).await.unwrap();
+    let returned = store.contact_by_phone(&tenant, &phone("5511950000022")).await.unwrap().expect("contact");
+
+    // Assert
+    assert!(!erased.contains(&back.id) && !erased.contains(&returned.id), "new ids");
+    let state = back.consent.expect("still opted out");
+    assert_eq!((state.state, state.source, state.at), (ConsentKind::OptOut, ConsentSource::Keyword, 40_000));
+    let ledger = store.consent_ledger(&tenant, &back.id).await.unwrap();
+    assert_eq!(ledger.len(), 1, "the kept opt-out, in their new ledger: {ledger:?}");
+    assert_eq!(returned.consent, None, "an opt-in is not kept beyond the erasure");
+    assert_eq!(returned.name.as_deref(), Some("Hugo"));
+}
+
+/// After a WhatsApp disconnection (its conversations deleted first): a person who came only
+/// through it is erased (an opt-out of theirs outliving them); one the business also brought
+/// stays, with the business's name, without the opt-in given through WhatsApp.
+pub async fn a_disconnection_forgets_what_only_it_brought<
+    S: LifecycleStore + IngestStore + ContactStore + ConversationStore,
+>(
+    store: &S,
+) {
+    // Arrange
+    let tenant = tenant();
+    let only = person("5511950000031", "Ivo");
+    let stopped = person("5511950000032", "Jade");
+    let both = person("5511950000033", "Kim");
+    store.create_contact(&tenant, &both, Timestamp::from_secs(10)).await.unwrap();
+    for (who, digits) in [(&only, "31"), (&stopped, "32"), (&both, "33")] {
+        let id = wamid(&format!("wamid.dis.{digits}"));
+        store.store_inbound_message(&tenant, &inbound(&id, who, 20), super::now()).await.unwrap();
+    }
+    let keyword = |who, kind, cause| ConsentChange {
+        contact: who,
+        kind,
+        source: ConsentSource::Keyword,
+        at: Timestamp::from_secs(30),
+        cause,
+    };
+    let now = Timestamp::from_secs(40);
+    store.record_consent(&tenant, &keyword(&stopped, ConsentKind::OptOut, "w.stop"), now).await.unwrap();
+    store.record_consent(&tenant, &keyword(&both, ConsentKind::OptIn, "w.start"), now).await.unwrap();
+    for digits in ["5511950000031", "5511950000032", "5511950000033"] {
+        let contact = store.contact_by_phone(&tenant, &phone(digits)).await.unwrap().expect("contact");
+        let conversation = contact.conversation_id.expect("a conversation");
+        while !matches!(
+            store.delete_conversation(&tenant, &conversation, 100).await.unwrap(),
+            Expiry::Deleted(_)
+        ) {}
+    }
+
+    // Act
+    let mut after: Option<String> = None;
+    loop {
+        let (_, next) = store
+            .forget_integration_contacts(
+                &tenant,
+                Integration::WhatsApp,
+                Timestamp::from_secs(1_000),
+                after.as_deref(),
+            )
+            .await
+            .unwrap();
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let (back, _) = store.create_contact(&tenant, &stopped, Timestamp::from_secs(2_000)).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        store.contact_by_phone(&tenant, &phone("5511950000031")).await.unwrap(),
+        None,
+        "only WhatsApp's"
+    );
+    let kept =
+        store.contact_by_phone(&tenant, &phone("5511950000033")).await.unwrap().expect("the business's too");
+    assert_eq!(kept.name.as_deref(), Some("Kim"));
+    assert_eq!(kept.consent, None, "the opt-in given through WhatsApp goes");
+    assert!(store.consent_ledger(&tenant, &kept.id).await.unwrap().is_empty());
+    assert_eq!(back.consent.map(|c| c.state), Some(ConsentKind::OptOut), "the opt-out outlives them");
+}
+
 /// Every check of the suite.
 pub async fn all<S: LifecycleStore + IngestStore + ContactStore + ConversationStore + LeadStore>(store: &S) {
+    an_erased_opt_out_outlives_the_erasure_and_a_returning_person_is_new(store).await;
+    a_disconnection_forgets_what_only_it_brought(store).await;
     erasure_is_budgeted_and_resumable(store).await;
     a_conversation_is_deleted_in_passes(store).await;
     a_conversation_expires_only_when_due(store).await;

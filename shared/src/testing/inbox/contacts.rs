@@ -10,9 +10,36 @@ impl ContactStore for MemoryInbox {
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
-        let contact = Self::contact(&mut state, tenant, change.contact, change.at)?;
-        if state.consent.iter().any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause)
-        {
+        let contact = Self::contact(
+            &mut state,
+            tenant,
+            (change.contact, ContactOrigin::of_consent(change.source)),
+            change.at,
+        )?;
+        let current = state
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && c.id == contact)
+            .and_then(|(_, c)| c.consent.clone());
+        let refused =
+            crate::domain::inbox::consent_change_refused(current.as_ref(), change.kind, change.source);
+        let duplicate = state
+            .consent
+            .iter()
+            .any(|(t, c, cause, _)| t == tenant && *c == contact && cause == change.cause);
+        if let Some(refused) = refused {
+            if !duplicate {
+                let event = ConsentEventView {
+                    kind: change.kind,
+                    source: change.source,
+                    at: change.at.as_millis(),
+                    refused: Some(refused),
+                };
+                state.consent.push((tenant.clone(), contact, change.cause.to_owned(), event));
+            }
+            return Err(InboxError::OptedOutByPerson);
+        }
+        if duplicate {
             return Ok(Stored::Duplicate);
         }
         let at = change.at.as_millis();
@@ -20,7 +47,7 @@ impl ContactStore for MemoryInbox {
             .consent
             .iter()
             .any(|(t, c, _, e)| t == tenant && *c == contact && e.kind.is_restriction() && e.at > at);
-        let event = ConsentEventView { kind: change.kind, source: change.source, at };
+        let event = ConsentEventView { kind: change.kind, source: change.source, at, refused: None };
         state.consent.push((tenant.clone(), contact.clone(), change.cause.to_owned(), event));
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact) {
             if change.kind.is_restriction() {
@@ -44,9 +71,11 @@ impl ContactStore for MemoryInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let id =
-            fake_index(tenant).contact_id(&ContactKey::Phone(phone.clone())).map_err(anyhow::Error::from)?;
-        Ok(self.state()?.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
+        let state = self.state()?;
+        let Some(id) = Self::alias(&state, tenant, &ContactKey::Phone(phone.clone())) else {
+            return Ok(None);
+        };
+        Ok(state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()))
     }
 
     async fn contacts(
@@ -90,7 +119,7 @@ impl ContactStore for MemoryInbox {
     ) -> Result<(ContactView, Stored), InboxError> {
         let mut state = self.state()?;
         let before = state.contacts.len();
-        let id = Self::contact(&mut state, tenant, profile, at)?;
+        let id = Self::contact(&mut state, tenant, (profile, ContactOrigin::Business), at)?;
         let stored = if state.contacts.len() > before { Stored::Created } else { Stored::Duplicate };
         let view = state.contacts.iter().find(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone());
         Ok((view.ok_or(InboxError::NoContact)?, stored))
@@ -123,6 +152,13 @@ impl ContactStore for MemoryInbox {
                 let key = ContactKey::Email(old);
                 state.aliases.retain(|(t, k, owner)| !(t == tenant && *k == key && owner == id));
             }
+        }
+        if let Some(name) = &patch.name {
+            let key = (tenant.clone(), id.clone());
+            match name {
+                Some(_) => state.name_origins.insert(key, ContactOrigin::Business),
+                None => state.name_origins.remove(&key),
+            };
         }
         let Some((_, contact)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == id) else {
             return Ok(None);
@@ -169,18 +205,15 @@ impl ContactStore for MemoryInbox {
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
         let state = self.state()?;
-        let mut ids = vec![fake_index(tenant).contact_id(key).map_err(anyhow::Error::from)?];
-        if let Some(aliased) = Self::alias(&state, tenant, key).filter(|id| !ids.contains(id)) {
-            ids.push(aliased);
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| state.contacts.iter().find(|(t, c)| t == tenant && &c.id == id))
-            .map(|(_, c)| c.clone())
-            .collect())
+        let Some(id) = Self::alias(&state, tenant, key) else { return Ok(Vec::new()) };
+        Ok(state.contacts.iter().filter(|(t, c)| t == tenant && c.id == id).map(|(_, c)| c.clone()).collect())
     }
 
-    async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        fake_index(tenant).contact_id(key).map_err(|e| anyhow::Error::from(e).into())
+    async fn contact_id_of(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> Result<Option<ContactId>, InboxError> {
+        Ok(Self::alias(&*self.state()?, tenant, key))
     }
 }

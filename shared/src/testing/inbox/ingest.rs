@@ -17,7 +17,12 @@ impl IngestStore for MemoryInbox {
         {
             return Ok(Stored::Duplicate);
         }
-        let contact = Self::contact(&mut state, tenant, message.from, message.sent_at)?;
+        let contact = Self::contact(
+            &mut state,
+            tenant,
+            (message.from, ContactOrigin::Meta(Integration::WhatsApp)),
+            message.sent_at,
+        )?;
         let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
         let id = MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?;
         state.received_at.insert((tenant.clone(), id.clone()), now.as_millis());
@@ -82,17 +87,18 @@ impl IngestStore for MemoryInbox {
                             payload: None,
                             content_sanitized_at: None,
                         };
-                        if change.recipient.keys().is_empty() {
-                            state.early_statuses.push((tenant.clone(), placeholder));
-                            &mut state.early_statuses.last_mut().ok_or(InboxError::NoContact)?.1
-                        } else {
-                            let contact = Self::contact(state, tenant, change.recipient, change.at)?;
+                        // A status never creates a contact (an unknown or erased person).
+                        let known = Self::existing(state, tenant, change.recipient);
+                        if let Some(contact) = known {
                             let conversation = Self::conversation(state, tenant, &contact, change.at)?;
                             placeholder.conversation_id = conversation.clone();
                             state.messages.push((tenant.clone(), placeholder));
                             Self::touch(state, tenant, &contact, &conversation, change.at, None);
                             Self::stamp_expiry(state, tenant, &conversation, now, change.retention);
                             &mut state.messages.last_mut().ok_or(InboxError::NoContact)?.1
+                        } else {
+                            state.early_statuses.push((tenant.clone(), placeholder));
+                            &mut state.early_statuses.last_mut().ok_or(InboxError::NoContact)?.1
                         }
                     }
                 }
@@ -112,7 +118,12 @@ impl IngestStore for MemoryInbox {
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let mut state = self.state()?;
-        let contact_id = Self::contact(&mut state, tenant, lead.contact, now)?;
+        let contact_id = Self::contact(
+            &mut state,
+            tenant,
+            (lead.contact, ContactOrigin::Meta(Integration::LeadAds)),
+            now,
+        )?;
         if state.leads.iter().any(|(t, l)| t == tenant && l.id == lead.leadgen_id) {
             return Ok(Stored::Duplicate);
         }

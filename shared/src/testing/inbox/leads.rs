@@ -5,7 +5,7 @@ use super::*;
 impl LeadStore for MemoryInbox {
     async fn create_lead(&self, tenant: &TenantId, lead: &NewManualLead<'_>) -> Result<LeadView, InboxError> {
         let mut state = self.state()?;
-        let contact_id = Self::contact(&mut state, tenant, lead.contact, lead.at)?;
+        let contact_id = Self::contact(&mut state, tenant, (lead.contact, ContactOrigin::Business), lead.at)?;
         let view = LeadView {
             id: lead.id.to_owned(),
             page_id: None,

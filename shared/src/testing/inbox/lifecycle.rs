@@ -12,6 +12,85 @@ impl LifecycleStore for MemoryInbox {
         Ok(remove_conversation(&mut *self.state()?, tenant, conversation, budget))
     }
 
+    async fn forget_integration_contacts(
+        &self,
+        tenant: &TenantId,
+        integration: Integration,
+        before: Timestamp,
+        after: Option<&str>,
+    ) -> Result<(ErasureCounts, Option<String>), InboxError> {
+        let origin = ContactOrigin::Meta(integration);
+        let page = {
+            let state = self.state()?;
+            let all: Vec<ContactView> =
+                state.contacts.iter().filter(|(t, _)| t == tenant).map(|(_, c)| c.clone()).collect();
+            paginate(all, after, 25)?
+        };
+        let mut counts = ErasureCounts::default();
+        // The page's positions shift as contacts go: continue from where the survivors end.
+        let mut removed = 0;
+        for contact in &page.items {
+            let key = (tenant.clone(), contact.id.clone());
+            let origins = self.state()?.origins.get(&key).cloned().unwrap_or_default();
+            if !origins.contains(&origin) {
+                continue;
+            }
+            let linked = {
+                let state = self.state()?;
+                state.conversations.iter().any(|(t, c)| t == tenant && c.contact_id == contact.id)
+                    || state.leads.iter().any(|(t, l)| t == tenant && l.contact_id == contact.id)
+            };
+            if origins.len() == 1 && contact.first_seen_at <= before.as_millis() && !linked {
+                loop {
+                    let pass = self.erase_contact(tenant, &contact.id, 200).await?;
+                    counts.add(&pass);
+                    if pass.total() == 0 {
+                        break;
+                    }
+                }
+                removed += 1;
+                continue;
+            }
+            let mut state = self.state()?;
+            let state = &mut *state;
+            let from_it = |source| ContactOrigin::of_consent(source) == origin;
+            let before_count = state.consent.len();
+            state.consent.retain(|(t, c, _, e)| {
+                !(t == tenant
+                    && *c == contact.id
+                    && e.kind == crate::domain::inbox::ConsentKind::OptIn
+                    && from_it(e.source))
+            });
+            counts.consent_events += (before_count - state.consent.len()) as u64;
+            let name_from_it = state.name_origins.get(&key) == Some(&origin);
+            if name_from_it {
+                state.name_origins.remove(&key);
+            }
+            if let Some(set) = state.origins.get_mut(&key) {
+                set.remove(&origin);
+            }
+            if let Some((_, view)) =
+                state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == contact.id)
+            {
+                if name_from_it {
+                    view.name = None;
+                }
+                if view
+                    .consent
+                    .as_ref()
+                    .is_some_and(|c| c.state == crate::domain::inbox::ConsentKind::OptIn && from_it(c.source))
+                {
+                    view.consent = None;
+                }
+            }
+        }
+        let next = page.next.map(|cursor| {
+            let position = cursor.parse::<usize>().unwrap_or(0).saturating_sub(removed);
+            position.to_string()
+        });
+        Ok((counts, next))
+    }
+
     async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
         let mut state = self.state()?;
         let before = state.leads.len();
@@ -130,7 +209,24 @@ impl LifecycleStore for MemoryInbox {
         if rest || left == 0 {
             return Ok(counts);
         }
-        // Last, the contact and its aliases: only once nothing else of it is left.
+        // Last, the contact and its aliases: only once nothing else of it is left. An opt-out
+        // outlives them as a suppression entry per identifier; any other state clears those.
+        let opt_out = state
+            .contacts
+            .iter()
+            .find(|(t, c)| t == tenant && &c.id == contact)
+            .and_then(|(_, c)| c.consent.clone())
+            .filter(|c| c.state == crate::domain::inbox::ConsentKind::OptOut);
+        let identifiers: Vec<ContactKey> = state
+            .aliases
+            .iter()
+            .filter(|(t, _, owner)| t == tenant && owner == contact)
+            .map(|(_, k, _)| k.clone())
+            .collect();
+        state.suppressions.retain(|(t, k, _)| !(t == tenant && identifiers.contains(k)));
+        if let Some(opt_out) = opt_out {
+            state.suppressions.extend(identifiers.into_iter().map(|k| (tenant.clone(), k, opt_out.clone())));
+        }
         let before = state.aliases.len();
         state.aliases.retain(|(t, _, owner)| !(t == tenant && owner == contact));
         counts.contact_aliases = (before - state.aliases.len()) as u64;

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::domain::inbox::ConversationState;
-use crate::domain::inbox::SERVICE_WINDOW;
+use crate::domain::inbox::{ContactOrigin, SERVICE_WINDOW};
+use crate::domain::privacy::Integration;
 
 mod contacts;
 mod conversations;
@@ -32,8 +33,14 @@ pub(super) struct InboxState {
     pub(super) send_claims: HashMap<(TenantId, MessageId), i64>,
     pub(super) sent_at: HashMap<(TenantId, MessageId), i64>,
     pub(super) suggestions: Vec<(TenantId, SuggestionView)>,
-    /// Lookup entries (BSUID, email) and the contact that claimed each first, as the table's aliases.
+    /// Lookup entries (phone, BSUID, email) and the contact that claimed each first, as the
+    /// table's aliases: contact ids are random, found only through these.
     pub(super) aliases: Vec<(TenantId, ContactKey, ContactId)>,
+    /// Erased people's opt-outs, by identifier (the table keeps them under keyed hashes).
+    pub(super) suppressions: Vec<(TenantId, ContactKey, ConsentState)>,
+    /// Through what each contact came, and its name (P54).
+    pub(super) origins: HashMap<(TenantId, ContactId), std::collections::BTreeSet<ContactOrigin>>,
+    pub(super) name_origins: HashMap<(TenantId, ContactId), ContactOrigin>,
     /// Statuses of wamids no message has yet, kept until `mark_sent` merges them.
     pub(super) early_statuses: Vec<(TenantId, MessageView)>,
     /// Each conversation's retention clock: when its latest data was received and when it
@@ -43,13 +50,6 @@ pub(super) struct InboxState {
     pub(super) received_at: HashMap<(TenantId, MessageId), i64>,
     /// When each suggestion request expires.
     pub(super) suggestion_expiry: HashMap<(TenantId, SuggestionId), ExpiresAt>,
-}
-
-/// The fake's blind index of a tenant: a fixed key per tenant (a real one is random, sealed by
-/// KMS), so ids stay distinct across tenants as they are in the table.
-#[must_use]
-pub fn fake_index(tenant: &TenantId) -> crate::domain::BlindIndex {
-    crate::domain::BlindIndex::new(&crate::kernel::digest::sha256(tenant.as_str().as_bytes()))
 }
 
 pub(super) fn paginate<T: Clone>(
@@ -86,52 +86,91 @@ impl MemoryInbox {
         state.aliases.iter().find(|(t, k, _)| t == tenant && k == key).map(|(_, _, id)| id.clone())
     }
 
-    /// Finds (or creates) the contact `profile` identifies — by phone, else by an alias — and
-    /// completes its identity fields and aliases, as the table does.
+    /// The contact `profile` leads to, without creating one: by phone when it has one, else by
+    /// its first BSUID or email with a lookup entry — as the table does.
+    pub(super) fn existing(
+        state: &InboxState,
+        tenant: &TenantId,
+        profile: &ContactProfile,
+    ) -> Option<ContactId> {
+        let keys = profile.keys();
+        let candidates = match keys.first() {
+            Some(ContactKey::Phone(_)) => &keys[..1],
+            _ => &keys[..],
+        };
+        candidates
+            .iter()
+            .filter_map(|key| Self::alias(state, tenant, key))
+            .find(|id| state.contacts.iter().any(|(t, c)| t == tenant && &c.id == id))
+    }
+
+    /// Finds (or creates, whole, with a new random id) the contact `profile` identifies and
+    /// completes its identity fields and aliases, as the table does. A person erased while opted
+    /// out comes back opted out.
     pub(super) fn contact(
         state: &mut InboxState,
         tenant: &TenantId,
-        profile: &ContactProfile,
+        (profile, origin): (&ContactProfile, ContactOrigin),
         at: Timestamp,
     ) -> Result<ContactId, InboxError> {
         let keys = profile.keys();
-        let first = keys.first().ok_or(InboxError::NoContact)?;
-        let mut id = fake_index(tenant).contact_id(first).map_err(anyhow::Error::from)?;
-        if !matches!(first, ContactKey::Phone(_)) {
-            // Without a phone number, an alias may lead to a contact first seen another way.
-            if let Some(found) = keys.iter().find_map(|key| Self::alias(state, tenant, key)) {
-                id = found;
+        if keys.is_empty() {
+            return Err(InboxError::NoContact);
+        }
+        let id = match Self::existing(state, tenant, profile) {
+            Some(id) => id,
+            None => {
+                let id = ContactId::generate(at).map_err(anyhow::Error::from)?;
+                let suppressed = keys.iter().find_map(|key| {
+                    state
+                        .suppressions
+                        .iter()
+                        .find(|(t, k, _)| t == tenant && k == key)
+                        .map(|(_, _, c)| c.clone())
+                });
+                if let Some(opt_out) = &suppressed {
+                    let event = ConsentEventView {
+                        kind: opt_out.state,
+                        source: opt_out.source,
+                        at: opt_out.at,
+                        refused: None,
+                    };
+                    state.consent.push((tenant.clone(), id.clone(), "suppression".to_owned(), event));
+                }
+                state.contacts.push((
+                    tenant.clone(),
+                    ContactView {
+                        id: id.clone(),
+                        phone: None,
+                        user_id: None,
+                        email: None,
+                        name: None,
+                        first_seen_at: at.as_millis(),
+                        last_seen_at: at.as_millis(),
+                        last_inbound_at: None,
+                        service_window_until: None,
+                        consent: suppressed,
+                        restricted_at: None,
+                        conversation_id: None,
+                        tags: Vec::new(),
+                        attributes: std::collections::BTreeMap::new(),
+                        updated_at: None,
+                    },
+                ));
+                id
             }
-        }
-        if !state.contacts.iter().any(|(t, c)| t == tenant && c.id == id) {
-            state.contacts.push((
-                tenant.clone(),
-                ContactView {
-                    id: id.clone(),
-                    phone: None,
-                    user_id: None,
-                    email: None,
-                    name: None,
-                    first_seen_at: at.as_millis(),
-                    last_seen_at: at.as_millis(),
-                    last_inbound_at: None,
-                    service_window_until: None,
-                    consent: None,
-                    restricted_at: None,
-                    conversation_id: None,
-                    tags: Vec::new(),
-                    attributes: std::collections::BTreeMap::new(),
-                    updated_at: None,
-                },
-            ));
-        }
-        for key in keys.iter().filter(|key| !matches!(key, ContactKey::Phone(_))) {
+        };
+        for key in &keys {
             // The first contact keeps an alias.
             if Self::alias(state, tenant, key).is_none() {
                 state.aliases.push((tenant.clone(), key.clone(), id.clone()));
             }
         }
+        state.origins.entry((tenant.clone(), id.clone())).or_default().insert(origin);
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && c.id == id) {
+            if view.name.is_none() && profile.name.as_ref().is_some_and(|n| !n.is_empty()) {
+                state.name_origins.insert((tenant.clone(), id.clone()), origin);
+            }
             let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
             view.phone =
                 view.phone.take().or_else(|| profile.phone.as_ref().map(|p| p.as_digits().to_owned()));

@@ -9,21 +9,35 @@ impl ContactStore for DynamoInbox {
         change: &ConsentChange<'_>,
         _now: Timestamp,
     ) -> Result<Stored, InboxError> {
-        let (contact_id, _, _) = self.resolve_contact(tenant, change.contact, change.at).await?;
+        let (contact_id, contact, _) = self
+            .resolve_contact(tenant, (change.contact, ContactOrigin::of_consent(change.source)), change.at)
+            .await?;
         let kind = change.kind.as_str();
         let source = consent_source_name(change.source);
         let cause = format!("{kind}:{}", change.cause);
-        let mut event = item_with_key(&keys::consent_event(tenant, &contact_id, change.at, &cause));
+        let event_key = keys::consent_event(tenant, &contact_id, change.at, &cause);
+        let refused = consent_change_refused(stored_consent(&contact).as_ref(), change.kind, change.source);
+        let mut event = item_with_key(&event_key);
         event.insert(ENTITY.to_owned(), s("consent_event"));
         event.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
         event.insert(attr::KIND.to_owned(), s(kind));
         event.insert(attr::SOURCE.to_owned(), s(source));
         event.insert(attr::AT.to_owned(), n(change.at.as_millis()));
-        match self.table.put_new(event, self.now_filter()).await {
-            Ok(()) => {}
-            Err(PutNewError::AlreadyExists) => return Ok(Stored::Duplicate),
-            Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording consent")),
+        if let Some(refusal) = refused {
+            event.insert(attr::REFUSED.to_owned(), s(refusal.as_str()));
         }
+        let stored = match self.table.put_new(event, self.now_filter()).await {
+            Ok(()) => Stored::Created,
+            Err(PutNewError::AlreadyExists) => Stored::Duplicate,
+            Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording consent")),
+        };
+        if refused.is_some() {
+            // Only the person lifts their own opt-out: the ledger keeps the attempt, nothing else moves.
+            tracing::info!(source, "An opt-in over the person's opt-out was refused");
+            return Err(InboxError::OptedOutByPerson);
+        }
+        // Also for a duplicate: an earlier attempt may have died between the event and the state.
+        // Both updates below are conditional on time, so applying one again changes nothing.
         if change.kind.is_restriction() {
             // The latest restriction event decides, whatever the arrival order.
             let expression = if change.kind == ConsentKind::Restrict {
@@ -44,25 +58,54 @@ impl ContactStore for DynamoInbox {
                     .expression_attribute_values(":at", n(change.at.as_millis())),
             )
             .await?;
-            return Ok(Stored::Created);
+            return Ok(stored);
         }
-        self.conditional_update(
-            self.table
-                .client()
-                .update_item()
-                .table_name(self.table.name())
-                .set_key(Some(key_attributes(&keys::contact(tenant, &contact_id))))
-                .update_expression("SET #state = :state, #source = :source, #at = :at")
-                .condition_expression("attribute_not_exists(#at) OR #at <= :at")
-                .expression_attribute_names("#state", attr::CONSENT_STATE)
-                .expression_attribute_names("#source", attr::CONSENT_SOURCE)
-                .expression_attribute_names("#at", attr::CONSENT_AT)
-                .expression_attribute_values(":state", s(kind))
-                .expression_attribute_values(":source", s(source))
-                .expression_attribute_values(":at", n(change.at.as_millis())),
-        )
-        .await?;
-        if change.kind == ConsentKind::OptOut {
+        let mut update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&keys::contact(tenant, &contact_id))))
+            .update_expression("SET #state = :state, #source = :source, #at = :at")
+            .expression_attribute_names("#state", attr::CONSENT_STATE)
+            .expression_attribute_names("#source", attr::CONSENT_SOURCE)
+            .expression_attribute_names("#at", attr::CONSENT_AT)
+            .expression_attribute_values(":state", s(kind))
+            .expression_attribute_values(":source", s(source))
+            .expression_attribute_values(":at", n(change.at.as_millis()));
+        let guarded = change.kind == ConsentKind::OptIn && !change.source.is_the_persons_own();
+        update = if guarded {
+            // An opt-out that lands between the read above and this write still wins.
+            update
+                .condition_expression(
+                    "(attribute_not_exists(#at) OR #at <= :at) AND (attribute_not_exists(#state) OR #state <> :out)",
+                )
+                .expression_attribute_values(":out", s(ConsentKind::OptOut.as_str()))
+        } else {
+            update.condition_expression("attribute_not_exists(#at) OR #at <= :at")
+        };
+        if !self.conditional_update(update).await? && guarded && stored == Stored::Created {
+            let now = self.table.get(&keys::contact(tenant, &contact_id), self.now_filter()).await;
+            let now = now.map_err(|e| unknown(e, "re-reading a contact"))?;
+            let current = now.as_ref().and_then(stored_consent);
+            if let Some(refusal) = consent_change_refused(current.as_ref(), change.kind, change.source) {
+                self.conditional_update(
+                    self.table
+                        .client()
+                        .update_item()
+                        .table_name(self.table.name())
+                        .set_key(Some(key_attributes(&event_key)))
+                        .update_expression("SET #refused = :refused")
+                        .condition_expression("attribute_exists(#pk)")
+                        .expression_attribute_names("#refused", attr::REFUSED)
+                        .expression_attribute_names("#pk", PK)
+                        .expression_attribute_values(":refused", s(refusal.as_str())),
+                )
+                .await?;
+                return Err(InboxError::OptedOutByPerson);
+            }
+        }
+        if change.kind == ConsentKind::OptOut && stored == Stored::Created {
             // Opt-outs are a sending-quality signal (P24): counted by month and source.
             let month = self.now_filter().utc_month();
             self.table
@@ -77,7 +120,7 @@ impl ContactStore for DynamoInbox {
                 .await
                 .map_err(|e| unknown(e, "counting an opt-out"))?;
         }
-        Ok(Stored::Created)
+        Ok(stored)
     }
 
     async fn contact_by_phone(
@@ -85,13 +128,11 @@ impl ContactStore for DynamoInbox {
         tenant: &TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<ContactView>, InboxError> {
-        let id = self
-            .index(tenant)
-            .await?
-            .contact_id(&ContactKey::Phone(phone.clone()))
-            .map_err(anyhow::Error::from)?;
-        let key = keys::contact(tenant, &id);
-        self.read_one(tenant, &key, contact_view, "reading a contact").await
+        let index = self.index(tenant).await?;
+        match self.alias_target(tenant, &index, &ContactKey::Phone(phone.clone())).await? {
+            Some(id) => self.contact(tenant, &id).await,
+            None => Ok(None),
+        }
     }
 
     async fn contacts(
@@ -112,17 +153,8 @@ impl ContactStore for DynamoInbox {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<ContactView>, InboxError> {
-        let hash = self.index(tenant).await?.hash("email", email);
-        let alias = self
-            .table
-            .get(&keys::contact_alias(tenant, "email", &hash), self.now_filter())
-            .await
-            .map_err(|e| unknown(e, "reading a contact alias"))?;
-        match alias
-            .as_ref()
-            .and_then(|a| a.opt_string(attr::CONTACT_ID))
-            .and_then(|id| ContactId::parse(id).ok())
-        {
+        let index = self.index(tenant).await?;
+        match self.alias_target(tenant, &index, &ContactKey::Email(email.to_owned())).await? {
             Some(id) => self.contact(tenant, &id).await,
             None => Ok(None),
         }
@@ -138,7 +170,7 @@ impl ContactStore for DynamoInbox {
         profile: &ContactProfile,
         at: Timestamp,
     ) -> Result<(ContactView, Stored), InboxError> {
-        let (_, item, stored) = self.resolve_contact(tenant, profile, at).await?;
+        let (_, item, stored) = self.resolve_contact(tenant, (profile, ContactOrigin::Business), at).await?;
         let item = self.open(tenant, item).await?;
         Ok((contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?, stored))
     }
@@ -185,6 +217,8 @@ impl ContactStore for DynamoInbox {
         };
         if let Some(name) = &patch.name {
             update.set_or_remove(attr::NAME, name.as_deref().map(|v| seal(attr::NAME, v)).transpose()?);
+            update
+                .set_or_remove(attr::NAME_ORIGIN, name.as_ref().map(|_| s(ContactOrigin::Business.as_str())));
         }
         if let Some(email) = &patch.email {
             update.set_or_remove(attr::EMAIL, email.as_deref().map(|v| seal(attr::EMAIL, v)).transpose()?);
@@ -251,6 +285,7 @@ impl ContactStore for DynamoInbox {
                         source: consent_source(item.string(attr::SOURCE)?)
                             .context("unknown consent source")?,
                         at: item.number(attr::AT)?,
+                        refused: item.opt_string(attr::REFUSED).map(|_| ConsentRefusal::OptedOutByPerson),
                     })
                 })()
                 .map_err(|e| unknown(e, "mapping a consent event"))?;
@@ -268,120 +303,24 @@ impl ContactStore for DynamoInbox {
         tenant: &TenantId,
         key: &ContactKey,
     ) -> Result<Vec<ContactView>, InboxError> {
-        let now = self.now_filter();
         let index = self.index(tenant).await?;
-        let mut ids = vec![index.contact_id(key).map_err(anyhow::Error::from)?];
-        let alias = match key {
-            ContactKey::Phone(_) => None,
-            ContactKey::UserId(_) | ContactKey::Email(_) => {
-                let (kind, hash) = index.hash_key(key);
-                Some(keys::contact_alias(tenant, kind, &hash))
-            }
-        };
-        if let Some(alias) = alias {
-            let item =
-                self.table.get(&alias, now).await.map_err(|e| unknown(e, "reading a contact alias"))?;
-            if let Some(id) = item
-                .as_ref()
-                .and_then(|a| a.opt_string(attr::CONTACT_ID))
-                .and_then(|id| ContactId::parse(id).ok())
-            {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+        match self.alias_target(tenant, &index, key).await? {
+            Some(id) => Ok(self.contact(tenant, &id).await?.into_iter().collect()),
+            None => Ok(Vec::new()),
         }
-        let mut contacts = Vec::new();
-        for id in ids {
-            let item = self
-                .table
-                .get(&keys::contact(tenant, &id), now)
-                .await
-                .map_err(|e| unknown(e, "reading a contact"))?;
-            if let Some(item) = item {
-                let item = self.open(tenant, item).await?;
-                contacts.push(contact_view(&item).map_err(|e| unknown(e, "mapping a contact"))?);
-            }
-        }
-        Ok(contacts)
     }
 
-    async fn contact_id_of(&self, tenant: &TenantId, key: &ContactKey) -> Result<ContactId, InboxError> {
-        self.index(tenant).await?.contact_id(key).map_err(|e| anyhow::Error::from(e).into())
+    async fn contact_id_of(
+        &self,
+        tenant: &TenantId,
+        key: &ContactKey,
+    ) -> Result<Option<ContactId>, InboxError> {
+        let index = self.index(tenant).await?;
+        self.alias_target(tenant, &index, key).await
     }
 }
 
 impl DynamoInbox {
-    /// Finds (or creates) the contact an event names, and completes its identity fields.
-    pub(super) async fn resolve_contact(
-        &self,
-        tenant: &TenantId,
-        profile: &ContactProfile,
-        at: Timestamp,
-    ) -> Result<(ContactId, Item, Stored), InboxError> {
-        let keys = profile.keys();
-        let first = keys.first().ok_or(InboxError::NoContact)?;
-        let index = self.index(tenant).await?;
-        let mut contact_id = index.contact_id(first).map_err(anyhow::Error::from)?;
-        if !matches!(first, ContactKey::Phone(_)) {
-            // Without a phone number, an alias may lead to a contact first seen another way.
-            for key in keys.iter().filter(|key| !matches!(key, ContactKey::Phone(_))) {
-                let (kind, hash) = index.hash_key(key);
-                let alias = self
-                    .table
-                    .get(&keys::contact_alias(tenant, kind, &hash), self.now_filter())
-                    .await
-                    .map_err(|e| unknown(e, "reading a contact alias"))?;
-                if let Some(found) = alias
-                    .as_ref()
-                    .and_then(|a| a.opt_string(attr::CONTACT_ID))
-                    .and_then(|id| ContactId::parse(id).ok())
-                {
-                    contact_id = found;
-                    break;
-                }
-            }
-        }
-        let key = keys::contact(tenant, &contact_id);
-        let mut stored = Stored::Duplicate;
-        let mut item = match self
-            .table
-            .get(&key, self.now_filter())
-            .await
-            .map_err(|e| unknown(e, "reading a contact"))?
-        {
-            Some(item) => item,
-            None => {
-                let mut fresh = item_with_key(&key);
-                fresh.insert(ENTITY.to_owned(), s("contact"));
-                fresh.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
-                fresh.insert(attr::FIRST_SEEN_AT.to_owned(), n(at.as_millis()));
-                fresh.insert(attr::LAST_SEEN_AT.to_owned(), n(at.as_millis()));
-                match self.table.put_new(fresh.clone(), self.now_filter()).await {
-                    Ok(()) => {
-                        stored = Stored::Created;
-                        // A new record may follow an erasure: never seal under a destroyed key
-                        // still cached here.
-                        self.keyring.forget(tenant, &contact_id);
-                        self.count_contacts(tenant, 1).await?;
-                        fresh
-                    }
-                    Err(PutNewError::AlreadyExists) => self
-                        .table
-                        .get(&key, self.now_filter())
-                        .await
-                        .map_err(|e| unknown(e, "re-reading a contact"))?
-                        .ok_or_else(|| {
-                            InboxError::Unknown(anyhow::anyhow!("contact vanished while being created"))
-                        })?,
-                    Err(PutNewError::Unknown(e)) => return Err(unknown(e, "creating a contact")),
-                }
-            }
-        };
-        self.complete_identity(tenant, &contact_id, &mut item, profile, &index).await?;
-        Ok((contact_id, item, stored))
-    }
-
     /// Moves the tenant's contact counter (the plan limit's count, P25) by `delta`.
     pub(super) async fn count_contacts(&self, tenant: &TenantId, delta: i64) -> Result<(), InboxError> {
         self.table
@@ -397,80 +336,6 @@ impl DynamoInbox {
             .send()
             .await
             .map_err(|e| unknown(e, "counting contacts"))?;
-        Ok(())
-    }
-
-    /// Adds identity fields the contact lacks (phone, BSUID, email, name), sealed, and their
-    /// aliases. `item` is the stored (sealed) contact; what is added is added to it sealed too.
-    pub(super) async fn complete_identity(
-        &self,
-        tenant: &TenantId,
-        contact_id: &ContactId,
-        item: &mut Item,
-        profile: &ContactProfile,
-        index: &BlindIndex,
-    ) -> Result<(), InboxError> {
-        let mut missing: Vec<(&str, String)> = Vec::new();
-        let mut aliases: Vec<String> = Vec::new();
-        if let Some(phone) = &profile.phone {
-            if !item.contains_key(attr::PHONE) {
-                missing.push((attr::PHONE, phone.as_digits().to_owned()));
-            }
-        }
-        for (name, value, key) in [
-            (attr::USER_ID, &profile.user_id, profile.user_id.clone().map(ContactKey::UserId)),
-            (attr::EMAIL, &profile.email, profile.email.clone().map(ContactKey::Email)),
-        ] {
-            let (Some(value), Some(key)) = (value.as_ref().filter(|v| !v.is_empty()), key) else { continue };
-            if item.contains_key(name) {
-                continue;
-            }
-            missing.push((name, value.clone()));
-            let (kind, hash) = index.hash_key(&key);
-            let alias_key = keys::contact_alias(tenant, kind, &hash);
-            let mut alias = item_with_key(&alias_key);
-            alias.insert(ENTITY.to_owned(), s("contact_alias"));
-            alias.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
-            match self.table.put_new(alias, self.now_filter()).await {
-                // An alias already pointing elsewhere stays: the first contact keeps it. Listed
-                // either way (it may be ours from an earlier attempt); erasure checks the owner.
-                Ok(()) | Err(PutNewError::AlreadyExists) => aliases.push(alias_key.sk),
-                Err(PutNewError::Unknown(e)) => return Err(unknown(e, "writing a contact alias")),
-            }
-        }
-        if let Some(name) = profile.name.as_ref().filter(|n| !n.is_empty()) {
-            if !item.contains_key(attr::NAME) {
-                missing.push((attr::NAME, name.clone()));
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let data_key = self.sealer(tenant, contact_id).await?;
-        let key = keys::contact(tenant, contact_id);
-        let mut update = self
-            .table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_attributes(&key)));
-        let mut sets = Vec::new();
-        for (i, (name, value)) in missing.iter().enumerate() {
-            let value = sealed(&data_key, name, value)?;
-            sets.push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
-            update = update
-                .expression_attribute_names(format!("#a{i}"), *name)
-                .expression_attribute_values(format!(":v{i}"), value.clone());
-            item.insert((*name).to_owned(), value);
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !aliases.is_empty() {
-            expression.push_str(" ADD #aliases :aliases");
-            update = update
-                .expression_attribute_names("#aliases", attr::ALIAS_KEYS)
-                .expression_attribute_values(":aliases", AttributeValue::Ss(aliases));
-        }
-        update.update_expression(expression).send().await.map_err(|e| unknown(e, "completing a contact"))?;
         Ok(())
     }
 

@@ -10,7 +10,9 @@ impl IngestStore for DynamoInbox {
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
         let at = message.sent_at;
-        let (contact_id, contact, _) = self.resolve_contact(tenant, message.from, at).await?;
+        let (contact_id, contact, _) = self
+            .resolve_contact(tenant, (message.from, ContactOrigin::Meta(Integration::WhatsApp)), at)
+            .await?;
         let conversation = self.ensure_conversation(tenant, &contact_id, &contact, at, now).await?;
         let message_id = MessageId::generate(at).map_err(anyhow::Error::from)?;
         let key = keys::message(tenant, &conversation, at, &message_id);
@@ -69,18 +71,11 @@ impl IngestStore for DynamoInbox {
             // A status for a message Leadline has no record of (sent before, or by another app of
             // the same WABA): keep it, in the recipient's conversation when Meta names them.
             let mut fresh = wamid_item(&record_key, change.wamid.as_str());
-            let stored = if change.recipient.keys().is_empty() {
-                fresh.insert(attr::MESSAGE_STATUS.to_owned(), s(MessageStatus::Queued.as_str()));
-                fresh.insert(attr::STATUS_RANK.to_owned(), n(0));
-                fresh.insert(attr::STATUSES.to_owned(), AttributeValue::M(HashMap::new()));
-                match self.table.put_new(fresh, self.now_filter()).await {
-                    Ok(()) => Stored::Created,
-                    Err(PutNewError::AlreadyExists) => Stored::Duplicate,
-                    Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
-                }
-            } else {
-                let (contact_id, contact, _) =
-                    self.resolve_contact(tenant, change.recipient, change.at).await?;
+            // A status never creates a contact: one for a person Leadline does not know (or no
+            // longer knows: erased) is kept against its wamid alone.
+            let index = self.index(tenant).await?;
+            let known = self.existing_contact(tenant, &index, change.recipient).await?;
+            let stored = if let Some((contact_id, contact)) = known {
                 let conversation =
                     self.ensure_conversation(tenant, &contact_id, &contact, change.at, now).await?;
                 let message_id = MessageId::generate(change.at).map_err(anyhow::Error::from)?;
@@ -103,6 +98,15 @@ impl IngestStore for DynamoInbox {
                 self.touch(tenant, &contact_id, &contact, &conversation, change.at, None).await?;
                 self.stamp_expiry(tenant, &conversation, now, change.retention).await?;
                 stored
+            } else {
+                fresh.insert(attr::MESSAGE_STATUS.to_owned(), s(MessageStatus::Queued.as_str()));
+                fresh.insert(attr::STATUS_RANK.to_owned(), n(0));
+                fresh.insert(attr::STATUSES.to_owned(), AttributeValue::M(HashMap::new()));
+                match self.table.put_new(fresh, self.now_filter()).await {
+                    Ok(()) => Stored::Created,
+                    Err(PutNewError::AlreadyExists) => Stored::Duplicate,
+                    Err(PutNewError::Unknown(e)) => return Err(unknown(e, "recording a wamid")),
+                }
             };
             tracing::debug!(?stored, "Status for a wamid without a record");
             record = self
@@ -135,20 +139,33 @@ impl IngestStore for DynamoInbox {
         lead: &NewLead<'_>,
         now: Timestamp,
     ) -> Result<Stored, InboxError> {
-        let (contact_id, contact, _) = self.resolve_contact(tenant, lead.contact, now).await?;
-        let mut item = item_with_key(&keys::lead(tenant, lead.leadgen_id));
-        item.insert(ENTITY.to_owned(), s("lead"));
-        item.insert(attr::LEADGEN_ID.to_owned(), s(lead.leadgen_id));
-        item.insert(attr::PAGE_ID.to_owned(), s(lead.page_id));
-        item.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
-        item.insert(
-            attr::LEAD.to_owned(),
-            sealed(&self.sealer(tenant, &contact_id).await?, attr::LEAD, lead.lead_json)?,
-        );
-        item.insert(attr::LEAD_SOURCE.to_owned(), s(lead.change_json));
-        item.insert(attr::RECEIVED_AT.to_owned(), n(now.as_millis()));
-        item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, &contact_id)));
-        item.insert(GSI1SK.to_owned(), s(keys::contact_index_lead(now, lead.leadgen_id)));
+        let lead_item = |contact_id: &ContactId, data_key: &DataKey| -> Result<Vec<Item>, InboxError> {
+            let mut item = item_with_key(&keys::lead(tenant, lead.leadgen_id));
+            item.insert(ENTITY.to_owned(), s("lead"));
+            item.insert(attr::LEADGEN_ID.to_owned(), s(lead.leadgen_id));
+            item.insert(attr::PAGE_ID.to_owned(), s(lead.page_id));
+            item.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
+            item.insert(attr::LEAD.to_owned(), sealed(data_key, attr::LEAD, lead.lead_json)?);
+            item.insert(attr::LEAD_SOURCE.to_owned(), s(lead.change_json));
+            item.insert(attr::RECEIVED_AT.to_owned(), n(now.as_millis()));
+            item.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, contact_id)));
+            item.insert(GSI1SK.to_owned(), s(keys::contact_index_lead(now, lead.leadgen_id)));
+            Ok(vec![item])
+        };
+        // A person the lead introduces is written with it, in one transaction (#14).
+        let (contact_id, contact, created) = self
+            .resolve_contact_with(
+                tenant,
+                (lead.contact, ContactOrigin::Meta(Integration::LeadAds)),
+                now,
+                &lead_item,
+            )
+            .await?;
+        if created == Stored::Created {
+            return Ok(Stored::Created);
+        }
+        let [item] = <[Item; 1]>::try_from(lead_item(&contact_id, &self.sealer(tenant, &contact_id).await?)?)
+            .map_err(|_| InboxError::Unknown(anyhow::anyhow!("one lead item expected")))?;
         let stored = match self.table.put_new(item, self.now_filter()).await {
             Ok(()) => Stored::Created,
             Err(PutNewError::AlreadyExists) => Stored::Duplicate,

@@ -4,7 +4,8 @@ use super::*;
 
 impl LeadStore for DynamoInbox {
     async fn create_lead(&self, tenant: &TenantId, lead: &NewManualLead<'_>) -> Result<LeadView, InboxError> {
-        let (contact_id, _, _) = self.resolve_contact(tenant, lead.contact, lead.at).await?;
+        let (contact_id, _, _) =
+            self.resolve_contact(tenant, (lead.contact, ContactOrigin::Business), lead.at).await?;
         let fields = serde_json::json!({
             "name": lead.contact.name,
             "email": lead.contact.email,

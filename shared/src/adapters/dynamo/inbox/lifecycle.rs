@@ -33,6 +33,16 @@ impl LifecycleStore for DynamoInbox {
         self.remove_conversation(tenant, conversation, item.as_ref(), self.now_filter(), budget).await
     }
 
+    async fn forget_integration_contacts(
+        &self,
+        tenant: &TenantId,
+        integration: Integration,
+        before: Timestamp,
+        after: Option<&str>,
+    ) -> Result<(ErasureCounts, Option<String>), InboxError> {
+        self.forget_integration_page(tenant, integration, before, after).await
+    }
+
     async fn delete_lead(&self, tenant: &TenantId, id: &str) -> Result<bool, InboxError> {
         let key = keys::lead(tenant, id);
         let found =
@@ -342,6 +352,9 @@ impl DynamoInbox {
                     .map_err(fail)?
                     .is_some_and(|a| a.opt_string(attr::CONTACT_ID) == Some(contact_id.as_str()));
                 if points_here {
+                    if let Some(suppression) = keys::suppression_of_alias(tenant, &alias.sk) {
+                        self.keep_opt_out(suppression, &contact, &mut plan).await?;
+                    }
                     plan.push(alias);
                     counts.contact_aliases += 1;
                 }
@@ -350,6 +363,30 @@ impl DynamoInbox {
             counts.contacts += 1;
         }
         Ok((plan, counts))
+    }
+}
+
+impl DynamoInbox {
+    /// Before a contact's lookup entry goes: a person erased while opted out stays unmarketable
+    /// (P21, P62), so the entry's keyed hash keeps their opt-out (source and time, nothing that
+    /// identifies them); one erased otherwise has any older suppression entry deleted with it.
+    async fn keep_opt_out(
+        &self,
+        suppression: Key,
+        contact: &Item,
+        plan: &mut Vec<Key>,
+    ) -> Result<(), InboxError> {
+        match stored_consent(contact).filter(|c| c.state == ConsentKind::OptOut) {
+            Some(opt_out) => {
+                let mut item = item_with_key(&suppression);
+                item.insert(ENTITY.to_owned(), s("suppression"));
+                item.insert(attr::CONSENT_SOURCE.to_owned(), s(consent_source_name(opt_out.source)));
+                item.insert(attr::CONSENT_AT.to_owned(), n(opt_out.at));
+                self.table.put(item).await.map_err(|e| unknown(e, "keeping an erased person's opt-out"))?;
+            }
+            None => plan.push(suppression),
+        }
+        Ok(())
     }
 }
 

@@ -13,10 +13,12 @@
 
 mod contacts;
 mod conversations;
+mod disconnect;
 mod ingest;
 mod leads;
 mod lifecycle;
 mod outbound;
+mod resolve;
 mod suggestions;
 mod views;
 
@@ -34,11 +36,12 @@ use super::table::{PutNewError, Table};
 use crate::adapters::kms::keyring::{DataKey, Need};
 use crate::adapters::kms::Keyring;
 use crate::domain::inbox::{
-    epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ConsentState, ContactFilter,
-    ContactKey, ContactPatch, ContactProfile, ContactView, ConversationFilter, ConversationPatch,
-    ConversationState, ConversationView, Expiry, InboxError, LeadFilter, LeadPatch, LeadStage, LeadView,
-    MessageStatus, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage, OutboundClaim,
-    StatusChange, StatusOutcome, Stored, Unsent, UpdateConversationError, SERVICE_WINDOW,
+    consent_change_refused, epoch_day, ConsentChange, ConsentEventView, ConsentKind, ConsentRefusal,
+    ConsentSource, ConsentState, ContactFilter, ContactKey, ContactOrigin, ContactPatch, ContactProfile,
+    ContactView, ConversationFilter, ConversationPatch, ConversationState, ConversationView, Expiry,
+    InboxError, LeadFilter, LeadPatch, LeadStage, LeadView, MessageStatus, MessageView, NewInboundMessage,
+    NewLead, NewManualLead, NewOutboundMessage, OutboundClaim, StatusChange, StatusOutcome, Stored, Unsent,
+    UpdateConversationError, SERVICE_WINDOW,
 };
 
 use crate::domain::inbox::{
@@ -48,7 +51,7 @@ use crate::domain::outbound::message_of_callback;
 use crate::kernel::Page;
 use views::{contact_view, conversation_view, lead_view, message_view, wamid_item, MessageRecord};
 
-use crate::domain::privacy::{DayQueue, ErasureCounts};
+use crate::domain::privacy::{DayQueue, ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::whatsapp::MetaError;
 use crate::domain::{
@@ -136,6 +139,15 @@ fn consent_source_name(source: ConsentSource) -> &'static str {
         ConsentSource::Agent => "agent",
         ConsentSource::Api => "api",
     }
+}
+
+/// The contact's current consent state as stored on it (sealed or opened: it is never sealed).
+fn stored_consent(contact: &Item) -> Option<ConsentState> {
+    Some(ConsentState {
+        state: consent_kind(contact.opt_string(attr::CONSENT_STATE)?)?,
+        source: consent_source(contact.opt_string(attr::CONSENT_SOURCE)?)?,
+        at: contact.opt_number::<i64>(attr::CONSENT_AT).ok().flatten()?,
+    })
 }
 
 fn consent_source(name: &str) -> Option<ConsentSource> {

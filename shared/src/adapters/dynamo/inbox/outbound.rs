@@ -362,16 +362,14 @@ impl DynamoInbox {
                 return Ok(Some(key));
             }
         }
-        let Some(first) = change.recipient.keys().into_iter().next() else { return Ok(None) };
-        let contact_id = self.index(tenant).await?.contact_id(&first).map_err(anyhow::Error::from)?;
-        let contact = self
-            .table
-            .get(&keys::contact(tenant, &contact_id), self.now_filter())
-            .await
-            .map_err(|e| unknown(e, "reading a contact"))?;
+        if change.recipient.keys().is_empty() {
+            return Ok(None);
+        }
+        let index = self.index(tenant).await?;
+        let contact = self.existing_contact(tenant, &index, change.recipient).await?;
         let Some(conversation) = contact
             .as_ref()
-            .and_then(|c| c.opt_string(attr::CONVERSATION_ID))
+            .and_then(|(_, c)| c.opt_string(attr::CONVERSATION_ID))
             .and_then(|id| ConversationId::parse(id).ok())
         else {
             return Ok(None);
