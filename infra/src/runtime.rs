@@ -12,12 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::{mpsc, oneshot};
+
+/// Lambda's limit on a synchronous invocation's response payload.
+pub const LAMBDA_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
 /// What a function answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,13 +187,16 @@ impl Runtime {
         })
     }
 
-    /// The Runtime API routes.
+    /// The Runtime API routes. A response may be as large as Lambda takes (6 MB), no larger:
+    /// axum's default of 2 MB would refuse answers Lambda carries, and no limit would accept
+    /// answers Lambda refuses.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/fn/{name}/{instance}/2018-06-01/runtime/invocation/next", get(next))
             .route("/fn/{name}/{instance}/2018-06-01/runtime/invocation/{id}/response", post(respond))
             .route("/fn/{name}/{instance}/2018-06-01/runtime/invocation/{id}/error", post(fail))
             .route("/fn/{name}/{instance}/2018-06-01/runtime/init/error", post(init_error))
+            .layer(DefaultBodyLimit::max(LAMBDA_RESPONSE_BYTES))
             .with_state(Arc::clone(self))
     }
 

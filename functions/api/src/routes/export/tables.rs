@@ -7,9 +7,9 @@ use serde::Serialize;
 use shared::domain::audit::AuditEntry;
 use shared::domain::identity::UserView;
 
-use super::super::csv::{opt, Csv};
 use super::ContactExport;
 use crate::errors::ApiError;
+use crate::routes::csv::{opt, Csv};
 
 /// An enum's bare JSON string (or any value's JSON), for a CSV cell.
 fn json_cell<T: Serialize>(value: &T) -> String {
