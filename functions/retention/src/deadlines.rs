@@ -31,9 +31,12 @@ pub async fn erasures_past_deadline<A: Adapters>(deps: &Deps<A>) -> Result<u64, 
     let now = deps.clock.now();
     let due = deps.erasures.due_erasures(SCAN).await.map_err(|e| failed("reading the erasure queue", &e))?;
     let mut count = 0;
-    for (tenant, id) in due {
-        let request =
-            deps.erasures.erasure(&tenant, &id).await.map_err(|e| failed("reading a request", &e))?;
+    for entry in due {
+        let request = deps
+            .erasures
+            .erasure(&entry.tenant, &entry.id)
+            .await
+            .map_err(|e| failed("reading a request", &e))?;
         if request.is_some_and(|r| r.is_past_deadline(now)) {
             count += 1;
         }

@@ -280,7 +280,7 @@ pub async fn handle<A: Adapters>(
         }
     }
     // What is late is reported (and emitted as the metric the template alarms on) every run.
-    match deadlines::report(deps).await {
+    match Box::pin(deadlines::report(deps)).await {
         Ok(late) => report.erasures_past_deadline = late,
         Err(error) => {
             tracing::error!(task = "erasure_deadlines", error = %error, "Retention task failed");
@@ -739,7 +739,7 @@ async fn erasure_requests<A: Adapters>(
                 .map_err(|e| failed("completing a request", &e))?;
             tracing::info!(tenant_id = %tenant, erasure_id = %id, items = receipt.deleted.total(), "Erasure done");
             let what = system("privacy.erasure", target("erasure", id.as_str()), receipt.deleted.total());
-            trail::record(&deps.audit, &tenant, Job::Retention, what, deps.clock.now()).await;
+            trail::record(&deps.audit, tenant, Job::Retention, what, deps.clock.now()).await;
             report.finished += 1;
         }
     }

@@ -86,15 +86,23 @@ pub async fn write_row<C: ContactStore>(
         return Err(RowFailure::Refused(None, format!("the plan allows {contact_limit} contacts")));
     }
     let (contact, stored) = contacts.create_contact(tenant, &profile, now).await?;
-    let mut changed =
-        match merge_contact(contacts, tenant, &contact, row.tags.clone(), row.attributes.clone(), now).await {
-            Ok(merged) => merged.is_some(),
-            // Over a contact's cap once merged: this row is refused, the import goes on.
-            Err(error @ InboxError::OverCap { what, .. }) => {
-                return Err(RowFailure::Refused(Some(what.to_owned()), error.to_string()))
-            }
-            Err(error) => return Err(error.into()),
-        };
+    let mut changed = match merge_contact(
+        contacts,
+        tenant,
+        &contact,
+        row.tags.clone(),
+        row.attributes.clone(),
+        now,
+    )
+    .await
+    {
+        Ok(merged) => merged.is_some(),
+        // Over a contact's cap once merged: this row is refused, the import goes on.
+        Err(error @ InboxError::OverCap { what, .. }) => {
+            return Err(RowFailure::Refused(Some(what.to_owned()), error.to_string()))
+        }
+        Err(error) => return Err(error.into()),
+    };
     if let Some(kind) = row.consent {
         let current = contact.consent.as_ref();
         let opted_out_themselves =

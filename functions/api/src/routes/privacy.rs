@@ -13,7 +13,7 @@ use shared::domain::identity::{Directory as _, UserView};
 use shared::domain::inbox::{ContactFilter, ContactKey, ContactStore};
 use shared::domain::ports::{ConnectionStore, TenantStore};
 use shared::domain::privacy::{ErasureCounts, ErasureReceipt, ErasureRequest, ErasureStatus, ErasureStore};
-use shared::domain::{Clock, ErasureId, PhoneNumber, TenantId};
+use shared::domain::{Clock, ContactId, ErasureId, PhoneNumber, TenantId};
 use shared::kernel::Page;
 use shared::lambda::http::{json_response, Problem};
 

@@ -707,21 +707,6 @@ pub const CONTACT_COUNT: &str = "contacts";
 /// Counter attribute of counter items.
 pub const COUNT: &str = "count";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_keys_lead_with_the_tenant() {
-        let t = TenantId::parse("tn_1").expect("valid");
-        let k = ApiKeyId::parse("key_1").expect("valid");
-        for key in [tenant(&t), api_key(&t, &k), whatsapp_connection(&t), idempotency(&t, "send", "a#b")] {
-            assert!(key.pk.starts_with("T#tn_1"), "{key:?}");
-        }
-        assert_eq!(idempotency(&t, "send", "a#b").sk.matches('#').count(), 2);
-    }
-}
-
 /// A CSV import job (P02).
 #[must_use]
 pub fn import_job(tenant: &TenantId, id: &ImportId) -> Key {
@@ -744,4 +729,19 @@ pub fn import_chunk_counted(tenant: &TenantId, id: &ImportId, chunk: u32) -> Key
 #[must_use]
 pub fn import_active(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "IMPORTACTIVE".to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_keys_lead_with_the_tenant() {
+        let t = TenantId::parse("tn_1").expect("valid");
+        let k = ApiKeyId::parse("key_1").expect("valid");
+        for key in [tenant(&t), api_key(&t, &k), whatsapp_connection(&t), idempotency(&t, "send", "a#b")] {
+            assert!(key.pk.starts_with("T#tn_1"), "{key:?}");
+        }
+        assert_eq!(idempotency(&t, "send", "a#b").sk.matches('#').count(), 2);
+    }
 }

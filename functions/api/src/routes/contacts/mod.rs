@@ -14,8 +14,8 @@ use shared::domain::crm::{Activity, ContactRecord, RecordError, RecordKind, Reco
 use shared::domain::identity::Versioned;
 use shared::domain::inbox::{
     ConsentChange, ConsentEventView, ConsentKind, ConsentSource, ContactFilter, ContactPatch, ContactProfile,
-    ContactStore, ContactView, ConversationFilter, ConversationStore, InboxError, LeadFilter, LeadStore,
-    LeadView, LifecycleStore, Stored, MAX_CONTACT_ATTRIBUTES, MAX_CONTACT_TAGS,
+    ContactStore, ContactView, ConversationFilter, ConversationStore, LeadFilter, LeadStore, LeadView,
+    LifecycleStore, Stored, MAX_CONTACT_ATTRIBUTES, MAX_CONTACT_TAGS,
 };
 use shared::domain::privacy::ErasureCounts;
 use shared::domain::{Clock, ContactId, PhoneNumber, RecordId, UserId};

@@ -120,8 +120,6 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
     let mut activities = deps.records.activities(tenant, &contact.id, before, fetch).await?;
     // A full read of activities means more may follow, whatever the agent's filter leaves.
     let mut full = activities.len() >= usize::from(fetch);
-    // (time, source) with each source's own order kept: the sort below is stable.
-    let mut entries: Vec<(i64, usize, Activity)> = activities.into_iter().map(|a| (a.at, 0, a)).collect();
     // Messages come from the contact's latest conversations — for an agent, only those they may
     // see (P14), as `GET /v1/conversations` lists them.
     let scope = principal.agent_scope();
@@ -138,6 +136,8 @@ pub async fn timeline<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respo
                 || activity.ref_id.as_ref().is_some_and(|id| visible.contains(id))
         });
     }
+    // (time, source) with each source's own order kept: the sort below is stable.
+    let mut entries: Vec<(i64, usize, Activity)> = activities.into_iter().map(|a| (a.at, 0, a)).collect();
     for (source, conversation) in (1..).zip(conversations.items) {
         let messages = deps.conversations.messages_before(tenant, &conversation.id, before, fetch).await?;
         full |= messages.len() >= usize::from(fetch);
