@@ -3,10 +3,10 @@
 //! function. Each call is forwarded unchanged and written, as IAM sees it (action and resource,
 //! named by the logical id of `template.yaml`), to `<state>/aws-calls.jsonl`.
 //!
-//! The listeners also make moto's DynamoDB writes atomic, as DynamoDB's are: moto checks a
-//! condition and writes without a lock, so two concurrent conditional writes could both pass
-//! (two agents both claiming one conversation). Every write to DynamoDB is forwarded one at a
-//! time across all functions ([`WriteGate`]); reads stay concurrent.
+//! The listeners also make moto's DynamoDB writes atomic per item, as DynamoDB's are: moto checks
+//! a condition and writes without a lock, so two concurrent conditional writes of one item could
+//! both pass (two agents both claiming one conversation). Writes of the same item are forwarded
+//! one at a time across all functions ([`WriteGate`]); other writes and reads stay concurrent.
 //!
 //! moto checks no IAM: `tests/it/iam.rs` reads that record after the end-to-end run and checks
 //! every call against the function's role in `template.yaml`. The record also gives the number
@@ -168,21 +168,58 @@ struct Proxy {
     requests: std::sync::atomic::AtomicU64,
 }
 
-/// One for the whole stack: DynamoDB writes pass it one at a time (see the module doc).
+/// One for the whole stack: writes of one DynamoDB item pass it one at a time (see the module
+/// doc); writes of different items do not wait for each other.
 #[derive(Debug, Clone, Default)]
-pub struct WriteGate(Arc<Mutex<()>>);
+pub struct WriteGate(Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>>);
 
-/// Whether the request is a DynamoDB write (the operations whose conditions moto does not
-/// check atomically).
-fn is_dynamodb_write(headers: &HeaderMap) -> bool {
-    headers.get("x-amz-target").and_then(|t| t.to_str().ok()).is_some_and(|target| {
-        target.strip_prefix("DynamoDB_20120810.").is_some_and(|operation| {
-            matches!(
-                operation,
-                "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
-            )
-        })
-    })
+impl WriteGate {
+    /// Holds every item `keys` names (in one order, so two transactions never wait on each other).
+    async fn hold(&self, mut keys: Vec<String>) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        keys.sort();
+        keys.dedup();
+        let locks: Vec<Arc<Mutex<()>>> = match self.0.lock() {
+            Ok(mut map) => keys.into_iter().map(|key| Arc::clone(map.entry(key).or_default())).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut guards = Vec::with_capacity(locks.len());
+        for lock in locks {
+            guards.push(lock.lock_owned().await);
+        }
+        guards
+    }
+}
+
+/// The items a DynamoDB write names (table and key attributes), or none for a read, a batch
+/// (which takes no condition) or another service.
+fn written_items(headers: &HeaderMap, body: &[u8]) -> Vec<String> {
+    let Some(operation) = headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+    else {
+        return Vec::new();
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    let item_of = |table: &Value, key: &Value| -> String {
+        let part = |name: &str| key.get(name).map(Value::to_string).unwrap_or_default();
+        format!("{table}|{}|{}", part("PK"), part("SK"))
+    };
+    match operation {
+        "PutItem" => vec![item_of(&request["TableName"], &request["Item"])],
+        "UpdateItem" | "DeleteItem" => vec![item_of(&request["TableName"], &request["Key"])],
+        "TransactWriteItems" => request["TransactItems"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|entry| entry.as_object()?.values().next())
+                    .map(|op| item_of(&op["TableName"], op.get("Key").unwrap_or(&op["Item"])))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 /// Starts one recording listener for `function` on a free loopback port, forwarding to
@@ -254,6 +291,7 @@ async fn forward(
     if let Err(error) = proxy.log.lock().await.write_all(lines.as_bytes()).await {
         tracing::warn!(error = %error, "Could not record an AWS call");
     }
+    let _one_write_per_item_at_a_time = proxy.writes.hold(written_items(&headers, &body)).await;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut outgoing = proxy.http.request(method, format!("{}{path}", proxy.upstream)).body(body);
     for (name, value) in &headers {
@@ -261,8 +299,6 @@ async fn forward(
             outgoing = outgoing.header(name, value);
         }
     }
-    let _one_write_at_a_time =
-        if is_dynamodb_write(&headers) { Some(proxy.writes.0.lock().await) } else { None };
     match outgoing.send().await {
         Ok(answer) => {
             let mut response = Response::builder().status(answer.status());
@@ -294,11 +330,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_dynamodb_writes_pass_the_write_gate() {
-        assert!(is_dynamodb_write(&target("DynamoDB_20120810.UpdateItem")));
-        assert!(is_dynamodb_write(&target("DynamoDB_20120810.TransactWriteItems")));
-        assert!(!is_dynamodb_write(&target("DynamoDB_20120810.Query")));
-        assert!(!is_dynamodb_write(&target("TrentService.Decrypt")));
+    fn only_dynamodb_writes_name_the_items_they_hold() {
+        let update = r#"{"TableName":"t","Key":{"PK":{"S":"T#a"},"SK":{"S":"CONV#1"}}}"#;
+        let transaction = r#"{"TransactItems":[{"Put":{"TableName":"t","Item":{"PK":{"S":"T#a"},"SK":{"S":"C#1"},"x":{"N":"1"}}}},
+            {"ConditionCheck":{"TableName":"t","Key":{"PK":{"S":"T#a"},"SK":{"S":"C#2"}}}}]}"#;
+        let written = |target_header, body: &str| written_items(&target(target_header), body.as_bytes());
+        assert_eq!(written("DynamoDB_20120810.UpdateItem", update), [r#""t"|{"S":"T#a"}|{"S":"CONV#1"}"#]);
+        assert_eq!(written("DynamoDB_20120810.TransactWriteItems", transaction).len(), 2);
+        assert!(written("DynamoDB_20120810.Query", update).is_empty());
+        assert!(written("TrentService.Decrypt", update).is_empty());
     }
 
     #[test]

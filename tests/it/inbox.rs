@@ -181,3 +181,44 @@ async fn a_new_contact_is_never_found_without_its_fields() {
     assert_eq!(contact.name.as_deref(), Some("Lia"));
     assert_eq!(inbox.contact_count(&tenant).await.expect("count"), 1);
 }
+
+#[tokio::test]
+async fn a_filtered_listing_stops_at_its_work_budget_even_over_expired_items() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use shared::adapters::dynamo::keys;
+    use shared::domain::inbox::ContactFilter;
+    // Arrange: 1,100 contacts whose expiry passed but that TTL has not removed yet (DynamoDB
+    // deletes within days): every query still evaluates them, and its filter drops them all.
+    let table = table().await;
+    let inbox = inbox(&table).await;
+    let tenant = tenant();
+    let partition = keys::tenant_partition(&tenant);
+    let expired: Vec<WriteRequest> = (0..1_100)
+        .map(|i| {
+            let item = [
+                (keys::PK.to_owned(), AttributeValue::S(partition.clone())),
+                (keys::SK.to_owned(), AttributeValue::S(format!("{}c_{i:05}", keys::CONTACT_PREFIX))),
+                (keys::EXPIRES_AT.to_owned(), AttributeValue::N("1".to_owned())),
+            ];
+            let put = PutRequest::builder().set_item(Some(item.into_iter().collect())).build().expect("item");
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    for batch in expired.chunks(25) {
+        table
+            .client()
+            .batch_write_item()
+            .request_items(table.name(), batch.to_vec())
+            .send()
+            .await
+            .expect("batch write");
+    }
+
+    // Act: a full page of contacts with a tag nobody has.
+    let filter = ContactFilter { tag: Some("vip".to_owned()) };
+    let page = inbox.contacts(&tenant, &filter, None, 100).await.expect("listing");
+
+    // Assert: a short (empty) page that continues the scan, not a read of all 1,100 items.
+    assert!(page.items.is_empty());
+    assert!(page.next.is_some(), "the listing stopped at its budget and continues from there");
+}

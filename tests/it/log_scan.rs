@@ -123,10 +123,13 @@ fn finding(line: &str) -> Option<String> {
 
 /// Every finding in the function logs under `logs`, as `file: what: line`; and how many lines
 /// were read.
+/// Every function of the stack, each with its log file.
+const FUNCTIONS: [&str; 7] = ["webhook", "inbound", "send", "suggest", "retention", "import", "api"];
+
 fn scan(logs: &Path) -> (Vec<String>, usize) {
     let mut findings = Vec::new();
     let mut lines = 0;
-    for function in ["webhook", "inbound", "send", "suggest", "retention", "import", "api"] {
+    for function in FUNCTIONS {
         let path = logs.join(format!("{function}.log"));
         let text =
             std::fs::read_to_string(Path::new(&path)).unwrap_or_else(|_| panic!("{} exists", path.display()));
@@ -151,7 +154,7 @@ async fn no_function_log_line_holds_personal_data_or_secrets() {
 
 #[test]
 fn a_planted_leak_fails_the_scan() {
-    // Arrange: the six logs, clean, then each with one leak planted.
+    // Arrange: every function's log, clean, then each with one leak planted.
     let dir =
         std::env::temp_dir().join(format!("leadline-log-scan-{}", infra::random_hex(8).expect("random")));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -159,8 +162,7 @@ fn a_planted_leak_fails_the_scan() {
     let write = |function: &str, extra: &str| {
         std::fs::write(dir.join(format!("{function}.log")), format!("{clean}\n{extra}\n")).expect("write");
     };
-    let functions = ["webhook", "inbound", "send", "suggest", "retention", "api"];
-    for function in functions {
+    for function in FUNCTIONS {
         write(function, clean);
     }
     let (none, _) = scan(&dir);
@@ -175,7 +177,7 @@ fn a_planted_leak_fails_the_scan() {
 
     // Act / Assert
     assert!(none.is_empty(), "{none:?}");
-    for (leak, function) in leaks.iter().zip(functions.iter().cycle()) {
+    for (leak, function) in leaks.iter().zip(FUNCTIONS.iter().cycle()) {
         write(function, leak);
         let (found, _) = scan(&dir);
         assert_eq!(found.len(), 1, "the planted leak {leak} in {function}.log is found: {found:?}");

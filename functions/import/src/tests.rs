@@ -143,3 +143,30 @@ async fn a_second_import_waits_for_the_first() {
         Some(ImportStatus::Queued)
     );
 }
+
+#[tokio::test]
+async fn an_import_row_that_would_pass_the_tag_cap_is_refused_and_the_others_kept() {
+    // Arrange: a contact with 30 tags; an import adds 30 more to it, and imports another person.
+    let (deps, tenant) = deps_with_tenant().await;
+    let tagged =
+        ContactProfile { phone: PhoneNumber::parse("5511988887777").ok(), ..ContactProfile::default() };
+    let (contact, _) = deps.contacts.create_contact(&tenant, &tagged, now()).await.expect("contact");
+    let old = shared::domain::inbox::ContactPatch {
+        tags: Some((0..30).map(|i| format!("old{i}")).collect()),
+        ..shared::domain::inbox::ContactPatch::default()
+    };
+    deps.contacts.update_contact(&tenant, &contact.id, &old, now()).await.expect("tags");
+    let over =
+        ImportRow { tags: (0..30).map(|i| format!("new{i}")).collect(), ..row(2, "5511988887777", None) };
+    let messages = staged(&deps, &tenant, &[vec![over, row(3, "5511977776666", None)]]).await;
+
+    // Act
+    write_chunk(&messages[0], &deps).await.expect("chunk");
+
+    // Assert
+    let job = deps.imports.job(&tenant, &messages[0].import_id).await.expect("job").expect("exists");
+    assert_eq!((job.status, job.created, job.failed), (ImportStatus::Done, 1, 1), "{job:?}");
+    assert_eq!((job.errors[0].line, job.errors[0].column.as_deref()), (2, Some("tags")));
+    let kept = deps.contacts.contact(&tenant, &contact.id).await.expect("read").expect("contact");
+    assert_eq!(kept.tags.len(), 30, "the contact keeps its tags");
+}

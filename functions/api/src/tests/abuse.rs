@@ -324,34 +324,3 @@ async fn tags_and_attributes_stay_capped_across_repeated_creates() {
         "nothing of the refused create"
     );
 }
-
-#[tokio::test]
-async fn an_import_row_that_would_pass_the_tag_cap_is_refused_and_the_others_kept() {
-    // Arrange: a contact with 30 tags; an import adds 30 more to it, and imports another person.
-    let deps = deps();
-    let (_, key) = new_tenant(&deps).await;
-    let tags: Vec<String> = (0..30).map(|i| format!("old{i}")).collect();
-    let body = serde_json::json!({"phone": "5511988887777", "tags": tags}).to_string();
-    assert!(handle(request("POST", "/v1/contacts", Some(&key), &body), &deps).await.status().is_success());
-    let more: Vec<String> = (0..30).map(|i| format!("new{i}")).collect();
-    let csv = format!("phone,tags\n5511988887777,{}\n5511977776666,vip\n", more.join(";"));
-    let import = HttpRequest::builder()
-        .method("POST")
-        .uri("/v1/contacts/import")
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "text/csv")
-        .body(Body::from(csv))
-        .expect("valid request");
-
-    // Act
-    let response = handle(import, &deps).await;
-
-    // Assert
-    assert_eq!(response.status(), StatusCode::OK);
-    let report = json(&response);
-    assert_eq!(report["errors"][0]["column"], "tags", "{report}");
-    let listed = json(&handle(get("/v1/contacts", &[("phone", "5511988887777")], &key), &deps).await);
-    assert_eq!(listed["items"][0]["tags"].as_array().map(Vec::len), Some(30));
-    let other = json(&handle(get("/v1/contacts", &[("phone", "5511977776666")], &key), &deps).await);
-    assert_eq!(other["items"][0]["tags"], serde_json::json!(["vip"]));
-}
