@@ -371,9 +371,14 @@ async fn main() -> anyhow::Result<()> {
     let names = LogicalNames::of(&resources);
     let writes = WriteGate::default();
     for function in &specs {
-        let recorded =
-            recorder::start(function.name, &endpoint, names.clone(), Arc::clone(&calls), writes.clone())
-                .await?;
+        let recorded = recorder::start(
+            function.name,
+            &endpoint,
+            names.clone(),
+            Some(Arc::clone(&calls)),
+            writes.clone(),
+        )
+        .await?;
         // Every instance of a function writes to its one log file.
         let log = open_log(&logs, function.name).await?;
         for instance in 0..function.instances {

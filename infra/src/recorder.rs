@@ -163,7 +163,7 @@ struct Proxy {
     upstream: String,
     http: reqwest::Client,
     names: LogicalNames,
-    log: Arc<Mutex<tokio::fs::File>>,
+    log: Option<Arc<Mutex<tokio::fs::File>>>,
     writes: WriteGate,
     requests: std::sync::atomic::AtomicU64,
 }
@@ -223,7 +223,8 @@ fn written_items(headers: &HeaderMap, body: &[u8]) -> Vec<String> {
 }
 
 /// Starts one recording listener for `function` on a free loopback port, forwarding to
-/// `upstream` and appending to `log`; returns its endpoint URL.
+/// `upstream` and appending to `log` (with none, it only forwards, through `writes`); returns
+/// its endpoint URL.
 ///
 /// # Errors
 /// When no port can be bound or the HTTP client cannot be built.
@@ -231,7 +232,7 @@ pub async fn start(
     function: &str,
     upstream: &str,
     names: LogicalNames,
-    log: Arc<Mutex<tokio::fs::File>>,
+    log: Option<Arc<Mutex<tokio::fs::File>>>,
     writes: WriteGate,
 ) -> anyhow::Result<String> {
     let http = shared::adapters::graph::http_client_builder()
@@ -266,16 +267,11 @@ pub async fn open_log(state_dir: &Path) -> anyhow::Result<Arc<Mutex<tokio::fs::F
     Ok(Arc::new(Mutex::new(file)))
 }
 
-async fn forward(
-    State(proxy): State<Arc<Proxy>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response<Body> {
+/// Appends the calls of one request to the record.
+async fn record(proxy: &Proxy, log: &Mutex<tokio::fs::File>, headers: &HeaderMap, body: &[u8]) {
     let request = proxy.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let mut lines = String::new();
-    for (action, resource, encryption_context_keys) in authorizations(&headers, &body) {
+    for (action, resource, encryption_context_keys) in authorizations(headers, body) {
         let call = AwsCall {
             function: proxy.function.clone(),
             action,
@@ -288,8 +284,20 @@ async fn forward(
             lines.push('\n');
         }
     }
-    if let Err(error) = proxy.log.lock().await.write_all(lines.as_bytes()).await {
+    if let Err(error) = log.lock().await.write_all(lines.as_bytes()).await {
         tracing::warn!(error = %error, "Could not record an AWS call");
+    }
+}
+
+async fn forward(
+    State(proxy): State<Arc<Proxy>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if let Some(log) = &proxy.log {
+        record(&proxy, log, &headers, &body).await;
     }
     let _one_write_per_item_at_a_time = proxy.writes.hold(written_items(&headers, &body)).await;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());

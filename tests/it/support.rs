@@ -16,10 +16,37 @@ use shared::domain::tenant::RetentionSettings;
 use shared::domain::{Clock, SystemClock, TenantId};
 use shared::wiring::Aws;
 
-/// The moto endpoint `infra/test.sh` started.
+/// The moto `infra/test.sh` started, as the tests reach it: through a gate (the local stack's,
+/// `infra::recorder`) that makes writes of one item atomic, as DynamoDB's are — moto checks a
+/// condition and writes without a lock, so parallel conditional writes could otherwise both
+/// pass. One gate for the whole test binary, on a runtime of its own (each test's runtime ends
+/// with the test).
 pub fn endpoint() -> String {
-    std::env::var("LEADLINE_TEST_AWS_ENDPOINT")
-        .expect("LEADLINE_TEST_AWS_ENDPOINT is not set: run the tests with infra/test.sh, which starts moto")
+    static GATED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    GATED
+        .get_or_init(|| {
+            let moto = std::env::var("LEADLINE_TEST_AWS_ENDPOINT").expect(
+                "LEADLINE_TEST_AWS_ENDPOINT is not set: run the tests with infra/test.sh, which starts moto",
+            );
+            let (started, endpoint) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("the gate's runtime");
+                runtime.block_on(async move {
+                    let names = infra::recorder::LogicalNames::default();
+                    let gate = infra::recorder::WriteGate::default();
+                    let url =
+                        infra::recorder::start("tests", &moto, names, None, gate).await.expect("the gate");
+                    let _ = started.send(url);
+                    std::future::pending::<()>().await;
+                });
+            });
+            endpoint.recv().expect("the gate started")
+        })
+        .clone()
 }
 
 /// SDK configuration for moto.
