@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod audit;
 pub mod blind;
+pub mod center;
 pub mod credential;
 pub mod crm;
 pub mod events;

@@ -1,0 +1,247 @@
+//! The contact center (P41, P42): queues (departments) and who works them, agents' presence,
+//! capacity and load, the conversations waiting in each queue, and the append-only log of what
+//! happened to every conversation, which analytics read.
+//!
+//! Where things live:
+//! - a conversation's `state`, `assignee`, `queue` and version stay on the conversation
+//!   ([`crate::domain::inbox::ConversationStore`]); every change of them goes through
+//!   `update_conversation`, which also moves the agents' loads and the queue's waiting entries
+//!   **in the same atomic write** ([`counts_toward_load`], [`waits_in`]), so no conversation is
+//!   ever assigned twice and no agent goes over capacity;
+//! - queues are their own aggregate ([`QueueStore`]); a queue's members are the users whose
+//!   `queues` name it (one source: the user record, which the agent scope already reads);
+//! - agents' presence, capacity and load are [`AgentStatus`] ([`AgentStore`]);
+//! - the event log and its hourly aggregates are [`EventLog`].
+
+mod ports;
+
+use serde::{Deserialize, Serialize};
+
+pub use ports::{AgentStore, CenterError, EventLog, QueueStore};
+
+use super::ids::{ConversationId, QueueId, UserId};
+use super::inbox::ConversationState;
+
+/// Open conversations an agent holds at most when nobody set their capacity.
+pub const DEFAULT_CAPACITY: u32 = 10;
+/// The largest capacity an agent may be given.
+pub const MAX_CAPACITY: u32 = 100;
+
+/// Whether an agent takes conversations now. Only `online` agents are assigned by the engine;
+/// logging out sets `offline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// Takes new conversations.
+    Online,
+    /// Keeps their conversations, takes no new ones.
+    Away,
+    /// Not working.
+    Offline,
+}
+
+impl Presence {
+    /// Every presence.
+    pub const ALL: [Self; 3] = [Self::Online, Self::Away, Self::Offline];
+
+    /// The stored (and API) name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Away => "away",
+            Self::Offline => "offline",
+        }
+    }
+
+    /// From the stored (or API) name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// An agent as the assignment engine sees them. An agent nobody has seen yet is
+/// [`AgentStatus::unseen`]: offline, default capacity, no load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AgentStatus {
+    /// The user.
+    pub user_id: UserId,
+    /// Online, away or offline.
+    pub presence: Presence,
+    /// When the presence last changed, epoch ms (0 when never set).
+    pub presence_at: i64,
+    /// Open conversations they may hold at most.
+    pub capacity: u32,
+    /// Open conversations they hold now (assigned, state `open` or `pending`).
+    pub load: u32,
+    /// When they were last assigned a conversation, epoch ms (least-busy breaks ties by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assigned_at: Option<i64>,
+}
+
+impl AgentStatus {
+    /// An agent with no stored status.
+    #[must_use]
+    pub fn unseen(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            presence: Presence::Offline,
+            presence_at: 0,
+            capacity: DEFAULT_CAPACITY,
+            load: 0,
+            last_assigned_at: None,
+        }
+    }
+
+    /// True when the engine may give them one more conversation.
+    #[must_use]
+    pub fn available(&self) -> bool {
+        self.presence == Presence::Online && self.load < self.capacity
+    }
+}
+
+/// How a queue picks among its available members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// In turn, after the member assigned last.
+    #[default]
+    RoundRobin,
+    /// The member with the fewest open conversations (ties: assigned longest ago).
+    LeastBusy,
+}
+
+/// A queue (department).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Queue {
+    /// Its id (`q_<ulid>`).
+    pub id: QueueId,
+    /// Its name, unique within the tenant (case-insensitively).
+    pub name: String,
+    /// How it picks an agent.
+    pub strategy: Strategy,
+    /// The first-response target (SLA), seconds; none when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_target_seconds: Option<u32>,
+    /// The member assigned last (round-robin goes on after them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assigned: Option<UserId>,
+    /// Created, epoch ms.
+    pub created_at: i64,
+    /// Bumped by every change (optimistic concurrency).
+    pub version: u64,
+}
+
+/// A conversation waiting in a queue for an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Waiting {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The queue.
+    pub queue: QueueId,
+    /// Since when it waits there, epoch ms (oldest first).
+    pub since: i64,
+}
+
+/// The agent whose load a conversation in `state`, assigned to `assignee`, counts toward:
+/// an assigned conversation that is `open` or `pending`. The one rule every store applies when
+/// it moves loads.
+#[must_use]
+pub fn counts_toward_load(state: ConversationState, assignee: Option<&UserId>) -> Option<&UserId> {
+    assignee.filter(|_| matches!(state, ConversationState::Open | ConversationState::Pending))
+}
+
+/// The queue a conversation in `state` with `queue` waits in: a `queued` conversation waits in
+/// its queue. The one rule every store applies to the waiting entries.
+#[must_use]
+pub fn waits_in(state: ConversationState, queue: Option<&QueueId>) -> Option<&QueueId> {
+    queue.filter(|_| state == ConversationState::Queued)
+}
+
+/// What happened to a conversation, as the event log keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A customer message arrived (`detail`: none). The first of a conversation starts it.
+    Received,
+    /// Routed to a queue by a flow, a rule or the API.
+    Routed,
+    /// Began waiting in its queue.
+    Queued,
+    /// Given to an agent (by the engine, a manager, or an agent taking it).
+    Assigned,
+    /// The first agent reply of the conversation's current cycle (`duration_ms`: since the
+    /// cycle started).
+    FirstReply,
+    /// Any agent reply.
+    AgentReply,
+    /// Moved to another agent or queue.
+    Transferred,
+    /// Resolved (`duration_ms`: since the cycle started).
+    Resolved,
+    /// A resolved conversation came back (a new customer message, or an agent): a new cycle.
+    Reopened,
+}
+
+/// One entry of the append-only event log. No personal data: ids, times and durations only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CenterEvent {
+    /// Unique per event, and the same when one event is recorded twice (a retried delivery, a
+    /// retried request): the log keeps it once. Built from the conversation, the kind and what
+    /// makes the occurrence unique (a message id, the conversation's version).
+    pub id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// To which conversation (removed when the conversation's retention ends, P52).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
+    /// When, epoch ms.
+    pub at: i64,
+    /// The queue concerned (routed, queued, assigned from, transferred to, resolved in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueId>,
+    /// The agent concerned (assigned, replied, resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<UserId>,
+    /// The measured time: first response, resolution, or waiting (assigned after queued), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> UserId {
+        UserId::parse("usr_a").unwrap()
+    }
+
+    #[test]
+    fn only_assigned_open_or_pending_conversations_count_toward_load() {
+        let agent = user();
+        for state in ConversationState::ALL {
+            let counted = counts_toward_load(state, Some(&agent)).is_some();
+            assert_eq!(counted, matches!(state, ConversationState::Open | ConversationState::Pending), "{state}");
+            assert!(counts_toward_load(state, None).is_none());
+        }
+    }
+
+    #[test]
+    fn only_queued_conversations_wait() {
+        let queue = QueueId::parse("q_1").unwrap();
+        for state in ConversationState::ALL {
+            assert_eq!(waits_in(state, Some(&queue)).is_some(), state == ConversationState::Queued, "{state}");
+        }
+    }
+
+    #[test]
+    fn an_unseen_agent_is_offline_with_the_default_capacity() {
+        let agent = AgentStatus::unseen(user());
+        assert!(!agent.available());
+        assert_eq!(agent.capacity, DEFAULT_CAPACITY);
+        let online = AgentStatus { presence: Presence::Online, ..agent };
+        assert!(online.available());
+        assert!(!AgentStatus { load: DEFAULT_CAPACITY, ..online }.available());
+    }
+}

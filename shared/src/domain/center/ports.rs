@@ -1,0 +1,139 @@
+//! The contact center's ports. Same style as every port: native `async` methods returning
+//! `impl Future<Output = Result<_, CenterError>> + Send`, each documenting its errors; one
+//! contract suite per port in `shared::testing::contract`, run on the fake and on DynamoDB.
+
+use std::future::Future;
+
+use super::{AgentStatus, CenterEvent, Presence, Queue, Waiting};
+use crate::domain::ids::{QueueId, TenantId, UserId};
+use crate::domain::time::Timestamp;
+
+/// Errors of the contact center's ports.
+#[derive(Debug, thiserror::Error)]
+pub enum CenterError {
+    /// No such queue (never was, deleted, or another tenant's).
+    #[error("no such queue")]
+    QueueNotFound,
+    /// Another queue of the tenant has this name (case-insensitively).
+    #[error("another queue has this name")]
+    QueueNameTaken,
+    /// The record changed since the caller read it; nothing was written.
+    #[error("changed meanwhile; read it again")]
+    Conflict,
+    /// The store failed; a retry may succeed.
+    #[error("contact center store failed")]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Agents' presence, capacity and load, and the conversations waiting in each queue.
+///
+/// Loads and waiting entries are **not** written here: `ConversationStore::update_conversation`
+/// moves them in the same atomic write as the conversation itself. These methods read them, and
+/// set what only the agent (presence) or an admin (capacity) sets.
+pub trait AgentStore: Send + Sync {
+    /// Sets the agent's presence (at `at`) and returns their status. Idempotent.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn set_presence(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        presence: Presence,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<AgentStatus, CenterError>> + Send;
+
+    /// Sets the agent's capacity (1 to [`super::MAX_CAPACITY`]; the caller checks) and returns
+    /// their status. A capacity below the current load assigns nothing more until it drops.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn set_capacity(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        capacity: u32,
+    ) -> impl Future<Output = Result<AgentStatus, CenterError>> + Send;
+
+    /// The agent's status as of now (a strongly consistent read: the engine decides on it);
+    /// [`AgentStatus::unseen`] when nothing is stored.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn agent(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<AgentStatus, CenterError>> + Send;
+
+    /// Every agent with a stored status, by user id.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn agents(&self, tenant: &TenantId) -> impl Future<Output = Result<Vec<AgentStatus>, CenterError>> + Send;
+
+    /// Up to `limit` conversations waiting in `queue`, oldest first.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn waiting(
+        &self,
+        tenant: &TenantId,
+        queue: &QueueId,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<Waiting>, CenterError>> + Send;
+}
+
+/// Queues (departments): created, renamed, configured and deleted by admins.
+pub trait QueueStore: Send + Sync {
+    /// Stores a new queue.
+    ///
+    /// # Errors
+    /// [`CenterError::QueueNameTaken`] (nothing written); [`CenterError::Unknown`].
+    fn create_queue(&self, tenant: &TenantId, queue: &Queue)
+        -> impl Future<Output = Result<(), CenterError>> + Send;
+
+    /// One queue.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn queue(
+        &self,
+        tenant: &TenantId,
+        id: &QueueId,
+    ) -> impl Future<Output = Result<Option<Queue>, CenterError>> + Send;
+
+    /// Every queue of the tenant, by name.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn queues(&self, tenant: &TenantId) -> impl Future<Output = Result<Vec<Queue>, CenterError>> + Send;
+
+    /// Replaces the queue with `queue` if it is still at `queue.version` (the stored version
+    /// becomes `queue.version + 1`).
+    ///
+    /// # Errors
+    /// [`CenterError::QueueNotFound`]; [`CenterError::Conflict`]; [`CenterError::QueueNameTaken`];
+    /// [`CenterError::Unknown`]. Nothing is written on an error.
+    fn update_queue(&self, tenant: &TenantId, queue: &Queue)
+        -> impl Future<Output = Result<Queue, CenterError>> + Send;
+
+    /// Deletes the queue (idempotent).
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn delete_queue(&self, tenant: &TenantId, id: &QueueId)
+        -> impl Future<Output = Result<(), CenterError>> + Send;
+}
+
+/// The append-only, per-tenant log of what happened to conversations, and the aggregates kept
+/// from it as it grows (so a dashboard reads O(hours in range), not O(events)).
+pub trait EventLog: Send + Sync {
+    /// Appends `event` and adds it to the aggregates, atomically; an event whose id is already
+    /// in the log changes nothing (retries are safe).
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn record(&self, tenant: &TenantId, event: &CenterEvent)
+        -> impl Future<Output = Result<(), CenterError>> + Send;
+}
