@@ -163,7 +163,9 @@ pub fn waits_in(state: ConversationState, queue: Option<&QueueId>) -> Option<&Qu
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// A customer message arrived (`detail`: none). The first of a conversation starts it.
+    /// A new conversation began (its first customer message): a cycle starts.
+    Opened,
+    /// A customer message arrived.
     Received,
     /// Routed to a queue by a flow, a rule or the API.
     Routed,
