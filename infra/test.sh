@@ -30,6 +30,9 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The stack's logs outlive the run (a failure is read from them): target/last-run/.
+  rm -rf "$root/target/last-run" && mkdir -p "$root/target/last-run"
+  cp -r "$work/stack/logs" "$work/moto.log" "$root/target/last-run/" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

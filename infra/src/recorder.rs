@@ -6,7 +6,8 @@
 //! The listeners also make moto's DynamoDB writes atomic per item, as DynamoDB's are: moto checks
 //! a condition and writes without a lock, so two concurrent conditional writes of one item could
 //! both pass (two agents both claiming one conversation). Writes of the same item are forwarded
-//! one at a time across all functions ([`WriteGate`]); other writes and reads stay concurrent.
+//! one at a time across all functions ([`WriteGate`]), and a `GetItem` waits for a write of its
+//! item in flight (so it never sees half a transaction); queries and other items stay concurrent.
 //!
 //! moto checks no IAM: `tests/it/iam.rs` reads that record after the end-to-end run and checks
 //! every call against the function's role in `template.yaml`. The record also gives the number
@@ -190,8 +191,8 @@ impl WriteGate {
     }
 }
 
-/// The items a DynamoDB write names (table and key attributes), or none for a read, a batch
-/// (which takes no condition) or another service.
+/// The items a DynamoDB write or single-item read names (table and key attributes), or none for
+/// a query, a batch (which takes no condition) or another service.
 fn written_items(headers: &HeaderMap, body: &[u8]) -> Vec<String> {
     let Some(operation) = headers
         .get("x-amz-target")
@@ -207,8 +208,11 @@ fn written_items(headers: &HeaderMap, body: &[u8]) -> Vec<String> {
     };
     match operation {
         "PutItem" => vec![item_of(&request["TableName"], &request["Item"])],
-        "UpdateItem" | "DeleteItem" => vec![item_of(&request["TableName"], &request["Key"])],
-        "TransactWriteItems" => request["TransactItems"]
+        // A read of an item waits for a write of it in flight: DynamoDB's GetItem is serializable
+        // with transactions, so it never sees one item of a transaction written and another
+        // not; moto applies a transaction's items one after the other, readers unaware.
+        "UpdateItem" | "DeleteItem" | "GetItem" => vec![item_of(&request["TableName"], &request["Key"])],
+        "TransactWriteItems" | "TransactGetItems" => request["TransactItems"]
             .as_array()
             .map(|items| {
                 items
@@ -338,13 +342,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_dynamodb_writes_name_the_items_they_hold() {
+    fn dynamodb_writes_and_single_item_reads_name_the_items_they_hold() {
         let update = r#"{"TableName":"t","Key":{"PK":{"S":"T#a"},"SK":{"S":"CONV#1"}}}"#;
         let transaction = r#"{"TransactItems":[{"Put":{"TableName":"t","Item":{"PK":{"S":"T#a"},"SK":{"S":"C#1"},"x":{"N":"1"}}}},
             {"ConditionCheck":{"TableName":"t","Key":{"PK":{"S":"T#a"},"SK":{"S":"C#2"}}}}]}"#;
         let written = |target_header, body: &str| written_items(&target(target_header), body.as_bytes());
         assert_eq!(written("DynamoDB_20120810.UpdateItem", update), [r#""t"|{"S":"T#a"}|{"S":"CONV#1"}"#]);
         assert_eq!(written("DynamoDB_20120810.TransactWriteItems", transaction).len(), 2);
+        assert_eq!(written("DynamoDB_20120810.GetItem", update).len(), 1, "a read waits for a write in flight");
         assert!(written("DynamoDB_20120810.Query", update).is_empty());
         assert!(written("TrentService.Decrypt", update).is_empty());
     }
