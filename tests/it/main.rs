@@ -30,6 +30,7 @@ mod batch;
 mod bench_inbound;
 mod bench_send;
 mod build_rules;
+mod center;
 mod contract;
 mod conversation_state;
 mod crypto;

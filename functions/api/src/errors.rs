@@ -136,6 +136,7 @@ impl From<UpdateConversationError> for ApiError {
                     format!("the conversation changed meanwhile{now}; read it again and retry"),
                 ))
             }
+            UpdateConversationError::AgentUnavailable { .. } => agent_unavailable(),
             UpdateConversationError::Unknown(e) => internal(&e),
         }
     }
@@ -398,5 +399,60 @@ mod tests {
     fn no_randomness_is_a_500_like_any_unknown_failure() {
         let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
         assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+
+/// 409 `agent-unavailable`: the agent holds as many open conversations as their capacity allows
+/// (or is not online where the engine requires it).
+fn agent_unavailable() -> ApiError {
+    ApiError(Problem::new(
+        StatusCode::CONFLICT,
+        "agent-unavailable",
+        "Agent unavailable",
+        "the agent is at capacity (or not online); nothing was changed",
+    ))
+}
+
+impl From<shared::app::center::CenterOpError> for ApiError {
+    /// The engine's refusals: 404 for what does not exist, 409 for a lost race, a refused move
+    /// or a full agent.
+    fn from(error: shared::app::center::CenterOpError) -> Self {
+        use shared::app::center::CenterOpError;
+        match error {
+            CenterOpError::ConversationNotFound => Problem::not_found("no such conversation").into(),
+            CenterOpError::QueueNotFound => Problem::bad_request("queue: no such queue").into(),
+            CenterOpError::AgentNotFound => Problem::bad_request("assignee is not an active user of this tenant").into(),
+            CenterOpError::AgentUnavailable => agent_unavailable(),
+            CenterOpError::IllegalTransition { from, to } => {
+                UpdateConversationError::IllegalTransition { from, to }.into()
+            }
+            CenterOpError::VersionConflict { expected, actual } => {
+                UpdateConversationError::VersionConflict { expected, actual }.into()
+            }
+            CenterOpError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<shared::domain::center::CenterError> for ApiError {
+    /// 404 for an unknown queue, 409 for a taken name or a stale version.
+    fn from(error: shared::domain::center::CenterError) -> Self {
+        use shared::domain::center::CenterError;
+        match error {
+            CenterError::QueueNotFound => Problem::not_found("no such queue").into(),
+            CenterError::QueueNameTaken => ApiError(Problem::new(
+                StatusCode::CONFLICT,
+                "queue-name-taken",
+                "Queue name taken",
+                "another queue of this tenant has this name",
+            )),
+            CenterError::Conflict => ApiError(Problem::new(
+                StatusCode::CONFLICT,
+                "version-conflict",
+                "Version conflict",
+                "the record changed meanwhile; read it again and retry",
+            )),
+            CenterError::Unknown(e) => internal(&e),
+        }
     }
 }

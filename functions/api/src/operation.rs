@@ -124,6 +124,10 @@ impl Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     OpenApi,
+    SetPresence,
+    ListAgents,
+    SetCapacity,
+    TakeNext,
     Login,
     Refresh,
     Logout,

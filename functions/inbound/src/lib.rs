@@ -19,6 +19,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use shared::adapters::documents::{DocAuditLog, DocRateLimiter, DocTemplates};
 use shared::adapters::graph::GraphClient;
+use shared::app::center::{self, CenterPorts};
 use shared::app::outbound::OutboundPorts;
 use shared::app::secrets::{open_tenant_secret, OpenSecretError};
 use shared::app::trail::{self, Job, SystemAction};
@@ -112,6 +113,14 @@ pub struct Deps<A: Adapters> {
     pub limiter: A::Limiter,
     /// The audit trail: consent changes the person made, under the `system` actor `inbound` (P18).
     pub audit: A::Audit,
+    /// Agents' presence and loads (a reopened conversation goes back to its agent).
+    pub agents: A::Agents,
+    /// Queues (a reopened conversation waits in its queue).
+    pub queues: A::Queues,
+    /// Users (a queue's members).
+    pub directory: A::Directory,
+    /// The contact center's event log.
+    pub events: A::Events,
 }
 
 impl Deps<Aws> {
@@ -144,6 +153,19 @@ impl Deps<Aws> {
 }
 
 impl<A: Adapters> Deps<A> {
+    /// The ports of the contact center's engine (reopening, events).
+    #[must_use]
+    pub fn center_ports(&self) -> CenterPorts<'_, A> {
+        CenterPorts {
+            conversations: &self.conversations,
+            agents: &self.agents,
+            queues: &self.queues,
+            directory: &self.directory,
+            events: &self.events,
+            clock: &self.clock,
+        }
+    }
+
     /// The ports [`shared::app::outbound::submit`] uses: a reply is checked, stored and queued
     /// exactly as a message sent through the API.
     #[must_use]
@@ -353,6 +375,7 @@ async fn on_message<A: Adapters>(
     let stored =
         deps.ingest.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(kind = %message.kind, ?stored, "Inbound message");
+    contact_center(deps, tenant, &profile, &wamid, sent_at, stored).await?;
 
     let keyword = matches!(message.kind.as_str(), "text" | "button" | "interactive")
         .then(|| message.text_body())
@@ -380,6 +403,54 @@ async fn on_message<A: Adapters>(
         tracing::info!(?kind, ?recorded, "Consent keyword");
         audit_consent(deps, tenant, &profile, kind, "source=keyword", recorded).await?;
     }
+    Ok(())
+}
+
+/// The contact center's side of a customer message: its events for analytics, and a resolved
+/// conversation reopening (or a snoozed one waking) on a new message — not on a redelivery of
+/// one already stored, which may be older than the resolution. The events are logged once by id.
+async fn contact_center<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    profile: &ContactProfile,
+    wamid: &Wamid,
+    sent_at: Timestamp,
+    stored: Stored,
+) -> Result<(), RecordError> {
+    let Some(key) = profile.keys().into_iter().next() else { return Ok(()) };
+    let Some(contact) = deps.contacts.contact_id_of(tenant, &key).await.map_err(inbox_failure)? else {
+        return Ok(());
+    };
+    let Some(conversation_id) =
+        deps.contacts.contact(tenant, &contact).await.map_err(inbox_failure)?.and_then(|c| c.conversation_id)
+    else {
+        return Ok(());
+    };
+    let Some(conversation) =
+        deps.conversations.conversation(tenant, &conversation_id).await.map_err(inbox_failure)?
+    else {
+        return Ok(());
+    };
+    let ports = deps.center_ports();
+    let conversation = if stored == Stored::Created {
+        match center::customer_wrote(&ports, tenant, &conversation).await {
+            Ok(now) => now,
+            // Changed at the same moment, or a store failed: the redelivery sees the new state.
+            Err(error @ (center::CenterOpError::VersionConflict { .. } | center::CenterOpError::Unknown(_))) => {
+                return Err(RecordError::Retryable(format!("contact center: {error}")));
+            }
+            Err(other) => {
+                tracing::info!(error = %other, "Contact center left the conversation as it was");
+                conversation
+            }
+        }
+    } else {
+        conversation
+    };
+    // Version 0: nobody changed it yet, so this may be its first message ("opened" is logged
+    // once per conversation whatever the number of tries).
+    let opened = conversation.version == 0;
+    center::customer_message(&ports, tenant, &conversation, wamid.as_str(), opened, sent_at).await;
     Ok(())
 }
 

@@ -221,6 +221,13 @@ impl QueueId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// True for an id [`QueueId::generate`] made (`q_<ulid>`), false for an older, freely
+    /// chosen queue name.
+    #[must_use]
+    pub fn is_generated(&self) -> bool {
+        self.0.strip_prefix("q_").is_some_and(|ulid| ulid.len() == 26 && ulid.chars().all(|c| c.is_ascii_alphanumeric()))
+    }
 }
 
 impl schemars::JsonSchema for QueueId {

@@ -12,8 +12,9 @@ use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::crm::{Activity, RecordStore as _};
+use shared::app::center;
 use shared::domain::inbox::{
-    ContactStore, ConversationFilter, ConversationPatch, ConversationState, ConversationStore,
+    ContactStore, ConversationFilter, ConversationState, ConversationStore,
     ConversationView,
 };
 use shared::domain::tenant::Role;
@@ -242,6 +243,10 @@ pub struct UpdateConversationBody {
     /// conversation is still at it. Without either, the version just read.
     #[serde(default)]
     pub version: Option<u64>,
+    /// Snooze until this time (epoch ms, in the future): the conversation waits on the customer
+    /// (`pending`) and wakes when they write. Null clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub snoozed_until: Option<Option<i64>>,
 }
 
 /// The version an `If-Match` header names (`3`, `"3"` or `W/"3"`), if any.
@@ -303,10 +308,25 @@ pub async fn update_conversation<A: Adapters>(
             queue.as_deref().map(|q| QueueId::parse(q.trim()).map_err(|e| bad_field("queue", &e))).transpose()
         })
         .transpose()?;
-    let patch = ConversationPatch { state, assignee: body.assignee.clone(), queue, expected_version };
+    if body.snoozed_until.flatten().is_some_and(|until| until <= deps.clock.now().as_millis()) {
+        return Err(Problem::bad_request("snoozed_until must be in the future").into());
+    }
+    // An agent opening a conversation that waits in their queue takes it (a claim).
+    let assignee = match (&body.assignee, principal.agent_scope(), state) {
+        (None, Some(scope), Some(ConversationState::Open)) if current.state == ConversationState::Queued => {
+            scope.user.map(Some)
+        }
+        (assignee, _, _) => assignee.clone(),
+    };
+    let change = center::Change {
+        state,
+        assignee,
+        queue,
+        snoozed_until: body.snoozed_until,
+        expected_version,
+    };
     let now = deps.clock.now();
-    let updated =
-        deps.conversations.update_conversation(&principal.tenant_id, &current.id, &patch, now).await?;
+    let updated = center::apply(&deps.center_ports(), &principal.tenant_id, &current, &change).await?;
     let mut fields = Vec::new();
     if body.state.is_some() {
         fields.push("state");
@@ -316,6 +336,9 @@ pub async fn update_conversation<A: Adapters>(
     }
     if body.queue.is_some() {
         fields.push("queue");
+    }
+    if body.snoozed_until.is_some() {
+        fields.push("snoozed_until");
     }
     if let Some(state) = state.filter(|s| *s != current.state) {
         let activity = Activity {

@@ -16,12 +16,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::app::center;
 use shared::app::outbound::{self, Submission, SubmitError};
 use shared::domain::inbox::{ConversationStore, MessageView, OutboundStore};
 use shared::domain::outbound::{OutboundBody, QualityMeter as _};
 use shared::domain::ports::{Claim, IdempotencyRequest, IdempotencyStore};
 use shared::domain::whatsapp::MetaError;
-use shared::domain::{Clock, MessageId};
+use shared::domain::{Clock, MessageId, TenantId, UserId};
 use shared::kernel::digest::hex_sha256;
 use shared::lambda::http::{json_response, Problem};
 
@@ -173,6 +174,9 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             };
             let outcome = outbound::submit(&ports, &submission).await;
             if let Ok(accepted) = &outcome {
+                if let Some(user) = principal.user_id.as_ref().filter(|_| body.kind != "read") {
+                    note_reply(deps, &principal.tenant_id, user, &accepted.id).await;
+                }
                 deps.audit(principal, "message.send", target("message", accepted.id.as_str()), |e| {
                     let entry = e.with_fields([body.kind.as_str()]);
                     match &accepted.contact {
@@ -216,6 +220,25 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             }
             Err(error.into())
         }
+    }
+}
+
+/// A person of the team replied: the contact center's reply events (the first reply of the
+/// conversation's cycle is its first response). A failure is logged: the message is accepted.
+async fn note_reply<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, user: &UserId, id: &MessageId) {
+    let conversation = match deps.outbox.outbound(tenant, id).await {
+        Ok(Some(message)) => message.conversation_id,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "Reply not noted for the contact center");
+            return;
+        }
+    };
+    let at = deps.clock.now();
+    if let Err(error) =
+        center::agent_replied(&deps.center_ports(), tenant, &conversation, Some(user), id.as_str(), at).await
+    {
+        tracing::warn!(error = format!("{error:#}"), "Reply not noted for the contact center");
     }
 }
 

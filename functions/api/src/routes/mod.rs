@@ -3,6 +3,7 @@
 
 pub mod ai;
 pub mod audit;
+pub mod center;
 pub mod contacts;
 pub mod csv;
 pub mod export;
@@ -257,6 +258,18 @@ pub static OPERATIONS: &[Operation] = {
          is still at that version, else 409 (`version-conflict`): of concurrent changes exactly one wins; every change \
          bumps the version.",
         body = BodySpec::Json(schema::<inbox::UpdateConversationBody>), answers = &[ok(schema::<shared::domain::inbox::ConversationView>)]),
+    operation!(Op::SetPresence, "PUT", "/v1/me/presence", "contact center", User,
+        "Set your presence: only `online` agents are assigned conversations; coming online assigns what waits in your queues at once. Logging out sets `offline`.",
+        body = BodySpec::Json(schema::<center::PresenceBody>), answers = &[ok(schema::<shared::domain::center::AgentStatus>)]),
+    operation!(Op::TakeNext, "POST", "/v1/me/conversations/next", "contact center", User,
+        "Take the oldest conversation waiting in your queues (within your capacity): 200 with it, 204 when none waits or you are at capacity.",
+        answers = &[ok(schema::<shared::domain::inbox::ConversationView>), NO_CONTENT]),
+    operation!(Op::ListAgents, "GET", "/v1/agents", "contact center", Tenant(Manager),
+        "Who works: every active user with presence, capacity and load (open conversations), online ones first.",
+        answers = &[ok(schema::<center::AgentList>)]),
+    operation!(Op::SetCapacity, "PUT", "/v1/agents/{user_id}/capacity", "contact center", Tenant(Manager),
+        "Set how many open conversations an agent holds at most (1 to 100; default 10). Raising it assigns what waits at once.",
+        body = BodySpec::Json(schema::<center::CapacityBody>), answers = &[ok(schema::<shared::domain::center::AgentStatus>)]),
     operation!(Op::ConversationMessages, "GET", "/v1/conversations/{conversation_id}/messages", "conversations", Tenant(Agent),
         "A conversation's messages, oldest first.",
         query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::MessageView>>)]),
@@ -392,6 +405,10 @@ pub fn check_access(operation: &Operation, principal: &Principal) -> Result<(), 
 pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     match op {
         Op::OpenApi => Ok(crate::openapi::response(OPERATIONS)),
+        Op::SetPresence => center::set_presence(ctx, deps).await,
+        Op::TakeNext => center::take_next(ctx, deps).await,
+        Op::ListAgents => center::agents(ctx, deps).await,
+        Op::SetCapacity => center::set_capacity(ctx, deps).await,
         Op::Login => identity::login(ctx, deps).await,
         Op::Refresh => identity::refresh(ctx, deps).await,
         Op::Logout => identity::logout(ctx, deps).await,

@@ -1,0 +1,259 @@
+//! The contact center end to end, through the webhook and the API of the running local stack:
+//! routing to a queue, round-robin among online agents, the assignee answering with their own
+//! token, resolution and reopening, the analytics of it, waiting while nobody is online, and
+//! fifty conversations routed at once to five agents. Each test has its own tenant.
+
+use futures::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::api::{access, call, tenant_of, user};
+use crate::ingest::{digits, eventually, post, TestTenant};
+
+/// A queue of the tenant, made through the API: its id.
+async fn queue(admin: &str, name: &str, strategy: &str) -> String {
+    let (status, created) =
+        call(Method::POST, "/v1/queues", Some(admin), Some(json!({"name": name, "strategy": strategy}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].as_str().expect("queue id").to_owned()
+}
+
+/// An agent of `queue`, logged in: their id and access token.
+async fn agent(tenant: &TestTenant, email: &str, queue: &str) -> (String, String) {
+    let (id, tokens) = user(&tenant.api_key, &tenant_of(&tenant.api_key), email, "agent", &[queue]).await;
+    (id, access(&tokens))
+}
+
+async fn presence(token: &str, status: &str) {
+    let (code, body) = call(Method::PUT, "/v1/me/presence", Some(token), Some(json!({"status": status}))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["presence"], status);
+}
+
+/// A customer of the tenant (a new WhatsApp number) writes; the message's webhook fixture with
+/// the customer's number and a message id unique to `n`.
+fn customer_message(tenant: &TestTenant, wa_id: &str, n: u32) -> String {
+    tenant.fixture("text").replace(&tenant.wa_id, wa_id).replace("0001AA==", &format!("{n:04}AA=="))
+}
+
+/// The conversation with `wa_id`, once the inbound pipeline has stored it.
+async fn conversation_of(tenant: &TestTenant, wa_id: &str) -> Value {
+    eventually("the conversation", || async {
+        let (_, page) =
+            call(Method::GET, &format!("/v1/conversations?phone={wa_id}"), Some(&tenant.api_key), None).await;
+        Some(page["items"][0].clone()).filter(|c| c["id"].is_string())
+    })
+    .await
+}
+
+async fn get_conversation(tenant: &TestTenant, id: &str) -> Value {
+    let (status, body) = call(Method::GET, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn route(tenant: &TestTenant, conversation: &str, queue: &str) -> Value {
+    let (status, body) = call(
+        Method::PATCH,
+        &format!("/v1/conversations/{conversation}"),
+        Some(&tenant.api_key),
+        Some(json!({"queue": queue})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn analytics(tenant: &TestTenant, from: i64, query: &str) -> Value {
+    let to = now_ms() + 60_000;
+    let (status, body) = call(
+        Method::GET,
+        &format!("/v1/analytics/conversations?from={from}&to={to}{query}"),
+        Some(&tenant.api_key),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis(),
+    )
+    .expect("millis")
+}
+
+#[tokio::test]
+async fn two_customers_go_round_robin_to_two_online_agents_who_answer_resolve_and_get_it_back() {
+    // Arrange: a queue with two online agents.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let started = now_ms() - 1_000;
+    let sales = queue(&tenant.api_key, "Sales", "round_robin").await;
+    let (first_id, first) = agent(&tenant, "rr-one@example.com", &sales).await;
+    let (second_id, second) = agent(&tenant, "rr-two@example.com", &sales).await;
+    presence(&first, "online").await;
+    presence(&second, "online").await;
+    let customers = [format!("5521{}", digits(9)), format!("5531{}", digits(9))];
+
+    // Act: two new customers write, and each conversation is routed to the queue.
+    let mut assignees = Vec::new();
+    let mut conversations = Vec::new();
+    for wa_id in &customers {
+        assert_eq!(post(&client, &customer_message(&tenant, wa_id, 1)).await, StatusCode::OK);
+        let conversation = conversation_of(&tenant, wa_id).await;
+        let id = conversation["id"].as_str().expect("id").to_owned();
+        let routed = route(&tenant, &id, &sales).await;
+        assert_eq!(routed["queue"], sales.as_str());
+        assignees.push(routed["assignee"].as_str().expect("assigned at once").to_owned());
+        conversations.push(id);
+    }
+
+    // Assert: one each, in turn.
+    assignees.sort();
+    let mut agents = vec![first_id.clone(), second_id.clone()];
+    agents.sort();
+    assert_eq!(assignees, agents, "round-robin gives one conversation to each online agent");
+
+    // Act: the assignee of the first conversation answers with their own token, then resolves.
+    let conversation = get_conversation(&tenant, &conversations[0]).await;
+    assert_eq!(conversation["state"], "open");
+    let assignee = conversation["assignee"].as_str().expect("assignee").to_owned();
+    let token = if assignee == first_id { &first } else { &second };
+    let (status, sent) = call(
+        Method::POST,
+        "/v1/messages",
+        Some(token),
+        Some(json!({"to": customers[0], "type": "text", "text": {"body": "Olá! Posso ajudar."}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    let (status, resolved) = call(
+        Method::PATCH,
+        &format!("/v1/conversations/{}", conversations[0]),
+        Some(token),
+        Some(json!({"state": "resolved"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!(resolved["state"], "resolved");
+
+    // Assert: the analytics of the agent show one first response and one resolution.
+    let figures = eventually("the analytics", || async {
+        let figures = analytics(&tenant, started, &format!("&agent={assignee}")).await;
+        (figures["resolved"] == 1 && !figures["first_response_seconds"]["p50"].is_null()).then_some(figures)
+    })
+    .await;
+    let elapsed = (now_ms() - started) as f64 / 1000.0;
+    let first_response = figures["first_response_seconds"]["p50"].as_f64().expect("seconds");
+    let resolution = figures["resolution_seconds"]["p50"].as_f64().expect("seconds");
+    assert!(first_response >= 0.0 && first_response <= elapsed, "{figures}");
+    assert!(resolution >= first_response && resolution <= elapsed, "{figures}");
+    let tenant_figures = analytics(&tenant, started, "").await;
+    assert_eq!(tenant_figures["conversations"], 2, "{tenant_figures}");
+    assert_eq!(tenant_figures["resolved"], 1, "{tenant_figures}");
+
+    // Act: the customer writes again.
+    assert_eq!(post(&client, &customer_message(&tenant, &customers[0], 2)).await, StatusCode::OK);
+
+    // Assert: reopened, back with the agent who had it (online, with room).
+    let reopened = eventually("the reopening", || async {
+        let now = get_conversation(&tenant, &conversations[0]).await;
+        (now["state"] != "resolved").then_some(now)
+    })
+    .await;
+    assert_eq!(reopened["state"], "open");
+    assert_eq!(reopened["assignee"], assignee.as_str());
+}
+
+#[tokio::test]
+async fn with_nobody_online_a_conversation_waits_and_goes_to_the_first_agent_who_comes_online() {
+    // Arrange: a queue whose only agent is offline.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let support = queue(&tenant.api_key, "Support", "least_busy").await;
+    let (agent_id, token) = agent(&tenant, "waiting@example.com", &support).await;
+    assert_eq!(post(&client, &tenant.fixture("text")).await, StatusCode::OK);
+    let conversation = conversation_of(&tenant, &tenant.wa_id).await;
+    let id = conversation["id"].as_str().expect("id").to_owned();
+
+    // Act: routed while nobody is online.
+    let routed = route(&tenant, &id, &support).await;
+
+    // Assert: it waits in the queue, visible to the queue's agent.
+    assert_eq!(routed["state"], "queued", "{routed}");
+    assert!(routed["assignee"].is_null(), "{routed}");
+    let (status, seen) = call(Method::GET, &format!("/v1/conversations/{id}"), Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "the queue's agent sees what waits: {seen}");
+
+    // Act: the agent comes online.
+    presence(&token, "online").await;
+
+    // Assert: assigned to them at once.
+    let now = get_conversation(&tenant, &id).await;
+    assert_eq!(now["state"], "open", "{now}");
+    assert_eq!(now["assignee"], agent_id.as_str());
+    let (_, agents) = call(Method::GET, "/v1/agents", Some(&tenant.api_key), None).await;
+    let me = agents["items"].as_array().expect("items").iter().find(|a| a["user_id"] == agent_id.as_str()).cloned();
+    assert_eq!(me.expect("listed")["load"], 1, "{agents}");
+}
+
+#[tokio::test]
+async fn fifty_conversations_routed_at_once_to_five_agents_of_capacity_ten_fill_each_agent_exactly() {
+    // Arrange: five online agents of capacity 10, fifty customers with a conversation each.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let queue_id = queue(&tenant.api_key, "Rush", "least_busy").await;
+    let mut agents = Vec::new();
+    for n in 0..5 {
+        let (id, token) = agent(&tenant, &format!("rush-{n}@example.com"), &queue_id).await;
+        let (status, body) = call(
+            Method::PUT,
+            &format!("/v1/agents/{id}/capacity"),
+            Some(&tenant.api_key),
+            Some(json!({"capacity": 10})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        presence(&token, "online").await;
+        agents.push(id);
+    }
+    let customers: Vec<String> = (0..50).map(|n| format!("55{n:02}{}", digits(9))).collect();
+    for batch in customers.chunks(10) {
+        let posts = join_all(batch.iter().map(|wa_id| {
+            let client = client.clone();
+            let body = customer_message(&tenant, wa_id, 1);
+            async move { post(&client, &body).await }
+        }))
+        .await;
+        assert!(posts.iter().all(|s| *s == StatusCode::OK), "{posts:?}");
+    }
+    let mut conversations = Vec::new();
+    for wa_id in &customers {
+        conversations.push(conversation_of(&tenant, wa_id).await["id"].as_str().expect("id").to_owned());
+    }
+
+    // Act: all fifty routed at once.
+    let routed = join_all(conversations.iter().map(|id| {
+        call(Method::PATCH, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), Some(json!({"queue": queue_id})))
+    }))
+    .await;
+
+    // Assert: every routing answered; every conversation has exactly one agent; nobody is over
+    // capacity, and each agent's load is what they hold.
+    assert!(routed.iter().all(|(status, _)| *status == StatusCode::OK), "{routed:?}");
+    let mut held = std::collections::BTreeMap::<String, u32>::new();
+    for id in &conversations {
+        let now = get_conversation(&tenant, id).await;
+        assert_eq!(now["state"], "open", "every conversation assigned: {now}");
+        *held.entry(now["assignee"].as_str().expect("assignee").to_owned()).or_default() += 1;
+    }
+    assert_eq!(held.len(), 5, "{held:?}");
+    assert!(held.values().all(|n| *n == 10), "each agent holds exactly its capacity: {held:?}");
+    let (_, listed) = call(Method::GET, "/v1/agents", Some(&tenant.api_key), None).await;
+    for agent in &agents {
+        let row = listed["items"].as_array().expect("items").iter().find(|a| a["user_id"] == agent.as_str()).cloned();
+        assert_eq!(row.expect("listed")["load"], 10, "{listed}");
+    }
+}
