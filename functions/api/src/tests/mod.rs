@@ -21,6 +21,7 @@ mod exports;
 mod idempotency;
 mod imports;
 mod privacy;
+mod queues;
 mod scope;
 mod sending;
 
@@ -77,6 +78,7 @@ pub(super) fn deps() -> TestDeps {
         import_queue: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
+        queues: shared::adapters::documents::DocQueues::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,
