@@ -273,6 +273,7 @@ async fn create_demo_tenant(
         json!({"page_id": DEMO_PAGE_ID, "page_access_token": page_access_token}),
     )
     .await?;
+    let (queues, agents) = create_demo_contact_center(gateway, &api_key).await?;
     Ok(json!({
         "base_url": format!("http://127.0.0.1:{}", config.port),
         "operator_key": secrets.operator_key,
@@ -284,7 +285,45 @@ async fn create_demo_tenant(
         "display_phone_number": DEMO_DISPLAY_PHONE_NUMBER,
         "waba_id": DEMO_WABA_ID,
         "page_id": DEMO_PAGE_ID,
+        "queues": queues,
+        "agents": agents,
     }))
+}
+
+/// The demo's contact center: business hours at every hour of the week, the queues `Sales` and
+/// `Support`, and two agents with random passwords working both. Returns the queues
+/// (`{id, name}`) and the agents (`{user_id, email, password}`) for `demo.json`.
+async fn create_demo_contact_center(
+    gateway: &Gateway,
+    api_key: &str,
+) -> anyhow::Result<(Vec<Value>, Vec<Value>)> {
+    let tenant = call_api(gateway, Method::GET, "/v1/tenant", api_key, Value::Null).await?;
+    let mut settings = tenant["settings"].clone();
+    let always: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|day| json!({"day": day, "open": "00:00", "close": "24:00"}))
+        .collect();
+    settings["business_hours"] = Value::Array(always);
+    call_api(gateway, Method::PATCH, "/v1/tenant", api_key, json!({"settings": settings})).await?;
+    let mut agents = Vec::new();
+    let mut agent_ids = Vec::new();
+    for n in 1..=2 {
+        let email = format!("agent{n}@demo.local");
+        let password = random_hex(16)?;
+        let body =
+            json!({"email": email, "name": format!("Demo Agent {n}"), "role": "agent", "password": password});
+        let created = call_api(gateway, Method::POST, "/v1/users", api_key, body).await?;
+        let user_id = created["user"]["id"].clone();
+        agent_ids.push(user_id.clone());
+        agents.push(json!({"user_id": user_id, "email": email, "password": password}));
+    }
+    let mut queues = Vec::new();
+    for name in ["Sales", "Support"] {
+        let body = json!({"name": name, "members": agent_ids});
+        let created = call_api(gateway, Method::POST, "/v1/queues", api_key, body).await?;
+        queues.push(json!({"id": created["id"], "name": created["name"]}));
+    }
+    Ok((queues, agents))
 }
 
 async fn shutdown_signal() {

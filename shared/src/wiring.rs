@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::adapters::ai::OpenAiCompatible;
+use crate::adapters::documents::DocQueues;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -16,6 +17,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
+use crate::domain::center::QueueStore;
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -90,6 +92,8 @@ pub trait Adapters: Send + Sync + 'static {
     type LeadAds: LeadSource;
     /// An AI provider.
     type Ai: AiProvider;
+    /// Contact-center queues (departments).
+    type Queues: QueueStore;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -157,6 +161,7 @@ impl Adapters for Aws {
     type Quality = DocQuality<Table>;
     type LeadAds = GraphClient;
     type Ai = OpenAiCompatible;
+    type Queues = DocQueues<Table>;
 }
 
 impl Aws {

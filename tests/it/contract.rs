@@ -74,6 +74,11 @@ async fn limits_on_dynamo() {
 }
 
 #[tokio::test]
+async fn queues_on_dynamo() {
+    contract::queues::all(&shared::adapters::documents::DocQueues::new(table().await)).await;
+}
+
+#[tokio::test]
 async fn vault_on_kms() {
     let aws = crate::support::aws().await;
     let client = aws_sdk_kms::Client::new(&aws);

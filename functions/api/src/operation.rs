@@ -193,6 +193,11 @@ pub enum Op {
     ListTemplates,
     SyncTemplates,
     Quality,
+    ListQueues,
+    CreateQueue,
+    GetQueue,
+    UpdateQueue,
+    DeleteQueue,
 }
 
 /// The API name of a role.

@@ -71,9 +71,14 @@ pub const CLOSURE_GRACE_DAYS: i64 = 90;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
-    /// IANA time zone name (`Europe/Berlin`, `America/Sao_Paulo`, `UTC`).
+    /// IANA time zone name (`Europe/Berlin`, `America/Sao_Paulo`, `UTC`) or a fixed offset from
+    /// UTC (`UTC+05:30`, `UTC-03:00`). Business hours are evaluated ([`TenantSettings::is_open`])
+    /// at `UTC`, a fixed offset or an `Etc/GMT±N` zone; Leadline carries no time-zone database,
+    /// so hours under a region name (`Europe/Berlin`) are evaluated at UTC — use an offset for
+    /// hours that must follow the local clock.
     pub time_zone: String,
-    /// When agents work, in the tenant's time zone.
+    /// When agents work, in the tenant's time zone: any number of intervals per day (at most 21
+    /// in all); a day without one is closed.
     pub business_hours: Vec<BusinessHours>,
     /// Inbound messages that opt the contact out (compared case-insensitively, whole message).
     pub opt_out_keywords: Vec<String>,
@@ -123,9 +128,69 @@ pub struct BusinessHours {
     /// Opening time, `HH:MM` (24 h).
     #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
     pub open: String,
-    /// Closing time, `HH:MM`, after `open`.
-    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    /// Closing time, `HH:MM` after `open`, or `24:00` for the end of the day.
+    #[schemars(regex(pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"))]
     pub close: String,
+}
+
+impl Weekday {
+    /// Monday first.
+    pub const ALL: [Self; 7] = [Self::Mon, Self::Tue, Self::Wed, Self::Thu, Self::Fri, Self::Sat, Self::Sun];
+
+    /// The day of `epoch_day` days after 1970-01-01 (a Thursday).
+    #[must_use]
+    pub fn of_epoch_day(epoch_day: i64) -> Self {
+        // rem_euclid(7) is 0..=6, so the index is always in bounds.
+        Self::ALL[usize::try_from((epoch_day + 3).rem_euclid(7)).unwrap_or(0)]
+    }
+}
+
+/// Minutes after midnight of `HH:MM` (two digits each); `24:00` only as an end of day.
+fn minutes_of(hhmm: &str, end_of_day: bool) -> Option<u32> {
+    if end_of_day && hhmm == "24:00" {
+        return Some(24 * 60);
+    }
+    let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.chars().chain(m.chars()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+impl BusinessHours {
+    /// The interval in minutes after midnight, `[open, close)`; `None` when malformed.
+    #[must_use]
+    pub fn minutes(&self) -> Option<(u32, u32)> {
+        let (open, close) = (minutes_of(&self.open, false)?, minutes_of(&self.close, true)?);
+        (close > open).then_some((open, close))
+    }
+}
+
+/// The offset from UTC, in minutes, of the time zones whose offset is fixed: `UTC` (and its
+/// aliases), `UTC±HH:MM` (up to 14 hours) and `Etc/GMT±N` (POSIX signs: `Etc/GMT+3` is UTC-3).
+#[must_use]
+pub fn fixed_utc_offset_minutes(zone: &str) -> Option<i32> {
+    if matches!(zone, "UTC" | "Etc/UTC" | "Etc/GMT" | "GMT" | "Etc/Universal" | "Etc/Zulu") {
+        return Some(0);
+    }
+    let sign = |c: char| match c {
+        '+' => Some(1),
+        '-' => Some(-1),
+        _ => None,
+    };
+    if let Some(rest) = zone.strip_prefix("UTC") {
+        let mut chars = rest.chars();
+        let direction = sign(chars.next()?)?;
+        let minutes = i32::try_from(minutes_of(chars.as_str(), false)?).ok()?;
+        return (minutes <= 14 * 60).then_some(direction * minutes);
+    }
+    let rest = zone.strip_prefix("Etc/GMT")?;
+    let mut chars = rest.chars();
+    let direction = sign(chars.next()?)?;
+    let hours: i32 = chars.as_str().parse().ok()?;
+    ((0..=14).contains(&hours) && chars.as_str().chars().all(|c| c.is_ascii_digit()))
+        .then_some(-direction * hours * 60)
 }
 
 /// Why tenant settings were refused.
@@ -135,7 +200,7 @@ pub enum InvalidSettings {
     #[error("time_zone must be an IANA time zone name such as Europe/Berlin or UTC")]
     TimeZone,
     /// Bad `HH:MM` or close not after open.
-    #[error("business_hours: open and close are HH:MM with close after open")]
+    #[error("business_hours: open and close are HH:MM (close may be 24:00) with close after open, at most 21 intervals")]
     Hours,
     /// Keywords must be 1 to 32 characters, at most 20 of each kind, and not in both lists.
     #[error("keywords must be 1 to 32 characters, at most 20 per list, and no keyword in both lists")]
@@ -148,7 +213,7 @@ impl TenantSettings {
     /// # Errors
     /// [`InvalidSettings`] naming the first problem.
     pub fn validated(mut self) -> Result<Self, InvalidSettings> {
-        let zone_ok = self.time_zone == "UTC"
+        let zone_ok = fixed_utc_offset_minutes(&self.time_zone).is_some()
             || (self.time_zone.len() <= 64
                 && self.time_zone.contains('/')
                 && self.time_zone.split('/').all(|part| {
@@ -158,16 +223,8 @@ impl TenantSettings {
         if !zone_ok {
             return Err(InvalidSettings::TimeZone);
         }
-        let minutes = |hhmm: &str| -> Option<u32> {
-            let (h, m) = hhmm.split_once(':')?;
-            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-            (hhmm.len() == 5 && h < 24 && m < 60).then_some(h * 60 + m)
-        };
-        for hours in &self.business_hours {
-            match (minutes(&hours.open), minutes(&hours.close)) {
-                (Some(open), Some(close)) if close > open => {}
-                _ => return Err(InvalidSettings::Hours),
-            }
+        if self.business_hours.iter().any(|hours| hours.minutes().is_none()) {
+            return Err(InvalidSettings::Hours);
         }
         if self.business_hours.len() > 21 {
             return Err(InvalidSettings::Hours);
@@ -186,6 +243,40 @@ impl TenantSettings {
             return Err(InvalidSettings::Keywords);
         }
         Ok(self)
+    }
+
+    /// The time zone's offset from UTC in minutes, when it is fixed
+    /// ([`fixed_utc_offset_minutes`]).
+    #[must_use]
+    pub fn utc_offset_minutes(&self) -> Option<i32> {
+        fixed_utc_offset_minutes(&self.time_zone)
+    }
+
+    /// True when `at` falls within the business hours: some interval of its weekday holds its
+    /// local time of day (`open` included, `close` excluded; `24:00` closes at midnight). Local
+    /// time is UTC plus [`TenantSettings::utc_offset_minutes`], or UTC for a region name (see
+    /// `time_zone`). A malformed interval (never stored: settings are validated) opens nothing.
+    #[must_use]
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        let offset = i64::from(self.utc_offset_minutes().unwrap_or(0));
+        let local = at.as_millis().div_euclid(60_000) + offset;
+        let day = Weekday::of_epoch_day(local.div_euclid(24 * 60));
+        // rem_euclid(1440) is 0..1440: it fits.
+        let minute = u32::try_from(local.rem_euclid(24 * 60)).unwrap_or(0);
+        self.business_hours
+            .iter()
+            .filter(|hours| hours.day == day)
+            .filter_map(BusinessHours::minutes)
+            .any(|(open, close)| (open..close).contains(&minute))
+    }
+
+    /// Open at every hour of the week: 00:00 to 24:00 each day.
+    #[must_use]
+    pub fn always_open() -> Vec<BusinessHours> {
+        Weekday::ALL
+            .into_iter()
+            .map(|day| BusinessHours { day, open: "00:00".to_owned(), close: "24:00".to_owned() })
+            .collect()
     }
 }
 
@@ -494,6 +585,109 @@ mod tests {
         }
         .validated()
         .is_ok());
+    }
+
+    fn hours(day: Weekday, open: &str, close: &str) -> BusinessHours {
+        BusinessHours { day, open: open.into(), close: close.into() }
+    }
+
+    /// 2026-12-07 00:00 UTC, a Monday, plus `minutes`.
+    fn monday_plus(minutes: i64) -> Timestamp {
+        Timestamp::from_millis((1_796_601_600 + minutes * 60) * 1000)
+    }
+
+    #[test]
+    fn weekdays_count_from_a_thursday() {
+        assert_eq!(Weekday::of_epoch_day(0), Weekday::Thu);
+        assert_eq!(Weekday::of_epoch_day(-1), Weekday::Wed);
+        assert_eq!(Weekday::of_epoch_day(1_796_601_600 / 86_400), Weekday::Mon);
+    }
+
+    #[test]
+    fn open_within_an_interval_of_the_day_only() {
+        let settings = TenantSettings {
+            business_hours: vec![
+                hours(Weekday::Mon, "09:00", "12:00"),
+                hours(Weekday::Mon, "13:00", "17:30"),
+            ],
+            ..TenantSettings::default()
+        };
+        let open_at = |minutes| settings.is_open(monday_plus(minutes));
+        assert!(!open_at(9 * 60 - 1), "before opening");
+        assert!(open_at(9 * 60), "opening minute included");
+        assert!(!open_at(12 * 60), "closing minute excluded");
+        assert!(open_at(17 * 60 + 29));
+        assert!(!open_at(17 * 60 + 30));
+        assert!(!open_at(24 * 60 + 10 * 60), "Tuesday has no hours");
+    }
+
+    #[test]
+    fn the_whole_week_is_open_with_24_00_closing() {
+        let settings =
+            TenantSettings { business_hours: TenantSettings::always_open(), ..TenantSettings::default() };
+        assert_eq!(settings.clone().validated().map(|s| s.business_hours.len()), Ok(7));
+        for minutes in (0..7 * 24 * 60).step_by(7) {
+            assert!(settings.is_open(monday_plus(minutes)), "{minutes}");
+        }
+        let closed_sunday = TenantSettings {
+            business_hours: TenantSettings::always_open()
+                .into_iter()
+                .filter(|h| h.day != Weekday::Sun)
+                .collect(),
+            ..TenantSettings::default()
+        };
+        assert!(closed_sunday.is_open(monday_plus(6 * 24 * 60 - 1)), "Saturday 23:59");
+        assert!(!closed_sunday.is_open(monday_plus(6 * 24 * 60)), "Sunday 00:00");
+    }
+
+    #[test]
+    fn a_fixed_offset_moves_the_local_clock() {
+        let monday_nine_to_five = vec![hours(Weekday::Mon, "09:00", "17:00")];
+        let sao_paulo = TenantSettings {
+            time_zone: "UTC-03:00".into(),
+            business_hours: monday_nine_to_five.clone(),
+            ..TenantSettings::default()
+        };
+        assert!(sao_paulo.clone().validated().is_ok());
+        assert!(!sao_paulo.is_open(monday_plus(9 * 60)), "06:00 there");
+        assert!(sao_paulo.is_open(monday_plus(12 * 60)), "09:00 there");
+        let kolkata = TenantSettings {
+            time_zone: "UTC+05:30".into(),
+            business_hours: monday_nine_to_five,
+            ..sao_paulo
+        };
+        assert!(kolkata.is_open(monday_plus(3 * 60 + 30)), "09:00 there");
+        assert!(!kolkata.is_open(monday_plus(11 * 60 + 30)), "17:00 there");
+        assert_eq!(fixed_utc_offset_minutes("Etc/GMT+3"), Some(-180), "POSIX signs");
+        assert_eq!(fixed_utc_offset_minutes("Europe/Berlin"), None);
+        for bad in ["UTC+15:00", "UTC+5:30", "UTC05:30", "Etc/GMT+15"] {
+            assert_eq!(fixed_utc_offset_minutes(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_hours_are_refused() {
+        for (open, close) in [
+            ("24:00", "24:00"),
+            ("10:00", "09:00"),
+            ("09:00", "09:00"),
+            ("9:00", "17:00"),
+            ("09:00", "24:01"),
+            ("09:60", "10:00"),
+            ("+9:00", "10:00"),
+            ("09:00", "25:00"),
+        ] {
+            let settings = TenantSettings {
+                business_hours: vec![hours(Weekday::Mon, open, close)],
+                ..TenantSettings::default()
+            };
+            assert_eq!(settings.validated(), Err(InvalidSettings::Hours), "{open}-{close}");
+        }
+        let too_many = TenantSettings {
+            business_hours: (0..22).map(|_| hours(Weekday::Mon, "09:00", "10:00")).collect(),
+            ..TenantSettings::default()
+        };
+        assert_eq!(too_many.validated(), Err(InvalidSettings::Hours));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use super::*;
+use crate::adapters::documents::DocQueues;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -43,6 +44,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Quality = DocQuality<MemoryDocs>;
     type LeadAds = MemoryLeadAds;
     type Ai = MemoryAi;
+    type Queues = DocQueues<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

@@ -13,6 +13,7 @@ pub mod leadads;
 pub mod leads;
 pub mod messages;
 pub mod privacy;
+pub mod queues;
 pub mod settings;
 pub mod templates;
 pub mod tenants;
@@ -332,6 +333,20 @@ pub static OPERATIONS: &[Operation] = {
         body = BodySpec::Json(schema::<privacy::RequestErasure>), answers = &[Answer { status: 202, schema: Some(schema::<privacy::ErasureView>), csv: false }]),
     operation!(Op::GetErasure, "GET", "/v1/privacy/erasure/{erasure_id}", "privacy", Tenant(Admin), "An erasure request and its receipt.",
         answers = &[ok(schema::<privacy::ErasureView>)]),
+    // Contact center
+    operation!(Op::ListQueues, "GET", "/v1/queues", "contact-center", Tenant(Agent),
+        "The tenant's queues (departments) by name, each with its members (the users whose queues name it).",
+        answers = &[ok(schema::<queues::QueueList>)]),
+    operation!(Op::CreateQueue, "POST", "/v1/queues", "contact-center", Tenant(Admin),
+        "Create a queue: a name unique within the tenant (case-insensitively; 409 queue-name-taken), a strategy (round_robin or least_busy), a first-response target and its members (user ids; 400 names unknown ones, nothing written).",
+        body = BodySpec::Json(schema::<queues::CreateQueueBody>), answers = &[created(schema::<queues::QueueView>)]),
+    operation!(Op::GetQueue, "GET", "/v1/queues/{queue_id}", "contact-center", Tenant(Agent), "One queue and its members.",
+        answers = &[ok(schema::<queues::QueueView>)]),
+    operation!(Op::UpdateQueue, "PATCH", "/v1/queues/{queue_id}", "contact-center", Tenant(Admin),
+        "Rename or configure a queue, or replace its members (null clears the first-response target); with `version`, 409 version-conflict unless the queue is still at it.",
+        body = BodySpec::Json(schema::<queues::UpdateQueueBody>), answers = &[ok(schema::<queues::QueueView>)]),
+    operation!(Op::DeleteQueue, "DELETE", "/v1/queues/{queue_id}", "contact-center", Tenant(Admin),
+        "Delete a queue; its members stop working it.", answers = &[NO_CONTENT]),
     ]
 };
 
@@ -474,6 +489,11 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::ListTemplates => templates::list(ctx, deps).await,
         Op::SyncTemplates => templates::sync(ctx, deps).await,
         Op::Quality => messages::quality(ctx, deps).await,
+        Op::ListQueues => queues::list(ctx, deps).await,
+        Op::CreateQueue => queues::create(ctx, deps).await,
+        Op::GetQueue => queues::get(ctx, deps).await,
+        Op::UpdateQueue => queues::update(ctx, deps).await,
+        Op::DeleteQueue => queues::delete(ctx, deps).await,
     }
 }
 

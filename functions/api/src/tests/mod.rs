@@ -1,6 +1,7 @@
 //! Handler tests without the runtime: every route through `handle`, on in-memory adapters.
 use lambda_http::http::Request as HttpRequest;
 use lambda_http::RequestExt as _;
+use shared::adapters::documents::DocQueues;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -21,6 +22,7 @@ mod exports;
 mod idempotency;
 mod imports;
 mod privacy;
+mod queues;
 mod scope;
 mod sending;
 
@@ -77,6 +79,7 @@ pub(super) fn deps() -> TestDeps {
         import_queue: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
+        queues: DocQueues::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,

@@ -1,5 +1,5 @@
 //! Document repositories: users, sessions, login counters, audit entries, contact records and
-//! activities, request counters. Each is stored as one item holding its JSON (`doc`), with the
+//! activities, request counters, contact-center queues. Each is stored as one item holding its JSON (`doc`), with the
 //! key from [`keys`] and a version for optimistic updates.
 //!
 //! The repositories are written once, over the small [`DocTable`] interface, which DynamoDB's
@@ -38,12 +38,14 @@ mod audit;
 mod directory;
 mod imports;
 mod limits;
+mod queues;
 mod records;
 mod sending;
 pub use audit::DocAuditLog;
 pub use directory::DocDirectory;
 pub use imports::DocImports;
 pub use limits::DocRateLimiter;
+pub use queues::DocQueues;
 pub use records::DocRecords;
 pub use sending::{DocQuality, DocTemplates};
 

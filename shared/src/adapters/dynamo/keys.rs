@@ -12,8 +12,8 @@
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
-    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, RecordId, SessionId,
-    SuggestionId, TenantId, Timestamp, UserId, Wamid,
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, QueueId, RecordId,
+    SessionId, SuggestionId, TenantId, Timestamp, UserId, Wamid,
 };
 use crate::kernel::digest::hex_sha256;
 
@@ -729,6 +729,22 @@ pub fn import_chunk_counted(tenant: &TenantId, id: &ImportId, chunk: u32) -> Key
 #[must_use]
 pub fn import_active(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "IMPORTACTIVE".to_owned() }
+}
+
+/// A contact-center queue (department).
+#[must_use]
+pub fn queue(tenant: &TenantId, id: &QueueId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{QUEUE_PREFIX}{id}") }
+}
+
+/// Sort-key prefix of queues.
+pub const QUEUE_PREFIX: &str = "QUEUE#";
+
+/// A queue's name, claimed within the tenant (uniqueness): trimmed and lower-cased, so names
+/// differing only in case or surrounding spaces are the same name; hashed, as user emails are.
+#[must_use]
+pub fn queue_name(tenant: &TenantId, name: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("QUEUENAME#{}", hex_sha256(&name.trim().to_lowercase())) }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod privacy;
 pub mod purges;
 pub mod queue;
+pub mod queues;
 pub mod suggestions;
 pub mod tenants;
 pub mod vault;
@@ -162,6 +163,12 @@ mod tests {
     async fn limits_on_the_fake() {
         let limiter = crate::adapters::documents::DocRateLimiter::new(crate::testing::MemoryDocs::default());
         super::limits::all(&limiter).await;
+    }
+
+    #[tokio::test]
+    async fn queues_on_the_fake() {
+        let queues = crate::adapters::documents::DocQueues::new(crate::testing::MemoryDocs::default());
+        super::queues::all(&queues).await;
     }
 
     #[tokio::test]
