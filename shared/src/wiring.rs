@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::adapters::ai::OpenAiCompatible;
+use crate::adapters::documents::DocEventLog;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -16,6 +17,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
+use crate::domain::center::EventLog;
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -90,6 +92,8 @@ pub trait Adapters: Send + Sync + 'static {
     type LeadAds: LeadSource;
     /// An AI provider.
     type Ai: AiProvider;
+    /// The contact center's event log and its hourly aggregates (P42, P52).
+    type Events: EventLog;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -157,6 +161,7 @@ impl Adapters for Aws {
     type Quality = DocQuality<Table>;
     type LeadAds = GraphClient;
     type Ai = OpenAiCompatible;
+    type Events = DocEventLog<Table>;
 }
 
 impl Aws {

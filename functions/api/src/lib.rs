@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
+use shared::adapters::documents::DocEventLog;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -166,6 +167,8 @@ pub struct Deps<A: Adapters> {
     pub lead_ads: A::LeadAds,
     /// Sending quality counters.
     pub quality: A::Quality,
+    /// The contact center's event log and its hourly aggregates (analytics).
+    pub events: A::Events,
 }
 
 impl Deps<Aws> {
@@ -203,6 +206,7 @@ impl Deps<Aws> {
             import_queue: aws.queue(&config.import_queue_url),
             idempotency: stores.idempotency(),
             templates: DocTemplates::new(table.clone()),
+            events: DocEventLog::new(table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,

@@ -189,6 +189,7 @@ pub enum Op {
     ListTemplates,
     SyncTemplates,
     Quality,
+    ConversationAnalytics,
 }
 
 /// The API name of a role.

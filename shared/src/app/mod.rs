@@ -4,6 +4,7 @@
 //! maps them to problems in `functions/api/src/errors.rs`, the queue consumers to batch
 //! failures.
 
+pub mod analytics;
 pub mod import;
 pub mod integrations;
 pub mod outbound;

@@ -43,6 +43,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Quality = DocQuality<MemoryDocs>;
     type LeadAds = MemoryLeadAds;
     type Ai = MemoryAi;
+    type Events = crate::adapters::documents::DocEventLog<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

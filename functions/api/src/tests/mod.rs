@@ -17,6 +17,7 @@ use shared::testing::{
 use super::*;
 
 mod abuse;
+mod analytics;
 mod exports;
 mod idempotency;
 mod imports;
@@ -77,6 +78,7 @@ pub(super) fn deps() -> TestDeps {
         import_queue: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
+        events: DocEventLog::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,

@@ -36,12 +36,14 @@ use crate::kernel::Page;
 
 mod audit;
 mod directory;
+mod events;
 mod imports;
 mod limits;
 mod records;
 mod sending;
 pub use audit::DocAuditLog;
 pub use directory::DocDirectory;
+pub use events::DocEventLog;
 pub use imports::DocImports;
 pub use limits::DocRateLimiter;
 pub use records::DocRecords;

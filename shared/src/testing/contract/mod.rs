@@ -10,6 +10,7 @@
 pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
+pub mod events;
 pub mod idempotency;
 pub mod ingest;
 pub mod leads;
@@ -162,6 +163,12 @@ mod tests {
     async fn limits_on_the_fake() {
         let limiter = crate::adapters::documents::DocRateLimiter::new(crate::testing::MemoryDocs::default());
         super::limits::all(&limiter).await;
+    }
+
+    #[tokio::test]
+    async fn events_on_the_fake() {
+        let log = crate::adapters::documents::DocEventLog::new(crate::testing::MemoryDocs::default());
+        super::events::all(&log).await;
     }
 
     #[tokio::test]
