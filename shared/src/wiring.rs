@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::adapters::ai::OpenAiCompatible;
 use crate::adapters::documents::DocQueues;
+use crate::adapters::documents::DocEventLog;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -18,6 +19,7 @@ use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
 use crate::domain::center::QueueStore;
+use crate::domain::center::EventLog;
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -94,6 +96,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Ai: AiProvider;
     /// Contact-center queues (departments).
     type Queues: QueueStore;
+    /// The contact center's event log and its hourly aggregates (P42, P52).
+    type Events: EventLog;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -162,6 +166,7 @@ impl Adapters for Aws {
     type LeadAds = GraphClient;
     type Ai = OpenAiCompatible;
     type Queues = DocQueues<Table>;
+    type Events = DocEventLog<Table>;
 }
 
 impl Aws {

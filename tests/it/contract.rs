@@ -79,6 +79,11 @@ async fn queues_on_dynamo() {
 }
 
 #[tokio::test]
+async fn events_on_dynamo() {
+    contract::events::all(&shared::adapters::documents::DocEventLog::new(table().await)).await;
+}
+
+#[tokio::test]
 async fn vault_on_kms() {
     let aws = crate::support::aws().await;
     let client = aws_sdk_kms::Client::new(&aws);

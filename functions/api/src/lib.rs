@@ -23,6 +23,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
 use shared::adapters::documents::DocQueues;
+use shared::adapters::documents::DocEventLog;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -169,6 +170,8 @@ pub struct Deps<A: Adapters> {
     pub quality: A::Quality,
     /// Contact-center queues.
     pub queues: A::Queues,
+    /// The contact center's event log and its hourly aggregates (analytics).
+    pub events: A::Events,
 }
 
 impl Deps<Aws> {
@@ -207,6 +210,7 @@ impl Deps<Aws> {
             idempotency: stores.idempotency(),
             templates: DocTemplates::new(table.clone()),
             queues: DocQueues::new(table.clone()),
+            events: DocEventLog::new(table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,

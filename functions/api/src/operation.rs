@@ -198,6 +198,7 @@ pub enum Op {
     GetQueue,
     UpdateQueue,
     DeleteQueue,
+    ConversationAnalytics,
 }
 
 /// The API name of a role.

@@ -21,8 +21,10 @@
 //!   the queued conversations' outbound messages still `unknown` a full settle deadline after
 //!   their send's answer was lost ([`settle`]): reconciliation, never a second send.
 //!
-//! Still to come: closed tenants (P53), Meta disconnects (P54), deleted agents (P55),
-//! analytics anonymization (P52).
+//! Every task that deletes conversations (expiry, erasure, Meta purge) first removes their ids
+//! from the contact center's event log (P52, `EventLog::anonymize`).
+//!
+//! Still to come: closed tenants (P53), Meta disconnects (P54), deleted agents (P55).
 
 pub mod deadlines;
 mod disconnect;
@@ -34,9 +36,10 @@ use std::time::{Duration, SystemTime};
 use entries::{system, target};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
-use shared::adapters::documents::DocAuditLog;
+use shared::adapters::documents::{DocAuditLog, DocEventLog};
 use shared::app::trail::{self, Job};
 use shared::config::{ConfigError, Env};
+use shared::domain::center::EventLog as _;
 use shared::domain::inbox::{
     epoch_day, ConversationFilter, ConversationStore, Expiry, LeadFilter, LeadStore, LifecycleStore,
 };
@@ -104,6 +107,8 @@ pub struct Deps<A: Adapters> {
     pub clock: A::Clock,
     /// The audit trail: what the run deleted, under the `system` actor `retention` (P18).
     pub audit: A::Audit,
+    /// The contact center's event log: a conversation's events lose its id when it goes (P52).
+    pub events: A::Events,
 }
 
 impl Deps<Aws> {
@@ -124,6 +129,7 @@ impl Deps<Aws> {
             connections: stores.tenants(),
             clock: aws.clock(),
             audit: DocAuditLog::new(stores.table()),
+            events: DocEventLog::new(stores.table()),
             config,
         }
     }
@@ -440,6 +446,12 @@ async fn expire<A: Adapters>(
         Expiry::Partial(counts) => Step::Again(counts.total()),
         // Nothing deleted: an erasure got there first.
         Expiry::Deleted(counts) => {
+            // P52: its events keep no trace of it (idempotent: a failure here fails the step,
+            // the entry stays queued, and the next run comes back to a `Deleted` conversation).
+            deps.events
+                .anonymize(tenant, conversation)
+                .await
+                .map_err(|e| failed("anonymizing a conversation's events", &e))?;
             if counts.total() > 0 {
                 let what = system(
                     "conversation.expire",
@@ -558,6 +570,11 @@ async fn purge_conversations<A: Adapters>(
             .await
             .map_err(|e| failed("listing conversations", &e))?;
         for conversation in page.items.iter().filter(|c| c.started_at <= purge.disconnected_at.as_millis()) {
+            // P52: before it goes (a failure leaves it listed for the next run).
+            deps.events
+                .anonymize(&purge.tenant, &conversation.id)
+                .await
+                .map_err(|e| failed("anonymizing a conversation's events", &e))?;
             loop {
                 if deadline.passed() {
                     return Ok(false);
@@ -707,6 +724,11 @@ async fn erasure_requests<A: Adapters>(
             };
             let mut deleted = request.progress.clone();
             for contact in &request.contacts {
+                // P52: the contact center's events lose the ids of the conversations about to
+                // go (before they go, so that a retry still finds them).
+                shared::app::analytics::anonymize_contact(&deps.conversations, &deps.events, tenant, contact)
+                    .await
+                    .map_err(|e| failed("anonymizing a contact's conversation events", &e))?;
                 loop {
                     if deadline.passed() {
                         deps.erasures

@@ -31,6 +31,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
         connections: tenant_store.clone(),
         clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
         audit: DocAuditLog::new(MemoryDocs::default()),
+        events: DocEventLog::new(MemoryDocs::default()),
     }
 }
 
@@ -217,4 +218,69 @@ async fn another_job_is_refused() {
     let mut event = event(Duration::from_secs(60));
     event.payload.job = Some("backup".into());
     assert!(matches!(handle(event, &deps()).await, Err(RunError::UnknownJob(_))));
+}
+
+#[tokio::test]
+async fn an_erasure_first_removes_the_conversations_ids_from_the_event_log() {
+    // Arrange: a person's conversation with two contact center events.
+    use shared::domain::center::{CenterEvent, EventKind, EventLog as _};
+    let deps = deps();
+    let tenant = TenantId::parse("tn_events").expect("valid");
+    let phone = PhoneNumber::parse("5511988886666").expect("valid");
+    let profile = ContactProfile { phone: Some(phone.clone()), ..ContactProfile::default() };
+    let wamid = Wamid::parse("wamid.E1").expect("valid");
+    let message = NewInboundMessage {
+        wamid: &wamid,
+        from: &profile,
+        sent_at: Timestamp::from_secs(1),
+        kind: "text",
+        raw: "{}",
+        retention: RetentionSettings::default(),
+    };
+    inbox(&deps).store_inbound_message(&tenant, &message, Timestamp::from_secs(1)).await.expect("stored");
+    let contact = inbox(&deps)
+        .contact_id_of(&tenant, &ContactKey::Phone(phone))
+        .await
+        .expect("read")
+        .expect("the contact exists");
+    let every = ConversationFilter::default();
+    let page =
+        deps.conversations.conversations(&tenant, Some(&contact), &every, None, 10).await.expect("listed");
+    let conversation = page.items[0].id.clone();
+    // The log keeps events a year from their time: recent ones.
+    let at = shared::domain::SystemClock.now().as_millis();
+    for kind in [EventKind::Opened, EventKind::Received] {
+        let event = CenterEvent {
+            id: format!("{conversation}:{kind:?}"),
+            kind,
+            conversation_id: Some(conversation.clone()),
+            at,
+            queue: None,
+            agent: None,
+            duration_ms: None,
+            target_ms: None,
+        };
+        deps.events.record(&tenant, &event).await.expect("recorded");
+    }
+    let request = ErasureRequest {
+        id: ErasureId::generate(Timestamp::from_secs(5)).expect("random"),
+        contacts: vec![contact],
+        status: ErasureStatus::Pending,
+        requested_at: Timestamp::from_secs(5),
+        progress: ErasureCounts::default(),
+        receipt: None,
+    };
+    deps.erasures.request_erasure(&tenant, &request).await.expect("requested");
+
+    // Act
+    let run = handle(event(Duration::from_secs(60)), &deps).await.expect("run");
+
+    // Assert
+    assert!(run.complete);
+    let events = deps.events.events(&tenant, (at, at + 1), None, 10).await.expect("listed");
+    assert_eq!(events.items.len(), 2, "kept for the figures");
+    assert!(events
+        .items
+        .iter()
+        .all(|e| e.conversation_id.is_none() && !e.id.contains(conversation.as_str())));
 }

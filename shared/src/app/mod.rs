@@ -5,6 +5,7 @@
 //! failures.
 
 pub mod center;
+pub mod analytics;
 pub mod import;
 pub mod integrations;
 pub mod outbound;

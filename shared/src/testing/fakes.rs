@@ -45,6 +45,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type LeadAds = MemoryLeadAds;
     type Ai = MemoryAi;
     type Queues = DocQueues<MemoryDocs>;
+    type Events = crate::adapters::documents::DocEventLog<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

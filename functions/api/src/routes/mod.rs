@@ -2,6 +2,7 @@
 //! the OpenAPI document all read it.
 
 pub mod ai;
+pub mod analytics;
 pub mod audit;
 pub mod center;
 pub mod contacts;
@@ -347,6 +348,14 @@ pub static OPERATIONS: &[Operation] = {
         body = BodySpec::Json(schema::<queues::UpdateQueueBody>), answers = &[ok(schema::<queues::QueueView>)]),
     operation!(Op::DeleteQueue, "DELETE", "/v1/queues/{queue_id}", "contact-center", Tenant(Admin),
         "Delete a queue; its members stop working it.", answers = &[NO_CONTENT]),
+    // Contact center analytics
+    operation!(Op::ConversationAnalytics, "GET", "/v1/analytics/conversations", "analytics", Tenant(Manager),
+        "Contact center figures over [from, to), widened to whole UTC hours (the answer's from/to): conversations (cycles started: opened or reopened; with agent: assigned to the agent; with only queue: routed to the queue), resolved, first_response_seconds (cycle start to first agent reply), resolution_seconds (cycle start to resolution), waiting_seconds (queued to assigned), each {p50, p90} by nearest rank over the exact samples (null without samples), sla_breaches (first replies later than the queue's target), messages_received, agent_replies, by_hour (every hour) and by_day (every UTC day touched). Ranges up to 92 days.",
+        query = &[q("from", "Start, epoch ms (required; floored to the hour).", ParamKind::Millis),
+                  q("to", "End, epoch ms, exclusive (required; raised to the next hour).", ParamKind::Millis),
+                  q("queue", "Only events of this queue.", ParamKind::Text(64)),
+                  q("agent", "Only events of this agent (user id).", ParamKind::Text(64))],
+        answers = &[ok(schema::<analytics::AnalyticsView>)]),
     ]
 };
 
@@ -494,6 +503,7 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::GetQueue => queues::get(ctx, deps).await,
         Op::UpdateQueue => queues::update(ctx, deps).await,
         Op::DeleteQueue => queues::delete(ctx, deps).await,
+        Op::ConversationAnalytics => analytics::conversations(ctx, deps).await,
     }
 }
 

@@ -18,6 +18,7 @@ use shared::testing::{
 use super::*;
 
 mod abuse;
+mod analytics;
 mod exports;
 mod idempotency;
 mod imports;
@@ -80,6 +81,7 @@ pub(super) fn deps() -> TestDeps {
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
         queues: DocQueues::new(docs.clone()),
+        events: DocEventLog::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,

@@ -36,6 +36,7 @@ use crate::kernel::Page;
 
 mod audit;
 mod directory;
+mod events;
 mod imports;
 mod limits;
 mod queues;
@@ -43,6 +44,7 @@ mod records;
 mod sending;
 pub use audit::DocAuditLog;
 pub use directory::DocDirectory;
+pub use events::DocEventLog;
 pub use imports::DocImports;
 pub use limits::DocRateLimiter;
 pub use queues::DocQueues;

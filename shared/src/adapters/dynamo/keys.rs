@@ -17,6 +17,10 @@ use crate::domain::{
 };
 use crate::kernel::digest::hex_sha256;
 
+// The contact center's event log and aggregates (kept apart: this file is long enough).
+mod center;
+pub use center::*;
+
 /// Partition key attribute.
 pub const PK: &str = "PK";
 /// Sort key attribute.

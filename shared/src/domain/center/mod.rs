@@ -13,6 +13,7 @@
 //! - agents' presence, capacity and load are [`AgentStatus`] ([`AgentStore`]);
 //! - the event log and its hourly aggregates are [`EventLog`].
 
+pub mod analytics;
 mod ports;
 
 use serde::{Deserialize, Serialize};
@@ -208,7 +209,10 @@ pub struct CenterEvent {
     pub agent: Option<UserId>,
     /// The measured time: first response, resolution, or waiting (assigned after queued), ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<i64>,
+    pub duration_ms: Option<i64>,    /// The queue's first-response target in force, on FirstReply events, ms: a first reply with
+    /// `duration_ms > target_ms` is an SLA breach ([`analytics`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ms: Option<i64>,
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 
 use std::future::Future;
 
+use super::analytics::{HourFigures, Scope};
 use super::{AgentStatus, CenterEvent, Presence, Queue, Waiting};
-use crate::domain::ids::{QueueId, TenantId, UserId};
+use crate::domain::ids::{ConversationId, QueueId, TenantId, UserId};
 use crate::domain::time::Timestamp;
+use crate::kernel::Page;
 
 /// Errors of the contact center's ports.
 #[derive(Debug, thiserror::Error)]
@@ -136,4 +138,41 @@ pub trait EventLog: Send + Sync {
     /// [`CenterError::Unknown`].
     fn record(&self, tenant: &TenantId, event: &CenterEvent)
         -> impl Future<Output = Result<(), CenterError>> + Send;
+    /// Up to `limit` events with `from <= at < to` (`range`: `(from, to)`, epoch ms), oldest
+    /// first, from after the cursor `after` (the `next` of the previous page). Reads O(events):
+    /// for checks and exports, never for dashboards (those read [`EventLog::hours`]).
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`] (also for a cursor this listing did not produce).
+    fn events(
+        &self,
+        tenant: &TenantId,
+        range: (i64, i64),
+        after: Option<&str>,
+        limit: u16,
+    ) -> impl Future<Output = Result<Page<CenterEvent>, CenterError>> + Send;
+
+    /// The hourly aggregates of `scope` for the hours starting in `[from_hour, to_hour)`
+    /// (`hours`, epoch ms), by hour; hours without events are left out. O(hours) reads.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn hours(
+        &self,
+        tenant: &TenantId,
+        scope: &Scope,
+        hours: (i64, i64),
+    ) -> impl Future<Output = Result<Vec<HourFigures>, CenterError>> + Send;
+
+    /// P52: removes the conversation's id from its events (when its retention ends, or it is
+    /// erased or purged); the aggregates hold no ids and are unchanged. Idempotent. Returns how
+    /// many events it changed.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn anonymize(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<u64, CenterError>> + Send;
 }

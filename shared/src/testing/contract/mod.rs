@@ -10,6 +10,7 @@
 pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
+pub mod events;
 pub mod idempotency;
 pub mod ingest;
 pub mod leads;
@@ -169,6 +170,12 @@ mod tests {
     async fn queues_on_the_fake() {
         let queues = crate::adapters::documents::DocQueues::new(crate::testing::MemoryDocs::default());
         super::queues::all(&queues).await;
+    }
+
+    #[tokio::test]
+    async fn events_on_the_fake() {
+        let log = crate::adapters::documents::DocEventLog::new(crate::testing::MemoryDocs::default());
+        super::events::all(&log).await;
     }
 
     #[tokio::test]

@@ -184,6 +184,15 @@ pub(super) const ERASE_BUDGET: u32 = 500;
 pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let contact = visible_contact(&ctx, deps).await?;
+    // P52: the contact center's events lose the ids of the conversations about to go.
+    shared::app::analytics::anonymize_contact(
+        &deps.conversations,
+        &deps.events,
+        &principal.tenant_id,
+        &contact.id,
+    )
+    .await
+    .map_err(anyhow::Error::new)?;
     let mut total = ErasureCounts::default();
     for _ in 0..ERASE_PASSES {
         let counts = deps.lifecycle.erase_contact(&principal.tenant_id, &contact.id, ERASE_BUDGET).await?;

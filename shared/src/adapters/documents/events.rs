@@ -1,0 +1,293 @@
+//! [`EventLog`] on the document table: the contact center's append-only event log and its
+//! hourly aggregates (P42), anonymised under P52.
+//!
+//! Recording one event is ONE atomic write of:
+//! - the id mark `CEVENTID#<hash>` (precondition absent: a duplicate id, whatever its time,
+//!   cancels the write and is not an error);
+//! - the event itself, time-ordered (`CEVENT#<at>#<hash>`), kept [`EVENT_RETENTION_DAYS`];
+//! - when it names a conversation, the link `CEVENTCONV#<conversation>#<hash>` that
+//!   [`EventLog::anonymize`] finds the conversation's events by (one small item per event
+//!   rather than one list per conversation: concurrent events of one conversation never
+//!   contend for it);
+//! - the aggregate of the event's hour in each of its scopes ([`Scope::of_event`]), each at the
+//!   version read (or absent). Many events of one tenant land on the same tenant-hour document:
+//!   a lost race re-reads and retries, with a small jittered backoff, a bounded number of times.
+//!
+//! The aggregates hold counts and the exact durations (ms) of their hour, never an id, and are
+//! kept [`AGGREGATE_RETENTION_DAYS`]; a dashboard reads one query per scope over the hour keys.
+
+use std::time::Duration;
+
+use super::*;
+use crate::domain::center::analytics::{
+    self, HourFigures, Scope, AGGREGATE_RETENTION_DAYS, EVENT_RETENTION_DAYS, HOUR_MS,
+};
+use crate::domain::center::{CenterError, CenterEvent, EventLog};
+use crate::domain::ConversationId;
+use crate::kernel::digest::hex_sha256;
+
+/// Attempts of one `record` before it gives up (each lost race on an aggregate costs one).
+const MAX_ATTEMPTS: u32 = 60;
+/// Store failures (not lost races) one `record` tolerates before it gives up: DynamoDB cancels
+/// a transaction that meets another on the same item (`TransactionConflict`), which the table
+/// reports as a failure, not as a failed precondition.
+const MAX_FAILURES: u32 = 6;
+/// The longest pause between two attempts.
+const MAX_BACKOFF_MS: u64 = 100;
+
+/// [`EventLog`] on a [`DocTable`].
+#[derive(Debug, Clone)]
+pub struct DocEventLog<D> {
+    table: D,
+}
+
+impl<D> DocEventLog<D> {
+    /// The log on `table`.
+    #[must_use]
+    pub fn new(table: D) -> Self {
+        Self { table }
+    }
+}
+
+/// What the link of a conversation's event points at.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventLink {
+    /// The event's sort key.
+    event_sk: String,
+}
+
+/// The short hash an event is keyed by (its id may name the conversation; the key must not).
+fn event_hash(id: &str) -> String {
+    hex_sha256(id)[..32].to_owned()
+}
+
+fn unknown(error: impl Into<anyhow::Error>) -> CenterError {
+    CenterError::Unknown(error.into())
+}
+
+/// A pause of up to `min(2^attempt, MAX_BACKOFF_MS)` ms, uniformly drawn ("full jitter"), so
+/// that the writers of one hot document spread out.
+async fn backoff(attempt: u32) {
+    let ceiling = (1u64 << attempt.min(10)).min(MAX_BACKOFF_MS);
+    let draw = crate::kernel::random::bytes::<2>().map(u16::from_le_bytes).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(u64::from(draw) % (ceiling + 1))).await;
+}
+
+fn days(at: Timestamp, days: u64) -> ExpiresAt {
+    ExpiresAt::after(at, Duration::from_secs(days * 86_400))
+}
+
+impl<D: DocTable> DocEventLog<D> {
+    /// The writes recording `event`, from the aggregates as stored now.
+    async fn writes(&self, tenant: &TenantId, event: &CenterEvent) -> Result<Vec<DocWrite>, CenterError> {
+        let hash = event_hash(&event.id);
+        let at = Timestamp::from_millis(event.at);
+        let event_key = keys::center_event(tenant, event.at, &hash);
+        let kept = Some(days(at, EVENT_RETENTION_DAYS));
+        let mut writes = vec![
+            // First: a failed precondition at index 0 means "already recorded".
+            DocWrite::Put {
+                key: keys::center_event_id(tenant, &hash),
+                entity: "center_event_id",
+                body: "{}".to_owned(),
+                expires_at: kept,
+                precondition: Precondition::Absent,
+            },
+            DocWrite::Put {
+                key: event_key.clone(),
+                entity: "center_event",
+                body: to_json(event)?,
+                expires_at: kept,
+                precondition: Precondition::Absent,
+            },
+        ];
+        if let Some(conversation) = &event.conversation_id {
+            writes.push(DocWrite::Put {
+                key: keys::center_event_link(tenant, conversation, &hash),
+                entity: "center_event_link",
+                body: to_json(&EventLink { event_sk: event_key.sk })?,
+                expires_at: kept,
+                precondition: Precondition::Absent,
+            });
+        }
+        let hour = analytics::hour_of(event.at);
+        let now = self.table.now();
+        for scope in Scope::of_event(event) {
+            let key = keys::center_hour(tenant, &scope, hour);
+            let (mut figures, precondition) = match self.table.get_doc(&key, now).await.map_err(unknown)? {
+                Some(doc) => (from_json::<HourFigures>(&doc)?.value, Precondition::Version(doc.version)),
+                // An expired one TTL has not removed yet is replaced.
+                None => (HourFigures::empty(hour), Precondition::AbsentOrExpired),
+            };
+            figures.add(event);
+            writes.push(DocWrite::Put {
+                key,
+                entity: "center_hour",
+                body: to_json(&figures)?,
+                expires_at: Some(days(Timestamp::from_millis(hour + HOUR_MS), AGGREGATE_RETENTION_DAYS)),
+                precondition,
+            });
+        }
+        Ok(writes)
+    }
+
+    /// Removes the conversation's id from one event and drops its link.
+    async fn anonymize_one(
+        &self,
+        tenant: &TenantId,
+        link: &StoredDoc,
+        now: Timestamp,
+    ) -> Result<bool, CenterError> {
+        let target: EventLink = from_json(link)?.value;
+        let pk = keys::tenant_partition(tenant);
+        let drop_link = DocWrite::Delete {
+            key: Key { pk: pk.clone(), sk: link.sk.clone() },
+            precondition: Precondition::None,
+        };
+        for _ in 0..3 {
+            let event_key = Key { pk: pk.clone(), sk: target.event_sk.clone() };
+            let Some(doc) = self.table.get_doc(&event_key, now).await.map_err(unknown)? else {
+                // Gone already (expired): only the link is left.
+                write_one(&self.table, drop_link, now).await.map_err(unknown)?;
+                return Ok(false);
+            };
+            let versioned = from_json::<CenterEvent>(&doc)?;
+            let mut event = versioned.value;
+            // The id may have been built from the conversation id: it becomes its hash.
+            event.id = event_hash(&event.id);
+            event.conversation_id = None;
+            let writes = vec![
+                DocWrite::Put {
+                    key: event_key,
+                    entity: "center_event",
+                    body: to_json(&event)?,
+                    expires_at: Some(days(Timestamp::from_millis(event.at), EVENT_RETENTION_DAYS)),
+                    precondition: Precondition::Version(versioned.version),
+                },
+                drop_link.clone(),
+            ];
+            match self.table.write_docs(writes, now).await {
+                Ok(()) => return Ok(true),
+                Err(DocWriteError::Conflict { .. }) => {}
+                Err(DocWriteError::Unknown(e)) => return Err(CenterError::Unknown(e)),
+            }
+        }
+        Err(unknown(anyhow::anyhow!("an event kept changing while it was anonymized")))
+    }
+}
+
+impl<D: DocTable> EventLog for DocEventLog<D> {
+    async fn record(&self, tenant: &TenantId, event: &CenterEvent) -> Result<(), CenterError> {
+        let mut failures = 0;
+        for attempt in 0..MAX_ATTEMPTS {
+            let writes = self.writes(tenant, event).await?;
+            match self.table.write_docs(writes, self.table.now()).await {
+                Ok(()) => return Ok(()),
+                // The id mark exists: recorded before (a retry). Nothing changed. (Checked, not
+                // assumed: a store that names the wrong write must not lose an event.)
+                Err(DocWriteError::Conflict { index: 0 })
+                    if self
+                        .table
+                        .get_doc(&keys::center_event_id(tenant, &event_hash(&event.id)), self.table.now())
+                        .await?
+                        .is_some() =>
+                {
+                    return Ok(())
+                }
+                // An aggregate moved since it was read: read again.
+                Err(DocWriteError::Conflict { .. }) => {}
+                Err(DocWriteError::Unknown(e)) => {
+                    failures += 1;
+                    if failures >= MAX_FAILURES {
+                        return Err(CenterError::Unknown(e.context("recording a contact center event")));
+                    }
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(unknown(anyhow::anyhow!("recording a contact center event lost {MAX_ATTEMPTS} races in a row")))
+    }
+
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        (from, to): (i64, i64),
+        after: Option<&str>,
+        limit: u16,
+    ) -> Result<Page<CenterEvent>, CenterError> {
+        let start = match cursor_within(after, keys::CENTER_EVENT_PREFIX) {
+            Some(Err(())) => {
+                return Err(unknown(anyhow::anyhow!("the cursor does not belong to this listing")))
+            }
+            Some(Ok(a)) => a.to_owned(),
+            None => keys::center_events_from(from),
+        };
+        let pk = keys::tenant_partition(tenant);
+        let limit = limit.max(1);
+        let (docs, next) = self
+            .table
+            .query_docs(&pk, keys::CENTER_EVENT_PREFIX, Some(&start), (limit, true), self.table.now())
+            .await
+            .map_err(unknown)?;
+        let mut items = Vec::with_capacity(docs.len());
+        for doc in &docs {
+            if keys::center_event_at(&doc.sk).is_some_and(|at| at >= to) {
+                return Ok(Page { items, next: None });
+            }
+            items.push(from_json::<CenterEvent>(doc)?.value);
+        }
+        Ok(Page { items, next })
+    }
+
+    async fn hours(
+        &self,
+        tenant: &TenantId,
+        scope: &Scope,
+        (from_hour, to_hour): (i64, i64),
+    ) -> Result<Vec<HourFigures>, CenterError> {
+        let pk = keys::tenant_partition(tenant);
+        let prefix = keys::center_hours_prefix(scope);
+        let now = self.table.now();
+        // The exclusive start just before `from_hour`'s key (hour keys are hour boundaries).
+        let mut cursor = (from_hour > 0).then(|| keys::center_hour(tenant, scope, from_hour - 1).sk);
+        let mut out = Vec::new();
+        loop {
+            let (docs, next) = self
+                .table
+                .query_docs(&pk, &prefix, cursor.as_deref(), (100, true), now)
+                .await
+                .map_err(unknown)?;
+            for doc in &docs {
+                let hour: HourFigures = from_json(doc)?.value;
+                if hour.hour >= to_hour {
+                    return Ok(out);
+                }
+                if hour.hour >= from_hour {
+                    out.push(hour);
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn anonymize(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<u64, CenterError> {
+        let pk = keys::tenant_partition(tenant);
+        let prefix = keys::center_event_links_prefix(conversation);
+        let now = self.table.now();
+        let mut changed = 0;
+        loop {
+            // Each pass removes the links it read, so the next starts from the beginning.
+            let (links, next) =
+                self.table.query_docs(&pk, &prefix, None, (100, true), now).await.map_err(unknown)?;
+            for link in &links {
+                changed += u64::from(self.anonymize_one(tenant, link, now).await?);
+            }
+            if next.is_none() || links.is_empty() {
+                return Ok(changed);
+            }
+        }
+    }
+}
