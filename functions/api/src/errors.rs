@@ -117,7 +117,8 @@ impl From<InboxError> for ApiError {
 
 impl From<UpdateConversationError> for ApiError {
     /// 409 with a stable problem type for a refused move (`illegal-transition`, naming both
-    /// states) and for a lost race or stale version (`version-conflict`): clients switch on them.
+    /// states), for a lost race or stale version (`version-conflict`) and for an agent at
+    /// capacity or not online (`agent-unavailable`): clients switch on them.
     fn from(error: UpdateConversationError) -> Self {
         match error {
             UpdateConversationError::NotFound => Problem::not_found("no such conversation").into(),
@@ -136,6 +137,12 @@ impl From<UpdateConversationError> for ApiError {
                     format!("the conversation changed meanwhile{now}; read it again and retry"),
                 ))
             }
+            UpdateConversationError::AgentUnavailable { .. } => ApiError(Problem::new(
+                StatusCode::CONFLICT,
+                "agent-unavailable",
+                "Agent unavailable",
+                error.to_string(),
+            )),
             UpdateConversationError::Unknown(e) => internal(&e),
         }
     }

@@ -303,7 +303,13 @@ pub async fn update_conversation<A: Adapters>(
             queue.as_deref().map(|q| QueueId::parse(q.trim()).map_err(|e| bad_field("queue", &e))).transpose()
         })
         .transpose()?;
-    let patch = ConversationPatch { state, assignee: body.assignee.clone(), queue, expected_version };
+    let patch = ConversationPatch {
+        state,
+        assignee: body.assignee.clone(),
+        queue,
+        expected_version,
+        ..ConversationPatch::default()
+    };
     let now = deps.clock.now();
     let updated =
         deps.conversations.update_conversation(&principal.tenant_id, &current.id, &patch, now).await?;

@@ -12,8 +12,8 @@
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
-    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, RecordId, SessionId,
-    SuggestionId, TenantId, Timestamp, UserId, Wamid,
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, QueueId, RecordId,
+    SessionId, SuggestionId, TenantId, Timestamp, UserId, Wamid,
 };
 use crate::kernel::digest::hex_sha256;
 
@@ -234,6 +234,30 @@ pub mod attr {
     pub const ORIGINS: &str = "origins";
     /// Through what its name came (`whatsapp`, `leadads`, `business`), P54.
     pub const NAME_ORIGIN: &str = "name_origin";
+
+    // The contact center (conversations' cycle fields, agents, waiting entries).
+    /// Since when a conversation waits in its queue, epoch ms.
+    pub const QUEUED_AT: &str = "queued_at";
+    /// When a conversation's current cycle began, epoch ms.
+    pub const CYCLE_STARTED_AT: &str = "cycle_started_at";
+    /// The first agent reply of a conversation's current cycle, epoch ms.
+    pub const FIRST_REPLY_AT: &str = "first_reply_at";
+    /// When a conversation was resolved, epoch ms.
+    pub const RESOLVED_AT: &str = "resolved_at";
+    /// Until when a pending conversation is snoozed, epoch ms.
+    pub const SNOOZED_UNTIL: &str = "snoozed_until";
+    /// An agent's presence (`online`, `away`, `offline`).
+    pub const PRESENCE: &str = "presence";
+    /// When an agent's presence last changed, epoch ms.
+    pub const PRESENCE_AT: &str = "presence_at";
+    /// How many open conversations an agent may hold.
+    pub const CAPACITY: &str = "capacity";
+    /// How many open conversations an agent holds.
+    pub const LOAD: &str = "load";
+    /// When an agent was last assigned a conversation, epoch ms.
+    pub const LAST_ASSIGNED_AT: &str = "last_assigned_at";
+    /// Since when a waiting entry's conversation waits, epoch ms.
+    pub const SINCE: &str = "since";
 }
 
 /// A primary key of the table.
@@ -731,9 +755,50 @@ pub fn import_active(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "IMPORTACTIVE".to_owned() }
 }
 
+/// An agent's presence, capacity and load (the contact center).
+#[must_use]
+pub fn agent(tenant: &TenantId, user: &UserId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{AGENT_PREFIX}{user}") }
+}
+
+/// Sort-key prefix of agents.
+pub const AGENT_PREFIX: &str = "AGENT#";
+
+/// Sort-key prefix of waiting entries.
+pub const WAITING_PREFIX: &str = "WAIT#";
+
+/// Sort-key prefix of the conversations waiting in `queue`, oldest first. A queue id may hold
+/// any printable character (names chosen by tenants): `%` and `#` are escaped, so one queue's
+/// prefix never covers another's entries (`a` and `a#b`).
+#[must_use]
+pub fn waiting_prefix(queue: &QueueId) -> String {
+    let escaped = queue.as_str().replace('%', "%25").replace('#', "%23");
+    format!("{WAITING_PREFIX}{escaped}#")
+}
+
+/// A conversation waiting in `queue` since `since` (epoch ms): `WAIT#<queue>#<13-digit ms>#<id>`.
+#[must_use]
+pub fn waiting(tenant: &TenantId, queue: &QueueId, since: i64, conversation: &ConversationId) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("{}{:013}#{conversation}", waiting_prefix(queue), since.max(0)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_queues_waiting_prefix_never_covers_anothers_entries() {
+        let t = TenantId::parse("tn_1").expect("valid");
+        let c = ConversationId::parse("cv_1").expect("valid");
+        let plain = QueueId::parse("a").expect("valid");
+        let hashed = QueueId::parse("a#b").expect("valid");
+        assert_eq!(waiting(&t, &plain, 5, &c).sk, "WAIT#a#0000000000005#cv_1");
+        assert!(!waiting(&t, &hashed, 5, &c).sk.starts_with(&waiting_prefix(&plain)));
+        assert!(waiting(&t, &hashed, 5, &c).sk.starts_with(&waiting_prefix(&hashed)));
+    }
 
     #[test]
     fn tenant_keys_lead_with_the_tenant() {
