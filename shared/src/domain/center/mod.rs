@@ -224,11 +224,7 @@ mod tests {
         let agent = user();
         for state in ConversationState::ALL {
             let counted = counts_toward_load(state, Some(&agent)).is_some();
-            assert_eq!(
-                counted,
-                matches!(state, ConversationState::Open | ConversationState::Pending),
-                "{state}"
-            );
+            assert_eq!(counted, matches!(state, ConversationState::Open | ConversationState::Pending), "{state}");
             assert!(counts_toward_load(state, None).is_none());
         }
     }
@@ -237,11 +233,7 @@ mod tests {
     fn only_queued_conversations_wait() {
         let queue = QueueId::parse("q_1").unwrap();
         for state in ConversationState::ALL {
-            assert_eq!(
-                waits_in(state, Some(&queue)).is_some(),
-                state == ConversationState::Queued,
-                "{state}"
-            );
+            assert_eq!(waits_in(state, Some(&queue)).is_some(), state == ConversationState::Queued, "{state}");
         }
     }
 

@@ -11,7 +11,17 @@ use crate::domain::inbox::CenterMoves;
 
 /// How many times a read-check-write is tried again when something other than the
 /// conversation's own condition cancelled it (a concurrent transaction on an agent's item).
-const ATTEMPTS: u32 = 6;
+const ATTEMPTS: u32 = 10;
+
+/// A short pause before trying a contended transaction again: growing with the attempt, spread
+/// (by the clock's nanoseconds) so that writers who collided do not collide again in step.
+async fn back_off(attempt: u32) {
+    let spread = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos() % 20))
+        .unwrap_or(0);
+    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt + 1) + spread)).await;
+}
 
 /// Why a conversation's transaction was cancelled, from its cancellation reasons (by index).
 #[derive(Debug)]
@@ -293,7 +303,7 @@ impl DynamoInbox {
                     skip_release = true;
                 }
                 Err(CommitError::Cancelled(Cancelled::Busy)) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt + 1))).await;
+                    back_off(attempt).await;
                 }
                 Err(CommitError::Failed(e)) => return Err(e.context("updating a conversation").into()),
             }
@@ -336,7 +346,7 @@ impl DynamoInbox {
                 Ok(()) => return Ok(()),
                 Err(CommitError::Cancelled(Cancelled::Release)) => skip_release = true,
                 Err(CommitError::Cancelled(_)) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt + 1))).await;
+                    back_off(attempt).await;
                 }
                 Err(CommitError::Failed(e)) => return Err(unknown(e, "deleting a conversation")),
             }
