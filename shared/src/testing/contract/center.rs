@@ -231,7 +231,7 @@ pub async fn queued_conversations_wait_oldest_first_until_taken<S: CenterStore>(
     store.update_conversation(&tenant, &c.id, &enqueue(&sales), at(t + 5)).await.unwrap();
     let left: Vec<_> =
         store.waiting(&tenant, &support, 10).await.unwrap().into_iter().map(|w| w.conversation_id).collect();
-    assert_eq!(left, [a.id.clone()]);
+    assert_eq!(left, std::slice::from_ref(&a.id));
     let in_sales = store.waiting(&tenant, &sales, 10).await.unwrap();
     assert_eq!(in_sales.iter().map(|w| (&w.conversation_id, w.since)).collect::<Vec<_>>(), [(&c.id, t + 5)]);
     assert_eq!(store.conversation(&tenant, &c.id).await.unwrap().unwrap().queued_at, Some(t + 5));
