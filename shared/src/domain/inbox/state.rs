@@ -281,4 +281,86 @@ mod tests {
         assert_eq!(ConversationState::parse("Open"), None);
         assert_eq!(serde_json::to_value(Open).unwrap(), "open");
     }
+
+    fn view(
+        state: ConversationState,
+        assignee: Option<&str>,
+        queue: Option<&str>,
+    ) -> super::ConversationView {
+        super::ConversationView {
+            id: crate::domain::ConversationId::parse("cv_1").unwrap(),
+            contact_id: crate::domain::ContactId::parse("ct_1").unwrap(),
+            state,
+            version: 3,
+            started_at: 1,
+            last_message_at: 1,
+            assignee: assignee.map(|a| super::UserId::parse(a).unwrap()),
+            queue: queue.map(|q| super::QueueId::parse(q).unwrap()),
+            updated_at: 1,
+            queued_at: (state == Queued && queue.is_some()).then_some(5),
+            cycle_started_at: 1,
+            first_reply_at: Some(7),
+            resolved_at: (state == Resolved).then_some(8),
+            snoozed_until: None,
+        }
+    }
+
+    #[test]
+    fn a_transfer_between_agents_releases_one_and_takes_the_other() {
+        let current = view(Open, Some("usr_a"), None);
+        let patch = super::ConversationPatch {
+            assignee: Some(Some(super::UserId::parse("usr_b").unwrap())),
+            ..Default::default()
+        };
+        let next = patch.apply(&current, super::Timestamp::from_millis(10));
+        let moves = super::CenterMoves::between(&current, &next);
+        assert_eq!(moves.release.map(super::UserId::as_str), Some("usr_a"));
+        assert_eq!(moves.take.map(super::UserId::as_str), Some("usr_b"));
+        assert!(moves.reassigned);
+        assert_eq!((moves.leave, moves.enter), (None, None));
+        assert_eq!((next.version, next.updated_at), (4, 10));
+    }
+
+    #[test]
+    fn taking_a_queued_conversation_leaves_its_queue_and_staying_moves_nothing() {
+        let queued = view(Queued, None, Some("support"));
+        let take = super::ConversationPatch {
+            state: Some(Open),
+            assignee: Some(Some(super::UserId::parse("usr_a").unwrap())),
+            ..Default::default()
+        };
+        let taken = take.apply(&queued, super::Timestamp::from_millis(10));
+        let moves = super::CenterMoves::between(&queued, &taken);
+        assert_eq!(taken.queued_at, None);
+        assert_eq!(moves.leave.map(|(q, since)| (q.as_str(), since)), Some(("support", 5)));
+        assert_eq!((moves.enter, moves.release), (None, None));
+        let stay = super::ConversationPatch { state: Some(Queued), ..Default::default() };
+        let stayed = stay.apply(&queued, super::Timestamp::from_millis(10));
+        assert_eq!(stayed.queued_at, Some(5), "still waiting since it was queued");
+        let none = super::CenterMoves::between(&queued, &stayed);
+        assert_eq!((none.take, none.release, none.leave, none.enter), (None, None, None, None));
+    }
+
+    #[test]
+    fn leaving_resolved_starts_a_cycle_and_a_snooze_holds_only_while_pending() {
+        let resolved = view(Resolved, Some("usr_a"), None);
+        let reopen = super::ConversationPatch {
+            state: Some(Open),
+            snoozed_until: Some(Some(99)),
+            ..Default::default()
+        };
+        let reopened = reopen.apply(&resolved, super::Timestamp::from_millis(20));
+        assert_eq!(reopened.cycle_started_at, 20);
+        assert_eq!(
+            (reopened.first_reply_at, reopened.resolved_at, reopened.snoozed_until),
+            (None, None, None)
+        );
+        let moves = super::CenterMoves::between(&resolved, &reopened);
+        assert_eq!(moves.take.map(super::UserId::as_str), Some("usr_a"));
+        assert!(!moves.reassigned, "the same agent again");
+        let snooze = super::ConversationPatch { state: Some(Pending), ..reopen };
+        assert_eq!(snooze.apply(&reopened, super::Timestamp::from_millis(30)).snoozed_until, Some(99));
+        let removal = super::CenterMoves::removal(&reopened);
+        assert_eq!(removal.release.map(super::UserId::as_str), Some("usr_a"));
+    }
 }
