@@ -11,6 +11,14 @@ async fn contacts_on_dynamo() {
     contract::contacts::all(&inbox(&table().await).await).await;
 }
 
+/// The contact center's store on DynamoDB, through the per-item write gate (every item of a
+/// transaction held, as DynamoDB's own transactions isolate them): the concurrency check's
+/// "never assigned twice, never over capacity" is checked honestly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn center_on_dynamo() {
+    contract::center::all(&inbox(&table().await).await).await;
+}
+
 #[tokio::test]
 async fn conversations_on_dynamo() {
     contract::conversations::all(&inbox(&table().await).await).await;

@@ -117,7 +117,8 @@ impl From<InboxError> for ApiError {
 
 impl From<UpdateConversationError> for ApiError {
     /// 409 with a stable problem type for a refused move (`illegal-transition`, naming both
-    /// states) and for a lost race or stale version (`version-conflict`): clients switch on them.
+    /// states), for a lost race or stale version (`version-conflict`) and for an agent at
+    /// capacity or not online (`agent-unavailable`): clients switch on them.
     fn from(error: UpdateConversationError) -> Self {
         match error {
             UpdateConversationError::NotFound => Problem::not_found("no such conversation").into(),

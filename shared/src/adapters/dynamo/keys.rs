@@ -238,6 +238,30 @@ pub mod attr {
     pub const ORIGINS: &str = "origins";
     /// Through what its name came (`whatsapp`, `leadads`, `business`), P54.
     pub const NAME_ORIGIN: &str = "name_origin";
+
+    // The contact center (conversations' cycle fields, agents, waiting entries).
+    /// Since when a conversation waits in its queue, epoch ms.
+    pub const QUEUED_AT: &str = "queued_at";
+    /// When a conversation's current cycle began, epoch ms.
+    pub const CYCLE_STARTED_AT: &str = "cycle_started_at";
+    /// The first agent reply of a conversation's current cycle, epoch ms.
+    pub const FIRST_REPLY_AT: &str = "first_reply_at";
+    /// When a conversation was resolved, epoch ms.
+    pub const RESOLVED_AT: &str = "resolved_at";
+    /// Until when a pending conversation is snoozed, epoch ms.
+    pub const SNOOZED_UNTIL: &str = "snoozed_until";
+    /// An agent's presence (`online`, `away`, `offline`).
+    pub const PRESENCE: &str = "presence";
+    /// When an agent's presence last changed, epoch ms.
+    pub const PRESENCE_AT: &str = "presence_at";
+    /// How many open conversations an agent may hold.
+    pub const CAPACITY: &str = "capacity";
+    /// How many open conversations an agent holds.
+    pub const LOAD: &str = "load";
+    /// When an agent was last assigned a conversation, epoch ms.
+    pub const LAST_ASSIGNED_AT: &str = "last_assigned_at";
+    /// Since when a waiting entry's conversation waits, epoch ms.
+    pub const SINCE: &str = "since";
 }
 
 /// A primary key of the table.
@@ -735,25 +759,20 @@ pub fn import_active(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "IMPORTACTIVE".to_owned() }
 }
 
-/// A contact-center queue (department).
-#[must_use]
-pub fn queue(tenant: &TenantId, id: &QueueId) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("{QUEUE_PREFIX}{id}") }
-}
-
-/// Sort-key prefix of queues.
-pub const QUEUE_PREFIX: &str = "QUEUE#";
-
-/// A queue's name, claimed within the tenant (uniqueness): trimmed and lower-cased, so names
-/// differing only in case or surrounding spaces are the same name; hashed, as user emails are.
-#[must_use]
-pub fn queue_name(tenant: &TenantId, name: &str) -> Key {
-    Key { pk: tenant_partition(tenant), sk: format!("QUEUENAME#{}", hex_sha256(&name.trim().to_lowercase())) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_queues_waiting_prefix_never_covers_anothers_entries() {
+        let t = TenantId::parse("tn_1").expect("valid");
+        let c = ConversationId::parse("cv_1").expect("valid");
+        let plain = QueueId::parse("a").expect("valid");
+        let hashed = QueueId::parse("a#b").expect("valid");
+        assert_eq!(waiting(&t, &plain, 5, &c).sk, "WAIT#a#0000000000005#cv_1");
+        assert!(!waiting(&t, &hashed, 5, &c).sk.starts_with(&waiting_prefix(&plain)));
+        assert!(waiting(&t, &hashed, 5, &c).sk.starts_with(&waiting_prefix(&hashed)));
+    }
 
     #[test]
     fn tenant_keys_lead_with_the_tenant() {

@@ -24,7 +24,7 @@ pub use ports::{
     ContactStore, ConversationStore, InboxError, IngestStore, LeadStore, LifecycleStore, OutboundStore,
     UpdateConversationError,
 };
-pub use state::ConversationState;
+pub use state::{CenterMoves, ConversationState};
 
 /// The WhatsApp customer-service window: free-form messages only within 24 h of the
 /// customer's last inbound message (P22).
@@ -471,6 +471,23 @@ pub struct ConversationView {
     pub queue: Option<QueueId>,
     /// Latest change (message, state, assignment), epoch ms.
     pub updated_at: i64,
+    /// Since when it waits in its queue, epoch ms: set when it becomes `queued` with a queue,
+    /// cleared when it leaves ([`crate::domain::center::waits_in`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<i64>,
+    /// When its current cycle began, epoch ms: its creation, or its latest reopening (a move out
+    /// of `resolved`). Items written before cycles existed read as `started_at`.
+    #[serde(default)]
+    pub cycle_started_at: i64,
+    /// The first agent reply of the current cycle, epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reply_at: Option<i64>,
+    /// When it was resolved, epoch ms (while it is `resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<i64>,
+    /// Snoozed until, epoch ms (only while it is `pending`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<i64>,
 }
 
 /// What an agent may see: conversations assigned to them or waiting in their queues (P14).
@@ -532,6 +549,14 @@ pub struct ConversationPatch {
     /// `None` applies it to the version the store reads first (still exactly one winner among
     /// concurrent writers, but without the caller's own view).
     pub expected_version: Option<u64>,
+    /// When the change makes the conversation count toward the load of an agent it did not
+    /// count toward before ([`crate::domain::center::counts_toward_load`]), that agent must be
+    /// online (else [`UpdateConversationError::AgentUnavailable`], nothing written). Capacity is
+    /// checked whatever this says.
+    pub require_online: bool,
+    /// Sets (`Some(Some(ms))`) or clears (`Some(None)`) the snooze time, epoch ms. The store
+    /// removes it whenever the resulting state is not `pending`.
+    pub snoozed_until: Option<Option<i64>>,
 }
 
 /// A change to a contact by the tenant's team (rectification, P61); `None` leaves a field alone.
@@ -752,6 +777,11 @@ mod tests {
             assignee: assignee.map(|a| UserId::parse(a).unwrap()),
             queue: queue.map(|q| QueueId::parse(q).unwrap()),
             updated_at: 1,
+            queued_at: None,
+            cycle_started_at: 1,
+            first_reply_at: None,
+            resolved_at: None,
+            snoozed_until: None,
         }
     }
 

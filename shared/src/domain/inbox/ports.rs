@@ -15,7 +15,7 @@ use super::{
     LeadPatch, LeadView, MessageView, NewInboundMessage, NewLead, NewManualLead, NewOutboundMessage,
     OutboundClaim, Page, StatusChange, StatusOutcome, Stored, Unsent,
 };
-use crate::domain::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, Wamid};
+use crate::domain::ids::{ContactId, ConversationId, MessageId, PhoneNumber, TenantId, UserId, Wamid};
 use crate::domain::privacy::{ErasureCounts, Integration};
 use crate::domain::tenant::RetentionSettings;
 use crate::domain::time::Timestamp;
@@ -75,6 +75,14 @@ pub enum UpdateConversationError {
         expected: u64,
         /// The version it is at now, when known.
         actual: Option<u64>,
+    },
+    /// The change would make the conversation count toward `agent`'s load, and the agent is at
+    /// capacity (or, with [`super::ConversationPatch::require_online`], not online); nothing was
+    /// written.
+    #[error("the agent is at capacity or not online; nothing was written")]
+    AgentUnavailable {
+        /// The agent who was to take it.
+        agent: UserId,
     },
     /// The store failed; nothing or the whole change was written (re-read to know).
     #[error("updating a conversation failed")]
@@ -284,11 +292,20 @@ pub trait ConversationStore: Send + Sync {
     /// Changes a conversation's state, assignee or queue, and bumps its version, only if it is
     /// still at the version the caller saw (`patch.expected_version`, or else the one read
     /// first) and the state machine allows the move from its stored state: of concurrent
-    /// writers that saw one version, exactly one wins. Returns the conversation as it is now.
+    /// writers that saw one version, exactly one wins. Returns the conversation as it is now
+    /// ([`ConversationPatch::apply`] says how every field moves).
+    ///
+    /// In the same atomic write it moves the agents' loads
+    /// ([`crate::domain::center::counts_toward_load`]: the agent it stops counting toward loses
+    /// one, the agent it starts counting toward gains one, only while under capacity and, with
+    /// `require_online`, online) and the queue's waiting entries
+    /// ([`crate::domain::center::waits_in`]): no conversation is assigned twice, no agent goes
+    /// over capacity.
     ///
     /// # Errors
     /// [`UpdateConversationError::NotFound`]; [`UpdateConversationError::IllegalTransition`]
     /// (nothing written); [`UpdateConversationError::VersionConflict`] (nothing written);
+    /// [`UpdateConversationError::AgentUnavailable`] (nothing written);
     /// [`UpdateConversationError::Unknown`].
     fn update_conversation(
         &self,
@@ -297,6 +314,21 @@ pub trait ConversationStore: Send + Sync {
         patch: &ConversationPatch,
         at: Timestamp,
     ) -> impl Future<Output = Result<ConversationView, UpdateConversationError>> + Send;
+
+    /// Notes an agent's reply at `at`: the first of the conversation's current cycle sets
+    /// `first_reply_at` (conditionally, so of concurrent replies exactly one is first).
+    /// Returns the conversation as it was when this reply was the first of its cycle (with
+    /// `first_reply_at` set to `at`), else `None` (not the first, or no such conversation).
+    /// Does not bump the version: a reply changes no state, assignee or queue.
+    ///
+    /// # Errors
+    /// [`InboxError::Unknown`].
+    fn note_agent_reply(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<ConversationView>, InboxError>> + Send;
 }
 
 /// What Meta sends, stored exactly once: inbound messages, delivery statuses, leads.

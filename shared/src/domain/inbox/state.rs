@@ -5,6 +5,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{ConversationPatch, ConversationView, UpdateConversationError};
+use crate::domain::center::{counts_toward_load, waits_in};
+use crate::domain::ids::{QueueId, UserId};
+use crate::domain::time::Timestamp;
 
 /// Where a conversation stands. Stored and shown as the lowercase name (`"open"`, …), so items
 /// written before the machine existed (`open`, `pending`, `resolved`) read unchanged.
@@ -115,6 +118,109 @@ impl ConversationPatch {
     }
 }
 
+impl ConversationPatch {
+    /// The conversation as this change leaves it at `at` (after [`Self::check`] passed): the
+    /// one rule every store applies.
+    /// - state, assignee and queue as the patch says; the version bumped; `updated_at` at `at`
+    ///   (or the latest message, if later);
+    /// - `queued_at`: `at` when it starts waiting in a queue (or in another one), kept while it
+    ///   waits in the same one, cleared when it stops waiting ([`waits_in`]);
+    /// - leaving `resolved` starts a new cycle: `cycle_started_at = at`, `first_reply_at` and
+    ///   `resolved_at` cleared; entering `resolved` sets `resolved_at = at`;
+    /// - `snoozed_until` as the patch says, and cleared whenever the result is not `pending`.
+    #[must_use]
+    pub fn apply(&self, current: &ConversationView, at: Timestamp) -> ConversationView {
+        let at = at.as_millis();
+        let mut next = current.clone();
+        if let Some(state) = self.state {
+            next.state = state;
+        }
+        if let Some(assignee) = &self.assignee {
+            next.assignee.clone_from(assignee);
+        }
+        if let Some(queue) = &self.queue {
+            next.queue.clone_from(queue);
+        }
+        next.version = current.version + 1;
+        next.updated_at = at.max(current.last_message_at);
+        let waited = waits_in(current.state, current.queue.as_ref());
+        next.queued_at = match waits_in(next.state, next.queue.as_ref()) {
+            None => None,
+            Some(queue) if waited == Some(queue) => current.queued_at,
+            Some(_) => Some(at),
+        };
+        if current.state == ConversationState::Resolved && next.state != ConversationState::Resolved {
+            next.cycle_started_at = at;
+            next.first_reply_at = None;
+            next.resolved_at = None;
+        }
+        if next.state == ConversationState::Resolved && current.state != ConversationState::Resolved {
+            next.resolved_at = Some(at);
+        }
+        if let Some(snoozed) = self.snoozed_until {
+            next.snoozed_until = snoozed;
+        }
+        if next.state != ConversationState::Pending {
+            next.snoozed_until = None;
+        }
+        next
+    }
+}
+
+/// What a change of a conversation (from `current` to `next`) moves in the contact center, by
+/// [`counts_toward_load`] and [`waits_in`]: whose load goes down, whose goes up, which waiting
+/// entry goes and which comes. Every store derives its writes from this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CenterMoves<'a> {
+    /// The agent whose load goes down by one.
+    pub release: Option<&'a UserId>,
+    /// The agent whose load goes up by one (conditional on their capacity, and presence when
+    /// asked).
+    pub take: Option<&'a UserId>,
+    /// True when the assignee changed (the taking agent's `last_assigned_at` moves).
+    pub reassigned: bool,
+    /// The waiting entry that goes: its queue and since when it waited (unknown for a
+    /// conversation queued before waiting entries existed: then there is none to delete).
+    pub leave: Option<(&'a QueueId, i64)>,
+    /// The queue it starts waiting in (since `next.queued_at`).
+    pub enter: Option<(&'a QueueId, i64)>,
+}
+
+impl<'a> CenterMoves<'a> {
+    /// The moves of a change from `current` to `next` ([`ConversationPatch::apply`]).
+    #[must_use]
+    pub fn between(current: &'a ConversationView, next: &'a ConversationView) -> Self {
+        let (was, will) = (
+            counts_toward_load(current.state, current.assignee.as_ref()),
+            counts_toward_load(next.state, next.assignee.as_ref()),
+        );
+        let (waited, waits) =
+            (waits_in(current.state, current.queue.as_ref()), waits_in(next.state, next.queue.as_ref()));
+        let (load_moves, wait_moves) = (was != will, waited != waits);
+        Self {
+            release: was.filter(|_| load_moves),
+            take: will.filter(|_| load_moves),
+            reassigned: current.assignee != next.assignee,
+            leave: waited.filter(|_| wait_moves).and_then(|q| current.queued_at.map(|since| (q, since))),
+            enter: waits.filter(|_| wait_moves).and_then(|q| next.queued_at.map(|since| (q, since))),
+        }
+    }
+
+    /// The moves of deleting the conversation (expiry, erasure): its agent's load goes down, its
+    /// waiting entry goes.
+    #[must_use]
+    pub fn removal(current: &'a ConversationView) -> Self {
+        Self {
+            release: counts_toward_load(current.state, current.assignee.as_ref()),
+            take: None,
+            reassigned: false,
+            leave: waits_in(current.state, current.queue.as_ref())
+                .and_then(|q| current.queued_at.map(|since| (q, since))),
+            enter: None,
+        }
+    }
+}
+
 impl fmt::Display for ConversationState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -174,5 +280,87 @@ mod tests {
         }
         assert_eq!(ConversationState::parse("Open"), None);
         assert_eq!(serde_json::to_value(Open).unwrap(), "open");
+    }
+
+    fn view(
+        state: ConversationState,
+        assignee: Option<&str>,
+        queue: Option<&str>,
+    ) -> super::ConversationView {
+        super::ConversationView {
+            id: crate::domain::ConversationId::parse("cv_1").unwrap(),
+            contact_id: crate::domain::ContactId::parse("ct_1").unwrap(),
+            state,
+            version: 3,
+            started_at: 1,
+            last_message_at: 1,
+            assignee: assignee.map(|a| super::UserId::parse(a).unwrap()),
+            queue: queue.map(|q| super::QueueId::parse(q).unwrap()),
+            updated_at: 1,
+            queued_at: (state == Queued && queue.is_some()).then_some(5),
+            cycle_started_at: 1,
+            first_reply_at: Some(7),
+            resolved_at: (state == Resolved).then_some(8),
+            snoozed_until: None,
+        }
+    }
+
+    #[test]
+    fn a_transfer_between_agents_releases_one_and_takes_the_other() {
+        let current = view(Open, Some("usr_a"), None);
+        let patch = super::ConversationPatch {
+            assignee: Some(Some(super::UserId::parse("usr_b").unwrap())),
+            ..Default::default()
+        };
+        let next = patch.apply(&current, super::Timestamp::from_millis(10));
+        let moves = super::CenterMoves::between(&current, &next);
+        assert_eq!(moves.release.map(super::UserId::as_str), Some("usr_a"));
+        assert_eq!(moves.take.map(super::UserId::as_str), Some("usr_b"));
+        assert!(moves.reassigned);
+        assert_eq!((moves.leave, moves.enter), (None, None));
+        assert_eq!((next.version, next.updated_at), (4, 10));
+    }
+
+    #[test]
+    fn taking_a_queued_conversation_leaves_its_queue_and_staying_moves_nothing() {
+        let queued = view(Queued, None, Some("support"));
+        let take = super::ConversationPatch {
+            state: Some(Open),
+            assignee: Some(Some(super::UserId::parse("usr_a").unwrap())),
+            ..Default::default()
+        };
+        let taken = take.apply(&queued, super::Timestamp::from_millis(10));
+        let moves = super::CenterMoves::between(&queued, &taken);
+        assert_eq!(taken.queued_at, None);
+        assert_eq!(moves.leave.map(|(q, since)| (q.as_str(), since)), Some(("support", 5)));
+        assert_eq!((moves.enter, moves.release), (None, None));
+        let stay = super::ConversationPatch { state: Some(Queued), ..Default::default() };
+        let stayed = stay.apply(&queued, super::Timestamp::from_millis(10));
+        assert_eq!(stayed.queued_at, Some(5), "still waiting since it was queued");
+        let none = super::CenterMoves::between(&queued, &stayed);
+        assert_eq!((none.take, none.release, none.leave, none.enter), (None, None, None, None));
+    }
+
+    #[test]
+    fn leaving_resolved_starts_a_cycle_and_a_snooze_holds_only_while_pending() {
+        let resolved = view(Resolved, Some("usr_a"), None);
+        let reopen = super::ConversationPatch {
+            state: Some(Open),
+            snoozed_until: Some(Some(99)),
+            ..Default::default()
+        };
+        let reopened = reopen.apply(&resolved, super::Timestamp::from_millis(20));
+        assert_eq!(reopened.cycle_started_at, 20);
+        assert_eq!(
+            (reopened.first_reply_at, reopened.resolved_at, reopened.snoozed_until),
+            (None, None, None)
+        );
+        let moves = super::CenterMoves::between(&resolved, &reopened);
+        assert_eq!(moves.take.map(super::UserId::as_str), Some("usr_a"));
+        assert!(!moves.reassigned, "the same agent again");
+        let snooze = super::ConversationPatch { state: Some(Pending), ..reopen };
+        assert_eq!(snooze.apply(&reopened, super::Timestamp::from_millis(30)).snoozed_until, Some(99));
+        let removal = super::CenterMoves::removal(&reopened);
+        assert_eq!(removal.release.map(super::UserId::as_str), Some("usr_a"));
     }
 }

@@ -7,6 +7,7 @@
 // Suites are test code: a failed expectation is the check failing, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod center;
 pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
@@ -94,6 +95,11 @@ mod tests {
     #[tokio::test]
     async fn contacts_on_the_fake() {
         super::contacts::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn center_on_the_fake() {
+        super::center::all(&MemoryInbox::default()).await;
     }
 
     #[tokio::test]

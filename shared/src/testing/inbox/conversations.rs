@@ -1,7 +1,9 @@
 //! [`ConversationStore`] in memory.
 
+use super::center::move_center;
 use super::*;
-use crate::domain::inbox::UpdateConversationError;
+use crate::domain::center::{AgentStatus, Presence};
+use crate::domain::inbox::{CenterMoves, UpdateConversationError};
 
 impl ConversationStore for MemoryInbox {
     async fn conversations(
@@ -29,26 +31,53 @@ impl ConversationStore for MemoryInbox {
         patch: &ConversationPatch,
         at: Timestamp,
     ) -> Result<ConversationView, UpdateConversationError> {
-        // Check and write under one lock: the table's conditional write, in memory.
+        // Check and write under one lock: the table's one transaction, in memory.
+        let mut guard = self.state()?;
+        let state = &mut *guard;
+        let Some((_, current)) = state.conversations.iter().find(|(t, c)| t == tenant && &c.id == id) else {
+            return Err(UpdateConversationError::NotFound);
+        };
+        let current = current.clone();
+        patch.check(&current)?;
+        let next = patch.apply(&current, at);
+        let moves = CenterMoves::between(&current, &next);
+        if let Some(agent) = moves.take {
+            let status = state
+                .agents
+                .get(&(tenant.clone(), agent.clone()))
+                .cloned()
+                .unwrap_or_else(|| AgentStatus::unseen(agent.clone()));
+            if status.load >= status.capacity || (patch.require_online && status.presence != Presence::Online)
+            {
+                return Err(UpdateConversationError::AgentUnavailable { agent: agent.clone() });
+            }
+        }
+        move_center(state, tenant, &next, &moves, at);
+        if let Some((_, conversation)) =
+            state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == id)
+        {
+            *conversation = next.clone();
+        }
+        Ok(next)
+    }
+
+    async fn note_agent_reply(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        at: Timestamp,
+    ) -> Result<Option<ConversationView>, InboxError> {
         let mut state = self.state()?;
         let Some((_, conversation)) =
             state.conversations.iter_mut().find(|(t, c)| t == tenant && &c.id == id)
         else {
-            return Err(UpdateConversationError::NotFound);
+            return Ok(None);
         };
-        patch.check(conversation)?;
-        if let Some(state) = patch.state {
-            conversation.state = state;
+        if conversation.first_reply_at.is_some() {
+            return Ok(None);
         }
-        if let Some(assignee) = &patch.assignee {
-            conversation.assignee.clone_from(assignee);
-        }
-        if let Some(queue) = &patch.queue {
-            conversation.queue.clone_from(queue);
-        }
-        conversation.version += 1;
-        conversation.updated_at = at.as_millis();
-        Ok(conversation.clone())
+        conversation.first_reply_at = Some(at.as_millis());
+        Ok(Some(conversation.clone()))
     }
 
     async fn conversation(

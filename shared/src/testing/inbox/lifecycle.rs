@@ -286,6 +286,12 @@ fn remove_conversation(
     });
     let suggestions = &state.suggestions;
     state.suggestion_expiry.retain(|(t, id), _| t != tenant || suggestions.iter().any(|(_, s)| &s.id == id));
+    // With the conversation go its agent's load and its waiting entry (the table's one write).
+    let removed = state.conversations.iter().find(|(t, c)| t == tenant && &c.id == conversation).cloned();
+    if let Some((_, view)) = &removed {
+        let moves = crate::domain::inbox::CenterMoves::removal(view);
+        center::move_center(state, tenant, view, &moves, Timestamp::from_millis(0));
+    }
     counts.conversations =
         take(&mut state.conversations, &mut unbounded, |(t, c)| t == tenant && &c.id == conversation);
     state.expiry.remove(&(tenant.clone(), conversation.clone()));

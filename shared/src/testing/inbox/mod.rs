@@ -6,6 +6,7 @@ use crate::domain::inbox::ConversationState;
 use crate::domain::inbox::{ContactOrigin, SERVICE_WINDOW};
 use crate::domain::privacy::Integration;
 
+mod center;
 mod contacts;
 mod conversations;
 mod ingest;
@@ -50,6 +51,11 @@ pub(super) struct InboxState {
     pub(super) received_at: HashMap<(TenantId, MessageId), i64>,
     /// When each suggestion request expires.
     pub(super) suggestion_expiry: HashMap<(TenantId, SuggestionId), ExpiresAt>,
+    /// Agents' presence, capacity and load (the table's `AGENT#` items): loads move with the
+    /// conversations, under the same lock.
+    pub(super) agents: HashMap<(TenantId, crate::domain::UserId), crate::domain::center::AgentStatus>,
+    /// The conversations waiting in each queue (the table's `WAIT#` entries).
+    pub(super) waiting: Vec<(TenantId, crate::domain::center::Waiting)>,
 }
 
 pub(super) fn paginate<T: Clone>(
@@ -211,6 +217,11 @@ impl MemoryInbox {
                 assignee: None,
                 queue: None,
                 updated_at: at.as_millis(),
+                queued_at: None,
+                cycle_started_at: at.as_millis(),
+                first_reply_at: None,
+                resolved_at: None,
+                snoozed_until: None,
             },
         ));
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == contact) {

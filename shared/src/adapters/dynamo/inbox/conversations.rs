@@ -30,84 +30,42 @@ impl ConversationStore for DynamoInbox {
         patch: &ConversationPatch,
         at: Timestamp,
     ) -> Result<ConversationView, UpdateConversationError> {
-        let current = self.conversation(tenant, id).await?.ok_or(UpdateConversationError::NotFound)?;
-        let seen = patch.check(&current)?;
-        let key = keys::conversation(tenant, id);
-        let mut sets = vec!["#ver = if_not_exists(#ver, :zero) + :one", "#upd = :at"];
-        let mut removes = Vec::new();
-        let mut request = self
+        self.update_atomically(tenant, id, patch, at).await
+    }
+
+    async fn note_agent_reply(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        at: Timestamp,
+    ) -> Result<Option<ConversationView>, InboxError> {
+        // Conditional on no first reply in this cycle yet: of concurrent replies, one passes.
+        let result = self
             .table
             .client()
             .update_item()
             .table_name(self.table.name())
-            .set_key(Some(key_attributes(&key)))
+            .set_key(Some(key_attributes(&keys::conversation(tenant, id))))
+            .update_expression("SET #first = :at")
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_not_exists(#first) \
+                 AND (attribute_not_exists(#exp) OR #exp > :now)",
+            )
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#ver", VERSION)
-            .expression_attribute_names("#st", attr::STATE)
-            .expression_attribute_names("#upd", attr::UPDATED_AT)
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":seen", n(seen))
-            .expression_attribute_values(":from", s(current.state.as_str()))
-            .expression_attribute_values(":at", n(at.as_millis()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        // The write applies only to the version (and state) checked above: of concurrent
-        // writers that saw one version, exactly one passes. An item without a version is at 0.
-        let version_matches =
-            if seen == 0 { "(attribute_not_exists(#ver) OR #ver = :seen)" } else { "#ver = :seen" };
-        // An expired conversation is absent (P56), even before TTL removes it.
-        request = request
+            .expression_attribute_names("#first", attr::FIRST_REPLY_AT)
             .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":at", n(at.as_millis()))
             .expression_attribute_values(":now", n(self.now_filter().as_secs()))
-            .condition_expression(format!(
-                "attribute_exists(#pk) AND {version_matches} AND #st = :from \
-                 AND (attribute_not_exists(#exp) OR #exp > :now)"
-            ));
-        if let Some(state) = patch.state {
-            sets.push("#st = :next");
-            request = request.expression_attribute_values(":next", s(state.as_str()));
-        }
-        if let Some(assignee) = &patch.assignee {
-            request = request.expression_attribute_names("#asg", attr::ASSIGNEE);
-            match assignee {
-                Some(user) => {
-                    sets.push("#asg = :asg");
-                    request = request.expression_attribute_values(":asg", s(user.as_str()));
-                }
-                None => removes.push("#asg"),
-            }
-        }
-        if let Some(queue) = &patch.queue {
-            request = request.expression_attribute_names("#que", attr::QUEUE);
-            match queue {
-                Some(queue) => {
-                    sets.push("#que = :que");
-                    request = request.expression_attribute_values(":que", s(queue.as_str()));
-                }
-                None => removes.push("#que"),
-            }
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
-        match request.update_expression(expression).send().await {
-            Ok(output) => {
-                let item = output.attributes.unwrap_or_default();
-                conversation_view(&item).map_err(|e| unknown(e, "mapping a conversation").into())
-            }
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => conversation_view(&output.attributes.unwrap_or_default())
+                .map(Some)
+                .map_err(|e| unknown(e, "mapping a conversation")),
             Err(e) => match e.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(_) => {
-                    // Someone else wrote (or it expired) between the read and the write.
-                    match self.conversation(tenant, id).await? {
-                        None => Err(UpdateConversationError::NotFound),
-                        Some(now) => Err(UpdateConversationError::VersionConflict {
-                            expected: seen,
-                            actual: Some(now.version),
-                        }),
-                    }
-                }
-                other => Err(unknown(other, "updating a conversation").into()),
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(None),
+                other => Err(unknown(other, "noting an agent's reply")),
             },
         }
     }
@@ -247,6 +205,7 @@ impl DynamoInbox {
         conversation.insert(attr::CONTACT_ID.to_owned(), s(contact_id.as_str()));
         conversation.insert(attr::STATE.to_owned(), s(ConversationState::Open.as_str()));
         conversation.insert(attr::STARTED_AT.to_owned(), n(at.as_millis()));
+        conversation.insert(attr::CYCLE_STARTED_AT.to_owned(), n(at.as_millis()));
         conversation.insert(attr::LAST_MESSAGE_AT.to_owned(), n(at.as_millis()));
         conversation.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, contact_id)));
         conversation.insert(GSI1SK.to_owned(), s(keys::contact_index_conversation(at, &conversation_id)));

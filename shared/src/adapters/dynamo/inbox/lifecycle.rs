@@ -177,8 +177,12 @@ impl LifecycleStore for DynamoInbox {
         // table until this erasure finishes, in backups for their retention — is unreadable from
         // here on, and a key made meanwhile by a late write is destroyed by the next pass.
         self.keyring.shred(tenant, contact).await.map_err(|e| unknown(e, "destroying a data key"))?;
-        let (plan, counts) = self.erasure_plan(tenant, contact, budget).await?;
+        let (plan, counts, conversations) = self.erasure_plan(tenant, contact, budget).await?;
         self.table.delete_many(&plan).await.map_err(|e| unknown(e, "erasing"))?;
+        // Each conversation after its messages, with its agent's load and its waiting entry.
+        for (key, item) in &conversations {
+            self.delete_conversation_item(tenant, key, item).await?;
+        }
         if counts.contacts > 0 {
             self.count_contacts(tenant, -i64::try_from(counts.contacts).unwrap_or(0)).await?;
         }
@@ -223,13 +227,14 @@ impl DynamoInbox {
             plan_all(&suggestions.items, &mut plan, &mut counts.ai_suggestions, usize::MAX);
             finished = suggestions.next.is_none();
         }
-        if finished && item.is_some() {
-            plan.push(key);
-            counts.conversations += 1;
-        }
         self.table.delete_many(&plan).await.map_err(|e| unknown(e, "deleting a conversation"))?;
         if !finished {
             return Ok(Expiry::Partial(counts));
+        }
+        if let Some(item) = item {
+            // Last the conversation, with its agent's load and its waiting entry.
+            self.delete_conversation_item(tenant, &key, item).await?;
+            counts.conversations += 1;
         }
         if let Some(contact) = contact {
             // The contact stays (P02); its next message opens a new conversation.
@@ -249,19 +254,22 @@ impl DynamoInbox {
         Ok(Expiry::Deleted(counts))
     }
 
-    /// Everything of a contact to delete, children first, at most `budget` keys, by kind.
+    /// Everything of a contact to delete, children first, at most `budget` keys, by kind; and
+    /// the conversations to delete once the plan is (each in one write with what it moves in
+    /// the contact center).
     pub(super) async fn erasure_plan(
         &self,
         tenant: &TenantId,
         contact_id: &ContactId,
         budget: usize,
-    ) -> Result<(Vec<Key>, ErasureCounts), InboxError> {
+    ) -> Result<(Vec<Key>, ErasureCounts, Vec<(Key, Item)>), InboxError> {
         let now = self.now_filter();
         let partition = keys::tenant_partition(tenant);
         let index = keys::contact_index_partition(tenant, contact_id);
         let mut plan: Vec<Key> = Vec::new();
         let mut counts = ErasureCounts::default();
-        let full = |plan: &Vec<Key>| plan.len() >= budget;
+        let mut finals: Vec<(Key, Item)> = Vec::new();
+        let full = |plan: &Vec<Key>, finals: &Vec<(Key, Item)>| plan.len() + finals.len() >= budget;
         let fail = |e| unknown(e, "planning an erasure");
 
         let conversations = self
@@ -279,13 +287,13 @@ impl DynamoInbox {
             let messages =
                 self.table.query_prefix(&partition, &prefix, now, 100, None).await.map_err(fail)?;
             for message in &messages.items {
-                if full(&plan) {
-                    return Ok((plan, counts));
+                if full(&plan, &finals) {
+                    return Ok((plan, counts, finals));
                 }
                 plan_message(tenant, message, &mut plan, &mut counts);
             }
-            if messages.next.is_some() || full(&plan) {
-                return Ok((plan, counts));
+            if messages.next.is_some() || full(&plan, &finals) {
+                return Ok((plan, counts, finals));
             }
             let suggestions = self
                 .table
@@ -294,12 +302,13 @@ impl DynamoInbox {
                 .map_err(fail)?;
             if !plan_all(&suggestions.items, &mut plan, &mut counts.ai_suggestions, budget)
                 || suggestions.next.is_some()
-                || full(&plan)
+                || full(&plan, &finals)
             {
-                return Ok((plan, counts));
+                return Ok((plan, counts, finals));
             }
             if let Some(key) = table_key(conversation) {
-                plan.push(key);
+                // GSI1 projects every attribute: the item as the table holds it.
+                finals.push((key, conversation.clone()));
                 counts.conversations += 1;
             }
         }
@@ -309,7 +318,7 @@ impl DynamoInbox {
             .await
             .map_err(fail)?;
         if !plan_all(&leads.items, &mut plan, &mut counts.leads, budget) {
-            return Ok((plan, counts));
+            return Ok((plan, counts, finals));
         }
         let consent = self
             .table
@@ -317,7 +326,7 @@ impl DynamoInbox {
             .await
             .map_err(fail)?;
         if !plan_all(&consent.items, &mut plan, &mut counts.consent_events, budget) {
-            return Ok((plan, counts));
+            return Ok((plan, counts, finals));
         }
         let records = self
             .table
@@ -325,15 +334,15 @@ impl DynamoInbox {
             .await
             .map_err(fail)?;
         if !plan_all(&records.items, &mut plan, &mut counts.records, budget) {
-            return Ok((plan, counts));
+            return Ok((plan, counts, finals));
         }
         if conversations.next.is_some()
             || leads.next.is_some()
             || consent.next.is_some()
             || records.next.is_some()
-            || full(&plan)
+            || full(&plan, &finals)
         {
-            return Ok((plan, counts));
+            return Ok((plan, counts, finals));
         }
         // Last, the contact and its aliases: only once nothing else of it is left to find. The
         // contact lists its aliases' keys, so nothing sealed needs opening here.
@@ -362,7 +371,7 @@ impl DynamoInbox {
             plan.push(contact_key);
             counts.contacts += 1;
         }
-        Ok((plan, counts))
+        Ok((plan, counts, finals))
     }
 }
 

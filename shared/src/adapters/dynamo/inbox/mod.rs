@@ -11,6 +11,7 @@
 //!   once (`if_not_exists`);
 //! - consent events and leads are conditional puts keyed by their cause.
 
+mod center;
 mod contacts;
 mod conversations;
 mod disconnect;

@@ -99,6 +99,15 @@ pub(super) fn conversation_view(item: &Item) -> anyhow::Result<ConversationView>
             .opt_number::<i64>(attr::UPDATED_AT)?
             .unwrap_or_default()
             .max(item.number(attr::LAST_MESSAGE_AT)?),
+        queued_at: item.opt_number(attr::QUEUED_AT)?,
+        // Items written before cycles existed are in their first cycle.
+        cycle_started_at: match item.opt_number(attr::CYCLE_STARTED_AT)? {
+            Some(at) => at,
+            None => item.number(attr::STARTED_AT)?,
+        },
+        first_reply_at: item.opt_number(attr::FIRST_REPLY_AT)?,
+        resolved_at: item.opt_number(attr::RESOLVED_AT)?,
+        snoozed_until: item.opt_number(attr::SNOOZED_UNTIL)?,
     })
 }
 

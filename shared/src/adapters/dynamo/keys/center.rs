@@ -1,9 +1,10 @@
-//! Keys of the contact center's event log, its id marks, conversation links and hourly
-//! aggregates (P42, P52); part of [`super`], the one place keys are built.
+//! Keys of the contact center: queues and their name claims, agents, waiting entries, and the
+//! event log with its id marks, conversation links and hourly aggregates (P41, P42, P52); part
+//! of [`super`], the one place keys are built.
 
 use super::{tenant_partition, Key};
 use crate::domain::center::analytics::Scope;
-use crate::domain::{ConversationId, QueueId, TenantId};
+use crate::domain::{ConversationId, QueueId, TenantId, UserId};
 use crate::kernel::digest::hex_sha256;
 
 /// Sort-key prefix of the contact center's event log, time-ordered:
@@ -74,5 +75,51 @@ pub fn center_hour(tenant: &TenantId, scope: &Scope, hour_millis: i64) -> Key {
     Key {
         pk: tenant_partition(tenant),
         sk: format!("{}{:013}", center_hours_prefix(scope), hour_millis.max(0)),
+    }
+}
+
+/// A contact-center queue (department).
+#[must_use]
+pub fn queue(tenant: &TenantId, id: &QueueId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{QUEUE_PREFIX}{id}") }
+}
+
+/// Sort-key prefix of queues.
+pub const QUEUE_PREFIX: &str = "QUEUE#";
+
+/// A queue's name, claimed within the tenant (uniqueness): trimmed and lower-cased, so names
+/// differing only in case or surrounding spaces are the same name; hashed, as user emails are.
+#[must_use]
+pub fn queue_name(tenant: &TenantId, name: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("QUEUENAME#{}", hex_sha256(&name.trim().to_lowercase())) }
+}
+
+/// An agent's presence, capacity and load (the contact center).
+#[must_use]
+pub fn agent(tenant: &TenantId, user: &UserId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("{AGENT_PREFIX}{user}") }
+}
+
+/// Sort-key prefix of agents.
+pub const AGENT_PREFIX: &str = "AGENT#";
+
+/// Sort-key prefix of waiting entries.
+pub const WAITING_PREFIX: &str = "WAIT#";
+
+/// Sort-key prefix of the conversations waiting in `queue`, oldest first. A queue id may hold
+/// any printable character (names chosen by tenants): `%` and `#` are escaped, so one queue's
+/// prefix never covers another's entries (`a` and `a#b`).
+#[must_use]
+pub fn waiting_prefix(queue: &QueueId) -> String {
+    let escaped = queue.as_str().replace('%', "%25").replace('#', "%23");
+    format!("{WAITING_PREFIX}{escaped}#")
+}
+
+/// A conversation waiting in `queue` since `since` (epoch ms): `WAIT#<queue>#<13-digit ms>#<id>`.
+#[must_use]
+pub fn waiting(tenant: &TenantId, queue: &QueueId, since: i64, conversation: &ConversationId) -> Key {
+    Key {
+        pk: tenant_partition(tenant),
+        sk: format!("{}{:013}#{conversation}", waiting_prefix(queue), since.max(0)),
     }
 }
