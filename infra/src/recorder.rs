@@ -420,7 +420,11 @@ mod tests {
         let written = |target_header, body: &str| written_items(&target(target_header), body.as_bytes());
         assert_eq!(written("DynamoDB_20120810.UpdateItem", update), [r#""t"|{"S":"T#a"}|{"S":"CONV#1"}"#]);
         assert_eq!(written("DynamoDB_20120810.TransactWriteItems", transaction).len(), 2);
-        assert_eq!(written("DynamoDB_20120810.GetItem", update).len(), 1, "a read waits for a write in flight");
+        assert_eq!(
+            written("DynamoDB_20120810.GetItem", update).len(),
+            1,
+            "a read waits for a write in flight"
+        );
         assert!(written("DynamoDB_20120810.Query", update).is_empty());
         assert!(written("TrentService.Decrypt", update).is_empty());
         let tables = |target_header, body: &str| written_tables(&target(target_header), body.as_bytes());

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::adapters::ai::OpenAiCompatible;
-use crate::adapters::documents::DocQueues;
 use crate::adapters::documents::DocEventLog;
+use crate::adapters::documents::DocQueues;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
@@ -18,8 +18,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
-use crate::domain::center::QueueStore;
-use crate::domain::center::EventLog;
+use crate::domain::center::{AgentStore, EventLog, QueueStore};
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -96,6 +95,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Ai: AiProvider;
     /// Contact-center queues (departments).
     type Queues: QueueStore;
+    /// Agents' presence, capacity and load; the conversations waiting in each queue.
+    type Agents: AgentStore;
     /// The contact center's event log and its hourly aggregates (P42, P52).
     type Events: EventLog;
 }
@@ -166,6 +167,7 @@ impl Adapters for Aws {
     type LeadAds = GraphClient;
     type Ai = OpenAiCompatible;
     type Queues = DocQueues<Table>;
+    type Agents = DynamoInbox;
     type Events = DocEventLog<Table>;
 }
 

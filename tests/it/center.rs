@@ -13,7 +13,8 @@ use crate::ingest::{digits, eventually, post, TestTenant};
 /// A queue of the tenant, made through the API: its id.
 async fn queue(admin: &str, name: &str, strategy: &str) -> String {
     let (status, created) =
-        call(Method::POST, "/v1/queues", Some(admin), Some(json!({"name": name, "strategy": strategy}))).await;
+        call(Method::POST, "/v1/queues", Some(admin), Some(json!({"name": name, "strategy": strategy})))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     created["id"].as_str().expect("queue id").to_owned()
 }
@@ -25,7 +26,8 @@ async fn agent(tenant: &TestTenant, email: &str, queue: &str) -> (String, String
 }
 
 async fn presence(token: &str, status: &str) {
-    let (code, body) = call(Method::PUT, "/v1/me/presence", Some(token), Some(json!({"status": status}))).await;
+    let (code, body) =
+        call(Method::PUT, "/v1/me/presence", Some(token), Some(json!({"status": status}))).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(body["presence"], status);
 }
@@ -47,7 +49,8 @@ async fn conversation_of(tenant: &TestTenant, wa_id: &str) -> Value {
 }
 
 async fn get_conversation(tenant: &TestTenant, id: &str) -> Value {
-    let (status, body) = call(Method::GET, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), None).await;
+    let (status, body) =
+        call(Method::GET, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -195,7 +198,12 @@ async fn with_nobody_online_a_conversation_waits_and_goes_to_the_first_agent_who
     assert_eq!(now["state"], "open", "{now}");
     assert_eq!(now["assignee"], agent_id.as_str());
     let (_, agents) = call(Method::GET, "/v1/agents", Some(&tenant.api_key), None).await;
-    let me = agents["items"].as_array().expect("items").iter().find(|a| a["user_id"] == agent_id.as_str()).cloned();
+    let me = agents["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|a| a["user_id"] == agent_id.as_str())
+        .cloned();
     assert_eq!(me.expect("listed")["load"], 1, "{agents}");
 }
 
@@ -236,7 +244,8 @@ async fn fifty_conversations_routed_at_once_to_five_agents_of_capacity_ten_fill_
 
     // Act: all fifty routed at once.
     let routed = join_all(conversations.iter().map(|id| {
-        call(Method::PATCH, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), Some(json!({"queue": queue_id})))
+        let (path, key, body) = (format!("/v1/conversations/{id}"), tenant.api_key.clone(), json!({"queue": queue_id}));
+        async move { call(Method::PATCH, &path, Some(&key), Some(body)).await }
     }))
     .await;
 
@@ -253,7 +262,12 @@ async fn fifty_conversations_routed_at_once_to_five_agents_of_capacity_ten_fill_
     assert!(held.values().all(|n| *n == 10), "each agent holds exactly its capacity: {held:?}");
     let (_, listed) = call(Method::GET, "/v1/agents", Some(&tenant.api_key), None).await;
     for agent in &agents {
-        let row = listed["items"].as_array().expect("items").iter().find(|a| a["user_id"] == agent.as_str()).cloned();
+        let row = listed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|a| a["user_id"] == agent.as_str())
+            .cloned();
         assert_eq!(row.expect("listed")["load"], 10, "{listed}");
     }
 }

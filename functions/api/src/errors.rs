@@ -422,7 +422,9 @@ impl From<shared::app::center::CenterOpError> for ApiError {
         match error {
             CenterOpError::ConversationNotFound => Problem::not_found("no such conversation").into(),
             CenterOpError::QueueNotFound => Problem::bad_request("queue: no such queue").into(),
-            CenterOpError::AgentNotFound => Problem::bad_request("assignee is not an active user of this tenant").into(),
+            CenterOpError::AgentNotFound => {
+                Problem::bad_request("assignee is not an active user of this tenant").into()
+            }
             CenterOpError::AgentUnavailable => agent_unavailable(),
             CenterOpError::IllegalTransition { from, to } => {
                 UpdateConversationError::IllegalTransition { from, to }.into()

@@ -22,12 +22,13 @@ use std::collections::HashMap;
 use lambda_http::http::StatusCode;
 use lambda_http::RequestExt as _;
 use lambda_http::{Body, Request, Response};
-use shared::adapters::documents::DocQueues;
 use shared::adapters::documents::DocEventLog;
+use shared::adapters::documents::DocQueues;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
 use shared::adapters::graph::GraphClient;
+use shared::app::center::CenterPorts;
 use shared::app::outbound::OutboundPorts;
 use shared::config::{ConfigError, Env};
 use shared::domain::ai::AiProviders;
@@ -170,6 +171,8 @@ pub struct Deps<A: Adapters> {
     pub quality: A::Quality,
     /// Contact-center queues.
     pub queues: A::Queues,
+    /// Agents' presence, capacity and load; what waits in each queue.
+    pub agents: A::Agents,
     /// The contact center's event log and its hourly aggregates (analytics).
     pub events: A::Events,
 }
@@ -195,6 +198,7 @@ impl Deps<Aws> {
             leads: inbox.clone(),
             lifecycle: inbox.clone(),
             outbox: inbox.clone(),
+            agents: inbox.clone(),
             suggestions: inbox,
             erasures: stores.privacy(),
             schedule: stores.privacy(),
@@ -220,6 +224,19 @@ impl Deps<Aws> {
 }
 
 impl<A: Adapters> Deps<A> {
+    /// The ports of the contact center's engine ([`shared::app::center`]).
+    #[must_use]
+    pub fn center_ports(&self) -> CenterPorts<'_, A> {
+        CenterPorts {
+            conversations: &self.conversations,
+            agents: &self.agents,
+            queues: &self.queues,
+            directory: &self.directory,
+            events: &self.events,
+            clock: &self.clock,
+        }
+    }
+
     /// The ports [`shared::app::outbound::submit`] uses, with `outbound.fifo` as its queue.
     #[must_use]
     pub fn outbound_ports(&self) -> OutboundPorts<'_, A> {

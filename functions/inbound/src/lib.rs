@@ -17,7 +17,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use shared::adapters::documents::{DocAuditLog, DocRateLimiter, DocTemplates};
+use shared::adapters::documents::{
+    DocAuditLog, DocDirectory, DocEventLog, DocQueues, DocRateLimiter, DocTemplates,
+};
 use shared::adapters::graph::GraphClient;
 use shared::app::center::{self, CenterPorts};
 use shared::app::outbound::OutboundPorts;
@@ -27,7 +29,8 @@ use shared::config::{ConfigError, Env};
 use shared::domain::audit::Target;
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
-    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, InboxError, IngestStore,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationStore as _, InboxError,
+    IngestStore,
     MessageStatus, NewInboundMessage, NewLead, StatusChange, Stored,
 };
 use shared::domain::ports::{
@@ -131,16 +134,21 @@ impl Deps<Aws> {
     pub fn on(aws: &Aws, config: Config) -> anyhow::Result<Self> {
         let stores = aws.stores(&config.store);
         let inbox = stores.inbox();
+        let inbox_for_agents = inbox.clone();
         let table = stores.table();
         Ok(Self {
             ingest: inbox.clone(),
             contacts: inbox.clone(),
             conversations: inbox.clone(),
-            outbox: inbox,
+            outbox: inbox.clone(),
             outbound: aws.queue(&config.outbound_queue_url),
             templates: DocTemplates::new(table.clone()),
             limiter: DocRateLimiter::new(table.clone()),
-            audit: DocAuditLog::new(table),
+            audit: DocAuditLog::new(table.clone()),
+            agents: inbox_for_agents,
+            queues: DocQueues::new(table.clone()),
+            directory: DocDirectory::new(table.clone()),
+            events: DocEventLog::new(table),
             tenants: stores.tenants(),
             connections: stores.tenants(),
             routing: stores.tenants(),
@@ -436,7 +444,9 @@ async fn contact_center<A: Adapters>(
         match center::customer_wrote(&ports, tenant, &conversation).await {
             Ok(now) => now,
             // Changed at the same moment, or a store failed: the redelivery sees the new state.
-            Err(error @ (center::CenterOpError::VersionConflict { .. } | center::CenterOpError::Unknown(_))) => {
+            Err(
+                error @ (center::CenterOpError::VersionConflict { .. } | center::CenterOpError::Unknown(_)),
+            ) => {
                 return Err(RecordError::Retryable(format!("contact center: {error}")));
             }
             Err(other) => {

@@ -4,8 +4,8 @@
 //! maps them to problems in `functions/api/src/errors.rs`, the queue consumers to batch
 //! failures.
 
-pub mod center;
 pub mod analytics;
+pub mod center;
 pub mod import;
 pub mod integrations;
 pub mod outbound;

@@ -226,7 +226,9 @@ impl QueueId {
     /// chosen queue name.
     #[must_use]
     pub fn is_generated(&self) -> bool {
-        self.0.strip_prefix("q_").is_some_and(|ulid| ulid.len() == 26 && ulid.chars().all(|c| c.is_ascii_alphanumeric()))
+        self.0
+            .strip_prefix("q_")
+            .is_some_and(|ulid| ulid.len() == 26 && ulid.chars().all(|c| c.is_ascii_alphanumeric()))
     }
 }
 

@@ -45,6 +45,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type LeadAds = MemoryLeadAds;
     type Ai = MemoryAi;
     type Queues = DocQueues<MemoryDocs>;
+    type Agents = MemoryInbox;
     type Events = crate::adapters::documents::DocEventLog<MemoryDocs>;
 }
 

@@ -126,7 +126,8 @@ pub async fn agents<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         }
     }
     items.sort_by(|a, b| {
-        (a.presence != Presence::Online, a.name.to_lowercase()).cmp(&(b.presence != Presence::Online, b.name.to_lowercase()))
+        (a.presence != Presence::Online, a.name.to_lowercase())
+            .cmp(&(b.presence != Presence::Online, b.name.to_lowercase()))
     });
     Ok(json_response(StatusCode::OK, &AgentList { items }))
 }
@@ -164,9 +165,12 @@ pub async fn take_next<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Resp
         .ok_or_else(|| Problem::forbidden("taking a conversation is for a person logged in"))?;
     match center::take_next(&deps.center_ports(), &principal.tenant_id, user).await? {
         Some(conversation) => {
-            deps.audit(principal, "conversation.take", target("conversation", conversation.id.as_str()), |e| {
-                e.about(&conversation.contact_id)
-            })
+            deps.audit(
+                principal,
+                "conversation.take",
+                target("conversation", conversation.id.as_str()),
+                |e| e.about(&conversation.contact_id),
+            )
             .await;
             Ok(json_response(StatusCode::OK, &conversation))
         }

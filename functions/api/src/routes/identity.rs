@@ -434,7 +434,9 @@ pub async fn logout<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         }
         // Logged out is offline: nothing more is assigned to them.
         use shared::domain::center::{AgentStore as _, Presence};
-        if let Err(error) = deps.agents.set_presence(&tenant.id, &user.id, Presence::Offline, deps.clock.now()).await {
+        if let Err(error) =
+            deps.agents.set_presence(&tenant.id, &user.id, Presence::Offline, deps.clock.now()).await
+        {
             tracing::warn!(error = format!("{error:#}"), "Presence not set to offline at logout");
         }
         deps.audit(

@@ -10,12 +10,11 @@ use base64::Engine as _;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Serialize};
+use shared::app::center;
 use shared::domain::audit::{Actor, ActorKind};
 use shared::domain::crm::{Activity, RecordStore as _};
-use shared::app::center;
 use shared::domain::inbox::{
-    ContactStore, ConversationFilter, ConversationState, ConversationStore,
-    ConversationView,
+    ContactStore, ConversationFilter, ConversationState, ConversationStore, ConversationView,
 };
 use shared::domain::tenant::Role;
 use shared::domain::{Clock, ConversationId, PhoneNumber, QueueId, UserId};
@@ -318,13 +317,8 @@ pub async fn update_conversation<A: Adapters>(
         }
         (assignee, _, _) => assignee.clone(),
     };
-    let change = center::Change {
-        state,
-        assignee,
-        queue,
-        snoozed_until: body.snoozed_until,
-        expected_version,
-    };
+    let change =
+        center::Change { state, assignee, queue, snoozed_until: body.snoozed_until, expected_version };
     let now = deps.clock.now();
     let updated = center::apply(&deps.center_ports(), &principal.tenant_id, &current, &change).await?;
     let mut fields = Vec::new();

@@ -66,6 +66,7 @@ pub(super) fn deps() -> TestDeps {
         leads: inbox.clone(),
         lifecycle: inbox.clone(),
         outbox: inbox.clone(),
+        agents: inbox.clone(),
         suggestions: inbox,
         erasures: privacy.clone(),
         schedule: privacy.clone(),

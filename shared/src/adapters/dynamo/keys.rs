@@ -12,8 +12,8 @@
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
 use crate::domain::{
-    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, QueueId, RecordId,
-    SessionId, SuggestionId, TenantId, Timestamp, UserId, Wamid,
+    ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, RecordId, SessionId,
+    SuggestionId, TenantId, Timestamp, UserId, Wamid,
 };
 use crate::kernel::digest::hex_sha256;
 
@@ -762,6 +762,7 @@ pub fn import_active(tenant: &TenantId) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::QueueId;
 
     #[test]
     fn one_queues_waiting_prefix_never_covers_anothers_entries() {

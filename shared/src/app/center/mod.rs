@@ -10,7 +10,9 @@
 //! is available; otherwise it waits (oldest first) until a member comes online or frees a slot,
 //! which [`agent_available`] reacts to. Nothing scans periodically.
 
-use crate::domain::center::{AgentStatus, AgentStore, CenterError, CenterEvent, EventKind, EventLog, Queue, QueueStore, Strategy};
+use crate::domain::center::{
+    AgentStatus, AgentStore, CenterError, CenterEvent, EventKind, EventLog, Queue, QueueStore, Strategy,
+};
 use crate::domain::identity::{Directory, DirectoryError, User, UserStatus};
 use crate::domain::inbox::{
     ConversationPatch, ConversationState, ConversationStore, ConversationView, InboxError,
@@ -26,6 +28,7 @@ pub const MAX_ASSIGNED_PER_DRAIN: usize = 50;
 const MAX_ATTEMPTS: usize = 4;
 
 /// The ports the engine uses.
+#[derive(Debug)]
 pub struct CenterPorts<'a, A: Adapters> {
     /// Conversations: the one atomic write of state, assignee, loads and waiting entries.
     pub conversations: &'a A::Conversations,
@@ -196,8 +199,11 @@ fn patch_for(current: &ConversationView, change: &Change) -> ConversationPatch {
         // Taken from its agent: back to its queue, or open with nobody.
         (Some(None), _) => {
             if patch.state.is_none() {
-                patch.state =
-                    Some(if queue_after.is_some() { ConversationState::Queued } else { ConversationState::Open });
+                patch.state = Some(if queue_after.is_some() {
+                    ConversationState::Queued
+                } else {
+                    ConversationState::Open
+                });
             }
         }
         // Routed: waits in the queue, nobody has it until the engine assigns it.
@@ -271,7 +277,8 @@ pub async fn drain<A: Adapters>(
     let mut skipped = 0;
     while assigned < MAX_ASSIGNED_PER_DRAIN {
         // Skip entries another engine is taking right now (they are assigned or will be).
-        let waiting = ports.agents.waiting(tenant, queue_id, u16::try_from(skipped + 1).unwrap_or(u16::MAX)).await?;
+        let waiting =
+            ports.agents.waiting(tenant, queue_id, u16::try_from(skipped + 1).unwrap_or(u16::MAX)).await?;
         let Some(next) = waiting.into_iter().nth(skipped) else { break };
         match assign_waiting(ports, tenant, &mut queue, &members, &next.conversation_id).await? {
             Outcome::Assigned => assigned += 1,
@@ -333,9 +340,9 @@ async fn assign_waiting<A: Adapters>(
                     lost_race = true;
                     break;
                 }
-                Err(UpdateConversationError::NotFound | UpdateConversationError::IllegalTransition { .. }) => {
-                    return Ok(Outcome::Moved)
-                }
+                Err(
+                    UpdateConversationError::NotFound | UpdateConversationError::IllegalTransition { .. },
+                ) => return Ok(Outcome::Moved),
                 Err(UpdateConversationError::Unknown(e)) => return Err(CenterOpError::Unknown(e)),
             }
         }
@@ -349,7 +356,12 @@ async fn assign_waiting<A: Adapters>(
 
 /// The round-robin position moves on to `agent`. Best effort: a concurrent change of the queue
 /// wins, and round-robin then starts after whoever it recorded.
-async fn note_turn<A: Adapters>(ports: &CenterPorts<'_, A>, tenant: &TenantId, queue: &mut Queue, agent: &UserId) {
+async fn note_turn<A: Adapters>(
+    ports: &CenterPorts<'_, A>,
+    tenant: &TenantId,
+    queue: &mut Queue,
+    agent: &UserId,
+) {
     if queue.strategy != Strategy::RoundRobin {
         return;
     }
@@ -461,7 +473,8 @@ pub async fn take_next<A: Adapters>(
     tenant: &TenantId,
     agent: &UserId,
 ) -> Result<Option<ConversationView>, CenterOpError> {
-    let Some(user) = ports.directory.user(tenant, agent).await?.filter(|u| u.value.status == UserStatus::Active)
+    let Some(user) =
+        ports.directory.user(tenant, agent).await?.filter(|u| u.value.status == UserStatus::Active)
     else {
         return Err(CenterOpError::AgentNotFound);
     };
@@ -476,7 +489,8 @@ pub async fn take_next<A: Adapters>(
             }
         }
         let Some(next) = oldest else { return Ok(None) };
-        let Some(conversation) = ports.conversations.conversation(tenant, &next.conversation_id).await? else {
+        let Some(conversation) = ports.conversations.conversation(tenant, &next.conversation_id).await?
+        else {
             continue;
         };
         if conversation.state != ConversationState::Queued {
@@ -529,7 +543,11 @@ pub async fn customer_wrote<A: Adapters>(
             };
             let reopened = match (&conversation.assignee, &conversation.queue) {
                 (Some(_), _) => {
-                    match ports.conversations.update_conversation(tenant, &conversation.id, &back_to_agent, at).await {
+                    match ports
+                        .conversations
+                        .update_conversation(tenant, &conversation.id, &back_to_agent, at)
+                        .await
+                    {
                         Err(UpdateConversationError::AgentUnavailable { .. }) => None,
                         other => Some(other?),
                     }
@@ -686,18 +704,19 @@ async fn record_change<A: Adapters>(
 pub fn change_events(before: &ConversationView, after: &ConversationView, at: Timestamp) -> Vec<CenterEvent> {
     use ConversationState::{Queued, Resolved};
     let at_ms = at.as_millis();
-    let event = |kind: EventKind, queue: Option<&QueueId>, agent: Option<&UserId>, duration_ms: Option<i64>| {
-        CenterEvent {
-            id: format!("{}#{}#v{}", after.id, serde_name(kind), after.version),
-            kind,
-            conversation_id: Some(after.id.clone()),
-            at: at_ms,
-            queue: queue.cloned(),
-            agent: agent.cloned(),
-            duration_ms,
-            target_ms: None,
-        }
-    };
+    let event =
+        |kind: EventKind, queue: Option<&QueueId>, agent: Option<&UserId>, duration_ms: Option<i64>| {
+            CenterEvent {
+                id: format!("{}#{}#v{}", after.id, serde_name(kind), after.version),
+                kind,
+                conversation_id: Some(after.id.clone()),
+                at: at_ms,
+                queue: queue.cloned(),
+                agent: agent.cloned(),
+                duration_ms,
+                target_ms: None,
+            }
+        };
     let mut events = Vec::new();
     // Someone worked it (an agent had it, or it waited in a queue) before this change.
     let held_before = before.state != Resolved && before.assignee.is_some();

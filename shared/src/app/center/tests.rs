@@ -14,7 +14,11 @@ fn queue_id() -> QueueId {
     QueueId::parse("q_01JD0000000000000000000000").unwrap()
 }
 
-fn conversation(state: ConversationState, assignee: Option<&str>, queue: Option<QueueId>) -> ConversationView {
+fn conversation(
+    state: ConversationState,
+    assignee: Option<&str>,
+    queue: Option<QueueId>,
+) -> ConversationView {
     ConversationView {
         id: ConversationId::parse("cv_01JD0000000000000000000000").unwrap(),
         contact_id: ContactId::parse("ct_01JD0000000000000000000000").unwrap(),
@@ -141,8 +145,10 @@ fn kinds(events: &[CenterEvent]) -> Vec<EventKind> {
 fn a_routed_conversation_logs_routed_and_queued_and_its_assignment_the_time_it_waited() {
     // Arrange
     let open = conversation(ConversationState::Open, None, None);
-    let queued = ConversationView { version: 4, ..conversation(ConversationState::Queued, None, Some(queue_id())) };
-    let assigned = ConversationView { version: 5, ..conversation(ConversationState::Open, Some("a"), Some(queue_id())) };
+    let queued =
+        ConversationView { version: 4, ..conversation(ConversationState::Queued, None, Some(queue_id())) };
+    let assigned =
+        ConversationView { version: 5, ..conversation(ConversationState::Open, Some("a"), Some(queue_id())) };
 
     // Act
     let routed = change_events(&open, &queued, Timestamp::from_millis(5_000));
@@ -159,24 +165,26 @@ fn a_routed_conversation_logs_routed_and_queued_and_its_assignment_the_time_it_w
 #[test]
 fn moving_between_agents_or_back_to_the_queue_is_a_transfer() {
     let with_a = conversation(ConversationState::Open, Some("a"), Some(queue_id()));
-    let with_b = ConversationView { version: 4, ..conversation(ConversationState::Open, Some("b"), Some(queue_id())) };
-    assert_eq!(kinds(&change_events(&with_a, &with_b, Timestamp::from_millis(6_000))), [
-        EventKind::Transferred,
-        EventKind::Assigned
-    ]);
-    let back = ConversationView { version: 4, ..conversation(ConversationState::Queued, None, Some(queue_id())) };
-    assert_eq!(kinds(&change_events(&with_a, &back, Timestamp::from_millis(6_000))), [
-        EventKind::Transferred,
-        EventKind::Routed,
-        EventKind::Queued
-    ]);
+    let with_b =
+        ConversationView { version: 4, ..conversation(ConversationState::Open, Some("b"), Some(queue_id())) };
+    assert_eq!(
+        kinds(&change_events(&with_a, &with_b, Timestamp::from_millis(6_000))),
+        [EventKind::Transferred, EventKind::Assigned]
+    );
+    let back =
+        ConversationView { version: 4, ..conversation(ConversationState::Queued, None, Some(queue_id())) };
+    assert_eq!(
+        kinds(&change_events(&with_a, &back, Timestamp::from_millis(6_000))),
+        [EventKind::Transferred, EventKind::Routed, EventKind::Queued]
+    );
 }
 
 #[test]
 fn resolving_logs_the_time_since_the_cycle_began_and_a_new_message_reopens() {
     // Arrange
     let open = conversation(ConversationState::Open, Some("a"), None);
-    let resolved = ConversationView { version: 4, ..conversation(ConversationState::Resolved, Some("a"), None) };
+    let resolved =
+        ConversationView { version: 4, ..conversation(ConversationState::Resolved, Some("a"), None) };
     let reopened = ConversationView { version: 5, ..conversation(ConversationState::Open, Some("a"), None) };
 
     // Act

@@ -209,7 +209,8 @@ pub struct CenterEvent {
     pub agent: Option<UserId>,
     /// The measured time: first response, resolution, or waiting (assigned after queued), ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<i64>,    /// The queue's first-response target in force, on FirstReply events, ms: a first reply with
+    pub duration_ms: Option<i64>,
+    /// The queue's first-response target in force, on FirstReply events, ms: a first reply with
     /// `duration_ms > target_ms` is an SLA breach ([`analytics`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ms: Option<i64>,
@@ -228,7 +229,11 @@ mod tests {
         let agent = user();
         for state in ConversationState::ALL {
             let counted = counts_toward_load(state, Some(&agent)).is_some();
-            assert_eq!(counted, matches!(state, ConversationState::Open | ConversationState::Pending), "{state}");
+            assert_eq!(
+                counted,
+                matches!(state, ConversationState::Open | ConversationState::Pending),
+                "{state}"
+            );
             assert!(counts_toward_load(state, None).is_none());
         }
     }
@@ -237,7 +242,11 @@ mod tests {
     fn only_queued_conversations_wait() {
         let queue = QueueId::parse("q_1").unwrap();
         for state in ConversationState::ALL {
-            assert_eq!(waits_in(state, Some(&queue)).is_some(), state == ConversationState::Queued, "{state}");
+            assert_eq!(
+                waits_in(state, Some(&queue)).is_some(),
+                state == ConversationState::Queued,
+                "{state}"
+            );
         }
     }
 

@@ -72,7 +72,8 @@ pub trait AgentStore: Send + Sync {
     ///
     /// # Errors
     /// [`CenterError::Unknown`].
-    fn agents(&self, tenant: &TenantId) -> impl Future<Output = Result<Vec<AgentStatus>, CenterError>> + Send;
+    fn agents(&self, tenant: &TenantId)
+        -> impl Future<Output = Result<Vec<AgentStatus>, CenterError>> + Send;
 
     /// Up to `limit` conversations waiting in `queue`, oldest first.
     ///
@@ -92,8 +93,11 @@ pub trait QueueStore: Send + Sync {
     ///
     /// # Errors
     /// [`CenterError::QueueNameTaken`] (nothing written); [`CenterError::Unknown`].
-    fn create_queue(&self, tenant: &TenantId, queue: &Queue)
-        -> impl Future<Output = Result<(), CenterError>> + Send;
+    fn create_queue(
+        &self,
+        tenant: &TenantId,
+        queue: &Queue,
+    ) -> impl Future<Output = Result<(), CenterError>> + Send;
 
     /// One queue.
     ///
@@ -117,15 +121,21 @@ pub trait QueueStore: Send + Sync {
     /// # Errors
     /// [`CenterError::QueueNotFound`]; [`CenterError::Conflict`]; [`CenterError::QueueNameTaken`];
     /// [`CenterError::Unknown`]. Nothing is written on an error.
-    fn update_queue(&self, tenant: &TenantId, queue: &Queue)
-        -> impl Future<Output = Result<Queue, CenterError>> + Send;
+    fn update_queue(
+        &self,
+        tenant: &TenantId,
+        queue: &Queue,
+    ) -> impl Future<Output = Result<Queue, CenterError>> + Send;
 
     /// Deletes the queue (idempotent).
     ///
     /// # Errors
     /// [`CenterError::Unknown`].
-    fn delete_queue(&self, tenant: &TenantId, id: &QueueId)
-        -> impl Future<Output = Result<(), CenterError>> + Send;
+    fn delete_queue(
+        &self,
+        tenant: &TenantId,
+        id: &QueueId,
+    ) -> impl Future<Output = Result<(), CenterError>> + Send;
 }
 
 /// The append-only, per-tenant log of what happened to conversations, and the aggregates kept
@@ -136,8 +146,11 @@ pub trait EventLog: Send + Sync {
     ///
     /// # Errors
     /// [`CenterError::Unknown`].
-    fn record(&self, tenant: &TenantId, event: &CenterEvent)
-        -> impl Future<Output = Result<(), CenterError>> + Send;
+    fn record(
+        &self,
+        tenant: &TenantId,
+        event: &CenterEvent,
+    ) -> impl Future<Output = Result<(), CenterError>> + Send;
     /// Up to `limit` events with `from <= at < to` (`range`: `(from, to)`, epoch ms), oldest
     /// first, from after the cursor `after` (the `next` of the previous page). Reads O(events):
     /// for checks and exports, never for dashboards (those read [`EventLog::hours`]).
