@@ -8,6 +8,7 @@ use crate::adapters::ai::OpenAiCompatible;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
+use crate::adapters::documents::{DocCanned, DocReadMarks};
 use crate::adapters::dynamo::idempotency::MIN_RETENTION;
 use crate::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use crate::adapters::graph::GraphClient;
@@ -16,6 +17,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
+use crate::domain::canned::CannedStore;
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -28,6 +30,7 @@ use crate::domain::ports::{
     TenantStore, Vault,
 };
 use crate::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
+use crate::domain::reads::ReadMarkStore;
 use crate::domain::{Clock, SystemClock};
 
 /// The adapters one deployment runs on: one associated type per port, each bounded by exactly
@@ -90,6 +93,10 @@ pub trait Adapters: Send + Sync + 'static {
     type LeadAds: LeadSource;
     /// An AI provider.
     type Ai: AiProvider;
+    /// Canned responses, tenant-wide and personal.
+    type Canned: CannedStore;
+    /// Users' read marks on conversations.
+    type ReadMarks: ReadMarkStore;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -157,6 +164,8 @@ impl Adapters for Aws {
     type Quality = DocQuality<Table>;
     type LeadAds = GraphClient;
     type Ai = OpenAiCompatible;
+    type Canned = DocCanned<Table>;
+    type ReadMarks = DocReadMarks<Table>;
 }
 
 impl Aws {

@@ -25,6 +25,7 @@ use lambda_http::{Body, Request, Response};
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
+use shared::adapters::documents::{DocCanned, DocReadMarks};
 use shared::adapters::graph::GraphClient;
 use shared::app::outbound::OutboundPorts;
 use shared::config::{ConfigError, Env};
@@ -166,6 +167,10 @@ pub struct Deps<A: Adapters> {
     pub lead_ads: A::LeadAds,
     /// Sending quality counters.
     pub quality: A::Quality,
+    /// Canned responses.
+    pub canned: A::Canned,
+    /// Users' read marks on conversations.
+    pub read_marks: A::ReadMarks,
 }
 
 impl Deps<Aws> {
@@ -203,6 +208,8 @@ impl Deps<Aws> {
             import_queue: aws.queue(&config.import_queue_url),
             idempotency: stores.idempotency(),
             templates: DocTemplates::new(table.clone()),
+            canned: DocCanned::new(table.clone()),
+            read_marks: DocReadMarks::new(table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,

@@ -189,6 +189,15 @@ pub enum Op {
     ListTemplates,
     SyncTemplates,
     Quality,
+    ListCanned,
+    CreateCanned,
+    UpdateCanned,
+    DeleteCanned,
+    RenderCanned,
+    ListNotes,
+    CreateNote,
+    MarkRead,
+    Inbox,
 }
 
 /// The API name of a role.

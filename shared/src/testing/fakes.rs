@@ -43,6 +43,8 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Quality = DocQuality<MemoryDocs>;
     type LeadAds = MemoryLeadAds;
     type Ai = MemoryAi;
+    type Canned = crate::adapters::documents::DocCanned<MemoryDocs>;
+    type ReadMarks = crate::adapters::documents::DocReadMarks<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

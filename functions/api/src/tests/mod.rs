@@ -17,6 +17,7 @@ use shared::testing::{
 use super::*;
 
 mod abuse;
+mod agent_tools;
 mod exports;
 mod idempotency;
 mod imports;
@@ -77,6 +78,8 @@ pub(super) fn deps() -> TestDeps {
         import_queue: MemoryQueue::default(),
         idempotency: MemoryIdempotency::default(),
         templates: DocTemplates::new(docs.clone()),
+        canned: DocCanned::new(docs.clone()),
+        read_marks: DocReadMarks::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,

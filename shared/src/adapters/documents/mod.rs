@@ -35,12 +35,14 @@ use crate::domain::{AuditId, ContactId, ExpiresAt, RecordId, SessionId, TenantId
 use crate::kernel::Page;
 
 mod audit;
+mod canned;
 mod directory;
 mod imports;
 mod limits;
 mod records;
 mod sending;
 pub use audit::DocAuditLog;
+pub use canned::{DocCanned, DocReadMarks};
 pub use directory::DocDirectory;
 pub use imports::DocImports;
 pub use limits::DocRateLimiter;
