@@ -7,6 +7,7 @@
 // Suites are test code: a failed expectation is the check failing, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod canned;
 pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
@@ -162,6 +163,14 @@ mod tests {
     async fn limits_on_the_fake() {
         let limiter = crate::adapters::documents::DocRateLimiter::new(crate::testing::MemoryDocs::default());
         super::limits::all(&limiter).await;
+    }
+
+    #[tokio::test]
+    async fn canned_on_the_fake() {
+        let docs = crate::testing::MemoryDocs::default();
+        super::canned::all(&crate::adapters::documents::DocCanned::new(docs.clone())).await;
+        super::canned::read_marks_only_move_forward(&crate::adapters::documents::DocReadMarks::new(docs))
+            .await;
     }
 
     #[tokio::test]
