@@ -390,17 +390,6 @@ impl From<shared::domain::outbound::QualityError> for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_randomness_is_a_500_like_any_unknown_failure() {
-        let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
-        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    }
-}
-
 impl From<shared::domain::canned::CannedError> for ApiError {
     fn from(error: shared::domain::canned::CannedError) -> Self {
         use shared::domain::canned::CannedError;
@@ -420,5 +409,16 @@ impl From<shared::domain::reads::ReadMarkError> for ApiError {
         match error {
             shared::domain::reads::ReadMarkError::Unknown(e) => internal(&e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_randomness_is_a_500_like_any_unknown_failure() {
+        let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

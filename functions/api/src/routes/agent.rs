@@ -236,7 +236,8 @@ pub fn unread(newest_first: &[MessageView], read_at: Option<i64>) -> u32 {
 
 /// `GET /v1/inbox?view=mine|waiting`: `mine` — the caller's conversations that are `open` or
 /// `pending`; `waiting` — the `queued` conversations of the caller's queues. In the store's
-/// listing order (most recently changed first); each item reads its contact, its latest
+/// listing order: by conversation id, which is time-ordered, so the conversation that started
+/// first comes first (for `waiting`, oldest first by start, not by when it was queued); each item reads its contact, its latest
 /// messages and the caller's read mark, so a page costs at most three reads per item. A page
 /// may hold fewer than `limit` items before the last one (`mine` leaves out the assigned
 /// conversations that are not open or pending).

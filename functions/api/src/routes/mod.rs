@@ -322,7 +322,7 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::MarkRead, "POST", "/v1/conversations/{conversation_id}/read", "agent-tools", User,
         "Mark a conversation read by the caller (its unread count drops to 0).", answers = &[NO_CONTENT]),
     operation!(Op::Inbox, "GET", "/v1/inbox", "agent-tools", User,
-        "The caller's listings: `mine` (assigned to them, open or pending) or `waiting` (queued in their queues), most recently changed first, each with the contact's name, the last message's preview, the unread count and the window.",
+        "The caller's listings: `mine` (assigned to them, open or pending) or `waiting` (queued in their queues), the conversation that started first first, each with the contact's name, the last message's preview, the unread count and the window.",
         query = &[q("view", "`mine` (default) or `waiting`.", ParamKind::OneOf(&["mine", "waiting"])), LIMIT, CURSOR],
         answers = &[ok(schema::<inbox::PageView<agent::InboxItem>>)]),
     // Audit and privacy
