@@ -181,8 +181,8 @@ async fn changeable<A: Adapters>(ctx: &Ctx<'_>, deps: &Deps<A>) -> Result<Canned
 /// for a bad field; 409 for a taken shortcut or a version that is no longer current.
 pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
-    let body: UpdateCannedBody = json_body(ctx.body)?;
     let current = changeable(&ctx, deps).await?;
+    let body: UpdateCannedBody = json_body(ctx.body)?;
     let mut next = current.clone();
     if let Some(shortcut) = &body.shortcut {
         next.shortcut = shortcut.trim().to_owned();
@@ -224,8 +224,9 @@ pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
 /// 404 for a response the caller may not use or a conversation they may not see.
 pub async fn render<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
-    let body: RenderBody = json_body(ctx.body)?;
+    // A foreign or unknown response answers 404 whatever the body.
     let response = usable(&ctx, deps).await?;
+    let body: RenderBody = json_body(ctx.body)?;
     // The conversation is checked exactly as its own routes check it: by the same helper, with
     // the body's id in place of the path's.
     let params = HashMap::from([("conversation_id", body.conversation_id)]);
