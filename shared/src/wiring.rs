@@ -10,6 +10,7 @@ use crate::adapters::documents::DocQueues;
 use crate::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
+use crate::adapters::documents::{DocCanned, DocReadMarks};
 use crate::adapters::dynamo::idempotency::MIN_RETENTION;
 use crate::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use crate::adapters::graph::GraphClient;
@@ -19,6 +20,7 @@ use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
 use crate::domain::center::{AgentStore, EventLog, QueueStore};
+use crate::domain::canned::CannedStore;
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -31,6 +33,7 @@ use crate::domain::ports::{
     TenantStore, Vault,
 };
 use crate::domain::privacy::{ErasureStore, PurgeStore, RetentionQueue};
+use crate::domain::reads::ReadMarkStore;
 use crate::domain::{Clock, SystemClock};
 
 /// The adapters one deployment runs on: one associated type per port, each bounded by exactly
@@ -99,6 +102,10 @@ pub trait Adapters: Send + Sync + 'static {
     type Agents: AgentStore;
     /// The contact center's event log and its hourly aggregates (P42, P52).
     type Events: EventLog;
+    /// Canned responses, tenant-wide and personal.
+    type Canned: CannedStore;
+    /// Users' read marks on conversations.
+    type ReadMarks: ReadMarkStore;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -169,6 +176,8 @@ impl Adapters for Aws {
     type Queues = DocQueues<Table>;
     type Agents = DynamoInbox;
     type Events = DocEventLog<Table>;
+    type Canned = DocCanned<Table>;
+    type ReadMarks = DocReadMarks<Table>;
 }
 
 impl Aws {

@@ -433,6 +433,13 @@ async fn another_tenants_admin_gets_404_or_403_on_every_operation_with_our_ids()
         Some(json!({"email": "gone@example.com"})),
     )
     .await;
+    let (_, canned) = call(
+        Method::POST,
+        "/v1/canned-responses",
+        Some(&a.api_key),
+        Some(json!({"shortcut": "walk", "text": "Hi {{contact.first_name}}"})),
+    )
+    .await;
     let (b_admin, _) = tenant().await;
     let (_, document) = call(Method::GET, "/v1/openapi.json", None, None).await;
 
@@ -459,6 +466,7 @@ async fn another_tenants_admin_gets_404_or_403_on_every_operation_with_our_ids()
                 .replace("{key_id}", a_key["id"].as_str().expect("key"))
                 .replace("{erasure_id}", erasure["id"].as_str().expect("erasure"))
                 .replace("{message_id}", message["id"].as_str().expect("message"))
+                .replace("{canned_id}", canned["id"].as_str().expect("canned response"))
                 .replace("{tenant_id}", &a_tenant);
             let method_upper = method.to_uppercase();
             let verb = Method::from_bytes(method_upper.as_bytes()).expect("method");

@@ -92,6 +92,14 @@ async fn events_on_dynamo() {
 }
 
 #[tokio::test]
+async fn canned_on_dynamo() {
+    let table = table().await;
+    contract::canned::all(&shared::adapters::documents::DocCanned::new(table.clone())).await;
+    contract::canned::read_marks_only_move_forward(&shared::adapters::documents::DocReadMarks::new(table))
+        .await;
+}
+
+#[tokio::test]
 async fn vault_on_kms() {
     let aws = crate::support::aws().await;
     let client = aws_sdk_kms::Client::new(&aws);

@@ -267,6 +267,7 @@ async fn records_page_by_kind_and_activities_come_newest_first() {
             starts_at: None,
             ends_at: None,
             location: None,
+            conversation_id: None,
             author: actor(),
             created_at: at,
             updated_at: at,

@@ -22,6 +22,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod abuse;
+mod agent_tools;
 mod ai;
 mod api;
 mod api_data;

@@ -392,6 +392,28 @@ impl From<shared::domain::outbound::QualityError> for ApiError {
     }
 }
 
+impl From<shared::domain::canned::CannedError> for ApiError {
+    fn from(error: shared::domain::canned::CannedError) -> Self {
+        use shared::domain::canned::CannedError;
+        match error {
+            CannedError::ShortcutTaken => {
+                Problem::conflict("another canned response of this scope has this shortcut").into()
+            }
+            CannedError::NotFound => Problem::not_found("no such canned response").into(),
+            CannedError::Conflict => Problem::conflict("changed meanwhile; read it again and retry").into(),
+            CannedError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
+impl From<shared::domain::reads::ReadMarkError> for ApiError {
+    fn from(error: shared::domain::reads::ReadMarkError) -> Self {
+        match error {
+            shared::domain::reads::ReadMarkError::Unknown(e) => internal(&e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ use shared::adapters::documents::DocQueues;
 use shared::adapters::documents::{
     DocAuditLog, DocDirectory, DocImports, DocQuality, DocRateLimiter, DocRecords, DocTemplates,
 };
+use shared::adapters::documents::{DocCanned, DocReadMarks};
 use shared::adapters::graph::GraphClient;
 use shared::app::center::CenterPorts;
 use shared::app::outbound::OutboundPorts;
@@ -175,6 +176,10 @@ pub struct Deps<A: Adapters> {
     pub agents: A::Agents,
     /// The contact center's event log and its hourly aggregates (analytics).
     pub events: A::Events,
+    /// Canned responses.
+    pub canned: A::Canned,
+    /// Users' read marks on conversations.
+    pub read_marks: A::ReadMarks,
 }
 
 impl Deps<Aws> {
@@ -215,6 +220,8 @@ impl Deps<Aws> {
             templates: DocTemplates::new(table.clone()),
             queues: DocQueues::new(table.clone()),
             events: DocEventLog::new(table.clone()),
+            canned: DocCanned::new(table.clone()),
+            read_marks: DocReadMarks::new(table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,

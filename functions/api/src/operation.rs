@@ -199,6 +199,15 @@ pub enum Op {
     UpdateQueue,
     DeleteQueue,
     ConversationAnalytics,
+    ListCanned,
+    CreateCanned,
+    UpdateCanned,
+    DeleteCanned,
+    RenderCanned,
+    ListNotes,
+    CreateNote,
+    MarkRead,
+    Inbox,
 }
 
 /// The API name of a role.

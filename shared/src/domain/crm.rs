@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::Actor;
 use super::identity::Versioned;
-use super::ids::{ContactId, RecordId, TenantId, UserId};
+use super::ids::{ContactId, ConversationId, RecordId, TenantId, UserId};
 use crate::kernel::Page;
 
 /// The kinds of records.
@@ -78,6 +78,10 @@ pub struct ContactRecord {
     /// Appointment: where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// Note: the conversation it was written on (a private note, never sent to the customer).
+    /// Absent on notes written on the contact, and on every record written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
     /// Who wrote it.
     pub author: Actor,
     /// Created, epoch ms.

@@ -291,6 +291,10 @@ id_type!(
     /// A request for AI reply suggestions on a conversation (P30, P31).
     SuggestionId, "suggestion id", 64, "sg_"
 );
+id_type!(
+    /// A canned response (tenant-wide or personal).
+    CannedId, "canned response id", 64, "cr_"
+);
 
 /// A WhatsApp message id as Meta assigns it (`wamid.…`). Opaque; only length and character set
 /// are checked, because Meta documents no format.

@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod audit;
 pub mod blind;
+pub mod canned;
 pub mod center;
 pub mod credential;
 pub mod crm;
@@ -14,6 +15,7 @@ pub mod inbox;
 pub mod outbound;
 pub mod ports;
 pub mod privacy;
+pub mod reads;
 pub mod secret;
 pub mod tenant;
 pub mod time;
@@ -21,8 +23,8 @@ pub mod whatsapp;
 
 pub use blind::BlindIndex;
 pub use ids::{
-    new_ulid, ApiKeyId, AuditId, ContactId, ConversationId, ErasureId, ImportId, MessageId, PhoneNumber,
-    QueueId, RecordId, RequestId, SessionId, SuggestionId, TenantId, UserId, Wamid,
+    new_ulid, ApiKeyId, AuditId, CannedId, ContactId, ConversationId, ErasureId, ImportId, MessageId,
+    PhoneNumber, QueueId, RecordId, RequestId, SessionId, SuggestionId, TenantId, UserId, Wamid,
 };
 pub use secret::{Secret, SecretBytes};
 pub use time::{Clock, ExpiresAt, SystemClock, Timestamp};

@@ -47,6 +47,8 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Queues = DocQueues<MemoryDocs>;
     type Agents = MemoryInbox;
     type Events = crate::adapters::documents::DocEventLog<MemoryDocs>;
+    type Canned = crate::adapters::documents::DocCanned<MemoryDocs>;
+    type ReadMarks = crate::adapters::documents::DocReadMarks<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

@@ -1,10 +1,12 @@
 //! Every operation of the API in one table ([`OPERATIONS`]): the router, the access check and
 //! the OpenAPI document all read it.
 
+pub mod agent;
 pub mod ai;
 pub mod analytics;
 pub mod audit;
 pub mod center;
+pub mod canned;
 pub mod contacts;
 pub mod csv;
 pub mod export;
@@ -250,8 +252,9 @@ pub static OPERATIONS: &[Operation] = {
                   q("queue", "Only in this queue.", ParamKind::Text(64)),
                   q("updated_since", "Only changed at or after (epoch ms).", ParamKind::Millis), LIMIT, CURSOR],
         answers = &[ok(schema::<inbox::PageView<shared::domain::inbox::ConversationView>>)]),
-    operation!(Op::GetConversation, "GET", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent), "One conversation.",
-        answers = &[ok(schema::<shared::domain::inbox::ConversationView>)]),
+    operation!(Op::GetConversation, "GET", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent),
+        "One conversation, with its 24-hour customer-service window (`window`) and, while the window is closed, the tenant's approved templates (`templates`).",
+        answers = &[ok(schema::<agent::ConversationDetail>)]),
     operation!(Op::UpdateConversation, "PATCH", "/v1/conversations/{conversation_id}", "conversations", Tenant(Agent),
         "Change the state (agents and up), assignee or queue (managers and up). Only moves the state machine allows \
          (bot → queued, open or resolved; queued → open or resolved; open ↔ pending; open or pending → queued or resolved; \
@@ -307,6 +310,36 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::SyncTemplates, "POST", "/v1/templates/sync", "messages", Tenant(Manager),
         "Sync the templates from Meta (GET /<waba_id>/message_templates).",
         answers = &[ok(schema::<templates::TemplateList>)], extra = &[502, 503]),
+    // Agent tools: canned responses, private notes, the agent's listings and read marks
+    operation!(Op::ListCanned, "GET", "/v1/canned-responses", "agent-tools", Tenant(Agent),
+        "The tenant-wide canned responses and the caller's personal ones (API keys: tenant-wide only), by shortcut.",
+        query = &[q("shortcut", "Only shortcuts starting with this.", ParamKind::Text(32))],
+        answers = &[ok(schema::<canned::CannedList>)]),
+    operation!(Op::CreateCanned, "POST", "/v1/canned-responses", "agent-tools", Tenant(Agent),
+        "Create a canned response: personal (the caller's), or tenant-wide (managers and admins). The shortcut is unique within its scope (409); an unknown placeholder answers 400 naming it.",
+        body = BodySpec::Json(schema::<canned::CreateCannedBody>),
+        answers = &[created(schema::<shared::domain::canned::CannedResponse>)]),
+    operation!(Op::UpdateCanned, "PATCH", "/v1/canned-responses/{canned_id}", "agent-tools", Tenant(Agent),
+        "Change a canned response (personal: its owner; tenant-wide: managers and admins).",
+        body = BodySpec::Json(schema::<canned::UpdateCannedBody>),
+        answers = &[ok(schema::<shared::domain::canned::CannedResponse>)]),
+    operation!(Op::DeleteCanned, "DELETE", "/v1/canned-responses/{canned_id}", "agent-tools", Tenant(Agent),
+        "Delete a canned response (personal: its owner; tenant-wide: managers and admins).", answers = &[NO_CONTENT]),
+    operation!(Op::RenderCanned, "POST", "/v1/canned-responses/{canned_id}/render", "agent-tools", Tenant(Agent),
+        "A canned response's text with the placeholders filled for a conversation the caller may see: its contact's name and first name, the caller's name, the tenant's name.",
+        body = BodySpec::Json(schema::<canned::RenderBody>), answers = &[ok(schema::<canned::Rendered>)]),
+    operation!(Op::ListNotes, "GET", "/v1/conversations/{conversation_id}/notes", "agent-tools", Tenant(Agent),
+        "The private notes written on a conversation, oldest first (they are the contact's notes: erased and exported with them).",
+        query = PAGED, answers = &[ok(schema::<inbox::PageView<shared::domain::crm::ContactRecord>>)]),
+    operation!(Op::CreateNote, "POST", "/v1/conversations/{conversation_id}/notes", "agent-tools", Tenant(Agent),
+        "Write a private note on a conversation: the team reads it, the customer never gets it.",
+        body = BodySpec::Json(schema::<agent::NoteBody>), answers = &[created(schema::<shared::domain::crm::ContactRecord>)]),
+    operation!(Op::MarkRead, "POST", "/v1/conversations/{conversation_id}/read", "agent-tools", User,
+        "Mark a conversation read by the caller (its unread count drops to 0).", answers = &[NO_CONTENT]),
+    operation!(Op::Inbox, "GET", "/v1/inbox", "agent-tools", User,
+        "The caller's listings: `mine` (assigned to them, open or pending) or `waiting` (queued in their queues), the conversation that started first first, each with the contact's name, the last message's preview, the unread count and the window.",
+        query = &[q("view", "`mine` (default) or `waiting`.", ParamKind::OneOf(&["mine", "waiting"])), LIMIT, CURSOR],
+        answers = &[ok(schema::<inbox::PageView<agent::InboxItem>>)]),
     // Audit and privacy
     operation!(Op::ListAudit, "GET", "/v1/audit", "audit", Tenant(Admin), "The audit trail, newest first.",
         query = &[q("actor", "Only this user or API key id.", ParamKind::Text(64)),
@@ -478,7 +511,7 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::GetLead => leads::get(ctx, deps).await,
         Op::UpdateLead => leads::update(ctx, deps).await,
         Op::ListConversations => inbox::conversations(ctx, deps).await,
-        Op::GetConversation => inbox::conversation(ctx, deps).await,
+        Op::GetConversation => agent::conversation(ctx, deps).await,
         Op::UpdateConversation => inbox::update_conversation(ctx, deps).await,
         Op::ConversationMessages => inbox::messages(ctx, deps).await,
         Op::ListAudit => audit::list(ctx, deps).await,
@@ -504,6 +537,15 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::UpdateQueue => queues::update(ctx, deps).await,
         Op::DeleteQueue => queues::delete(ctx, deps).await,
         Op::ConversationAnalytics => analytics::conversations(ctx, deps).await,
+        Op::ListCanned => canned::list(ctx, deps).await,
+        Op::CreateCanned => canned::create(ctx, deps).await,
+        Op::UpdateCanned => canned::update(ctx, deps).await,
+        Op::DeleteCanned => canned::delete(ctx, deps).await,
+        Op::RenderCanned => canned::render(ctx, deps).await,
+        Op::ListNotes => agent::notes(ctx, deps).await,
+        Op::CreateNote => agent::create_note(ctx, deps).await,
+        Op::MarkRead => agent::mark_read(ctx, deps).await,
+        Op::Inbox => agent::list(ctx, deps).await,
     }
 }
 

@@ -19,6 +19,7 @@ use super::*;
 
 mod abuse;
 mod analytics;
+mod agent_tools;
 mod exports;
 mod idempotency;
 mod imports;
@@ -83,6 +84,8 @@ pub(super) fn deps() -> TestDeps {
         templates: DocTemplates::new(docs.clone()),
         queues: DocQueues::new(docs.clone()),
         events: DocEventLog::new(docs.clone()),
+        canned: DocCanned::new(docs.clone()),
+        read_marks: DocReadMarks::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,

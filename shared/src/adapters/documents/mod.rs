@@ -35,6 +35,7 @@ use crate::domain::{AuditId, ContactId, ExpiresAt, RecordId, SessionId, TenantId
 use crate::kernel::Page;
 
 mod audit;
+mod canned;
 mod directory;
 mod events;
 mod imports;
@@ -43,6 +44,7 @@ mod queues;
 mod records;
 mod sending;
 pub use audit::DocAuditLog;
+pub use canned::{DocCanned, DocReadMarks};
 pub use directory::DocDirectory;
 pub use events::DocEventLog;
 pub use imports::DocImports;

@@ -55,6 +55,33 @@ impl Refusal {
     }
 }
 
+/// The 24-hour customer-service window of a contact (P22) at an instant: free-form messages may
+/// be sent while it is open. The one rule of the window: sending checks it, and the agents'
+/// screens show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ServiceWindow {
+    /// True while free-form messages may be sent.
+    pub open: bool,
+    /// When it closes, epoch ms (null when closed).
+    pub closes_at: Option<i64>,
+    /// Whole seconds until it closes, rounded up (null when closed).
+    pub seconds_left: Option<i64>,
+}
+
+/// The contact's window at `now`: open until 24 hours after their latest inbound message
+/// (`service_window_until`, kept by the store).
+#[must_use]
+pub fn service_window(contact: &ContactView, now: Timestamp) -> ServiceWindow {
+    match contact.service_window_until.filter(|until| *until > now.as_millis()) {
+        Some(until) => ServiceWindow {
+            open: true,
+            closes_at: Some(until),
+            seconds_left: Some((until - now.as_millis() + 999) / 1000),
+        },
+        None => ServiceWindow { open: false, closes_at: None, seconds_left: None },
+    }
+}
+
 /// The sending policy (P20, P21, P22, P63), the same at the API and at send time.
 ///
 /// # Errors
@@ -76,8 +103,7 @@ pub fn check_policy(
     if consent == Some(ConsentKind::OptOut) {
         return Err(Refusal::OptedOut);
     }
-    let window_open = contact.service_window_until.is_some_and(|until| until > now.as_millis());
-    if window_open {
+    if service_window(contact, now).open {
         return Ok(());
     }
     if body.is_free_form() {

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod center;
+pub mod canned;
 pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
@@ -182,6 +183,14 @@ mod tests {
     async fn events_on_the_fake() {
         let log = crate::adapters::documents::DocEventLog::new(crate::testing::MemoryDocs::default());
         super::events::all(&log).await;
+    }
+
+    #[tokio::test]
+    async fn canned_on_the_fake() {
+        let docs = crate::testing::MemoryDocs::default();
+        super::canned::all(&crate::adapters::documents::DocCanned::new(docs.clone())).await;
+        super::canned::read_marks_only_move_forward(&crate::adapters::documents::DocReadMarks::new(docs))
+            .await;
     }
 
     #[tokio::test]

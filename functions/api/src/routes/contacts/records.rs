@@ -276,6 +276,7 @@ pub async fn create_record<A: Adapters>(
         starts_at: body.starts_at,
         ends_at: body.ends_at,
         location: body.location.map(|l| l.trim().to_owned()),
+        conversation_id: None,
         author: principal.actor.clone(),
         created_at: now.as_millis(),
         updated_at: now.as_millis(),
