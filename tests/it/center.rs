@@ -244,7 +244,8 @@ async fn fifty_conversations_routed_at_once_to_five_agents_of_capacity_ten_fill_
 
     // Act: all fifty routed at once.
     let routed = join_all(conversations.iter().map(|id| {
-        let (path, key, body) = (format!("/v1/conversations/{id}"), tenant.api_key.clone(), json!({"queue": queue_id}));
+        let (path, key, body) =
+            (format!("/v1/conversations/{id}"), tenant.api_key.clone(), json!({"queue": queue_id}));
         async move { call(Method::PATCH, &path, Some(&key), Some(body)).await }
     }))
     .await;

@@ -414,17 +414,6 @@ impl From<shared::domain::reads::ReadMarkError> for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_randomness_is_a_500_like_any_unknown_failure() {
-        let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
-        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    }
-}
-
 /// 409 `agent-unavailable`: the agent holds as many open conversations as their capacity allows
 /// (or is not online where the engine requires it).
 fn agent_unavailable() -> ApiError {
@@ -481,3 +470,15 @@ impl From<shared::domain::center::CenterError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_randomness_is_a_500_like_any_unknown_failure() {
+        let answer = ApiError::from(shared::kernel::random::RandomUnavailable).into_response();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+

@@ -29,9 +29,8 @@ use shared::config::{ConfigError, Env};
 use shared::domain::audit::Target;
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
-    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationStore as _, InboxError,
-    IngestStore,
-    MessageStatus, NewInboundMessage, NewLead, StatusChange, Stored,
+    ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationStore as _,
+    InboxError, IngestStore, MessageStatus, NewInboundMessage, NewLead, StatusChange, Stored,
 };
 use shared::domain::ports::{
     ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore,
@@ -664,7 +663,11 @@ mod tests {
             ingest: inbox.clone(),
             contacts: inbox.clone(),
             conversations: inbox.clone(),
-            outbox: inbox,
+            outbox: inbox.clone(),
+            agents: inbox,
+            queues: DocQueues::new(docs.clone()),
+            directory: DocDirectory::new(docs.clone()),
+            events: DocEventLog::new(docs.clone()),
             tenants: tenant_store.clone(),
             connections: tenant_store.clone(),
             routing: tenant_store.clone(),

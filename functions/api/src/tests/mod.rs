@@ -18,8 +18,8 @@ use shared::testing::{
 use super::*;
 
 mod abuse;
-mod analytics;
 mod agent_tools;
+mod analytics;
 mod exports;
 mod idempotency;
 mod imports;

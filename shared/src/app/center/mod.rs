@@ -186,40 +186,23 @@ fn patch_for(current: &ConversationView, change: &Change) -> ConversationPatch {
         ..ConversationPatch::default()
     };
     let queue_after = change.queue.clone().unwrap_or_else(|| current.queue.clone());
-    match (&change.assignee, &change.queue) {
-        // Given to an agent: it is worked (a pending one stays pending).
-        (Some(Some(_)), _) => {
-            if patch.state.is_none() {
-                patch.state = Some(match current.state {
-                    ConversationState::Pending => ConversationState::Pending,
-                    _ => ConversationState::Open,
-                });
-            }
-        }
-        // Taken from its agent: back to its queue, or open with nobody.
-        (Some(None), _) => {
-            if patch.state.is_none() {
-                patch.state = Some(if queue_after.is_some() {
-                    ConversationState::Queued
-                } else {
-                    ConversationState::Open
-                });
-            }
-        }
+    let routed = matches!((&change.assignee, &change.queue), (None, Some(Some(_))));
+    if routed {
         // Routed: waits in the queue, nobody has it until the engine assigns it.
-        (None, Some(Some(_))) => {
-            patch.assignee = Some(None);
-            if patch.state.is_none() {
-                patch.state = Some(ConversationState::Queued);
-            }
-        }
-        _ => {}
+        patch.assignee = Some(None);
     }
-    // A snooze makes it pending (waiting on the customer until then).
-    if let Some(Some(_)) = change.snoozed_until {
-        if patch.state.is_none() {
-            patch.state = Some(ConversationState::Pending);
-        }
+    if patch.state.is_none() {
+        patch.state = match &change.assignee {
+            // Given to an agent: it is worked (a pending one stays pending).
+            Some(Some(_)) if current.state == ConversationState::Pending => Some(ConversationState::Pending),
+            Some(Some(_)) => Some(ConversationState::Open),
+            // Taken from its agent: back to its queue, or open with nobody.
+            Some(None) if queue_after.is_some() => Some(ConversationState::Queued),
+            Some(None) => Some(ConversationState::Open),
+            None if routed => Some(ConversationState::Queued),
+            // A snooze makes it pending (waiting on the customer until then).
+            None => change.snoozed_until.flatten().map(|_| ConversationState::Pending),
+        };
     }
     patch
 }

@@ -7,8 +7,8 @@
 // Suites are test code: a failed expectation is the check failing, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod center;
 pub mod canned;
+pub mod center;
 pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
