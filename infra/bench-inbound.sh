@@ -8,7 +8,7 @@ cd "$root"
 bash infra/setup-venv.sh
 cargo build --release -p tests --tests --quiet
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+.venv/bin/python infra/moto_server.py -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null || true' EXIT
 for _ in $(seq 1 40); do curl -sf "http://127.0.0.1:$port/moto-api/" > /dev/null && break; sleep 0.25; done

@@ -22,7 +22,7 @@ moto=
 trap 'kill $moto 2>/dev/null || true; rm -f "$out"' EXIT
 for round in $(seq 1 "$rounds"); do
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
+  .venv/bin/python infra/moto_server.py -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
   moto=$!
   for _ in $(seq 1 40); do curl -sf "http://127.0.0.1:$port/moto-api/" > /dev/null && break; sleep 0.25; done
   echo "== round $round of $rounds"

@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 step "start moto for the integration tests"
 moto_port=$(free_port)
-moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &
+python infra/moto_server.py -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &
 pids+=($!)
 
 step "start a local stack for the end-to-end tests"

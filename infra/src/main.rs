@@ -41,6 +41,10 @@ const FUNCTIONS: &[(&str, Duration)] = &[
     ("retention", Duration::from_secs(300)),
 ];
 
+/// `infra/moto_server.py`: moto's server with DynamoDB transactions as DynamoDB's (atomic, and
+/// without copying whole tables).
+const MOTO_LAUNCHER: &str = include_str!("../moto_server.py");
+
 /// Demo values written to `.local/demo.json` (Meta-shaped ids of the sandbox).
 const DEMO_PHONE_NUMBER_ID: &str = "106540352242922";
 const DEMO_DISPLAY_PHONE_NUMBER: &str = "15550100001";
@@ -362,11 +366,20 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = match &config.aws_endpoint {
         Some(endpoint) => endpoint.clone(),
         None => {
+            // moto with atomic, copy-free DynamoDB transactions (see the script).
+            let moto_launcher = config.state_dir.join("moto_server.py");
+            tokio::fs::write(&moto_launcher, MOTO_LAUNCHER).await.context("writing moto's launcher")?;
             let spec = ProcessSpec {
                 name: "moto".into(),
                 instance: 0,
-                program: config.venv.join("bin").join("moto_server"),
-                args: vec!["-H".into(), "127.0.0.1".into(), "-p".into(), config.moto_port.to_string()],
+                program: config.venv.join("bin").join("python"),
+                args: vec![
+                    moto_launcher.display().to_string(),
+                    "-H".into(),
+                    "127.0.0.1".into(),
+                    "-p".into(),
+                    config.moto_port.to_string(),
+                ],
                 env: Vec::new(),
                 echo: false,
             };

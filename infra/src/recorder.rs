@@ -7,8 +7,8 @@
 //! a condition and writes without a lock, so two concurrent conditional writes of one item could
 //! both pass (two agents both claiming one conversation). Writes of the same item are forwarded
 //! one at a time across all functions ([`WriteGate`]), and a `GetItem` waits for a write of its
-//! item in flight (so it never sees half a transaction); a transaction passes alone on its tables
-//! (moto cancels one by restoring whole tables); queries and other items stay concurrent.
+//! item in flight (so it never sees half a transaction); queries and other items stay concurrent.
+//! moto's transactions themselves are made atomic (and cheap) by `infra/moto_server.py`.
 //!
 //! moto checks no IAM: `tests/it/iam.rs` reads that record after the end-to-end run and checks
 //! every call against the function's role in `template.yaml`. The record also gives the number
@@ -171,45 +171,12 @@ struct Proxy {
 }
 
 /// One for the whole stack: writes of one DynamoDB item pass it one at a time (see the module
-/// doc); writes of different items do not wait for each other. A transaction passes alone on
-/// the tables it names: moto undoes a cancelled transaction by restoring a copy of each whole
-/// table taken when it began, which would also undo every other write made meanwhile (DynamoDB
-/// undoes only the transaction's own items).
+/// doc); writes of different items do not wait for each other. (moto's own undoing of a
+/// cancelled transaction, which restored whole tables, is replaced in `infra/moto_server.py`.)
 #[derive(Debug, Clone, Default)]
-pub struct WriteGate(
-    Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>>,
-    Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>>,
-);
-
-/// A table held by a write: shared by single-item and batch writes, alone by a transaction.
-#[allow(dead_code)] // Held for its drop.
-enum TableHold {
-    Shared(tokio::sync::OwnedRwLockReadGuard<()>),
-    Alone(tokio::sync::OwnedRwLockWriteGuard<()>),
-}
+pub struct WriteGate(Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>>);
 
 impl WriteGate {
-    /// Holds the tables a write names (`alone` for a transaction), in one order; before any item.
-    async fn hold_tables(&self, (mut tables, alone): (Vec<String>, bool)) -> Vec<TableHold> {
-        tables.sort();
-        tables.dedup();
-        let locks: Vec<Arc<tokio::sync::RwLock<()>>> = match self.1.lock() {
-            Ok(mut map) => {
-                tables.into_iter().map(|table| Arc::clone(map.entry(table).or_default())).collect()
-            }
-            Err(_) => Vec::new(),
-        };
-        let mut held = Vec::with_capacity(locks.len());
-        for lock in locks {
-            held.push(if alone {
-                TableHold::Alone(lock.write_owned().await)
-            } else {
-                TableHold::Shared(lock.read_owned().await)
-            });
-        }
-        held
-    }
-
     /// Holds every item `keys` names (in one order, so two transactions never wait on each other).
     async fn hold(&self, mut keys: Vec<String>) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
         keys.sort();
@@ -258,41 +225,6 @@ fn written_items(headers: &HeaderMap, body: &[u8]) -> Vec<String> {
             })
             .unwrap_or_default(),
         _ => Vec::new(),
-    }
-}
-
-/// The tables a DynamoDB write names, and whether it must pass alone on them (a transaction);
-/// none for a read or another service.
-fn written_tables(headers: &HeaderMap, body: &[u8]) -> (Vec<String>, bool) {
-    let Some(operation) = headers
-        .get("x-amz-target")
-        .and_then(|t| t.to_str().ok())
-        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
-    else {
-        return (Vec::new(), false);
-    };
-    let Ok(request) = serde_json::from_slice::<Value>(body) else { return (Vec::new(), false) };
-    let name = |table: &Value| table.as_str().unwrap_or_default().to_owned();
-    match operation {
-        "PutItem" | "UpdateItem" | "DeleteItem" => (vec![name(&request["TableName"])], false),
-        "BatchWriteItem" => (
-            request["RequestItems"].as_object().map(|t| t.keys().cloned().collect()).unwrap_or_default(),
-            false,
-        ),
-        "TransactWriteItems" => (
-            request["TransactItems"]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(|entry| entry.as_object()?.values().next())
-                        .map(|op| name(&op["TableName"]))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            true,
-        ),
-        _ => (Vec::new(), false),
     }
 }
 
@@ -373,7 +305,6 @@ async fn forward(
     if let Some(log) = &proxy.log {
         record(&proxy, log, &headers, &body).await;
     }
-    let _transactions_alone = proxy.writes.hold_tables(written_tables(&headers, &body)).await;
     let _one_write_per_item_at_a_time = proxy.writes.hold(written_items(&headers, &body)).await;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut outgoing = proxy.http.request(method, format!("{}{path}", proxy.upstream)).body(body);
@@ -427,13 +358,6 @@ mod tests {
         );
         assert!(written("DynamoDB_20120810.Query", update).is_empty());
         assert!(written("TrentService.Decrypt", update).is_empty());
-        let tables = |target_header, body: &str| written_tables(&target(target_header), body.as_bytes());
-        assert_eq!(tables("DynamoDB_20120810.UpdateItem", update), (vec!["t".to_owned()], false));
-        assert_eq!(
-            tables("DynamoDB_20120810.TransactWriteItems", transaction),
-            (vec!["t".to_owned(); 2], true)
-        );
-        assert_eq!(tables("DynamoDB_20120810.Query", update), (vec![], false));
     }
 
     #[test]

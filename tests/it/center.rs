@@ -34,8 +34,13 @@ async fn presence(token: &str, status: &str) {
 
 /// A customer of the tenant (a new WhatsApp number) writes; the message's webhook fixture with
 /// the customer's number and a message id unique to `n`.
+/// Sent now: the customer-service window is open.
 fn customer_message(tenant: &TestTenant, wa_id: &str, n: u32) -> String {
-    tenant.fixture("text").replace(&tenant.wa_id, wa_id).replace("0001AA==", &format!("{n:04}AA=="))
+    tenant
+        .fixture("text")
+        .replace(&tenant.wa_id, wa_id)
+        .replace("0001AA==", &format!("{n:04}AA=="))
+        .replace("1767225601", &(now_ms() / 1000).to_string())
 }
 
 /// The conversation with `wa_id`, once the inbound pipeline has stored it.
@@ -124,14 +129,15 @@ async fn two_customers_go_round_robin_to_two_online_agents_who_answer_resolve_an
     assert_eq!(conversation["state"], "open");
     let assignee = conversation["assignee"].as_str().expect("assignee").to_owned();
     let token = if assignee == first_id { &first } else { &second };
-    let (status, sent) = call(
-        Method::POST,
-        "/v1/messages",
-        Some(token),
-        Some(json!({"to": customers[0], "type": "text", "text": {"body": "Olá! Posso ajudar."}})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    let sent = client
+        .post(format!("{}/v1/messages", crate::e2e::base()))
+        .bearer_auth(token)
+        .header("idempotency-key", format!("reply-{}", digits(12)))
+        .json(&json!({"to": customers[0], "type": "text", "text": {"body": "Olá! Posso ajudar."}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(sent.status(), StatusCode::ACCEPTED, "{:?}", sent.text().await);
     let (status, resolved) = call(
         Method::PATCH,
         &format!("/v1/conversations/{}", conversations[0]),

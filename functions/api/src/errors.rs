@@ -481,4 +481,3 @@ mod tests {
         assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
-
