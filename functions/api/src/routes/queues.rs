@@ -92,6 +92,25 @@ pub struct QueueView {
     pub created_at: i64,
     /// Bumped by every change (send it back as `version` for optimistic concurrency).
     pub version: u64,
+    /// Conversations waiting in it now (counted up to 1,000).
+    pub waiting: u32,
+    /// Since when the oldest of them waits, epoch ms; none when nothing waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_waiting_since: Option<i64>,
+}
+
+/// The most waiting conversations a queue's view counts.
+const DEPTH_COUNTED: u16 = 1_000;
+
+/// How many conversations wait in `queue` now, and since when the oldest does.
+async fn depth<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+    queue: &QueueId,
+) -> Result<(u32, Option<i64>), ApiError> {
+    use shared::domain::center::AgentStore as _;
+    let waiting = deps.agents.waiting(tenant, queue, DEPTH_COUNTED).await?;
+    Ok((u32::try_from(waiting.len()).unwrap_or(u32::MAX), waiting.first().map(|w| w.since)))
 }
 
 /// `GET /v1/queues`.
@@ -101,8 +120,14 @@ pub struct QueueList {
     pub items: Vec<QueueView>,
 }
 
-fn view(queue: &Queue, members: &BTreeMap<QueueId, Vec<UserId>>) -> QueueView {
+fn view(
+    queue: &Queue,
+    members: &BTreeMap<QueueId, Vec<UserId>>,
+    (waiting, oldest_waiting_since): (u32, Option<i64>),
+) -> QueueView {
     QueueView {
+        waiting,
+        oldest_waiting_since,
         id: queue.id.clone(),
         name: queue.name.clone(),
         strategy: queue.strategy,
@@ -296,7 +321,10 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let principal = ctx.tenant()?;
     let queues = deps.queues.queues(&principal.tenant_id).await.map_err(center_error)?;
     let members = memberships(&all_users(deps, &principal.tenant_id).await?);
-    let items = queues.iter().map(|q| view(q, &members)).collect();
+    let mut items = Vec::with_capacity(queues.len());
+    for queue in &queues {
+        items.push(view(queue, &members, depth(deps, &principal.tenant_id, &queue.id).await?));
+    }
     Ok(json_response(StatusCode::OK, &QueueList { items }))
 }
 
@@ -307,7 +335,8 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
 pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let (principal, queue) = queue_of(&ctx, deps).await?;
     let members = memberships(&all_users(deps, &principal.tenant_id).await?);
-    Ok(json_response(StatusCode::OK, &view(&queue, &members)))
+    let depth = depth(deps, &principal.tenant_id, &queue.id).await?;
+    Ok(json_response(StatusCode::OK, &view(&queue, &members, depth)))
 }
 
 /// `POST /v1/queues`: audited as `queue.create`.
@@ -339,7 +368,7 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     })
     .await;
     let members = BTreeMap::from([(queue.id.clone(), wanted.into_iter().collect())]);
-    Ok(json_response(StatusCode::CREATED, &view(&queue, &members)))
+    Ok(json_response(StatusCode::CREATED, &view(&queue, &members, (0, None))))
 }
 
 /// `PATCH /v1/queues/{queue_id}`: audited as `queue.update` with the fields changed.
@@ -379,7 +408,8 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     deps.audit(&principal, "queue.update", target("queue", queue.id.as_str()), |e| e.with_fields(fields))
         .await;
     let members = memberships(&all_users(deps, &principal.tenant_id).await?);
-    Ok(json_response(StatusCode::OK, &view(&queue, &members)))
+    let depth = depth(deps, &principal.tenant_id, &queue.id).await?;
+    Ok(json_response(StatusCode::OK, &view(&queue, &members, depth)))
 }
 
 /// `DELETE /v1/queues/{queue_id}`: the queue goes, and with it from every member's `queues`.

@@ -167,6 +167,20 @@ pub async fn apply<A: Adapters>(
             return Err(CenterOpError::AgentNotFound);
         }
     }
+    // Routing to the queue it is already in changes nothing (a retried request does not take a
+    // conversation from the agent the first one gave it to).
+    let already_there = change.assignee.is_none()
+        && change.state.is_none()
+        && change.snoozed_until.is_none()
+        && change.queue.as_ref().is_some_and(|q| q.is_some() && *q == current.queue);
+    if already_there {
+        after_change(ports, tenant, current, current).await?;
+        return Ok(ports
+            .conversations
+            .conversation(tenant, &current.id)
+            .await?
+            .unwrap_or_else(|| current.clone()));
+    }
     let patch = patch_for(current, change);
     let updated = ports.conversations.update_conversation(tenant, &current.id, &patch, at).await?;
     record_change(ports, tenant, current, &updated, at).await;
@@ -216,7 +230,9 @@ async fn after_change<A: Adapters>(
     after: &ConversationView,
 ) -> Result<(), CenterOpError> {
     if let Some(queue) = after.queue.as_ref().filter(|_| after.state == ConversationState::Queued) {
-        drain(ports, tenant, queue).await?;
+        // Only this one: anything older still waiting found nobody available when it came, and
+        // is given out when someone comes online or frees a slot (a drain), oldest first.
+        assign_one(ports, tenant, queue, &after.id).await?;
     }
     let held_before = crate::domain::center::counts_toward_load(before.state, before.assignee.as_ref());
     let held_after = crate::domain::center::counts_toward_load(after.state, after.assignee.as_ref());
@@ -270,6 +286,19 @@ pub async fn drain<A: Adapters>(
         }
     }
     Ok(assigned)
+}
+
+/// Gives one conversation waiting in `queue_id` to an available member, if there is one.
+async fn assign_one<A: Adapters>(
+    ports: &CenterPorts<'_, A>,
+    tenant: &TenantId,
+    queue_id: &QueueId,
+    conversation: &ConversationId,
+) -> Result<(), CenterOpError> {
+    let Some(mut queue) = ports.queues.queue(tenant, queue_id).await? else { return Ok(()) };
+    let members = members(ports, tenant, queue_id).await?;
+    assign_waiting(ports, tenant, &mut queue, &members, conversation).await?;
+    Ok(())
 }
 
 /// What became of one waiting conversation.

@@ -18,10 +18,10 @@ mod ports;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::inbox::{counts_toward_load, waits_in};
 pub use ports::{AgentStore, CenterError, EventLog, QueueStore};
 
 use super::ids::{ConversationId, QueueId, UserId};
-use super::inbox::ConversationState;
 
 /// Open conversations an agent holds at most when nobody set their capacity.
 pub const DEFAULT_CAPACITY: u32 = 10;
@@ -145,21 +145,6 @@ pub struct Waiting {
     pub since: i64,
 }
 
-/// The agent whose load a conversation in `state`, assigned to `assignee`, counts toward:
-/// an assigned conversation that is `open` or `pending`. The one rule every store applies when
-/// it moves loads.
-#[must_use]
-pub fn counts_toward_load(state: ConversationState, assignee: Option<&UserId>) -> Option<&UserId> {
-    assignee.filter(|_| matches!(state, ConversationState::Open | ConversationState::Pending))
-}
-
-/// The queue a conversation in `state` with `queue` waits in: a `queued` conversation waits in
-/// its queue. The one rule every store applies to the waiting entries.
-#[must_use]
-pub fn waits_in(state: ConversationState, queue: Option<&QueueId>) -> Option<&QueueId> {
-    queue.filter(|_| state == ConversationState::Queued)
-}
-
 /// What happened to a conversation, as the event log keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -219,6 +204,7 @@ pub struct CenterEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::inbox::ConversationState;
 
     fn user() -> UserId {
         UserId::parse("usr_a").unwrap()

@@ -296,10 +296,10 @@ pub trait ConversationStore: Send + Sync {
     /// ([`ConversationPatch::apply`] says how every field moves).
     ///
     /// In the same atomic write it moves the agents' loads
-    /// ([`crate::domain::center::counts_toward_load`]: the agent it stops counting toward loses
+    /// ([`counts_toward_load`](super::counts_toward_load): the agent it stops counting toward loses
     /// one, the agent it starts counting toward gains one, only while under capacity and, with
     /// `require_online`, online) and the queue's waiting entries
-    /// ([`crate::domain::center::waits_in`]): no conversation is assigned twice, no agent goes
+    /// ([`waits_in`](super::waits_in)): no conversation is assigned twice, no agent goes
     /// over capacity.
     ///
     /// # Errors

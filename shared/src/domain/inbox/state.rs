@@ -5,7 +5,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{ConversationPatch, ConversationView, UpdateConversationError};
-use crate::domain::center::{counts_toward_load, waits_in};
 use crate::domain::ids::{QueueId, UserId};
 use crate::domain::time::Timestamp;
 
@@ -225,6 +224,21 @@ impl fmt::Display for ConversationState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The agent whose load a conversation in `state`, assigned to `assignee`, counts toward:
+/// an assigned conversation that is `open` or `pending`. The one rule every store applies when
+/// it moves loads.
+#[must_use]
+pub fn counts_toward_load(state: ConversationState, assignee: Option<&UserId>) -> Option<&UserId> {
+    assignee.filter(|_| matches!(state, ConversationState::Open | ConversationState::Pending))
+}
+
+/// The queue a conversation in `state` with `queue` waits in: a `queued` conversation waits in
+/// its queue. The one rule every store applies to the waiting entries.
+#[must_use]
+pub fn waits_in(state: ConversationState, queue: Option<&QueueId>) -> Option<&QueueId> {
+    queue.filter(|_| state == ConversationState::Queued)
 }
 
 #[cfg(test)]

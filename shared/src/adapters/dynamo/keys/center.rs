@@ -123,3 +123,33 @@ pub fn waiting(tenant: &TenantId, queue: &QueueId, since: i64, conversation: &Co
         sk: format!("{}{:013}#{conversation}", waiting_prefix(queue), since.max(0)),
     }
 }
+
+// Agent tools: canned responses and read marks.
+
+/// A canned response, stored at its shortcut within its scope, so that the key itself claims
+/// the shortcut: tenant-wide `CANNED#T#<shortcut>`, personal `CANNED#U#<user>#<shortcut>`.
+#[must_use]
+pub fn canned(tenant: &TenantId, owner: Option<&UserId>, shortcut: &str) -> Key {
+    Key { pk: tenant_partition(tenant), sk: canned_prefix(owner, shortcut) }
+}
+
+/// Sort-key prefix of one scope's canned responses whose shortcut starts with `shortcut_prefix`.
+#[must_use]
+pub fn canned_prefix(owner: Option<&UserId>, shortcut_prefix: &str) -> String {
+    match owner {
+        None => format!("CANNED#T#{shortcut_prefix}"),
+        Some(user) => format!("CANNED#U#{user}#{shortcut_prefix}"),
+    }
+}
+
+/// Where a canned response's id leads: its scope, owner and shortcut.
+#[must_use]
+pub fn canned_id(tenant: &TenantId, id: &crate::domain::CannedId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("CANNEDID#{id}") }
+}
+
+/// When a user last read a conversation.
+#[must_use]
+pub fn read_mark(tenant: &TenantId, user: &UserId, conversation: &ConversationId) -> Key {
+    Key { pk: tenant_partition(tenant), sk: format!("READ#{user}#{conversation}") }
+}
