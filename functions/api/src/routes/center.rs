@@ -138,13 +138,14 @@ pub async fn agents<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
 /// 400 for a capacity outside 1 to 100; 404 for a user not of this tenant.
 pub async fn set_capacity<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
-    let body: CapacityBody = json_body(ctx.body)?;
-    if !(1..=MAX_CAPACITY).contains(&body.capacity) {
-        return Err(Problem::bad_request(format!("capacity must be 1 to {MAX_CAPACITY}")).into());
-    }
+    // Whose first: another tenant's user is unknown here, whatever the body says.
     let user = path_id(ctx.param("user_id"), UserId::parse, "user")?;
     if !deps.directory_user(&principal.tenant_id, &user).await? {
         return Err(Problem::not_found("no such user").into());
+    }
+    let body: CapacityBody = json_body(ctx.body)?;
+    if !(1..=MAX_CAPACITY).contains(&body.capacity) {
+        return Err(Problem::bad_request(format!("capacity must be 1 to {MAX_CAPACITY}")).into());
     }
     let status = deps.agents.set_capacity(&principal.tenant_id, &user, body.capacity).await?;
     center::agent_available(&deps.center_ports(), &principal.tenant_id, &user).await?;
