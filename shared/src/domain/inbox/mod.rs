@@ -464,10 +464,10 @@ pub struct ConversationView {
     /// Latest message, epoch ms.
     pub last_message_at: i64,
     /// The agent it is assigned to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub assignee: Option<UserId>,
     /// The routing queue it waits in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub queue: Option<QueueId>,
     /// Latest change (message, state, assignment), epoch ms.
     pub updated_at: i64,
