@@ -396,9 +396,13 @@ async fn opt_out_keywords_and_preferences_reach_the_consent_ledger() {
     assert_eq!(post(&client, &tenant.fixture("user_preferences_stop")).await, StatusCode::OK);
     assert_eq!(post(&client, &tenant.fixture("user_preferences_resume")).await, StatusCode::OK);
     assert_eq!(post(&client, &tenant.fixture("text")).await, StatusCode::OK);
-    let contact = eventually("three consent events", || async {
+    // The ledger entry is written before the state it moves (a retry re-applies the state), so
+    // wait for the last event's state too, not only for the entry.
+    let contact = eventually("three consent events and the last one applied", || async {
         let contact = tenant.contact(&client).await?;
-        (contact["consent_ledger"].as_array().map(Vec::len) == Some(3)).then_some(contact)
+        (contact["consent_ledger"].as_array().map(Vec::len) == Some(3)
+            && contact["consent"]["at"] == 1_767_226_900_000_i64)
+            .then_some(contact)
     })
     .await;
 
