@@ -46,6 +46,7 @@ mod inbox;
 mod ingest;
 mod kms;
 mod log_scan;
+mod openapi;
 mod privacy;
 mod queues;
 mod races;

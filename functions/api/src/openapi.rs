@@ -97,7 +97,9 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
                 let schema = serde_json::to_value(schema(answers)).unwrap_or(Value::Null);
                 response["content"] = json!({"application/json": {"schema": schema}});
             }
-            None if answer.status == 200 => response["content"] = json!({"application/json": {"schema": {}}}),
+            None if answer.status == 200 => {
+                response["content"] = json!({"application/json": {"schema": {"type": "object"}}})
+            }
             None => {}
         }
         responses.insert(answer.status.to_string(), response);
@@ -155,19 +157,23 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
     operation
 }
 
-/// A stable operation id: `get_v1_contacts_contact_id`.
+/// The operation id, named after the operation (`createContact`, `listConversationNotes`): the
+/// [`Op`] variant's name in lower camel case, a contact record's kind spelled out
+/// (`ListRecords(Task)` is `listContactTasks`). Generated clients name their methods after it.
 #[must_use]
 pub fn operation_id(op: &Operation) -> String {
-    let path: String = op
-        .path
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect::<String>()
-        .split('_')
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
-    format!("{}_{path}", op.method.to_lowercase())
+    let name = format!("{:?}", op.op);
+    let name = match name.split_once('(') {
+        Some((verb_records, kind)) => {
+            let kind = kind.trim_end_matches(')');
+            let plural = if verb_records.ends_with("Records") { "s" } else { "" };
+            let verb = verb_records.trim_end_matches("Records").trim_end_matches("Record");
+            format!("{verb}Contact{kind}{plural}")
+        }
+        None => name,
+    };
+    let mut chars = name.chars();
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
 /// The document of `operations`.

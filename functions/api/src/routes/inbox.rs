@@ -84,6 +84,7 @@ pub fn paging(query: &Query) -> Result<Paging, ApiError> {
 
 /// A page as the API returns it: `{items, next}`, `next` an opaque cursor.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct PageView<T> {
     /// The items.
     pub items: Vec<T>,

@@ -27,7 +27,7 @@ pub struct ConnectPage {
 
 /// The connection as the API shows it: everything but the token.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct PageView {
+pub struct LeadAdsPageView {
     /// The Page id.
     pub page_id: String,
     /// When it was connected (epoch milliseconds).
@@ -36,7 +36,7 @@ pub struct PageView {
     pub page_access_token_stored: bool,
 }
 
-impl From<&PageConnection> for PageView {
+impl From<&PageConnection> for LeadAdsPageView {
     fn from(c: &PageConnection) -> Self {
         Self {
             page_id: c.page_id.clone(),
@@ -65,7 +65,7 @@ pub async fn connect<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     deps.connections.connect_page(&admin.tenant_id, &connection).await?;
     tracing::info!("Lead Ads Page connected");
     deps.audit(admin, "integration.leadads_connect", target("tenant", admin.tenant_id.as_str()), |e| e).await;
-    Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
+    Ok(json_response(StatusCode::OK, &LeadAdsPageView::from(&connection)))
 }
 
 /// The tenant's Page.
@@ -79,5 +79,5 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
         .page_connection(&admin.tenant_id)
         .await?
         .ok_or_else(|| ApiError(Problem::not_found("no Page is connected")))?;
-    Ok(json_response(StatusCode::OK, &PageView::from(&connection)))
+    Ok(json_response(StatusCode::OK, &LeadAdsPageView::from(&connection)))
 }

@@ -30,6 +30,47 @@ use super::path_id;
 use crate::errors::{message_refused, ApiError};
 use crate::{target, Adapters, Ctx, Deps};
 
+/// The body of `POST /v1/messages`, as the OpenAPI document describes it: a Cloud API message
+/// (`to`, `type` and the object named by `type`, e.g. `text: {body}`). The handler reads it as
+/// JSON and [`OutboundBody::parse`] checks it against the Cloud API's rules (a 422 names the field),
+/// so the schema only names its common fields; the per-type objects are Meta's.
+#[derive(Debug)]
+pub struct OutboundMessage;
+
+impl schemars::JsonSchema for OutboundMessage {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OutboundMessage".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A message in the Cloud API's own shape (`to`, `type` and the object named by `type`; \
+                `messaging_product` and `recipient_type` may be omitted), or a mark-as-read \
+                (`to`, `status: read`, `message_id`).",
+            "type": "object",
+            "required": ["to"],
+            "properties": {
+                "to": {"type": "string", "description": "The recipient's number (E.164 digits, `+` optional).", "pattern": "^\\+?[0-9]{8,15}$"},
+                "type": {"type": "string", "enum": shared::domain::outbound::MESSAGE_TYPES},
+                "messaging_product": {"type": "string", "const": "whatsapp"},
+                "recipient_type": {"type": "string", "const": "individual"},
+                "text": {"type": "object", "required": ["body"], "properties": {
+                    "body": {"type": "string", "minLength": 1, "maxLength": 4096},
+                    "preview_url": {"type": "boolean"}}},
+                "template": {"type": "object", "required": ["name", "language"], "properties": {
+                    "name": {"type": "string"},
+                    "language": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}},
+                    "components": {"type": "array", "items": {"type": "object"}}}},
+                "biz_opaque_callback_data": {"type": "string", "maxLength": 512},
+                "context": {"type": "object", "required": ["message_id"], "properties": {"message_id": {"type": "string"}}},
+                "status": {"type": "string", "const": "read"},
+                "message_id": {"type": "string", "description": "The wamid to mark as read."}
+            },
+            "additionalProperties": true
+        })
+    }
+}
+
 /// The answer of `POST /v1/messages`.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Accepted {

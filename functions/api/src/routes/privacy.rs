@@ -244,7 +244,7 @@ pub struct TenantRecords {
     pub whatsapp: Option<super::whatsapp::ConnectionView>,
     /// The Lead Ads Page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lead_ads: Option<super::leadads::PageView>,
+    pub lead_ads: Option<super::leadads::LeadAdsPageView>,
     /// The AI provider (never its key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ai: Option<super::ai::AiConnectionView>,

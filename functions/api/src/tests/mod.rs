@@ -460,6 +460,30 @@ async fn the_document_is_served_and_covers_every_operation_with_resolvable_schem
     assert_eq!(ids.len(), routes::OPERATIONS.len(), "operation ids are unique");
 }
 
+/// The committed contract (`docs/openapi.json`) is the document the API serves: a change to a
+/// route or a schema shows up in review as a change to that file. `LEADLINE_WRITE_OPENAPI=1`
+/// rewrites it (then review the diff).
+#[test]
+fn the_committed_document_is_the_one_the_api_serves() {
+    // Arrange
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let served = openapi::document(routes::OPERATIONS);
+    let text = format!("{}\n", serde_json::to_string_pretty(&served).expect("a JSON value prints"));
+
+    // Act
+    if std::env::var_os("LEADLINE_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &text).expect("docs/openapi.json is writable");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+
+    // Assert
+    assert!(
+        committed == text,
+        "docs/openapi.json differs from the served document: run \
+         `LEADLINE_WRITE_OPENAPI=1 cargo test -p api --lib the_committed_document` and commit the diff"
+    );
+}
+
 #[test]
 fn every_route_the_router_serves_is_in_the_table_once() {
     for operation in routes::OPERATIONS {
