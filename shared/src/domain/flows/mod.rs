@@ -10,6 +10,7 @@
 
 mod answer;
 mod definition;
+mod messages;
 mod run;
 mod simulate;
 mod trigger;

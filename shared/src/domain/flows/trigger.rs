@@ -33,6 +33,19 @@ pub enum TriggerKind {
     OutsideHours,
 }
 
+impl TriggerKind {
+    /// Its name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NewConversation => "new_conversation",
+            Self::Reopened => "reopened",
+            Self::Keyword => "keyword",
+            Self::OutsideHours => "outside_hours",
+        }
+    }
+}
+
 /// What happened to the conversation with this message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerEvent {
