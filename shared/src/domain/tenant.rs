@@ -790,7 +790,12 @@ mod tests {
     fn holidays_are_dates_sorted_without_repeats() {
         // Arrange
         let settings = TenantSettings {
-            holidays: vec!["2026-12-25".into(), "2026-01-01".into(), "2026-12-25".into(), "2028-02-29".into()],
+            holidays: vec![
+                "2026-12-25".into(),
+                "2026-01-01".into(),
+                "2026-12-25".into(),
+                "2028-02-29".into(),
+            ],
             ..TenantSettings::default()
         };
 
