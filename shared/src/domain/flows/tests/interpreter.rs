@@ -299,3 +299,27 @@ fn simulation_remembers_what_earlier_turns_stored() {
         .actions
         .contains(&Action::Send { body: json!({"type": "text", "text": {"body": "yes"}}) }));
 }
+
+#[test]
+fn sessions_and_actions_keep_their_json_shape() {
+    // Arrange
+    let (def, ctx) = (welcome(), ctx());
+    let session = waiting(&say(&def, &waiting(&start(&def, &ctx)), "1", &ctx));
+
+    // Act
+    let stored = serde_json::to_value(&session).expect("serialises");
+    let read: FlowSession = serde_json::from_value(stored.clone()).expect("reads back");
+    let action = serde_json::to_value(Action::Route { queue: queue("q_sales") }).expect("serialises");
+    let timer =
+        serde_json::to_value(Action::ArmTimeout { at: Timestamp::from_millis(5) }).expect("serialises");
+
+    // Assert
+    assert_eq!(read, session);
+    assert_eq!(
+        stored,
+        json!({"flow": {"id": "fl_1", "version": 3}, "step": "email", "tries": 0,
+               "waiting_since": ctx.now.as_millis(), "answers": {"menu": "sales"}})
+    );
+    assert_eq!(action, json!({"type": "route", "queue": "q_sales"}));
+    assert_eq!(timer, json!({"type": "arm_timeout", "at": 5}));
+}
