@@ -8,6 +8,7 @@ pub mod center;
 pub mod credential;
 pub mod crm;
 pub mod events;
+pub mod flows;
 pub mod identity;
 pub mod ids;
 pub mod import;
