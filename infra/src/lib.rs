@@ -7,6 +7,7 @@
 
 pub mod apigw;
 pub mod bootstrap;
+pub mod console;
 pub mod gateway;
 pub mod instances;
 pub mod poller;

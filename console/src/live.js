@@ -1,0 +1,95 @@
+// Live updates: the API's WebSocket (`/live?token=`) when it answers, polling otherwise.
+// Screens subscribe and refetch what they show on each event: a notice names a conversation
+// (ids only, never content); a `tick` (polling) or `resync` (after a reconnect) names none.
+
+import { LIVE_URL, accessToken, refresh } from './api.js';
+
+const POLL_MS = 3000; // without the socket: "within a second or two" is the goal
+const SAFETY_POLL_MS = 30000; // with it: notices are best effort, so a slow poll still runs
+
+const subscribers = new Set();
+let socket = null;
+let timer = null;
+let pinger = null;
+let retryMs = 1000;
+let running = false;
+let lastTick = 0;
+
+/** True while the WebSocket is open (shown in the header). */
+export const connected = () => socket?.readyState === WebSocket.OPEN;
+
+/** Calls `fn(event)` on every notice, tick and resync; returns the unsubscribe function. */
+export function subscribe(fn) {
+  subscribers.add(fn);
+  return () => subscribers.delete(fn);
+}
+
+function emit(event) {
+  for (const fn of subscribers) fn(event);
+}
+
+function poll() {
+  const every = connected() ? SAFETY_POLL_MS : POLL_MS;
+  if (Date.now() - lastTick >= every) {
+    lastTick = Date.now();
+    emit({ type: 'tick' });
+  }
+}
+
+function open() {
+  const token = accessToken();
+  if (!running || !token || typeof WebSocket === 'undefined') return;
+  let ws;
+  try {
+    ws = new WebSocket(`${LIVE_URL}?token=${encodeURIComponent(token)}`);
+  } catch {
+    return schedule();
+  }
+  socket = ws;
+  ws.onopen = () => {
+    retryMs = 1000;
+    emit({ type: 'resync', live: true });
+  };
+  ws.onmessage = (message) => {
+    try {
+      emit({ type: 'notice', ...JSON.parse(message.data) });
+    } catch {
+      // Not a notice: nothing to do.
+    }
+  };
+  ws.onclose = () => {
+    if (socket === ws) socket = null;
+    emit({ type: 'resync', live: false });
+    schedule();
+  };
+}
+
+function schedule() {
+  if (!running) return;
+  // The server closes the socket when the access token expires: refresh, then reconnect.
+  setTimeout(async () => {
+    if (!running) return;
+    if (await refresh()) open();
+  }, retryMs);
+  retryMs = Math.min(retryMs * 2, 60000);
+}
+
+/** Starts after sign-in. */
+export function start() {
+  if (running) return;
+  running = true;
+  retryMs = 1000;
+  open();
+  timer = setInterval(poll, 500);
+  // Keeps an idle connection open (API Gateway closes it after 10 idle minutes).
+  pinger = setInterval(() => connected() && socket.send('{"action":"ping"}'), 5 * 60 * 1000);
+}
+
+/** Stops at sign-out. */
+export function stop() {
+  running = false;
+  clearInterval(timer);
+  clearInterval(pinger);
+  socket?.close();
+  socket = null;
+}
