@@ -2,8 +2,8 @@
 # Builds the agent console into console/dist (served by the local stack at /console/): installs
 # the pinned npm packages (package-lock.json, `npm ci`) once and again whenever the lock changes,
 # then bundles with esbuild and prints the first load's compressed JavaScript size (the build
-# fails over its 200 KB budget). Run by local-stack.sh and test.sh. Needs Node.js 20 or newer
-# (installed with apt-get when missing and run as root); nothing downloads a browser.
+# fails over its 200 KB budget). Run by local-stack.sh and test.sh. Needs Node.js 18 or newer
+# (Debian 12's; installed with apt-get when missing and run as root); nothing downloads a browser.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root/console"
@@ -12,12 +12,12 @@ if ! command -v npm > /dev/null; then
     echo "Installing Node.js (apt-get)..."
     apt-get update -qq && apt-get install -y -qq nodejs npm > /dev/null
   else
-    echo "The agent console needs Node.js 20 or newer with npm" >&2; exit 1
+    echo "The agent console needs Node.js 18 or newer with npm" >&2; exit 1
   fi
 fi
 major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then
-  echo "The agent console needs Node.js 20 or newer (found $(node --version))" >&2; exit 1
+if [ "$major" -lt 18 ]; then
+  echo "The agent console needs Node.js 18 or newer (found $(node --version))" >&2; exit 1
 fi
 stamp=node_modules/.package-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
