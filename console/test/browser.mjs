@@ -173,6 +173,7 @@ async function main() {
     await page.getByRole('button', { name: 'Add note' }).click();
     await page.locator('.note', { hasText: 'parcel is in transit' }).waitFor();
     await page.getByRole('tab', { name: 'Contact' }).click();
+    await page.locator('.contact h3', { hasText: customer }).waitFor();
     await page.screenshot({ path: join(shots, 'conversation.png') });
 
     step('the agent resolves the conversation');
@@ -203,6 +204,7 @@ async function main() {
     await phone.getByRole('tab', { name: 'All' }).click();
     await phone.locator(`[data-conversation="${conversation.id}"]`).click();
     await phone.locator('.msg.out', { hasText: `ref ${run}` }).waitFor();
+    await phone.locator('.contact h3', { hasText: customer }).waitFor();
     check(!(await phone.locator('.inbox').isVisible()), 'one pane at a time on a phone');
     await phone.screenshot({ path: join(shots, 'phone-conversation.png') });
 

@@ -131,8 +131,13 @@ function Actions({ conversation, user, manager, onChange }) {
       {manager && (
         <label>
           <span class="visually-hidden">Transfer to queue</span>
-          <select value={conversation.queue || ''} onChange={(e) => e.currentTarget.value && change({ queue: e.currentTarget.value })}>
-            <option value="">{conversation.queue ? nameOf(queues, conversation.queue) : 'Transfer to queue…'}</option>
+          <select
+            value={conversation.queue || ''}
+            onChange={(e) => e.currentTarget.value !== (conversation.queue || '') && change({ queue: e.currentTarget.value })}
+          >
+            <option value={conversation.queue || ''}>
+              {conversation.queue ? `Queue: ${nameOf(queues, conversation.queue)}` : 'Transfer to queue…'}
+            </option>
             {queues.filter((q) => q.id !== conversation.queue).map((q) => <option value={q.id} key={q.id}>{q.name}</option>)}
           </select>
         </label>
