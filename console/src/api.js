@@ -109,6 +109,12 @@ export function refresh() {
   return refreshing;
 }
 
+/** The access token, refreshed first when it expires within 30 s (null when signed out). */
+export async function freshToken() {
+  if (session && Date.now() > session.expiresAt - 30_000) await refresh();
+  return session?.access ?? null;
+}
+
 /** After a reload: resumes the session if the cookie (or this tab) still holds one. */
 export async function resume() {
   return (await refresh()) ? currentUser() : null;

@@ -2,7 +2,7 @@
 // Screens subscribe and refetch what they show on each event: a notice names a conversation
 // (ids only, never content); a `tick` (polling) or `resync` (after a reconnect) names none.
 
-import { LIVE_URL, accessToken, refresh } from './api.js';
+import { LIVE_URL, freshToken } from './api.js';
 
 const POLL_MS = 3000; // without the socket: "within a second or two" is the goal
 const SAFETY_POLL_MS = 30000; // with it: notices are best effort, so a slow poll still runs
@@ -36,14 +36,15 @@ function poll() {
   }
 }
 
-function open() {
-  const token = accessToken();
+async function open() {
+  const token = await freshToken();
   if (!running || !token || typeof WebSocket === 'undefined') return;
   let ws;
   try {
     ws = new WebSocket(`${LIVE_URL}?token=${encodeURIComponent(token)}`);
   } catch {
-    return schedule();
+    schedule();
+    return;
   }
   socket = ws;
   ws.onopen = () => {
@@ -64,13 +65,11 @@ function open() {
   };
 }
 
+// Reconnects with a growing delay (an API without the socket is asked again at most once a
+// minute). The server closes the socket when the access token expires: `open` takes a fresh one.
 function schedule() {
   if (!running) return;
-  // The server closes the socket when the access token expires: refresh, then reconnect.
-  setTimeout(async () => {
-    if (!running) return;
-    if (await refresh()) open();
-  }, retryMs);
+  setTimeout(() => running && open(), retryMs);
   retryMs = Math.min(retryMs * 2, 60000);
 }
 

@@ -4,6 +4,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { onSession, resume, signOut, put } from './api.js';
 import * as live from './live.js';
+import { forget } from './data.js';
 import { usePath, Link, navigate } from './router.jsx';
 import { SignIn } from './screens/SignIn.jsx';
 import { Inbox } from './screens/Inbox.jsx';
@@ -48,6 +49,8 @@ function Header({ user }) {
   const out = async () => {
     live.stop();
     await signOut();
+    forget();
+    sessionStorage.removeItem('leadline.presence');
     navigate('/', { replace: true });
   };
   return (
@@ -75,7 +78,7 @@ function Screens({ user }) {
   const open = path.startsWith('/c/') ? decodeURIComponent(path.slice(3)) : null;
   return (
     <div class={`work ${open ? 'has-open' : ''}`}>
-      <Inbox user={user} selected={open} manager={isManager(user)} />
+      <Inbox selected={open} manager={isManager(user)} />
       {open ? (
         <Conversation key={open} id={open} user={user} manager={isManager(user)} />
       ) : (

@@ -10,6 +10,7 @@ import { duration, when, contactLabel } from '../format.js';
 import { Message } from './Message.jsx';
 import { Composer } from './Composer.jsx';
 import { ContactPanel } from './ContactPanel.jsx';
+import { Tabs } from './Tabs.jsx';
 
 const SNOOZES = [
   ['1 hour', 3600e3],
@@ -224,10 +225,7 @@ export function Conversation({ id, user, manager }) {
         {conversation.state !== 'resolved' && <Composer conversation={conversation} contact={contact} onSent={load} />}
       </section>
       <aside class="side" aria-label="Details">
-        <div class="tabs" role="tablist">
-          <button type="button" role="tab" aria-selected={side === 'contact'} class={side === 'contact' ? 'active' : ''} onClick={() => setSide('contact')}>Contact</button>
-          <button type="button" role="tab" aria-selected={side === 'notes'} class={side === 'notes' ? 'active' : ''} onClick={() => setSide('notes')}>Private notes</button>
-        </div>
+        <Tabs label="Details" tabs={[['contact', 'Contact'], ['notes', 'Private notes']]} value={side} onChange={setSide} />
         {side === 'contact' ? <ContactPanel contact={contact} /> : <Notes id={id} />}
       </aside>
     </>

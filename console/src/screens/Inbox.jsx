@@ -5,6 +5,7 @@ import { get, query, ApiError } from '../api.js';
 import { subscribe } from '../live.js';
 import { loadAgents, loadQueues, nameOf } from '../data.js';
 import { Link } from '../router.jsx';
+import { Tabs } from './Tabs.jsx';
 import { duration, when, windowLabel, contactLabel } from '../format.js';
 
 const STATES = ['bot', 'queued', 'open', 'pending', 'resolved'];
@@ -61,7 +62,7 @@ function Row({ item, selected, queues }) {
   );
 }
 
-export function Inbox({ user, selected, manager }) {
+export function Inbox({ selected, manager }) {
   const [view, setView] = useState(sessionStorage.getItem('leadline.view') || 'mine');
   const [filters, setFilters] = useState({ state: '', queue: '', assignee: '' });
   const [items, setItems] = useState(null);
@@ -106,20 +107,7 @@ export function Inbox({ user, selected, manager }) {
   return (
     <section class="inbox" aria-labelledby="inbox-title">
       <h2 id="inbox-title" class="visually-hidden">Inbox</h2>
-      <div class="tabs" role="tablist" aria-label="Inbox views">
-        {views.map(([id, label]) => (
-          <button
-            type="button"
-            role="tab"
-            aria-selected={view === id}
-            class={view === id ? 'active' : ''}
-            onClick={() => setView(id)}
-            key={id}
-          >
-            {label}
-          </button>
-        ))}
-      </div>
+      <Tabs label="Inbox views" tabs={views} value={view} onChange={setView} />
       <details class="filters">
         <summary>Filters{filters.state || filters.queue || filters.assignee ? ' (on)' : ''}</summary>
         <div class="filter-grid">
