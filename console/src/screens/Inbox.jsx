@@ -81,6 +81,8 @@ export function Inbox({ selected, manager }) {
       const list = await fetchView(v, f);
       // Filters the API may not apply yet (they are applied again here: cheap, and exact).
       const shown = list.filter((c) => (!f.state || c.state === f.state) && (!f.queue || c.queue === f.queue));
+      // Waiting ones first come, first served (the API's order); the others by latest activity.
+      if (v !== 'waiting') shown.sort((a, b) => (b.last_message?.at || b.last_message_at) - (a.last_message?.at || a.last_message_at));
       if (latest.current.view === v && latest.current.filters === f) setItems(shown);
       setError('');
     } catch (e) {
