@@ -135,6 +135,10 @@ async function main() {
     const row = page.locator(`[data-conversation="${conversation.id}"]`);
     await row.waitFor();
     check((await row.textContent()).includes(customer), 'the row names the contact');
+    // The last message's preview (the customer's text; the menu choice when a welcome flow ran).
+    check(!(await row.locator('.row-preview').textContent()).includes('No messages'), 'the row previews the last message');
+    check(Number(await row.locator('.count').textContent()) >= 1, 'the row counts the unread message');
+    check(await row.locator('.badge.ok', { hasText: 'left' }).isVisible(), "the row shows the open window's time left");
     check(await page.evaluate(() => window.noReload === true), 'no reload');
     await page.screenshot({ path: join(shots, 'inbox.png') });
 
@@ -207,6 +211,9 @@ async function main() {
     await phone.locator('.contact h3', { hasText: customer }).waitFor();
     check(!(await phone.locator('.inbox').isVisible()), 'one pane at a time on a phone');
     await phone.screenshot({ path: join(shots, 'phone-conversation.png') });
+
+    const live = await page.locator('.live-dot.on').count();
+    console.log(`    (updates came ${live ? 'over the WebSocket' : 'by polling: the API has no WebSocket'})`);
 
     step('the agent signs out');
     await page.getByRole('button', { name: 'Sign out' }).click();
