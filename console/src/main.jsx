@@ -31,7 +31,7 @@ function Presence() {
   return (
     <label class={`presence presence-${status || 'unknown'}`}>
       <span class="visually-hidden">My status</span>
-      <select value={status} onChange={change} aria-describedby={error ? 'presence-error' : undefined}>
+      <select aria-label="My status" value={status} onChange={change} aria-describedby={error ? 'presence-error' : undefined}>
         {!status && <option value="">Set status…</option>}
         <option value="online">● Online</option>
         <option value="away">◐ Away</option>

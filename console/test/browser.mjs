@@ -2,7 +2,8 @@
 // running local stack. An agent signs in and goes online; a customer's WhatsApp message posted
 // to the webhook appears in the inbox and the thread without a reload; the agent answers with a
 // canned response and the answer reaches the sandbox Graph API; delivery ticks follow Meta's
-// status webhooks; the agent resolves the conversation; an admin sees the dashboard.
+// status webhooks; the agent resolves the conversation; for a customer whose 24-hour window is
+// closed the agent sends a template with parameters; an admin sees the dashboard.
 // Screenshots of the main screens go to LEADLINE_CONSOLE_SCREENSHOTS (docs/screenshots).
 //
 // Env: LEADLINE_E2E_BASE_URL, LEADLINE_E2E_STATE_DIR (the stack's), CHROMIUM (/usr/bin/chromium).
@@ -131,6 +132,11 @@ async function main() {
     step('a customer writes on WhatsApp; the conversation appears in the inbox without a reload');
     await customerWrites(d, { waId, name: customer, message: { type: 'text', text: { body: 'Hi, my order has not arrived' } } });
     const conversation = await routeToSupport(support);
+    // What a CRM import or a colleague would have recorded about the customer.
+    await call(base, 'POST', '/v1/contacts', {
+      token: d.api_key,
+      body: { phone: waId, tags: ['vip', 'order-issue'], attributes: { plan: 'annual' }, consent: 'opt_in' },
+    });
     check(conversation.assignee === agent.user_id, `assigned to the online agent (got ${conversation.assignee})`);
     const row = page.locator(`[data-conversation="${conversation.id}"]`);
     await row.waitFor();
@@ -178,12 +184,45 @@ async function main() {
     await page.locator('.note', { hasText: 'parcel is in transit' }).waitFor();
     await page.getByRole('tab', { name: 'Contact' }).click();
     await page.locator('.contact h3', { hasText: customer }).waitFor();
+    await page.locator('.contact .tags', { hasText: 'vip' }).waitFor();
+    await page.locator('.contact .badge.ok', { hasText: 'Opted in' }).waitFor();
     await page.screenshot({ path: join(shots, 'conversation.png') });
 
     step('the agent resolves the conversation');
     await page.getByRole('button', { name: 'Resolve' }).click();
     await page.locator('[data-testid="state"]', { hasText: 'resolved' }).waitFor();
     await until('resolved in the API', async () => (await conversationOfCustomer()).state === 'resolved');
+
+    step('a customer whose 24-hour window closed: the agent sends a template with its parameters');
+    const lateWaId = `5531${String(Date.now()).slice(-9)}`;
+    const late = `Old Timer ${run}`;
+    const template = `console_${run}`;
+    await call(base, 'POST', `/_sandbox/templates/${d.waba_id}`, {
+      body: { name: template, language: 'en_US', status: 'APPROVED', category: 'UTILITY',
+        components: [{ type: 'BODY', text: 'Hi {{1}}, your order {{2}} has shipped.' }] },
+    });
+    await call(base, 'POST', '/v1/templates/sync', { token: d.api_key });
+    // The customer wrote two days ago (Meta's timestamp): the window is closed.
+    const twoDaysAgo = String(Math.floor(Date.now() / 1000) - 2 * 86400);
+    await customerWrites(d, { waId: lateWaId, name: late, message: { type: 'text', text: { body: 'Any news?' }, timestamp: twoDaysAgo } });
+    const lateConversation = await until('the late conversation', async () =>
+      (await call(base, 'GET', `/v1/conversations?phone=${lateWaId}`, { token: d.api_key })).items[0]);
+    // Business-initiated messages need the person's opt-in (422 otherwise, shown on the page).
+    await call(base, 'POST', '/v1/contacts', { token: d.api_key, body: { phone: lateWaId, consent: 'opt_in' } });
+    if (!lateConversation.queue && lateConversation.state !== 'bot') {
+      await call(base, 'PATCH', `/v1/conversations/${lateConversation.id}`, { token: d.api_key, body: { queue: support.id } });
+    }
+    await page.locator(`[data-conversation="${lateConversation.id}"]`).click();
+    await page.locator('[data-window="closed"]').waitFor();
+    await page.getByLabel('Template', { exact: true }).selectOption(`${template}|en_US`);
+    await page.getByLabel('Parameter {{1}}').fill('Carla');
+    await page.getByLabel('Parameter {{2}}').fill(`#${run}`);
+    await page.getByRole('button', { name: 'Send template' }).click();
+    await until('the template at the sandbox Graph API', async () =>
+      (await outbox(base)).find((r) => r.method === 'POST' && r.body?.to === lateWaId && r.body?.type === 'template'
+        && r.body.template.name === template && r.body.template.components?.[0]?.type === 'body'
+        && r.body.template.components[0].parameters.map((p) => p.text).join('|') === `Carla|#${run}`), 30000);
+    await page.locator('.msg.out', { hasText: `Template: ${template}` }).waitFor();
 
     step('an admin signs in and sees the dashboard (analytics, who is online)');
     const managerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -86,7 +86,7 @@ function TemplateForm({ to, templates, onSent }) {
         <>
           <label>
             Template
-            <select value={choice} onChange={(e) => setChoice(e.currentTarget.value)} required>
+            <select aria-label="Template" value={choice} onChange={(e) => setChoice(e.currentTarget.value)} required>
               <option value="">Choose…</option>
               {templates.map((t) => (
                 <option value={`${t.name}|${t.language}`} key={`${t.name}|${t.language}`}>{t.name} ({t.language})</option>
@@ -103,7 +103,7 @@ function TemplateForm({ to, templates, onSent }) {
               />
             </label>
           ))}
-          <button type="submit" disabled={!chosen}>Send template</button>
+          <button type="submit" disabled={!chosen || !to}>Send template</button>
         </>
       )}
       {error && <p role="alert" class="error">{error}</p>}
@@ -176,6 +176,7 @@ export function Composer({ conversation, contact, onSent }) {
         <ul class="canned" role="listbox" id="canned-list" aria-label="Canned responses">
           {canned.map((c, i) => (
             <li
+              id={`canned-${c.id}`}
               role="option"
               aria-selected={i === active}
               class={i === active ? 'active' : ''}
@@ -199,6 +200,7 @@ export function Composer({ conversation, contact, onSent }) {
           onKeyDown={onKeyDown}
           aria-autocomplete="list"
           aria-controls={canned.length ? 'canned-list' : undefined}
+          aria-activedescendant={canned.length ? `canned-${canned[Math.min(active, canned.length - 1)].id}` : undefined}
         />
         <button type="submit" disabled={busy || !text.trim()}>Send</button>
       </div>

@@ -105,6 +105,7 @@ function Actions({ conversation, user, manager, onChange }) {
         <label>
           <span class="visually-hidden">Snooze</span>
           <select
+            aria-label="Snooze"
             value=""
             onChange={(e) => e.currentTarget.value && change({ snoozed_until: Date.now() + Number(e.currentTarget.value) })}
           >
@@ -117,6 +118,7 @@ function Actions({ conversation, user, manager, onChange }) {
         <label>
           <span class="visually-hidden">Assign to</span>
           <select
+            aria-label="Assign to"
             value={conversation.assignee || ''}
             onChange={(e) => change({ assignee: e.currentTarget.value || null })}
           >
@@ -133,6 +135,7 @@ function Actions({ conversation, user, manager, onChange }) {
         <label>
           <span class="visually-hidden">Transfer to queue</span>
           <select
+            aria-label="Transfer to queue"
             value={conversation.queue || ''}
             onChange={(e) => e.currentTarget.value !== (conversation.queue || '') && change({ queue: e.currentTarget.value })}
           >
@@ -168,7 +171,8 @@ export function Conversation({ id, user, manager }) {
       setFetchedAt(Date.now());
       setMessages(list);
       setError('');
-      if (!contact || contact.id !== detail.contact_id) get(`/v1/contacts/${detail.contact_id}`).then(setContact).catch(() => {});
+      // The contact panel stays current too (tags, consent and leads change elsewhere).
+      get(`/v1/contacts/${detail.contact_id}`).then(setContact).catch(() => {});
       const newest = list.at(-1)?.timestamp || 0;
       if (newest > seen.current) {
         seen.current = newest;

@@ -70,13 +70,13 @@ export function Dashboard() {
         <h2 id="dash-title">Dashboard</h2>
         <label>
           Period
-          <select value={range} onChange={(e) => setRange(e.currentTarget.value)}>
+          <select aria-label="Period" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
             {RANGES.map(([id, label]) => <option value={id} key={id}>{label}</option>)}
           </select>
         </label>
         <label>
           Queue
-          <select value={queue} onChange={(e) => setQueue(e.currentTarget.value)}>
+          <select aria-label="Queue" value={queue} onChange={(e) => setQueue(e.currentTarget.value)}>
             <option value="">All queues</option>
             {queues.map((q) => <option value={q.id} key={q.id}>{q.name}</option>)}
           </select>

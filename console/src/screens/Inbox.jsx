@@ -115,14 +115,14 @@ export function Inbox({ selected, manager }) {
         <div class="filter-grid">
           <label>
             State
-            <select value={filters.state} onChange={set('state')}>
+            <select aria-label="State" value={filters.state} onChange={set('state')}>
               <option value="">Any</option>
               {STATES.map((s) => <option value={s} key={s}>{s}</option>)}
             </select>
           </label>
           <label>
             Queue
-            <select value={filters.queue} onChange={set('queue')}>
+            <select aria-label="Queue" value={filters.queue} onChange={set('queue')}>
               <option value="">Any</option>
               {queues.map((q) => <option value={q.id} key={q.id}>{q.name}</option>)}
             </select>
@@ -130,7 +130,7 @@ export function Inbox({ selected, manager }) {
           {view === 'all' && (
             <label>
               Assignee
-              <select value={filters.assignee} onChange={set('assignee')}>
+              <select aria-label="Assignee" value={filters.assignee} onChange={set('assignee')}>
                 <option value="">Anyone</option>
                 {agents.map((a) => <option value={a.user_id} key={a.user_id}>{a.name}</option>)}
               </select>
