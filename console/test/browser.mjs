@@ -168,7 +168,7 @@ async function main() {
     const sent = await until('the answer at the sandbox Graph API', async () =>
       (await outbox(base)).find((r) => r.method === 'POST' && r.path.endsWith(`/${d.phone_number_id}/messages`)
         && r.body?.to === waId && r.body?.text?.body === expected && r.response_status === 200), 30000);
-    const outbound = page.locator('.msg.out', { hasText: `ref ${run}` });
+    const outbound = page.locator('.msg.out', { hasText: `we are on it (ref ${run})` });
     await outbound.locator('[data-status="sent"]').waitFor();
 
     step("Meta's status webhooks: the ticks follow (delivered, then read)");
@@ -178,6 +178,17 @@ async function main() {
     await outbound.locator('[data-status="delivered"]').waitFor();
     await statusArrives(d, { waId, wamid, status: 'read', callback });
     await outbound.locator('[data-status="read"]').waitFor();
+
+    step('a send Meta refuses for good shows as failed, with the reason');
+    await call(base, 'POST', '/_sandbox/faults', {
+      body: { code: 131026, http_status: 400, times: 1, phone_number_id: d.phone_number_id },
+    });
+    await reply.fill(`This one is refused (ref ${run})`);
+    await reply.press('Enter');
+    const refused = page.locator('.msg.out.failed', { hasText: `This one is refused (ref ${run})` });
+    await refused.locator('[data-status="failed"]').waitFor();
+    await refused.locator('.msg-error', { hasText: 'Not delivered' }).waitFor();
+
     await page.getByRole('tab', { name: 'Private notes' }).click();
     await page.getByLabel('Private note (never sent to the customer)').fill('Checked the carrier: parcel is in transit.');
     await page.getByRole('button', { name: 'Add note' }).click();
@@ -246,7 +257,7 @@ async function main() {
     await signIn(phone, admin.email, admin.password);
     await phone.getByRole('tab', { name: 'All' }).click();
     await phone.locator(`[data-conversation="${conversation.id}"]`).click();
-    await phone.locator('.msg.out', { hasText: `ref ${run}` }).waitFor();
+    await phone.locator('.msg.out', { hasText: `we are on it (ref ${run})` }).waitFor();
     await phone.locator('.contact h3', { hasText: customer }).waitFor();
     check(!(await phone.locator('.inbox').isVisible()), 'one pane at a time on a phone');
     await phone.screenshot({ path: join(shots, 'phone-conversation.png') });

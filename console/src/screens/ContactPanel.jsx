@@ -1,6 +1,7 @@
 // The contact panel: details, tags, attributes, consent state, leads, and the contact's notes,
 // tasks and appointments.
 
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api.js';
 import { when } from '../format.js';
@@ -55,7 +56,12 @@ export function ContactPanel({ contact }) {
         <dd><span class={`badge ${consent.cls}`}>{consent.label}</span></dd>
         {contact.opted_out && (<><dt>Opt-out</dt><dd><span class="badge closed">opted out</span></dd></>)}
         {contact.restricted && (<><dt>Restricted</dt><dd><span class="badge closed">no sending</span></dd></>)}
-        {attributes.map(([k, v]) => (<><dt key={`k${k}`}>{k}</dt><dd key={`v${k}`}>{String(v)}</dd></>))}
+        {attributes.map(([k, v]) => (
+          <Fragment key={k}>
+            <dt>{k}</dt>
+            <dd>{String(v)}</dd>
+          </Fragment>
+        ))}
       </dl>
       <section>
         <h4>Tags</h4>
