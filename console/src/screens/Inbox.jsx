@@ -1,10 +1,10 @@
 // The inbox: my conversations, my queues' waiting ones, or all (managers), with filters.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, query, ApiError } from '../api.js';
+import { get, postJson, query, ApiError } from '../api.js';
 import { subscribe } from '../live.js';
 import { loadAgents, loadQueues, nameOf } from '../data.js';
-import { Link } from '../router.jsx';
+import { Link, navigate } from '../router.jsx';
 import { Tabs } from './Tabs.jsx';
 import { duration, when, windowLabel, contactLabel } from '../format.js';
 
@@ -103,6 +103,17 @@ export function Inbox({ selected, manager }) {
   }, [view, filters]);
   useEffect(() => subscribe(() => reload()), []);
 
+  // The oldest waiting conversation of my queues becomes mine (204: nothing waits any more).
+  const takeNext = async () => {
+    try {
+      const taken = await postJson('/v1/me/conversations/next');
+      if (taken?.id) navigate(`/c/${taken.id}`);
+      else reload();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+
   const views = [['mine', 'Mine'], ['waiting', 'Waiting'], ...(manager ? [['all', 'All']] : [])];
   const set = (name) => (event) => setFilters({ ...filters, [name]: event.currentTarget.value });
 
@@ -138,6 +149,11 @@ export function Inbox({ selected, manager }) {
           )}
         </div>
       </details>
+      {view === 'waiting' && items?.length > 0 && (
+        <div class="pad-s">
+          <button type="button" class="secondary small" onClick={takeNext}>Take the next one</button>
+        </div>
+      )}
       {error && <p role="alert" class="error">{error}</p>}
       {items === null ? (
         <p class="muted pad" role="status">Loading…</p>
