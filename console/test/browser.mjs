@@ -1,9 +1,10 @@
 // The console's browser test: headless Debian Chromium driven by playwright-core, against a
 // running local stack. An agent signs in and goes online; a customer's WhatsApp message posted
-// to the webhook appears in the inbox and the thread without a reload; the agent answers with a
-// canned response and the answer reaches the sandbox Graph API; delivery ticks follow Meta's
-// status webhooks; the agent resolves the conversation; for a customer whose 24-hour window is
-// closed the agent sends a template with parameters; an admin sees the dashboard.
+// to the webhook appears in the inbox and the thread without a reload (a photo too); the agent
+// answers with a canned response and the answer reaches the sandbox Graph API; delivery ticks
+// follow Meta's status webhooks; a refused send shows as failed; the agent resolves the
+// conversation; for a customer whose 24-hour window is closed the agent sends a template with
+// parameters; an admin sees the dashboard; a phone shows one pane at a time.
 // Screenshots of the main screens go to LEADLINE_CONSOLE_SCREENSHOTS (docs/screenshots).
 //
 // Env: LEADLINE_E2E_BASE_URL, LEADLINE_E2E_STATE_DIR (the stack's), CHROMIUM (/usr/bin/chromium).
@@ -157,6 +158,31 @@ async function main() {
     check(await page.evaluate(() => window.noReload === true), 'no reload');
     await page.locator('[data-window="open"]').waitFor();
 
+    step("the customer sends a photo: the page shows it, fetched through the API's media endpoint");
+    const photo = await page.evaluate((label) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 260;
+      canvas.height = 120;
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#f3e2c0';
+      g.fillRect(0, 0, 260, 120);
+      g.fillStyle = '#3b2f1e';
+      g.font = 'bold 22px sans-serif';
+      g.fillText(label, 20, 68);
+      return canvas.toDataURL('image/png').split(',')[1];
+    }, `PARCEL ${run.toUpperCase()}`);
+    const media = await call(base, 'POST', '/_sandbox/media', {
+      body: { phone_number_id: d.phone_number_id, mime_type: 'image/png', data_base64: photo },
+    });
+    await customerWrites(d, {
+      waId,
+      name: customer,
+      message: { type: 'image', image: { id: media.id, mime_type: 'image/png', caption: 'This is the label' } },
+    });
+    const image = page.locator('.msg.in', { hasText: 'This is the label' }).locator('img.media');
+    await image.waitFor();
+    await until('the photo decoded', () => image.evaluate((img) => img.complete && img.naturalWidth === 260));
+
     step('the agent answers with a canned response (/shortcut); the answer reaches the Graph API');
     const reply = page.getByLabel('Reply (type / for canned responses)');
     await reply.fill(`/${shortcut}`);
@@ -241,6 +267,11 @@ async function main() {
     const manager = await managerContext.newPage();
     pages.push(['manager', manager]);
     await signIn(manager, admin.email, admin.password);
+    // A reload resumes the session from the API's httpOnly cookie: no second sign-in, and the
+    // refresh token is nowhere a script could read it.
+    await manager.reload();
+    const visible = await manager.evaluate(() => [document.cookie, sessionStorage.getItem('leadline.refresh')]);
+    check(!visible[0].includes('leadline_refresh') && visible[1] === null, 'no script can read the refresh token');
     await manager.getByRole('link', { name: 'Dashboard' }).click();
     await manager.getByRole('heading', { name: 'Who is online' }).waitFor();
     await manager.locator(`tr[data-presence="online"]`, { hasText: 'Demo Agent 1' }).waitFor();
