@@ -215,6 +215,18 @@ async function main() {
     await refused.locator('[data-status="failed"]').waitFor();
     await refused.locator('.msg-error', { hasText: 'Not delivered' }).waitFor();
 
+    step('the agent attaches a photo: uploaded through the API, sent by its media id');
+    await page.getByLabel('Attach a file').setInputFiles({
+      name: `label-${run}.png`, mimeType: 'image/png', buffer: Buffer.from(photo, 'base64'),
+    });
+    const upload = await until('the upload at the sandbox Graph API', async () =>
+      (await outbox(base)).find((r) => r.method === 'POST' && r.path.endsWith(`/${d.phone_number_id}/media`)
+        && r.response_status === 200 && r.received_at > sent.received_at));
+    await until('the photo sent by its id', async () =>
+      (await outbox(base)).find((r) => r.method === 'POST' && r.body?.to === waId && r.body?.type === 'image'
+        && r.body.image?.id === upload.response_body.id));
+    await until('the sent photo shown', () => page.locator('.msg.out img.media').evaluate((img) => img.complete && img.naturalWidth === 260));
+
     await page.getByRole('tab', { name: 'Private notes' }).click();
     await page.getByLabel('Private note (never sent to the customer)').fill('Checked the carrier: parcel is in transit.');
     await page.getByRole('button', { name: 'Add note' }).click();

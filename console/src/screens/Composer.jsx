@@ -3,7 +3,7 @@
 // it is closed.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { get, postJson, send, ApiError } from '../api.js';
+import { get, postJson, request, send, query, ApiError } from '../api.js';
 
 /** Canned responses whose shortcut starts with what follows the `/`. */
 function useCanned(text) {
@@ -111,6 +111,49 @@ function TemplateForm({ to, templates, onSent }) {
   );
 }
 
+/** The Cloud API message type for a file (what `POST /v1/messages` takes with a media id). */
+function mediaKind(mime) {
+  if (mime === 'image/webp') return 'sticker';
+  if (/^image\/(jpeg|png)$/.test(mime)) return 'image';
+  if (mime.startsWith('audio/')) return 'audio';
+  if (mime.startsWith('video/')) return 'video';
+  return 'document';
+}
+
+/** Attaching a file: uploaded through the API (`POST /v1/media`), then sent by its id. */
+function Attach({ to, caption, onSent, onError }) {
+  const [busy, setBusy] = useState(false);
+  const pick = async (event) => {
+    const file = event.currentTarget.files?.[0];
+    event.currentTarget.value = '';
+    if (!file || !to) return;
+    setBusy(true);
+    try {
+      const mime = file.type || 'application/octet-stream';
+      const uploaded = await request('POST', `/v1/media${query({ filename: file.name })}`, {
+        body: file,
+        headers: { 'content-type': mime },
+      });
+      const kind = mediaKind(mime);
+      const media = { id: uploaded.id };
+      if (kind === 'document') media.filename = file.name;
+      if (caption() && kind !== 'audio' && kind !== 'sticker') media.caption = caption();
+      await send({ to, type: kind, [kind]: media });
+      onSent(Boolean(media.caption));
+    } catch (e) {
+      onError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <label class={`attach ${busy ? 'busy' : ''}`} title="Attach a file (the reply's text becomes its caption)">
+      <span>{busy ? 'Sending…' : '+ Attach a file'}</span>
+      <input type="file" class="visually-hidden" onChange={pick} disabled={busy || !to} aria-label="Attach a file" />
+    </label>
+  );
+}
+
 export function Composer({ conversation, contact, onSent }) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
@@ -204,6 +247,12 @@ export function Composer({ conversation, contact, onSent }) {
         />
         <button type="submit" disabled={busy || !text.trim()}>Send</button>
       </div>
+      <Attach
+        to={to}
+        caption={() => text.trim()}
+        onSent={(captioned) => { if (captioned) setText(''); onSent(); }}
+        onError={setError}
+      />
       {error && <p role="alert" class="error">{error}</p>}
     </form>
   );
