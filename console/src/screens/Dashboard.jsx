@@ -124,6 +124,7 @@ export function Dashboard() {
           </div>
           <section aria-labelledby="who-title">
             <h3 id="who-title">Who is online</h3>
+            <div class="table-wrap">
             <table class="agents">
               <thead>
                 <tr><th scope="col">Agent</th><th scope="col">Status</th><th scope="col">Load</th><th scope="col">Queues</th></tr>
@@ -139,6 +140,7 @@ export function Dashboard() {
                 ))}
               </tbody>
             </table>
+            </div>
           </section>
         </>
       )}
