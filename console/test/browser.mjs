@@ -242,37 +242,6 @@ async function main() {
     await page.locator('[data-testid="state"]', { hasText: 'resolved' }).waitFor();
     await until('resolved in the API', async () => (await conversationOfCustomer()).state === 'resolved');
 
-    step('a customer whose 24-hour window closed: the agent sends a template with its parameters');
-    const lateWaId = `5531${String(Date.now()).slice(-9)}`;
-    const late = `Old Timer ${run}`;
-    const template = `console_${run}`;
-    await call(base, 'POST', `/_sandbox/templates/${d.waba_id}`, {
-      body: { name: template, language: 'en_US', status: 'APPROVED', category: 'UTILITY',
-        components: [{ type: 'BODY', text: 'Hi {{1}}, your order {{2}} has shipped.' }] },
-    });
-    await call(base, 'POST', '/v1/templates/sync', { token: d.api_key });
-    // The customer wrote two days ago (Meta's timestamp): the window is closed.
-    const twoDaysAgo = String(Math.floor(Date.now() / 1000) - 2 * 86400);
-    await customerWrites(d, { waId: lateWaId, name: late, message: { type: 'text', text: { body: 'Any news?' }, timestamp: twoDaysAgo } });
-    const lateConversation = await until('the late conversation', async () =>
-      (await call(base, 'GET', `/v1/conversations?phone=${lateWaId}`, { token: d.api_key })).items[0]);
-    // Business-initiated messages need the person's opt-in (422 otherwise, shown on the page).
-    await call(base, 'POST', '/v1/contacts', { token: d.api_key, body: { phone: lateWaId, consent: 'opt_in' } });
-    if (!lateConversation.queue && lateConversation.state !== 'bot') {
-      await call(base, 'PATCH', `/v1/conversations/${lateConversation.id}`, { token: d.api_key, body: { queue: support.id } });
-    }
-    await page.locator(`[data-conversation="${lateConversation.id}"]`).click();
-    await page.locator('[data-window="closed"]').waitFor();
-    await page.getByLabel('Template', { exact: true }).selectOption(`${template}|en_US`);
-    await page.getByLabel('Parameter {{1}}').fill('Carla');
-    await page.getByLabel('Parameter {{2}}').fill(`#${run}`);
-    await page.getByRole('button', { name: 'Send template' }).click();
-    await until('the template at the sandbox Graph API', async () =>
-      (await outbox(base)).find((r) => r.method === 'POST' && r.body?.to === lateWaId && r.body?.type === 'template'
-        && r.body.template.name === template && r.body.template.components?.[0]?.type === 'body'
-        && r.body.template.components[0].parameters.map((p) => p.text).join('|') === `Carla|#${run}`), 30000);
-    await page.locator('.msg.out', { hasText: `Template: ${template}` }).waitFor();
-
     step('an admin signs in and sees the dashboard (analytics, who is online)');
     const managerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     managerContext.setDefaultTimeout(TIMEOUT);
@@ -304,6 +273,37 @@ async function main() {
     await phone.locator('.contact h3', { hasText: customer }).waitFor();
     check(!(await phone.locator('.inbox').isVisible()), 'one pane at a time on a phone');
     await phone.screenshot({ path: join(shots, 'phone-conversation.png') });
+
+    step('a customer whose 24-hour window closed: the agent sends a template with its parameters');
+    const lateWaId = `5531${String(Date.now()).slice(-9)}`;
+    const late = `Old Timer ${run}`;
+    const template = `console_${run}`;
+    await call(base, 'POST', `/_sandbox/templates/${d.waba_id}`, {
+      body: { name: template, language: 'en_US', status: 'APPROVED', category: 'UTILITY',
+        components: [{ type: 'BODY', text: 'Hi {{1}}, your order {{2}} has shipped.' }] },
+    });
+    await call(base, 'POST', '/v1/templates/sync', { token: d.api_key });
+    // The customer wrote two days ago (Meta's timestamp): the window is closed.
+    const twoDaysAgo = String(Math.floor(Date.now() / 1000) - 2 * 86400);
+    await customerWrites(d, { waId: lateWaId, name: late, message: { type: 'text', text: { body: 'Any news?' }, timestamp: twoDaysAgo } });
+    const lateConversation = await until('the late conversation', async () =>
+      (await call(base, 'GET', `/v1/conversations?phone=${lateWaId}`, { token: d.api_key })).items[0]);
+    // Business-initiated messages need the person's opt-in (422 otherwise, shown on the page).
+    await call(base, 'POST', '/v1/contacts', { token: d.api_key, body: { phone: lateWaId, consent: 'opt_in' } });
+    if (!lateConversation.queue && lateConversation.state !== 'bot') {
+      await call(base, 'PATCH', `/v1/conversations/${lateConversation.id}`, { token: d.api_key, body: { queue: support.id } });
+    }
+    await page.locator(`[data-conversation="${lateConversation.id}"]`).click();
+    await page.locator('[data-window="closed"]').waitFor();
+    await page.getByLabel('Template', { exact: true }).selectOption(`${template}|en_US`);
+    await page.getByLabel('Parameter {{1}}').fill('Carla');
+    await page.getByLabel('Parameter {{2}}').fill(`#${run}`);
+    await page.getByRole('button', { name: 'Send template' }).click();
+    await until('the template at the sandbox Graph API', async () =>
+      (await outbox(base)).find((r) => r.method === 'POST' && r.body?.to === lateWaId && r.body?.type === 'template'
+        && r.body.template.name === template && r.body.template.components?.[0]?.type === 'body'
+        && r.body.template.components[0].parameters.map((p) => p.text).join('|') === `Carla|#${run}`), 30000);
+    await page.locator('.msg.out', { hasText: `Template: ${template}` }).waitFor();
 
     const live = await page.locator('.live-dot.on').count();
     console.log(`    (updates came ${live ? 'over the WebSocket' : 'by polling: the API has no WebSocket'})`);

@@ -6,7 +6,9 @@ export function Bars({ title, points, series, format }) {
   const width = 960;
   const height = 200;
   const pad = { l: 32, r: 8, t: 8, b: 22 };
-  const max = Math.max(1, ...points.flatMap((p) => series.map((s) => p[s.key] || 0)));
+  // An even top, so that the middle grid line is a whole number.
+  const top = Math.max(1, ...points.flatMap((p) => series.map((s) => p[s.key] || 0)));
+  const max = Math.ceil(top / 2) * 2;
   const slot = (width - pad.l - pad.r) / Math.max(1, points.length);
   const bar = Math.max(1, (slot * 0.8) / series.length);
   const y = (v) => pad.t + (height - pad.t - pad.b) * (1 - v / max);
