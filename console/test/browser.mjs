@@ -114,6 +114,19 @@ async function main() {
     pages.push(['agent', page]);
     page.on('pageerror', (e) => console.log(`    page error: ${e.message}`));
 
+    step('the stack serves the console: the page for its own routes, assets cached for good');
+    for (const path of ['/console/', '/console/c/cv_unknown', '/console/dashboard']) {
+      const response = await fetch(base + path);
+      check(response.status === 200 && response.headers.get('content-type').startsWith('text/html')
+        && response.headers.get('cache-control') === 'no-cache', `${path} is the page`);
+    }
+    const html = await (await fetch(`${base}/console/`)).text();
+    const script = /src="(assets\/[^"]+\.js)"/.exec(html)?.[1];
+    const asset = await fetch(`${base}/console/${script}`);
+    check(asset.status === 200 && asset.headers.get('content-type').startsWith('text/javascript')
+      && asset.headers.get('cache-control').includes('immutable'), 'the script is served as JavaScript, immutable');
+    check((await fetch(`${base}/console/assets/missing.js`)).status === 404, 'a missing asset is 404, not the page');
+
     step('the agent signs in and goes online');
     await page.goto(`${base}/console/`);
     await page.getByLabel('Tenant id').waitFor();
