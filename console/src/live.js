@@ -4,7 +4,9 @@
 
 import { LIVE_URL, freshToken } from './api.js';
 
-const POLL_MS = 3000; // without the socket: "within a second or two" is the goal
+// Without the socket: a few seconds (each tick costs an open screen one or two requests, and the
+// tenant's plan counts requests per minute). Nothing while the tab is hidden.
+const POLL_MS = 4000;
 const SAFETY_POLL_MS = 30000; // with it: notices are best effort, so a slow poll still runs
 
 const subscribers = new Set();
@@ -29,6 +31,7 @@ function emit(event) {
 }
 
 function poll() {
+  if (document.hidden) return;
   const every = connected() ? SAFETY_POLL_MS : POLL_MS;
   if (Date.now() - lastTick >= every) {
     lastTick = Date.now();
@@ -80,13 +83,23 @@ export function start() {
   retryMs = 1000;
   open();
   timer = setInterval(poll, 500);
+  document.addEventListener('visibilitychange', onVisible);
   // Keeps an idle connection open (API Gateway closes it after 10 idle minutes).
   pinger = setInterval(() => connected() && socket.send('{"action":"ping"}'), 5 * 60 * 1000);
+}
+
+// Back to a hidden tab: catch up at once.
+function onVisible() {
+  if (!document.hidden) {
+    lastTick = Date.now();
+    emit({ type: 'resync', live: connected() });
+  }
 }
 
 /** Stops at sign-out. */
 export function stop() {
   running = false;
+  document.removeEventListener('visibilitychange', onVisible);
   clearInterval(timer);
   clearInterval(pinger);
   socket?.close();

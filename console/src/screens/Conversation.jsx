@@ -12,6 +12,13 @@ import { Composer } from './Composer.jsx';
 import { ContactPanel } from './ContactPanel.jsx';
 import { Tabs } from './Tabs.jsx';
 
+/** Our messages of the last 10 minutes that may still turn delivered or read. */
+function ticksPending(messages) {
+  const since = Date.now() - 10 * 60 * 1000;
+  return messages.some((m) => m.direction === 'outbound' && m.timestamp > since
+    && ['queued', 'sent', 'delivered', 'unknown'].includes(m.status));
+}
+
 const SNOOZES = [
   ['1 hour', 3600e3],
   ['4 hours', 4 * 3600e3],
@@ -162,33 +169,56 @@ export function Conversation({ id, user, manager }) {
   const inFlight = useRef(false);
   const seen = useRef(0);
 
-  const load = async () => {
-    if (inFlight.current) return;
+  const lastChange = useRef(null);
+  const latest = useRef([]);
+  const again = useRef(null); // a load asked for while one ran: null, 'light' or 'full'
+
+  // `full` (first load, a notice about this conversation, a change made here) reads the
+  // conversation, its messages and the contact; a polling tick reads the conversation only, and
+  // the rest when it changed or while a recent message of ours may still get a tick: a few
+  // agents polling stay well within the tenant's requests per minute.
+  const load = async (full = true) => {
+    if (inFlight.current) {
+      again.current = full || again.current === 'full' ? 'full' : 'light';
+      return;
+    }
     inFlight.current = true;
     try {
-      const [detail, list] = await Promise.all([get(`/v1/conversations/${id}`), all(`/v1/conversations/${id}/messages?limit=100`, 10)]);
+      const detail = await get(`/v1/conversations/${id}`);
       setConversation(detail);
       setFetchedAt(Date.now());
-      setMessages(list);
       setError('');
-      // The contact panel stays current too (tags, consent and leads change elsewhere).
-      get(`/v1/contacts/${detail.contact_id}`).then(setContact).catch(() => {});
-      const newest = list.at(-1)?.timestamp || 0;
-      if (newest > seen.current) {
-        seen.current = newest;
-        postJson(`/v1/conversations/${id}/read`).catch(() => {});
+      const changed = detail.updated_at !== lastChange.current;
+      if (full || changed || ticksPending(latest.current)) {
+        const list = await all(`/v1/conversations/${id}/messages?limit=100`, 10);
+        latest.current = list;
+        setMessages(list);
+        const newest = list.at(-1)?.timestamp || 0;
+        if (newest > seen.current) {
+          seen.current = newest;
+          postJson(`/v1/conversations/${id}/read`).catch(() => {});
+        }
       }
+      if (full || changed) get(`/v1/contacts/${detail.contact_id}`).then(setContact).catch(() => {});
+      lastChange.current = detail.updated_at;
     } catch (e) {
       setError(e instanceof ApiError && e.status === 404 ? 'This conversation is no longer visible to you.' : e.message);
     } finally {
       inFlight.current = false;
+      const next = again.current;
+      again.current = null;
+      if (next) load(next === 'full');
     }
   };
 
   useEffect(() => { load(); }, [id]);
   useEffect(
     () => subscribe((event) => {
-      if (event.type !== 'notice' || event.conversation_id === id) load();
+      if (event.type === 'notice') {
+        if (event.conversation_id === id) load(true);
+      } else {
+        load(event.type === 'resync');
+      }
     }),
     [id],
   );
@@ -221,12 +251,12 @@ export function Conversation({ id, user, manager }) {
           </div>
           <WindowTimer window={conversation.window} fetchedAt={fetchedAt} />
         </header>
-        <Actions conversation={conversation} user={user} manager={manager} onChange={(c) => (c ? (setConversation({ ...conversation, ...c }), load()) : load())} />
+        <Actions conversation={conversation} user={user} manager={manager} onChange={(c) => (c ? (setConversation({ ...conversation, ...c }), load(true)) : load(true))} />
         {error && <p role="alert" class="error">{error}</p>}
         <ol class="thread" ref={thread} aria-live="polite" aria-label="Messages">
           {messages.map((m) => <Message message={m} key={m.id} />)}
         </ol>
-        {conversation.state !== 'resolved' && <Composer conversation={conversation} contact={contact} onSent={load} />}
+        {conversation.state !== 'resolved' && <Composer conversation={conversation} contact={contact} onSent={() => load(true)} />}
       </section>
       <aside class="side" aria-label="Details">
         <Tabs label="Details" tabs={[['contact', 'Contact'], ['notes', 'Private notes']]} value={side} onChange={setSide} />

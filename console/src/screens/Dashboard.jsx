@@ -37,8 +37,8 @@ export function Dashboard() {
   const last = useRef(0);
 
   const load = async (force = true) => {
-    // Live events can come in bursts: at most one refresh every 5 seconds unless asked.
-    if (!force && Date.now() - last.current < 5000) return;
+    // Three reads a refresh: on live events and ticks, at most one every 30 seconds.
+    if (!force && Date.now() - last.current < 30000) return;
     last.current = Date.now();
     const hours = RANGES.find((r) => r[0] === range)[2];
     const to = Date.now();
