@@ -129,7 +129,9 @@ pub fn from_response(answer: &[u8]) -> anyhow::Result<Response<Body>> {
         }
     }
     // Payload 2.0 answers cookies apart from the headers; API Gateway sends each as a Set-Cookie.
-    for cookie in value.get("cookies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for cookie in
+        value.get("cookies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    {
         if let Ok(cookie) = HeaderValue::from_str(cookie) {
             response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
         }

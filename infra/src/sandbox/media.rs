@@ -32,8 +32,6 @@ pub struct StoredMedia {
     pub mime_type: String,
     /// Its bytes.
     pub bytes: Vec<u8>,
-    /// Its name, when uploaded with one.
-    pub filename: Option<String>,
 }
 
 /// `POST /_sandbox/media`.
@@ -117,7 +115,8 @@ impl State_ {
                 graph_error(100, "(#100) The parameter messaging_product is required."),
             );
         }
-        let Some(file) = field("file") else {
+        // A file part without a filename is a plain field to Graph: no file at all.
+        let Some(file) = field("file").filter(|f| f.filename.is_some()) else {
             return (StatusCode::BAD_REQUEST, graph_error(100, "(#100) The parameter file is required."));
         };
         let declared = field("type").map(|p| String::from_utf8_lossy(&p.data).into_owned());
@@ -141,7 +140,6 @@ impl State_ {
                 phone_number_id: phone_number_id.to_owned(),
                 mime_type,
                 bytes: file.data.clone(),
-                filename: file.filename.clone(),
             },
         );
         (StatusCode::OK, json!({"id": id}))
@@ -271,7 +269,7 @@ pub(super) async fn add(State(sandbox): State<Sandbox>, body: Bytes) -> Response
     let id = new_id(&state);
     state.media.insert(
         id.clone(),
-        StoredMedia { phone_number_id: add.phone_number_id, mime_type: add.mime_type, bytes, filename: None },
+        StoredMedia { phone_number_id: add.phone_number_id, mime_type: add.mime_type, bytes },
     );
     (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
 }
