@@ -222,9 +222,11 @@ export function Conversation({ id, user, manager }) {
     }),
     [id],
   );
-  useEffect(() => {
-    thread.current?.lastElementChild?.scrollIntoView({ block: 'end' });
-  }, [messages.length]);
+  // The newest message in view: on a new one, and as media above it finish loading.
+  const toBottom = () => {
+    if (thread.current) thread.current.scrollTop = thread.current.scrollHeight;
+  };
+  useEffect(toBottom, [messages.length]);
 
   if (error && !conversation) {
     return (
@@ -253,7 +255,7 @@ export function Conversation({ id, user, manager }) {
         </header>
         <Actions conversation={conversation} user={user} manager={manager} onChange={(c) => (c ? (setConversation({ ...conversation, ...c }), load(true)) : load(true))} />
         {error && <p role="alert" class="error">{error}</p>}
-        <ol class="thread" ref={thread} aria-live="polite" aria-label="Messages">
+        <ol class="thread" ref={thread} aria-live="polite" aria-label="Messages" onLoadCapture={toBottom}>
           {messages.map((m) => <Message message={m} key={m.id} />)}
         </ol>
         {conversation.state !== 'resolved' && <Composer conversation={conversation} contact={contact} onSent={() => load(true)} />}
