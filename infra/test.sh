@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: every test. Lints (fmt, clippy), cargo deny, unit tests,
 # integration tests against moto, end-to-end tests against a local stack it starts on free ports,
-# the log scan, the IAM conformance check (every AWS call of that run against template.yaml's
-# roles), the property-based API test (schemathesis), and the SAM template lint (cfn-lint, then
-# SAM-translate and cfn-lint again on the CloudFormation output).
+# the agent console's browser test (headless Chromium), the log scan, the IAM conformance check
+# (every AWS call of that run against template.yaml's roles), the property-based API test
+# (schemathesis), and the SAM template lint (cfn-lint, then SAM-translate and cfn-lint again on
+# the CloudFormation output).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,6 +26,9 @@ bash infra/deny.sh
 step "build the function binaries"
 cargo build --quiet --workspace --bins --tests
 
+step "build the agent console (npm ci from the lock file, esbuild; JavaScript budget 200 KB gzip)"
+bash infra/console.sh
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -32,7 +36,7 @@ cleanup() {
   wait 2>/dev/null || true
   # The stack's logs outlive the run (a failure is read from them): target/last-run/.
   rm -rf "$root/target/last-run" && mkdir -p "$root/target/last-run"
-  cp -r "$work/stack/logs" "$work/moto.log" "$root/target/last-run/" 2>/dev/null || true
+  cp -r "$work/stack/logs" "$work/moto.log" "$work/console-failures" "$root/target/last-run/" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,6 +69,15 @@ LEADLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port" \
 LEADLINE_E2E_BASE_URL="http://127.0.0.1:$stack_port" \
 LEADLINE_E2E_STATE_DIR="$work/stack" \
   cargo test --workspace --no-fail-fast
+
+step "agent console in headless Chromium (Debian's chromium; playwright-core, no browser download)"
+if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver > /dev/null
+fi
+LEADLINE_E2E_BASE_URL="http://127.0.0.1:$stack_port" LEADLINE_E2E_STATE_DIR="$work/stack" \
+LEADLINE_CONSOLE_SCREENSHOTS="$root/docs/screenshots" LEADLINE_CONSOLE_FAILURES="$work/console-failures" \
+  node console/test/browser.mjs
 
 step "scan every function log of that run for personal data and secrets (P17)"
 LEADLINE_E2E_STATE_DIR="$work/stack" \

@@ -128,6 +128,14 @@ pub fn from_response(answer: &[u8]) -> anyhow::Result<Response<Body>> {
             }
         }
     }
+    // Payload 2.0 answers cookies apart from the headers; API Gateway sends each as a Set-Cookie.
+    for cookie in
+        value.get("cookies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    {
+        if let Ok(cookie) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
+        }
+    }
     if let Some(headers) = value.get("multiValueHeaders").and_then(Value::as_object) {
         for (name, values) in headers {
             for value in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
@@ -179,5 +187,13 @@ mod tests {
         let response = from_response(answer).expect("valid");
         assert_eq!(response.status(), StatusCode::CREATED);
         assert_eq!(response.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn answered_cookies_become_set_cookie_headers() {
+        let answer = br#"{"statusCode":200,"cookies":["a=1; HttpOnly","b=2"],"body":""}"#;
+        let response = from_response(answer).expect("valid");
+        let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1; HttpOnly", "b=2"]);
     }
 }

@@ -1,6 +1,6 @@
 //! The public HTTP side of the local stack on `LEADLINE_PORT` (what API Gateway and Meta's
 //! side are in production): `/webhooks/meta` → `webhook`, `/v1/*` → `api`, the sandbox Graph
-//! API, the retention trigger, and `/health`.
+//! API, the retention trigger, the agent console (`/console/`, [`crate::console`]) and `/health`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub struct Gateway {
     pub sandbox: Sandbox,
     /// Set once the demo tenant exists and `.local/demo.json` is written.
     pub demo_ready: Arc<AtomicBool>,
+    /// The built agent console (`console/dist`), served under `/console/`.
+    pub console_dir: std::path::PathBuf,
 }
 
 impl Gateway {
@@ -43,6 +45,7 @@ impl Gateway {
             .fallback(not_found)
             .with_state(self.clone())
             .nest("/_sandbox", self.sandbox.router())
+            .merge(crate::console::router(self.console_dir.clone()))
             .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
     }
 

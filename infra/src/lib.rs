@@ -7,6 +7,7 @@
 
 pub mod apigw;
 pub mod bootstrap;
+pub mod console;
 pub mod gateway;
 pub mod instances;
 pub mod poller;
@@ -16,6 +17,11 @@ pub mod runtime;
 pub mod sandbox;
 
 use shared::kernel::hex;
+
+/// The agent console's origin the local stack grants CORS to unless `LEADLINE_CONSOLE_ORIGIN`
+/// says otherwise: a development server beside the stack (the stack itself serves the console
+/// on its own origin, which needs no CORS).
+pub const DEFAULT_CONSOLE_ORIGIN: &str = "http://127.0.0.1:5173";
 use shared::kernel::random::{self, RandomUnavailable};
 
 /// A random lowercase hex string of `bytes` random bytes (keys and secrets of the local stack).

@@ -4,8 +4,10 @@
 //! Environment (all optional): `LEADLINE_PORT` (8080), `LEADLINE_RUNTIME_PORT` (port + 1),
 //! `LEADLINE_MOTO_PORT` (port + 2), `LEADLINE_AWS_ENDPOINT` (use a running moto instead of
 //! starting one), `LEADLINE_BIN_DIR` (target/debug), `LEADLINE_STATE_DIR` (.local),
-//! `LEADLINE_VENV` (.venv), `LEADLINE_RETENTION_INTERVAL_SECONDS` (3600),
-//! `LEADLINE_VISIBILITY_TIMEOUT_SECONDS` (30), `LEADLINE_INSTANCES` (processes per function, as
+//! `LEADLINE_VENV` (.venv), `LEADLINE_CONSOLE_DIR` (console/dist, served at `/console/`),
+//! `LEADLINE_RETENTION_INTERVAL_SECONDS` (3600), `LEADLINE_VISIBILITY_TIMEOUT_SECONDS` (30),
+//! `LEADLINE_CONSOLE_ORIGIN` (the origin granted CORS, [`infra::DEFAULT_CONSOLE_ORIGIN`]),
+//! `LEADLINE_INSTANCES` (processes per function, as
 //! Lambda scales out: `api=4,webhook=4,inbound=4` and 1 for the others unless listed, e.g.
 //! `LEADLINE_INSTANCES=api=8,send=2`; `retention` always 1 — see `infra::instances`).
 
@@ -60,6 +62,7 @@ struct LocalConfig {
     bin_dir: PathBuf,
     state_dir: PathBuf,
     venv: PathBuf,
+    console_dir: PathBuf,
     retention_interval: Duration,
     visibility_timeout: u32,
     instances: Instances,
@@ -77,6 +80,7 @@ impl LocalConfig {
             bin_dir: env.optional("LEADLINE_BIN_DIR").unwrap_or_else(|| "target/debug".into()).into(),
             state_dir: env.optional("LEADLINE_STATE_DIR").unwrap_or_else(|| ".local".into()).into(),
             venv: env.optional("LEADLINE_VENV").unwrap_or_else(|| ".venv".into()).into(),
+            console_dir: env.optional("LEADLINE_CONSOLE_DIR").unwrap_or_else(|| "console/dist".into()).into(),
             retention_interval: Duration::from_secs(
                 env.parsed_or("LEADLINE_RETENTION_INTERVAL_SECONDS", 3600)?,
             ),
@@ -158,6 +162,11 @@ fn function_env(
             ("SUGGEST_QUEUE_URL", resources.suggest.url.clone()),
             ("IMPORT_QUEUE_URL", resources.import.url.clone()),
             ("AI_PROVIDERS", ai_providers.clone()),
+            (
+                "CONSOLE_ORIGIN",
+                std::env::var("LEADLINE_CONSOLE_ORIGIN")
+                    .unwrap_or_else(|_| infra::DEFAULT_CONSOLE_ORIGIN.to_owned()),
+            ),
         ]),
         "inbound" => env.extend([
             ("KMS_KEY_ID", resources.kms_key_id.clone()),
@@ -452,6 +461,7 @@ async fn main() -> anyhow::Result<()> {
         runtime: Arc::clone(&runtime),
         sandbox: Sandbox::default(),
         demo_ready: Arc::new(AtomicBool::new(false)),
+        console_dir: config.console_dir.clone(),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
         .await

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod holds;
+mod media;
 
 use holds::{add_hold, hold, release_hold, Hold};
 
@@ -130,6 +131,8 @@ struct State_ {
     numbers: Vec<Number>,
     /// Pages registered with `POST /_sandbox/pages`.
     pages: Vec<Page>,
+    /// Media by id: uploaded, or put there as a customer's (`media`).
+    media: HashMap<String, media::StoredMedia>,
 }
 
 /// A business number as `POST /_sandbox/numbers` takes it: Graph then confirms it for this
@@ -335,6 +338,8 @@ impl Sandbox {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/graph/{*path}", any(graph))
+            .route("/graph/_media/{id}", get(media::download))
+            .route("/media", post(media::add))
             .route("/outbox", get(outbox).delete(clear_outbox))
             .route("/faults", post(add_fault))
             .route("/holds", post(add_hold))
@@ -346,6 +351,23 @@ impl Sandbox {
             .route("/ai/requests", get(ai_requests))
             .route("/ai/v1/chat/completions", post(ai_completion))
             .with_state(self.clone())
+    }
+
+    /// Adds a request to the outbox.
+    fn record(&self, method: &Method, path: String, body: Value, status: StatusCode, answered: Value) {
+        let received_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        if let Ok(mut state) = self.state.lock() {
+            state.outbox.push(OutboxEntry {
+                method: method.to_string(),
+                path,
+                body,
+                received_at,
+                response_status: status.as_u16(),
+                response_body: answered,
+            });
+        }
     }
 
     fn answer(
@@ -468,35 +490,30 @@ async fn graph(
             // Graph also takes the token as a query parameter.
             uri.query()?.split('&').find_map(|p| p.strip_prefix("access_token=")).map(str::to_owned)
         });
+    let full_path = match uri.query() {
+        Some(query) => format!("/{path}?{query}"),
+        None => format!("/{path}"),
+    };
+    if let Some((status, answer, recorded)) =
+        media::answer(&sandbox, &method, &full_path, token.as_deref(), &headers, &body)
+    {
+        sandbox.record(&method, full_path, recorded, status, answer.clone());
+        return (status, Json(answer)).into_response();
+    }
     let body: Value = if body.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
-    let full_path = match uri.query() {
-        Some(query) => format!("/{path}?{query}"),
-        None => format!("/{path}"),
-    };
     sandbox.wait_for_holds(&full_path).await;
     let (status, response_body, lost) = sandbox.answer(&method, &full_path, token.as_deref(), &body);
-    let received_at =
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
     // Taken but answered unreadably: the outbox shows what was answered.
     let recorded = match lost {
         Some(Lost::Garbage(_)) => Value::String(GARBAGE.to_owned()),
         _ => response_body.clone(),
     };
-    if let Ok(mut state) = sandbox.state.lock() {
-        state.outbox.push(OutboxEntry {
-            method: method.to_string(),
-            path: full_path,
-            body,
-            received_at,
-            response_status: status.as_u16(),
-            response_body: recorded,
-        });
-    }
+    sandbox.record(&method, full_path, body, status, recorded);
     match lost {
         Some(Lost::Garbage(_)) => (status, [("content-type", "application/json")], GARBAGE).into_response(),
         Some(Lost::Slow(delay)) => {

@@ -11,6 +11,7 @@
 //! per-minute limit (P16); every change and every export or bulk read is audited (P18).
 
 pub mod auth;
+pub mod edge;
 pub mod errors;
 pub mod openapi;
 pub mod operation;
@@ -73,6 +74,9 @@ pub struct Config {
     /// the other anonymous routes, and failed authentications (`ANONYMOUS_REQUESTS_PER_MINUTE`,
     /// default [`ANONYMOUS_REQUESTS_PER_MINUTE`]).
     pub anonymous_per_minute: u32,
+    /// The agent console's origin (`CONSOLE_ORIGIN`, e.g. `https://console.example.com`): the
+    /// one origin granted CORS with credentials. None: no CORS header at all.
+    pub console_origin: Option<String>,
 }
 
 /// The default of [`Config::anonymous_per_minute`].
@@ -104,6 +108,18 @@ impl Config {
                     name: "ANONYMOUS_REQUESTS_PER_MINUTE",
                     reason: "must be a positive whole number".to_owned(),
                 })?,
+            },
+            console_origin: match env.optional("CONSOLE_ORIGIN") {
+                None => None,
+                Some(origin) => {
+                    Some(
+                        console_origin(&origin).ok_or(ConfigError::Invalid {
+                            name: "CONSOLE_ORIGIN",
+                            reason: "must be an origin: scheme://host[:port], without path or trailing slash"
+                                .to_owned(),
+                        })?,
+                    )
+                }
             },
         })
     }
@@ -325,13 +341,39 @@ impl Ctx<'_> {
     }
 }
 
-/// Handles one request: routes, authenticates, checks access and the rate limit, runs the
-/// operation, and maps every error to a problem.
+/// An origin as browsers send it (`scheme://host[:port]`), or `None`.
+fn console_origin(raw: &str) -> Option<String> {
+    let origin = raw.trim();
+    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"))?;
+    let valid = !rest.is_empty()
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    valid.then(|| origin.to_owned())
+}
+
+/// Handles one request: answers preflights, routes, authenticates, checks access and the rate
+/// limit, runs the operation, maps every error to a problem, and adds the headers every answer
+/// carries ([`edge::finish`]: CORS, `WWW-Authenticate`, `Allow`).
 pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<Body> {
     let path = request.uri().path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let Some((operation, params)) = routes::find(request.method().as_str(), &segments) else {
-        return if routes::known_path(&segments) {
+    let methods = routes::methods_of(&segments);
+    let origin = edge::origin(request.headers()).map(str::to_owned);
+    let had_credential = request.headers().contains_key(lambda_http::http::header::AUTHORIZATION);
+    let seen = edge::Seen { origin: origin.as_deref(), had_credential, methods: &methods };
+    let configured = deps.config.console_origin.as_deref();
+    let mut response = if request.method() == lambda_http::http::Method::OPTIONS && !methods.is_empty() {
+        edge::preflight(configured, seen)
+    } else {
+        route(request, &segments, deps).await
+    };
+    edge::finish(&mut response, configured, seen);
+    response
+}
+
+/// [`handle`] for everything but the edge headers.
+async fn route<A: Adapters>(request: Request, segments: &[&str], deps: &Deps<A>) -> Response<Body> {
+    let Some((operation, params)) = routes::find(request.method().as_str(), segments) else {
+        return if routes::known_path(segments) {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -344,7 +386,7 @@ pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<B
         };
     };
     let body: &[u8] = request.body().as_ref();
-    let cap = if operation.body.is_csv() { MAX_IMPORT_BYTES } else { MAX_BODY_BYTES };
+    let cap = operation.body.max_bytes();
     if body.len() > cap {
         return Problem::payload_too_large(cap).into_response();
     }

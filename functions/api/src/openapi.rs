@@ -153,6 +153,10 @@ fn operation(op: &Operation, requests: &mut SchemaGenerator, answers: &mut Schem
             operation["requestBody"] =
                 json!({"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}});
         }
+        BodySpec::Binary => {
+            operation["requestBody"] = json!({"required": true,
+                "content": {"*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}});
+        }
     }
     operation
 }

@@ -35,6 +35,8 @@ pub enum BodySpec {
     Json(SchemaFn),
     /// `text/csv`.
     Csv,
+    /// A raw file, its MIME type in `Content-Type` (media uploads).
+    Binary,
 }
 
 impl BodySpec {
@@ -42,6 +44,16 @@ impl BodySpec {
     #[must_use]
     pub const fn is_csv(&self) -> bool {
         matches!(self, Self::Csv)
+    }
+
+    /// The largest body the operation takes.
+    #[must_use]
+    pub const fn max_bytes(&self) -> usize {
+        match self {
+            Self::Csv => crate::MAX_IMPORT_BYTES,
+            Self::Binary => crate::routes::media::MAX_RELAY_BYTES,
+            Self::None | Self::Json(_) => crate::MAX_BODY_BYTES,
+        }
     }
 }
 
@@ -208,6 +220,8 @@ pub enum Op {
     CreateConversationNote,
     MarkConversationRead,
     ListInbox,
+    DownloadMedia,
+    UploadMedia,
 }
 
 /// The API name of a role.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::domain::ports::{
-    CloudApi, CloudApiError, FetchLeadError, FetchedLead, GraphPhoneNumber, LeadSource,
+    CloudApi, CloudApiError, FetchLeadError, FetchedLead, GraphPhoneNumber, LeadSource, MediaError, MediaFile,
 };
 use crate::domain::whatsapp::GraphLead;
 use crate::domain::Secret;
@@ -143,7 +143,148 @@ fn path_id(id: &str) -> Result<&str, CloudApiError> {
     }
 }
 
+/// Meta's hosts a media download URL may point at (besides Graph's own base URL): the token
+/// travels with the download, so it goes nowhere else.
+const MEDIA_HOSTS: &[&str] = &["fbsbx.com", "fbcdn.net", "whatsapp.net", "facebook.com"];
+
+impl GraphClient {
+    /// True when a media URL Graph answered may receive the token: Graph's own base, or HTTPS
+    /// on one of [`MEDIA_HOSTS`] (or a subdomain).
+    fn trusted_media_url(&self, url: &str) -> bool {
+        if url.starts_with(&format!("{}/", self.base_url)) {
+            return true;
+        }
+        reqwest::Url::parse(url).is_ok_and(|u| {
+            u.scheme() == "https"
+                && u.host_str().is_some_and(|host| {
+                    MEDIA_HOSTS.iter().any(|m| host == *m || host.ends_with(&format!(".{m}")))
+                })
+        })
+    }
+}
+
+/// A Meta error meaning "no such object" (code 100 with 400/404, as Graph answers an unknown or
+/// foreign id), as [`MediaError::NotFound`].
+fn media_error(error: CloudApiError) -> MediaError {
+    match error {
+        CloudApiError::Meta { error, .. } if error.code == 100 => MediaError::NotFound,
+        other => MediaError::Cloud(other),
+    }
+}
+
+/// A filename safe inside a multipart header.
+fn header_safe(filename: &str) -> String {
+    let cleaned: String =
+        filename.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '\\')).take(200).collect();
+    if cleaned.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        cleaned
+    }
+}
+
 impl CloudApi for GraphClient {
+    async fn download_media(
+        &self,
+        media_id: &str,
+        phone_number_id: &str,
+        token: &Secret,
+        max_bytes: usize,
+    ) -> Result<MediaFile, MediaError> {
+        let response = self
+            .http
+            .get(self.url(path_id(media_id).map_err(|_| MediaError::NotFound)?))
+            .query(&[("phone_number_id", path_id(phone_number_id)?)])
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let info = graph_answer(response).await.map_err(media_error)?;
+        let limit = u64::try_from(max_bytes).unwrap_or(u64::MAX);
+        if let Some(size) = info["file_size"].as_u64().filter(|size| *size > limit) {
+            return Err(MediaError::TooLarge(size));
+        }
+        let url =
+            info["url"].as_str().ok_or_else(|| anyhow::anyhow!("Graph answered a media id without url"))?;
+        if !self.trusted_media_url(url) {
+            return Err(MediaError::UntrustedUrl);
+        }
+        let mut response =
+            self.http.get(url).bearer_auth(token.expose()).send().await.map_err(unreachable_graph)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(MediaError::NotFound);
+        }
+        if !status.is_success() {
+            return Err(MediaError::Cloud(CloudApiError::Unavailable(anyhow::anyhow!(
+                "the media download answered HTTP {status}"
+            ))));
+        }
+        if let Some(length) = response.content_length().filter(|length| *length > limit) {
+            return Err(MediaError::TooLarge(length));
+        }
+        let mime_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| info["mime_type"].as_str())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable_graph)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > max_bytes {
+                return Err(MediaError::TooLarge(u64::try_from(bytes.len()).unwrap_or(u64::MAX)));
+            }
+        }
+        Ok(MediaFile { mime_type, bytes })
+    }
+
+    async fn upload_media(
+        &self,
+        phone_number_id: &str,
+        token: &Secret,
+        file: &MediaFile,
+        filename: &str,
+    ) -> Result<String, MediaError> {
+        let url = self.url(&format!("{}/media", path_id(phone_number_id)?));
+        let boundary = format!(
+            "leadline-{}",
+            crate::kernel::hex::encode(&crate::kernel::random::bytes::<12>().map_err(anyhow::Error::new)?)
+        );
+        let mime = header_safe(&file.mime_type);
+        let mut body = Vec::with_capacity(file.bytes.len() + 512);
+        for (name, value) in [("messaging_product", "whatsapp"), ("type", mime.as_str())] {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: {mime}\r\n\r\n",
+                header_safe(filename)
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&file.bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .map_err(unreachable_graph)?;
+        let answer = graph_answer(response).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| MediaError::from(anyhow::anyhow!("Graph answered an upload without an id")))
+    }
+
     async fn send_message(
         &self,
         phone_number_id: &str,

@@ -79,7 +79,7 @@ pub struct TenantSettings {
     /// in all); a day without one is closed.
     pub business_hours: Vec<BusinessHours>,
     /// Dates closed all day, `YYYY-MM-DD` in the tenant's time zone (at most 100).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")))]
     pub holidays: Vec<String>,
     /// Inbound messages that opt the contact out (compared case-insensitively, whole message).

@@ -36,6 +36,8 @@ struct CloudState {
     numbers: Vec<(String, String, String, String)>,
     /// How Graph answers lookups when a test makes it unreachable.
     unreachable: bool,
+    /// Media by id: what inbound messages name and what was uploaded.
+    media: HashMap<String, crate::domain::ports::MediaFile>,
 }
 
 impl MemoryCloud {
@@ -107,7 +109,57 @@ impl MemoryCloud {
     }
 }
 
+impl MemoryCloud {
+    /// Graph holds this media (as for an inbound message's media id).
+    pub fn add_media(&self, media_id: &str, file: crate::domain::ports::MediaFile) {
+        if let Ok(mut state) = self.state.lock() {
+            state.media.insert(media_id.to_owned(), file);
+        }
+    }
+
+    /// The media Graph holds under `media_id` (uploads too).
+    #[must_use]
+    pub fn media(&self, media_id: &str) -> Option<crate::domain::ports::MediaFile> {
+        self.state.lock().ok().and_then(|s| s.media.get(media_id).cloned())
+    }
+}
+
 impl crate::domain::ports::CloudApi for MemoryCloud {
+    async fn download_media(
+        &self,
+        media_id: &str,
+        _phone_number_id: &str,
+        token: &crate::domain::Secret,
+        max_bytes: usize,
+    ) -> Result<crate::domain::ports::MediaFile, crate::domain::ports::MediaError> {
+        use crate::domain::ports::MediaError;
+        let state = self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        state.known_token(token)?;
+        let file = state.media.get(media_id).ok_or(MediaError::NotFound)?;
+        if file.bytes.len() > max_bytes {
+            return Err(MediaError::TooLarge(u64::try_from(file.bytes.len()).unwrap_or(u64::MAX)));
+        }
+        Ok(file.clone())
+    }
+
+    async fn upload_media(
+        &self,
+        _phone_number_id: &str,
+        token: &crate::domain::Secret,
+        file: &crate::domain::ports::MediaFile,
+        _filename: &str,
+    ) -> Result<String, crate::domain::ports::MediaError> {
+        let mut state = self.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        state.known_token(token)?;
+        if let Some(CloudFault::Meta(error)) = state.faults.front().cloned() {
+            state.faults.pop_front();
+            return Err(CloudApiError::Meta { http_status: 400, error }.into());
+        }
+        let id = format!("{}", 900_000_000_000_u64 + u64::try_from(state.media.len()).unwrap_or(0));
+        state.media.insert(id.clone(), file.clone());
+        Ok(id)
+    }
+
     async fn send_message(
         &self,
         phone_number_id: &str,

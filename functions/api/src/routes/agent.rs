@@ -15,6 +15,7 @@ use shared::domain::inbox::{
 };
 use shared::domain::outbound::{service_window, ServiceWindow, TemplateStore as _};
 use shared::domain::reads::{ReadMarkStore as _, MAX_UNREAD};
+use shared::domain::tenant::Role;
 use shared::domain::{Clock, RecordId, TenantId, Timestamp};
 use shared::kernel::Page;
 use shared::lambda::http::{json_response, Problem};
@@ -207,6 +208,8 @@ pub struct InboxItem {
     pub last_message: Option<LastMessage>,
     /// Customer messages after the caller last read it (at most 99).
     pub unread_count: u32,
+    /// Seconds it has waited in its queue, while `queued` (else null).
+    pub waiting_seconds: Option<i64>,
     /// The 24-hour customer-service window.
     pub window: ServiceWindow,
 }
@@ -234,16 +237,29 @@ pub fn unread(newest_first: &[MessageView], read_at: Option<i64>) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX).min(MAX_UNREAD)
 }
 
-/// `GET /v1/inbox?view=mine|waiting`: `mine` — the caller's conversations that are `open` or
-/// `pending`; `waiting` — the `queued` conversations of the caller's queues. In the store's
-/// listing order: by conversation id, which is time-ordered, so the conversation that started
-/// first comes first (for `waiting`, oldest first by start, not by when it was queued); each item reads its contact, its latest
-/// messages and the caller's read mark, so a page costs at most three reads per item. A page
-/// may hold fewer than `limit` items before the last one (`mine` leaves out the assigned
-/// conversations that are not open or pending).
+/// The views of `GET /v1/inbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// Assigned to the caller.
+    Mine,
+    /// Queued in the caller's queues.
+    Waiting,
+    /// Everything (managers and admins).
+    All,
+}
+
+/// `GET /v1/inbox?view=mine|waiting|all` with the filters `state`, `queue`, `assignee` and
+/// `updated_since`: `mine` — the caller's conversations, `open` or `pending` unless `state` says
+/// otherwise; `waiting` — the `queued` conversations of the caller's queues; `all` — every
+/// conversation (managers and admins). In the store's listing order: by conversation id, which
+/// is time-ordered, so the conversation that started first comes first; each item reads its
+/// contact, its latest messages and the caller's read mark, so a page costs at most three reads
+/// per item. A page may hold fewer than `limit` items before the last one (`mine` without
+/// `state` leaves out the assigned conversations that are not open or pending).
 ///
 /// # Errors
-/// 400 for a bad view, limit or cursor; 403 for an API key.
+/// 400 for a bad view, filter, limit or cursor; 403 for an API key, and for an agent asking
+/// for `all`.
 pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
@@ -252,22 +268,35 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         .clone()
         .ok_or_else(|| ApiError::from(Problem::forbidden("the inbox is a logged-in user's")))?;
     let paging = paging(ctx.query)?;
-    let mine = match ctx.query.get("view").map_or("mine", String::as_str) {
-        "mine" => true,
-        "waiting" => false,
-        _ => return Err(Problem::bad_request("view must be mine or waiting").into()),
+    let view = match ctx.query.get("view").map_or("mine", String::as_str) {
+        "mine" => View::Mine,
+        "waiting" => View::Waiting,
+        "all" => View::All,
+        _ => return Err(Problem::bad_request("view must be mine, waiting or all").into()),
     };
-    let filter = if mine {
-        ConversationFilter { assignee: Some(user.clone()), ..ConversationFilter::default() }
-    } else {
-        if principal.queues.is_empty() {
-            return Ok(json_response(StatusCode::OK, &PageView::<InboxItem> { items: vec![], next: None }));
+    let asked = inbox::filter_of(ctx.query)?;
+    let empty = || Ok(json_response(StatusCode::OK, &PageView::<InboxItem> { items: vec![], next: None }));
+    let filter = match view {
+        View::Mine => {
+            if asked.assignee.as_ref().is_some_and(|a| *a != user) {
+                return empty();
+            }
+            ConversationFilter { assignee: Some(user.clone()), ..asked.clone() }
         }
-        ConversationFilter {
-            state: Some(ConversationState::Queued),
-            visible_to: Some(AgentScope { user: None, queues: principal.queues.clone() }),
-            ..ConversationFilter::default()
+        View::Waiting => {
+            if principal.queues.is_empty() || asked.state.is_some_and(|s| s != ConversationState::Queued) {
+                return empty();
+            }
+            ConversationFilter {
+                state: Some(ConversationState::Queued),
+                visible_to: Some(AgentScope { user: None, queues: principal.queues.clone() }),
+                ..asked.clone()
+            }
         }
+        View::All if principal.role < Role::Manager => {
+            return Err(Problem::forbidden("the view all is for managers and admins").into())
+        }
+        View::All => asked.clone(),
     };
     let page = deps
         .conversations
@@ -276,7 +305,9 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let now = deps.clock.now();
     let mut items = Vec::with_capacity(page.items.len());
     for conversation in page.items {
-        if mine && !matches!(conversation.state, ConversationState::Open | ConversationState::Pending) {
+        let default_mine = view == View::Mine && asked.state.is_none();
+        if default_mine && !matches!(conversation.state, ConversationState::Open | ConversationState::Pending)
+        {
             continue;
         }
         let (window, contact_name) = window_of(deps, tenant, &conversation, now).await?;
@@ -291,11 +322,21 @@ pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             unread_count: unread(&latest, read_at),
             contact_name,
             last_message,
+            waiting_seconds: waiting_seconds(&conversation, now),
             window,
             conversation,
         });
     }
     Ok(json_response(StatusCode::OK, &PageView::from(Page { items, next: page.next })))
+}
+
+/// Whole seconds a conversation has waited in its queue, while it is `queued` there.
+#[must_use]
+pub fn waiting_seconds(conversation: &ConversationView, now: Timestamp) -> Option<i64> {
+    conversation
+        .queued_at
+        .filter(|_| conversation.state == ConversationState::Queued)
+        .map(|since| ((now.as_millis() - since) / 1000).max(0))
 }
 
 #[cfg(test)]

@@ -42,14 +42,29 @@ pub struct LoginBody {
     pub email: String,
     /// Password.
     pub password: Secret,
+    /// True: the refresh token is only set in the `leadline_refresh` cookie, not returned in the
+    /// body (the console: no script ever sees it). Default false: both.
+    #[serde(default)]
+    pub cookie_only: bool,
 }
 
 /// `POST /v1/auth/refresh` and `/v1/auth/logout`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
-    /// The refresh token.
-    pub refresh_token: Secret,
+    /// The refresh token; when absent, the `leadline_refresh` cookie's.
+    #[serde(default)]
+    pub refresh_token: Option<Secret>,
+}
+
+/// The refresh token of a refresh or logout: the body's, else the cookie's; true when it came
+/// from the cookie.
+fn presented_refresh(ctx: &Ctx<'_>) -> Result<Option<(Secret, bool)>, ApiError> {
+    let body: RefreshBody = json_body(ctx.body)?;
+    Ok(match body.refresh_token {
+        Some(token) => Some((token, false)),
+        None => crate::edge::refresh_cookie(ctx.headers).map(|cookie| (Secret::new(cookie), true)),
+    })
 }
 
 /// `POST /v1/auth/invitations/accept`.
@@ -81,8 +96,11 @@ pub struct Tokens {
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,
-    /// The refresh token (single use; each refresh returns a new one).
-    pub refresh_token: String,
+    /// The refresh token (single use; each refresh returns a new one). Also set in the
+    /// `leadline_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/v1/auth); absent
+    /// from the body after a login with `cookie_only` or a refresh by the cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// The user.
     pub user: UserView,
 }
@@ -257,6 +275,7 @@ async fn start_session<A: Adapters>(
     deps: &Deps<A>,
     tenant: &Tenant,
     user: &User,
+    in_body: bool,
 ) -> Result<Response<Body>, ApiError> {
     let now = deps.clock.now();
     let id = SessionId::generate(now)?;
@@ -272,7 +291,7 @@ async fn start_session<A: Adapters>(
         revoked_at: None,
     };
     deps.directory.create_session(&tenant.id, &session).await?;
-    tokens(deps, tenant, user, &session.id, &refresh).await
+    tokens(deps, tenant, user, &session.id, &refresh, in_body).await
 }
 
 async fn tokens<A: Adapters>(
@@ -281,19 +300,23 @@ async fn tokens<A: Adapters>(
     user: &User,
     session: &SessionId,
     refresh: &BearerParts,
+    in_body: bool,
 ) -> Result<Response<Body>, ApiError> {
     let key = signing_key(deps, tenant).await?;
     let access = AccessClaims::issue(user, session, deps.clock.now()).sign(key.expose());
-    Ok(json_response(
+    let refresh = refresh.reveal(REFRESH_PREFIX);
+    let mut response = json_response(
         StatusCode::OK,
         &Tokens {
             access_token: access.expose().to_owned(),
             token_type: "Bearer",
             expires_in: ACCESS_TOKEN_TTL_SECS,
-            refresh_token: refresh.reveal(REFRESH_PREFIX).expose().to_owned(),
+            refresh_token: in_body.then(|| refresh.expose().to_owned()),
             user: UserView::from(user),
         },
-    ))
+    );
+    crate::edge::set_refresh_cookie(&mut response, refresh.expose());
+    Ok(response)
 }
 
 /// `POST /v1/auth/login`.
@@ -338,7 +361,7 @@ pub async fn login<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
     }
     deps.directory.reset_login_attempts(&body.tenant_id, &email, now).await?;
     tracing::info!(user_id = %user.id, "Login");
-    let response = start_session(deps, &tenant, &user).await?;
+    let response = start_session(deps, &tenant, &user, !body.cookie_only).await?;
     let principal = user_principal(&tenant, &user);
     deps.audit(&principal, "session.login", target("user", user.id.as_str()), |e| e).await;
     Ok(response)
@@ -373,10 +396,23 @@ async fn session_of<A: Adapters>(
 /// `POST /v1/auth/refresh`.
 ///
 /// # Errors
-/// 401 for an invalid, expired, revoked or reused refresh token (reuse revokes the session).
+/// 401 for an invalid, expired, revoked or reused refresh token (reuse revokes the session);
+/// the 401 clears the cookie.
 pub async fn refresh<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let body: RefreshBody = json_body(ctx.body)?;
-    let token = BearerParts::parse(REFRESH_PREFIX, body.refresh_token.expose()).ok_or_else(unauthorized)?;
+    match rotate(ctx, deps).await {
+        Err(error) if error.0.status == StatusCode::UNAUTHORIZED.as_u16() => {
+            let mut response = error.into_response();
+            crate::edge::clear_refresh_cookie(&mut response);
+            Ok(response)
+        }
+        other => other,
+    }
+}
+
+/// [`refresh`] but for the cookie's clearing.
+async fn rotate<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let (presented, from_cookie) = presented_refresh(&ctx)?.ok_or_else(unauthorized)?;
+    let token = BearerParts::parse(REFRESH_PREFIX, presented.expose()).ok_or_else(unauthorized)?;
     let (tenant, Versioned { value: mut session, version }, user) = session_of(deps, &token).await?;
     let now = deps.clock.now();
     if session.revoked_at.is_some()
@@ -405,20 +441,29 @@ pub async fn refresh<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respon
     let next = BearerParts::generate(tenant.id.clone(), session.id.as_str())?;
     session.previous_sha256 = Some(std::mem::replace(&mut session.current_sha256, next.secret_sha256()));
     match deps.directory.update_session(&tenant.id, &session, version).await {
-        Ok(()) => tokens(deps, &tenant, &user, &session.id, &next).await,
+        Ok(()) => tokens(deps, &tenant, &user, &session.id, &next, !from_cookie).await,
         // A concurrent refresh with the same token won: this one is the reuse.
         Err(UpdateError::Conflict) => Err(unauthorized()),
         Err(UpdateError::Unknown(e)) => Err(UpdateError::Unknown(e).into()),
     }
 }
 
-/// `POST /v1/auth/logout`: always 204 (an unknown token is already logged out).
+/// `POST /v1/auth/logout`: always 204 (an unknown token is already logged out), the refresh
+/// cookie cleared.
 ///
 /// # Errors
 /// 400 for a bad body; 500 when the store fails.
 pub async fn logout<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let body: RefreshBody = json_body(ctx.body)?;
-    let Some(token) = BearerParts::parse(REFRESH_PREFIX, body.refresh_token.expose()) else {
+    let mut response = end_session(ctx, deps).await?;
+    crate::edge::clear_refresh_cookie(&mut response);
+    Ok(response)
+}
+
+/// [`logout`] but for the cookie's clearing.
+async fn end_session<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let presented = presented_refresh(&ctx)?;
+    let Some(token) = presented.and_then(|(token, _)| BearerParts::parse(REFRESH_PREFIX, token.expose()))
+    else {
         return Ok(no_content());
     };
     let Ok((tenant, Versioned { value: mut session, version }, user)) = session_of(deps, &token).await else {
@@ -487,7 +532,7 @@ pub async fn accept_invitation<A: Adapters>(
         |e| e,
     )
     .await;
-    start_session(deps, &tenant, &user).await
+    start_session(deps, &tenant, &user, true).await
 }
 
 async fn current_user<A: Adapters>(

@@ -153,20 +153,7 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
     let principal = ctx.tenant()?;
     let tenant = &principal.tenant_id;
     let paging = paging(ctx.query)?;
-    let state = text(ctx.query, "state", 16)?
-        .map(|s| ConversationState::parse(&s).ok_or_else(bad_state))
-        .transpose()?;
-    let filter = ConversationFilter {
-        state,
-        assignee: text(ctx.query, "assignee", 64)?
-            .map(|a| UserId::parse(a).map_err(|e| bad(&e)))
-            .transpose()?,
-        queue: text(ctx.query, "queue", 64)?
-            .map(|q| QueueId::parse(q).map_err(|e| bad_field("queue", &e)))
-            .transpose()?,
-        updated_since: millis(ctx.query, "updated_since")?,
-        visible_to: principal.agent_scope(),
-    };
+    let filter = ConversationFilter { visible_to: principal.agent_scope(), ..filter_of(ctx.query)? };
     let contact = match phone_filter(ctx.query)? {
         Some(phone) => match deps.contacts.contact_by_phone(tenant, &phone).await? {
             Some(contact) => Some(contact.id),
@@ -184,6 +171,24 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         .conversations(tenant, contact.as_ref(), &filter, paging.after.as_deref(), paging.limit)
         .await?;
     Ok(json_response(StatusCode::OK, &PageView::from(page)))
+}
+
+/// The `state`, `assignee`, `queue` and `updated_since` filters of a listing (no scope).
+///
+/// # Errors
+/// 400 naming the bad parameter.
+pub fn filter_of(query: &Query) -> Result<ConversationFilter, ApiError> {
+    let state =
+        text(query, "state", 16)?.map(|s| ConversationState::parse(&s).ok_or_else(bad_state)).transpose()?;
+    Ok(ConversationFilter {
+        state,
+        assignee: text(query, "assignee", 64)?.map(|a| UserId::parse(a).map_err(|e| bad(&e))).transpose()?,
+        queue: text(query, "queue", 64)?
+            .map(|q| QueueId::parse(q).map_err(|e| bad_field("queue", &e)))
+            .transpose()?,
+        updated_since: millis(query, "updated_since")?,
+        visible_to: None,
+    })
 }
 
 fn bad_state() -> ApiError {

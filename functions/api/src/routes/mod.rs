@@ -14,6 +14,7 @@ pub mod identity;
 pub mod inbox;
 pub mod leadads;
 pub mod leads;
+pub mod media;
 pub mod messages;
 pub mod privacy;
 pub mod queues;
@@ -337,9 +338,21 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::MarkConversationRead, "POST", "/v1/conversations/{conversation_id}/read", "agent-tools", User,
         "Mark a conversation read by the caller (its unread count drops to 0).", answers = &[NO_CONTENT]),
     operation!(Op::ListInbox, "GET", "/v1/inbox", "agent-tools", User,
-        "The caller's listings: `mine` (assigned to them, open or pending) or `waiting` (queued in their queues), the conversation that started first first, each with the contact's name, the last message's preview, the unread count and the window.",
-        query = &[q("view", "`mine` (default) or `waiting`.", ParamKind::OneOf(&["mine", "waiting"])), LIMIT, CURSOR],
+        "The caller's listings: `mine` (assigned to them; open or pending unless `state` is given), `waiting` (queued in their queues) or `all` (managers and admins), filtered by state, queue, assignee and `updated_since` (the console's polling), the conversation that started first first, each with the contact's name, the last message's preview, the unread count, the seconds waited while queued and the window.",
+        query = &[q("view", "`mine` (default), `waiting` or `all` (managers and admins).", ParamKind::OneOf(&["mine", "waiting", "all"])),
+                  q("state", "Only in this state.", ParamKind::OneOf(&shared::domain::inbox::ConversationState::NAMES)),
+                  q("queue", "Only in this queue.", ParamKind::Text(64)),
+                  q("assignee", "Only assigned to this user id.", ParamKind::Text(64)),
+                  q("updated_since", "Only changed at or after (epoch ms).", ParamKind::Millis), LIMIT, CURSOR],
         answers = &[ok(schema::<inbox::PageView<agent::InboxItem>>)]),
+    // Media (docs/console-api.md)
+    operation!(Op::DownloadMedia, "GET", "/v1/media/{media_id}", "media", Tenant(Agent),
+        "An inbound message's media (the id in its payload), fetched from Graph with the tenant's token and answered with its content type: 404 for an unknown or expired id, 422 media-too-large over 4 MB (what one invocation carries).",
+        answers = &[Answer { status: 200, schema: None, csv: false }], extra = &[409, 422, 503]),
+    operation!(Op::UploadMedia, "POST", "/v1/media", "media", Tenant(Agent),
+        "Upload a file to Graph for sending (the raw file as the body, its MIME type as Content-Type): 201 with the media id to send with. 415 for a type the Cloud API does not take; 413 over the kind's limit (image 5 MB, audio and video 16 MB, sticker 500 KB, document 100 MB) or over 4 MB; 422 when Meta refuses the file.",
+        query = &[q("filename", "The file's name (documents show it).", ParamKind::Text(200))],
+        body = BodySpec::Binary, answers = &[created(schema::<media::Uploaded>)], extra = &[409, 413, 415, 422, 503]),
     // Audit and privacy
     operation!(Op::ListAudit, "GET", "/v1/audit", "audit", Tenant(Admin), "The audit trail, newest first.",
         query = &[q("actor", "Only this user or API key id.", ParamKind::Text(64)),
@@ -423,7 +436,16 @@ pub fn find(method: &str, segments: &[&str]) -> Option<(&'static Operation, Hash
 /// True when some method serves this path (for 405 rather than 404).
 #[must_use]
 pub fn known_path(segments: &[&str]) -> bool {
-    ["GET", "POST", "PUT", "PATCH", "DELETE"].iter().any(|method| find(method, segments).is_some())
+    !methods_of(segments).is_empty()
+}
+
+/// The methods that serve this path (`Allow` of a 405 and of a preflight), none when unknown.
+#[must_use]
+pub fn methods_of(segments: &[&str]) -> Vec<&'static str> {
+    ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        .into_iter()
+        .filter(|method| find(method, segments).is_some())
+        .collect()
 }
 
 /// Refuses a caller the operation is not for (P14).
@@ -546,6 +568,8 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::CreateConversationNote => agent::create_note(ctx, deps).await,
         Op::MarkConversationRead => agent::mark_read(ctx, deps).await,
         Op::ListInbox => agent::list(ctx, deps).await,
+        Op::DownloadMedia => media::download(ctx, deps).await,
+        Op::UploadMedia => media::upload(ctx, deps).await,
     }
 }
 

@@ -12,7 +12,7 @@ use super::*;
 const PASSWORD: &str = "correct horse battery";
 
 /// A user of `role` in `queues`, logged in: their access token and id.
-async fn user(
+pub(super) async fn user(
     deps: &TestDeps,
     tenant: &str,
     admin: &str,
@@ -32,7 +32,7 @@ async fn user(
 
 /// A customer named `name` writes from `phone` at the test clock's instant: their contact and
 /// conversation (state `open`, unassigned).
-async fn customer_writes(
+pub(super) async fn customer_writes(
     deps: &TestDeps,
     tenant: &str,
     phone: &str,
@@ -82,7 +82,12 @@ async fn query(deps: &TestDeps, path: &str, params: &[(&str, &str)], key: &str) 
     (response.status(), json(&response))
 }
 
-async fn patch_conversation(deps: &TestDeps, key: &str, conversation: &ConversationId, body: Value) {
+pub(super) async fn patch_conversation(
+    deps: &TestDeps,
+    key: &str,
+    conversation: &ConversationId,
+    body: Value,
+) {
     let (status, answer) =
         call(deps, "PATCH", &format!("/v1/conversations/{conversation}"), key, &body.to_string()).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -382,7 +387,7 @@ async fn an_agents_inbox_lists_their_conversations_and_their_queues_waiting_ones
     let read = call(&deps, "POST", &format!("/v1/conversations/{held}/read"), &ana, "").await;
     let after_read = call(&deps, "GET", "/v1/inbox", &ana, "").await;
     let queue = query(&deps, "/v1/inbox", &[("view", "waiting"), ("limit", "10")], &ana).await;
-    let bad_view = query(&deps, "/v1/inbox", &[("view", "all")], &ana).await;
+    let bad_view = query(&deps, "/v1/inbox", &[("view", "everything")], &ana).await;
     let by_key = call(&deps, "GET", "/v1/inbox", &admin, "").await;
     let read_elsewhere = call(&deps, "POST", &format!("/v1/conversations/{elsewhere}/read"), &ana, "").await;
 

@@ -20,6 +20,7 @@ use super::*;
 mod abuse;
 mod agent_tools;
 mod analytics;
+mod console;
 mod exports;
 mod idempotency;
 mod imports;
@@ -55,6 +56,7 @@ pub(super) fn deps() -> TestDeps {
             import_queue_url: "i".into(),
             ai_providers: AiProviders::new([("sandbox".to_owned(), "https://ai.example/v1".to_owned())]),
             anonymous_per_minute: ANONYMOUS_REQUESTS_PER_MINUTE,
+            console_origin: None,
         },
         tenants: tenant_store.clone(),
         api_keys: tenant_store.clone(),
