@@ -228,10 +228,10 @@ async fn a_manager_lists_every_conversation_by_state_and_assignee() {
             .map(|items| items.iter().filter_map(|i| i["id"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     };
-    assert_eq!(ids(&all), [conversation.clone()], "{all}");
-    assert_eq!(ids(&open), [conversation.clone()]);
+    assert_eq!(ids(&all), [conversation.as_str()], "{all}");
+    assert_eq!(ids(&open), [conversation.as_str()]);
     assert!(ids(&resolved).is_empty());
-    assert_eq!(ids(&by_agent), [conversation.clone()]);
+    assert_eq!(ids(&by_agent), [conversation.as_str()]);
     assert_eq!(agent_all, StatusCode::FORBIDDEN);
     let item = &mine["items"][0];
     assert_eq!(item["id"], conversation.as_str(), "{mine}");
