@@ -136,11 +136,7 @@ impl State_ {
         let id = new_id(self);
         self.media.insert(
             id.clone(),
-            StoredMedia {
-                phone_number_id: phone_number_id.to_owned(),
-                mime_type,
-                bytes: file.data.clone(),
-            },
+            StoredMedia { phone_number_id: phone_number_id.to_owned(), mime_type, bytes: file.data.clone() },
         );
         (StatusCode::OK, json!({"id": id}))
     }
