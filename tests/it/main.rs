@@ -32,6 +32,7 @@ mod bench_inbound;
 mod bench_send;
 mod build_rules;
 mod center;
+mod console;
 mod contract;
 mod conversation_state;
 mod crypto;

@@ -51,11 +51,15 @@ impl BodySpec {
     pub const fn max_bytes(&self) -> usize {
         match self {
             Self::Csv => crate::MAX_IMPORT_BYTES,
-            Self::Binary => crate::routes::media::MAX_RELAY_BYTES,
+            Self::Binary => MAX_RELAY_BYTES,
             Self::None | Self::Json(_) => crate::MAX_BODY_BYTES,
         }
     }
 }
+
+/// The most the API relays in one media upload or download: Lambda's 6 MB synchronous payload
+/// holds about 4.5 MB once base64-encoded, less the event's own fields.
+pub const MAX_RELAY_BYTES: usize = 4 * 1024 * 1024;
 
 /// A success answer.
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ids;
 pub mod import;
 pub mod inbox;
+pub mod media;
 pub mod outbound;
 pub mod ports;
 pub mod privacy;

@@ -683,32 +683,15 @@ pub enum CloudApiError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// A media file: its MIME type and bytes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct MediaFile {
-    /// The MIME type (Graph's `mime_type` / `Content-Type`).
-    pub mime_type: String,
-    /// The content.
-    pub bytes: Vec<u8>,
-}
-
-impl std::fmt::Debug for MediaFile {
-    // A customer's file is personal data: never in a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaFile")
-            .field("mime_type", &self.mime_type)
-            .field("len", &self.bytes.len())
-            .finish()
-    }
-}
+pub use super::media::MediaFile;
 
 /// Errors of [`CloudApi::download_media`] and [`CloudApi::upload_media`].
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
-    /// Graph knows no such media for this number and token (or its URL expired twice).
+    /// Graph knows no such media for this number and token.
     #[error("no such media")]
     NotFound,
-    /// The media is larger than the caller's limit (bytes, as Graph reports or as received).
+    /// Larger than the caller's limit (bytes, as Graph reports or as received).
     #[error("the media is {0} bytes, over the limit")]
     TooLarge(u64),
     /// Graph answered a download URL outside Meta's hosts: the token is not sent there.
@@ -727,9 +710,8 @@ impl From<anyhow::Error> for MediaError {
 
 /// The Cloud API, as the send path and the template sync use it.
 pub trait CloudApi: Send + Sync {
-    /// An inbound message's media: `GET /<media_id>?phone_number_id=<id>` (ownership enforced
-    /// by Graph) for its short-lived `url`, then that URL with the token (only on Graph's own
-    /// host or Meta's CDN). At most `max_bytes` are read.
+    /// An inbound message's media: `GET /<media_id>?phone_number_id=<id>` for its `url`, then
+    /// that URL with the token (Graph's or Meta's CDN hosts only), at most `max_bytes` read.
     ///
     /// # Errors
     /// [`MediaError::NotFound`], [`MediaError::TooLarge`], [`MediaError::UntrustedUrl`],
@@ -742,8 +724,7 @@ pub trait CloudApi: Send + Sync {
         max_bytes: usize,
     ) -> impl Future<Output = Result<MediaFile, MediaError>> + Send;
 
-    /// `POST /<phone_number_id>/media` (multipart: `messaging_product=whatsapp`, `type`,
-    /// `file`): the media id to send the file with.
+    /// `POST /<phone_number_id>/media` (multipart): the media id to send the file with.
     ///
     /// # Errors
     /// [`MediaError::Cloud`] (Meta's refusal, e.g. 131053, is [`CloudApiError::Meta`]).

@@ -22,10 +22,11 @@ use shared::domain::identity::{
     SESSION_TTL_SECS,
 };
 use shared::domain::ports::{ApiKeyStore, TenantStore};
-use shared::domain::tenant::{ApiKey, ApiKeyRecord, Role, Tenant, TenantStatus};
+use shared::domain::tenant::{ApiKey, Role, Tenant, TenantStatus};
 use shared::domain::{ApiKeyId, Clock, Secret, SessionId, TenantId, Timestamp, UserId};
 use shared::lambda::http::{json_response, Problem};
 
+pub use super::api_keys::{ApiKeyCreated, ApiKeyList, ApiKeyView, CreateApiKeyBody};
 use super::inbox::{paging, PageView};
 use super::{json_body, no_content, path_id};
 use crate::auth::{signing_key, TenantPrincipal};
@@ -42,30 +43,13 @@ pub struct LoginBody {
     pub email: String,
     /// Password.
     pub password: Secret,
-    /// True: the refresh token is only set in the `leadline_refresh` cookie, not returned in the
-    /// body (the console: no script ever sees it). Default false: both.
+    /// True: the refresh token only in the `leadline_refresh` cookie (no script sees it).
     #[serde(default)]
     pub cookie_only: bool,
 }
 
-/// `POST /v1/auth/refresh` and `/v1/auth/logout`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshBody {
-    /// The refresh token; when absent, the `leadline_refresh` cookie's.
-    #[serde(default)]
-    pub refresh_token: Option<Secret>,
-}
-
-/// The refresh token of a refresh or logout: the body's, else the cookie's; true when it came
-/// from the cookie.
-fn presented_refresh(ctx: &Ctx<'_>) -> Result<Option<(Secret, bool)>, ApiError> {
-    let body: RefreshBody = json_body(ctx.body)?;
-    Ok(match body.refresh_token {
-        Some(token) => Some((token, false)),
-        None => crate::edge::refresh_cookie(ctx.headers).map(|cookie| (Secret::new(cookie), true)),
-    })
-}
+/// A refresh token presented, and true when it came from the cookie ([`super::session`]).
+pub(crate) type Presented = Option<(Secret, bool)>;
 
 /// `POST /v1/auth/invitations/accept`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -96,9 +80,8 @@ pub struct Tokens {
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: i64,
-    /// The refresh token (single use; each refresh returns a new one). Also set in the
-    /// `leadline_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/v1/auth); absent
-    /// from the body after a login with `cookie_only` or a refresh by the cookie.
+    /// The refresh token (single use; each refresh returns a new one), also in the cookie
+    /// `leadline_refresh`; absent after a `cookie_only` login or a refresh by the cookie.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     /// The user.
@@ -162,62 +145,6 @@ pub enum SettableStatus {
     Active,
     /// May not.
     Disabled,
-}
-
-/// `POST /v1/api-keys`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApiKeyBody {
-    /// A label (1 to 100 characters).
-    #[schemars(length(min = 1, max = 100))]
-    pub name: String,
-    /// What it may do.
-    pub role: Role,
-}
-
-/// An API key as listed: never its secret.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ApiKeyView {
-    /// Its id.
-    pub id: ApiKeyId,
-    /// Its label.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-    /// Created, epoch ms.
-    pub created_at: i64,
-    /// Revoked, epoch ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<i64>,
-}
-
-impl From<&ApiKeyRecord> for ApiKeyView {
-    fn from(record: &ApiKeyRecord) -> Self {
-        Self {
-            id: record.id.clone(),
-            name: record.name.clone(),
-            role: record.role,
-            created_at: record.created_at.as_millis(),
-            revoked_at: record.revoked_at.map(Timestamp::as_millis),
-        }
-    }
-}
-
-/// `GET /v1/api-keys`.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ApiKeyList {
-    /// Every key, oldest first.
-    pub items: Vec<ApiKeyView>,
-}
-
-/// The answer of `POST /v1/api-keys`.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ApiKeyCreated {
-    /// The key's record.
-    #[serde(flatten)]
-    pub key: ApiKeyView,
-    /// The key itself: shown this once, stored only as a hash.
-    pub api_key: String,
 }
 
 fn unauthorized() -> ApiError {
@@ -393,25 +320,15 @@ async fn session_of<A: Adapters>(
     Ok((tenant, session, user))
 }
 
-/// `POST /v1/auth/refresh`.
+/// `POST /v1/auth/refresh` with the token presented (from the cookie: the new one goes there only).
 ///
 /// # Errors
-/// 401 for an invalid, expired, revoked or reused refresh token (reuse revokes the session);
-/// the 401 clears the cookie.
-pub async fn refresh<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    match rotate(ctx, deps).await {
-        Err(error) if error.0.status == StatusCode::UNAUTHORIZED.as_u16() => {
-            let mut response = error.into_response();
-            crate::edge::clear_refresh_cookie(&mut response);
-            Ok(response)
-        }
-        other => other,
-    }
-}
-
-/// [`refresh`] but for the cookie's clearing.
-async fn rotate<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let (presented, from_cookie) = presented_refresh(&ctx)?.ok_or_else(unauthorized)?;
+/// 401 for an invalid, expired, revoked or reused refresh token (reuse revokes the session).
+pub(crate) async fn rotate<A: Adapters>(
+    presented: Presented,
+    deps: &Deps<A>,
+) -> Result<Response<Body>, ApiError> {
+    let (presented, from_cookie) = presented.ok_or_else(unauthorized)?;
     let token = BearerParts::parse(REFRESH_PREFIX, presented.expose()).ok_or_else(unauthorized)?;
     let (tenant, Versioned { value: mut session, version }, user) = session_of(deps, &token).await?;
     let now = deps.clock.now();
@@ -448,22 +365,15 @@ async fn rotate<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Bo
     }
 }
 
-/// `POST /v1/auth/logout`: always 204 (an unknown token is already logged out), the refresh
-/// cookie cleared.
+/// `POST /v1/auth/logout` with the token presented: always 204 (an unknown one is logged out).
 ///
 /// # Errors
-/// 400 for a bad body; 500 when the store fails.
-pub async fn logout<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let mut response = end_session(ctx, deps).await?;
-    crate::edge::clear_refresh_cookie(&mut response);
-    Ok(response)
-}
-
-/// [`logout`] but for the cookie's clearing.
-async fn end_session<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
-    let presented = presented_refresh(&ctx)?;
-    let Some(token) = presented.and_then(|(token, _)| BearerParts::parse(REFRESH_PREFIX, token.expose()))
-    else {
+/// 500 when the store fails.
+pub(crate) async fn end_session<A: Adapters>(
+    presented: Presented,
+    deps: &Deps<A>,
+) -> Result<Response<Body>, ApiError> {
+    let Some(token) = presented.and_then(|(t, _)| BearerParts::parse(REFRESH_PREFIX, t.expose())) else {
         return Ok(no_content());
     };
     let Ok((tenant, Versioned { value: mut session, version }, user)) = session_of(deps, &token).await else {

@@ -19,9 +19,7 @@ use shared::lambda::http::{json_response, Problem};
 use crate::errors::ApiError;
 use crate::{target, Adapters, Ctx, Deps};
 
-/// The most the API relays in one request or answer: Lambda's 6 MB synchronous payload holds
-/// about 4.5 MB once base64-encoded, less the event's own fields.
-pub const MAX_RELAY_BYTES: usize = 4 * 1024 * 1024;
+pub use crate::operation::MAX_RELAY_BYTES;
 
 const MB: usize = 1024 * 1024;
 

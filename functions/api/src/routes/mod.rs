@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod ai;
 pub mod analytics;
+pub mod api_keys;
 pub mod audit;
 pub mod canned;
 pub mod center;
@@ -18,6 +19,7 @@ pub mod media;
 pub mod messages;
 pub mod privacy;
 pub mod queues;
+pub mod session;
 pub mod settings;
 pub mod templates;
 pub mod tenants;
@@ -108,9 +110,9 @@ pub static OPERATIONS: &[Operation] = {
         body = BodySpec::Json(schema::<id::LoginBody>), answers = &[ok(schema::<id::Tokens>)]),
     operation!(Op::RefreshSession, "POST", "/v1/auth/refresh", "auth", Public,
         "Trade a refresh token for new tokens (the old refresh token stops working; reusing it revokes the session).",
-        body = BodySpec::Json(schema::<id::RefreshBody>), answers = &[ok(schema::<id::Tokens>)]),
+        body = BodySpec::Json(schema::<session::RefreshBody>), answers = &[ok(schema::<id::Tokens>)]),
     operation!(Op::Logout, "POST", "/v1/auth/logout", "auth", Public, "Revoke the session of a refresh token, and with it every access token issued in it.",
-        body = BodySpec::Json(schema::<id::RefreshBody>), answers = &[NO_CONTENT]),
+        body = BodySpec::Json(schema::<session::RefreshBody>), answers = &[NO_CONTENT]),
     operation!(Op::AcceptInvitation, "POST", "/v1/auth/invitations/accept", "auth", Public,
         "Accept an invitation: set the password and log in.",
         body = BodySpec::Json(schema::<id::AcceptInvitationBody>), answers = &[ok(schema::<id::Tokens>)]),
@@ -489,8 +491,8 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::ListAgents => center::agents(ctx, deps).await,
         Op::SetCapacity => center::set_capacity(ctx, deps).await,
         Op::Login => identity::login(ctx, deps).await,
-        Op::RefreshSession => identity::refresh(ctx, deps).await,
-        Op::Logout => identity::logout(ctx, deps).await,
+        Op::RefreshSession => session::refresh(ctx, deps).await,
+        Op::Logout => session::logout(ctx, deps).await,
         Op::AcceptInvitation => identity::accept_invitation(ctx, deps).await,
         Op::CreateTenant => tenants::create(ctx, deps).await,
         Op::ReopenTenant => tenants::reopen(ctx, deps).await,
