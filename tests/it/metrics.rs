@@ -81,10 +81,20 @@ async fn functions_log_embedded_metrics_and_lines_carry_request_and_tenant_ids()
         ("send", &["SendLatency", "MessagesSent"]),
         ("retention", &["RetentionItemsDeleted", "ErasuresDone", "ErasuresPastDeadline"]),
     ];
+    // (A function's output reaches its log file a moment after the invocation answered.)
+    let started = std::time::Instant::now();
     for (function, names) in expected {
-        let found = metrics_of(function);
-        for name in names {
-            assert!(found.contains(*name), "{function} logged no {name} metric (found {found:?})");
+        loop {
+            let found = metrics_of(function);
+            let missing: Vec<&&str> = names.iter().filter(|name| !found.contains(**name)).collect();
+            if missing.is_empty() {
+                break;
+            }
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "{function} logged no {missing:?} metric (found {found:?})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
     let kinds: BTreeSet<String> = log_lines("inbound")

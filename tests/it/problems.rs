@@ -96,8 +96,11 @@ fn produced() -> BTreeSet<String> {
         let text = std::fs::read_to_string(&path).expect("source");
         // `Problem`'s own constructors call `Self::new`.
         let own = path.ends_with("lambda/http.rs");
-        let calls: &[(&str, usize)] =
-            if own { &[("Problem::new(", 1), ("Self::new(", 1)] } else { &[("Problem::new(", 1), ("message_refused(", 0)] };
+        let calls: &[(&str, usize)] = if own {
+            &[("Problem::new(", 1), ("Self::new(", 1)]
+        } else {
+            &[("Problem::new(", 1), ("message_refused(", 0)]
+        };
         for &(call, n) in calls {
             for (at, _) in text.match_indices(call) {
                 let expression = argument(&text[at + call.len()..], n);

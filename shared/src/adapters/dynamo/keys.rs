@@ -286,9 +286,8 @@ pub fn tenant(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "TENANT".to_owned() }
 }
 
-/// The operator's directory of tenants: one entry per tenant (its id only) in one system
-/// partition, written with the tenant and removed by its purge, so that listing tenants reads
-/// this partition instead of scanning the table.
+/// The operator's directory of tenants (one entry per tenant, its id only; written with the
+/// tenant, removed by its purge): listing tenants reads it instead of scanning the table.
 pub const TENANT_DIRECTORY: &str = "SYSTEM#tenants";
 
 /// A tenant's entry in [`TENANT_DIRECTORY`].
@@ -299,7 +298,6 @@ pub fn tenant_directory_entry(tenant: &TenantId) -> Key {
 
 /// Sort-key prefix of [`TENANT_DIRECTORY`] entries.
 pub const TENANT_DIRECTORY_PREFIX: &str = "TENANT#";
-
 /// One API key of a tenant.
 #[must_use]
 pub fn api_key(tenant: &TenantId, key: &ApiKeyId) -> Key {
