@@ -169,7 +169,7 @@ pub async fn tenants_are_listed_once_each_in_id_order<
     store: &S,
 ) {
     // Arrange: three tenants (other tests' tenants may be listed too), one of them closed.
-    let mut mine = vec![created(store).await, created(store).await, created(store).await];
+    let mut mine = [created(store).await, created(store).await, created(store).await];
     mine.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     let closed = crate::domain::ports::TenantUpdate::Closure(Some(now()));
     assert!(store.update_tenant(&mine[1], &closed).await.unwrap());
