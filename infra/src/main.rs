@@ -406,6 +406,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("creating table, queues and key")?;
     tracing::info!(endpoint = %endpoint, table = %resources.table_name, "AWS stand-ins ready");
+    // Where operator tools reach these stand-ins (`leadline-admin --local <state dir>`).
+    let aws_json = json!({"endpoint_url": endpoint, "region": "us-east-1", "stack": "leadline"});
+    tokio::fs::write(config.state_dir.join("aws.json"), serde_json::to_vec_pretty(&aws_json)?)
+        .await
+        .context("writing aws.json")?;
 
     let secrets = Secrets {
         operator_key: format!("llo_{}", random_hex(24)?),

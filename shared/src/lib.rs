@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod kernel;
 pub mod lambda;
+pub mod metrics;
 pub mod telemetry;
 pub mod wiring;
 

@@ -6,6 +6,10 @@
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
 //! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `privacy`, `queues`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
 //!   (`races` fires requests in parallel at its several instances per function).
+//! - `problems`: every problem slug the code can produce is catalogued, documented in
+//!   `docs/problems.md` and listed in the OpenAPI document (read from the sources).
+//! - `metrics`: the functions' embedded-metric-format lines in the stack's logs, parsed.
+//! - `admin`: the `leadline-admin` binary against the local stack (tenants, dead-letter queues).
 //! - `iam`: every AWS call the stack's functions made, against their roles in `template.yaml`
 //!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables;
 //!   `template_checks`: alarms that reach someone, the webhook's own API and throttle.
@@ -22,6 +26,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod abuse;
+mod admin;
 mod agent_tools;
 mod ai;
 mod api;
@@ -47,8 +52,10 @@ mod inbox;
 mod ingest;
 mod kms;
 mod log_scan;
+mod metrics;
 mod openapi;
 mod privacy;
+mod problems;
 mod queues;
 mod races;
 mod retention;

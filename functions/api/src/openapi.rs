@@ -196,6 +196,11 @@ pub fn document(operations: &[Operation]) -> Value {
     let mut schemas = answers.take_definitions(true);
     // A type used both ways has one schema (a unit test checks the two forms agree).
     schemas.extend(requests.take_definitions(true));
+    // The problem types, listed where clients look for them (docs/problems.md documents each).
+    if let Some(kind) = schemas.get_mut("Problem").and_then(|p| p.pointer_mut("/properties/type")) {
+        kind["description"] = Value::String(shared::lambda::problems::type_description());
+        kind["format"] = Value::String("uri".to_owned());
+    }
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -199,10 +199,48 @@ pub async fn handle<A: Adapters>(
     event: LambdaEvent<SqsEvent>,
     deps: &Deps<A>,
 ) -> Result<SqsBatchResponse, BatchError> {
-    run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, envelope: Envelope| {
-        process(meta, envelope, deps)
-    })
-    .await
+    let records: Vec<(String, Option<i64>, &'static str)> = event
+        .payload
+        .records
+        .iter()
+        .map(|r| {
+            let sent = r.attributes.get("SentTimestamp").and_then(|t| t.parse::<i64>().ok());
+            let kind = shared::metrics::event_kind(r.body.as_deref().unwrap_or_default());
+            (r.message_id.clone().unwrap_or_default(), sent, kind)
+        })
+        .collect();
+    let response =
+        run_batch(event.payload, deps.config.concurrency, |meta: RecordMeta, envelope: Envelope| {
+            process(meta, envelope, deps)
+        })
+        .await?;
+    emit_metrics(&records, &response, deps.clock.now().as_millis());
+    Ok(response)
+}
+
+/// `EventsReceived` by kind and `QueueToStoreLatency` (enqueued by the webhook to processed
+/// here) of the records this batch processed.
+fn emit_metrics(records: &[(String, Option<i64>, &'static str)], response: &SqsBatchResponse, now: i64) {
+    let failed: std::collections::HashSet<&str> =
+        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let done: Vec<&(String, Option<i64>, &'static str)> =
+        records.iter().filter(|(id, _, _)| !failed.contains(id.as_str())).collect();
+    let mut kinds: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for (_, _, kind) in &done {
+        *kinds.entry(kind).or_default() += 1;
+    }
+    for (kind, count) in kinds {
+        shared::metrics::emit(
+            &[("Function", "inbound"), ("Kind", kind)],
+            &[shared::metrics::Metric::count("EventsReceived", count)],
+        );
+    }
+    let latencies =
+        done.iter().filter_map(|(_, sent, _)| sent.map(|sent| u64::try_from(now - sent).unwrap_or(0)));
+    shared::metrics::emit(
+        &[("Function", "inbound")],
+        &[shared::metrics::Metric::millis("QueueToStoreLatency", latencies)],
+    );
 }
 
 fn inbox_failure(error: InboxError) -> RecordError {

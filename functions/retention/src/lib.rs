@@ -293,6 +293,7 @@ pub async fn handle<A: Adapters>(
             report.failed.push("erasure_deadlines".to_owned());
         }
     }
+    emit_metrics(&report);
     if report.failed.is_empty() {
         tracing::info!(complete = report.complete, tasks = ?report.tasks, "Retention run finished");
         Ok(report)
@@ -300,6 +301,20 @@ pub async fn handle<A: Adapters>(
         tracing::error!(complete = report.complete, tasks = ?report.tasks, failed = ?report.failed, "Retention run finished with failed tasks");
         Err(RunError::TasksFailed(report))
     }
+}
+
+/// `RetentionItemsDeleted` by task (every task, zeros included, so the dashboard shows runs) and
+/// `ErasuresDone` (the erasure requests this run completed).
+fn emit_metrics(report: &RunReport) {
+    use shared::metrics::{emit, Metric};
+    for task in &report.tasks {
+        emit(
+            &[("Function", "retention"), ("Task", &task.name)],
+            &[Metric::count("RetentionItemsDeleted", task.items)],
+        );
+    }
+    let erasures = report.tasks.iter().filter(|t| t.name == "erasure_requests").map(|t| t.finished).sum();
+    emit(&[("Function", "retention")], &[Metric::count("ErasuresDone", erasures)]);
 }
 
 /// The first expiry day the walk looks at: where the last run stopped, or (first run) as far

@@ -423,7 +423,10 @@ async fn deliver<A: Adapters>(
     let tenant = &job.tenant_id;
     let mut last_error = String::new();
     for attempt in 0..ATTEMPTS {
-        match deps.cloud.send_message(&ready.phone_number_id, &ready.token, &ready.body).await {
+        let started = std::time::Instant::now();
+        let sent = deps.cloud.send_message(&ready.phone_number_id, &ready.token, &ready.body).await;
+        emit_send_metrics(&sent, started.elapsed());
+        match sent {
             Ok(wamid) => {
                 let wamid = wamid.and_then(|w| Wamid::parse(w).ok());
                 return record_sent(deps, tenant, &job.message_id, wamid.as_ref(), deadline).await;
@@ -460,6 +463,24 @@ async fn deliver<A: Adapters>(
         }
     }
     Err(Undelivered::freeing(RecordError::Retryable(format!("Graph kept failing: {last_error}"))))
+}
+
+/// `SendLatency` of every Graph call; `MessagesSent`, or `MessagesFailed` by Meta's error code
+/// (`MetaCode`; `none` when Meta gave no answer), permanent or retried.
+fn emit_send_metrics<T>(outcome: &Result<T, CloudApiError>, took: Duration) {
+    use shared::metrics::{emit, Metric};
+    let millis = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    emit(&[("Function", "send")], &[Metric::millis("SendLatency", [millis])]);
+    match outcome {
+        Ok(_) => emit(&[("Function", "send")], &[Metric::count("MessagesSent", 1)]),
+        Err(error) => {
+            let code = match error {
+                CloudApiError::Meta { error, .. } => error.code.to_string(),
+                _ => "none".to_owned(),
+            };
+            emit(&[("Function", "send"), ("MetaCode", &code)], &[Metric::count("MessagesFailed", 1)]);
+        }
+    }
 }
 
 /// Records what Meta accepted, trying a few times: failing that, the claim is kept (not freed);

@@ -211,7 +211,19 @@ async fn outcome<A: Adapters>(
         .map_err(|e| RecordError::retryable("opening the provider key", &e))?;
     let call = ProviderCall { base_url, model: &connection.model, api_key: &api_key };
     let kind = suggestion.kind;
-    match deps.provider.complete(&call, &kind.instructions(), &turns).await {
+    let answer = deps.provider.complete(&call, &kind.instructions(), &turns).await;
+    // `AiRequests` by outcome (`ok`, `unavailable`, `refused`): the provider's name is the
+    // deployment's own (a bounded list), the tenant is not a dimension.
+    let outcome = match &answer {
+        Ok(_) => "ok",
+        Err(AiProviderError::Unavailable(_)) => "unavailable",
+        Err(_) => "refused",
+    };
+    shared::metrics::emit(
+        &[("Function", "suggest"), ("Provider", &connection.provider), ("Outcome", outcome)],
+        &[shared::metrics::Metric::count("AiRequests", 1)],
+    );
+    match answer {
         Ok(content) => Ok(parse_answer(kind, &content).map_or_else(
             || SuggestionOutcome::Failed(format!("the AI provider's answer held no {}", kind.as_str())),
             SuggestionOutcome::Ready,

@@ -139,7 +139,22 @@ async fn receive<Q: Queue>(request: &Request, config: &Config, queue: &Q) -> Res
         .into_response();
     }
     tracing::info!(events = split.messages.len(), "Webhook accepted");
+    emit_received(&split.messages);
     Response::new(Body::Empty)
+}
+
+/// `EventsReceived` by kind (one EMF line per kind present).
+fn emit_received(messages: &[shared::domain::ports::QueueMessage]) {
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for message in messages {
+        *counts.entry(shared::metrics::event_kind(&message.body)).or_default() += 1;
+    }
+    for (kind, count) in counts {
+        shared::metrics::emit(
+            &[("Function", "webhook"), ("Kind", kind)],
+            &[shared::metrics::Metric::count("EventsReceived", count)],
+        );
+    }
 }
 
 #[cfg(test)]

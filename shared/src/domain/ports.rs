@@ -335,6 +335,18 @@ pub trait TenantStore: Send + Sync {
         tenant_id: &TenantId,
         update: &TenantUpdate,
     ) -> impl Future<Output = Result<bool, TenantStoreError>> + Send;
+
+    /// Every tenant (closed ones included, purged ones not), in tenant id order (creation
+    /// order), `limit` (1 to 100) per page, continuing after the tenant id `after`: the
+    /// operator's listing. A page may hold fewer than `limit` tenants and still have a `next`.
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn list_tenants(
+        &self,
+        after: Option<&TenantId>,
+        limit: u16,
+    ) -> impl Future<Output = Result<crate::kernel::page::Page<Tenant>, TenantStoreError>> + Send;
 }
 
 /// A tenant's API keys (the api's credentials).

@@ -1,7 +1,9 @@
-//! Lambda plumbing shared by the functions: HTTP problem responses and the SQS batch runner.
+//! Lambda plumbing shared by the functions: HTTP problem responses (and the catalogue of their
+//! types) and the SQS batch runner.
 
 pub mod batch;
 pub mod http;
+pub mod problems;
 
 use crate::domain::Timestamp;
 

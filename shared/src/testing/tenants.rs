@@ -75,6 +75,24 @@ impl TenantStore for MemoryTenantStore {
         }
         Ok(true)
     }
+
+    async fn list_tenants(
+        &self,
+        after: Option<&TenantId>,
+        limit: u16,
+    ) -> Result<Page<Tenant>, TenantStoreError> {
+        let state = self.state()?;
+        let mut ids: Vec<&TenantId> = state
+            .tenants
+            .keys()
+            .filter(|id| after.is_none_or(|after| id.as_str() > after.as_str()))
+            .collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        let limit = usize::from(limit.clamp(1, 100));
+        let next = (ids.len() > limit).then(|| ids[limit - 1].to_string());
+        let items = ids.into_iter().take(limit).filter_map(|id| state.tenants.get(id).cloned()).collect();
+        Ok(Page { items, next })
+    }
 }
 
 impl ApiKeyStore for MemoryTenantStore {

@@ -308,15 +308,82 @@ pub async fn close<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
 /// 500 when a store fails.
 pub async fn usage<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
-    let contacts = deps.contacts.contact_count(&principal.tenant_id).await?;
-    let users = super::identity::user_count(deps, &principal.tenant_id).await?;
-    let plan = principal.plan;
-    Ok(json_response(
-        StatusCode::OK,
-        &UsageView {
-            contacts: Meter { used: contacts, limit: plan.contacts },
-            users: Meter { used: users, limit: u64::from(plan.users) },
-            plan,
-        },
-    ))
+    let view = usage_of(deps, &principal.tenant_id, principal.plan).await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+async fn usage_of<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, plan: Plan) -> Result<UsageView, ApiError> {
+    let contacts = deps.contacts.contact_count(tenant).await?;
+    let users = super::identity::user_count(deps, tenant).await?;
+    Ok(UsageView {
+        contacts: Meter { used: contacts, limit: plan.contacts },
+        users: Meter { used: users, limit: u64::from(plan.users) },
+        plan,
+    })
+}
+
+// The operator's views of any tenant (leadline-admin): list, show, usage, close.
+
+/// `GET /v1/tenants`: every tenant, closed ones included, oldest first.
+///
+/// # Errors
+/// 400 for a bad limit or cursor; 500 when the store fails.
+pub async fn list<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let paging = super::inbox::paging(ctx.query)?;
+    let after = paging
+        .after
+        .map(TenantId::parse)
+        .transpose()
+        .map_err(|_| ApiError::from(Problem::bad_request("cursor is not one this API issued")))?;
+    let page = deps.tenants.list_tenants(after.as_ref(), paging.limit).await?;
+    let view = super::inbox::PageView::from(shared::kernel::Page {
+        items: page.items.iter().map(TenantView::from).collect(),
+        next: page.next,
+    });
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+/// `GET /v1/tenants/{tenant_id}`.
+///
+/// # Errors
+/// 404 unknown.
+pub async fn show<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let tenant = tenant_of(deps, &operator_target(&ctx)?).await?;
+    Ok(json_response(StatusCode::OK, &TenantView::from(&tenant)))
+}
+
+/// `GET /v1/tenants/{tenant_id}/usage`.
+///
+/// # Errors
+/// 404 unknown; 500 when a store fails.
+pub async fn operator_usage<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let tenant = tenant_of(deps, &operator_target(&ctx)?).await?;
+    let view = usage_of(deps, &tenant.id, tenant.plan).await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+/// `POST /v1/tenants/{tenant_id}/close`: as the tenant's own close (the same confirmation, the
+/// same purge after the grace period), by the operator.
+///
+/// # Errors
+/// 400 when the confirmation is not the tenant's id; 404 unknown; 409 already closed.
+pub async fn operator_close<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let id = operator_target(&ctx)?;
+    let body: CloseTenant = json_body(ctx.body)?;
+    if body.confirm_tenant_id != id.as_str() {
+        return Err(Problem::bad_request("confirm_tenant_id must be the tenant's id").into());
+    }
+    let mut tenant = tenant_of(deps, &id).await?;
+    if tenant.status == TenantStatus::Closed {
+        return Err(Problem::conflict("the tenant is already closed").into());
+    }
+    let now = deps.clock.now();
+    // As in `close`: the purge is queued before the closure is written.
+    deps.purges.queue_purge(&id, grace_end(now)).await?;
+    deps.tenants.update_tenant(&id, &TenantUpdate::Closure(Some(now))).await?;
+    tenant.status = TenantStatus::Closed;
+    tenant.closed_at = Some(now);
+    audit_operator(deps, &id, "tenant.close").await;
+    tracing::info!(tenant_id = %id, "Tenant closed by the operator");
+    Ok(json_response(StatusCode::OK, &TenantView::from(&tenant)))
 }

@@ -7,7 +7,8 @@
 //! tenant id, and is read only by the system functions that must find the tenant first.
 //! Likewise the due-work families `DUE#…` and `SYSTEM#retention`: the retention run's queues
 //! across tenants (tenant, request and conversation ids only) and its resume point, so that its
-//! work is proportional to what is due, not to the table.
+//! work is proportional to what is due, not to the table; and `SYSTEM#tenants`, the operator's
+//! directory of tenant ids.
 
 use crate::domain::crm::RecordKind;
 use crate::domain::privacy::DayQueue;
@@ -285,6 +286,18 @@ pub fn tenant(tenant: &TenantId) -> Key {
     Key { pk: tenant_partition(tenant), sk: "TENANT".to_owned() }
 }
 
+/// The operator's directory of tenants (one entry per tenant, its id only; written with the
+/// tenant, removed by its purge): listing tenants reads it instead of scanning the table.
+pub const TENANT_DIRECTORY: &str = "SYSTEM#tenants";
+
+/// A tenant's entry in [`TENANT_DIRECTORY`].
+#[must_use]
+pub fn tenant_directory_entry(tenant: &TenantId) -> Key {
+    Key { pk: TENANT_DIRECTORY.to_owned(), sk: format!("{TENANT_DIRECTORY_PREFIX}{tenant}") }
+}
+
+/// Sort-key prefix of [`TENANT_DIRECTORY`] entries.
+pub const TENANT_DIRECTORY_PREFIX: &str = "TENANT#";
 /// One API key of a tenant.
 #[must_use]
 pub fn api_key(tenant: &TenantId, key: &ApiKeyId) -> Key {

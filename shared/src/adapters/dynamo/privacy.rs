@@ -463,6 +463,8 @@ impl PurgeStore for DynamoPrivacy {
         }
         // Then the partition itself, expired-but-not-yet-removed items included.
         stale.extend(partition_keys(&self.table, &partition, budget).await?);
+        // And its entry in the operator's directory (deleting an absent entry is a no-op).
+        stale.push(keys::tenant_directory_entry(tenant));
         self.table.delete_many(&stale).await.context("purging a tenant")?;
         Ok(stale.len() as u64)
     }

@@ -18,6 +18,7 @@ use crate::domain::tenant::{
     ApiKeyRecord, PageConnection, RetentionSettings, Role, Tenant, TenantStatus, WhatsAppConnection,
 };
 use crate::domain::{ApiKeyId, TenantId, Timestamp};
+use crate::kernel::page::Page;
 
 /// [`TenantStore`] on DynamoDB.
 #[derive(Debug, Clone)]
@@ -35,6 +36,15 @@ impl DynamoTenantStore {
     /// The instant expiry filters use: the table's clock.
     fn now(&self) -> Timestamp {
         self.table.now()
+    }
+
+    /// The put of `tenant`'s entry in the operator's directory (with the tenant, in its
+    /// transaction: a tenant is never stored without it).
+    fn directory_entry(&self, tenant: &TenantId) -> anyhow::Result<Put> {
+        let mut item = item_with_key(&keys::tenant_directory_entry(tenant));
+        item.insert(ENTITY.to_owned(), s("tenant_directory"));
+        item.insert(attr::TENANT_ID.to_owned(), s(tenant.as_str()));
+        Put::builder().table_name(self.table.name()).set_item(Some(item)).build().context("building a put")
     }
 }
 
@@ -198,6 +208,7 @@ impl TenantStore for DynamoTenantStore {
             .transact_items(
                 TransactWriteItem::builder().put(self.table.put_if_absent(api_key_item(admin_key))?).build(),
             )
+            .transact_items(TransactWriteItem::builder().put(self.directory_entry(&tenant.id)?).build())
             .send()
             .await;
         match result {
@@ -216,6 +227,40 @@ impl TenantStore for DynamoTenantStore {
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
         let item = self.table.get(&keys::tenant(tenant_id), self.now()).await.context("reading a tenant")?;
         Ok(item.map(|i| tenant_from(tenant_id, &i)).transpose().context("mapping a tenant")?)
+    }
+
+    async fn list_tenants(
+        &self,
+        after: Option<&TenantId>,
+        limit: u16,
+    ) -> Result<Page<Tenant>, TenantStoreError> {
+        let after = after.map(|id| keys::tenant_directory_entry(id).sk);
+        let entries = self
+            .table
+            .query_prefix(
+                keys::TENANT_DIRECTORY,
+                keys::TENANT_DIRECTORY_PREFIX,
+                self.now(),
+                i32::from(limit.clamp(1, 100)),
+                after.as_deref(),
+            )
+            .await
+            .context("reading the tenant directory")?;
+        let mut tenants = Vec::with_capacity(entries.items.len());
+        for entry in &entries.items {
+            let id = TenantId::parse(entry.string(attr::TENANT_ID).context("a directory entry")?)
+                .context("a directory entry's tenant id")?;
+            // An entry whose tenant is gone (a purge stopped between the two) is skipped.
+            if let Some(tenant) = self.tenant(&id).await? {
+                tenants.push(tenant);
+            }
+        }
+        let next = entries
+            .next
+            .as_deref()
+            .and_then(|sk| sk.strip_prefix(keys::TENANT_DIRECTORY_PREFIX))
+            .map(str::to_owned);
+        Ok(Page { items: tenants, next })
     }
 
     async fn set_retention(

@@ -159,4 +159,42 @@ pub async fn all<S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting>
     an_unknown_tenant_cannot_connect(store).await;
     api_keys_are_listed_and_revoked_once(store).await;
     another_tenants_key_is_not_found(store).await;
+    tenants_are_listed_once_each_in_id_order(store).await;
+}
+
+/// Paging through the listing finds every tenant once, in id order, closed ones included.
+pub async fn tenants_are_listed_once_each_in_id_order<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    // Arrange: three tenants (other tests' tenants may be listed too), one of them closed.
+    let mut mine = [created(store).await, created(store).await, created(store).await];
+    mine.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let closed = crate::domain::ports::TenantUpdate::Closure(Some(now()));
+    assert!(store.update_tenant(&mine[1], &closed).await.unwrap());
+
+    // Act: two per page, to the end.
+    let mut listed = Vec::new();
+    let mut after: Option<TenantId> = None;
+    loop {
+        let page = store.list_tenants(after.as_ref(), 2).await.unwrap();
+        assert!(page.items.len() <= 2, "{}", page.items.len());
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(TenantId::parse(next).unwrap()),
+            None => break,
+        }
+    }
+
+    // Assert
+    let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "in id order, each once");
+    let found: Vec<&Tenant> = listed.iter().filter(|t| mine.contains(&t.id)).collect();
+    assert_eq!(found.len(), 3, "{ids:?}");
+    assert_eq!(found[1].status, crate::domain::tenant::TenantStatus::Closed);
+    assert_eq!(found[0].status, crate::domain::tenant::TenantStatus::Active);
 }
