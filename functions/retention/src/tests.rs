@@ -11,6 +11,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
     let tenant_store = MemoryTenantStore::default();
     let privacy = MemoryPrivacy::default();
     let inbox = MemoryInbox::default();
+    let inbox_for_center = inbox.clone();
     Deps {
         config: Config {
             store: StoreConfig {
@@ -19,6 +20,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
                 kms_key_id: "alias/k".into(),
             },
             deadline_margin: Duration::from_secs(1),
+            allow_as_of: false,
         },
         conversations: inbox.clone(),
         leads: inbox.clone(),
@@ -32,6 +34,10 @@ pub(crate) fn deps() -> Deps<Fakes> {
         clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
         audit: DocAuditLog::new(MemoryDocs::default()),
         events: DocEventLog::new(MemoryDocs::default()),
+        timers: inbox_for_center.clone(),
+        agents: inbox_for_center,
+        queues: shared::adapters::documents::DocQueues::new(MemoryDocs::default()),
+        directory: shared::adapters::documents::DocDirectory::new(MemoryDocs::default()),
     }
 }
 
@@ -259,6 +265,7 @@ async fn an_erasure_first_removes_the_conversations_ids_from_the_event_log() {
             agent: None,
             duration_ms: None,
             target_ms: None,
+            by_system: false,
         };
         deps.events.record(&tenant, &event).await.expect("recorded");
     }
