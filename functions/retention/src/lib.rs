@@ -114,9 +114,9 @@ pub struct Deps<A: Adapters> {
     pub audit: A::Audit,
     /// The contact center's event log: a conversation's events lose its id when it goes (P52).
     pub events: A::Events,
-    /// The contact center's timers, and what firing them uses ([`timers`]).
+    /// The contact center's timers ([`timers`]).
     pub timers: A::Timers,
-    /// Agents (loads a resolution frees), queues and users (who takes a freed slot).
+    /// Agents: the loads a resolution frees.
     pub agents: A::Agents,
     /// Contact-center queues.
     pub queues: A::Queues,
@@ -159,9 +159,13 @@ pub struct ScheduleInput {
     /// Which job: `retention` (the default) or `timers` ([`timers`]).
     #[serde(default)]
     pub job: Option<String>,
-    /// `timers` only: fire what is due at this time (epoch ms), when the configuration allows it.
+    /// `timers` only: fire what is due at this time (epoch ms), and only `tenant`'s timers,
+    /// when the configuration allows it (tests).
     #[serde(default)]
     pub as_of: Option<i64>,
+    /// See `as_of`.
+    #[serde(default)]
+    pub tenant: Option<TenantId>,
 }
 
 /// What one run did.
@@ -287,7 +291,7 @@ pub async fn handle<A: Adapters>(
     );
     match event.payload.job.as_deref() {
         None | Some("retention") => {}
-        Some("timers") => return Box::pin(timers::run(deps, event.payload.as_of, deadline.0)).await,
+        Some("timers") => return Box::pin(timers::run(deps, &event.payload, deadline.0)).await,
         Some(job) => return Err(RunError::UnknownJob(job.to_owned())),
     }
     let mut report =

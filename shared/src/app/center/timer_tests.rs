@@ -84,8 +84,8 @@ impl World {
     }
 
     async fn sweep_now(&self) -> SweepReport {
-        let run = Sweep { as_of: self.clock.now(), move_cursor: true };
-        sweep(&self.ports(), (&self.inbox, &self.tenants), run, || true).await.unwrap()
+        let run = Sweep { as_of: self.clock.now(), move_cursor: true, only: None };
+        sweep(&self.ports(), (&self.inbox, &self.tenants), &run, || true).await.unwrap()
     }
 
     fn advance_minutes(&self, minutes: u64) {
@@ -246,8 +246,9 @@ async fn the_cursor_follows_the_clock_and_a_sweep_ahead_of_it_leaves_it() {
     let ahead = Sweep {
         as_of: Timestamp::from_millis(START_MS + IDLE_CHECK_AFTER_MS + 6 * 60_000),
         move_cursor: false,
+        only: Some(world.tenant.clone()),
     };
-    let report = sweep(&world.ports(), (&world.inbox, &world.tenants), ahead, || true).await.unwrap();
+    let report = sweep(&world.ports(), (&world.inbox, &world.tenants), &ahead, || true).await.unwrap();
 
     // Assert
     assert_eq!(cursor, Some(crate::domain::center::epoch_minute(START_MS)));
@@ -265,8 +266,8 @@ async fn a_sweep_out_of_time_stops_and_says_so() {
     world.advance_minutes(10);
 
     // Act
-    let run = Sweep { as_of: world.clock.now(), move_cursor: true };
-    let report = sweep(&world.ports(), (&world.inbox, &world.tenants), run, || false).await.unwrap();
+    let run = Sweep { as_of: world.clock.now(), move_cursor: true, only: None };
+    let report = sweep(&world.ports(), (&world.inbox, &world.tenants), &run, || false).await.unwrap();
 
     // Assert
     assert!(!report.complete);
