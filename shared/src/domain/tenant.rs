@@ -88,8 +88,8 @@ pub struct TenantSettings {
     pub ai_enabled: bool,
     /// Auto-resolve: a worked (`open` or `pending`) conversation with no message either way for
     /// this many minutes is resolved by the system ([`MIN_AUTO_RESOLVE_MINUTES`] to
-    /// [`MAX_AUTO_RESOLVE_MINUTES`]); `null` (the default): never.
-    #[serde(default)]
+    /// [`MAX_AUTO_RESOLVE_MINUTES`]); absent or `null` (the default): never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_resolve_after_minutes: Option<u32>,
 }
 
