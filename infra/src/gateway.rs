@@ -42,6 +42,7 @@ impl Gateway {
             .route("/v1", any(api))
             .route("/v1/{*rest}", any(api))
             .route("/_local/schedule/retention", post(retention))
+            .route("/_local/schedule/timers", post(timers))
             .fallback(not_found)
             .with_state(self.clone())
             .nest("/_sandbox", self.sandbox.router())
@@ -101,6 +102,27 @@ impl Gateway {
             Outcome::Error(error) => anyhow::bail!("retention failed: {}", String::from_utf8_lossy(&error)),
         }
     }
+
+    /// Runs the contact center's timers sweep now (the retention function's `timers` job, as
+    /// its one-minute schedule does), or with `ahead`'s `as_of` (epoch ms, ahead of the clock)
+    /// and `tenant` (only its timers): the local stack lets the function honour them, for tests.
+    /// Returns the run's report.
+    ///
+    /// # Errors
+    /// When the function failed or did not answer.
+    pub async fn run_timers(&self, ahead: Option<&serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+        let mut input = json!({"job": "timers"});
+        for field in ["as_of", "tenant"] {
+            if let Some(value) = ahead.and_then(|a| a.get(field)) {
+                input[field] = value.clone();
+            }
+        }
+        let payload = Bytes::from(serde_json::to_vec(&input)?);
+        match self.runtime.invoke("retention", payload).await? {
+            Outcome::Response(answer) => Ok(serde_json::from_slice(&answer)?),
+            Outcome::Error(error) => anyhow::bail!("timers failed: {}", String::from_utf8_lossy(&error)),
+        }
+    }
 }
 
 /// API Gateway's own error shape.
@@ -146,6 +168,15 @@ async fn forward(gateway: &Gateway, function: &str, request: axum::extract::Requ
 
 async fn retention(State(gateway): State<Gateway>) -> Response<Body> {
     match gateway.run_retention().await {
+        Ok(report) => (StatusCode::OK, Json(report)).into_response(),
+        Err(error) => gateway_error(StatusCode::BAD_GATEWAY, &format!("{error:#}")),
+    }
+}
+
+/// `POST /_local/schedule/timers` with an optional body `{"as_of": <epoch ms>, "tenant": <id>}`.
+async fn timers(State(gateway): State<Gateway>, body: Bytes) -> Response<Body> {
+    let ahead = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    match gateway.run_timers(ahead.as_ref()).await {
         Ok(report) => (StatusCode::OK, Json(report)).into_response(),
         Err(error) => gateway_error(StatusCode::BAD_GATEWAY, &format!("{error:#}")),
     }

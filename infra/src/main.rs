@@ -64,6 +64,7 @@ struct LocalConfig {
     venv: PathBuf,
     console_dir: PathBuf,
     retention_interval: Duration,
+    timers_interval: Duration,
     visibility_timeout: u32,
     instances: Instances,
 }
@@ -84,6 +85,9 @@ impl LocalConfig {
             retention_interval: Duration::from_secs(
                 env.parsed_or("LEADLINE_RETENTION_INTERVAL_SECONDS", 3600)?,
             ),
+            // The template's schedule runs the timers sweep every minute; locally more often,
+            // so a snooze wakes within seconds of its time.
+            timers_interval: Duration::from_secs(env.parsed_or("LEADLINE_TIMERS_INTERVAL_SECONDS", 15)?),
             visibility_timeout: env.parsed_or("LEADLINE_VISIBILITY_TIMEOUT_SECONDS", 30)?,
             instances: Instances::parse(
                 env.optional("LEADLINE_INSTANCES").as_deref(),
@@ -190,7 +194,11 @@ fn function_env(
         "suggest" => {
             env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("AI_PROVIDERS", ai_providers)])
         }
-        "retention" | "import" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
+        // Locally only: the timers job honours an `as_of` ahead of the clock (auto-resolve e2e).
+        "retention" => {
+            env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("TIMERS_ALLOW_AS_OF", "1".to_owned())])
+        }
+        "import" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
         _ => {}
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -525,6 +533,19 @@ async fn main() -> anyhow::Result<()> {
             match scheduled.run_retention().await {
                 Ok(report) => tracing::info!(%report, "Scheduled retention run finished"),
                 Err(error) => tracing::warn!(error = format!("{error:#}"), "Scheduled retention run failed"),
+            }
+        }
+    });
+
+    // The timers schedule (the contact center's snoozes and auto-resolve).
+    let scheduled = gateway.clone();
+    let interval = config.timers_interval;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = scheduled.run_timers(None).await {
+                tracing::warn!(error = format!("{error:#}"), "Scheduled timers run failed");
             }
         }
     });

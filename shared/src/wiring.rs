@@ -20,7 +20,7 @@ use crate::config::{aws_sdk_config, ConfigError, Env};
 use crate::domain::ai::{AiProvider, SuggestionStore};
 use crate::domain::audit::AuditLog;
 use crate::domain::canned::CannedStore;
-use crate::domain::center::{AgentStore, EventLog, QueueStore};
+use crate::domain::center::{AgentStore, EventLog, QueueStore, TimerStore};
 use crate::domain::crm::RecordStore;
 use crate::domain::identity::Directory;
 use crate::domain::import::ImportStore;
@@ -106,6 +106,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Canned: CannedStore;
     /// Users' read marks on conversations.
     type ReadMarks: ReadMarkStore;
+    /// The contact center's timers (snooze ends, silence checks) and the sweep's cursor.
+    type Timers: TimerStore;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -175,6 +177,7 @@ impl Adapters for Aws {
     type Ai = OpenAiCompatible;
     type Queues = DocQueues<Table>;
     type Agents = DynamoInbox;
+    type Timers = DynamoInbox;
     type Events = DocEventLog<Table>;
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;

@@ -11,7 +11,7 @@ use crate::api::{access, call, tenant_of, user};
 use crate::ingest::{digits, eventually, post, TestTenant};
 
 /// A queue of the tenant, made through the API: its id.
-async fn queue(admin: &str, name: &str, strategy: &str) -> String {
+pub(crate) async fn queue(admin: &str, name: &str, strategy: &str) -> String {
     let (status, created) =
         call(Method::POST, "/v1/queues", Some(admin), Some(json!({"name": name, "strategy": strategy})))
             .await;
@@ -20,12 +20,12 @@ async fn queue(admin: &str, name: &str, strategy: &str) -> String {
 }
 
 /// An agent of `queue`, logged in: their id and access token.
-async fn agent(tenant: &TestTenant, email: &str, queue: &str) -> (String, String) {
+pub(crate) async fn agent(tenant: &TestTenant, email: &str, queue: &str) -> (String, String) {
     let (id, tokens) = user(&tenant.api_key, &tenant_of(&tenant.api_key), email, "agent", &[queue]).await;
     (id, access(&tokens))
 }
 
-async fn presence(token: &str, status: &str) {
+pub(crate) async fn presence(token: &str, status: &str) {
     let (code, body) =
         call(Method::PUT, "/v1/me/presence", Some(token), Some(json!({"status": status}))).await;
     assert_eq!(code, StatusCode::OK, "{body}");
@@ -35,7 +35,7 @@ async fn presence(token: &str, status: &str) {
 /// A customer of the tenant (a new WhatsApp number) writes; the message's webhook fixture with
 /// the customer's number and a message id unique to `n`.
 /// Sent now: the customer-service window is open.
-fn customer_message(tenant: &TestTenant, wa_id: &str, n: u32) -> String {
+pub(crate) fn customer_message(tenant: &TestTenant, wa_id: &str, n: u32) -> String {
     tenant
         .fixture("text")
         .replace(&tenant.wa_id, wa_id)
@@ -44,7 +44,7 @@ fn customer_message(tenant: &TestTenant, wa_id: &str, n: u32) -> String {
 }
 
 /// The conversation with `wa_id`, once the inbound pipeline has stored it.
-async fn conversation_of(tenant: &TestTenant, wa_id: &str) -> Value {
+pub(crate) async fn conversation_of(tenant: &TestTenant, wa_id: &str) -> Value {
     eventually("the conversation", || async {
         let (_, page) =
             call(Method::GET, &format!("/v1/conversations?phone={wa_id}"), Some(&tenant.api_key), None).await;
@@ -53,14 +53,14 @@ async fn conversation_of(tenant: &TestTenant, wa_id: &str) -> Value {
     .await
 }
 
-async fn get_conversation(tenant: &TestTenant, id: &str) -> Value {
+pub(crate) async fn get_conversation(tenant: &TestTenant, id: &str) -> Value {
     let (status, body) =
         call(Method::GET, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
-async fn route(tenant: &TestTenant, conversation: &str, queue: &str) -> Value {
+pub(crate) async fn route(tenant: &TestTenant, conversation: &str, queue: &str) -> Value {
     let (status, body) = call(
         Method::PATCH,
         &format!("/v1/conversations/{conversation}"),
@@ -72,7 +72,7 @@ async fn route(tenant: &TestTenant, conversation: &str, queue: &str) -> Value {
     body
 }
 
-async fn analytics(tenant: &TestTenant, from: i64, query: &str) -> Value {
+pub(crate) async fn analytics(tenant: &TestTenant, from: i64, query: &str) -> Value {
     let to = now_ms() + 60_000;
     let (status, body) = call(
         Method::GET,
@@ -85,7 +85,7 @@ async fn analytics(tenant: &TestTenant, from: i64, query: &str) -> Value {
     body
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     i64::try_from(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis(),
     )

@@ -20,6 +20,11 @@ async fn center_on_dynamo() {
 }
 
 #[tokio::test]
+async fn timers_on_dynamo() {
+    contract::timers::all(&inbox(&table().await).await).await;
+}
+
+#[tokio::test]
 async fn conversations_on_dynamo() {
     contract::conversations::all(&inbox(&table().await).await).await;
 }

@@ -65,4 +65,5 @@ mod sqs;
 mod support;
 mod template;
 mod template_checks;
+mod timers;
 mod tokens;

@@ -34,6 +34,7 @@ async fn deps(table: &Table) -> Deps<Aws> {
             kms_key_id: crate::support::kms_key().await,
         },
         deadline_margin: Duration::from_secs(1),
+        allow_as_of: false,
     };
     Deps::on(&crate::support::adapters().await, config)
 }
@@ -49,9 +50,15 @@ async fn run(deps: &Deps<Aws>) -> retention::RunReport {
     context.deadline =
         u64::try_from(deadline.duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_millis())
             .expect("fits");
-    handle(lambda_runtime::LambdaEvent::new(ScheduleInput { job: Some("retention".into()) }, context), deps)
-        .await
-        .expect("run")
+    handle(
+        lambda_runtime::LambdaEvent::new(
+            ScheduleInput { job: Some("retention".into()), ..ScheduleInput::default() },
+            context,
+        ),
+        deps,
+    )
+    .await
+    .expect("run")
 }
 
 /// Creates the tenant record (the run reads its settings).

@@ -29,6 +29,7 @@
 pub mod deadlines;
 mod disconnect;
 mod entries;
+pub mod timers;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -65,6 +66,9 @@ pub struct Config {
     pub store: StoreConfig,
     /// Time kept free before the deadline (`DEADLINE_MARGIN_MS`, default 10 s).
     pub deadline_margin: Duration,
+    /// Whether the `timers` job honours an `as_of` ahead of the clock (`TIMERS_ALLOW_AS_OF=1`:
+    /// only the local stack sets it, for end-to-end tests of auto-resolve).
+    pub allow_as_of: bool,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
         Ok(Self {
             store: StoreConfig::from_env(env)?,
             deadline_margin: Duration::from_millis(env.parsed_or("DEADLINE_MARGIN_MS", 10_000)?),
+            allow_as_of: env.parsed_or("TIMERS_ALLOW_AS_OF", 0_u8)? == 1,
         })
     }
 }
@@ -109,6 +114,14 @@ pub struct Deps<A: Adapters> {
     pub audit: A::Audit,
     /// The contact center's event log: a conversation's events lose its id when it goes (P52).
     pub events: A::Events,
+    /// The contact center's timers ([`timers`]).
+    pub timers: A::Timers,
+    /// Agents: the loads a resolution frees.
+    pub agents: A::Agents,
+    /// Contact-center queues.
+    pub queues: A::Queues,
+    /// Users (a queue's members).
+    pub directory: A::Directory,
 }
 
 impl Deps<Aws> {
@@ -117,6 +130,7 @@ impl Deps<Aws> {
     pub fn on(aws: &Aws, config: Config) -> Self {
         let stores = aws.stores(&config.store);
         let inbox = stores.inbox();
+        let inbox_for_center = inbox.clone();
         Self {
             conversations: inbox.clone(),
             leads: inbox.clone(),
@@ -130,6 +144,10 @@ impl Deps<Aws> {
             clock: aws.clock(),
             audit: DocAuditLog::new(stores.table()),
             events: DocEventLog::new(stores.table()),
+            timers: inbox_for_center.clone(),
+            agents: inbox_for_center,
+            queues: shared::adapters::documents::DocQueues::new(stores.table()),
+            directory: shared::adapters::documents::DocDirectory::new(stores.table()),
             config,
         }
     }
@@ -138,9 +156,16 @@ impl Deps<Aws> {
 /// The schedule's input (EventBridge Scheduler sends the template's `Input` as is).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ScheduleInput {
-    /// Which job; only `retention` is known.
+    /// Which job: `retention` (the default) or `timers` ([`timers`]).
     #[serde(default)]
     pub job: Option<String>,
+    /// `timers` only: fire what is due at this time (epoch ms), and only `tenant`'s timers,
+    /// when the configuration allows it (tests).
+    #[serde(default)]
+    pub as_of: Option<i64>,
+    /// See `as_of`.
+    #[serde(default)]
+    pub tenant: Option<TenantId>,
 }
 
 /// What one run did.
@@ -261,12 +286,14 @@ pub async fn handle<A: Adapters>(
     event: LambdaEvent<ScheduleInput>,
     deps: &Deps<A>,
 ) -> Result<RunReport, RunError> {
-    if let Some(job) = event.payload.job.filter(|job| job != "retention") {
-        return Err(RunError::UnknownJob(job));
-    }
     let deadline = Deadline(
         event.context.deadline().checked_sub(deps.config.deadline_margin).unwrap_or(SystemTime::UNIX_EPOCH),
     );
+    match event.payload.job.as_deref() {
+        None | Some("retention") => {}
+        Some("timers") => return Box::pin(timers::run(deps, &event.payload, deadline.0)).await,
+        Some(job) => return Err(RunError::UnknownJob(job.to_owned())),
+    }
     let mut report =
         RunReport { tasks: Vec::new(), complete: true, failed: Vec::new(), erasures_past_deadline: 0 };
     for task in Task::ALL {

@@ -11,6 +11,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
     let tenant_store = MemoryTenantStore::default();
     let privacy = MemoryPrivacy::default();
     let inbox = MemoryInbox::default();
+    let inbox_for_center = inbox.clone();
     Deps {
         config: Config {
             store: StoreConfig {
@@ -19,6 +20,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
                 kms_key_id: "alias/k".into(),
             },
             deadline_margin: Duration::from_secs(1),
+            allow_as_of: false,
         },
         conversations: inbox.clone(),
         leads: inbox.clone(),
@@ -32,6 +34,10 @@ pub(crate) fn deps() -> Deps<Fakes> {
         clock: ManualClock::at(Timestamp::from_secs(2_000_000_000)),
         audit: DocAuditLog::new(MemoryDocs::default()),
         events: DocEventLog::new(MemoryDocs::default()),
+        timers: inbox_for_center.clone(),
+        agents: inbox_for_center,
+        queues: shared::adapters::documents::DocQueues::new(MemoryDocs::default()),
+        directory: shared::adapters::documents::DocDirectory::new(MemoryDocs::default()),
     }
 }
 
@@ -46,7 +52,7 @@ pub(crate) fn event(deadline_in: Duration) -> LambdaEvent<ScheduleInput> {
     context.deadline =
         u64::try_from(deadline.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis())
             .unwrap_or(0);
-    LambdaEvent::new(ScheduleInput { job: Some("retention".into()) }, context)
+    LambdaEvent::new(ScheduleInput { job: Some("retention".into()), ..ScheduleInput::default() }, context)
 }
 
 #[tokio::test]
@@ -259,6 +265,7 @@ async fn an_erasure_first_removes_the_conversations_ids_from_the_event_log() {
             agent: None,
             duration_ms: None,
             target_ms: None,
+            by_system: false,
         };
         deps.events.record(&tenant, &event).await.expect("recorded");
     }
@@ -283,4 +290,68 @@ async fn an_erasure_first_removes_the_conversations_ids_from_the_event_log() {
         .items
         .iter()
         .all(|e| e.conversation_id.is_none() && !e.id.contains(conversation.as_str())));
+}
+
+/// The `timers` job wakes a snooze whose time came; an `as_of` ahead of the clock is honoured
+/// only when the configuration allows it (the local stack), and then only for the tenant named.
+#[tokio::test]
+async fn the_timers_job_fires_what_is_due_and_runs_ahead_only_when_allowed() {
+    use shared::domain::inbox::{ConversationPatch, ConversationState, ConversationStore as _};
+    // Arrange: a conversation snoozed for an hour; the job ran once (its cursor is set).
+    let mut deps = deps();
+    let tenant = TenantId::parse("tn_timers").expect("valid");
+    let phone = PhoneNumber::parse("5511977775555").expect("valid");
+    let profile = ContactProfile { phone: Some(phone.clone()), ..ContactProfile::default() };
+    let wamid = Wamid::parse("wamid.T1").expect("valid");
+    let now = deps.clock.now();
+    let message = NewInboundMessage {
+        wamid: &wamid,
+        from: &profile,
+        sent_at: now,
+        kind: "text",
+        raw: "{}",
+        retention: RetentionSettings::default(),
+    };
+    inbox(&deps).store_inbound_message(&tenant, &message, now).await.expect("stored");
+    let every = ConversationFilter::default();
+    let id = deps.conversations.conversations(&tenant, None, &every, None, 1).await.expect("listed").items[0]
+        .id
+        .clone();
+    let snooze = ConversationPatch {
+        state: Some(ConversationState::Pending),
+        snoozed_until: Some(Some(now.as_millis() + 3_600_000)),
+        ..ConversationPatch::default()
+    };
+    deps.conversations.update_conversation(&tenant, &id, &snooze, now).await.expect("snoozed");
+    let timers = |as_of: Option<i64>, tenant: Option<&str>| {
+        let mut event = event(Duration::from_secs(60));
+        event.payload = ScheduleInput {
+            job: Some("timers".into()),
+            as_of,
+            tenant: tenant.map(|t| TenantId::parse(t).expect("valid")),
+        };
+        event
+    };
+    let state = |deps: &Deps<Fakes>| {
+        let id = id.clone();
+        let tenant = tenant.clone();
+        let conversations = deps.conversations.clone();
+        async move { conversations.conversation(&tenant, &id).await.expect("read").expect("there").state }
+    };
+    handle(timers(None, None), &deps).await.expect("first run");
+    let ahead = Some(now.as_millis() + 2 * 3_600_000);
+
+    // Act
+    handle(timers(ahead, Some("tn_timers")), &deps).await.expect("run");
+    let refused = state(&deps).await;
+    deps.config.allow_as_of = true;
+    handle(timers(ahead, Some("tn_other")), &deps).await.expect("run");
+    let other_tenant = state(&deps).await;
+    let report = handle(timers(ahead, Some("tn_timers")), &deps).await.expect("run");
+
+    // Assert
+    assert_eq!(refused, ConversationState::Pending, "as_of refused without the configuration");
+    assert_eq!(other_tenant, ConversationState::Pending, "only the named tenant's timers");
+    assert_eq!(state(&deps).await, ConversationState::Open);
+    assert_eq!(report.tasks[0].finished, 1);
 }

@@ -88,7 +88,18 @@ pub struct TenantSettings {
     pub opt_in_keywords: Vec<String>,
     /// Whether AI features (reply suggestions, summaries) may process this tenant's messages.
     pub ai_enabled: bool,
+    /// Auto-resolve: a worked (`open` or `pending`) conversation with no message either way for
+    /// this many minutes is resolved by the system ([`MIN_AUTO_RESOLVE_MINUTES`] to
+    /// [`MAX_AUTO_RESOLVE_MINUTES`]); absent or `null` (the default): never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_resolve_after_minutes: Option<u32>,
 }
+
+/// The shortest silence auto-resolve may be set to, minutes (a conversation's first silence
+/// check comes this long after it becomes worked: `IDLE_CHECK_AFTER_MS`).
+pub const MIN_AUTO_RESOLVE_MINUTES: u32 = 5;
+/// The longest, minutes (30 days).
+pub const MAX_AUTO_RESOLVE_MINUTES: u32 = 43_200;
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -104,6 +115,7 @@ impl Default for TenantSettings {
             opt_in_keywords: vec!["START".to_owned()],
             // Off by default: no message leaves for an AI provider unless an admin says so.
             ai_enabled: false,
+            auto_resolve_after_minutes: None,
         }
     }
 }
@@ -234,6 +246,9 @@ pub enum InvalidSettings {
     /// Keywords must be 1 to 32 characters, at most 20 of each kind, and not in both lists.
     #[error("keywords must be 1 to 32 characters, at most 20 per list, and no keyword in both lists")]
     Keywords,
+    /// Auto-resolve out of bounds.
+    #[error("auto_resolve_after_minutes must be 5 to 43200 (30 days), or null for never")]
+    AutoResolve,
 }
 
 impl TenantSettings {
@@ -272,6 +287,12 @@ impl TenantSettings {
         }
         if self.opt_out_keywords.iter().any(|k| self.opt_in_keywords.contains(k)) {
             return Err(InvalidSettings::Keywords);
+        }
+        if self
+            .auto_resolve_after_minutes
+            .is_some_and(|m| !(MIN_AUTO_RESOLVE_MINUTES..=MAX_AUTO_RESOLVE_MINUTES).contains(&m))
+        {
+            return Err(InvalidSettings::AutoResolve);
         }
         Ok(self)
     }

@@ -405,7 +405,8 @@ pub static OPERATIONS: &[Operation] = {
         "Rename or configure a queue, or replace its members (null clears the first-response target); with `version`, 409 version-conflict unless the queue is still at it.",
         body = BodySpec::Json(schema::<queues::UpdateQueueBody>), answers = &[ok(schema::<queues::QueueView>)]),
     operation!(Op::DeleteQueue, "DELETE", "/v1/queues/{queue_id}", "contact-center", Tenant(Admin),
-        "Delete a queue; its members stop working it.", answers = &[NO_CONTENT]),
+        "Delete a queue; its members stop working it. 409 (queue-not-empty) while conversations still wait in it: assign, transfer or resolve them first.",
+        answers = &[NO_CONTENT], extra = &[409]),
     // Contact center analytics
     operation!(Op::GetConversationAnalytics, "GET", "/v1/analytics/conversations", "analytics", Tenant(Manager),
         "Contact center figures over [from, to), widened to whole UTC hours (the answer's from/to): conversations (cycles started: opened or reopened; with agent: assigned to the agent; with only queue: routed to the queue), resolved, first_response_seconds (cycle start to first agent reply), resolution_seconds (cycle start to resolution), waiting_seconds (queued to assigned), each {p50, p90} by nearest rank over the exact samples (null without samples), sla_breaches (first replies later than the queue's target), messages_received, agent_replies, by_hour (every hour) and by_day (every UTC day touched). Ranges up to 92 days.",

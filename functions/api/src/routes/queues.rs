@@ -416,9 +416,17 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
 /// Audited as `queue.delete`.
 ///
 /// # Errors
-/// 404 for an unknown queue.
+/// 404 for an unknown queue; 409 (`queue-not-empty`) while conversations wait in it (nothing
+/// changed: they would wait in a queue nobody works).
 pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let (principal, queue) = queue_of(&ctx, deps).await?;
+    let (waiting, _) = depth(deps, &principal.tenant_id, &queue.id).await?;
+    if waiting > 0 {
+        let detail = format!(
+            "{waiting} conversation(s) still wait in this queue: assign, transfer or resolve them first"
+        );
+        return Err(Problem::new(StatusCode::CONFLICT, "queue-not-empty", "Queue not empty", detail).into());
+    }
     // Members first: should this fail half-way, the queue is still there and a retry of the
     // deletion finishes the job (once the queue is gone, a retry would answer 404).
     let users = all_users(deps, &principal.tenant_id).await?;

@@ -10,7 +10,8 @@ use shared::domain::inbox::ContactStore;
 use shared::domain::ports::{Purpose, TenantStore, TenantUpdate};
 use shared::domain::privacy::PurgeStore;
 use shared::domain::tenant::{
-    ApiKey, Plan, RetentionSettings, Role, Tenant, TenantSettings, TenantStatus, CLOSURE_GRACE_DAYS,
+    ApiKey, InvalidSettings, Plan, RetentionSettings, Role, Tenant, TenantSettings, TenantStatus,
+    CLOSURE_GRACE_DAYS,
 };
 use shared::domain::{Clock, TenantId, Timestamp};
 use shared::kernel::random;
@@ -255,7 +256,7 @@ pub async fn get<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<B
 /// `PATCH /v1/tenant`.
 ///
 /// # Errors
-/// 400 for a bad name or settings.
+/// 400 for a bad name or settings; 422 for `auto_resolve_after_minutes` out of bounds.
 pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let principal = ctx.tenant()?;
     let body: UpdateTenant = json_body(ctx.body)?;
@@ -266,8 +267,19 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         fields.push("name");
     }
     if let Some(settings) = body.settings {
-        tenant.settings =
-            settings.validated().map_err(|e| ApiError::from(Problem::bad_request(e.to_string())))?;
+        tenant.settings = settings.validated().map_err(|e| {
+            // A well-formed number out of bounds is a value the rule refuses (422); the other
+            // checks keep their 400.
+            ApiError::from(match e {
+                InvalidSettings::AutoResolve => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-setting",
+                    "Setting refused",
+                    e.to_string(),
+                ),
+                other => Problem::bad_request(other.to_string()),
+            })
+        })?;
         fields.push("settings");
     }
     let update = TenantUpdate::Profile { name: tenant.name.clone(), settings: tenant.settings.clone() };

@@ -33,6 +33,7 @@ fn event(kind: EventKind, n: u32, at: i64, duration_ms: Option<i64>) -> CenterEv
         agent: None,
         duration_ms,
         target_ms: None,
+        by_system: false,
     }
 }
 

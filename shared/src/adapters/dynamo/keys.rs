@@ -222,6 +222,8 @@ pub mod attr {
     pub const LAST_RECEIVED_AT: &str = "last_received_at";
     /// A due-work entry's day (epoch days).
     pub const DAY: &str = "day";
+    /// The timers sweep's resume point (epoch minutes).
+    pub const CURSOR_MINUTE: &str = "minute";
     /// When Leadline received a message, epoch ms (the sanitizing clock).
     pub const RECEIVED_AT_MS: &str = "received_at";
     /// Set on outbound messages queued through the API: an `OUTMSG#` lookup points at them.

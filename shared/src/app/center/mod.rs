@@ -588,15 +588,7 @@ pub async fn customer_wrote<A: Adapters>(
             Ok(ports.conversations.conversation(tenant, &conversation.id).await?.unwrap_or(reopened))
         }
         ConversationState::Pending if conversation.snoozed_until.is_some() => {
-            let patch = ConversationPatch {
-                state: Some(ConversationState::Open),
-                snoozed_until: Some(None),
-                expected_version: Some(conversation.version),
-                ..ConversationPatch::default()
-            };
-            let woken = ports.conversations.update_conversation(tenant, &conversation.id, &patch, at).await?;
-            record_change(ports, tenant, conversation, &woken, at).await;
-            Ok(woken)
+            timers::wake(ports, tenant, conversation, false).await
         }
         _ => Ok(conversation.clone()),
     }
@@ -631,6 +623,7 @@ pub async fn agent_replied<A: Adapters>(
         agent: agent.clone(),
         duration_ms: None,
         target_ms: None,
+        by_system: false,
     };
     record(ports, tenant, &reply).await;
     if let Some(first) = first {
@@ -654,6 +647,7 @@ pub async fn agent_replied<A: Adapters>(
             agent,
             duration_ms: Some(at.as_millis() - first.cycle_started_at),
             target_ms,
+            by_system: false,
         };
         record(ports, tenant, &event).await;
     }
@@ -680,6 +674,7 @@ pub async fn customer_message<A: Adapters>(
             agent: None,
             duration_ms: None,
             target_ms: None,
+            by_system: false,
         };
         record(ports, tenant, &event).await;
     }
@@ -692,6 +687,7 @@ pub async fn customer_message<A: Adapters>(
         agent: conversation.assignee.clone(),
         duration_ms: None,
         target_ms: None,
+        by_system: false,
     };
     record(ports, tenant, &event).await;
 }
@@ -727,6 +723,7 @@ pub fn change_events(before: &ConversationView, after: &ConversationView, at: Ti
                 agent: agent.cloned(),
                 duration_ms,
                 target_ms: None,
+                by_system: false,
             }
         };
     let mut events = Vec::new();
@@ -775,3 +772,6 @@ async fn record<A: Adapters>(ports: &CenterPorts<'_, A>, tenant: &TenantId, even
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;
+pub mod timers;

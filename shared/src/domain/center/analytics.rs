@@ -203,7 +203,7 @@ impl HourFigures {
                     self.sla_breaches += 1;
                 }
             }
-            EventKind::Queued | EventKind::Transferred => {}
+            EventKind::Queued | EventKind::Transferred | EventKind::Woken => {}
         }
     }
 
@@ -490,6 +490,7 @@ mod tests {
             agent: None,
             duration_ms,
             target_ms: None,
+            by_system: false,
         }
     }
 

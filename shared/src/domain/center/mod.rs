@@ -18,10 +18,10 @@ mod ports;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::inbox::{counts_toward_load, waits_in};
-pub use ports::{AgentStore, CenterError, EventLog, QueueStore};
+pub use super::inbox::{counts_toward_load, waits_in, IDLE_CHECK_AFTER_MS};
+pub use ports::{AgentStore, CenterError, EventLog, QueueStore, TimerStore};
 
-use super::ids::{ConversationId, QueueId, UserId};
+use super::ids::{ConversationId, QueueId, TenantId, UserId};
 
 /// Open conversations an agent holds at most when nobody set their capacity.
 pub const DEFAULT_CAPACITY: u32 = 10;
@@ -170,6 +170,8 @@ pub enum EventKind {
     Resolved,
     /// A resolved conversation came back (a new customer message, or an agent): a new cycle.
     Reopened,
+    /// A snoozed conversation woke up (its time came, or the customer wrote): pending → open.
+    Woken,
 }
 
 /// One entry of the append-only event log. No personal data: ids, times and durations only.
@@ -199,6 +201,64 @@ pub struct CenterEvent {
     /// `duration_ms > target_ms` is an SLA breach ([`analytics`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ms: Option<i64>,
+    /// True when the system made the change, not a person or a message: a timer fired (the
+    /// tenant's auto-resolve after silence, a snooze's end).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_system: bool,
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// Wakes a snoozed conversation whose snooze time has come (pending → open).
+    Wake,
+    /// Checks a worked conversation's silence: resolves it when the tenant's auto-resolve time
+    /// has passed since its last activity, else arms itself again for then.
+    Idle,
+}
+
+impl TimerKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Wake, Self::Idle];
+
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Wake => "wake",
+            Self::Idle => "idle",
+        }
+    }
+
+    /// From the stored name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// A conversation's timer, armed in the same atomic write as the change that calls for it
+/// (a snooze, a conversation becoming worked) and fired by the timers sweep at `due`. Firing is
+/// idempotent and re-checks the conversation: a timer whose conversation moved on is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Timer {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// What it does.
+    pub kind: TimerKind,
+    /// When it is due, epoch ms.
+    pub due: i64,
+}
+
+/// One minute, ms: timers are kept in buckets by the minute they fall due.
+pub const MINUTE_MS: i64 = 60_000;
+
+/// The minute (since the epoch) `at_ms` falls in: a timer's bucket.
+#[must_use]
+pub const fn epoch_minute(at_ms: i64) -> i64 {
+    at_ms.div_euclid(MINUTE_MS)
 }
 
 #[cfg(test)]

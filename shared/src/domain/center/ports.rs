@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use super::analytics::{HourFigures, Scope};
-use super::{AgentStatus, CenterEvent, Presence, Queue, Waiting};
+use super::{AgentStatus, CenterEvent, Presence, Queue, Timer, Waiting};
 use crate::domain::ids::{ConversationId, QueueId, TenantId, UserId};
 use crate::domain::time::Timestamp;
 use crate::kernel::Page;
@@ -188,4 +188,48 @@ pub trait EventLog: Send + Sync {
         tenant: &TenantId,
         conversation: &ConversationId,
     ) -> impl Future<Output = Result<u64, CenterError>> + Send;
+}
+
+/// The contact center's timers across tenants, kept by the minute they fall due (so the sweep
+/// reads what is due, never the table), and the sweep's resume point.
+///
+/// Timers are **armed** by `ConversationStore::update_conversation` (and by the opening of a
+/// conversation) in the same atomic write as the change that calls for them
+/// ([`crate::domain::inbox::CenterMoves`]); [`TimerStore::arm_timer`] is for the sweep
+/// re-arming a silence check.
+pub trait TimerStore: Send + Sync {
+    /// Up to `limit` timers of the bucket `minute` ([`super::epoch_minute`] of their due time),
+    /// by due time (then tenant, conversation, kind).
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn due_timers(
+        &self,
+        minute: i64,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<Timer>, CenterError>> + Send;
+
+    /// Stores `timer` (idempotent: the same timer twice is one).
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn arm_timer(&self, timer: &Timer) -> impl Future<Output = Result<(), CenterError>> + Send;
+
+    /// Removes `timer` (idempotent).
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn drop_timer(&self, timer: &Timer) -> impl Future<Output = Result<(), CenterError>> + Send;
+
+    /// The first minute the sweep has not finished, if it ever ran.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn timer_cursor(&self) -> impl Future<Output = Result<Option<i64>, CenterError>> + Send;
+
+    /// Records that every minute before `minute` is done.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn set_timer_cursor(&self, minute: i64) -> impl Future<Output = Result<(), CenterError>> + Send;
 }

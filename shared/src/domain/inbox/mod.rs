@@ -24,7 +24,10 @@ pub use ports::{
     ContactStore, ConversationStore, InboxError, IngestStore, LeadStore, LifecycleStore, OutboundStore,
     UpdateConversationError,
 };
-pub use state::{counts_toward_load, waits_in, CenterMoves, ConversationState};
+pub use state::{
+    counts_toward_load, idle_check_due, is_active, waits_in, wake_due, CenterMoves, ConversationState,
+    IDLE_CHECK_AFTER_MS,
+};
 
 /// The WhatsApp customer-service window: free-form messages only within 24 h of the
 /// customer's last inbound message (P22).

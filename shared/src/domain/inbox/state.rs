@@ -183,6 +183,36 @@ pub struct CenterMoves<'a> {
     pub leave: Option<(&'a QueueId, i64)>,
     /// The queue it starts waiting in (since `next.queued_at`).
     pub enter: Option<(&'a QueueId, i64)>,
+    /// A wake-up timer to arm, due at the new snooze time ([`wake_due`]).
+    pub wake: Option<i64>,
+    /// A silence check to arm (auto-resolve), due at this time ([`idle_check_due`]).
+    pub idle: Option<i64>,
+}
+
+/// How long after a conversation becomes `open` or `pending` its first silence check (tenant
+/// auto-resolve) is due, ms: the shortest silence a tenant may set, so the first check is never
+/// late; it re-arms itself for the tenant's own setting.
+pub const IDLE_CHECK_AFTER_MS: i64 = 5 * 60_000;
+
+/// True for the states an agent works (`open`, `pending`): those auto-resolve applies to.
+#[must_use]
+pub const fn is_active(state: ConversationState) -> bool {
+    matches!(state, ConversationState::Open | ConversationState::Pending)
+}
+
+/// The wake-up timer a change from `current` to `next` arms: the new snooze time, when the
+/// change set one.
+#[must_use]
+pub fn wake_due(current: &ConversationView, next: &ConversationView) -> Option<i64> {
+    next.snoozed_until.filter(|_| next.snoozed_until != current.snoozed_until)
+}
+
+/// The silence check a change from `current` to `next` arms: when the conversation becomes
+/// worked (`open`/`pending` from any other state), [`IDLE_CHECK_AFTER_MS`] after the change.
+#[must_use]
+pub fn idle_check_due(current: Option<&ConversationView>, next: &ConversationView) -> Option<i64> {
+    let was_active = current.is_some_and(|c| is_active(c.state));
+    (is_active(next.state) && !was_active).then_some(next.updated_at + IDLE_CHECK_AFTER_MS)
 }
 
 impl<'a> CenterMoves<'a> {
@@ -202,6 +232,8 @@ impl<'a> CenterMoves<'a> {
             reassigned: current.assignee != next.assignee,
             leave: waited.filter(|_| wait_moves).and_then(|q| current.queued_at.map(|since| (q, since))),
             enter: waits.filter(|_| wait_moves).and_then(|q| next.queued_at.map(|since| (q, since))),
+            wake: wake_due(current, next),
+            idle: idle_check_due(Some(current), next),
         }
     }
 
@@ -216,6 +248,8 @@ impl<'a> CenterMoves<'a> {
             leave: waits_in(current.state, current.queue.as_ref())
                 .and_then(|q| current.queued_at.map(|since| (q, since))),
             enter: None,
+            wake: None,
+            idle: None,
         }
     }
 }

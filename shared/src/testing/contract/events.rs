@@ -30,6 +30,7 @@ pub fn event(kind: EventKind, n: u32, at: i64) -> CenterEvent {
         agent: None,
         duration_ms: None,
         target_ms: None,
+        by_system: false,
     }
 }
 

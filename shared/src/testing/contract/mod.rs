@@ -25,6 +25,7 @@ pub mod queue;
 pub mod queues;
 pub mod suggestions;
 pub mod tenants;
+pub mod timers;
 pub mod vault;
 
 use crate::domain::inbox::{ContactProfile, NewInboundMessage, NewOutboundMessage};
@@ -101,6 +102,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn center_on_the_fake() {
         super::center::all(&MemoryInbox::default()).await;
+    }
+
+    #[tokio::test]
+    async fn timers_on_the_fake() {
+        super::timers::all(&MemoryInbox::default()).await;
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! same lock as the conversations they follow (the table's one transaction).
 
 use super::*;
-use crate::domain::center::{AgentStatus, AgentStore, CenterError, Presence, Waiting};
+use crate::domain::center::{AgentStatus, AgentStore, CenterError, Presence, TimerKind, Waiting};
 use crate::domain::inbox::CenterMoves;
 use crate::domain::{QueueId, UserId};
 
@@ -37,6 +37,11 @@ pub(super) fn move_center(
     if let Some((queue, since)) = moves.enter {
         let entry = Waiting { conversation_id: conversation.id.clone(), queue: queue.clone(), since };
         state.waiting.push((tenant.clone(), entry));
+    }
+    for (kind, due) in [(TimerKind::Wake, moves.wake), (TimerKind::Idle, moves.idle)] {
+        if let Some(due) = due {
+            state.timers.insert((due, tenant.clone(), conversation.id.clone(), kind));
+        }
     }
 }
 

@@ -23,7 +23,7 @@ impl IngestStore for MemoryInbox {
             (message.from, ContactOrigin::Meta(Integration::WhatsApp)),
             message.sent_at,
         )?;
-        let conversation = Self::conversation(&mut state, tenant, &contact, message.sent_at)?;
+        let conversation = Self::conversation(&mut state, tenant, &contact, (message.sent_at, now))?;
         let id = MessageId::generate(message.sent_at).map_err(anyhow::Error::from)?;
         state.received_at.insert((tenant.clone(), id.clone()), now.as_millis());
         state.messages.push((
@@ -90,7 +90,7 @@ impl IngestStore for MemoryInbox {
                         // A status never creates a contact (an unknown or erased person).
                         let known = Self::existing(state, tenant, change.recipient);
                         if let Some(contact) = known {
-                            let conversation = Self::conversation(state, tenant, &contact, change.at)?;
+                            let conversation = Self::conversation(state, tenant, &contact, (change.at, now))?;
                             placeholder.conversation_id = conversation.clone();
                             state.messages.push((tenant.clone(), placeholder));
                             Self::touch(state, tenant, &contact, &conversation, change.at, None);

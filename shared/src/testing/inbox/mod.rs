@@ -14,6 +14,7 @@ mod leads;
 mod lifecycle;
 mod outbound;
 mod suggestions;
+mod timers;
 
 /// The inbox in memory, with the port's contract: messages once per wamid, statuses forward
 /// only, consent once per cause, leads once per leadgen id. Pages use the item's position as
@@ -56,7 +57,14 @@ pub(super) struct InboxState {
     pub(super) agents: HashMap<(TenantId, crate::domain::UserId), crate::domain::center::AgentStatus>,
     /// The conversations waiting in each queue (the table's `WAIT#` entries).
     pub(super) waiting: Vec<(TenantId, crate::domain::center::Waiting)>,
+    /// The contact center's timers (the table's `DUE#timer#` buckets) and the sweep's cursor.
+    pub(super) timers: std::collections::BTreeSet<TimerEntry>,
+    pub(super) timer_cursor: Option<i64>,
 }
+
+/// A timer as the memory store orders it: by due time, then tenant, conversation, kind (the
+/// table's sort key within a bucket).
+pub(super) type TimerEntry = (i64, TenantId, ConversationId, crate::domain::center::TimerKind);
 
 pub(super) fn paginate<T: Clone>(
     all: Vec<T>,
@@ -192,7 +200,7 @@ impl MemoryInbox {
         state: &mut InboxState,
         tenant: &TenantId,
         contact: &ContactId,
-        at: Timestamp,
+        (at, now): (Timestamp, Timestamp),
     ) -> Result<ConversationId, InboxError> {
         let linked = state
             .contacts
@@ -227,6 +235,9 @@ impl MemoryInbox {
         if let Some((_, view)) = state.contacts.iter_mut().find(|(t, c)| t == tenant && &c.id == contact) {
             view.conversation_id = Some(id.clone());
         }
+        // A new conversation is worked (`open`): its first silence check is armed with it.
+        let due = now.as_millis().max(at.as_millis()) + crate::domain::inbox::IDLE_CHECK_AFTER_MS;
+        state.timers.insert((due, tenant.clone(), id.clone(), crate::domain::center::TimerKind::Idle));
         Ok(id)
     }
 

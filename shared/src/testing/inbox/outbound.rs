@@ -16,7 +16,7 @@ impl OutboundStore for MemoryInbox {
         if !state.contacts.iter().any(|(t, c)| t == tenant && &c.id == message.contact) {
             return Err(InboxError::NoContact);
         }
-        let conversation = Self::conversation(&mut state, tenant, message.contact, message.at)?;
+        let conversation = Self::conversation(&mut state, tenant, message.contact, (message.at, now))?;
         let view = MessageView {
             id: message.id.clone(),
             conversation_id: conversation,

@@ -6,7 +6,9 @@
 use aws_sdk_dynamodb::types::{Delete, Put};
 
 use super::*;
-use crate::domain::center::{AgentStatus, AgentStore, CenterError, Presence, Waiting, DEFAULT_CAPACITY};
+use crate::domain::center::{
+    AgentStatus, AgentStore, CenterError, Presence, Timer, TimerKind, Waiting, DEFAULT_CAPACITY,
+};
 use crate::domain::inbox::CenterMoves;
 
 /// How many times a read-check-write is tried again when something other than the
@@ -147,6 +149,14 @@ impl DynamoInbox {
                 .build()
                 .context("building a waiting entry")?;
             write.items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // The timers the change calls for, armed with it or not at all.
+        for (kind, due) in [(TimerKind::Wake, moves.wake), (TimerKind::Idle, moves.idle)] {
+            if let Some(due) = due {
+                let timer =
+                    Timer { tenant: tenant.clone(), conversation_id: conversation.clone(), kind, due };
+                write.items.push(self.timer_put(&timer)?);
+            }
         }
         Ok(())
     }

@@ -210,12 +210,20 @@ impl DynamoInbox {
         conversation.insert(GSI1PK.to_owned(), s(keys::contact_index_partition(tenant, contact_id)));
         conversation.insert(GSI1SK.to_owned(), s(keys::contact_index_conversation(at, &conversation_id)));
         let put = self.table.put_if_absent(conversation)?;
+        // A new conversation is worked (`open`): its first silence check is armed with it.
+        let idle = crate::domain::center::Timer {
+            tenant: tenant.clone(),
+            conversation_id: conversation_id.clone(),
+            kind: crate::domain::center::TimerKind::Idle,
+            due: now.as_millis().max(at.as_millis()) + crate::domain::inbox::IDLE_CHECK_AFTER_MS,
+        };
         let result = self
             .table
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(link).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(self.timer_put(&idle)?)
             .send()
             .await;
         match result {

@@ -21,6 +21,7 @@ mod lifecycle;
 mod outbound;
 mod resolve;
 mod suggestions;
+mod timers;
 mod views;
 
 use std::collections::{BTreeMap, HashMap};

@@ -153,3 +153,26 @@ pub fn canned_id(tenant: &TenantId, id: &crate::domain::CannedId) -> Key {
 pub fn read_mark(tenant: &TenantId, user: &UserId, conversation: &ConversationId) -> Key {
     Key { pk: tenant_partition(tenant), sk: format!("READ#{user}#{conversation}") }
 }
+
+/// The bucket of the contact center's timers due in `minute` (epoch minutes): a due-work
+/// family across tenants like `DUE#…` (tenant and conversation ids only), so the timers sweep
+/// reads what is due, never the table.
+#[must_use]
+pub fn timer_bucket(minute: i64) -> String {
+    format!("DUE#timer#{minute}")
+}
+
+/// A timer: in its due minute's bucket, ordered by due time.
+#[must_use]
+pub fn timer(tenant: &TenantId, conversation: &ConversationId, kind: &str, due_millis: i64) -> Key {
+    Key {
+        pk: timer_bucket(due_millis.div_euclid(60_000)),
+        sk: format!("{:013}#{tenant}#{conversation}#{kind}", due_millis.max(0)),
+    }
+}
+
+/// Where the timers sweep resumes.
+#[must_use]
+pub fn timer_cursor() -> Key {
+    Key { pk: "SYSTEM#timers".to_owned(), sk: "CURSOR#timers".to_owned() }
+}
