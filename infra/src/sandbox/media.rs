@@ -165,8 +165,13 @@ fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
         let head = String::from_utf8_lossy(&chunk[..split_at]).into_owned();
         let data = &chunk[split_at + 4..];
         let data = data.strip_suffix(b"\r\n").unwrap_or(data);
+        // The attributes are on the Content-Disposition line only (the next line is the part's type).
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .unwrap_or_default();
         let attribute = |name: &str| {
-            head.split(';').find_map(|p| {
+            disposition.split(';').find_map(|p| {
                 p.trim().strip_prefix(&format!("{name}=\"")).map(|v| v.trim_end_matches('"').to_owned())
             })
         };
