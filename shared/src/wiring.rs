@@ -106,6 +106,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Canned: CannedStore;
     /// Users' read marks on conversations.
     type ReadMarks: ReadMarkStore;
+    /// Chatbot flows, their versions and conversations' flow sessions (P40).
+    type Flows: crate::domain::flows_store::FlowStore;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -178,6 +180,7 @@ impl Adapters for Aws {
     type Events = DocEventLog<Table>;
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;
+    type Flows = crate::adapters::documents::DocFlows<Table>;
 }
 
 impl Aws {

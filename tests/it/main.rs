@@ -4,7 +4,7 @@
 //!   the DynamoDB adapters.
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `privacy`, `queues`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
+//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `privacy`, `queues`, `flows`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
 //!   (`races` fires requests in parallel at its several instances per function).
 //! - `iam`: every AWS call the stack's functions made, against their roles in `template.yaml`
 //!   (run after the others by `infra/test.sh`), and the key policy of encrypted tables;
@@ -39,6 +39,7 @@ mod documents;
 mod dynamo;
 mod e2e;
 mod exports;
+mod flows;
 mod iam;
 mod idempotency;
 mod imports;

@@ -208,6 +208,15 @@ pub enum Op {
     CreateNote,
     MarkRead,
     Inbox,
+    ListFlows,
+    CreateFlow,
+    GetFlow,
+    UpdateFlow,
+    DeleteFlow,
+    ValidateFlow,
+    PublishFlow,
+    RollbackFlow,
+    SimulateFlow,
 }
 
 /// The API name of a role.

@@ -49,6 +49,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Events = crate::adapters::documents::DocEventLog<MemoryDocs>;
     type Canned = crate::adapters::documents::DocCanned<MemoryDocs>;
     type ReadMarks = crate::adapters::documents::DocReadMarks<MemoryDocs>;
+    type Flows = crate::adapters::documents::DocFlows<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

@@ -20,6 +20,8 @@ use crate::kernel::digest::hex_sha256;
 // The contact center's event log and aggregates (kept apart: this file is long enough).
 mod center;
 pub use center::*;
+mod flows;
+pub use flows::*;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

@@ -203,7 +203,7 @@ impl HourFigures {
                     self.sla_breaches += 1;
                 }
             }
-            EventKind::Queued | EventKind::Transferred => {}
+            EventKind::Queued | EventKind::Transferred | EventKind::BotMessage | EventKind::BotDecision => {}
         }
     }
 

@@ -170,6 +170,11 @@ pub enum EventKind {
     Resolved,
     /// A resolved conversation came back (a new customer message, or an agent): a new cycle.
     Reopened,
+    /// A chatbot flow sent a message (P40): bot time, not queue time.
+    BotMessage,
+    /// A chatbot flow decided something (an option matched, an answer refused, a flow not
+    /// started for a restricted or opted-out contact, ...); the detail is logged, not stored.
+    BotDecision,
 }
 
 /// One entry of the append-only event log. No personal data: ids, times and durations only.
