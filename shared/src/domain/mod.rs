@@ -8,6 +8,7 @@ pub mod center;
 pub mod credential;
 pub mod crm;
 pub mod events;
+pub mod flows;
 pub mod flows_store;
 pub mod identity;
 pub mod ids;
