@@ -636,4 +636,6 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
 }
 
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! with the conversation; another tenant sees nothing.
 
 use super::{now, tenant};
-use crate::domain::flows::{FlowDefinition, FlowSession};
+use crate::domain::flows::{FlowDefinition, FlowRef, FlowSession};
 use crate::domain::flows_store::{FlowMeta, FlowStore, FlowStoreError, SessionRecord};
 use crate::domain::{ConversationId, FlowId};
 
@@ -35,7 +35,13 @@ fn meta(name: &str) -> FlowMeta {
 
 /// A running session of `flow` at version `number`, at its start.
 fn session(flow: &FlowId, number: u32) -> FlowSession {
-    FlowSession::start(flow.clone(), number, "bye")
+    FlowSession {
+        flow: FlowRef { id: flow.as_str().to_owned(), version: number },
+        step: "bye".into(),
+        tries: 0,
+        waiting_since: now(),
+        answers: std::collections::BTreeMap::new(),
+    }
 }
 
 fn record(conversation: &ConversationId, flow: &FlowId, expires_in_secs: i64) -> SessionRecord {
