@@ -301,11 +301,17 @@ async fn create_demo_tenant(
 /// `{id, name}` for `demo.json`.
 async fn create_demo_flow(gateway: &Gateway, api_key: &str, queues: &[Value]) -> anyhow::Result<Value> {
     let id_of = |name: &str| {
-        queues.iter().find(|q| q["name"] == name).and_then(|q| q["id"].as_str()).unwrap_or_default().to_owned()
+        queues
+            .iter()
+            .find(|q| q["name"] == name)
+            .and_then(|q| q["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
     };
     let definition = shared::domain::flows::welcome_flow(&id_of("Sales"), &id_of("Support"))
         .map_err(|problems| anyhow::anyhow!("the welcome flow does not validate: {problems:?}"))?;
-    let created = call_api(gateway, Method::POST, "/v1/flows", api_key, serde_json::to_value(&definition)?).await?;
+    let created =
+        call_api(gateway, Method::POST, "/v1/flows", api_key, serde_json::to_value(&definition)?).await?;
     let id = created["id"].as_str().context("the created flow has no id")?.to_owned();
     call_api(gateway, Method::POST, &format!("/v1/flows/{id}/publish"), api_key, json!({})).await?;
     Ok(json!({"id": id, "name": created["name"]}))

@@ -58,7 +58,8 @@ async fn center(client: &reqwest::Client) -> Center {
         ids.push(queue["id"].as_str().expect("queue id").to_owned());
     }
     let email = format!("agent{}@flows.test", digits(8));
-    let (agent, tokens) = user(&tenant.api_key, &tenant_of(&tenant.api_key), &email, "agent", &[&ids[0], &ids[1]]).await;
+    let (agent, tokens) =
+        user(&tenant.api_key, &tenant_of(&tenant.api_key), &email, "agent", &[&ids[0], &ids[1]]).await;
     let agent_token = access(&tokens);
     api(&agent_token, Method::PUT, "/v1/me/presence", Some(json!({"status": "online"}))).await;
     let welcome = shared::domain::flows::welcome_flow(&ids[0], &ids[1]).expect("welcome flow");
@@ -114,7 +115,11 @@ async fn received(wa_id: &str, count: usize) -> Vec<Value> {
 }
 
 fn text_of(message: &Value) -> String {
-    message["text"]["body"].as_str().or(message["interactive"]["body"]["text"].as_str()).unwrap_or_default().to_owned()
+    message["text"]["body"]
+        .as_str()
+        .or(message["interactive"]["body"]["text"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn option_titles(message: &Value) -> Vec<String> {
@@ -133,16 +138,23 @@ fn option_titles(message: &Value) -> Vec<String> {
 
 async fn conversation(tenant: &TestTenant, wa_id: &str) -> Value {
     eventually("the conversation", || async {
-        let (_, page) = call(Method::GET, &format!("/v1/conversations?phone={wa_id}"), Some(&tenant.api_key), None).await;
+        let (_, page) =
+            call(Method::GET, &format!("/v1/conversations?phone={wa_id}"), Some(&tenant.api_key), None).await;
         let id = page["items"][0]["id"].as_str()?.to_owned();
-        let (_, one) = call(Method::GET, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), None).await;
+        let (_, one) =
+            call(Method::GET, &format!("/v1/conversations/{id}"), Some(&tenant.api_key), None).await;
         Some(one)
     })
     .await
 }
 
 /// Waits until the conversation with `wa_id` satisfies `check`.
-async fn conversation_where(tenant: &TestTenant, wa_id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn conversation_where(
+    tenant: &TestTenant,
+    wa_id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     eventually(what, || async {
         let current = conversation(tenant, wa_id).await;
         check(&current).then_some(current)
@@ -179,7 +191,8 @@ async fn the_demo_welcome_flow_answers_a_new_customer_with_the_menu() {
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{flows}");
-    let live: Vec<&Value> = flows["items"].as_array().expect("items").iter().filter(|f| f["live_version"].is_u64()).collect();
+    let live: Vec<&Value> =
+        flows["items"].as_array().expect("items").iter().filter(|f| f["live_version"].is_u64()).collect();
     assert!(!live.is_empty(), "a published flow: {flows}");
     let menu = received(&tenant.wa_id, 1).await;
     assert_eq!(menu[0]["type"], "interactive", "{}", menu[0]);
@@ -261,7 +274,11 @@ async fn support_by_typing_is_routed_at_once_and_matches_the_simulation() {
     assert_eq!(simulated.len(), sent.len(), "simulated {simulated:?}, sent {sent:?}");
     for (simulated, sent) in simulated.iter().zip(&sent) {
         for field in ["type", "text", "interactive"] {
-            assert_eq!(simulated.get(field), sent.get(field).filter(|v| !v.is_null()), "{field}: {simulated} vs {sent}");
+            assert_eq!(
+                simulated.get(field),
+                sent.get(field).filter(|v| !v.is_null()),
+                "{field}: {simulated} vs {sent}"
+            );
         }
     }
 }
@@ -308,7 +325,8 @@ async fn a_restricted_contact_gets_no_automated_message() {
     let (tenant, wa_id) = (&setup.tenant, format!("5561{}", digits(9)));
     let contact = api(&tenant.api_key, Method::POST, "/v1/contacts", Some(json!({"phone": wa_id}))).await;
     let id = contact["id"].as_str().expect("contact id");
-    api(&tenant.api_key, Method::PATCH, &format!("/v1/contacts/{id}"), Some(json!({"restricted": true}))).await;
+    api(&tenant.api_key, Method::PATCH, &format!("/v1/contacts/{id}"), Some(json!({"restricted": true})))
+        .await;
 
     // Act
     say(&client, tenant, &wa_id, 1, "Hello").await;
@@ -360,8 +378,10 @@ async fn an_invalid_flow_is_refused_with_every_problem_named() {
     // Assert: 422 problem+json naming each problem by its path; nothing stored.
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["type"], "https://leadline.dev/problems/invalid-flow");
-    let paths: Vec<&str> = problem["problems"].as_array().expect("problems").iter().filter_map(|p| p["path"].as_str()).collect();
-    for expected in ["/steps/menu/options", "/steps/menu/options/0/title", "/steps/route/queue", "/steps/ask"] {
+    let paths: Vec<&str> =
+        problem["problems"].as_array().expect("problems").iter().filter_map(|p| p["path"].as_str()).collect();
+    for expected in ["/steps/menu/options", "/steps/menu/options/0/title", "/steps/route/queue", "/steps/ask"]
+    {
         assert!(paths.iter().any(|p| p.starts_with(expected)), "{expected} in {paths:?}");
     }
     assert!(problem["problems"].as_array().expect("problems").iter().all(|p| p["message"].is_string()));

@@ -109,7 +109,10 @@ async fn a_typed_choice_routes_the_conversation_and_ends_the_flow() {
 
     // Assert: routed to Support (waiting: nobody is online), the flow ended, its events logged.
     let conversation = conversation_of(&deps, &tenant).await;
-    assert_eq!((conversation.state, conversation.queue.as_ref()), (ConversationState::Queued, Some(&support)));
+    assert_eq!(
+        (conversation.state, conversation.queue.as_ref()),
+        (ConversationState::Queued, Some(&support))
+    );
     let session = deps.flows.session(&tenant, &conversation.id).await.unwrap().unwrap();
     assert!(session.session.is_none(), "{session:?}");
     let bodies = sent(&deps, &tenant).await;

@@ -65,9 +65,10 @@ pub async fn run<A: Adapters>(
         reopened: arrival.reopened,
         first_delivery: stored == Stored::Created,
     };
-    let outcome = flows::on_customer_message(&deps.flow_ports(), tenant, &contact, (settings, retention), &customer)
-        .await
-        .map_err(|e| RecordError::retryable("running the flow", e))?;
+    let outcome =
+        flows::on_customer_message(&deps.flow_ports(), tenant, &contact, (settings, retention), &customer)
+            .await
+            .map_err(|e| RecordError::retryable("running the flow", e))?;
     tracing::info!(?outcome, "Flow");
     Ok(())
 }

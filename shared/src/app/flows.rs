@@ -22,11 +22,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::center::{self, CenterPorts, Change};
-use super::outbound::{self, OutboundPorts, SubmitError, Submission};
+use super::outbound::{self, OutboundPorts, Submission, SubmitError};
 use crate::domain::center::{CenterEvent, EventKind, EventLog as _};
 use crate::domain::flows::{
-    advance, select, Action, ContactField, FlowContext, FlowDefinition, FlowRef, Input,
-    TriggerContext, TriggerEvent,
+    advance, select, Action, ContactField, FlowContext, FlowDefinition, FlowRef, Input, TriggerContext,
+    TriggerEvent,
 };
 use crate::domain::flows_store::{FlowStore as _, FlowStoreError, SessionRecord};
 use crate::domain::inbox::{
@@ -175,7 +175,10 @@ pub async fn on_customer_message<A: Adapters>(
             }
             // Version 0 holds for every message of a conversation nobody changed: it is new only
             // while no flow has run in it yet.
-            let message = &CustomerMessage { new_conversation: message.new_conversation && record.is_none(), ..*message };
+            let message = &CustomerMessage {
+                new_conversation: message.new_conversation && record.is_none(),
+                ..*message
+            };
             let Some((definition, input)) = selected(ports, tenant, settings, message, now).await? else {
                 return Ok(Outcome::Idle);
             };
@@ -333,19 +336,29 @@ async fn perform<A: Adapters>(
                 if let Err(reason) = send(ports, tenant, conversation, body).await {
                     // The policy's refusal applies to every later message of the turn too.
                     sending = false;
-                    decision(ports, tenant, conversation, message_id, n, &format!("not sent: {reason}")).await;
+                    decision(ports, tenant, conversation, message_id, n, &format!("not sent: {reason}"))
+                        .await;
                 } else {
-                    let event = bot_event(conversation, EventKind::BotMessage, message_id, n, ports.center.clock.now());
+                    let event = bot_event(
+                        conversation,
+                        EventKind::BotMessage,
+                        message_id,
+                        n,
+                        ports.center.clock.now(),
+                    );
                     record(ports, tenant, &event).await;
                 }
             }
             Action::Send { .. } => {}
             Action::SetContactField { field, value } => {
                 let patch = match field {
-                    ContactField::Name => ContactPatch { name: Some(Some(value.clone())), ..ContactPatch::default() },
-                    ContactField::Email => {
-                        ContactPatch { email: Some(Some(value.trim().to_lowercase())), ..ContactPatch::default() }
+                    ContactField::Name => {
+                        ContactPatch { name: Some(Some(value.clone())), ..ContactPatch::default() }
                     }
+                    ContactField::Email => ContactPatch {
+                        email: Some(Some(value.trim().to_lowercase())),
+                        ..ContactPatch::default()
+                    },
                 };
                 patch_contact(ports, tenant, conversation, patch, (message_id, n)).await;
             }
@@ -375,14 +388,16 @@ async fn perform<A: Adapters>(
             Action::Route { queue } | Action::Handoff { queue: Some(queue) } => {
                 let change = Change { queue: Some(Some(queue.clone())), ..Change::default() };
                 let current = ports.center.conversations;
-                let fresh = crate::domain::inbox::ConversationStore::conversation(current, tenant, &conversation.id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| conversation.clone());
+                let fresh =
+                    crate::domain::inbox::ConversationStore::conversation(current, tenant, &conversation.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| conversation.clone());
                 if let Err(error) = center::apply(&ports.center, tenant, &fresh, &change).await {
                     tracing::warn!(error = %error, "The flow's routing was refused");
-                    decision(ports, tenant, conversation, message_id, n, &format!("route refused: {error}")).await;
+                    decision(ports, tenant, conversation, message_id, n, &format!("route refused: {error}"))
+                        .await;
                 }
             }
             Action::Handoff { queue: None } => {
@@ -414,7 +429,9 @@ async fn patch_contact<A: Adapters>(
     (message_id, n): (&str, usize),
 ) {
     let at = ports.center.clock.now();
-    if let Err(error) = ports.outbound.contacts.update_contact(tenant, &conversation.contact_id, &patch, at).await {
+    if let Err(error) =
+        ports.outbound.contacts.update_contact(tenant, &conversation.contact_id, &patch, at).await
+    {
         tracing::warn!(error = %error, "The flow's contact update was refused");
         decision(ports, tenant, conversation, message_id, n, &format!("contact not updated: {error}")).await;
     }

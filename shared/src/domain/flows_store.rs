@@ -162,7 +162,11 @@ pub trait FlowStore: Send + Sync {
     ///
     /// # Errors
     /// [`FlowStoreError::Unknown`].
-    fn delete_flow(&self, tenant: &TenantId, id: &FlowId) -> impl Future<Output = Result<(), FlowStoreError>> + Send;
+    fn delete_flow(
+        &self,
+        tenant: &TenantId,
+        id: &FlowId,
+    ) -> impl Future<Output = Result<(), FlowStoreError>> + Send;
 
     /// The conversation's session record, running or ended (an expired one reads as none).
     ///

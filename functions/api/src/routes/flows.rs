@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::domain::center::QueueStore as _;
 use shared::domain::flows::{
-    parse_definition, simulate as run_simulation, validate, FlowContext, FlowDefinition, FlowProblem, SimStep,
-    ValidationContext,
+    parse_definition, simulate as run_simulation, validate, FlowContext, FlowDefinition, FlowProblem,
+    SimStep, ValidationContext,
 };
 use shared::domain::flows_store::{FlowMeta, FlowStore as _, FlowStoreError};
 use shared::domain::ports::TenantStore as _;
@@ -147,13 +147,18 @@ fn view(meta: &FlowMeta, definition: Option<FlowDefinition>) -> FlowView {
 fn store_error(error: FlowStoreError) -> ApiError {
     match error {
         FlowStoreError::NotFound => Problem::not_found("no such flow or version").into(),
-        FlowStoreError::Conflict => Problem::conflict("the flow changed meanwhile; read it again and retry").into(),
+        FlowStoreError::Conflict => {
+            Problem::conflict("the flow changed meanwhile; read it again and retry").into()
+        }
         FlowStoreError::Unknown(e) => ApiError::from(e),
     }
 }
 
 /// The tenant's queue ids (a route or handoff must name one).
-async fn validation_context<A: Adapters>(deps: &Deps<A>, tenant: &TenantId) -> Result<ValidationContext, ApiError> {
+async fn validation_context<A: Adapters>(
+    deps: &Deps<A>,
+    tenant: &TenantId,
+) -> Result<ValidationContext, ApiError> {
     let queues = deps.queues.queues(tenant).await.map_err(|e| ApiError::from(anyhow::Error::new(e)))?;
     Ok(ValidationContext { queues: Some(queues.into_iter().map(|q| q.id).collect::<BTreeSet<_>>()) })
 }
@@ -174,7 +179,10 @@ async fn checked<A: Adapters>(
 }
 
 /// The flow of the path; 404 for an unknown one, another tenant's included.
-async fn flow_of<A: Adapters>(ctx: &Ctx<'_>, deps: &Deps<A>) -> Result<(TenantPrincipal, FlowMeta), ApiError> {
+async fn flow_of<A: Adapters>(
+    ctx: &Ctx<'_>,
+    deps: &Deps<A>,
+) -> Result<(TenantPrincipal, FlowMeta), ApiError> {
     let principal = ctx.tenant()?.clone();
     let id = path_id(ctx.param("flow_id"), FlowId::parse, "flow")?;
     let meta = deps
@@ -239,7 +247,8 @@ pub async fn create<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         version: 1,
     };
     let meta = deps.flows.create_flow(&principal.tenant_id, &meta, &definition).await.map_err(store_error)?;
-    deps.audit(principal, "flow.create", target("flow", meta.id.as_str()), |e| e.with_fields(["definition"])).await;
+    deps.audit(principal, "flow.create", target("flow", meta.id.as_str()), |e| e.with_fields(["definition"]))
+        .await;
     Ok(json_response(StatusCode::CREATED, &view(&meta, Some(definition))))
 }
 
@@ -256,11 +265,19 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
     };
     let saved = deps
         .flows
-        .save_version(&principal.tenant_id, &meta.id, meta.version, (&definition.name, &definition), deps.clock.now())
+        .save_version(
+            &principal.tenant_id,
+            &meta.id,
+            meta.version,
+            (&definition.name, &definition),
+            deps.clock.now(),
+        )
         .await
         .map_err(store_error)?;
-    deps.audit(&principal, "flow.update", target("flow", meta.id.as_str()), |e| e.with_fields(["definition"]))
-        .await;
+    deps.audit(&principal, "flow.update", target("flow", meta.id.as_str()), |e| {
+        e.with_fields(["definition"])
+    })
+    .await;
     Ok(json_response(StatusCode::OK, &view(&saved, Some(definition))))
 }
 
@@ -271,7 +288,9 @@ pub async fn update<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
 pub async fn check<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     let (principal, meta) = flow_of(&ctx, deps).await?;
     let definition = definition_at(deps, &principal.tenant_id, &meta, meta.latest).await?;
-    let problems = validate(&definition, &validation_context(deps, &principal.tenant_id).await?).err().unwrap_or_default();
+    let problems = validate(&definition, &validation_context(deps, &principal.tenant_id).await?)
+        .err()
+        .unwrap_or_default();
     Ok(json_response(StatusCode::OK, &Validation { valid: problems.is_empty(), problems }))
 }
 
@@ -280,7 +299,11 @@ pub async fn check<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
 ///
 /// # Errors
 /// 404 (flow or version); 400 for a rollback with nothing earlier; 422 `invalid-flow`; 409.
-pub async fn publish<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>, rollback: bool) -> Result<Response<Body>, ApiError> {
+pub async fn publish<A: Adapters>(
+    ctx: Ctx<'_>,
+    deps: &Deps<A>,
+    rollback: bool,
+) -> Result<Response<Body>, ApiError> {
     let body: PublishBody = json_body(ctx.body)?;
     let (principal, meta) = flow_of(&ctx, deps).await?;
     let number = match (body.version, rollback) {
@@ -305,7 +328,8 @@ pub async fn publish<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>, rollback: bool) 
         .await
         .map_err(store_error)?;
     let action = if rollback { "flow.rollback" } else { "flow.publish" };
-    deps.audit(&principal, action, target("flow", meta.id.as_str()), |e| e.with_fields(["live_version"])).await;
+    deps.audit(&principal, action, target("flow", meta.id.as_str()), |e| e.with_fields(["live_version"]))
+        .await;
     Ok(json_response(StatusCode::OK, &view(&live, None)))
 }
 

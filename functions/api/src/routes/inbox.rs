@@ -324,8 +324,14 @@ pub async fn update_conversation<A: Adapters>(
     if body.assignee.is_some() || body.queue.is_some() || updated.assignee.is_some() {
         // A manager assigned or routed it (or the engine gave it to someone): the bot stops.
         let why = "assigned or routed by a person";
-        shared::app::flows::take_over(&deps.flows, &deps.center_ports(), &principal.tenant_id, &current.id, why)
-            .await;
+        shared::app::flows::take_over(
+            &deps.flows,
+            &deps.center_ports(),
+            &principal.tenant_id,
+            &current.id,
+            why,
+        )
+        .await;
     }
     let mut fields = Vec::new();
     if body.state.is_some() {

@@ -96,7 +96,8 @@ impl<D: DocTable> FlowStore for DocFlows<D> {
     ) -> Result<FlowMeta, FlowStoreError> {
         let stored = FlowMeta { latest: 1, live: None, version: 1, ..meta.clone() };
         let first = FlowVersion { number: 1, definition: definition.clone(), saved_at: meta.created_at };
-        let writes = vec![meta_put(tenant, &stored, Precondition::Absent)?, version_put(tenant, &meta.id, &first)?];
+        let writes =
+            vec![meta_put(tenant, &stored, Precondition::Absent)?, version_put(tenant, &meta.id, &first)?];
         match self.table.write_docs(writes, self.table.now()).await {
             Ok(()) => Ok(stored),
             Err(DocWriteError::Conflict { .. }) => Err(FlowStoreError::Conflict),
@@ -248,13 +249,20 @@ impl<D: DocTable> FlowStore for DocFlows<D> {
         }
     }
 
-    async fn end_session(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<bool, FlowStoreError> {
+    async fn end_session(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> Result<bool, FlowStoreError> {
         for _ in 0..END_ATTEMPTS {
             let Some(record) = self.session(tenant, conversation).await? else { return Ok(false) };
             if record.session.is_none() {
                 return Ok(false);
             }
-            match self.save_session(tenant, &SessionRecord { session: None, timeout_at: None, ..record }).await {
+            match self
+                .save_session(tenant, &SessionRecord { session: None, timeout_at: None, ..record })
+                .await
+            {
                 Ok(_) => return Ok(true),
                 Err(FlowStoreError::Conflict) => {}
                 Err(other) => return Err(other),

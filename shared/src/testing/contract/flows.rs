@@ -110,7 +110,8 @@ pub async fn only_existing_versions_go_live<S: FlowStore>(store: &S) {
     // Arrange
     let tenant = tenant();
     let flow = store.create_flow(&tenant, &meta("F"), &definition("F")).await.unwrap();
-    let flow = store.save_version(&tenant, &flow.id, flow.version, ("F", &definition("F2")), now()).await.unwrap();
+    let flow =
+        store.save_version(&tenant, &flow.id, flow.version, ("F", &definition("F2")), now()).await.unwrap();
 
     // Act
     let missing = store.set_live(&tenant, &flow.id, flow.version, Some(3), now()).await;

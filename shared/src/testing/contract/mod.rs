@@ -188,7 +188,8 @@ mod tests {
 
     #[tokio::test]
     async fn flows_on_the_fake() {
-        super::flows::all(&crate::adapters::documents::DocFlows::new(crate::testing::MemoryDocs::default())).await;
+        super::flows::all(&crate::adapters::documents::DocFlows::new(crate::testing::MemoryDocs::default()))
+            .await;
     }
 
     #[tokio::test]
