@@ -71,15 +71,17 @@ pub const CLOSURE_GRACE_DAYS: i64 = 90;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
-    /// IANA time zone name (`Europe/Berlin`, `America/Sao_Paulo`, `UTC`) or a fixed offset from
-    /// UTC (`UTC+05:30`, `UTC-03:00`). Business hours are evaluated ([`TenantSettings::is_open`])
-    /// at `UTC`, a fixed offset or an `Etc/GMT±N` zone; Leadline carries no time-zone database,
-    /// so hours under a region name (`Europe/Berlin`) are evaluated at UTC — use an offset for
-    /// hours that must follow the local clock.
+    /// A time zone of the IANA database (`Europe/Berlin`, `America/Sao_Paulo`, `UTC`), whose
+    /// daylight-saving changes business hours follow, or a fixed offset from UTC (`UTC+05:30`,
+    /// `UTC-03:00`). Leadline carries the database (bundled, [`TenantSettings::is_open`]).
     pub time_zone: String,
     /// When agents work, in the tenant's time zone: any number of intervals per day (at most 21
     /// in all); a day without one is closed.
     pub business_hours: Vec<BusinessHours>,
+    /// Dates closed all day, `YYYY-MM-DD` in the tenant's time zone (at most 100).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")))]
+    pub holidays: Vec<String>,
     /// Inbound messages that opt the contact out (compared case-insensitively, whole message).
     pub opt_out_keywords: Vec<String>,
     /// Inbound messages that opt the contact back in.
@@ -97,6 +99,7 @@ impl Default for TenantSettings {
                 .into_iter()
                 .map(weekday)
                 .collect(),
+            holidays: Vec::new(),
             opt_out_keywords: vec!["STOP".to_owned(), "UNSUBSCRIBE".to_owned()],
             opt_in_keywords: vec!["START".to_owned()],
             // Off by default: no message leaves for an AI provider unless an admin says so.
@@ -193,12 +196,38 @@ pub fn fixed_utc_offset_minutes(zone: &str) -> Option<i32> {
         .then_some(-direction * hours * 60)
 }
 
+/// Days after 1970-01-01 of a `YYYY-MM-DD` date; `None` when it is not one.
+fn civil_day(date: &str) -> Option<i64> {
+    let (y, rest) = date.split_once('-')?;
+    let (m, d) = rest.split_once('-')?;
+    let digits = |text: &str, len: usize| {
+        (text.len() == len && text.chars().all(|c| c.is_ascii_digit())).then(|| text.parse::<i64>().ok())?
+    };
+    let (year, month, day) = (digits(y, 4)?, digits(m, 2)?, digits(d, 2)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let last = *days_in_month.get(usize::try_from(month).ok()?.checked_sub(1)?)?;
+    if !(1..=last).contains(&day) {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
+}
+
 /// Why tenant settings were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidSettings {
-    /// Not an IANA-shaped zone name.
-    #[error("time_zone must be an IANA time zone name such as Europe/Berlin or UTC")]
+    /// Neither a zone of the IANA database nor a fixed offset.
+    #[error("time_zone must be a time zone of the IANA database (Europe/Lisbon, America/Sao_Paulo, UTC) or an offset UTC±HH:MM")]
     TimeZone,
+    /// A holiday that is not a `YYYY-MM-DD` date, or more than 100.
+    #[error("holidays are dates YYYY-MM-DD, at most 100")]
+    Holidays,
     /// Bad `HH:MM` or close not after open.
     #[error("business_hours: open and close are HH:MM (close may be 24:00) with close after open, at most 21 intervals")]
     Hours,
@@ -213,15 +242,17 @@ impl TenantSettings {
     /// # Errors
     /// [`InvalidSettings`] naming the first problem.
     pub fn validated(mut self) -> Result<Self, InvalidSettings> {
-        let zone_ok = fixed_utc_offset_minutes(&self.time_zone).is_some()
-            || (self.time_zone.len() <= 64
-                && self.time_zone.contains('/')
-                && self.time_zone.split('/').all(|part| {
-                    !part.is_empty()
-                        && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-                }));
-        if !zone_ok {
-            return Err(InvalidSettings::TimeZone);
+        if fixed_utc_offset_minutes(&self.time_zone).is_none() {
+            let zone = jiff::tz::TimeZone::get(&self.time_zone).map_err(|_| InvalidSettings::TimeZone)?;
+            // The database's spelling (lookups ignore case).
+            if let Some(name) = zone.iana_name() {
+                self.time_zone = name.to_owned();
+            }
+        }
+        self.holidays.sort();
+        self.holidays.dedup();
+        if self.holidays.len() > 100 || self.holidays.iter().any(|day| civil_day(day).is_none()) {
+            return Err(InvalidSettings::Holidays);
         }
         if self.business_hours.iter().any(|hours| hours.minutes().is_none()) {
             return Err(InvalidSettings::Hours);
@@ -252,15 +283,36 @@ impl TenantSettings {
         fixed_utc_offset_minutes(&self.time_zone)
     }
 
-    /// True when `at` falls within the business hours: some interval of its weekday holds its
-    /// local time of day (`open` included, `close` excluded; `24:00` closes at midnight). Local
-    /// time is UTC plus [`TenantSettings::utc_offset_minutes`], or UTC for a region name (see
-    /// `time_zone`). A malformed interval (never stored: settings are validated) opens nothing.
+    /// The time zone's offset from UTC at `at`, in minutes: the fixed offset, or the IANA
+    /// zone's then (daylight saving included). A zone the database does not know (never stored
+    /// since settings are validated) counts as UTC.
+    #[must_use]
+    pub fn utc_offset_minutes_at(&self, at: Timestamp) -> i32 {
+        if let Some(fixed) = self.utc_offset_minutes() {
+            return fixed;
+        }
+        let (Ok(zone), Ok(instant)) =
+            (jiff::tz::TimeZone::get(&self.time_zone), jiff::Timestamp::from_millisecond(at.as_millis()))
+        else {
+            return 0;
+        };
+        zone.to_offset(instant).seconds() / 60
+    }
+
+    /// True when `at` falls within the business hours: its local date is not a holiday and some
+    /// interval of its weekday holds its local time of day (`open` included, `close` excluded;
+    /// `24:00` closes at midnight). Local time is UTC plus
+    /// [`TenantSettings::utc_offset_minutes_at`]. A malformed interval (never stored: settings
+    /// are validated) opens nothing.
     #[must_use]
     pub fn is_open(&self, at: Timestamp) -> bool {
-        let offset = i64::from(self.utc_offset_minutes().unwrap_or(0));
+        let offset = i64::from(self.utc_offset_minutes_at(at));
         let local = at.as_millis().div_euclid(60_000) + offset;
-        let day = Weekday::of_epoch_day(local.div_euclid(24 * 60));
+        let epoch_day = local.div_euclid(24 * 60);
+        if self.holidays.iter().any(|holiday| civil_day(holiday) == Some(epoch_day)) {
+            return false;
+        }
+        let day = Weekday::of_epoch_day(epoch_day);
         // rem_euclid(1440) is 0..1440: it fits.
         let minute = u32::try_from(local.rem_euclid(24 * 60)).unwrap_or(0);
         self.business_hours
@@ -663,6 +715,117 @@ mod tests {
         for bad in ["UTC+15:00", "UTC+5:30", "UTC05:30", "Etc/GMT+15"] {
             assert_eq!(fixed_utc_offset_minutes(bad), None, "{bad}");
         }
+    }
+
+    /// `utc_day` (epoch seconds of a UTC midnight) plus `minutes`.
+    fn utc(utc_day: i64, minutes: i64) -> Timestamp {
+        Timestamp::from_secs(utc_day + minutes * 60)
+    }
+
+    fn zoned(zone: &str, business_hours: Vec<BusinessHours>) -> TenantSettings {
+        TenantSettings { time_zone: zone.into(), business_hours, ..TenantSettings::default() }
+            .validated()
+            .expect("valid settings")
+    }
+
+    #[test]
+    fn an_iana_zone_follows_daylight_saving_on_each_side_of_the_change() {
+        // Arrange: Lisbon is UTC+0 in winter and UTC+1 from 2026-03-29 to 2026-10-25.
+        let lisbon = zoned("Europe/Lisbon", vec![hours(Weekday::Mon, "09:00", "17:00")]);
+        let (before, after) = (1_774_224_000, 1_774_828_800); // Mondays 2026-03-23 and 2026-03-30.
+        let (summer, winter) = (1_792_368_000, 1_792_972_800); // Mondays 2026-10-19 and 2026-10-26.
+
+        // Act / Assert: 08:30 UTC is 08:30 in winter (closed) and 09:30 in summer (open).
+        assert!(!lisbon.is_open(utc(before, 8 * 60 + 30)));
+        assert!(lisbon.is_open(utc(before, 9 * 60)));
+        assert!(lisbon.is_open(utc(after, 8 * 60 + 30)));
+        assert!(!lisbon.is_open(utc(after, 16 * 60)), "17:00 there");
+        assert!(lisbon.is_open(utc(summer, 8 * 60)));
+        assert!(!lisbon.is_open(utc(winter, 8 * 60)));
+        assert_eq!(lisbon.utc_offset_minutes_at(utc(after, 0)), 60);
+        assert_eq!(lisbon.utc_offset_minutes_at(utc(before, 0)), 0);
+    }
+
+    #[test]
+    fn a_zone_without_daylight_saving_keeps_its_offset_all_year() {
+        // Arrange: Sao Paulo has kept UTC-3 all year since 2019.
+        let sao_paulo = zoned("America/Sao_Paulo", vec![hours(Weekday::Mon, "09:00", "17:00")]);
+
+        // Act / Assert: January (southern summer) and July alike.
+        for monday in [1_768_176_000, 1_783_900_800] {
+            assert!(!sao_paulo.is_open(utc(monday, 11 * 60 + 59)), "08:59 there");
+            assert!(sao_paulo.is_open(utc(monday, 12 * 60)), "09:00 there");
+            assert!(!sao_paulo.is_open(utc(monday, 20 * 60)), "17:00 there");
+        }
+    }
+
+    #[test]
+    fn unknown_zones_are_refused_and_known_ones_spelt_as_the_database_does() {
+        // Arrange / Act / Assert
+        for bad in ["Europe/Atlantis", "Mars", "UTC+5:30", ""] {
+            let settings = TenantSettings { time_zone: bad.into(), ..TenantSettings::default() };
+            assert_eq!(settings.validated(), Err(InvalidSettings::TimeZone), "{bad}");
+        }
+        assert_eq!(zoned("europe/lisbon", Vec::new()).time_zone, "Europe/Lisbon");
+        assert_eq!(zoned("UTC-03:00", Vec::new()).time_zone, "UTC-03:00");
+    }
+
+    #[test]
+    fn holidays_close_the_whole_local_day() {
+        // Arrange: Tokyo (UTC+9), open every hour, closed on 2026-12-25.
+        let tokyo = TenantSettings {
+            holidays: vec!["2026-12-25".into()],
+            ..zoned("Asia/Tokyo", TenantSettings::always_open())
+        };
+        let thursday = 1_798_070_400; // 2026-12-24 00:00 UTC.
+
+        // Act / Assert: the 25th begins at 15:00 UTC on the 24th and lasts 24 hours.
+        assert!(tokyo.is_open(utc(thursday, 14 * 60 + 59)), "24th 23:59 there");
+        assert!(!tokyo.is_open(utc(thursday, 15 * 60)), "25th 00:00 there");
+        assert!(!tokyo.is_open(utc(thursday, 38 * 60 + 59)), "25th 23:59 there");
+        assert!(tokyo.is_open(utc(thursday, 39 * 60)), "26th 00:00 there");
+    }
+
+    #[test]
+    fn holidays_are_dates_sorted_without_repeats() {
+        // Arrange
+        let settings = TenantSettings {
+            holidays: vec![
+                "2026-12-25".into(),
+                "2026-01-01".into(),
+                "2026-12-25".into(),
+                "2028-02-29".into(),
+            ],
+            ..TenantSettings::default()
+        };
+
+        // Act / Assert
+        assert_eq!(
+            settings.validated().map(|s| s.holidays),
+            Ok(vec!["2026-01-01".to_owned(), "2026-12-25".to_owned(), "2028-02-29".to_owned()])
+        );
+        for bad in ["2026-02-29", "25/12/2026", "2026-13-01", "2026-1-01", ""] {
+            let settings = TenantSettings { holidays: vec![bad.into()], ..TenantSettings::default() };
+            assert_eq!(settings.validated(), Err(InvalidSettings::Holidays), "{bad}");
+        }
+        let too_many = TenantSettings {
+            holidays: (0..101).map(|i| format!("{}-01-01", 2000 + i)).collect(),
+            ..TenantSettings::default()
+        };
+        assert_eq!(too_many.validated(), Err(InvalidSettings::Holidays));
+        let old_settings: TenantSettings = serde_json::from_value(serde_json::json!({
+            "time_zone": "UTC", "business_hours": [], "opt_out_keywords": [], "opt_in_keywords": [], "ai_enabled": false
+        }))
+        .expect("settings stored before holidays still read");
+        assert!(old_settings.holidays.is_empty());
+    }
+
+    #[test]
+    fn civil_days_count_from_1970() {
+        assert_eq!(civil_day("1970-01-01"), Some(0));
+        assert_eq!(civil_day("2026-12-24"), Some(1_798_070_400 / 86_400));
+        assert_eq!(civil_day("1969-12-31"), Some(-1));
+        assert_eq!(civil_day("2000-02-29"), Some(11_016));
     }
 
     #[test]
