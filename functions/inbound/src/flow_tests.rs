@@ -53,7 +53,7 @@ async fn sent(deps: &FakeDeps, tenant: &TenantId) -> Vec<serde_json::Value> {
     for message in deps.outbound.sent() {
         let job: SendJob = serde_json::from_str(&message.body).unwrap();
         let stored = deps.outbox.outbound(tenant, &job.message_id).await.unwrap().unwrap();
-        bodies.push(serde_json::from_str(&stored.body).unwrap());
+        bodies.push(stored.payload.unwrap());
     }
     bodies
 }

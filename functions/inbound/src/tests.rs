@@ -37,7 +37,7 @@ pub(crate) async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
         queues: DocQueues::new(docs.clone()),
         directory: DocDirectory::new(docs.clone()),
         events: DocEventLog::new(docs.clone()),
-        flows: shared::adapters::documents::DocFlows::new(docs.clone()),
+        flows: DocFlows::new(docs.clone()),
         tenants: tenant_store.clone(),
         connections: tenant_store.clone(),
         routing: tenant_store.clone(),

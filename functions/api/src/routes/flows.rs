@@ -304,8 +304,9 @@ pub async fn publish<A: Adapters>(
     deps: &Deps<A>,
     rollback: bool,
 ) -> Result<Response<Body>, ApiError> {
-    let body: PublishBody = json_body(ctx.body)?;
+    // The flow first: another tenant's id is 404 before the body is read.
     let (principal, meta) = flow_of(&ctx, deps).await?;
+    let body: PublishBody = json_body(ctx.body)?;
     let number = match (body.version, rollback) {
         (Some(number), false) => number,
         (None, false) => meta.latest,
@@ -352,11 +353,11 @@ pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
 /// # Errors
 /// 404; 400 for more than 50 messages.
 pub async fn simulate<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
+    let (principal, meta) = flow_of(&ctx, deps).await?;
     let body: SimulateBody = json_body(ctx.body)?;
     if body.messages.len() > MAX_SIMULATED_MESSAGES {
         return Err(Problem::bad_request(format!("messages: at most {MAX_SIMULATED_MESSAGES}")).into());
     }
-    let (principal, meta) = flow_of(&ctx, deps).await?;
     let number = body.version.unwrap_or(meta.latest);
     let definition = definition_at(deps, &principal.tenant_id, &meta, number).await?;
     let tenant = deps.tenants.tenant(&principal.tenant_id).await.map_err(ApiError::from)?;
