@@ -48,9 +48,11 @@ pub struct FlowView {
     pub updated_at: i64,
     /// The record's version (bumped by every change).
     pub version: u64,
-    /// The newest version's definition (only when one flow is read).
+    /// The newest version's definition, as saved (a `FlowDefinition`; only when one flow is
+    /// read). Plain JSON here: the request schema of `FlowDefinition` keeps its defaults, which
+    /// the stored form leaves out.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub definition: Option<FlowDefinition>,
+    pub definition: Option<Value>,
 }
 
 /// `GET /v1/flows`.
@@ -95,7 +97,7 @@ pub struct Simulation {
 
 /// `POST /v1/flows/{flow_id}/validate`: the problems of the newest version now.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Validation {
+pub struct FlowValidation {
     /// True when there is no problem.
     pub valid: bool,
     /// Every problem, with its JSON pointer.
@@ -140,7 +142,7 @@ fn view(meta: &FlowMeta, definition: Option<FlowDefinition>) -> FlowView {
         created_at: meta.created_at,
         updated_at: meta.updated_at,
         version: meta.version,
-        definition,
+        definition: definition.and_then(|d| serde_json::to_value(d).ok()),
     }
 }
 
@@ -291,7 +293,7 @@ pub async fn check<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response
     let problems = validate(&definition, &validation_context(deps, &principal.tenant_id).await?)
         .err()
         .unwrap_or_default();
-    Ok(json_response(StatusCode::OK, &Validation { valid: problems.is_empty(), problems }))
+    Ok(json_response(StatusCode::OK, &FlowValidation { valid: problems.is_empty(), problems }))
 }
 
 /// `POST /v1/flows/{flow_id}/publish` (`rollback`: false) and `/rollback` (true). Audited as

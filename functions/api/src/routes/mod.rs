@@ -397,7 +397,7 @@ pub static OPERATIONS: &[Operation] = {
         "Delete a flow and its versions; conversations in it stop at their next message.", answers = &[NO_CONTENT]),
     operation!(Op::ValidateFlow, "POST", "/v1/flows/{flow_id}/validate", "flows", Tenant(Admin),
         "Check the newest version against the tenant now (its queues): every problem with its JSON pointer.",
-        answers = &[ok(schema::<flows::Validation>)]),
+        answers = &[ok(schema::<flows::FlowValidation>)]),
     operation!(Op::PublishFlow, "POST", "/v1/flows/{flow_id}/publish", "flows", Tenant(Admin),
         "Publish a version (default: the newest): new conversations start on it; conversations in the flow finish on the version they started. 422 invalid-flow when it no longer validates.",
         body = BodySpec::Json(schema::<flows::PublishBody>), answers = &[ok(schema::<flows::FlowView>)], extra = &[422]),
