@@ -295,6 +295,7 @@ async fn create_demo_tenant(
     )
     .await?;
     let (queues, agents) = create_demo_contact_center(gateway, &api_key).await?;
+    let flow = create_demo_flow(gateway, &api_key, &queues).await?;
     Ok(json!({
         "base_url": format!("http://127.0.0.1:{}", config.port),
         "operator_key": secrets.operator_key,
@@ -308,7 +309,29 @@ async fn create_demo_tenant(
         "page_id": DEMO_PAGE_ID,
         "queues": queues,
         "agents": agents,
+        "flow": flow,
     }))
+}
+
+/// The demo's published welcome flow (contract.md "Contact center"): the domain's fixture with
+/// the demo's `Sales` and `Support` queue ids, created and published through the API. Returns
+/// `{id, name}` for `demo.json`.
+async fn create_demo_flow(gateway: &Gateway, api_key: &str, queues: &[Value]) -> anyhow::Result<Value> {
+    let id_of = |name: &str| {
+        queues
+            .iter()
+            .find(|q| q["name"] == name)
+            .and_then(|q| q["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let definition = shared::domain::flows::welcome_flow(&id_of("Sales"), &id_of("Support"))
+        .map_err(|problems| anyhow::anyhow!("the welcome flow does not validate: {problems:?}"))?;
+    let created =
+        call_api(gateway, Method::POST, "/v1/flows", api_key, serde_json::to_value(&definition)?).await?;
+    let id = created["id"].as_str().context("the created flow has no id")?.to_owned();
+    call_api(gateway, Method::POST, &format!("/v1/flows/{id}/publish"), api_key, json!({})).await?;
+    Ok(json!({"id": id, "name": created["name"]}))
 }
 
 /// The demo's contact center: business hours at every hour of the week, the queues `Sales` and

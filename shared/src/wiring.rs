@@ -108,6 +108,8 @@ pub trait Adapters: Send + Sync + 'static {
     type ReadMarks: ReadMarkStore;
     /// The contact center's timers (snooze ends, silence checks) and the sweep's cursor.
     type Timers: TimerStore;
+    /// Chatbot flows, their versions and conversations' flow sessions (P40).
+    type Flows: crate::domain::flows_store::FlowStore;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -181,6 +183,7 @@ impl Adapters for Aws {
     type Events = DocEventLog<Table>;
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;
+    type Flows = crate::adapters::documents::DocFlows<Table>;
 }
 
 impl Aws {

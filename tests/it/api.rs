@@ -440,6 +440,9 @@ async fn another_tenants_admin_gets_404_or_403_on_every_operation_with_our_ids()
         Some(json!({"shortcut": "walk", "text": "Hi {{contact.first_name}}"})),
     )
     .await;
+    let bye = json!({"name": "F", "triggers": [{"type": "keyword", "keywords": ["x"]}], "start": "bye",
+        "steps": {"bye": {"type": "end"}}});
+    let (_, flow) = call(Method::POST, "/v1/flows", Some(&a.api_key), Some(bye)).await;
     let (b_admin, _) = tenant().await;
     let (_, document) = call(Method::GET, "/v1/openapi.json", None, None).await;
 
@@ -467,6 +470,7 @@ async fn another_tenants_admin_gets_404_or_403_on_every_operation_with_our_ids()
                 .replace("{erasure_id}", erasure["id"].as_str().expect("erasure"))
                 .replace("{message_id}", message["id"].as_str().expect("message"))
                 .replace("{canned_id}", canned["id"].as_str().expect("canned response"))
+                .replace("{flow_id}", flow["id"].as_str().expect("flow"))
                 .replace("{tenant_id}", &a_tenant);
             let method_upper = method.to_uppercase();
             let verb = Method::from_bytes(method_upper.as_bytes()).expect("method");

@@ -97,6 +97,11 @@ async fn events_on_dynamo() {
 }
 
 #[tokio::test]
+async fn flows_on_dynamo() {
+    contract::flows::all(&shared::adapters::documents::DocFlows::new(table().await)).await;
+}
+
+#[tokio::test]
 async fn canned_on_dynamo() {
     let table = table().await;
     contract::canned::all(&shared::adapters::documents::DocCanned::new(table.clone())).await;

@@ -4,7 +4,7 @@
 //!   the DynamoDB adapters.
 //! - `dynamo`, `documents`, `idempotency`, `inbox`, `kms`, `sqs`, `batch`: the adapters against moto
 //!   (`LEADLINE_TEST_AWS_ENDPOINT`), each test with its own table, queues or tenant.
-//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `privacy`, `queues`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
+//! - `e2e`, `ingest`, `api`, `api_data`, `exports`, `imports`, `send`, `send_faults`, `ai`, `privacy`, `queues`, `flows`, `races`: the running local stack (`LEADLINE_E2E_BASE_URL`), through HTTP only
 //!   (`races` fires requests in parallel at its several instances per function).
 //! - `problems`: every problem slug the code can produce is catalogued, documented in
 //!   `docs/problems.md` and listed in the OpenAPI document (read from the sources).
@@ -45,6 +45,7 @@ mod documents;
 mod dynamo;
 mod e2e;
 mod exports;
+mod flows;
 mod iam;
 mod idempotency;
 mod imports;

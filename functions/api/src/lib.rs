@@ -196,6 +196,8 @@ pub struct Deps<A: Adapters> {
     pub canned: A::Canned,
     /// Users' read marks on conversations.
     pub read_marks: A::ReadMarks,
+    /// Chatbot flows and conversations' flow sessions (P40).
+    pub flows: A::Flows,
 }
 
 impl Deps<Aws> {
@@ -238,6 +240,7 @@ impl Deps<Aws> {
             events: DocEventLog::new(table.clone()),
             canned: DocCanned::new(table.clone()),
             read_marks: DocReadMarks::new(table.clone()),
+            flows: shared::adapters::documents::DocFlows::new(table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,

@@ -30,7 +30,7 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflicts with the current state",
         410 => "Gone",
         413 => "The body is too large",
-        422 => "Refused: by policy (consent, opt-out, 24 h window, template), a reused Idempotency-Key, a connection Graph does not confirm, or over a contact's cap (the problem type names which)",
+        422 => "Refused: by policy (consent, opt-out, 24 h window, template), a reused Idempotency-Key, a connection Graph does not confirm, over a contact's cap, or an invalid chatbot flow (invalid-flow, listing every problem with its JSON pointer; the problem type names which)",
         502 => "Meta refused the request",
         429 => "Too many requests (see Retry-After)",
         500 => "Unexpected failure",

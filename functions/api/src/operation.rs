@@ -230,6 +230,15 @@ pub enum Op {
     ListInbox,
     DownloadMedia,
     UploadMedia,
+    ListFlows,
+    CreateFlow,
+    GetFlow,
+    UpdateFlow,
+    DeleteFlow,
+    ValidateFlow,
+    PublishFlow,
+    RollbackFlow,
+    SimulateFlow,
 }
 
 /// The API name of a role.

@@ -18,7 +18,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use shared::adapters::documents::{
-    DocAuditLog, DocDirectory, DocEventLog, DocQueues, DocRateLimiter, DocTemplates,
+    DocAuditLog, DocDirectory, DocEventLog, DocFlows, DocQueues, DocRateLimiter, DocTemplates,
 };
 use shared::adapters::graph::GraphClient;
 use shared::app::center::{self, CenterPorts};
@@ -43,6 +43,8 @@ use shared::domain::{Clock, PhoneNumber, TenantId, Timestamp, Wamid};
 use shared::lambda::batch::{run_batch, BatchError, RecordError, RecordMeta};
 use shared::wiring::{Adapters, Aws, StoreConfig};
 use tracing::Instrument as _;
+
+mod flows;
 
 /// Keywords that opt a person out when a message is exactly one of them (case-insensitive),
 /// whatever the tenant's settings say: a tenant can add opt-out keywords, never remove these.
@@ -123,6 +125,8 @@ pub struct Deps<A: Adapters> {
     pub directory: A::Directory,
     /// The contact center's event log.
     pub events: A::Events,
+    /// Chatbot flows and conversations' flow sessions (P40).
+    pub flows: A::Flows,
 }
 
 impl Deps<Aws> {
@@ -147,6 +151,7 @@ impl Deps<Aws> {
             agents: inbox_for_agents,
             queues: DocQueues::new(table.clone()),
             directory: DocDirectory::new(table.clone()),
+            flows: DocFlows::new(table.clone()),
             events: DocEventLog::new(table),
             tenants: stores.tenants(),
             connections: stores.tenants(),
@@ -420,7 +425,7 @@ async fn on_message<A: Adapters>(
     let stored =
         deps.ingest.store_inbound_message(tenant, &new, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(kind = %message.kind, ?stored, "Inbound message");
-    contact_center(deps, tenant, &profile, &wamid, sent_at, stored).await?;
+    let arrival = contact_center(deps, tenant, &profile, &wamid, sent_at, stored).await?;
 
     let keyword = matches!(message.kind.as_str(), "text" | "button" | "interactive")
         .then(|| message.text_body())
@@ -448,6 +453,10 @@ async fn on_message<A: Adapters>(
         tracing::info!(?kind, ?recorded, "Consent keyword");
         audit_consent(deps, tenant, &profile, kind, "source=keyword", recorded).await?;
     }
+    // After the keyword: a person who just opted out gets no bot reply to it.
+    if let Some(arrival) = arrival {
+        flows::run(deps, tenant, (&settings, &retention), &arrival, (&message, stored)).await?;
+    }
     Ok(())
 }
 
@@ -461,21 +470,22 @@ async fn contact_center<A: Adapters>(
     wamid: &Wamid,
     sent_at: Timestamp,
     stored: Stored,
-) -> Result<(), RecordError> {
-    let Some(key) = profile.keys().into_iter().next() else { return Ok(()) };
+) -> Result<Option<flows::Arrival>, RecordError> {
+    let Some(key) = profile.keys().into_iter().next() else { return Ok(None) };
     let Some(contact) = deps.contacts.contact_id_of(tenant, &key).await.map_err(inbox_failure)? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(conversation_id) =
         deps.contacts.contact(tenant, &contact).await.map_err(inbox_failure)?.and_then(|c| c.conversation_id)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(conversation) =
         deps.conversations.conversation(tenant, &conversation_id).await.map_err(inbox_failure)?
     else {
-        return Ok(());
+        return Ok(None);
     };
+    let was_resolved = conversation.state == shared::domain::inbox::ConversationState::Resolved;
     let ports = deps.center_ports();
     let conversation = if stored == Stored::Created {
         match center::customer_wrote(&ports, tenant, &conversation).await {
@@ -498,7 +508,8 @@ async fn contact_center<A: Adapters>(
     // once per conversation whatever the number of tries).
     let opened = conversation.version == 0;
     center::customer_message(&ports, tenant, &conversation, wamid.as_str(), opened, sent_at).await;
-    Ok(())
+    let reopened = was_resolved && stored == Stored::Created;
+    Ok(Some(flows::Arrival { contact, conversation, new_conversation: opened, reopened }))
 }
 
 async fn on_status<A: Adapters>(
@@ -662,5 +673,7 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
     Ok(())
 }
 
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod tests;

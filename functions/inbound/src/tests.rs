@@ -11,12 +11,12 @@ use super::*;
 use shared::domain::inbox::OutboundStore as _;
 use shared::domain::ports::Vault as _;
 
-type FakeDeps = Deps<shared::testing::Fakes>;
+pub(crate) type FakeDeps = Deps<shared::testing::Fakes>;
 
 const NUMBER_ID: &str = "106540352242922";
 
 /// A tenant with its number connected, on in-memory adapters.
-async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
+pub(crate) async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
     let docs = MemoryDocs::default();
     let tenant_store = MemoryTenantStore::default();
     let inbox = MemoryInbox::default();
@@ -37,6 +37,7 @@ async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
         queues: DocQueues::new(docs.clone()),
         directory: DocDirectory::new(docs.clone()),
         events: DocEventLog::new(docs.clone()),
+        flows: DocFlows::new(docs.clone()),
         tenants: tenant_store.clone(),
         connections: tenant_store.clone(),
         routing: tenant_store.clone(),
@@ -125,7 +126,7 @@ async fn an_event_from_another_waba_than_the_numbers_is_dropped() {
 }
 
 /// One inbound record (an envelope) as SQS delivers it.
-fn record(envelope: &serde_json::Value) -> LambdaEvent<SqsEvent> {
+pub(crate) fn record(envelope: &serde_json::Value) -> LambdaEvent<SqsEvent> {
     let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [{
         "messageId": "m1", "body": envelope.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"}]}))
@@ -133,7 +134,7 @@ fn record(envelope: &serde_json::Value) -> LambdaEvent<SqsEvent> {
     LambdaEvent::new(event, lambda_runtime::Context::default())
 }
 
-fn text(wamid: &str, body: &str) -> serde_json::Value {
+pub(crate) fn text(wamid: &str, body: &str) -> serde_json::Value {
     serde_json::json!({"v": 1, "event": {"message": {
         "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
         "message": {"from": "5511988887777", "id": wamid, "timestamp": "1800000000",

@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod center;
+pub mod flows;
 pub mod import;
 pub mod integrations;
 pub mod outbound;

@@ -295,6 +295,10 @@ id_type!(
     /// A canned response (tenant-wide or personal).
     CannedId, "canned response id", 64, "cr_"
 );
+id_type!(
+    /// A chatbot flow (its versions are numbered 1, 2, ...).
+    FlowId, "flow id", 64, "fl_"
+);
 
 /// A WhatsApp message id as Meta assigns it (`wamid.…`). Opaque; only length and character set
 /// are checked, because Meta documents no format.

@@ -9,6 +9,7 @@ pub mod credential;
 pub mod crm;
 pub mod events;
 pub mod flows;
+pub mod flows_store;
 pub mod identity;
 pub mod ids;
 pub mod import;
@@ -25,7 +26,7 @@ pub mod whatsapp;
 
 pub use blind::BlindIndex;
 pub use ids::{
-    new_ulid, ApiKeyId, AuditId, CannedId, ContactId, ConversationId, ErasureId, ImportId, MessageId,
+    new_ulid, ApiKeyId, AuditId, CannedId, ContactId, ConversationId, ErasureId, FlowId, ImportId, MessageId,
     PhoneNumber, QueueId, RecordId, RequestId, SessionId, SuggestionId, TenantId, UserId, Wamid,
 };
 pub use secret::{Secret, SecretBytes};

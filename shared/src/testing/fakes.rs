@@ -50,6 +50,7 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type Canned = crate::adapters::documents::DocCanned<MemoryDocs>;
     type ReadMarks = crate::adapters::documents::DocReadMarks<MemoryDocs>;
     type Timers = MemoryInbox;
+    type Flows = crate::adapters::documents::DocFlows<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

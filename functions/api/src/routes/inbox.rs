@@ -327,6 +327,18 @@ pub async fn update_conversation<A: Adapters>(
         center::Change { state, assignee, queue, snoozed_until: body.snoozed_until, expected_version };
     let now = deps.clock.now();
     let updated = center::apply(&deps.center_ports(), &principal.tenant_id, &current, &change).await?;
+    if body.assignee.is_some() || body.queue.is_some() || updated.assignee.is_some() {
+        // A manager assigned or routed it (or the engine gave it to someone): the bot stops.
+        let why = "assigned or routed by a person";
+        shared::app::flows::take_over(
+            &deps.flows,
+            &deps.center_ports(),
+            &principal.tenant_id,
+            &current.id,
+            why,
+        )
+        .await;
+    }
     let mut fields = Vec::new();
     if body.state.is_some() {
         fields.push("state");

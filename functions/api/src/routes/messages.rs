@@ -275,6 +275,9 @@ async fn note_reply<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, user: &UserI
             return;
         }
     };
+    // A person writes: the bot stops at once (P40).
+    shared::app::flows::take_over(&deps.flows, &deps.center_ports(), tenant, &conversation, "an agent wrote")
+        .await;
     let at = deps.clock.now();
     if let Err(error) =
         center::agent_replied(&deps.center_ports(), tenant, &conversation, Some(user), id.as_str(), at).await

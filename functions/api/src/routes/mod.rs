@@ -11,6 +11,7 @@ pub mod center;
 pub mod contacts;
 pub mod csv;
 pub mod export;
+pub mod flows;
 pub mod identity;
 pub mod inbox;
 pub mod leadads;
@@ -407,6 +408,31 @@ pub static OPERATIONS: &[Operation] = {
     operation!(Op::DeleteQueue, "DELETE", "/v1/queues/{queue_id}", "contact-center", Tenant(Admin),
         "Delete a queue; its members stop working it. 409 (queue-not-empty) while conversations still wait in it: assign, transfer or resolve them first.",
         answers = &[NO_CONTENT], extra = &[409]),
+    // Chatbot flows (P40)
+    operation!(Op::ListFlows, "GET", "/v1/flows", "flows", Tenant(Agent), "The tenant's chatbot flows, oldest first.",
+        answers = &[ok(schema::<flows::FlowList>)]),
+    operation!(Op::CreateFlow, "POST", "/v1/flows", "flows", Tenant(Admin),
+        "Create a flow from its definition (the body; see the FlowDefinition schema): version 1, not published. An invalid definition answers 422 invalid-flow listing every problem with its JSON pointer; nothing is written.",
+        body = BodySpec::Json(schema::<shared::domain::flows::FlowDefinition>), answers = &[created(schema::<flows::FlowView>)], extra = &[422]),
+    operation!(Op::GetFlow, "GET", "/v1/flows/{flow_id}", "flows", Tenant(Agent), "One flow, with its newest version's definition.",
+        answers = &[ok(schema::<flows::FlowView>)]),
+    operation!(Op::UpdateFlow, "PUT", "/v1/flows/{flow_id}", "flows", Tenant(Admin),
+        "Save a new version of the flow (the body is the definition); the live version is unchanged. 422 invalid-flow as for creation.",
+        body = BodySpec::Json(schema::<shared::domain::flows::FlowDefinition>), answers = &[ok(schema::<flows::FlowView>)], extra = &[422]),
+    operation!(Op::DeleteFlow, "DELETE", "/v1/flows/{flow_id}", "flows", Tenant(Admin),
+        "Delete a flow and its versions; conversations in it stop at their next message.", answers = &[NO_CONTENT]),
+    operation!(Op::ValidateFlow, "POST", "/v1/flows/{flow_id}/validate", "flows", Tenant(Admin),
+        "Check the newest version against the tenant now (its queues): every problem with its JSON pointer.",
+        answers = &[ok(schema::<flows::FlowValidation>)]),
+    operation!(Op::PublishFlow, "POST", "/v1/flows/{flow_id}/publish", "flows", Tenant(Admin),
+        "Publish a version (default: the newest): new conversations start on it; conversations in the flow finish on the version they started. 422 invalid-flow when it no longer validates.",
+        body = BodySpec::Json(schema::<flows::PublishBody>), answers = &[ok(schema::<flows::FlowView>)], extra = &[422]),
+    operation!(Op::RollbackFlow, "POST", "/v1/flows/{flow_id}/rollback", "flows", Tenant(Admin),
+        "Publish an earlier version (default: the one before the live one).",
+        body = BodySpec::Json(schema::<flows::PublishBody>), answers = &[ok(schema::<flows::FlowView>)], extra = &[422]),
+    operation!(Op::SimulateFlow, "POST", "/v1/flows/{flow_id}/simulate", "flows", Tenant(Admin),
+        "Dry run: what the bot would send and store for a list of customer messages (the first starts the flow), for a new contact at the tenant's settings now. Sends and stores nothing.",
+        body = BodySpec::Json(schema::<flows::SimulateBody>), answers = &[ok(schema::<flows::Simulation>)]),
     // Contact center analytics
     operation!(Op::GetConversationAnalytics, "GET", "/v1/analytics/conversations", "analytics", Tenant(Manager),
         "Contact center figures over [from, to), widened to whole UTC hours (the answer's from/to): conversations (cycles started: opened or reopened; with agent: assigned to the agent; with only queue: routed to the queue), resolved, first_response_seconds (cycle start to first agent reply), resolution_seconds (cycle start to resolution), waiting_seconds (queued to assigned), each {p50, p90} by nearest rank over the exact samples (null without samples), sla_breaches (first replies later than the queue's target), messages_received, agent_replies, by_hour (every hour) and by_day (every UTC day touched). Ranges up to 92 days.",
@@ -587,6 +613,15 @@ pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Resu
         Op::ListInbox => agent::list(ctx, deps).await,
         Op::DownloadMedia => media::download(ctx, deps).await,
         Op::UploadMedia => media::upload(ctx, deps).await,
+        Op::ListFlows => flows::list(ctx, deps).await,
+        Op::CreateFlow => flows::create(ctx, deps).await,
+        Op::GetFlow => flows::get(ctx, deps).await,
+        Op::UpdateFlow => flows::update(ctx, deps).await,
+        Op::DeleteFlow => flows::delete(ctx, deps).await,
+        Op::ValidateFlow => flows::check(ctx, deps).await,
+        Op::PublishFlow => flows::publish(ctx, deps, false).await,
+        Op::RollbackFlow => flows::publish(ctx, deps, true).await,
+        Op::SimulateFlow => flows::simulate(ctx, deps).await,
     }
 }
 

@@ -88,6 +88,7 @@ pub(super) fn deps() -> TestDeps {
         events: DocEventLog::new(docs.clone()),
         canned: DocCanned::new(docs.clone()),
         read_marks: DocReadMarks::new(docs.clone()),
+        flows: shared::adapters::documents::DocFlows::new(docs.clone()),
         quality: DocQuality::new(docs),
         cloud,
         lead_ads,

@@ -203,7 +203,11 @@ impl HourFigures {
                     self.sla_breaches += 1;
                 }
             }
-            EventKind::Queued | EventKind::Transferred | EventKind::Woken => {}
+            EventKind::Queued
+            | EventKind::Transferred
+            | EventKind::Woken
+            | EventKind::BotMessage
+            | EventKind::BotDecision => {}
         }
     }
 

@@ -172,6 +172,11 @@ pub enum EventKind {
     Reopened,
     /// A snoozed conversation woke up (its time came, or the customer wrote): pending → open.
     Woken,
+    /// A chatbot flow sent a message (P40): bot time, not queue time.
+    BotMessage,
+    /// A chatbot flow decided something (an option matched, an answer refused, a flow not
+    /// started for a restricted or opted-out contact, ...); the detail is logged, not stored.
+    BotDecision,
 }
 
 /// One entry of the append-only event log. No personal data: ids, times and durations only.
@@ -202,7 +207,7 @@ pub struct CenterEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ms: Option<i64>,
     /// True when the system made the change, not a person or a message: a timer fired (the
-    /// tenant's auto-resolve after silence, a snooze's end).
+    /// tenant's auto-resolve after silence, a snooze's end) or a chatbot flow acted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_system: bool,
 }

@@ -143,6 +143,7 @@ pub struct Media {
 /// An approved template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "FlowTemplate")]
 pub struct TemplateRef {
     /// Its name.
     pub name: String,

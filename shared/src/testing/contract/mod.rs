@@ -13,6 +13,7 @@ pub mod contacts;
 pub mod conversation_state;
 pub mod conversations;
 pub mod events;
+pub mod flows;
 pub mod idempotency;
 pub mod ingest;
 pub mod leads;
@@ -189,6 +190,12 @@ mod tests {
     async fn events_on_the_fake() {
         let log = crate::adapters::documents::DocEventLog::new(crate::testing::MemoryDocs::default());
         super::events::all(&log).await;
+    }
+
+    #[tokio::test]
+    async fn flows_on_the_fake() {
+        super::flows::all(&crate::adapters::documents::DocFlows::new(crate::testing::MemoryDocs::default()))
+            .await;
     }
 
     #[tokio::test]
