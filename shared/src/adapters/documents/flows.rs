@@ -110,27 +110,8 @@ impl<D: DocTable> FlowStore for DocFlows<D> {
     }
 
     async fn flows(&self, tenant: &TenantId) -> Result<Vec<FlowMeta>, FlowStoreError> {
-        let mut flows = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let (docs, next) = self
-                .table
-                .query_docs(
-                    &keys::tenant_partition(tenant),
-                    keys::FLOW_PREFIX,
-                    after.as_deref(),
-                    (100, true),
-                    self.table.now(),
-                )
-                .await?;
-            for doc in &docs {
-                flows.push(meta_of(doc)?);
-            }
-            match next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let docs = all_docs(&self.table, &keys::tenant_partition(tenant), keys::FLOW_PREFIX).await?;
+        let mut flows = docs.iter().map(meta_of).collect::<Result<Vec<_>, _>>()?;
         // Ids are time-ordered, so the key order is creation order already; ties by id.
         flows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(flows)

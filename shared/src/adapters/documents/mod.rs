@@ -277,6 +277,24 @@ fn condition(precondition: Precondition, now: Timestamp) -> Condition {
     }
 }
 
+/// Every live document of partition `pk` whose sort key starts with `prefix`, in sort-key order,
+/// read page by page (for the small per-tenant sets: queues, templates, flows).
+///
+/// # Errors
+/// When the store fails.
+pub async fn all_docs<T: DocTable>(table: &T, pk: &str, prefix: &str) -> anyhow::Result<Vec<StoredDoc>> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (docs, next) = table.query_docs(pk, prefix, after.as_deref(), (100, true), table.now()).await?;
+        all.extend(docs);
+        match next {
+            Some(next) => after = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
 impl DocTable for Table {
     fn now(&self) -> Timestamp {
         Table::now(self)

@@ -76,27 +76,8 @@ impl<D: DocTable> QueueStore for DocQueues<D> {
     }
 
     async fn queues(&self, tenant: &TenantId) -> Result<Vec<Queue>, CenterError> {
-        let mut queues = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let (docs, next) = self
-                .table
-                .query_docs(
-                    &keys::tenant_partition(tenant),
-                    keys::QUEUE_PREFIX,
-                    after.as_deref(),
-                    (100, true),
-                    self.table.now(),
-                )
-                .await?;
-            for doc in &docs {
-                queues.push(queue_of(doc)?);
-            }
-            match next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let docs = all_docs(&self.table, &keys::tenant_partition(tenant), keys::QUEUE_PREFIX).await?;
+        let mut queues = docs.iter().map(queue_of).collect::<Result<Vec<_>, _>>()?;
         queues.sort_by(|a, b| {
             (a.name.to_lowercase(), &a.name, &a.id).cmp(&(b.name.to_lowercase(), &b.name, &b.id))
         });

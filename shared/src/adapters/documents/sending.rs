@@ -56,27 +56,9 @@ impl<D: DocTable> TemplateStore for DocTemplates<D> {
     }
 
     async fn templates(&self, tenant: &TenantId) -> Result<Vec<Template>, TemplateError> {
-        let mut templates: Vec<Template> = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let (docs, next) = self
-                .table
-                .query_docs(
-                    &keys::tenant_partition(tenant),
-                    keys::TEMPLATE_PREFIX,
-                    after.as_deref(),
-                    (100, true),
-                    self.table.now(),
-                )
-                .await?;
-            for doc in &docs {
-                templates.push(from_json(doc)?.value);
-            }
-            match next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let docs = all_docs(&self.table, &keys::tenant_partition(tenant), keys::TEMPLATE_PREFIX).await?;
+        let mut templates: Vec<Template> =
+            docs.iter().map(|doc| from_json(doc).map(|v| v.value)).collect::<Result<_, _>>()?;
         templates.sort_by(|a, b| (&a.name, &a.language).cmp(&(&b.name, &b.language)));
         Ok(templates)
     }
