@@ -227,6 +227,16 @@ impl From<OpenSecretError> for ApiError {
     }
 }
 
+/// 503 `try-again` (retry after 5 s): Graph could not be reached for `what`; the cause is
+/// logged, not shown.
+#[must_use]
+pub fn graph_unavailable(what: &str, error: &dyn std::fmt::Display, detail: &str) -> ApiError {
+    tracing::warn!(error = format!("{error:#}"), "{what}: Graph unavailable");
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "try-again", "Graph unavailable", detail)
+        .with_retry_after(5)
+        .into()
+}
+
 /// 422 for a message the policy refuses (P20–P22): `slug` names the reason.
 #[must_use]
 pub fn message_refused(slug: &str, detail: impl Into<String>) -> ApiError {
@@ -309,17 +319,11 @@ impl From<shared::app::verification::VerifyError> for ApiError {
                 "Meta refused",
                 error.to_string(),
             )),
-            VerifyError::Unavailable(e) => {
-                tracing::warn!(error = format!("{e:#}"), "Connection check: Graph unavailable");
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "try-again",
-                    "Graph unavailable",
-                    "Meta could not be reached to verify the connection; try again",
-                )
-                .with_retry_after(5)
-                .into()
-            }
+            VerifyError::Unavailable(e) => graph_unavailable(
+                "Connection check",
+                &e,
+                "Meta could not be reached to verify the connection; try again",
+            ),
             refused => ApiError(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 refused.check(),

@@ -103,15 +103,7 @@ fn graph_problem(error: MediaError) -> ApiError {
         )
         .into(),
         other => {
-            tracing::warn!(error = format!("{other:#}"), "Media call failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "try-again",
-                "Graph unavailable",
-                "Meta could not be reached; try again",
-            )
-            .with_retry_after(5)
-            .into()
+            crate::errors::graph_unavailable("Media call", &other, "Meta could not be reached; try again")
         }
     }
 }

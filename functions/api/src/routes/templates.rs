@@ -54,15 +54,7 @@ pub async fn sync<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
             ),
         )),
         other => {
-            tracing::warn!(error = format!("{other:#}"), "Template sync failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "try-again",
-                "Graph unavailable",
-                "Meta could not be reached; try again",
-            )
-            .with_retry_after(5)
-            .into()
+            crate::errors::graph_unavailable("Template sync", &other, "Meta could not be reached; try again")
         }
     })?;
     let templates: Vec<Template> = entries.iter().filter_map(Template::from_graph).collect();
