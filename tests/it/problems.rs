@@ -103,6 +103,10 @@ fn produced() -> BTreeSet<String> {
         };
         for &(call, n) in calls {
             for (at, _) in text.match_indices(call) {
+                // `FlowProblem::new(` and the like are other types.
+                if text[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
                 let expression = argument(&text[at + call.len()..], n);
                 // The definitions themselves (`fn message_refused(slug: &str …`, `slug: &str`).
                 if expression.contains(": &") || expression.is_empty() {

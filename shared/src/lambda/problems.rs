@@ -40,6 +40,7 @@ pub const CATALOGUE: &[ProblemType] = &[
     p("idempotency-key-reused", 422),
     p("agent-unavailable", 409),
     p("queue-name-taken", 409),
+    p("queue-not-empty", 409),
     p("import-running", 409),
     p("grace-period-over", 410),
     // Plans and limits
@@ -47,6 +48,8 @@ pub const CATALOGUE: &[ProblemType] = &[
     p("too-many-tags", 422),
     p("too-many-attributes", 422),
     p("invalid-rows", 422),
+    p("invalid-setting", 422),
+    p("invalid-flow", 422),
     // Sending messages
     p("unknown-recipient", 422),
     p("opted-out", 422),
@@ -65,6 +68,10 @@ pub const CATALOGUE: &[ProblemType] = &[
     p("display-number-mismatch", 422),
     p("page-token-mismatch", 422),
     p("meta-refused", 502),
+    // Media
+    p("unsupported-media-type", 415),
+    p("media-too-large", 422),
+    p("media-rejected", 422),
     // AI
     p("ai-disabled", 409),
     p("ai-not-connected", 409),

@@ -463,8 +463,15 @@ impl PurgeStore for DynamoPrivacy {
         }
         // Then the partition itself, expired-but-not-yet-removed items included.
         stale.extend(partition_keys(&self.table, &partition, budget).await?);
-        // And its entry in the operator's directory (deleting an absent entry is a no-op).
-        stale.push(keys::tenant_directory_entry(tenant));
+        if stale.is_empty() {
+            // Last, once nothing else is left: its entry in the operator's directory (deleting an
+            // absent entry is a no-op, so it is not counted: 0 tells the caller the purge is done).
+            self.table
+                .delete_many(&[keys::tenant_directory_entry(tenant)])
+                .await
+                .context("removing a tenant from the directory")?;
+            return Ok(0);
+        }
         self.table.delete_many(&stale).await.context("purging a tenant")?;
         Ok(stale.len() as u64)
     }
