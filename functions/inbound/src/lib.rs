@@ -504,9 +504,11 @@ async fn contact_center<A: Adapters>(
     } else {
         conversation
     };
-    // Version 0: nobody changed it yet, so this may be its first message ("opened" is logged
-    // once per conversation whatever the number of tries).
-    let opened = conversation.version == 0;
+    // The message that started it (its time is the conversation's start), or any message while
+    // nobody changed it yet. Not the version alone: a manager may route the conversation
+    // between its creation and this step. "opened" is logged once per conversation by its id,
+    // whatever the number of tries.
+    let opened = conversation.started_at == sent_at.as_millis() || conversation.version == 0;
     center::customer_message(&ports, tenant, &conversation, wamid.as_str(), opened, sent_at).await;
     let reopened = was_resolved && stored == Stored::Created;
     Ok(Some(flows::Arrival { contact, conversation, new_conversation: opened, reopened }))

@@ -186,6 +186,47 @@ async fn a_closed_tenant_collects_nothing_until_reopened() {
     assert!(deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap().is_some(), "resumed");
 }
 
+#[tokio::test]
+async fn a_conversation_changed_before_its_first_message_is_logged_still_counts_as_opened() {
+    use shared::domain::center::{EventKind, EventLog as _};
+    use shared::domain::inbox::{ConversationPatch, ConversationState, IngestStore as _, NewInboundMessage};
+    // Arrange: the first message is stored, and a manager changes the new conversation before
+    // the pipeline reaches its contact-center step (a race the API can win).
+    let now = Timestamp::from_secs(1_800_000_000);
+    let (deps, tenant) = fake_deps(now).await;
+    let (retention, _) = settings_of(&deps, &tenant).await.unwrap();
+    let from = whatsapp_user(Some("5511988887777"), None);
+    let wamid = Wamid::parse("wamid.FIRST".to_owned()).unwrap();
+    let first = NewInboundMessage {
+        wamid: &wamid,
+        from: &from,
+        sent_at: now,
+        kind: "text",
+        raw: r#"{"type":"text"}"#,
+        retention,
+    };
+    deps.ingest.store_inbound_message(&tenant, &first, now).await.unwrap();
+    let phone = PhoneNumber::parse("5511988887777").unwrap();
+    let contact = deps.contacts.contact_by_phone(&tenant, &phone).await.unwrap().unwrap();
+    let conversation = contact.conversation_id.unwrap();
+    let snooze = ConversationPatch {
+        state: Some(ConversationState::Pending),
+        snoozed_until: Some(Some(now.as_millis() + 60_000)),
+        ..ConversationPatch::default()
+    };
+    let changed = deps.conversations.update_conversation(&tenant, &conversation, &snooze, now).await.unwrap();
+    assert_eq!(changed.version, 1);
+
+    // Act: the pipeline goes on with that message (its delivery).
+    let response = handle(record(&text("wamid.FIRST", "hi")), &deps).await.unwrap();
+
+    // Assert: the conversation is counted as opened, once.
+    assert!(response.batch_item_failures.is_empty());
+    let events = deps.events.events(&tenant, (0, i64::MAX), None, 100).await.unwrap().items;
+    let opened = events.iter().filter(|e| e.kind == EventKind::Opened).count();
+    assert_eq!(opened, 1, "{events:?}");
+}
+
 #[test]
 fn lead_answers_name_the_person() {
     let lead: GraphLead = serde_json::from_str(
