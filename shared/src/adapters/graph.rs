@@ -100,10 +100,7 @@ impl LeadSource for GraphClient {
             .await
             .map_err(unreachable_graph)?;
         let answer = graph_answer(response).await?;
-        answer["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| CloudApiError::Unknown(anyhow::anyhow!("Graph answered /me without an id")))
+        answered_id(&answer, "/me").map_err(CloudApiError::Unknown)
     }
 }
 
@@ -129,6 +126,15 @@ async fn graph_answer(response: reqwest::Response) -> Result<serde_json::Value, 
             "Graph answered HTTP {status} without an error body"
         ))),
     }
+}
+
+/// The `id` a Graph answer names (a created or looked-up object); `what` says which call, for the
+/// error when Meta left it out.
+fn answered_id(answer: &serde_json::Value, what: &str) -> Result<String, anyhow::Error> {
+    answer["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("Graph answered {what} without an id"))
 }
 
 fn unreachable_graph(e: reqwest::Error) -> CloudApiError {
@@ -279,10 +285,7 @@ impl CloudApi for GraphClient {
             .await
             .map_err(unreachable_graph)?;
         let answer = graph_answer(response).await?;
-        answer["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| MediaError::from(anyhow::anyhow!("Graph answered an upload without an id")))
+        Ok(answered_id(&answer, "an upload")?)
     }
 
     async fn send_message(
