@@ -260,7 +260,9 @@ async fn queue_depth_over_time_shows_two_waiting_then_none_once_an_agent_comes_o
         })
         .await;
         let line = &after["waiting_line"];
-        assert_eq!((line["depth_at_to"].as_i64(), line["max_depth"].as_i64()), (Some(0), Some(2)), "{line}");
+        assert_eq!((line["depth_at_to"].as_i64(), line["entered"].as_u64()), (Some(0), Some(2)), "{line}");
+        let last_hour = line["by_hour"].as_array().and_then(|h| h.last()).cloned().expect("hours");
+        assert_eq!((last_hour["depth"].as_i64(), last_hour["left"].as_u64()), (Some(0), Some(2)), "{line}");
         let longest = line["wait_seconds"]["max"].as_f64().expect("waits of those that left");
         assert!(longest > 0.0 && longest <= (now_ms() - started) as f64 / 1000.0, "{line}");
         assert!(line["wait_seconds"]["p50"].as_f64().is_some_and(|p| p > 0.0), "{line}");

@@ -82,3 +82,69 @@ pub async fn anonymize_contact<C: ConversationStore, E: EventLog>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::documents::DocEventLog;
+    use crate::domain::center::analytics::{hour_of, Scope, HOUR_MS};
+    use crate::domain::inbox::ConversationState;
+    use crate::domain::{ConversationId, QueueId};
+    use crate::testing::MemoryDocs;
+
+    fn waiting(at: i64) -> ConversationView {
+        ConversationView {
+            id: ConversationId::parse("cv_1").unwrap(),
+            contact_id: ContactId::parse("ct_1").unwrap(),
+            state: ConversationState::Queued,
+            version: 2,
+            started_at: at,
+            last_message_at: at,
+            assignee: None,
+            queue: Some(QueueId::parse("q_1").unwrap()),
+            updated_at: at,
+            queued_at: Some(at),
+            cycle_started_at: at,
+            first_reply_at: None,
+            resolved_at: None,
+            snoozed_until: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_conversation_removed_while_it_waits_leaves_its_line_once_whatever_the_retries() {
+        // Arrange: it entered the line an hour ago.
+        let log = DocEventLog::new(MemoryDocs::default());
+        let tenant = crate::testing::contract::tenant();
+        let now = crate::testing::contract::now();
+        let since = now.as_millis() - HOUR_MS;
+        let conversation = waiting(since);
+        let entered = CenterEvent {
+            id: "cv_1#queued#v2".to_owned(),
+            kind: EventKind::Queued,
+            conversation_id: Some(conversation.id.clone()),
+            at: since,
+            queue: conversation.queue.clone(),
+            agent: None,
+            duration_ms: None,
+            target_ms: None,
+            by_system: false,
+        };
+        log.record(&tenant, &entered).await.unwrap();
+        let later = hour_of(now.as_millis()) + HOUR_MS;
+        assert_eq!(log.depth_before(&tenant, &Scope::Tenant, later).await.unwrap(), 1);
+
+        // Act: removed, and the removal retried.
+        before_removal(&log, &tenant, &conversation, now).await.unwrap();
+        before_removal(&log, &tenant, &conversation, now).await.unwrap();
+
+        // Assert
+        let queue = Scope::Queue(QueueId::parse("q_1").unwrap());
+        assert_eq!(log.depth_before(&tenant, &queue, later).await.unwrap(), 0);
+        let events = log.events(&tenant, (since, later), None, 10).await.unwrap().items;
+        let left: Vec<_> = events.iter().filter(|e| e.kind == EventKind::Dequeued).collect();
+        assert_eq!(left.len(), 1, "{events:?}");
+        assert_eq!(left[0].duration_ms, Some(HOUR_MS));
+        assert!(events.iter().all(|e| e.conversation_id.is_none()), "anonymized after");
+    }
+}
