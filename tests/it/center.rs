@@ -1,7 +1,8 @@
 //! The contact center end to end, through the webhook and the API of the running local stack:
 //! routing to a queue, round-robin among online agents, the assignee answering with their own
-//! token, resolution and reopening, the analytics of it, waiting while nobody is online, and
-//! fifty conversations routed at once to five agents. Each test has its own tenant.
+//! token, resolution and reopening, the analytics of it, waiting while nobody is online (and
+//! queue depth over time in the analytics), and fifty conversations routed at once to five
+//! agents. Each test has its own tenant.
 
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -216,6 +217,58 @@ async fn with_nobody_online_a_conversation_waits_and_goes_to_the_first_agent_who
     assert_eq!(me.expect("listed")["load"], 1, "{agents}");
     let (_, depth) = call(Method::GET, &format!("/v1/queues/{support}"), Some(&tenant.api_key), None).await;
     assert_eq!(depth["waiting"], 0, "{depth}");
+}
+
+#[tokio::test]
+async fn queue_depth_over_time_shows_two_waiting_then_none_once_an_agent_comes_online() {
+    // Arrange: a queue whose only agent is offline; two customers write and are routed to it.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    let started = now_ms() - 1_000;
+    let support = queue(&tenant.api_key, "Support", "least_busy").await;
+    let (agent_id, token) = agent(&tenant, "depth@example.com", &support).await;
+    let mut conversations = Vec::new();
+    for (n, wa_id) in (1..).zip([format!("5541{}", digits(9)), format!("5551{}", digits(9))]) {
+        assert_eq!(post(&client, &customer_message(&tenant, &wa_id, n)).await, StatusCode::OK);
+        let id = conversation_of(&tenant, &wa_id).await["id"].as_str().expect("id").to_owned();
+        assert_eq!(route(&tenant, &id, &support).await["state"], "queued");
+        conversations.push(id);
+    }
+    let in_queue = format!("&queue={support}");
+
+    // Act
+    let waiting = analytics(&tenant, started, &in_queue).await;
+
+    // Assert: two wait now, none did at the start.
+    let line = &waiting["waiting_line"];
+    assert_eq!((line["depth_at_from"].as_i64(), line["depth_at_to"].as_i64()), (Some(0), Some(2)), "{line}");
+    assert_eq!(line["entered"], 2, "{line}");
+    assert_eq!(line["by_hour"].as_array().and_then(|h| h.last()).map(|h| h["depth"].clone()), Some(json!(2)));
+    assert!(line["wait_seconds"]["max"].is_null(), "nobody left yet: {line}");
+
+    // Act: the agent comes online and is given both.
+    presence(&token, "online").await;
+
+    // Assert: both with the agent, the line empty, and the time they waited counted.
+    for id in &conversations {
+        assert_eq!(get_conversation(&tenant, id).await["assignee"], agent_id.as_str());
+    }
+    for query in [in_queue.as_str(), ""] {
+        let after = eventually("the depth back to zero", || async {
+            let figures = analytics(&tenant, started, query).await;
+            (figures["waiting_line"]["left"] == 2).then_some(figures)
+        })
+        .await;
+        let line = &after["waiting_line"];
+        assert_eq!((line["depth_at_to"].as_i64(), line["entered"].as_u64()), (Some(0), Some(2)), "{line}");
+        let last_hour = line["by_hour"].as_array().and_then(|h| h.last()).cloned().expect("hours");
+        assert_eq!((last_hour["depth"].as_i64(), last_hour["left"].as_u64()), (Some(0), Some(2)), "{line}");
+        let longest = line["wait_seconds"]["max"].as_f64().expect("waits of those that left");
+        assert!(longest > 0.0 && longest <= (now_ms() - started) as f64 / 1000.0, "{line}");
+        assert!(line["wait_seconds"]["p50"].as_f64().is_some_and(|p| p > 0.0), "{line}");
+    }
+    let theirs = analytics(&tenant, started, &format!("&agent={agent_id}")).await;
+    assert!(theirs["waiting_line"].is_null(), "an agent has no waiting line: {theirs}");
 }
 
 #[tokio::test]

@@ -565,9 +565,15 @@ async fn erasure_requests<A: Adapters>(
             for contact in &request.contacts {
                 // P52: the contact center's events lose the ids of the conversations about to
                 // go (before they go, so that a retry still finds them).
-                shared::app::analytics::anonymize_contact(&deps.conversations, &deps.events, tenant, contact)
-                    .await
-                    .map_err(|e| failed("anonymizing a contact's conversation events", &e))?;
+                shared::app::analytics::anonymize_contact(
+                    &deps.conversations,
+                    &deps.events,
+                    tenant,
+                    contact,
+                    deps.clock.now(),
+                )
+                .await
+                .map_err(|e| failed("anonymizing a contact's conversation events", &e))?;
                 loop {
                     if deadline.passed() {
                         deps.erasures

@@ -87,10 +87,14 @@ pub(crate) async fn purge_conversations<A: Adapters>(
             .map_err(|e| failed("listing conversations", &e))?;
         for conversation in page.items.iter().filter(|c| c.started_at <= purge.disconnected_at.as_millis()) {
             // P52: before it goes (a failure leaves it listed for the next run).
-            deps.events
-                .anonymize(&purge.tenant, &conversation.id)
-                .await
-                .map_err(|e| failed("anonymizing a conversation's events", &e))?;
+            shared::app::analytics::before_removal(
+                &deps.events,
+                &purge.tenant,
+                conversation,
+                deps.clock.now(),
+            )
+            .await
+            .map_err(|e| failed("anonymizing a conversation's events", &e))?;
             loop {
                 if deadline.passed() {
                     return Ok(false);

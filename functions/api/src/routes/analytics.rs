@@ -9,7 +9,10 @@
 //! `first_response_seconds` the time from cycle start to the first agent reply,
 //! `waiting_seconds` the time waited in the queue before assignment; p50/p90 by nearest rank
 //! over the exact samples, `null` without samples; `sla_breaches` counts first replies later
-//! than the queue's target. The range is widened to whole UTC hours (the answer's `from`/`to`).
+//! than the queue's target; `waiting_line` is queue depth (conversations waiting, of the queue
+//! or of all queues) and waiting time over the range, hour by hour and day by day
+//! ([`shared::domain::center::line`]). The range is widened to whole UTC hours (the answer's
+//! `from`/`to`).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
@@ -47,12 +50,15 @@ pub async fn conversations<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<
         .transpose()
         .map_err(|_| ApiError::from(Problem::bad_request("agent must be a user id")))?;
     let filter = Filter { queue, agent };
+    let failed = |e: CenterError| match e {
+        CenterError::Unknown(e) => ApiError::from(e),
+        other => ApiError::from(anyhow::Error::new(other)),
+    };
+    let scope = filter.scope();
     let hours =
-        deps.events.hours(&principal.tenant_id, &filter.scope(), (range.from, range.to)).await.map_err(
-            |e| match e {
-                CenterError::Unknown(e) => ApiError::from(e),
-                other => ApiError::from(anyhow::Error::new(other)),
-            },
-        )?;
-    Ok(json_response(StatusCode::OK, &figures(range, &filter, &hours)))
+        deps.events.hours(&principal.tenant_id, &scope, (range.from, range.to)).await.map_err(failed)?;
+    // Queue depth over time starts from the depth at `from`: a bounded read, not the events.
+    let depth_at_from =
+        deps.events.depth_before(&principal.tenant_id, &scope, range.from).await.map_err(failed)?;
+    Ok(json_response(StatusCode::OK, &figures(range, &filter, &hours, depth_at_from)))
 }

@@ -109,6 +109,46 @@ async fn the_figures_come_from_the_recorded_events() {
 }
 
 #[tokio::test]
+async fn queue_depth_over_time_starts_from_the_depth_before_the_range() {
+    // Arrange: one waits in Support since the day before; a second enters in the range's first
+    // hour; the first leaves in its third hour after 1 day and 2 hours.
+    let deps = deps();
+    let (tenant, admin) = new_tenant(&deps).await;
+    let tenant_id = TenantId::parse(tenant.as_str()).expect("valid");
+    let left = event(EventKind::Dequeued, 1, T0 + 2 * HOUR_MS, Some(DAY_MS + 2 * HOUR_MS));
+    for e in [event(EventKind::Queued, 1, T0 - DAY_MS, None), event(EventKind::Queued, 2, T0 + 5, None), left]
+    {
+        deps.events.record(&tenant_id, &e).await.expect("recorded");
+    }
+    let range = format!("from={T0}&to={}", T0 + 4 * HOUR_MS);
+
+    // Act
+    let all = json(&analytics(&deps, &admin, &range).await);
+    let support = json(&analytics(&deps, &admin, &format!("{range}&queue=Support")).await);
+    let sales = json(&analytics(&deps, &admin, &format!("{range}&queue=Sales")).await);
+    let theirs = json(&analytics(&deps, &admin, &format!("{range}&agent=usr_ann")).await);
+
+    // Assert
+    let line = &all["waiting_line"];
+    assert_eq!((line["depth_at_from"].as_i64(), line["depth_at_to"].as_i64()), (Some(1), Some(1)), "{line}");
+    let depths: Vec<_> =
+        line["by_hour"].as_array().expect("hours").iter().map(|h| h["depth"].clone()).collect();
+    assert_eq!(depths, [2, 2, 1, 1]);
+    assert_eq!(
+        (line["entered"].as_u64(), line["left"].as_u64(), line["max_depth"].as_i64()),
+        (Some(1), Some(1), Some(2))
+    );
+    assert_eq!(
+        line["wait_seconds"],
+        serde_json::json!({"p50": 93_600.0, "p90": 93_600.0, "avg": 93_600.0, "max": 93_600.0})
+    );
+    assert_eq!(line["by_day"][0]["depth"], 1);
+    assert_eq!(support["waiting_line"], all["waiting_line"], "every line is Support's");
+    assert_eq!(sales["waiting_line"]["depth_at_to"], 0);
+    assert!(theirs["waiting_line"].is_null(), "{theirs}");
+}
+
+#[tokio::test]
 async fn bad_ranges_and_ids_are_refused_with_a_reason() {
     let deps = deps();
     let (_, admin) = new_tenant(&deps).await;

@@ -13,8 +13,14 @@
 //!   version read (or absent). Many events of one tenant land on the same tenant-hour document:
 //!   a lost race re-reads and retries, with a small jittered backoff, a bounded number of times.
 //!
+//! - for an event that enters or leaves a queue's waiting line ([`line::delta`]), the net of
+//!   depth of its day, of its 30-day block and the running total, in the tenant's and the
+//!   queue's scopes ([`line::Level`]), likewise at the version read: what
+//!   [`EventLog::depth_before`] reads instead of every event since.
+//!
 //! The aggregates hold counts and the exact durations (ms) of their hour, never an id, and are
-//! kept [`AGGREGATE_RETENTION_DAYS`]; a dashboard reads one query per scope over the hour keys.
+//! kept [`AGGREGATE_RETENTION_DAYS`] (the nets of days and blocks too; the running total, one
+//! number per scope, stays); a dashboard reads one query per scope over the hour keys.
 
 use std::time::Duration;
 
@@ -22,6 +28,7 @@ use super::*;
 use crate::domain::center::analytics::{
     self, HourFigures, Scope, AGGREGATE_RETENTION_DAYS, EVENT_RETENTION_DAYS, HOUR_MS,
 };
+use crate::domain::center::line::{self, Level, Net, SinceSpans};
 use crate::domain::center::{CenterError, CenterEvent, EventLog};
 use crate::domain::ConversationId;
 use crate::kernel::digest::hex_sha256;
@@ -128,7 +135,70 @@ impl<D: DocTable> DocEventLog<D> {
                 precondition,
             });
         }
+        let delta = line::delta(event);
+        if delta != 0 {
+            for scope in Scope::of_event(event).iter().filter(|s| line::has_line(s)) {
+                for level in Level::ALL {
+                    let start = level.start(event.at);
+                    let key = keys::center_depth(tenant, scope, level, start);
+                    let (mut net, precondition) =
+                        match self.table.get_doc(&key, now).await.map_err(unknown)? {
+                            Some(doc) => (from_json::<Net>(&doc)?.value, Precondition::Version(doc.version)),
+                            None => (Net { start, net: 0 }, Precondition::AbsentOrExpired),
+                        };
+                    net.net += delta;
+                    writes.push(DocWrite::Put {
+                        key,
+                        entity: "center_depth",
+                        body: to_json(&net)?,
+                        expires_at: level
+                            .end(start)
+                            .map(|end| days(Timestamp::from_millis(end), AGGREGATE_RETENTION_DAYS)),
+                        precondition,
+                    });
+                }
+            }
+        }
         Ok(writes)
+    }
+
+    /// The sum of the nets of `level` whose period starts in `[from, to)` (`to`: none for no end).
+    async fn nets(
+        &self,
+        tenant: &TenantId,
+        scope: &Scope,
+        level: Level,
+        (from, to): (i64, Option<i64>),
+    ) -> Result<i64, CenterError> {
+        if to.is_some_and(|to| to <= from) {
+            return Ok(0);
+        }
+        let pk = keys::tenant_partition(tenant);
+        let prefix = keys::center_depth_prefix(scope, level);
+        let now = self.table.now();
+        // The exclusive start just before `from`'s key (period keys are their starts).
+        let mut cursor = (from > 0).then(|| keys::center_depth(tenant, scope, level, from - 1).sk);
+        let mut sum = 0;
+        loop {
+            let (docs, next) = self
+                .table
+                .query_docs(&pk, &prefix, cursor.as_deref(), (100, true), now)
+                .await
+                .map_err(unknown)?;
+            for doc in &docs {
+                let net: Net = from_json(doc)?.value;
+                if to.is_some_and(|to| net.start >= to) {
+                    return Ok(sum);
+                }
+                if net.start >= from {
+                    sum += net.net;
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(sum),
+            }
+        }
     }
 
     /// Removes the conversation's id from one event and drops its link.
@@ -271,6 +341,27 @@ impl<D: DocTable> EventLog for DocEventLog<D> {
                 None => return Ok(out),
             }
         }
+    }
+
+    async fn depth_before(&self, tenant: &TenantId, scope: &Scope, at: i64) -> Result<i64, CenterError> {
+        if !line::has_line(scope) {
+            return Ok(0);
+        }
+        let total_key = keys::center_depth(tenant, scope, Level::Total, 0);
+        let total = match self.table.get_doc(&total_key, self.table.now()).await.map_err(unknown)? {
+            Some(doc) => from_json::<Net>(&doc)?.value.net,
+            None => 0,
+        };
+        // The running total less what moved since `at` (a bounded number of items).
+        let spans = SinceSpans::after(at);
+        let hours = if spans.hours.0 < spans.hours.1 {
+            self.hours(tenant, scope, spans.hours).await?.iter().map(HourFigures::depth_change).sum()
+        } else {
+            0
+        };
+        let days = self.nets(tenant, scope, Level::Day, (spans.days.0, Some(spans.days.1))).await?;
+        let blocks = self.nets(tenant, scope, Level::Block, (spans.blocks_from, None)).await?;
+        Ok(total - hours - days - blocks)
     }
 
     async fn anonymize(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<u64, CenterError> {

@@ -15,7 +15,7 @@ use crate::domain::center::{
 };
 use crate::domain::identity::{Directory, DirectoryError, User, UserStatus};
 use crate::domain::inbox::{
-    ConversationPatch, ConversationState, ConversationStore, ConversationView, InboxError,
+    waits_in, ConversationPatch, ConversationState, ConversationStore, ConversationView, InboxError,
     UpdateConversationError,
 };
 use crate::domain::{Clock, ConversationId, QueueId, TenantId, Timestamp, UserId};
@@ -692,8 +692,8 @@ pub async fn customer_message<A: Adapters>(
     record(ports, tenant, &event).await;
 }
 
-/// The events one change of a conversation makes: routed/queued, assigned, transferred,
-/// resolved, reopened. Ids carry the conversation's new version, so a retried change is
+/// The events one change of a conversation makes: dequeued, routed/queued, assigned,
+/// transferred, resolved, reopened. Ids carry the conversation's new version, so a retried change is
 /// logged once.
 async fn record_change<A: Adapters>(
     ports: &CenterPorts<'_, A>,
@@ -730,6 +730,15 @@ pub fn change_events(before: &ConversationView, after: &ConversationView, at: Ti
     // Someone worked it (an agent had it, or it waited in a queue) before this change.
     let held_before = before.state != Resolved && before.assignee.is_some();
     let queued_before = before.state == Queued;
+    // Leaving a queue's waiting line, whatever the reason (assigned, transferred, resolved,
+    // routed elsewhere or out): decided here, on the same rule as the waiting entries
+    // (`waits_in`), so every entry (`Queued` below) has its exit and depth over time adds up.
+    let (line_before, line_after) =
+        (waits_in(before.state, before.queue.as_ref()), waits_in(after.state, after.queue.as_ref()));
+    if let Some(left) = line_before.filter(|_| line_before != line_after) {
+        let wait = before.queued_at.map(|since| at_ms - since);
+        events.push(event(EventKind::Dequeued, Some(left), None, wait));
+    }
     if before.state == Resolved && after.state != Resolved {
         events.push(event(EventKind::Reopened, after.queue.as_ref(), after.assignee.as_ref(), None));
     }

@@ -156,10 +156,60 @@ fn a_routed_conversation_logs_routed_and_queued_and_its_assignment_the_time_it_w
 
     // Assert
     assert_eq!(kinds(&routed), [EventKind::Routed, EventKind::Queued]);
-    assert_eq!(kinds(&taken), [EventKind::Assigned]);
-    assert_eq!(taken[0].duration_ms, Some(3_000), "queued at 5 000, assigned at 8 000");
-    assert_eq!(taken[0].agent, Some(user("a")));
-    assert!(taken[0].id.ends_with("#assigned#v5"), "{}", taken[0].id);
+    assert_eq!(kinds(&taken), [EventKind::Dequeued, EventKind::Assigned]);
+    assert_eq!(taken[1].duration_ms, Some(3_000), "queued at 5 000, assigned at 8 000");
+    assert_eq!(taken[1].agent, Some(user("a")));
+    assert!(taken[1].id.ends_with("#assigned#v5"), "{}", taken[1].id);
+    assert_eq!((taken[0].duration_ms, taken[0].agent.as_ref()), (Some(3_000), None));
+    assert!(taken[0].id.ends_with("#dequeued#v5"), "{}", taken[0].id);
+}
+
+#[test]
+fn every_way_out_of_a_waiting_line_logs_one_dequeued_and_staying_logs_none() {
+    // Arrange: a conversation waiting (since 5 000) in one queue, and every change of it.
+    let other = QueueId::parse("q_other").unwrap();
+    let waiting = conversation(ConversationState::Queued, None, Some(queue_id()));
+    let after = |state, assignee: Option<&str>, queue: Option<QueueId>| ConversationView {
+        version: 4,
+        ..conversation(state, assignee, queue)
+    };
+    let ways_out = [
+        ("assigned", after(ConversationState::Open, Some("a"), Some(queue_id()))),
+        ("resolved while waiting", after(ConversationState::Resolved, None, Some(queue_id()))),
+        ("routed to another queue", after(ConversationState::Queued, None, Some(other.clone()))),
+        ("taken out of its queue", after(ConversationState::Queued, None, None)),
+        ("opened with nobody", after(ConversationState::Open, None, Some(queue_id()))),
+    ];
+
+    for (why, changed) in ways_out {
+        // Act
+        let events = change_events(&waiting, &changed, Timestamp::from_millis(9_000));
+
+        // Assert
+        let out: Vec<_> = events.iter().filter(|e| e.kind == EventKind::Dequeued).collect();
+        assert_eq!(out.len(), 1, "{why}: {events:?}");
+        assert_eq!((out[0].queue.as_ref(), out[0].duration_ms), (Some(&queue_id()), Some(4_000)), "{why}");
+        let entered = events.iter().filter(|e| e.kind == EventKind::Queued && e.queue.is_some()).count();
+        assert_eq!(entered, usize::from(why == "routed to another queue"), "{why}");
+    }
+    // A queued conversation that kept its assignee, opened for them: no `assigned`, still out.
+    let kept = conversation(ConversationState::Queued, Some("a"), Some(queue_id()));
+    let back = change_events(
+        &kept,
+        &after(ConversationState::Open, Some("a"), Some(queue_id())),
+        Timestamp::from_millis(9_000),
+    );
+    assert_eq!(kinds(&back), [EventKind::Dequeued]);
+    let stays = change_events(
+        &waiting,
+        &after(ConversationState::Queued, None, Some(queue_id())),
+        Timestamp::from_millis(9_000),
+    );
+    assert!(stays.is_empty(), "{stays:?}");
+    let removal = crate::app::analytics::removal_event(&waiting, Timestamp::from_millis(9_500));
+    assert_eq!(removal.map(|e| (e.kind, e.duration_ms)), Some((EventKind::Dequeued, Some(4_500))));
+    let open = conversation(ConversationState::Open, Some("a"), Some(queue_id()));
+    assert!(crate::app::analytics::removal_event(&open, Timestamp::from_millis(9_500)).is_none());
 }
 
 #[test]

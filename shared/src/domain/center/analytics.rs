@@ -28,11 +28,14 @@
 //!   are hourly; the answer's `from` and `to` are the widened bounds. `by_hour` lists every
 //!   hour of the range (zeros included), `by_day` every UTC day it touches (a partial first or
 //!   last day holds only the range's hours).
+//! - `waiting_line`: queue depth and waiting time over time, defined in [`super::line`]
+//!   (`null` under an `agent` filter).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::line::{self, HourLine, WaitingLine};
 use super::{CenterEvent, EventKind};
 use crate::domain::ids::{QueueId, UserId};
 
@@ -172,6 +175,15 @@ pub struct HourFigures {
     /// `Assigned` durations (waiting in the queue), ms.
     #[serde(default)]
     pub waiting_ms: Vec<i64>,
+    /// Entries into a queue's waiting line (`Queued` events with a queue).
+    #[serde(default)]
+    pub entered: u64,
+    /// Exits from a queue's waiting line (`Dequeued` events with a queue).
+    #[serde(default)]
+    pub left: u64,
+    /// `Dequeued` durations (how long those that left had waited), ms.
+    #[serde(default)]
+    pub left_waits_ms: Vec<i64>,
 }
 
 impl HourFigures {
@@ -203,12 +215,22 @@ impl HourFigures {
                     self.sla_breaches += 1;
                 }
             }
-            EventKind::Queued
-            | EventKind::Transferred
-            | EventKind::Woken
-            | EventKind::BotMessage
-            | EventKind::BotDecision => {}
+            EventKind::Queued | EventKind::Dequeued => match line::delta(event) {
+                1 => self.entered += 1,
+                -1 => {
+                    self.left += 1;
+                    self.left_waits_ms.extend(event.duration_ms);
+                }
+                _ => {}
+            },
+            EventKind::Transferred | EventKind::Woken | EventKind::BotMessage | EventKind::BotDecision => {}
         }
+    }
+
+    /// How the hour moved its waiting line's depth: entries minus exits.
+    #[must_use]
+    pub fn depth_change(&self) -> i64 {
+        i64::try_from(self.entered).unwrap_or(i64::MAX) - i64::try_from(self.left).unwrap_or(i64::MAX)
     }
 
     /// The hour's `conversations` under `filter` (see the module docs).
@@ -387,12 +409,16 @@ pub struct Figures {
     pub by_hour: Vec<HourPoint>,
     /// Every UTC day the range touches.
     pub by_day: Vec<DayPoint>,
+    /// Queue depth and waiting time over the range ([`super::line`]); `null` under an `agent`
+    /// filter.
+    pub waiting_line: Option<WaitingLine>,
 }
 
 /// The answer from the hourly aggregates of the filter's scope (hours outside the range are
-/// ignored; missing hours are zeros).
+/// ignored; missing hours are zeros) and the depth of its waiting line at the range's start
+/// (`EventLog::depth_before`; ignored under an `agent` filter).
 #[must_use]
-pub fn figures(range: Range, filter: &Filter, hours: &[HourFigures]) -> Figures {
+pub fn figures(range: Range, filter: &Filter, hours: &[HourFigures], depth_at_from: i64) -> Figures {
     let mut by_hour: BTreeMap<i64, Traffic> = range.hours().map(|h| (h, Traffic::default())).collect();
     let (mut first, mut resolution, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
     let mut sla_breaches = 0;
@@ -409,7 +435,18 @@ pub fn figures(range: Range, filter: &Filter, hours: &[HourFigures]) -> Figures 
         waiting.extend_from_slice(&hour.waiting_ms);
         sla_breaches += hour.sla_breaches;
     }
-    assemble(range, by_hour, [&first, &resolution, &waiting], sla_breaches)
+    let mut answer = assemble(range, by_hour, [&first, &resolution, &waiting], sla_breaches);
+    if filter.agent.is_none() {
+        let lines: BTreeMap<i64, HourLine> = hours
+            .iter()
+            .map(|h| {
+                let line = HourLine { entered: h.entered, left: h.left, waits_ms: h.left_waits_ms.clone() };
+                (hour_of(h.hour), line)
+            })
+            .collect();
+        answer.waiting_line = Some(line::build(range, depth_at_from, &lines));
+    }
+    answer
 }
 
 /// The same answer recomputed straight from `events` (any order, any range, any scope): what
@@ -446,7 +483,11 @@ pub fn figures_from_events(range: Range, filter: &Filter, events: &[CenterEvent]
             samples.push(ms);
         }
     }
-    assemble(range, by_hour, [&first, &resolution, &waiting], sla_breaches)
+    let mut answer = assemble(range, by_hour, [&first, &resolution, &waiting], sla_breaches);
+    if filter.agent.is_none() {
+        answer.waiting_line = Some(line::from_events(range, events, |e| filter.accepts(e)));
+    }
+    answer
 }
 
 fn assemble(
@@ -475,6 +516,7 @@ fn assemble(
         agent_replies: total.agent_replies,
         by_hour: by_hour.into_iter().map(|(hour, traffic)| HourPoint { hour, traffic }).collect(),
         by_day: by_day.into_iter().map(|(day, traffic)| DayPoint { day, traffic }).collect(),
+        waiting_line: None,
     }
 }
 
@@ -573,8 +615,8 @@ mod tests {
         let theirs = Filter { queue: None, agent: Some(agent) };
 
         // Act
-        let merged = figures(range, &everyone, &tenant_hours);
-        let filtered = figures(range, &theirs, &agent_hours);
+        let merged = figures(range, &everyone, &tenant_hours, 0);
+        let filtered = figures(range, &theirs, &agent_hours, 0);
 
         // Assert
         assert_eq!(merged, figures_from_events(range, &everyone, &events));

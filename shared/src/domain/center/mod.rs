@@ -14,6 +14,7 @@
 //! - the event log and its hourly aggregates are [`EventLog`].
 
 pub mod analytics;
+pub mod line;
 mod ports;
 
 use serde::{Deserialize, Serialize};
@@ -155,8 +156,12 @@ pub enum EventKind {
     Received,
     /// Routed to a queue by a flow, a rule or the API.
     Routed,
-    /// Began waiting in its queue.
+    /// Began waiting in its queue (with `queue`: it entered that queue's waiting line).
     Queued,
+    /// Stopped waiting in `queue` for any reason: assigned, transferred to another queue or
+    /// out of it, resolved or deleted while waiting (`duration_ms`: how long it waited there,
+    /// when known). With `Queued`, what queue depth over time is counted from ([`line`]).
+    Dequeued,
     /// Given to an agent (by the engine, a manager, or an agent taking it).
     Assigned,
     /// The first agent reply of the conversation's current cycle (`duration_ms`: since the
@@ -193,13 +198,15 @@ pub struct CenterEvent {
     pub conversation_id: Option<ConversationId>,
     /// When, epoch ms.
     pub at: i64,
-    /// The queue concerned (routed, queued, assigned from, transferred to, resolved in).
+    /// The queue concerned (routed, queued, dequeued from, assigned from, transferred to,
+    /// resolved in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueId>,
     /// The agent concerned (assigned, replied, resolved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<UserId>,
-    /// The measured time: first response, resolution, or waiting (assigned after queued), ms.
+    /// The measured time: first response, resolution, or waiting (assigned or dequeued after
+    /// queued), ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
     /// The queue's first-response target in force, on FirstReply events, ms: a first reply with

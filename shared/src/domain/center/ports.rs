@@ -177,6 +177,21 @@ pub trait EventLog: Send + Sync {
         hours: (i64, i64),
     ) -> impl Future<Output = Result<Vec<HourFigures>, CenterError>> + Send;
 
+    /// The depth of `scope`'s waiting line just before `at` (an hour boundary, epoch ms):
+    /// entries minus exits of the events before it ([`super::line`]); 0 for scopes without a
+    /// line (agents). Reads a bounded number of items whatever the number of events (the
+    /// running total less the nets since `at`: hours to the next midnight, days to the end of
+    /// the 30-day block, blocks after), given `at` is within the aggregates' retention.
+    ///
+    /// # Errors
+    /// [`CenterError::Unknown`].
+    fn depth_before(
+        &self,
+        tenant: &TenantId,
+        scope: &Scope,
+        at: i64,
+    ) -> impl Future<Output = Result<i64, CenterError>> + Send;
+
     /// P52: removes the conversation's id from its events (when its retention ends, or it is
     /// erased or purged); the aggregates hold no ids and are unchanged. Idempotent. Returns how
     /// many events it changed.

@@ -62,7 +62,8 @@ async fn aggregated<L: EventLog>(
     filter: &Filter,
 ) -> crate::domain::center::analytics::Figures {
     let hours = log.hours(tenant, &filter.scope(), (range.from, range.to)).await.unwrap();
-    figures(range, filter, &hours)
+    let depth_at_from = log.depth_before(tenant, &filter.scope(), range.from).await.unwrap();
+    figures(range, filter, &hours, depth_at_from)
 }
 
 /// An event recorded twice (a retry, even with another time) is kept and counted once.
@@ -152,6 +153,12 @@ fn varied_log() -> Vec<CenterEvent> {
         // Some assignments (taken by hand) carry no waiting time.
         assigned.duration_ms = (n % 7 != 0).then_some(waited);
         events.push(assigned);
+        // Out of the waiting line as it is assigned; a few are never taken out (still waiting).
+        if n % 9 != 2 {
+            let mut dequeued = in_queue(event(EventKind::Dequeued, n, start + 1_000 + waited));
+            dequeued.duration_ms = (n % 7 != 0).then_some(waited);
+            events.push(dequeued);
+        }
         let answered = waited + 1_000 + i64::try_from(rng.next(3_600_000)).unwrap();
         let mut first = by_agent(event(EventKind::FirstReply, n, start + answered));
         first.duration_ms = Some(answered);
@@ -173,6 +180,16 @@ fn varied_log() -> Vec<CenterEvent> {
             events.push(by_agent(event(EventKind::Transferred, n, start + answered + 1)));
         }
     }
+    // Waiting lines from an earlier 30-day block: one leaves within the range, one never; and a
+    // `queued` without a queue, which is in no line.
+    let waiting =
+        |kind, n, at, queue: &QueueId| CenterEvent { queue: Some(queue.clone()), ..event(kind, n, at) };
+    events.push(waiting(EventKind::Queued, 100, base() - 35 * DAY_MS + 3 * HOUR_MS, &queues[0]));
+    let mut left = waiting(EventKind::Dequeued, 100, base() + DAY_MS + 5 * HOUR_MS, &queues[0]);
+    left.duration_ms = Some(left.at - (base() - 35 * DAY_MS + 3 * HOUR_MS));
+    events.push(left);
+    events.push(waiting(EventKind::Queued, 101, base() - 31 * DAY_MS, &queues[1]));
+    events.push(event(EventKind::Queued, 102, base() + 2 * HOUR_MS));
     events
 }
 
@@ -203,12 +220,13 @@ pub async fn aggregates_equal_the_recomputation<L: EventLog>(log: &L) {
     }
     let ranges = [
         Range::widened(base(), base() + 6 * DAY_MS).unwrap(),
+        Range::widened(base() - 40 * DAY_MS, base() - 33 * DAY_MS).unwrap(),
         Range::widened(base() + DAY_MS + 1_234, base() + 2 * DAY_MS + 7 * HOUR_MS + 1).unwrap(),
         Range::widened(base() + 5 * HOUR_MS, base() + 6 * HOUR_MS).unwrap(),
     ];
 
     // Act
-    let logged = all_events(log, &tenant, (ranges[0].from, ranges[0].to), 37).await;
+    let logged = all_events(log, &tenant, (ranges[1].from, ranges[0].to), 37).await;
 
     // Assert
     let mut expected = events.clone();
@@ -235,6 +253,16 @@ pub async fn aggregates_equal_the_recomputation<L: EventLog>(log: &L) {
     assert!(whole.first_response_seconds.p50.is_some() && whole.waiting_seconds.p90.is_some());
     assert_eq!(whole.by_day.iter().map(|d| d.traffic.conversations).sum::<u64>(), 16);
     assert_eq!(whole.by_hour.len(), 6 * 24);
+    // Queue depth over time: two waited from before the range (one leaves in it, one never), and
+    // the two conversations that are never taken out still wait at its end.
+    let line = whole.waiting_line.expect("a line without an agent filter");
+    assert_eq!((line.depth_at_from, line.depth_at_to), (2, 3));
+    assert!(line.max_depth >= 3 && line.wait_seconds.max.is_some_and(|s| s > 86_400.0 * 35.0), "{line:?}");
+    assert_eq!(log.depth_before(&tenant, &Scope::Tenant, base()).await.unwrap(), 2);
+    let agent = Scope::Agent(UserId::parse("usr_ann").unwrap());
+    assert_eq!(log.depth_before(&tenant, &agent, base() + DAY_MS).await.unwrap(), 0);
+    let theirs = Filter { queue: None, agent: Some(UserId::parse("usr_ann").unwrap()) };
+    assert!(aggregated(log, &tenant, ranges[0], &theirs).await.waiting_line.is_none());
 }
 
 /// Listing pages through exactly the events with `from <= at < to`, oldest first.

@@ -190,6 +190,7 @@ pub async fn delete<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Respons
         &deps.events,
         &principal.tenant_id,
         &contact.id,
+        deps.clock.now(),
     )
     .await
     .map_err(anyhow::Error::new)?;

@@ -4,6 +4,7 @@
 
 use super::{tenant_partition, Key};
 use crate::domain::center::analytics::Scope;
+use crate::domain::center::line::Level;
 use crate::domain::{ConversationId, QueueId, TenantId, UserId};
 use crate::kernel::digest::hex_sha256;
 
@@ -59,14 +60,42 @@ pub fn center_event_links_prefix(conversation: &ConversationId) -> String {
 /// hashed, so that no separator or length surprises the key).
 #[must_use]
 pub fn center_hours_prefix(scope: &Scope) -> String {
+    format!("CHOUR#{}#", scope_code(scope))
+}
+
+/// A scope within a key: `T`, `Q:<queue hash>`, `A:<user>`, `QA:<queue hash>:<user>`.
+fn scope_code(scope: &Scope) -> String {
     let queue = |q: &QueueId| hex_sha256(q.as_str())[..24].to_owned();
-    let scope = match scope {
+    match scope {
         Scope::Tenant => "T".to_owned(),
         Scope::Queue(q) => format!("Q:{}", queue(q)),
         Scope::Agent(a) => format!("A:{a}"),
         Scope::QueueAgent(q, a) => format!("QA:{}:{a}", queue(q)),
+    }
+}
+
+/// Sort-key prefix of one scope's nets of waiting-line depth at one level (P42, queue depth
+/// over time): `CDEPTH#<scope>#D#` by day, `CDEPTH#<scope>#B#` by 30-day block, and the running
+/// total alone at `CDEPTH#<scope>#ALL`.
+#[must_use]
+pub fn center_depth_prefix(scope: &Scope, level: Level) -> String {
+    let level = match level {
+        Level::Day => "D#",
+        Level::Block => "B#",
+        Level::Total => "ALL",
     };
-    format!("CHOUR#{scope}#")
+    format!("CDEPTH#{}#{level}", scope_code(scope))
+}
+
+/// The net of depth of one period (its start, epoch ms; ignored for the total) of one level.
+#[must_use]
+pub fn center_depth(tenant: &TenantId, scope: &Scope, level: Level, start_millis: i64) -> Key {
+    let prefix = center_depth_prefix(scope, level);
+    let sk = match level {
+        Level::Total => prefix,
+        Level::Day | Level::Block => format!("{prefix}{:013}", start_millis.max(0)),
+    };
+    Key { pk: tenant_partition(tenant), sk }
 }
 
 /// One hour (its start, epoch ms) of one scope's aggregates.
