@@ -27,7 +27,7 @@ case "$arch" in
   x86_64) target=x86_64-unknown-linux-gnu; lambda_flag=--x86-64 ;;
 esac
 
-functions=(webhook inbound send suggest retention import api)
+functions=(webhook inbound send suggest retention import api realtime)
 out="$root/target/lambda-zips/$arch"
 rm -rf "$out" && mkdir -p "$out"
 

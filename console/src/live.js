@@ -1,6 +1,7 @@
 // Live updates: the API's WebSocket (`/live?token=`) when it answers, polling otherwise.
 // Screens subscribe and refetch what they show on each event: a notice names a conversation
-// (ids only, never content); a `tick` (polling) or `resync` (after a reconnect) names none.
+// and what changed (`kind`: message, status, assignment, state; ids only, never content); a
+// `tick` (polling) or `resync` (after a reconnect) names none.
 
 import { LIVE_URL, freshToken } from './api.js';
 
@@ -16,6 +17,7 @@ let pinger = null;
 let retryMs = 1000;
 let running = false;
 let lastTick = 0;
+let hurried = 0;
 
 /** True while the WebSocket is open (shown in the header). */
 export const connected = () => socket?.readyState === WebSocket.OPEN;
@@ -30,9 +32,19 @@ function emit(event) {
   for (const fn of subscribers) fn(event);
 }
 
+/**
+ * While `on`, ticks come at the polling rate even with the socket open: for what notices may
+ * miss (a status Meta sends without the callback data that names our message). Returns the
+ * function that ends it.
+ */
+export function hurry() {
+  hurried += 1;
+  return () => { hurried = Math.max(0, hurried - 1); };
+}
+
 function poll() {
   if (document.hidden) return;
-  const every = connected() ? SAFETY_POLL_MS : POLL_MS;
+  const every = connected() && hurried === 0 ? SAFETY_POLL_MS : POLL_MS;
   if (Date.now() - lastTick >= every) {
     lastTick = Date.now();
     emit({ type: 'tick' });
@@ -56,7 +68,9 @@ async function open() {
   };
   ws.onmessage = (message) => {
     try {
-      emit({ type: 'notice', ...JSON.parse(message.data) });
+      // `type` stays `notice` (the server's own type, `conversation`, is kept as `notice`).
+      const notice = JSON.parse(message.data);
+      emit({ ...notice, notice: notice.type, type: 'notice' });
     } catch {
       // Not a notice: nothing to do.
     }

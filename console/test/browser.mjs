@@ -1,6 +1,7 @@
 // The console's browser test: headless Debian Chromium driven by playwright-core, against a
-// running local stack. An agent signs in and goes online; a customer's WhatsApp message posted
-// to the webhook appears in the inbox and the thread without a reload (a photo too); the agent
+// running local stack. An agent signs in and goes online (the live indicator says the WebSocket
+// is up); a customer's WhatsApp message posted to the webhook appears in the inbox and the
+// thread without a reload (a photo too); the agent
 // answers with a canned response and the answer reaches the sandbox Graph API; delivery ticks
 // follow Meta's status webhooks; a refused send shows as failed; the agent resolves the
 // conversation; for a customer whose 24-hour window is closed the agent sends a template with
@@ -142,6 +143,10 @@ async function main() {
     });
     // A marker that a reload would wipe: the customer's messages must arrive without one.
     await page.evaluate(() => { window.noReload = true; });
+    // The live updates' WebSocket (the stack's /live, the realtime function) is up: the header's
+    // indicator says live, not polling.
+    await page.locator('.live-dot.on').waitFor({ timeout: 15000 });
+    check((await page.locator('.live-dot').getAttribute('title')) === 'Live updates', 'the indicator says live');
 
     step('a customer writes on WhatsApp; the conversation appears in the inbox without a reload');
     await customerWrites(d, { waId, name: customer, message: { type: 'text', text: { body: 'Hi, my order has not arrived' } } });
@@ -318,8 +323,7 @@ async function main() {
         && r.body.template.components[0].parameters.map((p) => p.text).join('|') === `Carla|#${run}`), 30000);
     await page.locator('.msg.out', { hasText: `Template: ${template}` }).waitFor();
 
-    const live = await page.locator('.live-dot.on').count();
-    console.log(`    (updates came ${live ? 'over the WebSocket' : 'by polling: the API has no WebSocket'})`);
+    check(await page.locator('.live-dot.on').count() === 1, 'the updates still come over the WebSocket');
 
     step('the agent signs out');
     await page.getByRole('button', { name: 'Sign out' }).click();

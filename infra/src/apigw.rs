@@ -77,7 +77,8 @@ pub fn to_event(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -
     event
 }
 
-fn percent_decode(text: &str) -> String {
+/// Decodes a query component (`%xx`, `+` as space), as API Gateway does.
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

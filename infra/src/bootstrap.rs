@@ -55,6 +55,8 @@ pub struct Resources {
     pub suggest: QueuePair,
     /// `import.fifo`: api → import (one message per staged chunk of a CSV import).
     pub import: QueuePair,
+    /// `live`: api/inbound/retention → realtime (the console's live notices).
+    pub live: QueuePair,
     /// The KMS key alias.
     pub kms_key_id: String,
 }
@@ -94,8 +96,9 @@ pub async fn bootstrap(
         ..queue("import", true)
     };
     let import = create_queue(&sqs, prefix, import_spec).await?;
+    let live = create_queue(&sqs, prefix, queue("live", false)).await?;
     let kms_key_id = create_key(&kms, &format!("alias/{prefix}-secrets")).await?;
-    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, import, kms_key_id })
+    Ok(Resources { table_name, key_table_name, inbound, outbound, suggest, import, live, kms_key_id })
 }
 
 fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {

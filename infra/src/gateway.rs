@@ -1,6 +1,7 @@
 //! The public HTTP side of the local stack on `LEADLINE_PORT` (what API Gateway and Meta's
 //! side are in production): `/webhooks/meta` → `webhook`, `/v1/*` → `api`, the sandbox Graph
-//! API, the retention trigger, the agent console (`/console/`, [`crate::console`]) and `/health`.
+//! API, the retention trigger, the agent console (`/console/`, [`crate::console`]), its live
+//! updates (`/live` and the Management API's `/@connections/{id}`, [`crate::live`]) and `/health`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Gateway {
     pub demo_ready: Arc<AtomicBool>,
     /// The built agent console (`console/dist`), served under `/console/`.
     pub console_dir: std::path::PathBuf,
+    /// The open WebSocket connections of `/live` ([`crate::live`]).
+    pub live: crate::live::Sockets,
 }
 
 impl Gateway {
@@ -47,6 +50,7 @@ impl Gateway {
             .with_state(self.clone())
             .nest("/_sandbox", self.sandbox.router())
             .merge(crate::console::router(self.console_dir.clone()))
+            .merge(crate::live::router(Arc::clone(&self.runtime), self.live.clone()))
             .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
     }
 

@@ -3,18 +3,21 @@
 //! against this crate's Lambda Runtime API emulator; an HTTP gateway turns requests into API
 //! Gateway HTTP API (v2) events; pollers feed the queues to their consumers as real `SqsEvent`
 //! batches; a sandbox plays the Graph API; a recorder between the functions and moto writes down
-//! every AWS call each function makes (for the IAM conformance test).
+//! every AWS call each function makes (for the IAM conformance test); a WebSocket endpoint
+//! stands in for API Gateway's WebSocket API (the console's live updates, [`live`]).
 
 pub mod apigw;
 pub mod bootstrap;
 pub mod console;
 pub mod gateway;
 pub mod instances;
+pub mod live;
 pub mod poller;
 pub mod processes;
 pub mod recorder;
 pub mod runtime;
 pub mod sandbox;
+pub mod ws;
 
 use shared::kernel::hex;
 

@@ -41,6 +41,7 @@ const FUNCTIONS: &[(&str, Duration)] = &[
     ("suggest", Duration::from_secs(60)),
     ("import", Duration::from_secs(300)),
     ("retention", Duration::from_secs(300)),
+    ("realtime", Duration::from_secs(10)),
 ];
 
 /// `infra/moto_server.py`: moto's server with DynamoDB transactions as DynamoDB's (atomic, and
@@ -148,6 +149,10 @@ fn function_env(
     if matches!(name, "api" | "inbound" | "send" | "suggest" | "retention" | "import") {
         env.push(("KEY_TABLE_NAME", resources.key_table_name.clone()));
     }
+    // Every function that records the contact center's events sends the console's live notices.
+    if matches!(name, "api" | "inbound" | "retention") {
+        env.push(("LIVE_QUEUE_URL", resources.live.url.clone()));
+    }
     let graph = format!("http://127.0.0.1:{}/_sandbox/graph", config.port);
     // The one AI provider offered locally: the sandbox, which records what it receives.
     let ai_providers = format!("sandbox=http://127.0.0.1:{}/_sandbox/ai/v1", config.port);
@@ -199,6 +204,11 @@ fn function_env(
             env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("TIMERS_ALLOW_AS_OF", "1".to_owned())])
         }
         "import" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
+        // Posts to the sockets of the gateway's `/live` through its Management API stand-in.
+        "realtime" => env.extend([
+            ("KMS_KEY_ID", resources.kms_key_id.clone()),
+            ("LIVE_MANAGEMENT_ENDPOINT", format!("http://127.0.0.1:{}", config.port)),
+        ]),
         _ => {}
     }
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -498,6 +508,7 @@ async fn main() -> anyhow::Result<()> {
         sandbox: Sandbox::default(),
         demo_ready: Arc::new(AtomicBool::new(false)),
         console_dir: config.console_dir.clone(),
+        live: infra::live::Sockets::default(),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
         .await
@@ -517,6 +528,8 @@ async fn main() -> anyhow::Result<()> {
         (&resources.suggest, "suggest", 5),
         // One chunk (200 rows) per invocation, as in template.yaml.
         (&resources.import, "import", 1),
+        // The console's live notices: the template's batch of 10, no batching window.
+        (&resources.live, "realtime", 10),
     ] {
         let poller = Poller {
             sqs: sqs.clone(),

@@ -70,6 +70,8 @@ impl LogicalNames {
             (resources.suggest.dlq_url.clone(), "SuggestDeadLetterQueue".to_owned()),
             (resources.import.url.clone(), "ImportQueue".to_owned()),
             (resources.import.dlq_url.clone(), "ImportDeadLetterQueue".to_owned()),
+            (resources.live.url.clone(), "LiveQueue".to_owned()),
+            (resources.live.dlq_url.clone(), "LiveDeadLetterQueue".to_owned()),
             (resources.kms_key_id.clone(), "SecretsKey".to_owned()),
         ]))
     }

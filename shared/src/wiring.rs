@@ -110,6 +110,10 @@ pub trait Adapters: Send + Sync + 'static {
     type Timers: TimerStore;
     /// Chatbot flows, their versions and conversations' flow sessions (P40).
     type Flows: crate::domain::flows_store::FlowStore;
+    /// Live notices to the console's WebSocket connections (the `live` queue, issue #18).
+    type Live: crate::domain::live::LiveFeed;
+    /// The console's open WebSocket connections.
+    type LiveConnections: crate::domain::live::LiveConnections;
 }
 
 /// Where the stores are: the settings every function with a table reads the same way.
@@ -184,6 +188,8 @@ impl Adapters for Aws {
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;
     type Flows = crate::adapters::documents::DocFlows<Table>;
+    type Live = crate::adapters::live::QueueLiveFeed<SqsQueue>;
+    type LiveConnections = crate::adapters::documents::DocLiveConnections<Table>;
 }
 
 impl Aws {
@@ -240,10 +246,23 @@ impl Aws {
         KmsVault::new(self.kms.clone(), config.kms_key_id.clone(), CachePolicy::default())
     }
 
+    /// The vault of tenants' secrets under the KMS key `kms_key_id`, for a function with no
+    /// key table (the `realtime` function opens signing keys only).
+    #[must_use]
+    pub fn vault_of(&self, kms_key_id: &str) -> KmsVault {
+        KmsVault::new(self.kms.clone(), kms_key_id.to_owned(), CachePolicy::default())
+    }
+
     /// The SQS queue at `url`.
     #[must_use]
     pub fn queue(&self, url: &str) -> SqsQueue {
         SqsQueue::new(self.sqs.clone(), url.to_owned())
+    }
+
+    /// The live feed into the `live` queue at `url` (issue #18).
+    #[must_use]
+    pub fn live(&self, url: &str) -> crate::adapters::live::QueueLiveFeed<SqsQueue> {
+        crate::adapters::live::QueueLiveFeed::new(self.queue(url))
     }
 }
 

@@ -86,7 +86,7 @@ async fn health_is_ok_and_demo_json_has_every_field() {
     let response = crate::support::http().get(format!("{}/health", base())).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let health: Value = response.json().await.expect("json");
-    for function in ["webhook", "inbound", "send", "suggest", "retention", "import", "api"] {
+    for function in ["webhook", "inbound", "send", "suggest", "retention", "import", "api", "realtime"] {
         assert_eq!(health["functions"][function], true, "{function} ready");
         let instances = &health["instances"][function];
         assert!(instances["of"].as_u64() >= Some(1), "{function} runs instances: {health}");
@@ -343,7 +343,7 @@ async fn every_function_writes_its_log_file_without_secrets() {
 
     // Assert
     let secret_part = key.rsplit('.').next().expect("secret part").to_owned();
-    for function in ["webhook", "inbound", "send", "suggest", "retention", "import", "api"] {
+    for function in ["webhook", "inbound", "send", "suggest", "retention", "import", "api", "realtime"] {
         let path = logs.join(format!("{function}.log"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} exists", path.display()));
         assert!(!text.contains(&token), "{function}.log holds an access token");

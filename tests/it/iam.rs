@@ -276,7 +276,7 @@ fn every_aws_call_of_the_end_to_end_run_is_allowed_by_its_functions_role() {
     // Assert
     eprintln!("{}", summary(&calls));
     std::fs::write(state_dir().join("aws-calls-summary.txt"), summary(&calls)).expect("writing the summary");
-    for function in ["webhook", "api", "inbound", "send", "suggest", "retention", "import"] {
+    for function in ["webhook", "api", "inbound", "send", "suggest", "retention", "import", "realtime"] {
         assert!(
             calls.iter().any(|call| call["function"] == function),
             "{function} made no AWS call: was the end-to-end suite run against this stack?"

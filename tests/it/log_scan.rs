@@ -124,7 +124,8 @@ fn finding(line: &str) -> Option<String> {
 /// Every finding in the function logs under `logs`, as `file: what: line`; and how many lines
 /// were read.
 /// Every function of the stack, each with its log file.
-const FUNCTIONS: [&str; 7] = ["webhook", "inbound", "send", "suggest", "retention", "import", "api"];
+const FUNCTIONS: [&str; 8] =
+    ["webhook", "inbound", "send", "suggest", "retention", "import", "api", "realtime"];
 
 fn scan(logs: &Path) -> (Vec<String>, usize) {
     let mut findings = Vec::new();

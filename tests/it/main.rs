@@ -52,6 +52,7 @@ mod imports;
 mod inbox;
 mod ingest;
 mod kms;
+mod live;
 mod log_scan;
 mod metrics;
 mod openapi;

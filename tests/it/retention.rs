@@ -35,6 +35,8 @@ async fn deps(table: &Table) -> Deps<Aws> {
         },
         deadline_margin: Duration::from_secs(1),
         allow_as_of: false,
+        // The retention job sends no live notice (only the timers job does, not run here).
+        live_queue_url: "http://127.0.0.1:9/unused-live-queue".to_owned(),
     };
     Deps::on(&crate::support::adapters().await, config)
 }

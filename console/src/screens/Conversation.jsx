@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { all, get, patch, postJson, ApiError } from '../api.js';
-import { subscribe } from '../live.js';
+import { hurry, subscribe } from '../live.js';
 import { loadAgents, loadQueues, nameOf } from '../data.js';
 import { Link } from '../router.jsx';
 import { duration, when, contactLabel } from '../format.js';
@@ -47,6 +47,9 @@ function Notes({ id }) {
   const [error, setError] = useState('');
   const load = () => all(`/v1/conversations/${id}/notes?limit=100`).then(setNotes).catch((e) => setError(e.message));
   useEffect(() => { load(); }, [id]);
+  // Ticks still pending on our recent sends: poll at the fallback's rate until they settle.
+  const pending = ticksPending(messages);
+  useEffect(() => (pending ? hurry() : undefined), [pending]);
   const submit = async (event) => {
     event.preventDefault();
     if (!text.trim()) return;

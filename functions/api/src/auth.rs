@@ -1,9 +1,8 @@
 //! Authentication: `Authorization: Bearer <credential>`, one of
 //!
-//! - an access token (JWT, HS256 pinned, `kid` naming the key) issued at login: verified under
-//!   the tenant's signing key, then the user and the session are read (side by side) so that a
-//!   disabled or deleted user, a token generation bumped by a password change or a revocation,
-//!   or a session ended by logout is refused at once (P13);
+//! - an access token (JWT, HS256 pinned, `kid` naming the key) issued at login: verified by
+//!   [`shared::app::access::verify_access_token`] (signature under the tenant's key, then the
+//!   user and the session, so that a disabled user or an ended session is refused at once, P13);
 //! - a tenant API key (`llk.<tenant>.<key id>.<secret>`): looked up by tenant and key id, its
 //!   secret compared by hash in constant time; revoked keys are refused;
 //! - the operator key (creates tenants), checked against its configured SHA-256.
@@ -15,13 +14,12 @@
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::Request;
-use shared::app::secrets::open_tenant_key;
+use shared::app::access::{self, AccessError, AccessHolder, AccessPorts};
 use shared::domain::audit::{Actor, ActorKind};
-use shared::domain::identity::{AccessClaims, Directory, UserStatus};
 use shared::domain::inbox::AgentScope;
-use shared::domain::ports::{ApiKeyStore, Purpose, TenantStore};
-use shared::domain::tenant::{ApiKey, Plan, Role, Tenant, TenantStatus};
-use shared::domain::{Clock, TenantId, UserId};
+use shared::domain::ports::ApiKeyStore;
+use shared::domain::tenant::{ApiKey, Plan, Role, Tenant};
+use shared::domain::{TenantId, UserId};
 use shared::kernel::digest::sha256;
 
 use crate::{Adapters, Deps};
@@ -103,8 +101,7 @@ pub fn decode_sha256_hex(hex: &str) -> Option<[u8; 32]> {
 
 /// The tenant, if it exists and is active.
 async fn active_tenant<A: Adapters>(deps: &Deps<A>, tenant_id: &TenantId) -> Result<Tenant, AuthError> {
-    let tenant = deps.tenants.tenant(tenant_id).await.map_err(|e| AuthError::Unknown(e.into()))?;
-    tenant.filter(|t| t.status == TenantStatus::Active).ok_or(AuthError::Invalid)
+    Ok(access::active_tenant(&deps.tenants, tenant_id).await?)
 }
 
 /// The tenant's access-token signing key, opened from its envelope (the vault caches the data
@@ -116,9 +113,16 @@ pub async fn signing_key<A: Adapters>(
     deps: &Deps<A>,
     tenant: &Tenant,
 ) -> Result<shared::domain::SecretBytes, AuthError> {
-    open_tenant_key(&deps.vault, &tenant.id, Purpose::TokenSigningKey, &tenant.token_key)
-        .await
-        .map_err(|e| AuthError::Unknown(e.into()))
+    Ok(access::signing_key(&deps.vault, tenant).await?)
+}
+
+impl From<AccessError> for AuthError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Invalid => Self::Invalid,
+            AccessError::Unknown(e) => Self::Unknown(e),
+        }
+    }
 }
 
 /// Verifies the request's credential.
@@ -156,28 +160,17 @@ pub async fn authenticate<A: Adapters>(request: &Request, deps: &Deps<A>) -> Res
         }));
     }
 
-    if let Some(tenant_id) = AccessClaims::claimed_tenant(credential) {
-        let tenant = active_tenant(deps, &tenant_id).await?;
-        let key = signing_key(deps, &tenant).await?;
-        let claims = AccessClaims::verify(credential, key.expose(), deps.clock.now())
-            .map_err(|_| AuthError::Invalid)?;
-        // The user and the session, read side by side: one round trip of latency.
-        let (user, session) = tokio::join!(
-            deps.directory.user(&tenant_id, &claims.sub),
-            deps.directory.session(&tenant_id, &claims.sid)
-        );
-        let user = user.map_err(|e| AuthError::Unknown(e.into()))?.ok_or(AuthError::Invalid)?.value;
-        if user.status != UserStatus::Active || user.token_generation != claims.gen {
-            return Err(AuthError::Invalid);
-        }
-        // Logout ends the session's access tokens too, before they expire.
-        let now = deps.clock.now();
-        let session = session.map_err(|e| AuthError::Unknown(e.into()))?.ok_or(AuthError::Invalid)?.value;
-        if session.user_id != user.id || session.revoked_at.is_some() || session.expires_at <= now {
-            return Err(AuthError::Invalid);
-        }
+    if access::is_access_token(credential) {
+        // Verified as every entry point verifies it (the WebSocket's `$connect` too).
+        let ports = AccessPorts {
+            tenants: &deps.tenants,
+            vault: &deps.vault,
+            directory: &deps.directory,
+            clock: &deps.clock,
+        };
+        let AccessHolder { tenant, user, .. } = access::verify_access_token(&ports, credential).await?;
         return Ok(Principal::Tenant(TenantPrincipal {
-            tenant_id,
+            tenant_id: tenant.id,
             actor: Actor { kind: ActorKind::User, id: user.id.to_string() },
             user_id: Some(user.id),
             role: user.role,

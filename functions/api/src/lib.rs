@@ -68,6 +68,8 @@ pub struct Config {
     pub suggest_queue_url: String,
     /// `import.fifo` (`IMPORT_QUEUE_URL`): one message per staged chunk of a CSV import.
     pub import_queue_url: String,
+    /// The `live` queue (`LIVE_QUEUE_URL`): notices to the console's WebSocket connections.
+    pub live_queue_url: String,
     /// The AI providers tenants may choose (`AI_PROVIDERS`; none when unset).
     pub ai_providers: AiProviders,
     /// Requests per minute and source address without a valid credential: login, refresh and
@@ -101,6 +103,7 @@ impl Config {
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             suggest_queue_url: env.required("SUGGEST_QUEUE_URL")?,
             import_queue_url: env.required("IMPORT_QUEUE_URL")?,
+            live_queue_url: env.required("LIVE_QUEUE_URL")?,
             ai_providers: env.ai_providers("AI_PROVIDERS")?,
             anonymous_per_minute: match env.optional("ANONYMOUS_REQUESTS_PER_MINUTE") {
                 None => ANONYMOUS_REQUESTS_PER_MINUTE,
@@ -198,6 +201,8 @@ pub struct Deps<A: Adapters> {
     pub read_marks: A::ReadMarks,
     /// Chatbot flows and conversations' flow sessions (P40).
     pub flows: A::Flows,
+    /// Live notices to the console (the `live` queue).
+    pub live: A::Live,
 }
 
 impl Deps<Aws> {
@@ -241,6 +246,7 @@ impl Deps<Aws> {
             canned: DocCanned::new(table.clone()),
             read_marks: DocReadMarks::new(table.clone()),
             flows: shared::adapters::documents::DocFlows::new(table.clone()),
+            live: aws.live(&config.live_queue_url),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
@@ -259,6 +265,7 @@ impl<A: Adapters> Deps<A> {
             queues: &self.queues,
             directory: &self.directory,
             events: &self.events,
+            live: &self.live,
             clock: &self.clock,
         }
     }

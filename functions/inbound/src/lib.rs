@@ -30,7 +30,7 @@ use shared::domain::audit::Target;
 use shared::domain::events::{Envelope, Event};
 use shared::domain::inbox::{
     ConsentChange, ConsentKind, ConsentSource, ContactProfile, ContactStore, ConversationStore as _,
-    InboxError, IngestStore, MessageStatus, NewInboundMessage, NewLead, StatusChange, Stored,
+    InboxError, IngestStore, MessageStatus, NewInboundMessage, NewLead, StatusChange, StatusOutcome, Stored,
 };
 use shared::domain::ports::{
     ConnectionStore, FetchLeadError, LeadSource, Purpose, TenantRouting, TenantStore,
@@ -63,6 +63,8 @@ pub struct Config {
     pub outbound_queue_url: String,
     /// AI work goes here (`SUGGEST_QUEUE_URL`; used by AI suggestions).
     pub suggest_queue_url: String,
+    /// The `live` queue (`LIVE_QUEUE_URL`): notices to the console's WebSocket connections.
+    pub live_queue_url: String,
     /// How many records (or FIFO groups) run at once (`BATCH_CONCURRENCY`, default 4).
     pub concurrency: usize,
 }
@@ -79,6 +81,7 @@ impl Config {
             graph_api_version: env.optional("GRAPH_API_VERSION").unwrap_or_else(|| "v23.0".to_owned()),
             outbound_queue_url: env.required("OUTBOUND_QUEUE_URL")?,
             suggest_queue_url: env.required("SUGGEST_QUEUE_URL")?,
+            live_queue_url: env.required("LIVE_QUEUE_URL")?,
             concurrency: env.parsed_or("BATCH_CONCURRENCY", 4)?,
         })
     }
@@ -127,6 +130,8 @@ pub struct Deps<A: Adapters> {
     pub events: A::Events,
     /// Chatbot flows and conversations' flow sessions (P40).
     pub flows: A::Flows,
+    /// Live notices to the console (the `live` queue).
+    pub live: A::Live,
 }
 
 impl Deps<Aws> {
@@ -152,6 +157,7 @@ impl Deps<Aws> {
             queues: DocQueues::new(table.clone()),
             directory: DocDirectory::new(table.clone()),
             flows: DocFlows::new(table.clone()),
+            live: aws.live(&config.live_queue_url),
             events: DocEventLog::new(table),
             tenants: stores.tenants(),
             connections: stores.tenants(),
@@ -174,6 +180,7 @@ impl<A: Adapters> Deps<A> {
             queues: &self.queues,
             directory: &self.directory,
             events: &self.events,
+            live: &self.live,
             clock: &self.clock,
         }
     }
@@ -538,6 +545,14 @@ async fn on_status<A: Adapters>(
     };
     let outcome = deps.ingest.apply_status(tenant, &change, deps.clock.now()).await.map_err(inbox_failure)?;
     tracing::info!(status = %update.status, ?outcome, error_code = update.errors.first().map(|e| e.code), "Status");
+    // The console's ticks: a status that moved one of Leadline's own sends (named by the
+    // callback data it carries) is a live notice; others reach the page by its polling.
+    if outcome == StatusOutcome::Applied {
+        if let Some(message) = change.callback.and_then(shared::domain::outbound::message_of_callback) {
+            let ports = (&deps.outbox, &deps.conversations, &deps.live);
+            shared::app::live::notify_status(ports, tenant, &message, change.at).await;
+        }
+    }
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub(crate) async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
             graph_api_version: "v23.0".into(),
             outbound_queue_url: "o".into(),
             suggest_queue_url: "s".into(),
+            live_queue_url: "l".into(),
             concurrency: 1,
         },
         ingest: inbox.clone(),
@@ -38,6 +39,7 @@ pub(crate) async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
         directory: DocDirectory::new(docs.clone()),
         events: DocEventLog::new(docs.clone()),
         flows: DocFlows::new(docs.clone()),
+        live: shared::adapters::live::QueueLiveFeed::new(MemoryQueue::default()),
         tenants: tenant_store.clone(),
         connections: tenant_store.clone(),
         routing: tenant_store.clone(),
@@ -93,6 +95,69 @@ async fn a_reply_is_submitted_stored_and_queued_as_the_api_would() {
     assert_eq!((stored.status, stored.kind.as_str()), (MessageStatus::Queued, "text"));
     let job = SendJob { v: 1, tenant_id: tenant.clone(), message_id: accepted.id };
     assert_eq!(deps.outbound.sent(), [job.queue_message(&body.to)]);
+}
+
+/// The live notices sent so far.
+fn notices(deps: &FakeDeps) -> Vec<shared::domain::live::LiveNotice> {
+    deps.live.queue().sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect()
+}
+
+/// One inbound batch of `envelopes`.
+fn batch(envelopes: &[serde_json::Value]) -> LambdaEvent<SqsEvent> {
+    let records: Vec<serde_json::Value> = envelopes
+        .iter()
+        .enumerate()
+        .map(|(n, envelope)| {
+            serde_json::json!({"messageId": format!("m{n}"), "body": envelope.to_string(),
+                "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:1:inbound.fifo"})
+        })
+        .collect();
+    let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    LambdaEvent::new(event, lambda_runtime::Context::default())
+}
+
+#[tokio::test]
+async fn a_customer_message_and_a_status_of_our_reply_are_live_notices_with_ids_only() {
+    // Arrange
+    let now = Timestamp::from_secs(1_800_000_000);
+    let (deps, tenant) = fake_deps(now).await;
+    let message = serde_json::json!({"v": 1, "event": {"message": {
+        "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
+        "message": {"from": "5511988887777", "id": "wamid.LIVE1", "timestamp": "1800000000",
+            "type": "text", "text": {"body": "hi"}}}}});
+
+    // Act: the customer writes; a reply is sent and Meta says it was delivered.
+    let response = handle(batch(&[message]), &deps).await.unwrap();
+    let reply = serde_json::json!({"to": "5511988887777", "type": "text", "text": {"body": "Olá!"}});
+    let body = OutboundBody::parse(&reply).unwrap();
+    let submission = Submission { tenant: &tenant, body: &body, scope: None, id: None };
+    let accepted = outbound::submit(&deps.outbound_ports(), &submission).await.unwrap();
+    let before_status = notices(&deps).len();
+    let status = serde_json::json!({"v": 1, "event": {"status": {
+        "waba_id": "102290129340398", "phone_number_id": NUMBER_ID,
+        "status": {"id": "wamid.OUT1", "status": "delivered", "timestamp": "1800000005",
+            "recipient_id": "5511988887777",
+            "biz_opaque_callback_data": shared::domain::outbound::callback_data(&accepted.id)}}}});
+    let status_response = handle(batch(&[status]), &deps).await.unwrap();
+
+    // Assert
+    assert!(response.batch_item_failures.is_empty() && status_response.batch_item_failures.is_empty());
+    let sent = notices(&deps);
+    let conversation = deps.outbox.outbound(&tenant, &accepted.id).await.unwrap().unwrap().conversation_id;
+    assert_eq!(sent[0].kind, shared::domain::live::LiveKind::Message, "{sent:?}");
+    assert_eq!((&sent[0].tenant_id, &sent[0].conversation_id), (&tenant, &conversation));
+    let statuses: Vec<_> =
+        sent[before_status..].iter().filter(|n| n.kind == shared::domain::live::LiveKind::Status).collect();
+    assert_eq!(statuses.len(), 1, "{sent:?}");
+    assert_eq!(statuses[0].conversation_id, conversation);
+    for message in deps.live.queue().sent() {
+        assert!(
+            !message.body.contains("5511988887777") && !message.body.contains("hi\""),
+            "ids only: {}",
+            message.body
+        );
+    }
 }
 
 #[tokio::test]

@@ -71,6 +71,8 @@ pub struct Config {
     /// Whether the `timers` job honours an `as_of` ahead of the clock (`TIMERS_ALLOW_AS_OF=1`:
     /// only the local stack sets it, for end-to-end tests of auto-resolve).
     pub allow_as_of: bool,
+    /// The `live` queue (`LIVE_QUEUE_URL`): notices to the console's WebSocket connections.
+    pub live_queue_url: String,
 }
 
 impl Config {
@@ -83,6 +85,7 @@ impl Config {
             store: StoreConfig::from_env(env)?,
             deadline_margin: Duration::from_millis(env.parsed_or("DEADLINE_MARGIN_MS", 10_000)?),
             allow_as_of: env.parsed_or("TIMERS_ALLOW_AS_OF", 0_u8)? == 1,
+            live_queue_url: env.required("LIVE_QUEUE_URL")?,
         })
     }
 }
@@ -124,6 +127,8 @@ pub struct Deps<A: Adapters> {
     pub queues: A::Queues,
     /// Users (a queue's members).
     pub directory: A::Directory,
+    /// Live notices to the console (the `live` queue): what the timers resolve or wake.
+    pub live: A::Live,
 }
 
 impl Deps<Aws> {
@@ -150,6 +155,7 @@ impl Deps<Aws> {
             agents: inbox_for_center,
             queues: shared::adapters::documents::DocQueues::new(stores.table()),
             directory: shared::adapters::documents::DocDirectory::new(stores.table()),
+            live: aws.live(&config.live_queue_url),
             config,
         }
     }

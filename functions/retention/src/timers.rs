@@ -37,6 +37,7 @@ pub async fn run<A: Adapters>(
         queues: &deps.queues,
         directory: &deps.directory,
         events: &deps.events,
+        live: &deps.live,
         clock: &deps.clock,
     };
     let done = timers::sweep(&ports, (&deps.timers, &deps.tenants), &sweep, || SystemTime::now() < deadline)

@@ -6,4 +6,5 @@ pub mod documents;
 pub mod dynamo;
 pub mod graph;
 pub mod kms;
+pub mod live;
 pub mod sqs;

@@ -502,6 +502,7 @@ async fn record<A: Adapters>(ports: &FlowPorts<'_, A>, tenant: &TenantId, event:
     if let Err(error) = ports.center.events.record(tenant, event).await {
         tracing::error!(error = format!("{error:#}"), kind = ?event.kind, "Flow event not recorded");
     }
+    crate::app::live::notify_event(ports.center.live, tenant, event).await;
 }
 
 /// A person took the conversation over (an agent wrote in it, a manager assigned or routed it):

@@ -4,11 +4,13 @@
 //! maps them to problems in `functions/api/src/errors.rs`, the queue consumers to batch
 //! failures.
 
+pub mod access;
 pub mod analytics;
 pub mod center;
 pub mod flows;
 pub mod import;
 pub mod integrations;
+pub mod live;
 pub mod outbound;
 pub mod secrets;
 pub mod trail;

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod import;
 pub mod inbox;
+pub mod live;
 pub mod media;
 pub mod outbound;
 pub mod ports;

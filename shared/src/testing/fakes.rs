@@ -51,6 +51,8 @@ impl<C: Clock + 'static> crate::wiring::Adapters for Fakes<C> {
     type ReadMarks = crate::adapters::documents::DocReadMarks<MemoryDocs>;
     type Timers = MemoryInbox;
     type Flows = crate::adapters::documents::DocFlows<MemoryDocs>;
+    type Live = crate::adapters::live::QueueLiveFeed<MemoryQueue>;
+    type LiveConnections = crate::adapters::documents::DocLiveConnections<MemoryDocs>;
 }
 
 /// Lead Ads in memory: answers the leads a test put, and refuses any other id as Graph does.

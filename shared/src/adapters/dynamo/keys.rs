@@ -5,6 +5,7 @@
 //! role to its own items. The one exception is the routing family `ROUTE#…`: it maps an id Meta
 //! sends (a phone number id, a page id) to the tenant that connected it, holds nothing but the
 //! tenant id, and is read only by the system functions that must find the tenant first.
+//! (`ROUTE#LIVE#…` maps a WebSocket connection id to its tenant the same way.)
 //! Likewise the due-work families `DUE#…` and `SYSTEM#retention`: the retention run's queues
 //! across tenants (tenant, request and conversation ids only) and its resume point, so that its
 //! work is proportional to what is due, not to the table; and `SYSTEM#tenants`, the operator's
@@ -23,6 +24,9 @@ mod center;
 pub use center::*;
 mod flows;
 pub use flows::*;
+// The console's WebSocket connections (issue #18).
+mod live;
+pub use live::*;
 
 /// Partition key attribute.
 pub const PK: &str = "PK";

@@ -40,6 +40,8 @@ pub struct CenterPorts<'a, A: Adapters> {
     pub directory: &'a A::Directory,
     /// The event log analytics read.
     pub events: &'a A::Events,
+    /// Live notices to the console (sent with every recorded event, best effort).
+    pub live: &'a A::Live,
     /// The time source.
     pub clock: &'a A::Clock,
 }
@@ -771,12 +773,14 @@ fn serde_name(kind: EventKind) -> String {
     serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// Appends an event; a failure is logged, never fails the change it describes (the change is
-/// already written; analytics then miss one sample, which the log says).
+/// Appends an event and sends its live notice to the console; a failure of either is logged,
+/// never fails the change it describes (the change is already written; analytics then miss one
+/// sample, which the log says; the page catches up by polling).
 async fn record<A: Adapters>(ports: &CenterPorts<'_, A>, tenant: &TenantId, event: &CenterEvent) {
     if let Err(error) = ports.events.record(tenant, event).await {
         tracing::error!(error = format!("{error:#}"), kind = ?event.kind, "Contact center event not recorded");
     }
+    crate::app::live::notify_event(ports.live, tenant, event).await;
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ struct World {
     queues: DocQueues<MemoryDocs>,
     directory: DocDirectory<MemoryDocs>,
     events: DocEventLog<MemoryDocs>,
+    live: crate::adapters::live::QueueLiveFeed<crate::testing::MemoryQueue>,
     tenants: MemoryTenantStore,
     clock: ManualClock,
     tenant: TenantId,
@@ -44,6 +45,7 @@ impl World {
             queues: DocQueues::new(MemoryDocs::default()),
             directory: DocDirectory::new(MemoryDocs::default()),
             events: DocEventLog::new(MemoryDocs::default()),
+            live: crate::adapters::live::QueueLiveFeed::new(crate::testing::MemoryQueue::default()),
             tenants,
             clock,
             tenant,
@@ -57,6 +59,7 @@ impl World {
             queues: &self.queues,
             directory: &self.directory,
             events: &self.events,
+            live: &self.live,
             clock: &self.clock,
         }
     }
@@ -140,6 +143,13 @@ async fn a_snooze_wakes_when_its_time_comes_once_with_a_system_event() {
     let events = world.events(EventKind::Woken).await;
     assert_eq!(events.len(), 1);
     assert!(events[0].by_system);
+    let notices: Vec<crate::domain::live::LiveNotice> =
+        world.live.queue().sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    let woken_notices = notices
+        .iter()
+        .filter(|n| n.kind == crate::domain::live::LiveKind::State && n.conversation_id == conversation.id)
+        .count();
+    assert_eq!(woken_notices, 1, "the console hears of it once");
 }
 
 #[tokio::test]

@@ -1,0 +1,16 @@
+//! The `realtime` Lambda: the console's WebSocket routes and the `live` queue. Wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use realtime::{handle, Config, Deps};
+use shared::config::Env;
+use shared::wiring::Aws;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env(&Env::process())?;
+    let sdk = shared::config::aws_sdk_config().await;
+    let aws = Aws::new(&sdk);
+    let deps = Deps::on(&aws, &sdk, config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
+}

@@ -1,0 +1,93 @@
+//! [`LiveConnections`] on the document table.
+//!
+//! A connection is a document in its tenant's partition ([`keys::live_connection`]), so the
+//! fan-out reads a tenant's connections with one query; a routing document
+//! ([`keys::live_route`], the tenant id only) leads from the connection id to it, because
+//! `$disconnect` (and a post answered 410 Gone) know the id alone. Both are written and removed
+//! together, and both expire with the connection.
+
+use super::*;
+use crate::domain::live::{LiveConnection, LiveConnections, LiveStoreError, MAX_CONNECTIONS_PER_TENANT};
+
+/// [`LiveConnections`] on a [`DocTable`].
+#[derive(Debug, Clone)]
+pub struct DocLiveConnections<D> {
+    table: D,
+}
+
+impl<D> DocLiveConnections<D> {
+    /// The store on `table`.
+    #[must_use]
+    pub fn new(table: D) -> Self {
+        Self { table }
+    }
+}
+
+impl<D: DocTable> LiveConnections for DocLiveConnections<D> {
+    async fn put_connection(&self, connection: &LiveConnection) -> Result<(), LiveStoreError> {
+        let id = &connection.connection_id;
+        let writes = vec![
+            DocWrite::Put {
+                key: keys::live_connection(&connection.tenant_id, id),
+                entity: "live_connection",
+                body: to_json(connection)?,
+                expires_at: Some(connection.expires_at),
+                precondition: Precondition::None,
+            },
+            DocWrite::Put {
+                key: keys::live_route(id),
+                entity: "live_route",
+                body: to_json(&connection.tenant_id)?,
+                expires_at: Some(connection.expires_at),
+                precondition: Precondition::None,
+            },
+        ];
+        self.table.write_docs(writes, self.table.now()).await.map_err(|e| LiveStoreError::Unknown(e.into()))
+    }
+
+    async fn remove_connection(&self, connection_id: &str) -> Result<Option<TenantId>, LiveStoreError> {
+        let now = self.table.now();
+        let route = keys::live_route(connection_id);
+        let Some(doc) = self.table.get_doc(&route, now).await? else { return Ok(None) };
+        let tenant: TenantId = from_json(&doc)?.value;
+        let writes = vec![
+            DocWrite::Delete {
+                key: keys::live_connection(&tenant, connection_id),
+                precondition: Precondition::None,
+            },
+            DocWrite::Delete { key: route, precondition: Precondition::None },
+        ];
+        self.table.write_docs(writes, now).await.map_err(|e| LiveStoreError::Unknown(e.into()))?;
+        Ok(Some(tenant))
+    }
+
+    async fn connections(&self, tenant: &TenantId) -> Result<Vec<LiveConnection>, LiveStoreError> {
+        let (docs, more) = self
+            .table
+            .query_docs(
+                &keys::tenant_partition(tenant),
+                keys::LIVE_CONNECTION_PREFIX,
+                None,
+                (MAX_CONNECTIONS_PER_TENANT, true),
+                self.table.now(),
+            )
+            .await?;
+        if more.is_some() {
+            tracing::warn!(
+                limit = MAX_CONNECTIONS_PER_TENANT,
+                "More live connections than a notice is posted to"
+            );
+        }
+        // One unreadable document costs its connection the notices, not the tenant's others.
+        Ok(docs
+            .iter()
+            .filter_map(|doc| match from_json::<LiveConnection>(doc) {
+                Ok(versioned) => Some(versioned.value),
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "Unreadable live connection skipped");
+                    None
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,113 @@
+//! Live notices (issue #18), sent where the contact center's events are recorded: one call per
+//! recorded event ([`notify_event`]), and one per status that moved one of Leadline's own sends
+//! ([`notify_status`]); best effort.
+
+use crate::domain::center::CenterEvent;
+use crate::domain::inbox::{ConversationStore, OutboundStore};
+use crate::domain::live::{LiveFeed, LiveKind, LiveNotice};
+use crate::domain::{MessageId, TenantId, Timestamp};
+
+/// Sends the live notice of `event`, if it makes one ([`LiveNotice::of_event`]). A failure is
+/// logged and never fails the operation that recorded the event: the change is written, and a
+/// lost notice only delays the page (its refetch on reconnect and the polling fallback catch up).
+pub async fn notify_event<L: LiveFeed>(feed: &L, tenant: &TenantId, event: &CenterEvent) {
+    let Some(notice) = LiveNotice::of_event(tenant, event) else { return };
+    if let Err(error) = feed.notify(std::slice::from_ref(&notice)).await {
+        tracing::warn!(error = format!("{error:#}"), kind = ?notice.kind, "Live notice not sent");
+    }
+}
+
+/// Sends a [`LiveKind::Status`] notice for the outbound message `message` (its status moved):
+/// two reads find its conversation and who works it. Best effort as [`notify_event`]: a failed
+/// read or send is logged; the page's polling of recent sends catches up.
+pub async fn notify_status<O: OutboundStore, C: ConversationStore, L: LiveFeed>(
+    ports: (&O, &C, &L),
+    tenant: &TenantId,
+    message: &MessageId,
+    at: Timestamp,
+) {
+    let (outbox, conversations, feed) = ports;
+    let conversation = match outbox.outbound(tenant, message).await {
+        Ok(Some(sent)) => conversations.conversation(tenant, &sent.conversation_id).await,
+        Ok(None) => return,
+        Err(error) => Err(error),
+    };
+    let conversation = match conversation {
+        Ok(Some(conversation)) => conversation,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "Live status notice not sent: its conversation is unknown"
+            );
+            return;
+        }
+    };
+    let notice = LiveNotice {
+        tenant_id: tenant.clone(),
+        conversation_id: conversation.id,
+        kind: LiveKind::Status,
+        at: at.as_millis(),
+        queue: conversation.queue,
+        assignee: conversation.assignee,
+    };
+    if let Err(error) = feed.notify(std::slice::from_ref(&notice)).await {
+        tracing::warn!(error = format!("{error:#}"), "Live status notice not sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::live::QueueLiveFeed;
+    use crate::domain::center::EventKind;
+    use crate::domain::live::LiveKind;
+    use crate::domain::ConversationId;
+    use crate::testing::MemoryQueue;
+
+    fn event(kind: EventKind) -> CenterEvent {
+        CenterEvent {
+            id: "e".into(),
+            kind,
+            conversation_id: Some(ConversationId::parse("cv_1").unwrap()),
+            at: 5,
+            queue: None,
+            agent: None,
+            duration_ms: None,
+            target_ms: None,
+            by_system: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_event_sends_one_notice_and_its_companions_none() {
+        // Arrange
+        let feed = QueueLiveFeed::new(MemoryQueue::default());
+        let tenant = TenantId::parse("tn_1").unwrap();
+
+        // Act
+        for kind in [EventKind::Opened, EventKind::Received, EventKind::FirstReply, EventKind::BotDecision] {
+            notify_event(&feed, &tenant, &event(kind)).await;
+        }
+
+        // Assert
+        let sent = feed.queue().sent();
+        assert_eq!(sent.len(), 1);
+        let notice: LiveNotice = serde_json::from_str(&sent[0].body).unwrap();
+        assert_eq!((notice.kind, notice.tenant_id, notice.at), (LiveKind::Message, tenant, 5));
+        assert!(sent[0].group_id.is_none(), "the live queue is a standard queue");
+    }
+
+    #[tokio::test]
+    async fn a_queue_that_fails_fails_nothing() {
+        // Arrange
+        let feed = QueueLiveFeed::new(MemoryQueue::default());
+        feed.queue().set_failing(true);
+
+        // Act (returns: the caller's change stands)
+        notify_event(&feed, &TenantId::parse("tn_1").unwrap(), &event(EventKind::Assigned)).await;
+
+        // Assert
+        assert!(feed.queue().sent().is_empty());
+    }
+}
