@@ -11,8 +11,7 @@
 //!   contend for it);
 //! - the aggregate of the event's hour in each of its scopes ([`Scope::of_event`]), each at the
 //!   version read (or absent). Many events of one tenant land on the same tenant-hour document:
-//!   a lost race re-reads and retries, with a small jittered backoff, a bounded number of times.
-//!
+//!   a lost race re-reads and retries, with a small jittered backoff, a bounded number of times;
 //! - for an event that enters or leaves a queue's waiting line ([`line::delta`]), the net of
 //!   depth of its day, of its 30-day block and the running total, in the tenant's and the
 //!   queue's scopes ([`line::Level`]), likewise at the version read: what
@@ -352,7 +351,9 @@ impl<D: DocTable> EventLog for DocEventLog<D> {
             Some(doc) => from_json::<Net>(&doc)?.value.net,
             None => 0,
         };
-        // The running total less what moved since `at` (a bounded number of items).
+        // The running total less what moved since `at` (a bounded number of items). Separate
+        // reads, not a snapshot: an event recorded meanwhile (at "now", after `at`) may be seen
+        // by one and not the other, off by one for this read only; nothing stored drifts.
         let spans = SinceSpans::after(at);
         let hours = if spans.hours.0 < spans.hours.1 {
             self.hours(tenant, scope, spans.hours).await?.iter().map(HourFigures::depth_change).sum()
