@@ -127,6 +127,10 @@ pub struct Deps<A: Adapters> {
     pub events: A::Events,
     /// Chatbot flows and conversations' flow sessions (P40).
     pub flows: A::Flows,
+    /// The contact center's timers: a flow's wait arms its timeout (P40).
+    pub timers: A::Timers,
+    /// Leads: a flow stores answers in the contact's lead, as the API's `/v1/leads` (P40).
+    pub leads: A::Leads,
 }
 
 impl Deps<Aws> {
@@ -148,6 +152,8 @@ impl Deps<Aws> {
             templates: DocTemplates::new(table.clone()),
             limiter: DocRateLimiter::new(table.clone()),
             audit: DocAuditLog::new(table.clone()),
+            timers: inbox_for_agents.clone(),
+            leads: inbox_for_agents.clone(),
             agents: inbox_for_agents,
             queues: DocQueues::new(table.clone()),
             directory: DocDirectory::new(table.clone()),
@@ -267,7 +273,7 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T
 }
 
 async fn process<A: Adapters>(
-    _meta: RecordMeta,
+    meta: RecordMeta,
     envelope: Envelope,
     deps: &Deps<A>,
 ) -> Result<(), RecordError> {
@@ -279,7 +285,7 @@ async fn process<A: Adapters>(
             let contact = contact
                 .and_then(|raw| serde_json::from_str::<ContactEntry>(raw.get()).ok())
                 .unwrap_or_default();
-            on_message(deps, &tenant, &contact, &message)
+            on_message(deps, &tenant, &contact, (&message, meta.group_id.as_deref()))
                 .instrument(tracing::info_span!("message", tenant_id = %tenant))
                 .await
         }
@@ -311,6 +317,14 @@ async fn process<A: Adapters>(
         Event::AccountUpdate { field, .. } => {
             tracing::info!(%field, "Account update received");
             Ok(())
+        }
+        Event::FlowTimeout(timeout) => {
+            let tenant = TenantId::parse(timeout.tenant_id.clone())
+                .map_err(|e| RecordError::poison("flow timeout tenant", e))?;
+            let Some(tenant) = collecting(deps, tenant).await? else { return Ok(()) };
+            flows::on_timeout(deps, &tenant, &timeout)
+                .instrument(tracing::info_span!("flow_timeout", tenant_id = %tenant))
+                .await
         }
         Event::Lead { page_id, leadgen } => {
             let tenant = deps
@@ -401,7 +415,7 @@ async fn on_message<A: Adapters>(
     deps: &Deps<A>,
     tenant: &TenantId,
     contact: &ContactEntry,
-    raw: &RawValue,
+    (raw, group): (&RawValue, Option<&str>),
 ) -> Result<(), RecordError> {
     let message: InboundMessage = parse(raw, "message does not parse")?;
     let wamid = Wamid::parse(message.id.clone()).map_err(|e| RecordError::poison("message id", e))?;
@@ -455,7 +469,7 @@ async fn on_message<A: Adapters>(
     }
     // After the keyword: a person who just opted out gets no bot reply to it.
     if let Some(arrival) = arrival {
-        flows::run(deps, tenant, (&settings, &retention), &arrival, (&message, stored)).await?;
+        flows::run(deps, tenant, (&settings, &retention), &arrival, (&message, stored, group)).await?;
     }
     Ok(())
 }
@@ -677,5 +691,7 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
 
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod flow_timeout_tests;
 #[cfg(test)]
 mod tests;

@@ -71,6 +71,9 @@ pub struct Config {
     /// Whether the `timers` job honours an `as_of` ahead of the clock (`TIMERS_ALLOW_AS_OF=1`:
     /// only the local stack sets it, for end-to-end tests of auto-resolve).
     pub allow_as_of: bool,
+    /// `inbound.fifo` (`INBOUND_QUEUE_URL`): the `timers` job queues chatbot flow timeouts
+    /// there, in the customer's message group.
+    pub inbound_queue_url: String,
 }
 
 impl Config {
@@ -83,6 +86,7 @@ impl Config {
             store: StoreConfig::from_env(env)?,
             deadline_margin: Duration::from_millis(env.parsed_or("DEADLINE_MARGIN_MS", 10_000)?),
             allow_as_of: env.parsed_or("TIMERS_ALLOW_AS_OF", 0_u8)? == 1,
+            inbound_queue_url: env.required("INBOUND_QUEUE_URL")?,
         })
     }
 }
@@ -124,6 +128,10 @@ pub struct Deps<A: Adapters> {
     pub queues: A::Queues,
     /// Users (a queue's members).
     pub directory: A::Directory,
+    /// Chatbot flow sessions (a wait's timeout fires only while its session still waits).
+    pub flows: A::Flows,
+    /// `inbound.fifo`: chatbot flow timeouts are handed to `inbound` there.
+    pub inbound: A::Queue,
 }
 
 impl Deps<Aws> {
@@ -150,6 +158,8 @@ impl Deps<Aws> {
             agents: inbox_for_center,
             queues: shared::adapters::documents::DocQueues::new(stores.table()),
             directory: shared::adapters::documents::DocDirectory::new(stores.table()),
+            flows: shared::adapters::documents::DocFlows::new(stores.table()),
+            inbound: aws.queue(&config.inbound_queue_url),
             config,
         }
     }

@@ -21,6 +21,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
             },
             deadline_margin: Duration::from_secs(1),
             allow_as_of: false,
+            inbound_queue_url: "i".into(),
         },
         conversations: inbox.clone(),
         leads: inbox.clone(),
@@ -38,6 +39,8 @@ pub(crate) fn deps() -> Deps<Fakes> {
         agents: inbox_for_center,
         queues: shared::adapters::documents::DocQueues::new(MemoryDocs::default()),
         directory: shared::adapters::documents::DocDirectory::new(MemoryDocs::default()),
+        flows: shared::adapters::documents::DocFlows::new(MemoryDocs::default()),
+        inbound: shared::testing::MemoryQueue::default(),
     }
 }
 
