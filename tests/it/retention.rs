@@ -35,6 +35,8 @@ async fn deps(table: &Table) -> Deps<Aws> {
         },
         deadline_margin: Duration::from_secs(1),
         allow_as_of: false,
+        // Only the `timers` job queues there, and these tests run the retention job.
+        inbound_queue_url: "http://127.0.0.1:9/unused-inbound.fifo".into(),
     };
     Deps::on(&crate::support::adapters().await, config)
 }
