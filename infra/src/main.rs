@@ -200,9 +200,12 @@ fn function_env(
             env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("AI_PROVIDERS", ai_providers)])
         }
         // Locally only: the timers job honours an `as_of` ahead of the clock (auto-resolve e2e).
-        "retention" => {
-            env.extend([("KMS_KEY_ID", resources.kms_key_id.clone()), ("TIMERS_ALLOW_AS_OF", "1".to_owned())])
-        }
+        // `inbound.fifo`: the timers job hands chatbot flow timeouts to inbound.
+        "retention" => env.extend([
+            ("KMS_KEY_ID", resources.kms_key_id.clone()),
+            ("TIMERS_ALLOW_AS_OF", "1".to_owned()),
+            ("INBOUND_QUEUE_URL", resources.inbound.url.clone()),
+        ]),
         "import" => env.push(("KMS_KEY_ID", resources.kms_key_id.clone())),
         // Posts to the sockets of the gateway's `/live` through its Management API stand-in.
         "realtime" => env.extend([

@@ -105,7 +105,7 @@ pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric<'_>]) {
 /// The kinds of event a queue message may hold (the externally tagged `event` of
 /// [`crate::domain::events::Envelope`]), bounded for use as a dimension.
 const EVENT_KINDS: &[&str] =
-    &["message", "status", "user_preference", "messaging_error", "account_update", "lead"];
+    &["message", "status", "user_preference", "messaging_error", "account_update", "lead", "flow_timeout"];
 
 /// The kind of event a queue message body holds (`{"v":1,"event":{"<kind>":…}}`), read
 /// without parsing the body; `other` for anything else.

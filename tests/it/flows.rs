@@ -3,7 +3,9 @@
 //! button or by typing, answers the email question wrongly then rightly, and ends routed and
 //! assigned to an online agent; an out-of-hours greeting; an agent writing mid-flow stops the
 //! bot; a restricted contact gets nothing; an invalid flow is refused with every problem named;
-//! the simulation matches what the live run sent. Each test but the demo's has its own tenant.
+//! the simulation matches what the live run sent; a wait step times out with no customer message
+//! (the timers job run ahead of the clock); an answer stored in a lead field shows on the
+//! contact's lead. Each test but the demo's has its own tenant.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -386,4 +388,75 @@ async fn an_invalid_flow_is_refused_with_every_problem_named() {
     }
     assert!(problem["problems"].as_array().expect("problems").iter().all(|p| p["message"].is_string()));
     assert_eq!(list["items"], json!([]));
+}
+
+/// Runs the timers job ahead of the clock (`as_of`, which the local stack honours) for `tenant`.
+async fn run_timers_at(as_of_ms: i64, tenant: &str) -> Value {
+    let response = crate::support::http()
+        .post(format!("{}/_local/schedule/timers", crate::e2e::base()))
+        .json(&json!({"as_of": as_of_ms, "tenant": tenant}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_wait_times_out_without_a_customer_message_and_takes_the_timeout_branch() {
+    // Arrange: a flow that asks, then waits a minute for the answer.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    set_hours(&tenant, always()).await;
+    let waiting = json!({"name": "Wait", "triggers": [{"type": "new_conversation"}], "start": "hello",
+        "steps": {"hello": {"type": "message", "text": "Are you still there?", "next": "wait"},
+                  "wait": {"type": "wait", "timeout_minutes": 1, "next": "thanks", "on_timeout": "later"},
+                  "thanks": {"type": "end", "text": "Thanks for answering"},
+                  "later": {"type": "end", "text": "No worries, we will write again later"}}});
+    publish(&tenant, &waiting).await;
+    let wa_id = format!("5581{}", digits(9));
+    say(&client, &tenant, &wa_id, 1, "Hi").await;
+    let first = received(&wa_id, 1).await;
+    assert_eq!(text_of(&first[0]), "Are you still there?");
+
+    // Act: the customer stops answering; the timers job runs two minutes ahead.
+    let as_of = i64::try_from(now_secs()).expect("seconds") * 1000 + 2 * 60_000;
+    let report = run_timers_at(as_of, &tenant_of(&tenant.api_key)).await;
+
+    // Assert: the timeout branch's message reaches Graph, once.
+    let sent = received(&wa_id, 2).await;
+    assert_eq!(text_of(&sent[1]), "No worries, we will write again later", "after {report}");
+    run_timers_at(as_of, &tenant_of(&tenant.api_key)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(sent_to(&wa_id).await.len(), 2, "the timeout ran once");
+}
+
+#[tokio::test]
+async fn an_answer_stored_in_a_lead_field_shows_on_the_contacts_lead() {
+    // Arrange: a flow asking which campaign brought the customer, stored on their lead.
+    let client = crate::support::http();
+    let tenant = TestTenant::new(&client).await;
+    set_hours(&tenant, always()).await;
+    let asking = json!({"name": "Campaign", "triggers": [{"type": "new_conversation"}], "start": "campaign",
+        "steps": {"campaign": {"type": "ask", "text": "Which campaign brought you here?",
+                               "validate": {"kind": "text"}, "store": {"lead": "campaign"}, "next": "done"},
+                  "done": {"type": "end", "text": "Thank you"}}});
+    publish(&tenant, &asking).await;
+    let wa_id = format!("5591{}", digits(9));
+    say(&client, &tenant, &wa_id, 1, "Hello").await;
+    received(&wa_id, 1).await;
+
+    // Act
+    say(&client, &tenant, &wa_id, 2, "Summer sale").await;
+    received(&wa_id, 2).await;
+
+    // Assert: the contact's lead (created by the bot) holds the answer.
+    let contacts = api(&tenant.api_key, Method::GET, &format!("/v1/contacts?phone={wa_id}"), None).await;
+    let contact = contacts["items"][0]["id"].as_str().expect("contact id").to_owned();
+    let leads = api(&tenant.api_key, Method::GET, &format!("/v1/leads?contact_id={contact}"), None).await;
+    let id = leads["items"][0]["id"].as_str().expect("a lead of the contact").to_owned();
+    let lead = api(&tenant.api_key, Method::GET, &format!("/v1/leads/{id}"), None).await;
+    assert_eq!(lead["origin"]["campaign"], "Summer sale", "{lead}");
+    assert_eq!(lead["stage"], "new", "{lead}");
+    assert_eq!(leads["items"].as_array().map(Vec::len), Some(1), "{leads}");
 }

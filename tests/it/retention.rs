@@ -37,6 +37,8 @@ async fn deps(table: &Table) -> Deps<Aws> {
         allow_as_of: false,
         // The retention job sends no live notice (only the timers job does, not run here).
         live_queue_url: "http://127.0.0.1:9/unused-live-queue".to_owned(),
+        // Only the `timers` job queues there, and these tests run the retention job.
+        inbound_queue_url: "http://127.0.0.1:9/unused-inbound.fifo".into(),
     };
     Deps::on(&crate::support::adapters().await, config)
 }

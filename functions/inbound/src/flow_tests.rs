@@ -47,7 +47,7 @@ async fn welcome(deps: &FakeDeps, tenant: &TenantId, now: Timestamp) -> (QueueId
 }
 
 /// The message bodies submitted to `outbound.fifo`, as stored.
-async fn sent(deps: &FakeDeps, tenant: &TenantId) -> Vec<serde_json::Value> {
+pub(crate) async fn sent(deps: &FakeDeps, tenant: &TenantId) -> Vec<serde_json::Value> {
     use shared::domain::inbox::OutboundStore as _;
     let mut bodies = Vec::new();
     for message in deps.outbound.sent() {
@@ -58,7 +58,10 @@ async fn sent(deps: &FakeDeps, tenant: &TenantId) -> Vec<serde_json::Value> {
     bodies
 }
 
-async fn conversation_of(deps: &FakeDeps, tenant: &TenantId) -> shared::domain::inbox::ConversationView {
+pub(crate) async fn conversation_of(
+    deps: &FakeDeps,
+    tenant: &TenantId,
+) -> shared::domain::inbox::ConversationView {
     let phone = PhoneNumber::parse(CUSTOMER).unwrap();
     let contact = deps.contacts.contact_by_phone(tenant, &phone).await.unwrap().unwrap();
     let id = contact.conversation_id.unwrap();

@@ -132,6 +132,10 @@ pub struct Deps<A: Adapters> {
     pub flows: A::Flows,
     /// Live notices to the console (the `live` queue).
     pub live: A::Live,
+    /// The contact center's timers: a flow's wait arms its timeout (P40).
+    pub timers: A::Timers,
+    /// Leads: a flow stores answers in the contact's lead, as the API's `/v1/leads` (P40).
+    pub leads: A::Leads,
 }
 
 impl Deps<Aws> {
@@ -153,6 +157,8 @@ impl Deps<Aws> {
             templates: DocTemplates::new(table.clone()),
             limiter: DocRateLimiter::new(table.clone()),
             audit: DocAuditLog::new(table.clone()),
+            timers: inbox_for_agents.clone(),
+            leads: inbox_for_agents.clone(),
             agents: inbox_for_agents,
             queues: DocQueues::new(table.clone()),
             directory: DocDirectory::new(table.clone()),
@@ -274,7 +280,7 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &RawValue, what: &str) -> Result<T
 }
 
 async fn process<A: Adapters>(
-    _meta: RecordMeta,
+    meta: RecordMeta,
     envelope: Envelope,
     deps: &Deps<A>,
 ) -> Result<(), RecordError> {
@@ -286,7 +292,7 @@ async fn process<A: Adapters>(
             let contact = contact
                 .and_then(|raw| serde_json::from_str::<ContactEntry>(raw.get()).ok())
                 .unwrap_or_default();
-            on_message(deps, &tenant, &contact, &message)
+            on_message(deps, &tenant, &contact, (&message, meta.group_id.as_deref()))
                 .instrument(tracing::info_span!("message", tenant_id = %tenant))
                 .await
         }
@@ -318,6 +324,14 @@ async fn process<A: Adapters>(
         Event::AccountUpdate { field, .. } => {
             tracing::info!(%field, "Account update received");
             Ok(())
+        }
+        Event::FlowTimeout(timeout) => {
+            let tenant = TenantId::parse(timeout.tenant_id.clone())
+                .map_err(|e| RecordError::poison("flow timeout tenant", e))?;
+            let Some(tenant) = collecting(deps, tenant).await? else { return Ok(()) };
+            flows::on_timeout(deps, &tenant, &timeout)
+                .instrument(tracing::info_span!("flow_timeout", tenant_id = %tenant))
+                .await
         }
         Event::Lead { page_id, leadgen } => {
             let tenant = deps
@@ -408,7 +422,7 @@ async fn on_message<A: Adapters>(
     deps: &Deps<A>,
     tenant: &TenantId,
     contact: &ContactEntry,
-    raw: &RawValue,
+    (raw, group): (&RawValue, Option<&str>),
 ) -> Result<(), RecordError> {
     let message: InboundMessage = parse(raw, "message does not parse")?;
     let wamid = Wamid::parse(message.id.clone()).map_err(|e| RecordError::poison("message id", e))?;
@@ -462,7 +476,7 @@ async fn on_message<A: Adapters>(
     }
     // After the keyword: a person who just opted out gets no bot reply to it.
     if let Some(arrival) = arrival {
-        flows::run(deps, tenant, (&settings, &retention), &arrival, (&message, stored)).await?;
+        flows::run(deps, tenant, (&settings, &retention), &arrival, (&message, stored, group)).await?;
     }
     Ok(())
 }
@@ -692,5 +706,7 @@ async fn on_lead<A: Adapters>(deps: &Deps<A>, tenant: &TenantId, raw: &RawValue)
 
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod flow_timeout_tests;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,8 @@ pub(crate) async fn fake_deps(now: Timestamp) -> (FakeDeps, TenantId) {
         contacts: inbox.clone(),
         conversations: inbox.clone(),
         outbox: inbox.clone(),
+        timers: inbox.clone(),
+        leads: inbox.clone(),
         agents: inbox,
         queues: DocQueues::new(docs.clone()),
         directory: DocDirectory::new(docs.clone()),

@@ -73,6 +73,9 @@ pub struct Config {
     pub allow_as_of: bool,
     /// The `live` queue (`LIVE_QUEUE_URL`): notices to the console's WebSocket connections.
     pub live_queue_url: String,
+    /// `inbound.fifo` (`INBOUND_QUEUE_URL`): the `timers` job queues chatbot flow timeouts
+    /// there, in the customer's message group.
+    pub inbound_queue_url: String,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Config {
             deadline_margin: Duration::from_millis(env.parsed_or("DEADLINE_MARGIN_MS", 10_000)?),
             allow_as_of: env.parsed_or("TIMERS_ALLOW_AS_OF", 0_u8)? == 1,
             live_queue_url: env.required("LIVE_QUEUE_URL")?,
+            inbound_queue_url: env.required("INBOUND_QUEUE_URL")?,
         })
     }
 }
@@ -129,6 +133,10 @@ pub struct Deps<A: Adapters> {
     pub directory: A::Directory,
     /// Live notices to the console (the `live` queue): what the timers resolve or wake.
     pub live: A::Live,
+    /// Chatbot flow sessions (a wait's timeout fires only while its session still waits).
+    pub flows: A::Flows,
+    /// `inbound.fifo`: chatbot flow timeouts are handed to `inbound` there.
+    pub inbound: A::Queue,
 }
 
 impl Deps<Aws> {
@@ -156,6 +164,8 @@ impl Deps<Aws> {
             queues: shared::adapters::documents::DocQueues::new(stores.table()),
             directory: shared::adapters::documents::DocDirectory::new(stores.table()),
             live: aws.live(&config.live_queue_url),
+            flows: shared::adapters::documents::DocFlows::new(stores.table()),
+            inbound: aws.queue(&config.inbound_queue_url),
             config,
         }
     }

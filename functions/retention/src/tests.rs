@@ -22,6 +22,7 @@ pub(crate) fn deps() -> Deps<Fakes> {
             deadline_margin: Duration::from_secs(1),
             allow_as_of: false,
             live_queue_url: "l".into(),
+            inbound_queue_url: "i".into(),
         },
         conversations: inbox.clone(),
         leads: inbox.clone(),
@@ -40,6 +41,8 @@ pub(crate) fn deps() -> Deps<Fakes> {
         queues: shared::adapters::documents::DocQueues::new(MemoryDocs::default()),
         directory: shared::adapters::documents::DocDirectory::new(MemoryDocs::default()),
         live: shared::adapters::live::QueueLiveFeed::new(shared::testing::MemoryQueue::default()),
+        flows: shared::adapters::documents::DocFlows::new(MemoryDocs::default()),
+        inbound: shared::testing::MemoryQueue::default(),
     }
 }
 
@@ -356,4 +359,23 @@ async fn the_timers_job_fires_what_is_due_and_runs_ahead_only_when_allowed() {
     assert_eq!(other_tenant, ConversationState::Pending, "only the named tenant's timers");
     assert_eq!(state(&deps).await, ConversationState::Open);
     assert_eq!(report.tasks[0].finished, 1);
+}
+
+#[test]
+fn config_needs_the_inbound_queue_and_names_it_when_missing() {
+    // Arrange
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        Env(move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    };
+    let without: &[(&str, &str)] = &[("TABLE_NAME", "t"), ("KEY_TABLE_NAME", "kt"), ("KMS_KEY_ID", "k")];
+    let with: &[(&str, &str)] =
+        &[("TABLE_NAME", "t"), ("KEY_TABLE_NAME", "kt"), ("KMS_KEY_ID", "k"), ("INBOUND_QUEUE_URL", "i")];
+
+    // Act
+    let missing = Config::from_env(&env(without)).err();
+    let read = Config::from_env(&env(with)).map(|c| c.inbound_queue_url);
+
+    // Assert
+    assert_eq!(missing, Some(ConfigError::Missing("INBOUND_QUEUE_URL")));
+    assert_eq!(read.ok().as_deref(), Some("i"));
 }

@@ -1,11 +1,12 @@
 //! The `timers` job (`{"job":"timers"}`, every minute from its own schedule): fires the contact
-//! center's due timers — snoozes that end, silences that reached the tenant's auto-resolve — via
+//! center's due timers — snoozes that end, silences that reached the tenant's auto-resolve,
+//! chatbot flow waits that timed out (handed to `inbound` on `inbound.fifo`) — via
 //! [`shared::app::center::timers::sweep`]. Its work is what is due since its cursor, never a
 //! scan; a run cut short by its deadline leaves the cursor where it stopped.
 
 use std::time::SystemTime;
 
-use shared::app::center::timers::{self, Sweep};
+use shared::app::center::timers::{self, FlowTimers, Sweep};
 use shared::app::center::CenterPorts;
 use shared::domain::{Clock as _, Timestamp};
 use shared::wiring::Adapters;
@@ -40,11 +41,14 @@ pub async fn run<A: Adapters>(
         live: &deps.live,
         clock: &deps.clock,
     };
-    let done = timers::sweep(&ports, (&deps.timers, &deps.tenants), &sweep, || SystemTime::now() < deadline)
-        .await
-        .map_err(|e| RunError::Unknown(format!("timers sweep: {e:#}")))?;
+    let flows = FlowTimers::<A> { flows: &deps.flows, inbound: &deps.inbound };
+    let done =
+        timers::sweep(&ports, (&deps.timers, &deps.tenants, &flows), &sweep, || SystemTime::now() < deadline)
+            .await
+            .map_err(|e| RunError::Unknown(format!("timers sweep: {e:#}")))?;
     // Every minute: said at info only when it did something.
-    if !done.complete || done.woken + done.resolved + done.rearmed + done.dropped + done.failed > 0 {
+    let fired = done.woken + done.resolved + done.flow_timeouts;
+    if !done.complete || fired + done.rearmed + done.dropped + done.failed > 0 {
         tracing::info!(report = ?done, "Timers sweep finished");
     } else {
         tracing::debug!(report = ?done, "Timers sweep finished");
@@ -52,8 +56,8 @@ pub async fn run<A: Adapters>(
     let report = RunReport {
         tasks: vec![TaskReport {
             name: "timers".to_owned(),
-            finished: done.woken + done.resolved,
-            items: done.woken + done.resolved + done.rearmed + done.dropped,
+            finished: fired,
+            items: fired + done.rearmed + done.dropped,
         }],
         complete: done.complete,
         failed: if done.failed > 0 { vec!["timers".to_owned()] } else { Vec::new() },

@@ -12,9 +12,18 @@
 //! A crash between the save and the actions loses that turn's replies rather than sending them
 //! twice.
 //!
-//! Wait timeouts: the deadline is stored in the session (`timeout_at`); no timer wakes the flow,
-//! so a due timeout is processed when the conversation's next inbound message arrives, before
-//! that message.
+//! Wait timeouts: the deadline is stored in the session (`timeout_at`) and a contact center
+//! timer is armed for it; the timers sweep hands it to `inbound` in the customer's own message
+//! group, which advances the session once if it still waits there ([`timeouts`]). A timeout
+//! that is due when the customer's next message arrives first is processed before that message.
+//!
+//! Lead fields go to the contact's open lead, or a new one ([`leads`]).
+
+mod leads;
+pub mod timeouts;
+
+pub use leads::CHATBOT_ORIGIN;
+pub use timeouts::{hand_over, on_timeout};
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -45,6 +54,10 @@ pub struct FlowPorts<'a, A: Adapters> {
     pub center: CenterPorts<'a, A>,
     /// Replies, checked and queued as the API's.
     pub outbound: OutboundPorts<'a, A>,
+    /// Wait timeouts ([`timeouts`]).
+    pub timers: &'a A::Timers,
+    /// The contacts' leads ([`Action::SetLeadField`]), as the API's `/v1/leads`.
+    pub leads: &'a A::Leads,
 }
 
 impl<A: Adapters> std::fmt::Debug for FlowPorts<'_, A> {
@@ -70,6 +83,9 @@ pub struct CustomerMessage<'a> {
     pub reopened: bool,
     /// True on the message's first delivery (stored now); false on a redelivery.
     pub first_delivery: bool,
+    /// Its `inbound.fifo` message group: a wait's timeout is queued in it
+    /// ([`SessionRecord::group`]).
+    pub group: Option<&'a str>,
 }
 
 /// What the runner did with a message (for logs and tests).
@@ -83,6 +99,9 @@ pub enum Outcome {
     Refused,
     /// A turn ran; the flow goes on (`true`) or ended.
     Ran(bool),
+    /// A timeout whose session moved on meanwhile (a message came first, a person took over,
+    /// or it already ran): nothing done.
+    Stale,
 }
 
 /// Errors of [`on_customer_message`]: a store failed (the message is retried).
@@ -164,7 +183,7 @@ pub async fn on_customer_message<A: Adapters>(
             let Some(definition) = definition_of(ports, tenant, &session.flow).await? else {
                 // Deleted since it started: the session ends here.
                 let ended = SessionRecord { session: None, ..new_record(record, message, now, retention) };
-                return save_then(ports, tenant, &ended, conversation, Vec::new(), message).await;
+                return save_then(ports, tenant, &ended, conversation, Vec::new(), message.id).await;
             };
             (definition, Some(session), Vec::new())
         }
@@ -186,7 +205,8 @@ pub async fn on_customer_message<A: Adapters>(
             (definition, turn.session, turn.actions)
         }
     };
-    let mut timeout_at = record.as_ref().and_then(|r| r.timeout_at);
+    let stored_timeout = record.as_ref().and_then(|r| r.timeout_at);
+    let mut timeout_at = stored_timeout;
     if actions.is_empty() {
         // A running session: a due timeout first, then the message.
         if timeout_at.is_some_and(|at| at <= now.as_millis()) {
@@ -206,17 +226,14 @@ pub async fn on_customer_message<A: Adapters>(
             timeout_at = None;
         }
     }
-    for action in &actions {
-        if let Action::ArmTimeout { at } = action {
-            timeout_at = Some(at.as_millis());
-        }
+    if let Some(at) = timeouts::armed(&actions) {
+        timeout_at = Some(at);
     }
-    let record = SessionRecord {
-        session: session.clone(),
-        timeout_at: timeout_at.filter(|_| session.is_some()),
-        ..new_record(record, message, now, retention)
-    };
-    save_then(ports, tenant, &record, conversation, actions, message).await
+    let timeout_at = timeout_at.filter(|_| session.is_some());
+    timeouts::arm(ports, tenant, &conversation.id, (stored_timeout, timeout_at)).await?;
+    let record =
+        SessionRecord { session: session.clone(), timeout_at, ..new_record(record, message, now, retention) };
+    save_then(ports, tenant, &record, conversation, actions, message.id).await
 }
 
 /// The record to save for this message: the stored one's version, or a new one.
@@ -228,24 +245,27 @@ fn new_record(
 ) -> SessionRecord {
     // The session lives as long as its conversation: retention runs from the last message.
     let lifetime = Duration::from_secs(u64::from(retention.conversation_days) * 86_400);
+    let group = message.group.map(str::to_owned).or_else(|| stored.as_ref().and_then(|s| s.group.clone()));
     SessionRecord {
         conversation: message.conversation.id.clone(),
         session: None,
         last_message: Some(message.id.to_owned()),
         timeout_at: None,
+        group,
         expires_at: now.plus(lifetime).as_secs(),
         version: stored.map_or(0, |s| s.version),
     }
 }
 
-/// Saves the record (the turn is then done, once), then carries out its actions.
+/// Saves the record (the turn is then done, once), then carries out its actions; `turn_id`
+/// (the message's wamid, or the timeout's) makes the turn's event ids unique.
 async fn save_then<A: Adapters>(
     ports: &FlowPorts<'_, A>,
     tenant: &TenantId,
     record: &SessionRecord,
     conversation: &ConversationView,
     actions: Vec<Action>,
-    message: &CustomerMessage<'_>,
+    turn_id: &str,
 ) -> Result<Outcome, FlowRunError> {
     match ports.flows.save_session(tenant, record).await {
         Ok(_) => {}
@@ -253,7 +273,7 @@ async fn save_then<A: Adapters>(
         Err(FlowStoreError::Conflict) => return Ok(Outcome::AlreadyDone),
         Err(other) => return Err(other.into()),
     }
-    perform(ports, tenant, conversation, &actions, message.id).await;
+    perform(ports, tenant, conversation, &actions, turn_id).await;
     Ok(Outcome::Ran(record.session.is_some()))
 }
 
@@ -380,10 +400,23 @@ async fn perform<A: Adapters>(
                 let patch = ContactPatch { tags: merged, ..ContactPatch::default() };
                 patch_contact(ports, tenant, conversation, patch, (message_id, n)).await;
             }
-            Action::SetLeadField { field, .. } => {
-                // Inbound holds no lead store: the answer stays in the session's answers.
-                let detail = format!("lead field {field:?} not stored (inbound keeps no leads)");
-                decision(ports, tenant, conversation, message_id, n, &detail).await;
+            Action::SetLeadField { field, value } => {
+                let stored = match current_contact(ports, tenant, conversation).await {
+                    Some(contact) => leads::set_lead_field(ports, tenant, &contact, (*field, value)).await,
+                    None => Err("no contact".to_owned()),
+                };
+                if let Err(reason) = stored {
+                    tracing::warn!(%reason, "The flow's lead field was not stored");
+                    decision(
+                        ports,
+                        tenant,
+                        conversation,
+                        message_id,
+                        n,
+                        &format!("lead not updated: {reason}"),
+                    )
+                    .await;
+                }
             }
             Action::Route { queue } | Action::Handoff { queue: Some(queue) } => {
                 let change = Change { queue: Some(Some(queue.clone())), ..Change::default() };

@@ -3,6 +3,11 @@
 //! [`Event`]). One event per message, status, user preference, messaging error, account update or
 //! lead. Each carries the raw JSON of its part of the payload, byte for byte, so fields this
 //! version does not know are kept, not dropped.
+//!
+//! One kind is not Meta's: [`FlowTimeout`], written by the retention function's `timers` job
+//! when a chatbot flow's `wait` step times out, in the customer's own message group so that it
+//! is serialized with their messages. Adding it changed no other kind: older bodies parse as
+//! before (the version stays 1).
 
 use std::borrow::Cow;
 
@@ -72,6 +77,24 @@ pub enum EventRef<'a> {
         /// The change's value (`leadgen_id`, `form_id`, `ad_id`, …).
         leadgen: &'a RawValue,
     },
+    /// A chatbot flow's wait timed out (written by the `timers` job, never by the webhook).
+    FlowTimeout(&'a FlowTimeout),
+}
+
+/// A chatbot flow's `wait` step timed out: `inbound` advances the conversation's session with
+/// the timeout, if the session is still the one that armed it (same store version, same
+/// deadline); otherwise (a customer message came first, an agent took over) it does nothing.
+/// Ids only: no customer data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowTimeout {
+    /// The tenant (the timer's: this event comes from inside, not from Meta).
+    pub tenant_id: String,
+    /// The conversation whose session waits.
+    pub conversation_id: String,
+    /// The session's store version when the timer fired.
+    pub session_version: u64,
+    /// The deadline the session stored (`timeout_at`), epoch ms.
+    pub due: i64,
 }
 
 /// An event as the inbound function reads it.
@@ -134,6 +157,8 @@ pub enum Event {
         /// The change's value.
         leadgen: Box<RawValue>,
     },
+    /// See [`FlowTimeout`].
+    FlowTimeout(FlowTimeout),
 }
 
 /// The queue message: the contract version and the event, externally tagged
@@ -189,5 +214,29 @@ mod tests {
             message.get(),
             "the raw bytes travel unchanged, unknown fields included"
         );
+    }
+
+    #[test]
+    fn a_flow_timeout_round_trips_and_the_older_kinds_still_parse() {
+        // Arrange
+        let timeout = FlowTimeout {
+            tenant_id: "tn_1".into(),
+            conversation_id: "cv_1".into(),
+            session_version: 3,
+            due: 1_800_000_060_000,
+        };
+        let lead = r#"{"v":1,"event":{"lead":{"page_id":"1","leadgen":{"leadgen_id":"9"}}}}"#;
+
+        // Act
+        let written =
+            serde_json::to_string(&EnvelopeRef { v: EVENT_VERSION, event: EventRef::FlowTimeout(&timeout) })
+                .expect("serializes");
+        let read: Envelope = serde_json::from_str(&written).expect("parses");
+        let old: Envelope = serde_json::from_str(lead).expect("an older kind parses");
+
+        // Assert
+        assert!(written.starts_with(r#"{"v":1,"event":{"flow_timeout":{"#), "{written}");
+        assert!(matches!(read.event, Event::FlowTimeout(ref t) if *t == timeout));
+        assert!(matches!(old.event, Event::Lead { ref page_id, .. } if page_id == "1"));
     }
 }

@@ -61,9 +61,15 @@ pub struct SessionRecord {
     /// with this id does not advance the flow again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<String>,
-    /// When a `wait` step times out, epoch ms.
+    /// When a `wait` step times out, epoch ms. A `flow_timeout` timer is armed for it
+    /// ([`crate::domain::center::TimerKind::FlowTimeout`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_at: Option<i64>,
+    /// The `inbound.fifo` message group of the customer's events (the webhook's opaque hash of
+    /// business number and person), so that a timeout is queued in the same group and never
+    /// runs at the same time as one of their messages. `None` for sessions stored before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// When the session expires with its conversation, epoch seconds.
     pub expires_at: i64,
     /// The store's version: 0 for a session not stored yet; a save names the version it read.

@@ -34,7 +34,8 @@ impl LiveKind {
     /// The kind of notice an event of the contact center's log makes; `None` for events that
     /// change nothing the page shows, or that come with another one of the same change (a
     /// `first_reply` comes with its `agent_reply`, `opened` with `received`, `queued` with
-    /// `routed`, `transferred` with `assigned`).
+    /// `routed`, `transferred` with `assigned`, `dequeued` with whatever took it out of the
+    /// line).
     #[must_use]
     pub const fn of_event(kind: EventKind) -> Option<Self> {
         match kind {
@@ -45,6 +46,7 @@ impl LiveKind {
             | EventKind::Queued
             | EventKind::FirstReply
             | EventKind::Transferred
+            | EventKind::Dequeued
             | EventKind::BotDecision => None,
         }
     }

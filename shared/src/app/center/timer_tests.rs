@@ -4,16 +4,16 @@
 
 use std::time::Duration;
 
-use super::timers::{quiet_since, sweep, Sweep, SweepReport};
+use super::timers::{quiet_since, sweep, FlowTimers, Sweep, SweepReport};
 use super::*;
-use crate::adapters::documents::{DocDirectory, DocEventLog, DocQueues};
-use crate::domain::center::{EventKind, TimerStore, IDLE_CHECK_AFTER_MS};
+use crate::adapters::documents::{DocDirectory, DocEventLog, DocFlows, DocQueues};
+use crate::domain::center::{EventKind, Timer, TimerKind, TimerStore, IDLE_CHECK_AFTER_MS};
 use crate::domain::inbox::{ContactStore, IngestStore};
 use crate::domain::ports::{TenantStore, TenantUpdate};
 use crate::domain::secret::Sealed;
 use crate::domain::tenant::{ApiKey, Role, Tenant, TenantSettings};
 use crate::testing::contract::{inbound, person, phone, wamid};
-use crate::testing::{Fakes, ManualClock, MemoryDocs, MemoryInbox, MemoryTenantStore};
+use crate::testing::{Fakes, ManualClock, MemoryDocs, MemoryInbox, MemoryQueue, MemoryTenantStore};
 
 const START_MS: i64 = 1_900_000_000_000;
 
@@ -22,7 +22,9 @@ struct World {
     queues: DocQueues<MemoryDocs>,
     directory: DocDirectory<MemoryDocs>,
     events: DocEventLog<MemoryDocs>,
-    live: crate::adapters::live::QueueLiveFeed<crate::testing::MemoryQueue>,
+    live: crate::adapters::live::QueueLiveFeed<MemoryQueue>,
+    flows: DocFlows<MemoryDocs>,
+    inbound: MemoryQueue,
     tenants: MemoryTenantStore,
     clock: ManualClock,
     tenant: TenantId,
@@ -45,11 +47,17 @@ impl World {
             queues: DocQueues::new(MemoryDocs::default()),
             directory: DocDirectory::new(MemoryDocs::default()),
             events: DocEventLog::new(MemoryDocs::default()),
-            live: crate::adapters::live::QueueLiveFeed::new(crate::testing::MemoryQueue::default()),
+            live: crate::adapters::live::QueueLiveFeed::new(MemoryQueue::default()),
+            flows: DocFlows::new(MemoryDocs::default()),
+            inbound: MemoryQueue::default(),
             tenants,
             clock,
             tenant,
         }
+    }
+
+    fn flow_timers(&self) -> FlowTimers<'_, Fakes> {
+        FlowTimers { flows: &self.flows, inbound: &self.inbound }
     }
 
     fn ports(&self) -> CenterPorts<'_, Fakes> {
@@ -88,7 +96,7 @@ impl World {
 
     async fn sweep_now(&self) -> SweepReport {
         let run = Sweep { as_of: self.clock.now(), move_cursor: true, only: None };
-        sweep(&self.ports(), (&self.inbox, &self.tenants), &run, || true).await.unwrap()
+        sweep(&self.ports(), (&self.inbox, &self.tenants, &self.flow_timers()), &run, || true).await.unwrap()
     }
 
     fn advance_minutes(&self, minutes: u64) {
@@ -258,7 +266,9 @@ async fn the_cursor_follows_the_clock_and_a_sweep_ahead_of_it_leaves_it() {
         move_cursor: false,
         only: Some(world.tenant.clone()),
     };
-    let report = sweep(&world.ports(), (&world.inbox, &world.tenants), &ahead, || true).await.unwrap();
+    let report = sweep(&world.ports(), (&world.inbox, &world.tenants, &world.flow_timers()), &ahead, || true)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(cursor, Some(crate::domain::center::epoch_minute(START_MS)));
@@ -277,9 +287,93 @@ async fn a_sweep_out_of_time_stops_and_says_so() {
 
     // Act
     let run = Sweep { as_of: world.clock.now(), move_cursor: true, only: None };
-    let report = sweep(&world.ports(), (&world.inbox, &world.tenants), &run, || false).await.unwrap();
+    let report = sweep(&world.ports(), (&world.inbox, &world.tenants, &world.flow_timers()), &run, || false)
+        .await
+        .unwrap();
 
     // Assert
     assert!(!report.complete);
     assert_eq!(report.dropped, 0, "nothing fired");
+}
+
+/// A session of `conversation` waiting at a wait step until `due`, stored; its store version.
+async fn waiting_session(world: &World, conversation: &ConversationId, due: i64) -> u64 {
+    use crate::domain::flows::{FlowRef, FlowSession};
+    use crate::domain::flows_store::{FlowStore, SessionRecord};
+    let session = FlowSession {
+        flow: FlowRef { id: "fl_1".into(), version: 1 },
+        step: "wait".into(),
+        tries: 0,
+        waiting_since: world.clock.now(),
+        answers: std::collections::BTreeMap::new(),
+    };
+    let record = SessionRecord {
+        conversation: conversation.clone(),
+        session: Some(session),
+        last_message: Some("wamid.timers.1".into()),
+        timeout_at: Some(due),
+        group: Some("group-1".into()),
+        expires_at: world.clock.now().as_secs() + 86_400,
+        version: 0,
+    };
+    world.flows.save_session(&world.tenant, &record).await.unwrap().version
+}
+
+#[tokio::test]
+async fn a_flow_timeout_is_handed_to_inbound_once_in_the_customers_group() {
+    // Arrange: a session waits for a minute; its timer is armed.
+    let world = World::new(None).await;
+    let conversation = world.customer_writes(1).await;
+    let due = world.clock.now().as_millis() + 60_000;
+    let version = waiting_session(&world, &conversation.id, due).await;
+    let timer = Timer {
+        tenant: world.tenant.clone(),
+        conversation_id: conversation.id.clone(),
+        kind: TimerKind::FlowTimeout,
+        due,
+    };
+    world.inbox.arm_timer(&timer).await.unwrap();
+
+    // Act
+    let early = world.sweep_now().await;
+    world.advance_minutes(2);
+    let fired = world.sweep_now().await;
+    let again = world.sweep_now().await;
+
+    // Assert: queued once, in the group, naming the session's version and deadline.
+    assert_eq!((early.flow_timeouts, fired.flow_timeouts, again.flow_timeouts), (0, 1, 0));
+    let queued = world.inbound.sent();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].group_id.as_deref(), Some("group-1"));
+    assert!(queued[0].dedup_id.is_some());
+    let envelope: crate::domain::events::Envelope = serde_json::from_str(&queued[0].body).unwrap();
+    let crate::domain::events::Event::FlowTimeout(event) = envelope.event else { panic!("a flow timeout") };
+    assert_eq!(
+        (event.conversation_id.as_str(), event.session_version, event.due),
+        (conversation.id.as_str(), version, due)
+    );
+}
+
+#[tokio::test]
+async fn a_flow_timeout_whose_session_moved_on_is_dropped() {
+    // Arrange: the timer names a deadline the session no longer has (a reply came first).
+    let world = World::new(None).await;
+    let conversation = world.customer_writes(1).await;
+    let due = world.clock.now().as_millis() + 60_000;
+    waiting_session(&world, &conversation.id, due + 30_000).await;
+    let timer = Timer {
+        tenant: world.tenant.clone(),
+        conversation_id: conversation.id.clone(),
+        kind: TimerKind::FlowTimeout,
+        due,
+    };
+    world.inbox.arm_timer(&timer).await.unwrap();
+
+    // Act
+    world.advance_minutes(1);
+    let report = world.sweep_now().await;
+
+    // Assert
+    assert_eq!((report.flow_timeouts, report.dropped), (0, 1));
+    assert!(world.inbound.sent().is_empty());
 }

@@ -7,11 +7,13 @@
 //! buckets from its cursor to now — work proportional to what is due, never a scan — and fires
 //! each timer idempotently. A timer whose conversation moved on is dropped. A silence check does
 //! not need a write per message: on firing it looks at the conversation's last activity and
-//! arms itself again for when the silence would be long enough.
+//! arms itself again for when the silence would be long enough. A chatbot flow's wait timeout
+//! is handed to `inbound` as a `flow_timeout` event ([`crate::app::flows::timeouts`]).
 
 use std::collections::HashMap;
 
 use super::{after_change, change_events, record, CenterOpError, CenterPorts};
+use crate::app::flows::hand_over;
 use crate::domain::center::{epoch_minute, CenterEvent, EventKind, Timer, TimerKind, TimerStore, MINUTE_MS};
 use crate::domain::inbox::{
     is_active, ConversationPatch, ConversationState, ConversationStore, ConversationView,
@@ -40,6 +42,8 @@ pub struct SweepReport {
     pub rearmed: u64,
     /// Timers whose conversation moved on (dropped, nothing done).
     pub dropped: u64,
+    /// Chatbot flow timeouts handed to `inbound` (queued on `inbound.fifo`).
+    pub flow_timeouts: u64,
     /// Timers that failed (kept: the next sweep tries them again).
     pub failed: u64,
     /// False when the sweep stopped for its deadline with due timers left.
@@ -57,6 +61,22 @@ pub enum Fired {
     Rearmed,
     /// Nothing to do (the conversation moved on, or the tenant has no auto-resolve).
     Dropped,
+    /// A chatbot flow's wait timed out: queued for `inbound`.
+    FlowTimeout,
+}
+
+/// What firing a chatbot flow's timeout needs: the sessions, and `inbound.fifo`.
+pub struct FlowTimers<'a, A: Adapters> {
+    /// The conversations' flow sessions.
+    pub flows: &'a A::Flows,
+    /// `inbound.fifo`, where the timeout goes.
+    pub inbound: &'a A::Queue,
+}
+
+impl<A: Adapters> std::fmt::Debug for FlowTimers<'_, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowTimers").finish_non_exhaustive()
+    }
 }
 
 /// How the sweep runs.
@@ -80,7 +100,7 @@ pub struct Sweep {
 /// the sweep goes on).
 pub async fn sweep<A: Adapters>(
     ports: &CenterPorts<'_, A>,
-    (timers, tenants): (&A::Timers, &A::Tenants),
+    (timers, tenants, flows): (&A::Timers, &A::Tenants, &FlowTimers<'_, A>),
     sweep: &Sweep,
     time_left: impl Fn() -> bool + Send,
 ) -> Result<SweepReport, CenterOpError> {
@@ -106,13 +126,23 @@ pub async fn sweep<A: Adapters>(
                 .collect();
             let mut progressed = false;
             for timer in &due {
-                match fire(ports, (timers, tenants), &mut settings, timer, sweep.as_of).await {
+                let fired = match timer.kind {
+                    TimerKind::FlowTimeout => hand_over((flows.flows, flows.inbound), timer)
+                        .await
+                        .map(|queued| if queued { Fired::FlowTimeout } else { Fired::Dropped })
+                        .map_err(CenterOpError::Unknown),
+                    TimerKind::Wake | TimerKind::Idle => {
+                        fire(ports, (timers, tenants), &mut settings, timer, sweep.as_of).await
+                    }
+                };
+                match fired {
                     Ok(fired) => {
                         match fired {
                             Fired::Woken => report.woken += 1,
                             Fired::Resolved => report.resolved += 1,
                             Fired::Rearmed => report.rearmed += 1,
                             Fired::Dropped => report.dropped += 1,
+                            Fired::FlowTimeout => report.flow_timeouts += 1,
                         }
                         timers.drop_timer(timer).await?;
                         progressed = true;
@@ -174,6 +204,8 @@ pub async fn fire<A: Adapters>(
                 Err(other) => Err(other),
             }
         }
+        // Handed to `inbound` by the sweep ([`hand_over`]), never fired here.
+        TimerKind::FlowTimeout => Ok(Fired::Dropped),
         TimerKind::Idle => {
             if !is_active(conversation.state) {
                 return Ok(Fired::Dropped);

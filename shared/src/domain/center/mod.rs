@@ -227,11 +227,16 @@ pub enum TimerKind {
     /// Checks a worked conversation's silence: resolves it when the tenant's auto-resolve time
     /// has passed since its last activity, else arms itself again for then.
     Idle,
+    /// A chatbot flow's `wait` step timed out (P40): the sweep hands the timeout to `inbound`
+    /// (a `flow_timeout` event on `inbound.fifo`, in the customer's own message group), which
+    /// advances the session only if it still waits there. Armed by `inbound` when the session
+    /// enters the wait ([`crate::app::flows`]).
+    FlowTimeout,
 }
 
 impl TimerKind {
     /// Every kind.
-    pub const ALL: [Self; 2] = [Self::Wake, Self::Idle];
+    pub const ALL: [Self; 3] = [Self::Wake, Self::Idle, Self::FlowTimeout];
 
     /// The stored name.
     #[must_use]
@@ -239,6 +244,7 @@ impl TimerKind {
         match self {
             Self::Wake => "wake",
             Self::Idle => "idle",
+            Self::FlowTimeout => "flow_timeout",
         }
     }
 

@@ -299,7 +299,9 @@ pub enum Store {
     Contact(ContactField),
     /// A custom attribute of the contact (`{"attribute": "company"}`).
     Attribute(String),
-    /// A field of the contact's lead (`{"lead": "stage"}`).
+    /// A field of the contact's lead (`{"lead": "stage"}`): written on the contact's most
+    /// recently received open lead (stage neither `won` nor `lost`); when it has none, a lead is
+    /// created for it (stage `new`, origin form `chatbot`) and the field set on it.
     Lead(LeadField),
 }
 
@@ -393,7 +395,9 @@ pub struct SetStep {
     pub next: Option<StepId>,
 }
 
-/// Waits for the customer's next message (whatever it says) or `timeout_minutes`.
+/// Waits for the customer's next message (whatever it says) or `timeout_minutes`: the timeout
+/// fires by itself (a timer, within about a minute of its time) even if the customer never
+/// writes again, and at most once; a message that comes first cancels it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitStep {

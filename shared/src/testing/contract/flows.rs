@@ -50,6 +50,7 @@ fn record(conversation: &ConversationId, flow: &FlowId, expires_in_secs: i64) ->
         session: Some(session(flow, 1)),
         last_message: Some("wamid.1".into()),
         timeout_at: None,
+        group: Some("group-1".into()),
         expires_at: now().as_secs() + expires_in_secs,
         version: 0,
     }
