@@ -47,9 +47,6 @@ function Notes({ id }) {
   const [error, setError] = useState('');
   const load = () => all(`/v1/conversations/${id}/notes?limit=100`).then(setNotes).catch((e) => setError(e.message));
   useEffect(() => { load(); }, [id]);
-  // Ticks still pending on our recent sends: poll at the fallback's rate until they settle.
-  const pending = ticksPending(messages);
-  useEffect(() => (pending ? hurry() : undefined), [pending]);
   const submit = async (event) => {
     event.preventDefault();
     if (!text.trim()) return;
@@ -215,6 +212,9 @@ export function Conversation({ id, user, manager }) {
   };
 
   useEffect(() => { load(); }, [id]);
+  // Ticks still pending on our recent sends: poll at the fallback's rate until they settle.
+  const pending = ticksPending(messages);
+  useEffect(() => (pending ? hurry() : undefined), [pending]);
   useEffect(
     () => subscribe((event) => {
       if (event.type === 'notice') {

@@ -13,6 +13,7 @@
 //! to every other connection again): the page refetches on reconnect and polls meanwhile.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::join_all;
@@ -24,7 +25,7 @@ use shared::config::{ConfigError, Env};
 use shared::domain::live::{
     LiveAudience, LiveConnection, LiveConnections, LiveNotice, LivePush, PushError, CONNECTION_TTL_SECS,
 };
-use shared::domain::{Clock, ExpiresAt};
+use shared::domain::{Clock, ExpiresAt, TenantId};
 use shared::lambda::batch::{run_batch, RecordError, RecordMeta};
 use shared::wiring::{Adapters, Aws};
 
@@ -147,12 +148,15 @@ pub async fn handle<A: Adapters, P: LivePush>(
     if payload.get("Records").is_some() {
         let batch: SqsEvent =
             serde_json::from_value(payload).map_err(|e| HandleError::Unrecognised(e.to_string()))?;
+        // A batch's notices mostly belong to a few tenants: their connections are read once each.
+        let tenants = BatchConnections::default();
+        let tenants = &tenants;
         // Boxed: the nested futures of the stores are too deep a type for the compiler to lay
         // out inline in `main`'s.
         let response = Box::pin(run_batch(batch, deps.config.concurrency, |_: RecordMeta, notice: LiveNotice| {
             async move {
                 let span = tracing::info_span!("live", tenant_id = %notice.tenant_id, conversation_id = %notice.conversation_id);
-                tracing::Instrument::instrument(fan_out(&notice, deps), span).await
+                tracing::Instrument::instrument(fan_out(&notice, deps, tenants), span).await
             }
         }))
         .await?;
@@ -227,6 +231,31 @@ pub async fn disconnect<A: Adapters, P>(connection_id: &str, deps: &Deps<A, P>) 
     }
 }
 
+/// The tenants' connections as read once for one batch (a connection gone meanwhile answers
+/// Gone, which is handled as anywhere).
+#[derive(Debug, Default)]
+pub struct BatchConnections(Mutex<HashMap<TenantId, Arc<tokio::sync::OnceCell<Vec<LiveConnection>>>>>);
+
+impl BatchConnections {
+    /// The tenant's connections, read on the batch's first call for it.
+    async fn of<A: Adapters, P>(
+        &self,
+        tenant: &TenantId,
+        deps: &Deps<A, P>,
+    ) -> Result<Vec<LiveConnection>, RecordError> {
+        let cell = match self.0.lock() {
+            Ok(mut cells) => Arc::clone(cells.entry(tenant.clone()).or_default()),
+            // A poisoned map only costs the cache.
+            Err(_) => Arc::new(tokio::sync::OnceCell::new()),
+        };
+        let connections = cell
+            .get_or_try_init(|| deps.connections.connections(tenant))
+            .await
+            .map_err(|e| RecordError::retryable("reading the live connections", &e))?;
+        Ok(connections.clone())
+    }
+}
+
 /// Posts one notice to every connection of its tenant that sees it.
 ///
 /// # Errors
@@ -234,12 +263,9 @@ pub async fn disconnect<A: Adapters, P>(connection_id: &str, deps: &Deps<A, P>) 
 pub async fn fan_out<A: Adapters, P: LivePush>(
     notice: &LiveNotice,
     deps: &Deps<A, P>,
+    tenants: &BatchConnections,
 ) -> Result<(), RecordError> {
-    let connections = deps
-        .connections
-        .connections(&notice.tenant_id)
-        .await
-        .map_err(|e| RecordError::retryable("reading the live connections", &e))?;
+    let connections = tenants.of(&notice.tenant_id, deps).await?;
     let data = notice.message().to_string();
     let posts = connections.iter().filter(|c| c.audience.sees(notice)).map(|c| async {
         match deps.push.post(&c.connection_id, data.as_bytes()).await {
