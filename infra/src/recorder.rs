@@ -49,6 +49,10 @@ pub struct AwsCall {
     /// KMS only: the keys of the request's encryption context (`kms:EncryptionContextKeys`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_context_keys: Option<Vec<String>>,
+    /// The API operation of the request (`TransactWriteItems`, `SendMessageBatch`, `Decrypt`…),
+    /// which the IAM action does not always name: `infra/bench-cost.sh` prices requests by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 /// Physical names of the stack's resources → logical ids of `template.yaml`.
@@ -276,6 +280,11 @@ pub async fn open_log(state_dir: &Path) -> anyhow::Result<Arc<Mutex<tokio::fs::F
 /// Appends the calls of one request to the record.
 async fn record(proxy: &Proxy, log: &Mutex<tokio::fs::File>, headers: &HeaderMap, body: &[u8]) {
     let request = proxy.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|target| target.to_str().ok())
+        .and_then(|target| target.split_once('.'))
+        .map(|(_, operation)| operation.to_owned());
     let mut lines = String::new();
     for (action, resource, encryption_context_keys) in authorizations(headers, body) {
         let call = AwsCall {
@@ -284,6 +293,7 @@ async fn record(proxy: &Proxy, log: &Mutex<tokio::fs::File>, headers: &HeaderMap
             resource: proxy.names.logical(&resource),
             request,
             encryption_context_keys,
+            operation: operation.clone(),
         };
         if let Ok(line) = serde_json::to_string(&call) {
             lines.push_str(&line);
