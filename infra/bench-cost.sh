@@ -35,4 +35,6 @@ LEADLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port" LEADLINE_E2E_BASE_URL="
   || { cat "$out"; exit 1; }
 grep '^BENCH_COST ' "$out" | sed 's/^BENCH_COST //' > "$work/report.json"
 cp "$work/report.json" "${BENCH_REPORT:-target/bench-cost.json}"
+# The record and the logs, to trace a figure to its items and lines.
+rm -rf target/bench-cost && mkdir -p target/bench-cost && cp -r "$work/stack/aws-calls.jsonl" "$work/stack/logs" target/bench-cost/
 python3 infra/cost_model.py "$work/report.json"
