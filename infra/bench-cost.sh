@@ -5,7 +5,9 @@
 # operation, the logs measured per function; then priced for 1 M inbound + 1 M outbound +
 # 3 M statuses a month at us-east-1 list prices.
 #   usage: infra/bench-cost.sh   (BENCH_EVENTS=60, BENCH_PER_PERSON=2, BENCH_PORT=free port,
-#                                  BENCH_SKIP_BUILD=1 to use the binaries as built)
+#                                  BENCH_SKIP_BUILD=1 to use the binaries as built,
+#                                  BENCH_BIN_DIR=<dir> to run other function binaries, e.g.
+#                                  another checkout's target/debug, for a before/after pair)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,6 +27,7 @@ cleanup() { [ -n "$stack" ] && kill "$stack" 2>/dev/null; wait 2>/dev/null || tr
 trap cleanup EXIT
 LEADLINE_PORT=$port LEADLINE_RUNTIME_PORT=$runtime_port LEADLINE_MOTO_PORT=$moto_port \
   LEADLINE_STATE_DIR="$work/stack" LEADLINE_VISIBILITY_TIMEOUT_SECONDS=2 \
+  LEADLINE_BIN_DIR="${BENCH_BIN_DIR:-target/debug}" \
   target/debug/leadline-local > "$work/stack.log" 2>&1 &
 stack=$!
 for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.5; done

@@ -140,13 +140,15 @@ async fn message(client: &reqwest::Client, tenant: &TestTenant, id: &str) -> Val
 
 #[tokio::test]
 #[ignore = "a benchmark: infra/bench-cost.sh runs it against a local stack of its own"]
+#[allow(clippy::print_stdout)] // The report is the point.
 async fn bench_cost() {
     // Arrange: a tenant with its number, and its customers.
     let events = env_or("BENCH_EVENTS", 60);
     let per_person = env_or("BENCH_PER_PERSON", 2).max(1);
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
-    let people: Vec<String> = (0..events.div_ceil(per_person)).map(|_| format!("5511{}", digits(9))).collect();
+    let people: Vec<String> =
+        (0..events.div_ceil(per_person)).map(|_| format!("5511{}", digits(9))).collect();
     let person = |n: usize| &people[n % people.len()];
 
     // Inbound: N text messages, each its own webhook delivery.
@@ -183,7 +185,8 @@ async fn bench_cost() {
     let accepted = mark();
     let mut wamids = Vec::new();
     for (id, wa_id) in &ids {
-        until("every message sent", || async { message(&client, &tenant, id).await["wamid"].is_string() }).await;
+        until("every message sent", || async { message(&client, &tenant, id).await["wamid"].is_string() })
+            .await;
         let wamid = message(&client, &tenant, id).await["wamid"].as_str().unwrap_or_default().to_owned();
         wamids.push((id.clone(), wa_id.clone(), wamid));
     }
@@ -198,7 +201,8 @@ async fn bench_cost() {
         }
     }
     for (id, _, _) in &wamids {
-        until("every message read", || async { message(&client, &tenant, id).await["status"] == "read" }).await;
+        until("every message read", || async { message(&client, &tenant, id).await["status"] == "read" })
+            .await;
     }
     let statuses_end = mark();
 
@@ -209,7 +213,9 @@ async fn bench_cost() {
     let graph_sends = sandbox_records("/_sandbox/outbox")
         .await
         .iter()
-        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains(&format!("{}/messages", tenant.phone_number_id))))
+        .filter(|r| {
+            r["path"].as_str().is_some_and(|p| p.contains(&format!("{}/messages", tenant.phone_number_id)))
+        })
         .count();
     let report = json!({
         "events": events,
