@@ -414,6 +414,22 @@ mod tests {
     }
 
     #[test]
+    fn item_kinds_name_the_keys_words_and_never_an_id() {
+        let get = r#"{"TableName":"t","Key":{"PK":{"S":"T#tn_01abc"},"SK":{"S":"CONV#01xyz"}}}"#;
+        let due = r#"{"TableName":"t","Item":{"PK":{"S":"DUE#2026"},"SK":{"S":"tn_01abc#x"}}}"#;
+        let transaction = r#"{"TransactItems":[{"Put":{"TableName":"t","Item":{"PK":{"S":"T#a"},"SK":{"S":"MSG#1"}}}},
+            {"Update":{"TableName":"t","Key":{"PK":{"S":"T#a"},"SK":{"S":"CONV#2"}}}}]}"#;
+        let kinds = |target_header, body: &str| item_kinds(&target(target_header), body.as_bytes());
+        assert_eq!(kinds("DynamoDB_20120810.GetItem", get).as_deref(), Some("T/CONV"));
+        assert_eq!(kinds("DynamoDB_20120810.PutItem", due).as_deref(), Some("DUE/*"));
+        assert_eq!(
+            kinds("DynamoDB_20120810.TransactWriteItems", transaction).as_deref(),
+            Some("T/MSG,T/CONV")
+        );
+        assert_eq!(kinds("TrentService.Decrypt", get), None);
+    }
+
+    #[test]
     fn an_index_is_named_by_its_tables_logical_id() {
         let names = LogicalNames(HashMap::from([("leadline-table".to_owned(), "Table".to_owned())]));
         assert_eq!(names.logical("leadline-table/index/GSI1"), "Table/index/GSI1");
