@@ -49,6 +49,15 @@ pub struct AwsCall {
     /// KMS only: the keys of the request's encryption context (`kms:EncryptionContextKeys`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_context_keys: Option<Vec<String>>,
+    /// The API operation of the request (`TransactWriteItems`, `SendMessageBatch`, `Decrypt`…),
+    /// which the IAM action does not always name: `infra/bench-cost.sh` prices requests by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// DynamoDB only: the kinds of the items the request names, each as the leading segments of
+    /// its keys (`T/CONV` for `T#<tenant>` / `CONV#<id>`; never an id), so that a cost can be
+    /// traced to the item that incurs it. A transaction lists its items' kinds in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<String>,
 }
 
 /// Physical names of the stack's resources → logical ids of `template.yaml`.
@@ -195,6 +204,42 @@ impl WriteGate {
     }
 }
 
+/// The kinds of the items a DynamoDB request names ([`AwsCall::items`]); `None` for others.
+fn item_kinds(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let operation = headers.get("x-amz-target")?.to_str().ok()?.strip_prefix("DynamoDB_20120810.")?;
+    let request = serde_json::from_slice::<Value>(body).ok()?;
+    let segment = |value: Option<&Value>| -> String {
+        let text = value.and_then(|v| v.get("S")).and_then(Value::as_str).unwrap_or("?");
+        // Only a fixed word (`CONV`, `MSG`…): an id in a key's first segment is not recorded.
+        let word = text.split('#').next().unwrap_or("?");
+        if !word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            word.to_owned()
+        } else {
+            "*".to_owned()
+        }
+    };
+    let kind = |key: &Value| format!("{}/{}", segment(key.get("PK")), segment(key.get("SK")));
+    let kinds: Vec<String> = match operation {
+        "PutItem" => vec![kind(&request["Item"])],
+        "UpdateItem" | "DeleteItem" | "GetItem" => vec![kind(&request["Key"])],
+        "Query" => {
+            // The key condition's values: the partition's kind and, with a prefix, the sort key's.
+            let values = request["ExpressionAttributeValues"].as_object()?;
+            let mut segments: Vec<String> = values.values().map(|v| segment(Some(v))).collect();
+            segments.sort();
+            vec![format!("query:{}", segments.join("/"))]
+        }
+        "TransactWriteItems" | "TransactGetItems" => request["TransactItems"]
+            .as_array()?
+            .iter()
+            .filter_map(|entry| entry.as_object()?.values().next())
+            .map(|op| kind(op.get("Key").unwrap_or(&op["Item"])))
+            .collect(),
+        _ => return None,
+    };
+    Some(kinds.join(","))
+}
+
 /// The items a DynamoDB write or single-item read names (table and key attributes), or none for
 /// a query, a batch (which takes no condition) or another service.
 fn written_items(headers: &HeaderMap, body: &[u8]) -> Vec<String> {
@@ -278,6 +323,12 @@ pub async fn open_log(state_dir: &Path) -> anyhow::Result<Arc<Mutex<tokio::fs::F
 /// Appends the calls of one request to the record.
 async fn record(proxy: &Proxy, log: &Mutex<tokio::fs::File>, headers: &HeaderMap, body: &[u8]) {
     let request = proxy.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|target| target.to_str().ok())
+        .and_then(|target| target.split_once('.'))
+        .map(|(_, operation)| operation.to_owned());
+    let items = item_kinds(headers, body);
     let mut lines = String::new();
     for (action, resource, encryption_context_keys) in authorizations(headers, body) {
         let call = AwsCall {
@@ -286,6 +337,8 @@ async fn record(proxy: &Proxy, log: &Mutex<tokio::fs::File>, headers: &HeaderMap
             resource: proxy.names.logical(&resource),
             request,
             encryption_context_keys,
+            operation: operation.clone(),
+            items: items.clone(),
         };
         if let Ok(line) = serde_json::to_string(&call) {
             lines.push_str(&line);
@@ -360,6 +413,22 @@ mod tests {
         );
         assert!(written("DynamoDB_20120810.Query", update).is_empty());
         assert!(written("TrentService.Decrypt", update).is_empty());
+    }
+
+    #[test]
+    fn item_kinds_name_the_keys_words_and_never_an_id() {
+        let get = r#"{"TableName":"t","Key":{"PK":{"S":"T#tn_01abc"},"SK":{"S":"CONV#01xyz"}}}"#;
+        let due = r#"{"TableName":"t","Item":{"PK":{"S":"DUE#2026"},"SK":{"S":"tn_01abc#x"}}}"#;
+        let transaction = r#"{"TransactItems":[{"Put":{"TableName":"t","Item":{"PK":{"S":"T#a"},"SK":{"S":"MSG#1"}}}},
+            {"Update":{"TableName":"t","Key":{"PK":{"S":"T#a"},"SK":{"S":"CONV#2"}}}}]}"#;
+        let kinds = |target_header, body: &str| item_kinds(&target(target_header), body.as_bytes());
+        assert_eq!(kinds("DynamoDB_20120810.GetItem", get).as_deref(), Some("T/CONV"));
+        assert_eq!(kinds("DynamoDB_20120810.PutItem", due).as_deref(), Some("DUE/*"));
+        assert_eq!(
+            kinds("DynamoDB_20120810.TransactWriteItems", transaction).as_deref(),
+            Some("T/MSG,T/CONV")
+        );
+        assert_eq!(kinds("TrentService.Decrypt", get), None);
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod api;
 mod api_data;
 mod architecture;
 mod batch;
+mod bench_cost;
 mod bench_inbound;
 mod bench_send;
 mod build_rules;

@@ -266,7 +266,13 @@ pub async fn send_one<A: Adapters>(
             }
         }
     };
-    tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
+    // A message sent is counted by `MessagesSent`; INFO keeps the others (blocked, failed,
+    // unknown), which someone may have to look into (INFO is paid per byte).
+    if result == SENT {
+        tracing::debug!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
+    } else {
+        tracing::info!(result = %result, receive_count = meta.receive_count, "Outbound message handled");
+    }
     finish(deps, tenant, result).await
 }
 

@@ -196,8 +196,10 @@ pub async fn submit<A: Adapters>(
         })?;
         template.accepts(used).map_err(SubmitError::TemplateMismatch)?;
     }
+    // Plan and retention only: the caller checked the tenant is active (the API's credentials,
+    // inbound's collecting), which refreshed what `tenant_settings` answers from.
     let tenant_record =
-        ports.tenants.tenant(tenant).await.map_err(unknown)?.ok_or(SubmitError::TenantNotFound)?;
+        ports.tenants.tenant_settings(tenant).await.map_err(unknown)?.ok_or(SubmitError::TenantNotFound)?;
     if ports.connections.whatsapp_connection(tenant).await.map_err(unknown)?.is_none() {
         return Err(SubmitError::NotConnected);
     }

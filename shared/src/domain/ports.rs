@@ -293,6 +293,10 @@ pub enum TenantStoreError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// How old a tenant record [`TenantStore::tenant_settings`] may answer with: a settings change
+/// reaches every instance's events within this.
+pub const TENANT_SETTINGS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Tenants themselves: created with their first admin key, read, changed, closed or reopened,
 /// and their retention settings.
 pub trait TenantStore: Send + Sync {
@@ -314,6 +318,22 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant_id: &TenantId,
     ) -> impl Future<Output = Result<Option<Tenant>, TenantStoreError>> + Send;
+
+    /// The tenant, for reads of its settings (retention, preferences, plan) that tolerate a
+    /// bounded staleness: an adapter may answer from a per-instance cache at most
+    /// [`TENANT_SETTINGS_MAX_AGE`] old, which every [`TenantStore::tenant`] read of the instance
+    /// refreshes and every change through it drops (issue #19: one read per event, not two).
+    /// Never for a decision a promise makes immediate (a closed tenant, credentials): those read
+    /// [`TenantStore::tenant`].
+    ///
+    /// # Errors
+    /// [`TenantStoreError::Unknown`].
+    fn tenant_settings(
+        &self,
+        tenant_id: &TenantId,
+    ) -> impl Future<Output = Result<Option<Tenant>, TenantStoreError>> + Send {
+        self.tenant(tenant_id)
+    }
 
     /// Changes the tenant's retention settings and queues the re-stamping of what they affect
     /// (the next retention run re-computes every conversation's expiry).

@@ -7,5 +7,7 @@ pub mod digest;
 pub mod hex;
 pub mod page;
 pub mod random;
+pub mod ttl_cache;
 
 pub use page::Page;
+pub use ttl_cache::TtlCache;

@@ -11,7 +11,7 @@ use super::table::Table;
 use crate::domain::ai::AiConnection;
 use crate::domain::ports::{
     ApiKeyStore, ConnectError, ConnectionStore, CreateTenantError, NumberRoute, TenantRouting, TenantStore,
-    TenantStoreError, TenantUpdate,
+    TenantStoreError, TenantUpdate, TENANT_SETTINGS_MAX_AGE,
 };
 use crate::domain::secret::Sealed;
 use crate::domain::tenant::{
@@ -19,18 +19,26 @@ use crate::domain::tenant::{
 };
 use crate::domain::{ApiKeyId, TenantId, Timestamp};
 use crate::kernel::page::Page;
+use crate::kernel::TtlCache;
 
 /// [`TenantStore`] on DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoTenantStore {
     table: Table,
+    /// Tenant records as last read by this instance, for [`TenantStore::tenant_settings`]; keyed
+    /// by the tenant, so an entry answers only for its own tenant. Shared by the clones.
+    settings: std::sync::Arc<TtlCache<TenantId, Option<Tenant>>>,
 }
+
+/// Tenants one instance keeps settings of (an instance serves few at a time; full, it starts over).
+const SETTINGS_ENTRIES: usize = 1024;
 
 impl DynamoTenantStore {
     /// The store on `table`.
     #[must_use]
     pub fn new(table: Table) -> Self {
-        Self { table }
+        let settings = std::sync::Arc::new(TtlCache::new(TENANT_SETTINGS_MAX_AGE, SETTINGS_ENTRIES));
+        Self { table, settings }
     }
 
     /// The instant expiry filters use: the table's clock.
@@ -226,7 +234,16 @@ impl TenantStore for DynamoTenantStore {
 
     async fn tenant(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
         let item = self.table.get(&keys::tenant(tenant_id), self.now()).await.context("reading a tenant")?;
-        Ok(item.map(|i| tenant_from(tenant_id, &i)).transpose().context("mapping a tenant")?)
+        let tenant = item.map(|i| tenant_from(tenant_id, &i)).transpose().context("mapping a tenant")?;
+        self.settings.put(tenant_id.clone(), tenant.clone());
+        Ok(tenant)
+    }
+
+    async fn tenant_settings(&self, tenant_id: &TenantId) -> Result<Option<Tenant>, TenantStoreError> {
+        match self.settings.get(tenant_id) {
+            Some(tenant) => Ok(tenant),
+            None => self.tenant(tenant_id).await,
+        }
     }
 
     async fn list_tenants(
@@ -268,6 +285,7 @@ impl TenantStore for DynamoTenantStore {
         tenant_id: &TenantId,
         settings: RetentionSettings,
     ) -> Result<(), TenantStoreError> {
+        self.settings.forget(tenant_id);
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(self.table.name())
             .set_key(Some(key_attributes(&keys::tenant(tenant_id))))
@@ -307,6 +325,7 @@ impl TenantStore for DynamoTenantStore {
         tenant_id: &TenantId,
         update: &TenantUpdate,
     ) -> Result<bool, TenantStoreError> {
+        self.settings.forget(tenant_id);
         let request = self
             .table
             .client()

@@ -160,6 +160,7 @@ pub async fn all<S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting>
     api_keys_are_listed_and_revoked_once(store).await;
     another_tenants_key_is_not_found(store).await;
     tenants_are_listed_once_each_in_id_order(store).await;
+    settings_reads_see_this_stores_changes_and_only_their_tenant(store).await;
 }
 
 /// Paging through the listing finds every tenant once, in id order, closed ones included.
@@ -197,4 +198,33 @@ pub async fn tenants_are_listed_once_each_in_id_order<
     assert_eq!(found.len(), 3, "{ids:?}");
     assert_eq!(found[1].status, crate::domain::tenant::TenantStatus::Closed);
     assert_eq!(found[0].status, crate::domain::tenant::TenantStatus::Active);
+}
+
+/// `tenant_settings` (which may answer from a cache) answers each tenant with its own record,
+/// and a change through the same store is seen at once, by it and by `tenant`.
+pub async fn settings_reads_see_this_stores_changes_and_only_their_tenant<
+    S: TenantStore + ApiKeyStore + ConnectionStore + TenantRouting,
+>(
+    store: &S,
+) {
+    // Arrange: two tenants, both read (and cached) before the change.
+    let (first, second) = (created(store).await, created(store).await);
+    let before = store.tenant_settings(&first).await.unwrap().expect("the first tenant");
+    assert_eq!(store.tenant_settings(&second).await.unwrap().map(|t| t.id), Some(second.clone()));
+    let mut retention = before.retention;
+    retention.content_days = before.retention.content_days.saturating_sub(1).max(1);
+
+    // Act
+    store.set_retention(&first, retention).await.unwrap();
+    let closed = crate::domain::ports::TenantUpdate::Closure(Some(now()));
+    assert!(store.update_tenant(&first, &closed).await.unwrap());
+
+    // Assert
+    let after = store.tenant_settings(&first).await.unwrap().expect("the first tenant");
+    assert_eq!((after.id.clone(), after.retention), (first.clone(), retention));
+    assert_eq!(after.status, crate::domain::tenant::TenantStatus::Closed);
+    assert_eq!(store.tenant(&first).await.unwrap(), Some(after));
+    let other = store.tenant_settings(&second).await.unwrap().expect("the second tenant");
+    assert_eq!((other.id, other.status), (second, crate::domain::tenant::TenantStatus::Active));
+    assert_eq!(store.tenant_settings(&tenant()).await.unwrap(), None, "an unknown tenant is none");
 }

@@ -72,13 +72,24 @@ use crate::domain::{
 pub struct DynamoInbox {
     table: Table,
     keyring: Arc<Keyring>,
+    /// Where an outbound message id's message is (its key), as this instance last found or
+    /// stored it: the mapping never changes (a message id is never reused), so an entry can only
+    /// go stale by the message's deletion, which every read and conditional write then finds.
+    /// Keyed by tenant and id; only found keys are kept (issue #19: one lookup per message per
+    /// instance instead of one per operation).
+    outbound_keys: Arc<crate::kernel::TtlCache<(TenantId, MessageId), Key>>,
 }
+
+/// How long an outbound message's key is kept, and how many (the operations on one message
+/// follow each other within seconds).
+const OUTBOUND_KEYS: (std::time::Duration, usize) = (std::time::Duration::from_secs(60), 4096);
 
 impl DynamoInbox {
     /// The inbox on `table`, sealing with `keyring`.
     #[must_use]
     pub fn new(table: Table, keyring: Arc<Keyring>) -> Self {
-        Self { table, keyring }
+        let outbound_keys = Arc::new(crate::kernel::TtlCache::new(OUTBOUND_KEYS.0, OUTBOUND_KEYS.1));
+        Self { table, keyring, outbound_keys }
     }
 }
 

@@ -43,7 +43,10 @@ impl OutboundStore for DynamoInbox {
         );
         item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
         item.insert(attr::HAS_LOOKUP.to_owned(), AttributeValue::Bool(true));
-        self.put_message_once(lookup, item).await?;
+        // Only this store's key: a concurrent store of the same id may have won with another.
+        if matches!(self.put_message_once(lookup, item).await?, Stored::Created) {
+            self.outbound_keys.put((tenant.clone(), message.id.clone()), key.clone());
+        }
         self.touch(tenant, message.contact, &contact, &conversation, at, None).await?;
         self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
         let sanitize_at =
@@ -391,15 +394,23 @@ impl DynamoInbox {
         tenant: &TenantId,
         id: &MessageId,
     ) -> Result<Option<Key>, InboxError> {
+        let cache_key = (tenant.clone(), id.clone());
+        if let Some(key) = self.outbound_keys.get(&cache_key) {
+            return Ok(Some(key));
+        }
         let lookup = self
             .table
             .get(&keys::outbound(tenant, id), self.now_filter())
             .await
             .map_err(|e| unknown(e, "reading an outbound lookup"))?;
-        Ok(lookup
+        let key = lookup
             .as_ref()
             .and_then(|l| l.opt_string(attr::MESSAGE_SK))
-            .map(|sk| Key { pk: keys::tenant_partition(tenant), sk: sk.to_owned() }))
+            .map(|sk| Key { pk: keys::tenant_partition(tenant), sk: sk.to_owned() });
+        if let Some(key) = &key {
+            self.outbound_keys.put(cache_key, key.clone());
+        }
+        Ok(key)
     }
 
     /// A status webhook came before `mark_sent` and made a placeholder message for the wamid:
