@@ -223,19 +223,30 @@ fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
         return;
     };
     let number = &metadata.phone_number_id;
-    let contacts: Vec<(Head<'_>, &RawValue)> = value.contacts.iter().map(|raw| (head(raw), *raw)).collect();
+    // A lone contact goes with every message whatever its ids (the rule below), so its ids are
+    // only read when there are several: one JSON pass saved on the common one-message webhook.
+    let contacts: Vec<(Head<'_>, &RawValue)> = if value.contacts.len() > 1 {
+        value.contacts.iter().map(|raw| (head(raw), *raw)).collect()
+    } else {
+        Vec::new()
+    };
+    let lone_contact = match value.contacts.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    };
 
     for raw in &value.messages {
         let h = head(raw);
         let person = h.from.as_deref().or(h.from_user_id.as_deref()).unwrap_or_default();
-        let contact = contacts
-            .iter()
-            .find(|(c, _)| {
-                (h.from.is_some() && c.wa_id == h.from)
-                    || (h.from_user_id.is_some() && c.user_id == h.from_user_id)
-            })
-            .or(if contacts.len() == 1 { contacts.first() } else { None })
-            .map(|(_, raw)| *raw);
+        let contact = lone_contact.or_else(|| {
+            contacts
+                .iter()
+                .find(|(c, _)| {
+                    (h.from.is_some() && c.wa_id == h.from)
+                        || (h.from_user_id.is_some() && c.user_id == h.from_user_id)
+                })
+                .map(|(_, raw)| *raw)
+        });
         let event = EventRef::Message {
             waba_id: waba_id.clone(),
             phone_number_id: number.clone(),
