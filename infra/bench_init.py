@@ -192,7 +192,7 @@ def main() -> None:
             counter += 1
             run = Run(name)
             RUNS[str(counter)] = run
-            env = env_for(name, f"127.0.0.1:{port}/run/{counter}", port + 1)
+            env = env_for(name, f"http://127.0.0.1:{port}/run/{counter}", port + 1)
             start = time.perf_counter_ns()
             process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:

@@ -176,7 +176,7 @@ fn example(
             {
                 words.insert(format!("\"{name}\":"));
                 let value = example(property, defs, variant, depth + 1, words);
-                if required.contains(name.as_str()) || variant % 2 == 0 {
+                if required.contains(name.as_str()) || variant.is_multiple_of(2) {
                     out.insert(name.clone(), value);
                 }
             }
@@ -202,7 +202,7 @@ fn example(
         }
         "integer" => object.get("minimum").cloned().unwrap_or(json!(1)),
         "number" => json!(1.5),
-        "boolean" => json!(variant % 2 == 0),
+        "boolean" => json!(variant.is_multiple_of(2)),
         _ => Value::Null,
     }
 }
