@@ -41,13 +41,25 @@ if cargo lambda --version > /dev/null 2>&1; then
     cp "$bin_dir/$f/bootstrap" "$out/$f.bootstrap"
   done
 else
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    echo "the $target target is not installed: rustup target add $target (and a linker for it), or install cargo-lambda" >&2
-    exit 1
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  if [ "$target" = "$host" ]; then
+    # The host's own target: no --target, so the build lands in target/release and shares its
+    # dependencies with `cargo bench` and infra/bench-init.sh instead of compiling them twice.
+    release_dir="$root/target/release"
+    target_args=()
+  else
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+      echo "the $target target is not installed: rustup target add $target (and a linker for it), or install cargo-lambda" >&2
+      exit 1
+    fi
+    release_dir="$root/target/$target/release"
+    target_args=(--target "$target")
   fi
-  cargo build --release --target "$target" "${packages[@]}"
+  # --offline: building the zips never downloads anything (the crates come from the local cache
+  # that `cargo fetch` or an earlier build filled); --locked: exactly Cargo.lock's versions.
+  cargo build --release --locked --offline "${target_args[@]}" "${packages[@]}"
   for f in "${functions[@]}"; do
-    cp "$root/target/$target/release/$f" "$out/$f.bootstrap"
+    cp "$release_dir/$f" "$out/$f.bootstrap"
   done
 fi
 

@@ -10,11 +10,15 @@
 pub mod signature;
 pub mod split;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::config::{ConfigError, Env};
 use shared::domain::ports::Queue;
 use shared::domain::Secret;
+use shared::kernel::digest::HmacKey;
 use shared::lambda::http::Problem;
 use shared::wiring::{Adapters, Aws};
 
@@ -54,13 +58,24 @@ pub struct Deps<A: Adapters> {
     pub config: Config,
     /// The `inbound.fifo` queue.
     pub queue: A::Queue,
+    /// The app secret as an HMAC key, prepared once (from `config.app_secret`).
+    pub app_key: HmacKey,
+}
+
+impl<A: Adapters> Deps<A> {
+    /// The dependencies around `queue`, the HMAC key prepared from the configuration.
+    #[must_use]
+    pub fn new(config: Config, queue: A::Queue) -> Self {
+        Self { app_key: HmacKey::new(config.app_secret.expose().as_bytes()), config, queue }
+    }
 }
 
 impl Deps<Aws> {
     /// The production adapters, made from the process's clients.
     #[must_use]
     pub fn on(aws: &Aws, config: Config) -> Self {
-        Self { queue: aws.queue(&config.inbound_queue_url), config }
+        let queue = aws.queue(&config.inbound_queue_url);
+        Self::new(config, queue)
     }
 }
 
@@ -68,7 +83,7 @@ impl Deps<Aws> {
 pub async fn handle<A: Adapters>(request: Request, deps: &Deps<A>) -> Response<Body> {
     match *request.method() {
         Method::GET => handshake(&request, &deps.config),
-        Method::POST => receive(&request, &deps.config, &deps.queue).await,
+        Method::POST => receive(&request, &deps.app_key, &deps.queue).await,
         _ => Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -106,13 +121,13 @@ fn handshake(request: &Request, config: &Config) -> Response<Body> {
     }
 }
 
-async fn receive<Q: Queue>(request: &Request, config: &Config, queue: &Q) -> Response<Body> {
+async fn receive<Q: Queue>(request: &Request, app_key: &HmacKey, queue: &Q) -> Response<Body> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
         return Problem::payload_too_large(MAX_BODY_BYTES).into_response();
     }
     let header = request.headers().get(signature::HEADER).and_then(|v| v.to_str().ok());
-    if let Err(error) = signature::verify(config.app_secret.expose().as_bytes(), body, header) {
+    if let Err(error) = signature::verify_with(app_key, body, header) {
         tracing::warn!(%error, "Webhook signature refused");
         return Problem::unauthorized(error.to_string()).into_response();
     }
@@ -169,14 +184,14 @@ mod tests {
     use super::*;
 
     fn deps() -> Deps<Fakes> {
-        Deps {
-            config: Config {
+        Deps::new(
+            Config {
                 app_secret: Secret::new("app-secret"),
                 verify_token: Secret::new("verify-me"),
                 inbound_queue_url: "http://queue".into(),
             },
-            queue: MemoryQueue::default(),
-        }
+            MemoryQueue::default(),
+        )
     }
 
     fn get(params: &[(&str, &str)]) -> Request {

@@ -27,10 +27,19 @@ pub enum SignatureError {
 /// # Errors
 /// [`SignatureError`] saying what is wrong.
 pub fn verify(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
+    verify_with(&HmacKey::new(secret), body, header)
+}
+
+/// [`verify`] with the key prepared once ([`HmacKey::new`] hashes the padded key: work the
+/// handler does once per process rather than once per webhook).
+///
+/// # Errors
+/// [`SignatureError`] saying what is wrong.
+pub fn verify_with(key: &HmacKey, body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let digits = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
     let tag = hex::decode::<32>(digits).ok_or(SignatureError::Malformed)?;
-    if HmacKey::new(secret).verify(body, &tag) {
+    if key.verify(body, &tag) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)

@@ -62,3 +62,6 @@ pub use privacy::MemoryPrivacy;
 pub use queue::MemoryQueue;
 pub use tenants::MemoryTenantStore;
 pub use vault::LocalVault;
+
+/// The stable mutation fuzzer (`infra/fuzz.sh`).
+pub mod fuzz;

@@ -22,6 +22,7 @@ mod agent_tools;
 mod analytics;
 mod console;
 mod exports;
+mod fuzz;
 mod idempotency;
 mod imports;
 mod privacy;

@@ -291,3 +291,50 @@ impl Columns {
         Ok(row)
     }
 }
+
+/// The CSV import reader under the stable fuzzer (`shared::testing::fuzz`): no file panics it.
+/// A smoke on every `cargo test`; `infra/fuzz.sh` runs the long one.
+#[cfg(test)]
+mod fuzz_tests {
+    use shared::testing::fuzz;
+
+    fn seeds() -> Vec<Vec<u8>> {
+        [
+            "phone,name,tags,consent,email,attr.city\n+5511988880001,Ana,vip;new,yes,ana@example.com,Recife\n5511988880002,\"Souza, B\",,opt_out,,\n",
+            "\u{feff}phone;name;tags\r\n5511988880003;Carla;a,b\r\n\r\n5511988880004;\"Dé \"\"D\"\"\";\n",
+            "email\nx@example.com\n\"y@example.com\"\n",
+            "Phone , Name\n 5511988880005 , =cmd\n",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+    }
+
+    fn dictionary() -> Vec<Vec<u8>> {
+        [
+            "phone", "email", "name", "tags", "consent", "attr.", "opt_in", "opt_out", "+55", "@", "\"", ";",
+            ",",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+    }
+
+    fn target(input: &[u8]) {
+        let _ = super::parse(input);
+    }
+
+    #[test]
+    fn fuzz_csv_import_smoke() {
+        let report = fuzz::run("csv_import", &seeds(), &dictionary(), 3_000, target);
+        assert_eq!(report.executions, 3_000);
+    }
+
+    #[test]
+    #[ignore = "long: infra/fuzz.sh"]
+    fn fuzz_csv_import_long() {
+        let report =
+            fuzz::run("csv_import", &seeds(), &dictionary(), fuzz::executions_from_env(10_000_000), target);
+        eprintln!("fuzz csv_import: {report}");
+    }
+}
