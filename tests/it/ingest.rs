@@ -137,7 +137,7 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -367,9 +367,15 @@ fn config_needs_the_inbound_queue_and_names_it_when_missing() {
     let env = |pairs: &'static [(&'static str, &'static str)]| {
         Env(move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
     };
-    let without: &[(&str, &str)] = &[("TABLE_NAME", "t"), ("KEY_TABLE_NAME", "kt"), ("KMS_KEY_ID", "k")];
-    let with: &[(&str, &str)] =
-        &[("TABLE_NAME", "t"), ("KEY_TABLE_NAME", "kt"), ("KMS_KEY_ID", "k"), ("INBOUND_QUEUE_URL", "i")];
+    let without: &[(&str, &str)] =
+        &[("TABLE_NAME", "t"), ("KEY_TABLE_NAME", "kt"), ("KMS_KEY_ID", "k"), ("LIVE_QUEUE_URL", "l")];
+    let with: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("KEY_TABLE_NAME", "kt"),
+        ("KMS_KEY_ID", "k"),
+        ("LIVE_QUEUE_URL", "l"),
+        ("INBOUND_QUEUE_URL", "i"),
+    ];
 
     // Act
     let missing = Config::from_env(&env(without)).err();
