@@ -126,7 +126,7 @@ pub async fn post(client: &reqwest::Client, body: &str) -> StatusCode {
         .status()
 }
 
-/// Polls `check` until it returns `Some`, for up to 30 s.
+/// Polls `check` until it returns `Some`, for up to 60 s (the suite runs on a loaded machine).
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,

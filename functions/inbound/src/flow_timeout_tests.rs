@@ -210,3 +210,41 @@ async fn an_answer_stored_in_a_lead_field_goes_to_the_contacts_open_lead() {
     let filter = LeadFilter { contact: Some(open.contact_id.clone()), ..LeadFilter::default() };
     assert_eq!(deps.leads.leads(&tenant, &filter, None, 10).await.unwrap().items.len(), 2);
 }
+
+#[tokio::test]
+async fn a_condition_on_the_leads_stage_sees_the_contacts_lead() {
+    // Arrange: a flow greeting customers whose deal is won apart; one customer has a won lead.
+    let now = Timestamp::from_secs(1_800_000_000);
+    let (deps, tenant) = fake_deps(now).await;
+    let flow = serde_json::json!({"name": "Greet", "triggers": [{"type": "new_conversation"}],
+        "start": "check", "steps": {
+            "check": {"type": "condition", "when": {"kind": "lead_stage", "stages": ["won"]},
+                "then": "customer", "else": "prospect"},
+            "customer": {"type": "end", "text": "Welcome back"},
+            "prospect": {"type": "end", "text": "Hello"}}});
+    publish(&deps, &tenant, now, &flow).await;
+    let person = ContactProfile {
+        phone: Some(PhoneNumber::parse("5511988887777").unwrap()),
+        user_id: None,
+        email: None,
+        name: None,
+    };
+    let lead = NewManualLead {
+        id: "ld_won",
+        contact: &person,
+        stage: LeadStage::Won,
+        owner: None,
+        origin: &LeadOrigin::default(),
+        at: now,
+    };
+    deps.leads.create_lead(&tenant, &lead).await.unwrap();
+
+    // Act: the customer with the won lead writes, then one without a lead.
+    handle(record(&text("wamid.WON1", "hi")), &deps).await.unwrap();
+    let mut stranger = text("wamid.NEW1", "hi");
+    stranger["event"]["message"]["message"]["from"] = "5511977776666".into();
+    handle(record(&stranger), &deps).await.unwrap();
+
+    // Assert
+    assert_eq!(texts(&sent(&deps, &tenant).await), ["Welcome back", "Hello"]);
+}

@@ -176,7 +176,7 @@ pub async fn on_customer_message<A: Adapters>(
         return Ok(Outcome::AlreadyDone);
     }
     let now = ports.center.clock.now();
-    let ctx = context(contact, settings, now);
+    let mut ctx = context(contact, settings, now);
     let running = record.as_ref().and_then(|r| r.session.clone());
     let (definition, mut session, mut actions) = match running {
         Some(session) => {
@@ -185,6 +185,7 @@ pub async fn on_customer_message<A: Adapters>(
                 let ended = SessionRecord { session: None, ..new_record(record, message, now, retention) };
                 return save_then(ports, tenant, &ended, conversation, Vec::new(), message.id).await;
             };
+            ctx = with_lead_stage(ports, tenant, contact, &definition, ctx).await;
             (definition, Some(session), Vec::new())
         }
         None => {
@@ -201,6 +202,7 @@ pub async fn on_customer_message<A: Adapters>(
             let Some((definition, input)) = selected(ports, tenant, settings, message, now).await? else {
                 return Ok(Outcome::Idle);
             };
+            ctx = with_lead_stage(ports, tenant, contact, &definition, ctx).await;
             let turn = advance(&definition, None, &input, &ctx);
             (definition, turn.session, turn.actions)
         }
@@ -286,6 +288,25 @@ fn refused(contact: &ContactView) -> Option<&'static str> {
         return Some("contact opted out");
     }
     None
+}
+
+/// `ctx` with the lead's stage, when `definition` branches on it
+/// ([`FlowDefinition::branches_on_lead_stage`]). A failed read leaves the stage unknown (a
+/// `lead_stage` condition then does not hold) and is logged: the turn still runs once.
+async fn with_lead_stage<A: Adapters>(
+    ports: &FlowPorts<'_, A>,
+    tenant: &TenantId,
+    contact: &ContactView,
+    definition: &FlowDefinition,
+    mut ctx: FlowContext,
+) -> FlowContext {
+    if definition.branches_on_lead_stage() {
+        match leads::lead_stage(ports, tenant, contact).await {
+            Ok(stage) => ctx.lead_stage = stage,
+            Err(error) => tracing::warn!(%error, "Flow condition on the lead's stage sees none"),
+        }
+    }
+    ctx
 }
 
 /// The definition of a flow's version, when both still exist.

@@ -66,14 +66,42 @@ pub(super) async fn set_lead_field<A: Adapters>(
     }
 }
 
+/// The stage a flow's `lead_stage` condition sees: that of the lead [`set_lead_field`] would
+/// write (the contact's open one), else that of their most recent lead (so a flow can branch on
+/// a deal already won or lost); `None` when they have no lead.
+///
+/// # Errors
+/// Why the leads could not be read, for the flow's decision log.
+pub(super) async fn lead_stage<A: Adapters>(
+    ports: &FlowPorts<'_, A>,
+    tenant: &TenantId,
+    contact: &ContactView,
+) -> Result<Option<LeadStage>, String> {
+    let (open, latest) = contact_leads(ports, tenant, contact).await?;
+    Ok(open.or(latest).map(|lead| lead.stage))
+}
+
 /// The contact's most recently received lead that is neither won nor lost.
 async fn open_lead<A: Adapters>(
     ports: &FlowPorts<'_, A>,
     tenant: &TenantId,
     contact: &ContactView,
 ) -> Result<Option<LeadView>, String> {
+    Ok(contact_leads(ports, tenant, contact).await?.0)
+}
+
+/// The contact's most recently received open lead (neither won nor lost) and most recently
+/// received lead of any stage, in one bounded scan.
+async fn contact_leads<A: Adapters>(
+    ports: &FlowPorts<'_, A>,
+    tenant: &TenantId,
+    contact: &ContactView,
+) -> Result<(Option<LeadView>, Option<LeadView>), String> {
     let filter = LeadFilter { contact: Some(contact.id.clone()), ..LeadFilter::default() };
-    let mut best: Option<LeadView> = None;
+    let newer = |lead: &LeadView, than: &Option<LeadView>| {
+        than.as_ref().is_none_or(|b| (lead.received_at, &lead.id) > (b.received_at, &b.id))
+    };
+    let (mut open, mut latest): (Option<LeadView>, Option<LeadView>) = (None, None);
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page = ports
@@ -82,9 +110,11 @@ async fn open_lead<A: Adapters>(
             .await
             .map_err(|e| format!("reading the contact's leads failed: {e}"))?;
         for lead in page.items {
-            let open = !matches!(lead.stage, LeadStage::Won | LeadStage::Lost);
-            if open && best.as_ref().is_none_or(|b| (lead.received_at, &lead.id) > (b.received_at, &b.id)) {
-                best = Some(lead);
+            if !matches!(lead.stage, LeadStage::Won | LeadStage::Lost) && newer(&lead, &open) {
+                open = Some(lead.clone());
+            }
+            if newer(&lead, &latest) {
+                latest = Some(lead);
             }
         }
         match page.next {
@@ -92,7 +122,7 @@ async fn open_lead<A: Adapters>(
             None => break,
         }
     }
-    Ok(best)
+    Ok((open, latest))
 }
 
 /// A new lead of the contact, as the bot's: stage `new`, origin form [`CHATBOT_ORIGIN`].

@@ -13,7 +13,8 @@
 //!    came first (which moves the version and clears the deadline) makes it a no-op.
 
 use super::{
-    bot_may_talk, context, definition_of, save_then, FlowPorts, FlowRunError, Outcome, SessionRecord,
+    bot_may_talk, context, definition_of, save_then, with_lead_stage, FlowPorts, FlowRunError, Outcome,
+    SessionRecord,
 };
 use crate::domain::center::{Timer, TimerKind, TimerStore as _};
 use crate::domain::events::{EnvelopeRef, EventRef, FlowTimeout, EVENT_VERSION};
@@ -130,7 +131,7 @@ pub async fn on_timeout<A: Adapters>(
         return save_then(ports, tenant, &ended, conversation, Vec::new(), &turn_id).await;
     };
     let now = ports.center.clock.now().max(Timestamp::from_millis(fired.due));
-    let ctx = context(contact, settings, now);
+    let ctx = with_lead_stage(ports, tenant, contact, &definition, context(contact, settings, now)).await;
     let turn = advance(&definition, Some(&session), &Input::Timeout, &ctx);
     if turn.actions.is_empty() && turn.session.as_ref() == Some(&session) {
         return Ok(Outcome::Stale);

@@ -32,6 +32,17 @@ pub struct FlowDefinition {
     pub steps: BTreeMap<StepId, Step>,
 }
 
+impl FlowDefinition {
+    /// Whether one of its conditions reads the lead's stage: the runner reads the contact's
+    /// leads for a turn only then (a query per message of every flow would be paid for nothing).
+    #[must_use]
+    pub fn branches_on_lead_stage(&self) -> bool {
+        self.steps.values().any(|step| {
+            matches!(step, Step::Condition(ConditionStep { when: Condition::LeadStage { .. }, .. }))
+        })
+    }
+}
+
 /// What starts a flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
