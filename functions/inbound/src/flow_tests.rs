@@ -4,7 +4,7 @@
 
 use shared::app::flows::take_over;
 use shared::domain::center::{EventKind, EventLog as _, Queue, QueueStore as _, Strategy};
-use shared::domain::flows::welcome_flow;
+use shared::domain::flows::{welcome_flow, FlowDefinition};
 use shared::domain::flows_store::{FlowMeta, FlowStore as _};
 use shared::domain::inbox::ConversationState;
 use shared::domain::outbound::SendJob;
@@ -31,7 +31,12 @@ async fn welcome(deps: &FakeDeps, tenant: &TenantId, now: Timestamp) -> (QueueId
         deps.queues.create_queue(tenant, &queue).await.unwrap();
         ids.push(queue.id);
     }
-    let definition = welcome_flow(ids[0].as_str(), ids[1].as_str()).unwrap();
+    publish(deps, tenant, now, welcome_flow(ids[0].as_str(), ids[1].as_str()).unwrap()).await;
+    (ids[0].clone(), ids[1].clone())
+}
+
+/// Publishes `definition` as the tenant's live flow (its version 1).
+pub(crate) async fn publish(deps: &FakeDeps, tenant: &TenantId, now: Timestamp, definition: FlowDefinition) {
     let meta = FlowMeta {
         id: FlowId::generate(now).unwrap(),
         name: definition.name.clone(),
@@ -43,7 +48,6 @@ async fn welcome(deps: &FakeDeps, tenant: &TenantId, now: Timestamp) -> (QueueId
     };
     let created = deps.flows.create_flow(tenant, &meta, &definition).await.unwrap();
     deps.flows.set_live(tenant, &meta.id, created.version, Some(1), now).await.unwrap();
-    (ids[0].clone(), ids[1].clone())
 }
 
 /// The message bodies submitted to `outbound.fifo`, as stored.

@@ -10,16 +10,15 @@ use shared::app::center::timers::{sweep, FlowTimers, Sweep};
 use shared::app::flows::CHATBOT_ORIGIN;
 use shared::domain::center::{TimerKind, TimerStore as _};
 use shared::domain::flows::parse_definition;
-use shared::domain::flows_store::{FlowMeta, FlowStore as _};
+use shared::domain::flows_store::FlowStore as _;
 use shared::domain::inbox::{
     ContactProfile, LeadFilter, LeadOrigin, LeadStage, LeadStore as _, NewManualLead,
 };
 use shared::domain::ports::QueueMessage;
-use shared::domain::FlowId;
 use shared::testing::MemoryQueue;
 
 use super::*;
-use crate::flow_tests::{conversation_of, sent};
+use crate::flow_tests::{self, conversation_of, sent};
 use crate::tests::{fake_deps, record, text, FakeDeps};
 
 /// The group the webhook gives the customer's events (any opaque text will do here).
@@ -27,18 +26,7 @@ const GROUP: &str = "group-of-the-customer";
 
 /// Publishes `definition` (JSON) as the tenant's live flow.
 async fn publish(deps: &FakeDeps, tenant: &TenantId, now: Timestamp, definition: &serde_json::Value) {
-    let definition = parse_definition(definition).unwrap();
-    let meta = FlowMeta {
-        id: FlowId::generate(now).unwrap(),
-        name: definition.name.clone(),
-        latest: 1,
-        live: None,
-        created_at: now.as_millis(),
-        updated_at: now.as_millis(),
-        version: 1,
-    };
-    let created = deps.flows.create_flow(tenant, &meta, &definition).await.unwrap();
-    deps.flows.set_live(tenant, &meta.id, created.version, Some(1), now).await.unwrap();
+    flow_tests::publish(deps, tenant, now, parse_definition(definition).unwrap()).await;
 }
 
 /// Hello, then a one-minute wait: a reply thanks, the timeout says goodbye.
