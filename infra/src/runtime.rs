@@ -213,7 +213,17 @@ async fn next(
     slot.instance(instance)?.store(true, Ordering::SeqCst);
     // The instances of a function wait here in turn: whichever is idle takes the next event.
     let mut receiver = slot.receiver.lock().await;
-    let invocation = receiver.recv().await.ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
+    let invocation = loop {
+        let invocation = receiver.recv().await.ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
+        // Its caller gave up while it waited for a free instance (the gateway answered 503, the
+        // poller's message will be redelivered): running it now would only keep an instance busy
+        // for nobody and make every later invocation wait longer (on AWS it would have run at
+        // once, on an instance of its own).
+        if !invocation.reply.is_closed() {
+            break invocation;
+        }
+        tracing::debug!(function = %slot.name, id = %invocation.id, "Invocation abandoned before it started; skipped");
+    };
     drop(receiver);
     if let Ok(mut pending) = slot.pending.lock() {
         pending.insert(invocation.id.clone(), invocation.reply);
@@ -313,6 +323,32 @@ mod tests {
         assert_eq!(payloads, [b"one".as_slice(), b"two".as_slice()]);
         assert_eq!(first.await.expect("task").ok(), Some(Outcome::Response(Bytes::from("answer to one"))));
         assert_eq!(second.await.expect("task").ok(), Some(Outcome::Response(Bytes::from("answer to two"))));
+    }
+
+    #[tokio::test]
+    async fn an_invocation_whose_caller_gave_up_while_it_waited_is_never_started() {
+        // Arrange: a caller that stops waiting before any instance is free, then another.
+        let runtime = runtime(1);
+        let abandoned = {
+            let runtime = Arc::clone(&runtime);
+            tokio::spawn(async move { runtime.invoke("api", Bytes::from_static(b"abandoned")).await })
+        };
+        while runtime.slots["api"].sender.capacity() == runtime.slots["api"].sender.max_capacity() {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        let _ = abandoned.await;
+        let waiting = {
+            let runtime = Arc::clone(&runtime);
+            tokio::spawn(async move { runtime.invoke("api", Bytes::from_static(b"waiting")).await })
+        };
+
+        // Act: the instance asks for its next event.
+        let (_, payload) = next_event(&runtime, 0).await;
+
+        // Assert: it gets the one somebody still waits for.
+        assert_eq!(payload, Bytes::from_static(b"waiting"));
+        waiting.abort();
     }
 
     #[tokio::test]

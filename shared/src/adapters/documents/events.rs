@@ -118,9 +118,26 @@ impl<D: DocTable> DocEventLog<D> {
         }
         let hour = analytics::hour_of(event.at);
         let now = self.table.now();
-        for scope in Scope::of_event(event) {
-            let key = keys::center_hour(tenant, &scope, hour);
-            let (mut figures, precondition) = match self.table.get_doc(&key, now).await.map_err(unknown)? {
+        let scopes = Scope::of_event(event);
+        // Every aggregate this event moves is read at once, not one after another: the time
+        // between the reads and the write is the window in which another event of the tenant
+        // makes this attempt lose its race (tenant documents are hot under load).
+        let hours: Vec<Key> = scopes.iter().map(|scope| keys::center_hour(tenant, scope, hour)).collect();
+        let delta = line::delta(event);
+        let mut depths: Vec<(Key, Level, i64)> = Vec::new();
+        if delta != 0 {
+            for scope in scopes.iter().filter(|s| line::has_line(s)) {
+                for level in Level::ALL {
+                    let start = level.start(event.at);
+                    depths.push((keys::center_depth(tenant, scope, level, start), level, start));
+                }
+            }
+        }
+        let reads =
+            hours.iter().chain(depths.iter().map(|(key, _, _)| key)).map(|key| self.table.get_doc(key, now));
+        let mut stored = futures::future::try_join_all(reads).await.map_err(unknown)?.into_iter();
+        for key in hours {
+            let (mut figures, precondition) = match stored.next().flatten() {
                 Some(doc) => (from_json::<HourFigures>(&doc)?.value, Precondition::Version(doc.version)),
                 // An expired one TTL has not removed yet is replaced.
                 None => (HourFigures::empty(hour), Precondition::AbsentOrExpired),
@@ -134,29 +151,21 @@ impl<D: DocTable> DocEventLog<D> {
                 precondition,
             });
         }
-        let delta = line::delta(event);
-        if delta != 0 {
-            for scope in Scope::of_event(event).iter().filter(|s| line::has_line(s)) {
-                for level in Level::ALL {
-                    let start = level.start(event.at);
-                    let key = keys::center_depth(tenant, scope, level, start);
-                    let (mut net, precondition) =
-                        match self.table.get_doc(&key, now).await.map_err(unknown)? {
-                            Some(doc) => (from_json::<Net>(&doc)?.value, Precondition::Version(doc.version)),
-                            None => (Net { start, net: 0 }, Precondition::AbsentOrExpired),
-                        };
-                    net.net += delta;
-                    writes.push(DocWrite::Put {
-                        key,
-                        entity: "center_depth",
-                        body: to_json(&net)?,
-                        expires_at: level
-                            .end(start)
-                            .map(|end| days(Timestamp::from_millis(end), AGGREGATE_RETENTION_DAYS)),
-                        precondition,
-                    });
-                }
-            }
+        for (key, level, start) in depths {
+            let (mut net, precondition) = match stored.next().flatten() {
+                Some(doc) => (from_json::<Net>(&doc)?.value, Precondition::Version(doc.version)),
+                None => (Net { start, net: 0 }, Precondition::AbsentOrExpired),
+            };
+            net.net += delta;
+            writes.push(DocWrite::Put {
+                key,
+                entity: "center_depth",
+                body: to_json(&net)?,
+                expires_at: level
+                    .end(start)
+                    .map(|end| days(Timestamp::from_millis(end), AGGREGATE_RETENTION_DAYS)),
+                precondition,
+            });
         }
         Ok(writes)
     }
