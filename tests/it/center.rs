@@ -11,6 +11,12 @@ use serde_json::{json, Value};
 use crate::api::{access, call, tenant_of, user};
 use crate::ingest::{digits, eventually, post, TestTenant};
 
+/// The fifty-at-once test keeps the local stack's few `api` instances busy for tens of seconds
+/// (on AWS each request would get an instance of its own): the other tests of this module,
+/// which the harness runs next to it (in name order), wait for it instead of timing out behind
+/// its burst.
+static BURST: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// A queue of the tenant, made through the API: its id.
 pub(crate) async fn queue(admin: &str, name: &str, strategy: &str) -> String {
     let (status, created) =
@@ -95,6 +101,7 @@ pub(crate) fn now_ms() -> i64 {
 
 #[tokio::test]
 async fn two_customers_go_round_robin_to_two_online_agents_who_answer_resolve_and_get_it_back() {
+    let _beside_the_burst = BURST.read().await;
     // Arrange: a queue with two online agents.
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
@@ -179,6 +186,7 @@ async fn two_customers_go_round_robin_to_two_online_agents_who_answer_resolve_an
 
 #[tokio::test]
 async fn with_nobody_online_a_conversation_waits_and_goes_to_the_first_agent_who_comes_online() {
+    let _beside_the_burst = BURST.read().await;
     // Arrange: a queue whose only agent is offline.
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
@@ -221,6 +229,7 @@ async fn with_nobody_online_a_conversation_waits_and_goes_to_the_first_agent_who
 
 #[tokio::test]
 async fn queue_depth_over_time_shows_two_waiting_then_none_once_an_agent_comes_online() {
+    let _beside_the_burst = BURST.read().await;
     // Arrange: a queue whose only agent is offline; two customers write and are routed to it.
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
@@ -273,6 +282,7 @@ async fn queue_depth_over_time_shows_two_waiting_then_none_once_an_agent_comes_o
 
 #[tokio::test]
 async fn logging_out_sets_an_agent_offline_and_the_next_waiting_conversation_can_be_taken() {
+    let _beside_the_burst = BURST.read().await;
     // Arrange: an online agent of a queue where a conversation waits for someone to take it.
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
@@ -314,6 +324,7 @@ async fn logging_out_sets_an_agent_offline_and_the_next_waiting_conversation_can
 
 #[tokio::test]
 async fn fifty_conversations_routed_at_once_to_five_agents_of_capacity_ten_fill_each_agent_exactly() {
+    let _alone = BURST.write().await;
     // Arrange: five online agents of capacity 10, fifty customers with a conversation each.
     let client = crate::support::http();
     let tenant = TestTenant::new(&client).await;
