@@ -234,7 +234,8 @@ impl DynamoInbox {
         target: &Key,
         change: &StatusChange<'_>,
     ) -> Result<StatusOutcome, InboxError> {
-        self.table
+        let history = self
+            .table
             .client()
             .update_item()
             .table_name(self.table.name())
@@ -244,10 +245,12 @@ impl DynamoInbox {
             .expression_attribute_names("#h", attr::STATUSES)
             .expression_attribute_names("#name", change.meta_status)
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":at", n(change.at.as_millis()))
-            .send()
-            .await
-            .map_err(|e| unknown(e, "recording status history"))?;
+            .expression_attribute_values(":at", n(change.at.as_millis()));
+        if !self.conditional_update(history).await? {
+            // The message is gone since its key was found (erased or expired; the key may come
+            // from this instance's cache of message keys): nothing of the status is kept.
+            return Ok(StatusOutcome::Gone);
+        }
         let applied = self.move_status(target, change.status, change.at, change.error).await?;
         Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
     }
