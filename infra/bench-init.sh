@@ -15,7 +15,7 @@ cd "$root"
 runs=${1:-15}
 shift || true
 functions=("$@")
-[ ${#functions[@]} -gt 0 ] || functions=(webhook inbound send suggest retention import api)
+[ ${#functions[@]} -gt 0 ] || functions=(webhook inbound send suggest retention import api realtime)
 
 if [ -z "${LEADLINE_BENCH_NO_BUILD:-}" ]; then
   packages=()

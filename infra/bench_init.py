@@ -19,7 +19,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FUNCTIONS = ["webhook", "inbound", "send", "suggest", "retention", "import", "api"]
+FUNCTIONS = ["webhook", "inbound", "send", "suggest", "retention", "import", "api", "realtime"]
 
 
 def http_event(method: str, path: str, query: str) -> dict:
@@ -53,6 +53,7 @@ EVENTS = {
     "suggest": {"Records": []},
     "import": {"Records": []},
     "retention": {"job": "bench-no-such-job"},
+    "realtime": {"Records": []},
 }
 
 
@@ -89,12 +90,14 @@ def env_for(name: str, runtime_api: str, aws_port: int) -> dict:
                 "SUGGEST_QUEUE_URL": queue,
                 "IMPORT_QUEUE_URL": queue,
                 "AI_PROVIDERS": ai,
+                "LIVE_QUEUE_URL": queue,
             },
-            "inbound": {"GRAPH_API_BASE_URL": graph, "OUTBOUND_QUEUE_URL": queue, "SUGGEST_QUEUE_URL": queue},
+            "inbound": {"GRAPH_API_BASE_URL": graph, "OUTBOUND_QUEUE_URL": queue, "SUGGEST_QUEUE_URL": queue, "LIVE_QUEUE_URL": queue},
             "send": {"GRAPH_API_BASE_URL": graph, "SEND_INSTANCES": "1"},
             "suggest": {"AI_PROVIDERS": ai},
-            "retention": {},
+            "retention": {"INBOUND_QUEUE_URL": queue, "LIVE_QUEUE_URL": queue},
             "import": {},
+            "realtime": {"LIVE_MANAGEMENT_ENDPOINT": f"{nowhere}/live"},
         }[name]
     )
     return env
