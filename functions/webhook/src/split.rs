@@ -8,14 +8,24 @@
 //! - deduplication id = a hash of the event's own identity (wamid; wamid + status; …), so a
 //!   webhook Meta delivers twice within SQS's five-minute window is enqueued once. Later
 //!   redeliveries are caught by the inbound function's own deduplication.
+//!
+//! Two paths write the same queue messages. The fast path reads the body once, each change's
+//! `value` parsed in place as a messages value, which is what nearly every webhook is (messages,
+//! statuses, preferences); it gives up on anything else — another object or field, invalid UTF-8,
+//! any parse error — and the general path then reads the body as before: each `value` kept raw,
+//! parsed by its `field` (Meta sends `value` before `field`, so the field is not known when the
+//! value is read). Whatever the fast path accepts, the general path reads to the same events: both
+//! parse the same types from the same bytes (`fixtures/split_golden.json` pins the output, and the
+//! fuzz smoke compares it with the splitter before the fast path on every input it makes).
 
 use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
+use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shared::domain::events::{EnvelopeRef, EventRef, EVENT_VERSION};
+use shared::domain::events::EVENT_VERSION;
 use shared::domain::ports::QueueMessage;
-use shared::kernel::hex;
 
 /// Why a body could not be split.
 #[derive(Debug, thiserror::Error)]
@@ -35,19 +45,63 @@ pub struct Split {
     pub ignored: Vec<String>,
 }
 
+/// The body, each entry's id of type `I` and each change's value of type `V`: the general path
+/// reads [`UntaggedId`] and raw values, the fast path [`Id`] and [`MessagesValue`].
 #[derive(Deserialize)]
-struct Body<'a> {
+struct Body<'a, I, V> {
     #[serde(borrow)]
     object: Cow<'a, str>,
-    #[serde(default, borrow)]
-    entry: Vec<Entry<'a>>,
+    #[serde(default = "Vec::new", borrow)]
+    entry: Vec<Entry<'a, I, V>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A string or a non-negative integer (Meta writes some ids either way).
+///
+/// Deserialized by hand, not as an untagged enum: serde buffers an untagged enum's value
+/// (`Content`) and tries each variant in turn. It accepts what that enum accepted, no more and no
+/// less: a string (borrowed, or unescaped into an owned one) or an integer `>= 0` that fits a
+/// `u64`; anything else is an error.
 enum Id<'a> {
-    Text(#[serde(borrow)] Cow<'a, str>),
+    Text(Cow<'a, str>),
     Number(u64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Id<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+
+        impl<'de> Visitor<'de> for IdVisitor {
+            type Value = Id<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a non-negative integer")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Id::Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Id::Text(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Id::Text(Cow::Owned(v)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Id::Number(v))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map(Id::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+        }
+
+        deserializer.deserialize_any(IdVisitor)
+    }
 }
 
 impl Id<'_> {
@@ -59,22 +113,41 @@ impl Id<'_> {
     }
 }
 
+/// [`Id`] as an untagged enum, for the general path's entry ids: it accepts the same values, but
+/// it reads a value of another type to its end before refusing it (where a syntax error inside
+/// it makes the body not JSON, and where the error's position is reported), so the general path
+/// keeps exactly the behaviour it had on such bodies. Where only acceptance matters (the fast
+/// path gives up on any error, a head that fails is empty), [`Id`] is used.
 #[derive(Deserialize)]
-struct Entry<'a> {
-    #[serde(borrow)]
-    id: Id<'a>,
-    #[serde(default)]
-    time: Option<i64>,
-    #[serde(default, borrow)]
-    changes: Vec<Change<'a>>,
+#[serde(untagged)]
+enum UntaggedId<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Number(u64),
+}
+
+impl UntaggedId<'_> {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::Text(text) => Cow::Borrowed(text),
+            Self::Number(number) => Cow::Owned(number.to_string()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
-struct Change<'a> {
+struct Entry<'a, I, V> {
+    id: I,
+    #[serde(default)]
+    time: Option<i64>,
+    #[serde(default = "Vec::new", borrow)]
+    changes: Vec<Change<'a, V>>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a, V> {
     #[serde(borrow)]
     field: Cow<'a, str>,
-    #[serde(borrow)]
-    value: &'a RawValue,
+    value: V,
 }
 
 #[derive(Deserialize)]
@@ -130,31 +203,227 @@ fn head(raw: &RawValue) -> Head<'_> {
     serde_json::from_str(raw.get()).unwrap_or_default()
 }
 
-/// Lowercase hex SHA-256 of the concatenated `parts`: `hex_sha256(&parts.concat())` without
-/// building the string (two allocations per event saved on the webhook's hot path).
+/// Lowercase hex SHA-256 of the concatenated `parts`, without building the string.
 fn hex_sha256_of(parts: &[&str]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     for part in parts {
         context.update(part.as_bytes());
     }
-    hex::encode(context.finish().as_ref())
+    // Written here rather than by `shared::kernel::hex::encode` (the `hex` crate's iterator
+    // collects char by char): a tenth of the split's time went there.
+    let mut out = [0u8; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(context.finish().as_ref()) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    // ASCII: borrowed, never replaced.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Room for the envelope around an event's raw parts: version, tags, ids.
-const ENVELOPE_BYTES: usize = 160;
+/// A field of an event in its queue message.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    /// A JSON string.
+    Text(&'a str),
+    /// Raw JSON, written as it came.
+    Raw(&'a str),
+    /// An integer.
+    Integer(i64),
+    /// `null`.
+    Null,
+}
 
-/// The queue message of `event`; `raw_bytes` is the length of the raw JSON it carries, so that
-/// the body is written into one allocation of the right size.
-fn message(
-    event: EventRef<'_>,
-    raw_bytes: usize,
-    group: &[&str],
-    dedup: &[&str],
-) -> Result<QueueMessage, serde_json::Error> {
-    let mut body = Vec::with_capacity(raw_bytes + ENVELOPE_BYTES);
-    serde_json::to_writer(&mut body, &EnvelopeRef { v: EVENT_VERSION, event })?;
-    let body = String::from_utf8(body).map_err(<serde_json::Error as serde::ser::Error>::custom)?;
+impl<'a> From<Option<&'a RawValue>> for Part<'a> {
+    fn from(raw: Option<&'a RawValue>) -> Self {
+        raw.map_or(Part::Null, |raw| Part::Raw(raw.get()))
+    }
+}
+
+/// Room for the envelope around an event's parts: version, tags, names.
+const ENVELOPE_BYTES: usize = 96;
+
+/// The queue message body of one event: `{"v":1,"event":{"<kind>":{"<name>":<part>,…}}}`,
+/// byte for byte what `serde_json` writes for the contract's `EnvelopeRef` (the kinds and field
+/// names of `EventRef`, in its order, strings escaped as `serde_json` escapes them); written here
+/// into one allocation of the right size, without the serializer's machinery and the UTF-8 check
+/// of its output. Debug builds check it against `serde_json` on every event (`message`).
+fn envelope(kind: &str, fields: &[(&str, Part<'_>)]) -> Result<String, serde_json::Error> {
+    let size: usize = fields
+        .iter()
+        .map(|(name, part)| {
+            name.len()
+                + match part {
+                    Part::Text(text) | Part::Raw(text) => text.len(),
+                    Part::Integer(_) | Part::Null => 20,
+                }
+        })
+        .sum();
+    let mut out = String::with_capacity(size + kind.len() + ENVELOPE_BYTES);
+    write!(out, "{{\"v\":{EVENT_VERSION},\"event\":{{")
+        .map_err(<serde_json::Error as serde::ser::Error>::custom)?;
+    string(&mut out, kind)?;
+    out.push_str(":{");
+    for (i, (name, part)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        string(&mut out, name)?;
+        out.push(':');
+        match part {
+            Part::Text(text) => string(&mut out, text)?,
+            Part::Raw(raw) => out.push_str(raw),
+            Part::Integer(number) => {
+                write!(out, "{number}").map_err(<serde_json::Error as serde::ser::Error>::custom)?;
+            }
+            Part::Null => out.push_str("null"),
+        }
+    }
+    out.push_str("}}}");
+    Ok(out)
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes (only `"`, `\` and control
+/// characters; nearly every id needs none, and those that do go through `serde_json` itself).
+fn string(out: &mut String, text: &str) -> Result<(), serde_json::Error> {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(text)?);
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
+    Ok(())
+}
+
+/// The queue message of one event.
+fn message(event: &Event<'_>, group: &[&str], dedup: &[&str]) -> Result<QueueMessage, serde_json::Error> {
+    let body = event.body()?;
+    #[cfg(debug_assertions)]
+    event.check(&body);
     Ok(QueueMessage { body, group_id: Some(hex_sha256_of(group)), dedup_id: Some(hex_sha256_of(dedup)) })
+}
+
+/// The events the webhook writes (`shared::domain::events::EventRef` without the flow timeout,
+/// which only the timers job writes).
+enum Event<'a> {
+    Message {
+        waba_id: &'a str,
+        phone_number_id: &'a str,
+        contact: Option<&'a RawValue>,
+        message: &'a RawValue,
+    },
+    Status {
+        waba_id: &'a str,
+        phone_number_id: &'a str,
+        status: &'a RawValue,
+    },
+    UserPreference {
+        waba_id: &'a str,
+        phone_number_id: &'a str,
+        preference: &'a RawValue,
+    },
+    MessagingError {
+        waba_id: &'a str,
+        phone_number_id: &'a str,
+        error: &'a RawValue,
+    },
+    AccountUpdate {
+        waba_id: &'a str,
+        field: &'a str,
+        time: Option<i64>,
+        value: &'a RawValue,
+    },
+    Lead {
+        page_id: &'a str,
+        leadgen: &'a RawValue,
+    },
+}
+
+impl Event<'_> {
+    fn body(&self) -> Result<String, serde_json::Error> {
+        use Part::{Integer, Null, Raw, Text};
+        match *self {
+            Self::Message { waba_id, phone_number_id, contact, message } => envelope(
+                "message",
+                &[
+                    ("waba_id", Text(waba_id)),
+                    ("phone_number_id", Text(phone_number_id)),
+                    ("contact", contact.into()),
+                    ("message", Raw(message.get())),
+                ],
+            ),
+            Self::Status { waba_id, phone_number_id, status } => envelope(
+                "status",
+                &[
+                    ("waba_id", Text(waba_id)),
+                    ("phone_number_id", Text(phone_number_id)),
+                    ("status", Raw(status.get())),
+                ],
+            ),
+            Self::UserPreference { waba_id, phone_number_id, preference } => envelope(
+                "user_preference",
+                &[
+                    ("waba_id", Text(waba_id)),
+                    ("phone_number_id", Text(phone_number_id)),
+                    ("preference", Raw(preference.get())),
+                ],
+            ),
+            Self::MessagingError { waba_id, phone_number_id, error } => envelope(
+                "messaging_error",
+                &[
+                    ("waba_id", Text(waba_id)),
+                    ("phone_number_id", Text(phone_number_id)),
+                    ("error", Raw(error.get())),
+                ],
+            ),
+            Self::AccountUpdate { waba_id, field, time, value } => envelope(
+                "account_update",
+                &[
+                    ("waba_id", Text(waba_id)),
+                    ("field", Text(field)),
+                    ("time", time.map_or(Null, Integer)),
+                    ("value", Raw(value.get())),
+                ],
+            ),
+            Self::Lead { page_id, leadgen } => {
+                envelope("lead", &[("page_id", Text(page_id)), ("leadgen", Raw(leadgen.get()))])
+            }
+        }
+    }
+
+    /// Debug builds (every test): `body` is what `serde_json` writes for the contract's type.
+    #[cfg(debug_assertions)]
+    fn check(&self, body: &str) {
+        use shared::domain::events::{EnvelopeRef, EventRef};
+        let event = match *self {
+            Self::Message { waba_id, phone_number_id, contact, message } => EventRef::Message {
+                waba_id: waba_id.into(),
+                phone_number_id: phone_number_id.into(),
+                contact,
+                message,
+            },
+            Self::Status { waba_id, phone_number_id, status } => {
+                EventRef::Status { waba_id: waba_id.into(), phone_number_id: phone_number_id.into(), status }
+            }
+            Self::UserPreference { waba_id, phone_number_id, preference } => EventRef::UserPreference {
+                waba_id: waba_id.into(),
+                phone_number_id: phone_number_id.into(),
+                preference,
+            },
+            Self::MessagingError { waba_id, phone_number_id, error } => EventRef::MessagingError {
+                waba_id: waba_id.into(),
+                phone_number_id: Some(phone_number_id.into()),
+                error,
+            },
+            Self::AccountUpdate { waba_id, field, time, value } => {
+                EventRef::AccountUpdate { waba_id: waba_id.into(), field: field.into(), time, value }
+            }
+            Self::Lead { page_id, leadgen } => EventRef::Lead { page_id: page_id.into(), leadgen },
+        };
+        let serde = serde_json::to_string(&EnvelopeRef { v: EVENT_VERSION, event }).ok();
+        debug_assert_eq!(serde.as_deref(), Some(body), "the envelope differs from serde_json's");
+    }
 }
 
 /// Splits a verified body.
@@ -163,7 +432,41 @@ fn message(
 /// [`SplitError::NotJson`] when the body is not JSON. JSON of a shape this version does not
 /// handle is not an error: it is reported in [`Split::ignored`].
 pub fn split(body: &[u8]) -> Result<Split, SplitError> {
-    let parsed: Body<'_> = match serde_json::from_slice(body) {
+    match fast(body) {
+        Some(split) => Ok(split),
+        None => general(body),
+    }
+}
+
+/// The fast path: a WhatsApp Business Account body whose every change is a messages value
+/// (fields `messages` and `user_preferences`), read in one pass; `None` for anything else.
+fn fast(body: &[u8]) -> Option<Split> {
+    // `from_str` once the whole body is known to be UTF-8: raw values are then taken without a
+    // UTF-8 check each.
+    let text = std::str::from_utf8(body).ok()?;
+    let parsed: Body<'_, Id<'_>, MessagesValue<'_>> = serde_json::from_str(text).ok()?;
+    let messages_only = parsed.object == "whatsapp_business_account"
+        && parsed
+            .entry
+            .iter()
+            .flat_map(|entry| &entry.changes)
+            .all(|change| is_messages_field(&change.field));
+    if !messages_only {
+        return None;
+    }
+    let mut out = Split::default();
+    for entry in &parsed.entry {
+        let waba_id = entry.id.text();
+        for change in &entry.changes {
+            messages_value(&waba_id, &change.field, &change.value, &mut out);
+        }
+    }
+    Some(out)
+}
+
+/// The general path: any body, each change's value raw until its field is known.
+fn general(body: &[u8]) -> Result<Split, SplitError> {
+    let parsed: Body<'_, UntaggedId<'_>, &RawValue> = match serde_json::from_slice(body) {
         Ok(parsed) => parsed,
         Err(e) if e.is_data() => {
             return Ok(Split { messages: Vec::new(), ignored: vec![shared::telemetry::json_error(&e)] });
@@ -191,6 +494,10 @@ pub fn split(body: &[u8]) -> Result<Split, SplitError> {
     Ok(out)
 }
 
+fn is_messages_field(field: &str) -> bool {
+    matches!(field, "messages" | "user_preferences")
+}
+
 fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
     match result {
         Ok(message) => out.messages.push(message),
@@ -198,31 +505,36 @@ fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
     }
 }
 
-fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
+fn whatsapp_change(
+    entry: &Entry<'_, UntaggedId<'_>, &RawValue>,
+    change: &Change<'_, &RawValue>,
+    out: &mut Split,
+) {
     let waba_id = entry.id.text();
-    if !matches!(change.field.as_ref(), "messages" | "user_preferences") {
-        let event = EventRef::AccountUpdate {
-            waba_id: waba_id.clone(),
-            field: change.field.clone(),
+    if !is_messages_field(&change.field) {
+        let raw = change.value.get();
+        let event = Event::AccountUpdate {
+            waba_id: &waba_id,
+            field: &change.field,
             time: entry.time,
             value: change.value,
         };
-        let raw = change.value.get();
-        push(out, message(event, raw.len(), &["waba:", &waba_id], &["account:", &change.field, ":", raw]));
+        push(out, message(&event, &["waba:", &waba_id], &["account:", &change.field, ":", raw]));
         return;
     }
-    let value: MessagesValue<'_> = match serde_json::from_str(change.value.get()) {
-        Ok(value) => value,
-        Err(e) => {
-            out.ignored.push(format!("{} value: {}", change.field, shared::telemetry::json_error(&e)));
-            return;
-        }
-    };
+    match serde_json::from_str::<MessagesValue<'_>>(change.value.get()) {
+        Ok(value) => messages_value(&waba_id, &change.field, &value, out),
+        Err(e) => out.ignored.push(format!("{} value: {}", change.field, shared::telemetry::json_error(&e))),
+    }
+}
+
+/// The events of a `messages` or `user_preferences` change.
+fn messages_value(waba_id: &str, field: &str, value: &MessagesValue<'_>, out: &mut Split) {
     let Some(metadata) = &value.metadata else {
-        out.ignored.push(format!("{} value without metadata.phone_number_id", change.field));
+        out.ignored.push(format!("{field} value without metadata.phone_number_id"));
         return;
     };
-    let number = &metadata.phone_number_id;
+    let number: &str = &metadata.phone_number_id;
     // A lone contact goes with every message whatever its ids (the rule below), so its ids are
     // only read when there are several: one JSON pass saved on the common one-message webhook.
     let contacts: Vec<(Head<'_>, &RawValue)> = if value.contacts.len() > 1 {
@@ -247,52 +559,38 @@ fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
                 })
                 .map(|(_, raw)| *raw)
         });
-        let event = EventRef::Message {
-            waba_id: waba_id.clone(),
-            phone_number_id: number.clone(),
-            contact,
-            message: raw,
-        };
-        let raw_bytes = raw.get().len() + contact.map_or(0, |c| c.get().len());
+        let event = Event::Message { waba_id, phone_number_id: number, contact, message: raw };
         let id = h.id.as_deref().unwrap_or(raw.get());
-        push(out, message(event, raw_bytes, &["wa:", number, ":", person], &["message:", id]));
+        push(out, message(&event, &["wa:", number, ":", person], &["message:", id]));
     }
     for raw in &value.statuses {
         let h = head(raw);
         let person = h.recipient_id.as_deref().or(h.recipient_user_id.as_deref()).unwrap_or_default();
-        let event =
-            EventRef::Status { waba_id: waba_id.clone(), phone_number_id: number.clone(), status: raw };
+        let event = Event::Status { waba_id, phone_number_id: number, status: raw };
         let id = h.id.as_deref().unwrap_or(raw.get());
         let status = h.status.as_deref().unwrap_or_default();
-        push(
-            out,
-            message(event, raw.get().len(), &["wa:", number, ":", person], &["status:", id, ":", status]),
-        );
+        push(out, message(&event, &["wa:", number, ":", person], &["status:", id, ":", status]));
     }
     for raw in &value.user_preferences {
         let h = head(raw);
         let person = h.wa_id.as_deref().or(h.user_id.as_deref()).unwrap_or_default();
-        let event = EventRef::UserPreference {
-            waba_id: waba_id.clone(),
-            phone_number_id: number.clone(),
-            preference: raw,
-        };
+        let event = Event::UserPreference { waba_id, phone_number_id: number, preference: raw };
         let when = h.timestamp.as_ref().map(Id::text).unwrap_or_default();
         let value = h.value.as_deref().unwrap_or_default();
         let dedup = ["preference:", person, ":", value, ":", &when];
-        push(out, message(event, raw.get().len(), &["wa:", number, ":", person], &dedup));
+        push(out, message(&event, &["wa:", number, ":", person], &dedup));
     }
     for raw in &value.errors {
-        let event = EventRef::MessagingError {
-            waba_id: waba_id.clone(),
-            phone_number_id: Some(number.clone()),
-            error: raw,
-        };
-        push(out, message(event, raw.get().len(), &["errors:", number], &["error:", number, ":", raw.get()]));
+        let event = Event::MessagingError { waba_id, phone_number_id: number, error: raw };
+        push(out, message(&event, &["errors:", number], &["error:", number, ":", raw.get()]));
     }
 }
 
-fn page_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
+fn page_change(
+    entry: &Entry<'_, UntaggedId<'_>, &RawValue>,
+    change: &Change<'_, &RawValue>,
+    out: &mut Split,
+) {
     if change.field != "leadgen" {
         out.ignored.push(format!("page field {}", change.field));
         return;
@@ -303,9 +601,8 @@ fn page_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
         out.ignored.push("leadgen change without leadgen_id".to_owned());
         return;
     };
-    let event = EventRef::Lead { page_id: page_id.clone(), leadgen: change.value };
-    let raw_bytes = change.value.get().len();
-    push(out, message(event, raw_bytes, &["lead:", &page_id, ":", &leadgen_id], &["lead:", &leadgen_id]));
+    let event = Event::Lead { page_id: &page_id, leadgen: change.value };
+    push(out, message(&event, &["lead:", &page_id, ":", &leadgen_id], &["lead:", &leadgen_id]));
 }
 
 #[cfg(test)]
