@@ -18,6 +18,8 @@
 //! parse the same types from the same bytes (`fixtures/split_golden.json` pins the output, and the
 //! fuzz smoke compares it with the splitter before the fast path on every input it makes).
 
+mod scan;
+
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
@@ -45,14 +47,13 @@ pub struct Split {
     pub ignored: Vec<String>,
 }
 
-/// The body, each entry's id of type `I` and each change's value of type `V`: the general path
-/// reads [`UntaggedId`] and raw values, the fast path [`Id`] and [`MessagesValue`].
+/// The body as the general path reads it: each change's value raw until its field is known.
 #[derive(Deserialize)]
-struct Body<'a, I, V> {
+struct Body<'a> {
     #[serde(borrow)]
     object: Cow<'a, str>,
-    #[serde(default = "Vec::new", borrow)]
-    entry: Vec<Entry<'a, I, V>>,
+    #[serde(default, borrow)]
+    entry: Vec<Entry<'a>>,
 }
 
 /// A string or a non-negative integer (Meta writes some ids either way).
@@ -116,8 +117,8 @@ impl Id<'_> {
 /// [`Id`] as an untagged enum, for the general path's entry ids: it accepts the same values, but
 /// it reads a value of another type to its end before refusing it (where a syntax error inside
 /// it makes the body not JSON, and where the error's position is reported), so the general path
-/// keeps exactly the behaviour it had on such bodies. Where only acceptance matters (the fast
-/// path gives up on any error, a head that fails is empty), [`Id`] is used.
+/// keeps exactly the behaviour it had on such bodies. Where only acceptance matters (a head that
+/// fails is empty), [`Id`] is used.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum UntaggedId<'a> {
@@ -135,19 +136,21 @@ impl UntaggedId<'_> {
 }
 
 #[derive(Deserialize)]
-struct Entry<'a, I, V> {
-    id: I,
+struct Entry<'a> {
+    #[serde(borrow)]
+    id: UntaggedId<'a>,
     #[serde(default)]
     time: Option<i64>,
-    #[serde(default = "Vec::new", borrow)]
-    changes: Vec<Change<'a, V>>,
+    #[serde(default, borrow)]
+    changes: Vec<Change<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Change<'a, V> {
+struct Change<'a> {
     #[serde(borrow)]
     field: Cow<'a, str>,
-    value: V,
+    #[serde(borrow)]
+    value: &'a RawValue,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +206,42 @@ fn head(raw: &RawValue) -> Head<'_> {
     serde_json::from_str(raw.get()).unwrap_or_default()
 }
 
+/// One event of a messages value: its raw JSON and its identifying fields.
+struct Element<'a> {
+    raw: &'a str,
+    head: Head<'a>,
+}
+
+impl<'a> Element<'a> {
+    fn of(raw: &'a RawValue) -> Self {
+        Self { raw: raw.get(), head: head(raw) }
+    }
+}
+
+/// A `messages` or `user_preferences` change's value, as either path reads it.
+struct ValueParts<'a> {
+    phone_number_id: Option<Cow<'a, str>>,
+    contacts: Vec<Element<'a>>,
+    messages: Vec<Element<'a>>,
+    statuses: Vec<Element<'a>>,
+    errors: Vec<Element<'a>>,
+    user_preferences: Vec<Element<'a>>,
+}
+
+impl<'a> ValueParts<'a> {
+    fn of(value: &'a MessagesValue<'a>) -> Self {
+        let elements = |raws: &'a [&'a RawValue]| raws.iter().map(|raw| Element::of(raw)).collect();
+        Self {
+            phone_number_id: value.metadata.as_ref().map(|m| Cow::Borrowed(m.phone_number_id.as_ref())),
+            contacts: elements(&value.contacts),
+            messages: elements(&value.messages),
+            statuses: elements(&value.statuses),
+            errors: elements(&value.errors),
+            user_preferences: elements(&value.user_preferences),
+        }
+    }
+}
+
 /// Lowercase hex SHA-256 of the concatenated `parts`, without building the string.
 fn hex_sha256_of(parts: &[&str]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -232,12 +271,6 @@ enum Part<'a> {
     Integer(i64),
     /// `null`.
     Null,
-}
-
-impl<'a> From<Option<&'a RawValue>> for Part<'a> {
-    fn from(raw: Option<&'a RawValue>) -> Self {
-        raw.map_or(Part::Null, |raw| Part::Raw(raw.get()))
-    }
 }
 
 /// Room for the envelope around an event's parts: version, tags, names.
@@ -305,39 +338,14 @@ fn message(event: &Event<'_>, group: &[&str], dedup: &[&str]) -> Result<QueueMes
 }
 
 /// The events the webhook writes (`shared::domain::events::EventRef` without the flow timeout,
-/// which only the timers job writes).
+/// which only the timers job writes), each part of the payload as its raw JSON text.
 enum Event<'a> {
-    Message {
-        waba_id: &'a str,
-        phone_number_id: &'a str,
-        contact: Option<&'a RawValue>,
-        message: &'a RawValue,
-    },
-    Status {
-        waba_id: &'a str,
-        phone_number_id: &'a str,
-        status: &'a RawValue,
-    },
-    UserPreference {
-        waba_id: &'a str,
-        phone_number_id: &'a str,
-        preference: &'a RawValue,
-    },
-    MessagingError {
-        waba_id: &'a str,
-        phone_number_id: &'a str,
-        error: &'a RawValue,
-    },
-    AccountUpdate {
-        waba_id: &'a str,
-        field: &'a str,
-        time: Option<i64>,
-        value: &'a RawValue,
-    },
-    Lead {
-        page_id: &'a str,
-        leadgen: &'a RawValue,
-    },
+    Message { waba_id: &'a str, phone_number_id: &'a str, contact: Option<&'a str>, message: &'a str },
+    Status { waba_id: &'a str, phone_number_id: &'a str, status: &'a str },
+    UserPreference { waba_id: &'a str, phone_number_id: &'a str, preference: &'a str },
+    MessagingError { waba_id: &'a str, phone_number_id: &'a str, error: &'a str },
+    AccountUpdate { waba_id: &'a str, field: &'a str, time: Option<i64>, value: &'a str },
+    Lead { page_id: &'a str, leadgen: &'a str },
 }
 
 impl Event<'_> {
@@ -349,8 +357,8 @@ impl Event<'_> {
                 &[
                     ("waba_id", Text(waba_id)),
                     ("phone_number_id", Text(phone_number_id)),
-                    ("contact", contact.into()),
-                    ("message", Raw(message.get())),
+                    ("contact", contact.map_or(Null, Raw)),
+                    ("message", Raw(message)),
                 ],
             ),
             Self::Status { waba_id, phone_number_id, status } => envelope(
@@ -358,7 +366,7 @@ impl Event<'_> {
                 &[
                     ("waba_id", Text(waba_id)),
                     ("phone_number_id", Text(phone_number_id)),
-                    ("status", Raw(status.get())),
+                    ("status", Raw(status)),
                 ],
             ),
             Self::UserPreference { waba_id, phone_number_id, preference } => envelope(
@@ -366,7 +374,7 @@ impl Event<'_> {
                 &[
                     ("waba_id", Text(waba_id)),
                     ("phone_number_id", Text(phone_number_id)),
-                    ("preference", Raw(preference.get())),
+                    ("preference", Raw(preference)),
                 ],
             ),
             Self::MessagingError { waba_id, phone_number_id, error } => envelope(
@@ -374,7 +382,7 @@ impl Event<'_> {
                 &[
                     ("waba_id", Text(waba_id)),
                     ("phone_number_id", Text(phone_number_id)),
-                    ("error", Raw(error.get())),
+                    ("error", Raw(error)),
                 ],
             ),
             Self::AccountUpdate { waba_id, field, time, value } => envelope(
@@ -383,11 +391,11 @@ impl Event<'_> {
                     ("waba_id", Text(waba_id)),
                     ("field", Text(field)),
                     ("time", time.map_or(Null, Integer)),
-                    ("value", Raw(value.get())),
+                    ("value", Raw(value)),
                 ],
             ),
             Self::Lead { page_id, leadgen } => {
-                envelope("lead", &[("page_id", Text(page_id)), ("leadgen", Raw(leadgen.get()))])
+                envelope("lead", &[("page_id", Text(page_id)), ("leadgen", Raw(leadgen))])
             }
         }
     }
@@ -396,33 +404,61 @@ impl Event<'_> {
     #[cfg(debug_assertions)]
     fn check(&self, body: &str) {
         use shared::domain::events::{EnvelopeRef, EventRef};
-        let event = match *self {
-            Self::Message { waba_id, phone_number_id, contact, message } => EventRef::Message {
-                waba_id: waba_id.into(),
-                phone_number_id: phone_number_id.into(),
-                contact,
-                message,
-            },
-            Self::Status { waba_id, phone_number_id, status } => {
-                EventRef::Status { waba_id: waba_id.into(), phone_number_id: phone_number_id.into(), status }
+        let raw = |text: &str| RawValue::from_string(text.to_owned()).ok();
+        let serde =
+            |event: EventRef<'_>| serde_json::to_string(&EnvelopeRef { v: EVENT_VERSION, event }).ok();
+        let written = match *self {
+            Self::Message { waba_id, phone_number_id, contact, message } => {
+                // `None` inside: a contact that is not JSON (the check fails).
+                let contact: Option<Option<Box<RawValue>>> = contact.map(raw);
+                raw(message).and_then(|message| {
+                    let contact = match &contact {
+                        Some(parsed) => Some(parsed.as_deref()?),
+                        None => None,
+                    };
+                    serde(EventRef::Message {
+                        waba_id: waba_id.into(),
+                        phone_number_id: phone_number_id.into(),
+                        contact,
+                        message: &message,
+                    })
+                })
             }
-            Self::UserPreference { waba_id, phone_number_id, preference } => EventRef::UserPreference {
-                waba_id: waba_id.into(),
-                phone_number_id: phone_number_id.into(),
-                preference,
-            },
-            Self::MessagingError { waba_id, phone_number_id, error } => EventRef::MessagingError {
-                waba_id: waba_id.into(),
-                phone_number_id: Some(phone_number_id.into()),
-                error,
-            },
-            Self::AccountUpdate { waba_id, field, time, value } => {
-                EventRef::AccountUpdate { waba_id: waba_id.into(), field: field.into(), time, value }
+            Self::Status { waba_id, phone_number_id, status } => raw(status).and_then(|status| {
+                serde(EventRef::Status {
+                    waba_id: waba_id.into(),
+                    phone_number_id: phone_number_id.into(),
+                    status: &status,
+                })
+            }),
+            Self::UserPreference { waba_id, phone_number_id, preference } => {
+                raw(preference).and_then(|preference| {
+                    serde(EventRef::UserPreference {
+                        waba_id: waba_id.into(),
+                        phone_number_id: phone_number_id.into(),
+                        preference: &preference,
+                    })
+                })
             }
-            Self::Lead { page_id, leadgen } => EventRef::Lead { page_id: page_id.into(), leadgen },
+            Self::MessagingError { waba_id, phone_number_id, error } => raw(error).and_then(|error| {
+                serde(EventRef::MessagingError {
+                    waba_id: waba_id.into(),
+                    phone_number_id: Some(phone_number_id.into()),
+                    error: &error,
+                })
+            }),
+            Self::AccountUpdate { waba_id, field, time, value } => raw(value).and_then(|value| {
+                serde(EventRef::AccountUpdate {
+                    waba_id: waba_id.into(),
+                    field: field.into(),
+                    time,
+                    value: &value,
+                })
+            }),
+            Self::Lead { page_id, leadgen } => raw(leadgen)
+                .and_then(|leadgen| serde(EventRef::Lead { page_id: page_id.into(), leadgen: &leadgen })),
         };
-        let serde = serde_json::to_string(&EnvelopeRef { v: EVENT_VERSION, event }).ok();
-        debug_assert_eq!(serde.as_deref(), Some(body), "the envelope differs from serde_json's");
+        debug_assert_eq!(written.as_deref(), Some(body), "the envelope differs from serde_json's");
     }
 }
 
@@ -439,26 +475,15 @@ pub fn split(body: &[u8]) -> Result<Split, SplitError> {
 }
 
 /// The fast path: a WhatsApp Business Account body whose every change is a messages value
-/// (fields `messages` and `user_preferences`), read in one pass; `None` for anything else.
+/// (fields `messages` and `user_preferences`), read in one pass ([`scan`]); `None` for anything
+/// else.
 fn fast(body: &[u8]) -> Option<Split> {
-    // `from_str` once the whole body is known to be UTF-8: raw values are then taken without a
-    // UTF-8 check each.
-    let text = std::str::from_utf8(body).ok()?;
-    let parsed: Body<'_, Id<'_>, MessagesValue<'_>> = serde_json::from_str(text).ok()?;
-    let messages_only = parsed.object == "whatsapp_business_account"
-        && parsed
-            .entry
-            .iter()
-            .flat_map(|entry| &entry.changes)
-            .all(|change| is_messages_field(&change.field));
-    if !messages_only {
-        return None;
-    }
+    let entries = scan::messages_body(std::str::from_utf8(body).ok()?)?;
     let mut out = Split::default();
-    for entry in &parsed.entry {
+    for entry in &entries {
         let waba_id = entry.id.text();
-        for change in &entry.changes {
-            messages_value(&waba_id, &change.field, &change.value, &mut out);
+        for (field, value) in &entry.changes {
+            messages_value(&waba_id, field, value, &mut out);
         }
     }
     Some(out)
@@ -466,7 +491,7 @@ fn fast(body: &[u8]) -> Option<Split> {
 
 /// The general path: any body, each change's value raw until its field is known.
 fn general(body: &[u8]) -> Result<Split, SplitError> {
-    let parsed: Body<'_, UntaggedId<'_>, &RawValue> = match serde_json::from_slice(body) {
+    let parsed: Body<'_> = match serde_json::from_slice(body) {
         Ok(parsed) => parsed,
         Err(e) if e.is_data() => {
             return Ok(Split { messages: Vec::new(), ignored: vec![shared::telemetry::json_error(&e)] });
@@ -505,74 +530,58 @@ fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
     }
 }
 
-fn whatsapp_change(
-    entry: &Entry<'_, UntaggedId<'_>, &RawValue>,
-    change: &Change<'_, &RawValue>,
-    out: &mut Split,
-) {
+fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
     let waba_id = entry.id.text();
+    let raw = change.value.get();
     if !is_messages_field(&change.field) {
-        let raw = change.value.get();
-        let event = Event::AccountUpdate {
-            waba_id: &waba_id,
-            field: &change.field,
-            time: entry.time,
-            value: change.value,
-        };
+        let event =
+            Event::AccountUpdate { waba_id: &waba_id, field: &change.field, time: entry.time, value: raw };
         push(out, message(&event, &["waba:", &waba_id], &["account:", &change.field, ":", raw]));
         return;
     }
-    match serde_json::from_str::<MessagesValue<'_>>(change.value.get()) {
-        Ok(value) => messages_value(&waba_id, &change.field, &value, out),
+    match serde_json::from_str::<MessagesValue<'_>>(raw) {
+        Ok(value) => messages_value(&waba_id, &change.field, &ValueParts::of(&value), out),
         Err(e) => out.ignored.push(format!("{} value: {}", change.field, shared::telemetry::json_error(&e))),
     }
 }
 
 /// The events of a `messages` or `user_preferences` change.
-fn messages_value(waba_id: &str, field: &str, value: &MessagesValue<'_>, out: &mut Split) {
-    let Some(metadata) = &value.metadata else {
+fn messages_value(waba_id: &str, field: &str, value: &ValueParts<'_>, out: &mut Split) {
+    let Some(number) = value.phone_number_id.as_deref() else {
         out.ignored.push(format!("{field} value without metadata.phone_number_id"));
         return;
     };
-    let number: &str = &metadata.phone_number_id;
-    // A lone contact goes with every message whatever its ids (the rule below), so its ids are
-    // only read when there are several: one JSON pass saved on the common one-message webhook.
-    let contacts: Vec<(Head<'_>, &RawValue)> = if value.contacts.len() > 1 {
-        value.contacts.iter().map(|raw| (head(raw), *raw)).collect()
-    } else {
-        Vec::new()
-    };
+    // A lone contact goes with every message whatever its ids; with several, each message gets
+    // the first whose number or user id is its sender's.
     let lone_contact = match value.contacts.as_slice() {
-        [only] => Some(*only),
+        [only] => Some(only.raw),
         _ => None,
     };
 
-    for raw in &value.messages {
-        let h = head(raw);
+    for Element { raw, head: h } in &value.messages {
         let person = h.from.as_deref().or(h.from_user_id.as_deref()).unwrap_or_default();
         let contact = lone_contact.or_else(|| {
-            contacts
+            value
+                .contacts
                 .iter()
-                .find(|(c, _)| {
-                    (h.from.is_some() && c.wa_id == h.from)
-                        || (h.from_user_id.is_some() && c.user_id == h.from_user_id)
+                .find(|c| {
+                    (h.from.is_some() && c.head.wa_id == h.from)
+                        || (h.from_user_id.is_some() && c.head.user_id == h.from_user_id)
                 })
-                .map(|(_, raw)| *raw)
+                .map(|c| c.raw)
         });
         let event = Event::Message { waba_id, phone_number_id: number, contact, message: raw };
-        let id = h.id.as_deref().unwrap_or(raw.get());
+        let id = h.id.as_deref().unwrap_or(raw);
         push(out, message(&event, &["wa:", number, ":", person], &["message:", id]));
     }
-    for raw in &value.statuses {
-        let h = head(raw);
+    for Element { raw, head: h } in &value.statuses {
         let person = h.recipient_id.as_deref().or(h.recipient_user_id.as_deref()).unwrap_or_default();
         let event = Event::Status { waba_id, phone_number_id: number, status: raw };
-        let id = h.id.as_deref().unwrap_or(raw.get());
+        let id = h.id.as_deref().unwrap_or(raw);
         let status = h.status.as_deref().unwrap_or_default();
         push(out, message(&event, &["wa:", number, ":", person], &["status:", id, ":", status]));
     }
-    for raw in &value.user_preferences {
-        let h = head(raw);
+    for Element { raw, head: h } in &value.user_preferences {
         let person = h.wa_id.as_deref().or(h.user_id.as_deref()).unwrap_or_default();
         let event = Event::UserPreference { waba_id, phone_number_id: number, preference: raw };
         let when = h.timestamp.as_ref().map(Id::text).unwrap_or_default();
@@ -580,17 +589,13 @@ fn messages_value(waba_id: &str, field: &str, value: &MessagesValue<'_>, out: &m
         let dedup = ["preference:", person, ":", value, ":", &when];
         push(out, message(&event, &["wa:", number, ":", person], &dedup));
     }
-    for raw in &value.errors {
+    for Element { raw, .. } in &value.errors {
         let event = Event::MessagingError { waba_id, phone_number_id: number, error: raw };
-        push(out, message(&event, &["errors:", number], &["error:", number, ":", raw.get()]));
+        push(out, message(&event, &["errors:", number], &["error:", number, ":", raw]));
     }
 }
 
-fn page_change(
-    entry: &Entry<'_, UntaggedId<'_>, &RawValue>,
-    change: &Change<'_, &RawValue>,
-    out: &mut Split,
-) {
+fn page_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
     if change.field != "leadgen" {
         out.ignored.push(format!("page field {}", change.field));
         return;
@@ -601,7 +606,7 @@ fn page_change(
         out.ignored.push("leadgen change without leadgen_id".to_owned());
         return;
     };
-    let event = Event::Lead { page_id: &page_id, leadgen: change.value };
+    let event = Event::Lead { page_id: &page_id, leadgen: change.value.get() };
     push(out, message(&event, &["lead:", &page_id, ":", &leadgen_id], &["lead:", &leadgen_id]));
 }
 
@@ -664,6 +669,28 @@ mod tests {
             split.messages.iter().all(|m| m.group_id.as_ref().is_some_and(|g| !g.contains("5511"))),
             "no phone number in SQS metadata"
         );
+    }
+
+    #[test]
+    fn the_fast_path_takes_every_messages_body_and_leaves_the_rest() {
+        // Arrange
+        let bench = include_bytes!("../benches/one_text_bsuid.json");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/webhooks");
+        let general_only = ["leadgen.json", "template_status_update.json"];
+
+        // Act
+        let mut taken = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+            taken.push((fast(&std::fs::read(&path).expect("readable")).is_some(), name));
+        }
+
+        // Assert
+        assert!(fast(bench).is_some(), "the bench body goes the fast way");
+        for (fast, name) in taken {
+            assert_eq!(fast, !general_only.contains(&name.as_str()), "{name}");
+        }
     }
 
     #[test]
