@@ -256,8 +256,8 @@ fn hex_sha256_of(parts: &[&str]) -> String {
         pair[0] = DIGITS[usize::from(byte >> 4)];
         pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    // ASCII: borrowed, never replaced.
-    String::from_utf8_lossy(&out).into_owned()
+    // Hex digits are ASCII: never the empty default.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 /// A field of an event in its queue message.

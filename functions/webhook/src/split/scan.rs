@@ -47,6 +47,33 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     Some(())
 }
 
+/// Where the first byte that ends a plain run of string bytes is: `"`, `\` or a control
+/// character. Eight bytes at a time (ids, names and texts are mostly longer than eight), then one
+/// at a time.
+fn special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte's high bit is set where it is zero (quote, backslash) or below 0x20; a borrow can
+        // only set bits above the first such byte, so the lowest set bit is exact.
+        let found = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGH;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
+}
+
 /// Deepest nesting skipped: far beyond any webhook; deeper goes to the general path.
 const MAX_DEPTH: usize = 64;
 
@@ -129,8 +156,7 @@ impl<'a> Reader<'a> {
         self.whitespace();
         (self.peek()? == b'"').then_some(())?;
         let start = self.at + 1;
-        let len = self.bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        let end = start + len;
+        let end = start + special(&self.bytes[start..])?;
         (self.bytes[end] == b'"').then_some(())?;
         self.at = end + 1;
         // Both ends are ASCII quotes, so both are char boundaries.
@@ -202,8 +228,7 @@ impl<'a> Reader<'a> {
     fn skip_str(&mut self) -> Option<()> {
         self.at += 1;
         loop {
-            let len = self.bytes[self.at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-            self.at += len;
+            self.at += special(&self.bytes[self.at..])?;
             match self.bytes[self.at] {
                 b'"' => {
                     self.at += 1;
