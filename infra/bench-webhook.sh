@@ -11,13 +11,18 @@
 # The venv is created on first use (target/bench-webhook/venv: pip install pywa==4.5.0).
 # The Rust side is timed twice: `webhook-timing` (src/bin/webhook-timing.rs: the same loop shape
 # as the pywa script, built with the functions' own release build) and criterion.
+# CARGO_TARGET_DIR is honoured (the binary and the venv are looked for there instead of
+# target/): a worktree can borrow another checkout's release build, e.g.
+#   CARGO_TARGET_DIR=/work/main/target infra/bench-webhook.sh --no-criterion
+# builds only this checkout's changed crates against that build's dependencies.
 #
 # Run it under `nice` on a shared machine, and compare the ratio, not the absolute figures.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 body=functions/webhook/benches/one_text_bsuid.json
-venv=target/bench-webhook/venv
+target_dir=${CARGO_TARGET_DIR:-target}
+venv=$target_dir/bench-webhook/venv
 pywa_version=4.5.0
 
 if ! "$venv/bin/python" -c "import pywa, sys; sys.exit(pywa.__version__ != '$pywa_version')" 2>/dev/null; then
@@ -29,17 +34,19 @@ fi
 echo "== pywa $pywa_version, before ($(wc -c < "$body") bytes)"
 before=$("$venv/bin/python" infra/bench_webhook_pywa.py "$body" 20000 5 | tee /dev/stderr | tail -1)
 
-echo "== Rust (target/release/webhook-timing)"
+echo "== Rust ($target_dir/release/webhook-timing)"
+# The same packages as infra/build-zips.sh, so that the dependencies resolve to the same features
+# and the zips' release build is reused rather than the AWS SDK rebuilt.
 cargo build --release --locked --offline -p webhook -p inbound -p send -p suggest -p retention -p import -p api \
-  --bin webhook-timing 2>/dev/null
-timing=$(target/release/webhook-timing 200000 7 2>&1 | tee /dev/stderr | tail -1)
+  -p realtime --bin webhook-timing 2>/dev/null
+timing=$("$target_dir/release/webhook-timing" 200000 7 2>&1 | tee /dev/stderr | tail -1)
 
 estimates=""
 if [ "${1:-}" != "--no-criterion" ]; then
   echo "== Rust (criterion: cargo bench -p webhook --bench webhook)"
   cargo bench --locked --offline -p webhook --bench webhook -- "one text message" 2>&1 \
     | grep -E "^webhook|time:|thrpt:" || true
-  estimates=$(find target/criterion -path "*verify+parse+split/one text message/new/estimates.json" | head -1)
+  estimates=$(find "$target_dir/criterion" -path "*verify+parse+split/one text message/new/estimates.json" | head -1)
 fi
 
 echo "== pywa $pywa_version, after"

@@ -63,7 +63,9 @@ fn target(data: &[u8]) {
     let header = signature::sign(b"fuzz-secret", data);
     assert_eq!(signature::verify(b"fuzz-secret", data, Some(&header)), Ok(()));
     let _ = signature::verify(b"fuzz-secret", data, std::str::from_utf8(data).ok());
-    let Ok(split) = split::split(data) else { return };
+    let split = split::split(data);
+    same_as_before(data, split.as_ref());
+    let Ok(split) = split else { return };
     for message in split.messages {
         let envelope: Envelope =
             serde_json::from_str(&message.body).expect("the webhook writes the contract");
@@ -78,6 +80,25 @@ fn target(data: &[u8]) {
             // Only the timers job writes these: Meta's bytes must never become one.
             Event::FlowTimeout(_) => panic!("the webhook wrote a flow timeout"),
         };
+    }
+}
+
+/// The splitter writes exactly what the splitter before its fast path wrote: the same queue
+/// messages (bodies, group and deduplication ids), the same ignored parts, the same refusal.
+fn same_as_before(data: &[u8], split: Result<&split::Split, &split::SplitError>) {
+    let before = crate::split_reference::split(data);
+    match (split, before.as_ref()) {
+        (Ok(now), Ok(before)) => {
+            assert_eq!(
+                now.messages,
+                before.messages,
+                "queue messages of {:?}",
+                String::from_utf8_lossy(data)
+            );
+            assert_eq!(now.ignored, before.ignored, "ignored parts of {:?}", String::from_utf8_lossy(data));
+        }
+        (Err(now), Err(before)) => assert_eq!(now.to_string(), before.to_string()),
+        (now, before) => panic!("{now:?} against {before:?} for {:?}", String::from_utf8_lossy(data)),
     }
 }
 

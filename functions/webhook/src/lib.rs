@@ -12,6 +12,10 @@ pub mod split;
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod split_golden_tests;
+#[cfg(test)]
+mod split_reference;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -8,14 +8,29 @@
 //! - deduplication id = a hash of the event's own identity (wamid; wamid + status; …), so a
 //!   webhook Meta delivers twice within SQS's five-minute window is enqueued once. Later
 //!   redeliveries are caught by the inbound function's own deduplication.
+//!
+//! Two paths write the same queue messages. The fast path ([`scan`]) reads a body whose every
+//! change is a messages value — what nearly every webhook is (messages, statuses, preferences) —
+//! in one pass, each event's raw bytes and identifying fields together; it reads a strict subset
+//! of JSON and gives up on anything else (another object or field, an escaped key or id, a
+//! duplicate key, invalid UTF-8…). The general path then reads the body as before: each `value`
+//! kept raw, parsed by its `field` (Meta sends `value` before `field`, so the field is not known
+//! when the value is read). Whatever the fast path accepts, the general path reads to the same
+//! events (`fixtures/split_golden.json` pins the output, and the fuzz smoke compares it with the
+//! splitter before the fast path on every input it makes).
+
+mod envelope;
+mod scan;
 
 use std::borrow::Cow;
+use std::fmt;
 
+use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use shared::domain::events::{EnvelopeRef, EventRef, EVENT_VERSION};
 use shared::domain::ports::QueueMessage;
-use shared::kernel::hex;
+
+use self::envelope::Event;
 
 /// Why a body could not be split.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +50,7 @@ pub struct Split {
     pub ignored: Vec<String>,
 }
 
+/// The body as the general path reads it: each change's value raw until its field is known.
 #[derive(Deserialize)]
 struct Body<'a> {
     #[serde(borrow)]
@@ -43,11 +59,53 @@ struct Body<'a> {
     entry: Vec<Entry<'a>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A string or a non-negative integer (Meta writes some ids either way).
+///
+/// Deserialized by hand, not as an untagged enum: serde buffers an untagged enum's value
+/// (`Content`) and tries each variant in turn. It accepts what that enum accepted, no more and no
+/// less: a string (borrowed, or unescaped into an owned one) or an integer `>= 0` that fits a
+/// `u64`; anything else is an error.
 enum Id<'a> {
-    Text(#[serde(borrow)] Cow<'a, str>),
+    Text(Cow<'a, str>),
     Number(u64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Id<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+
+        impl<'de> Visitor<'de> for IdVisitor {
+            type Value = Id<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a non-negative integer")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Id::Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Id::Text(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Id::Text(Cow::Owned(v)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Id::Number(v))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map(Id::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+        }
+
+        deserializer.deserialize_any(IdVisitor)
+    }
 }
 
 impl Id<'_> {
@@ -59,10 +117,31 @@ impl Id<'_> {
     }
 }
 
+/// [`Id`] as an untagged enum, for the general path's entry ids: it accepts the same values, but
+/// it reads a value of another type to its end before refusing it (where a syntax error inside
+/// it makes the body not JSON, and where the error's position is reported), so the general path
+/// keeps exactly the behaviour it had on such bodies. Where only acceptance matters (a head that
+/// fails is empty), [`Id`] is used.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UntaggedId<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Number(u64),
+}
+
+impl UntaggedId<'_> {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::Text(text) => Cow::Borrowed(text),
+            Self::Number(number) => Cow::Owned(number.to_string()),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Entry<'a> {
     #[serde(borrow)]
-    id: Id<'a>,
+    id: UntaggedId<'a>,
     #[serde(default)]
     time: Option<i64>,
     #[serde(default, borrow)]
@@ -130,30 +209,85 @@ fn head(raw: &RawValue) -> Head<'_> {
     serde_json::from_str(raw.get()).unwrap_or_default()
 }
 
-/// Lowercase hex SHA-256 of the concatenated `parts`: `hex_sha256(&parts.concat())` without
-/// building the string (two allocations per event saved on the webhook's hot path).
-fn hex_sha256_of(parts: &[&str]) -> String {
-    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    for part in parts {
-        context.update(part.as_bytes());
-    }
-    hex::encode(context.finish().as_ref())
+/// One event of a messages value: its raw JSON and its identifying fields.
+struct Element<'a> {
+    raw: &'a str,
+    head: Head<'a>,
 }
 
-/// Room for the envelope around an event's raw parts: version, tags, ids.
-const ENVELOPE_BYTES: usize = 160;
+impl<'a> Element<'a> {
+    fn of(raw: &'a RawValue) -> Self {
+        Self { raw: raw.get(), head: head(raw) }
+    }
+}
 
-/// The queue message of `event`; `raw_bytes` is the length of the raw JSON it carries, so that
-/// the body is written into one allocation of the right size.
-fn message(
-    event: EventRef<'_>,
-    raw_bytes: usize,
-    group: &[&str],
-    dedup: &[&str],
-) -> Result<QueueMessage, serde_json::Error> {
-    let mut body = Vec::with_capacity(raw_bytes + ENVELOPE_BYTES);
-    serde_json::to_writer(&mut body, &EnvelopeRef { v: EVENT_VERSION, event })?;
-    let body = String::from_utf8(body).map_err(<serde_json::Error as serde::ser::Error>::custom)?;
+/// A `messages` or `user_preferences` change's value, as either path reads it.
+struct ValueParts<'a> {
+    phone_number_id: Option<Cow<'a, str>>,
+    contacts: Vec<Element<'a>>,
+    messages: Vec<Element<'a>>,
+    statuses: Vec<Element<'a>>,
+    errors: Vec<Element<'a>>,
+    user_preferences: Vec<Element<'a>>,
+}
+
+impl<'a> ValueParts<'a> {
+    fn of(value: &'a MessagesValue<'a>) -> Self {
+        let elements = |raws: &'a [&'a RawValue]| raws.iter().map(|raw| Element::of(raw)).collect();
+        Self {
+            phone_number_id: value.metadata.as_ref().map(|m| Cow::Borrowed(m.phone_number_id.as_ref())),
+            contacts: elements(&value.contacts),
+            messages: elements(&value.messages),
+            statuses: elements(&value.statuses),
+            errors: elements(&value.errors),
+            user_preferences: elements(&value.user_preferences),
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of the concatenated `parts`.
+fn hex_sha256_of(parts: &[&str]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // Ids are short: gathered on the stack and hashed in one call, rather than a hashing context
+    // fed part by part (a call into the library for each).
+    let mut gathered = [0u8; 256];
+    let mut len = 0;
+    for part in parts {
+        match gathered.get_mut(len..len + part.len()) {
+            Some(room) => room.copy_from_slice(part.as_bytes()),
+            None => {
+                len = usize::MAX;
+                break;
+            }
+        }
+        len += part.len();
+    }
+    let digest = match gathered.get(..len) {
+        Some(bytes) => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes),
+        None => {
+            let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+            for part in parts {
+                context.update(part.as_bytes());
+            }
+            context.finish()
+        }
+    };
+    // Written here rather than by `shared::kernel::hex::encode` (the `hex` crate's iterator
+    // collects char by char): a tenth of the split's time went there.
+    let mut out = [0u8; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest.as_ref()) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    // Hex digits are ASCII: never the empty default.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
+}
+
+/// The queue message of one event.
+fn message(event: &Event<'_>, group: &[&str], dedup: &[&str]) -> Result<QueueMessage, serde_json::Error> {
+    let body = event.body()?;
+    #[cfg(debug_assertions)]
+    event.check(&body);
     Ok(QueueMessage { body, group_id: Some(hex_sha256_of(group)), dedup_id: Some(hex_sha256_of(dedup)) })
 }
 
@@ -163,6 +297,29 @@ fn message(
 /// [`SplitError::NotJson`] when the body is not JSON. JSON of a shape this version does not
 /// handle is not an error: it is reported in [`Split::ignored`].
 pub fn split(body: &[u8]) -> Result<Split, SplitError> {
+    match fast(body) {
+        Some(split) => Ok(split),
+        None => general(body),
+    }
+}
+
+/// The fast path: a WhatsApp Business Account body whose every change is a messages value
+/// (fields `messages` and `user_preferences`), read in one pass ([`scan`]); `None` for anything
+/// else.
+fn fast(body: &[u8]) -> Option<Split> {
+    let entries = scan::messages_body(std::str::from_utf8(body).ok()?)?;
+    let mut out = Split::default();
+    for entry in &entries {
+        let waba_id = entry.id.text();
+        for (field, value) in &entry.changes {
+            messages_value(&waba_id, field, value, &mut out);
+        }
+    }
+    Some(out)
+}
+
+/// The general path: any body, each change's value raw until its field is known.
+fn general(body: &[u8]) -> Result<Split, SplitError> {
     let parsed: Body<'_> = match serde_json::from_slice(body) {
         Ok(parsed) => parsed,
         Err(e) if e.is_data() => {
@@ -191,6 +348,10 @@ pub fn split(body: &[u8]) -> Result<Split, SplitError> {
     Ok(out)
 }
 
+fn is_messages_field(field: &str) -> bool {
+    matches!(field, "messages" | "user_preferences")
+}
+
 fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
     match result {
         Ok(message) => out.messages.push(message),
@@ -200,95 +361,66 @@ fn push(out: &mut Split, result: Result<QueueMessage, serde_json::Error>) {
 
 fn whatsapp_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
     let waba_id = entry.id.text();
-    if !matches!(change.field.as_ref(), "messages" | "user_preferences") {
-        let event = EventRef::AccountUpdate {
-            waba_id: waba_id.clone(),
-            field: change.field.clone(),
-            time: entry.time,
-            value: change.value,
-        };
-        let raw = change.value.get();
-        push(out, message(event, raw.len(), &["waba:", &waba_id], &["account:", &change.field, ":", raw]));
+    let raw = change.value.get();
+    if !is_messages_field(&change.field) {
+        let event =
+            Event::AccountUpdate { waba_id: &waba_id, field: &change.field, time: entry.time, value: raw };
+        push(out, message(&event, &["waba:", &waba_id], &["account:", &change.field, ":", raw]));
         return;
     }
-    let value: MessagesValue<'_> = match serde_json::from_str(change.value.get()) {
-        Ok(value) => value,
-        Err(e) => {
-            out.ignored.push(format!("{} value: {}", change.field, shared::telemetry::json_error(&e)));
-            return;
-        }
-    };
-    let Some(metadata) = &value.metadata else {
-        out.ignored.push(format!("{} value without metadata.phone_number_id", change.field));
+    match serde_json::from_str::<MessagesValue<'_>>(raw) {
+        Ok(value) => messages_value(&waba_id, &change.field, &ValueParts::of(&value), out),
+        Err(e) => out.ignored.push(format!("{} value: {}", change.field, shared::telemetry::json_error(&e))),
+    }
+}
+
+/// The events of a `messages` or `user_preferences` change.
+fn messages_value(waba_id: &str, field: &str, value: &ValueParts<'_>, out: &mut Split) {
+    let Some(number) = value.phone_number_id.as_deref() else {
+        out.ignored.push(format!("{field} value without metadata.phone_number_id"));
         return;
     };
-    let number = &metadata.phone_number_id;
-    // A lone contact goes with every message whatever its ids (the rule below), so its ids are
-    // only read when there are several: one JSON pass saved on the common one-message webhook.
-    let contacts: Vec<(Head<'_>, &RawValue)> = if value.contacts.len() > 1 {
-        value.contacts.iter().map(|raw| (head(raw), *raw)).collect()
-    } else {
-        Vec::new()
-    };
+    // A lone contact goes with every message whatever its ids; with several, each message gets
+    // the first whose number or user id is its sender's.
     let lone_contact = match value.contacts.as_slice() {
-        [only] => Some(*only),
+        [only] => Some(only.raw),
         _ => None,
     };
 
-    for raw in &value.messages {
-        let h = head(raw);
+    for Element { raw, head: h } in &value.messages {
         let person = h.from.as_deref().or(h.from_user_id.as_deref()).unwrap_or_default();
         let contact = lone_contact.or_else(|| {
-            contacts
+            value
+                .contacts
                 .iter()
-                .find(|(c, _)| {
-                    (h.from.is_some() && c.wa_id == h.from)
-                        || (h.from_user_id.is_some() && c.user_id == h.from_user_id)
+                .find(|c| {
+                    (h.from.is_some() && c.head.wa_id == h.from)
+                        || (h.from_user_id.is_some() && c.head.user_id == h.from_user_id)
                 })
-                .map(|(_, raw)| *raw)
+                .map(|c| c.raw)
         });
-        let event = EventRef::Message {
-            waba_id: waba_id.clone(),
-            phone_number_id: number.clone(),
-            contact,
-            message: raw,
-        };
-        let raw_bytes = raw.get().len() + contact.map_or(0, |c| c.get().len());
-        let id = h.id.as_deref().unwrap_or(raw.get());
-        push(out, message(event, raw_bytes, &["wa:", number, ":", person], &["message:", id]));
+        let event = Event::Message { waba_id, phone_number_id: number, contact, message: raw };
+        let id = h.id.as_deref().unwrap_or(raw);
+        push(out, message(&event, &["wa:", number, ":", person], &["message:", id]));
     }
-    for raw in &value.statuses {
-        let h = head(raw);
+    for Element { raw, head: h } in &value.statuses {
         let person = h.recipient_id.as_deref().or(h.recipient_user_id.as_deref()).unwrap_or_default();
-        let event =
-            EventRef::Status { waba_id: waba_id.clone(), phone_number_id: number.clone(), status: raw };
-        let id = h.id.as_deref().unwrap_or(raw.get());
+        let event = Event::Status { waba_id, phone_number_id: number, status: raw };
+        let id = h.id.as_deref().unwrap_or(raw);
         let status = h.status.as_deref().unwrap_or_default();
-        push(
-            out,
-            message(event, raw.get().len(), &["wa:", number, ":", person], &["status:", id, ":", status]),
-        );
+        push(out, message(&event, &["wa:", number, ":", person], &["status:", id, ":", status]));
     }
-    for raw in &value.user_preferences {
-        let h = head(raw);
+    for Element { raw, head: h } in &value.user_preferences {
         let person = h.wa_id.as_deref().or(h.user_id.as_deref()).unwrap_or_default();
-        let event = EventRef::UserPreference {
-            waba_id: waba_id.clone(),
-            phone_number_id: number.clone(),
-            preference: raw,
-        };
+        let event = Event::UserPreference { waba_id, phone_number_id: number, preference: raw };
         let when = h.timestamp.as_ref().map(Id::text).unwrap_or_default();
         let value = h.value.as_deref().unwrap_or_default();
         let dedup = ["preference:", person, ":", value, ":", &when];
-        push(out, message(event, raw.get().len(), &["wa:", number, ":", person], &dedup));
+        push(out, message(&event, &["wa:", number, ":", person], &dedup));
     }
-    for raw in &value.errors {
-        let event = EventRef::MessagingError {
-            waba_id: waba_id.clone(),
-            phone_number_id: Some(number.clone()),
-            error: raw,
-        };
-        push(out, message(event, raw.get().len(), &["errors:", number], &["error:", number, ":", raw.get()]));
+    for Element { raw, .. } in &value.errors {
+        let event = Event::MessagingError { waba_id, phone_number_id: number, error: raw };
+        push(out, message(&event, &["errors:", number], &["error:", number, ":", raw]));
     }
 }
 
@@ -303,9 +435,8 @@ fn page_change(entry: &Entry<'_>, change: &Change<'_>, out: &mut Split) {
         out.ignored.push("leadgen change without leadgen_id".to_owned());
         return;
     };
-    let event = EventRef::Lead { page_id: page_id.clone(), leadgen: change.value };
-    let raw_bytes = change.value.get().len();
-    push(out, message(event, raw_bytes, &["lead:", &page_id, ":", &leadgen_id], &["lead:", &leadgen_id]));
+    let event = Event::Lead { page_id: &page_id, leadgen: change.value.get() };
+    push(out, message(&event, &["lead:", &page_id, ":", &leadgen_id], &["lead:", &leadgen_id]));
 }
 
 #[cfg(test)]
@@ -367,6 +498,46 @@ mod tests {
             split.messages.iter().all(|m| m.group_id.as_ref().is_some_and(|g| !g.contains("5511"))),
             "no phone number in SQS metadata"
         );
+    }
+
+    #[test]
+    fn ids_are_the_hex_sha256_of_their_parts_short_or_long() {
+        // Arrange
+        let long = "x".repeat(300);
+        let cases: [&[&str]; 4] = [&[], &["wa:", "420", ":", "5511"], &["error:", &long], &["a"; 257]];
+
+        for parts in cases {
+            // Act
+            let id = hex_sha256_of(parts);
+
+            // Assert
+            let expected = shared::kernel::hex::encode(
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, parts.concat().as_bytes()).as_ref(),
+            );
+            assert_eq!(id, expected, "{} parts", parts.len());
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_every_messages_body_and_leaves_the_rest() {
+        // Arrange
+        let bench = include_bytes!("../benches/one_text_bsuid.json");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/webhooks");
+        let general_only = ["leadgen.json", "template_status_update.json"];
+
+        // Act
+        let mut taken = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+            taken.push((fast(&std::fs::read(&path).expect("readable")).is_some(), name));
+        }
+
+        // Assert
+        assert!(fast(bench).is_some(), "the bench body goes the fast way");
+        for (fast, name) in taken {
+            assert_eq!(fast, !general_only.contains(&name.as_str()), "{name}");
+        }
     }
 
     #[test]
