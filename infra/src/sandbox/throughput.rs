@@ -200,7 +200,8 @@ mod tests {
         let start = Instant::now();
         let at = |ms: u64| start + Duration::from_millis(ms);
 
-        let admitted: Vec<bool> = [0, 10, 20, 999].iter().map(|ms| throughput.admit(NUMBER, at(*ms))).collect();
+        let admitted: Vec<bool> =
+            [0, 10, 20, 999].iter().map(|ms| throughput.admit(NUMBER, at(*ms))).collect();
 
         assert_eq!(admitted, [true, true, true, false]);
         let view = throughput.view();
@@ -272,7 +273,9 @@ mod tests {
         let sandbox = Sandbox::default();
         sandbox.set_throughput(Some(1));
         let send = |body: Value| {
-            sandbox.answer_as_graph(&axum::http::Method::POST, &format!("/v23.0/{NUMBER}/messages"), None, &body).0
+            sandbox
+                .answer_as_graph(&axum::http::Method::POST, &format!("/v23.0/{NUMBER}/messages"), None, &body)
+                .0
         };
         let message = json!({"messaging_product": "whatsapp", "to": "5511999990000", "type": "text"});
 
