@@ -632,11 +632,11 @@ async fn fleet_smoke_four_instances_held_to_a_limit_they_reach_draw_no_130429() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_smoke_four_instances_send_a_burst_at_the_upper_tier_without_a_130429() {
-    // Arrange: 2,000 messages to 2,000 people, 1,000/s shared by 4 instances (a short
+    // Arrange: 1,500 messages to 1,500 people, 1,000/s shared by 4 instances (a short
     // visibility timeout: a record handed back shows up in the report instead of a long wait).
     let run = Run {
-        messages: 2_000,
-        recipients: 2_000,
+        messages: 1_500,
+        recipients: 1_500,
         instances: 4,
         per_second: 1_000,
         visibility: Duration::from_secs(5),
