@@ -177,7 +177,12 @@ struct Fifo {
     outstanding: usize,
     /// Records handed back by the handler (SQS redelivers them).
     redeliveries: usize,
+    /// Records handed back for the last time (`maxReceiveCount`: the dead-letter queue).
+    dead_lettered: usize,
 }
+
+/// `outbound.fifo`'s `maxReceiveCount` in template.yaml.
+const MAX_RECEIVE_COUNT: u32 = 5;
 
 impl Fifo {
     fn push(&mut self, record: Queued) {
@@ -219,10 +224,13 @@ impl Fifo {
             if !order.contains(&record.group) {
                 order.push(record.group.clone());
             }
-            if failed.contains(&record.sqs_id) {
-                back.entry(record.group.clone()).or_default().push(record);
-            } else {
+            if !failed.contains(&record.sqs_id) {
                 self.outstanding -= 1;
+            } else if record.receive_count >= MAX_RECEIVE_COUNT {
+                self.outstanding -= 1;
+                self.dead_lettered += 1;
+            } else {
+                back.entry(record.group.clone()).or_default().push(record);
             }
         }
         for group in order {
@@ -290,6 +298,7 @@ struct Report {
     /// Stored statuses of the messages, counted.
     statuses: HashMap<&'static str, usize>,
     redeliveries: usize,
+    dead_lettered: usize,
     /// Graph send call times, microseconds, sorted.
     send_micros: Vec<u64>,
     /// The most sends the sandbox accepted within any one second (ms resolution).
@@ -340,9 +349,10 @@ impl Report {
             self.refused_130429()
         );
         println!(
-            "FLEET reached_once={once} lost={} duplicated={duplicated} redeliveries={} statuses={:?}",
+            "FLEET reached_once={once} lost={} duplicated={duplicated} redeliveries={} dead_lettered={} statuses={:?}",
             run.messages - once - duplicated,
             self.redeliveries,
+            self.dead_lettered,
             self.statuses
         );
         println!(
@@ -406,7 +416,7 @@ async fn fleet(run: Run) -> Report {
                 connections: tenants.clone(),
                 vault: LocalVault,
                 cloud: Timed {
-                    graph: GraphClient::new(&config.graph_api_base_url, "v23.0").unwrap(),
+                    graph: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version).unwrap(),
                     sends: sends.clone(),
                 },
                 quality: DocQuality::new(docs.clone()),
@@ -572,7 +582,10 @@ async fn fleet(run: Run) -> Report {
     }
     let mut send_micros = sends.lock().unwrap().clone();
     send_micros.sort_unstable();
-    let redeliveries = fifo.lock().unwrap().redeliveries;
+    let (redeliveries, dead_lettered) = {
+        let fifo = fifo.lock().unwrap();
+        (fifo.redeliveries, fifo.dead_lettered)
+    };
     // The counters as the read endpoint shows them.
     let counters = sandbox.throughput();
     let shown: serde_json::Value =
@@ -584,6 +597,7 @@ async fn fleet(run: Run) -> Report {
         accepted_per_message,
         statuses,
         redeliveries,
+        dead_lettered,
         send_micros,
         peak_per_second,
     }
@@ -604,6 +618,32 @@ fn assert_held(run: &Run, report: &Report) {
     );
     assert_eq!(report.sandbox.total.accepted, run.messages as u64);
     assert_eq!(report.statuses.get("sent").copied(), Some(run.messages), "{:?}", report.statuses);
+    assert_eq!(report.dead_lettered, 0);
+}
+
+#[test]
+fn the_fifo_model_holds_a_group_in_flight_and_returns_a_failed_record_after_the_visibility_timeout() {
+    // Arrange: group a has two records, group b one.
+    let mut fifo = Fifo::default();
+    for (id, group) in [("1", "a"), ("2", "a"), ("3", "b")] {
+        fifo.push(Queued { sqs_id: id.into(), group: group.into(), body: String::new(), receive_count: 0 });
+    }
+    let now = Instant::now();
+    let ids = |batch: &[Queued]| batch.iter().map(|q| q.sqs_id.clone()).collect::<Vec<_>>();
+
+    // Act: a batch of 2 takes group a whole; another poller finds only b; 1 fails.
+    let first = fifo.receive(2, now);
+    let second = fifo.receive(10, now);
+    let (first_ids, second_ids) = (ids(&first), ids(&second));
+    fifo.settle(first, &HashSet::from(["1".to_owned()]), now + Duration::from_secs(360));
+    fifo.settle(second, &HashSet::new(), now);
+    let before_the_timeout = fifo.receive(10, now + Duration::from_secs(359));
+    let after_it = fifo.receive(10, now + Duration::from_secs(360));
+
+    // Assert
+    assert_eq!((first_ids, second_ids), (vec!["1".to_owned(), "2".to_owned()], vec!["3".to_owned()]));
+    assert_eq!((ids(&before_the_timeout), ids(&after_it)), (vec![], vec!["1".to_owned()]));
+    assert_eq!((fifo.outstanding, fifo.redeliveries, after_it[0].receive_count), (1, 1, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
