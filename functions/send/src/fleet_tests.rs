@@ -356,7 +356,7 @@ impl Report {
             self.statuses
         );
         println!(
-            "FLEET graph_send_latency p50={:.2}ms p99={:.2}ms (the handler's Graph call, loopback)",
+            "FLEET graph_send_latency p50={:.2}ms p99={:.2}ms (the handler's Graph call: loopback plus any added latency)",
             self.percentile_ms(0.5),
             self.percentile_ms(0.99)
         );
