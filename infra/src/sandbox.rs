@@ -7,6 +7,8 @@
 //! (HTTP 401), an object the token may not read code 100 (subcode 33); and it can hold the
 //! requests whose path contains a given text until a test releases them (holds: a Graph call
 //! that takes as long as a test needs, to show that one slow invocation blocks no other).
+//! It can also enforce Meta's throughput limit per business number (`POST /_sandbox/throughput`,
+//! off by default) and counts sends accepted and refused by code ([`throughput`]).
 //!
 //! Beside it, a sandbox AI provider (`/_sandbox/ai/v1/chat/completions`, OpenAI-compatible): it
 //! records every request exactly as received (`GET /_sandbox/ai/requests`), so tests can check
@@ -30,6 +32,7 @@ use serde_json::{json, Value};
 
 mod holds;
 mod media;
+pub mod throughput;
 
 use holds::{add_hold, hold, release_hold, Hold};
 
@@ -133,6 +136,8 @@ struct State_ {
     pages: Vec<Page>,
     /// Media by id: uploaded, or put there as a customer's (`media`).
     media: HashMap<String, media::StoredMedia>,
+    /// Meta's throughput limit, when a test sets one, and the send counters.
+    throughput: throughput::Throughput,
 }
 
 /// A business number as `POST /_sandbox/numbers` takes it: Graph then confirms it for this
@@ -342,6 +347,7 @@ impl Sandbox {
             .route("/media", post(media::add))
             .route("/outbox", get(outbox).delete(clear_outbox))
             .route("/faults", post(add_fault))
+            .route("/throughput", get(throughput::throughput).post(throughput::set_throughput))
             .route("/holds", post(add_hold))
             .route("/holds/{id}", get(hold).delete(release_hold))
             .route("/leads", post(add_lead))
@@ -438,13 +444,18 @@ impl Sandbox {
                     let message =
                         fault.message.clone().unwrap_or_else(|| format!("Sandbox fault {}", fault.code));
                     let error = graph_error(fault.code, &message);
+                    let code = fault.code;
                     if fault.times == 0 {
                         state.faults.remove(index);
                     }
+                    state.throughput.refused(phone_number_id, code);
                     return (status, error);
                 }
                 if body.get("status").and_then(Value::as_str) == Some("read") {
                     return (StatusCode::OK, json!({"success": true}));
+                }
+                if !state.throughput.admit(phone_number_id, std::time::Instant::now()) {
+                    return throughput::rate_limit_hit();
                 }
                 let to = body.get("to").cloned().unwrap_or(Value::Null);
                 let wamid =

@@ -574,3 +574,6 @@ fn backoff(attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fleet_tests;

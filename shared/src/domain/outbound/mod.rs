@@ -149,13 +149,14 @@ mod tests {
             let share = ThroughputShare { per_second, instances };
             let per_instance = 1_000_000.0 / share.spacing_micros() as f64;
             assert!(per_instance * instances as f64 <= per_second as f64 + 1e-9, "{share:?}");
-            assert!(per_instance * instances as f64 > per_second as f64 * 0.99, "{share:?} wastes little");
+            // The safety margin and whole shares per instance (see `pacing`).
+            assert!(per_instance * instances as f64 > per_second as f64 * 0.8, "{share:?} wastes little");
         }
     }
 
     #[test]
     fn the_pacer_spaces_sends_per_number_and_takes_nothing_while_waiting() {
-        // Arrange: 80/s over 2 instances: one send every 25 ms here.
+        // Arrange: 80/s over 2 instances: 76/s usable, 38 each, one send every 26.3 ms here.
         let pacer = SendPacer::new(ThroughputShare { per_second: 80, instances: 2 });
         let at = |ms: i64| Timestamp::from_millis(1_000_000 + ms);
 
@@ -164,13 +165,13 @@ mod tests {
         let too_soon = pacer.acquire("n1", at(10));
         let other_number = pacer.acquire("n2", at(10));
         let again_too_soon = pacer.acquire("n1", at(20));
-        let on_time = pacer.acquire("n1", at(25));
+        let on_time = pacer.acquire("n1", at(27));
 
         // Assert
         assert_eq!(first, Pace::Go);
-        assert_eq!(too_soon, Pace::Wait(15));
+        assert_eq!(too_soon, Pace::Wait(17));
         assert_eq!(other_number, Pace::Go);
-        assert_eq!(again_too_soon, Pace::Wait(5), "a wait takes no slot");
+        assert_eq!(again_too_soon, Pace::Wait(7), "a wait takes no slot");
         assert_eq!(on_time, Pace::Go);
     }
 
