@@ -26,15 +26,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::LocalBoxFuture;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use shared::adapters::documents::DocEventLog;
-use shared::adapters::dynamo::keys::{self, attr};
 use shared::adapters::dynamo::DynamoInbox;
 use shared::adapters::kms::{CachePolicy, Keyring, KmsVault};
-use shared::domain::center::{EventKind, EventLog};
 use shared::domain::inbox::{ContactStore, NewOutboundMessage, OutboundStore};
 use shared::domain::outbound::{OutboundBody, SendJob};
 use shared::domain::ports::{ConnectionStore, EncryptionContext, Purpose, TenantStore, Vault};
@@ -45,10 +41,12 @@ use shared::wiring::{Aws, StoreConfig};
 
 use crate::support::{aws, tenant, unique};
 
+mod effects;
 mod faults;
 mod sqs;
 mod wiring;
 
+use effects::{center_events, stored_inbound, taken_sends, Count};
 use faults::{Chaos, Injected, Rates};
 use sqs::{drain, Process, Record, Tally};
 use wiring::{ChaosAws, ShiftedClock};
@@ -138,34 +136,6 @@ impl Draws {
     }
 }
 
-/// Expected against found for one effect.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Count {
-    expected: usize,
-    found: usize,
-    lost: usize,
-    duplicated: usize,
-}
-
-impl Count {
-    fn of(expected: &HashMap<String, usize>, found: &HashMap<String, usize>) -> Self {
-        let mut count =
-            Self { expected: expected.values().sum(), found: found.values().sum(), ..Self::default() };
-        for (key, want) in expected {
-            let got = found.get(key).copied().unwrap_or(0);
-            count.lost += want.saturating_sub(got);
-            count.duplicated += got.saturating_sub(*want);
-        }
-        count.duplicated +=
-            found.iter().filter(|(k, _)| !expected.contains_key(*k)).map(|(_, n)| n).sum::<usize>();
-        count
-    }
-
-    fn cell(&self) -> String {
-        format!("{}/{}", self.expected, self.found)
-    }
-}
-
 /// One row of the matrix.
 #[derive(Debug, Default)]
 pub struct Row {
@@ -174,6 +144,7 @@ pub struct Row {
     deliveries: usize,
     inbound: Count,
     received: Count,
+    opened: Count,
     sends: Count,
     statuses_expected: usize,
     statuses_wrong: usize,
@@ -191,12 +162,17 @@ pub struct Row {
 impl Row {
     /// Effects lost: stored messages, `received` events, sends, statuses, records given up.
     pub fn lost(&self) -> usize {
-        self.inbound.lost + self.received.lost + self.sends.lost + self.statuses_wrong + self.given_up
+        self.inbound.lost
+            + self.received.lost
+            + self.opened.lost
+            + self.sends.lost
+            + self.statuses_wrong
+            + self.given_up
     }
 
     /// Effects duplicated.
     pub fn duplicated(&self) -> usize {
-        self.inbound.duplicated + self.received.duplicated + self.sends.duplicated
+        self.inbound.duplicated + self.received.duplicated + self.opened.duplicated + self.sends.duplicated
     }
 
     #[allow(clippy::print_stdout)] // The report is the point.
@@ -205,12 +181,13 @@ impl Row {
             self.injected.iter().filter(|(k, _)| k.starts_with(what)).map(|(_, n)| n).sum()
         };
         println!(
-            "CHAOS fault={} events={} deliveries={} inbound_messages={} received_events={} sends={} final_status={}/{} unknown_unsent={} poison={}/{} lost={} duplicated={} given_up={} past_redrive={} isolation_violations={} crashes={} aws_failed={} aws_slow={} seconds={:.1}",
+            "CHAOS fault={} events={} deliveries={} inbound_messages={} received_events={} opened_events={} sends={} final_status={}/{} unknown_unsent={} poison={}/{} lost={} duplicated={} given_up={} past_redrive={} isolation_violations={} crashes={} aws_failed={} aws_slow={} seconds={:.1}",
             self.fault,
             self.events,
             self.deliveries,
             self.inbound.cell(),
             self.received.cell(),
+            self.opened.cell(),
             self.sends.cell(),
             self.statuses_expected,
             self.statuses_expected - self.statuses_wrong,
@@ -453,7 +430,7 @@ pub async fn round(fault: &str, sizes: Sizes, seed: u64) -> Row {
     let mut tally = Tally::default();
     let mut row = Row { fault: fault.to_owned(), ..Row::default() };
     let poison_event = |k: usize| {
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             "{\"v\":1,\"event\":{\"message\":".to_owned()
         } else {
             json!({"v": 1, "event": {"bogus": {}}}).to_string()
@@ -519,7 +496,7 @@ pub async fn round(fault: &str, sizes: Sizes, seed: u64) -> Row {
     }
     set_rates(&rates, faults.aws);
     let poison_job = |k: usize| {
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             "{\"v\":1,\"tenant_id\":".to_owned()
         } else {
             // A message nobody stored (erased before its turn).
@@ -588,7 +565,18 @@ pub async fn round(fault: &str, sizes: Sizes, seed: u64) -> Row {
     // 4. Count.
     row.inbound = Count::of(&expected_inbound, &stored_inbound(&setup, &table, &tenant, &phones).await);
     let expected_received: HashMap<String, usize> = wamids.iter().map(|w| (w.clone(), 1)).collect();
-    row.received = Count::of(&expected_received, &received_events(&table, &tenant).await);
+    let (received, opened) = center_events(&table, &tenant).await;
+    row.received = Count::of(&expected_received, &received);
+    // One conversation per person (none is resolved here): one `opened` event each.
+    let mut expected_opened: HashMap<String, usize> = HashMap::new();
+    for phone in &phones {
+        let contact =
+            setup.contact_by_phone(&tenant, &PhoneNumber::parse(phone).expect("phone")).await.expect("read");
+        if let Some(conversation) = contact.and_then(|c| c.conversation_id) {
+            expected_opened.insert(conversation.as_str().to_owned(), 1);
+        }
+    }
+    row.opened = Count::of(&expected_opened, &opened);
     let expected_sends: HashMap<String, usize> = jobs.iter().map(|(id, _)| (id.to_string(), 1)).collect();
     let mut found_sends: HashMap<String, usize> = HashMap::new();
     for (id, _) in &taken {
@@ -698,96 +686,6 @@ async fn graph_faults(http: &reqwest::Client, sandbox: &str, sends: usize) {
     for fault in faults {
         let response = http.post(format!("{sandbox}/faults")).json(&fault).send().await.expect("fault");
         assert!(response.status().is_success(), "{fault}");
-    }
-}
-
-/// The sends the sandbox took (answered 2xx): each message's id (from its callback data) and
-/// the wamid Meta gave it (made up when the answer did not parse: the status then finds the
-/// message by its callback data alone).
-async fn taken_sends(http: &reqwest::Client, sandbox: &str) -> Vec<(MessageId, String)> {
-    let entries: Vec<Value> =
-        http.get(format!("{sandbox}/outbox")).send().await.expect("outbox").json().await.expect("json");
-    entries
-        .iter()
-        .filter(|e| e["method"] == "POST" && e["path"].as_str().is_some_and(|p| p.ends_with("/messages")))
-        .filter(|e| e["response_status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
-        .filter_map(|e| {
-            let id = shared::domain::outbound::message_of_callback(
-                e["body"]["biz_opaque_callback_data"].as_str()?,
-            )?;
-            let wamid = e["response_body"]["messages"][0]["id"].as_str().map_or_else(
-                || format!("wamid.LOST{}", infra::random_hex(8).expect("random")),
-                str::to_owned,
-            );
-            Some((id, wamid))
-        })
-        .collect()
-}
-
-/// Inbound messages stored, per person (by phone).
-async fn stored_inbound(
-    setup: &DynamoInbox,
-    table: &shared::adapters::dynamo::Table,
-    tenant: &TenantId,
-    phones: &[String],
-) -> HashMap<String, usize> {
-    let mut phone_of: HashMap<String, String> = HashMap::new();
-    for phone in phones {
-        let parsed = PhoneNumber::parse(phone).expect("phone");
-        if let Some(contact) = setup.contact_by_phone(tenant, &parsed).await.expect("read") {
-            phone_of.insert(contact.id.as_str().to_owned(), phone.clone());
-        }
-    }
-    let mut found: HashMap<String, usize> = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .client()
-            .query()
-            .table_name(table.name())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :msg)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::tenant_partition(tenant)))
-            .expression_attribute_values(":msg", AttributeValue::S("MSG#".to_owned()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("query");
-        for item in page.items() {
-            let inbound =
-                item.get(attr::DIRECTION).and_then(|d| d.as_s().ok()).is_some_and(|d| d == "inbound");
-            let contact = item.get(attr::CONTACT_ID).and_then(|c| c.as_s().ok());
-            if let (true, Some(contact)) = (inbound, contact) {
-                let who = phone_of.get(contact).cloned().unwrap_or_else(|| format!("contact {contact}"));
-                *found.entry(who).or_default() += 1;
-            }
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return found;
-        }
-    }
-}
-
-/// The contact center's `received` events, per wamid.
-async fn received_events(
-    table: &shared::adapters::dynamo::Table,
-    tenant: &TenantId,
-) -> HashMap<String, usize> {
-    let log = DocEventLog::new(table.clone());
-    let mut found: HashMap<String, usize> = HashMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = log.events(tenant, (0, i64::MAX), after.as_deref(), 500).await.expect("events");
-        for event in page.items.iter().filter(|e| e.kind == EventKind::Received) {
-            let wamid = event.id.rsplit_once("#received#").map_or(event.id.as_str(), |(_, w)| w);
-            *found.entry(wamid.to_owned()).or_default() += 1;
-        }
-        after = page.next;
-        if after.is_none() {
-            return found;
-        }
     }
 }
 
