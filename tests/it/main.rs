@@ -16,6 +16,8 @@
 //! - `build_rules`, `tokens`: release profile, minimum Rust version, pinned SDK behavior version;
 //!   no redirect followed with a token (a loopback server).
 //! - `abuse`: login claims on moto; squatting and foreign-WABA webhooks through the local stack.
+//! - `chaos`: the chaos matrix's smoke round (the real `inbound` and `send` handlers on moto
+//!   under every fault at once; `infra/chaos.sh` runs the full matrix).
 //! - `architecture`: rules read from the source files (imports, cycles, file length); `template`:
 //!   promises read from `template.yaml`. Both need nothing.
 //!
@@ -38,6 +40,7 @@ mod bench_inbound;
 mod bench_send;
 mod build_rules;
 mod center;
+mod chaos;
 mod console;
 mod contract;
 mod conversation_state;

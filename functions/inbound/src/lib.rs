@@ -535,7 +535,10 @@ async fn contact_center<A: Adapters>(
     // between its creation and this step. "opened" is logged once per conversation by its id,
     // whatever the number of tries.
     let opened = conversation.started_at == sent_at.as_millis() || conversation.version == 0;
-    center::customer_message(&ports, tenant, &conversation, wamid.as_str(), opened, sent_at).await;
+    // A failed event write fails the record: its redelivery writes it (the ids keep it once).
+    center::customer_message(&ports, tenant, &conversation, wamid.as_str(), opened, sent_at)
+        .await
+        .map_err(|e| RecordError::retryable("contact center event", e))?;
     let reopened = was_resolved && stored == Stored::Created;
     Ok(Some(flows::Arrival { contact, conversation, new_conversation: opened, reopened }))
 }

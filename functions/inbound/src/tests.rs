@@ -333,3 +333,32 @@ fn config_requires_https_graph_and_names_missing_variables() {
         Some(ConfigError::Missing("KMS_KEY_ID"))
     );
 }
+
+#[tokio::test]
+async fn a_received_event_the_log_failed_to_write_fails_the_record_and_its_redelivery_writes_it_once() {
+    use shared::domain::center::{EventKind, EventLog as _};
+    // Arrange: the event log's table fails writes for the first delivery (issue #19's chaos
+    // matrix: the event was logged as "not recorded" and the record acknowledged, so lost).
+    let now = Timestamp::from_secs(1_800_000_000);
+    let (mut deps, tenant) = fake_deps(now).await;
+    let log = MemoryDocs::default();
+    deps.events = DocEventLog::new(log.clone());
+    let message = serde_json::json!({"v": 1, "event": {"message": {
+        "waba_id": "102290129340398", "phone_number_id": NUMBER_ID, "contact": null,
+        "message": {"from": "5511988887777", "id": "wamid.LOG1", "timestamp": "1800000000",
+            "type": "text", "text": {"body": "hi"}}}}});
+    log.fail_writes(true);
+
+    // Act
+    let first = handle(batch(std::slice::from_ref(&message)), &deps).await.unwrap();
+    log.fail_writes(false);
+    let again = handle(batch(std::slice::from_ref(&message)), &deps).await.unwrap();
+    let third = handle(batch(&[message]), &deps).await.unwrap();
+
+    // Assert
+    assert_eq!(first.batch_item_failures.len(), 1, "retried, not acknowledged");
+    assert!(again.batch_item_failures.is_empty() && third.batch_item_failures.is_empty());
+    let events = deps.events.events(&tenant, (0, i64::MAX), None, 100).await.unwrap().items;
+    let count = |kind: EventKind| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!((count(EventKind::Opened), count(EventKind::Received), events.len()), (1, 1, 2), "{events:?}");
+}

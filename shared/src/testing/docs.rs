@@ -15,6 +15,7 @@ use crate::domain::{Clock, ExpiresAt, SystemClock, Timestamp};
 pub struct MemoryDocs {
     items: Arc<Mutex<std::collections::BTreeMap<(String, String), MemoryDoc>>>,
     clock: Arc<dyn Clock>,
+    failing_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for MemoryDocs {
@@ -45,7 +46,13 @@ impl MemoryDocs {
     /// An empty store telling time by `clock`.
     #[must_use]
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        Self { items: Arc::default(), clock }
+        Self { items: Arc::default(), clock, failing_writes: Arc::default() }
+    }
+
+    /// While `failing`, every write fails as an unavailable table does (reads still work):
+    /// for tests of what a caller does with a failed write.
+    pub fn fail_writes(&self, failing: bool) {
+        self.failing_writes.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn lock(
@@ -96,6 +103,9 @@ impl DocTable for MemoryDocs {
     }
 
     async fn write_docs(&self, writes: Vec<DocWrite>, now: Timestamp) -> Result<(), DocWriteError> {
+        if self.failing_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DocWriteError::Unknown(anyhow::anyhow!("the table is unavailable (fail_writes)")));
+        }
         let mut items = self.lock()?;
         for (index, write) in writes.iter().enumerate() {
             let (key, precondition) = match write {

@@ -657,7 +657,13 @@ pub async fn agent_replied<A: Adapters>(
 }
 
 /// A customer message arrived in `conversation` (new when `opened`): `opened` and `received`
-/// events.
+/// events. Unlike the events of a change (logged, not retried: the change itself is done),
+/// these are the message's own record in the log, and the caller is a queue consumer whose
+/// redelivery writes them again (ids make that safe): a failed write is returned, for the
+/// record to be retried, instead of being lost (the chaos matrix of issue #19 found the loss).
+///
+/// # Errors
+/// [`CenterError::Unknown`] when an event was not written.
 pub async fn customer_message<A: Adapters>(
     ports: &CenterPorts<'_, A>,
     tenant: &TenantId,
@@ -665,7 +671,7 @@ pub async fn customer_message<A: Adapters>(
     message_key: &str,
     opened: bool,
     at: Timestamp,
-) {
+) -> Result<(), CenterError> {
     if opened {
         let event = CenterEvent {
             id: format!("{}#opened", conversation.id),
@@ -678,7 +684,7 @@ pub async fn customer_message<A: Adapters>(
             target_ms: None,
             by_system: false,
         };
-        record(ports, tenant, &event).await;
+        record_or_fail(ports, tenant, &event).await?;
     }
     let event = CenterEvent {
         id: format!("{}#received#{message_key}", conversation.id),
@@ -691,7 +697,7 @@ pub async fn customer_message<A: Adapters>(
         target_ms: None,
         by_system: false,
     };
-    record(ports, tenant, &event).await;
+    record_or_fail(ports, tenant, &event).await
 }
 
 /// The events one change of a conversation makes: dequeued, routed/queued, assigned,
@@ -781,6 +787,17 @@ async fn record<A: Adapters>(ports: &CenterPorts<'_, A>, tenant: &TenantId, even
         tracing::error!(error = format!("{error:#}"), kind = ?event.kind, "Contact center event not recorded");
     }
     crate::app::live::notify_event(ports.live, tenant, event).await;
+}
+
+/// Records `event`, returning the failure (the live notice goes only with a recorded event).
+async fn record_or_fail<A: Adapters>(
+    ports: &CenterPorts<'_, A>,
+    tenant: &TenantId,
+    event: &CenterEvent,
+) -> Result<(), CenterError> {
+    ports.events.record(tenant, event).await?;
+    crate::app::live::notify_event(ports.live, tenant, event).await;
+    Ok(())
 }
 
 #[cfg(test)]
