@@ -657,10 +657,7 @@ pub async fn agent_replied<A: Adapters>(
 }
 
 /// A customer message arrived in `conversation` (new when `opened`): `opened` and `received`
-/// events. Unlike the events of a change (logged, not retried: the change itself is done),
-/// these are the message's own record in the log, and the caller is a queue consumer whose
-/// redelivery writes them again (ids make that safe): a failed write is returned, for the
-/// record to be retried, instead of being lost (the chaos matrix of issue #19 found the loss).
+/// events, returned when not written so the queue record is retried (ids keep them once).
 ///
 /// # Errors
 /// [`CenterError::Unknown`] when an event was not written.
@@ -672,21 +669,7 @@ pub async fn customer_message<A: Adapters>(
     opened: bool,
     at: Timestamp,
 ) -> Result<(), CenterError> {
-    if opened {
-        let event = CenterEvent {
-            id: format!("{}#opened", conversation.id),
-            kind: EventKind::Opened,
-            conversation_id: Some(conversation.id.clone()),
-            at: conversation.cycle_started_at,
-            queue: conversation.queue.clone(),
-            agent: None,
-            duration_ms: None,
-            target_ms: None,
-            by_system: false,
-        };
-        record_or_fail(ports, tenant, &event).await?;
-    }
-    let event = CenterEvent {
+    let received = CenterEvent {
         id: format!("{}#received#{message_key}", conversation.id),
         kind: EventKind::Received,
         conversation_id: Some(conversation.id.clone()),
@@ -697,7 +680,17 @@ pub async fn customer_message<A: Adapters>(
         target_ms: None,
         by_system: false,
     };
-    record_or_fail(ports, tenant, &event).await
+    if opened {
+        let event = CenterEvent {
+            id: format!("{}#opened", conversation.id),
+            kind: EventKind::Opened,
+            at: conversation.cycle_started_at,
+            agent: None,
+            ..received.clone()
+        };
+        record_or_fail(ports, tenant, &event).await?;
+    }
+    record_or_fail(ports, tenant, &received).await
 }
 
 /// The events one change of a conversation makes: dequeued, routed/queued, assigned,
