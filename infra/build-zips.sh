@@ -29,6 +29,8 @@ esac
 
 functions=(webhook inbound send suggest retention import api realtime)
 out="$root/target/lambda-zips/$arch"
+# CARGO_TARGET_DIR is honoured (the zips still land in target/lambda-zips).
+target_dir=${CARGO_TARGET_DIR:-$root/target}
 rm -rf "$out" && mkdir -p "$out"
 
 packages=()
@@ -36,7 +38,7 @@ for f in "${functions[@]}"; do packages+=(-p "$f"); done
 
 if cargo lambda --version > /dev/null 2>&1; then
   cargo lambda build --release "$lambda_flag" "${packages[@]}"
-  bin_dir="$root/target/lambda"
+  bin_dir="$target_dir/lambda"
   for f in "${functions[@]}"; do
     cp "$bin_dir/$f/bootstrap" "$out/$f.bootstrap"
   done
@@ -45,14 +47,14 @@ else
   if [ "$target" = "$host" ]; then
     # The host's own target: no --target, so the build lands in target/release and shares its
     # dependencies with `cargo bench` and infra/bench-init.sh instead of compiling them twice.
-    release_dir="$root/target/release"
+    release_dir="$target_dir/release"
     target_args=()
   else
     if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
       echo "the $target target is not installed: rustup target add $target (and a linker for it), or install cargo-lambda" >&2
       exit 1
     fi
-    release_dir="$root/target/$target/release"
+    release_dir="$target_dir/$target/release"
     target_args=(--target "$target")
   fi
   # --offline: building the zips never downloads anything (the crates come from the local cache

@@ -3,8 +3,9 @@
 //!
 //! One table, [`routes::OPERATIONS`], describes every operation: method, path, who may call it,
 //! its parameters, body and answers. The router dispatches from it, access is enforced from it
-//! before any handler runs (P14), and `GET /v1/openapi.json` is generated from it
-//! ([`openapi`]), so the document cannot drift from what the code serves.
+//! before any handler runs (P14), and the document `GET /v1/openapi.json` serves is generated
+//! from it ([`openapi`]; committed as `docs/openapi.json`, which a unit test keeps equal), so it
+//! cannot drift from what the code serves.
 //!
 //! The tenant of a request comes only from its verified credential ([`auth`]); no path, header
 //! or body can name another tenant (P15). Every tenant request counts against the tenant's

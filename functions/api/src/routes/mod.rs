@@ -522,7 +522,7 @@ pub fn check_access(operation: &Operation, principal: &Principal) -> Result<(), 
 /// The problem to answer.
 pub async fn dispatch<A: Adapters>(op: Op, ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<Body>, ApiError> {
     match op {
-        Op::GetOpenApi => Ok(crate::openapi::response(OPERATIONS)),
+        Op::GetOpenApi => Ok(crate::openapi::response()),
         Op::SetPresence => center::set_presence(ctx, deps).await,
         Op::TakeNextConversation => center::take_next(ctx, deps).await,
         Op::ListAgents => center::agents(ctx, deps).await,

@@ -6,27 +6,35 @@ use super::*;
 pub const PAIR_INTERVAL_MS: i64 = 6_000;
 
 /// The part of a number's throughput limit the fleet leaves unused, in percent: what absorbs
-/// the time between a pacer's slot and Meta counting the send (the claim write, the network),
-/// which moves sends of one instance closer together than their slots, and the clock's
-/// millisecond steps. Without it, instances pacing at exactly their share drew 130429s in the
-/// send-fleet simulation (`functions/send/src/fleet_tests.rs`: 32 instances at 400/s, two
-/// refusals), because any one second of Meta's sliding window can catch a send of each instance
-/// early or late.
+/// the clock's millisecond steps and a send reaching Meta later than [`ARRIVAL_SPREAD_MS`] allows
+/// for. Without it, instances pacing at exactly their share drew 130429s in the send-fleet
+/// simulation (`functions/send/src/fleet_tests.rs`: 32 instances at 400/s, two refusals).
 pub const SAFETY_MARGIN_PERCENT: u64 = 5;
+
+/// How much the time from a pacer's go to Meta counting the send (the claim write, the network)
+/// may differ between two sends of one instance. Each instance counts its sends over a window
+/// this much longer than Meta's second, so that sends counted in any one second of Meta's were
+/// let go within one window of the instance's.
+pub const ARRIVAL_SPREAD_MS: i64 = 50;
 
 /// The throughput limit as one send instance keeps it.
 ///
 /// Meta limits messages per second per business number. Every concurrent invocation of the
 /// `send` function sends for every number, and the event source mapping caps how many run at
-/// once (`MaximumConcurrency`, the template's `SendConcurrency`): each instance keeps a whole
-/// number of sends per second, `(per_second − margin) / instances` rounded down, for itself, so
-/// that together they never exceed the limit in any one second, and no shared counter is
-/// written per message (DynamoDB writes per send stay at two: claim and record). Whole sends:
-/// evenly spaced sends at a fractional rate put one more send than the rate into some seconds
-/// (12.5/s spaced 80 ms gives 13 in a second), which summed over instances exceeds the limit.
-/// The price: [`SAFETY_MARGIN_PERCENT`] and the rounding (1,000/s over 8 instances: 118 each,
-/// 944/s in all), and one number reaches that rate only when its messages are spread over all
-/// instances — which is how SQS FIFO spreads a burst to many recipients.
+/// once (`MaximumConcurrency`, the template's `SendConcurrency`): each instance lets at most
+/// [`Self::sends_per_window`] sends of one number go within any [`Self::window_micros`] —
+/// `(per_second − margin) / instances` rounded down, within 1 s plus [`ARRIVAL_SPREAD_MS`] — so
+/// that together they never exceed the limit in any one second, and no shared counter is written
+/// per message (DynamoDB writes per send stay at two: claim and record).
+///
+/// A window, not evenly spaced slots: a batch's sends may go at once. An instance takes its next
+/// batch only when the last send of the one before has returned (the SQS event source's model),
+/// so with Meta's ~100 ms round trip evenly spaced slots left each instance idle for a round trip
+/// per batch — half the limit in the send-fleet simulation (488/s of 1,000 over 10 instances,
+/// `FLEET_GRAPH_LATENCY_MS=100`). The price: the margin, the rounding and the spread (1,000/s over
+/// 8 instances: 118 each per 1.05 s, 899/s in all), and one number reaches that rate only when its
+/// messages are spread over all instances — which is how SQS FIFO spreads a burst to many
+/// recipients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThroughputShare {
     /// Messages per second from one business number (Meta's limit: 80 by default).
@@ -42,52 +50,57 @@ impl ThroughputShare {
         (self.per_second.saturating_mul(100 - SAFETY_MARGIN_PERCENT) / 100).max(1)
     }
 
-    /// Sends of one number this instance makes in any one second: its whole share of
-    /// [`Self::usable_per_second`]; zero when there are more instances than usable sends.
+    /// This instance's whole share of [`Self::usable_per_second`]; zero when there are more
+    /// instances than usable sends.
     #[must_use]
     pub fn per_instance(self) -> u64 {
         self.usable_per_second() / self.instances.max(1)
     }
 
-    /// Microseconds between two sends of one number from this instance (rounded up: the
-    /// instances together stay under the limit). With more instances than usable sends per
-    /// second, each sends once every `instances / usable` seconds.
+    /// Sends of one number this instance lets go within any [`Self::window_micros`]: its share,
+    /// or one when its share is zero.
     #[must_use]
-    pub fn spacing_micros(self) -> i64 {
-        let micros = match self.per_instance() {
+    pub fn sends_per_window(self) -> u64 {
+        self.per_instance().max(1)
+    }
+
+    /// The window, in microseconds: one second (or, with more instances than usable sends,
+    /// `instances / usable` seconds, rounded up) plus [`ARRIVAL_SPREAD_MS`].
+    #[must_use]
+    pub fn window_micros(self) -> i64 {
+        let second = match self.per_instance() {
             0 => (1_000_000 * self.instances.max(1)).div_ceil(self.usable_per_second()),
-            whole => 1_000_000u64.div_ceil(whole),
+            _ => 1_000_000,
         };
-        i64::try_from(micros).unwrap_or(i64::MAX)
+        i64::try_from(second).unwrap_or(i64::MAX).saturating_add(ARRIVAL_SPREAD_MS * 1000)
     }
 }
-
-/// The clock's step ([`Timestamp`] counts milliseconds): the lateness a slot forgives.
-const CLOCK_STEP_MICROS: i64 = 1000;
 
 /// What [`SendPacer::acquire`] says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
-    /// Send now (the slot is taken).
+    /// Send now (the send is counted).
     Go,
-    /// Not before this many milliseconds from now (nothing taken).
+    /// Not before this many milliseconds from now (nothing counted).
     Wait(u64),
 }
 
-/// Paces one instance's sends so that a burst queues instead of drawing 130429: evenly spaced
-/// slots per business number at this instance's [`ThroughputShare`]. In memory, no I/O.
+/// Paces one instance's sends so that a burst queues instead of drawing 130429: at most
+/// [`ThroughputShare::sends_per_window`] sends per business number within any
+/// [`ThroughputShare::window_micros`]. In memory, no I/O.
 #[derive(Debug)]
 pub struct SendPacer {
     share: ThroughputShare,
-    /// Next free slot per phone number id, in microseconds since the epoch.
-    next_slot: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Per phone number id, when its sends of the current window went (microseconds since the
+    /// epoch, oldest first; at most `sends_per_window` of them).
+    sent: std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<i64>>>,
 }
 
 impl SendPacer {
     /// A pacer keeping `share`.
     #[must_use]
     pub fn new(share: ThroughputShare) -> Self {
-        Self { share, next_slot: std::sync::Mutex::new(std::collections::HashMap::new()) }
+        Self { share, sent: std::sync::Mutex::new(std::collections::HashMap::new()) }
     }
 
     /// The share it keeps.
@@ -96,24 +109,28 @@ impl SendPacer {
         self.share
     }
 
-    /// Takes the next slot of `phone_number_id` if it has come at `now`, or says how long to wait.
+    /// Counts a send of `phone_number_id` at `now` if the window has room for it, or says how
+    /// long to wait until it has.
     pub fn acquire(&self, phone_number_id: &str, now: Timestamp) -> Pace {
         let now_micros = now.as_millis().saturating_mul(1000);
-        let spacing = self.share.spacing_micros();
+        let window = self.share.window_micros();
+        let most = usize::try_from(self.share.sends_per_window()).unwrap_or(usize::MAX);
         // A poisoned lock only means another task panicked mid-update of plain integers.
-        let mut slots = self.next_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let next = slots.get(phone_number_id).copied().unwrap_or(i64::MIN);
-        if next > now_micros {
-            let wait_ms = (next - now_micros + 999) / 1000;
-            return Pace::Wait(u64::try_from(wait_ms).unwrap_or(u64::MAX));
+        let mut sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let times = sent.entry(phone_number_id.to_owned()).or_default();
+        while times.front().is_some_and(|&at| at.saturating_add(window) <= now_micros) {
+            times.pop_front();
         }
-        // The next slot follows this one, not `now`: a send woken in the millisecond after its
-        // slot (the clock's step) must not push every later slot back, or the instance would
-        // keep well under its share. More lateness than that is not made up (no burst after a
-        // pause).
-        let slot = if next == i64::MIN { now_micros } else { next.max(now_micros - CLOCK_STEP_MICROS) };
-        slots.insert(phone_number_id.to_owned(), slot.saturating_add(spacing));
-        Pace::Go
+        match times.front() {
+            Some(&oldest) if times.len() >= most => {
+                let wait_ms = (oldest.saturating_add(window) - now_micros + 999) / 1000;
+                Pace::Wait(u64::try_from(wait_ms).unwrap_or(u64::MAX))
+            }
+            _ => {
+                times.push_back(now_micros);
+                Pace::Go
+            }
+        }
     }
 }
 
@@ -149,41 +166,100 @@ mod tests {
     fn a_fleet_of_greedy_pacers_never_puts_more_than_the_limit_in_any_second() {
         for (per_second, instances) in [(1000, 8), (1000, 5), (400, 32), (80, 5), (80, 3), (80, 1), (20, 7)] {
             // Arrange: each instance asks every millisecond (as many waiting sends would), its
-            // clock phase shifted; a send reaches Meta up to 1 ms after its slot's millisecond
-            // (the clock's step), so the window counted is 1 ms wider than Meta's.
+            // clock phase shifted; Meta counts a send up to ARRIVAL_SPREAD_MS after its go, plus
+            // the clock's step (a spread drawn per send, the same every run).
             let share = ThroughputShare { per_second, instances };
             let pacers: Vec<SendPacer> = (0..instances).map(|_| SendPacer::new(share)).collect();
-            let mut sent = Vec::new();
+            let mut counted = Vec::new();
+            let mut draw: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut spread_micros = || {
+                draw ^= draw << 13;
+                draw ^= draw >> 7;
+                draw ^= draw << 17;
+                i64::try_from(draw % (ARRIVAL_SPREAD_MS as u64 * 1000 + 1000)).unwrap_or(0)
+            };
 
             // Act: five seconds.
             for ms in 0..5_000_i64 {
                 for (i, pacer) in pacers.iter().enumerate() {
-                    let phase = i64::try_from(i).unwrap_or(0) * 7;
-                    if pacer.acquire("n1", Timestamp::from_millis(1_000_000 + ms + phase)) == Pace::Go {
-                        sent.push((ms + phase) * 1000);
+                    let at = ms + i64::try_from(i).unwrap_or(0) * 7;
+                    if pacer.acquire("n1", Timestamp::from_millis(1_000_000 + at)) == Pace::Go {
+                        counted.push(at * 1000 + spread_micros());
                     }
                 }
             }
 
             // Assert
-            let most = busiest(&mut sent, 1_001_000);
+            let most = busiest(&mut counted, 1_000_000);
             assert!(most as u64 <= per_second, "{share:?}: {most} sends in one second");
             if per_second >= 80 {
-                let rate = sent.len() as f64 / 5.0;
+                let rate = counted.len() as f64 / 5.0;
                 assert!(rate >= per_second as f64 * 0.85, "{share:?} wastes little: {rate}/s");
             }
         }
     }
 
     #[test]
-    fn the_margin_and_whole_shares_are_what_the_fleet_gives_up() {
+    fn batches_waiting_on_meta_round_trips_still_get_the_whole_share() {
+        // Arrange: 1,000/s over 10 instances (95 sends per 1.05 s each); one instance's batches
+        // of ten go at once and come back 100 ms later (Meta's round trip from AWS), the next
+        // batch only then, as the SQS event source hands them out.
+        let share = ThroughputShare { per_second: 1000, instances: 10 };
+        let pacer = SendPacer::new(share);
+        let (mut now_ms, mut sent) = (0_i64, 0_u64);
+
+        // Act: ten seconds of batches.
+        while now_ms < 10_000 {
+            for _record in 0..10 {
+                while let Pace::Wait(ms) = pacer.acquire("n1", Timestamp::from_millis(1_000_000 + now_ms)) {
+                    now_ms += i64::try_from(ms).unwrap_or(i64::MAX);
+                }
+                sent += 1;
+            }
+            now_ms += 100;
+        }
+
+        // Assert: at least 90 % of 95 per 1.05 s (evenly spaced sends made ~51/s here).
+        let rate = sent as f64 * 1000.0 / now_ms as f64;
+        let share_rate = 95.0 / 1.05;
+        assert!(rate >= share_rate * 0.9, "{rate}/s of {share_rate}/s");
+    }
+
+    #[test]
+    fn the_pacer_lets_a_burst_go_then_waits_for_the_window_per_number() {
+        // Arrange: 80/s over 40 instances: 76/s usable, one send per 1.05 s for this instance.
+        let pacer = SendPacer::new(ThroughputShare { per_second: 80, instances: 40 });
+        let burst = SendPacer::new(ThroughputShare { per_second: 80, instances: 2 });
+        let at = |ms: i64| Timestamp::from_millis(1_000_000 + ms);
+
+        // Act
+        let first = pacer.acquire("n1", at(0));
+        let too_soon = pacer.acquire("n1", at(10));
+        let other_number = pacer.acquire("n2", at(10));
+        let again_too_soon = pacer.acquire("n1", at(20));
+        let on_time = pacer.acquire("n1", at(1_050));
+        let bursts: Vec<Pace> = (0..40).map(|_| burst.acquire("n1", at(0))).collect();
+
+        // Assert
+        assert_eq!(first, Pace::Go);
+        assert_eq!(too_soon, Pace::Wait(1_040));
+        assert_eq!(other_number, Pace::Go);
+        assert_eq!(again_too_soon, Pace::Wait(1_030), "a wait counts nothing");
+        assert_eq!(on_time, Pace::Go);
+        assert!(bursts[..38].iter().all(|p| *p == Pace::Go), "38 at once: {bursts:?}");
+        assert_eq!(bursts[38..], [Pace::Wait(1_050), Pace::Wait(1_050)]);
+    }
+
+    #[test]
+    fn the_margin_whole_shares_and_spread_are_what_the_fleet_gives_up() {
         let upper_tier = ThroughputShare { per_second: 1000, instances: 8 };
         let default_tier = ThroughputShare { per_second: 80, instances: 5 };
         let crowded = ThroughputShare { per_second: 20, instances: 40 };
 
-        assert_eq!((upper_tier.usable_per_second(), upper_tier.per_instance()), (950, 118));
-        assert_eq!(upper_tier.spacing_micros(), 8_475);
-        assert_eq!((default_tier.per_instance(), default_tier.spacing_micros()), (15, 66_667));
-        assert_eq!((crowded.per_instance(), crowded.spacing_micros()), (0, 2_105_264));
+        assert_eq!((upper_tier.usable_per_second(), upper_tier.sends_per_window()), (950, 118));
+        assert_eq!(upper_tier.window_micros(), 1_050_000);
+        assert_eq!((default_tier.sends_per_window(), default_tier.window_micros()), (15, 1_050_000));
+        assert_eq!((crowded.per_instance(), crowded.sends_per_window()), (0, 1));
+        assert_eq!(crowded.window_micros(), 2_105_264 + 50_000);
     }
 }
