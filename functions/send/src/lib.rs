@@ -5,7 +5,7 @@
 //! 2. check the policy again (an opt-out may have arrived since it was queued) → `blocked`;
 //! 3. open the tenant's token (the vault caches the data key: no KMS call per message);
 //! 4. wait for the recipient's pair limit (counted from the previous send to them, read from
-//!    their conversation) and a slot of this instance's share of the number's throughput;
+//!    their conversation) and room in this instance's share of the number's throughput;
 //! 5. claim it on the message itself for the send lease (one conditional write; the lease
 //!    outlasts the queue's visibility timeout, so a redelivery never finds a live sender's claim
 //!    lapsed), so that two deliveries never both call Meta;
@@ -524,7 +524,8 @@ async fn record_sent<A: Adapters>(
     }
 }
 
-/// Waits for the recipient's pair limit and a throughput slot, within the deadline.
+/// Waits for the recipient's pair limit and room in this instance's throughput share, within
+/// the deadline.
 async fn pace<A: Adapters>(
     deps: &Deps<A>,
     tenant: &TenantId,
