@@ -1,7 +1,8 @@
 //! Build settings the code relies on, read from the manifests and the lock file: release
 //! binaries unwind on panic (cargo-lambda builds with `abort` when the profile is silent, and
-//! lambda_runtime only survives a panic by unwinding) and are stripped, the declared minimum Rust version is at
-//! least every locked crate's, and the AWS SDK behavior version is pinned, not `latest()`.
+//! lambda_runtime only survives a panic by unwinding) and are stripped, the declared minimum
+//! Rust version is at least every locked crate's, and the AWS SDK behavior version is pinned,
+//! not `latest()`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
