@@ -117,7 +117,12 @@ impl SendPacer {
         let most = usize::try_from(self.share.sends_per_window()).unwrap_or(usize::MAX);
         // A poisoned lock only means another task panicked mid-update of plain integers.
         let mut sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let times = sent.entry(phone_number_id.to_owned()).or_default();
+        // The number's key is copied once, not on every call (a send that waits asks again).
+        if !sent.contains_key(phone_number_id) {
+            sent.insert(phone_number_id.to_owned(), std::collections::VecDeque::new());
+        }
+        // Present: inserted just above, under the same lock.
+        let Some(times) = sent.get_mut(phone_number_id) else { return Pace::Wait(1) };
         while times.front().is_some_and(|&at| at.saturating_add(window) <= now_micros) {
             times.pop_front();
         }
@@ -171,13 +176,9 @@ mod tests {
             let share = ThroughputShare { per_second, instances };
             let pacers: Vec<SendPacer> = (0..instances).map(|_| SendPacer::new(share)).collect();
             let mut counted = Vec::new();
-            let mut draw: u64 = 0x9E37_79B9_7F4A_7C15;
-            let mut spread_micros = || {
-                draw ^= draw << 13;
-                draw ^= draw >> 7;
-                draw ^= draw << 17;
-                i64::try_from(draw % (ARRIVAL_SPREAD_MS as u64 * 1000 + 1000)).unwrap_or(0)
-            };
+            let mut draws = crate::testing::fuzz::Rng::new(0x5EED);
+            let spread_range = usize::try_from(ARRIVAL_SPREAD_MS * 1000 + 1000).unwrap_or(0);
+            let mut spread_micros = || i64::try_from(draws.below(spread_range)).unwrap_or(0);
 
             // Act: five seconds.
             for ms in 0..5_000_i64 {
