@@ -345,7 +345,16 @@ async fn record(proxy: &Proxy, log: &Mutex<tokio::fs::File>, headers: &HeaderMap
             lines.push('\n');
         }
     }
-    if let Err(error) = log.lock().await.write_all(lines.as_bytes()).await {
+    // Flushed before the request goes on: tokio's file writes in the background, and a reader
+    // that cuts the record at a moment (the cost benchmark's phases) must find every call made
+    // before it there.
+    let mut log = log.lock().await;
+    if let Err(error) = async {
+        log.write_all(lines.as_bytes()).await?;
+        log.flush().await
+    }
+    .await
+    {
         tracing::warn!(error = %error, "Could not record an AWS call");
     }
 }

@@ -97,6 +97,15 @@ async fn events_on_dynamo() {
 }
 
 #[tokio::test]
+async fn events_of_several_writers_on_dynamo() {
+    // Three processes: two add to one part of the aggregates (they race for it), one to its own.
+    let table = table().await;
+    let logs =
+        [1, 2, 2].map(|shard| shared::adapters::documents::DocEventLog::with_shard(table.clone(), shard));
+    contract::events::writers_in_several_processes_are_all_counted(&logs).await;
+}
+
+#[tokio::test]
 async fn flows_on_dynamo() {
     contract::flows::all(&shared::adapters::documents::DocFlows::new(table().await)).await;
 }

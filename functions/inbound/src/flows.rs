@@ -84,7 +84,13 @@ pub async fn run<A: Adapters>(
         flows::on_customer_message(&deps.flow_ports(), tenant, &contact, (settings, retention), &customer)
             .await
             .map_err(|e| RecordError::retryable("running the flow", e))?;
-    tracing::info!(?outcome, "Flow");
+    // No flow at work is the common case (a line per message would be most of the function's
+    // log bill, `docs/cost.md`); what a flow did is worth its line.
+    if matches!(outcome, flows::Outcome::Idle) {
+        tracing::debug!(?outcome, "Flow");
+    } else {
+        tracing::info!(?outcome, "Flow");
+    }
     Ok(())
 }
 

@@ -10,17 +10,26 @@
 //!   rather than one list per conversation: concurrent events of one conversation never
 //!   contend for it);
 //! - the aggregate of the event's hour in each of its scopes ([`Scope::of_event`]), each at the
-//!   version read (or absent). Many events of one tenant land on the same tenant-hour document:
-//!   a lost race re-reads and retries, with a small jittered backoff, a bounded number of times;
+//!   version read (or absent);
 //! - for an event that enters or leaves a queue's waiting line ([`line::delta`]), the net of
 //!   depth of its day, of its 30-day block and the running total, in the tenant's and the
 //!   queue's scopes ([`line::Level`]), likewise at the version read: what
 //!   [`EventLog::depth_before`] reads instead of every event since.
 //!
+//! Every event of a tenant moves its tenant-hour aggregate, so one shared document per hour
+//! would be raced for by every concurrent writer, and each lost race is a cancelled (and
+//! billed) transaction, re-read and retried: in a burst of 40 messages that was 3.5
+//! transactions per event (`docs/cost.md`). So each log adds to its own *part* of an aggregate
+//! ([`keys::center_part`], a shard drawn when the log is made: one per process) and runs one
+//! tenant's records one at a time; readers sum the parts. Two processes meet on a part only
+//! when they drew the same shard (1 in 256); a lost race then re-reads and retries, with a
+//! small jittered backoff, a bounded number of times.
+//!
 //! The aggregates hold counts and the exact durations (ms) of their hour, never an id, and are
-//! kept [`AGGREGATE_RETENTION_DAYS`] (the nets of days and blocks too; the running total, one
-//! number per scope, stays); a dashboard reads one query per scope over the hour keys.
+//! kept [`AGGREGATE_RETENTION_DAYS`] (the nets of days and blocks too; the running totals, one
+//! number per scope and part, stay); a dashboard reads one query per scope over the hour keys.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -41,17 +50,40 @@ const MAX_FAILURES: u32 = 6;
 /// The longest pause between two attempts.
 const MAX_BACKOFF_MS: u64 = 100;
 
-/// [`EventLog`] on a [`DocTable`].
+/// How many lanes one-tenant-at-a-time runs in: tenants in different lanes record at once.
+const LANES: usize = 16;
+
+/// [`EventLog`] on a [`DocTable`]. Clones share the part they write and the lanes.
 #[derive(Debug, Clone)]
 pub struct DocEventLog<D> {
     table: D,
+    /// The part of every aggregate this log adds to.
+    shard: u8,
+    /// One tenant's records run one at a time (in the lane of its tenant), so that they never
+    /// race each other for this log's parts.
+    lanes: Arc<[tokio::sync::Mutex<()>]>,
 }
 
 impl<D> DocEventLog<D> {
-    /// The log on `table`.
+    /// The log on `table`, adding to a part of the aggregates drawn at random.
     #[must_use]
     pub fn new(table: D) -> Self {
-        Self { table }
+        // A failed draw only makes meeting another writer's part likelier.
+        let shard = crate::kernel::random::bytes::<1>().map_or(0, |[byte]| byte);
+        Self::with_shard(table, shard)
+    }
+
+    /// The log on `table`, adding to the aggregates' part `shard` (tests that need two writers
+    /// on one part, or on two).
+    #[must_use]
+    pub fn with_shard(table: D, shard: u8) -> Self {
+        Self { table, shard, lanes: (0..LANES).map(|_| tokio::sync::Mutex::new(())).collect() }
+    }
+
+    fn lane(&self, tenant: &TenantId) -> &tokio::sync::Mutex<()> {
+        let hash =
+            tenant.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.lanes[hash % self.lanes.len()]
     }
 }
 
@@ -84,16 +116,22 @@ fn days(at: Timestamp, days: u64) -> ExpiresAt {
 }
 
 impl<D: DocTable> DocEventLog<D> {
-    /// The writes recording `event`, from the aggregates as stored now.
-    async fn writes(&self, tenant: &TenantId, event: &CenterEvent) -> Result<Vec<DocWrite>, CenterError> {
+    /// The writes recording `event`, from the aggregates as stored now; none when its id is in
+    /// the log already (a retry then costs a read, not a cancelled transaction).
+    async fn writes(
+        &self,
+        tenant: &TenantId,
+        event: &CenterEvent,
+    ) -> Result<Option<Vec<DocWrite>>, CenterError> {
         let hash = event_hash(&event.id);
         let at = Timestamp::from_millis(event.at);
         let event_key = keys::center_event(tenant, event.at, &hash);
+        let mark = keys::center_event_id(tenant, &hash);
         let kept = Some(days(at, EVENT_RETENTION_DAYS));
         let mut writes = vec![
             // First: a failed precondition at index 0 means "already recorded".
             DocWrite::Put {
-                key: keys::center_event_id(tenant, &hash),
+                key: mark.clone(),
                 entity: "center_event_id",
                 body: "{}".to_owned(),
                 expires_at: kept,
@@ -122,20 +160,29 @@ impl<D: DocTable> DocEventLog<D> {
         // Every aggregate this event moves is read at once, not one after another: the time
         // between the reads and the write is the window in which another event of the tenant
         // makes this attempt lose its race (tenant documents are hot under load).
-        let hours: Vec<Key> = scopes.iter().map(|scope| keys::center_hour(tenant, scope, hour)).collect();
+        let hours: Vec<Key> = scopes
+            .iter()
+            .map(|scope| keys::center_part(keys::center_hour(tenant, scope, hour), self.shard))
+            .collect();
         let delta = line::delta(event);
         let mut depths: Vec<(Key, Level, i64)> = Vec::new();
         if delta != 0 {
             for scope in scopes.iter().filter(|s| line::has_line(s)) {
                 for level in Level::ALL {
                     let start = level.start(event.at);
-                    depths.push((keys::center_depth(tenant, scope, level, start), level, start));
+                    let key = keys::center_part(keys::center_depth(tenant, scope, level, start), self.shard);
+                    depths.push((key, level, start));
                 }
             }
         }
-        let reads =
-            hours.iter().chain(depths.iter().map(|(key, _, _)| key)).map(|key| self.table.get_doc(key, now));
+        let reads = std::iter::once(&mark)
+            .chain(&hours)
+            .chain(depths.iter().map(|(key, _, _)| key))
+            .map(|key| self.table.get_doc(key, now));
         let mut stored = futures::future::try_join_all(reads).await.map_err(unknown)?.into_iter();
+        if stored.next().flatten().is_some() {
+            return Ok(None);
+        }
         for key in hours {
             let (mut figures, precondition) = match stored.next().flatten() {
                 Some(doc) => (from_json::<HourFigures>(&doc)?.value, Precondition::Version(doc.version)),
@@ -167,10 +214,11 @@ impl<D: DocTable> DocEventLog<D> {
                 precondition,
             });
         }
-        Ok(writes)
+        Ok(Some(writes))
     }
 
-    /// The sum of the nets of `level` whose period starts in `[from, to)` (`to`: none for no end).
+    /// The sum of the nets of `level` whose period starts in `[from, to)` (`to`: none for no end),
+    /// every part of each.
     async fn nets(
         &self,
         tenant: &TenantId,
@@ -256,9 +304,10 @@ impl<D: DocTable> DocEventLog<D> {
 
 impl<D: DocTable> EventLog for DocEventLog<D> {
     async fn record(&self, tenant: &TenantId, event: &CenterEvent) -> Result<(), CenterError> {
+        let _one_at_a_time = self.lane(tenant).lock().await;
         let mut failures = 0;
         for attempt in 0..MAX_ATTEMPTS {
-            let writes = self.writes(tenant, event).await?;
+            let Some(writes) = self.writes(tenant, event).await? else { return Ok(()) };
             match self.table.write_docs(writes, self.table.now()).await {
                 Ok(()) => return Ok(()),
                 // The id mark exists: recorded before (a retry). Nothing changed. (Checked, not
@@ -341,7 +390,11 @@ impl<D: DocTable> EventLog for DocEventLog<D> {
                     return Ok(out);
                 }
                 if hour.hour >= from_hour {
-                    out.push(hour);
+                    // The parts of one hour sort together: summed into one.
+                    match out.last_mut() {
+                        Some(last) if last.hour == hour.hour => last.merge(hour),
+                        _ => out.push(hour),
+                    }
                 }
             }
             match next {
@@ -355,11 +408,7 @@ impl<D: DocTable> EventLog for DocEventLog<D> {
         if !line::has_line(scope) {
             return Ok(0);
         }
-        let total_key = keys::center_depth(tenant, scope, Level::Total, 0);
-        let total = match self.table.get_doc(&total_key, self.table.now()).await.map_err(unknown)? {
-            Some(doc) => from_json::<Net>(&doc)?.value.net,
-            None => 0,
-        };
+        let total = self.nets(tenant, scope, Level::Total, (0, None)).await?;
         // The running total less what moved since `at` (a bounded number of items). Separate
         // reads, not a snapshot: an event recorded meanwhile (at "now", after `at`) may be seen
         // by one and not the other, off by one for this read only; nothing stored drifts.
@@ -392,3 +441,6 @@ impl<D: DocTable> EventLog for DocEventLog<D> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -227,6 +227,42 @@ impl HourFigures {
         }
     }
 
+    /// Adds `part`, another part of the same hour's figures (stores keep an hour in parts).
+    pub fn merge(&mut self, part: Self) {
+        // Destructured: a new field must be summed here too.
+        let Self {
+            hour: _,
+            opened,
+            reopened,
+            routed,
+            assigned,
+            resolved,
+            received,
+            agent_replies,
+            sla_breaches,
+            first_response_ms,
+            resolution_ms,
+            waiting_ms,
+            entered,
+            left,
+            left_waits_ms,
+        } = part;
+        self.opened += opened;
+        self.reopened += reopened;
+        self.routed += routed;
+        self.assigned += assigned;
+        self.resolved += resolved;
+        self.received += received;
+        self.agent_replies += agent_replies;
+        self.sla_breaches += sla_breaches;
+        self.first_response_ms.extend(first_response_ms);
+        self.resolution_ms.extend(resolution_ms);
+        self.waiting_ms.extend(waiting_ms);
+        self.entered += entered;
+        self.left += left;
+        self.left_waits_ms.extend(left_waits_ms);
+    }
+
     /// How the hour moved its waiting line's depth: entries minus exits.
     #[must_use]
     pub fn depth_change(&self) -> i64 {

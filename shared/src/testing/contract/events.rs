@@ -111,6 +111,37 @@ pub async fn concurrent_events_are_all_counted<L: EventLog>(log: &L) {
     assert_eq!(all_events(log, &tenant, (hour, hour + HOUR_MS), 100).await.len(), 40);
 }
 
+/// Events recorded at once through several logs — writers in different processes, some adding
+/// to one part of the aggregates, some to others — are all counted, and every log reads the
+/// sums: the hour's figures and the waiting line's depth, for the tenant and the queue.
+pub async fn writers_in_several_processes_are_all_counted<L: EventLog>(logs: &[L]) {
+    // Arrange
+    let tenant = tenant();
+    let queue = QueueId::parse("Support").unwrap();
+    let hour = base() + 5 * HOUR_MS;
+    let events: Vec<CenterEvent> = (0..30u32)
+        .map(|n| {
+            let kind = if n % 3 == 0 { EventKind::Received } else { EventKind::Queued };
+            CenterEvent { queue: Some(queue.clone()), ..event(kind, 200 + n, hour + i64::from(n)) }
+        })
+        .collect();
+
+    // Act
+    let results =
+        join_all(events.iter().enumerate().map(|(n, e)| logs[n % logs.len()].record(&tenant, e))).await;
+
+    // Assert
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for log in logs {
+        for scope in [Scope::Tenant, Scope::Queue(queue.clone())] {
+            let hours = log.hours(&tenant, &scope, (hour, hour + HOUR_MS)).await.unwrap();
+            assert_eq!(hours.len(), 1, "one hour, however many parts: {hours:?}");
+            assert_eq!((hours[0].received, hours[0].entered), (10, 20), "{scope:?}");
+            assert_eq!(log.depth_before(&tenant, &scope, hour + HOUR_MS).await.unwrap(), 20, "{scope:?}");
+        }
+    }
+}
+
 /// A small deterministic generator (the same varied log on every store).
 struct Lcg(u64);
 

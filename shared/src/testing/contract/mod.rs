@@ -193,6 +193,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn events_of_several_writers_on_the_fake() {
+        let docs = crate::testing::MemoryDocs::default();
+        let logs =
+            [1, 2, 2].map(|shard| crate::adapters::documents::DocEventLog::with_shard(docs.clone(), shard));
+        super::events::writers_in_several_processes_are_all_counted(&logs).await;
+    }
+
+    #[tokio::test]
     async fn flows_on_the_fake() {
         super::flows::all(&crate::adapters::documents::DocFlows::new(crate::testing::MemoryDocs::default()))
             .await;

@@ -193,7 +193,6 @@ impl IngestStore for DynamoInbox {
 }
 
 impl DynamoInbox {
-    /// Writes a message and its `WAMID#` record together, once. `Duplicate` when the record exists.
     /// Moves a message's current status to `status` if that is forward (statuses only move up;
     /// `failed` and `blocked` are final); `false` when it was not.
     pub(super) async fn move_status(
@@ -203,6 +202,21 @@ impl DynamoInbox {
         at: Timestamp,
         error: Option<&MetaError>,
     ) -> Result<bool, InboxError> {
+        let (update, expression) = self.status_move(key, status, at, error)?;
+        self.conditional_update(update.update_expression(expression)).await
+    }
+
+    /// The conditional update of [`Self::move_status`], and its update expression so far.
+    fn status_move(
+        &self,
+        key: &Key,
+        status: MessageStatus,
+        at: Timestamp,
+        error: Option<&MetaError>,
+    ) -> Result<
+        (aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder, String),
+        InboxError,
+    > {
         let mut update = self
             .table
             .client()
@@ -224,7 +238,7 @@ impl DynamoInbox {
                 s(serde_json::to_string(error).context("serializing an error")?),
             );
         }
-        self.conditional_update(update.update_expression(expression)).await
+        Ok((update, expression))
     }
 
     /// Adds a status to a message's history (each status once, with its own time) and moves the
@@ -234,6 +248,19 @@ impl DynamoInbox {
         target: &Key,
         change: &StatusChange<'_>,
     ) -> Result<StatusOutcome, InboxError> {
+        // Statuses mostly arrive in order: the move and the history in one write. (`#h.#name`:
+        // a status seen before keeps its first time.)
+        let (update, mut expression) = self.status_move(target, change.status, change.at, change.error)?;
+        expression.push_str(", #h.#name = if_not_exists(#h.#name, :at)");
+        let moved = update
+            .expression_attribute_names("#h", attr::STATUSES)
+            .expression_attribute_names("#name", change.meta_status)
+            .update_expression(expression);
+        if self.conditional_update(moved).await? {
+            return Ok(StatusOutcome::Applied);
+        }
+        // Not forward (late, repeated, or after a final status), or the message is gone: the
+        // history alone, where the message still is.
         let history = self
             .table
             .client()
@@ -246,15 +273,16 @@ impl DynamoInbox {
             .expression_attribute_names("#name", change.meta_status)
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":at", n(change.at.as_millis()));
-        if !self.conditional_update(history).await? {
-            // The message is gone since its key was found (erased or expired; the key may come
-            // from this instance's cache of message keys): nothing of the status is kept.
-            return Ok(StatusOutcome::Gone);
+        if self.conditional_update(history).await? {
+            Ok(StatusOutcome::Stale)
+        } else {
+            // Erased or expired since its key was found (the key may come from this instance's
+            // cache of message keys): nothing of the status is kept.
+            Ok(StatusOutcome::Gone)
         }
-        let applied = self.move_status(target, change.status, change.at, change.error).await?;
-        Ok(if applied { StatusOutcome::Applied } else { StatusOutcome::Stale })
     }
 
+    /// Writes a message and its `WAMID#` record together, once. `Duplicate` when the record exists.
     pub(super) async fn put_message_once(
         &self,
         wamid_record: Item,

@@ -76,7 +76,7 @@ fn scope_code(scope: &Scope) -> String {
 
 /// Sort-key prefix of one scope's nets of waiting-line depth at one level (P42, queue depth
 /// over time): `CDEPTH#<scope>#D#` by day, `CDEPTH#<scope>#B#` by 30-day block, and the running
-/// total alone at `CDEPTH#<scope>#ALL`.
+/// total at `CDEPTH#<scope>#ALL`, each stored in writers' parts ([`center_part`]).
 #[must_use]
 pub fn center_depth_prefix(scope: &Scope, level: Level) -> String {
     let level = match level {
@@ -98,13 +98,22 @@ pub fn center_depth(tenant: &TenantId, scope: &Scope, level: Level, start_millis
     Key { pk: tenant_partition(tenant), sk }
 }
 
-/// One hour (its start, epoch ms) of one scope's aggregates.
+/// One hour (its start, epoch ms) of one scope's aggregates (stored in writers' parts,
+/// [`center_part`]).
 #[must_use]
 pub fn center_hour(tenant: &TenantId, scope: &Scope, hour_millis: i64) -> Key {
     Key {
         pk: tenant_partition(tenant),
         sk: format!("{}{:013}", center_hours_prefix(scope), hour_millis.max(0)),
     }
+}
+
+/// One writer's part of an aggregate at `key` (`<key>#<shard, 2 hex digits>`): each event log
+/// adds to its own part, so concurrent writers seldom race for one item; a reader sums the
+/// parts of a period (they sort together, after the period's own key).
+#[must_use]
+pub fn center_part(key: Key, shard: u8) -> Key {
+    Key { pk: key.pk, sk: format!("{}#{shard:02x}", key.sk) }
 }
 
 /// A contact-center queue (department).
