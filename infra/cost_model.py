@@ -39,6 +39,14 @@ def phase_cost(name, phase, http_api=True):
     events = phase["events"]
     cost = {"api_gateway": 0.0, "lambda": 0.0, "sqs": 0.0, "dynamodb": 0.0, "kms": 0.0, "logs": 0.0}
     calls, log_bytes, invocations = {}, 0, 0
+    # Live notices the phase's functions queued: `realtime` runs once for each (one per poll at
+    # this rate), whether or not a console is connected to take it.
+    live_notices = sum(
+        count
+        for used in phase["functions"].values()
+        for operation, count in used["items"].items()
+        if operation.startswith("SendMessage") and operation.endswith("@LiveQueue")
+    )
     for function, used in phase["functions"].items():
         requests, items = used["requests"], used["items"]
         aws_requests = sum(requests.values())
@@ -50,6 +58,8 @@ def phase_cost(name, phase, http_api=True):
             n = phase["api_requests"]
         elif function in ("inbound", "send"):
             n = events if aws_requests else 0
+        elif function == "realtime":
+            n = live_notices
         else:
             n = requests.get("ReceiveMessage", 0)
         invocations += n

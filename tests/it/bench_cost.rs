@@ -34,7 +34,7 @@ struct Mark {
     logs: BTreeMap<String, u64>,
 }
 
-const FUNCTIONS: &[&str] = &["webhook", "api", "inbound", "send", "suggest"];
+const FUNCTIONS: &[&str] = &["webhook", "api", "inbound", "send", "suggest", "realtime"];
 
 fn record_path() -> PathBuf {
     state_dir().join("aws-calls.jsonl")
@@ -224,11 +224,13 @@ async fn bench_cost() {
         "phases": {
             "inbound": {"events": events, "webhook_posts": events, "api_requests": 0,
                 "functions": of(&[("webhook", &inbound_start, &inbound_end), ("inbound", &inbound_start, &inbound_end),
-                    ("suggest", &inbound_start, &inbound_end)])},
+                    ("suggest", &inbound_start, &inbound_end), ("realtime", &inbound_start, &inbound_end)])},
             "outbound": {"events": events, "webhook_posts": 0, "api_requests": events,
-                "functions": of(&[("api", &outbound_start, &accepted), ("send", &outbound_start, &outbound_end)])},
+                "functions": of(&[("api", &outbound_start, &accepted), ("send", &outbound_start, &outbound_end),
+                    ("realtime", &outbound_start, &outbound_end)])},
             "statuses": {"events": 3 * events, "webhook_posts": 3 * events, "api_requests": 0,
-                "functions": of(&[("webhook", &statuses_start, &statuses_end), ("inbound", &statuses_start, &statuses_end)])},
+                "functions": of(&[("webhook", &statuses_start, &statuses_end), ("inbound", &statuses_start, &statuses_end),
+                    ("realtime", &statuses_start, &statuses_end)])},
         }
     });
     println!("BENCH_COST {report}");

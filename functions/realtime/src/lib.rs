@@ -283,7 +283,13 @@ pub async fn fan_out<A: Adapters, P: LivePush>(
         }
     });
     let posted: usize = join_all(posts).await.into_iter().sum();
-    tracing::info!(kind = ?notice.kind, posted, connections = connections.len(), "Live notice");
+    // A notice for a tenant with no console open is most notices at night: not worth a line
+    // each (`docs/cost.md`); one that reached or missed a connection is.
+    if connections.is_empty() {
+        tracing::debug!(kind = ?notice.kind, "Live notice, no connection");
+    } else {
+        tracing::info!(kind = ?notice.kind, posted, connections = connections.len(), "Live notice");
+    }
     Ok(())
 }
 

@@ -219,6 +219,27 @@ pub trait IdempotencyStore: Send + Sync {
         in_progress_until: Timestamp,
     ) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send;
 
+    /// [`IdempotencyStore::claim`], and when that acquires the claim, [`IdempotencyStore::note`]
+    /// of `progress` with it: the id its holder reserves, noted from the claim's first moment
+    /// (a store may write both at once: one write instead of two).
+    ///
+    /// # Errors
+    /// As [`IdempotencyStore::claim`] and [`IdempotencyStore::note`].
+    fn claim_noting(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        (now, in_progress_until): (Timestamp, Timestamp),
+        progress: &str,
+    ) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send {
+        async move {
+            let claim = self.claim(request, now, in_progress_until).await?;
+            if claim == Claim::Acquired {
+                self.note(request, progress).await?;
+            }
+            Ok(claim)
+        }
+    }
+
     /// Notes how far the holder of a claim in progress got (e.g. the id it reserved for what
     /// it creates), so that whoever takes the claim over after a crash resumes the same work
     /// ([`Claim::Resumed`]) instead of doing it a second time. A later note replaces it;

@@ -162,17 +162,19 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
         payload_hash: &hash,
     };
     let now = deps.clock.now();
+    // Reserved and noted with the claim, before anything is stored: a retry after a crash
+    // resumes it.
+    let reserved = MessageId::generate(now).map_err(anyhow::Error::new)?;
     let (id, resumed) = match deps
         .idempotency
-        .claim(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS)))
+        .claim_noting(
+            &request,
+            (now, now.plus(std::time::Duration::from_secs(CLAIM_SECS))),
+            reserved.as_str(),
+        )
         .await?
     {
-        Claim::Acquired => {
-            // Reserved and noted before anything is stored: a retry after a crash resumes it.
-            let id = MessageId::generate(now).map_err(anyhow::Error::new)?;
-            deps.idempotency.note(&request, id.as_str()).await?;
-            (id, false)
-        }
+        Claim::Acquired => (reserved, false),
         Claim::Resumed { progress } => (MessageId::parse(progress).map_err(anyhow::Error::new)?, true),
         Claim::Completed { response } => {
             let accepted: Accepted = serde_json::from_str(&response).map_err(anyhow::Error::new)?;

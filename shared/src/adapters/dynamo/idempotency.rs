@@ -78,40 +78,16 @@ impl IdempotencyStore for DynamoIdempotency {
         now: Timestamp,
         in_progress_until: Timestamp,
     ) -> Result<Claim, IdempotencyError> {
-        let key = keys::idempotency(request.tenant_id, request.scope, request.key);
-        let mut item = item_with_key(&key);
-        item.insert(attr::IDEM_STATUS.to_owned(), s(IN_PROGRESS));
-        item.insert(attr::PAYLOAD_HASH.to_owned(), s(request.payload_hash));
-        item.insert(attr::IN_PROGRESS_UNTIL.to_owned(), n(in_progress_until.as_millis()));
-        item.insert(EXPIRES_AT.to_owned(), n(ExpiresAt::after(now, self.keep_for).epoch_secs()));
-        let result = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now_s")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#exp", EXPIRES_AT)
-            .expression_attribute_values(":now_s", n(now.as_secs()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let existing = match result {
-            Ok(_) => return Ok(Claim::Acquired),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                PutItemError::ConditionalCheckFailedException(failed) => failed.item,
-                other => return Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
-            },
-            Err(other) => return Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
-        };
-        let Some(existing) = existing else { return Ok(Claim::InProgress) };
-        match decide(&existing, request, now) {
-            Existing::Decided(claim) => Ok(claim),
-            Existing::Lapsed(old_until) => {
-                self.take_over(request, &existing, old_until, in_progress_until).await
-            }
-        }
+        self.claim_with(request, (now, in_progress_until), None).await
+    }
+
+    async fn claim_noting(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        times: (Timestamp, Timestamp),
+        progress: &str,
+    ) -> Result<Claim, IdempotencyError> {
+        self.claim_with(request, times, Some(progress)).await
     }
 
     async fn note(&self, request: &IdempotencyRequest<'_>, progress: &str) -> Result<(), IdempotencyError> {
@@ -204,6 +180,57 @@ impl IdempotencyStore for DynamoIdempotency {
 }
 
 impl DynamoIdempotency {
+    /// [`IdempotencyStore::claim`], with `progress` noted in the claim's own write when given.
+    async fn claim_with(
+        &self,
+        request: &IdempotencyRequest<'_>,
+        (now, in_progress_until): (Timestamp, Timestamp),
+        progress: Option<&str>,
+    ) -> Result<Claim, IdempotencyError> {
+        let key = keys::idempotency(request.tenant_id, request.scope, request.key);
+        let mut item = item_with_key(&key);
+        item.insert(attr::IDEM_STATUS.to_owned(), s(IN_PROGRESS));
+        item.insert(attr::PAYLOAD_HASH.to_owned(), s(request.payload_hash));
+        if let Some(progress) = progress {
+            item.insert(attr::PROGRESS.to_owned(), s(progress));
+        }
+        item.insert(attr::IN_PROGRESS_UNTIL.to_owned(), n(in_progress_until.as_millis()));
+        item.insert(EXPIRES_AT.to_owned(), n(ExpiresAt::after(now, self.keep_for).epoch_secs()));
+        let result = self
+            .table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #exp <= :now_s")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":now_s", n(now.as_secs()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let existing = match result {
+            Ok(_) => return Ok(Claim::Acquired),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                other => return Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
+            },
+            Err(other) => return Err(anyhow::Error::new(other).context("idempotency claim failed").into()),
+        };
+        let Some(existing) = existing else { return Ok(Claim::InProgress) };
+        match decide(&existing, request, now) {
+            Existing::Decided(claim) => Ok(claim),
+            Existing::Lapsed(old_until) => {
+                let claim = self.take_over(request, &existing, old_until, in_progress_until).await?;
+                // Taken over from a holder that noted nothing: this holder's note now.
+                if let (Claim::Acquired, Some(progress)) = (&claim, progress) {
+                    self.note(request, progress).await?;
+                }
+                Ok(claim)
+            }
+        }
+    }
+
     /// Takes over a claim whose holder ran past `old_until`, if nobody else did first (the
     /// condition is on the old deadline), keeping the holder's note.
     async fn take_over(

@@ -79,6 +79,33 @@ pub async fn a_takeover_resumes_from_the_crashed_holders_note<S: IdempotencyStor
     assert!(matches!(lost, Err(IdempotencyError::ClaimLost)), "{lost:?}");
 }
 
+/// A claim that notes its progress as it is acquired is resumed from that note by a takeover;
+/// one that takes over a holder that noted nothing notes its own; a replay of a claim in
+/// progress is `InProgress`, and notes nothing.
+pub async fn a_claim_noting_its_progress_is_resumed_from_it<S: IdempotencyStore>(store: &S) {
+    // Arrange
+    let tenant = tenant();
+    let request = IdempotencyRequest { tenant_id: &tenant, scope: "send", key: "noting", payload_hash: "h" };
+    let silent = IdempotencyRequest { key: "silent-holder", ..request.clone() };
+    let now = now();
+    let at = |secs| now.plus(Duration::from_secs(secs));
+    store.claim(&silent, now, at(1)).await.unwrap();
+
+    // Act
+    let first = store.claim_noting(&request, (now, at(1)), "msg_1").await.unwrap();
+    let while_held = store.claim_noting(&request, (now, at(1)), "msg_2").await.unwrap();
+    let takeover = store.claim(&request, at(2), at(3)).await.unwrap();
+    let over_silent = store.claim_noting(&silent, (at(2), at(3)), "msg_3").await.unwrap();
+    let after_silent = store.claim(&silent, at(4), at(5)).await.unwrap();
+
+    // Assert
+    assert_eq!(first, Claim::Acquired);
+    assert_eq!(while_held, Claim::InProgress);
+    assert_eq!(takeover, Claim::Resumed { progress: "msg_1".into() }, "noted with the claim");
+    assert_eq!(over_silent, Claim::Acquired, "nothing to resume: the work starts over");
+    assert_eq!(after_silent, Claim::Resumed { progress: "msg_3".into() }, "and is noted");
+}
+
 /// Releasing a claim lets the work be retried; once completed, neither `release` nor a second
 /// `complete` succeeds (`ClaimLost`), nor does either without a claim or with another payload.
 pub async fn only_a_claim_in_progress_completes_or_releases<S: IdempotencyStore>(store: &S) {
@@ -133,6 +160,7 @@ pub async fn all<S: IdempotencyStore>(store: &S) {
     a_completed_key_replays_its_result(store).await;
     a_claim_past_its_deadline_can_be_taken_over(store).await;
     a_takeover_resumes_from_the_crashed_holders_note(store).await;
+    a_claim_noting_its_progress_is_resumed_from_it(store).await;
     only_a_claim_in_progress_completes_or_releases(store).await;
     keys_of_other_tenants_and_scopes_never_collide(store).await;
 }

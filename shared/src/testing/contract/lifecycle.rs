@@ -182,6 +182,42 @@ pub async fn a_conversation_expires_only_when_due<
     assert!(store.messages(&tenant, &conversation, None, 10).await.unwrap().items.is_empty());
 }
 
+/// Every message moves its conversation's expiry to 90 days from when it was received; only a
+/// message newer than the latest moves the conversation's latest message (one late or out of
+/// order moves the expiry alone).
+pub async fn each_message_moves_the_expiry_and_only_a_newer_one_the_latest<
+    S: LifecycleStore + IngestStore + ContactStore + ConversationStore,
+>(
+    store: &S,
+) {
+    // Arrange: a first message (sent at 100 s), received now.
+    let tenant = tenant();
+    let who = person("5511950000009", "Ivo");
+    let now = super::now();
+    let day = |n: u64| now.plus(std::time::Duration::from_secs(n * 86_400));
+    let conversation = messages_from(store, &tenant, &who, 1, now).await;
+
+    // Act: a newer message received 30 days on, then one sent before it, received 35 days on.
+    let newer = wamid("wamid.5511950000009.newer");
+    store.store_inbound_message(&tenant, &inbound(&newer, &who, 200), day(30)).await.unwrap();
+    let older = wamid("wamid.5511950000009.older");
+    store.store_inbound_message(&tenant, &inbound(&older, &who, 150), day(35)).await.unwrap();
+
+    // Assert
+    let view = store.conversation(&tenant, &conversation).await.unwrap().expect("the conversation");
+    assert_eq!(view.last_message_at, 200_000, "the newest message, not the last received");
+    let early = store.expire_conversation(&tenant, &conversation, day(124), 100).await.unwrap();
+    assert_eq!(early, Expiry::NotDue, "kept 90 days from the last receipt (day 35)");
+    let mut due = store.expire_conversation(&tenant, &conversation, day(126), 100).await.unwrap();
+    for _ in 0..5 {
+        if !matches!(due, Expiry::Partial(_)) {
+            break;
+        }
+        due = store.expire_conversation(&tenant, &conversation, day(126), 100).await.unwrap();
+    }
+    assert!(matches!(due, Expiry::Deleted(_)), "{due:?}");
+}
+
 /// A lead is deleted once: `true`, then `false`; another tenant's delete finds nothing.
 pub async fn a_lead_is_deleted_once<S: LifecycleStore + LeadStore>(store: &S) {
     let tenant = tenant();
@@ -429,6 +465,7 @@ pub async fn all<S: LifecycleStore + IngestStore + ContactStore + ConversationSt
     erasure_is_budgeted_and_resumable(store).await;
     a_conversation_is_deleted_in_passes(store).await;
     a_conversation_expires_only_when_due(store).await;
+    each_message_moves_the_expiry_and_only_a_newer_one_the_latest(store).await;
     a_lead_is_deleted_once(store).await;
     another_tenants_erasure_deletes_nothing(store).await;
     old_content_is_sanitized_and_metadata_kept(store).await;

@@ -250,13 +250,13 @@ impl DynamoInbox {
         }
     }
 
-    /// Moves the contact's and the conversation's "latest" fields forward to `at`.
+    /// Moves the contact's "latest" fields forward to `at` (the conversation's move with
+    /// [`Self::advance`]).
     pub(super) async fn touch(
         &self,
         tenant: &TenantId,
         contact_id: &ContactId,
         contact: &Item,
-        conversation: &ConversationId,
         at: Timestamp,
         inbound: Option<&ContactProfile>,
     ) -> Result<(), InboxError> {
@@ -305,24 +305,83 @@ impl DynamoInbox {
             None => update.update_expression("SET #seen = :at").condition_expression("#seen < :at"),
         };
         self.conditional_update(update).await?;
-        self.conditional_update(
-            client
-                .update_item()
-                .table_name(self.table.name())
-                .set_key(Some(key_attributes(&keys::conversation(tenant, conversation))))
-                .update_expression("SET #last = :at")
-                .condition_expression("attribute_exists(#pk) AND #last < :at")
-                .expression_attribute_names("#last", attr::LAST_MESSAGE_AT)
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":at", n(at.as_millis())),
-        )
-        .await?;
+        Ok(())
+    }
+
+    /// Moves a conversation forward for a message of `at` that Leadline got at `received`: its
+    /// latest message to `at`, its retention clock to `received` and its expiry to
+    /// `received + conversation_days` (queueing the expiry day for the run), each only forward.
+    /// A new message moves all of them: one write. Otherwise (a redelivery, a message older
+    /// than the latest, the first message written with its conversation) the failed write
+    /// returns the item, and each that still moves is written on its own.
+    pub(super) async fn advance(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        at: Timestamp,
+        received: Timestamp,
+        settings: RetentionSettings,
+    ) -> Result<(), InboxError> {
+        let key = keys::conversation(tenant, conversation);
+        let expires = ExpiresAt::after(received, settings.conversation_ttl());
+        let both = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_attributes(&key)))
+            .update_expression("SET #last = :at, #recv = :recv, #exp = :exp")
+            .condition_expression(
+                "attribute_exists(#pk) AND #last < :at AND (attribute_not_exists(#recv) OR #recv < :recv)",
+            )
+            .expression_attribute_names("#last", attr::LAST_MESSAGE_AT)
+            .expression_attribute_names("#recv", attr::LAST_RECEIVED_AT)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", n(at.as_millis()))
+            .expression_attribute_values(":recv", n(received.as_millis()))
+            .expression_attribute_values(":exp", n(expires.epoch_secs()))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        let old = match both.send().await {
+            Ok(_) => {
+                return self
+                    .queue_due(DayQueue::Expiry, tenant, conversation, expires.into(), i64::MIN)
+                    .await;
+            }
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                other => return Err(unknown(other, "moving a conversation forward")),
+            },
+        };
+        // Gone (erased, expired): nothing to move.
+        let Some(old) = old else { return Ok(()) };
+        let number = |name: &str| old.opt_number::<i64>(name).ok().flatten();
+        if number(attr::LAST_MESSAGE_AT).is_some_and(|last| last < at.as_millis()) {
+            self.conditional_update(
+                self.table
+                    .client()
+                    .update_item()
+                    .table_name(self.table.name())
+                    .set_key(Some(key_attributes(&key)))
+                    .update_expression("SET #last = :at")
+                    .condition_expression("attribute_exists(#pk) AND #last < :at")
+                    .expression_attribute_names("#last", attr::LAST_MESSAGE_AT)
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":at", n(at.as_millis())),
+            )
+            .await?;
+        }
+        if number(attr::LAST_RECEIVED_AT).is_none_or(|last| last < received.as_millis()) {
+            self.stamp_expiry(tenant, conversation, received, settings).await?;
+        }
         Ok(())
     }
 
     /// Moves the conversation's retention clock to `received` (when Leadline got the data) and
     /// its expiry to `received + conversation_days`, queueing the expiry day for the run.
-    pub(super) async fn stamp_expiry(
+    async fn stamp_expiry(
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,

@@ -38,8 +38,8 @@ impl IngestStore for DynamoInbox {
         item.insert(attr::RECEIVED_AT_MS.to_owned(), n(now.as_millis()));
         let stored = self.put_message_once(record, item).await?;
         // Also on a duplicate: a previous attempt may have died before this step. It is idempotent.
-        self.touch(tenant, &contact_id, &contact, &conversation, at, Some(message.from)).await?;
-        self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
+        self.touch(tenant, &contact_id, &contact, at, Some(message.from)).await?;
+        self.advance(tenant, &conversation, at, now, message.retention).await?;
         let sanitize_at =
             now.plus(std::time::Duration::from_secs(u64::from(message.retention.content_days) * 86_400));
         self.queue_due(DayQueue::Sanitize, tenant, &conversation, sanitize_at, i64::MIN).await?;
@@ -95,8 +95,8 @@ impl IngestStore for DynamoInbox {
                 .into_item();
                 item.insert(attr::WAMID.to_owned(), s(change.wamid.as_str()));
                 let stored = self.put_message_once(fresh, item).await?;
-                self.touch(tenant, &contact_id, &contact, &conversation, change.at, None).await?;
-                self.stamp_expiry(tenant, &conversation, now, change.retention).await?;
+                self.touch(tenant, &contact_id, &contact, change.at, None).await?;
+                self.advance(tenant, &conversation, change.at, now, change.retention).await?;
                 stored
             } else {
                 fresh.insert(attr::MESSAGE_STATUS.to_owned(), s(MessageStatus::Queued.as_str()));

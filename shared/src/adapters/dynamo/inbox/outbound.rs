@@ -47,8 +47,8 @@ impl OutboundStore for DynamoInbox {
         if matches!(self.put_message_once(lookup, item).await?, Stored::Created) {
             self.outbound_keys.put((tenant.clone(), message.id.clone()), key.clone());
         }
-        self.touch(tenant, message.contact, &contact, &conversation, at, None).await?;
-        self.stamp_expiry(tenant, &conversation, now, message.retention).await?;
+        self.touch(tenant, message.contact, &contact, at, None).await?;
+        self.advance(tenant, &conversation, at, now, message.retention).await?;
         let sanitize_at =
             now.plus(std::time::Duration::from_secs(u64::from(message.retention.content_days) * 86_400));
         self.queue_due(DayQueue::Sanitize, tenant, &conversation, sanitize_at, i64::MIN).await?;
