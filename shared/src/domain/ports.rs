@@ -228,7 +228,8 @@ pub trait IdempotencyStore: Send + Sync {
     fn claim_noting(
         &self,
         request: &IdempotencyRequest<'_>,
-        (now, in_progress_until): (Timestamp, Timestamp),
+        now: Timestamp,
+        in_progress_until: Timestamp,
         progress: &str,
     ) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send {
         async move {

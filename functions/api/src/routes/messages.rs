@@ -167,11 +167,7 @@ pub async fn send<A: Adapters>(ctx: Ctx<'_>, deps: &Deps<A>) -> Result<Response<
     let reserved = MessageId::generate(now).map_err(anyhow::Error::new)?;
     let (id, resumed) = match deps
         .idempotency
-        .claim_noting(
-            &request,
-            (now, now.plus(std::time::Duration::from_secs(CLAIM_SECS))),
-            reserved.as_str(),
-        )
+        .claim_noting(&request, now, now.plus(std::time::Duration::from_secs(CLAIM_SECS)), reserved.as_str())
         .await?
     {
         Claim::Acquired => (reserved, false),

@@ -129,7 +129,7 @@ impl<D: DocTable> DocEventLog<D> {
         let mark = keys::center_event_id(tenant, &hash);
         let kept = Some(days(at, EVENT_RETENTION_DAYS));
         let mut writes = vec![
-            // First: a failed precondition at index 0 means "already recorded".
+            // The id mark: absent, or the event is in the log already.
             DocWrite::Put {
                 key: mark.clone(),
                 entity: "center_event_id",
@@ -310,18 +310,8 @@ impl<D: DocTable> EventLog for DocEventLog<D> {
             let Some(writes) = self.writes(tenant, event).await? else { return Ok(()) };
             match self.table.write_docs(writes, self.table.now()).await {
                 Ok(()) => return Ok(()),
-                // The id mark exists: recorded before (a retry). Nothing changed. (Checked, not
-                // assumed: a store that names the wrong write must not lose an event.)
-                Err(DocWriteError::Conflict { index: 0 })
-                    if self
-                        .table
-                        .get_doc(&keys::center_event_id(tenant, &event_hash(&event.id)), self.table.now())
-                        .await?
-                        .is_some() =>
-                {
-                    return Ok(())
-                }
-                // An aggregate moved since it was read: read again.
+                // Another writer recorded this event or moved an aggregate since the reads: read
+                // again (the next reads find the id mark of the former, and nothing is written).
                 Err(DocWriteError::Conflict { .. }) => {}
                 Err(DocWriteError::Unknown(e)) => {
                     failures += 1;

@@ -78,16 +78,17 @@ impl IdempotencyStore for DynamoIdempotency {
         now: Timestamp,
         in_progress_until: Timestamp,
     ) -> Result<Claim, IdempotencyError> {
-        self.claim_with(request, (now, in_progress_until), None).await
+        self.claim_with(request, now, in_progress_until, None).await
     }
 
     async fn claim_noting(
         &self,
         request: &IdempotencyRequest<'_>,
-        times: (Timestamp, Timestamp),
+        now: Timestamp,
+        in_progress_until: Timestamp,
         progress: &str,
     ) -> Result<Claim, IdempotencyError> {
-        self.claim_with(request, times, Some(progress)).await
+        self.claim_with(request, now, in_progress_until, Some(progress)).await
     }
 
     async fn note(&self, request: &IdempotencyRequest<'_>, progress: &str) -> Result<(), IdempotencyError> {
@@ -184,7 +185,8 @@ impl DynamoIdempotency {
     async fn claim_with(
         &self,
         request: &IdempotencyRequest<'_>,
-        (now, in_progress_until): (Timestamp, Timestamp),
+        now: Timestamp,
+        in_progress_until: Timestamp,
         progress: Option<&str>,
     ) -> Result<Claim, IdempotencyError> {
         let key = keys::idempotency(request.tenant_id, request.scope, request.key);

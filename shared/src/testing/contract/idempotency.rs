@@ -92,10 +92,10 @@ pub async fn a_claim_noting_its_progress_is_resumed_from_it<S: IdempotencyStore>
     store.claim(&silent, now, at(1)).await.unwrap();
 
     // Act
-    let first = store.claim_noting(&request, (now, at(1)), "msg_1").await.unwrap();
-    let while_held = store.claim_noting(&request, (now, at(1)), "msg_2").await.unwrap();
+    let first = store.claim_noting(&request, now, at(1), "msg_1").await.unwrap();
+    let while_held = store.claim_noting(&request, now, at(1), "msg_2").await.unwrap();
     let takeover = store.claim(&request, at(2), at(3)).await.unwrap();
-    let over_silent = store.claim_noting(&silent, (at(2), at(3)), "msg_3").await.unwrap();
+    let over_silent = store.claim_noting(&silent, at(2), at(3), "msg_3").await.unwrap();
     let after_silent = store.claim(&silent, at(4), at(5)).await.unwrap();
 
     // Assert
