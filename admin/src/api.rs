@@ -15,7 +15,7 @@ use crate::target::Target;
 /// # Errors
 /// When the client cannot be built.
 pub fn http() -> Result<reqwest::Client, AdminError> {
-    Ok(shared::adapters::graph::http_client_builder()
+    Ok(shared::adapters::http::client_builder()
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .context("building the HTTP client")?)

@@ -91,9 +91,11 @@ impl Target {
         })
     }
 
-    /// The SDK configuration: the standard chain, with the endpoint override when given.
+    /// The SDK configuration: the standard chain (profiles and the rest: this runs on an
+    /// operator's machine), over the functions' HTTP client, with the endpoint override when given.
     pub async fn aws(&self) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(shared::config::aws_behavior_version());
+        let mut loader = aws_config::defaults(shared::config::aws_behavior_version())
+            .http_client(shared::adapters::http::SdkHttpClient::shared());
         if let Some(endpoint) = &self.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }

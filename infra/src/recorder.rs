@@ -288,7 +288,7 @@ pub async fn start(
     log: Option<Arc<Mutex<tokio::fs::File>>>,
     writes: WriteGate,
 ) -> anyhow::Result<String> {
-    let http = shared::adapters::graph::http_client_builder()
+    let http = shared::adapters::http::client_builder()
         .no_proxy()
         .build()
         .context("building the recorder's HTTP client")?;

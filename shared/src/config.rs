@@ -4,6 +4,12 @@
 //! tests), so configuration parsing is tested without touching the process environment.
 
 use std::str::FromStr;
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+
+use crate::adapters::http::SdkHttpClient;
 
 use crate::domain::ai::AiProviders;
 use crate::domain::Secret;
@@ -135,11 +141,51 @@ pub fn aws_behavior_version() -> aws_config::BehaviorVersion {
     aws_config::BehaviorVersion::v2026_01_12()
 }
 
-/// The shared AWS SDK configuration: region and credentials from the environment, and
-/// `AWS_ENDPOINT_URL` when set (the local stack points it at moto), so production code has no
-/// local-mode branch.
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_behavior_version()).await
+/// The SDK's connect timeout, as its default configuration has it.
+const AWS_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The shared AWS SDK configuration, from what Lambda puts in a function's environment: the
+/// region (`AWS_REGION`, or `AWS_DEFAULT_REGION`), the execution role's credentials
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL`
+/// when set (the local stack points it at moto), so production code has no local-mode branch.
+/// Calls go through the process's one HTTP client ([`SdkHttpClient`]); retries, connect timeout
+/// and the credentials cache are the SDK's defaults for [`aws_behavior_version`] (its clients
+/// add Tokio's sleep and the system clock themselves).
+///
+/// Only these, not the SDK's default chain: its profile files, SSO, web identity, container and
+/// instance-metadata providers have nothing to find in a Lambda function (the role's
+/// credentials are in the environment for the life of the process), and linking them, with the
+/// STS client they need, made every function's binary ~0.7 MB larger (docs/performance.md,
+/// "Zip sizes").
+///
+/// # Errors
+/// [`ConfigError::Missing`] naming the region or credential variable that is not set.
+pub fn aws_sdk_config<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<aws_config::SdkConfig, ConfigError> {
+    let region = env.optional("AWS_REGION").or_else(|| env.optional("AWS_DEFAULT_REGION"));
+    let region = region.ok_or(ConfigError::Missing("AWS_REGION"))?;
+    let credentials = Credentials::new(
+        env.required("AWS_ACCESS_KEY_ID")?,
+        env.required("AWS_SECRET_ACCESS_KEY")?,
+        env.optional("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let mut sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_behavior_version())
+        .region(aws_config::Region::new(region.trim().to_owned()))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder().connect_timeout(AWS_CONNECT_TIMEOUT).build(),
+        )
+        .http_client(SdkHttpClient::shared());
+    if let Some(endpoint) = env.optional("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(endpoint.trim());
+    }
+    Ok(sdk.build())
 }
 
 #[cfg(test)]
@@ -198,5 +244,54 @@ mod tests {
         assert_eq!(env.parsed_or("N", 1_u32), Ok(12));
         assert_eq!(env.parsed_or("UNSET", 7_u32), Ok(7));
         assert!(matches!(env.parsed_or("BAD", 1_u32), Err(ConfigError::Invalid { name: "BAD", .. })));
+    }
+
+    #[test]
+    fn the_sdk_configuration_comes_from_lambdas_variables_and_names_what_is_missing() {
+        // Arrange
+        let complete = [
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ];
+        let without =
+            |name: &str| env(&complete.iter().copied().filter(|(n, _)| *n != name).collect::<Vec<_>>());
+
+        // Act
+        let sdk = aws_sdk_config(&env(&complete)).expect("complete");
+        let local = aws_sdk_config(&env(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SECRET_ACCESS_KEY", "b"),
+        ]))
+        .expect("complete");
+
+        // Assert
+        assert_eq!(sdk.region().map(|r| r.as_ref().to_owned()), Some("eu-west-1".to_owned()));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert!(sdk.http_client().is_some() && sdk.credentials_provider().is_some());
+        assert_eq!(sdk.behavior_version(), Some(aws_behavior_version()));
+        assert_eq!(
+            local.region().map(|r| r.as_ref().to_owned()),
+            Some("us-east-1".to_owned()),
+            "AWS_REGION first"
+        );
+        assert_eq!(local.endpoint_url(), None);
+        assert_eq!(
+            aws_sdk_config(&without("AWS_DEFAULT_REGION")).err(),
+            Some(ConfigError::Missing("AWS_REGION"))
+        );
+        assert_eq!(
+            aws_sdk_config(&without("AWS_ACCESS_KEY_ID")).err(),
+            Some(ConfigError::Missing("AWS_ACCESS_KEY_ID"))
+        );
+        assert_eq!(
+            aws_sdk_config(&without("AWS_SECRET_ACCESS_KEY")).err(),
+            Some(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))
+        );
+        assert!(aws_sdk_config(&without("AWS_SESSION_TOKEN")).is_ok(), "long-term keys have no token");
     }
 }

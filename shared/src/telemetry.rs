@@ -14,27 +14,45 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Installs the JSON subscriber. The level comes from `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's
 /// logging configuration) or `RUST_LOG`, defaulting to `info`. Safe to call twice (the second
 /// call does nothing), which tests rely on.
 pub fn init() {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = level_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().or_else(|| std::env::var("RUST_LOG").ok()).as_deref(),
+    );
     let _ = tracing_subscriber::fmt()
         .fmt_fields(JsonFields::new())
         .event_format(LambdaJson)
-        .with_env_filter(filter)
+        .finish()
+        .with(filter)
         .try_init();
+}
+
+/// The filter of a level setting: a level (`AWS_LAMBDA_LOG_LEVEL`'s `TRACE` … `FATAL`, any case)
+/// or `RUST_LOG`-style `target=level` directives (`info,shared=debug`). Targets no directive
+/// names log at `info` unless a bare level says otherwise; an unreadable setting is `info`.
+/// Directives by target only, not `EnvFilter`'s span and field filters, which would link a
+/// regular-expression engine into every function for a setting Lambda never uses.
+fn level_filter(setting: Option<&str>) -> Targets {
+    let setting = setting.map(str::trim).unwrap_or_default().to_ascii_lowercase();
+    // Lambda's FATAL has no `tracing` level: errors are the most severe there are.
+    let setting = if setting == "fatal" { "error".to_owned() } else { setting };
+    let targets = if setting.is_empty() { Targets::new() } else { setting.parse().unwrap_or_default() };
+    if targets.default_level().is_some() {
+        targets
+    } else {
+        targets.with_default(Level::INFO)
+    }
 }
 
 /// Span fields every line carries at its top level, as Lambda's JSON log format and Powertools
@@ -155,6 +173,29 @@ impl fmt::Debug for Redacted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_level_setting_reads_lambda_levels_and_target_directives() {
+        let enabled = |setting: Option<&str>, target: &str, level: Level| {
+            level_filter(setting).would_enable(target, &level)
+        };
+        assert!(enabled(None, "shared", Level::INFO) && !enabled(None, "shared", Level::DEBUG));
+        assert!(enabled(Some("DEBUG"), "aws_smithy_runtime", Level::DEBUG));
+        assert!(
+            !enabled(Some("WARN"), "shared", Level::INFO) && enabled(Some("WARN"), "shared", Level::WARN)
+        );
+        assert!(enabled(Some("FATAL"), "api", Level::ERROR) && !enabled(Some("FATAL"), "api", Level::WARN));
+        let directives = Some("info,shared::adapters=debug");
+        assert!(enabled(directives, "shared::adapters::dynamo", Level::DEBUG));
+        assert!(!enabled(directives, "api", Level::DEBUG) && enabled(directives, "api", Level::INFO));
+        assert!(
+            enabled(Some("shared=debug"), "api", Level::INFO)
+                && enabled(Some("shared=debug"), "shared", Level::DEBUG)
+        );
+        assert!(
+            enabled(Some("=oops=,"), "api", Level::INFO) && !enabled(Some("=oops=,"), "api", Level::DEBUG)
+        );
+    }
 
     /// A writer into a shared buffer, for reading what the formatter wrote.
     #[derive(Clone, Default)]

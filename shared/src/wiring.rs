@@ -195,8 +195,11 @@ impl Adapters for Aws {
 impl Aws {
     /// The clients of the process: region, credentials and `AWS_ENDPOINT_URL` from the
     /// environment ([`aws_sdk_config`]), the system clock.
-    pub async fn from_env() -> Self {
-        Self::new(&aws_sdk_config().await)
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable that is missing.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self::new(&aws_sdk_config(env)?))
     }
 
     /// The clients made from `sdk`, each once.

@@ -49,19 +49,22 @@ pub fn endpoint() -> String {
         .clone()
 }
 
-/// SDK configuration for moto.
+/// SDK configuration for moto, made as the functions make theirs (`aws_sdk_config`: their
+/// HTTP client, retries and timeouts), from an environment naming moto.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(shared::config::aws_behavior_version())
-        .region("us-east-1")
-        .endpoint_url(endpoint())
-        .test_credentials()
-        .load()
-        .await
+    let endpoint = endpoint();
+    let env = shared::config::Env(move |name: &str| match name {
+        "AWS_REGION" => Some("us-east-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        _ => None,
+    });
+    shared::config::aws_sdk_config(&env).expect("the test environment is complete")
 }
 
 /// An HTTP client (TLS provider installed, as the functions do).
 pub fn http() -> reqwest::Client {
-    shared::adapters::graph::http_client_builder().build().expect("HTTP client")
+    shared::adapters::http::client_builder().build().expect("HTTP client")
 }
 
 /// A name no other test uses.

@@ -8,8 +8,9 @@ use shared::wiring::Aws;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = Config::from_env(&Env::process())?;
-    let sdk = shared::config::aws_sdk_config().await;
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let sdk = shared::config::aws_sdk_config(&env)?;
     let aws = Aws::new(&sdk);
     let deps = Deps::on(&aws, &sdk, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await

@@ -8,8 +8,9 @@ use shared::wiring::Aws;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = Config::from_env(&Env::process())?;
-    let aws = Aws::from_env().await;
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let aws = Aws::from_env(&env)?;
     let deps = Deps::on(&aws, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle(event, &deps))).await
 }

@@ -24,7 +24,8 @@ use infra::sandbox::throughput::{ThroughputView, RATE_LIMIT_HIT};
 use infra::sandbox::Sandbox;
 use lambda_runtime::LambdaEvent;
 use shared::adapters::documents::DocQuality;
-use shared::adapters::graph::{http_client_builder, GraphClient};
+use shared::adapters::graph::GraphClient;
+use shared::adapters::http::client_builder;
 use shared::domain::inbox::{
     ContactProfile, ContactStore, IngestStore, NewInboundMessage, NewOutboundMessage, OutboundStore,
 };
@@ -372,7 +373,7 @@ async fn fleet(run: Run) -> Report {
     let base = format!("http://{}/_sandbox", listener.local_addr().unwrap());
     let app = axum::Router::new().nest("/_sandbox", sandbox.router());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = http_client_builder().build().unwrap();
+    let http = client_builder().build().unwrap();
     let set = http
         .post(format!("{base}/throughput"))
         .json(&serde_json::json!({"per_second": run.per_second}))

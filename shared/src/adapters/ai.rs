@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use super::graph::http_client_builder;
+use super::http::client_builder;
 use crate::domain::ai::{AiProvider, AiProviderError, ProviderCall, Speaker, Turn};
 
 /// An OpenAI-compatible provider client.
@@ -24,7 +24,7 @@ impl OpenAiCompatible {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new() -> anyhow::Result<Self> {
-        let http = http_client_builder()
+        let http = client_builder()
             .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())

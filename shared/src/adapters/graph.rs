@@ -26,22 +26,13 @@ pub struct GraphClient {
     version: String,
 }
 
-/// An HTTP client builder with TLS ready: installs aws-lc-rs as the process's rustls provider
-/// (idempotent; a second install is refused and harmless), which reqwest needs before it
-/// builds a client. It follows no redirect: every client built here carries a token (Graph,
-/// AI providers), and a redirect would hand it to wherever the `Location` points.
-pub fn http_client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
-}
-
 impl GraphClient {
     /// A client for `base_url` (e.g. `https://graph.facebook.com`) and API `version` (`v23.0`).
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(base_url: &str, version: &str) -> anyhow::Result<Self> {
-        let http = http_client_builder()
+        let http = super::http::client_builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3))
             .build()

@@ -5,6 +5,7 @@ pub mod ai;
 pub mod documents;
 pub mod dynamo;
 pub mod graph;
+pub mod http;
 pub mod kms;
 pub mod live;
 pub mod sqs;
