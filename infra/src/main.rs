@@ -217,7 +217,7 @@ fn function_env(
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// The stack's own SDK configuration (bootstrap, the recorder's checks), made as the functions
+/// The stack's own SDK configuration (bootstrap, the event source mappings), made as the functions
 /// make theirs, from the variables it gives them.
 fn aws_config(endpoint: &str) -> anyhow::Result<aws_config::SdkConfig> {
     let env = Env(|name: &str| match name {
