@@ -28,8 +28,8 @@ use std::fmt;
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sha2::{Digest as _, Sha256};
 use shared::domain::ports::QueueMessage;
+use shared::kernel::{digest, hex};
 
 use self::envelope::Event;
 
@@ -248,21 +248,7 @@ impl<'a> ValueParts<'a> {
 
 /// Lowercase hex SHA-256 of the concatenated `parts`.
 fn hex_sha256_of(parts: &[&str]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-    }
-    let digest: [u8; 32] = hasher.finalize().into();
-    // Written here rather than by `shared::kernel::hex::encode` (the `hex` crate's iterator
-    // collects char by char): a tenth of the split's time went there.
-    let mut out = [0u8; 64];
-    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0x0f)];
-    }
-    // Hex digits are ASCII: never the empty default.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    hex::encode(&digest::sha256_of_parts(parts))
 }
 
 /// The queue message of one event.
@@ -289,14 +275,10 @@ pub fn split(body: &[u8]) -> Result<Split, SplitError> {
 /// (fields `messages` and `user_preferences`), read in one pass ([`scan`]); `None` for anything
 /// else.
 fn fast(body: &[u8]) -> Option<Split> {
-    let entries = scan::messages_body(std::str::from_utf8(body).ok()?)?;
     let mut out = Split::default();
-    for entry in &entries {
-        let waba_id = entry.id.text();
-        for (field, value) in &entry.changes {
-            messages_value(&waba_id, field, value, &mut out);
-        }
-    }
+    scan::messages_body(std::str::from_utf8(body).ok()?, &mut |waba_id, field, value| {
+        messages_value(waba_id, field, value, &mut out);
+    })?;
     Some(out)
 }
 
@@ -493,7 +475,7 @@ mod tests {
             let id = hex_sha256_of(parts);
 
             // Assert
-            let expected = shared::kernel::hex::encode(
+            let expected = hex::encode(
                 aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, parts.concat().as_bytes()).as_ref(),
             );
             assert_eq!(id, expected, "{} parts", parts.len());

@@ -1,12 +1,17 @@
 //! SHA-256 and HMAC-SHA-256, with hex forms for table keys, ids and signatures.
 //!
-//! RustCrypto's `sha2` and `hmac` (SHA-NI and ARMv8 back ends), the crates the SDK signs every AWS
-//! request with. aws-lc-rs would do as well but for its calling cost on the webhook's hot path:
-//! its C helpers, built for size, were a sixth of the webhook's verify-and-split time and the
-//! HMAC 15 % slower (docs/performance.md, "Webhook against pywa").
+//! The compression function is RustCrypto's `sha2::block_api::compress256` (SHA-NI and ARMv8
+//! back ends; the crate the SDK signs every AWS request with); the padding (FIPS 180-4, 5.1.1) and HMAC's two
+//! passes (RFC 2104) are written here, over the caller's bytes: whole blocks are compressed where
+//! they lie and only a block's remainder is copied. On the webhook's hot path (verify the body,
+//! hash two short ids per event) the `digest` crate's buffering and output arrays were a sixth of
+//! the HMAC's time and most of an id's (docs/performance.md, "Webhook against pywa"); aws-lc-rs's
+//! calling cost was higher still. The hot functions are `#[inline]` so that they are compiled
+//! with their caller's optimisation (the webhook's `opt-level = 3`) rather than this crate's
+//! size-first one. Checked against aws-lc for keys and messages on every block edge, and for
+//! messages given in parts split anywhere.
 
-use hmac::{Hmac, KeyInit as _, Mac as _};
-use sha2::{Digest as _, Sha256};
+use sha2::block_api::compress256;
 use zeroize::Zeroize as _;
 
 use super::hex;
@@ -14,10 +19,87 @@ use super::hex;
 /// SHA-256's block: HMAC's key length.
 const BLOCK: usize = 64;
 
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const INITIAL_STATE: [u32; 8] =
+    [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
+
+/// A SHA-256 computation under way.
+struct Sha256Run {
+    state: [u32; 8],
+    /// The bytes of a block not yet complete (`filled` of them, always fewer than a block).
+    block: [u8; BLOCK],
+    filled: usize,
+    /// Bytes hashed so far, the blocks already in `state` included.
+    length: u64,
+}
+
+impl Sha256Run {
+    /// A run from `state`, which has hashed `blocks` whole blocks (HMAC's padded key: one).
+    #[inline]
+    fn from(state: [u32; 8], blocks: u64) -> Self {
+        Self { state, block: [0; BLOCK], filled: 0, length: blocks * BLOCK as u64 }
+    }
+
+    #[inline]
+    fn update(&mut self, mut bytes: &[u8]) {
+        self.length = self.length.wrapping_add(bytes.len() as u64);
+        if self.filled > 0 {
+            let take = (BLOCK - self.filled).min(bytes.len());
+            let (head, rest) = bytes.split_at(take);
+            self.block[self.filled..self.filled + take].copy_from_slice(head);
+            self.filled += take;
+            bytes = rest;
+            if self.filled < BLOCK {
+                return;
+            }
+            compress256(&mut self.state, std::slice::from_ref(&self.block));
+            self.filled = 0;
+        }
+        let (blocks, rest) = bytes.as_chunks::<BLOCK>();
+        if !blocks.is_empty() {
+            compress256(&mut self.state, blocks);
+        }
+        self.block[..rest.len()].copy_from_slice(rest);
+        self.filled = rest.len();
+    }
+
+    /// The digest: `0x80`, zeros, and the length in bits as the last 8 bytes of the last block.
+    #[inline]
+    fn finish(mut self) -> [u8; 32] {
+        const LENGTH_AT: usize = BLOCK - 8;
+        self.block[self.filled] = 0x80;
+        self.block[self.filled + 1..].fill(0);
+        if self.filled >= LENGTH_AT {
+            compress256(&mut self.state, std::slice::from_ref(&self.block));
+            self.block.fill(0);
+        }
+        // The length is taken modulo 2^64 bits, as the standard's 64-bit field holds it.
+        self.block[LENGTH_AT..].copy_from_slice(&self.length.wrapping_mul(8).to_be_bytes());
+        compress256(&mut self.state, std::slice::from_ref(&self.block));
+        let mut digest = [0u8; 32];
+        for (bytes, word) in digest.chunks_exact_mut(4).zip(self.state) {
+            bytes.copy_from_slice(&word.to_be_bytes());
+        }
+        digest
+    }
+}
+
 /// SHA-256 of `bytes`.
 #[must_use]
+#[inline]
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+    sha256_of_parts(&[bytes])
+}
+
+/// SHA-256 of the concatenation of `parts`, without concatenating them.
+#[must_use]
+#[inline]
+pub fn sha256_of_parts<P: AsRef<[u8]>>(parts: &[P]) -> [u8; 32] {
+    let mut run = Sha256Run::from(INITIAL_STATE, 0);
+    for part in parts {
+        run.update(part.as_ref());
+    }
+    run.finish()
 }
 
 /// Lowercase hex SHA-256 of `value` (64 digits), for hashed key parts and stored secret hashes.
@@ -26,10 +108,14 @@ pub fn hex_sha256(value: &str) -> String {
     hex::encode(&sha256(value.as_bytes()))
 }
 
-/// An HMAC-SHA-256 key, prepared once for many messages (the padded key's two blocks hashed
-/// once). Cannot be printed.
+/// An HMAC-SHA-256 key, prepared once for many messages: the states after the padded key's inner
+/// and outer blocks (what a tag is computed from, so as secret as the key; cleared on drop).
+/// Cannot be printed.
 #[derive(Clone)]
-pub struct HmacKey(Hmac<Sha256>);
+pub struct HmacKey {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
 
 impl std::fmt::Debug for HmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,37 +123,52 @@ impl std::fmt::Debug for HmacKey {
     }
 }
 
+impl Drop for HmacKey {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
 impl HmacKey {
     /// A key of any length (HMAC hashes longer keys first, as the RFC says).
     #[must_use]
     pub fn new(key: &[u8]) -> Self {
-        // The key as RFC 2104 reads it: hashed when longer than a block, then zero-padded to one
-        // (so the constructor takes a block and cannot fail).
-        let mut block = [0u8; BLOCK];
+        // The key as RFC 2104 reads it: hashed when longer than a block, then zero-padded to one.
+        let mut padded = [0u8; BLOCK];
         if key.len() > BLOCK {
-            block[..32].copy_from_slice(&sha256(key));
+            padded[..32].copy_from_slice(&sha256(key));
         } else {
-            block[..key.len()].copy_from_slice(key);
+            padded[..key.len()].copy_from_slice(key);
         }
-        let mac = Hmac::new(&block.into());
-        block.zeroize();
-        Self(mac)
+        let state_after = |pad: u8, padded: &[u8; BLOCK]| {
+            let mut block = padded.map(|byte| byte ^ pad);
+            let mut state = INITIAL_STATE;
+            compress256(&mut state, std::slice::from_ref(&block));
+            block.zeroize();
+            state
+        };
+        let key = Self { inner: state_after(0x36, &padded), outer: state_after(0x5c, &padded) };
+        padded.zeroize();
+        key
     }
 
     /// The 32-byte tag of `message`.
     #[must_use]
+    #[inline]
     pub fn sign(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = self.0.clone();
-        mac.update(message);
-        mac.finalize().into_bytes().into()
+        let mut inner = Sha256Run::from(self.inner, 1);
+        inner.update(message);
+        let mut outer = Sha256Run::from(self.outer, 1);
+        outer.update(&inner.finish());
+        outer.finish()
     }
 
     /// True when `tag` is the tag of `message`, compared in constant time.
     #[must_use]
+    #[inline]
     pub fn verify(&self, message: &[u8], tag: &[u8]) -> bool {
-        let mut mac = self.0.clone();
-        mac.update(message);
-        mac.verify_slice(tag).is_ok()
+        aws_lc_rs::constant_time::verify_slices_are_equal(&self.sign(message), tag).is_ok()
     }
 }
 
@@ -125,6 +226,30 @@ mod tests {
                 );
                 let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &message);
                 assert_eq!(&sha256(&message)[..], digest.as_ref(), "message {message_len}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_in_parts_hashes_as_the_whole_wherever_it_is_cut() {
+        for message_len in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 200] {
+            // Arrange
+            let message: Vec<u8> = (0..message_len).map(|i| u8::try_from(i % 239).unwrap_or(0)).collect();
+            let whole = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &message);
+            for first in 0..=message_len {
+                for second in first..=message_len.min(first + 70) {
+                    let parts = [&message[..first], &message[first..second], &[][..], &message[second..]];
+
+                    // Act
+                    let digest = sha256_of_parts(&parts);
+
+                    // Assert
+                    assert_eq!(
+                        &digest[..],
+                        whole.as_ref(),
+                        "{message_len} bytes cut at {first} and {second}"
+                    );
+                }
             }
         }
     }

@@ -23,12 +23,19 @@ enum Part<'a> {
 /// Room for the envelope around an event's parts: version, tags, names.
 const ENVELOPE_BYTES: usize = 96;
 
+/// What every body starts with: the version and the event's tag.
+const HEAD: &str = "{\"v\":1,\"event\":{";
+// `HEAD` spells the version out (a constant, not formatted per event); it moves with it.
+const _: () = assert!(EVENT_VERSION == 1, "update HEAD with EVENT_VERSION");
+
 /// The queue message body of one event: `{"v":1,"event":{"<kind>":{"<name>":<part>,…}}}`,
 /// byte for byte what `serde_json` writes for the contract's `EnvelopeRef` (the kinds and field
 /// names of `EventRef`, in its order, strings escaped as `serde_json` escapes them); written here
 /// into one allocation of the right size, without the serializer's machinery and the UTF-8 check
-/// of its output. Debug builds check it against `serde_json` on every event (`message`).
-fn envelope(kind: &str, fields: &[(&str, Part<'_>)]) -> Result<String, serde_json::Error> {
+/// of its output. `kind` and the names are this module's own words, which need no escape, so
+/// they are written as they are. Debug builds check it against `serde_json` on every event
+/// (`message`).
+fn envelope(kind: &'static str, fields: &[(&'static str, Part<'_>)]) -> Result<String, serde_json::Error> {
     let size: usize = fields
         .iter()
         .map(|(name, part)| {
@@ -40,15 +47,14 @@ fn envelope(kind: &str, fields: &[(&str, Part<'_>)]) -> Result<String, serde_jso
         })
         .sum();
     let mut out = String::with_capacity(size + kind.len() + ENVELOPE_BYTES);
-    write!(out, "{{\"v\":{EVENT_VERSION},\"event\":{{")
-        .map_err(<serde_json::Error as serde::ser::Error>::custom)?;
-    string(&mut out, kind)?;
+    out.push_str(HEAD);
+    word(&mut out, kind);
     out.push_str(":{");
     for (i, (name, part)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        string(&mut out, name)?;
+        word(&mut out, name);
         out.push(':');
         match part {
             Part::Text(text) => string(&mut out, text)?,
@@ -61,6 +67,14 @@ fn envelope(kind: &str, fields: &[(&str, Part<'_>)]) -> Result<String, serde_jso
     }
     out.push_str("}}}");
     Ok(out)
+}
+
+/// One of this module's own words (a kind or a field name) as a JSON string: quoted, no escape
+/// needed.
+fn word(out: &mut String, word: &'static str) {
+    out.push('"');
+    out.push_str(word);
+    out.push('"');
 }
 
 /// `text` as a JSON string, escaped as `serde_json` escapes (only `"`, `\` and control
