@@ -188,7 +188,8 @@ impl Adapters for Aws {
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;
     type Flows = crate::adapters::documents::DocFlows<Table>;
-    type Live = crate::adapters::live::QueueLiveFeed<SqsQueue>;
+    type Live =
+        crate::adapters::live::QueueLiveFeed<SqsQueue, crate::adapters::documents::DocLiveConnections<Table>>;
     type LiveConnections = crate::adapters::documents::DocLiveConnections<Table>;
 }
 
@@ -262,10 +263,18 @@ impl Aws {
         SqsQueue::new(self.sqs.clone(), url.to_owned())
     }
 
-    /// The live feed into the `live` queue at `url` (issue #18).
+    /// The live feed into the `live` queue at `url` (issue #18), sending a tenant's notices only
+    /// while it has a connection in `table` (a notice nobody takes costs three queue requests
+    /// and a `realtime` invocation; the check is one item's read).
     #[must_use]
-    pub fn live(&self, url: &str) -> crate::adapters::live::QueueLiveFeed<SqsQueue> {
+    pub fn live(
+        &self,
+        url: &str,
+        table: Table,
+    ) -> crate::adapters::live::QueueLiveFeed<SqsQueue, crate::adapters::documents::DocLiveConnections<Table>>
+    {
         crate::adapters::live::QueueLiveFeed::new(self.queue(url))
+            .asking(crate::adapters::documents::DocLiveConnections::new(table))
     }
 }
 

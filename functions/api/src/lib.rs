@@ -247,7 +247,7 @@ impl Deps<Aws> {
             canned: DocCanned::new(table.clone()),
             read_marks: DocReadMarks::new(table.clone()),
             flows: shared::adapters::documents::DocFlows::new(table.clone()),
-            live: aws.live(&config.live_queue_url),
+            live: aws.live(&config.live_queue_url, table.clone()),
             quality: DocQuality::new(table),
             cloud: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,
             lead_ads: GraphClient::new(&config.graph_api_base_url, &config.graph_api_version)?,

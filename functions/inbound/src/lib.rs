@@ -163,7 +163,7 @@ impl Deps<Aws> {
             queues: DocQueues::new(table.clone()),
             directory: DocDirectory::new(table.clone()),
             flows: DocFlows::new(table.clone()),
-            live: aws.live(&config.live_queue_url),
+            live: aws.live(&config.live_queue_url, stores.table()),
             events: DocEventLog::new(table),
             tenants: stores.tenants(),
             connections: stores.tenants(),

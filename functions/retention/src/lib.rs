@@ -163,7 +163,7 @@ impl Deps<Aws> {
             agents: inbox_for_center,
             queues: shared::adapters::documents::DocQueues::new(stores.table()),
             directory: shared::adapters::documents::DocDirectory::new(stores.table()),
-            live: aws.live(&config.live_queue_url),
+            live: aws.live(&config.live_queue_url, stores.table()),
             flows: shared::adapters::documents::DocFlows::new(stores.table()),
             inbound: aws.queue(&config.inbound_queue_url),
             config,

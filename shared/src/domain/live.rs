@@ -191,6 +191,15 @@ pub trait LiveConnections: Send + Sync {
         &self,
         tenant: &TenantId,
     ) -> impl Future<Output = Result<Vec<LiveConnection>, LiveStoreError>> + Send;
+
+    /// Whether the tenant may have a live connection: `false` only when it surely has none. The
+    /// provided method reads the connections; a store answers from one item.
+    ///
+    /// # Errors
+    /// [`LiveStoreError::Unknown`].
+    fn any_connection(&self, tenant: &TenantId) -> impl Future<Output = Result<bool, LiveStoreError>> + Send {
+        async move { Ok(!self.connections(tenant).await?.is_empty()) }
+    }
 }
 
 /// Errors of [`LiveFeed::notify`].
@@ -203,6 +212,12 @@ pub enum LiveFeedError {
 
 /// Where notices go (the `live` queue).
 pub trait LiveFeed: Send + Sync {
+    /// Whether a notice for `tenant` may reach anyone now: `false` only when the tenant surely has
+    /// no live connection, and then callers neither look up nor send it (a notice nobody takes
+    /// still costs a queue message, a `realtime` invocation and its read). `true` when it cannot
+    /// tell. A console that connects later loads its views when its socket opens.
+    fn listening(&self, tenant: &TenantId) -> impl Future<Output = bool> + Send;
+
     /// Sends notices, in order.
     ///
     /// # Errors

@@ -76,7 +76,7 @@ impl Adapters for ChaosAws {
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;
     type Flows = DocFlows<Table>;
-    type Live = QueueLiveFeed<SqsQueue>;
+    type Live = QueueLiveFeed<SqsQueue, DocLiveConnections<Table>>;
     type LiveConnections = DocLiveConnections<Table>;
 }
 

@@ -90,4 +90,20 @@ impl<D: DocTable> LiveConnections for DocLiveConnections<D> {
             })
             .collect())
     }
+
+    /// One item's read: a live connection, or a page cut short after expired ones (then there may
+    /// be more, so `true`).
+    async fn any_connection(&self, tenant: &TenantId) -> Result<bool, LiveStoreError> {
+        let (docs, more) = self
+            .table
+            .query_docs(
+                &keys::tenant_partition(tenant),
+                keys::LIVE_CONNECTION_PREFIX,
+                None,
+                (1, true),
+                self.table.now(),
+            )
+            .await?;
+        Ok(!docs.is_empty() || more.is_some())
+    }
 }
