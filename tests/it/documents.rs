@@ -1,15 +1,19 @@
-//! The document repositories (users, sessions, audit, records, rate counters) on DynamoDB
-//! (moto): the same code the unit tests run on the in-memory table, here on the real protocol.
+//! The document repositories (users, sessions, audit, records, rate counters, live connections)
+//! on DynamoDB (moto): the same code the unit tests run on the in-memory table, here on the real
+//! protocol.
 
-use shared::adapters::documents::{DocAuditLog, DocDirectory, DocRateLimiter, DocRecords};
+use shared::adapters::documents::{
+    DocAuditLog, DocDirectory, DocLiveConnections, DocRateLimiter, DocRecords,
+};
 use shared::domain::audit::{
     Actor, ActorKind, AuditEntry, AuditError, AuditFilter, AuditLog, Target, ANONYMIZED,
 };
 use shared::domain::crm::{Activity, ContactRecord, RecordKind, RecordStore};
 use shared::domain::identity::{CreateUserError, Directory, Session, UpdateError, User, UserStatus};
+use shared::domain::live::{LiveAudience, LiveConnection, LiveConnections, CONNECTION_TTL_SECS};
 use shared::domain::ports::{Admission, RateLimiter};
 use shared::domain::tenant::Role;
-use shared::domain::{Clock, ContactId, RecordId, SessionId, SystemClock, Timestamp, UserId};
+use shared::domain::{Clock, ContactId, ExpiresAt, RecordId, SessionId, SystemClock, Timestamp, UserId};
 
 use crate::support::{table, tenant};
 
@@ -324,4 +328,38 @@ async fn the_rate_limiter_counts_one_window_for_every_caller() {
     assert!(answers[..4].iter().all(|a| *a == Admission::Allowed));
     assert_eq!(answers[4], Admission::Limited { retry_after_secs: 50 });
     assert_eq!(next_minute, Admission::Allowed);
+}
+
+#[tokio::test]
+async fn a_tenant_has_a_live_connection_from_its_connect_to_its_disconnect_and_no_other_tenant_does() {
+    // Arrange
+    let connections = DocLiveConnections::new(table().await);
+    let (watched, other) = (tenant(), tenant());
+    let now = SystemClock.now();
+    let console = LiveConnection {
+        connection_id: "conn-a1".into(),
+        tenant_id: watched.clone(),
+        audience: LiveAudience {
+            user_id: UserId::generate(now).expect("random"),
+            role: Role::Agent,
+            queues: vec![],
+        },
+        connected_at: now.as_millis(),
+        expires_at: ExpiresAt::from_epoch_secs(now.as_secs() + CONNECTION_TTL_SECS),
+    };
+    let before = connections.any_connection(&watched).await.expect("read");
+
+    // Act
+    connections.put_connection(&console).await.expect("connect");
+    let open = (
+        connections.any_connection(&watched).await.expect("read"),
+        connections.any_connection(&other).await.expect("read"),
+    );
+    connections.remove_connection("conn-a1").await.expect("disconnect");
+    let after = connections.any_connection(&watched).await.expect("read");
+
+    // Assert
+    assert!(!before, "no connection yet");
+    assert_eq!(open, (true, false), "the tenant's own connection only");
+    assert!(!after, "disconnected");
 }

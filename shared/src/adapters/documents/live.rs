@@ -23,6 +23,19 @@ impl<D> DocLiveConnections<D> {
     }
 }
 
+impl<D: DocTable> DocLiveConnections<D> {
+    /// The first `limit` of the tenant's connection documents, and where more would follow.
+    async fn connection_docs(
+        &self,
+        tenant: &TenantId,
+        limit: u16,
+    ) -> anyhow::Result<(Vec<StoredDoc>, Option<String>)> {
+        let partition = keys::tenant_partition(tenant);
+        let now = self.table.now();
+        self.table.query_docs(&partition, keys::LIVE_CONNECTION_PREFIX, None, (limit, true), now).await
+    }
+}
+
 impl<D: DocTable> LiveConnections for DocLiveConnections<D> {
     async fn put_connection(&self, connection: &LiveConnection) -> Result<(), LiveStoreError> {
         let id = &connection.connection_id;
@@ -62,16 +75,7 @@ impl<D: DocTable> LiveConnections for DocLiveConnections<D> {
     }
 
     async fn connections(&self, tenant: &TenantId) -> Result<Vec<LiveConnection>, LiveStoreError> {
-        let (docs, more) = self
-            .table
-            .query_docs(
-                &keys::tenant_partition(tenant),
-                keys::LIVE_CONNECTION_PREFIX,
-                None,
-                (MAX_CONNECTIONS_PER_TENANT, true),
-                self.table.now(),
-            )
-            .await?;
+        let (docs, more) = self.connection_docs(tenant, MAX_CONNECTIONS_PER_TENANT).await?;
         if more.is_some() {
             tracing::warn!(
                 limit = MAX_CONNECTIONS_PER_TENANT,
@@ -94,16 +98,7 @@ impl<D: DocTable> LiveConnections for DocLiveConnections<D> {
     /// One item's read: a live connection, or a page cut short after expired ones (then there may
     /// be more, so `true`).
     async fn any_connection(&self, tenant: &TenantId) -> Result<bool, LiveStoreError> {
-        let (docs, more) = self
-            .table
-            .query_docs(
-                &keys::tenant_partition(tenant),
-                keys::LIVE_CONNECTION_PREFIX,
-                None,
-                (1, true),
-                self.table.now(),
-            )
-            .await?;
+        let (docs, more) = self.connection_docs(tenant, 1).await?;
         Ok(!docs.is_empty() || more.is_some())
     }
 }
