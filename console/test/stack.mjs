@@ -77,7 +77,9 @@ async function webhook(d, value) {
     headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${signature}` },
     body: raw,
   });
-  if (response.status !== 200) throw new Error(`webhook: ${response.status} ${await response.text()}`);
+  // Read whole either way: an unread body keeps its connection, and node, from ever closing.
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`webhook: ${response.status} ${text}`);
 }
 
 /** Every request the sandbox Graph API received, oldest first. */

@@ -1,15 +1,15 @@
 //! SHA-256 and HMAC-SHA-256, with hex forms for table keys, ids and signatures.
 //!
 //! The compression function is RustCrypto's `sha2::block_api::compress256` (SHA-NI and ARMv8
-//! back ends; the crate the SDK signs every AWS request with); the padding (FIPS 180-4, 5.1.1) and HMAC's two
-//! passes (RFC 2104) are written here, over the caller's bytes: whole blocks are compressed where
-//! they lie and only a block's remainder is copied. On the webhook's hot path (verify the body,
-//! hash two short ids per event) the `digest` crate's buffering and output arrays were a sixth of
-//! the HMAC's time and most of an id's (docs/performance.md, "Webhook against pywa"); aws-lc-rs's
-//! calling cost was higher still. The hot functions are `#[inline]` so that they are compiled
-//! with their caller's optimisation (the webhook's `opt-level = 3`) rather than this crate's
-//! size-first one. Checked against aws-lc for keys and messages on every block edge, and for
-//! messages given in parts split anywhere.
+//! back ends; the crate the SDK signs every AWS request with); the padding (FIPS 180-4, 5.1.1)
+//! and HMAC's two passes (RFC 2104) are written here, over the caller's bytes: whole blocks are
+//! compressed where they lie and only a block's remainder is copied. On the webhook's hot path
+//! (verify the body, hash two short ids per event) the `digest` crate's buffering and output
+//! arrays were a sixth of the HMAC's time and most of an id's (docs/performance.md, "Webhook
+//! against pywa"); aws-lc-rs's calling cost was higher still. The hot functions are `#[inline]`
+//! so that they are compiled with their caller's optimisation (the webhook's `opt-level = 3`)
+//! rather than this crate's size-first one. Checked against aws-lc for keys and messages on
+//! every block edge, and for messages given in parts cut anywhere.
 
 use sha2::block_api::compress256;
 use zeroize::Zeroize as _;
