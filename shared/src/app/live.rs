@@ -8,9 +8,9 @@ use crate::domain::live::{LiveFeed, LiveKind, LiveNotice};
 use crate::domain::{MessageId, TenantId, Timestamp};
 
 /// Sends the live notice of `event`, if it makes one ([`LiveNotice::of_event`]) and the tenant
-/// may be listening ([`LiveFeed::listening`]). A failure is
-/// logged and never fails the operation that recorded the event: the change is written, and a
-/// lost notice only delays the page (its refetch on reconnect and the polling fallback catch up).
+/// may be listening ([`LiveFeed::listening`]). A failure is logged and never fails the operation
+/// that recorded the event: the change is written, and a lost notice only delays the page (its
+/// refetch on reconnect and the polling fallback catch up).
 pub async fn notify_event<L: LiveFeed>(feed: &L, tenant: &TenantId, event: &CenterEvent) {
     let Some(notice) = LiveNotice::of_event(tenant, event) else { return };
     if !feed.listening(tenant).await {
@@ -22,8 +22,9 @@ pub async fn notify_event<L: LiveFeed>(feed: &L, tenant: &TenantId, event: &Cent
 }
 
 /// Sends a [`LiveKind::Status`] notice for the outbound message `message` (its status moved),
-/// if the tenant may be listening: then two reads find its conversation and who works it. Best effort as [`notify_event`]: a failed
-/// read or send is logged; the page's polling of recent sends catches up.
+/// if the tenant may be listening: then two reads find its conversation and who works it. Best
+/// effort as [`notify_event`]: a failed read or send is logged; the page's polling of recent
+/// sends catches up.
 pub async fn notify_status<O: OutboundStore, C: ConversationStore, L: LiveFeed>(
     ports: (&O, &C, &L),
     tenant: &TenantId,

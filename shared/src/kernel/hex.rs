@@ -1,8 +1,8 @@
 //! Lowercase hex encoding and decoding of bytes in the shapes the code base uses (lowercase out;
 //! exactly `N` bytes in). Decoding goes through the `hex` crate; encoding is written here, four
 //! bytes at a time: the webhook hex-encodes two digests per event, and the crate's encoder, which
-//! collects char by char, was a tenth of its split's time (`#[inline]`: compiled at the webhook's `opt-level`, not
-//! this crate's size-first one).
+//! collects char by char, was a tenth of its split's time (`#[inline]`: compiled at the
+//! webhook's `opt-level`, not this crate's size-first one).
 
 /// `bytes` as lowercase hex, two digits a byte.
 #[must_use]
