@@ -217,18 +217,6 @@ fn function_env(
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// The stack's own SDK configuration (bootstrap, the event source mappings), made as the functions
-/// make theirs, from the variables it gives them.
-fn aws_config(endpoint: &str) -> anyhow::Result<aws_config::SdkConfig> {
-    let env = Env(|name: &str| match name {
-        "AWS_REGION" => Some("us-east-1".to_owned()),
-        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
-        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
-        _ => None,
-    });
-    Ok(shared::config::aws_sdk_config(&env)?)
-}
-
 async fn wait_for_aws(aws: &aws_config::SdkConfig) -> anyhow::Result<()> {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let started = Instant::now();
@@ -447,7 +435,9 @@ async fn main() -> anyhow::Result<()> {
             format!("http://127.0.0.1:{}", config.moto_port)
         }
     };
-    let aws = aws_config(&endpoint)?;
+    // The stack's own SDK configuration (bootstrap, the event source mappings), made as the
+    // functions make theirs, from the variables it gives them.
+    let aws = shared::config::local_aws_sdk_config(&endpoint)?;
     wait_for_aws(&aws).await?;
     let resources = bootstrap(&aws, "leadline", config.visibility_timeout)
         .await

@@ -188,6 +188,21 @@ pub fn aws_sdk_config<F: Fn(&str) -> Option<String>>(
     Ok(sdk.build())
 }
 
+/// The SDK configuration of the local stack and the tests: moto (or the stack's recorder in
+/// front of it) at `endpoint`, `us-east-1` and the fixed credentials moto accepts, made by
+/// [`aws_sdk_config`] from these variables, as a function makes its own.
+///
+/// # Errors
+/// None in practice (every variable [`aws_sdk_config`] requires is given); its [`ConfigError`].
+pub fn local_aws_sdk_config(endpoint: &str) -> Result<aws_config::SdkConfig, ConfigError> {
+    aws_sdk_config(&Env(|name: &str| match name {
+        "AWS_REGION" => Some("us-east-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
+        _ => None,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -267,12 +267,7 @@ impl Aws {
     /// while it has a connection in `table` (a notice nobody takes costs three queue requests
     /// and a `realtime` invocation; the check is one item's read).
     #[must_use]
-    pub fn live(
-        &self,
-        url: &str,
-        table: Table,
-    ) -> crate::adapters::live::QueueLiveFeed<SqsQueue, crate::adapters::documents::DocLiveConnections<Table>>
-    {
+    pub fn live(&self, url: &str, table: Table) -> <Self as Adapters>::Live {
         crate::adapters::live::QueueLiveFeed::new(self.queue(url))
             .asking(crate::adapters::documents::DocLiveConnections::new(table))
     }

@@ -52,14 +52,7 @@ pub fn endpoint() -> String {
 /// SDK configuration for moto, made as the functions make theirs (`aws_sdk_config`: their
 /// HTTP client, retries and timeouts), from an environment naming moto.
 pub async fn aws() -> aws_config::SdkConfig {
-    let endpoint = endpoint();
-    let env = shared::config::Env(move |name: &str| match name {
-        "AWS_REGION" => Some("us-east-1".to_owned()),
-        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
-        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-        _ => None,
-    });
-    shared::config::aws_sdk_config(&env).expect("the test environment is complete")
+    shared::config::local_aws_sdk_config(&endpoint()).expect("the test environment is complete")
 }
 
 /// An HTTP client (TLS provider installed, as the functions do).

@@ -14,7 +14,6 @@ use shared::adapters::documents::{
 use shared::adapters::dynamo::{DynamoIdempotency, DynamoInbox, DynamoPrivacy, DynamoTenantStore, Table};
 use shared::adapters::graph::GraphClient;
 use shared::adapters::kms::KmsVault;
-use shared::adapters::live::QueueLiveFeed;
 use shared::adapters::sqs::SqsQueue;
 use shared::domain::{Clock, SystemClock, Timestamp};
 use shared::wiring::{Adapters, Aws};
@@ -76,7 +75,7 @@ impl Adapters for ChaosAws {
     type Canned = DocCanned<Table>;
     type ReadMarks = DocReadMarks<Table>;
     type Flows = DocFlows<Table>;
-    type Live = QueueLiveFeed<SqsQueue, DocLiveConnections<Table>>;
+    type Live = <Aws as Adapters>::Live;
     type LiveConnections = DocLiveConnections<Table>;
 }
 
